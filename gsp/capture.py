@@ -1,0 +1,275 @@
+"""The capture seam: observers are told of every public state-changing call on a GSP object.
+
+`gsp` knows nothing of recording. Classes that take part subclass :class:`Captured`; their
+public state-changing methods (``__init__``, every ``set_*``, and the names a class lists in
+``_captured_methods_``) are *captured*. While at least one observer is registered each captured
+method is wrapped so that, after it returns normally, every observer's ``on_call`` receives
+``(target, op, args, kwargs)``. ``op`` is ``"<CaptureName>.<method>"`` with ``__init__``
+spelled ``new`` (``"Points.new"``, ``"Buffer.set_data"``, ``"Renderer.render"``).
+
+Cost when nobody observes: none. The wrappers are installed on the classes when the first
+observer registers and removed when the last one leaves, so a plain call runs the original
+function. Only the outermost captured call of a thread is reported: a constructor that calls
+its own setters, or ``set_attributes`` calling ``set_x``, is one command, not several.
+
+Events that are not method calls (animator frames, input events, user markers) are reported
+with :func:`notify`.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import threading
+import uuid as _uuid_module
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar, Protocol
+
+__all__ = [
+    "CallObserver",
+    "Captured",
+    "add_observer",
+    "remove_observer",
+    "is_observed",
+    "notify",
+    "paused",
+    "captured_classes",
+    "captured_methods",
+    "new_uuid",
+    "set_uuid_counter",
+]
+
+
+class CallObserver(Protocol):
+    """What the seam calls. ``args``/``kwargs`` are the caller's own objects: copy what you keep."""
+
+    def on_call(self, target: Captured, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None: ...
+
+
+_observers: list[CallObserver] = []
+_lock = threading.RLock()
+_classes: dict[str, type[Captured]] = {}
+# (class, attribute name) -> original function, for every wrapper currently installed.
+_installed: dict[tuple[type, str], Callable[..., Any]] = {}
+
+
+class _ThreadState(threading.local):
+    depth: int = 0
+
+
+_state = _ThreadState()
+
+
+# --------------------------------------------------------------------------------------------
+# UUIDs: random by default, a deterministic counter for reproducible tests and golden files.
+# --------------------------------------------------------------------------------------------
+_uuid_counter: Iterator[int] | None = None
+
+
+def set_uuid_counter(start: int | None) -> None:
+    """Make new UUIDs deterministic (``start`` = first counter value) or random again (None)."""
+    global _uuid_counter
+    _uuid_counter = None if start is None else itertools.count(start)
+
+
+def new_uuid() -> str:
+    """A new object UUID: random, or ``00000000-0000-0000-0000-<counter>`` in counter mode."""
+    if _uuid_counter is not None:
+        return f"00000000-0000-0000-0000-{next(_uuid_counter):012d}"
+    return str(_uuid_module.uuid4())
+
+
+if os.environ.get("GSP_UUID_COUNTER"):
+    set_uuid_counter(int(os.environ["GSP_UUID_COUNTER"]))
+
+
+# --------------------------------------------------------------------------------------------
+# Captured base class
+# --------------------------------------------------------------------------------------------
+class Captured:
+    """Base of every GSP object whose calls can be recorded and replayed.
+
+    Subclasses may set:
+    - ``_capture_name_``: the type name written in commands (default: the class name). All
+      renderers share ``"Renderer"`` so that replay can substitute another backend.
+    - ``_capture_family_``: a name that this class and all its subclasses share.
+    - ``_captured_methods_``: extra method names to capture besides ``__init__`` and ``set_*``.
+    """
+
+    _capture_name_: ClassVar[str]
+    _captured_methods_: ClassVar[tuple[str, ...]] = ()
+    _uuid: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_capture_name_" not in cls.__dict__:
+            # A family (all renderers are "Renderer") shares one name; others use their own.
+            cls._capture_name_ = getattr(cls, "_capture_family_", None) or cls.__name__
+        # The first class registered under a name is the one replay constructs.
+        _classes.setdefault(cls._capture_name_, cls)
+        with _lock:
+            if _observers:
+                _wrap_class(cls)
+
+    def get_uuid(self) -> str:
+        """The object's UUID, assigned at construction."""
+        try:
+            return self._uuid
+        except AttributeError:
+            self._uuid = new_uuid()
+            return self._uuid
+
+    def _assign_uuid_(self, value: str) -> None:
+        """Give the object a recorded UUID (replay rebuilds objects under their original ids)."""
+        self._uuid = value
+
+    def _snapshot_(self) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
+        """Calls (method, args, kwargs) that rebuild this object's current state from nothing.
+
+        The default constructs the object from its getters: for each parameter ``p`` of
+        ``__init__`` it passes ``self.get_p()``. Classes whose state is not covered by their
+        constructor (buffers, transform chains) override this.
+        """
+        import inspect
+
+        params = [
+            p
+            for p in inspect.signature(type(self).__init__).parameters.values()
+            if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY)
+        ]
+        args = tuple(getattr(self, f"get_{p.name}")() for p in params)
+        return [("__init__", args, {})]
+
+
+def captured_classes() -> dict[str, type[Captured]]:
+    """Capture name -> class, for replay. Only these classes can be built from a log."""
+    return dict(_classes)
+
+
+def captured_methods(cls: type) -> list[str]:
+    """Names of the methods of ``cls`` (own or inherited) that the seam captures."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        if not (isinstance(klass, type) and issubclass(klass, Captured)):
+            continue
+        for name in klass.__dict__:
+            if name not in names and _is_captured_name(klass, name):
+                names.append(name)
+    return names
+
+
+def _is_captured_name(cls: type, name: str) -> bool:
+    if not callable(cls.__dict__.get(name)) or isinstance(cls.__dict__.get(name), (staticmethod, classmethod)):
+        return False
+    extra: tuple[str, ...] = ()
+    for klass in cls.__mro__:
+        extra = extra + tuple(klass.__dict__.get("_captured_methods_", ()))
+    return name == "__init__" or name.startswith("set_") or name in extra
+
+
+def _op_name(target: Captured, method: str) -> str:
+    return f"{type(target)._capture_name_}.{'new' if method == '__init__' else method}"
+
+
+def _make_wrapper(original: Callable[..., Any], method: str) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def captured_call(self: Captured, *args: Any, **kwargs: Any) -> Any:
+        state = _state
+        state.depth += 1
+        try:
+            result = original(self, *args, **kwargs)
+        finally:
+            state.depth -= 1
+        if state.depth == 0:
+            _dispatch(self, _op_name(self, method), args, kwargs)
+        return result
+
+    captured_call.__gsp_original__ = original  # type: ignore[attr-defined]
+    return captured_call
+
+
+def _dispatch(target: Captured, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    # Observers run with depth raised so that calls they make are not reported again.
+    _state.depth += 1
+    try:
+        for observer in tuple(_observers):
+            observer.on_call(target, op, args, kwargs)
+    finally:
+        _state.depth -= 1
+
+
+def _wrap_class(cls: type) -> None:
+    for name in list(cls.__dict__):
+        if (cls, name) in _installed or not _is_captured_name(cls, name):
+            continue
+        original = cls.__dict__[name]
+        _installed[(cls, name)] = original
+        setattr(cls, name, _make_wrapper(original, name))
+
+
+def _install_all() -> None:
+    for cls in _all_subclasses(Captured):
+        _wrap_class(cls)
+
+
+def _uninstall_all() -> None:
+    for (cls, name), original in list(_installed.items()):
+        setattr(cls, name, original)
+    _installed.clear()
+
+
+def _all_subclasses(cls: type) -> list[type]:
+    seen: list[type] = []
+    stack = list(cls.__subclasses__())
+    while stack:
+        sub = stack.pop()
+        if sub not in seen:
+            seen.append(sub)
+            stack.extend(sub.__subclasses__())
+    return seen
+
+
+# --------------------------------------------------------------------------------------------
+# Observer registration and explicit events
+# --------------------------------------------------------------------------------------------
+def add_observer(observer: CallObserver) -> None:
+    """Start telling ``observer`` of every captured call (installs the wrappers if needed)."""
+    with _lock:
+        if not _observers:
+            _install_all()
+        _observers.append(observer)
+
+
+def remove_observer(observer: CallObserver) -> None:
+    """Stop telling ``observer``; the last removal restores the plain, unwrapped methods."""
+    with _lock:
+        if observer in _observers:
+            _observers.remove(observer)
+        if not _observers:
+            _uninstall_all()
+
+
+def is_observed() -> bool:
+    """True while at least one observer is registered."""
+    return bool(_observers)
+
+
+def notify(target: Captured, method: str, *args: Any, **kwargs: Any) -> None:
+    """Report an event that is not a captured method call, such as an animator frame.
+
+    Reported only from the outermost level, like captured calls; a no-op without observers.
+    """
+    if _observers and _state.depth == 0:
+        _dispatch(target, _op_name(target, method), args, kwargs)
+
+
+@contextmanager
+def paused() -> Iterator[None]:
+    """Calls made inside this block on this thread are not reported (used by replay)."""
+    _state.depth += 1
+    try:
+        yield
+    finally:
+        _state.depth -= 1

@@ -1,0 +1,40 @@
+"""The unit of a session log: one recorded API call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A reference to a GSP object by UUID, as it travels in commands."""
+
+    uuid: str
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One recorded call: ``op`` is ``"<CaptureName>.<method>"`` (``"Points.new"``).
+
+    ``t_ns`` is monotonic nanoseconds since the session started (the header keeps the wall-clock
+    anchor). ``args``/``kwargs`` hold plain values, numpy arrays, bytes, GSP enums, transform
+    links and :class:`Ref` in place of GSP objects.
+    """
+
+    seq: int
+    t_ns: int
+    op: str
+    target: str
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def type_name(self) -> str:
+        """The capture name of the target's type (``"Points"`` for ``"Points.new"``)."""
+        return self.op.partition(".")[0]
+
+    @property
+    def method(self) -> str:
+        """The method part of ``op`` (``"new"`` for constructors)."""
+        return self.op.partition(".")[2]
