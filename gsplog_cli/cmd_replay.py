@@ -1,0 +1,94 @@
+"""``gsp replay`` / ``gsp-replay``: replay a session log or a live stream."""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["replay", "ReplayError"]
+
+
+class ReplayError(click.ClickException):
+    """A bad log, source, backend or option: one line on stderr, exit code 2."""
+
+    exit_code = 2
+
+
+@click.command("replay", context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("source")
+@click.option("-b", "--backend", default="matplotlib", show_default=True, help="matplotlib, datoviz or null.")
+@click.option(
+    "-o",
+    "--output",
+    default=None,
+    help="out.png (last frame or --frame N), a folder/ (frame_000001.png...), or movie.mp4 / .gif.",
+)
+@click.option("--frame", type=int, default=None, help="Render only frame N (frames count from 1).")
+@click.option("--from", "start", default=None, help="Start at seconds (2.5), a frame (#12) or a marker (@label).")
+@click.option("--to", "stop", default=None, help="Stop at seconds, a frame (#N) or a marker (@label), included.")
+@click.option("--speed", type=float, default=None, help="Play at the recorded pace times X.")
+@click.option("--realtime", is_flag=True, help="Play at the recorded pace (default: as fast as possible).")
+@click.option("--loop", is_flag=True, help="Start again at the end (windows and headless replays).")
+@click.option("--size", default=None, help="Override the canvas size, WIDTHxHEIGHT pixels.")
+@click.option("--fps", type=float, default=None, help="Video frame rate (default: from the recorded timing).")
+@click.option("--follow", is_flag=True, help="Keep reading a log that is still being written.")
+@click.option("--timeout", type=float, default=None, help="With --follow: give up after S seconds without new data.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
+@click.option("--window/--no-window", default=None, help="Show a window (default: when a display exists and no -o).")
+def replay(
+    source: str,
+    backend: str,
+    output: str | None,
+    frame: int | None,
+    start: str | None,
+    stop: str | None,
+    speed: float | None,
+    realtime: bool,
+    loop: bool,
+    size: str | None,
+    fps: float | None,
+    follow: bool,
+    timeout: float | None,
+    progress: bool | None,
+    window: bool | None,
+) -> None:
+    """Replay SOURCE (a .gsplog file or a tcp:// live endpoint) into a backend.
+
+    In a window: space pauses, right/left arrows step a frame, q quits.
+    """
+    from player import replay as run_replay
+    from sessions.errors import LogFormatError
+
+    try:
+        result = run_replay(
+            source,
+            backend,
+            output,
+            speed=speed,
+            realtime=realtime,
+            start=start,
+            stop=stop,
+            frame=frame,
+            loop=loop,
+            size=size,
+            follow=follow,
+            progress=progress,
+            fps=fps,
+            window=window,
+            follow_timeout_s=timeout,
+        )
+    except (LogFormatError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
+        raise ReplayError(_one_line(error)) from None
+    except KeyboardInterrupt:
+        raise click.exceptions.Exit(130) from None
+    if result.frames == 0 and (frame is not None or start is not None):
+        raise ReplayError(f"{source}: no frame matched the selection (the session has {result.frames_seen} frames)")
+    where = ", ".join(str(p) for p in result.outputs) or "no output"
+    click.echo(
+        f"{result.frames} frame(s) replayed with {backend} in {result.elapsed_s:.2f} s -> {where}",
+        err=True,
+    )
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return " ".join(text.split())

@@ -1,0 +1,258 @@
+"""The replay engine: commands in, rendered frames out.
+
+It keeps a :class:`sessions.SceneState` fed with every command (so the scene is rebuilt by
+re-executing the recorded calls), and drives one backend renderer per recorded renderer:
+``Renderer.new`` records the canvas, the backend renderer is created on its first
+``Renderer.render``; ``Renderer.render`` draws; ``Renderer.clear``/``close`` are forwarded.
+Animator frames, viewport events and markers change state only.
+
+Frames are numbered from 1 in the order of the ``Renderer.render`` commands of the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from gsp.capture import paused
+from player.clock import Clock, FastClock
+from player.frames import RenderedFrame
+from player.positions import Position
+from sessions.command import Command, Ref
+
+__all__ = ["FrameSelection", "ReplayEngine"]
+
+MARK_OP = "Recorder.mark"
+
+
+@dataclass(frozen=True)
+class FrameSelection:
+    """Which frames to draw: from ``start`` to ``stop`` (both included), or just ``frame``."""
+
+    start: Position | None = None
+    stop: Position | None = None
+    frame: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.frame is not None and self.frame < 1:
+            raise ValueError(f"frame {self.frame}: frames are numbered from 1")
+
+    @property
+    def needs_frame_numbers(self) -> bool:
+        """True when absolute frame numbers matter (so the session must be read from its start)."""
+        return self.frame is not None or any(p is not None and p.kind == "frame" for p in (self.start, self.stop))
+
+
+class ReplayEngine:
+    """Re-executes commands and makes the chosen backend draw each selected render.
+
+    ``size`` overrides every recorded canvas: viewports are scaled to it, and the DPI by the
+    smaller of the two scale factors, so that the picture keeps its look at another resolution.
+    ``image`` is the form asked of the backend: ``"png"`` bytes, ``"rgba"`` arrays (through a
+    backend's ``render_rgba`` when it has one), or ``"none"`` (draw, keep nothing).
+    """
+
+    def __init__(
+        self,
+        backend: str = "matplotlib",
+        *,
+        size: tuple[int, int] | None = None,
+        selection: FrameSelection | None = None,
+        clock: Clock | None = None,
+        image: str = "png",
+    ) -> None:
+        from gsp.utils.renderer_registry import RendererRegistry
+
+        self.backend = backend
+        self._registry = RendererRegistry
+        if size is not None and (size[0] < 1 or size[1] < 1):
+            raise ValueError(f"size {size[0]}x{size[1]}: width and height must be positive")
+        self.size = size
+        self.selection = selection or FrameSelection()
+        self.clock = clock or FastClock()
+        self.image = image
+        self.state: Any = None
+        self.frames_seen = 0
+        self.commands_applied = 0
+        self._canvases: dict[str, Any] = {}  # recorded renderer uuid -> canvas Ref/object
+        self._renderers: dict[str, Any] = {}  # recorded renderer uuid -> backend renderer
+        self._source_canvases: dict[str, Any] = {}  # recorded renderer uuid -> recorded canvas
+        self._clock_started = False
+        self.check_backend()
+
+    # -- backends ------------------------------------------------------------------------------
+    def check_backend(self) -> None:
+        """Fail early (``ValueError``) when the backend name is unknown."""
+        known = getattr(self._registry, "has_renderer", None)
+        if callable(known):
+            if not known(self.backend):
+                self._registry.create_renderer(self.backend, None)  # raises the registry's error
+            return
+        names = getattr(self._registry, "renderer_names", None)
+        if callable(names) and self.backend not in names():
+            raise ValueError(f"unknown backend {self.backend!r}; known: {', '.join(sorted(names()))}")
+
+    def _backend_renderer(self, cmd: Command) -> Any:
+        renderer = self._renderers.get(cmd.target)
+        if renderer is not None:
+            return renderer
+        canvas = self._canvas_for(cmd)
+        self._source_canvases[cmd.target] = canvas
+        if self.size is not None:
+            canvas = self._resized_canvas(canvas)
+        with paused():
+            renderer = self._registry.create_renderer(self.backend, canvas)
+        self._renderers[cmd.target] = renderer
+        return renderer
+
+    def _canvas_for(self, cmd: Command) -> Any:
+        canvas = self._canvases.get(cmd.target)
+        if canvas is None:
+            canvas = self._recorded_canvas(cmd.target)
+        if canvas is None:
+            raise ValueError(f"seq {cmd.seq} {cmd.op}: renderer {cmd.target} was never created (no Renderer.new)")
+        return self._resolve(canvas)
+
+    def _recorded_canvas(self, renderer_uuid: str) -> Any:
+        # After a seek the Renderer.new may come from a keyframe the scene state kept.
+        records = getattr(self.state, "renderers", None)
+        record = records.get(renderer_uuid) if isinstance(records, dict) else None
+        if record is None:
+            return None
+        if isinstance(record, Command):
+            return _canvas_arg(record)
+        return getattr(record, "canvas", record)
+
+    def _resized_canvas(self, canvas: Any) -> Any:
+        from gsp.core import Canvas
+
+        assert self.size is not None
+        width, height = self.size
+        scale = min(width / canvas.get_width(), height / canvas.get_height())
+        with paused():
+            return Canvas(width, height, canvas.get_dpi() * scale, canvas.get_background_color())
+
+    def _scaled_viewports(self, viewports: list[Any], canvas: Any) -> list[Any]:
+        from gsp.core import Viewport
+
+        assert self.size is not None
+        sx, sy = self.size[0] / canvas.get_width(), self.size[1] / canvas.get_height()
+        scaled = []
+        with paused():
+            for vp in viewports:
+                x0, y0 = round(vp.get_x() * sx), round(vp.get_y() * sy)
+                x1 = round((vp.get_x() + vp.get_width()) * sx)
+                y1 = round((vp.get_y() + vp.get_height()) * sy)
+                scaled.append(Viewport(x0, y0, max(1, x1 - x0), max(1, y1 - y0), vp.get_background_color()))
+        return scaled
+
+    # -- state ---------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the scene (a new pass over the session: ``--loop``); keep backend renderers."""
+        from sessions import SceneState
+
+        self.state = SceneState()
+        self.frames_seen = 0
+        self._canvases.clear()
+
+    def _resolve(self, value: Any) -> Any:
+        if isinstance(value, Ref):
+            return self.state.resolve(value)
+        if isinstance(value, (list, tuple)):
+            return [self._resolve(v) for v in value]
+        return value
+
+    # -- the loop ------------------------------------------------------------------------------
+    def frames(self, commands: Iterable[Command]) -> Iterator[RenderedFrame]:
+        """Apply every command; yield a frame for each selected ``Renderer.render``."""
+        if self.state is None:
+            self.reset()
+        sel = self.selection
+        start, stop = sel.start, sel.stop
+        started = start is None
+        apply = self.state.apply
+        for cmd in commands:
+            op = cmd.op
+            if stop is not None and stop.kind == "time" and cmd.t_ns > stop.time_ns:
+                return
+            if not started and start is not None and start.kind == "time" and cmd.t_ns >= start.time_ns:
+                started = True
+            if op == MARK_OP:
+                label = cmd.args[0] if cmd.args else cmd.kwargs.get("label")
+                if start is not None and start.kind == "marker" and label == start.value:
+                    started = True
+                if stop is not None and stop.kind == "marker" and label == stop.value and started:
+                    return
+            apply(cmd)
+            self.commands_applied += 1
+            if not op.startswith("Renderer."):
+                continue
+            method = cmd.method
+            if method == "render":
+                self.frames_seen += 1
+                number = self.frames_seen
+                if not started and start is not None and start.kind == "frame" and number >= int(start.value):
+                    started = True
+                if started and (sel.frame is None or number == sel.frame):
+                    yield self._draw(cmd, number)
+                if sel.frame is not None and number >= sel.frame:
+                    return
+                if stop is not None and stop.kind == "frame" and number >= int(stop.value):
+                    return
+            elif method == "new":
+                self._canvases[cmd.target] = _canvas_arg(cmd)
+            elif method == "clear":
+                renderer = self._renderers.get(cmd.target)
+                if renderer is not None:
+                    with paused():
+                        renderer.clear()
+            elif method == "close":
+                renderer = self._renderers.pop(cmd.target, None)
+                self._source_canvases.pop(cmd.target, None)
+                if renderer is not None:
+                    with paused():
+                        renderer.close()
+
+    def _draw(self, cmd: Command, number: int) -> RenderedFrame:
+        if not self._clock_started:
+            self.clock.start(cmd.t_ns)
+            self._clock_started = True
+        else:
+            self.clock.wait_until(cmd.t_ns)
+        renderer = self._backend_renderer(cmd)
+        args = [self._resolve(a) for a in _render_args(cmd)]
+        if self.size is not None:
+            args[0] = self._scaled_viewports(args[0], self._source_canvases[cmd.target])
+        frame = RenderedFrame(number=number, t_ns=cmd.t_ns, renderer=cmd.target)
+        with paused():
+            if self.image == "rgba" and hasattr(renderer, "render_rgba"):
+                frame.rgba = renderer.render_rgba(*args)
+            else:
+                frame.png = renderer.render(*args)
+        return frame
+
+    def close(self) -> None:
+        """Close every backend renderer."""
+        renderers, self._renderers = self._renderers, {}
+        with paused():
+            for renderer in renderers.values():
+                renderer.close()
+
+
+def _canvas_arg(cmd: Command) -> Any:
+    if cmd.args:
+        return cmd.args[0]
+    return cmd.kwargs.get("canvas")
+
+
+_RENDER_PARAMS = ("viewports", "visuals", "model_matrices", "cameras")
+
+
+def _render_args(cmd: Command) -> list[Any]:
+    args = list(cmd.args[:4])
+    for name in _RENDER_PARAMS[len(args) :]:
+        if name not in cmd.kwargs:
+            raise ValueError(f"seq {cmd.seq} {cmd.op}: missing argument {name!r}")
+        args.append(cmd.kwargs[name])
+    return args

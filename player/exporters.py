@@ -1,0 +1,196 @@
+"""Where replayed frames go: one PNG, a folder of numbered PNGs, or an MP4/GIF video.
+
+``make_exporter(output)`` picks the exporter from the output path: a name ending in ``.png``
+keeps one frame (the last one, or the one chosen with ``--frame``); ``.mp4``/``.mov``/``.mkv``/
+``.webm``/``.avi``/``.gif`` make a video with imageio (imageio-ffmpeg for the video containers,
+Pillow for GIF); anything else (an existing folder, or a path ending in ``/``, or a name without
+suffix) is a folder receiving ``frame_000001.png``, ``frame_000002.png``, ...
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from player.frames import RenderedFrame
+
+__all__ = [
+    "Exporter",
+    "PngExporter",
+    "FramesDirExporter",
+    "VideoExporter",
+    "make_exporter",
+    "estimate_fps",
+    "VIDEO_SUFFIXES",
+]
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif")
+DEFAULT_FPS = 30.0
+# Frames kept before a video is opened, to measure the recorded frame rate.
+_FPS_PROBE_FRAMES = 8
+
+
+class Exporter:
+    """Receives frames in order; ``close()`` finishes the files and returns their paths."""
+
+    #: the image form the exporter consumes ("png" bytes or "rgba" arrays): the player asks
+    #: the backend for that form so that nothing is encoded or decoded for nothing.
+    wants: Literal["png", "rgba"] = "png"
+
+    def add(self, frame: RenderedFrame) -> None:
+        """Take one frame."""
+        raise NotImplementedError
+
+    def close(self) -> list[Path]:
+        """Finish writing; the paths written."""
+        raise NotImplementedError
+
+
+class PngExporter(Exporter):
+    """Writes one PNG: the last frame it was given."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._last: RenderedFrame | None = None
+
+    def add(self, frame: RenderedFrame) -> None:
+        # Keep only the newest; the file is written once, at close.
+        self._last = frame
+
+    def close(self) -> list[Path]:
+        if self._last is None:
+            return []
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_bytes(self._last.png_bytes())
+        return [self.path]
+
+
+class FramesDirExporter(Exporter):
+    """Writes every frame as ``frame_000001.png``, ``frame_000002.png``, ... in a folder."""
+
+    def __init__(self, folder: str | Path, pattern: str = "frame_{:06d}.png") -> None:
+        self.folder = Path(folder)
+        self.pattern = pattern
+        self._paths: list[Path] = []
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def add(self, frame: RenderedFrame) -> None:
+        path = self.folder / self.pattern.format(len(self._paths) + 1)
+        path.write_bytes(frame.png_bytes())
+        self._paths.append(path)
+
+    def close(self) -> list[Path]:
+        return list(self._paths)
+
+
+def estimate_fps(times_ns: list[int], default: float = DEFAULT_FPS) -> float:
+    """Frames per second from recorded frame times: 1 / median interval, clamped to 1..120."""
+    steps = [b - a for a, b in zip(times_ns, times_ns[1:]) if b > a]
+    if not steps:
+        return default
+    return min(120.0, max(1.0, 1e9 / statistics.median(steps)))
+
+
+class VideoExporter(Exporter):
+    """MP4 (and other ffmpeg containers) or GIF, through imageio.
+
+    The frame rate is ``fps`` when given, else measured from the first recorded frame times.
+    All frames must have the size of the first one. Odd sizes are padded by one pixel (the
+    H.264 yuv420p encoding needs even sizes).
+    """
+
+    wants: Literal["png", "rgba"] = "rgba"
+
+    def __init__(self, path: str | Path, fps: float | None = None) -> None:
+        self.path = Path(path)
+        if fps is not None and not fps > 0:
+            raise ValueError(f"fps {fps!r}: must be positive")
+        self.fps = fps
+        self._pending: list[RenderedFrame] = []
+        self._writer: Any = None
+        self._shape: tuple[int, int] | None = None
+        self.frames_written = 0
+
+    @property
+    def is_gif(self) -> bool:
+        return self.path.suffix.lower() == ".gif"
+
+    def add(self, frame: RenderedFrame) -> None:
+        if self._writer is None and self.fps is None and len(self._pending) < _FPS_PROBE_FRAMES:
+            self._pending.append(frame)
+            return
+        self._flush_pending()
+        self._append(frame)
+
+    def _flush_pending(self) -> None:
+        if self._writer is None:
+            self._open([f.t_ns for f in self._pending])
+        pending, self._pending = self._pending, []
+        for frame in pending:
+            self._append(frame)
+
+    def _open(self, times_ns: list[int]) -> None:
+        import imageio.v2 as iio2
+        import imageio.v3 as iio3
+
+        fps = self.fps if self.fps is not None else estimate_fps(times_ns)
+        self.fps = fps
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.is_gif:
+            self._writer = iio3.imopen(self.path, "w", plugin="pillow")
+        else:
+            self._writer = iio2.get_writer(
+                self.path, fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=1, quality=8
+            )
+
+    def _append(self, frame: RenderedFrame) -> None:
+        rgba = frame.rgba_array()
+        height, width = rgba.shape[:2]
+        if self._shape is None:
+            self._shape = (height, width)
+        elif self._shape != (height, width):
+            raise ValueError(
+                f"{self.path}: frame {frame.number} is {width}x{height}, but the video is "
+                f"{self._shape[1]}x{self._shape[0]} (one video needs frames of one size)"
+            )
+        rgb = rgba[..., :3]
+        if self.is_gif:
+            assert self.fps is not None
+            self._writer.write(rgb, duration=round(1000.0 / self.fps), loop=0)
+        else:
+            pad_h, pad_w = height % 2, width % 2
+            if pad_h or pad_w:
+                rgb = np.pad(rgb, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
+            self._writer.append_data(np.ascontiguousarray(rgb))
+        self.frames_written += 1
+
+    def close(self) -> list[Path]:
+        if self._pending:
+            self._flush_pending()
+        if self._writer is None:
+            return []
+        self._writer.close()
+        self._writer = None
+        return [self.path]
+
+
+def make_exporter(output: str | Path, *, fps: float | None = None) -> Exporter:
+    """The exporter for an output path (see the module docstring for the rules)."""
+    text = str(output)
+    path = Path(output)
+    suffix = path.suffix.lower()
+    if suffix == ".png" and not text.endswith(("/", "\\")):
+        return PngExporter(path)
+    if suffix in VIDEO_SUFFIXES:
+        return VideoExporter(path, fps=fps)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"output {text!r}: exists and is not a folder, a .png or a video ({', '.join(VIDEO_SUFFIXES)})")
+    if suffix and not path.exists() and not text.endswith(("/", "\\")):
+        raise ValueError(
+            f"output {text!r}: unknown suffix {suffix!r}; use .png, a video ({', '.join(VIDEO_SUFFIXES)}) "
+            "or a folder (ending in '/')"
+        )
+    return FramesDirExporter(path)

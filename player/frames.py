@@ -1,0 +1,58 @@
+"""A rendered frame, holding PNG bytes or an RGBA array and converting between them lazily."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["RenderedFrame", "decode_png", "encode_png"]
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """PNG bytes -> (H, W, 4) uint8 RGBA array."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGBA"))
+
+
+def encode_png(rgba: np.ndarray) -> bytes:
+    """(H, W, 3|4) uint8 array -> PNG bytes."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgba)).save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+@dataclass
+class RenderedFrame:
+    """One frame drawn by a backend.
+
+    ``number`` is the 1-based frame number in the session (the n-th ``Renderer.render``),
+    ``t_ns`` its recorded time, ``renderer`` the UUID of the recorded renderer that drew it.
+    """
+
+    number: int
+    t_ns: int
+    renderer: str
+    png: bytes | None = None
+    rgba: np.ndarray | None = field(default=None, repr=False)
+
+    def png_bytes(self) -> bytes:
+        """The frame as PNG bytes (encoded once if the backend gave pixels)."""
+        if self.png is None:
+            if self.rgba is None:
+                raise ValueError(f"frame {self.number}: the backend returned no image")
+            self.png = encode_png(self.rgba)
+        return self.png
+
+    def rgba_array(self) -> np.ndarray:
+        """The frame as an (H, W, 4) uint8 array (decoded once if the backend gave PNG)."""
+        if self.rgba is None:
+            if not self.png:
+                raise ValueError(f"frame {self.number}: the backend returned no image")
+            self.rgba = decode_png(self.png)
+        return self.rgba

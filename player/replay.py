@@ -1,0 +1,209 @@
+"""``player.replay``: replay a session log or a live stream into a backend, image, frames or video."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from player.clock import make_clock
+from player.controller import PlaybackController
+from player.engine import FrameSelection, ReplayEngine
+from player.exporters import Exporter, make_exporter
+from player.frames import RenderedFrame
+from player.positions import Position, parse_position
+from player.sources import open_source
+from sessions.command import Command
+
+__all__ = ["ReplayResult", "replay", "parse_size"]
+
+_SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
+
+
+@dataclass
+class ReplayResult:
+    """What a replay did: ``frames`` drawn, ``outputs`` written, ``commands`` applied."""
+
+    frames: int = 0
+    outputs: list[Path] = field(default_factory=list)
+    commands: int = 0
+    frames_seen: int = 0
+    passes: int = 0
+    elapsed_s: float = 0.0
+    fps: float | None = None
+    backend: str = ""
+
+
+def parse_size(size: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    """``"800x600"`` or ``(800, 600)`` -> ``(800, 600)``; ValueError naming the text otherwise."""
+    if size is None:
+        return None
+    if isinstance(size, str):
+        match = _SIZE.match(size)
+        if not match:
+            raise ValueError(f"size {size!r}: expected WIDTHxHEIGHT in pixels, e.g. 800x600")
+        width, height = int(match.group(1)), int(match.group(2))
+    else:
+        width, height = (int(v) for v in size)
+    if width < 1 or height < 1 or width > 32768 or height > 32768:
+        raise ValueError(f"size {width}x{height}: width and height must be within 1..32768 pixels")
+    return width, height
+
+
+def _position(value: str | float | Position | None) -> Position | None:
+    return None if value is None else parse_position(value)
+
+
+def replay(
+    source: str | os.PathLike[str] | Iterable[Command],
+    backend: str = "matplotlib",
+    output: str | os.PathLike[str] | None = None,
+    *,
+    speed: float | None = None,
+    realtime: bool = False,
+    start: str | float | Position | None = None,
+    stop: str | float | Position | None = None,
+    frame: int | None = None,
+    loop: bool = False,
+    size: str | tuple[int, int] | None = None,
+    follow: bool = False,
+    progress: bool | None = None,
+    fps: float | None = None,
+    window: bool | None = None,
+    follow_timeout_s: float | None = None,
+    max_passes: int | None = None,
+) -> ReplayResult:
+    """Replay ``source`` with the ``backend`` renderer (``"matplotlib"``, ``"datoviz"``, ``"null"``).
+
+    ``source`` is a ``.gsplog`` path (``follow=True`` tails a file still being written), a live
+    ``tcp://`` endpoint, or an iterable of commands. ``output``: ``*.png`` (the last frame, or
+    frame ``frame``), a folder (``frame_000001.png``...), or ``*.mp4``/``*.gif`` (``fps`` or the
+    recorded frame rate). Without an output a window opens when a display exists (``window``
+    forces it on or off); otherwise the scene is just replayed.
+    ``speed``/``realtime`` pace frames by their recorded times (default: as fast as possible);
+    ``start``/``stop`` accept seconds, ``"#N"`` frames or ``"@label"`` markers; ``loop`` replays
+    again from the start (``max_passes`` bounds it); ``size`` (``"WxH"``) overrides the canvas.
+    ``progress`` shows a tqdm bar (default: when stderr is a terminal).
+
+    Raises ``ValueError`` (bad options, unknown backend), ``FileNotFoundError`` and
+    ``sessions.errors.LogFormatError`` (a bad log).
+    """
+    began = time.perf_counter()
+    selection = FrameSelection(_position(start), _position(stop), frame)
+    canvas_size = parse_size(size)
+    if speed is not None and not speed > 0:
+        raise ValueError(f"speed {speed!r}: must be a positive factor")
+    if fps is not None and not fps > 0:
+        raise ValueError(f"fps {fps!r}: must be positive")
+    exporter: Exporter | None = make_exporter(output, fps=fps) if output is not None else None
+    if loop and exporter is not None:
+        raise ValueError("loop: cannot loop into an output file (loop is for windows and live nodes)")
+    if window is None:
+        from player.window import has_display
+
+        window = exporter is None and backend != "null" and has_display()
+    clock = make_clock(realtime=realtime, speed=speed)
+    image = exporter.wants if exporter is not None else ("rgba" if window else "png")
+    engine = ReplayEngine(backend, size=canvas_size, selection=selection, clock=clock, image=image)
+    src = open_source(source, follow=follow, follow_timeout_s=follow_timeout_s)
+    result = ReplayResult(backend=backend)
+    bar = _progress_bar(progress, src.reader)
+
+    def one_pass() -> Iterator[RenderedFrame]:
+        engine.reset()
+        result.passes += 1
+        commands = src.commands(_seek_start(selection))
+        yield from engine.frames(commands)
+        result.frames_seen = engine.frames_seen
+
+    try:
+        if window:
+            _play_in_window(one_pass, engine, clock, result, loop and src.rewindable, max_passes, bar)
+        else:
+            while True:
+                for rendered in one_pass():
+                    result.frames += 1
+                    if exporter is not None:
+                        exporter.add(rendered)
+                    if bar is not None:
+                        bar.update(1)
+                more = loop and src.rewindable and (max_passes is None or result.passes < max_passes)
+                if not more:
+                    break
+        if exporter is not None:
+            result.outputs = exporter.close()
+            result.fps = getattr(exporter, "fps", None)
+    finally:
+        if bar is not None:
+            bar.close()
+        engine.close()
+        src.close()
+    result.commands = engine.commands_applied
+    result.elapsed_s = time.perf_counter() - began
+    return result
+
+
+def _seek_start(selection: FrameSelection) -> int | None:
+    # A time start can use the log's keyframes; frame numbers need the whole session.
+    start = selection.start
+    if start is not None and start.kind == "time" and not selection.needs_frame_numbers:
+        return start.time_ns
+    return None
+
+
+def _progress_bar(progress: bool | None, reader: Any) -> Any:
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=_frame_total(reader), unit="frame", desc="replay", file=sys.stderr)
+
+
+def _frame_total(reader: Any) -> int | None:
+    # The index may know how many renders the log holds; the bar works without it.
+    index = getattr(reader, "index", None)
+    for name in ("frame_count", "render_count", "frames"):
+        value = getattr(index, name, None)
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def _play_in_window(
+    one_pass: Any,
+    engine: ReplayEngine,
+    clock: Any,
+    result: ReplayResult,
+    can_loop: bool,
+    max_passes: int | None,
+    bar: Any,
+) -> None:
+    from player.window import FrameWindow, run_window
+
+    controller: PlaybackController[RenderedFrame] = PlaybackController(clock=clock)
+    window = FrameWindow(controller, title=f"gsp replay ({engine.backend})")
+    frames = iter(one_pass())
+
+    def next_frame() -> RenderedFrame | None:
+        rendered = next(frames, None)
+        if rendered is not None:
+            result.frames += 1
+            if bar is not None:
+                bar.update(1)
+        return rendered
+
+    def restart() -> bool:
+        nonlocal frames
+        if not can_loop or (max_passes is not None and result.passes >= max_passes):
+            return False
+        frames = iter(one_pass())
+        return True
+
+    run_window(next_frame, controller, window, restart=restart)

@@ -1,0 +1,105 @@
+"""Where commands come from: a ``.gsplog`` file (possibly still being written), a live
+``tcp://`` stream, or any iterable of :class:`sessions.command.Command` (in-process use).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sessions.command import Command
+
+__all__ = ["Source", "open_source", "is_live_endpoint"]
+
+LIVE_SCHEMES = ("tcp://", "ipc://", "inproc://")
+
+
+def is_live_endpoint(source: object) -> bool:
+    """True for a ZeroMQ endpoint string such as ``tcp://127.0.0.1:5555``."""
+    return isinstance(source, str) and source.startswith(LIVE_SCHEMES)
+
+
+@dataclass
+class Source:
+    """An opened source. ``commands(start_ns)`` iterates from the start, or from the keyframe
+    before ``start_ns`` when the source can seek (``can_seek``)."""
+
+    name: str
+    reader: Any = None
+    iterable: Iterable[Command] | None = None
+    follow: bool = False
+    follow_timeout_s: float | None = None
+    can_seek: bool = False
+    rewindable: bool = True
+    _closers: list[Any] = field(default_factory=list)
+
+    def commands(self, start_ns: int | None = None) -> Iterator[Command]:
+        """The commands, from the beginning (or from the keyframe before ``start_ns``)."""
+        if self.reader is not None:
+            kwargs: dict[str, Any] = {"follow": self.follow}
+            if self.follow and self.follow_timeout_s is not None:
+                kwargs["timeout"] = self.follow_timeout_s
+            if start_ns is not None and self.can_seek:
+                kwargs["start"] = start_ns
+            return iter(self.reader.commands(**kwargs))
+        assert self.iterable is not None
+        return iter(self.iterable)
+
+    def close(self) -> None:
+        """Release files and sockets."""
+        for thing in self._closers:
+            close = getattr(thing, "close", None)
+            if close is not None:
+                close()
+        self._closers.clear()
+
+
+def open_source(
+    source: str | os.PathLike[str] | Iterable[Command],
+    *,
+    follow: bool = False,
+    follow_timeout_s: float | None = None,
+) -> Source:
+    """Open a path, a live endpoint or an iterable of commands.
+
+    Raises ``FileNotFoundError`` for a missing file, ``sessions.errors.LogFormatError`` for a
+    file that is not a readable session log, ``ValueError`` for a live endpoint when the
+    transports package offers no subscriber.
+    """
+    if is_live_endpoint(source):
+        return _open_live(str(source))
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: no such session log")
+        if path.is_dir():
+            raise ValueError(f"{path}: is a folder, not a session log")
+        from sessions import LogReader
+
+        reader = LogReader(path)
+        return Source(
+            name=str(path),
+            reader=reader,
+            follow=follow,
+            follow_timeout_s=follow_timeout_s,
+            can_seek=True,
+            _closers=[reader],
+        )
+    if isinstance(source, Iterable):
+        items = source if isinstance(source, (list, tuple)) else None
+        return Source(name="<commands>", iterable=source, rewindable=items is not None)
+    raise TypeError(f"source {source!r}: expected a .gsplog path, a tcp:// endpoint or commands")
+
+
+def _open_live(endpoint: str) -> Source:
+    try:
+        from transports import Subscriber  # type: ignore[attr-defined]
+    except ImportError:
+        raise ValueError(f"{endpoint}: live sources need transports (transports.Subscriber is not available)") from None
+    subscriber = Subscriber(endpoint)
+    commands = getattr(subscriber, "commands", None)
+    iterable = commands() if callable(commands) else subscriber
+    return Source(name=endpoint, iterable=iterable, rewindable=False, _closers=[subscriber])

@@ -1,0 +1,112 @@
+"""A playback window: shows replayed frames in a Matplotlib figure and routes its keys to a
+:class:`player.controller.PlaybackController` (space, arrows, q).
+
+It displays the images any backend produced (Matplotlib or Datoviz alike), so interactive
+control does not depend on the backend's own event loop.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from player.controller import PlaybackController
+from player.frames import RenderedFrame
+
+__all__ = ["has_display", "FrameWindow", "run_window"]
+
+
+def has_display() -> bool:
+    """True when a window can be opened (a display exists and Matplotlib's backend is interactive)."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    import matplotlib
+
+    backend = matplotlib.get_backend().lower()
+    return backend not in {"agg", "pdf", "ps", "svg", "cairo", "template"} and "inline" not in backend
+
+
+class FrameWindow:
+    """One pyplot figure showing one image, its keys sent to ``controller.on_key``."""
+
+    def __init__(self, controller: PlaybackController[RenderedFrame], title: str = "gsp replay") -> None:
+        import matplotlib.pyplot as plt
+
+        self._plt = plt
+        self.controller = controller
+        self.figure = plt.figure(title)
+        self.axes = self.figure.add_axes((0.0, 0.0, 1.0, 1.0))
+        self.axes.set_axis_off()
+        self._image: Any = None
+        self.closed = False
+        self.figure.canvas.mpl_connect("key_press_event", self._on_key)
+        self.figure.canvas.mpl_connect("close_event", self._on_close)
+
+    def _on_key(self, event: Any) -> None:
+        self.controller.on_key(event.key)
+
+    def _on_close(self, event: Any) -> None:
+        self.closed = True
+        self.controller.quit_requested = True
+
+    def show(self, frame: RenderedFrame) -> None:
+        """Display a frame (the figure is sized to the first frame, in pixels)."""
+        rgba = frame.rgba_array()
+        if self._image is None:
+            height, width = rgba.shape[:2]
+            dpi = self.figure.get_dpi()
+            self.figure.set_size_inches(width / dpi, height / dpi)
+            self._image = self.axes.imshow(rgba, interpolation="nearest")
+        else:
+            self._image.set_data(rgba)
+        self.axes.set_title(f"frame {frame.number}  t={frame.t_ns / 1e9:.3f}s", fontsize=8, loc="left")
+        self.figure.canvas.draw_idle()
+
+    def pump(self, seconds: float) -> None:
+        """Process window events for ``seconds``."""
+        self._plt.pause(seconds)
+
+    def close(self) -> None:
+        """Close the figure."""
+        if not self.closed:
+            self._plt.close(self.figure)
+            self.closed = True
+
+
+def run_window(
+    next_frame: Callable[[], RenderedFrame | None],
+    controller: PlaybackController[RenderedFrame],
+    window: FrameWindow,
+    *,
+    restart: Callable[[], bool] | None = None,
+    on_frame: Callable[[RenderedFrame], None] | None = None,
+) -> None:
+    """Drive the window until the user quits (or closes it).
+
+    ``next_frame()`` draws the next frame of the session (None at its end); ``restart()``
+    starts the session again for ``--loop`` (returns False when it cannot).
+    When the session ends without ``--loop`` the window stays open on the last frame.
+    """
+    while True:
+        action = controller.next_action()
+        if action == "quit":
+            break
+        if action == "new":
+            frame = next_frame()
+            if frame is None:
+                if restart is not None and restart():
+                    continue
+                controller.end_of_session()
+            else:
+                controller.push(frame)
+                window.show(frame)
+                if on_frame is not None:
+                    on_frame(frame)
+        elif action == "show":
+            current = controller.current()
+            if current is not None:
+                window.show(current)
+        window.pump(0.001 if action == "new" else 0.03)
+    window.close()

@@ -1,0 +1,98 @@
+"""Exporters on real files: PNG, numbered frames, GIF and MP4 read back with imageio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import imageio.v2 as iio2
+import imageio.v3 as iio3
+import numpy as np
+import pytest
+
+from player.exporters import (
+    FramesDirExporter,
+    PngExporter,
+    VideoExporter,
+    estimate_fps,
+    make_exporter,
+)
+from player.frames import RenderedFrame, decode_png, encode_png
+
+
+def _frame(number: int, width: int = 40, height: int = 30, fps: float = 10.0) -> RenderedFrame:
+    rgba = np.zeros((height, width, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[:, : number * 4, 0] = 255  # a red band growing with the frame number
+    return RenderedFrame(number=number, t_ns=round(number * 1e9 / fps), renderer="r", rgba=rgba)
+
+
+def test_make_exporter_picks_by_suffix(tmp_path: Path) -> None:
+    assert isinstance(make_exporter(tmp_path / "a.png"), PngExporter)
+    assert isinstance(make_exporter(tmp_path / "a.mp4"), VideoExporter)
+    assert isinstance(make_exporter(tmp_path / "a.GIF"), VideoExporter)
+    assert isinstance(make_exporter(tmp_path / "frames"), FramesDirExporter)
+    assert isinstance(make_exporter(str(tmp_path / "x.png") + "/"), FramesDirExporter)
+    with pytest.raises(ValueError, match="unknown suffix"):
+        make_exporter(tmp_path / "a.jpgx")
+
+
+def test_png_keeps_last_frame(tmp_path: Path) -> None:
+    exporter = PngExporter(tmp_path / "sub" / "out.png")
+    for n in (1, 2, 3):
+        exporter.add(_frame(n))
+    assert exporter.close() == [tmp_path / "sub" / "out.png"]
+    image = iio3.imread(tmp_path / "sub" / "out.png")
+    assert image.shape == (30, 40, 4)
+    assert image[0, 11, 0] == 255 and image[0, 12, 0] == 0  # frame 3: 12 red columns
+
+
+def test_frames_dir_numbers_from_one(tmp_path: Path) -> None:
+    exporter = FramesDirExporter(tmp_path / "frames")
+    for n in (5, 6, 7):
+        exporter.add(_frame(n))
+    paths = exporter.close()
+    assert [p.name for p in paths] == ["frame_000001.png", "frame_000002.png", "frame_000003.png"]
+    assert np.array_equal(decode_png(paths[0].read_bytes()), _frame(5).rgba)
+
+
+def test_gif_frames_and_timing(tmp_path: Path) -> None:
+    exporter = VideoExporter(tmp_path / "m.gif")
+    for n in range(1, 6):
+        exporter.add(_frame(n, fps=20.0))
+    assert exporter.close() == [tmp_path / "m.gif"]
+    assert exporter.fps == pytest.approx(20.0)
+    frames = iio3.imread(tmp_path / "m.gif", index=None)
+    assert frames.shape[:3] == (5, 30, 40)
+    assert frames[2][0, 11, 0] > 200 and frames[2][0, 13, 0] < 50
+    assert iio3.immeta(tmp_path / "m.gif")["duration"] == 50
+
+
+def test_mp4_odd_size_and_fps(tmp_path: Path) -> None:
+    exporter = VideoExporter(tmp_path / "m.mp4", fps=12.0)
+    for n in range(1, 10):
+        exporter.add(_frame(n, width=41, height=31))
+    exporter.close()
+    reader = iio2.get_reader(tmp_path / "m.mp4")
+    meta = reader.get_meta_data()
+    assert meta["fps"] == pytest.approx(12.0)
+    assert meta["size"] == (42, 32)
+    assert reader.count_frames() == 9
+
+
+def test_video_rejects_size_change(tmp_path: Path) -> None:
+    exporter = VideoExporter(tmp_path / "m.gif", fps=5)
+    exporter.add(_frame(1))
+    with pytest.raises(ValueError, match="one size"):
+        exporter.add(_frame(2, width=20))
+
+
+def test_estimate_fps() -> None:
+    assert estimate_fps([0, 100_000_000, 200_000_000]) == pytest.approx(10.0)
+    assert estimate_fps([5]) == 30.0
+    assert estimate_fps([0, 1]) == 120.0
+
+
+def test_png_round_trip() -> None:
+    rgba = _frame(3).rgba
+    assert rgba is not None
+    assert np.array_equal(decode_png(encode_png(rgba)), rgba)
