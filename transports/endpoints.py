@@ -1,0 +1,56 @@
+"""Endpoint conventions: the snapshot service on port+1, warnings for non-local binds."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+__all__ = ["snapshot_endpoint_for", "check_bind_endpoint", "EndpointError"]
+
+log = logging.getLogger(__name__)
+
+_TCP = re.compile(r"^tcp://(?P<host>\[[^\]]+\]|[^:/]+):(?P<port>\d+|\*)$")
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+
+
+class EndpointError(ValueError):
+    """An endpoint string that cannot be used; says which and why."""
+
+
+def _split_tcp(endpoint: str) -> tuple[str, int]:
+    match = _TCP.match(endpoint)
+    if not match:
+        raise EndpointError(f"endpoint {endpoint!r} is not of the form tcp://HOST:PORT")
+    if match.group("port") == "*":
+        return match.group("host"), 0  # a wildcard: the system picks a free port at bind time
+    port = int(match.group("port"))
+    if not 0 < port < 65536:
+        raise EndpointError(f"endpoint {endpoint!r}: port {port} out of range")
+    return match.group("host"), port
+
+
+def snapshot_endpoint_for(endpoint: str) -> str:
+    """The snapshot service's endpoint by convention: same host, port + 1 (tcp only)."""
+    if not endpoint.startswith("tcp://"):
+        raise EndpointError(
+            f"endpoint {endpoint!r}: give the snapshot endpoint explicitly for non-tcp transports"
+        )
+    host, port = _split_tcp(endpoint)
+    if port == 0:
+        raise EndpointError(f"endpoint {endpoint!r}: a wildcard port needs an explicit snapshot endpoint")
+    if port == 65535:
+        raise EndpointError(f"endpoint {endpoint!r}: port + 1 is out of range")
+    return f"tcp://{host}:{port + 1}"
+
+
+def check_bind_endpoint(endpoint: str) -> None:
+    """Validate an endpoint to bind; warn when it is reachable from other machines."""
+    if endpoint.startswith(("ipc://", "inproc://")):
+        return
+    host, _ = _split_tcp(endpoint)
+    if host not in _LOCAL_HOSTS:
+        log.warning(
+            "binding %s: reachable from other machines; use CURVE keys (--curve-secret/--allow) "
+            "unless the network is trusted",
+            endpoint,
+        )

@@ -1,0 +1,341 @@
+"""The receiving end of a live session (the Clone pattern's client).
+
+A node subscribes first, then asks the snapshot service for the current state, and drops the
+queued updates at or below the snapshot's sequence. A gap in sequences, a new session id (the
+publisher restarted), a heartbeat announcing updates we never got, or a silent publisher all
+lead to a fresh snapshot; after ``gone_after`` seconds without contact the stream is reported
+gone. Every message is validated before use; a bad one is logged with its reason and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from enum import Enum
+
+import zmq
+
+from transports.endpoints import snapshot_endpoint_for
+from transports.protocol import (
+    DEFAULT_MAX_PAYLOAD,
+    END,
+    HEARTBEAT,
+    NONCE_SIZE,
+    UPDATE,
+    PayloadKind,
+    ProtocolError,
+    decode_snapshot_reply,
+    decode_stream_message,
+    encode_snapshot_request,
+    session_id_hex,
+)
+from transports.security import ClientSecurity
+from transports.state import StreamState
+
+__all__ = ["Subscriber", "SubscriberStats", "Event", "EventType", "follow"]
+
+log = logging.getLogger(__name__)
+
+_POLL_SLICE_MS = 50  # how often a waiting loop looks at its stop flag
+_RETIRED_KEPT = 64
+
+
+class EventType(Enum):
+    """What a delivered :class:`Event` means to the consumer."""
+
+    SNAPSHOT = "snapshot"  # replace your state with ``payload`` (a keyframe chunk)
+    UPDATE = "update"  # apply ``payload`` (DELTA on top, KEYFRAME replaces)
+    END = "end"  # the publisher ended the session after ``seq``
+    GONE = "gone"  # no contact for ``gone_after`` seconds; ``reason`` says more
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One delivery from a :class:`Subscriber`."""
+
+    type: EventType
+    session_id: bytes = b""
+    seq: int = 0
+    kind: PayloadKind = PayloadKind.NONE
+    payload: bytes = b""
+    reason: str = ""
+
+
+@dataclass
+class SubscriberStats:
+    """Counters of what the subscriber saw."""
+
+    received: int = 0  # messages read from the SUB socket
+    delivered: int = 0  # updates delivered
+    snapshots: int = 0  # snapshots delivered
+    rejected: int = 0  # malformed messages (logged)
+    stale: int = 0  # updates at or below the current sequence (queued before a snapshot, or replayed)
+    resyncs: int = 0  # fresh snapshots requested after a gap, new session or silence
+
+
+class Subscriber:
+    """Follow a live session; iterate :meth:`events` or call :meth:`run` with a callback.
+
+    ``endpoint`` is the publisher's (or a relay's) PUB endpoint; ``snapshot_endpoint`` defaults
+    to port + 1. ``heartbeat_timeout``: silence that triggers a resync. ``gone_after``: silence
+    after which a GONE event ends the iteration (None: wait forever, e.g. for a publisher that
+    has not started yet). ``stop_on_end``: end the iteration after the session's END.
+    """
+
+    def __init__(
+        self,
+        endpoint: str,
+        snapshot_endpoint: str | None = None,
+        *,
+        heartbeat_timeout: float = 2.0,
+        snapshot_timeout: float = 1.0,
+        gone_after: float | None = 30.0,
+        stop_on_end: bool = False,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+        rcvhwm: int = 1000,
+        security: ClientSecurity | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.snapshot_endpoint = snapshot_endpoint or snapshot_endpoint_for(endpoint)
+        self.heartbeat_timeout = heartbeat_timeout
+        self.snapshot_timeout = snapshot_timeout
+        self.gone_after = gone_after
+        self.stop_on_end = stop_on_end
+        self.max_payload = max_payload
+        self.stats = SubscriberStats()
+        self.session_id: bytes | None = None
+        self.last_seq = 0
+        self._security = security
+        self._context = zmq.Context()
+        self._sub = self._context.socket(zmq.SUB)
+        self._sub.linger = 0
+        self._sub.rcvhwm = rcvhwm
+        self._sub.maxmsgsize = max_payload + 1024
+        if security is not None:
+            security.apply(self._sub)
+        self._sub.setsockopt(zmq.SUBSCRIBE, b"")
+        self._sub.connect(endpoint)  # subscribe first: updates queue while we fetch a snapshot
+        self._dealer: zmq.Socket | None = None
+        self._retired: OrderedDict[bytes, None] = OrderedDict()
+        self._want_resync: str | None = "initial"
+        self._closed = False
+
+    # -- public ----------------------------------------------------------------------------------
+    def resync(self, reason: str) -> None:
+        """Ask for a fresh snapshot before the next update (e.g. the consumer could not apply one)."""
+        self._want_resync = reason
+
+    def run(self, callback: Callable[[Event], None], stop: threading.Event | None = None) -> None:
+        """Deliver every event to ``callback`` until stopped, ended (``stop_on_end``) or gone."""
+        for event in self.events(stop):
+            callback(event)
+
+    def events(self, stop: threading.Event | None = None) -> Iterator[Event]:
+        """Yield events: a SNAPSHOT first, then UPDATEs in sequence order, END, GONE."""
+        last_contact = time.monotonic()
+        while not (stop is not None and stop.is_set()) and not self._closed:
+            if self._want_resync is not None:
+                event = self._fetch_snapshot(stop)
+                if event is not None:
+                    last_contact = time.monotonic()
+                    yield event
+                    continue
+                if self._gone(last_contact):
+                    yield self._gone_event(last_contact)
+                    return
+                continue
+            if not self._sub.poll(_POLL_SLICE_MS):
+                silent = time.monotonic() - last_contact
+                if self._gone(last_contact):
+                    yield self._gone_event(last_contact)
+                    return
+                if silent > self.heartbeat_timeout and self.session_id is not None:
+                    self._request_resync(f"publisher silent for {silent:.1f} s")
+                continue
+            try:
+                frames = self._sub.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                continue
+            self.stats.received += 1
+            try:
+                message = decode_stream_message(frames, self.max_payload)
+            except ProtocolError as error:
+                self._reject(f"malformed message: {error}")
+                continue
+            header = message.header
+            if header.session_id != self.session_id:
+                if header.session_id in self._retired:
+                    continue  # queued from a session we already left
+                if message.type == END:
+                    continue  # the end of a session we never followed
+                last_contact = time.monotonic()
+                self._request_resync(
+                    f"new session {session_id_hex(header.session_id)} (publisher restarted?)"
+                )
+                continue
+            last_contact = time.monotonic()
+            if message.type == UPDATE:
+                if header.seq <= self.last_seq:
+                    self.stats.stale += 1
+                    log.info(
+                        "dropped update %d: already have up to %d (queued or replayed)",
+                        header.seq,
+                        self.last_seq,
+                    )
+                    continue
+                if header.seq != self.last_seq + 1:
+                    self._request_resync(f"gap: expected update {self.last_seq + 1}, got {header.seq}")
+                    continue
+                self.last_seq = header.seq
+                self.stats.delivered += 1
+                yield Event(EventType.UPDATE, header.session_id, header.seq, header.kind, message.payload)
+            elif message.type == HEARTBEAT:
+                if header.seq > self.last_seq:
+                    self._request_resync(
+                        f"heartbeat reports update {header.seq}, last received {self.last_seq}"
+                    )
+                elif header.seq < self.last_seq:
+                    self._reject(f"heartbeat reports update {header.seq} below the {self.last_seq} received")
+            else:  # END
+                if header.seq > self.last_seq:
+                    log.warning(
+                        "session %s ended at update %d but only %d arrived",
+                        session_id_hex(header.session_id),
+                        header.seq,
+                        self.last_seq,
+                    )
+                yield Event(EventType.END, header.session_id, header.seq, reason="session ended")
+                self._retire(header.session_id)
+                if self.stop_on_end:
+                    return
+
+    def close(self) -> None:
+        """Close the sockets (safe to call twice)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._sub.close(0)
+        if self._dealer is not None:
+            self._dealer.close(0)
+        self._context.term()
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals -------------------------------------------------------------------------------
+    def _gone(self, last_contact: float) -> bool:
+        return self.gone_after is not None and time.monotonic() - last_contact > self.gone_after
+
+    def _gone_event(self, last_contact: float) -> Event:
+        reason = f"no contact with {self.endpoint} for {time.monotonic() - last_contact:.1f} s"
+        log.warning("stream gone: %s", reason)
+        return Event(EventType.GONE, self.session_id or b"", self.last_seq, reason=reason)
+
+    def _reject(self, reason: str) -> None:
+        self.stats.rejected += 1
+        if self.stats.rejected <= 20 or self.stats.rejected % 100 == 0:
+            log.warning("rejected (%d so far): %s", self.stats.rejected, reason)
+
+    def _request_resync(self, reason: str) -> None:
+        log.info("resync: %s", reason)
+        self.stats.resyncs += 1
+        self._want_resync = reason
+
+    def _retire(self, session_id: bytes) -> None:
+        self._retired[session_id] = None
+        if len(self._retired) > _RETIRED_KEPT:
+            self._retired.popitem(last=False)
+        if self.session_id == session_id:
+            self.session_id = None
+            self.last_seq = 0
+
+    def _new_dealer(self) -> zmq.Socket:
+        if self._dealer is not None:
+            self._dealer.close(0)  # lazy pirate: a fresh socket forgets requests to a dead peer
+        dealer = self._context.socket(zmq.DEALER)
+        dealer.linger = 0
+        dealer.maxmsgsize = self.max_payload + 1024
+        if self._security is not None:
+            self._security.apply(dealer)
+        dealer.connect(self.snapshot_endpoint)
+        self._dealer = dealer
+        return dealer
+
+    def _fetch_snapshot(self, stop: threading.Event | None) -> Event | None:
+        """One request/wait round; the event on success, None after ``snapshot_timeout``."""
+        dealer = self._dealer or self._new_dealer()
+        nonce = os.urandom(NONCE_SIZE)
+        try:
+            dealer.send_multipart(encode_snapshot_request(nonce), zmq.NOBLOCK)
+        except zmq.Again:
+            pass  # not connected yet: the wait below times out and we retry with a new socket
+        deadline = time.monotonic() + self.snapshot_timeout
+        while time.monotonic() < deadline:
+            if stop is not None and stop.is_set():
+                return None
+            if not dealer.poll(_POLL_SLICE_MS):
+                continue
+            frames = dealer.recv_multipart()
+            try:
+                reply = decode_snapshot_reply(frames, self.max_payload)
+            except ProtocolError as error:
+                self._reject(f"malformed snapshot reply: {error}")
+                continue
+            if reply.nonce != nonce:
+                log.info("ignored a snapshot reply to an older request")
+                continue
+            if reply.header is None:
+                log.info("snapshot refused: %s; retrying", reply.reason)
+                time.sleep(0.05)
+                return None
+            header = reply.header
+            if self.session_id is not None and header.session_id != self.session_id:
+                self._retire(self.session_id)
+            self.session_id = header.session_id
+            self._retired.pop(header.session_id, None)
+            self.last_seq = header.seq
+            self._want_resync = None
+            self.stats.snapshots += 1
+            log.info("synchronised to session %s at update %d", session_id_hex(header.session_id), header.seq)
+            return Event(
+                EventType.SNAPSHOT, header.session_id, header.seq, PayloadKind.KEYFRAME, reply.payload
+            )
+        self._new_dealer()
+        return None
+
+
+def follow(
+    subscriber: Subscriber,
+    state: StreamState,
+    stop: threading.Event | None = None,
+    on_event: Callable[[Event, StreamState], None] | None = None,
+) -> Event | None:
+    """Apply a subscriber's events to ``state`` until END (with ``stop_on_end``), GONE or stop.
+
+    A payload the state cannot apply is logged with its reason and triggers a resync, so a
+    corrupt chunk never crashes the node. Returns the last END or GONE event, if any.
+    """
+    last: Event | None = None
+    for event in subscriber.events(stop):
+        try:
+            if event.type == EventType.SNAPSHOT:
+                state.reset(event.payload)
+            elif event.type == EventType.UPDATE:
+                state.apply(event.kind, event.payload)
+            else:
+                last = event
+        except Exception as error:  # the payload came from the network: never crash on it
+            log.error("cannot apply %s %d: %s; resynchronising", event.type.value, event.seq, error)
+            subscriber.resync(f"could not apply {event.type.value} {event.seq}")
+            continue
+        if on_event is not None:
+            on_event(event, state)
+    return last
