@@ -12,7 +12,6 @@ import logging
 import queue
 import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,17 +24,14 @@ from transports.protocol import (
     Header,
     MessageTooLarge,
     PayloadKind,
-    ProtocolError,
-    decode_snapshot_request,
     encode_end,
     encode_heartbeat,
-    encode_refusal,
-    encode_snapshot_reply,
     encode_update,
     new_session_id,
     session_id_hex,
 )
 from transports.security import ServerSecurity
+from transports.snapshot_service import ServiceStats, SnapshotService
 from transports.state import NullState, StreamState
 
 __all__ = ["Publisher", "PublisherStats"]
@@ -43,8 +39,6 @@ __all__ = ["Publisher", "PublisherStats"]
 log = logging.getLogger(__name__)
 
 _STOP = object()
-_MAX_REQUESTS_PER_TURN = 64
-_NONCES_KEPT = 4096
 
 
 @dataclass
@@ -54,9 +48,7 @@ class PublisherStats:
     published: int = 0  # payloads accepted by publish()
     dropped: int = 0  # payloads dropped because the queue was full
     sent: int = 0  # updates handed to the PUB socket
-    snapshots: int = 0  # snapshot requests answered with a state
-    refused: int = 0  # snapshot requests answered with a refusal
-    rejected: int = 0  # malformed or replayed requests, logged and ignored
+    # snapshot requests: see Publisher.service_stats
 
 
 def _is_keyframe_info(info: Any) -> bool:
@@ -105,6 +97,7 @@ class Publisher:
         self.session_id = session_id or new_session_id()
         self.state: StreamState = state if state is not None else NullState()
         self.stats = PublisherStats()
+        self.service_stats = ServiceStats()
         self.max_payload = max_payload
         self._heartbeat_interval = heartbeat_interval
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
@@ -240,7 +233,8 @@ class Publisher:
     def _loop(self, pub: zmq.Socket, router: zmq.Socket) -> None:
         last_sent = 0
         stale = False  # the state missed an update: no snapshots until the next keyframe
-        seen_nonces: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
+        service = SnapshotService(router)
+        self.service_stats = service.stats
         next_heartbeat = time.monotonic()
         keeps_nothing = isinstance(self.state, NullState)
         while True:
@@ -274,7 +268,9 @@ class Publisher:
                         log.error("publisher state cannot apply update %d: %s", seq, error)
                         stale = True
             if router.poll(0):
-                self._serve_requests(router, last_sent, stale, seen_nonces)
+                service.serve(
+                    self.session_id, last_sent, self.state, "state resynchronising" if stale else None
+                )
             now = time.monotonic()
             if now >= next_heartbeat:
                 with self._lock:
@@ -299,53 +295,3 @@ class Publisher:
             final = self._seq
         pub.send_multipart(encode_end(self.session_id, final))
         log.info("session %s ended after update %d", session_id_hex(self.session_id), final)
-
-    def _serve_requests(
-        self,
-        router: zmq.Socket,
-        last_sent: int,
-        stale: bool,
-        seen_nonces: OrderedDict[tuple[bytes, bytes], None],
-    ) -> None:
-        for _ in range(_MAX_REQUESTS_PER_TURN):
-            try:
-                frames = router.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            identity, body = frames[0], frames[1:]
-            peer = identity.hex()[:16]
-            try:
-                nonce = decode_snapshot_request(body)
-            except ProtocolError as error:
-                self.stats.rejected += 1
-                log.warning("snapshot service: rejected request from peer %s: %s", peer, error)
-                continue
-            key = (identity, nonce)
-            if key in seen_nonces:
-                self.stats.rejected += 1
-                log.warning("snapshot service: rejected replayed request from peer %s", peer)
-                continue
-            seen_nonces[key] = None
-            if len(seen_nonces) > _NONCES_KEPT:
-                seen_nonces.popitem(last=False)
-            if stale:
-                self.stats.refused += 1
-                router.send_multipart(
-                    [identity, *encode_refusal(nonce, "state resynchronising, retry")], zmq.NOBLOCK
-                )
-                continue
-            try:
-                payload = self.state.snapshot()
-            except Exception as error:
-                self.stats.refused += 1
-                log.error("snapshot service: cannot take a snapshot: %s", error)
-                router.send_multipart([identity, *encode_refusal(nonce, "snapshot failed")], zmq.NOBLOCK)
-                continue
-            header = Header(self.session_id, last_sent, PayloadKind.KEYFRAME)
-            try:
-                router.send_multipart(
-                    [identity, *encode_snapshot_reply(nonce, header, payload)], zmq.NOBLOCK, copy=False
-                )
-                self.stats.snapshots += 1
-            except zmq.Again:
-                log.warning("snapshot service: peer %s is not reading; reply dropped", peer)

@@ -1,0 +1,304 @@
+"""A relay for multi-hop fan-out: XSUB upstream, XPUB downstream, and its own snapshot service.
+
+Choice (documented in docs/live.md): the relay *keeps its own state*, fed by the very messages
+it forwards, instead of proxying snapshot requests upstream. One thread reads each upstream
+message, validates it (hostile input is not forwarded), forwards it unchanged, and applies it to
+its :class:`StreamState`; snapshot requests from downstream are answered from that state with
+the upstream's session id and sequence, so they are consistent with what was forwarded, and
+the upstream's snapshot service sees one client per relay instead of one per node.
+
+The relay synchronises like a node: it asks the upstream for a snapshot, keeps the updates
+that arrive meanwhile (bounded), and resynchronises on a gap, a new session or silence. While
+it is not synchronised it refuses downstream snapshot requests (nodes retry).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+import zmq
+
+from transports.endpoints import check_bind_endpoint, snapshot_endpoint_for
+from transports.protocol import (
+    CONTROL_MAX_SIZE,
+    DEFAULT_MAX_PAYLOAD,
+    END,
+    HEARTBEAT,
+    NONCE_SIZE,
+    UPDATE,
+    ProtocolError,
+    StreamMessage,
+    decode_snapshot_reply,
+    decode_stream_message,
+    encode_snapshot_request,
+    session_id_hex,
+)
+from transports.security import ClientSecurity, ServerSecurity
+from transports.snapshot_service import SnapshotService
+from transports.state import OpaqueState, StreamState
+
+__all__ = ["Relay", "RelayStats"]
+
+log = logging.getLogger(__name__)
+
+_MAX_PENDING = 10_000  # updates kept while waiting for the upstream snapshot
+
+
+@dataclass
+class RelayStats:
+    """Counters of a relay."""
+
+    forwarded: int = 0
+    rejected: int = 0  # malformed upstream messages, logged and not forwarded
+    resyncs: int = 0
+    synced: bool = False
+
+
+class Relay:
+    """Forward ``upstream`` (a PUB endpoint) to ``bind`` for more nodes, with snapshots.
+
+    ``upstream_snapshot`` and ``snapshot_bind`` default to port + 1 of their PUB endpoints.
+    Call :meth:`start` (a thread) or :meth:`run` (blocks until :meth:`stop`).
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        bind: str,
+        *,
+        upstream_snapshot: str | None = None,
+        snapshot_bind: str | None = None,
+        state: StreamState | None = None,
+        heartbeat_timeout: float = 2.0,
+        snapshot_timeout: float = 1.0,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+        upstream_security: ClientSecurity | None = None,
+        downstream_security: ServerSecurity | None = None,
+    ) -> None:
+        check_bind_endpoint(bind)
+        self.upstream = upstream
+        self.upstream_snapshot = upstream_snapshot or snapshot_endpoint_for(upstream)
+        self.snapshot_bind = snapshot_bind or (bind if bind.endswith(":*") else snapshot_endpoint_for(bind))
+        check_bind_endpoint(self.snapshot_bind)
+        self.state: StreamState = state if state is not None else OpaqueState()
+        self.stats = RelayStats()
+        self.heartbeat_timeout = heartbeat_timeout
+        self.snapshot_timeout = snapshot_timeout
+        self.max_payload = max_payload
+        self._upstream_security = upstream_security
+        self._downstream_security = downstream_security
+        self._context = zmq.Context()
+        if downstream_security is not None:
+            downstream_security.start(self._context)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Sockets are made here (binding errors surface to the caller) and then used only by run().
+        self._xsub = self._context.socket(zmq.XSUB)
+        self._xsub.maxmsgsize = max_payload + 1024
+        if upstream_security is not None:
+            upstream_security.apply(self._xsub)
+        self._xsub.connect(upstream)
+        self._xsub.send(b"\x01")  # subscribe to everything: the relay's own state needs it all
+        self._xpub = self._context.socket(zmq.XPUB)
+        self._router = self._context.socket(zmq.ROUTER)
+        self._router.maxmsgsize = CONTROL_MAX_SIZE
+        for sock in (self._xsub, self._xpub, self._router):
+            sock.linger = 0
+        for sock in (self._xpub, self._router):
+            if downstream_security is not None:
+                downstream_security.apply(sock)
+        try:
+            self._xpub.bind(bind)
+            self._router.bind(self.snapshot_bind)
+        except zmq.ZMQError as error:
+            self._close_sockets()
+            raise OSError(f"relay cannot bind {bind} / {self.snapshot_bind}: {error}") from None
+        self.endpoint = self._xpub.last_endpoint.decode()
+        self.snapshot_endpoint = self._router.last_endpoint.decode()
+        self._dealer: zmq.Socket | None = None
+        # Clone-client state of the relay itself.
+        self._session: bytes | None = None
+        self._seq = 0
+        self._synced = False
+        self._pending: list[StreamMessage] = []
+        self._nonce: bytes | None = None
+        self._request_deadline = 0.0
+        self._last_contact = time.monotonic()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> Relay:
+        """Run the relay on a background thread."""
+        self._thread = threading.Thread(target=self.run, name="gsp-relay", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop forwarding and release the sockets."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        elif not self._context.closed:
+            self._close_sockets()  # never ran
+
+    def run(self) -> None:
+        """Forward until :meth:`stop` (blocks)."""
+        log.info("relaying %s -> %s (snapshots on %s)", self.upstream, self.endpoint, self.snapshot_endpoint)
+        service = SnapshotService(self._router)
+        self.service_stats = service.stats
+        poller = zmq.Poller()
+        for sock in (self._xsub, self._xpub, self._router):
+            poller.register(sock, zmq.POLLIN)
+        try:
+            while not self._stop.is_set():
+                if not self._synced:
+                    self._ensure_request()
+                if self._dealer is not None and self._dealer not in dict(poller.sockets):
+                    poller.register(self._dealer, zmq.POLLIN)
+                ready = dict(poller.poll(50))
+                if self._xsub in ready:
+                    self._forward_batch()
+                if self._xpub in ready:
+                    self._drain_subscriptions()
+                if self._dealer is not None and self._dealer in ready:
+                    self._take_reply()
+                if self._router in ready:
+                    refusal = None if self._synced else "relay resynchronising"
+                    service.serve(self._session, self._seq, self.state, refusal)
+                silent = time.monotonic() - self._last_contact
+                if self._synced and silent > self.heartbeat_timeout:
+                    self._unsync(f"upstream silent for {silent:.1f} s")
+        finally:
+            self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        for sock in (self._xsub, self._xpub, self._router, getattr(self, "_dealer", None)):
+            if sock is not None:
+                sock.close(0)
+        if self._downstream_security is not None:
+            self._downstream_security.stop()
+        self._context.term()
+
+    # -- forwarding ------------------------------------------------------------------------------
+    def _forward_batch(self) -> None:
+        for _ in range(256):
+            try:
+                frames = self._xsub.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                message = decode_stream_message(frames, self.max_payload)
+            except ProtocolError as error:
+                self.stats.rejected += 1
+                log.warning("relay: rejected upstream message: %s", error)
+                continue
+            self._xpub.send_multipart(frames, copy=False)
+            self.stats.forwarded += 1
+            self._last_contact = time.monotonic()
+            self._track(message)
+
+    def _drain_subscriptions(self) -> None:
+        # Downstream (un)subscriptions: the relay already subscribes to everything upstream.
+        while True:
+            try:
+                self._xpub.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+
+    # -- the relay's own clone client -------------------------------------------------------------
+    def _track(self, message: StreamMessage) -> None:
+        header = message.header
+        if not self._synced:
+            if message.type == UPDATE:
+                self._pending.append(message)
+                if len(self._pending) > _MAX_PENDING:
+                    self._pending.pop(0)
+            return
+        if header.session_id != self._session:
+            if message.type != END:
+                self._unsync(f"new session {session_id_hex(header.session_id)}")
+                if message.type == UPDATE:
+                    self._pending.append(message)
+            return
+        if message.type == UPDATE:
+            if header.seq <= self._seq:
+                return
+            if header.seq != self._seq + 1:
+                self._unsync(f"gap: expected update {self._seq + 1}, got {header.seq}")
+                self._pending.append(message)
+                return
+            self._apply(message)
+        elif message.type == HEARTBEAT and header.seq > self._seq:
+            self._unsync(f"heartbeat reports update {header.seq}, relay has {self._seq}")
+
+    def _apply(self, message: StreamMessage) -> None:
+        try:
+            self.state.apply(message.header.kind, message.payload)
+            self._seq = message.header.seq
+        except Exception as error:  # bad payload from upstream: resync rather than crash
+            self._unsync(f"cannot apply update {message.header.seq}: {error}")
+
+    def _unsync(self, reason: str) -> None:
+        log.info("relay resync: %s", reason)
+        self.stats.resyncs += 1
+        self._synced = self.stats.synced = False
+        self._nonce = None
+
+    def _ensure_request(self) -> None:
+        now = time.monotonic()
+        if self._nonce is not None and now < self._request_deadline:
+            return
+        if self._nonce is not None or self._dealer is None:
+            if self._dealer is not None:
+                self._dealer.close(0)  # lazy pirate: forget the request to a dead upstream
+            self._dealer = self._context.socket(zmq.DEALER)
+            self._dealer.linger = 0
+            self._dealer.maxmsgsize = self.max_payload + 1024
+            if self._upstream_security is not None:
+                self._upstream_security.apply(self._dealer)
+            self._dealer.connect(self.upstream_snapshot)
+        self._nonce = os.urandom(NONCE_SIZE)
+        self._request_deadline = now + self.snapshot_timeout
+        try:
+            self._dealer.send_multipart(encode_snapshot_request(self._nonce), zmq.NOBLOCK)
+        except zmq.Again:
+            pass
+
+    def _take_reply(self) -> None:
+        assert self._dealer is not None
+        while True:
+            try:
+                frames = self._dealer.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                reply = decode_snapshot_reply(frames, self.max_payload)
+            except ProtocolError as error:
+                log.warning("relay: rejected snapshot reply: %s", error)
+                continue
+            if reply.nonce != self._nonce:
+                continue
+            if reply.header is None:
+                log.info("relay: upstream refused a snapshot: %s", reply.reason)
+                self._request_deadline = time.monotonic() + 0.05
+                continue
+            try:
+                self.state.reset(reply.payload)
+            except Exception as error:
+                log.error("relay: cannot apply the upstream snapshot: %s", error)
+                self._nonce = None
+                continue
+            header = reply.header
+            self._session, self._seq = header.session_id, header.seq
+            self._synced = self.stats.synced = True
+            self._last_contact = time.monotonic()
+            log.info(
+                "relay synchronised to session %s at update %d", session_id_hex(self._session), self._seq
+            )
+            pending, self._pending = self._pending, []
+            for message in pending:
+                if self._synced:
+                    self._track(message)

@@ -1,0 +1,98 @@
+"""The snapshot service: a ROUTER answering "what is the state now?" (publisher and relay)."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import zmq
+
+from transports.protocol import (
+    Header,
+    PayloadKind,
+    ProtocolError,
+    decode_snapshot_request,
+    encode_refusal,
+    encode_snapshot_reply,
+)
+from transports.state import StreamState
+
+__all__ = ["SnapshotService", "ServiceStats"]
+
+log = logging.getLogger(__name__)
+
+_MAX_REQUESTS_PER_TURN = 64
+_NONCES_KEPT = 4096
+
+
+@dataclass
+class ServiceStats:
+    """Counters of the snapshot service."""
+
+    snapshots: int = 0  # requests answered with a state
+    refused: int = 0  # requests answered with a refusal (state not ready)
+    rejected: int = 0  # malformed or replayed requests, logged and not answered
+
+
+class SnapshotService:
+    """Answers the requests waiting on ``router``; owned by the thread that owns the socket."""
+
+    def __init__(self, router: zmq.Socket) -> None:
+        self.router = router
+        self.stats = ServiceStats()
+        # (peer identity, nonce) already answered: a replayed request is rejected, not re-served.
+        self._seen: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
+
+    def serve(
+        self, session_id: bytes | None, seq: int, state: StreamState, refusal: str | None = None
+    ) -> None:
+        """Answer up to 64 waiting requests with ``state`` as of ``seq``, or refuse with a reason."""
+        for _ in range(_MAX_REQUESTS_PER_TURN):
+            try:
+                frames = self.router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            identity, body = frames[0], frames[1:]
+            peer = identity.hex()[:16]
+            try:
+                nonce = decode_snapshot_request(body)
+            except ProtocolError as error:
+                self.stats.rejected += 1
+                log.warning("snapshot service: rejected request from peer %s: %s", peer, error)
+                continue
+            key = (identity, nonce)
+            if key in self._seen:
+                self.stats.rejected += 1
+                log.warning("snapshot service: rejected replayed request from peer %s", peer)
+                continue
+            self._seen[key] = None
+            if len(self._seen) > _NONCES_KEPT:
+                self._seen.popitem(last=False)
+            if refusal is None and session_id is None:
+                refusal = "no session yet"
+            if refusal is not None:
+                self._refuse(identity, nonce, refusal)
+                continue
+            try:
+                payload = state.snapshot()
+            except Exception as error:  # a state that cannot snapshot must not kill the service
+                log.error("snapshot service: cannot take a snapshot: %s", error)
+                self._refuse(identity, nonce, "snapshot failed")
+                continue
+            assert session_id is not None
+            header = Header(session_id, seq, PayloadKind.KEYFRAME)
+            try:
+                self.router.send_multipart(
+                    [identity, *encode_snapshot_reply(nonce, header, payload)], zmq.NOBLOCK, copy=False
+                )
+                self.stats.snapshots += 1
+            except zmq.Again:
+                log.warning("snapshot service: peer %s is not reading; reply dropped", peer)
+
+    def _refuse(self, identity: bytes, nonce: bytes, reason: str) -> None:
+        self.stats.refused += 1
+        try:
+            self.router.send_multipart([identity, *encode_refusal(nonce, reason)], zmq.NOBLOCK)
+        except zmq.Again:
+            pass
