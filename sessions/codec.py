@@ -1,0 +1,414 @@
+"""The command codec: Command lists <-> msgpack, with big binary payloads kept out of band.
+
+An encoded batch of commands is two byte strings:
+
+- ``meta``: one msgpack array of commands, each ``[seq, t_ns, op, target, args, kwargs]``;
+- ``blobs``: the raw bytes of every large array / bytes / bytearray value, each aligned to
+  16 bytes; ``meta`` holds only ``[offset, length]`` for them.
+
+Decoding ``meta`` against the decompressed blob area gives numpy arrays that are zero-copy
+``np.frombuffer`` views of that area (writable when the area is a ``bytearray``). Values that
+msgpack cannot carry natively use extension types (see docs/protocol.md for the tables).
+Nothing is ever imported or evaluated by name: enums and transform links are decoded only
+through allow-lists built from the ``gsp`` package.
+"""
+
+from __future__ import annotations
+
+import enum
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+import numpy as np
+
+from sessions.command import Command, Ref
+from sessions.errors import LogFormatError
+from sessions.limits import DEFAULT_LIMITS, Limits
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "EXT_NDARRAY",
+    "EXT_BYTEARRAY",
+    "EXT_BYTES",
+    "EXT_REF",
+    "EXT_ENUM",
+    "EXT_LINK",
+    "ALLOWED_DTYPES",
+    "EncodedBatch",
+    "UnknownValue",
+    "encode_commands",
+    "decode_commands",
+    "encode_value",
+    "decode_value",
+    "enum_allow_list",
+]
+
+#: Version of the command vocabulary and value encoding (docs/protocol.md).
+PROTOCOL_VERSION = "1.0"
+
+EXT_NDARRAY = 1
+EXT_BYTEARRAY = 2
+EXT_BYTES = 3  # only for out-of-band bytes; small bytes are msgpack bin
+EXT_REF = 4
+EXT_ENUM = 5
+EXT_LINK = 6
+
+#: Values at least this long go to the blob area; smaller ones stay inline in msgpack.
+INLINE_MAX = 256
+ALIGN = 16
+
+#: numpy dtypes a log may carry (little-endian, fixed size, no objects).
+ALLOWED_DTYPES: frozenset[str] = frozenset(
+    ["|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "<f2", "<f4", "<f8", "<c8", "<c16"]
+)
+
+_PLAIN = (str, int, float, bool, type(None))
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownValue:
+    """Stands for a value of an extension type this version cannot decode."""
+
+    code: int
+    reason: str
+
+
+@dataclass(slots=True)
+class EncodedBatch:
+    """Result of :func:`encode_commands`: msgpack ``meta`` plus out-of-band ``blobs``."""
+
+    meta: bytes
+    blobs: list[memoryview]  # concatenated in order, each padded to ALIGN
+    blob_size: int
+    #: (offset, length, itemsize) of every float array in the blob area (shuffle candidates)
+    float_blobs: list[tuple[int, int, int]]
+    count: int
+
+
+# --------------------------------------------------------------------------------------------
+# Allow-lists built from gsp (imported lazily: gsp may be absent or half-written)
+# --------------------------------------------------------------------------------------------
+_enum_cache: dict[str, type[enum.Enum]] | None = None
+
+
+def enum_allow_list() -> dict[str, type[enum.Enum]]:
+    """Protocol name -> enum class, for the GSP enums a log may carry."""
+    global _enum_cache
+    if _enum_cache is not None:
+        return _enum_cache
+    found: dict[str, type[enum.Enum]] = {}
+    try:
+        import gsp.types as gtypes
+
+        for name in ("BufferType", "CapStyle", "JoinStyle", "ImageInterpolation", "MarkerShape", "TextAlign"):
+            cls = getattr(gtypes, name, None)
+            if isinstance(cls, type) and issubclass(cls, enum.Enum):
+                found[name] = cls
+    except Exception:  # gsp being written concurrently: tolerate its absence
+        pass
+    try:
+        from gsp.constants import Constants
+
+        cls = getattr(Constants, "FaceCulling", None)
+        if isinstance(cls, type) and issubclass(cls, enum.Enum):
+            found["FaceCulling"] = cls
+    except Exception:
+        pass
+    if found:
+        _enum_cache = found
+    return found
+
+
+def _enum_names_by_class() -> dict[type, str]:
+    return {cls: name for name, cls in enum_allow_list().items()}
+
+
+def _link_base() -> type | None:
+    try:
+        from gsp.transforms import TransformLinkBase
+
+        return TransformLinkBase  # type: ignore[no-any-return]
+    except Exception:
+        return None
+
+
+def _captured_base() -> type | None:
+    try:
+        from gsp.capture import Captured
+
+        return Captured
+    except Exception:
+        return None
+
+
+def _deserialize_link(data: dict[str, Any]) -> Any:
+    """Rebuild a transform link only through gsp's link registry (never by importing a name)."""
+    base = _link_base()
+    if base is None:
+        raise ValueError("gsp.transforms is not available to rebuild a transform link")
+    return base.deserialize(data)  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------------------------
+# Encoding
+# --------------------------------------------------------------------------------------------
+class _Encoder:
+    def __init__(self, out_of_band: bool) -> None:
+        self.out_of_band = out_of_band
+        self.blobs: list[memoryview] = []
+        self.size = 0
+        self.float_blobs: list[tuple[int, int, int]] = []
+        self._enum_names = _enum_names_by_class()
+        self._link_cls = _link_base()
+        self._captured_cls = _captured_base()
+
+    def _blob(self, view: memoryview, float_itemsize: int = 0) -> list[int] | bytes:
+        length = view.nbytes
+        if not self.out_of_band or length < INLINE_MAX:
+            return view.tobytes()
+        offset = self.size
+        self.blobs.append(view)
+        pad = (-length) % ALIGN
+        if pad:
+            self.blobs.append(memoryview(b"\0" * pad))
+        self.size += length + pad
+        if float_itemsize > 1:
+            self.float_blobs.append((offset, length, float_itemsize))
+        return [offset, length]
+
+    def value(self, v: Any) -> Any:
+        t = type(v)
+        if t in _PLAIN or t is bytes:
+            if t is bytes and len(v) >= INLINE_MAX and self.out_of_band:
+                return msgpack.ExtType(EXT_BYTES, msgpack.packb(self._blob(memoryview(v))))
+            return v
+        if t is list or t is tuple:
+            return [self.value(x) for x in v]
+        if t is dict:
+            out = {}
+            for key, x in v.items():
+                if type(key) is not str:
+                    raise TypeError(f"dict keys must be str, got {type(key).__name__} ({key!r})")
+                out[key] = self.value(x)
+            return out
+        if t is np.ndarray:
+            return self._array(v)
+        if t is bytearray:
+            return msgpack.ExtType(EXT_BYTEARRAY, msgpack.packb(self._blob(memoryview(v))))
+        if t is Ref:
+            return msgpack.ExtType(EXT_REF, v.uuid.encode("utf-8"))
+        if isinstance(v, enum.Enum):
+            name = self._enum_names.get(t)
+            if name is None:
+                raise TypeError(f"enum {t.__qualname__} is not in the protocol allow-list")
+            value = v.value
+            if not isinstance(value, (int, str)):
+                raise TypeError(f"enum {name}.{v.name} has a value of type {type(value).__name__}")
+            return msgpack.ExtType(EXT_ENUM, msgpack.packb([name, v.name, value]))
+        if isinstance(v, np.generic):
+            return self.value(v.item())
+        if self._captured_cls is not None and isinstance(v, self._captured_cls):
+            return msgpack.ExtType(EXT_REF, v.get_uuid().encode("utf-8"))  # type: ignore[attr-defined]
+        if self._link_cls is not None and isinstance(v, self._link_cls):
+            data = self.value(v.serialize())  # type: ignore[attr-defined]
+            return msgpack.ExtType(EXT_LINK, msgpack.packb(data, use_bin_type=True))
+        # subclasses of plain types (not enums, handled above) travel as the plain type
+        for plain in (bool, int, float, str, bytes):
+            if isinstance(v, plain):
+                return self.value(plain(v))
+        if isinstance(v, (list, tuple)):
+            return [self.value(x) for x in v]
+        raise TypeError(f"cannot encode a value of type {t.__module__}.{t.__qualname__}")
+
+    def _array(self, a: np.ndarray) -> msgpack.ExtType:
+        dtype = a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype
+        if dtype.str not in ALLOWED_DTYPES:
+            raise TypeError(f"numpy dtype {a.dtype} is not allowed in a log (allowed: {sorted(ALLOWED_DTYPES)})")
+        a = np.ascontiguousarray(a, dtype=dtype)
+        float_itemsize = a.itemsize if a.dtype.kind in "fc" else 0
+        raw = memoryview(a).cast("B") if a.size else memoryview(b"")
+        payload = self._blob(raw, float_itemsize)
+        return msgpack.ExtType(EXT_NDARRAY, msgpack.packb([a.dtype.str, list(a.shape), payload]))
+
+
+def encode_commands(commands: Iterable[Command], *, out_of_band: bool = True) -> EncodedBatch:
+    """Encode commands as msgpack ``meta`` + out-of-band ``blobs`` (see module doc)."""
+    enc = _Encoder(out_of_band)
+    rows = []
+    for cmd in commands:
+        try:
+            rows.append([cmd.seq, cmd.t_ns, cmd.op, cmd.target, enc.value(cmd.args), enc.value(cmd.kwargs)])
+        except (TypeError, ValueError, RecursionError) as error:
+            raise TypeError(f"cannot encode command seq={cmd.seq} op={cmd.op}: {error}") from error
+    meta = msgpack.packb(rows, use_bin_type=True)
+    return EncodedBatch(meta, enc.blobs, enc.size, enc.float_blobs, len(rows))
+
+
+def encode_value(value: Any) -> bytes:
+    """Encode one value self-contained (every blob inline)."""
+    return msgpack.packb(_Encoder(False).value(value), use_bin_type=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Decoding
+# --------------------------------------------------------------------------------------------
+class _Decoder:
+    def __init__(self, blobs: memoryview | bytes | bytearray, shuffled: bool, limits: Limits) -> None:
+        self.blobs = memoryview(blobs).cast("B") if not isinstance(blobs, memoryview) else blobs
+        self.writable = not self.blobs.readonly
+        self.shuffled = shuffled
+        self.limits = limits
+        self.unknown = False
+        self._enums = enum_allow_list()
+
+    def unpack(self, data: bytes | memoryview) -> Any:
+        return msgpack.unpackb(
+            data, raw=False, ext_hook=self.ext_hook, strict_map_key=True, use_list=True, timestamp=0
+        )
+
+    def _slice(self, loc: Any) -> memoryview | bytes:
+        if isinstance(loc, bytes):
+            return loc
+        if not (isinstance(loc, list) and len(loc) == 2 and all(type(x) is int for x in loc)):
+            raise ValueError(f"bad blob location {loc!r}")
+        offset, length = loc
+        if offset < 0 or length < 0 or offset + length > self.blobs.nbytes:
+            raise ValueError(f"blob [{offset}, {offset + length}) outside the blob area of {self.blobs.nbytes} bytes")
+        return self.blobs[offset : offset + length]
+
+    def ext_hook(self, code: int, data: bytes) -> Any:
+        if code == EXT_REF:
+            return Ref(data.decode("utf-8"))
+        if code == EXT_NDARRAY:
+            return self._array(self.unpack(data))
+        if code == EXT_BYTEARRAY:
+            return bytearray(self._slice(msgpack.unpackb(data)))
+        if code == EXT_BYTES:
+            return bytes(self._slice(msgpack.unpackb(data)))
+        if code == EXT_ENUM:
+            return self._enum(msgpack.unpackb(data, raw=False))
+        if code == EXT_LINK:
+            fields = self.unpack(data)
+            if not isinstance(fields, dict):
+                raise ValueError("transform link payload is not a map")
+            try:
+                return _deserialize_link(fields)
+            except Exception as error:  # a link type this build does not register
+                return self._unknown(code, f"transform link not rebuilt: {error}")
+        return self._unknown(code, f"unknown extension type {code}")
+
+    def _unknown(self, code: int, reason: str) -> UnknownValue:
+        self.unknown = True
+        return UnknownValue(code, reason)
+
+    def _enum(self, fields: Any) -> Any:
+        if not (isinstance(fields, list) and len(fields) == 3 and isinstance(fields[0], str)):
+            raise ValueError(f"bad enum payload {fields!r}")
+        name, member, value = fields
+        cls = self._enums.get(name)
+        if cls is None:
+            return self._unknown(EXT_ENUM, f"enum {name!r} is not known to this version")
+        try:
+            result = cls[member]
+        except (KeyError, TypeError):
+            return self._unknown(EXT_ENUM, f"{name} has no member {member!r}")
+        if result.value != value:
+            raise ValueError(f"{name}.{member} has value {result.value!r}, the log says {value!r}")
+        return result
+
+    def _array(self, fields: Any) -> np.ndarray:
+        if not (isinstance(fields, list) and len(fields) == 3):
+            raise ValueError("bad array header")
+        dtype_str, shape, loc = fields
+        if dtype_str not in ALLOWED_DTYPES:
+            raise ValueError(f"array dtype {dtype_str!r} is not allowed")
+        if not (isinstance(shape, list) and len(shape) <= self.limits.max_array_dims):
+            raise ValueError(f"bad array shape {shape!r}")
+        if not all(type(n) is int and n >= 0 for n in shape):
+            raise ValueError(f"bad array shape {shape!r}")
+        dtype = np.dtype(dtype_str)
+        count = 1
+        for n in shape:
+            count *= n
+        raw = self._slice(loc)
+        if count * dtype.itemsize != len(raw):
+            raise ValueError(f"array of shape {shape} and dtype {dtype_str} needs {count * dtype.itemsize} bytes, has {len(raw)}")
+        if isinstance(raw, bytes):  # inline: small, copy to make it writable
+            return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
+        if self.shuffled and dtype.kind in "fc" and dtype.itemsize > 1 and count:
+            planes = np.frombuffer(raw, dtype=np.uint8).reshape(dtype.itemsize, count)
+            return np.ascontiguousarray(planes.T).view(dtype).reshape(shape)
+        return np.frombuffer(raw, dtype=dtype).reshape(shape)
+
+
+def _contains_unknown(value: Any) -> UnknownValue | None:
+    if isinstance(value, UnknownValue):
+        return value
+    if isinstance(value, (list, tuple)):
+        items: Sequence[Any] = value
+    elif isinstance(value, dict):
+        items = list(value.values())
+    else:
+        return None
+    for item in items:
+        found = _contains_unknown(item)
+        if found is not None:
+            return found
+    return None
+
+
+def decode_commands(
+    meta: bytes | memoryview,
+    blobs: bytes | bytearray | memoryview = b"",
+    *,
+    shuffled: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+    where: Callable[[], dict[str, Any]] | None = None,
+) -> list[Command]:
+    """Decode what :func:`encode_commands` produced.
+
+    Commands holding a value of an unknown extension type are skipped with a warning.
+    Raises :class:`LogFormatError` (with ``where()`` giving offset/chunk) on malformed input.
+    """
+    context = where() if where is not None else {}
+    dec = _Decoder(blobs, shuffled, limits)
+    try:
+        rows = dec.unpack(meta)
+    except LogFormatError:
+        raise
+    except Exception as error:  # msgpack raises many types on malformed input
+        raise LogFormatError(f"malformed command data: {type(error).__name__}: {error}", **context) from None
+    if not isinstance(rows, list):
+        raise LogFormatError("command data is not an array", **context)
+    commands: list[Command] = []
+    for i, row in enumerate(rows):
+        if not (
+            isinstance(row, list)
+            and len(row) == 6
+            and type(row[0]) is int
+            and type(row[1]) is int
+            and isinstance(row[2], str)
+            and isinstance(row[3], str)
+            and isinstance(row[4], list)
+            and isinstance(row[5], dict)
+        ):
+            raise LogFormatError(f"command #{i} is malformed: {str(row)[:120]}", **context)
+        seq, t_ns, op, target, args, kwargs = row
+        if dec.unknown:
+            unknown = _contains_unknown(args) or _contains_unknown(kwargs)
+            if unknown is not None:
+                warnings.warn(f"skipping command seq={seq} op={op}: {unknown.reason}", stacklevel=2)
+                continue
+        commands.append(Command(seq, t_ns, op, target, tuple(args), kwargs))
+    return commands
+
+
+def decode_value(data: bytes) -> Any:
+    """Decode what :func:`encode_value` produced."""
+    try:
+        return _Decoder(b"", False, DEFAULT_LIMITS).unpack(data)
+    except Exception as error:
+        raise LogFormatError(f"malformed value: {type(error).__name__}: {error}") from None

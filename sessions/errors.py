@@ -1,0 +1,48 @@
+"""The exceptions of the session-log layer.
+
+Every problem found while *reading* (a file or a chunk received from the wire) is a
+:class:`LogFormatError`; every problem while *writing* is a :class:`LogWriteError`.
+"""
+
+from __future__ import annotations
+
+
+class LogFormatError(Exception):
+    """A session log or chunk is damaged, truncated, hostile or of an unsupported version.
+
+    The message names where (file offset, chunk index, command) and why. The same details are
+    kept as attributes so tools can report them.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        offset: int | None = None,
+        chunk_index: int | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.reason = reason
+        self.offset = offset
+        self.chunk_index = chunk_index
+        self.path = path
+        where = []
+        if path is not None:
+            where.append(str(path))
+        if offset is not None:
+            where.append(f"offset {offset}")
+        if chunk_index is not None:
+            where.append(f"chunk {chunk_index}")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {reason}" if prefix else reason)
+
+
+class LogWriteError(Exception):
+    """Writing a session log failed (disk full, file too large, closed file...).
+
+    The file stays readable up to the last chunk that was written completely.
+    """
+
+
+class CommandError(Exception):
+    """A command cannot be applied to the scene state (names its seq and op)."""

@@ -1,0 +1,146 @@
+"""The ``.gsplog`` file header and trailer (layout in docs/format.md)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import socket
+import struct
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import msgpack
+
+from sessions.chunk import checksum
+from sessions.codec import PROTOCOL_VERSION
+from sessions.errors import LogFormatError
+from sessions.limits import DEFAULT_LIMITS, Limits
+
+__all__ = [
+    "FILE_MAGIC",
+    "FORMAT_MAJOR",
+    "FORMAT_MINOR",
+    "TRAILER_MAGIC",
+    "TRAILER_SIZE",
+    "FileHeader",
+    "encode_header",
+    "decode_header",
+    "encode_trailer",
+    "decode_trailer",
+    "default_metadata",
+]
+
+FILE_MAGIC = b"\x89GSPLOG\n"
+FORMAT_MAJOR = 1
+FORMAT_MINOR = 0
+_FIXED = struct.Struct("<8sHHI")  # magic, major, minor, metadata length
+TRAILER_MAGIC = b"GSPLIDX\0"
+_TRAILER = struct.Struct("<8sQQ")  # magic, footer offset, xxh3_64 of the first 16 bytes
+TRAILER_SIZE = _TRAILER.size
+
+
+@dataclass(frozen=True, slots=True)
+class FileHeader:
+    """A decoded file header."""
+
+    major: int
+    minor: int
+    metadata: dict[str, Any]
+    size: int  # bytes, i.e. the offset of the first chunk
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in ("gsplog", "numpy", "msgpack", "lz4"):
+        try:
+            from importlib.metadata import version
+
+            found[name] = version(name)
+        except Exception:
+            pass
+    return found
+
+
+def default_metadata(user: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Header metadata: wall-clock creation time + monotonic anchor, host, versions, user data."""
+    now_ns = time.time_ns()
+    return {
+        "created": _dt.datetime.fromtimestamp(now_ns / 1e9, tz=_dt.UTC).isoformat(),
+        "created_unix_ns": now_ns,
+        "monotonic_anchor_ns": time.monotonic_ns(),
+        "host": socket.gethostname(),
+        "platform": sys.platform,
+        "versions": _versions(),
+        "format": f"{FORMAT_MAJOR}.{FORMAT_MINOR}",
+        "protocol": PROTOCOL_VERSION,
+        "user": dict(user or {}),
+    }
+
+
+def encode_header(metadata: dict[str, Any]) -> bytes:
+    """Header bytes for ``metadata`` (a msgpack-encodable dict with str keys)."""
+    try:
+        meta = msgpack.packb(metadata, use_bin_type=True)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"session metadata cannot be encoded: {error}") from error
+    head = _FIXED.pack(FILE_MAGIC, FORMAT_MAJOR, FORMAT_MINOR, len(meta)) + meta
+    return head + struct.pack("<Q", checksum(head))
+
+
+def decode_header(data: bytes, *, path: str | None = None, limits: Limits = DEFAULT_LIMITS) -> FileHeader:
+    """Decode a header from the first bytes of a file (give at least the whole header).
+
+    Raises :class:`LogFormatError` for a non-gsplog file, a damaged header or a newer major.
+    """
+    if len(data) < _FIXED.size:
+        raise LogFormatError(f"file too short for a gsplog header ({len(data)} bytes)", offset=0, path=path)
+    magic, major, minor, meta_len = _FIXED.unpack_from(data)
+    if magic != FILE_MAGIC:
+        raise LogFormatError(f"not a gsplog file (magic {magic!r})", offset=0, path=path)
+    if major != FORMAT_MAJOR:
+        raise LogFormatError(
+            f"format version {major}.{minor} is not supported by this reader ({FORMAT_MAJOR}.{FORMAT_MINOR})",
+            offset=8,
+            path=path,
+        )
+    if meta_len > limits.max_header_metadata:
+        raise LogFormatError(f"header metadata of {meta_len} bytes is over the limit", offset=12, path=path)
+    end = _FIXED.size + meta_len
+    if len(data) < end + 8:
+        raise LogFormatError("truncated file header", offset=len(data), path=path)
+    (stored,) = struct.unpack_from("<Q", data, end)
+    if stored != checksum(data[:end]):
+        raise LogFormatError("file header checksum mismatch", offset=end, path=path)
+    try:
+        metadata = msgpack.unpackb(data[_FIXED.size : end], raw=False, strict_map_key=True)
+    except Exception as error:
+        raise LogFormatError(f"malformed header metadata: {error}", offset=_FIXED.size, path=path) from None
+    if not isinstance(metadata, dict):
+        raise LogFormatError("header metadata is not a map", offset=_FIXED.size, path=path)
+    return FileHeader(major, minor, metadata, end + 8)
+
+
+def header_size_hint(first16: bytes) -> int | None:
+    """Total header size from its first 16 bytes (None if they are not a gsplog header start)."""
+    if len(first16) < _FIXED.size:
+        return None
+    magic, _major, _minor, meta_len = _FIXED.unpack_from(first16)
+    return _FIXED.size + meta_len + 8 if magic == FILE_MAGIC else None
+
+
+def encode_trailer(footer_offset: int) -> bytes:
+    """The fixed-size trailer that points at the footer (END chunk) for O(1) index loading."""
+    head = TRAILER_MAGIC + struct.pack("<Q", footer_offset)
+    return head + struct.pack("<Q", checksum(head))
+
+
+def decode_trailer(data: bytes) -> int | None:
+    """The footer offset, or None when ``data`` (the last TRAILER_SIZE bytes) is no valid trailer."""
+    if len(data) != TRAILER_SIZE:
+        return None
+    magic, offset, stored = _TRAILER.unpack(data)
+    if magic != TRAILER_MAGIC or stored != checksum(data[:16]):
+        return None
+    return int(offset)

@@ -1,0 +1,188 @@
+"""The chunk index of a session log: where each chunk is, its seq/time ranges, keyframes, markers.
+
+Written as the footer (an END chunk whose payload is :meth:`LogIndex.to_payload`) and rebuilt by
+scanning when the footer is missing or damaged.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+from typing import Any
+
+from sessions.chunk import ChunkInfo, ChunkKind
+from sessions.command import Command
+
+__all__ = ["MARK_OP", "RENDER_OP", "Marker", "IndexEntry", "LogIndex", "summarize_commands"]
+
+MARK_OP = "Recorder.mark"
+RENDER_OP = "Renderer.render"
+_FIELDS = ("offset", "size", "kind", "count", "seq_first", "seq_last", "t_first", "t_last", "frames")
+
+
+@dataclass(frozen=True, slots=True)
+class Marker:
+    """A user marker: its label, sequence number, time and the chunk that holds it."""
+
+    label: str
+    seq: int
+    t_ns: int
+    chunk: int
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """One chunk in the index."""
+
+    offset: int
+    size: int
+    kind: int
+    count: int
+    seq_first: int
+    seq_last: int
+    t_first: int
+    t_last: int
+    frames: int  # Renderer.render commands in the chunk
+
+
+def summarize_commands(commands: list[Command]) -> tuple[int, list[tuple[str, int, int]]]:
+    """(number of Renderer.render commands, markers as (label, seq, t_ns)) of a command list."""
+    frames = 0
+    markers: list[tuple[str, int, int]] = []
+    for cmd in commands:
+        if cmd.op == RENDER_OP:
+            frames += 1
+        elif cmd.op == MARK_OP:
+            label = cmd.args[0] if cmd.args else cmd.kwargs.get("label", "")
+            markers.append((str(label), cmd.seq, cmd.t_ns))
+    return frames, markers
+
+
+@dataclass
+class LogIndex:
+    """Every chunk of a log, in file order, plus markers. Built incrementally with :meth:`add`."""
+
+    entries: list[IndexEntry] = field(default_factory=list)
+    markers: list[Marker] = field(default_factory=list)
+    from_footer: bool = False
+
+    def add(self, info: ChunkInfo, offset: int, frames: int = 0, markers: list[tuple[str, int, int]] | tuple = ()) -> None:
+        """Record a chunk found (or written) at ``offset``."""
+        chunk = len(self.entries)
+        self.entries.append(
+            IndexEntry(offset, info.size, info.kind, info.count, info.seq_first, info.seq_last,
+                       info.t_first, info.t_last, frames)
+        )
+        for label, seq, t_ns in markers:
+            self.markers.append(Marker(label, seq, t_ns, chunk))
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    # -- queries ---------------------------------------------------------------------------
+    @property
+    def keyframes(self) -> list[int]:
+        """Chunk numbers of the keyframes."""
+        return [i for i, e in enumerate(self.entries) if e.kind == ChunkKind.KEYFRAME]
+
+    def command_chunks(self) -> list[int]:
+        """Chunk numbers of the COMMANDS chunks."""
+        return [i for i, e in enumerate(self.entries) if e.kind == ChunkKind.COMMANDS]
+
+    @property
+    def total_commands(self) -> int:
+        """Commands in COMMANDS chunks (keyframes not counted)."""
+        return sum(e.count for e in self.entries if e.kind == ChunkKind.COMMANDS)
+
+    @property
+    def total_frames(self) -> int:
+        """Renderer.render commands in the session."""
+        return sum(e.frames for e in self.entries if e.kind == ChunkKind.COMMANDS)
+
+    def seq_range(self) -> tuple[int, int] | None:
+        """(first, last) command seq, None when empty."""
+        chunks = [e for e in self.entries if e.kind == ChunkKind.COMMANDS and e.count]
+        return (chunks[0].seq_first, chunks[-1].seq_last) if chunks else None
+
+    def time_range(self) -> tuple[int, int] | None:
+        """(first, last) command time in ns, None when empty."""
+        chunks = [e for e in self.entries if e.kind == ChunkKind.COMMANDS and e.count]
+        return (chunks[0].t_first, chunks[-1].t_last) if chunks else None
+
+    def keyframe_before_seq(self, seq: int) -> int | None:
+        """The last keyframe chunk capturing a state strictly before ``seq`` (None: start over)."""
+        best = None
+        for i in self.keyframes:
+            if self.entries[i].seq_last < seq:
+                best = i
+        return best
+
+    def chunk_for_time(self, t_ns: int) -> int | None:
+        """First COMMANDS chunk whose last command is at or after ``t_ns``."""
+        cmds = self.command_chunks()
+        lasts = [self.entries[i].t_last for i in cmds]
+        k = bisect.bisect_left(lasts, t_ns)
+        return cmds[k] if k < len(cmds) else None
+
+    def chunk_for_seq(self, seq: int) -> int | None:
+        """First COMMANDS chunk whose last seq is at or after ``seq``."""
+        cmds = self.command_chunks()
+        lasts = [self.entries[i].seq_last for i in cmds]
+        k = bisect.bisect_left(lasts, seq)
+        return cmds[k] if k < len(cmds) else None
+
+    def chunk_for_frame(self, number: int) -> tuple[int, int] | None:
+        """(chunk, frames before it) of the chunk holding the ``number``-th render (from 1)."""
+        seen = 0
+        for i in self.command_chunks():
+            frames = self.entries[i].frames
+            if seen + frames >= number:
+                return i, seen
+            seen += frames
+        return None
+
+    def marker(self, label: str) -> Marker | None:
+        """The first marker with this label."""
+        return next((m for m in self.markers if m.label == label), None)
+
+    # -- serialization -------------------------------------------------------------------------
+    def to_payload(self) -> dict[str, Any]:
+        """The footer payload: columnar chunk table, markers, keyframes."""
+        columns = {name: [getattr(e, name) for e in self.entries] for name in _FIELDS}
+        return {
+            "index": 1,
+            "chunks": columns,
+            "markers": [[m.label, m.seq, m.t_ns, m.chunk] for m in self.markers],
+            "keyframes": self.keyframes,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Any, *, first_offset: int, footer_offset: int) -> LogIndex:
+        """Rebuild from a footer payload, checking it is consistent (ValueError if not)."""
+        if not isinstance(payload, dict) or payload.get("index") != 1:
+            raise ValueError("footer payload is not an index")
+        cols = payload.get("chunks")
+        if not isinstance(cols, dict) or any(not isinstance(cols.get(n), list) for n in _FIELDS):
+            raise ValueError("footer chunk table is malformed")
+        n = len(cols["offset"])
+        if any(len(cols[name]) != n for name in _FIELDS):
+            raise ValueError("footer chunk table columns differ in length")
+        index = cls(from_footer=True)
+        expected = first_offset
+        for i in range(n):
+            values = [cols[name][i] for name in _FIELDS]
+            if any(type(v) is not int for v in values):
+                raise ValueError(f"footer entry {i} is not made of integers")
+            entry = IndexEntry(*values)
+            if entry.offset != expected or entry.size <= 0:
+                raise ValueError(f"footer entry {i} has offset {entry.offset}, expected {expected}")
+            expected = entry.offset + entry.size
+            index.entries.append(entry)
+        if expected != footer_offset:
+            raise ValueError(f"footer table ends at {expected}, the footer is at {footer_offset}")
+        for m in payload.get("markers", []):
+            if not (isinstance(m, list) and len(m) == 4 and isinstance(m[0], str)
+                    and all(type(x) is int for x in m[1:]) and 0 <= m[3] < n):
+                raise ValueError(f"footer marker {m!r} is malformed")
+            index.markers.append(Marker(m[0], m[1], m[2], m[3]))
+        return index

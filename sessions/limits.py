@@ -1,0 +1,23 @@
+"""Decode limits: every size read from a file or the wire is checked against these first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Upper bounds that a reader enforces before allocating anything.
+
+    The defaults are generous for real sessions (a 1 GiB chunk holds a 80 M-point vec3 buffer)
+    and small enough that a hostile header cannot make a reader allocate terabytes.
+    """
+
+    max_chunk_bytes: int = 1 << 30  # compressed or raw size of one chunk
+    max_commands_per_chunk: int = 1 << 22
+    max_header_metadata: int = 1 << 20  # file header metadata (msgpack)
+    max_array_dims: int = 32
+    max_lz4_ratio: int = 256  # lz4 cannot expand more than ~255x; anything above is hostile
+
+
+DEFAULT_LIMITS = Limits()

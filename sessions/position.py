@@ -1,0 +1,77 @@
+"""Positions in a session log: a time, a sequence number, a rendered frame or a marker.
+
+Text syntax (the ``--from``/``--to`` options of the tools): ``"2.5"`` or ``"2.5s"`` seconds since
+the session started, ``"#12"`` or ``"f12"`` the 12th ``Renderer.render`` (counting from 1),
+``"@label"`` the first ``Recorder.mark`` with that label, ``"seq:N"`` a sequence number.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["At", "parse_at"]
+
+_FRAME = re.compile(r"^(?:#|f)(\d+)$")
+_TIME = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)s?$")
+_SEQ = re.compile(r"^seq:(\d+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class At:
+    """A position: ``kind`` is "time" (ns), "seq", "frame" (1-based) or "marker" (label)."""
+
+    kind: Literal["time", "seq", "frame", "marker"]
+    value: int | str
+
+    @staticmethod
+    def time(t_ns: int) -> At:
+        """Nanoseconds since the session started."""
+        return At("time", int(t_ns))
+
+    @staticmethod
+    def seq(seq: int) -> At:
+        """A command sequence number."""
+        return At("seq", int(seq))
+
+    @staticmethod
+    def frame(number: int) -> At:
+        """The ``number``-th ``Renderer.render`` command (from 1)."""
+        return At("frame", int(number))
+
+    @staticmethod
+    def marker(label: str) -> At:
+        """The first ``Recorder.mark`` command with this label."""
+        return At("marker", str(label))
+
+
+def parse_at(spec: str | int | float | At) -> At:
+    """Parse a position; ints are nanoseconds, floats seconds. ``ValueError`` names bad text."""
+    if isinstance(spec, At):
+        return spec
+    if hasattr(spec, "kind") and hasattr(spec, "value"):  # the player's Position: same kinds
+        kind, value = spec.kind, spec.value
+        if kind in ("time", "seq", "frame", "marker"):
+            return At(kind, value)
+    if isinstance(spec, bool):
+        raise ValueError(f"position {spec!r}: expected seconds, '#N', 'seq:N' or '@label'")
+    if isinstance(spec, int):
+        return At.time(spec)
+    if isinstance(spec, float):
+        return At.time(round(spec * 1e9))
+    text = str(spec).strip()
+    if text.startswith("@") and len(text) > 1:
+        return At.marker(text[1:])
+    if m := _FRAME.match(text):
+        if int(m.group(1)) < 1:
+            raise ValueError(f"position {spec!r}: frames are numbered from 1")
+        return At.frame(int(m.group(1)))
+    if m := _SEQ.match(text):
+        return At.seq(int(m.group(1)))
+    if m := _TIME.match(text):
+        return At.time(round(float(m.group(1)) * 1e9))
+    raise ValueError(
+        f"position {spec!r}: expected seconds ('2.5' or '2.5s'), a frame ('#12' or 'f12'), "
+        "a sequence number ('seq:40') or a marker ('@label')"
+    )

@@ -1,0 +1,305 @@
+"""LogReader: open a ``.gsplog``, load or rebuild its index, iterate chunks and commands, seek, follow."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+from sessions.chunk import CHUNK_MAGIC, HEADER_SIZE, Chunk, ChunkKind, decode_chunk, peek_chunk_header
+from sessions.command import Command
+from sessions.errors import LogFormatError
+from sessions.fileformat import TRAILER_SIZE, FileHeader, decode_header, decode_trailer, header_size_hint
+from sessions.index import RENDER_OP, LogIndex, summarize_commands
+from sessions.limits import DEFAULT_LIMITS, Limits
+from sessions.position import At, parse_at
+
+__all__ = ["LogReader", "Position"]
+
+Position = At | str | int | float
+
+
+class LogReader:
+    """Read a session log.
+
+    ``recover=False`` (default): a damaged chunk raises :class:`LogFormatError` (offset, chunk,
+    reason). An unterminated file (no footer: crashed or still being written) is normal: its
+    index is rebuilt by scanning and an incomplete last chunk is ignored.
+    ``recover=True``: damage ends the log with a warning; what precedes it is returned.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, recover: bool = False,
+                 limits: Limits = DEFAULT_LIMITS) -> None:
+        self.path = os.fspath(path)
+        self.recover = recover
+        self.limits = limits
+        self.problems: list[LogFormatError] = []  # damage seen (recover mode, or a bad footer)
+        self.complete = False  # a valid footer was found
+        self.ended = False  # the session's end is in the file (footer or END chunk)
+        self.tail_incomplete = False  # bytes after the last complete chunk
+        self._follow_cache: dict[int, Chunk] = {}
+        self._file = open(self.path, "rb")  # noqa: SIM115 - kept open for the reader's life
+        try:
+            self.header: FileHeader = self._read_header()
+            self.index = LogIndex()
+            self._scan_pos = self.header.size
+            self._load_index()
+        except BaseException:
+            self._file.close()
+            raise
+
+    # -- basics ----------------------------------------------------------------------------------
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The header metadata dict."""
+        return self.header.metadata
+
+    def close(self) -> None:
+        """Close the file."""
+        self._file.close()
+
+    def __enter__(self) -> LogReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _size(self) -> int:
+        return os.fstat(self._file.fileno()).st_size
+
+    def _pread(self, offset: int, size: int) -> bytearray:
+        buf = bytearray(size)
+        self._file.seek(offset)
+        n = self._file.readinto(buf)
+        return buf if n == size else buf[:n]
+
+    def _error(self, reason: str, offset: int | None, chunk: int | None = None) -> LogFormatError:
+        return LogFormatError(reason, offset=offset, chunk_index=chunk, path=self.path)
+
+    def _read_header(self) -> FileHeader:
+        first = self._pread(0, 16)
+        hint = header_size_hint(bytes(first))
+        if hint is None:
+            if len(first) < 16:
+                raise self._error(f"file too short for a gsplog header ({len(first)} bytes)", 0)
+            raise self._error(f"not a gsplog file (magic {bytes(first[:8])!r})", 0)
+        hint = min(hint, self.limits.max_header_metadata + 24)
+        return decode_header(bytes(self._pread(0, hint)), path=self.path, limits=self.limits)
+
+    # -- index -----------------------------------------------------------------------------------
+    def _load_index(self) -> None:
+        size = self._size()
+        if size >= self.header.size + TRAILER_SIZE + HEADER_SIZE:
+            footer_offset = decode_trailer(bytes(self._pread(size - TRAILER_SIZE, TRAILER_SIZE)))
+            if footer_offset is not None:
+                try:
+                    self.index = self._read_footer(footer_offset, size)
+                    self.complete = self.ended = True
+                    self._scan_pos = footer_offset
+                    return
+                except LogFormatError as error:
+                    self.problems.append(error)
+                    warnings.warn(f"{error}; rebuilding the index by scanning", stacklevel=3)
+        self.index = LogIndex()
+        self._scan_pos = self.header.size
+        self._scan()
+
+    def _read_footer(self, footer_offset: int, size: int) -> LogIndex:
+        end = size - TRAILER_SIZE
+        if not self.header.size <= footer_offset <= end - HEADER_SIZE:
+            raise self._error(f"trailer points at {footer_offset}, outside the file", end)
+        data = self._pread(footer_offset, end - footer_offset)
+        info = peek_chunk_header(data, offset=footer_offset, limits=self.limits)
+        if info.kind != ChunkKind.END:
+            raise self._error("trailer does not point at an END chunk", footer_offset)
+        chunk = decode_chunk(data, offset=footer_offset, limits=self.limits, info=info)
+        try:
+            return LogIndex.from_payload(chunk.payload_object(), first_offset=self.header.size,
+                                         footer_offset=footer_offset)
+        except ValueError as error:
+            raise self._error(f"footer index is inconsistent: {error}", footer_offset) from None
+
+    def _damage(self, error: LogFormatError) -> None:
+        if not self.recover:
+            raise error
+        self.problems.append(error)
+        warnings.warn(f"{error}; the log is read up to offset {error.offset}", stacklevel=4)
+
+    def _scan(self, cache: bool = False) -> int:
+        """Index the chunks after ``_scan_pos``; returns how many were added."""
+        added = 0
+        size = self._size()
+        while not self.ended:
+            pos = self._scan_pos
+            chunk_no = len(self.index)
+            head = self._pread(pos, HEADER_SIZE)
+            if len(head) < HEADER_SIZE:
+                self.tail_incomplete = len(head) > 0
+                break
+            try:
+                info = peek_chunk_header(head, offset=pos, chunk_index=chunk_no, limits=self.limits)
+            except LogFormatError as error:
+                if size - pos < HEADER_SIZE + TRAILER_SIZE and decode_trailer(bytes(self._pread(pos, TRAILER_SIZE))):
+                    self.ended = True  # a trailer without its footer (repair output never has this)
+                    break
+                self._damage(error)
+                self.ended = True
+                break
+            if pos + info.size > size:
+                self.tail_incomplete = True
+                size = self._size()
+                if pos + info.size > size:
+                    break
+            data = self._pread(pos, info.size)
+            try:
+                chunk = decode_chunk(data, offset=pos, chunk_index=chunk_no, limits=self.limits, info=info)
+                frames, markers = 0, []
+                if info.kind == ChunkKind.COMMANDS:
+                    frames, markers = summarize_commands(chunk.commands(self.limits))
+            except LogFormatError as error:
+                self._damage(error)
+                self.ended = True
+                break
+            self.tail_incomplete = False
+            if info.kind == ChunkKind.END:
+                self.ended = True
+                break
+            self.index.add(info, pos, frames, markers)
+            if cache:
+                self._follow_cache[chunk_no] = chunk
+            self._scan_pos = pos + info.size
+            added += 1
+        return added
+
+    # -- chunks ----------------------------------------------------------------------------------
+    def read_chunk(self, number: int) -> Chunk:
+        """Read, check and decompress chunk ``number`` of the index."""
+        cached = self._follow_cache.pop(number, None)
+        if cached is not None:
+            return cached
+        entry = self.index.entries[number]
+        data = self._pread(entry.offset, entry.size)
+        if len(data) < entry.size:
+            raise self._error(f"chunk cut short ({len(data)} of {entry.size} bytes)", entry.offset, number)
+        return decode_chunk(data, offset=entry.offset, chunk_index=number, limits=self.limits)
+
+    def chunks(self, start: int = 0, *, follow: bool = False, timeout: float | None = 10.0,
+               poll_interval: float = 0.02) -> Iterator[Chunk]:
+        """Chunks in file order from chunk number ``start``.
+
+        ``follow=True`` keeps polling a file that is being written and stops at its END chunk or
+        after ``timeout`` seconds without new data (None: wait for the END chunk forever).
+        """
+        number = start
+        while True:
+            while number < len(self.index):
+                try:
+                    chunk = self.read_chunk(number)
+                except LogFormatError as error:
+                    self._damage(error)
+                    return
+                yield chunk
+                number += 1
+            if not follow or self.ended:
+                return
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while not self._scan(cache=True) and not self.ended:
+                if deadline is not None and time.monotonic() >= deadline:
+                    return
+                time.sleep(poll_interval)
+
+    # -- positions -------------------------------------------------------------------------------
+    def last_seq(self) -> int:
+        """The last command seq in the index (0 when empty)."""
+        rng = self.index.seq_range()
+        return rng[1] if rng else 0
+
+    def resolve(self, position: Position) -> int:
+        """The seq of the first command at or after ``position`` (last seq + 1 past the end).
+
+        Positions: an :class:`At`, text (``"2.5s"``, ``"#12"``, ``"@label"``, ``"seq:40"``),
+        an int (ns) or a float (s). ``ValueError`` for an unknown marker.
+        """
+        at = parse_at(position)
+        past_end = self.last_seq() + 1
+        if at.kind == "seq":
+            return int(at.value)
+        if at.kind == "marker":
+            marker = self.index.marker(str(at.value))
+            if marker is None:
+                raise ValueError(f"{self.path}: no marker {at.value!r} (markers: {[m.label for m in self.index.markers]})")
+            return marker.seq
+        if at.kind == "time":
+            number = self.index.chunk_for_time(int(at.value))
+            if number is None:
+                return past_end
+            return next((c.seq for c in self.read_chunk(number).commands() if c.t_ns >= int(at.value)), past_end)
+        found = self.index.chunk_for_frame(int(at.value))
+        if found is None:
+            return past_end
+        number, seen = found
+        for cmd in self.read_chunk(number).commands():
+            if cmd.op == RENDER_OP:
+                seen += 1
+                if seen == int(at.value):
+                    return cmd.seq
+        return past_end
+
+    def seek(self, position: Position) -> tuple[int | None, int]:
+        """(keyframe chunk number or None, target seq): where replay to ``position`` starts."""
+        target = self.resolve(position)
+        return self.index.keyframe_before_seq(target), target
+
+    def commands(self, start: Position | None = None, stop: Position | None = None, *,
+                 follow: bool = False, timeout: float | None = 10.0,
+                 poll_interval: float = 0.02) -> Iterator[Command]:
+        """Commands in order, keyframes skipped.
+
+        With ``start``, iteration begins with the commands of the last keyframe before it (the
+        whole scene, one ``Scene.keyframe`` command first), then every later command: the
+        commands before ``start`` that follow the keyframe are included so the state is
+        complete at ``start`` (compare seqs with :meth:`resolve` to tell them apart).
+        ``stop`` excludes the command at ``stop`` and everything after.
+        """
+        after_seq: int | None = None
+        first = 0
+        if start is not None:
+            keyframe, _target = self.seek(start)
+            if keyframe is not None:
+                try:
+                    yield from self.read_chunk(keyframe).commands(self.limits)
+                except LogFormatError as error:  # a damaged keyframe: replay from the start
+                    self._damage(error)
+                    keyframe = None
+                else:
+                    after_seq = self.index.entries[keyframe].seq_last
+                    first = keyframe + 1
+        stop_seq = self.resolve(stop) if stop is not None else None
+        for chunk in self.chunks(first, follow=follow, timeout=timeout, poll_interval=poll_interval):
+            if chunk.info.kind != ChunkKind.COMMANDS:
+                if chunk.info.kind not in (ChunkKind.KEYFRAME, ChunkKind.END):
+                    chunk.commands()  # warns about the unknown kind
+                continue
+            if after_seq is not None and chunk.info.seq_last <= after_seq:
+                continue
+            for cmd in chunk.commands(self.limits):
+                if after_seq is not None and cmd.seq <= after_seq:
+                    continue
+                if stop_seq is not None and cmd.seq >= stop_seq:
+                    return
+                yield cmd
+
+
+def find_next_chunk(reader_file: Any, start: int, size: int, block: int = 1 << 20) -> int | None:
+    """Offset of the next chunk magic at or after ``start`` (for resynchronising past damage)."""
+    pos = start
+    while pos < size:
+        reader_file.seek(pos)
+        data = reader_file.read(block + len(CHUNK_MAGIC) - 1)
+        hit = data.find(CHUNK_MAGIC)
+        if hit >= 0:
+            return pos + hit
+        pos += block
+    return None

@@ -1,0 +1,209 @@
+"""SceneState: the scene a command stream describes, as real ``gsp`` objects.
+
+Used by the writer (to emit keyframes), the player (to rebuild the scene it renders) and the
+transports (to serve late joiners and compare nodes with :meth:`SceneState.state_hash`).
+Objects are constructed only from ``gsp.capture.captured_classes()`` and only captured methods
+are called: nothing named in a log is imported or evaluated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from typing import Any
+
+from sessions.codec import encode_value
+from sessions.command import Command, Ref
+from sessions.errors import CommandError
+
+__all__ = ["SceneState", "KEYFRAME_OP", "RECORD_FAMILIES"]
+
+#: First command of every keyframe: "what follows is the whole scene; forget the previous one".
+KEYFRAME_OP = "Scene.keyframe"
+#: Families kept as records (the player supplies the backend), not constructed here.
+RECORD_FAMILIES = ("Renderer", "Animator", "ViewportEvents")
+_EVENT_METHODS = ("frame", "event")
+
+
+class SceneState:
+    """Applies commands to ``gsp`` objects rebuilt under their recorded UUIDs."""
+
+    def __init__(self) -> None:
+        from gsp import capture
+
+        self._capture = capture
+        self._classes = capture.captured_classes()
+        self._methods: dict[type, frozenset[str]] = {}
+        self._warned: set[str] = set()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything."""
+        self.objects: dict[str, Any] = {}  # uuid -> gsp object, in creation order
+        self.records: dict[str, Command] = {}  # uuid -> Renderer/Animator/ViewportEvents "new" command
+        self.last_render: dict[str, Command] = {}  # renderer uuid -> its latest Renderer.render
+        self.last_seq = 0
+
+    # -- lookups ---------------------------------------------------------------------------------
+    def get(self, uuid: str) -> Any:
+        """The object with this UUID (KeyError when unknown)."""
+        return self.objects[uuid]
+
+    def resolve(self, value: Any) -> Any:
+        """``value`` with every :class:`Ref` replaced by its object (lists/tuples/dicts deeply)."""
+        if isinstance(value, Ref):
+            try:
+                return self.objects[value.uuid]
+            except KeyError:
+                raise KeyError(f"unknown object {value.uuid}") from None
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.resolve(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        return value
+
+    def _warn_once(self, key: str, message: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(message, stacklevel=3)
+
+    def _captured(self, cls: type) -> frozenset[str]:
+        names = self._methods.get(cls)
+        if names is None:
+            names = frozenset(self._capture.captured_methods(cls))
+            self._methods[cls] = names
+        return names
+
+    # -- applying --------------------------------------------------------------------------------
+    def apply(self, cmd: Command) -> Any:
+        """Apply one command; returns the object it created or called (None for records/events).
+
+        Unknown types and methods are skipped with a warning (forward compatibility). A command
+        that cannot be applied raises :class:`CommandError` naming its seq and op.
+        """
+        self.last_seq = cmd.seq
+        family, _, method = cmd.op.partition(".")
+        if cmd.op == KEYFRAME_OP:
+            self.reset()
+            self.last_seq = cmd.seq
+            return None
+        if family == "Recorder" or method in _EVENT_METHODS and family in RECORD_FAMILIES:
+            return None
+        if family in RECORD_FAMILIES:
+            self._apply_record(cmd, method)
+            return None
+        try:
+            args = self.resolve(cmd.args)
+            kwargs = self.resolve(cmd.kwargs)
+        except KeyError as error:
+            raise CommandError(f"seq {cmd.seq} {cmd.op}: {error.args[0]}") from None
+        if method == "new":
+            cls = self._classes.get(family)
+            if cls is None:
+                self._warn_once(cmd.op, f"seq {cmd.seq}: skipping {cmd.op}: unknown type {family!r}")
+                return None
+            try:
+                with self._capture.paused():
+                    obj = cls(*args, **kwargs)
+                    obj._assign_uuid_(cmd.target)
+            except Exception as error:
+                raise CommandError(f"seq {cmd.seq} {cmd.op} (target {cmd.target}): {type(error).__name__}: {error}") from None
+            self.objects[cmd.target] = obj
+            return obj
+        obj = self.objects.get(cmd.target)
+        if obj is None:
+            raise CommandError(f"seq {cmd.seq} {cmd.op}: unknown target object {cmd.target}")
+        if method not in self._captured(type(obj)):
+            self._warn_once(cmd.op, f"seq {cmd.seq}: skipping {cmd.op}: not a recordable method of {family}")
+            return None
+        try:
+            with self._capture.paused():
+                getattr(obj, method)(*args, **kwargs)
+        except Exception as error:
+            raise CommandError(f"seq {cmd.seq} {cmd.op} (target {cmd.target}): {type(error).__name__}: {error}") from None
+        return obj
+
+    def _apply_record(self, cmd: Command, method: str) -> None:
+        if method == "new":
+            self.records[cmd.target] = cmd
+        elif method == "render":
+            self.last_render[cmd.target] = cmd
+        elif method == "close":
+            self.records.pop(cmd.target, None)
+            self.last_render.pop(cmd.target, None)
+        elif method == "clear":
+            self.last_render.pop(cmd.target, None)
+
+    # -- snapshots -------------------------------------------------------------------------------
+    def _to_wire(self, value: Any, deps: list[Any] | None = None) -> Any:
+        if isinstance(value, self._capture.Captured):
+            if deps is not None:
+                deps.append(value)
+            return Ref(value.get_uuid())
+        if isinstance(value, list):
+            return [self._to_wire(v, deps) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self._to_wire(v, deps) for v in value)
+        if isinstance(value, dict):
+            return {k: self._to_wire(v, deps) for k, v in value.items()}
+        return value
+
+    def _object_commands(self) -> list[tuple[str, str, tuple[Any, ...], dict[str, Any]]]:
+        """(op, target, args, kwargs) rebuilding every object, referenced objects first."""
+        out: list[tuple[str, str, tuple[Any, ...], dict[str, Any]]] = []
+        done: set[int] = set()
+        visiting: set[int] = set()
+
+        def visit(obj: Any) -> None:
+            key = id(obj)
+            if key in done or key in visiting:
+                return
+            visiting.add(key)
+            name = type(obj)._capture_name_
+            uuid = obj.get_uuid()
+            calls = []
+            for method, args, kwargs in obj._snapshot_():
+                deps: list[Any] = []
+                wire_args = self._to_wire(tuple(args), deps)
+                wire_kwargs = self._to_wire(dict(kwargs), deps)
+                for dep in deps:
+                    visit(dep)
+                op = f"{name}.{'new' if method == '__init__' else method}"
+                calls.append((op, uuid, wire_args, wire_kwargs))
+            visiting.discard(key)
+            done.add(key)
+            out.extend(calls)
+
+        for obj in list(self.objects.values()):
+            visit(obj)
+        return out
+
+    def snapshot(self, seq: int | None = None, t_ns: int = 0) -> list[Command]:
+        """Commands that rebuild the whole current scene, all stamped ``(seq, t_ns)``.
+
+        ``Scene.keyframe`` first, then every object (dependencies first), the renderer /
+        animator / viewport-events records, and each renderer's latest ``Renderer.render``.
+        """
+        seq = self.last_seq if seq is None else seq
+        commands = [Command(seq, t_ns, KEYFRAME_OP, "", (seq,))]
+        for op, target, args, kwargs in self._object_commands():
+            commands.append(Command(seq, t_ns, op, target, args, kwargs))
+        for rec in list(self.records.values()) + list(self.last_render.values()):
+            commands.append(Command(seq, t_ns, rec.op, rec.target, rec.args, rec.kwargs))
+        return commands
+
+    def state_hash(self) -> str:
+        """A stable SHA-256 (hex) of every object's state, buffer bytes included, and the records."""
+        digest = hashlib.sha256()
+        items = [(target, op, args, kwargs) for op, target, args, kwargs in self._object_commands()]
+        items += [(r.target, r.op, r.args, r.kwargs) for r in self.records.values()]
+        items += [(r.target, r.op, r.args, r.kwargs) for r in self.last_render.values()]
+        items.sort(key=lambda item: (item[0], item[1]))
+        for target, op, args, kwargs in items:
+            digest.update(encode_value([target, op, list(args), kwargs]))
+        return digest.hexdigest()
+
+    def __len__(self) -> int:
+        return len(self.objects)

@@ -1,0 +1,264 @@
+"""LogWriter: batches commands into chunks, writes keyframes, feeds the file and other sinks.
+
+Single-threaded and synchronous: the recorder owns the thread that calls it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+import warnings
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import numpy as np
+
+from sessions.chunk import ChunkKind, encode_chunk, encode_end_chunk, peek_chunk_header
+from sessions.command import Command
+from sessions.errors import LogWriteError
+from sessions.fileformat import default_metadata, encode_header
+from sessions.index import MARK_OP, summarize_commands
+from sessions.sinks import ChunkSink, FileSink
+
+__all__ = ["LogWriter"]
+
+
+def _estimate_bytes(value: Any, depth: int = 0) -> int:
+    """A cheap upper-ish estimate of a value's encoded size (to cut chunks near max_chunk_bytes)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes + 16
+    if isinstance(value, (bytes, bytearray, memoryview, str)):
+        return len(value) + 5
+    if depth < 3 and isinstance(value, (list, tuple)):
+        return 2 + sum(_estimate_bytes(v, depth + 1) for v in value)
+    if depth < 3 and isinstance(value, dict):
+        return 2 + sum(len(k) + _estimate_bytes(v, depth + 1) for k, v in value.items())
+    return 9
+
+
+class LogWriter:
+    """Write a session log to a file and/or any number of :class:`ChunkSink`.
+
+    - ``path``: the ``.gsplog`` to create (None: sinks only).
+    - ``metadata``: extra header metadata, merged over the defaults (created, host, versions,
+      protocol); put user data under ``"user"``.
+    - ``flush_interval_s``: a pending chunk is written once its first command is this old
+      (checked by :meth:`flush_if_due`); a killed process loses at most this interval.
+    - ``max_chunk_bytes``: a chunk is cut when its estimated raw size reaches this.
+    - ``keyframe_interval_s`` / ``keyframe_interval_bytes``: a KEYFRAME chunk (the whole scene as
+      synthetic commands) is written after a flush once this much session time or this many
+      bytes have passed since the last one (the byte interval grows to 4x the last keyframe's
+      size so keyframes never dominate the file). ``keyframes=False`` disables them.
+    - ``shuffle``: byte-shuffle float arrays before lz4 ("auto": when a sample shows it pays).
+
+    Write failures raise :class:`LogWriteError`; the file stays readable up to the last chunk.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        sinks: Iterable[ChunkSink] = (),
+        metadata: dict[str, Any] | None = None,
+        flush_interval_s: float = 0.1,
+        max_chunk_bytes: int = 4 << 20,
+        keyframe_interval_s: float = 5.0,
+        keyframe_interval_bytes: int = 32 << 20,
+        keyframes: bool = True,
+        shuffle: bool | Literal["auto"] = "auto",
+        compress: bool = True,
+    ) -> None:
+        self.metadata: dict[str, Any] = default_metadata()
+        self.metadata.update(metadata or {})
+        self.header: bytes = encode_header(self.metadata)
+        self.file_sink: FileSink | None = FileSink(path, header=self.header) if path is not None else None
+        self.sinks: list[ChunkSink] = ([self.file_sink] if self.file_sink else []) + list(sinks)
+        self.flush_interval_ns = int(flush_interval_s * 1e9)
+        self.max_chunk_bytes = max_chunk_bytes
+        self.keyframe_interval_ns = int(keyframe_interval_s * 1e9)
+        self.keyframe_interval_bytes = keyframe_interval_bytes
+        self.shuffle = shuffle
+        self.compress = compress
+        self.last_seq = 0
+        self.last_t_ns = 0
+        self.chunks_written = 0
+        self.bytes_written = 0
+        self.closed = False
+        self._pending: list[Command] = []
+        self._pending_bytes = 0
+        self._pending_since: int | None = None
+        self._state: Any = None
+        self._keyframes = keyframes
+        self._bytes_since_keyframe = 0
+        self._last_keyframe_t = 0
+        self._last_keyframe_size = 0
+
+    # -- scene state for keyframes ---------------------------------------------------------------
+    def _scene(self) -> Any:
+        if self._state is None and self._keyframes:
+            try:
+                from sessions.scene import SceneState
+
+                self._state = SceneState()
+            except Exception as error:  # gsp unavailable: record without keyframes
+                warnings.warn(f"keyframes disabled: {error}", stacklevel=3)
+                self._keyframes = False
+        return self._state
+
+    def _track(self, cmd: Command) -> None:
+        state = self._scene()
+        if state is None:
+            return
+        try:
+            state.apply(cmd)
+        except Exception as error:
+            # The log itself is fine; only seeking gets slower. Say so once.
+            warnings.warn(f"keyframes disabled after seq {cmd.seq} ({cmd.op}): {error}", stacklevel=3)
+            self._keyframes = False
+            self._state = None
+
+    # -- appending -------------------------------------------------------------------------------
+    def append(self, cmd: Command) -> None:
+        """Add one command (seq must increase); a full chunk is written at once."""
+        if self.closed:
+            raise LogWriteError("append() on a closed LogWriter")
+        if not isinstance(cmd, Command):
+            raise TypeError(f"LogWriter.append expects a Command, got {type(cmd).__name__}")
+        if not self._pending:
+            self._pending_since = time.monotonic_ns()
+        self._pending.append(cmd)
+        self._pending_bytes += 40 + len(cmd.op) + _estimate_bytes(cmd.args) + _estimate_bytes(cmd.kwargs)
+        self.last_seq = cmd.seq
+        self.last_t_ns = cmd.t_ns
+        if self._keyframes:
+            self._track(cmd)
+        if self._pending_bytes >= self.max_chunk_bytes:
+            self.flush()
+
+    def append_many(self, commands: Iterable[Command]) -> None:
+        """Append several commands."""
+        for cmd in commands:
+            self.append(cmd)
+
+    def mark(self, label: str, *, seq: int | None = None, t_ns: int | None = None) -> Command:
+        """Append a ``Recorder.mark`` command (indexed as a marker); seq/time default to last + 1/last."""
+        cmd = Command(self.last_seq + 1 if seq is None else seq, self.last_t_ns if t_ns is None else t_ns,
+                      MARK_OP, "", (str(label),))
+        self.append(cmd)
+        return cmd
+
+    # -- flushing --------------------------------------------------------------------------------
+    def flush_if_due(self, now_ns: int | None = None) -> bool:
+        """Write the pending chunk if its first command waited ``flush_interval_s``.
+
+        ``now_ns`` is a ``time.monotonic_ns()`` reading (default: now). Returns True if written.
+        """
+        if not self._pending or self._pending_since is None:
+            return False
+        now = time.monotonic_ns() if now_ns is None else now_ns
+        if now - self._pending_since < self.flush_interval_ns:
+            return False
+        self.flush()
+        return True
+
+    def flush(self) -> None:
+        """Write the pending commands as one chunk (and a keyframe if one is due)."""
+        if not self._pending:
+            return
+        commands, self._pending = self._pending, []
+        self._pending_bytes = 0
+        self._pending_since = None
+        try:
+            chunk = encode_chunk(commands, ChunkKind.COMMANDS, shuffle=self.shuffle, compress=self.compress)
+        except TypeError as error:
+            raise LogWriteError(f"cannot encode commands {commands[0].seq}..{commands[-1].seq}: {error}") from error
+        frames, markers = summarize_commands(commands)
+        self._emit(chunk, frames, tuple(markers))
+        self._bytes_since_keyframe += len(chunk)
+        if self._keyframe_due():
+            self.write_keyframe()
+
+    def _keyframe_due(self) -> bool:
+        if not self._keyframes:
+            return False
+        by_bytes = max(self.keyframe_interval_bytes, 4 * self._last_keyframe_size)
+        return (self.last_t_ns - self._last_keyframe_t >= self.keyframe_interval_ns
+                or self._bytes_since_keyframe >= by_bytes)
+
+    def _emit(self, chunk: bytes, frames: int = 0, markers: tuple[tuple[str, int, int], ...] = ()) -> None:
+        info = dataclasses.replace(peek_chunk_header(chunk), frames=frames, markers=markers)
+        failure: Exception | None = None
+        for sink in self.sinks:
+            try:
+                sink.write_chunk(chunk, info)
+            except Exception as error:  # one failing sink must not starve the others
+                failure = failure or error
+        self.chunks_written += 1
+        self.bytes_written += len(chunk)
+        if failure is not None:
+            if isinstance(failure, LogWriteError):
+                raise failure
+            raise LogWriteError(f"a sink failed to take chunk {self.chunks_written - 1}: {failure}") from failure
+
+    # -- keyframes -------------------------------------------------------------------------------
+    def snapshot_chunk(self) -> tuple[bytes, int] | None:
+        """(KEYFRAME chunk bytes of the current state, its seq), without writing it.
+
+        Covers every appended command, pending ones included. None when keyframes are off.
+        """
+        state = self._scene() if self._keyframes else None
+        if state is None:
+            return None
+        commands = state.snapshot(self.last_seq, self.last_t_ns)
+        chunk = encode_chunk(commands, ChunkKind.KEYFRAME, seq_range=(self.last_seq, self.last_seq),
+                             time_range=(self.last_t_ns, self.last_t_ns), shuffle=self.shuffle,
+                             compress=self.compress)
+        return chunk, self.last_seq
+
+    def write_keyframe(self) -> bool:
+        """Flush, then write a KEYFRAME chunk of the current state now. False when keyframes are off."""
+        if self._pending:
+            self.flush()
+        snap = self.snapshot_chunk()
+        if snap is None:
+            return False
+        chunk, _seq = snap
+        self._emit(chunk)
+        self._bytes_since_keyframe = 0
+        self._last_keyframe_t = self.last_t_ns
+        self._last_keyframe_size = len(chunk)
+        return True
+
+    # -- closing ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Flush, tell sinks the session ended (END chunk), write the file footer, close sinks."""
+        if self.closed:
+            return
+        self.closed = True
+        failure: Exception | None = None
+        try:
+            if self._pending:
+                self.flush()
+        except Exception as error:
+            failure = error
+        end = encode_end_chunk({"end": True, "last_seq": self.last_seq, "last_t_ns": self.last_t_ns},
+                               seq=self.last_seq, t_ns=self.last_t_ns)
+        info = peek_chunk_header(end)
+        for sink in self.sinks:
+            try:
+                if sink is not self.file_sink:
+                    sink.write_chunk(end, info)
+                sink.close()
+            except Exception as error:
+                failure = failure or error
+        if failure is not None:
+            if isinstance(failure, LogWriteError):
+                raise failure
+            raise LogWriteError(f"closing the log failed: {failure}") from failure
+
+    def __enter__(self) -> LogWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
