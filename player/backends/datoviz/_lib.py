@@ -1,0 +1,64 @@
+"""Lazy access to Datoviz's ctypes bindings, with a clear error where Datoviz is missing."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from types import ModuleType
+
+__all__ = ["DatovizUnavailable", "dvz_lib", "datoviz_available"]
+
+_lib: ModuleType | None = None
+
+
+class DatovizUnavailable(ImportError):
+    """Raised when the Datoviz backend is used where ``datoviz`` cannot be imported."""
+
+
+def _prepare_environment() -> None:
+    # The Vulkan loader complains without a writable runtime dir; Datoviz logs a lot by default.
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if not runtime or not os.access(runtime, os.W_OK):
+        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="gsp-dvz-xdg-")
+    os.environ.setdefault("DVZ_LOG_LEVEL", "4")
+
+
+def _quiet(module: ModuleType) -> None:
+    # Datoviz reads DVZ_LOG_LEVEL only when its first app/server starts and logs traces to stdout
+    # before that; set the level right away (the C function is exported, not wrapped).
+    import ctypes
+
+    try:
+        level = int(os.environ.get("DVZ_LOG_LEVEL", "4"))
+        setter = module.dvz.log_set_level
+        setter.argtypes = [ctypes.c_int]
+        setter(level)
+    except (AttributeError, ValueError):
+        pass
+
+
+def dvz_lib() -> ModuleType:
+    """The ``datoviz._ctypes`` module, imported on first use."""
+    global _lib
+    if _lib is None:
+        _prepare_environment()
+        try:
+            from datoviz import _ctypes
+        except (ImportError, OSError) as exc:  # OSError: libvulkan.so.1 missing
+            raise DatovizUnavailable(
+                "the 'datoviz' backend needs the datoviz package (pip install 'gsplog[datoviz]') "
+                "and a Vulkan loader and driver (e.g. apt-get install libvulkan1 mesa-vulkan-drivers): "
+                f"{exc}"
+            ) from exc
+        _quiet(_ctypes)
+        _lib = _ctypes
+    return _lib
+
+
+def datoviz_available() -> bool:
+    """True when Datoviz can be imported here."""
+    try:
+        dvz_lib()
+    except DatovizUnavailable:
+        return False
+    return True

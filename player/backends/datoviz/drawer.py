@@ -1,0 +1,316 @@
+"""Drawing prepared GSP visuals (``player.backends.prepare``) with one :class:`DatovizEngine`.
+
+Each render is a list of :class:`DrawItem` (one prepared visual in one viewport). The drawer
+turns every item into Datoviz layers and keeps them alive between renders: when the structure
+(canvas size, viewport rectangles, layer kinds and counts) is the same as last time, only the
+arrays whose content changed are uploaded; otherwise the scene is rebuilt.
+
+What Datoviz lacks is emulated on the CPU before upload (see docs/datoviz.md):
+- point/marker edges: each point becomes two filled markers drawn in order, the edge color at
+  ``d + w`` and the face color at ``d - w`` (exact for discs, like a centered stroke);
+- texts: drawn by Matplotlib's Agg text engine (same font and metrics as the Matplotlib backend)
+  into an image;
+- mesh lighting, culling and sorting: done in ``prepare_mesh``; the triangles are drawn flat in
+  painter's order; mesh edges are segments drawn after the faces;
+- bevel joins: drawn as round joins (Datoviz has miter and round only), with a warning once.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from player.backends.datoviz.engine import DatovizEngine, Layer, Panel
+from player.backends.datoviz.text_raster import rasterize_texts
+
+__all__ = ["DrawItem", "DatovizDrawer", "MARKER_SCALE", "warn_once"]
+
+# Datoviz size that gives a shape the same extent as the Matplotlib backend's marker of
+# diameter 1 (its outline fits the box [-0.5, 0.5]²); measured on rendered frames.
+MARKER_SCALE: dict[str, float] = {
+    "disc": 1.0, "asterisk": 1.0, "triangle_down": 1.0, "triangle_up": 1.0, "triangle_left": 1.0,
+    "triangle_right": 1.0, "square": 1.0, "cross": 1.0, "club": 1.0, "diamond": 1.0,
+    "heart": 1.0, "spade": 1.0, "vbar": 1.0, "hbar": 1.0,
+}
+
+_warned: set[str] = set()
+
+
+def warn_once(feature: str, fallback: str) -> None:
+    """Warn once per process that the Datoviz backend cannot draw ``feature`` exactly."""
+    if feature not in _warned:
+        _warned.add(feature)
+        warnings.warn(f"Datoviz backend: {feature} is not supported by Datoviz; {fallback}", RuntimeWarning, stacklevel=3)
+
+
+@dataclass
+class DrawItem:
+    """One prepared visual (``player.backends.prepare.Prepared*``) in one viewport frame."""
+
+    frame: Any  # player.backends.prepare.ViewportFrame
+    prepared: Any
+
+
+# A layer request: kind, item count, creation options, and how to fill the layer.
+_Op = tuple[str, int, tuple[tuple[str, Any], ...], Callable[[Layer], None]]
+
+_FAR = np.float32(1e6)  # where hidden items go (NaN positions, pixels outside the viewport)
+
+
+def _clean_positions(ndc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions with NaN rows moved far away and z set to 0, mask of valid rows)."""
+    ndc = np.asarray(ndc, dtype=np.float32).reshape(-1, 3)
+    valid = np.isfinite(ndc).all(axis=1)
+    out = ndc.copy()
+    out[:, 2] = 0.0  # no depth test: draw order is the painter's order, as Matplotlib
+    out[~valid] = _FAR
+    return out, valid
+
+
+def _interleave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    out = np.empty((a.shape[0] * 2, *a.shape[1:]), dtype=np.result_type(a, b))
+    out[0::2], out[1::2] = a, b
+    return out
+
+
+def _capacity(count: int) -> int:
+    # Meshes change triangle counts as faces get culled: round up so that a turning mesh does
+    # not rebuild the scene every frame.
+    return max(48, 1 << int(np.ceil(np.log2(max(count, 1)))))
+
+
+class DatovizDrawer:
+    """Keeps one engine and the layers of the last render; :meth:`draw` returns RGB frames."""
+
+    def __init__(self) -> None:
+        self.engine: DatovizEngine | None = None
+        self._signature: Any = None
+        self._panels: list[Panel] = []
+        self._layers: list[Layer] = []
+        self.rebuilds = 0
+
+    # -- planning ------------------------------------------------------------------------
+    def _ops(self, item: DrawItem) -> list[_Op]:
+        p, frame = item.prepared, item.frame
+        kind = getattr(p, "kind", None)
+        if kind in ("points", "markers"):
+            return self._point_ops(p)
+        if kind == "segments":
+            return self._segment_ops(p)
+        if kind == "paths":
+            return self._path_ops(p)
+        if kind == "texts":
+            return self._text_ops(p, frame)
+        if kind == "pixels":
+            return self._pixel_ops(p, frame)
+        if kind == "image":
+            return self._image_ops(p)
+        if kind == "mesh":
+            return self._mesh_ops(p)
+        raise TypeError(f"Datoviz backend: cannot draw prepared kind {kind!r}")
+
+    def _point_ops(self, p: Any) -> list[_Op]:
+        pos, valid = _clean_positions(p.ndc)
+        n = pos.shape[0]
+        shape = p.marker_shape
+        scale = np.float32(MARKER_SCALE.get(shape, 1.0))
+        diam = np.where(valid, np.asarray(p.diameters_px, np.float32), 0.0).astype(np.float32)
+        edge_w = np.asarray(p.edge_widths_px, np.float32)
+        edge_c = np.asarray(p.edge_colors, np.float32)
+        face_c = np.asarray(p.face_colors, np.float32)
+        has_edges = bool(n) and bool(((edge_w > 0) & (edge_c[:, 3] > 0)).any())
+        if has_edges:
+            if bool((face_c[:, 3] < 1).any()):
+                warn_once("semi-transparent marker faces with edges", "the face is blended over the edge color")
+            outer = (diam + edge_w) * scale
+            inner = np.maximum(diam - edge_w, 0.0) * scale
+            edge_c = np.where((edge_w > 0)[:, None], edge_c, face_c)  # no edge: face color all over
+            positions = _interleave(pos, pos)
+            sizes = _interleave(outer, inner).astype(np.float32)
+            colors = _interleave(edge_c, face_c)
+        else:
+            positions, sizes, colors = pos, diam * scale, face_c
+
+        def fill(layer: Layer) -> None:
+            layer.update(positions, sizes, colors)  # type: ignore[attr-defined]
+
+        return [("marker", positions.shape[0], (("shape", shape),), fill)]
+
+    def _segment_ops(self, p: Any) -> list[_Op]:
+        starts, v1 = _clean_positions(p.starts_ndc)
+        ends, v2 = _clean_positions(p.ends_ndc)
+        widths = np.where(v1 & v2, np.asarray(p.widths_px, np.float32), 0.0).astype(np.float32)
+        cap = str(p.cap_style)
+
+        def fill(layer: Layer) -> None:
+            layer.update(starts, ends, widths, p.colors, cap=cap)  # type: ignore[attr-defined]
+
+        return [("segment", starts.shape[0], (("cap", cap),), fill)]
+
+    def _path_ops(self, p: Any) -> list[_Op]:
+        pos, valid = _clean_positions(p.ndc)
+        lengths = np.diff(np.asarray(p.starts)).astype(np.uint32)
+        keep = lengths > 0
+        lengths = lengths[keep]
+        if not bool(valid.all()):
+            warn_once("path vertices behind the camera", "they are moved out of view")
+        join = str(p.join_style)
+        if join == "bevel":
+            warn_once("bevel joins", "drawn as round joins")
+            join = "round"
+        cap = str(p.cap_style)
+        if pos.shape[0] == 0 or lengths.size == 0:
+            return []
+
+        def fill(layer: Layer) -> None:
+            layer.update(pos, lengths, p.widths_px, p.colors, cap=cap, join=join)  # type: ignore[attr-defined]
+
+        return [("path", pos.shape[0], (("cap", cap), ("join", join)), fill)]
+
+    def _text_ops(self, p: Any, frame: Any) -> list[_Op]:
+        raster = rasterize_texts(
+            p.px, p.strings, p.colors, p.font_sizes_pt, p.halign, p.valign, p.angles_deg,
+            p.font_name, frame.width, frame.height, frame.dpi,
+        )
+        rgba = raster.rgba if raster.rgba is not None else np.zeros((1, 1, 4), np.uint8)
+        rect = raster.rect_ndc if raster.rgba is not None else (2.0, 2.1, 2.0, 2.1)
+
+        def fill(layer: Layer) -> None:
+            layer.update(rgba, rect, "nearest")  # type: ignore[attr-defined]
+
+        return [("image", 1, (), fill)]
+
+    def _pixel_ops(self, p: Any, frame: Any) -> list[_Op]:
+        ij = np.asarray(p.ij, np.float32)
+        n = ij.shape[0]
+        if n == 0:
+            return []
+        pos = np.zeros((n, 3), np.float32)
+        # The center of the pixel each position falls in, so that exactly that pixel is lit.
+        pos[:, 0] = (ij[:, 0] + 0.5) * (2.0 / frame.width) - 1.0
+        pos[:, 1] = (ij[:, 1] + 0.5) * (2.0 / frame.height) - 1.0
+        pos[~np.asarray(p.inside, bool)] = _FAR
+
+        def fill(layer: Layer) -> None:
+            layer.update(pos, p.colors)  # type: ignore[attr-defined]
+
+        return [("pixel", n, (), fill)]
+
+    def _image_ops(self, p: Any) -> list[_Op]:
+        rect = p.extent_ndc
+        if not np.isfinite(np.asarray(rect, np.float64)).all():
+            return []
+        interpolation = str(p.interpolation)
+
+        def fill(layer: Layer) -> None:
+            layer.update(p.rgba, rect, interpolation)  # type: ignore[attr-defined]
+
+        return [("image", 1, (("interpolation", interpolation),), fill)]
+
+    def _mesh_ops(self, p: Any) -> list[_Op]:
+        tris = np.asarray(p.triangles_ndc, np.float32).reshape(-1, 3)
+        t = tris.shape[0] // 3
+        cap = _capacity(3 * t)
+        pos = np.zeros((cap, 3), np.float32)
+        pos[: 3 * t] = tris
+        pos[:, 2] = 0.0  # faces come sorted far to near: painter's order
+        colors = np.zeros((cap, 4), np.float32)
+        colors[: 3 * t] = np.repeat(np.asarray(p.face_colors, np.float32), 3, axis=0)
+
+        def fill(layer: Layer) -> None:
+            layer.update(pos, colors)  # type: ignore[attr-defined]
+
+        ops: list[_Op] = [("mesh", cap, (), fill)]
+        widths = np.asarray(p.edge_widths_px, np.float32)
+        edge_c = np.asarray(p.edge_colors, np.float32)
+        if t and bool(((widths > 0) & (edge_c[:, 3] > 0)).any()):
+            tri = tris.reshape(t, 3, 3).copy()
+            tri[..., 2] = 0.0
+            seg_cap = _capacity(3 * t)
+            starts = np.full((seg_cap, 3), _FAR, np.float32)
+            ends = np.full((seg_cap, 3), _FAR, np.float32)
+            starts[: 3 * t] = tri.reshape(-1, 3)
+            ends[: 3 * t] = tri[:, [1, 2, 0]].reshape(-1, 3)
+            seg_w = np.zeros(seg_cap, np.float32)
+            seg_w[: 3 * t] = np.repeat(widths, 3)
+            seg_c = np.zeros((seg_cap, 4), np.float32)
+            seg_c[: 3 * t] = np.repeat(edge_c, 3, axis=0)
+
+            def fill_edges(layer: Layer) -> None:
+                layer.update(starts, ends, seg_w, seg_c, cap="round")  # type: ignore[attr-defined]
+
+            ops.append(("segment", seg_cap, (("cap", "round"),), fill_edges))
+        return ops
+
+    # -- drawing -------------------------------------------------------------------------
+    def draw(self, width: int, height: int, canvas_background: np.ndarray, items: Sequence[DrawItem]) -> np.ndarray:
+        """Render ``items`` on a ``width`` × ``height`` canvas and return (H, W, 3) uint8 RGB."""
+        canvas_bg = np.asarray(canvas_background, np.float32)
+        rects: list[tuple[int, int, int, int]] = []
+        backgrounds: list[np.ndarray] = []
+        plan: list[tuple[int, _Op]] = []
+        for item in items:
+            rect = tuple(int(v) for v in item.frame.rect_top_left)
+            if rect not in rects:
+                rects.append(rect)  # type: ignore[arg-type]
+                backgrounds.append(np.asarray(item.frame.background, np.float32))
+            panel_index = rects.index(rect)  # type: ignore[arg-type]
+            plan.extend((panel_index, op) for op in self._ops(item))
+        # Datoviz draws a panel background as a visual added to the panel: set after the other
+        # visuals it hides them, so backgrounds are part of the structure (a change rebuilds).
+        colors = [_rgba8(canvas_bg)]
+        for bg in backgrounds:
+            alpha = float(bg[3])  # a viewport background with alpha is seen over the canvas
+            colors.append(_rgba8(np.append(bg[:3] * alpha + canvas_bg[:3] * (1.0 - alpha), 1.0)))
+        signature = (
+            int(width), int(height), tuple(rects), tuple(colors),
+            tuple((pi, kind, count, opts) for pi, (kind, count, opts, _) in plan),
+        )
+        if signature != self._signature or self.engine is None:
+            self._build(width, height, rects, colors, plan)
+            self._signature = signature
+        assert self.engine is not None
+        for layer, (_, (_, _, _, fill)) in zip(self._layers, plan):
+            fill(layer)
+        return self.engine.render()
+
+    def _build(
+        self,
+        width: int,
+        height: int,
+        rects: list[tuple[int, int, int, int]],
+        colors: list[tuple[int, int, int, int]],
+        plan: list[tuple[int, _Op]],
+    ) -> None:
+        if self.engine is None:
+            self.engine = DatovizEngine(width, height)
+        else:
+            self.engine.reset(width, height)
+        self.rebuilds += 1
+        engine = self.engine
+        self._panels = [engine.panel(0, 0, width, height)]
+        self._panels += [engine.panel(*rect) for rect in rects]
+        for panel, color in zip(self._panels, colors):
+            panel.set_background(color)
+        self._layers = []
+        for panel_index, (kind, count, opts, _) in plan:
+            options = dict(opts)
+            if kind != "marker":
+                options = {}
+            self._layers.append(engine.layer(kind, self._panels[1 + panel_index], count, **options))
+
+    def close(self) -> None:
+        """Release the Datoviz engine."""
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
+            self._signature = None
+
+
+def _rgba8(color: np.ndarray) -> tuple[int, int, int, int]:
+    values = np.clip(np.rint(np.asarray(color, np.float64) * 255.0), 0, 255).astype(int)
+    return int(values[0]), int(values[1]), int(values[2]), int(values[3])

@@ -1,0 +1,420 @@
+"""One offscreen Datoviz figure that draws numpy arrays and renders repeatedly in one process.
+
+This is the low-level layer of the Datoviz backend (no GSP types here). It uses the Datoviz
+server path (batch, scene, figure, server), the only one that renders updated data frame after
+frame in Datoviz 0.3.5 (``App(offscreen=True)`` screenshots work once). Visuals are kept alive
+across frames and each array is uploaded only when its content fingerprint changed.
+
+Coordinates: every layer takes positions in the NDC of its panel (x right, y up, -1..1). Panel
+rectangles are in canvas pixels with the origin at the *top-left* (Datoviz/Vulkan convention);
+the GSP adapter flips GSP's bottom-origin viewports.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from player.backends.datoviz._lib import dvz_lib
+
+__all__ = [
+    "DatovizEngine",
+    "Panel",
+    "Layer",
+    "PointLayer",
+    "MarkerLayer",
+    "SegmentLayer",
+    "PathLayer",
+    "ImageLayer",
+    "MeshLayer",
+    "PixelLayer",
+    "MARKER_SHAPES",
+    "fingerprint",
+]
+
+
+def fingerprint(array: np.ndarray) -> bytes:
+    """A cheap content fingerprint (dtype, shape and a BLAKE2 digest of the bytes)."""
+    data = np.ascontiguousarray(array)
+    digest = hashlib.blake2b(memoryview(data).cast("B"), digest_size=16)
+    digest.update(str((data.dtype.str, data.shape)).encode())
+    return digest.digest()
+
+
+def _f32(array: Any, ncol: int | None = None) -> np.ndarray:
+    out = np.ascontiguousarray(array, dtype=np.float32)
+    if ncol is not None:
+        out = out.reshape(-1, ncol)
+    return out
+
+
+def _u8(array: Any, ncol: int = 4) -> np.ndarray:
+    return np.ascontiguousarray(array, dtype=np.uint8).reshape(-1, ncol)
+
+
+def _color_u8(colors: np.ndarray) -> np.ndarray:
+    """RGBA colors as uint8 (N, 4): float arrays are taken as 0..1."""
+    colors = np.asarray(colors)
+    if colors.dtype.kind == "f":
+        colors = np.clip(np.rint(colors * 255.0), 0, 255)
+    return _u8(colors)
+
+
+# Datoviz marker shape names (DVZ_MARKER_SHAPE_*) and the rotation (radians, counter-clockwise)
+# that makes GSP's 14 shapes from them: triangles are one shape turned.
+MARKER_SHAPES: dict[str, tuple[str, float]] = {
+    "disc": ("DISC", 0.0),
+    "asterisk": ("ASTERISK", 0.0),
+    "triangle_up": ("TRIANGLE", 0.0),
+    "triangle_left": ("TRIANGLE", np.pi / 2),
+    "triangle_down": ("TRIANGLE", np.pi),
+    "triangle_right": ("TRIANGLE", -np.pi / 2),
+    "square": ("SQUARE", 0.0),
+    "cross": ("CROSS", 0.0),
+    "club": ("CLUB", 0.0),
+    "diamond": ("DIAMOND", 0.0),
+    "heart": ("HEART", 0.0),
+    "spade": ("SPADE", 0.0),
+    "vbar": ("VBAR", 0.0),
+    "hbar": ("HBAR", 0.0),
+}
+
+
+class Layer:
+    """One Datoviz visual in a panel; subclasses upload their arrays with :meth:`_upload`."""
+
+    kind = "layer"
+
+    def __init__(self, engine: DatovizEngine, panel: Panel, visual: Any, count: int) -> None:
+        self.engine = engine
+        self.panel = panel
+        self.visual = visual
+        self.count = count
+        self._prints: dict[str, bytes] = {}
+        self.uploads = 0  # how many arrays were sent to the GPU (tests and benchmarks read it)
+
+    def _changed(self, name: str, array: np.ndarray) -> bool:
+        fp = fingerprint(array)
+        if self._prints.get(name) == fp:
+            return False
+        self._prints[name] = fp
+        self.uploads += 1
+        self.engine.dirty = True
+        return True
+
+    def _upload(self, name: str, array: np.ndarray, send: Callable[[np.ndarray], Any]) -> None:
+        if self._changed(name, array):
+            send(array)
+
+    def show(self, visible: bool) -> None:
+        """Show or hide the visual without destroying it."""
+        self.engine.c.visual_show(self.visual, bool(visible))
+
+
+class PointLayer(Layer):
+    """Filled discs: positions (N, 3) NDC, diameters (N,) px, colors (N, 4) RGBA."""
+
+    kind = "point"
+
+    def update(self, positions: np.ndarray, sizes: np.ndarray, colors: np.ndarray) -> None:
+        c, v, n = self.engine.c, self.visual, self.count
+        self._upload("pos", _f32(positions, 3), lambda a: c.point_position(v, 0, n, a, 0))
+        self._upload("size", _f32(sizes), lambda a: c.point_size(v, 0, n, a, 0))
+        self._upload("color", _color_u8(colors), lambda a: c.point_color(v, 0, n, a, 0))
+
+
+class MarkerLayer(Layer):
+    """SDF markers of one shape, with one edge color and width for the whole layer.
+
+    Datoviz bakes the shape and the filled/outline aspect into the pipeline when the visual is
+    first drawn (changing them later has no effect), so both are fixed at creation:
+    ``engine.layer("marker", panel, n, shape="disc", outline=True)``.
+    """
+
+    kind = "marker"
+
+    def __init__(self, engine: DatovizEngine, panel: Panel, visual: Any, count: int,
+                 shape: str = "disc", outline: bool = False) -> None:
+        super().__init__(engine, panel, visual, count)
+        if shape not in MARKER_SHAPES:
+            raise ValueError(f"unknown marker shape {shape!r}; expected one of {sorted(MARKER_SHAPES)}")
+        self.shape, self.outline = shape, bool(outline)
+        c = engine.c
+        name, self._turn = MARKER_SHAPES[shape]
+        c.marker_mode(visual, c.MARKER_MODE_CODE)
+        c.marker_shape(visual, getattr(c, f"MARKER_SHAPE_{name}"))
+        c.marker_aspect(visual, c.MARKER_ASPECT_OUTLINE if outline else c.MARKER_ASPECT_FILLED)
+
+    def update(
+        self,
+        positions: np.ndarray,
+        sizes: np.ndarray,
+        colors: np.ndarray,
+        angles: np.ndarray | None = None,
+        edge_color: tuple[int, int, int, int] = (0, 0, 0, 0),
+        edge_width: float = 0.0,
+    ) -> None:
+        """``sizes`` are Datoviz marker sizes in px; ``angles`` in radians, counter-clockwise."""
+        c, v, n = self.engine.c, self.visual, self.count
+        if angles is None:
+            angles = np.zeros(n, np.float32)
+        angles = _f32(angles) + np.float32(self._turn)
+        self._upload("pos", _f32(positions, 3), lambda a: c.marker_position(v, 0, n, a, 0))
+        self._upload("size", _f32(sizes), lambda a: c.marker_size(v, 0, n, a, 0))
+        self._upload("angle", angles, lambda a: c.marker_angle(v, 0, n, a, 0))
+        self._upload("color", _color_u8(colors), lambda a: c.marker_color(v, 0, n, a, 0))
+        if self._changed("edge", np.array([*edge_color, edge_width], np.float64)):
+            c.marker_edgecolor(v, c.cvec4(*[int(x) for x in edge_color]))
+            c.marker_linewidth(v, float(edge_width))
+
+
+_CAPS = {"butt": "BUTT", "round": "ROUND", "square": "SQUARE", "projecting": "SQUARE", "none": "NONE"}
+_JOINS = {"miter": "SQUARE", "round": "ROUND"}
+
+
+class SegmentLayer(Layer):
+    """Independent segments: starts and ends (N, 3) NDC, widths (N,) px, colors (N, 4)."""
+
+    kind = "segment"
+
+    def update(
+        self,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        widths: np.ndarray,
+        colors: np.ndarray,
+        cap: str = "butt",
+    ) -> None:
+        c, v, n = self.engine.c, self.visual, self.count
+        both = np.concatenate([_f32(starts, 3), _f32(ends, 3)])
+        if self._changed("pos", both):
+            c.segment_position(v, 0, n, both[:n].copy(), both[n:].copy(), 0)
+        self._upload("width", _f32(widths), lambda a: c.segment_linewidth(v, 0, n, a, 0))
+        self._upload("color", _color_u8(colors), lambda a: c.segment_color(v, 0, n, a, 0))
+        if self._changed("cap", np.frombuffer(cap.encode(), np.uint8)):
+            kind = getattr(c, f"CAP_{_CAPS[cap]}")
+            c.segment_cap(v, kind, kind)
+
+
+class PathLayer(Layer):
+    """Polylines: positions (N, 3) NDC, lengths (P,) vertex counts, per-vertex widths and colors.
+
+    Datoviz joins are miter ("square") or round; a bevel join is drawn as miter by the caller's
+    choice (see the adapter, which warns once).
+    """
+
+    kind = "path"
+
+    def update(
+        self,
+        positions: np.ndarray,
+        lengths: np.ndarray,
+        widths: np.ndarray,
+        colors: np.ndarray,
+        cap: str = "butt",
+        join: str = "miter",
+    ) -> None:
+        c, v, n = self.engine.c, self.visual, self.count
+        lengths = np.ascontiguousarray(lengths, dtype=np.uint32)
+        pos = _f32(positions, 3)
+        # Datoviz needs all path positions at once, with the lengths, whenever either changes.
+        if self._changed("pos", np.concatenate([pos.ravel(), lengths.astype(np.float32)])):
+            c.path_position(v, 0, n, pos, len(lengths), lengths, 0)
+        self._upload("width", _f32(widths), lambda a: c.path_linewidth(v, 0, n, a, 0))
+        self._upload("color", _color_u8(colors), lambda a: c.path_color(v, 0, n, a, 0))
+        if self._changed("style", np.frombuffer(f"{cap}/{join}".encode(), np.uint8)):
+            c.path_cap(v, getattr(c, f"CAP_{_CAPS[cap]}"))
+            c.path_join(v, getattr(c, f"JOIN_{_JOINS[join]}"))
+
+
+class ImageLayer(Layer):
+    """One RGBA image placed in NDC: ``rect = (left, right, bottom, top)``; rows from the top."""
+
+    kind = "image"
+
+    def __init__(self, engine: DatovizEngine, panel: Panel, visual: Any, count: int) -> None:
+        super().__init__(engine, panel, visual, count)
+        self.texture: Any = None
+        self._tex_key: tuple[int, int, str] | None = None
+
+    def update(self, rgba: np.ndarray, rect: tuple[float, float, float, float], interpolation: str = "nearest") -> None:
+        c, v = self.engine.c, self.visual
+        rgba = _u8(rgba, 4).reshape(rgba.shape[0], rgba.shape[1], 4)
+        h, w = rgba.shape[:2]
+        key = (w, h, interpolation)
+        if self._tex_key != key:
+            # A new size or filter needs a new texture; the old one is left to the batch.
+            filt = c.FILTER_LINEAR if interpolation == "linear" else c.FILTER_NEAREST
+            self.texture = c.texture_2D(
+                self.engine.batch, c.FORMAT_R8G8B8A8_UNORM, filt,
+                c.SAMPLER_ADDRESS_MODE_CLAMP_TO_EDGE, w, h, rgba, 0,
+            )
+            c.image_texture(v, self.texture)
+            self._tex_key = key
+            self.engine.dirty = True
+            self._prints["texels"] = fingerprint(rgba)
+            self.uploads += 1
+        elif self._changed("texels", rgba):
+            c.texture_data(self.texture, 0, 0, 0, w, h, 1, rgba.nbytes, rgba)
+        left, right, bottom, top = (float(x) for x in rect)
+        geom = np.array([left, top, 0.0, right - left, top - bottom], np.float32)
+        if self._changed("rect", geom):
+            c.image_position(v, 0, 1, _f32([[left, top, 0.0]], 3), 0)
+            c.image_size(v, 0, 1, _f32([[right - left, top - bottom]], 2), 0)
+            c.image_anchor(v, 0, 1, _f32([[-1.0, 1.0]], 2), 0)
+            c.image_texcoords(v, 0, 1, _f32([[0, 0, 1, 1]], 4), 0)
+
+
+class MeshLayer(Layer):
+    """Unindexed triangles (3N, 3) NDC with per-vertex colors, drawn in the order given.
+
+    Lighting and depth sorting are done by the caller on the CPU (painter's order, as Matplotlib
+    does), so the mesh is drawn flat without depth test.
+    """
+
+    kind = "mesh"
+
+    def update(self, positions: np.ndarray, colors: np.ndarray) -> None:
+        c, v, n = self.engine.c, self.visual, self.count
+        self._upload("pos", _f32(positions, 3), lambda a: c.mesh_position(v, 0, n, a, 0))
+        self._upload("color", _color_u8(colors), lambda a: c.mesh_color(v, 0, n, a, 0))
+
+
+class PixelLayer(Layer):
+    """One-device-pixel dots: positions (N, 3) NDC, colors (N, 4)."""
+
+    kind = "pixel"
+
+    def update(self, positions: np.ndarray, colors: np.ndarray) -> None:
+        c, v, n = self.engine.c, self.visual, self.count
+        self._upload("pos", _f32(positions, 3), lambda a: c.pixel_position(v, 0, n, a, 0))
+        self._upload("color", _color_u8(colors), lambda a: c.pixel_color(v, 0, n, a, 0))
+
+
+_LAYER_FACTORIES: dict[str, tuple[type[Layer], str]] = {
+    "point": (PointLayer, "point"),
+    "marker": (MarkerLayer, "marker"),
+    "segment": (SegmentLayer, "segment"),
+    "path": (PathLayer, "path"),
+    "image": (ImageLayer, "image"),
+    "mesh": (MeshLayer, "mesh"),
+    "pixel": (PixelLayer, "pixel"),
+}
+
+
+class Panel:
+    """A pixel rectangle of the figure (top-left origin) with a flat background."""
+
+    def __init__(self, engine: DatovizEngine, handle: Any, rect: tuple[int, int, int, int]) -> None:
+        self.engine = engine
+        self.handle = handle
+        self.rect = rect
+        self._background: tuple[int, ...] | None = None
+
+    def set_background(self, rgba: tuple[int, int, int, int]) -> None:
+        """Fill the panel with an opaque RGBA color (0..255)."""
+        rgba = tuple(int(x) for x in rgba)
+        if rgba != self._background:
+            self.engine.c.panel_background(self.handle, np.array([rgba] * 4, dtype=np.uint8))
+            self._background = rgba
+            self.engine.dirty = True
+
+
+class DatovizEngine:
+    """Owns one offscreen Datoviz batch, scene, figure and server of ``width`` × ``height`` px.
+
+    Create panels with :meth:`panel`, layers with :meth:`layer`, fill them with each layer's
+    ``update(...)`` and call :meth:`render` for an (H, W, 3) uint8 RGB frame, as often as needed.
+    """
+
+    def __init__(self, width: int, height: int) -> None:
+        if width <= 0 or height <= 0:
+            raise ValueError(f"Datoviz figure size must be positive, got {width}x{height}")
+        self.c = dvz_lib()
+        self.server: Any = None
+        self._closed = False
+        self.scene: Any = None
+        self.reset(width, height)
+
+    def reset(self, width: int | None = None, height: int | None = None) -> None:
+        """Drop every panel and layer: a new batch, scene, figure and server.
+
+        The server is recreated too: a new figure on an old server collides with the ids the
+        server already holds ("object already exists"), which Datoviz 0.3.5 does not survive.
+        """
+        if self.server is not None:
+            self.c.server_destroy(self.server)
+            self.server = None
+        if self.scene is not None:
+            self.c.scene_destroy(self.scene)
+            self.c.batch_destroy(self.batch)
+        if width is not None and height is not None:
+            self.width, self.height = int(width), int(height)
+        self.batch = self.c.batch()
+        self.scene = self.c.scene(self.batch)
+        self.figure = self.c.figure(self.scene, self.width, self.height, 0)
+        self.dirty = True
+
+    def panel(self, x: int, y: int, width: int, height: int) -> Panel:
+        """A new panel at pixel rectangle (x, y from the top-left). Later panels draw on top."""
+        handle = self.c.panel(self.figure, float(x), float(y), float(width), float(height))
+        return Panel(self, handle, (int(x), int(y), int(width), int(height)))
+
+    def layer(self, kind: str, panel: Panel, count: int, **options: Any) -> Layer:
+        """A new visual of ``kind`` (point, marker, segment, path, image, mesh, pixel) for ``count`` items."""
+        try:
+            cls, ctor = _LAYER_FACTORIES[kind]
+        except KeyError:
+            raise ValueError(f"unknown Datoviz layer kind {kind!r}; expected one of {sorted(_LAYER_FACTORIES)}") from None
+        c = self.c
+        flags = c.IMAGE_FLAGS_SIZE_NDC if kind == "image" else 0
+        visual = getattr(c, ctor)(self.batch, flags)
+        if kind == "mesh":
+            c.mesh_alloc(visual, int(count), 0)
+        elif kind == "path":
+            c.path_alloc(visual, int(count))
+        else:
+            getattr(c, f"{ctor}_alloc")(visual, int(count))
+        if kind == "pixel":
+            c.pixel_size(visual, float(options.get("pixel_size", 1.0)))
+        c.panel_visual(panel.handle, visual, 0)
+        self.dirty = True
+        if kind == "marker":
+            return MarkerLayer(self, panel, visual, int(count), **options)
+        return cls(self, panel, visual, int(count))
+
+    def remove(self, layer: Layer) -> None:
+        """Take a layer out of its panel (its GPU memory is released with the batch)."""
+        self.c.panel_remove(layer.panel.handle, layer.visual)
+        self.dirty = True
+
+    def render(self) -> np.ndarray:
+        """Render the scene and return a copy of the frame as (H, W, 3) uint8 RGB."""
+        if self._closed:
+            raise RuntimeError("this Datoviz engine was closed")
+        if self.server is None:
+            self.server = self.c.server(0)
+        if self.dirty:
+            # With nothing changed Datoviz would submit an empty batch (and log an error): the
+            # last frame is still in the server's canvas, so grab it again.
+            self.c.scene_render(self.scene, self.server)
+            self.dirty = False
+        ptr = self.c.server_grab(self.server, self.c.figure_id(self.figure), 0)
+        if not ptr:
+            raise RuntimeError("Datoviz returned no frame (server_grab gave a null pointer)")
+        raw = ctypes.cast(ptr, ctypes.POINTER(ctypes.c_uint8))
+        return np.ctypeslib.as_array(raw, shape=(self.height, self.width, 3)).copy()
+
+    def close(self) -> None:
+        """Release the server and scene (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.server is not None:
+            self.c.server_destroy(self.server)
+        self.c.scene_destroy(self.scene)
+        self.c.batch_destroy(self.batch)
