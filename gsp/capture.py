@@ -96,6 +96,8 @@ class Captured:
       renderers share ``"Renderer"`` so that replay can substitute another backend.
     - ``_capture_family_``: a name that this class and all its subclasses share.
     - ``_captured_methods_``: extra method names to capture besides ``__init__`` and ``set_*``.
+    - ``_uncaptured_methods_``: ``set_*`` names that must not be captured (``set_uuid``
+      changes identity, so recording relies on the UUID given at construction).
     """
 
     _capture_name_: ClassVar[str]
@@ -164,8 +166,12 @@ def _is_captured_name(cls: type, name: str) -> bool:
     if not callable(cls.__dict__.get(name)) or isinstance(cls.__dict__.get(name), (staticmethod, classmethod)):
         return False
     extra: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
     for klass in cls.__mro__:
         extra = extra + tuple(klass.__dict__.get("_captured_methods_", ()))
+        excluded = excluded + tuple(klass.__dict__.get("_uncaptured_methods_", ()))
+    if name in excluded:
+        return False
     return name == "__init__" or name.startswith("set_") or name in extra
 
 

@@ -1,0 +1,116 @@
+"""RendererBase: the contract every backend implements, with argument checks in one place."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+from gsp.capture import Captured, new_uuid
+from gsp.core.camera import Camera
+from gsp.core.canvas import Canvas
+from gsp.core.viewport import Viewport
+from gsp.types._checks import check_count, check_transbuf
+from gsp.types.buffer_type import BufferType
+from gsp.types.transbuf import TransBuf
+from gsp.types.visual_base import VisualBase
+
+__all__ = ["RendererBase", "set_rendering_enabled", "rendering_enabled"]
+
+_rendering_enabled = True
+
+
+def set_rendering_enabled(flag: bool) -> None:
+    """Process-wide: when False, ``render`` validates and is recorded but draws nothing and returns b""."""
+    global _rendering_enabled
+    _rendering_enabled = bool(flag)
+
+
+def rendering_enabled() -> bool:
+    """Whether ``render`` calls the backend (see :func:`set_rendering_enabled`)."""
+    return _rendering_enabled
+
+
+class RendererBase(Captured, ABC):
+    """``RendererBase(canvas)``: draws lists of visuals into the canvas.
+
+    Backends implement :meth:`_render` (return PNG bytes of exactly canvas width × height),
+    :meth:`show`, and may extend :meth:`clear` / :meth:`close` (call ``super()``). Every
+    backend records as ``Renderer.*`` so replay may pick another backend.
+    """
+
+    _capture_family_ = "Renderer"
+    _captured_methods_ = ("render", "clear", "close")
+
+    def __init__(self, canvas: Canvas) -> None:
+        if not isinstance(canvas, Canvas):
+            raise TypeError(f"{type(self).__name__}: canvas must be a Canvas, got {type(canvas).__name__}")
+        self._uuid = new_uuid()
+        self._canvas = canvas
+        self._closed = False
+
+    def get_canvas(self) -> Canvas:
+        """The canvas drawn into."""
+        return self._canvas
+
+    def render(
+        self,
+        viewports: Sequence[Viewport],
+        visuals: Sequence[VisualBase],
+        model_matrices: Sequence[TransBuf],
+        cameras: Sequence[Camera],
+    ) -> bytes:
+        """Draw ``visuals[i]`` in ``viewports[i]`` with ``model_matrices[i]`` and ``cameras[i]``.
+
+        The four sequences are parallel (one entry per visual) and must have the same length.
+        Returns the image as PNG bytes, or b"" while rendering is disabled.
+        """
+        self._check_render_args(viewports, visuals, model_matrices, cameras)
+        if not _rendering_enabled:
+            return b""
+        return self._render(viewports, visuals, model_matrices, cameras)
+
+    @abstractmethod
+    def _render(
+        self,
+        viewports: Sequence[Viewport],
+        visuals: Sequence[VisualBase],
+        model_matrices: Sequence[TransBuf],
+        cameras: Sequence[Camera],
+    ) -> bytes:
+        """Backend drawing; arguments are already checked. Return PNG bytes."""
+
+    def show(self) -> None:
+        """Show the result and block until the window closes; returns at once without a display."""
+
+    def clear(self) -> None:
+        """Forget what was drawn: the next render draws only its own visuals."""
+
+    def close(self) -> None:
+        """Release the backend's resources."""
+        self._closed = True
+
+    def _check_render_args(
+        self,
+        viewports: Sequence[Viewport],
+        visuals: Sequence[VisualBase],
+        model_matrices: Sequence[TransBuf],
+        cameras: Sequence[Camera],
+    ) -> None:
+        owner = f"{type(self).__name__}.render"
+        seqs = {"viewports": viewports, "visuals": visuals, "model_matrices": model_matrices, "cameras": cameras}
+        for name, seq in seqs.items():
+            if not isinstance(seq, Sequence) or isinstance(seq, (str, bytes)):
+                raise TypeError(f"{owner}: {name} must be a sequence (list), got {type(seq).__name__}")
+        lengths = {name: len(seq) for name, seq in seqs.items()}
+        if len(set(lengths.values())) > 1:
+            detail = ", ".join(f"{name}={n}" for name, n in lengths.items())
+            raise ValueError(f"{owner}: the four sequences must have the same length (one entry per visual), got {detail}")
+        for i, (vp, vis, mat, cam) in enumerate(zip(viewports, visuals, model_matrices, cameras)):
+            if not isinstance(vp, Viewport):
+                raise TypeError(f"{owner}: viewports[{i}] must be a Viewport, got {type(vp).__name__}")
+            if not isinstance(vis, VisualBase):
+                raise TypeError(f"{owner}: visuals[{i}] must be a visual, got {type(vis).__name__}")
+            if not isinstance(cam, Camera):
+                raise TypeError(f"{owner}: cameras[{i}] must be a Camera, got {type(cam).__name__}")
+            count = check_transbuf(owner, f"model_matrices[{i}]", mat, (BufferType.mat4,))
+            check_count(owner, f"model_matrices[{i}]", count, 1, "visual", one_ok=False)
