@@ -13,7 +13,9 @@ PUB side (publisher -> nodes), three kinds, told apart by the first frame::
 Snapshot service (node DEALER <-> publisher ROUTER)::
 
     request  [b"?", nonce]                  nonce: 8 random bytes chosen by the node
-    reply    [b"S", nonce, header, payload] the state (a keyframe chunk) as of header.seq
+    reply    [b"S", nonce, header, payload, session_header]
+                                            the state (a keyframe chunk) as of header.seq, and
+                                            the .gsplog file header of the session (may be empty)
     refusal  [b"X", nonce, reason]          reason: short UTF-8 text
 
 ``header`` is 26 bytes, big-endian: version (u8), session id (16 bytes), seq (u64), payload
@@ -59,6 +61,7 @@ CONTROL_MAX_SIZE = 1024  # snapshot requests, refusals and headers are all far s
 SESSION_ID_SIZE = 16
 NONCE_SIZE = 8
 MAX_REASON_SIZE = 200
+MAX_SESSION_HEADER = 1 << 20  # a .gsplog file header (metadata) travels with each snapshot
 
 _HEADER = struct.Struct(">B16sQB")
 HEADER_SIZE = _HEADER.size  # 26
@@ -215,9 +218,13 @@ def decode_snapshot_request(frames: list) -> bytes:
     return nonce
 
 
-def encode_snapshot_reply(nonce: bytes, header: Header, payload: bytes) -> list[bytes]:
+def encode_snapshot_reply(
+    nonce: bytes, header: Header, payload: bytes, session_header: bytes = b""
+) -> list[bytes]:
     """Frames of a snapshot reply (before the ROUTER's identity frame)."""
-    return [SNAPSHOT, nonce, header.pack(), payload]
+    if len(session_header) > MAX_SESSION_HEADER:
+        raise MessageTooLarge(f"session header of {len(session_header)} bytes exceeds {MAX_SESSION_HEADER}")
+    return [SNAPSHOT, nonce, header.pack(), payload, session_header]
 
 
 def encode_refusal(nonce: bytes, reason: str) -> list[bytes]:
@@ -233,6 +240,7 @@ class SnapshotReply:
     header: Header | None
     payload: bytes = b""
     reason: str = ""
+    session_header: bytes = b""
 
 
 def decode_snapshot_reply(frames: list, max_payload: int = DEFAULT_MAX_PAYLOAD) -> SnapshotReply:
@@ -249,12 +257,15 @@ def decode_snapshot_reply(frames: list, max_payload: int = DEFAULT_MAX_PAYLOAD) 
         return SnapshotReply(nonce, None, reason=reason)
     if kind != SNAPSHOT:
         raise ProtocolError(f"unknown reply type {kind[:16]!r}")
-    if len(frames) != 4:
-        raise ProtocolError(f"snapshot reply has {len(frames)} frames, expected 4")
+    if len(frames) != 5:
+        raise ProtocolError(f"snapshot reply has {len(frames)} frames, expected 5")
     header = Header.unpack(_as_bytes(frames[2]))
     if header.kind != PayloadKind.KEYFRAME:
         raise ProtocolError(f"snapshot with payload kind {header.kind.name}")
     payload = _as_bytes(frames[3])
     if len(payload) > max_payload:
         raise ProtocolError(f"snapshot payload of {len(payload)} bytes exceeds the limit of {max_payload}")
-    return SnapshotReply(nonce, header, payload)
+    session_header = _as_bytes(frames[4])
+    if len(session_header) > MAX_SESSION_HEADER:
+        raise ProtocolError(f"session header of {len(session_header)} bytes exceeds {MAX_SESSION_HEADER}")
+    return SnapshotReply(nonce, header, payload, session_header=session_header)

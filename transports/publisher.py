@@ -71,7 +71,9 @@ class Publisher:
     ``endpoint`` is the PUB endpoint (``tcp://127.0.0.1:*`` picks a free port; read
     :attr:`endpoint` after construction). ``snapshot_endpoint`` defaults to port + 1.
     ``state`` receives every sent update and produces snapshots (default :class:`NullState`:
-    snapshots are empty). The sockets are bound before the constructor returns.
+    snapshots are empty). ``session_header``: the .gsplog file header bytes, sent with each
+    snapshot so that a node can save an exact copy. The sockets are bound before the
+    constructor returns.
     """
 
     def __init__(
@@ -88,6 +90,7 @@ class Publisher:
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         security: ServerSecurity | None = None,
         linger: float = 1.0,
+        session_header: bytes = b"",
     ) -> None:
         check_bind_endpoint(endpoint)
         if snapshot_endpoint is None:
@@ -99,6 +102,7 @@ class Publisher:
         self.stats = PublisherStats()
         self.service_stats = ServiceStats()
         self.max_payload = max_payload
+        self.session_header = session_header
         self._heartbeat_interval = heartbeat_interval
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._max_queue_bytes = max_queue_bytes
@@ -269,7 +273,11 @@ class Publisher:
                         stale = True
             if router.poll(0):
                 service.serve(
-                    self.session_id, last_sent, self.state, "state resynchronising" if stale else None
+                    self.session_id,
+                    last_sent,
+                    self.state,
+                    "state resynchronising" if stale else None,
+                    self.session_header,
                 )
             now = time.monotonic()
             if now >= next_heartbeat:

@@ -128,6 +128,7 @@ class Relay:
         self._nonce: bytes | None = None
         self._request_deadline = 0.0
         self._last_contact = time.monotonic()
+        self._session_header = b""
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> Relay:
@@ -167,7 +168,7 @@ class Relay:
                     self._take_reply()
                 if self._router in ready:
                     refusal = None if self._synced else "relay resynchronising"
-                    service.serve(self._session, self._seq, self.state, refusal)
+                    service.serve(self._session, self._seq, self.state, refusal, self._session_header)
                 silent = time.monotonic() - self._last_contact
                 if self._synced and silent > self.heartbeat_timeout:
                     self._unsync(f"upstream silent for {silent:.1f} s")
@@ -293,6 +294,7 @@ class Relay:
                 continue
             header = reply.header
             self._session, self._seq = header.session_id, header.seq
+            self._session_header = reply.session_header
             self._synced = self.stats.synced = True
             self._last_contact = time.monotonic()
             log.info(

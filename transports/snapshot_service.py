@@ -45,7 +45,12 @@ class SnapshotService:
         self._seen: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
 
     def serve(
-        self, session_id: bytes | None, seq: int, state: StreamState, refusal: str | None = None
+        self,
+        session_id: bytes | None,
+        seq: int,
+        state: StreamState,
+        refusal: str | None = None,
+        session_header: bytes = b"",
     ) -> None:
         """Answer up to 64 waiting requests with ``state`` as of ``seq``, or refuse with a reason."""
         for _ in range(_MAX_REQUESTS_PER_TURN):
@@ -84,7 +89,9 @@ class SnapshotService:
             header = Header(session_id, seq, PayloadKind.KEYFRAME)
             try:
                 self.router.send_multipart(
-                    [identity, *encode_snapshot_reply(nonce, header, payload)], zmq.NOBLOCK, copy=False
+                    [identity, *encode_snapshot_reply(nonce, header, payload, session_header)],
+                    zmq.NOBLOCK,
+                    copy=False,
                 )
                 self.stats.snapshots += 1
             except zmq.Again:

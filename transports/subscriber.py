@@ -64,6 +64,7 @@ class Event:
     kind: PayloadKind = PayloadKind.NONE
     payload: bytes = b""
     reason: str = ""
+    session_header: bytes = b""  # SNAPSHOT only: the .gsplog file header of the session
 
 
 @dataclass
@@ -306,7 +307,12 @@ class Subscriber:
             self.stats.snapshots += 1
             log.info("synchronised to session %s at update %d", session_id_hex(header.session_id), header.seq)
             return Event(
-                EventType.SNAPSHOT, header.session_id, header.seq, PayloadKind.KEYFRAME, reply.payload
+                EventType.SNAPSHOT,
+                header.session_id,
+                header.seq,
+                PayloadKind.KEYFRAME,
+                reply.payload,
+                session_header=reply.session_header,
             )
         self._new_dealer()
         return None

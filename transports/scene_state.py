@@ -1,0 +1,84 @@
+"""A :class:`~transports.state.StreamState` that understands .gsplog chunks (a scene).
+
+Payloads are chunks of the file format (``sessions.decode_chunk``); their commands are applied to
+a ``sessions.SceneState``; snapshots are KEYFRAME chunks of that scene. Used by a publisher to
+serve late joiners, by a relay, and by nodes (whose player renders from :attr:`scene`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sessions import ChunkKind, Command, SceneState, decode_chunk, encode_chunk
+from transports.protocol import PayloadKind
+
+__all__ = ["SceneStreamState"]
+
+log = logging.getLogger(__name__)
+
+
+class SceneStreamState:
+    """Scene state fed by chunks. ``on_commands`` (optional) sees each applied batch of commands.
+
+    Thread-safe: a publisher's I/O thread applies while snapshots may be taken elsewhere.
+    Errors from a chunk (corrupt bytes, a command that cannot apply) propagate as
+    ``sessions.LogFormatError`` / ``CommandError`` so that the caller logs them and resyncs.
+    """
+
+    def __init__(self, on_commands: Callable[[list[Command], bool], None] | None = None) -> None:
+        self.scene: Any = SceneState()
+        self.last_seq = 0
+        self.last_t_ns = 0
+        self.ended = False
+        self._on_commands = on_commands
+        self._lock = threading.RLock()
+
+    def reset(self, keyframe: bytes) -> None:
+        with self._lock:
+            self.scene.reset()
+            self.last_seq = self.last_t_ns = 0
+            if keyframe:
+                self._apply_chunk(keyframe, replace=True)
+            elif self._on_commands is not None:
+                self._on_commands([], True)
+
+    def apply(self, kind: PayloadKind, payload: bytes) -> None:
+        with self._lock:
+            self._apply_chunk(payload, replace=kind == PayloadKind.KEYFRAME)
+
+    def _apply_chunk(self, payload: bytes, replace: bool) -> None:
+        chunk = decode_chunk(payload)
+        info = chunk.info
+        if info.kind == ChunkKind.END:
+            self.ended = True
+            return
+        if info.kind not in (ChunkKind.COMMANDS, ChunkKind.KEYFRAME):
+            log.warning("skipping a chunk of unknown kind %d", info.kind)
+            return
+        commands = chunk.commands()
+        if replace or info.kind == ChunkKind.KEYFRAME:
+            self.scene.reset()
+        for command in commands:
+            self.scene.apply(command)
+        if info.count:
+            self.last_seq = max(self.last_seq, info.seq_last)
+            self.last_t_ns = max(self.last_t_ns, info.t_last)
+        if self._on_commands is not None:
+            self._on_commands(commands, replace or info.kind == ChunkKind.KEYFRAME)
+
+    def snapshot(self) -> bytes:
+        with self._lock:
+            commands = self.scene.snapshot(self.last_seq, self.last_t_ns)
+            return encode_chunk(
+                commands,
+                ChunkKind.KEYFRAME,
+                seq_range=(self.last_seq, self.last_seq),
+                time_range=(self.last_t_ns, self.last_t_ns),
+            )
+
+    def state_hash(self) -> str:
+        with self._lock:
+            return str(self.scene.state_hash())
