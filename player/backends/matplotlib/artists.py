@@ -1,0 +1,281 @@
+"""Matplotlib artists for prepared visuals: created once, then updated in place every frame.
+
+Each kind has a small class with ``create(ax, prepared, zorder)`` and ``update(prepared)``.
+Data is drawn in the Axes' data coordinates, which are the viewport's NDC ([-1, 1] on both
+axes); sizes and widths stay in points, which Matplotlib turns into pixels with the figure DPI
+(the same rule as :mod:`player.backends.prepare`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection, PathCollection, PolyCollection
+from matplotlib.image import AxesImage
+from matplotlib.text import Text
+from matplotlib.transforms import IdentityTransform
+
+from player.backends.matplotlib.markers import marker_path
+from player.backends.prepare import (
+    Prepared,
+    PreparedImage,
+    PreparedMesh,
+    PreparedPaths,
+    PreparedPixels,
+    PreparedPoints,
+    PreparedSegments,
+    PreparedTexts,
+)
+from player.backends.prepare_convert import is_uniform
+
+__all__ = ["VisualArtist", "artist_class_for"]
+
+_INTERPOLATION = {"linear": "bilinear", "nearest": "nearest"}
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    """One item instead of N identical ones (cheaper for Matplotlib to draw)."""
+    return values[:1] if is_uniform(values) and values.shape[0] > 1 else values
+
+
+class VisualArtist:
+    """Base: owns the Matplotlib artists that draw one visual in one Axes."""
+
+    kind: str = ""
+
+    def __init__(self, ax: Axes, prepared: Prepared, zorder: float) -> None:
+        self.ax = ax
+        self.zorder = zorder
+        self.artists: list[Any] = []
+        self.create(prepared)
+        self.update(prepared)
+
+    def create(self, prepared: Any) -> None:
+        """Build the Matplotlib artists (called once)."""
+        raise NotImplementedError
+
+    def update(self, prepared: Any) -> None:
+        """Push new data into the existing artists."""
+        raise NotImplementedError
+
+    def fits(self, prepared: Any) -> bool:
+        """True when ``update`` can take ``prepared`` (else the artist is rebuilt)."""
+        return getattr(prepared, "kind", None) in self.kinds
+
+    kinds: tuple[str, ...] = ()
+
+    def _add(self, artist: Any) -> Any:
+        artist.set_zorder(self.zorder)
+        self.artists.append(artist)
+        return artist
+
+    def remove(self) -> None:
+        """Take the artists off the Axes."""
+        for artist in self.artists:
+            artist.remove()
+        self.artists.clear()
+
+
+class PointsArtist(VisualArtist):
+    """Points and Markers: one PathCollection (sizes in pt², widths in pt)."""
+
+    kinds = ("points", "markers")
+
+    def create(self, prepared: PreparedPoints) -> None:
+        self.shape = prepared.marker_shape
+        self.collection = self._add(
+            PathCollection([marker_path(self.shape)], offsets=np.zeros((0, 2)), offset_transform=self.ax.transData)
+        )
+        # The marker path is in points scaled by sqrt(size), not in data units (as scatter does).
+        self.collection.set_transform(IdentityTransform())
+        self.ax.add_collection(self.collection, autolim=False)
+
+    def update(self, prepared: PreparedPoints) -> None:
+        c = self.collection
+        if prepared.marker_shape != self.shape:
+            self.shape = prepared.marker_shape
+            c.set_paths([marker_path(self.shape)])
+        c.set_offsets(prepared.ndc[:, :2])
+        c.set_sizes(_compact(prepared.sizes_pt2))
+        c.set_facecolor(_compact(prepared.face_colors))
+        c.set_edgecolor(_compact(prepared.edge_colors))
+        c.set_linewidth(_compact(prepared.edge_widths_pt))
+
+
+class SegmentsArtist(VisualArtist):
+    """Segments: one LineCollection, one width (pt) and color per segment."""
+
+    kinds = ("segments",)
+
+    def create(self, prepared: PreparedSegments) -> None:
+        self.collection = self._add(LineCollection([], joinstyle="miter"))
+        self.ax.add_collection(self.collection, autolim=False)
+
+    def update(self, prepared: PreparedSegments) -> None:
+        segments = np.stack([prepared.starts_ndc[:, :2], prepared.ends_ndc[:, :2]], axis=1)
+        self.collection.set_segments(segments)
+        self.collection.set_color(_compact(prepared.colors))
+        self.collection.set_linewidth(_compact(prepared.widths_pt))
+        self.collection.set_capstyle(prepared.cap_style)
+
+
+class PathsArtist(VisualArtist):
+    """Paths: one polyline per path (with its joins and caps) when the path's color and width
+    are constant. Matplotlib cannot vary a line's color along it, so a path with per-vertex
+    colors is cut at its segments' midpoints into pieces, one per vertex in that vertex's color
+    and width (``[mid(i-1, i), v_i, mid(i, i+1)]``: the vertex's join stays intact, the cuts are
+    flush butt ends), plus a short stub at each end carrying the path's cap style.
+    """
+
+    kinds = ("paths",)
+
+    def create(self, prepared: PreparedPaths) -> None:
+        # Whole paths and end stubs (path cap style) below, cut pieces (butt ends) above.
+        self.lines = self._add(LineCollection([]))
+        self.pieces = self._add(LineCollection([], capstyle="butt"))
+        self.ax.add_collection(self.lines, autolim=False)
+        self.ax.add_collection(self.pieces, autolim=False)
+
+    def update(self, prepared: PreparedPaths) -> None:
+        xy = np.asarray(prepared.ndc[:, :2], dtype=np.float64)
+        colors, widths = prepared.colors, prepared.widths_pt
+        uniform_all = is_uniform(colors) and is_uniform(widths)
+        lines: list[np.ndarray] = []
+        line_style: list[tuple[np.ndarray, float]] = []
+        pieces: list[np.ndarray] = []
+        piece_style: list[tuple[np.ndarray, float]] = []
+        for part in prepared.path_slices():
+            n = part.stop - part.start
+            if n < 2:
+                continue
+            pts, c, w = xy[part], colors[part], widths[part]
+            if uniform_all or ((c == c[0]).all() and (w == w[0]).all()):
+                lines.append(pts)
+                line_style.append((c[0], float(w[0])))
+                continue
+            mids = (pts[:-1] + pts[1:]) / 2.0
+            for i in range(n):
+                piece = [pts[i]]
+                if i > 0:
+                    piece.insert(0, mids[i - 1])
+                if i < n - 1:
+                    piece.append(mids[i])
+                pieces.append(np.array(piece))
+                piece_style.append((c[i], float(w[i])))
+            for end, inner in ((0, 1), (n - 1, n - 2)):
+                step = pts[inner] - pts[end]
+                norm = float(np.hypot(*step))
+                if norm > 0:
+                    lines.append(np.array([pts[end], pts[end] + step * (1e-3 / norm)]))
+                    line_style.append((c[end], float(w[end])))
+        for collection, segs, style in ((self.lines, lines, line_style), (self.pieces, pieces, piece_style)):
+            collection.set_segments(segs)
+            collection.set_color(np.array([st[0] for st in style]).reshape(-1, 4) if style else "none")
+            collection.set_linewidth([st[1] for st in style] or [0.0])
+            collection.set_joinstyle(prepared.join_style)
+        self.lines.set_capstyle(prepared.cap_style)
+
+
+class TextsArtist(VisualArtist):
+    """Texts: one Text per string (anchor = position, rotation about the anchor in degrees)."""
+
+    kinds = ("texts",)
+
+    def create(self, prepared: PreparedTexts) -> None:
+        for _ in prepared.strings:
+            self.ax.add_artist(self._add(Text(0.0, 0.0, "", rotation_mode="anchor", clip_on=True)))
+
+    def fits(self, prepared: Any) -> bool:
+        return getattr(prepared, "kind", None) == "texts" and len(prepared.strings) == len(self.artists)
+
+    def update(self, prepared: PreparedTexts) -> None:
+        for i, text in enumerate(self.artists):
+            text.set_position((float(prepared.ndc[i, 0]), float(prepared.ndc[i, 1])))
+            text.set_text(prepared.strings[i])
+            text.set_color(tuple(float(v) for v in prepared.colors[i]))
+            text.set_fontsize(float(prepared.font_sizes_pt[i]))
+            text.set_fontfamily(prepared.font_name)
+            text.set_rotation(float(prepared.angles_deg[i]))
+            text.set_horizontalalignment(prepared.halign[i])
+            text.set_verticalalignment(prepared.valign[i])
+            text.set_visible(bool(np.isfinite(prepared.ndc[i, :2]).all()))
+
+
+class _ImageArtist(VisualArtist):
+    def _new_image(self, interpolation: str) -> AxesImage:
+        image = AxesImage(self.ax, origin="upper", interpolation=interpolation, resample=False)
+        image.set_clip_path(self.ax.patch)
+        self.ax.add_image(image)
+        return self._add(image)
+
+
+class PixelsArtist(_ImageArtist):
+    """Pixels: rasterized on the CPU into an image exactly the viewport's size (1 texel = 1 pixel)."""
+
+    kinds = ("pixels",)
+
+    def create(self, prepared: PreparedPixels) -> None:
+        self.image = self._new_image("nearest")
+        self.image.set_extent((-1.0, 1.0, -1.0, 1.0))
+
+    def update(self, prepared: PreparedPixels) -> None:
+        bbox = self.ax.bbox
+        width, height = max(int(round(bbox.width)), 1), max(int(round(bbox.height)), 1)
+        self.image.set_data(prepared.raster(width, height))
+
+
+class ImageArtist(_ImageArtist):
+    """Image: an AxesImage with the prepared NDC extent and interpolation."""
+
+    kinds = ("image",)
+
+    def create(self, prepared: PreparedImage) -> None:
+        self.image = self._new_image(_INTERPOLATION.get(prepared.interpolation, "bilinear"))
+
+    def update(self, prepared: PreparedImage) -> None:
+        self.image.set_data(prepared.rgba)
+        self.image.set_extent(prepared.extent_ndc)
+        self.image.set_interpolation(_INTERPOLATION.get(prepared.interpolation, "bilinear"))
+
+
+class MeshArtist(VisualArtist):
+    """Mesh: one PolyCollection of the shaded, culled, sorted triangles."""
+
+    kinds = ("mesh",)
+
+    def create(self, prepared: PreparedMesh) -> None:
+        self.collection = self._add(PolyCollection([], closed=True))
+        self.ax.add_collection(self.collection, autolim=False)
+
+    def update(self, prepared: PreparedMesh) -> None:
+        c = self.collection
+        c.set_verts(prepared.triangles_ndc[:, :, :2])
+        c.set_facecolor(prepared.face_colors)
+        widths = prepared.edge_widths_pt
+        if widths.size == 0 or not (widths > 0).any():
+            # Without edges, neighbouring antialiased triangles leave hairline seams: draw each
+            # face's own color as a hairline edge to close them.
+            c.set_edgecolor(prepared.face_colors)
+            c.set_linewidth(0.3)
+        else:
+            c.set_edgecolor(prepared.edge_colors)
+            c.set_linewidth(widths)
+
+
+_CLASSES: dict[str, type[VisualArtist]] = {
+    "points": PointsArtist,
+    "markers": PointsArtist,
+    "segments": SegmentsArtist,
+    "paths": PathsArtist,
+    "texts": TextsArtist,
+    "pixels": PixelsArtist,
+    "image": ImageArtist,
+    "mesh": MeshArtist,
+}
+
+
+def artist_class_for(prepared: Prepared) -> type[VisualArtist]:
+    """The artist class that draws a prepared visual."""
+    return _CLASSES[prepared.kind]

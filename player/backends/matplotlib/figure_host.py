@@ -1,0 +1,145 @@
+"""The Matplotlib figure of one renderer: exact pixel size, one Axes per viewport, readback.
+
+Off-screen (the default) the figure has an Agg canvas of its own and no pyplot state; where a
+display exists and an interactive Matplotlib backend is active, the figure is made by pyplot so
+that ``show()`` can open a window.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from player.backends.prepare import ViewportFrame
+
+__all__ = ["FigureHost", "display_available"]
+
+_NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
+
+
+def display_available() -> bool:
+    """True when a window can be shown: an interactive Matplotlib backend and a display."""
+    backend = str(matplotlib.get_backend()).lower()
+    if backend in _NON_INTERACTIVE or backend.startswith("module://matplotlib_inline"):
+        return False
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def _tuple(rgba: np.ndarray) -> tuple[float, float, float, float]:
+    return (float(rgba[0]), float(rgba[1]), float(rgba[2]), float(rgba[3]))
+
+
+class FigureHost:
+    """One Figure sized ``width × height`` pixels at ``dpi``, with Axes keyed by viewport UUID."""
+
+    def __init__(self, width: int, height: int, dpi: float, interactive: bool | None = None) -> None:
+        self.interactive = display_available() if interactive is None else interactive
+        self.size = (0, 0, 0.0)
+        if self.interactive:
+            import matplotlib.pyplot as plt
+
+            self.figure = plt.figure()
+        else:
+            self.figure = Figure()
+            FigureCanvasAgg(self.figure)
+        self.axes: dict[str, Axes] = {}
+        self.resize(width, height, dpi)
+
+    # -- figure ------------------------------------------------------------------------------
+    def resize(self, width: int, height: int, dpi: float) -> None:
+        """Make the figure exactly ``width × height`` pixels (no-op when unchanged)."""
+        if self.size == (width, height, dpi):
+            return
+        if width <= 0 or height <= 0 or dpi <= 0:
+            raise ValueError(f"Canvas: width, height and dpi must be positive, got {width}×{height} at {dpi} dpi")
+        self.size = (width, height, dpi)
+        self.figure.set_dpi(dpi)
+        # A hair over the exact size: Agg truncates width*dpi/dpi, which can fall a pixel short.
+        self.figure.set_size_inches((width + 1e-3) / dpi, (height + 1e-3) / dpi, forward=self.interactive)
+
+    def set_background(self, rgba: np.ndarray) -> None:
+        """Canvas background (alpha 0 = transparent)."""
+        self.figure.patch.set_facecolor(_tuple(rgba))
+
+    # -- viewports ---------------------------------------------------------------------------
+    def axes_for(self, key: str, frame: ViewportFrame) -> Axes:
+        """The Axes covering exactly the viewport's pixel rectangle, NDC limits [-1, 1]."""
+        ax = self.axes.get(key)
+        if ax is None:
+            ax = self.figure.add_axes((0.0, 0.0, 1.0, 1.0))
+            ax.set_autoscale_on(False)
+            ax.set_xlim(-1.0, 1.0)
+            ax.set_ylim(-1.0, 1.0)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            ax.patch.set_antialiased(False)
+            self.axes[key] = ax
+        width, height, _ = self.size
+        ax.set_position((frame.x / width, frame.y / height, frame.width / width, frame.height / height))
+        ax.set_facecolor(_tuple(frame.background))
+        return ax
+
+    def drop_axes_except(self, keep: set[str]) -> None:
+        """Remove the Axes of viewports no longer rendered."""
+        for key in [k for k in self.axes if k not in keep]:
+            self.axes.pop(key).remove()
+
+    def clear(self) -> None:
+        """Remove every Axes and artist."""
+        for ax in self.axes.values():
+            ax.remove()
+        self.axes.clear()
+        self.figure.clear()
+
+    # -- output ------------------------------------------------------------------------------
+    def draw_rgba(self) -> np.ndarray:
+        """Draw and return a view of the canvas buffer, (height, width, 4) uint8, row 0 on top."""
+        canvas = self.figure.canvas
+        canvas.draw()
+        rgba = np.asarray(canvas.buffer_rgba())
+        width, height, _ = self.size
+        if rgba.shape[:2] != (height, width):
+            # Interactive canvases may carry a device-pixel ratio; never return a wrong size.
+            rgba = rgba[:height, :width]
+        return rgba
+
+    @staticmethod
+    def encode_png(rgba: np.ndarray) -> bytes:
+        """PNG bytes of an RGBA array (Pillow, as Matplotlib's savefig uses)."""
+        from PIL import Image
+
+        out = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(rgba), "RGBA").save(out, format="png")
+        return out.getvalue()
+
+    def show(self) -> None:
+        """Open the window and block until it closes (only when interactive)."""
+        if not self.interactive:
+            return
+        import matplotlib.pyplot as plt
+
+        plt.show(block=True)
+
+    def close(self) -> None:
+        """Release the figure (and its window)."""
+        if self.interactive:
+            import matplotlib.pyplot as plt
+
+            plt.close(self.figure)
+        self.clear()
+
+    def connect(self, event: str, callback: Any) -> int:
+        """``mpl_connect`` on the figure's canvas."""
+        return self.figure.canvas.mpl_connect(event, callback)

@@ -1,0 +1,620 @@
+"""The shared render preparation: GSP semantics turned into plain numpy arrays.
+
+Every backend (Matplotlib, Datoviz) draws from what this module produces, so that they agree.
+For one visual + model matrix + camera + viewport + canvas, :func:`prepare_visual` returns one
+small dataclass per visual kind holding:
+
+- positions in NDC after ``P·V·M·p`` with the divide by w (x, y in -1..1 across the viewport,
+  z in -1 (near) .. 1 (far)); vertices behind the camera (w <= 0) become NaN;
+- the same positions in viewport pixels (origin at the viewport's bottom-left corner, y up;
+  pixel i covers [i, i+1), so NDC -1 is the left edge and the center of pixel 0 is 0.5);
+- sizes in pixels from the canvas DPI: a pt² marker area ``s`` has diameter ``sqrt(s)`` pt as
+  Matplotlib's scatter, and ``px = pt * dpi / 72``; widths in pt likewise;
+- colors as float32 RGBA 0..1; count-1 attributes broadcast to one per item (zero-copy views
+  with stride 0: :func:`player.backends.prepare_convert.is_uniform` tells them apart).
+
+Matrices are (4, 4) acting on column vectors (``p_ndc = P @ V @ M @ p``); a mat4 buffer's 16
+floats are read in C order. Mesh preparation (materials, lights) lives in ``prepare_mesh``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from player.backends.prepare_convert import (
+    broadcast,
+    color_float,
+    enum_name,
+    getter,
+    mat4,
+    rgba_float,
+    transbuf_array,
+    vec3_any,
+)
+
+__all__ = [
+    "ViewportFrame",
+    "Projection",
+    "PreparedPoints",
+    "PreparedSegments",
+    "PreparedPaths",
+    "PreparedTexts",
+    "PreparedPixels",
+    "PreparedImage",
+    "PreparedMesh",
+    "Prepared",
+    "MARKER_SHAPES",
+    "viewport_frame",
+    "projection",
+    "prepare_visual",
+    "prepare_points",
+    "prepare_markers",
+    "prepare_segments",
+    "prepare_paths",
+    "prepare_texts",
+    "prepare_pixels",
+    "prepare_image",
+    "prepare_mesh",
+    "area_to_diameter_px",
+    "pt_to_px",
+    "group_indices",
+]
+
+#: The 14 MarkerShape values, as strings.
+MARKER_SHAPES: tuple[str, ...] = (
+    "disc", "asterisk", "triangle_down", "triangle_up", "triangle_left", "triangle_right",
+    "square", "cross", "club", "diamond", "heart", "spade", "vbar", "hbar",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Units
+# --------------------------------------------------------------------------------------------
+def pt_to_px(pt: np.ndarray | float, dpi: float) -> np.ndarray:
+    """Points (1/72 inch) to pixels at ``dpi``."""
+    return np.asarray(pt, dtype=np.float32) * np.float32(dpi / 72.0)
+
+
+def area_to_diameter_px(area_pt2: np.ndarray | float, dpi: float) -> np.ndarray:
+    """A marker area in pt² (Matplotlib scatter ``s``) to its diameter in pixels."""
+    return np.sqrt(np.maximum(np.asarray(area_pt2, dtype=np.float32), 0.0)) * np.float32(dpi / 72.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Viewport and projection
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ViewportFrame:
+    """Where a viewport lies on the canvas.
+
+    x, y: bottom-left corner in canvas pixels (x from the left, y from the bottom);
+    width, height: size in pixels; canvas_width, canvas_height: canvas size in pixels;
+    dpi: canvas dots per inch; background: float32 (4,) RGBA 0..1 of the viewport;
+    canvas_background: float32 (4,) RGBA 0..1 of the canvas.
+    """
+
+    x: int
+    y: int
+    width: int
+    height: int
+    canvas_width: int
+    canvas_height: int
+    dpi: float
+    background: np.ndarray
+    canvas_background: np.ndarray
+
+    def ndc_to_px(self, ndc: np.ndarray) -> np.ndarray:
+        """NDC (..., >=2) -> viewport pixels (..., 2), origin bottom-left, y up, float32."""
+        ndc = np.asarray(ndc)
+        out = np.empty((*ndc.shape[:-1], 2), dtype=np.float32)
+        out[..., 0] = (ndc[..., 0] + 1.0) * (0.5 * self.width)
+        out[..., 1] = (ndc[..., 1] + 1.0) * (0.5 * self.height)
+        return out
+
+    def px_to_canvas_top_left(self, px: np.ndarray) -> np.ndarray:
+        """Viewport pixels (y up) -> canvas pixels with the origin at the top-left, y down."""
+        px = np.asarray(px, dtype=np.float32)
+        out = np.empty_like(px)
+        out[..., 0] = px[..., 0] + self.x
+        out[..., 1] = self.canvas_height - (px[..., 1] + self.y)
+        return out
+
+    @property
+    def rect_top_left(self) -> tuple[int, int, int, int]:
+        """(x, y, width, height) with y measured from the canvas top (for top-left APIs)."""
+        return self.x, self.canvas_height - self.y - self.height, self.width, self.height
+
+
+def viewport_frame(viewport: Any, canvas: Any) -> ViewportFrame:
+    """The :class:`ViewportFrame` of a GSP Viewport on a GSP Canvas."""
+    return ViewportFrame(
+        x=int(viewport.get_x()),
+        y=int(viewport.get_y()),
+        width=int(viewport.get_width()),
+        height=int(viewport.get_height()),
+        canvas_width=int(canvas.get_width()),
+        canvas_height=int(canvas.get_height()),
+        dpi=float(canvas.get_dpi()),
+        background=color_float(viewport.get_background_color(), "Viewport.background_color"),
+        canvas_background=color_float(canvas.get_background_color(), "Canvas.background_color"),
+    )
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The matrices of one draw: model, view, projection as (4, 4) float64 (column vectors)."""
+
+    model: np.ndarray
+    view: np.ndarray
+    proj: np.ndarray
+    mvp: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mvp", self.proj @ self.view @ self.model)
+
+    def project(self, positions: np.ndarray) -> np.ndarray:
+        """(N, 3) model positions -> (N, 3) float32 NDC after the divide by w (NaN where w <= 0)."""
+        return project_points(positions, self.mvp)
+
+    def to_world(self, positions: np.ndarray) -> np.ndarray:
+        """(N, 3) model positions -> (N, 3) float64 world positions (M·p)."""
+        return _affine(np.asarray(positions, dtype=np.float64), self.model)
+
+    def to_view(self, positions: np.ndarray) -> np.ndarray:
+        """(N, 3) model positions -> (N, 3) float64 camera-space positions (V·M·p)."""
+        return _affine(np.asarray(positions, dtype=np.float64), self.view @ self.model)
+
+    @property
+    def camera_position(self) -> np.ndarray:
+        """The camera's position in world space (the inverse view matrix's translation)."""
+        try:
+            return np.linalg.inv(self.view)[:3, 3]
+        except np.linalg.LinAlgError:
+            return np.zeros(3)
+
+
+def _affine(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    out = points @ matrix[:3, :3].T + matrix[:3, 3]
+    w = points @ matrix[3, :3] + matrix[3, 3]
+    if not np.allclose(matrix[3], (0.0, 0.0, 0.0, 1.0)):
+        out = out / np.where(np.abs(w) < 1e-12, 1e-12, w)[:, None]
+    return out
+
+
+def project_points(positions: np.ndarray, mvp: np.ndarray) -> np.ndarray:
+    """(N, 3) positions through a (4, 4) MVP -> (N, 3) float32 NDC, NaN where w <= 0."""
+    p = np.asarray(positions, dtype=np.float32).reshape(-1, 3)
+    m = mvp.astype(np.float32)
+    out = p @ m[:3, :3].T
+    out += m[:3, 3]
+    if m[3, 0] == 0.0 and m[3, 1] == 0.0 and m[3, 2] == 0.0:
+        # Affine: w is the constant m[3, 3] (1 for every usual camera): skip the per-point divide.
+        if m[3, 3] != 1.0:
+            out /= m[3, 3] if m[3, 3] > 0 else np.nan
+        return out
+    w = p @ m[3, :3] + m[3, 3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out /= w[:, None]
+    out[w <= 0] = np.nan
+    return out
+
+
+def projection(model_matrix: Any, camera: Any) -> Projection:
+    """The :class:`Projection` of a model matrix TransBuf and a GSP Camera."""
+    return Projection(
+        model=mat4(model_matrix, "render: model matrix"),
+        view=mat4(camera.get_view_matrix(), "Camera.view_matrix"),
+        proj=mat4(camera.get_projection_matrix(), "Camera.projection_matrix"),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Prepared kinds
+# --------------------------------------------------------------------------------------------
+@dataclass
+class PreparedPoints:
+    """Points or Markers ready to draw (N items).
+
+    ndc: (N, 3) float32 NDC; px: (N, 2) float32 viewport pixels (y up);
+    sizes_pt2: (N,) float32 marker areas in pt² (Matplotlib scatter ``s``);
+    diameters_px: (N,) float32 marker diameters in pixels (sqrt(area) pt at the canvas DPI; the
+    edge is centered on this outline); face_colors, edge_colors: (N, 4) float32 RGBA 0..1;
+    edge_widths_pt, edge_widths_px: (N,) float32 edge line widths; marker_shape: one of
+    :data:`MARKER_SHAPES` (``"disc"`` for Points).
+    """
+
+    ndc: np.ndarray
+    px: np.ndarray
+    sizes_pt2: np.ndarray
+    diameters_px: np.ndarray
+    face_colors: np.ndarray
+    edge_colors: np.ndarray
+    edge_widths_pt: np.ndarray
+    edge_widths_px: np.ndarray
+    marker_shape: str = "disc"
+    kind: str = "points"
+
+
+@dataclass
+class PreparedSegments:
+    """Segments (N): starts_ndc, ends_ndc (N, 3) float32 NDC; starts_px, ends_px (N, 2) float32
+    viewport pixels; widths_pt, widths_px (N,) float32; colors (N, 4) float32 RGBA 0..1;
+    cap_style: ``"butt"``, ``"projecting"`` or ``"round"``.
+    """
+
+    starts_ndc: np.ndarray
+    ends_ndc: np.ndarray
+    starts_px: np.ndarray
+    ends_px: np.ndarray
+    widths_pt: np.ndarray
+    widths_px: np.ndarray
+    colors: np.ndarray
+    cap_style: str
+    kind: str = "segments"
+
+
+@dataclass
+class PreparedPaths:
+    """Paths: M vertices split into P polylines.
+
+    ndc: (M, 3) float32; px: (M, 2) float32 viewport pixels; starts: (P + 1,) int64 offsets so
+    that path i is ``[starts[i], starts[i+1])``; colors: (M, 4) float32 RGBA per vertex;
+    widths_pt, widths_px: (M,) float32 per vertex; cap_style: butt/projecting/round;
+    join_style: ``"miter"``, ``"bevel"`` or ``"round"``.
+    """
+
+    ndc: np.ndarray
+    px: np.ndarray
+    starts: np.ndarray
+    colors: np.ndarray
+    widths_pt: np.ndarray
+    widths_px: np.ndarray
+    cap_style: str
+    join_style: str
+    kind: str = "paths"
+
+    def path_slices(self) -> list[slice]:
+        """One slice per path into the vertex arrays."""
+        return [slice(int(a), int(b)) for a, b in zip(self.starts[:-1], self.starts[1:])]
+
+
+@dataclass
+class PreparedTexts:
+    """Texts (N): ndc (N, 3) float32 anchors; px (N, 2) float32 viewport pixels;
+    strings: list of N str; colors (N, 4) float32 RGBA; font_sizes_pt, font_sizes_px (N,) float32;
+    halign: N of ``"left" | "center" | "right"`` (which side of the text sits on the anchor);
+    valign: N of ``"top" | "center" | "bottom"``; angles_deg: (N,) float32 counter-clockwise
+    rotation in degrees about the anchor; font_name: the font family.
+    """
+
+    ndc: np.ndarray
+    px: np.ndarray
+    strings: list[str]
+    colors: np.ndarray
+    font_sizes_pt: np.ndarray
+    font_sizes_px: np.ndarray
+    halign: list[str]
+    valign: list[str]
+    angles_deg: np.ndarray
+    font_name: str
+    kind: str = "texts"
+
+
+@dataclass
+class PreparedPixels:
+    """Pixels (N): ndc (N, 3) float32; px (N, 2) float32 viewport pixels; ij: (N, 2) int32
+    integer pixel (column, row from the bottom) each lands in; colors (N, 4) float32 RGBA, one
+    per vertex (expanded from the groups); inside: (N,) bool, True where the pixel is inside
+    the viewport.
+    """
+
+    ndc: np.ndarray
+    px: np.ndarray
+    ij: np.ndarray
+    colors: np.ndarray
+    inside: np.ndarray
+    kind: str = "pixels"
+
+    def raster(self, width: int, height: int) -> np.ndarray:
+        """An (height, width, 4) uint8 RGBA image, row 0 at the TOP, transparent where empty.
+
+        Later pixels overwrite earlier ones at the same place (draw order).
+        """
+        image = np.zeros((height, width, 4), dtype=np.uint8)
+        if self.ij.shape[0]:
+            ok = self.inside
+            cols = self.ij[ok, 0]
+            rows = height - 1 - self.ij[ok, 1]
+            image[rows, cols] = np.clip(np.rint(self.colors[ok] * 255.0), 0, 255).astype(np.uint8)
+        return image
+
+
+@dataclass
+class PreparedImage:
+    """An Image: rgba (H, W, 4) uint8 texels, row 0 at the TOP; extent_ndc: (left, right,
+    bottom, top) in NDC (projected position + the image_extent offsets); extent_px: the same in
+    viewport pixels; interpolation: ``"linear"`` or ``"nearest"``.
+    """
+
+    rgba: np.ndarray
+    extent_ndc: tuple[float, float, float, float]
+    extent_px: tuple[float, float, float, float]
+    interpolation: str
+    kind: str = "image"
+
+
+@dataclass
+class PreparedMesh:
+    """A Mesh after shading, culling and sorting (T visible triangles, in draw order).
+
+    triangles_ndc: (T, 3, 3) float32; triangles_px: (T, 3, 2) float32 viewport pixels;
+    face_colors, edge_colors: (T, 4) float32 RGBA 0..1 (flat, one per face);
+    edge_widths_pt, edge_widths_px: (T,) float32; face_ids: (T,) int64 index of each face in
+    the geometry; material: the material's kind (``"basic"``, ``"normal"``, ``"depth"``,
+    ``"phong"``, ``"textured"``).
+    """
+
+    triangles_ndc: np.ndarray
+    triangles_px: np.ndarray
+    face_colors: np.ndarray
+    edge_colors: np.ndarray
+    edge_widths_pt: np.ndarray
+    edge_widths_px: np.ndarray
+    face_ids: np.ndarray
+    material: str
+    kind: str = "mesh"
+
+
+Prepared = PreparedPoints | PreparedSegments | PreparedPaths | PreparedTexts | PreparedPixels | PreparedImage | PreparedMesh
+
+
+# --------------------------------------------------------------------------------------------
+# Per visual
+# --------------------------------------------------------------------------------------------
+def _positions(visual: Any, what: str) -> np.ndarray:
+    return transbuf_array(visual.get_positions(), f"{what}.positions", ("vec3",))
+
+
+def _floats(value: Any, count: int, what: str) -> np.ndarray:
+    array = transbuf_array(value, what, ("float32", "vec1")).reshape(-1)
+    return broadcast(array, count, what)
+
+
+def _colors(value: Any, count: int, what: str) -> np.ndarray:
+    return rgba_float(broadcast(transbuf_array(value, what, ("rgba8",)), count, what))
+
+
+def prepare_points(visual: Any, proj: Projection, frame: ViewportFrame) -> PreparedPoints:
+    """Prepare a Points visual (sizes in pt², edge widths in pt)."""
+    return _prepare_point_like(visual, proj, frame, "Points", "disc")
+
+
+def prepare_markers(visual: Any, proj: Projection, frame: ViewportFrame) -> PreparedPoints:
+    """Prepare a Markers visual: a Points with one MarkerShape."""
+    shape = getter(visual, "marker_shape")
+    name = str(getattr(shape, "value", shape))
+    if name not in MARKER_SHAPES:
+        raise ValueError(f"Markers.marker_shape: unknown shape {name!r}, expected one of {', '.join(MARKER_SHAPES)}")
+    prepared = _prepare_point_like(visual, proj, frame, "Markers", name)
+    prepared.kind = "markers"
+    return prepared
+
+
+def _prepare_point_like(visual: Any, proj: Projection, frame: ViewportFrame, what: str, shape: str) -> PreparedPoints:
+    positions = _positions(visual, what)
+    n = positions.shape[0]
+    ndc = proj.project(positions)
+    sizes = _floats(visual.get_sizes(), n, f"{what}.sizes")
+    widths = _floats(visual.get_edge_widths(), n, f"{what}.edge_widths")
+    return PreparedPoints(
+        ndc=ndc,
+        px=frame.ndc_to_px(ndc),
+        sizes_pt2=sizes,
+        diameters_px=area_to_diameter_px(sizes, frame.dpi),
+        face_colors=_colors(visual.get_face_colors(), n, f"{what}.face_colors"),
+        edge_colors=_colors(visual.get_edge_colors(), n, f"{what}.edge_colors"),
+        edge_widths_pt=widths,
+        edge_widths_px=pt_to_px(widths, frame.dpi),
+        marker_shape=shape,
+    )
+
+
+def prepare_segments(visual: Any, proj: Projection, frame: ViewportFrame) -> PreparedSegments:
+    """Prepare a Segments visual: 2N positions (start, end pairs), one width (pt) and color each."""
+    positions = _positions(visual, "Segments")
+    if positions.shape[0] % 2:
+        raise ValueError(f"Segments.positions: {positions.shape[0]} positions, expected an even count (start, end pairs)")
+    n = positions.shape[0] // 2
+    ndc = proj.project(positions)
+    widths = _floats(getter(visual, "line_widths"), n, "Segments.line_widths")
+    starts, ends = ndc[0::2], ndc[1::2]
+    return PreparedSegments(
+        starts_ndc=starts,
+        ends_ndc=ends,
+        starts_px=frame.ndc_to_px(starts),
+        ends_px=frame.ndc_to_px(ends),
+        widths_pt=widths,
+        widths_px=pt_to_px(widths, frame.dpi),
+        colors=_colors(visual.get_colors(), n, "Segments.colors"),
+        cap_style=enum_name(getter(visual, "cap_style"), "Segments.cap_style"),
+    )
+
+
+def prepare_paths(visual: Any, proj: Projection, frame: ViewportFrame) -> PreparedPaths:
+    """Prepare a Paths visual: split by path_sizes; colors and widths (pt) per vertex."""
+    positions = _positions(visual, "Paths")
+    m = positions.shape[0]
+    sizes = transbuf_array(getter(visual, "path_sizes"), "Paths.path_sizes", ("uint32", "int32")).astype(np.int64)
+    if int(sizes.sum()) != m:
+        raise ValueError(f"Paths.path_sizes: sizes sum to {int(sizes.sum())}, expected {m} (the vertex count)")
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    ndc = proj.project(positions)
+    widths = _floats(getter(visual, "line_widths"), m, "Paths.line_widths")
+    return PreparedPaths(
+        ndc=ndc,
+        px=frame.ndc_to_px(ndc),
+        starts=starts,
+        colors=_colors(visual.get_colors(), m, "Paths.colors"),
+        widths_pt=widths,
+        widths_px=pt_to_px(widths, frame.dpi),
+        cap_style=enum_name(getter(visual, "cap_style"), "Paths.cap_style"),
+        join_style=enum_name(getter(visual, "join_style"), "Paths.join_style"),
+    )
+
+
+_HALIGN = ("left", "center", "right")
+_VALIGN = ("top", "center", "bottom")
+
+
+def text_alignment(align: Any, what: str = "Texts.textAligns") -> tuple[str, str]:
+    """A TextAlign (value = 10 × vertical + horizontal) -> (halign, valign) names."""
+    value = int(getattr(align, "value", align))
+    vertical, horizontal = divmod(value, 10)
+    if vertical > 2 or horizontal > 2 or value < 0:
+        raise ValueError(f"{what}: invalid TextAlign value {value}")
+    return _HALIGN[horizontal], _VALIGN[vertical]
+
+
+def prepare_texts(visual: Any, proj: Projection, frame: ViewportFrame) -> PreparedTexts:
+    """Prepare a Texts visual: anchors, font sizes (pt and px), alignment names, angles (deg)."""
+    positions = _positions(visual, "Texts")
+    n = positions.shape[0]
+    strings = [str(s) for s in getter(visual, "strings")]
+    if len(strings) != n:
+        raise ValueError(f"Texts.strings: {len(strings)} strings, expected {n} (one per position)")
+    aligns = list(getter(visual, "text_aligns", "textAligns", "aligns"))
+    if len(aligns) == 1:
+        aligns = aligns * n
+    if len(aligns) != n:
+        raise ValueError(f"Texts.textAligns: {len(aligns)} items, expected 1 or {n}")
+    pairs = [text_alignment(a) for a in aligns]
+    sizes = _floats(getter(visual, "font_sizes"), n, "Texts.font_sizes")
+    ndc = proj.project(positions)
+    return PreparedTexts(
+        ndc=ndc,
+        px=frame.ndc_to_px(ndc),
+        strings=strings,
+        colors=_colors(visual.get_colors(), n, "Texts.colors"),
+        font_sizes_pt=sizes,
+        font_sizes_px=pt_to_px(sizes, frame.dpi),
+        halign=[h for h, _ in pairs],
+        valign=[v for _, v in pairs],
+        angles_deg=_floats(getter(visual, "angles"), n, "Texts.angles"),
+        font_name=str(getter(visual, "font_name") or "sans-serif"),
+    )
+
+
+def group_indices(count: int, groups: Any, what: str = "Pixels.groups") -> np.ndarray:
+    """Groups (int | list[int] | list[list[int]]) -> (count,) int64 group index per vertex.
+
+    An int is the size of every group; a list of ints gives each group's size (they must sum to
+    ``count``); a list of lists gives explicit vertex indices (vertices in no group get -1).
+    """
+    if isinstance(groups, (int, np.integer)) and not isinstance(groups, bool):
+        size = int(groups)
+        if size <= 0:
+            raise ValueError(f"{what}: group size must be positive, got {size}")
+        return np.arange(count, dtype=np.int64) // size
+    items = list(groups)
+    if not items:
+        raise ValueError(f"{what}: empty groups")
+    if all(isinstance(g, (int, np.integer)) for g in items):
+        sizes = np.asarray(items, dtype=np.int64)
+        if (sizes < 0).any() or int(sizes.sum()) != count:
+            raise ValueError(f"{what}: group sizes sum to {int(sizes.sum())}, expected {count}")
+        return np.repeat(np.arange(len(items), dtype=np.int64), sizes)
+    index = np.full(count, -1, dtype=np.int64)
+    for gi, members in enumerate(items):
+        members = np.asarray(list(members), dtype=np.int64)
+        if members.size and (members.min() < 0 or members.max() >= count):
+            raise ValueError(f"{what}: group {gi} has a vertex index outside 0..{count - 1}")
+        index[members] = gi
+    return index
+
+
+def prepare_pixels(visual: Any, proj: Projection, frame: ViewportFrame) -> PreparedPixels:
+    """Prepare a Pixels visual: one device pixel per position, one color per group."""
+    positions = _positions(visual, "Pixels")
+    n = positions.shape[0]
+    groups = group_indices(n, getter(visual, "groups"))
+    group_count = int(groups.max()) + 1 if n else 0
+    colors = rgba_float(transbuf_array(visual.get_colors(), "Pixels.colors", ("rgba8",)))
+    if colors.shape[0] == 1:
+        per_vertex = np.broadcast_to(colors, (n, 4))
+    elif colors.shape[0] == group_count:
+        per_vertex = colors[np.maximum(groups, 0)]
+    elif colors.shape[0] == n:
+        per_vertex = colors
+    else:
+        raise ValueError(f"Pixels.colors: {colors.shape[0]} colors, expected 1 or {group_count} (one per group)")
+    ndc = proj.project(positions)
+    px = frame.ndc_to_px(ndc)
+    with np.errstate(invalid="ignore"):
+        ij = np.floor(np.nan_to_num(px, nan=-1.0)).astype(np.int32)
+    inside = (ij[:, 0] >= 0) & (ij[:, 0] < frame.width) & (ij[:, 1] >= 0) & (ij[:, 1] < frame.height) & (groups >= 0)
+    return PreparedPixels(ndc=ndc, px=px, ij=ij, colors=per_vertex, inside=inside)
+
+
+def texture_rgba(texture: Any, what: str = "Texture") -> np.ndarray:
+    """A GSP Texture as an (height, width, 4) uint8 array, row 0 at the top."""
+    width, height = int(texture.get_width()), int(texture.get_height())
+    data = transbuf_array(texture.get_data(), f"{what}.data", ("rgba8", "uint8"))
+    if data.size != width * height * 4:
+        raise ValueError(f"{what}.data: {data.size} bytes, expected {width}×{height}×4")
+    return data.reshape(height, width, 4)
+
+
+def prepare_image(visual: Any, proj: Projection, frame: ViewportFrame) -> PreparedImage:
+    """Prepare an Image: texels, and the extent as NDC offsets around the projected position."""
+    rgba = texture_rgba(getter(visual, "texture"), "Image.texture")
+    position = np.asarray(vec3_any(getter(visual, "position"), "Image.position"), dtype=np.float32)[None, :]
+    center = proj.project(position)[0]
+    extent = [float(v) for v in getter(visual, "image_extent")]
+    if len(extent) != 4:
+        raise ValueError(f"Image.image_extent: expected (left, right, bottom, top), got {len(extent)} values")
+    left, right, bottom, top = (
+        center[0] + extent[0], center[0] + extent[1], center[1] + extent[2], center[1] + extent[3],
+    )
+    corners = frame.ndc_to_px(np.array([[left, bottom], [right, top]], dtype=np.float64))
+    return PreparedImage(
+        rgba=rgba,
+        extent_ndc=(float(left), float(right), float(bottom), float(top)),
+        extent_px=(float(corners[0, 0]), float(corners[1, 0]), float(corners[0, 1]), float(corners[1, 1])),
+        interpolation=enum_name(getter(visual, "image_interpolation"), "Image.image_interpolation"),
+    )
+
+
+def prepare_mesh(visual: Any, proj: Projection, frame: ViewportFrame) -> PreparedMesh:
+    """Prepare a Mesh (see :mod:`player.backends.prepare_mesh`)."""
+    from player.backends.prepare_mesh import prepare_mesh_faces
+
+    return prepare_mesh_faces(visual, proj, frame)
+
+
+_PREPARERS = {
+    "Points": prepare_points,
+    "Markers": prepare_markers,
+    "Segments": prepare_segments,
+    "Paths": prepare_paths,
+    "Texts": prepare_texts,
+    "Pixels": prepare_pixels,
+    "Image": prepare_image,
+    "Mesh": prepare_mesh,
+}
+
+
+def visual_kind(visual: Any) -> str:
+    """The GSP visual class a visual is (or derives from): ``"Points"``, ``"Mesh"``..."""
+    for klass in type(visual).__mro__:
+        if klass.__name__ in _PREPARERS:
+            return klass.__name__
+    raise TypeError(f"render: {type(visual).__name__} is not a GSP visual this backend can draw")
+
+
+def prepare_visual(visual: Any, model_matrix: Any, camera: Any, viewport: Any, canvas: Any) -> Prepared:
+    """Prepare any GSP visual for drawing in ``viewport`` on ``canvas``."""
+    frame = viewport_frame(viewport, canvas)
+    return _PREPARERS[visual_kind(visual)](visual, projection(model_matrix, camera), frame)

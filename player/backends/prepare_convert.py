@@ -1,0 +1,161 @@
+"""Turning GSP values (Buffer, TransformChain, Color, enums) into plain numpy arrays.
+
+Part of the shared render preparation (:mod:`player.backends.prepare`). Every function names
+the visual and the argument in its errors, e.g. ``"Points.sizes: expected a float32 buffer"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+# BufferType name -> (numpy dtype, shape of one item). Scalars are 1-D arrays (N,).
+_LAYOUT: dict[str, tuple[type[np.generic], tuple[int, ...]]] = {
+    "float32": (np.float32, ()),
+    "uint32": (np.uint32, ()),
+    "uint8": (np.uint8, ()),
+    "int32": (np.int32, ()),
+    "int8": (np.int8, ()),
+    "vec1": (np.float32, ()),
+    "vec2": (np.float32, (2,)),
+    "vec3": (np.float32, (3,)),
+    "vec4": (np.float32, (4,)),
+    "uvec4": (np.uint32, (4,)),
+    "mat4": (np.float32, (4, 4)),
+    "rgba8": (np.uint8, (4,)),
+}
+
+
+def resolve_transbuf(value: Any, what: str) -> Any:
+    """Return the Buffer behind a TransBuf: a Buffer as is, a TransformChain through ``run()``."""
+    if value is None:
+        raise ValueError(f"{what}: no buffer given")
+    if hasattr(value, "to_bytearray") and hasattr(value, "get_type"):
+        return value
+    run = getattr(value, "run", None)
+    if callable(run):
+        buffer = run()
+        if not (hasattr(buffer, "to_bytearray") and hasattr(buffer, "get_type")):
+            raise TypeError(f"{what}: the transform chain produced {type(buffer).__name__}, not a Buffer")
+        return buffer
+    raise TypeError(f"{what}: expected a Buffer or a TransformChain, got {type(value).__name__}")
+
+
+def buffer_type_name(buffer: Any) -> str:
+    """The BufferType name of a Buffer (``"vec3"``, ``"rgba8"``...)."""
+    kind = buffer.get_type()
+    return str(getattr(kind, "name", kind))
+
+
+def transbuf_array(value: Any, what: str, expected: Sequence[str] | None = None) -> np.ndarray:
+    """A TransBuf as a read-only numpy array: (N,) for scalar types, (N, k) for vectors,
+    (N, 4, 4) for mat4, (N, 4) uint8 for rgba8. ``expected`` lists the accepted BufferType names.
+    """
+    buffer = resolve_transbuf(value, what)
+    name = buffer_type_name(buffer)
+    if expected is not None and name not in expected:
+        raise TypeError(f"{what}: expected a {' or '.join(expected)} buffer, got {name}")
+    if name not in _LAYOUT:
+        raise TypeError(f"{what}: unknown buffer type {name!r}")
+    dtype, shape = _LAYOUT[name]
+    count = int(buffer.get_count())
+    raw = buffer.to_bytearray()
+    itemsize = int(np.dtype(dtype).itemsize * int(np.prod(shape, dtype=np.int64)))
+    if len(raw) != count * itemsize:
+        raise ValueError(f"{what}: buffer holds {len(raw)} bytes, expected {count} × {itemsize}")
+    array = np.frombuffer(raw, dtype=dtype).reshape((count, *shape))
+    array.flags.writeable = False  # a view of the Buffer's own storage: never write through it
+    return array
+
+
+def mat4(value: Any, what: str) -> np.ndarray:
+    """A mat4 TransBuf (count 1) as a (4, 4) float64 matrix acting on column vectors."""
+    if isinstance(value, np.ndarray):
+        array = value
+    else:
+        array = transbuf_array(value, what, ("mat4",))
+    array = np.asarray(array, dtype=np.float64).reshape(-1, 4, 4)
+    if array.shape[0] != 1:
+        raise ValueError(f"{what}: expected one mat4, got {array.shape[0]}")
+    return array[0]
+
+
+def broadcast(array: np.ndarray, count: int, what: str) -> np.ndarray:
+    """Broadcast a count-1 attribute to ``count`` items (a zero-copy view, stride 0).
+
+    Backends may test ``is_uniform(array)`` to send one value instead of ``count``.
+    """
+    if array.shape[0] == count:
+        return array
+    if array.shape[0] == 1:
+        return np.broadcast_to(array, (count, *array.shape[1:]))
+    raise ValueError(f"{what}: has {array.shape[0]} items, expected 1 or {count}")
+
+
+def is_uniform(array: np.ndarray) -> bool:
+    """True when every item is the same view of one value (a broadcast count-1 attribute)."""
+    return array.ndim >= 1 and (array.shape[0] <= 1 or array.strides[0] == 0)
+
+
+def rgba_float(colors: np.ndarray) -> np.ndarray:
+    """rgba8 (N, 4) uint8 -> float32 RGBA 0..1, keeping a broadcast (stride-0) view cheap."""
+    if is_uniform(colors) and colors.shape[0] > 1:
+        one = colors[:1].astype(np.float32) / np.float32(255.0)
+        return np.broadcast_to(one, (colors.shape[0], 4))
+    return colors.astype(np.float32) / np.float32(255.0)
+
+
+def color_float(color: Any, what: str) -> np.ndarray:
+    """A Color (bytearray of 4 bytes RGBA 0..255) as a float32 (4,) RGBA 0..1."""
+    if isinstance(color, (bytes, bytearray, memoryview)):
+        data = bytes(color)
+        if len(data) != 4:
+            raise ValueError(f"{what}: a Color has 4 bytes (RGBA), got {len(data)}")
+        return np.frombuffer(data, dtype=np.uint8).astype(np.float32) / np.float32(255.0)
+    if hasattr(color, "get_type") or hasattr(color, "run"):
+        return rgba_float(transbuf_array(color, what, ("rgba8",)))[0]
+    if isinstance(color, (list, tuple, np.ndarray)) and len(color) == 4:
+        values = np.asarray(color, dtype=np.float32)
+        return values / np.float32(255.0) if values.max(initial=0.0) > 1.0 else values
+    raise TypeError(f"{what}: expected a Color (bytearray of 4 bytes), got {type(color).__name__}")
+
+
+def colors_any(value: Any, what: str) -> np.ndarray:
+    """A Color or an rgba8 TransBuf as float32 (N, 4) RGBA 0..1 (N = 1 for a single Color)."""
+    if isinstance(value, (bytes, bytearray, memoryview, list, tuple)):
+        return color_float(value, what)[None, :]
+    return rgba_float(transbuf_array(value, what, ("rgba8",)))
+
+
+def vec3_any(value: Any, what: str) -> np.ndarray:
+    """A position given as a vec3 TransBuf (first item) or a 3-sequence, as float64 (3,)."""
+    if hasattr(value, "get_type") or hasattr(value, "run"):
+        array = transbuf_array(value, what, ("vec3", "vec4"))
+        if array.shape[0] < 1:
+            raise ValueError(f"{what}: empty position buffer")
+        return np.asarray(array[0, :3], dtype=np.float64)
+    array = np.asarray(value, dtype=np.float64).reshape(-1)
+    if array.shape[0] < 3:
+        raise ValueError(f"{what}: expected 3 coordinates, got {array.shape[0]}")
+    return array[:3]
+
+
+def enum_name(value: Any, what: str) -> str:
+    """The lower-case name of a GSP enum member (``CapStyle.ROUND`` -> ``"round"``)."""
+    name = getattr(value, "name", None)
+    if name is None:
+        if isinstance(value, str):
+            return value.lower()
+        raise TypeError(f"{what}: expected an enum member, got {type(value).__name__}")
+    return str(name).lower()
+
+
+def getter(obj: Any, *names: str) -> Any:
+    """Call the first ``get_<name>`` method that exists on ``obj`` (API spelling variants)."""
+    for name in names:
+        method = getattr(obj, f"get_{name}", None)
+        if callable(method):
+            return method()
+    raise AttributeError(f"{type(obj).__name__} has none of get_{', get_'.join(names)}")

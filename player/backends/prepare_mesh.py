@@ -1,0 +1,221 @@
+"""Mesh preparation: flat per-face shading for every material, face culling and face sorting.
+
+Shading is flat (one color per triangle), computed on the CPU so that every backend shows the
+same colors:
+
+- basic: ``face_colors`` (1, one per face, or one per vertex averaged over the face);
+- normal: the unit face normal in camera space mapped to RGB as ``n * 0.5 + 0.5``;
+- depth: camera-space depth mapped to gray, white at the near plane, black at the far plane
+  (near/far read from a perspective projection; from the faces' own depth range otherwise);
+- phong: ``diffuse × Σ ambient`` + per light Lambert ``diffuse × light × max(0, n·l)`` + Blinn
+  specular ``specular × light × max(0, n·h)^shininess``; light positions are in model space
+  (transformed by the model matrix); DirectionalLight shines from light_position to target;
+- textured: the texture sampled (nearest texel) at each face's mean uv, times ``color``, then
+  lit as phong (unlit when the material has no lights).
+
+Culling uses the winding in NDC (y up): counter-clockwise is the front side.
+``FaceCulling.FrontSide`` keeps front faces, ``BackSide`` keeps back faces, ``BothSides`` keeps
+both (degenerate faces are always dropped). Sorting draws the farthest faces first (mean NDC z,
+painter's algorithm).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from player.backends.prepare import PreparedMesh, Projection, ViewportFrame, pt_to_px, texture_rgba
+from player.backends.prepare_convert import colors_any, enum_name, getter, transbuf_array, vec3_any
+
+_DEGENERATE = 1e-12
+
+
+def material_kind(material: Any) -> str:
+    """``"basic" | "normal" | "depth" | "phong" | "textured"`` from the material's class."""
+    names = {
+        "MeshBasicMaterial": "basic",
+        "MeshNormalMaterial": "normal",
+        "MeshDepthMaterial": "depth",
+        "MeshPhongMaterial": "phong",
+        "MeshTexturedMaterial": "textured",
+    }
+    for klass in type(material).__mro__:
+        if klass.__name__ in names:
+            return names[klass.__name__]
+    raise TypeError(f"Mesh.material: {type(material).__name__} is not a mesh material")
+
+
+def per_face(values: np.ndarray, indices: np.ndarray, vertex_count: int, what: str) -> np.ndarray:
+    """Attribute with 1, one per face, or one per vertex (averaged) -> one per face."""
+    faces = indices.shape[0]
+    if values.shape[0] == 1:
+        return np.broadcast_to(values, (faces, *values.shape[1:])).astype(np.float32)
+    if values.shape[0] == faces:
+        return values.astype(np.float32)
+    if values.shape[0] == vertex_count:
+        return values[indices].mean(axis=1).astype(np.float32)
+    raise ValueError(f"{what}: {values.shape[0]} items, expected 1, {faces} (faces) or {vertex_count} (vertices)")
+
+
+def face_culling_mode(material: Any) -> str:
+    """``"front" | "back" | "both"``: which faces stay visible."""
+    value = getter(material, "face_culling")
+    name = enum_name(value, "MeshMaterial.face_culling") if hasattr(value, "name") else str(int(value))
+    table = {"frontside": "front", "0": "front", "backside": "back", "1": "back", "bothsides": "both", "2": "both"}
+    if name not in table:
+        raise ValueError(f"MeshMaterial.face_culling: unknown value {value!r}")
+    return table[name]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
+def _face_normals(tri: np.ndarray) -> np.ndarray:
+    return _unit(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]))
+
+
+def shade_phong(
+    diffuse: np.ndarray,
+    specular: np.ndarray,
+    shininess: float,
+    lights: list[Any],
+    normals: np.ndarray,
+    centroids: np.ndarray,
+    proj: Projection,
+) -> np.ndarray:
+    """Flat Blinn-Phong in world space: (F, 3) diffuse/specular RGB 0..1 -> (F, 3) RGB 0..1."""
+    eye = _unit(proj.camera_position[None, :] - centroids)
+    rgb = np.zeros_like(diffuse, dtype=np.float64)
+    for i, light in enumerate(lights):
+        what = f"MeshMaterial.lights[{i}]"
+        color = colors_any(getter(light, "color"), f"{what}.color")[0, :3].astype(np.float64)
+        energy = color * float(getter(light, "intensity"))
+        kind = {k.__name__ for k in type(light).__mro__}
+        if "AmbientLight" in kind:
+            rgb += diffuse * energy
+            continue
+        if "DirectionalLight" in kind:
+            source = proj.to_world(vec3_any(getter(light, "light_position"), f"{what}.light_position")[None, :])[0]
+            target = proj.to_world(vec3_any(getter(light, "target_position"), f"{what}.target_position")[None, :])[0]
+            to_light = np.broadcast_to(_unit(source - target), centroids.shape)
+        elif "PointLight" in kind:
+            source = proj.to_world(vec3_any(getter(light, "position"), f"{what}.position")[None, :])[0]
+            to_light = _unit(source[None, :] - centroids)
+        else:
+            # A plain Light lights everything evenly, like an ambient one.
+            rgb += diffuse * energy
+            continue
+        lambert = np.maximum(0.0, np.einsum("ij,ij->i", normals, to_light))
+        half = _unit(to_light + eye)
+        spec = np.maximum(0.0, np.einsum("ij,ij->i", normals, half)) ** float(shininess)
+        spec = np.where(lambert > 0.0, spec, 0.0)
+        rgb += diffuse * energy * lambert[:, None] + specular * energy * spec[:, None]
+    return np.clip(rgb, 0.0, 1.0)
+
+
+def _depth_gray(view_tri: np.ndarray, proj_matrix: np.ndarray) -> np.ndarray:
+    depth = -view_tri[:, :, 2].mean(axis=1)
+    m22, m23 = proj_matrix[2, 2], proj_matrix[2, 3]
+    if proj_matrix[3, 2] != 0.0 and abs(m22 - 1.0) > 1e-12 and abs(m22 + 1.0) > 1e-12:
+        near, far = m23 / (m22 - 1.0), m23 / (m22 + 1.0)
+    else:
+        # Orthographic or unknown: use the depth range of the mesh itself.
+        near, far = (float(depth.min()), float(depth.max())) if depth.size else (0.0, 1.0)
+    span = far - near if abs(far - near) > 1e-12 else 1.0
+    return np.clip((far - depth) / span, 0.0, 1.0)
+
+
+def _sample_texture(material: Any, uvs: np.ndarray | None, indices: np.ndarray) -> np.ndarray:
+    """(F, 4) float RGBA: the texture's nearest texel at each face's mean uv (v = 0 at the bottom)."""
+    texels = texture_rgba(getter(material, "texture"), "MeshTexturedMaterial.texture")
+    h, w = texels.shape[:2]
+    if uvs is None:
+        raise ValueError("MeshTexturedMaterial: the geometry has no uvs")
+    uv = uvs[indices].mean(axis=1)
+    cols = np.clip(np.floor(uv[:, 0] * w), 0, w - 1).astype(np.int64)
+    rows = np.clip(np.floor((1.0 - uv[:, 1]) * h), 0, h - 1).astype(np.int64)
+    return texels[rows, cols].astype(np.float32) / 255.0
+
+
+def prepare_mesh_faces(visual: Any, proj: Projection, frame: ViewportFrame) -> PreparedMesh:
+    """Shade, cull and sort a Mesh's triangles (see the module docstring for the rules)."""
+    geometry = getter(visual, "geometry")
+    material = getter(visual, "material")
+    kind = material_kind(material)
+    positions = transbuf_array(getter(geometry, "positions"), "MeshGeometry.positions", ("vec3",))
+    nv = positions.shape[0]
+    raw_indices = getter(geometry, "indices")
+    if raw_indices is None:
+        indices = np.arange(nv - nv % 3, dtype=np.int64)
+    else:
+        indices = transbuf_array(raw_indices, "MeshGeometry.indices", ("uint32", "int32", "uvec4")).reshape(-1).astype(np.int64)
+    if indices.size % 3:
+        raise ValueError(f"MeshGeometry.indices: {indices.size} indices, expected a multiple of 3")
+    if indices.size and (indices.min() < 0 or indices.max() >= nv):
+        raise ValueError(f"MeshGeometry.indices: an index is outside 0..{nv - 1}")
+    faces = indices.reshape(-1, 3)
+    uvs_value = getter(geometry, "uvs")
+    uvs = None if uvs_value is None else transbuf_array(uvs_value, "MeshGeometry.uvs", ("vec2",))
+
+    ndc = proj.project(positions)
+    tri_ndc = ndc[faces]
+    f = faces.shape[0]
+
+    if kind == "basic":
+        rgba = per_face(colors_any(getter(material, "face_colors"), "MeshBasicMaterial.face_colors"), faces, nv, "MeshBasicMaterial.face_colors")
+    elif kind == "normal":
+        view_tri = proj.to_view(positions)[faces]
+        rgb = _face_normals(view_tri) * 0.5 + 0.5
+        rgba = np.concatenate([rgb, np.ones((f, 1))], axis=1)
+    elif kind == "depth":
+        gray = _depth_gray(proj.to_view(positions)[faces], proj.proj)
+        rgba = np.stack([gray, gray, gray, np.ones(f)], axis=1)
+    else:
+        world_tri = proj.to_world(positions)[faces]
+        normals, centroids = _face_normals(world_tri), world_tri.mean(axis=1)
+        if kind == "phong":
+            base = per_face(colors_any(getter(material, "diffuse_color"), "MeshPhongMaterial.diffuse_color"), faces, nv, "MeshPhongMaterial.diffuse_color")
+        else:
+            tint = colors_any(getter(material, "color"), "MeshTexturedMaterial.color")[0]
+            base = _sample_texture(material, uvs, faces) * tint[None, :]
+        specular = per_face(colors_any(getter(material, "specular_color"), f"{kind}.specular_color"), faces, nv, f"{kind}.specular_color")
+        lights = list(getter(material, "lights") or [])
+        if lights:
+            rgb = shade_phong(base[:, :3], specular[:, :3], float(getter(material, "shininess")), lights, normals, centroids, proj)
+        else:
+            rgb = base[:, :3]
+        rgba = np.concatenate([rgb, base[:, 3:4]], axis=1)
+
+    if kind == "textured":
+        edge_colors = np.zeros((f, 4), dtype=np.float32)
+        edge_widths = np.zeros(f, dtype=np.float32)
+    else:
+        edge_colors = per_face(colors_any(getter(material, "edge_colors"), "MeshMaterial.edge_colors"), faces, nv, "MeshMaterial.edge_colors")
+        widths = transbuf_array(getter(material, "edge_widths"), "MeshMaterial.edge_widths", ("float32", "vec1")).reshape(-1)
+        edge_widths = per_face(widths, faces, nv, "MeshMaterial.edge_widths")
+
+    # Culling: signed area in NDC (y up), counter-clockwise = front.
+    a = tri_ndc[:, 1, :2] - tri_ndc[:, 0, :2]
+    b = tri_ndc[:, 2, :2] - tri_ndc[:, 0, :2]
+    cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    mode = face_culling_mode(material)
+    with np.errstate(invalid="ignore"):
+        keep = {"front": cross > _DEGENERATE, "back": cross < -_DEGENERATE, "both": np.abs(cross) > _DEGENERATE}[mode]
+    order = np.nonzero(keep)[0]
+    if bool(getter(material, "face_sorting")):
+        depth = tri_ndc[order, :, 2].mean(axis=1)
+        order = order[np.argsort(-depth, kind="stable")]
+
+    tri = tri_ndc[order].astype(np.float32)
+    return PreparedMesh(
+        triangles_ndc=tri,
+        triangles_px=frame.ndc_to_px(tri),
+        face_colors=np.asarray(rgba, dtype=np.float32)[order],
+        edge_colors=np.asarray(edge_colors, dtype=np.float32)[order],
+        edge_widths_pt=np.asarray(edge_widths, dtype=np.float32)[order],
+        edge_widths_px=pt_to_px(np.asarray(edge_widths)[order], frame.dpi),
+        face_ids=order.astype(np.int64),
+        material=kind,
+    )
