@@ -265,6 +265,10 @@ class LogReader:
         """
         after_seq: int | None = None
         first = 0
+        if start is None:  # a log cut by trim opens with a keyframe before its first command
+            seqs = self.index.seq_range()
+            if self.index.keyframes and self.index.keyframes[0] == 0:
+                start = At.seq(seqs[0] if seqs else self.index.entries[0].seq_last + 1)
         if start is not None:
             keyframe, _target = self.seek(start)
             if keyframe is not None:

@@ -25,12 +25,28 @@ RECORD_FAMILIES = ("Renderer", "Animator", "ViewportEvents")
 _EVENT_METHODS = ("frame", "event")
 
 
+_GSP_MODULES = ("gsp.core", "gsp.types", "gsp.visuals", "gsp.geometry", "gsp.materials", "gsp.lights",
+                "gsp.transforms")
+
+
+def _import_gsp_classes() -> None:
+    """Import gsp's public modules so every Captured class is registered (fixed names, ours)."""
+    import importlib
+
+    for name in _GSP_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # a part of gsp not written yet
+
+
 class SceneState:
     """Applies commands to ``gsp`` objects rebuilt under their recorded UUIDs."""
 
     def __init__(self) -> None:
         from gsp import capture
 
+        _import_gsp_classes()
         self._capture = capture
         self._classes = capture.captured_classes()
         self._methods: dict[type, frozenset[str]] = {}
@@ -101,6 +117,9 @@ class SceneState:
             raise CommandError(f"seq {cmd.seq} {cmd.op}: {error.args[0]}") from None
         if method == "new":
             cls = self._classes.get(family)
+            if cls is None:
+                self._classes = self._capture.captured_classes()  # classes imported since
+                cls = self._classes.get(family)
             if cls is None:
                 self._warn_once(cmd.op, f"seq {cmd.seq}: skipping {cmd.op}: unknown type {family!r}")
                 return None

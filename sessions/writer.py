@@ -201,6 +201,21 @@ class LogWriter:
                 raise failure
             raise LogWriteError(f"a sink failed to take chunk {self.chunks_written - 1}: {failure}") from failure
 
+    def seed(self, commands: Iterable[Command]) -> None:
+        """Start from a known state: apply ``commands`` (e.g. a snapshot) to the writer's scene
+        state without writing them, then write that state as a keyframe.
+
+        Used by ``trim`` so that a cut-out log opens with the state at its start. The last
+        command's seq/time become the writer's current ones.
+        """
+        state = self._scene()
+        if state is None:
+            raise LogWriteError("seed() needs keyframes (gsp must be importable)")
+        for cmd in commands:
+            state.apply(cmd)
+            self.last_seq, self.last_t_ns = cmd.seq, cmd.t_ns
+        self.write_keyframe()
+
     # -- keyframes -------------------------------------------------------------------------------
     def snapshot_chunk(self) -> tuple[bytes, int] | None:
         """(KEYFRAME chunk bytes of the current state, its seq), without writing it.

@@ -1,0 +1,374 @@
+"""Session-log tools as library functions: info, dump, verify, repair, trim, cat.
+
+The ``gsp info/dump/verify/repair/trim/cat`` commands (gsplog_cli/cmd_sessions.py) are thin
+wrappers over these.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import enum
+import json
+import os
+import uuid as uuid_module
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import IO, Any
+
+import numpy as np
+
+from sessions.chunk import HEADER_SIZE, ChunkKind, decode_chunk, peek_chunk_header
+from sessions.codec import UnknownValue
+from sessions.command import Command, Ref
+from sessions.errors import LogFormatError
+from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, header_size_hint
+from sessions.index import summarize_commands
+from sessions.reader import LogReader, Position, find_next_chunk
+from sessions.sinks import FileSink
+
+__all__ = ["info", "dump", "to_json_value", "VerifyReport", "verify", "repair", "trim", "cat"]
+
+Progress = Callable[[int], None] | None
+
+
+# --------------------------------------------------------------------------------------------
+# info
+# --------------------------------------------------------------------------------------------
+def info(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A JSON-ready summary: sizes, version, metadata, chunk/command/frame counts, ranges, markers."""
+    with LogReader(path, recover=True) as reader:
+        idx = reader.index
+        kinds: dict[str, int] = {}
+        raw_total = 0
+        for entry in idx.entries:
+            name = ChunkKind(entry.kind).name if entry.kind in ChunkKind._value2member_map_ else f"UNKNOWN({entry.kind})"
+            kinds[name] = kinds.get(name, 0) + 1
+            head = reader._pread(entry.offset, HEADER_SIZE)
+            raw_total += peek_chunk_header(head).raw_size
+        seqs, times = idx.seq_range(), idx.time_range()
+        return {
+            "path": os.fspath(path),
+            "size_bytes": os.path.getsize(path),
+            "format": f"{reader.header.major}.{reader.header.minor}",
+            "metadata": _jsonable(reader.metadata),
+            "complete": reader.complete,
+            "chunks": len(idx),
+            "chunk_kinds": kinds,
+            "raw_bytes": raw_total,
+            "stored_bytes": sum(e.size for e in idx.entries),
+            "commands": idx.total_commands,
+            "frames": idx.total_frames,
+            "keyframes": len(idx.keyframes),
+            "seq_range": list(seqs) if seqs else None,
+            "time_range_ns": list(times) if times else None,
+            "duration_s": (times[1] - times[0]) / 1e9 if times else 0.0,
+            "markers": [{"label": m.label, "seq": m.seq, "t_s": m.t_ns / 1e9} for m in idx.markers],
+            "problems": [str(p) for p in reader.problems],
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda v: base64.b64encode(v).decode() if isinstance(v, bytes) else str(v)))
+
+
+# --------------------------------------------------------------------------------------------
+# dump
+# --------------------------------------------------------------------------------------------
+def to_json_value(value: Any, full: bool = False) -> Any:
+    """A JSON-ready form of a command value; arrays and byte strings summarised unless ``full``."""
+    if isinstance(value, Ref):
+        return {"$ref": value.uuid}
+    if isinstance(value, enum.Enum):
+        return {"$enum": f"{type(value).__name__}.{value.name}", "value": value.value}
+    if isinstance(value, np.ndarray):
+        out: dict[str, Any] = {"$ndarray": value.dtype.str, "shape": list(value.shape)}
+        if full:
+            out["data"] = value.tolist()
+        elif value.size:
+            out.update(min=value.min().item(), max=value.max().item(), head=value.reshape(-1)[:4].tolist())
+        return out
+    if isinstance(value, (bytes, bytearray)):
+        key = "$bytearray" if isinstance(value, bytearray) else "$bytes"
+        if full:
+            return {key: len(value), "hex": bytes(value).hex()}
+        return {key: len(value), "head": bytes(value[:16]).hex()}
+    if isinstance(value, (list, tuple)):
+        return [to_json_value(v, full) for v in value]
+    if isinstance(value, dict):
+        return {k: to_json_value(v, full) for k, v in value.items()}
+    if isinstance(value, UnknownValue):
+        return {"$unknown": value.code}
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    serialize = getattr(value, "serialize", None)
+    if callable(serialize):
+        return {"$link": to_json_value(serialize(), full)}
+    return {"$repr": repr(value)[:200]}
+
+
+def command_to_json(cmd: Command, full: bool = False) -> dict[str, Any]:
+    """One command as a JSON-ready dict."""
+    return {"seq": cmd.seq, "t_ns": cmd.t_ns, "op": cmd.op, "target": cmd.target,
+            "args": to_json_value(list(cmd.args), full), "kwargs": to_json_value(cmd.kwargs, full)}
+
+
+def dump(path: str | os.PathLike[str], out: IO[str], *, start: Position | None = None,
+         stop: Position | None = None, full: bool = False, progress: Progress = None) -> int:
+    """Write the commands as JSON lines to ``out``; returns how many were written.
+
+    With ``start`` the first lines are the keyframe that rebuilds the state at ``start``.
+    """
+    count = 0
+    with LogReader(path) as reader:
+        for cmd in reader.commands(start=start, stop=stop):
+            out.write(json.dumps(command_to_json(cmd, full), separators=(",", ":")) + "\n")
+            count += 1
+            if progress is not None:
+                progress(1)
+    return count
+
+
+# --------------------------------------------------------------------------------------------
+# verify / repair
+# --------------------------------------------------------------------------------------------
+@dataclass
+class VerifyReport:
+    """What :func:`verify` found. ``ok`` means every byte checked and a valid footer."""
+
+    path: str
+    header_ok: bool = False
+    footer_ok: bool = False
+    chunks_ok: int = 0
+    commands_ok: int = 0
+    damaged: list[dict[str, Any]] = field(default_factory=list)  # {offset, chunk, reason}
+    tail_incomplete_bytes: int = 0
+    intact_prefix_bytes: int = 0  # bytes readable before the first damage
+    last_intact_seq: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing is damaged or missing."""
+        return self.header_ok and self.footer_ok and not self.damaged and not self.tail_incomplete_bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {**asdict(self), "ok": self.ok}
+
+
+def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[int, bytes, Any]]:
+    """Every intact non-END chunk (offset, bytes, decoded Chunk), resynchronising past damage."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        first = f.read(16)
+        hint = header_size_hint(first)
+        if hint is None:
+            raise LogFormatError("not a gsplog file", offset=0, path=path)
+        f.seek(0)
+        header = decode_header(f.read(hint), path=path)
+        if report is not None:
+            report.header_ok = True
+        pos = header.size
+        number = 0
+        first_damage: int | None = None
+        footer_offset = None
+        if size >= header.size + TRAILER_SIZE:
+            f.seek(size - TRAILER_SIZE)
+            footer_offset = decode_trailer(f.read(TRAILER_SIZE))
+        while pos < size:
+            f.seek(pos)
+            head = f.read(HEADER_SIZE)
+            if footer_offset is not None and pos == size - TRAILER_SIZE:
+                break
+            try:
+                if len(head) < HEADER_SIZE:
+                    raise LogFormatError("incomplete chunk header at the end of the file", offset=pos)
+                info = peek_chunk_header(head, offset=pos, chunk_index=number)
+                if pos + info.size > size:
+                    raise LogFormatError(f"chunk of {info.size} bytes cut short by the end of the file", offset=pos)
+                f.seek(pos)
+                data = f.read(info.size)
+                chunk = decode_chunk(data, offset=pos, chunk_index=number, info=info)
+                commands = chunk.commands() if info.kind in (ChunkKind.COMMANDS, ChunkKind.KEYFRAME) else []
+            except LogFormatError as error:
+                if first_damage is None:
+                    first_damage = pos
+                nxt = find_next_chunk(f, pos + 1, size)
+                if report is not None:
+                    if nxt is None and ("cut short" in error.reason or "incomplete chunk header" in error.reason):
+                        report.tail_incomplete_bytes = size - pos
+                    else:
+                        report.damaged.append({"offset": pos, "chunk": number, "reason": error.reason})
+                if nxt is None:
+                    break
+                pos = nxt
+                continue
+            if info.kind == ChunkKind.END:
+                if report is not None and pos == footer_offset:
+                    report.footer_ok = _footer_matches(chunk, header.size, pos)
+                pos += info.size
+                continue
+            if report is not None:
+                report.chunks_ok += 1
+                if info.kind == ChunkKind.COMMANDS:
+                    report.commands_ok += len(commands)
+                    if first_damage is None:
+                        report.last_intact_seq = info.seq_last
+                if first_damage is None:
+                    report.intact_prefix_bytes = pos + info.size
+            yield pos, data, chunk
+            number += 1
+            pos += info.size
+
+
+def _footer_matches(chunk: Any, first_offset: int, footer_offset: int) -> bool:
+    from sessions.index import LogIndex
+
+    try:
+        LogIndex.from_payload(chunk.payload_object(), first_offset=first_offset, footer_offset=footer_offset)
+        return True
+    except (ValueError, LogFormatError):
+        return False
+
+
+def verify(path: str | os.PathLike[str], progress: Progress = None) -> VerifyReport:
+    """Check the header, every chunk's checksums and decoding, and the footer index."""
+    report = VerifyReport(os.fspath(path))
+    try:
+        for _pos, data, _chunk in _scan_all(report.path, report):
+            if progress is not None:
+                progress(len(data))
+    except LogFormatError as error:
+        report.damaged.append({"offset": error.offset, "chunk": None, "reason": error.reason})
+    return report
+
+
+def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str], progress: Progress = None) -> VerifyReport:
+    """Write ``dst`` with every intact chunk of ``src`` and a valid footer; returns what was found."""
+    src, dst = os.fspath(src), os.fspath(dst)
+    if os.path.abspath(src) == os.path.abspath(dst):
+        raise ValueError("repair: the output must be a different file")
+    report = VerifyReport(src)
+    with open(src, "rb") as f:
+        first = f.read(16)
+        hint = header_size_hint(first)
+        if hint is None:
+            raise LogFormatError("not a gsplog file", offset=0, path=src)
+        f.seek(0)
+        header_bytes = f.read(hint)
+    decode_header(header_bytes, path=src)
+    sink = FileSink(dst, header=header_bytes)
+    try:
+        for _pos, data, chunk in _scan_all(src, report):
+            frames, markers = (summarize_commands(chunk.commands()) if chunk.info.kind == ChunkKind.COMMANDS
+                               else (0, []))
+            sink.write_chunk(data, dataclasses.replace(chunk.info, frames=frames, markers=tuple(markers)))
+            if progress is not None:
+                progress(len(data))
+    finally:
+        sink.close()
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# trim / cat
+# --------------------------------------------------------------------------------------------
+def _writer(dst: str, metadata: dict[str, Any]) -> Any:
+    from sessions.writer import LogWriter
+
+    meta = {k: v for k, v in metadata.items() if k not in ("created", "created_unix_ns", "monotonic_anchor_ns",
+                                                            "host", "versions", "format", "protocol", "platform")}
+    return LogWriter(dst, metadata={**meta, "source": metadata})
+
+
+def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Position | None = None,
+         stop: Position | None = None, progress: Progress = None) -> int:
+    """Write the part of ``src`` from ``start`` to ``stop`` as a self-contained log ``dst``.
+
+    ``dst`` starts with a keyframe of the state at ``start``; times are shifted so that
+    ``start`` is 0. Returns the number of commands after the keyframe.
+    """
+    from sessions.scene import SceneState
+
+    count = 0
+    with LogReader(src) as reader:
+        target = reader.resolve(start) if start is not None else None
+        writer = _writer(os.fspath(dst), reader.metadata)
+        try:
+            state = SceneState()
+            shift: int | None = None
+            last: Command | None = None
+            for cmd in reader.commands(start=start, stop=stop):
+                if target is not None and cmd.seq < target:
+                    state.apply(cmd)  # catch-up: becomes the opening keyframe
+                    last = cmd
+                    continue
+                if shift is None:
+                    shift = cmd.t_ns
+                    if target is not None and last is not None:
+                        writer.seed(state.snapshot(last.seq, 0))
+                writer.append(Command(cmd.seq, cmd.t_ns - shift, cmd.op, cmd.target, cmd.args, cmd.kwargs))
+                count += 1
+                if progress is not None:
+                    progress(1)
+            if shift is None and last is not None:  # start past the end: just the final state
+                writer.seed(state.snapshot(last.seq, 0))
+        finally:
+            writer.close()
+    return count
+
+
+def _remap(value: Any, mapping: dict[str, str]) -> Any:
+    if isinstance(value, Ref):
+        return Ref(mapping.get(value.uuid, value.uuid))
+    if isinstance(value, list):
+        return [_remap(v, mapping) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_remap(v, mapping) for v in value)
+    if isinstance(value, dict):
+        return {k: _remap(v, mapping) for k, v in value.items()}
+    return value
+
+
+def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, gap_ns: int = 1_000_000,
+        progress: Progress = None) -> int:
+    """Concatenate sessions into ``dst``; each one's seq/time continue after the previous one's.
+
+    A later session that re-creates objects under UUIDs already used (e.g. recorded twice with
+    deterministic UUIDs) gets fresh UUIDs for them, so both scenes replay as recorded.
+    Returns the number of commands written.
+    """
+    if not sources:
+        raise ValueError("cat: no input logs")
+    count = 0
+    used: set[str] = set()
+    next_seq, next_t = 1, 0
+    writer = None
+    try:
+        for src in sources:
+            with LogReader(src) as reader:
+                if writer is None:
+                    writer = _writer(os.fspath(dst), reader.metadata)
+                seq_shift = t_shift = None
+                mapping: dict[str, str] = {}
+                targets: set[str] = set()
+                for cmd in reader.commands():
+                    if seq_shift is None or t_shift is None:
+                        seq_shift, t_shift = next_seq - cmd.seq, next_t - cmd.t_ns
+                    if cmd.method == "new" and cmd.target in used and cmd.target not in mapping:
+                        mapping[cmd.target] = str(uuid_module.uuid5(uuid_module.NAMESPACE_URL, f"gsplog-cat:{len(used)}:{cmd.target}"))
+                    target = mapping.get(cmd.target, cmd.target)
+                    if cmd.target:
+                        targets.add(target)
+                    out = Command(cmd.seq + seq_shift, cmd.t_ns + t_shift, cmd.op, target,
+                                  _remap(cmd.args, mapping), _remap(cmd.kwargs, mapping))
+                    writer.append(out)
+                    count += 1
+                    if progress is not None:
+                        progress(1)
+                used |= targets
+                next_seq, next_t = writer.last_seq + 1, writer.last_t_ns + gap_ns
+    finally:
+        if writer is not None:
+            writer.close()
+    return count
