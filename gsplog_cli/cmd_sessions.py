@@ -1,0 +1,169 @@
+"""``gsp info/dump/verify/repair/trim/cat``: the session-log tools on the command line.
+
+Positions (``--from``/``--to``) accept seconds (``2.5`` or ``2.5s``), a rendered frame
+(``#12`` or ``f12``, counting from 1), a marker (``@label``) or a sequence number (``seq:40``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+POSITION_HELP = "seconds ('2.5', '2.5s'), frame ('#12', 'f12'), marker ('@label') or 'seq:N'"
+
+
+def _position(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None:
+        return None
+    from sessions.position import parse_at
+
+    try:
+        return parse_at(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@contextmanager
+def _progress(total: int | None, unit: str, desc: str) -> Iterator[Callable[[int], None] | None]:
+    """A tqdm bar on stderr when it is a terminal, else nothing."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit=unit, unit_scale=True, desc=desc, file=sys.stderr, leave=False) as bar:
+        yield bar.update
+
+
+@contextmanager
+def _log_errors() -> Iterator[None]:
+    """Bad logs and positions become one clear line and exit status 1, not a traceback."""
+    from sessions.errors import LogFormatError, LogWriteError
+
+    try:
+        yield
+    except (LogFormatError, LogWriteError, ValueError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+_PATH = click.Path(exists=True, dir_okay=False)
+
+
+@click.command()
+@click.argument("log", type=_PATH)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def info(log: str, as_json: bool) -> None:
+    """Summarise the session log LOG."""
+    from sessions import tools
+
+    with _log_errors():
+        summary = tools.info(log)
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    meta = summary["metadata"]
+    click.echo(f"{summary['path']}: gsplog {summary['format']}, {summary['size_bytes']} bytes"
+               f"{'' if summary['complete'] else ' (unterminated: no footer)'}")
+    click.echo(f"  created   {meta.get('created', '?')} on {meta.get('host', '?')}, protocol {meta.get('protocol', '?')}")
+    click.echo(f"  duration  {summary['duration_s']:.3f} s, {summary['commands']} commands, {summary['frames']} frames")
+    click.echo(f"  chunks    {summary['chunks']} {summary['chunk_kinds']}, {summary['keyframes']} keyframes")
+    ratio = summary["raw_bytes"] / summary["stored_bytes"] if summary["stored_bytes"] else 1.0
+    click.echo(f"  bytes     {summary['raw_bytes']} raw, {summary['stored_bytes']} stored (x{ratio:.2f})")
+    if summary["seq_range"]:
+        click.echo(f"  seq       {summary['seq_range'][0]}..{summary['seq_range'][1]}")
+    for marker in summary["markers"]:
+        click.echo(f"  marker    @{marker['label']} seq {marker['seq']} at {marker['t_s']:.3f} s")
+    if meta.get("user"):
+        click.echo(f"  user      {json.dumps(meta['user'])}")
+    for problem in summary["problems"]:
+        click.echo(f"  problem   {problem}")
+
+
+@click.command()
+@click.argument("log", type=_PATH)
+@click.option("--from", "start", callback=_position, help=f"Start here (after its keyframe): {POSITION_HELP}.")
+@click.option("--to", "stop", callback=_position, help=f"Stop before this: {POSITION_HELP}.")
+@click.option("--full", is_flag=True, help="Print arrays and byte strings in full (default: summaries).")
+def dump(log: str, start: Any, stop: Any, full: bool) -> None:
+    """Print the commands of LOG as JSON lines."""
+    from sessions import tools
+
+    with _log_errors(), _progress(None, "cmd", "dump") as bar:
+        stdout = click.get_text_stream("stdout")
+        tools.dump(log, stdout, start=start, stop=stop, full=full, progress=bar)
+
+
+@click.command()
+@click.argument("log", type=_PATH)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def verify(log: str, as_json: bool) -> None:
+    """Check every checksum and the index of LOG. Exit status 0: intact; 1: damaged."""
+    from sessions import tools
+
+    with _log_errors(), _progress(os.path.getsize(log), "B", "verify") as bar:
+        report = tools.verify(log, progress=bar)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        state = "OK" if report.ok else "DAMAGED"
+        click.echo(f"{log}: {state}: {report.chunks_ok} intact chunks, {report.commands_ok} commands")
+        if not report.header_ok:
+            click.echo("  header damaged: nothing can be recovered")
+        if not report.footer_ok:
+            click.echo("  footer index missing or damaged (readers rebuild it by scanning; `gsp repair` writes one)")
+        if report.tail_incomplete_bytes:
+            click.echo(f"  {report.tail_incomplete_bytes} bytes of an incomplete last chunk")
+        for damage in report.damaged:
+            click.echo(f"  damaged at offset {damage['offset']} (chunk {damage['chunk']}): {damage['reason']}")
+        if not report.ok and report.header_ok:
+            click.echo(f"  recoverable: {report.chunks_ok} chunks; intact prefix {report.intact_prefix_bytes} bytes "
+                       f"up to seq {report.last_intact_seq}; `gsp repair` keeps every intact chunk")
+    sys.exit(0 if report.ok else 1)
+
+
+@click.command()
+@click.argument("log", type=_PATH)
+@click.argument("output", type=click.Path(dir_okay=False))
+def repair(log: str, output: str) -> None:
+    """Rewrite LOG as OUTPUT keeping every intact chunk, with a valid footer index."""
+    from sessions import tools
+
+    with _log_errors(), _progress(os.path.getsize(log), "B", "repair") as bar:
+        report = tools.repair(log, output, progress=bar)
+    click.echo(f"{output}: kept {report.chunks_ok} chunks ({report.commands_ok} commands); "
+               f"dropped {len(report.damaged)} damaged regions"
+               + (f" and an incomplete tail of {report.tail_incomplete_bytes} bytes" if report.tail_incomplete_bytes else ""))
+
+
+@click.command()
+@click.argument("log", type=_PATH)
+@click.argument("output", type=click.Path(dir_okay=False))
+@click.option("--from", "start", callback=_position, help=f"Start: {POSITION_HELP}.")
+@click.option("--to", "stop", callback=_position, help=f"Stop before: {POSITION_HELP}.")
+def trim(log: str, output: str, start: Any, stop: Any) -> None:
+    """Cut a self-contained log OUTPUT (opening with a keyframe) out of LOG."""
+    from sessions import tools
+
+    with _log_errors(), _progress(None, "cmd", "trim") as bar:
+        count = tools.trim(log, output, start, stop, progress=bar)
+    click.echo(f"{output}: {count} commands")
+
+
+@click.command()
+@click.argument("logs", nargs=-1, required=True, type=_PATH)
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The concatenated log.")
+def cat(logs: tuple[str, ...], output: str) -> None:
+    """Concatenate LOGS into OUTPUT, each session's seq and time following the previous one's."""
+    from sessions import tools
+
+    if os.path.abspath(output) in {os.path.abspath(p) for p in logs}:
+        raise click.BadParameter("the output must not be one of the inputs", param_hint="--output")
+    with _log_errors(), _progress(None, "cmd", "cat") as bar:
+        count = tools.cat(list(logs), output, progress=bar)
+    click.echo(f"{output}: {count} commands from {len(logs)} logs")
