@@ -172,11 +172,12 @@ class Publisher:
         """The last sequence number given out."""
         return self._seq
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Send what is queued, announce the session end, and release the sockets."""
+    def close(self, timeout: float = 5.0, *, end: bool = True) -> None:
+        """Send what is queued, announce the session end (unless ``end=False``), release the sockets."""
         if self._closed:
             return
         self._closed = True
+        self._announce_end = end
         try:
             self._queue.put(_STOP, timeout=timeout)
         except queue.Full:
@@ -198,6 +199,7 @@ class Publisher:
 
     # -- the I/O thread -----------------------------------------------------------------------
     _abort = False
+    _announce_end = True
 
     def _run(self) -> None:
         try:
@@ -301,5 +303,6 @@ class Publisher:
             last_sent = seq
         with self._lock:
             final = self._seq
-        pub.send_multipart(encode_end(self.session_id, final))
+        if self._announce_end:
+            pub.send_multipart(encode_end(self.session_id, final))
         log.info("session %s ended after update %d", session_id_hex(self.session_id), final)

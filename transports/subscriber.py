@@ -255,8 +255,7 @@ class Subscriber:
         if len(self._retired) > _RETIRED_KEPT:
             self._retired.popitem(last=False)
         if self.session_id == session_id:
-            self.session_id = None
-            self.last_seq = 0
+            self.session_id = None  # last_seq stays: what we had when the session ended
 
     def _new_dealer(self) -> zmq.Socket:
         if self._dealer is not None:

@@ -1,0 +1,65 @@
+"""Shared helpers of the transport tests: node processes and publishing loops."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from transports.protocol import PayloadKind
+from transports.publisher import Publisher
+from transports.state import OpaqueState
+
+NODE_SCRIPT = Path(__file__).with_name("opaque_node.py")
+
+
+def local_publisher(**kwargs: Any) -> Publisher:
+    """A publisher on free loopback ports with an opaque state."""
+    kwargs.setdefault("state", OpaqueState())
+    kwargs.setdefault("heartbeat_interval", 0.1)
+    return Publisher("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", **kwargs)
+
+
+def start_node(endpoint: str, snapshot: str, out: Path, *extra: str) -> subprocess.Popen[bytes]:
+    """Start an opaque node process writing its result to ``out``."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, str(NODE_SCRIPT), endpoint, snapshot, str(out), *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+
+
+def node_result(proc: subprocess.Popen[bytes], out: Path, timeout: float = 20.0) -> dict[str, Any]:
+    """Wait for a node process to finish and return its JSON result."""
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        raise AssertionError(f"node did not finish in {timeout} s:\n{err.decode()[-3000:]}") from None
+    assert proc.returncode == 0, err.decode()[-3000:]
+    return dict(json.loads(out.read_text()))
+
+
+def wait_connected(pub: Publisher, timeout: float = 10.0) -> None:
+    """Wait until at least one snapshot was served (a node has joined)."""
+    deadline = time.monotonic() + timeout
+    while pub.service_stats.snapshots == 0:
+        assert time.monotonic() < deadline, "no node asked for a snapshot"
+        time.sleep(0.02)
+
+
+def publish_series(pub: Publisher, start: int, count: int, interval: float = 0.0, size: int = 16) -> None:
+    """Publish ``count`` distinct payloads (every 50th a keyframe, like a log's keyframes)."""
+    for i in range(start, start + count):
+        body = f"{i:08d};".encode() + bytes(size)
+        kind = PayloadKind.KEYFRAME if i % 50 == 49 else PayloadKind.DELTA
+        pub.publish(body, kind)
+        if interval:
+            time.sleep(interval)
