@@ -1,0 +1,128 @@
+"""``gsp record``: run an unmodified script under the recorder."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import sys
+import traceback
+from typing import Any
+
+import click
+
+__all__ = ["record", "run_script", "parse_meta"]
+
+
+def parse_meta(items: tuple[str, ...]) -> dict[str, str]:
+    """``("k=v", ...)`` -> ``{"k": "v"}``; a clear error for an item without ``=``."""
+    meta: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected key=value, got {item!r}", param_hint="--meta")
+        meta[key] = value
+    return meta
+
+
+def run_script(path: str, argv: list[str]) -> int:
+    """Run ``path`` as ``__main__`` with ``sys.argv = [path, *argv]``; return its exit code.
+
+    The script's folder goes first on ``sys.path`` (as ``python script.py`` does). An uncaught
+    exception is printed as Python prints it and gives exit code 1.
+    """
+    old_argv, old_path = sys.argv, list(sys.path)
+    sys.argv = [path, *argv]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    try:
+        runpy.run_path(path, run_name="__main__")
+        return 0
+    except SystemExit as stop:
+        return _exit_code(stop.code)
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        return 130
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    finally:
+        sys.argv = old_argv
+        sys.path[:] = old_path
+
+
+def _exit_code(code: Any) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)  # sys.exit("message") prints the message and exits with 1
+    return 1
+
+
+def _configure_gsp(no_render: bool, frames: int | None, duration: float | None, fps: float | None) -> None:
+    if no_render:
+        from gsp.types.renderer_base import set_rendering_enabled
+
+        set_rendering_enabled(False)
+    if frames is not None or duration is not None or fps is not None:
+        from gsp.types.animator_base import DEFAULT_FPS, configure_headless
+
+        configure_headless(frames, fps=fps if fps is not None else DEFAULT_FPS, duration_s=duration)
+
+
+@click.command(
+    "record",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Arguments after `--` are passed to the script: gsp record anim.py -o a.gsplog -- --size 100",
+)
+@click.argument("script", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.argument("script_args", nargs=-1, type=click.UNPROCESSED)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Session log to write (default: <script name>.gsplog).")
+@click.option("--publish", metavar="ENDPOINT", default=None,
+              help="Also publish the session live over ZeroMQ (e.g. tcp://127.0.0.1:5555).")
+@click.option("--no-render", is_flag=True, help="Record without rendering locally (faster, headless).")
+@click.option("--frames", type=click.IntRange(min=1), default=None, help="Stop animators after N frames.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop animators after S seconds of animation time.")
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Frame rate of headless animators.")
+@click.option("--flush-interval", "flush_ms", type=click.FloatRange(min=0, min_open=True), default=100.0,
+              show_default=True, help="Longest time (ms) a call waits before it is on disk.")
+@click.option("--meta", multiple=True, metavar="KEY=VALUE", help="User metadata for the header (repeatable).")
+def record(
+    script: str,
+    script_args: tuple[str, ...],
+    output: str | None,
+    publish: str | None,
+    no_render: bool,
+    frames: int | None,
+    duration: float | None,
+    fps: float | None,
+    flush_ms: float,
+    meta: tuple[str, ...],
+) -> None:
+    """Run SCRIPT unmodified and record every GSP call into a session log.
+
+    The script's exit code is preserved; the log is closed properly even when it fails.
+    """
+    if frames is not None and duration is not None:
+        raise click.UsageError("give --frames or --duration, not both")
+    metadata = parse_meta(meta)
+    metadata.setdefault("script", os.path.basename(script))
+    if output is None and publish is None:
+        output = os.path.splitext(os.path.basename(script))[0] + ".gsplog"
+    _configure_gsp(no_render, frames, duration, fps)
+
+    from recorder import Recorder
+
+    rec = Recorder(output, publish=publish, metadata=metadata, flush_interval_s=flush_ms / 1000.0)
+    try:
+        rec.start()
+    except Exception as error:
+        raise click.ClickException(f"cannot start recording into {output or publish}: {error}") from error
+    try:
+        code = run_script(script, list(script_args))
+    finally:
+        rec.stop()
+    sys.stdout.flush()
+    sys.exit(code)

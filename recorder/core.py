@@ -1,0 +1,372 @@
+"""The recorder: an observer on the capture seam that turns each GSP call into a command.
+
+On the caller's thread it does only what must happen there: take the time, convert the
+arguments (references become :class:`~sessions.command.Ref`, mutable bytes are copied), record
+snapshots of live objects created before recording started, check reachable buffers for
+in-place mutation before a render, and queue a tuple. A :class:`~recorder.writer_thread.WriterThread`
+builds the commands, encodes, compresses and writes them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from gsp import capture
+from gsp.capture import Captured
+from recorder.convert import PLAIN_TYPES as _PLAIN
+from recorder.convert import ArgConverter
+from recorder.queue import DEFAULT_MAX_BYTES, DEFAULT_MAX_COMMANDS, CommandQueue
+from recorder.tracking import HASH_NAME, BufferTracker, reachable_buffers
+from recorder.writer_thread import WriterThread
+from sessions.command import Ref
+from sessions.index import MARK_OP
+
+__all__ = ["Recorder", "record", "mark", "active_recorder", "MARK_OP", "SESSION_TARGET"]
+
+_log = logging.getLogger("gsplog.recorder")
+_monotonic_ns = time.monotonic_ns
+
+#: Target of user markers (op ``sessions.index.MARK_OP``): not a GSP object, so it is empty.
+SESSION_TARGET = ""
+
+_active: list[Recorder] = []  # started recorders, most recent last
+
+
+class Recorder:
+    """Records every captured GSP call into a session log and/or a live publisher.
+
+    ``path``: the ``.gsplog`` file (None: publish only). ``publish``: a ZeroMQ endpoint
+    (``"tcp://127.0.0.1:5555"``) or a ready :class:`sessions.sinks.ChunkSink`-like publisher.
+    ``metadata``: user metadata stored in the header. ``flush_interval_s``: the longest time a
+    recorded call may wait before its chunk is written (the loss window of a killed process).
+    ``max_queue_bytes`` / ``max_queue_commands``: backpressure limits (see recorder.queue).
+    ``sinks``: extra chunk sinks. ``writer_options``: extra keyword arguments for
+    :class:`sessions.LogWriter`. ``on_command``: called on the writer thread with each
+    Command written (tests, in-process players).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        publish: Any = None,
+        metadata: dict[str, Any] | None = None,
+        flush_interval_s: float = 0.1,
+        max_queue_bytes: int = DEFAULT_MAX_BYTES,
+        max_queue_commands: int = DEFAULT_MAX_COMMANDS,
+        sinks: Sequence[Any] = (),
+        writer_options: dict[str, Any] | None = None,
+        on_command: Any = None,
+    ) -> None:
+        if path is None and publish is None and not sinks:
+            raise ValueError("Recorder: give a path, a publish endpoint or sinks (nothing to record into)")
+        if flush_interval_s <= 0:
+            raise ValueError(f"Recorder: flush_interval_s must be > 0, got {flush_interval_s}")
+        self.path = None if path is None else os.fspath(path)
+        self.publish = publish
+        self.metadata = dict(metadata or {})
+        self.flush_interval_s = float(flush_interval_s)
+        self.sinks = list(sinks)
+        self.writer_options = dict(writer_options or {})
+        self.on_command = on_command
+        self.queue = CommandQueue(max_queue_bytes, max_queue_commands)
+        self._items = self.queue.items  # the deque, for the hot path
+        self._max_commands = max_queue_commands
+        self.tracker = BufferTracker()
+        self._refs: dict[str, Ref] = {}
+        self._converter = ArgConverter(self._refs, self._record_snapshot)
+        self._snapshotting: set[str] = set()
+        self._t0_ns = 0
+        self._failed = False
+        self._started = False
+        self._stopped = False
+        self._writer: WriterThread | None = None
+        self._publisher: Any = None
+        # op -> hook run after conversion, before the command is queued
+        self._hooks = {
+            "Renderer.render": self._before_render,
+            "Buffer.set_data": self._after_buffer_write,
+            "Buffer.new": self._after_buffer_write,
+        }
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    def start(self) -> Recorder:
+        """Open the log, start the writer thread and begin observing GSP calls."""
+        if self._started:
+            raise RuntimeError("Recorder.start: this recorder was already started (use a new Recorder)")
+        self._started = True
+        _ignore_sigxfsz()
+        self._t0_ns = time.monotonic_ns()
+        wall_ns = time.time_ns()
+        log_writer = self._open_writer(wall_ns)
+        self._writer = WriterThread(
+            self.queue,
+            log_writer,
+            describe=self.path or str(self.publish),
+            poll_s=min(0.005, self.flush_interval_s / 4),
+            on_command=self.on_command,
+            on_failure=self._on_failure,
+        )
+        self._writer.start()
+        _active.append(self)
+        capture.add_observer(self)
+        return self
+
+    def stop(self) -> None:
+        """Stop observing, write everything still queued, close the log (idempotent)."""
+        if not self._started or self._stopped:
+            return
+        self._stopped = True
+        capture.remove_observer(self)
+        if self in _active:
+            _active.remove(self)
+        assert self._writer is not None
+        self._writer.stop()
+        if self._publisher is not None and hasattr(self._publisher, "close"):
+            try:
+                self._publisher.close()
+            except Exception as error:  # the log itself is closed already
+                _log.warning("gsplog recorder: closing the publisher failed: %s", error)
+
+    def __enter__(self) -> Recorder:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Block until every call recorded so far is written as a chunk; False on timeout."""
+        if self._writer is None or not self._writer.is_alive():
+            return True
+        done = threading.Event()
+        self.queue.put_control("flush", done)
+        return done.wait(timeout)
+
+    # ---- state ----------------------------------------------------------------------------
+    @property
+    def error(self) -> BaseException | None:
+        """The write failure that stopped recording, if any."""
+        return None if self._writer is None else self._writer.error
+
+    @property
+    def commands_written(self) -> int:
+        """Commands appended to the log so far."""
+        return 0 if self._writer is None else self._writer.commands_written
+
+    @property
+    def t0_ns(self) -> int:
+        """``time.monotonic_ns()`` at the start of the session (t_ns = 0)."""
+        return self._t0_ns
+
+    def now_ns(self) -> int:
+        """The session time now, in the commands' t_ns scale."""
+        return time.monotonic_ns() - self._t0_ns
+
+    # ---- the capture seam -----------------------------------------------------------------
+    def on_call(self, target: Captured, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Seam callback: queue one command (after snapshots and buffer checks it needs)."""
+        if self._failed:
+            return
+        t_ns = _monotonic_ns() - self._t0_ns
+        uuid = target.get_uuid()
+        # Hot path (a known object, scalar arguments, no hook): one tuple appended to the deque.
+        if uuid in self._refs and op not in self._hooks and not kwargs:
+            plain = _PLAIN
+            for a in args:
+                if type(a) not in plain:
+                    break
+            else:
+                items = self._items
+                if len(items) < self._max_commands:
+                    items.append((t_ns, op, uuid, args, kwargs, 0))
+                    return
+        self._record_call(t_ns, target, uuid, op, args, kwargs)
+
+    def _record_call(
+        self, t_ns: int, target: Captured, uuid: str, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> None:
+        refs = self._refs
+        if uuid not in refs and not op.endswith(".new"):
+            self._record_snapshot(target)
+        converter = self._converter
+        before = converter.copied_bytes
+        raw_args, raw_kwargs = args, kwargs
+        if args or kwargs:
+            args, kwargs = converter.convert_call(args, kwargs)
+        hook = self._hooks.get(op)
+        if hook is not None:  # sees the caller's live objects, after unknown ones were snapshotted
+            hook(target, raw_args, raw_kwargs)
+        if uuid not in refs:
+            refs[uuid] = Ref(uuid)
+        self.queue.put((t_ns, op, uuid, args, kwargs, converter.copied_bytes - before))
+
+    def mark(self, label: str, **info: Any) -> None:
+        """Record a user marker (a named point in time, with optional plain ``info``)."""
+        if not isinstance(label, str):
+            raise TypeError(f"Recorder.mark: label must be a str, got {type(label).__name__}")
+        if self._failed or not self._started or self._stopped:
+            return
+        t_ns = time.monotonic_ns() - self._t0_ns
+        kwargs = {k: self._converter.convert(v) for k, v in info.items()}
+        self.queue.put((t_ns, MARK_OP, SESSION_TARGET, (label,), kwargs, 0))
+
+    # ---- internals ------------------------------------------------------------------------
+    def _record_snapshot(self, obj: Captured) -> None:
+        """Record the calls that rebuild a live object never seen before (dependencies first)."""
+        uuid = obj.get_uuid()
+        if uuid in self._snapshotting or uuid in self._refs:
+            return
+        self._snapshotting.add(uuid)
+        try:
+            calls = _snapshot_calls(obj)
+            if calls is None:
+                return
+            name = type(obj)._capture_name_
+            converter = self._converter
+            for method, args, kwargs in calls:
+                t_ns = time.monotonic_ns() - self._t0_ns
+                before = converter.copied_bytes
+                cargs, ckwargs = converter.convert_call(tuple(args), dict(kwargs))
+                if method == "__init__":
+                    op = f"{name}.new"
+                    self._refs[uuid] = Ref(uuid)
+                else:
+                    op = f"{name}.{method}"
+                self.queue.put((t_ns, op, uuid, cargs, ckwargs, converter.copied_bytes - before))
+            if name == "Buffer":
+                self.tracker.note_written(obj)
+        finally:
+            self._snapshotting.discard(uuid)
+
+    def _after_buffer_write(self, target: Captured, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self.tracker.note_written(target)
+
+    def _before_render(self, target: Captured, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        refs = self._refs
+        roots = [*args, *kwargs.values()]
+        candidates = [b for b in reachable_buffers(roots) if b.get_uuid() in refs]
+        for buf in self.tracker.changed(candidates):
+            data = bytearray(buf.to_bytearray())
+            t_ns = time.monotonic_ns() - self._t0_ns
+            self.queue.put((t_ns, "Buffer.set_data", buf.get_uuid(), (data, 0, buf.get_count()), {}, len(data)))
+
+    def _on_failure(self, error: BaseException) -> None:
+        self._failed = True
+
+    def _open_writer(self, wall_ns: int) -> Any:
+        from sessions.writer import LogWriter
+
+        sinks = list(self.sinks)
+        if self.publish is not None:
+            self._publisher = _make_publisher(self.publish)
+            sinks.append(self._publisher)
+        metadata = {
+            "user": self.metadata,
+            "recorder": {
+                "wall_clock_anchor_ns": wall_ns,
+                "monotonic_anchor_ns": self._t0_ns,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "python": sys.version.split()[0],
+                "argv": list(sys.argv),
+                "flush_interval_s": self.flush_interval_s,
+                "content_hash": HASH_NAME,
+            },
+        }
+        options = {"flush_interval_s": self.flush_interval_s, **self.writer_options}
+        return LogWriter(self.path, sinks=sinks, metadata=metadata, **options)
+
+
+def _snapshot_calls(obj: Captured) -> list[tuple[str, Any, Any]] | None:
+    """``obj._snapshot_()``, or a constructor call from the getters that exist (optional
+    parameters without a getter keep their defaults); None, with a warning, when neither works."""
+    try:
+        return obj._snapshot_()
+    except Exception as error:
+        first_error = error
+    try:
+        params = inspect.signature(type(obj).__init__).parameters.values()
+        args: list[Any] = []
+        for p in params:
+            if p.name == "self" or p.kind not in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY):
+                continue
+            getter = getattr(obj, f"get_{p.name}", None)
+            if getter is None:
+                if p.default is p.empty:
+                    raise AttributeError(f"no get_{p.name}() for the required parameter {p.name!r}")
+                break  # later positional arguments would shift: stop at the first default kept
+            args.append(getter())
+        return [("__init__", tuple(args), {})]
+    except Exception as error:
+        _log.warning(
+            "gsplog recorder: cannot snapshot %r created before recording (%s; %s); commands on it will not replay",
+            obj, first_error, error,
+        )
+        return None
+
+
+def _make_publisher(publish: Any) -> Any:
+    if not isinstance(publish, str):
+        return publish  # a ready sink
+    from transports import Publisher
+
+    return Publisher(publish)
+
+
+def _ignore_sigxfsz() -> None:
+    # Past RLIMIT_FSIZE the kernel sends SIGXFSZ, whose default action kills the process; ignored,
+    # the write fails with EFBIG instead, which the writer thread reports once.
+    if hasattr(signal, "SIGXFSZ") and threading.current_thread() is threading.main_thread():
+        try:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        except (ValueError, OSError):
+            pass
+
+
+# ---- module-level API -----------------------------------------------------------------------
+def active_recorder() -> Recorder | None:
+    """The most recently started recorder still running, or None."""
+    return _active[-1] if _active else None
+
+
+def mark(label: str, **info: Any) -> bool:
+    """Record a marker on the active recorder; a no-op returning False when none is recording.
+
+    Scripts may call it unconditionally: without a recorder it costs nothing.
+    """
+    rec = active_recorder()
+    if rec is None:
+        return False
+    rec.mark(label, **info)
+    return True
+
+
+@contextmanager
+def record(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    publish: Any = None,
+    metadata: dict[str, Any] | None = None,
+    flush_interval_s: float = 0.1,
+    **options: Any,
+) -> Iterator[Recorder]:
+    """Record every GSP call made inside the ``with`` block (see :class:`Recorder`).
+
+    The log is closed properly even when the block raises.
+    """
+    rec = Recorder(path, publish=publish, metadata=metadata, flush_interval_s=flush_interval_s, **options)
+    rec.start()
+    try:
+        yield rec
+    finally:
+        rec.stop()

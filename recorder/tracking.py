@@ -1,0 +1,102 @@
+"""Catching in-place mutation of buffers between recorded calls.
+
+A script may write into a buffer's storage (``buffer.to_numpy()[:] = ...``) without calling
+``set_data``; the log would then replay stale data. Before each recorded ``Renderer.render``
+the recorder hashes every buffer reachable from the render's arguments and compares the hash
+with the one of the content last written to the log; a changed buffer gets a synthetic full
+``Buffer.set_data`` before the render command.
+
+Hash choice (measured by ``benchmarks/recorder_hash.py`` on the 2-core development machine,
+12 MB of float32): xxhash's XXH3-64 about 12 GB/s, ``zlib.crc32`` 1.8 GB/s, ``hashlib.blake2b``
+0.35 GB/s, and comparing with a retained copy (``==``, a memcmp) 5.8 GB/s but holding a second
+copy of every buffer. XXH3 is the fastest, keeps 8 bytes per buffer, and its 64 bits make an
+accidental match negligible; ``zlib.crc32`` is the fallback when ``xxhash`` is not installed.
+
+Recording a ``Buffer.new`` or ``Buffer.set_data`` (full or partial) updates the known hash by
+hashing the buffer's storage right after the call: that is exactly what the log now holds.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from gsp.capture import Captured
+
+__all__ = ["content_hash", "HASH_NAME", "BufferTracker", "reachable_buffers"]
+
+try:
+    import xxhash
+
+    content_hash: Callable[[Any], int] = xxhash.xxh3_64_intdigest
+    HASH_NAME = "xxh3_64"
+except ImportError:  # pragma: no cover - xxhash is a declared dependency
+    content_hash = zlib.crc32
+    HASH_NAME = "crc32"
+
+
+def _is_buffer(obj: Any) -> bool:
+    return getattr(type(obj), "_capture_name_", None) == "Buffer"
+
+
+def reachable_buffers(roots: Iterable[Any]) -> Iterator[Captured]:
+    """Every Buffer reachable from ``roots`` through the attributes of GSP objects.
+
+    The walk is generic: it follows each Captured object's instance attributes, and lists,
+    tuples and dicts inside them (visual data slots, cameras' matrices, textures, geometries,
+    materials, lights, transform chains). Transform links are values, not objects of the log:
+    buffers held only inside a link are not walked.
+    """
+    seen: set[int] = set()
+    stack: list[Any] = list(roots)
+    while stack:
+        obj = stack.pop()
+        kind = type(obj)
+        if kind is list or kind is tuple:
+            stack.extend(obj)
+            continue
+        if kind is dict:
+            stack.extend(obj.values())
+            continue
+        if not isinstance(obj, Captured) or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if _is_buffer(obj):
+            yield obj
+            continue
+        attrs = getattr(obj, "__dict__", None)
+        if attrs:
+            for value in attrs.values():
+                vkind = type(value)
+                if vkind is list or vkind is tuple or vkind is dict or isinstance(value, Captured):
+                    stack.append(value)
+
+
+class BufferTracker:
+    """Known content hash of every buffer, by UUID, as the log holds it."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, int] = {}
+        self.checked_bytes = 0  # bytes hashed at render time (statistics)
+
+    def note_written(self, buffer: Any) -> None:
+        """The log now holds ``buffer``'s current content (after a recorded new/set_data)."""
+        self.known[buffer.get_uuid()] = content_hash(buffer.to_bytearray())
+
+    def changed(self, buffers: Iterable[Any]) -> list[Any]:
+        """The buffers among ``buffers`` whose content differs from what the log holds.
+
+        Their known hash is updated: the caller records their content next.
+        """
+        out = []
+        known = self.known
+        for buf in buffers:
+            uuid = buf.get_uuid()
+            data = buf.to_bytearray()
+            self.checked_bytes += len(data)
+            digest = content_hash(data)
+            if known.get(uuid) != digest:
+                known[uuid] = digest
+                out.append(buf)
+        return out

@@ -1,0 +1,184 @@
+"""The writer thread: owns the LogWriter, builds Commands, encodes and compresses off the caller.
+
+It takes tuples out of the :class:`~recorder.queue.CommandQueue`, gives each its sequence number
+(strictly increasing in queue order, whatever thread queued it) and a non-decreasing time, and
+appends the :class:`sessions.command.Command` to the writer, flushing a chunk whenever the flush
+interval has passed. The first write failure is reported once (logging, to stderr) with the path
+and the reason; from then on nothing more is written and queued calls are discarded, so the
+user's script keeps running and the file stays readable up to its last complete chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from gsp.capture import paused
+from recorder.queue import CommandQueue
+from sessions.command import Command
+
+__all__ = ["WriterThread"]
+
+_log = logging.getLogger("gsplog.recorder")
+
+# Check the flush deadline at least every this many commands while draining a long backlog.
+_FLUSH_CHECK_EVERY = 512
+
+
+class WriterThread(threading.Thread):
+    """Drains ``queue`` into ``log_writer`` until :meth:`stop`; see the module docstring."""
+
+    def __init__(
+        self,
+        queue: CommandQueue,
+        log_writer: Any,
+        *,
+        describe: str,
+        poll_s: float = 0.005,
+        on_command: Callable[[Command], None] | None = None,
+        on_failure: Callable[[BaseException], None] | None = None,
+    ) -> None:
+        super().__init__(name="gsplog-writer", daemon=True)
+        self.queue = queue
+        self.log_writer = log_writer
+        self.describe = describe  # "path" or endpoint, named in error reports
+        self.poll_s = poll_s
+        self.on_command = on_command
+        self.on_failure = on_failure
+        self.error: BaseException | None = None
+        self.seq = 0
+        self.commands_written = 0
+        self._last_t = 0
+        self._stopping = False
+        self._warned_ops: set[str] = set()
+
+    # ---- control --------------------------------------------------------------------------
+    def stop(self, timeout: float | None = None) -> None:
+        """Write everything queued, close the log, and end the thread."""
+        self.queue.put_control("stop")
+        self.join(timeout)
+
+    # ---- thread body ----------------------------------------------------------------------
+    def run(self) -> None:
+        # Anything the writer does to GSP objects (its keyframe state) is never reported again.
+        with paused():
+            try:
+                self._loop()
+            except BaseException as error:  # never die silently: report, then stop writing
+                self._fail(error)
+            finally:
+                self._close()
+
+    def _loop(self) -> None:
+        queue = self.queue
+        wake = queue.wake
+        while not self._stopping:
+            wake.wait(self.poll_s)
+            wake.clear()
+            self._drain()
+            if self.error is None:
+                self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
+
+    def _drain(self) -> None:
+        items = self.queue.items
+        popleft = items.popleft
+        queue = self.queue
+        append = self.log_writer.append
+        on_command = self.on_command
+        n = 0
+        if len(items) > queue.peak_commands:
+            queue.peak_commands = len(items)
+        while items:
+            t_ns, op, target, args, kwargs, nbytes = popleft()
+            if op is None:
+                self._control(target, args)
+                continue
+            if self.error is not None:  # failed: discard, keep the caller unblocked
+                if nbytes:
+                    queue.release(nbytes)
+                continue
+            self.seq += 1
+            if t_ns < self._last_t:  # several producer threads: keep time non-decreasing
+                t_ns = self._last_t
+            self._last_t = t_ns
+            cmd = Command(self.seq, t_ns, op, target, args, kwargs)
+            try:
+                append(cmd)
+            except Exception as error:
+                self._append_failed(cmd, error)
+            else:
+                self.commands_written += 1
+                if on_command is not None:
+                    on_command(cmd)
+            if nbytes:
+                queue.release(nbytes)
+                self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
+            n += 1
+            if n % _FLUSH_CHECK_EVERY == 0:
+                queue.notify_space()
+                if self.error is None:
+                    self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
+        queue.notify_space()
+
+    def _control(self, kind: str, payload: Any) -> None:
+        if kind == "stop":
+            self._stopping = True
+        elif kind == "flush":
+            if self.error is None:
+                self._guard(self.log_writer.flush)
+            payload.set()
+
+    # ---- failures -------------------------------------------------------------------------
+    def _append_failed(self, cmd: Command, error: Exception) -> None:
+        from sessions.errors import LogWriteError
+
+        if isinstance(error, LogWriteError | OSError):
+            self._fail(error)
+            return
+        # A value the codec refuses: skip this command, say so once per op, keep recording.
+        if cmd.op not in self._warned_ops:
+            self._warned_ops.add(cmd.op)
+            _log.warning("gsplog recorder: %s (seq %d) was not recorded: %s", cmd.op, cmd.seq, error)
+
+    def _guard(self, fn: Callable[..., Any], *args: Any) -> None:
+        if self.error is not None:
+            return
+        try:
+            fn(*args)
+        except Exception as error:
+            self._fail(error)
+
+    def _fail(self, error: BaseException) -> None:
+        if self.error is not None:
+            return
+        self.error = error
+        _log.error(
+            "gsplog recorder: writing %s failed, recording stopped (the log keeps what was written before): %s",
+            self.describe,
+            error,
+        )
+        if self.on_failure is not None:
+            self.on_failure(error)
+        self.queue.discard_all()
+
+    def _close(self) -> None:
+        self.queue.close()
+        self.queue.discard_all()
+        try:
+            if self.error is None:
+                self.log_writer.close()
+            else:
+                _close_quietly(self.log_writer)
+        except Exception as error:
+            self._fail(error)
+
+
+def _close_quietly(log_writer: Any) -> None:
+    # After a failure: release the file without reporting again (the error was reported once).
+    try:
+        log_writer.close()
+    except Exception:
+        pass

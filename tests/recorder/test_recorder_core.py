@@ -1,0 +1,260 @@
+"""The recorder in-process: round trips, copies, snapshots, in-place mutation, markers, threads."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rec_support import BLACK, WHITE, buffer_bytes, commands_equal, make_scene, read_commands, ref_uuids
+
+import recorder
+from gsp.core import Canvas, Viewport
+from gsp.types import Buffer, BufferType
+from sessions import Command
+from sessions.index import MARK_OP
+
+
+def _record(path: Path, body: Any, **options: Any) -> tuple[list[Command], recorder.Recorder]:
+    written: list[Command] = []
+    with recorder.record(path, on_command=written.append, **options) as rec:
+        body(rec)
+    assert rec.error is None
+    return written, rec
+
+
+def _check_self_contained(commands: list[Command]) -> None:
+    """Seqs strictly increase, time never goes back, every reference was created before."""
+    created: set[str] = set()
+    last_seq, last_t = 0, 0
+    for cmd in commands:
+        assert cmd.seq > last_seq and cmd.t_ns >= last_t, cmd
+        last_seq, last_t = cmd.seq, cmd.t_ns
+        for uuid in ref_uuids(cmd.args) + ref_uuids(cmd.kwargs):
+            assert uuid in created, f"{cmd.op} seq {cmd.seq} references {uuid} before it was created"
+        if cmd.op.endswith(".new"):
+            created.add(cmd.target)
+        elif cmd.target:
+            assert cmd.target in created, f"{cmd.op} seq {cmd.seq} on an object never created"
+
+
+# ---- any sequence of API calls round-trips -------------------------------------------------
+_op = st.one_of(
+    st.tuples(st.just("vp_set"), st.sampled_from(["x", "y", "width", "height"]), st.integers(0, 10_000)),
+    st.tuples(st.just("vp_color"), st.binary(min_size=4, max_size=4)),
+    st.tuples(st.just("canvas_dpi"), st.floats(1.0, 600.0)),
+    st.tuples(st.just("buf_set"), st.integers(0, 7), st.integers(1, 8), st.sampled_from(["bytearray", "bytes", "numpy"])),
+    st.tuples(st.just("buf_new"), st.integers(0, 40)),
+    st.tuples(st.just("buf_poke"), st.integers(0, 31), st.integers(0, 255)),
+    st.tuples(st.just("mark"), st.text(max_size=12)),
+    st.tuples(st.just("render")),
+)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ops=st.lists(_op, max_size=25), created_before=st.booleans())
+def test_any_call_sequence_round_trips(tmp_path: Path, ops: list[tuple[Any, ...]], created_before: bool) -> None:
+    path = tmp_path / "round.gsplog"
+    scene = make_scene(8) if created_before else None
+    buf = Buffer(8, BufferType.vec4) if created_before else None
+
+    def body(rec: recorder.Recorder) -> None:
+        nonlocal scene, buf
+        scene = scene or make_scene(8)
+        buf = buf or Buffer(8, BufferType.vec4)
+        rng = np.random.default_rng(len(ops))
+        for op in ops:
+            kind = op[0]
+            if kind == "vp_set":
+                getattr(scene.viewport, f"set_{op[1]}")(op[2])
+            elif kind == "vp_color":
+                scene.viewport.set_background_color(bytearray(op[1]))
+            elif kind == "canvas_dpi":
+                scene.canvas.set_dpi(op[1])
+            elif kind == "buf_set":
+                offset, count = op[1], min(op[2], 8 - op[1])
+                data = rng.random((count, 4), dtype=np.float32)
+                payload = {"bytearray": bytearray(data.tobytes()), "bytes": data.tobytes(), "numpy": data}[op[3]]
+                buf.set_data(payload, offset, count)
+            elif kind == "buf_new":
+                Buffer(op[1], BufferType.uint8)
+            elif kind == "buf_poke":  # in place, caught only at the next render
+                scene.positions.to_bytearray()[op[1]] = op[2]
+            elif kind == "mark":
+                rec.mark(op[1])
+            else:
+                scene.render()
+
+    written, _ = _record(path, body)
+    read = read_commands(path)
+    assert len(read) == len(written)
+    for mine, theirs in zip(written, read):
+        assert commands_equal(mine, theirs), (mine, theirs)
+    _check_self_contained(read)
+    # What the log says the buffer holds is what the script left in it.
+    logged = buffer_bytes(read, buf.get_uuid())
+    if created_before and not any(op[0] == "buf_set" for op in ops):
+        assert logged is None  # never used while recording: never written
+    else:
+        assert logged == bytes(buf.to_bytearray())
+
+
+def test_arguments_are_copied_on_the_callers_thread(tmp_path: Path) -> None:
+    path = tmp_path / "copies.gsplog"
+    raw = bytearray(b"\x01" * 16)
+    arr = np.full((1, 4), 2.0, np.float32)
+    color = bytearray([1, 2, 3, 4])
+    buf = Buffer(1, BufferType.vec4)
+    vp = Viewport(0, 0, 10, 10, WHITE)
+
+    def body(rec: recorder.Recorder) -> None:
+        buf.set_data(raw, 0, 1)
+        raw[:] = b"\x09" * 16  # mutated right after the call: the log keeps the old bytes
+        buf.set_data(arr, 0, 1)
+        arr[:] = 5.0
+        vp.set_background_color(color)
+        color[0] = 99
+
+    written, _ = _record(path, body)
+    read = read_commands(path)
+    sets = [c for c in read if c.op == "Buffer.set_data" and c.target == buf.get_uuid()]
+    assert bytes(sets[-2].args[0]) == b"\x01" * 16
+    assert isinstance(sets[-1].args[0], np.ndarray) and (sets[-1].args[0] == 2.0).all()
+    colors = [c for c in read if c.op == "Viewport.set_background_color"]
+    assert colors[0].args[0] == bytearray([1, 2, 3, 4]) and isinstance(colors[0].args[0], bytearray)
+
+
+def test_live_objects_are_snapshotted_dependencies_first(tmp_path: Path) -> None:
+    scene = make_scene(50, seed=3)  # everything exists before recording starts
+    before = bytes(scene.positions.to_bytearray())
+    path = tmp_path / "snap.gsplog"
+    written, _ = _record(path, lambda rec: scene.render())
+    read = read_commands(path)
+    _check_self_contained(read)
+    ops = [c.op for c in read]
+    assert ops[-1] == "Renderer.render"
+    assert {"Points.new", "Camera.new", "Viewport.new", "Canvas.new", "Renderer.new"} <= set(ops)
+    assert ops.index("Canvas.new") < ops.index("Renderer.new")
+    assert buffer_bytes(read, scene.positions.get_uuid()) == before
+    # Recorded once: a second render references the same objects without new snapshots.
+    again = tmp_path / "snap2.gsplog"
+    written, _ = _record(again, lambda rec: (scene.render(), scene.render()))
+    assert [c.op for c in read_commands(again)].count("Points.new") == 1
+
+
+def test_in_place_mutation_is_caught_before_render(tmp_path: Path) -> None:
+    path = tmp_path / "mutate.gsplog"
+    scene = make_scene(20)
+    contents: list[bytes] = []
+
+    def body(rec: recorder.Recorder) -> None:
+        scene.render()
+        contents.append(bytes(scene.positions.to_bytearray()))
+        scene.positions.to_numpy()[:5] = 7.0  # in place: no set_data call
+        scene.render()
+        contents.append(bytes(scene.positions.to_bytearray()))
+        scene.render()  # nothing changed: nothing re-sent
+        contents.append(bytes(scene.positions.to_bytearray()))
+
+    _record(path, body)
+    read = read_commands(path)
+    renders = [i for i, c in enumerate(read) if c.op == "Renderer.render"]
+    assert len(renders) == 3
+    uuid = scene.positions.get_uuid()
+    for k, end in enumerate(renders):
+        assert buffer_bytes(read[: end + 1], uuid) == contents[k]
+    between = [c for c in read[renders[0] : renders[1]] if c.op == "Buffer.set_data"]
+    assert [c.target for c in between] == [uuid]  # only the changed buffer is written
+    assert between[0].args[1:] == (0, 20) or list(between[0].args[1:]) == [0, 20]
+    assert not [c for c in read[renders[1] : renders[2]] if c.op == "Buffer.set_data"]
+
+
+def test_markers(tmp_path: Path) -> None:
+    assert recorder.mark("nobody listens") is False  # a no-op without a recorder
+    path = tmp_path / "marks.gsplog"
+    vp = Viewport(0, 0, 10, 10, WHITE)
+
+    def body(rec: recorder.Recorder) -> None:
+        assert recorder.active_recorder() is rec
+        assert recorder.mark("start") is True
+        vp.set_x(1)
+        rec.mark("end", step=3)
+
+    _record(path, body)
+    read = read_commands(path)
+    marks = [c for c in read if c.op == MARK_OP]
+    assert [c.args[0] for c in marks] == ["start", "end"]
+    assert marks[1].kwargs == {"step": 3}
+    assert read.index(marks[0]) < [c.op for c in read].index("Viewport.set_x") < read.index(marks[1])
+    assert recorder.active_recorder() is None
+
+
+def test_seq_strictly_increasing_across_threads(tmp_path: Path) -> None:
+    path = tmp_path / "threads.gsplog"
+    viewports = [Viewport(0, 0, 10, 10, WHITE) for _ in range(4)]
+
+    def work(vp: Viewport) -> None:
+        for i in range(1500):
+            vp.set_x(i)
+
+    def body(rec: recorder.Recorder) -> None:
+        threads = [threading.Thread(target=work, args=(vp,)) for vp in viewports]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    _record(path, body)
+    read = read_commands(path)
+    assert [c.seq for c in read] == list(range(1, len(read) + 1))
+    for vp in viewports:  # each thread's calls in its own order
+        xs = [c.args[0] for c in read if c.op == "Viewport.set_x" and c.target == vp.get_uuid()]
+        assert xs == list(range(1500))
+
+
+def test_backpressure_bounds_the_queue(tmp_path: Path) -> None:
+    path = tmp_path / "bp.gsplog"
+    big = Buffer(256 * 1024, BufferType.float32)  # 1 MiB per set_data
+    data = np.random.default_rng(1).random(256 * 1024, dtype=np.float32)
+    vp = Viewport(0, 0, 10, 10, WHITE)
+    limit_bytes, limit_cmds = 4 << 20, 50
+    seen_commands: list[int] = []
+
+    def body(rec: recorder.Recorder) -> None:
+        for _ in range(40):
+            big.set_data(data, 0, 256 * 1024)
+            assert rec.queue.pending_bytes <= limit_bytes
+        for i in range(3000):
+            vp.set_x(i)
+            seen_commands.append(len(rec.queue.items))
+
+    written, rec = _record(path, body, max_queue_bytes=limit_bytes, max_queue_commands=limit_cmds)
+    assert max(seen_commands) <= limit_cmds
+    assert rec.queue.peak_bytes <= limit_bytes
+    assert rec.queue.blocked_count > 0  # the caller did wait: the writer is slower than a copy
+    assert len(read_commands(path)) == len(written)
+
+
+def test_record_closes_the_log_when_the_block_raises(tmp_path: Path) -> None:
+    path = tmp_path / "raise.gsplog"
+    canvas = Canvas(10, 10, 72.0, BLACK)
+    with pytest.raises(RuntimeError, match="boom"):
+        with recorder.record(path):
+            canvas.set_width(20)
+            raise RuntimeError("boom")
+    ops = [c.op for c in read_commands(path)]
+    assert ops[-1] == "Canvas.set_width"
+
+
+def test_bad_arguments_are_refused_clearly(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="path"):
+        recorder.Recorder()
+    with pytest.raises(ValueError, match="flush_interval_s"):
+        recorder.Recorder(tmp_path / "x.gsplog", flush_interval_s=0)
+    with pytest.raises(TypeError, match="label"):
+        with recorder.record(tmp_path / "y.gsplog") as rec:
+            rec.mark(3)  # type: ignore[arg-type]
