@@ -110,9 +110,11 @@ class Buffer(Captured):
             arr = array_for_type(owner, data, self._type)
             if arr.shape[0] != count:
                 raise ValueError(f"{owner}: data has {arr.shape[0]} items, expected count={count}")
-            view = memoryview(arr).cast("B")
+            view = memoryview(arr.reshape(-1).view(np.uint8))
         elif isinstance(data, (bytes, bytearray, memoryview)):
-            view = memoryview(data).cast("B") if isinstance(data, memoryview) else memoryview(data)
+            view = memoryview(data)
+            if view.format != "B" or view.ndim != 1:
+                view = view.cast("B") if view.nbytes else memoryview(b"")
         else:
             raise TypeError(
                 f"{owner}: data must be bytes, bytearray, memoryview or a numpy array, got {type(data).__name__}"
@@ -160,7 +162,7 @@ class Buffer(Captured):
         _check_type("Buffer.from_numpy", buffer_type)
         arr = array_for_type("Buffer.from_numpy", array, buffer_type)
         out = Buffer(arr.shape[0], buffer_type)
-        out._data[:] = memoryview(arr).cast("B")
+        out._data[:] = memoryview(arr.reshape(-1).view(np.uint8))
         return out
 
     # ---- capture -------------------------------------------------------------------------
