@@ -113,14 +113,8 @@ class Subscriber:
         self.last_seq = 0
         self._security = security
         self._context = zmq.Context()
-        self._sub = self._context.socket(zmq.SUB)
-        self._sub.linger = 0
-        self._sub.rcvhwm = rcvhwm
-        self._sub.maxmsgsize = max_payload + 1024
-        if security is not None:
-            security.apply(self._sub)
-        self._sub.setsockopt(zmq.SUBSCRIBE, b"")
-        self._sub.connect(endpoint)  # subscribe first: updates queue while we fetch a snapshot
+        self._rcvhwm = rcvhwm
+        self._sub = self._new_sub()  # subscribe first: updates queue while we fetch a snapshot
         self._dealer: zmq.Socket | None = None
         self._retired: OrderedDict[bytes, None] = OrderedDict()
         self._want_resync: str | None = "initial"
@@ -156,7 +150,11 @@ class Subscriber:
                     yield self._gone_event(last_contact)
                     return
                 if silent > self.heartbeat_timeout and self.session_id is not None:
-                    self._request_resync(f"publisher silent for {silent:.1f} s")
+                    # libzmq does not reconnect after a protocol error (e.g. a message over
+                    # ZMQ_MAXMSGSIZE), so a silent stream gets a fresh SUB socket too.
+                    self._sub.close(0)
+                    self._sub = self._new_sub()
+                    self._request_resync(f"publisher silent for {silent:.1f} s; reconnected")
                 continue
             try:
                 frames = self._sub.recv_multipart(zmq.NOBLOCK)
@@ -256,6 +254,17 @@ class Subscriber:
             self._retired.popitem(last=False)
         if self.session_id == session_id:
             self.session_id = None  # last_seq stays: what we had when the session ended
+
+    def _new_sub(self) -> zmq.Socket:
+        sub = self._context.socket(zmq.SUB)
+        sub.linger = 0
+        sub.rcvhwm = self._rcvhwm
+        sub.maxmsgsize = self.max_payload + 1024
+        if self._security is not None:
+            self._security.apply(sub)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.connect(self.endpoint)
+        return sub
 
     def _new_dealer(self) -> zmq.Socket:
         if self._dealer is not None:

@@ -1,0 +1,213 @@
+"""Hostile and broken input: the node and the snapshot service log a reason and carry on."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+import pytest
+import zmq
+from transport_helpers import local_publisher, publish_series
+
+from transports.protocol import (
+    CONTROL_MAX_SIZE,
+    Header,
+    PayloadKind,
+    decode_snapshot_request,
+    encode_snapshot_reply,
+    encode_update,
+    new_session_id,
+)
+from transports.state import OpaqueState
+from transports.subscriber import Event, EventType, Subscriber, follow
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class FakePublisher:
+    """A raw PUB + ROUTER pair that sends whatever the test wants to a real Subscriber."""
+
+    def __init__(self) -> None:
+        self.context = zmq.Context()
+        self.pub = self.context.socket(zmq.PUB)
+        self.router = self.context.socket(zmq.ROUTER)
+        self.pub.bind("tcp://127.0.0.1:*")
+        self.router.bind("tcp://127.0.0.1:*")
+        self.endpoint = self.pub.last_endpoint.decode()
+        self.snapshot = self.router.last_endpoint.decode()
+        self.session = new_session_id()
+
+    def answer_snapshot(self, seq: int, payload: bytes, timeout: float = 10.0) -> None:
+        assert self.router.poll(int(timeout * 1000)), "the node asked for no snapshot"
+        identity, *body = self.router.recv_multipart()
+        nonce = decode_snapshot_request(body)
+        header = Header(self.session, seq, PayloadKind.KEYFRAME)
+        self.router.send_multipart([identity, *encode_snapshot_reply(nonce, header, payload)])
+
+    def update(self, seq: int, payload: bytes) -> None:
+        self.pub.send_multipart(encode_update(Header(self.session, seq, PayloadKind.DELTA), payload))
+
+    def close(self) -> None:
+        self.pub.close(0)
+        self.router.close(0)
+        self.context.term()
+
+
+def _wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.02)
+
+
+def test_node_rejects_malformed_truncated_oversized_and_replayed(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    fake = FakePublisher()
+    sub = Subscriber(
+        fake.endpoint,
+        fake.snapshot,
+        max_payload=4096,
+        heartbeat_timeout=1.0,
+        snapshot_timeout=5,
+        gone_after=30,
+    )
+    state, seen, stop = OpaqueState(), [], threading.Event()
+    thread = threading.Thread(target=lambda: follow(sub, state, stop, lambda e, s: seen.append(e)))
+    thread.start()
+    try:
+        fake.answer_snapshot(0, b"base;")
+        _wait_for(lambda: sub.stats.snapshots == 1)
+        time.sleep(0.3)  # let the subscription reach the PUB
+        good = encode_update(Header(fake.session, 1, PayloadKind.DELTA), b"one;")
+        hostile = [
+            [b"U", good[1]],  # truncated: payload frame missing
+            [b"U", good[1][:10], b"x"],  # truncated header
+            [b"Z", good[1], b"x"],  # unknown type
+            [b"U", b"\x09" + good[1][1:], b"x"],  # wire version from the future
+            [b"U", good[1][:1] + bytes(16) + good[1][17:], b"x"],  # all-zero session id
+            [b"U", good[1][:-1] + b"\x07", b"x"],  # unknown payload kind
+            [b"H", good[1]],  # heartbeat claiming a payload kind
+            [b""],
+        ]
+        for frames in hostile:
+            fake.pub.send_multipart(frames)
+        fake.pub.send_multipart(good)
+        fake.update(1, b"one again;")  # replayed sequence number
+        fake.update(2, b"two;")
+        _wait_for(lambda: sub.last_seq == 2)
+        # Oversized: ZMQ_MAXMSGSIZE drops the connection; the silent node reconnects and resyncs.
+        fake.update(3, bytes(10_000))
+        fake.answer_snapshot(3, b"resynced;")
+        _wait_for(lambda: sub.stats.snapshots == 2)
+    finally:
+        stop.set()
+        thread.join(10)
+        sub.close()
+        fake.close()
+    assert sub.stats.rejected == len(hostile)
+    assert sub.stats.stale == 1
+    assert state.snapshot() == b"resynced;"
+    updates = [e.payload for e in seen if e.type == EventType.UPDATE]
+    assert updates == [b"one;", b"two;"]
+    text = caplog.text
+    for reason in (
+        "update has 2 frames, expected 3",
+        "header is 10 bytes",
+        "unknown message type",
+        "wire version 9",
+        "session id is all zero",
+        "unknown payload kind 7",
+        "heartbeat with payload kind",
+        "dropped update 1: already have up to 1",
+    ):
+        assert reason in text, reason
+
+
+def test_snapshot_service_rejects_bad_requests_and_keeps_serving(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    pub = local_publisher()
+    publish_series(pub, 0, 10)
+    context = zmq.Context()
+    dealer = context.socket(zmq.DEALER)
+    dealer.linger = 0
+    dealer.connect(pub.snapshot_endpoint)
+    try:
+        nonce = os.urandom(8)
+        for frames in ([b"?"], [b"?", b"short"], [b"!", nonce], [b"?", nonce, b"extra"]):
+            dealer.send_multipart(frames)
+        dealer.send_multipart([b"?", nonce])
+        assert dealer.poll(5000)
+        reply = dealer.recv_multipart()
+        assert reply[0] == b"S" and reply[1] == nonce
+        dealer.send_multipart([b"?", nonce])  # replayed request
+        _wait_for(lambda: pub.service_stats.rejected == 5)
+        assert not dealer.poll(300)  # the replay got no answer
+        # Oversized: ZMQ_MAXMSGSIZE on the ROUTER drops that connection; others keep being served.
+        dealer.send_multipart([b"?", bytes(CONTROL_MAX_SIZE * 4)])
+        other = context.socket(zmq.DEALER)
+        other.linger = 0
+        other.connect(pub.snapshot_endpoint)
+        fresh = os.urandom(8)
+        other.send_multipart([b"?", fresh])
+        assert other.poll(5000)
+        assert other.recv_multipart()[1] == fresh
+        other.close()
+    finally:
+        dealer.close()
+        context.term()
+        pub.close()
+    assert pub.service_stats.snapshots == 2
+    text = caplog.text
+    for reason in (
+        "snapshot request has 1 frames",
+        "request nonce is 5 bytes",
+        "unknown request type",
+        "snapshot request has 3 frames",
+        "rejected replayed request",
+    ):
+        assert reason in text, reason
+
+
+def test_node_started_before_publisher_waits_and_joins() -> None:
+    probe = local_publisher()
+    endpoint, snapshot = probe.endpoint, probe.snapshot_endpoint
+    probe.close()
+    sub = Subscriber(endpoint, snapshot, snapshot_timeout=0.3, gone_after=20, stop_on_end=True)
+    state, seen = OpaqueState(), []
+    thread = threading.Thread(target=lambda: follow(sub, state, on_event=lambda e, s: seen.append(e)))
+    thread.start()
+    time.sleep(1.0)  # node retries against nothing
+    from transports.publisher import Publisher
+
+    pub = Publisher(endpoint, snapshot, state=OpaqueState(), heartbeat_interval=0.1)
+    try:
+        _wait_for(lambda: pub.service_stats.snapshots >= 1)
+        time.sleep(0.3)
+        publish_series(pub, 0, 20, interval=0.002)
+    finally:
+        pub.close()
+    thread.join(15)
+    sub.close()
+    assert [e.type for e in seen][-1] == EventType.END
+    assert state.state_hash() == pub.state.state_hash()
+
+
+def test_gone_reported_when_publisher_silent() -> None:
+    pub = local_publisher()
+    sub = Subscriber(
+        pub.endpoint, pub.snapshot_endpoint, heartbeat_timeout=0.3, snapshot_timeout=0.2, gone_after=1.0
+    )
+    events: list[Event] = []
+    try:
+        thread = threading.Thread(target=lambda: sub.run(events.append))
+        thread.start()
+        _wait_for(lambda: sub.stats.snapshots == 1)
+        pub.close(end=False)  # vanishes without a word
+        thread.join(10)
+        assert not thread.is_alive()
+    finally:
+        sub.close()
+    assert events[-1].type == EventType.GONE
+    assert "no contact" in events[-1].reason
