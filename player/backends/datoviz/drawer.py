@@ -31,11 +31,59 @@ __all__ = ["DrawItem", "DatovizDrawer", "MARKER_SCALE", "warn_once"]
 
 # Datoviz size that gives a shape the same extent as the Matplotlib backend's marker of
 # diameter 1 (its outline fits the box [-0.5, 0.5]²); measured on rendered frames.
-MARKER_SCALE: dict[str, float] = {
-    "disc": 1.0, "asterisk": 1.0, "triangle_down": 1.0, "triangle_up": 1.0, "triangle_left": 1.0,
-    "triangle_right": 1.0, "square": 1.0, "cross": 1.0, "club": 1.0, "diamond": 1.0,
-    "heart": 1.0, "spade": 1.0, "vbar": 1.0, "hbar": 1.0,
-}
+MARKER_SCALE: dict[str, float] = {"disc": 1.0, "square": 1.0}
+
+# Datoviz's SDF shapes that match the Matplotlib backend's outlines closely (disc, square) are
+# drawn as markers; every other shape is drawn from the Matplotlib backend's own outline
+# (player.backends.matplotlib.markers), triangulated on the CPU into mesh triangles.
+SDF_MARKERS = frozenset({"disc"})
+# Agg snaps the edges of rectilinear markers to pixel boundaries rather than their centers.
+_RECTILINEAR = frozenset({"square", "vbar", "hbar"})
+# Datoviz's antialiased SDF edge makes a marker look ~0.7 px smaller than its size.
+SDF_GROWTH_PX = 0.7
+# Likewise for lines: Datoviz draws a line of width w about 0.2 px thinner, and its butt caps
+# overhang the end points with a soft edge (measured against Matplotlib on the same frames).
+LINE_GROWTH_PX = 0.5
+BUTT_TRIM_PX = 1.0
+
+
+def _ccw(poly: np.ndarray) -> np.ndarray:
+    area = np.sum(poly[:, 0] * np.roll(poly[:, 1], -1) - np.roll(poly[:, 0], -1) * poly[:, 1])
+    return poly if area > 0 else poly[::-1]
+
+
+def marker_outlines(shape: str) -> list[np.ndarray]:
+    """The closed CCW polygons (K, 2) of a marker shape, in units of its size (fits ±0.5)."""
+    cached = _OUTLINES.get(shape)
+    if cached is None:
+        from player.backends.matplotlib.markers import marker_path
+
+        polys = marker_path(shape).to_polygons(closed_only=True)
+        cached = [_ccw(np.asarray(poly[:-1], np.float64)) for poly in polys if len(poly) > 3]
+        _OUTLINES[shape] = cached
+    return cached
+
+
+_OUTLINES: dict[str, list[np.ndarray]] = {}
+
+
+def offset_polygon(poly: np.ndarray, size: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """CCW outline ``poly`` (K, 2) scaled by ``size`` (N,) and offset outwards by ``delta`` (N,)
+    px with miter corners, clamped at twice the offset (a centered stroke's outer or inner
+    edge) -> (N, K, 2).
+    """
+    edges = np.roll(poly, -1, axis=0) - poly
+    normals = np.stack([edges[:, 1], -edges[:, 0]], axis=1)  # outward for CCW
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    before, after = np.roll(normals, 1, axis=0), normals
+    miter = (before + after) / np.maximum(1.0 + np.sum(before * after, axis=1, keepdims=True), 0.25)
+    return poly[None] * size[:, None, None] + miter[None] * delta[:, None, None]
+
+
+def _signed_area(polys: np.ndarray) -> np.ndarray:
+    nxt = np.roll(polys, -1, axis=1)
+    return 0.5 * np.sum(polys[..., 0] * nxt[..., 1] - nxt[..., 0] * polys[..., 1], axis=1)
+
 
 _warned: set[str] = set()
 
@@ -71,6 +119,54 @@ def _clean_positions(ndc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, valid
 
 
+def _snap_to_pixel_centers(ndc: np.ndarray, frame: Any) -> np.ndarray:
+    """Move marker centers to the nearest pixel center below-right, as Matplotlib's Agg does
+    when it draws markers (so that both backends put a marker on the same pixels)."""
+    out = ndc.copy()
+    x = (ndc[:, 0] + 1.0) * (0.5 * frame.width)
+    y = (1.0 - ndc[:, 1]) * (0.5 * frame.height)  # from the top, as the raster
+    out[:, 0] = (np.floor(x) + 0.5) * (2.0 / frame.width) - 1.0
+    out[:, 1] = 1.0 - (np.floor(y) + 0.5) * (2.0 / frame.height)
+    far = ndc[:, 0] >= _FAR
+    out[far] = ndc[far]
+    return out
+
+
+def _snap_axis_aligned(starts: np.ndarray, ends: np.ndarray, widths: np.ndarray, frame: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Snap horizontal and vertical segments as Matplotlib's Agg does: coordinates go to pixel
+    centers for odd (rounded) line widths and to pixel edges for even ones."""
+    to_px = np.array([0.5 * frame.width, 0.5 * frame.height], np.float64)
+    a = (starts[:, :2].astype(np.float64) + 1.0) * to_px
+    b = (ends[:, :2].astype(np.float64) + 1.0) * to_px
+    a[:, 1] = frame.height - a[:, 1]  # Agg snaps in rows counted from the top
+    b[:, 1] = frame.height - b[:, 1]
+    aligned = (np.abs(a[:, 0] - b[:, 0]) < 1e-4) | (np.abs(a[:, 1] - b[:, 1]) < 1e-4)
+    if not aligned.any():
+        return starts, ends
+    half = np.where(np.rint(widths) % 2 == 1, 0.5, 0.0)[:, None]
+    sa, sb = np.floor(a + 0.5) + half, np.floor(b + 0.5) + half
+    out_s, out_e = starts.copy(), ends.copy()
+    for out, snapped in ((out_s, sa), (out_e, sb)):
+        snapped[:, 1] = frame.height - snapped[:, 1]
+        ndc = snapped / to_px - 1.0
+        out[aligned, :2] = ndc[aligned]
+    return out_s, out_e
+
+
+def _trim_ends(starts: np.ndarray, ends: np.ndarray, trim_px: float, frame: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Pull both ends of each segment in by ``trim_px`` pixels (Datoviz's butt caps overhang)."""
+    if trim_px == 0.0:
+        return starts, ends
+    to_px = np.array([0.5 * frame.width, 0.5 * frame.height], np.float32)
+    d = (ends[:, :2] - starts[:, :2]) * to_px
+    length = np.linalg.norm(d, axis=1, keepdims=True)
+    step = np.where(length > 2 * trim_px, trim_px / np.maximum(length, 1e-6), 0.0) * d / to_px
+    s, e = starts.copy(), ends.copy()
+    s[:, :2] += step
+    e[:, :2] -= step
+    return s, e
+
+
 def _interleave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.empty((a.shape[0] * 2, *a.shape[1:]), dtype=np.result_type(a, b))
     out[0::2], out[1::2] = a, b
@@ -98,9 +194,9 @@ class DatovizDrawer:
         p, frame = item.prepared, item.frame
         kind = getattr(p, "kind", None)
         if kind in ("points", "markers"):
-            return self._point_ops(p)
+            return self._point_ops(p, frame)
         if kind == "segments":
-            return self._segment_ops(p)
+            return self._segment_ops(p, frame)
         if kind == "paths":
             return self._path_ops(p)
         if kind == "texts":
@@ -113,12 +209,16 @@ class DatovizDrawer:
             return self._mesh_ops(p)
         raise TypeError(f"Datoviz backend: cannot draw prepared kind {kind!r}")
 
-    def _point_ops(self, p: Any) -> list[_Op]:
+    def _point_ops(self, p: Any, frame: Any) -> list[_Op]:
         pos, valid = _clean_positions(p.ndc)
         n = pos.shape[0]
         shape = p.marker_shape
+        if shape not in _RECTILINEAR:
+            pos = _snap_to_pixel_centers(pos, frame)
+        if shape not in SDF_MARKERS:
+            return self._polygon_marker_ops(p, frame, pos, valid)
         scale = np.float32(MARKER_SCALE.get(shape, 1.0))
-        diam = np.where(valid, np.asarray(p.diameters_px, np.float32), 0.0).astype(np.float32)
+        diam = np.where(valid, np.asarray(p.diameters_px, np.float32) + SDF_GROWTH_PX, 0.0).astype(np.float32)
         edge_w = np.asarray(p.edge_widths_px, np.float32)
         edge_c = np.asarray(p.edge_colors, np.float32)
         face_c = np.asarray(p.face_colors, np.float32)
@@ -140,11 +240,51 @@ class DatovizDrawer:
 
         return [("marker", positions.shape[0], (("shape", shape),), fill)]
 
-    def _segment_ops(self, p: Any) -> list[_Op]:
+    def _polygon_marker_ops(self, p: Any, frame: Any, pos: np.ndarray, valid: np.ndarray) -> list[_Op]:
+        n = pos.shape[0]
+        diam = np.where(valid, np.asarray(p.diameters_px, np.float64), 0.0)
+        edge_w = np.where(valid, np.asarray(p.edge_widths_px, np.float64), 0.0)
+        edge_c = np.asarray(p.edge_colors, np.float32)
+        face_c = np.asarray(p.face_colors, np.float32)
+        has_edge = (edge_w > 0) & (edge_c[:, 3] > 0)
+        half = np.where(has_edge, edge_w / 2.0, 0.0)
+        scale = np.array([2.0 / frame.width, 2.0 / frame.height])
+        # Per marker, in order: every outline grown by half the edge width in the edge color,
+        # then every outline shrunk by it in the face color (a centered stroke, as Matplotlib).
+        tris_per_marker: list[np.ndarray] = []
+        colors_per_marker: list[np.ndarray] = []
+        edge_fill = np.where(has_edge[:, None], edge_c, face_c)
+        for sign, color in ((1.0, edge_fill), (-1.0, face_c)):
+            for poly in marker_outlines(p.marker_shape):
+                ring = offset_polygon(poly, diam, sign * half)  # (N, K, 2) px
+                if sign < 0:
+                    ring[_signed_area(ring) <= 0] = 0.0  # stroke wider than the shape: no face
+                center = ring.mean(axis=1, keepdims=True)
+                fan = np.stack([np.broadcast_to(center, ring.shape), ring, np.roll(ring, -1, axis=1)], axis=2)
+                tris_per_marker.append(fan)  # (N, K, 3, 2)
+                colors_per_marker.append(np.broadcast_to(color[:, None, None, :], (*fan.shape[:3], 4)))
+        tris = np.concatenate(tris_per_marker, axis=1)  # (N, T, 3, 2), marker-major draw order
+        cols = np.concatenate(colors_per_marker, axis=1)
+        count = int(np.prod(tris.shape[:3]))
+        positions = np.zeros((count, 3), np.float32)
+        positions[:, :2] = (pos[:, None, None, :2] + tris * scale).reshape(-1, 2)
+        colors = np.ascontiguousarray(cols.reshape(-1, 4), np.float32)
+        if n == 0:
+            return []
+
+        def fill(layer: Layer) -> None:
+            layer.update(positions, colors)  # type: ignore[attr-defined]
+
+        return [("mesh", count, (), fill)]
+
+    def _segment_ops(self, p: Any, frame: Any) -> list[_Op]:
         starts, v1 = _clean_positions(p.starts_ndc)
         ends, v2 = _clean_positions(p.ends_ndc)
-        widths = np.where(v1 & v2, np.asarray(p.widths_px, np.float32), 0.0).astype(np.float32)
+        widths = np.where(v1 & v2, np.asarray(p.widths_px, np.float32) + LINE_GROWTH_PX, 0.0).astype(np.float32)
         cap = str(p.cap_style)
+        starts, ends = _snap_axis_aligned(starts, ends, np.asarray(p.widths_px, np.float32), frame)
+        if cap == "butt":
+            starts, ends = _trim_ends(starts, ends, BUTT_TRIM_PX, frame)
 
         def fill(layer: Layer) -> None:
             layer.update(starts, ends, widths, p.colors, cap=cap)  # type: ignore[attr-defined]
@@ -167,7 +307,7 @@ class DatovizDrawer:
             return []
 
         def fill(layer: Layer) -> None:
-            layer.update(pos, lengths, p.widths_px, p.colors, cap=cap, join=join)  # type: ignore[attr-defined]
+            layer.update(pos, lengths, np.asarray(p.widths_px, np.float32) + LINE_GROWTH_PX, p.colors, cap=cap, join=join)  # type: ignore[attr-defined]
 
         return [("path", pos.shape[0], (("cap", cap), ("join", join)), fill)]
 

@@ -379,6 +379,9 @@ class DatovizEngine:
             c.path_alloc(visual, int(count))
         else:
             getattr(c, f"{ctor}_alloc")(visual, int(count))
+        # Painter's order everywhere (as Matplotlib): with the depth test on, a mesh triangle at
+        # the same depth as an earlier one is dropped.
+        c.visual_depth(visual, c.DEPTH_TEST_DISABLE)
         if kind == "pixel":
             c.pixel_size(visual, float(options.get("pixel_size", 1.0)))
         c.panel_visual(panel.handle, visual, 0)
