@@ -266,10 +266,6 @@ class Recorder:
     def _open_writer(self, wall_ns: int) -> Any:
         from sessions.writer import LogWriter
 
-        sinks = list(self.sinks)
-        if self.publish is not None:
-            self._publisher = _make_publisher(self.publish)
-            sinks.append(self._publisher)
         metadata = {
             "user": self.metadata,
             "recorder": {
@@ -284,7 +280,15 @@ class Recorder:
             },
         }
         options = {"flush_interval_s": self.flush_interval_s, **self.writer_options}
-        return LogWriter(self.path, sinks=sinks, metadata=metadata, **options)
+        log_writer = LogWriter(self.path, sinks=self.sinks, metadata=metadata, **options)
+        if self.publish is not None:
+            try:
+                self._publisher = _make_publisher(self.publish, log_writer.header)
+            except BaseException:
+                log_writer.close()
+                raise
+            log_writer.sinks.append(self._publisher)
+        return log_writer
 
 
 def _snapshot_calls(obj: Captured) -> list[tuple[str, Any, Any]] | None:
@@ -315,12 +319,15 @@ def _snapshot_calls(obj: Captured) -> list[tuple[str, Any, Any]] | None:
         return None
 
 
-def _make_publisher(publish: Any) -> Any:
+def _make_publisher(publish: Any, header: bytes) -> Any:
+    """A ZeroMQ publisher for an endpoint string (late joiners get scene snapshots), or ``publish``
+    itself when it is already a sink."""
     if not isinstance(publish, str):
-        return publish  # a ready sink
-    from transports import Publisher
+        return publish
+    from transports.publisher import Publisher
+    from transports.scene_state import SceneStreamState
 
-    return Publisher(publish)
+    return Publisher(publish, state=SceneStreamState(), session_header=header)
 
 
 def _ignore_sigxfsz() -> None:

@@ -1,0 +1,255 @@
+"""The recorder in real processes: SIGKILL at random moments, a file-size limit, ``gsp record``."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rec_support import REPO, read_commands, run_python
+
+from sessions import LogReader
+from sessions.index import MARK_OP
+from sessions.tools import repair, verify
+
+HERE = Path(__file__).resolve().parent
+
+
+# ---- SIGKILL at random moments --------------------------------------------------------------
+class ForkServer:
+    """``rec_fork_server.py`` in a subprocess: imports once, forks a recording child per run."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ, PYTHONUNBUFFERED="1", MPLBACKEND="Agg")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "rec_fork_server.py")], cwd=REPO, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        assert self._line() == "ready"
+
+    def _line(self) -> str:
+        assert self.proc.stdout is not None
+        return self.proc.stdout.readline().strip()
+
+    def _send(self, text: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(text + "\n")
+        self.proc.stdin.flush()
+
+    def run(self, log: Path, progress: Path, flush_interval_s: float) -> int:
+        self._send(f"run {log} {progress} {flush_interval_s}")
+        return int(self._line())
+
+    def reap(self, pid: int) -> int:
+        self._send(f"reap {pid}")
+        words = self._line().split()
+        assert words[:2] == ["reaped", str(pid)]
+        return int(words[2])
+
+    def close(self) -> None:
+        self._send("quit")
+        self.proc.wait(10)
+
+
+def _progress(path: Path) -> list[tuple[int, int]]:
+    lines = path.read_text().splitlines()
+    out = []
+    for line in lines:
+        words = line.split()
+        if len(words) == 2:  # the last line may be torn by the kill
+            out.append((int(words[0]), int(words[1])))
+    return out
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_loses_at_most_the_flush_interval(tmp_path: Path) -> None:
+    flush_s = 0.05
+    # A loaded 2-core machine may delay the writer thread; the bound stays far below the run.
+    slack_ns = int(0.15e9)
+    rng = random.Random(1234)
+    server = ForkServer()
+    losses = []
+    try:
+        for run in range(20):
+            log, progress = tmp_path / f"kill{run}.gsplog", tmp_path / f"kill{run}.progress"
+            pid = server.run(log, progress, flush_s)
+            # Wait until the child records, then kill it at a random moment.
+            deadline = time.monotonic() + 10
+            while (not progress.exists() or progress.stat().st_size == 0) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.15))
+            os.kill(pid, signal.SIGKILL)
+            status = server.reap(pid)
+            assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, f"run {run}: child ended early"
+
+            done = _progress(progress)
+            assert done, f"run {run}: no progress"
+            report = verify(log)
+            assert report.header_ok and not report.damaged, (run, report)
+            repaired = tmp_path / f"kill{run}.repaired.gsplog"
+            assert repair(log, repaired).header_ok
+            with LogReader(repaired) as reader:
+                assert reader.complete
+            commands = read_commands(log)
+            renders = [c for c in commands if c.op == "Renderer.render"]
+            # Every frame older than the flush interval (plus slack) is in the file, complete.
+            t_kill_at_least = done[-1][1]
+            must_have = [f for f, t in done if t <= t_kill_at_least - int(flush_s * 1e9) - slack_ns]
+            assert len(renders) >= len(must_have), (run, len(renders), len(must_have))
+            frames_logged = [  # the child passes numpy arrays: they come back as arrays
+                int(c.args[0][0, 0])
+                for c in commands
+                if c.op == "Buffer.set_data" and isinstance(c.args[0], np.ndarray) and c.args[0].size == 3000
+            ]
+            assert frames_logged[: len(must_have)] == must_have
+            if renders:
+                losses.append(t_kill_at_least - renders[-1].t_ns)
+    finally:
+        server.close()
+    print(f"recorded-but-lost window over 20 kills: max {max(losses) / 1e6:.1f} ms (flush interval {flush_s * 1e3:.0f} ms)")
+    assert len(losses) >= 8  # the others were killed before their first chunk was due
+
+
+# ---- a file-size limit: one report, the script keeps running, the file stays readable ---------
+FSIZE_SCRIPT = textwrap.dedent(
+    """
+    import resource, sys
+    import numpy as np
+    resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))
+    import recorder
+    from gsp.types import Buffer, BufferType
+    path = sys.argv[1]
+    n = 25_000  # 100 kB of incompressible floats per call
+    buf = Buffer(n, BufferType.float32)
+    rng = np.random.default_rng(0)
+    with recorder.record(path, flush_interval_s=0.01, writer_options={"keyframes": False}) as rec:
+        for i in range(12):
+            buf.set_data(rng.random(n, dtype=np.float32), 0, n)
+            recorder.mark(f"frame {i}")
+            rec.flush()
+    print("script kept running", type(rec.error).__name__, flush=True)
+    """
+)
+
+
+@pytest.mark.slow
+def test_file_size_limit_reports_once_and_keeps_the_file_readable(tmp_path: Path) -> None:
+    script, log = tmp_path / "fsize.py", tmp_path / "fsize.gsplog"
+    script.write_text(FSIZE_SCRIPT)
+    result = run_python([str(script), str(log)])
+    assert result.returncode == 0, result.stderr
+    assert "script kept running LogWriteError" in result.stdout
+    reports = [line for line in result.stderr.splitlines() if "recording stopped" in line]
+    assert len(reports) == 1, result.stderr
+    assert str(log) in reports[0] and "File too large" in reports[0]
+    assert os.path.getsize(log) <= 400_000
+    report = verify(log)
+    assert report.header_ok and not report.damaged
+    commands = read_commands(log)
+    marks = [c.args[0] for c in commands if c.op == MARK_OP]
+    assert 1 <= len(marks) < 12
+    assert marks == [f"frame {i}" for i in range(len(marks))]  # a clean prefix, up to the last good chunk
+
+
+# ---- gsp record -------------------------------------------------------------------------------
+CLI_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import recorder
+    from gsp.core import Canvas, Viewport, Camera
+    from gsp.types import BufferType
+    from gsp.utils.bufferx import Bufferx
+    from gsp.utils.renderer_registry import RendererRegistry
+    from gsp.visuals import Points
+    import helper_module  # found because the script's folder is on sys.path
+
+    def main():
+        image, code = sys.argv[1], int(sys.argv[2])
+        canvas = Canvas(64, 48, 72.0, bytearray([255, 255, 255, 255]))
+        viewport = Viewport(0, 0, 64, 48, bytearray([255, 255, 255, 255]))
+        camera = Camera(Bufferx.mat4_identity(), Bufferx.mat4_identity())
+        n = 10
+        pos = Bufferx.from_numpy(np.linspace(-0.8, 0.8, n * 3).reshape(n, 3).astype(np.float32), BufferType.vec3)
+        sizes = Bufferx.from_numpy(np.full(n, 40.0, np.float32), BufferType.float32)
+        colors = Bufferx.from_numpy(np.tile(np.array([255, 0, 0, 255], np.uint8), (n, 1)), BufferType.rgba8)
+        widths = Bufferx.from_numpy(np.zeros(n, np.float32), BufferType.float32)
+        points = Points(pos, sizes, colors, colors, widths)
+        renderer = RendererRegistry.create_renderer(sys.argv[3], canvas)
+        png = renderer.render([viewport], [points], [Bufferx.mat4_identity()], [camera])
+        open(image, "wb").write(png)
+        animator = RendererRegistry.create_animator(renderer)
+        animator.add_callback(lambda dt: [points])
+        animator.start([viewport], [points], [Bufferx.mat4_identity()], [camera])
+        recorder.mark(helper_module.LABEL)
+        if code < 0:
+            raise RuntimeError("the script failed")
+        sys.exit(code)
+
+    if __name__ == "__main__":
+        main()
+    """
+)
+
+
+def _write_cli_script(folder: Path) -> Path:
+    script = folder / "scene_script.py"
+    script.write_text(CLI_SCRIPT)
+    (folder / "helper_module.py").write_text("LABEL = 'from the helper'\n")
+    return script
+
+
+@pytest.mark.slow
+def test_gsp_record_runs_an_unmodified_script(tmp_path: Path) -> None:
+    script = _write_cli_script(tmp_path)
+    log, image = tmp_path / "cli.gsplog", tmp_path / "live.png"
+    result = run_python(
+        ["-m", "gsplog_cli.main", "record", str(script), "-o", str(log), "--frames", "2", "--fps", "10",
+         "--flush-interval", "20", "--meta", "run=7", "--meta", "who=test", "--", str(image), "3", "matplotlib"],
+    )
+    assert result.returncode == 3, result.stderr  # the script's exit code
+    png = image.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"  # live rendering still worked
+    import imageio.v3 as iio
+
+    assert iio.imread(png).shape[:2] == (48, 64)
+    with LogReader(log) as reader:
+        assert reader.complete
+        assert reader.metadata["user"] == {"run": "7", "who": "test", "script": "scene_script.py"}
+        assert reader.metadata["recorder"]["flush_interval_s"] == pytest.approx(0.02)
+        ops = [c.op for c in reader.commands()]
+    assert ops.count("Animator.frame") == 2
+    assert ops.count("Renderer.render") == 3
+    assert ops[-1] == MARK_OP
+
+
+@pytest.mark.slow
+def test_gsp_record_no_render_and_a_failing_script(tmp_path: Path) -> None:
+    script = _write_cli_script(tmp_path)
+    log, image = tmp_path / "fail.gsplog", tmp_path / "none.png"
+    result = run_python(
+        ["-m", "gsplog_cli.main", "record", str(script), "-o", str(log), "--no-render", "--frames", "2",
+         "--", str(image), "-1", "null"],
+    )
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "RuntimeError: the script failed" in result.stderr
+    assert image.read_bytes() == b""  # --no-render: render returned nothing
+    with LogReader(log) as reader:
+        assert reader.complete  # closed properly despite the exception
+        ops = [c.op for c in reader.commands()]
+    assert ops.count("Renderer.render") == 3 and ops[-1] == MARK_OP
+
+
+def test_gsp_record_refuses_bad_options(tmp_path: Path) -> None:
+    script = _write_cli_script(tmp_path)
+    result = run_python(["-m", "gsplog_cli.main", "record", str(script), "--frames", "2", "--duration", "1"])
+    assert result.returncode == 2 and "--frames or --duration" in result.stderr
+    result = run_python(["-m", "gsplog_cli.main", "record", str(script), "--meta", "novalue"])
+    assert result.returncode == 2 and "key=value" in result.stderr
