@@ -66,7 +66,8 @@ class FrameWindow:
 
     def pump(self, seconds: float) -> None:
         """Process window events for ``seconds``."""
-        self._plt.pause(seconds)
+        # pause(0) would wait forever (an event-loop timeout of 0 means "no timeout").
+        self._plt.pause(max(seconds, 1e-4))
 
     def close(self) -> None:
         """Close the figure."""
