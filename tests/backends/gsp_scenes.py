@@ -272,3 +272,36 @@ def mesh_scene(material: Any, culling_note: str = "", size: int = 128, dpi: floa
     scene = Scene(canvas)
     scene.add(full_viewport(canvas, bytearray([30, 30, 40, 255])), Mesh(cube_geometry(), material), identity(), mesh_camera(size, size))
     return scene
+
+
+def mesh_materials() -> dict[str, Any]:
+    """One material of each kind (and the lights) for the cube: name -> material."""
+    from gsp.constants import Constants
+    from gsp.lights import AmbientLight, DirectionalLight, PointLight
+    from gsp.materials import (
+        MeshBasicMaterial,
+        MeshDepthMaterial,
+        MeshNormalMaterial,
+        MeshPhongMaterial,
+        MeshTexturedMaterial,
+    )
+
+    front = Constants.FaceCulling.FrontSide
+    edges, widths = rgba([[0, 0, 0, 255]]), floats([1.0])
+    faces = rgba(np.repeat(np.array([[220, 60, 60, 255], [60, 200, 60, 255], [60, 60, 220, 255],
+                                     [220, 220, 60, 255], [60, 220, 220, 255], [220, 60, 220, 255]]), 2, axis=0))
+    ambient = AmbientLight(bytearray([255, 255, 255, 255]), 0.2)
+    point = PointLight((2.0, 2.0, 2.0), bytearray([255, 255, 255, 255]), 0.8)
+    directional = DirectionalLight((-1.0, 0.5, 1.0), (0.0, 0.0, 0.0), bytearray([255, 200, 150, 255]), 0.6)
+    return {
+        "basic": MeshBasicMaterial(faces, edges, widths, True, front),
+        "basic_back": MeshBasicMaterial(faces, edges, widths, True, Constants.FaceCulling.BackSide),
+        "basic_both": MeshBasicMaterial(rgba([[220, 60, 60, 128]]), edges, widths, True, Constants.FaceCulling.BothSides),
+        "normal": MeshNormalMaterial(edges, floats([0.0]), True, front),
+        "depth": MeshDepthMaterial(edges, floats([0.0]), True, front),
+        "phong_ambient": MeshPhongMaterial(bytearray([200, 120, 40, 255]), bytearray([255, 255, 255, 255]), 16.0, [ambient], edges, floats([0.0]), True, front),
+        "phong_point": MeshPhongMaterial(bytearray([200, 120, 40, 255]), bytearray([255, 255, 255, 255]), 16.0, [ambient, point], edges, floats([0.0]), True, front),
+        "phong_directional": MeshPhongMaterial(bytearray([200, 120, 40, 255]), bytearray([255, 255, 255, 255]), 16.0, [ambient, directional], edges, floats([0.0]), True, front),
+        "textured": MeshTexturedMaterial(checker_texture(2), bytearray([255, 255, 255, 255]), bytearray([0, 0, 0, 255]), 8.0, [], True, front),
+        "textured_lit": MeshTexturedMaterial(checker_texture(2), bytearray([255, 255, 255, 255]), bytearray([255, 255, 255, 255]), 8.0, [ambient, point], True, front),
+    }

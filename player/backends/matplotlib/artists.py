@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PathCollection, PolyCollection
 from matplotlib.image import AxesImage
 from matplotlib.text import Text
-from matplotlib.transforms import IdentityTransform
+from matplotlib.transforms import Affine2D, IdentityTransform
 
 from player.backends.matplotlib.markers import marker_path
 from player.backends.prepare import (
@@ -90,6 +90,10 @@ class PointsArtist(VisualArtist):
         )
         # The marker path is in points scaled by sqrt(size), not in data units (as scatter does).
         self.collection.set_transform(IdentityTransform())
+        # With uniform sizes/colors/widths Matplotlib blits one cached marker (draw_markers, its
+        # fast path) at whole pixels, shifted half a pixel right and down: undo the shift so that
+        # each marker lands on the pixel containing its centre (±0.5 px, unbiased).
+        self.fast_offsets = self.ax.transData + Affine2D().translate(-0.5, 0.5)
         self.ax.add_collection(self.collection, autolim=False)
 
     def update(self, prepared: PreparedPoints) -> None:
@@ -98,10 +102,14 @@ class PointsArtist(VisualArtist):
             self.shape = prepared.marker_shape
             c.set_paths([marker_path(self.shape)])
         c.set_offsets(prepared.ndc[:, :2])
-        c.set_sizes(_compact(prepared.sizes_pt2))
-        c.set_facecolor(_compact(prepared.face_colors))
-        c.set_edgecolor(_compact(prepared.edge_colors))
-        c.set_linewidth(_compact(prepared.edge_widths_pt))
+        attributes = [_compact(prepared.sizes_pt2), _compact(prepared.face_colors),
+                      _compact(prepared.edge_colors), _compact(prepared.edge_widths_pt)]
+        c.set_sizes(attributes[0])
+        c.set_facecolor(attributes[1])
+        c.set_edgecolor(attributes[2])
+        c.set_linewidth(attributes[3])
+        fast = all(len(a) == 1 for a in attributes)
+        c.set_offset_transform(self.fast_offsets if fast else self.ax.transData)
 
 
 class SegmentsArtist(VisualArtist):

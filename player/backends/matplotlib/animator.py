@@ -1,0 +1,62 @@
+"""MatplotlibAnimator: the live loop on a Matplotlib timer when a window can be shown.
+
+Without a window (no display, a non-interactive Matplotlib backend, or headless settings from
+``gsp.types.animator_base.configure_headless``) the base class's headless loop runs instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from gsp.types.animator_base import DEFAULT_FPS, AnimatorBase
+from player.backends.matplotlib.figure_host import display_available
+
+__all__ = ["MatplotlibAnimator"]
+
+
+class MatplotlibAnimator(AnimatorBase):
+    """Animator for :class:`~player.backends.matplotlib.MatplotlibRenderer` (``fps``: live frame rate)."""
+
+    def __init__(self, renderer: Any, fps: float = DEFAULT_FPS) -> None:
+        super().__init__(renderer)
+        if fps <= 0:
+            raise ValueError(f"MatplotlibAnimator: fps must be > 0, got {fps}")
+        self._fps = float(fps)
+        self._timer: Any = None
+
+    def _has_display(self) -> bool:
+        # A display is not enough: Matplotlib must also use an interactive backend.
+        return display_available()
+
+    def _run_live(
+        self,
+        viewports: Sequence[Any],
+        visuals: Sequence[Any],
+        model_matrices: Sequence[Any],
+        cameras: Sequence[Any],
+    ) -> None:
+        renderer = self.get_renderer()
+        figure = renderer.get_figure()  # type: ignore[attr-defined]
+        last = [time.perf_counter()]
+
+        def tick() -> None:
+            if self._stop_requested:
+                self._timer.stop()
+                import matplotlib.pyplot as plt
+
+                plt.close(figure)
+                return
+            now = time.perf_counter()
+            delta, last[0] = now - last[0], now
+            self._frame(delta)
+            renderer.render(viewports, visuals, model_matrices, cameras)
+            figure.canvas.draw_idle()
+
+        renderer.render(viewports, visuals, model_matrices, cameras)
+        self._timer = figure.canvas.new_timer(interval=max(int(1000.0 / self._fps), 1))
+        self._timer.add_callback(tick)
+        self._timer.start()
+        renderer.show()  # blocks until the window closes
+        self._timer.stop()

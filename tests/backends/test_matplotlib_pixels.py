@@ -1,0 +1,190 @@
+"""Matplotlib backend: direct pixel checks of geometry, sizes, backgrounds and renderer behaviour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gsp_scenes import BLACK, WHITE, Scene, floats, full_viewport, identity, points_scene, rgba, vec3
+from imagecmp import decode_png
+
+from gsp.core.camera import Camera
+from gsp.core.canvas import Canvas
+from gsp.core.viewport import Viewport
+from gsp.types.enums import CapStyle
+from gsp.visuals.points import Points
+from gsp.visuals.segments import Segments
+from player.backends.matplotlib import MatplotlibRenderer
+
+RED = [255, 0, 0, 255]
+
+
+def _dot(x: float, y: float, area: float = 100.0, color: list[int] = RED) -> Points:
+    return Points(vec3([[x, y]]), floats([area]), rgba([color]), rgba([color]), floats([0.0]))
+
+
+def _red_mask(image: np.ndarray) -> np.ndarray:
+    return (image[..., 0] > 200) & (image[..., 1] < 60) & (image[..., 2] < 60)
+
+
+def _render(scene: Scene) -> np.ndarray:
+    renderer = MatplotlibRenderer(scene.canvas)
+    try:
+        return decode_png(renderer.render(*scene.args))
+    finally:
+        renderer.close()
+
+
+@pytest.mark.parametrize(("width", "height", "dpi"), [(200, 150, 100.0), (101, 37, 72.0), (333, 211, 97.3)])
+def test_output_size_is_exact(width: int, height: int, dpi: float) -> None:
+    canvas = Canvas(width, height, dpi, WHITE)
+    scene = Scene(canvas)
+    scene.add(full_viewport(canvas), _dot(0, 0))
+    assert _render(scene).shape == (height, width, 4)
+
+
+def test_point_center_lands_on_the_expected_pixel_and_y_grows_upward() -> None:
+    canvas = Canvas(200, 100, 100.0, WHITE)
+    scene = Scene(canvas)
+    # NDC (0.505, 0.51) in a 200×100 viewport: x = 150.5 px, y = 75.5 px from the bottom, that is
+    # the centre of column 150 and of row 100 - 76 = 24 counted from the top.
+    scene.add(full_viewport(canvas), _dot(0.505, 0.51))
+    ys, xs = np.nonzero(_red_mask(_render(scene)))
+    assert xs.mean() == pytest.approx(150.0, abs=0.05)
+    assert ys.mean() == pytest.approx(24.0, abs=0.05)
+
+
+def test_point_between_pixels_is_within_half_a_pixel() -> None:
+    # Matplotlib draws uniform markers at whole pixels: a centre on a pixel corner moves 0.5 px.
+    canvas = Canvas(200, 100, 100.0, WHITE)
+    scene = Scene(canvas)
+    scene.add(full_viewport(canvas), _dot(0.5, 0.5))
+    ys, xs = np.nonzero(_red_mask(_render(scene)))
+    assert xs.mean() + 0.5 == pytest.approx(150.0, abs=0.51)
+    assert ys.mean() + 0.5 == pytest.approx(25.0, abs=0.51)
+
+
+@pytest.mark.parametrize(("area", "dpi"), [(100.0, 100.0), (400.0, 72.0), (900.0, 144.0)])
+def test_point_diameter_in_pixels(area: float, dpi: float) -> None:
+    canvas = Canvas(120, 120, dpi, WHITE)
+    scene = Scene(canvas)
+    scene.add(full_viewport(canvas), _dot(0, 0, area))
+    image = _render(scene)
+    expected = np.sqrt(area) * dpi / 72.0
+    # Coverage of red over white, from the green channel (antialiased edges count partly).
+    coverage = 1.0 - image[..., 1].astype(float) / 255.0
+    assert coverage[59:61].mean(axis=0).sum() == pytest.approx(expected, abs=0.5)
+    assert coverage[:, 59:61].mean(axis=1).sum() == pytest.approx(expected, abs=0.5)
+    assert coverage.sum() == pytest.approx(np.pi * expected**2 / 4.0, rel=0.02)
+
+
+def test_viewport_background_fills_exactly_its_rectangle() -> None:
+    canvas = Canvas(100, 80, 100.0, BLACK)
+    scene = Scene(canvas)
+    viewport = Viewport(10, 20, 30, 40, bytearray(RED))
+    scene.add(viewport, _dot(5.0, 5.0, color=[0, 0, 255, 255]))  # outside: clipped away
+    image = _render(scene)
+    red = _red_mask(image)
+    rows, cols = np.nonzero(red)
+    # y from the bottom: rows 80-20-40=20 .. 59, columns 10 .. 39.
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (20, 59, 10, 39)
+    assert red.sum() == 30 * 40
+    assert (image[~red][:, :3] == 0).all()
+
+
+def test_two_viewports_and_transparent_backgrounds() -> None:
+    canvas = Canvas(80, 40, 100.0, bytearray([0, 0, 0, 0]))
+    scene = Scene(canvas)
+    left = Viewport(0, 0, 40, 40, bytearray([0, 0, 0, 0]))
+    right = Viewport(40, 0, 40, 40, bytearray([0, 255, 0, 255]))
+    scene.add(left, _dot(0, 0))
+    scene.add(right, _dot(0, 0))
+    image = _render(scene)
+    assert image[2, 2, 3] == 0  # transparent canvas and viewport
+    assert image[2, 78].tolist() == [0, 255, 0, 255]
+    assert image[20, 20].tolist() == RED and image[20, 60].tolist() == RED
+
+
+def test_render_rgba_matches_the_png() -> None:
+    scene = points_scene()
+    renderer = MatplotlibRenderer(scene.canvas)
+    rgba_frame = renderer.render_rgba(*scene.args)
+    png = renderer.render(*scene.args)
+    renderer.close()
+    assert rgba_frame.dtype == np.uint8 and rgba_frame.shape == (128, 128, 4)
+    np.testing.assert_array_equal(rgba_frame, decode_png(png))
+
+
+def test_artists_are_reused_and_updated_in_place() -> None:
+    canvas = Canvas(64, 64, 100.0, WHITE)
+    viewport = full_viewport(canvas)
+    points = _dot(-0.5, 0.0)
+    camera = Camera(identity(), identity())
+    renderer = MatplotlibRenderer(canvas)
+    first = decode_png(renderer.render([viewport], [points], [identity()], [camera]))
+    artists = renderer.get_artists(viewport, points)
+    points.set_positions(vec3([[0.5, 0.0]]))
+    second = decode_png(renderer.render([viewport], [points], [identity()], [camera]))
+    assert renderer.get_artists(viewport, points) == artists
+    assert all(a is b for a, b in zip(renderer.get_artists(viewport, points), artists))
+    assert _red_mask(first)[:, :32].any() and not _red_mask(first)[:, 32:].any()
+    assert _red_mask(second)[:, 32:].any() and not _red_mask(second)[:, :32].any()
+    renderer.close()
+
+
+def test_artist_rebuilt_when_the_visual_changes_kind() -> None:
+    canvas = Canvas(64, 64, 100.0, WHITE)
+    viewport, camera = full_viewport(canvas), Camera(identity(), identity())
+    renderer = MatplotlibRenderer(canvas)
+    dot = _dot(0, 0)
+    renderer.render([viewport], [dot], [identity()], [camera])
+    segment = Segments(vec3([[-1, 0], [1, 0]]), floats([4.0]), CapStyle.BUTT, rgba([RED]))
+    image = decode_png(renderer.render([viewport], [segment], [identity()], [camera]))
+    assert renderer.get_artists(viewport, dot) == []
+    assert _red_mask(image)[:, 2].any()  # the segment spans the whole width; the dot is gone
+    assert not _red_mask(image)[10].any()
+    renderer.close()
+
+
+def test_clear_really_clears() -> None:
+    canvas = Canvas(64, 64, 100.0, WHITE)
+    camera = Camera(identity(), identity())
+    vp_a = Viewport(0, 0, 32, 64, bytearray([0, 0, 255, 255]))
+    vp_b = full_viewport(canvas)
+    renderer = MatplotlibRenderer(canvas)
+    renderer.render([vp_a], [_dot(0, 0)], [identity()], [camera])
+    renderer.clear()
+    image = decode_png(renderer.render([vp_b], [_dot(0.5, 0.5, color=[0, 200, 0, 255])], [identity()], [camera]))
+    assert not _red_mask(image).any()
+    assert not (image[..., 2] > 200).all(axis=-1).any() or (image[:, :32, :3] == 255).all(axis=-1).mean() > 0.9
+    assert (image[..., 1] > 150).any()
+    renderer.close()
+
+
+def test_render_with_mismatched_sequences_is_refused() -> None:
+    canvas = Canvas(32, 32, 100.0, WHITE)
+    renderer = MatplotlibRenderer(canvas)
+    with pytest.raises(ValueError, match="same length"):
+        renderer.render([full_viewport(canvas)], [], [identity()], [Camera(identity(), identity())])
+    renderer.close()
+
+
+def test_canvas_resize_between_renders() -> None:
+    canvas = Canvas(40, 30, 100.0, WHITE)
+    renderer = MatplotlibRenderer(canvas)
+    viewport, camera = full_viewport(canvas), Camera(identity(), identity())
+    assert decode_png(renderer.render([viewport], [_dot(0, 0)], [identity()], [camera])).shape == (30, 40, 4)
+    canvas.set_width(90)
+    canvas.set_height(50)
+    viewport.set_width(90)
+    viewport.set_height(50)
+    image = decode_png(renderer.render([viewport], [_dot(0, 0)], [identity()], [camera]))
+    assert image.shape == (50, 90, 4)
+    ys, xs = np.nonzero(_red_mask(image))
+    assert (xs.mean() + 0.5, ys.mean() + 0.5) == pytest.approx((45.0, 25.0), abs=0.51)
+    renderer.close()
+
+
+def test_show_returns_at_once_without_a_display() -> None:
+    renderer = MatplotlibRenderer(Canvas(16, 16, 100.0, WHITE))
+    renderer.show()
+    renderer.close()
