@@ -227,7 +227,7 @@ class _Encoder:
         dtype = a.dtype.newbyteorder("<") if a.dtype.byteorder == ">" else a.dtype
         if dtype.str not in ALLOWED_DTYPES:
             raise TypeError(f"numpy dtype {a.dtype} is not allowed in a log (allowed: {sorted(ALLOWED_DTYPES)})")
-        a = np.ascontiguousarray(a, dtype=dtype)
+        a = np.asarray(a, dtype=dtype, order="C")  # keeps 0-d arrays 0-d (ascontiguousarray does not)
         float_itemsize = a.itemsize if a.dtype.kind in "fc" else 0
         raw = memoryview(a).cast("B") if a.size else memoryview(b"")
         payload = self._blob(raw, float_itemsize)

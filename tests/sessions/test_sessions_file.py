@@ -1,0 +1,257 @@
+"""LogWriter + LogReader on real files: round trips, chunks, footer, seek, keyframes, sinks."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sessions_testkit import final_hash, points_scene
+
+from sessions import ChunkKind, LogReader, LogWriter, MemorySink, decode_chunk, encode_chunk
+from sessions.chunk import HEADER_SIZE, ChunkFlags, peek_chunk_header
+from sessions.command import Command
+from sessions.errors import LogFormatError, LogWriteError
+from sessions.sinks import FileSink
+
+
+def write(path: Path, commands: list[Command], flush_every: int = 5, **options: object) -> LogWriter:
+    writer = LogWriter(path, metadata={"user": {"test": True}}, **options)
+    for i, cmd in enumerate(commands, 1):
+        writer.append(cmd)
+        if i % flush_every == 0:
+            writer.flush()
+    writer.close()
+    return writer
+
+
+def test_round_trip_header_index_and_commands(tmp_path: Path) -> None:
+    cmds = points_scene(frames=12)
+    path = tmp_path / "a.gsplog"
+    write(path, cmds)
+    with LogReader(path) as reader:
+        assert reader.complete and reader.index.from_footer
+        assert reader.metadata["user"] == {"test": True}
+        assert reader.metadata["protocol"] == "1.0" and reader.metadata["format"] == "1.0"
+        assert "created" in reader.metadata and "host" in reader.metadata
+        got = list(reader.commands())
+        assert [c.seq for c in got] == [c.seq for c in cmds]
+        assert [c.op for c in got] == [c.op for c in cmds]
+        for a, b in zip(got, cmds):
+            for x, y in zip(a.args, b.args):
+                if isinstance(y, bytearray):
+                    assert type(x) is bytearray and x == y
+        assert reader.index.total_frames == 12
+        assert [m.label for m in reader.index.markers] == ["middle"]
+        assert reader.index.total_commands == len(cmds)
+    assert final_hash(got) == final_hash(cmds)
+
+
+def test_reader_rebuilds_the_index_of_an_unterminated_log(tmp_path: Path) -> None:
+    cmds = points_scene(frames=8)
+    path = tmp_path / "u.gsplog"
+    writer = LogWriter(path, keyframe_interval_s=0.003)
+    for cmd in cmds:
+        writer.append(cmd)
+        writer.flush()
+    # no close(): as after a crash
+    with LogReader(path) as reader:
+        assert not reader.complete
+        assert [c.seq for c in reader.commands()] == [c.seq for c in cmds]
+        assert reader.index.keyframes and reader.index.markers
+    with LogReader(tmp_path / "u.gsplog") as again:
+        assert again.index.entries == reader.index.entries
+
+
+def test_max_chunk_bytes_cuts_chunks(tmp_path: Path) -> None:
+    cmds = points_scene(frames=20, n=2000)
+    path = tmp_path / "c.gsplog"
+    write(path, cmds, flush_every=10_000, max_chunk_bytes=50_000, keyframes=False)
+    with LogReader(path) as reader:
+        sizes = [e.size for e in reader.index.entries]
+        assert len(sizes) >= 8 and max(sizes) < 50_000 + 30_000
+        assert [c.seq for c in reader.commands()] == [c.seq for c in cmds]
+
+
+def test_flush_if_due_waits_for_the_interval(tmp_path: Path) -> None:
+    writer = LogWriter(tmp_path / "f.gsplog", flush_interval_s=0.1)
+    writer.append(Command(1, 0, "Recorder.mark", "", ("x",)))
+    start = writer._pending_since
+    assert start is not None
+    assert not writer.flush_if_due(start + 50_000_000)
+    assert writer.chunks_written == 0
+    assert writer.flush_if_due(start + 100_000_000)
+    assert writer.chunks_written == 1
+    writer.close()
+
+
+def test_sinks_get_the_same_chunk_bytes_as_the_file_and_an_end_chunk(tmp_path: Path) -> None:
+    cmds = points_scene(frames=6)
+    sink = MemorySink()
+    path = tmp_path / "s.gsplog"
+    writer = LogWriter(path, sinks=[sink], keyframe_interval_s=0.002)
+    for cmd in cmds:
+        writer.append(cmd)
+        writer.flush()
+    writer.close()
+    assert sink.closed
+    *body, (end, end_info) = sink.chunks
+    assert end_info.kind == ChunkKind.END
+    data = path.read_bytes()
+    with LogReader(path) as reader:
+        assert len(reader.index) == len(body)
+        for entry, (chunk, info) in zip(reader.index.entries, body):
+            assert data[entry.offset : entry.offset + entry.size] == chunk
+            assert info.offset is None and info.kind == entry.kind and info.is_keyframe == (entry.kind == ChunkKind.KEYFRAME)
+    assert sum(info.frames for _, info in body) == 6
+    assert [m for _, info in body for m in info.markers][0][0] == "middle"
+    # a subscriber saving the wire chunks gets the same log
+    copy = FileSink(tmp_path / "copy.gsplog", header=writer.header)
+    for chunk, _info in sink.chunks:
+        copy.write_chunk(chunk)  # info rebuilt from the bytes; END is not stored
+    copy.close()
+    with LogReader(tmp_path / "copy.gsplog") as reader:
+        assert [c.seq for c in reader.commands()] == [c.seq for c in cmds]
+        assert reader.index.markers[0].label == "middle"
+
+
+def test_keyframes_by_time_and_bytes_and_on_demand(tmp_path: Path) -> None:
+    cmds = points_scene(frames=30, n=500)
+    path = tmp_path / "k.gsplog"
+    write(path, cmds, flush_every=4, keyframe_interval_s=0.01)
+    with LogReader(path) as reader:
+        kf_times = [reader.index.entries[i].t_first for i in reader.index.keyframes]
+        assert len(kf_times) >= 4 and all(b - a >= 10_000_000 for a, b in zip(kf_times, kf_times[1:]))
+    path2 = tmp_path / "kb.gsplog"
+    write(path2, cmds, flush_every=4, keyframe_interval_s=1e9, keyframe_interval_bytes=20_000)
+    with LogReader(path2) as reader:
+        assert len(reader.index.keyframes) >= 3
+    path3 = tmp_path / "kd.gsplog"
+    writer = LogWriter(path3, keyframe_interval_s=1e9, keyframe_interval_bytes=1 << 40)
+    writer.append_many(cmds[:20])
+    snap = writer.snapshot_chunk()
+    assert snap is not None and snap[1] == 20
+    chunk = decode_chunk(snap[0])
+    assert chunk.info.kind == ChunkKind.KEYFRAME and chunk.info.seq_first == chunk.info.seq_last == 20
+    assert final_hash(chunk.commands()) == final_hash(cmds[:20])
+    assert writer.write_keyframe()
+    writer.append_many(cmds[20:])
+    writer.close()
+    with LogReader(path3) as reader:
+        assert len(reader.index.keyframes) == 1
+
+
+@pytest.mark.parametrize("where", ["seq:25", "0.03", "#7", "@middle", 25_000_000, "seq:1", "seq:9999"])
+def test_seek_from_a_keyframe_gives_the_same_state(tmp_path: Path, where: object) -> None:
+    cmds = points_scene(frames=20, n=64)
+    path = tmp_path / "seek.gsplog"
+    write(path, cmds, flush_every=3, keyframe_interval_s=0.005)
+    with LogReader(path) as reader:
+        target = reader.resolve(where)  # type: ignore[arg-type]
+        stop = min(target + 6, len(cmds) + 1)
+        seeked = list(reader.commands(start=where, stop=f"seq:{stop}"))  # type: ignore[arg-type]
+        keyframe, _ = reader.seek(where)  # type: ignore[arg-type]
+        if keyframe is not None:
+            assert seeked[0].op == "Scene.keyframe"
+            replayed_from = reader.index.entries[keyframe].seq_last + 1
+            after = [c.seq for c in seeked if c.op != "Scene.keyframe" and c.seq >= replayed_from]
+            assert not after or after[0] == replayed_from
+        assert all(c.seq < stop for c in seeked)
+    assert final_hash(seeked) == final_hash([c for c in cmds if c.seq < stop])
+
+
+def test_resolve_positions(tmp_path: Path) -> None:
+    cmds = points_scene(frames=10, marker_at=4)
+    path = tmp_path / "r.gsplog"
+    write(path, cmds)
+    renders = [c.seq for c in cmds if c.op == "Renderer.render"]
+    mark = next(c.seq for c in cmds if c.op == "Recorder.mark")
+    with LogReader(path) as reader:
+        assert reader.resolve("#1") == renders[0] and reader.resolve("f10") == renders[9]
+        assert reader.resolve("#11") == len(cmds) + 1
+        assert reader.resolve("@middle") == mark
+        assert reader.resolve("0.005s") == 5 and reader.resolve(0.005) == 5 and reader.resolve(5_000_000) == 5
+        with pytest.raises(ValueError, match="no marker 'nope'"):
+            reader.resolve("@nope")
+        with pytest.raises(ValueError, match="expected seconds"):
+            reader.resolve("yesterday")
+
+
+def test_unknown_chunk_kinds_are_skipped_with_a_warning(tmp_path: Path) -> None:
+    cmds = points_scene(frames=4)
+    path = tmp_path / "x.gsplog"
+    sink = FileSink(path, {"format": "1.0"})
+    first = encode_chunk(cmds[:10])
+    future = bytearray(encode_chunk(cmds[10:12]))
+    future[5] = 42  # a kind from the future...
+    from sessions.chunk import _CHECKED, checksum
+
+    future[_CHECKED:HEADER_SIZE] = checksum(bytes(future[:_CHECKED])).to_bytes(8, "little")  # ...correctly framed
+    sink.write_chunk(first)
+    sink.write_chunk(bytes(future), peek_chunk_header(bytes(future)))
+    sink.write_chunk(encode_chunk(cmds[12:]))
+    sink.close()
+    with LogReader(path) as reader, pytest.warns(UserWarning, match="unknown kind 42"):
+        got = [c.seq for c in reader.commands()]
+    assert got == [c.seq for c in cmds[:10] + cmds[12:]]
+
+
+def test_byte_shuffle_is_chosen_for_smooth_floats_and_not_for_random(tmp_path: Path) -> None:
+    smooth = np.cumsum(np.full((50_000, 3), 1e-3, np.float32), axis=0)
+    noisy = np.random.default_rng(1).integers(0, 2**32, (50_000, 3), dtype=np.uint32).view(np.float32)
+    chunk_s = encode_chunk([Command(1, 0, "Buffer.set_data", "b", (smooth,))])
+    chunk_n = encode_chunk([Command(1, 0, "Buffer.set_data", "b", (noisy,))])
+    info_s, info_n = peek_chunk_header(chunk_s), peek_chunk_header(chunk_n)
+    assert info_s.flags & ChunkFlags.SHUFFLE and not info_n.flags & ChunkFlags.SHUFFLE
+    plain = encode_chunk([Command(1, 0, "Buffer.set_data", "b", (smooth,))], shuffle=False)
+    assert len(chunk_s) < 0.8 * len(plain)
+    np.testing.assert_array_equal(decode_chunk(chunk_s).commands()[0].args[0], smooth)
+
+
+def test_write_failure_is_one_log_write_error_and_the_file_stays_readable(tmp_path: Path) -> None:
+    cmds = points_scene(frames=5)
+    path = tmp_path / "w.gsplog"
+    writer = LogWriter(path)
+    writer.append_many(cmds[:10])
+    writer.flush()
+    assert writer.file_sink is not None
+    import os
+
+    os.close(writer.file_sink._fd)  # the disk goes away under us
+    writer.file_sink._fd = os.open(os.devnull, os.O_RDONLY)
+    writer.append_many(cmds[10:])
+    with pytest.raises(LogWriteError, match="writing chunk 1 at offset"):
+        writer.flush()
+    writer.close()  # after a failure: releases the file, writes nothing more
+    with LogReader(path) as reader:
+        assert [c.seq for c in reader.commands()] == [c.seq for c in cmds[:10]]
+
+
+def test_unencodable_commands_raise_log_write_error(tmp_path: Path) -> None:
+    writer = LogWriter(tmp_path / "e.gsplog", keyframes=False)
+    writer.append(Command(1, 0, "X.y", "t", (object(),)))
+    with pytest.raises(LogWriteError, match="seq=1 op=X.y"):
+        writer.flush()
+    writer.close()
+
+
+def test_bad_commands_disable_keyframes_with_a_warning_not_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "bad.gsplog"
+    writer = LogWriter(path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        writer.append(Command(1, 0, "Buffer.set_data", "no-such-buffer", (bytearray(4), 0, 1)))
+    assert any("keyframes disabled" in str(w.message) for w in caught)
+    writer.close()
+    with LogReader(path) as reader:
+        assert len(list(reader.commands())) == 1
+
+
+def test_chunk_info_round_trips_through_dataclasses(tmp_path: Path) -> None:
+    chunk = encode_chunk(points_scene(frames=2))
+    info = peek_chunk_header(chunk)
+    assert dataclasses.replace(info, frames=2).frames == 2
+    with pytest.raises(LogFormatError, match="declares"):
+        decode_chunk(chunk + b"x")
