@@ -1,0 +1,186 @@
+"""RendererBase checks, the rendering switch, the registry with entry points, the headless animator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gsp_test_backend import ListingAnimator, ListingRenderer, ListingViewportEvents
+from gsp_testkit import camera, canvas_and_viewport, f32, rgba, vec3
+
+from gsp.types import Buffer, BufferType
+from gsp.types.animator_base import (
+    configure_headless,
+    headless_settings,
+    reset_headless,
+)
+from gsp.types.renderer_base import rendering_enabled, set_rendering_enabled
+from gsp.utils.bufferx import Bufferx
+from gsp.utils.renderer_registery import RendererRegistry as AliasRegistry
+from gsp.utils.renderer_registry import RendererRegistry
+from gsp.visuals import Points
+
+
+def _scene() -> tuple[ListingRenderer, list, list, list, list]:
+    canvas, vp = canvas_and_viewport()
+    pts = Points(vec3(3), f32(1.0), rgba(1), rgba(1), f32(1.0))
+    return ListingRenderer(canvas), [vp, vp], [pts, pts], [Bufferx.mat4_identity()] * 2, [camera()] * 2
+
+
+def test_render_checks_sequence_lengths_and_types() -> None:
+    renderer, vps, visuals, models, cams = _scene()
+    assert renderer.render(vps, visuals, models, cams) == b"Points,Points"
+    with pytest.raises(ValueError) as info:
+        renderer.render(vps, visuals[:1], models, cams)
+    assert str(info.value) == (
+        "ListingRenderer.render: the four sequences must have the same length (one entry per visual), "
+        "got viewports=2, visuals=1, model_matrices=2, cameras=2"
+    )
+    with pytest.raises(TypeError, match=r"ListingRenderer.render: cameras\[1\] must be a Camera, got Viewport"):
+        renderer.render(vps, visuals, models, [cams[0], vps[0]])
+    with pytest.raises(TypeError, match=r"model_matrices\[0\] must be of type mat4, got vec4"):
+        renderer.render(vps, visuals, [Buffer(1, BufferType.vec4)] * 2, cams)
+    with pytest.raises(TypeError, match=r"visuals must be a sequence"):
+        renderer.render(vps, visuals[0], models, cams)  # type: ignore[arg-type]
+    assert renderer.renders == 1
+
+
+def test_rendering_disabled_still_validates_and_returns_empty() -> None:
+    renderer, vps, visuals, models, cams = _scene()
+    set_rendering_enabled(False)
+    try:
+        assert not rendering_enabled()
+        assert renderer.render(vps, visuals, models, cams) == b""
+        with pytest.raises(ValueError, match="same length"):
+            renderer.render(vps[:1], visuals, models, cams)
+    finally:
+        set_rendering_enabled(True)
+    assert renderer.renders == 0
+    assert renderer.render(vps, visuals, models, cams) == b"Points,Points"
+
+
+def test_registry_register_create_and_unknown_name() -> None:
+    RendererRegistry.register_renderer("listing", ListingRenderer, ListingViewportEvents, ListingAnimator)
+    try:
+        canvas, vp = canvas_and_viewport()
+        renderer = RendererRegistry.create_renderer("listing", canvas)
+        assert type(renderer) is ListingRenderer and renderer.get_canvas() is canvas
+        animator = AliasRegistry.create_animator(renderer)
+        assert type(animator) is ListingAnimator and animator.get_renderer() is renderer
+        events = RendererRegistry.create_viewport_events(renderer, vp)
+        assert type(events) is ListingViewportEvents and events.get_viewport() is vp
+        assert "listing" in RendererRegistry.get_renderer_names()
+    finally:
+        RendererRegistry.unregister_renderer("listing")
+    with pytest.raises(ValueError, match=r"unknown renderer 'nope'; known renderers: \[.*\]"):
+        RendererRegistry.create_renderer("nope", canvas)
+    with pytest.raises(TypeError, match="renderer_cls must be a subclass of RendererBase"):
+        RendererRegistry.register_renderer("bad", Points, None, None)  # type: ignore[arg-type]
+
+
+def test_entry_point_discovery_is_lazy(tmp_path: Path) -> None:
+    # A real installed distribution (dist-info on sys.path) offering a backend through entry points.
+    pkg = tmp_path / "gsp_demo_backend.py"
+    pkg.write_text(textwrap.dedent('''
+        from gsp.types.renderer_base import RendererBase
+        from gsp.utils.renderer_registry import RendererRegistry
+        class DemoRenderer(RendererBase):
+            def _render(self, viewports, visuals, model_matrices, cameras):
+                return b"demo"
+        def register():
+            RendererRegistry.register_renderer("demo", DemoRenderer, None, None)
+    '''))
+    dist = tmp_path / "gsp_demo_backend-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: gsp-demo-backend\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[gsp.renderers]\ndemo = gsp_demo_backend:register\n")
+    code = textwrap.dedent('''
+        import sys
+        from gsp.utils.renderer_registry import RendererRegistry
+        from gsp.core import Canvas
+        from gsp.constants import Constants
+        assert "demo" in RendererRegistry.get_renderer_names()
+        print("gsp_demo_backend" in sys.modules)
+        r = RendererRegistry.create_renderer("demo", Canvas(2, 2, 72, Constants.Color.white))
+        print(type(r).__name__, "gsp_demo_backend" in sys.modules)
+    ''')
+    env = dict(os.environ, PYTHONPATH=f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["False", "DemoRenderer True"]
+
+
+def test_headless_settings_from_configure_env_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GSP_ANIMATOR_FRAMES", raising=False)
+    monkeypatch.delenv("GSP_ANIMATOR_FPS", raising=False)
+    reset_headless()
+    assert headless_settings() is None
+    monkeypatch.setenv("GSP_ANIMATOR_FRAMES", "5")
+    assert headless_settings() == type(headless_settings())(5, 30.0)  # type: ignore[misc]
+    monkeypatch.setenv("GSP_ANIMATOR_FPS", "x")
+    with pytest.raises(ValueError, match="GSP_ANIMATOR_FPS='x'"):
+        headless_settings()
+    configure_headless(None, fps=20.0, duration_s=1.5)
+    try:
+        settings = headless_settings()
+        assert settings is not None and (settings.frames, settings.fps) == (30, 20.0)
+        configure_headless(None)
+        assert headless_settings().frames == 60  # type: ignore[union-attr]
+        with pytest.raises(ValueError, match="fps must be > 0"):
+            configure_headless(3, fps=0)
+    finally:
+        reset_headless()
+
+
+def test_headless_loop_runs_default_60_frames_without_display(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "GSP_ANIMATOR_FRAMES", "GSP_ANIMATOR_FPS"):
+        monkeypatch.delenv(var, raising=False)
+    reset_headless()
+    renderer, vps, visuals, models, cams = _scene()
+    animator = ListingAnimator(renderer)
+    deltas: list[float] = []
+    animator.add_callback(lambda dt: deltas.append(dt) or [])
+    animator.start(vps, visuals, models, cams)
+    assert len(deltas) == 60 and renderer.renders == 60 and set(deltas) == {1 / 30}
+    assert not animator.is_running()
+
+
+def test_stop_ends_the_headless_loop_and_remove_callback() -> None:
+    renderer, vps, visuals, models, cams = _scene()
+    animator = ListingAnimator(renderer)
+    frames: list[float] = []
+
+    def cb(dt: float) -> list:
+        frames.append(dt)
+        if len(frames) == 4:
+            animator.stop()
+        return []
+
+    animator.add_callback(cb)
+    configure_headless(100)
+    try:
+        animator.start(vps, visuals, models, cams)
+        assert len(frames) == 4 and renderer.renders == 4
+        animator.remove_callback(cb)
+        animator.start(vps, visuals, models, cams)  # a new start runs again, without the callback
+        assert len(frames) == 4 and renderer.renders == 104
+    finally:
+        reset_headless()
+    with pytest.raises(ValueError, match="not registered"):
+        animator.remove_callback(cb)
+    with pytest.raises(ValueError, match="same length"):
+        animator.start(vps, visuals[:1], models, cams)
+    assert animator.on_video_saved.subscriber_count() == 0
+
+
+def test_changed_visuals_returned_by_callbacks_are_collected() -> None:
+    renderer, vps, visuals, models, cams = _scene()
+    animator = ListingAnimator(renderer)
+    sizes = visuals[0].get_sizes()
+    animator.add_callback(lambda dt: (sizes.set_data(np.array([dt], np.float32), 0, 1), [visuals[0]])[1])
+    assert animator._frame(0.5) == [visuals[0]] and sizes.to_numpy()[0] == 0.5
