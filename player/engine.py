@@ -24,6 +24,7 @@ from sessions.command import Command, Ref
 __all__ = ["FrameSelection", "ReplayEngine"]
 
 MARK_OP = "Recorder.mark"
+KEYFRAME_OP = "Scene.keyframe"
 
 
 @dataclass(frozen=True)
@@ -83,15 +84,8 @@ class ReplayEngine:
 
     # -- backends ------------------------------------------------------------------------------
     def check_backend(self) -> None:
-        """Fail early (``ValueError``) when the backend name is unknown."""
-        known = getattr(self._registry, "has_renderer", None)
-        if callable(known):
-            if not known(self.backend):
-                self._registry.create_renderer(self.backend, None)  # raises the registry's error
-            return
-        names = getattr(self._registry, "renderer_names", None)
-        if callable(names) and self.backend not in names():
-            raise ValueError(f"unknown backend {self.backend!r}; known: {', '.join(sorted(names()))}")
+        """Fail early (``ValueError`` listing the known names) when the backend name is unknown."""
+        self._registry.get_entry(self.backend)
 
     def _backend_renderer(self, cmd: Command) -> Any:
         renderer = self._renderers.get(cmd.target)
@@ -115,14 +109,10 @@ class ReplayEngine:
         return self._resolve(canvas)
 
     def _recorded_canvas(self, renderer_uuid: str) -> Any:
-        # After a seek the Renderer.new may come from a keyframe the scene state kept.
-        records = getattr(self.state, "renderers", None)
+        # After a seek the Renderer.new may only be known to the scene state (from a keyframe).
+        records = getattr(self.state, "records", None)
         record = records.get(renderer_uuid) if isinstance(records, dict) else None
-        if record is None:
-            return None
-        if isinstance(record, Command):
-            return _canvas_arg(record)
-        return getattr(record, "canvas", record)
+        return _canvas_arg(record) if isinstance(record, Command) else None
 
     def _resized_canvas(self, canvas: Any) -> Any:
         from gsp.core import Canvas
@@ -155,6 +145,7 @@ class ReplayEngine:
         self.state = SceneState()
         self.frames_seen = 0
         self._canvases.clear()
+        self._clock_started = False
 
     def _resolve(self, value: Any) -> Any:
         if isinstance(value, Ref):
@@ -164,32 +155,52 @@ class ReplayEngine:
         return value
 
     # -- the loop ------------------------------------------------------------------------------
-    def frames(self, commands: Iterable[Command]) -> Iterator[RenderedFrame]:
-        """Apply every command; yield a frame for each selected ``Renderer.render``."""
+    def frames(
+        self, commands: Iterable[Command], *, start_seq: int | None = None, frames_before: int = 0
+    ) -> Iterator[RenderedFrame]:
+        """Apply every command; yield a frame for each selected ``Renderer.render``.
+
+        ``start_seq``/``frames_before`` come from a seek: drawing starts at the first command
+        with ``seq >= start_seq``, and ``frames_before`` renders precede the commands given.
+        Commands of a keyframe (after ``Scene.keyframe``, same seq) rebuild state only.
+        """
         if self.state is None:
             self.reset()
         sel = self.selection
         start, stop = sel.start, sel.stop
-        started = start is None
+        if start_seq is not None:
+            start = None
+        started = start is None and start_seq is None
+        self.frames_seen = frames_before
+        keyframe_seq = -1
         apply = self.state.apply
         for cmd in commands:
             op = cmd.op
-            if stop is not None and stop.kind == "time" and cmd.t_ns > stop.time_ns:
-                return
-            if not started and start is not None and start.kind == "time" and cmd.t_ns >= start.time_ns:
-                started = True
-            if op == MARK_OP:
-                label = cmd.args[0] if cmd.args else cmd.kwargs.get("label")
-                if start is not None and start.kind == "marker" and label == start.value:
-                    started = True
-                if stop is not None and stop.kind == "marker" and label == stop.value and started:
+            if op == KEYFRAME_OP:
+                keyframe_seq = cmd.seq
+            synthetic = cmd.seq <= keyframe_seq
+            if not synthetic:
+                if stop is not None and stop.kind == "time" and cmd.t_ns > stop.time_ns:
                     return
+                if not started:
+                    if start_seq is not None:
+                        started = cmd.seq >= start_seq
+                    elif start is not None and start.kind == "time":
+                        started = cmd.t_ns >= start.time_ns
+                if op == MARK_OP:
+                    label = cmd.args[0] if cmd.args else cmd.kwargs.get("label")
+                    if start is not None and start.kind == "marker" and label == start.value:
+                        started = True
+                    if stop is not None and stop.kind == "marker" and label == stop.value and started:
+                        return
             apply(cmd)
             self.commands_applied += 1
             if not op.startswith("Renderer."):
                 continue
             method = cmd.method
             if method == "render":
+                if synthetic:
+                    continue
                 self.frames_seen += 1
                 number = self.frames_seen
                 if not started and start is not None and start.kind == "frame" and number >= int(start.value):

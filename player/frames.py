@@ -43,11 +43,16 @@ class RenderedFrame:
 
     def png_bytes(self) -> bytes:
         """The frame as PNG bytes (encoded once if the backend gave pixels)."""
-        if self.png is None:
+        if not self.png:
             if self.rgba is None:
                 raise ValueError(f"frame {self.number}: the backend returned no image")
             self.png = encode_png(self.rgba)
         return self.png
+
+    @property
+    def has_image(self) -> bool:
+        """False when the backend drew nothing (the null backend)."""
+        return bool(self.png) or self.rgba is not None
 
     def rgba_array(self) -> np.ndarray:
         """The frame as an (H, W, 4) uint8 array (decoded once if the backend gave PNG)."""

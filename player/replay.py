@@ -17,7 +17,7 @@ from player.engine import FrameSelection, ReplayEngine
 from player.exporters import Exporter, make_exporter
 from player.frames import RenderedFrame
 from player.positions import Position, parse_position
-from player.sources import open_source
+from player.sources import Source, open_source
 from sessions.command import Command
 
 __all__ = ["ReplayResult", "replay", "parse_size"]
@@ -117,8 +117,14 @@ def replay(
     def one_pass() -> Iterator[RenderedFrame]:
         engine.reset()
         result.passes += 1
-        commands = src.commands(_seek_start(selection))
-        yield from engine.frames(commands)
+        seek = _seek(src, selection)
+        if seek is None:
+            commands = src.commands()
+            yield from engine.frames(commands)
+        else:
+            at, start_seq, frames_before = seek
+            commands = src.commands(at)
+            yield from engine.frames(commands, start_seq=start_seq, frames_before=frames_before)
         result.frames_seen = engine.frames_seen
 
     try:
@@ -129,6 +135,11 @@ def replay(
                 for rendered in one_pass():
                     result.frames += 1
                     if exporter is not None:
+                        if not rendered.has_image:
+                            raise ValueError(
+                                f"backend {backend!r} returned no image for frame {rendered.number}; "
+                                "it cannot write images (use matplotlib or datoviz)"
+                            )
                         exporter.add(rendered)
                     if bar is not None:
                         bar.update(1)
@@ -148,12 +159,32 @@ def replay(
     return result
 
 
-def _seek_start(selection: FrameSelection) -> int | None:
-    # A time start can use the log's keyframes; frame numbers need the whole session.
-    start = selection.start
-    if start is not None and start.kind == "time" and not selection.needs_frame_numbers:
-        return start.time_ns
-    return None
+def _seek(src: Source, selection: FrameSelection) -> tuple[Any, int, int] | None:
+    """(position, first seq to draw, renders before the keyframe) to start from a keyframe.
+
+    None when the source cannot seek or nothing needs it; the engine then reads from the start.
+    """
+    if not src.can_seek or src.reader is None:
+        return None
+    from sessions import At
+
+    if selection.frame is not None:
+        at = At.frame(selection.frame)
+    elif selection.start is not None:
+        at = At(selection.start.kind, selection.start.value)
+    else:
+        return None
+    reader = src.reader
+    target = reader.resolve(at)  # ValueError for an unknown marker
+    index = reader.index
+    keyframe = index.keyframe_before_seq(target)
+    if keyframe is None:
+        return at, target, 0
+    kf_last = index.entries[keyframe].seq_last
+    commands = [index.entries[i] for i in index.command_chunks()]
+    if any(e.seq_first <= kf_last < e.seq_last for e in commands):
+        return None  # a chunk straddles the keyframe: frame numbers would be unknown
+    return at, target, sum(e.frames for e in commands if e.seq_last <= kf_last)
 
 
 def _progress_bar(progress: bool | None, reader: Any) -> Any:
@@ -169,11 +200,8 @@ def _progress_bar(progress: bool | None, reader: Any) -> Any:
 def _frame_total(reader: Any) -> int | None:
     # The index may know how many renders the log holds; the bar works without it.
     index = getattr(reader, "index", None)
-    for name in ("frame_count", "render_count", "frames"):
-        value = getattr(index, name, None)
-        if isinstance(value, int):
-            return value
-    return None
+    value = getattr(index, "total_frames", None)
+    return value if isinstance(value, int) else None
 
 
 def _play_in_window(

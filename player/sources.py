@@ -24,8 +24,8 @@ def is_live_endpoint(source: object) -> bool:
 
 @dataclass
 class Source:
-    """An opened source. ``commands(start_ns)`` iterates from the start, or from the keyframe
-    before ``start_ns`` when the source can seek (``can_seek``)."""
+    """An opened source. ``commands(start)`` iterates from the start, or from the keyframe
+    before position ``start`` when the source can seek (``can_seek``)."""
 
     name: str
     reader: Any = None
@@ -36,14 +36,14 @@ class Source:
     rewindable: bool = True
     _closers: list[Any] = field(default_factory=list)
 
-    def commands(self, start_ns: int | None = None) -> Iterator[Command]:
-        """The commands, from the beginning (or from the keyframe before ``start_ns``)."""
+    def commands(self, start: Any = None) -> Iterator[Command]:
+        """The commands, from the beginning (or from the keyframe before position ``start``)."""
         if self.reader is not None:
             kwargs: dict[str, Any] = {"follow": self.follow}
             if self.follow and self.follow_timeout_s is not None:
                 kwargs["timeout"] = self.follow_timeout_s
-            if start_ns is not None and self.can_seek:
-                kwargs["start"] = start_ns
+            if start is not None and self.can_seek:
+                kwargs["start"] = start
             return iter(self.reader.commands(**kwargs))
         assert self.iterable is not None
         return iter(self.iterable)
@@ -70,7 +70,7 @@ def open_source(
     transports package offers no subscriber.
     """
     if is_live_endpoint(source):
-        return _open_live(str(source))
+        return _open_live(str(source), 30.0 if follow_timeout_s is None else follow_timeout_s)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.exists():
@@ -85,7 +85,7 @@ def open_source(
             reader=reader,
             follow=follow,
             follow_timeout_s=follow_timeout_s,
-            can_seek=True,
+            can_seek=not follow,  # a growing file's index does not know the future yet
             _closers=[reader],
         )
     if isinstance(source, Iterable):
@@ -94,12 +94,13 @@ def open_source(
     raise TypeError(f"source {source!r}: expected a .gsplog path, a tcp:// endpoint or commands")
 
 
-def _open_live(endpoint: str) -> Source:
+def _open_live(endpoint: str, gone_after_s: float | None) -> Source:
     try:
-        from transports import Subscriber  # type: ignore[attr-defined]
+        from transports import Subscriber
     except ImportError:
         raise ValueError(f"{endpoint}: live sources need transports (transports.Subscriber is not available)") from None
-    subscriber = Subscriber(endpoint)
+    # The replay ends with the session (END) or when the publisher stays silent too long.
+    subscriber = Subscriber(endpoint, stop_on_end=True, gone_after=gone_after_s)
     commands = getattr(subscriber, "commands", None)
     iterable = commands() if callable(commands) else subscriber
     return Source(name=endpoint, iterable=iterable, rewindable=False, _closers=[subscriber])

@@ -1,0 +1,80 @@
+"""Sessions for the player tests, recorded with the real recorder into real ``.gsplog`` files.
+
+The scene is simple and known: one big red disc moving left to right on a white canvas, one
+position per frame, so a test can check where the disc is in each replayed frame.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+import recorder
+from gsp.core import Camera, Canvas, Viewport
+from gsp.types import Buffer, BufferType
+from gsp.utils.renderer_registry import RendererRegistry
+from gsp.visuals import Points
+
+WHITE = bytearray([255, 255, 255, 255])
+RED = np.array([[255, 0, 0, 255]], dtype=np.uint8)
+
+
+def disc_x(frame: int, frames: int) -> float:
+    """NDC x of the disc in frame ``frame`` (1-based) of ``frames``."""
+    return -0.8 + 1.6 * (frame - 1) / max(1, frames - 1)
+
+
+def expected_pixel(frame: int, frames: int, width: int, height: int) -> tuple[int, int]:
+    """(row, column) of the disc centre in a ``width``×``height`` image (row 0 at the top)."""
+    x = disc_x(frame, frames)
+    return height // 2, int((x + 1.0) / 2.0 * width)
+
+
+def _f32(values: list[float] | np.ndarray, kind: BufferType) -> Buffer:
+    return Buffer.from_numpy(np.asarray(values, dtype=np.float32), kind)
+
+
+def record_moving_disc(
+    path: Path,
+    frames: int = 5,
+    *,
+    width: int = 80,
+    height: int = 60,
+    interval_s: float = 0.0,
+    markers: dict[int, str] | None = None,
+    flush_interval_s: float = 0.1,
+    writer_options: dict[str, object] | None = None,
+) -> Path:
+    """Record ``frames`` renders of the moving disc; ``markers`` = {frame: label} marks before it."""
+    markers = markers or {}
+    with recorder.record(path, flush_interval_s=flush_interval_s, writer_options=writer_options):
+        canvas = Canvas(width, height, 72.0, WHITE)
+        viewport = Viewport(0, 0, width, height, WHITE)
+        positions = _f32([[disc_x(1, frames), 0.0, 0.0]], BufferType.vec3)
+        points = Points(
+            positions,
+            _f32([400.0], BufferType.float32),  # 20 pt diameter at 72 dpi: 20 px
+            Buffer.from_numpy(RED, BufferType.rgba8),
+            Buffer.from_numpy(RED, BufferType.rgba8),
+            _f32([0.0], BufferType.float32),
+        )
+        identity = _f32(np.eye(4, dtype=np.float32).reshape(1, 4, 4), BufferType.mat4)
+        camera = Camera(identity, identity)
+        renderer = RendererRegistry.create_renderer("null", canvas)
+        for frame in range(1, frames + 1):
+            if frame in markers:
+                recorder.mark(markers[frame])
+            data = np.array([[disc_x(frame, frames), 0.0, 0.0]], dtype=np.float32)
+            positions.set_data(bytearray(data.tobytes()), 0, 1)
+            renderer.render([viewport], [points], [identity], [camera])
+            if interval_s:
+                time.sleep(interval_s)
+    return path
+
+
+def red_columns(rgba: np.ndarray) -> np.ndarray:
+    """Columns of the middle row that are red (the disc)."""
+    row = rgba[rgba.shape[0] // 2]
+    return np.flatnonzero((row[:, 0] > 200) & (row[:, 1] < 80) & (row[:, 2] < 80))

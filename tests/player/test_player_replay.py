@@ -1,0 +1,197 @@
+"""Replays of real recorded sessions into PNG, frame folders, GIF and MP4, checked by pixels."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import imageio.v2 as iio2
+import imageio.v3 as iio3
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from player_sessions import expected_pixel, record_moving_disc, red_columns  # noqa: E402
+
+from player import replay  # noqa: E402
+from sessions import LogReader  # noqa: E402
+
+FRAMES = 5
+W, H = 80, 60
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("rec") / "disc.gsplog"
+    return record_moving_disc(path, FRAMES, width=W, height=H, interval_s=0.02, markers={3: "mid"})
+
+
+@pytest.fixture(scope="module")
+def keyframed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 frames with a keyframe after every frame (so seeks start from one)."""
+    path = tmp_path_factory.mktemp("rec") / "kf.gsplog"
+    return record_moving_disc(
+        path,
+        12,
+        width=W,
+        height=H,
+        interval_s=0.01,
+        flush_interval_s=0.005,
+        writer_options={"keyframe_interval_bytes": 1, "keyframe_interval_s": 0.001},
+        markers={7: "seven"},
+    )
+
+
+def _disc_frame(rgba: np.ndarray, frames: int = FRAMES) -> int:
+    """Which frame (1-based) of the moving disc this image shows (by the disc's centre column)."""
+    cols = red_columns(rgba)
+    assert cols.size, "no red disc in the image"
+    centre = (cols[0] + cols[-1]) / 2
+    width = rgba.shape[1]
+    distances = [abs(centre - expected_pixel(f, frames, width, rgba.shape[0])[1]) for f in range(1, frames + 1)]
+    best = int(np.argmin(distances)) + 1
+    assert min(distances) <= 2, f"disc centre {centre} is at no frame's position"
+    return best
+
+
+def test_png_last_frame(session: Path, tmp_path: Path) -> None:
+    result = replay(session, "matplotlib", tmp_path / "out.png")
+    assert result.frames == FRAMES and result.outputs == [tmp_path / "out.png"]
+    image = iio3.imread(tmp_path / "out.png")
+    assert image.shape == (H, W, 4)
+    assert _disc_frame(image) == FRAMES
+    assert tuple(image[2, 2, :3]) == (255, 255, 255)  # white background
+    # the disc is 400 pt² = 20 pt = 20 px at 72 dpi
+    assert 17 <= red_columns(image).size <= 22
+
+
+def test_png_chosen_frame(session: Path, tmp_path: Path) -> None:
+    result = replay(session, "matplotlib", tmp_path / "f2.png", frame=2)
+    assert result.frames == 1
+    assert _disc_frame(iio3.imread(tmp_path / "f2.png")) == 2
+
+
+def test_frames_folder_in_order(session: Path, tmp_path: Path) -> None:
+    result = replay(session, "matplotlib", tmp_path / "frames")
+    names = sorted(p.name for p in (tmp_path / "frames").iterdir())
+    assert names == [f"frame_{n:06d}.png" for n in range(1, FRAMES + 1)]
+    assert result.outputs == [tmp_path / "frames" / n for n in names]
+    shown = [_disc_frame(iio3.imread(p)) for p in result.outputs]
+    assert shown == list(range(1, FRAMES + 1))
+
+
+def test_two_replays_identical(session: Path, tmp_path: Path) -> None:
+    replay(session, "matplotlib", tmp_path / "a")
+    replay(session, "matplotlib", tmp_path / "b")
+    for n in range(1, FRAMES + 1):
+        name = f"frame_{n:06d}.png"
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+
+
+def test_gif(session: Path, tmp_path: Path) -> None:
+    result = replay(session, "matplotlib", tmp_path / "m.gif", fps=10)
+    frames = iio3.imread(tmp_path / "m.gif", index=None)
+    assert frames.shape[:3] == (FRAMES, H, W)
+    assert [_disc_frame(np.asarray(f)) for f in frames] == list(range(1, FRAMES + 1))
+    assert result.fps == 10
+    assert iio3.immeta(tmp_path / "m.gif")["duration"] == 100
+
+
+def test_mp4_fps_from_recorded_timing(session: Path, tmp_path: Path) -> None:
+    result = replay(session, "matplotlib", tmp_path / "m.mp4")
+    times = [c.t_ns for c in LogReader(session).commands() if c.op == "Renderer.render"]
+    recorded_fps = 1e9 / float(np.median(np.diff(times)))
+    assert result.fps == pytest.approx(recorded_fps)
+    assert 10 < recorded_fps < 55  # frames were recorded 20 ms apart (plus overhead)
+    reader = iio2.get_reader(tmp_path / "m.mp4")
+    assert reader.count_frames() == FRAMES
+    assert reader.get_meta_data()["size"] == (W, H)
+    frames = [np.asarray(f) for f in reader]
+    assert [_disc_frame(f) for f in frames] == list(range(1, FRAMES + 1))
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "expected"),
+    [("#2", "#4", [2, 3, 4]), ("@mid", None, [3, 4, 5]), (None, "#1", [1]), ("f4", None, [4, 5])],
+)
+def test_from_to(session: Path, tmp_path: Path, start: str | None, stop: str | None, expected: list[int]) -> None:
+    result = replay(session, "matplotlib", tmp_path / "sel", start=start, stop=stop)
+    assert [_disc_frame(iio3.imread(p)) for p in result.outputs] == expected
+
+
+def test_from_to_seconds(session: Path, tmp_path: Path) -> None:
+    times = [c.t_ns for c in LogReader(session).commands() if c.op == "Renderer.render"]
+    start = f"{times[1] / 1e9:.9f}"  # exactly frame 2
+    stop = f"{(times[2] + times[3]) / 2e9:.9f}s"  # between frames 3 and 4
+    result = replay(session, "matplotlib", tmp_path / "sel", start=start, stop=stop)
+    assert [_disc_frame(iio3.imread(p)) for p in result.outputs] == [2, 3]
+
+
+def test_seek_from_keyframe_draws_the_same_frame(keyframed: Path, tmp_path: Path) -> None:
+    full = replay(keyframed, "matplotlib", tmp_path / "all")
+    assert full.frames == 12
+    reader = LogReader(keyframed)
+    assert len(reader.index.keyframes) > 3
+    for frame in (1, 6, 12):
+        result = replay(keyframed, "matplotlib", tmp_path / f"f{frame}.png", frame=frame)
+        assert result.frames == 1 and result.frames_seen == frame
+        assert (tmp_path / f"f{frame}.png").read_bytes() == full.outputs[frame - 1].read_bytes()
+    # a seek to the end applies far fewer commands than the whole session
+    late = replay(keyframed, "null", frame=12)
+    last_keyframe = reader.read_chunk(reader.index.keyframes[-1]).commands()
+    assert late.commands <= len(last_keyframe) + 4 < full.commands
+    marker = replay(keyframed, "matplotlib", tmp_path / "m", start="@seven", stop="#8")
+    assert [p.read_bytes() for p in marker.outputs] == [p.read_bytes() for p in full.outputs[6:8]]
+
+
+def test_size_override(session: Path, tmp_path: Path) -> None:
+    replay(session, "matplotlib", tmp_path / "small.png")
+    replay(session, "matplotlib", tmp_path / "big.png", size="160x120")
+    image = iio3.imread(tmp_path / "big.png")
+    assert image.shape == (120, 160, 4)
+    assert _disc_frame(image) == FRAMES
+    # everything scales: the disc is twice as wide
+    ratio = red_columns(image).size / red_columns(iio3.imread(tmp_path / "small.png")).size
+    assert 1.8 <= ratio <= 2.2
+
+
+def test_null_backend_replays_everything(session: Path) -> None:
+    result = replay(session, "null")
+    assert result.frames == FRAMES and result.outputs == []
+    assert result.commands == sum(1 for _ in LogReader(session).commands())
+
+
+def test_loop_replays_again(session: Path) -> None:
+    result = replay(session, "null", loop=True, max_passes=3)
+    assert result.passes == 3 and result.frames == 3 * FRAMES
+
+
+def test_realtime_and_speed_follow_recorded_times(session: Path) -> None:
+    times = [c.t_ns for c in LogReader(session).commands() if c.op == "Renderer.render"]
+    span = (times[-1] - times[0]) / 1e9
+    assert span >= 0.06
+    fast = replay(session, "null")
+    real = replay(session, "null", realtime=True)
+    double = replay(session, "null", speed=2.0)
+    assert real.elapsed_s >= span * 0.95
+    assert double.elapsed_s >= span / 2 * 0.95
+    assert fast.elapsed_s < real.elapsed_s
+
+
+def test_bad_options(session: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown renderer"):
+        replay(session, "nope", tmp_path / "x.png")
+    with pytest.raises(ValueError, match="loop"):
+        replay(session, "null", tmp_path / "x.gif", loop=True)
+    with pytest.raises(ValueError, match="marker"):
+        replay(session, "null", start="@missing")
+    with pytest.raises(ValueError, match="no image"):
+        replay(session, "null", tmp_path / "x.png")
+
+
+def test_replay_commands_iterable(session: Path, tmp_path: Path) -> None:
+    commands = list(LogReader(session).commands())
+    result = replay(commands, "matplotlib", tmp_path / "it.png", frame=3)
+    assert result.frames == 1 and result.frames_seen == 3
+    assert _disc_frame(iio3.imread(tmp_path / "it.png")) == 3
