@@ -37,7 +37,8 @@ MARKER_SCALE: dict[str, float] = {"disc": 1.0, "square": 1.0}
 # drawn as markers; every other shape is drawn from the Matplotlib backend's own outline
 # (player.backends.matplotlib.markers), triangulated on the CPU into mesh triangles.
 SDF_MARKERS = frozenset({"disc"})
-# Agg snaps the edges of rectilinear markers to pixel boundaries rather than their centers.
+# Agg snaps the outline vertices of rectilinear markers to pixel centers and strokes them with
+# a whole number of pixels; doing the same keeps their edges on the same pixels.
 _RECTILINEAR = frozenset({"square", "vbar", "hbar"})
 # Datoviz's antialiased SDF edge makes a marker look ~0.7 px smaller than its size.
 SDF_GROWTH_PX = 0.7
@@ -119,14 +120,20 @@ def _clean_positions(ndc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, valid
 
 
+def _uniform_attributes(p: Any) -> bool:
+    """True when every marker has the same size, colors and edge width."""
+    arrays = (p.diameters_px, p.face_colors, p.edge_colors, p.edge_widths_px)
+    return all(np.asarray(a).shape[0] <= 1 or bool((np.asarray(a) == np.asarray(a)[:1]).all()) for a in arrays)
+
+
 def _snap_to_pixel_centers(ndc: np.ndarray, frame: Any) -> np.ndarray:
-    """Move marker centers to the nearest pixel center below-right, as Matplotlib's Agg does
-    when it draws markers (so that both backends put a marker on the same pixels)."""
+    """Move marker centers to the center of the pixel they fall in (x right, y up), as the
+    Matplotlib backend does for markers of uniform attributes (Agg's cached-marker path)."""
     out = ndc.copy()
     x = (ndc[:, 0] + 1.0) * (0.5 * frame.width)
-    y = (1.0 - ndc[:, 1]) * (0.5 * frame.height)  # from the top, as the raster
+    y = (ndc[:, 1] + 1.0) * (0.5 * frame.height)
     out[:, 0] = (np.floor(x) + 0.5) * (2.0 / frame.width) - 1.0
-    out[:, 1] = 1.0 - (np.floor(y) + 0.5) * (2.0 / frame.height)
+    out[:, 1] = (np.floor(y) + 0.5) * (2.0 / frame.height) - 1.0
     far = ndc[:, 0] >= _FAR
     out[far] = ndc[far]
     return out
@@ -213,7 +220,7 @@ class DatovizDrawer:
         pos, valid = _clean_positions(p.ndc)
         n = pos.shape[0]
         shape = p.marker_shape
-        if shape not in _RECTILINEAR:
+        if _uniform_attributes(p):
             pos = _snap_to_pixel_centers(pos, frame)
         if shape not in SDF_MARKERS:
             return self._polygon_marker_ops(p, frame, pos, valid)
@@ -249,6 +256,10 @@ class DatovizDrawer:
         has_edge = (edge_w > 0) & (edge_c[:, 3] > 0)
         half = np.where(has_edge, edge_w / 2.0, 0.0)
         scale = np.array([2.0 / frame.width, 2.0 / frame.height])
+        snap = p.marker_shape in _RECTILINEAR
+        if snap:
+            half = np.where(has_edge, np.maximum(np.rint(edge_w), 1.0) / 2.0, 0.0)
+            center_px = (pos[:, :2].astype(np.float64) + 1.0) / scale
         # Per marker, in order: every outline grown by half the edge width in the edge color,
         # then every outline shrunk by it in the face color (a centered stroke, as Matplotlib).
         tris_per_marker: list[np.ndarray] = []
@@ -256,7 +267,11 @@ class DatovizDrawer:
         edge_fill = np.where(has_edge[:, None], edge_c, face_c)
         for sign, color in ((1.0, edge_fill), (-1.0, face_c)):
             for poly in marker_outlines(p.marker_shape):
-                ring = offset_polygon(poly, diam, sign * half)  # (N, K, 2) px
+                if snap:
+                    core = np.floor(center_px[:, None, :] + poly[None] * diam[:, None, None]) + 0.5
+                    ring = core - center_px[:, None, :] + offset_polygon(poly, np.zeros_like(diam), sign * half)
+                else:
+                    ring = offset_polygon(poly, diam, sign * half)  # (N, K, 2) px
                 if sign < 0:
                     ring[_signed_area(ring) <= 0] = 0.0  # stroke wider than the shape: no face
                 center = ring.mean(axis=1, keepdims=True)
