@@ -56,7 +56,7 @@ def replay(
     In a window: space pauses, right/left arrows step a frame, q quits.
     """
     from player import replay as run_replay
-    from sessions.errors import LogFormatError
+    from sessions.errors import CommandError, LogFormatError
 
     try:
         result = run_replay(
@@ -76,7 +76,7 @@ def replay(
             window=window,
             follow_timeout_s=timeout,
         )
-    except (LogFormatError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
+    except (LogFormatError, CommandError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
         raise ReplayError(_one_line(error)) from None
     except KeyboardInterrupt:
         raise click.exceptions.Exit(130) from None

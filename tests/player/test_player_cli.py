@@ -1,0 +1,129 @@
+"""``gsp replay`` / ``gsp-replay``: outputs, one-line errors with exit code 2, follow mode."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import imageio.v3 as iio3
+import pytest
+from click.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from player_sessions import record_moving_disc, red_columns  # noqa: E402
+
+from gsplog_cli.cmd_replay import replay as replay_cmd  # noqa: E402
+from player import replay  # noqa: E402
+from sessions import LogReader  # noqa: E402
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return record_moving_disc(tmp_path_factory.mktemp("cli") / "disc.gsplog", 4, markers={2: "two"})
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(replay_cmd, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_writes_png_frames_and_gif(session: Path, tmp_path: Path) -> None:
+    code, _, err = _run(str(session), "-o", str(tmp_path / "out.png"), "--frame", "2", "--size", "40x30")
+    assert code == 0, err
+    assert iio3.imread(tmp_path / "out.png").shape == (30, 40, 4)
+    code, _, err = _run(str(session), "--backend", "matplotlib", "-o", str(tmp_path / "f") + "/", "--from", "@two", "--to", "#3")
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["frame_000001.png", "frame_000002.png"]
+    assert "2 frame(s) replayed" in err
+    code, _, err = _run(str(session), "-o", str(tmp_path / "m.gif"), "--fps", "5", "--no-progress")
+    assert code == 0, err
+    assert iio3.imread(tmp_path / "m.gif", index=None).shape[0] == 4
+
+
+def _assert_one_line_error(code: int, err: str, *words: str) -> None:
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("Error: ")
+    assert "Traceback" not in err
+    for word in words:
+        assert word in lines[0]
+
+
+def test_cli_bad_logs_exit_2_one_line(session: Path, tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.gsplog"
+    garbage.write_bytes(b"this is not a session log" * 10)
+    _assert_one_line_error(*_run(str(garbage))[::2], "garbage.gsplog", "offset 0")
+    truncated = tmp_path / "cut.gsplog"
+    truncated.write_bytes(session.read_bytes()[:40])
+    _assert_one_line_error(*_run(str(truncated), "-b", "null")[::2], "cut.gsplog")
+    # a damaged chunk (flip bytes inside the first command chunk's payload)
+    reader = LogReader(session)
+    entry = reader.index.entries[reader.index.command_chunks()[0]]
+    reader.close()
+    data = bytearray(session.read_bytes())
+    for k in range(entry.offset + entry.size // 2, entry.offset + entry.size // 2 + 4):
+        data[k] ^= 0xFF
+    damaged = tmp_path / "damaged.gsplog"
+    damaged.write_bytes(bytes(data))
+    _assert_one_line_error(*_run(str(damaged), "-b", "null")[::2], "damaged.gsplog", "chunk")
+    _assert_one_line_error(*_run(str(tmp_path / "missing.gsplog"))[::2], "missing.gsplog")
+
+
+def test_cli_bad_options_exit_2(session: Path, tmp_path: Path) -> None:
+    _assert_one_line_error(*_run(str(session), "--backend", "nope", "-o", str(tmp_path / "x.png"))[::2], "nope", "matplotlib")
+    _assert_one_line_error(*_run(str(session), "--size", "big")[::2], "size")
+    _assert_one_line_error(*_run(str(session), "--from", "yesterday")[::2], "yesterday")
+    _assert_one_line_error(*_run(str(session), "--frame", "99", "-o", str(tmp_path / "x.png"))[::2], "4 frames")
+    _assert_one_line_error(*_run(str(session), "-b", "null", "-o", str(tmp_path / "x.png"))[::2], "no image")
+
+
+@pytest.mark.slow
+def test_gsp_replay_subprocess(session: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, MPLBACKEND="Agg")
+    ok = subprocess.run(
+        ["gsp-replay", str(session), "-o", str(tmp_path / "last.png")], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert red_columns(iio3.imread(tmp_path / "last.png")).size > 10
+    bad = subprocess.run(
+        [sys.executable, "-m", "gsplog_cli.main", "replay", str(session), "-b", "nosuch"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    _assert_one_line_error(bad.returncode, bad.stderr, "nosuch")
+
+
+@pytest.mark.slow
+def test_follow_a_growing_file(tmp_path: Path) -> None:
+    path = tmp_path / "growing.gsplog"
+    frames = 8
+    writer = subprocess.Popen(
+        [sys.executable, str(HERE / "player_writer_proc.py"), str(path), str(frames), "0.15"],
+        env=dict(os.environ, MPLBACKEND="Agg"),
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if path.exists():
+                try:
+                    with LogReader(path) as reader:
+                        if reader.index.total_frames >= 1:
+                            break
+                except Exception:  # the header may not be complete yet
+                    pass
+            time.sleep(0.02)
+        with LogReader(path) as reader:
+            assert reader.index.total_frames < frames  # the file is still growing
+        result = replay(path, "matplotlib", tmp_path / "frames", follow=True, follow_timeout_s=10)
+        assert writer.wait(timeout=30) == 0
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert result.frames == frames
+    assert len(list((tmp_path / "frames").iterdir())) == frames
