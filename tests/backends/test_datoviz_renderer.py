@@ -1,0 +1,222 @@
+"""DatovizRenderer through the GSP API: many frames in one process, sizes, pixels, registry."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+from player.backends.datoviz import datoviz_available
+
+pytestmark = pytest.mark.datoviz
+
+if not datoviz_available() and os.environ.get("GSP_REQUIRE_DATOVIZ") != "1":
+    pytest.skip("datoviz cannot be imported here", allow_module_level=True)
+
+import gsp_scenes as scenes  # noqa: E402
+from imagecmp import decode_png  # noqa: E402
+
+from gsp.core import Canvas, Viewport  # noqa: E402
+from gsp.types.enums import JoinStyle, TextAlign  # noqa: E402
+from gsp.visuals.points import Points  # noqa: E402
+from gsp.visuals.texts import Texts  # noqa: E402
+from player.backends.datoviz.renderer import DatovizRenderer  # noqa: E402
+
+GRAY = bytearray([240, 240, 240, 255])
+
+
+def _ink(rgba: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
+    return np.abs(rgba[..., :3].astype(int) - np.array(background)).sum(axis=2) > 60
+
+
+def _points(canvas: Canvas, xy: list[list[float]], size_pt2: float = 100.0) -> Points:
+    n = len(xy)
+    return Points(
+        scenes.vec3(xy), scenes.floats([size_pt2] * n), scenes.rgba([[0, 0, 0, 255]] * n),
+        scenes.rgba([[0, 0, 0, 255]] * n), scenes.floats([0.0] * n),
+    )
+
+
+def test_many_frames_each_different_and_correct() -> None:
+    canvas = Canvas(120, 80, 72.0, GRAY)
+    scene = scenes.Scene(canvas)
+    points = scene.add(scenes.full_viewport(canvas, GRAY), _points(canvas, [[0.0, 0.0]], 144.0))
+    renderer = DatovizRenderer(canvas)
+    seen = set()
+    for k in range(12):
+        x, y = -0.8 + 0.15 * k, 0.5 * np.sin(k)
+        points.get_positions().set_data(bytearray(np.array([x, y, 0.0], np.float32).tobytes()), 0, 1)
+        frame = decode_png(renderer.render(*scene.args))
+        ys, xs = np.nonzero(_ink(frame, (240, 240, 240)))
+        # 144 pt² at 72 dpi: a 12 px disc centred on the point (rows counted from the top).
+        assert xs.mean() + 0.5 == pytest.approx((x + 1) * 60, abs=0.75)
+        assert ys.mean() + 0.5 == pytest.approx((1 - y) * 40, abs=0.75)
+        assert xs.max() - xs.min() + 1 == pytest.approx(12, abs=1)
+        seen.add(frame.tobytes())
+    assert len(seen) == 12
+    assert renderer.drawer.rebuilds == 1  # the Datoviz visuals lived across all frames
+    renderer.close()
+
+
+def test_only_changed_arrays_are_uploaded() -> None:
+    scene = scenes.points_scene()
+    renderer = DatovizRenderer(scene.canvas)
+    renderer.render(*scene.args)
+    layer = renderer.drawer._layers[0]
+    before = layer.uploads
+    renderer.render(*scene.args)
+    assert layer.uploads == before  # nothing changed: nothing sent
+    scene.visuals[0].get_face_colors().set_data(bytearray([9, 9, 9, 255]), 0, 1)
+    renderer.render(*scene.args)
+    assert layer.uploads == before + 1  # only the colors
+    renderer.close()
+
+
+def test_render_is_deterministic_and_exactly_canvas_sized() -> None:
+    scene = scenes.points_scene(width=101, height=67)
+    first = DatovizRenderer(scene.canvas)
+    second = DatovizRenderer(scene.canvas)
+    a, b = first.render(*scene.args), first.render(*scene.args)
+    c = second.render(*scene.args)
+    assert a == b == c
+    assert decode_png(a).shape == (67, 101, 4)
+    first.close()
+    second.close()
+
+
+def test_viewports_are_placed_from_the_bottom_with_their_backgrounds() -> None:
+    canvas = Canvas(100, 80, 100.0, bytearray([255, 255, 255, 255]))
+    scene = scenes.Scene(canvas)
+    red = Viewport(10, 5, 30, 20, bytearray([255, 0, 0, 255]))
+    half_blue = Viewport(50, 40, 40, 30, bytearray([0, 0, 255, 128]))
+    scene.add(red, _points(canvas, [[5.0, 5.0]]))  # outside its viewport: clipped away
+    scene.add(half_blue, _points(canvas, [[5.0, 5.0]]))
+    frame = decode_png(DatovizRenderer(canvas).render(*scene.args))
+    ys, xs = np.nonzero((frame[..., 0] == 255) & (frame[..., 1] == 0))
+    # GSP y=5 from the bottom, 20 high -> rows 55..74 from the top.
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (10, 39, 55, 74)
+    ys, xs = np.nonzero((frame[..., 2] == 255) & (frame[..., 0] < 200))
+    assert (xs.min(), xs.max(), ys.min(), ys.max()) == (50, 89, 10, 39)
+    # Half-transparent blue over the white canvas.
+    assert tuple(frame[20, 60, :3]) == pytest.approx((127, 127, 255), abs=2)
+
+
+@pytest.mark.parametrize(
+    ("align", "side"),
+    [(TextAlign.BOTTOM_LEFT, (1, -1)), (TextAlign.TOP_RIGHT, (-1, 1)), (TextAlign.CENTER_CENTER, (0, 0))],
+)
+def test_text_anchor_puts_the_text_on_the_right_side(align: TextAlign, side: tuple[int, int]) -> None:
+    canvas = Canvas(120, 80, 100.0, bytearray([255, 255, 255, 255]))
+    scene = scenes.Scene(canvas)
+    texts = Texts(scenes.vec3([[0.0, 0.0]]), ["Hg"], scenes.rgba([[0, 0, 0, 255]]), scenes.floats([14.0]), [align],
+                  scenes.floats([0.0]), "DejaVu Sans")
+    scene.add(scenes.full_viewport(canvas), texts)
+    frame = decode_png(DatovizRenderer(canvas).render(*scene.args))
+    ys, xs = np.nonzero(_ink(frame, (255, 255, 255)))
+    cx, cy = xs.mean() + 0.5 - 60, ys.mean() + 0.5 - 40  # ink center relative to the anchor, y down
+    assert xs.max() - xs.min() > 10  # something readable was drawn
+    for value, expected in ((cx, side[0]), (cy, side[1])):
+        if expected == 0:
+            assert abs(value) < 3
+        else:
+            assert np.sign(value) == expected and abs(value) > 4
+
+
+def test_clear_forgets_the_previous_scene() -> None:
+    canvas = Canvas(64, 64, 100.0, bytearray([255, 255, 255, 255]))
+    renderer = DatovizRenderer(canvas)
+    viewport = scenes.full_viewport(canvas)
+    ident, camera = scenes.identity(), scenes.Camera(scenes.identity(), scenes.identity())
+    left = decode_png(renderer.render([viewport], [_points(canvas, [[-0.5, 0.0]])], [ident], [camera]))
+    renderer.clear()
+    right = decode_png(renderer.render([viewport], [_points(canvas, [[0.5, 0.0]])], [ident], [camera]))
+    assert _ink(left, (255, 255, 255))[:, :32].any() and not _ink(left, (255, 255, 255))[:, 32:].any()
+    assert _ink(right, (255, 255, 255))[:, 32:].any() and not _ink(right, (255, 255, 255))[:, :32].any()
+    renderer.close()
+
+
+def test_mismatched_sequences_are_refused() -> None:
+    scene = scenes.points_scene()
+    with pytest.raises(ValueError, match="same length"):
+        DatovizRenderer(scene.canvas).render(scene.viewports, scene.visuals, [], scene.cameras)
+
+
+def test_bevel_joins_warn_once() -> None:
+    from player.backends.datoviz import drawer
+
+    drawer._warned.discard("bevel joins")
+    scene = scenes.paths_scene(JoinStyle.BEVEL)
+    renderer = DatovizRenderer(scene.canvas)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        renderer.render(*scene.args)
+        renderer.render(*scene.args)
+    messages = [str(w.message) for w in caught if "bevel" in str(w.message)]
+    assert len(messages) == 1 and "Datoviz" in messages[0]
+    renderer.close()
+
+
+def test_turning_mesh_keeps_its_visuals() -> None:
+    material = scenes.mesh_materials()["phong_point"]
+    scene = scenes.mesh_scene(material, size=64)
+    renderer = DatovizRenderer(scene.canvas)
+    frames = []
+    for angle in np.linspace(0.0, 1.5, 5):
+        c, s = np.cos(angle), np.sin(angle)
+        model = np.array([[c, 0, s, 0], [0, 1, 0, 0], [-s, 0, c, 0], [0, 0, 0, 1]], np.float32)
+        scene.model_matrices[0] = scenes.mat4(model)
+        frames.append(renderer.render(*scene.args))
+    assert len(set(frames)) == 5
+    assert renderer.drawer.rebuilds == 1
+    renderer.close()
+
+
+def test_registry_creates_the_datoviz_backend() -> None:
+    from gsp.utils.renderer_registry import RendererRegistry
+    from player.backends.datoviz import DatovizAnimator, DatovizViewportEvents, register
+
+    register()
+    canvas = Canvas(32, 32, 100.0, GRAY)
+    renderer = RendererRegistry.create_renderer("datoviz", canvas)
+    assert isinstance(renderer, DatovizRenderer)
+    assert isinstance(RendererRegistry.create_animator(renderer), DatovizAnimator)
+    assert isinstance(RendererRegistry.create_viewport_events(renderer, scenes.full_viewport(canvas)), DatovizViewportEvents)
+
+
+def test_animator_runs_headless_frames() -> None:
+    from gsp.types.animator_base import configure_headless, reset_headless
+    from player.backends.datoviz import DatovizAnimator
+
+    scene = scenes.points_scene(width=48, height=48)
+    renderer = DatovizRenderer(scene.canvas)
+    animator = DatovizAnimator(renderer)
+    calls: list[float] = []
+    animator.add_callback(lambda dt: calls.append(dt) or [])
+    configure_headless(frames=4, fps=20.0)
+    try:
+        animator.start(*scene.args)
+    finally:
+        reset_headless()
+    assert calls == [0.05] * 4
+    renderer.close()
+
+
+def test_import_without_datoviz_gives_a_clear_error() -> None:
+    code = (
+        "import sys; sys.modules['datoviz'] = None\n"
+        "import player.backends.datoviz as b\n"
+        "assert not b.datoviz_available()\n"
+        "from gsp.core import Canvas\n"
+        "r = b.DatovizRenderer(Canvas(8, 8, 100.0, bytearray([0, 0, 0, 255])))\n"
+        "try:\n"
+        "    r.drawer.draw(8, 8, [0, 0, 0, 1], [])\n"
+        "except b.DatovizUnavailable as e:\n"
+        "    print('CLEAR:', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "CLEAR:" in out.stdout and "pip install" in out.stdout
