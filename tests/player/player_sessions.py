@@ -37,7 +37,7 @@ def _f32(values: list[float] | np.ndarray, kind: BufferType) -> Buffer:
 
 
 def record_moving_disc(
-    path: Path,
+    path: Path | None,
     frames: int = 5,
     *,
     width: int = 80,
@@ -46,10 +46,11 @@ def record_moving_disc(
     markers: dict[int, str] | None = None,
     flush_interval_s: float = 0.1,
     writer_options: dict[str, object] | None = None,
-) -> Path:
+    publish: str | None = None,
+) -> Path | None:
     """Record ``frames`` renders of the moving disc; ``markers`` = {frame: label} marks before it."""
     markers = markers or {}
-    with recorder.record(path, flush_interval_s=flush_interval_s, writer_options=writer_options):
+    with recorder.record(path, publish=publish, flush_interval_s=flush_interval_s, writer_options=writer_options):
         canvas = Canvas(width, height, 72.0, WHITE)
         viewport = Viewport(0, 0, width, height, WHITE)
         positions = _f32([[disc_x(1, frames), 0.0, 0.0]], BufferType.vec3)

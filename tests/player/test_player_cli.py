@@ -127,3 +127,41 @@ def test_follow_a_growing_file(tmp_path: Path) -> None:
             writer.kill()
     assert result.frames == frames
     assert len(list((tmp_path / "frames").iterdir())) == frames
+
+
+def _free_port_pair() -> int:
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as a:
+            a.bind(("127.0.0.1", 0))
+            port = a.getsockname()[1]
+            with socket.socket() as b:
+                try:
+                    b.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free pair of ports")
+
+
+@pytest.mark.slow
+def test_live_tcp_source(tmp_path: Path) -> None:
+    port = _free_port_pair()
+    endpoint = f"tcp://127.0.0.1:{port}"
+    frames = 10
+    publisher = subprocess.Popen(
+        [sys.executable, str(HERE / "player_writer_proc.py"), endpoint, str(frames), "0.1", "0.5"],
+        env=dict(os.environ, MPLBACKEND="Agg"),
+    )
+    try:
+        result = replay(endpoint, "matplotlib", tmp_path / "live", follow_timeout_s=20)
+        assert publisher.wait(timeout=30) == 0
+    finally:
+        if publisher.poll() is None:
+            publisher.kill()
+    # joined before or during the session: at least the later frames, ending on the last one
+    assert 1 <= result.frames <= frames
+    last = iio3.imread(result.outputs[-1])
+    cols = red_columns(last)
+    assert cols.size and abs((cols[0] + cols[-1]) / 2 - 72) <= 2  # the disc at x = 0.8 NDC
