@@ -40,6 +40,7 @@ class LogReader:
         self.ended = False  # the session's end is in the file (footer or END chunk)
         self.tail_incomplete = False  # bytes after the last complete chunk
         self._follow_cache: dict[int, Chunk] = {}
+        self._footer_hint: int | None = None  # where the trailer says the footer is
         self._file = open(self.path, "rb")  # noqa: SIM115 - kept open for the reader's life
         try:
             self.header: FileHeader = self._read_header()
@@ -93,6 +94,7 @@ class LogReader:
         size = self._size()
         if size >= self.header.size + TRAILER_SIZE + HEADER_SIZE:
             footer_offset = decode_trailer(bytes(self._pread(size - TRAILER_SIZE, TRAILER_SIZE)))
+            self._footer_hint = footer_offset
             if footer_offset is not None:
                 try:
                     self.index = self._read_footer(footer_offset, size)
@@ -121,7 +123,13 @@ class LogReader:
         except ValueError as error:
             raise self._error(f"footer index is inconsistent: {error}", footer_offset) from None
 
+    def _located(self, error: LogFormatError) -> LogFormatError:
+        if error.path is not None:
+            return error
+        return LogFormatError(error.reason, offset=error.offset, chunk_index=error.chunk_index, path=self.path)
+
     def _damage(self, error: LogFormatError) -> None:
+        error = self._located(error)
         if not self.recover:
             raise error
         self.problems.append(error)
@@ -159,6 +167,9 @@ class LogReader:
                 if info.kind == ChunkKind.COMMANDS:
                     frames, markers = summarize_commands(chunk.commands(self.limits))
             except LogFormatError as error:
+                if pos == self._footer_hint:  # only the footer is damaged: every command is intact
+                    self.ended = True
+                    break
                 self._damage(error)
                 self.ended = True
                 break
@@ -183,7 +194,18 @@ class LogReader:
         data = self._pread(entry.offset, entry.size)
         if len(data) < entry.size:
             raise self._error(f"chunk cut short ({len(data)} of {entry.size} bytes)", entry.offset, number)
-        return decode_chunk(data, offset=entry.offset, chunk_index=number, limits=self.limits)
+        try:
+            return decode_chunk(data, offset=entry.offset, chunk_index=number, limits=self.limits)
+        except LogFormatError as error:
+            raise self._located(error) from None
+
+    def _chunk_commands(self, chunk: Chunk) -> list[Command] | None:
+        """The chunk's commands; None (recover mode) or LogFormatError when they do not decode."""
+        try:
+            return chunk.commands(self.limits)
+        except LogFormatError as error:
+            self._damage(error)
+            return None
 
     def chunks(self, start: int = 0, *, follow: bool = False, timeout: float | None = 10.0,
                poll_interval: float = 0.02) -> Iterator[Chunk]:
@@ -235,12 +257,13 @@ class LogReader:
             number = self.index.chunk_for_time(int(at.value))
             if number is None:
                 return past_end
-            return next((c.seq for c in self.read_chunk(number).commands() if c.t_ns >= int(at.value)), past_end)
+            found_cmds = self._chunk_commands(self.read_chunk(number)) or []
+            return next((c.seq for c in found_cmds if c.t_ns >= int(at.value)), past_end)
         found = self.index.chunk_for_frame(int(at.value))
         if found is None:
             return past_end
         number, seen = found
-        for cmd in self.read_chunk(number).commands():
+        for cmd in self._chunk_commands(self.read_chunk(number)) or []:
             if cmd.op == RENDER_OP:
                 seen += 1
                 if seen == int(at.value):
@@ -273,11 +296,12 @@ class LogReader:
             keyframe, _target = self.seek(start)
             if keyframe is not None:
                 try:
-                    yield from self.read_chunk(keyframe).commands(self.limits)
+                    keyframe_commands = self.read_chunk(keyframe).commands(self.limits)
                 except LogFormatError as error:  # a damaged keyframe: replay from the start
                     self._damage(error)
                     keyframe = None
                 else:
+                    yield from keyframe_commands
                     after_seq = self.index.entries[keyframe].seq_last
                     first = keyframe + 1
         stop_seq = self.resolve(stop) if stop is not None else None
@@ -288,7 +312,10 @@ class LogReader:
                 continue
             if after_seq is not None and chunk.info.seq_last <= after_seq:
                 continue
-            for cmd in chunk.commands(self.limits):
+            commands = self._chunk_commands(chunk)
+            if commands is None:
+                return
+            for cmd in commands:
                 if after_seq is not None and cmd.seq <= after_seq:
                     continue
                 if stop_seq is not None and cmd.seq >= stop_seq:
