@@ -168,6 +168,11 @@ class Publisher:
         """``ChunkSink``: nothing to do, the I/O thread sends as soon as it can."""
 
     @property
+    def queued(self) -> int:
+        """Updates waiting for the I/O thread."""
+        return self._queue.qsize()
+
+    @property
     def last_seq(self) -> int:
         """The last sequence number given out."""
         return self._seq

@@ -17,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import zmq
 
@@ -110,6 +111,7 @@ class Subscriber:
         self.max_payload = max_payload
         self.stats = SubscriberStats()
         self.session_id: bytes | None = None
+        self.gone = False  # set when a GONE event was delivered
         self.last_seq = 0
         self._security = security
         self._context = zmq.Context()
@@ -213,6 +215,15 @@ class Subscriber:
                 if self.stop_on_end:
                     return
 
+    def commands(self, stop: threading.Event | None = None) -> Iterator[Any]:
+        """The decoded ``sessions.Command`` objects of the stream until its END or GONE.
+
+        For players (``player.sources`` uses this): snapshots come as keyframe commands.
+        """
+        from transports.live_log import live_commands
+
+        return live_commands(self, stop)
+
     def close(self) -> None:
         """Close the sockets (safe to call twice)."""
         if self._closed:
@@ -236,6 +247,7 @@ class Subscriber:
     def _gone_event(self, last_contact: float) -> Event:
         reason = f"no contact with {self.endpoint} for {time.monotonic() - last_contact:.1f} s"
         log.warning("stream gone: %s", reason)
+        self.gone = True
         return Event(EventType.GONE, self.session_id or b"", self.last_seq, reason=reason)
 
     def _reject(self, reason: str) -> None:

@@ -1,0 +1,327 @@
+"""``gsp serve``, ``gsp node``, ``gsp relay``, ``gsp keys``: live sessions over ZeroMQ.
+
+Endpoint convention: the snapshot service listens on the PUB port + 1 unless ``--snapshot``
+names it (docs/live.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from transports.protocol import DEFAULT_MAX_PAYLOAD, session_id_hex
+from transports.security import ClientSecurity, SecurityError, ServerSecurity, generate_keys
+
+log = logging.getLogger("gsplog.live")
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGINT/SIGTERM, so long-running commands close cleanly (session end, footer)."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def _server_security(secret: str | None, allow: str | None) -> ServerSecurity | None:
+    if secret is None and allow is None:
+        return None
+    if secret is None or allow is None:
+        raise click.UsageError("CURVE on a server needs both --curve-secret and --allow")
+    try:
+        return ServerSecurity(secret, allow)
+    except SecurityError as error:
+        raise click.UsageError(str(error)) from None
+
+
+def _client_security(secret: str | None, server_key: str | None) -> ClientSecurity | None:
+    if secret is None and server_key is None:
+        return None
+    if secret is None or server_key is None:
+        raise click.UsageError("CURVE on a client needs both --curve-secret and --server-key")
+    try:
+        return ClientSecurity(secret, server_key)
+    except SecurityError as error:
+        raise click.UsageError(str(error)) from None
+
+
+_verbose = click.option("-v", "--verbose", count=True, help="Log more (-v: info, -vv: debug).")
+_max_payload = click.option(
+    "--max-message",
+    "max_payload",
+    type=click.IntRange(1024),
+    default=DEFAULT_MAX_PAYLOAD,
+    show_default=True,
+    help="Largest chunk accepted or sent, in bytes.",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# gsp serve
+# ---------------------------------------------------------------------------------------------
+@click.command()
+@click.argument("session", type=click.Path(exists=True, dir_okay=False))
+@click.option("--bind", default="tcp://127.0.0.1:5555", show_default=True, help="PUB endpoint to bind.")
+@click.option("--snapshot", default=None, help="Snapshot endpoint to bind [default: PUB port + 1].")
+@click.option("--speed", type=float, default=1.0, show_default=True, help="Pace factor (2 = twice as fast).")
+@click.option("--loop", is_flag=True, help="Start again at the end (each pass is a new session).")
+@click.option("--wait", type=float, default=0.5, show_default=True, help="Seconds to let nodes join first.")
+@click.option("--curve-secret", type=click.Path(exists=True), help="Server secret key file (CURVE).")
+@click.option(
+    "--allow", type=click.Path(exists=True, file_okay=False), help="Folder of admitted client keys."
+)
+@_max_payload
+@_verbose
+def serve(
+    session: str,
+    bind: str,
+    snapshot: str | None,
+    speed: float,
+    loop: bool,
+    wait: float,
+    curve_secret: str | None,
+    allow: str | None,
+    max_payload: int,
+    verbose: int,
+) -> None:
+    """Publish a recorded SESSION live over ZeroMQ at its recorded pace."""
+    from sessions import LogFormatError, LogReader
+    from transports.serve import serve_log
+
+    _setup_logging(verbose)
+    if not speed > 0:
+        raise click.UsageError(f"--speed {speed}: must be positive")
+    security = _server_security(curve_secret, allow)
+    stop = _stop_on_signals()
+    try:
+        with LogReader(session) as reader:
+            passes = 0
+            while not stop.is_set():
+                sent = serve_log(
+                    reader,
+                    bind,
+                    snapshot,
+                    speed=speed,
+                    stop=stop,
+                    wait=wait,
+                    security=security,
+                    max_payload=max_payload,
+                )
+                passes += 1
+                click.echo(f"served {sent} chunks of {session} (pass {passes})", err=True)
+                if not loop:
+                    break
+    except LogFormatError as error:
+        raise click.ClickException(f"{session}: {error}") from None
+    except OSError as error:
+        raise click.ClickException(str(error)) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# gsp node
+# ---------------------------------------------------------------------------------------------
+@click.command()
+@click.argument("endpoint")
+@click.option("--snapshot", default=None, help="Snapshot endpoint [default: PUB port + 1].")
+@click.option("--backend", default=None, help="Render with this backend (matplotlib, datoviz, null).")
+@click.option("-o", "--output", type=click.Path(), default=None, help="PNG (last frame), folder or video.")
+@click.option(
+    "--save", type=click.Path(dir_okay=False), default=None, help="Write a .gsplog copy of the stream."
+)
+@click.option("--null", "null", is_flag=True, help="Only apply commands to a scene state (no rendering).")
+@click.option(
+    "--timeout", type=float, default=None, help="Give up after this many silent seconds [default: never]."
+)
+@click.option(
+    "--heartbeat-timeout", type=float, default=2.0, show_default=True, help="Silence before a resync."
+)
+@click.option("--keep-going", is_flag=True, help="Do not exit at the session end; follow the next one.")
+@click.option("--curve-secret", type=click.Path(exists=True), help="Client secret key file (CURVE).")
+@click.option("--server-key", type=click.Path(exists=True), help="Server public key file (CURVE).")
+@_max_payload
+@_verbose
+def node(
+    endpoint: str,
+    snapshot: str | None,
+    backend: str | None,
+    output: str | None,
+    save: str | None,
+    null: bool,
+    timeout: float | None,
+    heartbeat_timeout: float,
+    keep_going: bool,
+    curve_secret: str | None,
+    server_key: str | None,
+    max_payload: int,
+    verbose: int,
+) -> None:
+    """Run a render node subscribed to the live session at ENDPOINT.
+
+    Prints one JSON line when the session ends: session id, last update, commands, frames and
+    the scene's state hash (equal on every node that received the same session).
+    """
+    from transports.live_log import LiveCopy, live_commands
+    from transports.subscriber import Subscriber
+
+    _setup_logging(verbose)
+    if null and (backend or output):
+        raise click.UsageError("--null applies commands only: it takes no --backend or --output")
+    if output is not None and backend is None:
+        backend = "matplotlib"
+    security = _client_security(curve_secret, server_key)
+    stop = _stop_on_signals()
+    subscriber = Subscriber(
+        endpoint,
+        snapshot,
+        gone_after=timeout,
+        heartbeat_timeout=heartbeat_timeout,
+        max_payload=max_payload,
+        security=security,
+    )
+    summary: dict[str, Any] = {"endpoint": endpoint}
+    try:
+        while True:
+            copy = LiveCopy(save) if save else None
+            commands = live_commands(subscriber, stop, copy)
+            summary.update(_consume(commands, backend, output))
+            if not keep_going or stop.is_set() or subscriber.gone:
+                break
+            save = None  # the copy holds the first session only
+    finally:
+        subscriber.close()
+    summary["session"] = session_id_hex(subscriber.session_id) if subscriber.session_id else None
+    summary["last_seq"] = subscriber.last_seq
+    summary["resyncs"] = subscriber.stats.resyncs
+    summary["rejected"] = subscriber.stats.rejected
+    click.echo(json.dumps(summary))
+
+
+def _consume(commands: Any, backend: str | None, output: str | None) -> dict[str, Any]:
+    """Apply (and render) commands; return counts and the final state hash."""
+    if backend is None:
+        from sessions import SceneState
+
+        state = SceneState()
+        count = 0
+        for command in commands:
+            try:
+                state.apply(command)
+            except Exception as error:  # a bad command must not stop a long-running node
+                log.error("cannot apply seq %d %s: %s", command.seq, command.op, error)
+            count += 1
+        return {"commands": count, "frames": 0, "state_hash": state.state_hash()}
+    from player.engine import ReplayEngine
+    from player.exporters import make_exporter
+
+    exporter = make_exporter(output) if output else None
+    engine = ReplayEngine(backend, image=exporter.wants if exporter is not None else "none")
+    frames = 0
+    try:
+        for rendered in engine.frames(commands):
+            frames += 1
+            if exporter is not None:
+                exporter.add(rendered)
+        outputs = exporter.close() if exporter is not None else []
+    finally:
+        engine.close()
+    state_hash = engine.state.state_hash() if engine.state is not None else None
+    return {
+        "commands": engine.commands_applied,
+        "frames": frames,
+        "state_hash": state_hash,
+        "outputs": [str(path) for path in outputs or []],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# gsp relay
+# ---------------------------------------------------------------------------------------------
+@click.command()
+@click.option("--sub", "upstream", required=True, help="Upstream PUB endpoint to subscribe to.")
+@click.option("--pub", "bind", required=True, help="Downstream PUB endpoint to bind.")
+@click.option("--sub-snapshot", default=None, help="Upstream snapshot endpoint [default: --sub port + 1].")
+@click.option("--snapshot", default=None, help="Downstream snapshot endpoint [default: --pub port + 1].")
+@click.option("--opaque", is_flag=True, help="Relay payloads without decoding them as .gsplog chunks.")
+@click.option("--curve-secret", type=click.Path(exists=True), help="Downstream server secret key (CURVE).")
+@click.option(
+    "--allow", type=click.Path(exists=True, file_okay=False), help="Downstream admitted client keys."
+)
+@click.option("--upstream-secret", type=click.Path(exists=True), help="Client secret key towards upstream.")
+@click.option("--upstream-key", type=click.Path(exists=True), help="Upstream server public key.")
+@_max_payload
+@_verbose
+def relay(
+    upstream: str,
+    bind: str,
+    sub_snapshot: str | None,
+    snapshot: str | None,
+    opaque: bool,
+    curve_secret: str | None,
+    allow: str | None,
+    upstream_secret: str | None,
+    upstream_key: str | None,
+    max_payload: int,
+    verbose: int,
+) -> None:
+    """Forward a live session to another tier, with its own snapshot service."""
+    from transports.relay import Relay
+    from transports.state import OpaqueState
+
+    _setup_logging(verbose)
+    if opaque:
+        state: Any = OpaqueState()
+    else:
+        from transports.scene_state import SceneStreamState
+
+        state = SceneStreamState()
+    stop = _stop_on_signals()
+    try:
+        forwarder = Relay(
+            upstream,
+            bind,
+            upstream_snapshot=sub_snapshot,
+            snapshot_bind=snapshot,
+            state=state,
+            max_payload=max_payload,
+            upstream_security=_client_security(upstream_secret, upstream_key),
+            downstream_security=_server_security(curve_secret, allow),
+        )
+    except (OSError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    forwarder.start()
+    click.echo(
+        f"relaying {upstream} -> {forwarder.endpoint} (snapshots {forwarder.snapshot_endpoint})", err=True
+    )
+    while not stop.wait(0.2):
+        pass
+    forwarder.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# gsp keys
+# ---------------------------------------------------------------------------------------------
+@click.command()
+@click.option("-o", "--output", "folder", type=click.Path(file_okay=False), required=True, help="Folder.")
+@click.argument("name")
+def keys(folder: str, name: str) -> None:
+    """Write a CURVE key pair NAME.key (public) and NAME.key_secret into a folder."""
+    try:
+        public, secret = generate_keys(Path(folder), name)
+    except SecurityError as error:
+        raise click.UsageError(str(error)) from None
+    click.echo(f"public: {public}\nsecret: {secret}")

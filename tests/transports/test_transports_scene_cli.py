@@ -1,0 +1,81 @@
+"""Real sessions end to end: recorder -> publisher -> ``gsp node`` processes, ``gsp serve``, ``gsp relay``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scene_helpers import CliProcess, file_state_hash, free_port_pair, record_animation
+
+from player.replay import replay
+
+pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
+
+
+def test_recorded_session_to_cli_nodes_exact_copy_and_same_image(tmp_path: Path) -> None:
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    copy, picture = tmp_path / "copy.gsplog", tmp_path / "node.png"
+    saver = CliProcess("node", endpoint, "--save", str(copy), "--null", "--timeout", "30", "-v")
+    painter = CliProcess(
+        "node", endpoint, "--backend", "matplotlib", "-o", str(picture), "--timeout", "30", "-v"
+    )
+    original = tmp_path / "session.gsplog"
+
+    def nodes_joined() -> None:
+        saver.wait_for("synchronised to session")
+        painter.wait_for("synchronised to session")
+
+    try:
+        record_animation(original, publish=endpoint, frames=20, before_calls=nodes_joined)
+        saved, painted = saver.result(), painter.result()
+    finally:
+        saver.stop()
+        painter.stop()
+    assert copy.read_bytes() == original.read_bytes()  # an exact copy of the recorded file
+    expected = file_state_hash(original)
+    assert saved["state_hash"] == expected
+    assert painted["state_hash"] == expected and painted["frames"] == 20
+    reference = tmp_path / "reference.png"
+    replay(original, "matplotlib", reference)
+    node_pixels = np.asarray(Image.open(picture).convert("RGBA"))
+    reference_pixels = np.asarray(Image.open(reference).convert("RGBA"))
+    assert node_pixels.shape == reference_pixels.shape
+    assert np.array_equal(node_pixels, reference_pixels)
+    assert len(np.unique(node_pixels.reshape(-1, 4), axis=0)) > 10  # points were drawn
+
+
+def test_serve_relay_and_late_nodes_end_equal(tmp_path: Path) -> None:
+    session = tmp_path / "session.gsplog"
+    record_animation(session, frames=60, interval=0.04)  # about 2.4 s of recorded time
+    serve_port, relay_port = free_port_pair(), free_port_pair()
+    while abs(relay_port - serve_port) < 2:
+        relay_port = free_port_pair()
+    upstream, downstream = f"tcp://127.0.0.1:{serve_port}", f"tcp://127.0.0.1:{relay_port}"
+    server = CliProcess("serve", str(session), "--bind", upstream, "--wait", "1.5")
+    relay = CliProcess("relay", "--sub", upstream, "--pub", downstream)
+    early = CliProcess(
+        "node", upstream, "--save", str(tmp_path / "early.gsplog"), "--null", "--timeout", "30"
+    )
+    try:
+        copy = tmp_path / "early.gsplog"
+        deadline = time.monotonic() + 20
+        while not (copy.exists() and copy.stat().st_size > 2000):  # the first chunks went out
+            assert time.monotonic() < deadline, "the early node saved nothing"
+            time.sleep(0.02)
+        # The session is under way: the next nodes join late.
+        late = CliProcess("node", upstream, "--null", "--timeout", "30")
+        hop = CliProcess("node", downstream, "--null", "--timeout", "30")
+        results = [proc.result() for proc in (early, late, hop)]
+        server.proc.wait(30)
+        assert server.proc.returncode == 0
+    finally:
+        for proc in (server, relay, early):
+            proc.stop()
+    expected = file_state_hash(session)
+    for result in results:
+        assert result["state_hash"] == expected, result
+    assert (tmp_path / "early.gsplog").read_bytes() == session.read_bytes()
+    assert results[1]["commands"] < results[0]["commands"]  # the late node started from a snapshot

@@ -1,0 +1,95 @@
+"""Between the live stream and session logs: commands for a player, an exact .gsplog copy.
+
+Scene-aware (uses ``sessions``); the rest of the transport layer treats payloads as opaque.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+from collections.abc import Iterator
+
+from sessions import ChunkKind, Command, FileSink, LogFormatError, decode_chunk
+from sessions.fileformat import encode_header
+from sessions.sinks import info_for_chunk
+from transports.protocol import session_id_hex
+from transports.subscriber import Event, EventType, Subscriber
+
+__all__ = ["LiveCopy", "live_commands"]
+
+log = logging.getLogger(__name__)
+
+
+class LiveCopy:
+    """Writes what a node receives as a .gsplog: the session's own header, then its chunks.
+
+    A node that joined at the start (empty snapshot) writes a byte-identical copy of the
+    publisher's file; a late joiner's copy starts with the snapshot's KEYFRAME chunk. Only the
+    first session is saved; a publisher restart closes the copy.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._sink: FileSink | None = None
+        self._session: bytes | None = None
+        self.closed = False
+
+    def add(self, event: Event, chunk_kind: int, count: int) -> None:
+        """Record one snapshot or update (its chunk kind and command count already decoded)."""
+        if self.closed:
+            return
+        if event.type == EventType.SNAPSHOT:
+            if self._sink is None:
+                header = event.session_header or encode_header({"live": session_id_hex(event.session_id)})
+                self._sink = FileSink(self.path, header=header)
+                self._session = event.session_id
+            elif event.session_id != self._session:
+                log.warning("publisher restarted: the copy %s ends with its first session", self.path)
+                self.close()
+                return
+            if event.seq == 0:
+                return  # joined before the first update: nothing to rebuild
+        if self._sink is not None and event.payload and chunk_kind != ChunkKind.END:
+            info = info_for_chunk(event.payload)
+            if chunk_kind == ChunkKind.KEYFRAME:
+                # As LogWriter indexes its keyframes: their renders and markers are not new ones.
+                info = dataclasses.replace(info, frames=0, markers=())
+            self._sink.write_chunk(event.payload, info)
+
+    def close(self) -> None:
+        """Write the footer index (idempotent)."""
+        if self._sink is not None and not self.closed:
+            self._sink.close()
+        self.closed = True
+
+
+def live_commands(
+    subscriber: Subscriber, stop: threading.Event | None = None, copy: LiveCopy | None = None
+) -> Iterator[Command]:
+    """The decoded commands of a live stream until its END (or GONE).
+
+    A snapshot's commands start with ``Scene.keyframe``, which makes a ``SceneState`` forget the
+    previous scene. A chunk that cannot be decoded is logged with the reason and triggers a
+    resync; it never ends the stream.
+    """
+    try:
+        for event in subscriber.events(stop):
+            if event.type in (EventType.END, EventType.GONE):
+                return
+            try:
+                chunk = decode_chunk(event.payload) if event.payload else None
+                commands = chunk.commands() if chunk is not None and chunk.info.kind != ChunkKind.END else []
+            except LogFormatError as error:
+                log.error(
+                    "%s %d: cannot decode the chunk: %s; resynchronising", event.type.value, event.seq, error
+                )
+                subscriber.resync(f"undecodable chunk in {event.type.value} {event.seq}")
+                continue
+            if copy is not None:
+                copy.add(event, chunk.info.kind if chunk else ChunkKind.KEYFRAME, len(commands))
+            yield from commands
+    finally:
+        if copy is not None:
+            copy.close()

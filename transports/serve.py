@@ -1,0 +1,73 @@
+"""Publish a recorded session at its recorded pace (``gsp serve``)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from sessions import ChunkKind
+from transports.protocol import DEFAULT_MAX_PAYLOAD, PayloadKind
+from transports.publisher import Publisher
+from transports.scene_state import SceneStreamState
+from transports.security import ServerSecurity
+
+__all__ = ["serve_log"]
+
+log = logging.getLogger(__name__)
+
+
+def serve_log(
+    reader: Any,
+    bind: str,
+    snapshot: str | None = None,
+    *,
+    speed: float = 1.0,
+    stop: threading.Event | None = None,
+    wait: float = 0.5,
+    security: ServerSecurity | None = None,
+    max_payload: int = DEFAULT_MAX_PAYLOAD,
+    heartbeat_interval: float = 0.25,
+) -> int:
+    """Publish every chunk of an open ``sessions.LogReader`` at its time; return the count.
+
+    The chunk bytes are forwarded unchanged and the file's own header travels with snapshots,
+    so a node that joins before ``wait`` runs out saves a byte-identical copy. One call is one
+    session (a new session id); the publisher is closed, with its END, on return.
+    """
+    stop = stop or threading.Event()
+    with open(reader.path, "rb") as file:
+        header = file.read(reader.header.size)
+        pub = Publisher(
+            bind,
+            snapshot,
+            state=SceneStreamState(),
+            session_header=header,
+            security=security,
+            max_payload=max_payload,
+            heartbeat_interval=heartbeat_interval,
+        )
+        sent = 0
+        try:
+            log.info("serving %s on %s (snapshots on %s)", reader.path, pub.endpoint, pub.snapshot_endpoint)
+            stop.wait(wait)
+            began = time.monotonic()
+            first_t: int | None = None
+            for entry in reader.index.entries:
+                if entry.kind not in (ChunkKind.COMMANDS, ChunkKind.KEYFRAME):
+                    continue
+                first_t = entry.t_first if first_t is None else first_t
+                due = began + (entry.t_first - first_t) / 1e9 / speed
+                if stop.wait(max(0.0, due - time.monotonic())):
+                    break
+                while pub.queued > 8 and not stop.is_set():  # pace to the I/O thread: serve never drops
+                    time.sleep(0.001)
+                file.seek(entry.offset)
+                data = file.read(entry.size)
+                kind = PayloadKind.KEYFRAME if entry.kind == ChunkKind.KEYFRAME else PayloadKind.DELTA
+                pub.publish(data, kind)
+                sent += 1
+        finally:
+            pub.close()
+    return sent
