@@ -10,7 +10,8 @@ same colors:
 - phong: ``diffuse × Σ ambient`` + per light Lambert ``diffuse × light × max(0, n·l)`` + Blinn
   specular ``specular × light × max(0, n·h)^shininess``; light positions are in model space
   (transformed by the model matrix); DirectionalLight shines from light_position to target;
-- textured: the texture sampled (nearest texel) at each face's mean uv, times ``color``, then
+- textured: each triangle is cut into ``TEXTURE_SUBDIVISIONS``² smaller ones (so ``face_ids``
+  repeats), each colored by the texture's nearest texel at its mean uv, times ``color``, then
   lit as phong (unlit when the material has no lights).
 
 Culling uses the winding in NDC (y up): counter-clockwise is the front side.
@@ -29,6 +30,32 @@ from player.backends.prepare import PreparedMesh, Projection, ViewportFrame, pt_
 from player.backends.prepare_convert import colors_any, enum_name, getter, transbuf_array, vec3_any
 
 _DEGENERATE = 1e-12
+#: Textured meshes: each triangle becomes this many squared flat-colored sub-triangles.
+TEXTURE_SUBDIVISIONS = 4
+
+
+def _subdivision_weights(k: int) -> np.ndarray:
+    """Barycentric weights (S, 3 corners, 3) of the k² sub-triangles of a triangle, same winding."""
+    tris = []
+    for i in range(k):
+        for j in range(k - i):
+            p = [(i, j), (i + 1, j), (i, j + 1)]
+            tris.append(p)
+            if i + j < k - 1:
+                tris.append([(i + 1, j), (i + 1, j + 1), (i, j + 1)])
+    w = np.array([[[1.0 - (a + b) / k, a / k, b / k] for a, b in tri] for tri in tris])
+    return w
+
+
+def subdivide(faces: np.ndarray, positions: np.ndarray, uvs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cut every triangle into k² -> (positions (F·k²·3, 3), faces, uvs, parent face of each)."""
+    w = _subdivision_weights(k)  # (S, 3, 3)
+    sub_pos = np.einsum("scv,fvd->fscd", w, positions[faces].astype(np.float64))
+    sub_uv = np.einsum("scv,fvd->fscd", w, uvs[faces].astype(np.float64))
+    count = sub_pos.shape[0] * sub_pos.shape[1]
+    parents = np.repeat(np.arange(faces.shape[0], dtype=np.int64), w.shape[0])
+    new_faces = np.arange(count * 3, dtype=np.int64).reshape(-1, 3)
+    return sub_pos.reshape(-1, 3).astype(np.float32), new_faces, sub_uv.reshape(-1, 2), parents
 
 
 def material_kind(material: Any) -> str:
@@ -159,6 +186,10 @@ def prepare_mesh_faces(visual: Any, proj: Projection, frame: ViewportFrame) -> P
     uvs_value = getter(geometry, "uvs")
     uvs = None if uvs_value is None else transbuf_array(uvs_value, "MeshGeometry.uvs", ("vec2",))
 
+    parents = np.arange(faces.shape[0], dtype=np.int64)
+    if kind == "textured" and uvs is not None and TEXTURE_SUBDIVISIONS > 1:
+        positions, faces, uvs, parents = subdivide(faces, positions, uvs, TEXTURE_SUBDIVISIONS)
+        nv = positions.shape[0]
     ndc = proj.project(positions)
     tri_ndc = ndc[faces]
     f = faces.shape[0]
@@ -216,6 +247,6 @@ def prepare_mesh_faces(visual: Any, proj: Projection, frame: ViewportFrame) -> P
         edge_colors=np.asarray(edge_colors, dtype=np.float32)[order],
         edge_widths_pt=np.asarray(edge_widths, dtype=np.float32)[order],
         edge_widths_px=pt_to_px(np.asarray(edge_widths)[order], frame.dpi),
-        face_ids=order.astype(np.int64),
+        face_ids=parents[order],
         material=kind,
     )

@@ -255,6 +255,12 @@ def test_textured_material_samples_texels_at_uv() -> None:
     # 2×2 checker: the white top-left texel, the green bottom-right one.
     assert colors <= {(255, 255, 255), (0, 200, 0), (40, 40, 220), (220, 40, 40)}
     assert (255, 255, 255) in colors and (0, 200, 0) in colors
+    # Each visible triangle is cut into 4² flat sub-triangles that remember their parent face.
+    assert len(p.face_ids) == 6 * 16 and sorted(set(p.face_ids.tolist())) == [0, 1, 4, 5, 8, 9]
+    # The +z face's first triangle spans uv (0,0)-(1,0)-(1,1), below the diagonal v = u: the
+    # green bottom-right and blue texels show, the white top-left one does not.
+    on_face0 = {tuple(np.round(c[:3] * 255).astype(int)) for c, f in zip(p.face_colors, p.face_ids) if f == 0}
+    assert {(0, 200, 0), (40, 40, 220)} <= on_face0 and (255, 255, 255) not in on_face0
 
 
 def test_bad_input_errors_name_what_and_where() -> None:

@@ -106,7 +106,7 @@ class FigureHost:
     # -- output ------------------------------------------------------------------------------
     def draw_rgba(self) -> np.ndarray:
         """Draw and return a view of the canvas buffer, (height, width, 4) uint8, row 0 on top."""
-        canvas = self.figure.canvas
+        canvas: Any = self.figure.canvas  # Agg-based (FigureCanvasAgg or an interactive *Agg)
         canvas.draw()
         rgba = np.asarray(canvas.buffer_rgba())
         width, height, _ = self.size
@@ -116,12 +116,12 @@ class FigureHost:
         return rgba
 
     @staticmethod
-    def encode_png(rgba: np.ndarray) -> bytes:
-        """PNG bytes of an RGBA array (Pillow, as Matplotlib's savefig uses)."""
+    def encode_png(rgba: np.ndarray, compress_level: int = 6) -> bytes:
+        """PNG bytes of an RGBA array (Pillow, as Matplotlib's savefig; zlib level 6 is its default)."""
         from PIL import Image
 
         out = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(rgba), "RGBA").save(out, format="png")
+        Image.fromarray(np.ascontiguousarray(rgba), "RGBA").save(out, format="png", compress_level=compress_level)
         return out.getvalue()
 
     def show(self) -> None:
@@ -142,4 +142,5 @@ class FigureHost:
 
     def connect(self, event: str, callback: Any) -> int:
         """``mpl_connect`` on the figure's canvas."""
-        return self.figure.canvas.mpl_connect(event, callback)
+        canvas: Any = self.figure.canvas
+        return int(canvas.mpl_connect(event, callback))
