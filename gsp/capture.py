@@ -228,7 +228,7 @@ def _uninstall_all() -> None:
 
 def _all_subclasses(cls: type) -> list[type]:
     seen: list[type] = []
-    stack = list(cls.__subclasses__())
+    stack: list[type] = list(cls.__subclasses__())
     while stack:
         sub = stack.pop()
         if sub not in seen:

@@ -12,7 +12,7 @@ from gsp.types.buffer_type import BufferType
 from gsp.types.color import Color, check_color
 from gsp.types.transbuf import TransBuf
 
-__all__ = ["Light", "AmbientLight", "PointLight", "DirectionalLight", "Vec3Like"]
+__all__ = ["Light", "AmbientLight", "PointLight", "DirectionalLight", "Vec3Like", "vec3_of"]
 
 #: A 3-D point: a vec3 TransBuf of 1 item, or a sequence of 3 numbers.
 Vec3Like = TransBuf | tuple[float, float, float] | list[float]
@@ -107,8 +107,9 @@ class DirectionalLight(Light):
 
 def vec3_of(value: Vec3Like) -> tuple[float, float, float]:
     """The 3 numbers of a Vec3Like (runs a chain if needed); for backends."""
-    if isinstance(value, tuple):
-        return value  # type: ignore[return-value]
-    buf = value.run() if not isinstance(value, Buffer) else value
+    if isinstance(value, (tuple, list)):
+        x, y, z = (float(v) for v in value)
+        return (x, y, z)
+    buf = value if isinstance(value, Buffer) else value.run()
     x, y, z = (float(v) for v in buf.to_numpy()[0])
     return (x, y, z)

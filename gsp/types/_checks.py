@@ -58,6 +58,8 @@ def check_transbuf(
         )
     if isinstance(value, TransformChain) and resolve_chain:
         value = resolve(owner, name, value)
+    kind: BufferType | None
+    count: int | None
     if isinstance(value, Buffer):
         kind, count = value.get_type(), value.get_count()
     else:

@@ -110,7 +110,7 @@ class Buffer(Captured):
             arr = array_for_type(owner, data, self._type)
             if arr.shape[0] != count:
                 raise ValueError(f"{owner}: data has {arr.shape[0]} items, expected count={count}")
-            view = memoryview(arr.reshape(-1).view(np.uint8))
+            view = memoryview(arr.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
         elif isinstance(data, (bytes, bytearray, memoryview)):
             view = memoryview(data)
             if view.format != "B" or view.ndim != 1:
@@ -162,7 +162,7 @@ class Buffer(Captured):
         _check_type("Buffer.from_numpy", buffer_type)
         arr = array_for_type("Buffer.from_numpy", array, buffer_type)
         out = Buffer(arr.shape[0], buffer_type)
-        out._data[:] = memoryview(arr.reshape(-1).view(np.uint8))
+        out._data[:] = memoryview(arr.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
         return out
 
     # ---- capture -------------------------------------------------------------------------
