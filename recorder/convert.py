@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from gsp.capture import Captured
+from recorder.pool import CopyPool
 from sessions.command import Ref
 
 __all__ = ["ArgConverter", "PLAIN_TYPES"]
@@ -34,15 +35,17 @@ class ArgConverter:
     (and so adds it to ``refs``) before the command that references it.
     """
 
-    def __init__(self, refs: dict[str, Ref], on_unknown: Callable[[Captured], None]) -> None:
+    def __init__(
+        self, refs: dict[str, Ref], on_unknown: Callable[[Captured], None], pool: CopyPool | None = None
+    ) -> None:
         self.refs = refs
+        self.pool = pool or CopyPool()
         self._on_unknown = on_unknown
         self._warned: set[type] = set()
-        self.copied_bytes = 0  # bytes copied by the last convert_call (for backpressure)
+        self.copied_bytes = 0  # running total of bytes copied (callers take differences)
 
     def convert_call(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        """Convert positional and keyword arguments; sets :attr:`copied_bytes`."""
-        self.copied_bytes = 0
+        """Convert positional and keyword arguments (adds what it copies to :attr:`copied_bytes`)."""
         plain = PLAIN_TYPES
         # Fast path: most calls pass only scalars.
         for a in args:
@@ -57,6 +60,11 @@ class ArgConverter:
         if kwargs:
             return conv, {k: self.convert(v) for k, v in kwargs.items()}
         return conv, kwargs
+
+    def copy_payload(self, value: bytearray | np.ndarray) -> Any:
+        """Copy the data argument of ``Buffer.set_data`` through the recycling pool."""
+        self.copied_bytes += len(value) if type(value) is bytearray else value.nbytes
+        return self.pool.copy(value)
 
     def convert(self, value: Any) -> Any:
         """Convert one value (recursively for lists, tuples and dicts)."""

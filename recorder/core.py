@@ -21,10 +21,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
+
 from gsp import capture
 from gsp.capture import Captured
 from recorder.convert import PLAIN_TYPES as _PLAIN
 from recorder.convert import ArgConverter
+from recorder.pool import CopyPool
 from recorder.queue import DEFAULT_MAX_BYTES, DEFAULT_MAX_COMMANDS, CommandQueue
 from recorder.tracking import HASH_NAME, BufferTracker, reachable_buffers
 from recorder.writer_thread import WriterThread
@@ -35,6 +38,7 @@ __all__ = ["Recorder", "record", "mark", "active_recorder", "MARK_OP", "SESSION_
 
 _log = logging.getLogger("gsplog.recorder")
 _monotonic_ns = time.monotonic_ns
+_PAYLOAD_TYPES = (bytearray, np.ndarray)
 
 #: Target of user markers (op ``sessions.index.MARK_OP``): not a GSP object, so it is empty.
 SESSION_TARGET = ""
@@ -84,7 +88,8 @@ class Recorder:
         self._max_commands = max_queue_commands
         self.tracker = BufferTracker()
         self._refs: dict[str, Ref] = {}
-        self._converter = ArgConverter(self._refs, self._record_snapshot)
+        self._pool = CopyPool()
+        self._converter = ArgConverter(self._refs, self._record_snapshot, self._pool)
         self._snapshotting: set[str] = set()
         self._t0_ns = 0
         self._failed = False
@@ -116,6 +121,8 @@ class Recorder:
             poll_s=min(0.005, self.flush_interval_s / 4),
             on_command=self.on_command,
             on_failure=self._on_failure,
+            # Copies may be recycled only when nobody else keeps the commands.
+            pool=self._pool if self.on_command is None else None,
         )
         self._writer.start()
         _active.append(self)
@@ -201,7 +208,10 @@ class Recorder:
         converter = self._converter
         before = converter.copied_bytes
         raw_args, raw_kwargs = args, kwargs
-        if args or kwargs:
+        if op == "Buffer.set_data" and args and type(args[0]) in _PAYLOAD_TYPES:
+            rest, kwargs = converter.convert_call(args[1:], kwargs)
+            args = (converter.copy_payload(args[0]), *rest)
+        elif args or kwargs:
             args, kwargs = converter.convert_call(args, kwargs)
         hook = self._hooks.get(op)
         if hook is not None:  # sees the caller's live objects, after unknown ones were snapshotted
@@ -256,7 +266,7 @@ class Recorder:
         roots = [*args, *kwargs.values()]
         candidates = [b for b in reachable_buffers(roots) if b.get_uuid() in refs]
         for buf in self.tracker.changed(candidates):
-            data = bytearray(buf.to_bytearray())
+            data = self._pool.copy(buf.to_bytearray())
             t_ns = time.monotonic_ns() - self._t0_ns
             self.queue.put((t_ns, "Buffer.set_data", buf.get_uuid(), (data, 0, buf.get_count()), {}, len(data)))
 

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gsp.capture import paused
+from recorder.pool import CopyPool
 from recorder.queue import CommandQueue
 from sessions.command import Command
 
@@ -40,6 +41,7 @@ class WriterThread(threading.Thread):
         poll_s: float = 0.005,
         on_command: Callable[[Command], None] | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
+        pool: CopyPool | None = None,
     ) -> None:
         super().__init__(name="gsplog-writer", daemon=True)
         self.queue = queue
@@ -54,6 +56,9 @@ class WriterThread(threading.Thread):
         self._last_t = 0
         self._stopping = False
         self._warned_ops: set[str] = set()
+        self.pool = pool
+        self._in_flight: list[Any] = []  # pooled copies inside commands not yet written as a chunk
+        self._chunks_seen = 0
 
     # ---- control --------------------------------------------------------------------------
     def stop(self, timeout: float | None = None) -> None:
@@ -81,6 +86,19 @@ class WriterThread(threading.Thread):
             self._drain()
             if self.error is None:
                 self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
+                self._recycle()
+
+    def _recycle(self) -> None:
+        # Once the writer has emitted a chunk, every command appended before is encoded and no
+        # longer referenced: their pooled copies can take the next calls' data.
+        chunks = getattr(self.log_writer, "chunks_written", None)
+        if chunks is None or chunks == self._chunks_seen:
+            return
+        self._chunks_seen = chunks
+        if self.pool is not None and self.error is None:
+            for copy in self._in_flight:
+                self.pool.give_back(copy)
+        self._in_flight.clear()
 
     def _drain(self) -> None:
         items = self.queue.items
@@ -113,9 +131,12 @@ class WriterThread(threading.Thread):
                 self.commands_written += 1
                 if on_command is not None:
                     on_command(cmd)
+                if nbytes and self.pool is not None and op == "Buffer.set_data" and self.pool.eligible(args[0]):
+                    self._in_flight.append(args[0])
             if nbytes:
                 queue.release(nbytes)
                 self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
+                self._recycle()
             n += 1
             if n % _FLUSH_CHECK_EVERY == 0:
                 queue.notify_space()
@@ -129,6 +150,7 @@ class WriterThread(threading.Thread):
         elif kind == "flush":
             if self.error is None:
                 self._guard(self.log_writer.flush)
+                self._recycle()
             payload.set()
 
     # ---- failures -------------------------------------------------------------------------

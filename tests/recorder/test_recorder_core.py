@@ -258,3 +258,22 @@ def test_bad_arguments_are_refused_clearly(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="label"):
         with recorder.record(tmp_path / "y.gsplog") as rec:
             rec.mark(3)  # type: ignore[arg-type]
+
+
+def test_recycled_copies_never_alter_what_was_logged(tmp_path: Path) -> None:
+    # Without on_command the writer recycles big copies once their chunk is written: every frame
+    # must still read back with its own content, including synthetic set_data after in-place writes.
+    path = tmp_path / "pool.gsplog"
+    n = 100_000  # 400 kB: above the pool's threshold
+    with recorder.record(path, flush_interval_s=0.005) as rec:
+        scene_buf = Buffer(n, BufferType.float32)
+        for frame in range(30):
+            scene_buf.set_data(np.full(n, frame, np.float32), 0, n)
+            if frame % 3 == 0:
+                rec.flush()  # chunks end here and there: copies get recycled mid-run
+        scene_buf.to_numpy()[:] = 99.0
+        make_scene(4).render()  # unrelated render: scene_buf is not reachable, not re-sent
+    assert rec._pool.reused > 0
+    sets = [c for c in read_commands(path) if c.op == "Buffer.set_data" and c.target == scene_buf.get_uuid()]
+    assert [float(np.asarray(c.args[0]).reshape(-1)[0]) for c in sets] == [float(f) for f in range(30)]
+    assert all((np.asarray(c.args[0]) == k).all() for k, c in enumerate(sets))

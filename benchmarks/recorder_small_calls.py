@@ -1,0 +1,129 @@
+"""Small recorded calls per second, with the cost of each layer measured in the same run.
+
+    python benchmarks/recorder_small_calls.py [--calls 200000]
+
+Two kinds of small call: ``viewport.set_x(i)`` and ``buffer.set_data(<16 bytes>, 0, 1)`` (a
+4-float vec4). For each it prints calls/s of:
+
+- plain: the call with nobody observing (the seam's wrappers are not even installed);
+- seam: a do-nothing observer registered (the capture seam's own cost);
+- recorder, caller side: what the caller's thread spends per call while recording;
+- LogWriter alone: the same commands appended to ``sessions.LogWriter`` and closed, no recorder;
+- recorder, overall: calls made and the log closed on disk (target: >= 300 000/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import recorder  # noqa: E402
+from gsp import capture  # noqa: E402
+from gsp.core import Viewport  # noqa: E402
+from gsp.types import Buffer, BufferType  # noqa: E402
+from sessions.command import Command  # noqa: E402
+from sessions.writer import LogWriter  # noqa: E402
+
+WHITE = bytearray([255, 255, 255, 255])
+
+
+class _Noop:
+    def on_call(self, target: Any, op: str, args: Any, kwargs: Any) -> None:
+        pass
+
+
+def _loop(kind: str, n: int) -> Callable[[], None]:
+    if kind == "set_x":
+        vp = Viewport(0, 0, 10, 10, WHITE)
+
+        def run() -> None:
+            for i in range(n):
+                vp.set_x(i)
+    else:
+        buf = Buffer(1, BufferType.vec4)
+        data = bytearray(np.arange(4, dtype=np.float32).tobytes())
+
+        def run() -> None:
+            for _ in range(n):
+                buf.set_data(data, 0, 1)
+    return run
+
+
+def _timed(fn: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def measure(kind: str, n: int, tmp: str) -> dict[str, float]:
+    """calls/s of each layer for one kind of call."""
+    out: dict[str, float] = {}
+    run = _loop(kind, n)
+    out["plain"] = n / _timed(run)
+    noop = _Noop()
+    capture.add_observer(noop)
+    try:
+        out["seam"] = n / _timed(run)
+    finally:
+        capture.remove_observer(noop)
+
+    path = os.path.join(tmp, f"{kind}.gsplog")
+    rec = recorder.Recorder(path, max_queue_commands=n + 10)
+    rec.start()
+    run = _loop(kind, n)
+    rec.flush()
+    start = time.perf_counter()
+    run()
+    caller = time.perf_counter() - start
+    rec.stop()
+    overall = time.perf_counter() - start
+    out["caller"] = n / caller
+    out["overall"] = n / overall
+
+    # The same commands through the LogWriter alone (the sessions layer's own cost).
+    if kind == "set_x":
+        cmds = [Command(i + 1, i, "Viewport.set_x", "v" * 36, (i,), {}) for i in range(n)]
+    else:
+        payload = bytearray(16)
+        cmds = [Command(i + 1, i, "Buffer.set_data", "b" * 36, (bytearray(payload), 0, 1), {}) for i in range(n)]
+    writer = LogWriter(os.path.join(tmp, f"{kind}-alone.gsplog"), keyframes=False)
+
+    def write_all() -> None:
+        for cmd in cmds:
+            writer.append(cmd)
+        writer.close()
+
+    out["logwriter"] = n / _timed(write_all)
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=200_000)
+    args = parser.parse_args(argv)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("set_x", "set_data16"):
+            r = results[kind] = measure(kind, args.calls, tmp)
+            print(f"{kind:10s} ({args.calls} calls)")
+            print(f"  plain call (no observer)      : {r['plain']:>10,.0f} /s")
+            print(f"  capture seam + no-op observer : {r['seam']:>10,.0f} /s")
+            print(f"  recorder, caller thread only  : {r['caller']:>10,.0f} /s")
+            print(f"  LogWriter alone (no recorder) : {r['logwriter']:>10,.0f} /s")
+            print(f"  recorder overall (log closed) : {r['overall']:>10,.0f} /s   (target >= 300,000)")
+            print(f"  overall / seam-only ratio     : {r['overall'] / r['seam']:.2f}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
