@@ -1,0 +1,112 @@
+"""Logs shared with other processes: follow a writer, disk-full errors, a killed writer."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from sessions import LogReader
+
+CHILD = str(Path(__file__).with_name("sessions_child.py"))
+
+
+def start_child(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, CHILD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for_file(path: Path, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and path.stat().st_size > 100):
+        assert time.monotonic() < deadline, f"{path} was never created"
+        time.sleep(0.01)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_follow_a_log_while_another_process_writes_it(tmp_path: Path) -> None:
+    path = tmp_path / "live.gsplog"
+    count = 200
+    child = start_child("slow", str(path), str(count))
+    try:
+        wait_for_file(path)
+        with LogReader(path) as reader:
+            assert not reader.complete
+            seen = []
+            start = time.monotonic()
+            for cmd in reader.commands(follow=True, timeout=10.0):
+                seen.append(cmd.seq)
+            took = time.monotonic() - start
+        assert child.wait(10) == 0, child.stderr.read() if child.stderr else ""
+        assert seen == list(range(1, count + 1))  # every command once, in order, up to the END
+        assert took < 9.0  # it stopped at the end, not at the timeout
+    finally:
+        child.kill()
+
+
+def test_follow_stops_after_the_timeout_when_nothing_comes(tmp_path: Path) -> None:
+    from sessions import Command, LogWriter
+
+    path = tmp_path / "idle.gsplog"
+    writer = LogWriter(path, keyframes=False)
+    writer.append(Command(1, 0, "Recorder.mark", "", ("a",)))
+    writer.flush()
+    with LogReader(path) as reader:
+        start = time.monotonic()
+        got = [c.seq for c in reader.commands(follow=True, timeout=0.3)]
+        assert 0.25 < time.monotonic() - start < 3
+    assert got == [1]
+    # new data arriving while following is picked up
+    with LogReader(path) as reader:
+        def late() -> None:
+            time.sleep(0.2)
+            writer.append(Command(2, 1, "Recorder.mark", "", ("b",)))
+            writer.close()
+
+        thread = threading.Thread(target=late)
+        thread.start()
+        got = [c.seq for c in reader.commands(follow=True, timeout=5)]
+        thread.join()
+    assert got == [1, 2]
+
+
+@pytest.mark.timeout(60)
+def test_file_size_limit_gives_log_write_error_and_a_readable_file(tmp_path: Path) -> None:
+    path = tmp_path / "full.gsplog"
+    child = start_child("fsize", str(path), "300000")
+    out, err = child.communicate(timeout=50)
+    assert child.returncode == 0, err
+    assert "LogWriteError at seq" in out and "File too large" in out, out
+    assert path.stat().st_size <= 300_000
+    with LogReader(path) as reader:  # strict mode: the file is clean up to the last good chunk
+        seqs = [c.seq for c in reader.commands()]
+    assert seqs and seqs == list(range(1, len(seqs) + 1))
+    assert len(seqs) % 10 == 0  # whole chunks only
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_a_killed_writer_loses_at_most_the_flush_interval(tmp_path: Path) -> None:
+    path = tmp_path / "killed.gsplog"
+    child = start_child("killme", str(path))
+    appended: list[tuple[float, int]] = []
+    assert child.stdout is not None
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        line = child.stdout.readline()
+        appended.append((time.monotonic(), int(line)))
+    os.kill(child.pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    child.wait(10)
+    with LogReader(path) as reader:
+        seqs = [c.seq for c in reader.commands()]
+    assert seqs == list(range(1, len(seqs) + 1))
+    # everything appended more than flush interval (50 ms) + scheduling slack before the kill is there
+    safe = [seq for t, seq in appended if t < killed_at - 0.05 - 0.05]
+    assert safe and seqs[-1] >= safe[-1], (seqs[-1], safe[-1])

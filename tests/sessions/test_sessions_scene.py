@@ -1,0 +1,113 @@
+"""SceneState with real gsp objects: apply, resolve, snapshot (keyframes), state_hash, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sessions_testkit import Script, points_scene, uid
+
+from sessions import decode_chunk, encode_chunk
+from sessions.command import Command, Ref
+from sessions.errors import CommandError
+from sessions.scene import KEYFRAME_OP, SceneState
+
+
+def applied(commands: list[Command]) -> SceneState:
+    state = SceneState()
+    for cmd in commands:
+        state.apply(cmd)
+    return state
+
+
+def test_objects_are_real_gsp_objects_under_their_recorded_uuids() -> None:
+    from gsp.types import Buffer
+    from gsp.visuals import Points
+
+    state = applied(points_scene(frames=3, n=10))
+    points = state.get(uid(7))
+    assert isinstance(points, Points) and points.get_uuid() == uid(7)
+    assert isinstance(state.get(uid(3)), Buffer) and state.resolve(Ref(uid(3))) is state.get(uid(3))
+    assert state.resolve([Ref(uid(3)), (1, Ref(uid(4)))])[1][1] is state.get(uid(4))
+    assert uid(8) in state.records and state.last_render[uid(8)].op == "Renderer.render"
+
+
+def test_snapshot_rebuilds_the_same_state_in_dependency_order() -> None:
+    cmds = points_scene(frames=5, n=20)
+    state = applied(cmds)
+    snap = state.snapshot(seq=99, t_ns=123)
+    assert snap[0].op == KEYFRAME_OP and all(c.seq == 99 and c.t_ns == 123 for c in snap)
+    order = [c.target for c in snap]
+    assert order.index(uid(3)) < order.index(uid(7)) and order.index(uid(5)) < order.index(uid(7))
+    assert [c.op for c in snap][-2:] == ["Renderer.new", "Renderer.render"]
+    rebuilt = applied(snap)
+    assert rebuilt.state_hash() == state.state_hash()
+    # through the chunk bytes, as a keyframe travels
+    again = applied(decode_chunk(encode_chunk(snap)).commands())
+    assert again.state_hash() == state.state_hash()
+    # a keyframe applied over another scene replaces it
+    other = applied(points_scene(frames=2, n=5, seed=9))
+    for cmd in snap:
+        other.apply(cmd)
+    assert other.state_hash() == state.state_hash()
+
+
+def test_state_hash_sees_buffer_bytes_and_is_stable() -> None:
+    cmds = points_scene(frames=2, n=10)
+    a, b = applied(cmds), applied(cmds)
+    assert a.state_hash() == b.state_hash() and len(a.state_hash()) == 64
+    b.apply(Command(100, 0, "Buffer.set_data", uid(4), (bytearray(np.float32([5.0]).tobytes()), 3, 1)))
+    assert a.state_hash() != b.state_hash()
+
+
+def test_transform_chains_and_links_survive_snapshots() -> None:
+    from gsp.transforms import TransformLinkImmediate
+    from gsp.types import Buffer, BufferType
+
+    src = Buffer(2, BufferType.float32)
+    src.set_data(bytearray(np.float32([1, 2]).tobytes()), 0, 2)
+    s = Script()
+    s.add("TransformChain.new", uid(20), 2, BufferType.float32)
+    s.add("TransformChain.add", uid(20), TransformLinkImmediate(src))
+    cmds = decode_chunk(encode_chunk(s.commands)).commands()  # the link travels by value
+    state = applied(cmds)
+    chain = state.get(uid(20))
+    np.testing.assert_array_equal(np.frombuffer(chain.run().to_bytearray(), np.float32), [1, 2])
+    assert applied(state.snapshot()).state_hash() == state.state_hash()
+
+
+def test_renderer_close_and_clear_update_the_records() -> None:
+    cmds = points_scene(frames=1)
+    state = applied(cmds)
+    state.apply(Command(50, 0, "Renderer.clear", uid(8)))
+    assert uid(8) not in state.last_render and uid(8) in state.records
+    state.apply(Command(51, 0, "Renderer.close", uid(8)))
+    assert uid(8) not in state.records
+    state.apply(Command(52, 0, "Animator.frame", "a", (0.1,)))  # events change nothing
+    state.apply(Command(53, 0, "Recorder.mark", "", ("x",)))
+
+
+@pytest.mark.parametrize(
+    "cmd, message",
+    [
+        (Command(41, 0, "Buffer.set_data", "nope", (bytearray(4), 0, 1)), "seq 41 Buffer.set_data: unknown target object nope"),
+        (Command(42, 0, "Points.new", "p", (Ref("missing"),)), "seq 42 Points.new: unknown object missing"),
+        (Command(43, 0, "Buffer.new", "b", (-5, None)), "seq 43 Buffer.new"),
+        (Command(44, 0, "Buffer.set_data", uid(4), (bytearray(4), 1000, 1)), "seq 44 Buffer.set_data"),
+    ],
+)
+def test_bad_commands_raise_command_error_naming_seq_and_op(cmd: Command, message: str) -> None:
+    state = applied(points_scene(frames=1))
+    with pytest.raises(CommandError, match=message):
+        state.apply(cmd)
+
+
+def test_unknown_types_and_uncaptured_methods_are_skipped_with_a_warning() -> None:
+    state = applied(points_scene(frames=1))
+    before = state.state_hash()
+    with pytest.warns(UserWarning, match="unknown type 'Hologram'"):
+        state.apply(Command(60, 0, "Hologram.new", "h", ()))
+    with pytest.warns(UserWarning, match="not a recordable method"):
+        state.apply(Command(61, 0, "Buffer.__class__", uid(4), ()))
+    with pytest.warns(UserWarning, match="not a recordable method"):
+        state.apply(Command(62, 0, "Buffer.to_bytearray", uid(4), ()))
+    assert state.state_hash() == before
