@@ -1,0 +1,157 @@
+"""The session tools, through click's CliRunner and once through a real ``gsp`` process."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sessions_testkit import final_hash, points_scene
+
+from gsplog_cli.main import cli
+from sessions import LogReader, LogWriter, tools
+from sessions.command import Command
+
+
+def make_log(path: Path, frames: int = 12, seed: int = 0) -> list[Command]:
+    cmds = points_scene(frames=frames, n=50, seed=seed, marker_at=5)
+    writer = LogWriter(path, keyframe_interval_s=0.004)
+    for i, cmd in enumerate(cmds, 1):
+        writer.append(cmd)
+        if i % 3 == 0:
+            writer.flush()
+    writer.close()
+    return cmds
+
+
+@pytest.fixture()
+def log(tmp_path: Path) -> tuple[Path, list[Command]]:
+    path = tmp_path / "s.gsplog"
+    return path, make_log(path)
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_info_text_and_json(log: tuple[Path, list[Command]]) -> None:
+    path, cmds = log
+    code, out = run("info", str(path))
+    assert code == 0 and "12 frames" in out and "@middle" in out and f"{len(cmds)} commands" in out
+    code, out = run("info", "--json", str(path))
+    summary = json.loads(out)
+    assert summary["commands"] == len(cmds) and summary["frames"] == 12 and summary["complete"]
+    assert summary["keyframes"] >= 2 and summary["seq_range"] == [1, len(cmds)]
+
+
+def test_dump_summarises_unless_full_and_honours_from_to(log: tuple[Path, list[Command]]) -> None:
+    path, cmds = log
+    code, out = run("dump", str(path))
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and [entry["seq"] for entry in lines] == [c.seq for c in cmds]
+    blob = lines[3]["args"][0]
+    assert blob["$bytearray"] == 600 and len(blob["head"]) == 32
+    code, out = run("dump", "--full", "--to", "seq:5", str(path))
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [entry["seq"] for entry in lines] == [1, 2, 3, 4] and len(lines[3]["args"][0]["hex"]) == 1200
+    code, out = run("dump", "--from", "@middle", "--to", "#6", str(path))
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[0]["op"] == "Scene.keyframe" and lines[-1]["op"] == "Buffer.set_data"
+
+
+def test_verify_and_repair(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
+    path, cmds = log
+    assert run("verify", str(path)) == (0, f"{path}: OK: {len(LogReader(path).index)} intact chunks, {len(cmds)} commands\n")
+    data = bytearray(path.read_bytes())
+    with LogReader(path) as reader:
+        victim = reader.index.entries[4]
+    data[victim.offset + victim.size // 2] ^= 0x10
+    bad = tmp_path / "bad.gsplog"
+    bad.write_bytes(data[:-40])  # damaged in the middle and the footer gone
+    code, out = run("verify", str(bad))
+    assert code == 1 and "DAMAGED" in out and f"offset {victim.offset}" in out and "recoverable" in out
+    code, out = run("verify", "--json", str(bad))
+    report = json.loads(out)
+    assert code == 1 and not report["ok"] and report["damaged"][0]["chunk"] == 4
+    fixed = tmp_path / "fixed.gsplog"
+    code, out = run("repair", str(bad), str(fixed))
+    assert code == 0 and "dropped 1 damaged" in out
+    assert run("verify", str(fixed))[0] == 0
+    with LogReader(fixed) as reader:
+        seqs = [c.seq for c in reader.commands()]
+    lost = set(range(victim.seq_first, victim.seq_last + 1)) if victim.kind == 1 else set()
+    assert seqs == [c.seq for c in cmds if c.seq not in lost]
+
+
+def test_trim_is_self_contained(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
+    path, cmds = log
+    out_path = tmp_path / "cut.gsplog"
+    code, out = run("trim", "--from", "#4", "--to", "#9", str(path), str(out_path))
+    assert code == 0
+    renders = [c.seq for c in cmds if c.op == "Renderer.render"]
+    with LogReader(out_path) as reader:
+        assert reader.index.entries[0].kind == 2  # opens with a keyframe
+        got = list(reader.commands())
+        assert reader.metadata["source"]["user"] == {}
+    assert got[0].op == "Scene.keyframe"
+    body = [c for c in got if c.op != "Scene.keyframe" and c.seq >= renders[3]]
+    assert body[0].seq == renders[3] and body[0].t_ns == 0 and body[-1].seq == renders[8] - 1
+    assert final_hash(got) == final_hash([c for c in cmds if c.seq < renders[8]])
+    assert f"{len(body)} commands" in out
+
+
+def test_cat_shifts_the_second_session_and_separates_reused_uuids(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.gsplog", tmp_path / "b.gsplog"
+    ca, cb = make_log(a, frames=3), make_log(b, frames=4, seed=5)  # same UUIDs in both
+    out_path = tmp_path / "ab.gsplog"
+    code, out = run("cat", str(a), str(b), "-o", str(out_path))
+    assert code == 0 and f"{len(ca) + len(cb)} commands from 2 logs" in out
+    with LogReader(out_path) as reader:
+        got = list(reader.commands())
+        assert reader.index.total_frames == 7
+    assert [c.seq for c in got] == list(range(1, len(ca) + len(cb) + 1))
+    assert all(x.t_ns <= y.t_ns for x, y in zip(got, got[1:]))
+    second = got[len(ca):]
+    assert {c.target for c in second if c.target}.isdisjoint({c.target for c in ca})
+    from sessions.scene import SceneState
+
+    state = SceneState()
+    for cmd in got:
+        state.apply(cmd)
+    assert len(state.objects) == 2 * 7 and len(state.records) == 2
+
+
+def test_bad_input_gives_clear_errors(tmp_path: Path, log: tuple[Path, list[Command]]) -> None:
+    junk = tmp_path / "junk.gsplog"
+    junk.write_bytes(b"hello world, not a log at all")
+    code, out = run("info", str(junk))
+    assert code == 1 and "not a gsplog file" in out and "Traceback" not in out
+    code, out = run("dump", "--from", "yesterday", str(log[0]))
+    assert code == 2 and "expected seconds" in out
+    code, out = run("dump", "--from", "@nope", str(log[0]))
+    assert code == 1 and "no marker 'nope'" in out
+    code, out = run("cat", str(log[0]), "-o", str(log[0]))
+    assert code == 2
+
+
+def test_tools_library_info_counts_kinds(log: tuple[Path, list[Command]]) -> None:
+    summary = tools.info(log[0])
+    assert summary["chunk_kinds"]["COMMANDS"] + summary["chunk_kinds"]["KEYFRAME"] == summary["chunks"]
+
+
+@pytest.mark.slow
+def test_real_gsp_process(log: tuple[Path, list[Command]]) -> None:
+    gsp = shutil.which("gsp")
+    command = [gsp] if gsp else [sys.executable, "-m", "gsplog_cli.main"]
+    done = subprocess.run([*command, "info", "--json", str(log[0])], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["frames"] == 12
+    done = subprocess.run([*command, "verify", str(log[0])], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "OK" in done.stdout
+    done = subprocess.run([*command, "dump", "--help"], capture_output=True, text=True, timeout=60)
+    assert "--from" in done.stdout and "@label" in done.stdout
