@@ -100,13 +100,17 @@ class Buffer(Captured):
     def set_data(self, data: BytesLike, offset: int, count: int) -> None:
         """Write ``count`` items at item ``offset`` from ``data``.
 
-        ``data`` is bytes, bytearray or memoryview holding exactly ``count`` items' bytes, or a
-        numpy array of ``count`` items in numpy form (converted to this buffer's dtype).
+        ``data`` is bytes, bytearray, memoryview or a flat uint8 numpy array holding exactly
+        ``count`` items' bytes, or a numpy array of ``count`` items in numpy form (converted to
+        this buffer's dtype; float data for an integer type is refused).
         """
         owner = "Buffer.set_data"
         offset, count = self._check_range(owner, offset, count)
         size = BufferType.get_item_size(self._type)
-        if isinstance(data, np.ndarray):
+        if isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 1:
+            # A flat uint8 array is raw bytes (as a decoded bytes payload may arrive).
+            view = memoryview(np.ascontiguousarray(data))  # type: ignore[arg-type]
+        elif isinstance(data, np.ndarray):
             arr = array_for_type(owner, data, self._type)
             if arr.shape[0] != count:
                 raise ValueError(f"{owner}: data has {arr.shape[0]} items, expected count={count}")

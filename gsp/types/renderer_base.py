@@ -114,3 +114,7 @@ class RendererBase(Captured, ABC):
                 raise TypeError(f"{owner}: cameras[{i}] must be a Camera, got {type(cam).__name__}")
             count = check_transbuf(owner, f"model_matrices[{i}]", mat, (BufferType.mat4,))
             check_count(owner, f"model_matrices[{i}]", count, 1, "visual", one_ok=False)
+        # Attributes set one by one may disagree (positions resized alone): check them together,
+        # without running transform chains (backends resolve those and the chain checks its result).
+        for i, vis in enumerate(visuals):
+            vis._check_(f"{owner}: visuals[{i}]: {type(vis).__name__}", dict(vis._attrs), None, False)

@@ -175,3 +175,10 @@ def test_snapshot_rebuilds_the_buffer() -> None:
     np.testing.assert_array_equal(rebuilt.to_numpy(), buf.to_numpy())
     buf.to_numpy()[0, 0] = 99  # the snapshot holds a copy
     assert calls[1][1][0][0:4] != buf.to_bytearray()[0:4]
+
+
+def test_set_data_flat_uint8_array_is_raw_bytes() -> None:
+    src = np.arange(6, dtype=np.float32).reshape(2, 3)
+    buf = Buffer(2, BufferType.vec3)
+    buf.set_data(np.frombuffer(src.tobytes(), np.uint8), 0, 2)
+    np.testing.assert_array_equal(buf.to_numpy(), src)

@@ -184,3 +184,14 @@ def test_changed_visuals_returned_by_callbacks_are_collected() -> None:
     sizes = visuals[0].get_sizes()
     animator.add_callback(lambda dt: (sizes.set_data(np.array([dt], np.float32), 0, 1), [visuals[0]])[1])
     assert animator._frame(0.5) == [visuals[0]] and sizes.to_numpy()[0] == 0.5
+
+
+def test_render_checks_each_visual_attributes_together() -> None:
+    renderer, vps, _, models, cams = _scene()
+    good, bad = (Points(vec3(3), f32(1.0), rgba(1), rgba(1), f32(1.0)) for _ in range(2))
+    bad.set_positions(vec3(5))  # sizes etc. are broadcast (1 item): still consistent
+    assert renderer.render(vps, [good, bad], models, cams) == b"Points,Points"
+    bad.set_attributes(sizes=f32(1, 2, 3, 4, 5))
+    bad.set_positions(vec3(2))
+    with pytest.raises(ValueError, match=r"ListingRenderer.render: visuals\[1\]: Points: sizes has 5 items, expected 1 or 2"):
+        renderer.render(vps, [good, bad], models, cams)
