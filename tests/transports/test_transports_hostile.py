@@ -69,7 +69,7 @@ def test_node_rejects_malformed_truncated_oversized_and_replayed(caplog: pytest.
         fake.endpoint,
         fake.snapshot,
         max_payload=4096,
-        heartbeat_timeout=1.0,
+        heartbeat_timeout=2.0,
         snapshot_timeout=5,
         gone_after=30,
     )

@@ -23,7 +23,7 @@ def test_fan_out_to_four_node_processes_ends_with_equal_state(tmp_path: Path) ->
     procs = [start_node(pub.endpoint, pub.snapshot_endpoint, out) for out in outs]
     try:
         publish_series(pub, 0, 100, interval=0.002)  # some may go out before every node joined
-        wait_connected(pub)
+        wait_connected(pub, 4)
         time.sleep(0.5)
         publish_series(pub, 100, 300, interval=0.001)
     finally:
@@ -72,8 +72,13 @@ def test_node_killed_and_restarted_ten_times_during_stream(tmp_path: Path) -> No
     try:
         for round_ in range(10):
             out = tmp_path / f"killed{round_}.json"
+            served = pub.service_stats.snapshots
             proc = start_node(pub.endpoint, pub.snapshot_endpoint, out)
-            time.sleep(0.35)
+            deadline = time.monotonic() + 10
+            while pub.service_stats.snapshots == served:  # killed once it has joined and follows
+                assert time.monotonic() < deadline and proc.poll() is None, "node did not join"
+                time.sleep(0.01)
+            time.sleep(0.05 + 0.02 * round_)
             proc.kill()
             proc.wait(5)
         final_out = tmp_path / "final.json"
@@ -88,7 +93,7 @@ def test_node_killed_and_restarted_ten_times_during_stream(tmp_path: Path) -> No
         thread.join()
         pub.close()
     result = node_result(final, final_out)
-    assert pub.service_stats.snapshots >= 5  # the killed nodes did join
+    assert pub.service_stats.snapshots >= 11  # every killed node had joined
     assert result["hash"] == pub.state.state_hash()
     assert result["last_seq"] == pub.last_seq
 

@@ -47,10 +47,10 @@ def node_result(proc: subprocess.Popen[bytes], out: Path, timeout: float = 20.0)
     return dict(json.loads(out.read_text()))
 
 
-def wait_connected(pub: Publisher, timeout: float = 10.0) -> None:
-    """Wait until at least one snapshot was served (a node has joined)."""
+def wait_connected(pub: Publisher, count: int = 1, timeout: float = 20.0) -> None:
+    """Wait until ``count`` snapshots were served (nodes have joined)."""
     deadline = time.monotonic() + timeout
-    while pub.service_stats.snapshots == 0:
+    while pub.service_stats.snapshots < count:
         assert time.monotonic() < deadline, "no node asked for a snapshot"
         time.sleep(0.02)
 
