@@ -188,3 +188,69 @@ def test_show_returns_at_once_without_a_display() -> None:
     renderer = MatplotlibRenderer(Canvas(16, 16, 100.0, WHITE))
     renderer.show()
     renderer.close()
+
+
+def test_pixels_land_on_exact_device_pixels() -> None:
+    from gsp.visuals.pixels import Pixels
+
+    canvas = Canvas(40, 30, 100.0, BLACK)
+    scene = Scene(canvas)
+    cols, rows_from_bottom = np.array([0, 5, 39, 20]), np.array([0, 7, 29, 15])
+    ndc = np.stack([(cols + 0.5) / 40 * 2 - 1, (rows_from_bottom + 0.5) / 30 * 2 - 1], axis=1)
+    scene.add(full_viewport(canvas, BLACK), Pixels(vec3(ndc), rgba([RED]), 1))
+    image = _render(scene)
+    lit = image[..., 0] > 0
+    assert lit.sum() == 4
+    for c, r in zip(cols, rows_from_bottom):
+        assert image[29 - r, c].tolist() == RED
+
+
+@pytest.mark.parametrize(("cap", "extra"), [(CapStyle.BUTT, 0.0), (CapStyle.PROJECTING, 5.0), (CapStyle.ROUND, 5.0)])
+def test_segment_width_and_caps_in_pixels(cap: CapStyle, extra: float) -> None:
+    # 10 pt at 72 dpi = 10 px wide; from x = 20 to 80 px on a 100 px canvas.
+    canvas = Canvas(100, 40, 72.0, WHITE)
+    scene = Scene(canvas)
+    scene.add(full_viewport(canvas), Segments(vec3([[-0.6, 0.0], [0.6, 0.0]]), floats([10.0]), cap, rgba([RED])))
+    coverage = 1.0 - _render(scene)[..., 1].astype(float) / 255.0
+    assert coverage[:, 50].sum() == pytest.approx(10.0, abs=0.3)  # thickness across the middle
+    assert coverage[19:21].mean(axis=0).sum() == pytest.approx(60.0 + 2 * extra, abs=0.6)  # length on the axis
+
+
+@pytest.mark.parametrize(
+    ("align", "right_of", "above"),
+    [("TOP_LEFT", True, False), ("CENTER_CENTER", None, None), ("BOTTOM_RIGHT", False, True)],
+)
+def test_text_anchor_side(align: str, right_of: bool | None, above: bool | None) -> None:
+    from gsp.types.enums import TextAlign
+    from gsp.visuals.texts import Texts
+
+    canvas = Canvas(120, 80, 100.0, WHITE)
+    scene = Scene(canvas)
+    text = Texts(vec3([[0.0, 0.0]]), ["Hello"], rgba([[0, 0, 0, 255]]), floats([12.0]), [TextAlign[align]], floats([0.0]), "DejaVu Sans")
+    scene.add(full_viewport(canvas), text)
+    ink = _render(scene)[..., 0] < 128
+    rows, cols = np.nonzero(ink)
+    # The anchor is at x = 60 px, y = 40 px from the top.
+    if right_of is None:
+        assert (cols.min() + cols.max()) / 2 == pytest.approx(60, abs=2)
+        assert (rows.min() + rows.max()) / 2 == pytest.approx(40, abs=3)
+    else:
+        assert (cols.min() >= 59) if right_of else (cols.max() <= 60)
+        assert (rows.max() <= 40) if above else (rows.min() >= 39)
+    assert 8 <= rows.max() - rows.min() <= 16  # 12 pt at 100 dpi: glyph heights ~ 9..13 px
+
+
+def test_text_rotation_turns_the_text() -> None:
+    from gsp.types.enums import TextAlign
+    from gsp.visuals.texts import Texts
+
+    canvas = Canvas(100, 100, 100.0, WHITE)
+    spans = []
+    for angle in (0.0, 90.0):
+        scene = Scene(canvas)
+        text = Texts(vec3([[0.0, 0.0]]), ["Rotate"], rgba([[0, 0, 0, 255]]), floats([12.0]), [TextAlign.CENTER_CENTER], floats([angle]), "DejaVu Sans")
+        scene.add(full_viewport(canvas), text)
+        rows, cols = np.nonzero(_render(scene)[..., 0] < 128)
+        spans.append((cols.max() - cols.min(), rows.max() - rows.min()))
+    (w0, h0), (w90, h90) = spans
+    assert w0 > 2 * h0 and h90 > 2 * w90 and abs(w0 - h90) <= 2
