@@ -1,0 +1,74 @@
+"""Geometry, materials and lights: getters/setters and checks."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from gsp_testkit import every_visual, f32, rgba, texture, u32, vec3
+
+from gsp.capture import Captured
+from gsp.constants import Constants
+from gsp.geometry import Geometry, MeshGeometry
+from gsp.lights import AmbientLight, DirectionalLight, Light, PointLight
+from gsp.lights.light import vec3_of
+from gsp.materials import MeshPhongMaterial, MeshTexturedMaterial
+from gsp.types import Buffer, BufferType
+
+
+def _objects() -> list[Captured]:
+    objs: list[Captured] = [Geometry(vec3(2)), Light(), AmbientLight(Constants.Color.red, 0.5),
+                            PointLight(vec3(1)), DirectionalLight((0.0, 1.0, 0.0), vec3(1))]
+    for visual in every_visual():
+        if hasattr(visual, "get_material"):
+            objs += [visual.get_geometry(), visual.get_material()]  # type: ignore[attr-defined]
+    return objs
+
+
+@pytest.mark.parametrize("obj", _objects(), ids=lambda o: type(o).__name__)
+def test_getters_and_setters_round_trip(obj: Captured) -> None:
+    for name in [p for p in inspect.signature(type(obj).__init__).parameters if p != "self"]:
+        value = getattr(obj, f"get_{name}")()
+        getattr(obj, f"set_{name}")(value)
+        after = getattr(obj, f"get_{name}")()
+        assert after is value or after == value
+
+
+def test_light_defaults_and_checks() -> None:
+    light = Light()
+    assert light.get_color() == Constants.Color.white and light.get_intensity() == 1.0
+    with pytest.raises(ValueError, match="Light.set_intensity: intensity must be >= 0"):
+        light.set_intensity(-1)
+    with pytest.raises(ValueError, match=r"PointLight: position must have 3 numbers \(x, y, z\), got 2"):
+        PointLight((1.0, 2.0))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"DirectionalLight.set_target_position: target_position has 2 items, expected 1"):
+        DirectionalLight(vec3(1), vec3(1)).set_target_position(vec3(2))
+    point = PointLight([1, 2, 3])  # lists (as decoded from a log) are accepted
+    assert point.get_position() == (1.0, 2.0, 3.0) and vec3_of(point.get_position()) == (1.0, 2.0, 3.0)
+    assert vec3_of(Buffer.from_numpy([4.0, 5.0, 6.0], BufferType.vec3)) == (4.0, 5.0, 6.0)
+
+
+def test_material_checks() -> None:
+    lights = [AmbientLight()]
+    phong = MeshPhongMaterial(Constants.Color.red, Constants.Color.white, 10.0, lights, rgba(1), f32(1.0), True, Constants.FaceCulling.BackSide)
+    with pytest.raises(ValueError, match="MeshPhongMaterial.set_shininess: shininess must be >= 0"):
+        phong.set_shininess(-2.0)
+    with pytest.raises(TypeError, match="MeshPhongMaterial.set_lights: lights must be a list of Light"):
+        phong.set_lights([Constants.Color.red])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="MeshPhongMaterial.set_diffuse_color: diffuse_color must be a Color"):
+        phong.set_diffuse_color(rgba(1))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="MeshPhongMaterial.set_edge_colors: edge_colors must be of type rgba8, got float32"):
+        phong.set_edge_colors(f32(1.0))
+    textured = MeshTexturedMaterial(texture(), Constants.Color.white, Constants.Color.white, 1.0, lights, False, Constants.FaceCulling.FrontSide)
+    with pytest.raises(AttributeError, match="MeshTexturedMaterial has no attribute 'edge_colors'"):
+        textured.set_edge_colors(rgba(1))
+    textured.check_attributes()
+
+
+def test_geometry_resolution_checks() -> None:
+    geo = MeshGeometry(vec3(3), u32(0, 1, 2), None, None)
+    geo.set_positions(vec3(2))  # positions alone: the index range is checked together later
+    with pytest.raises(ValueError, match="MeshGeometry.check_attributes: indices refer to vertex 2, but there are 2 positions"):
+        geo.check_attributes()
+    with pytest.raises(TypeError, match="Geometry: positions must be a Buffer or TransformChain of vec3"):
+        Geometry([0, 0, 0])  # type: ignore[arg-type]
