@@ -254,3 +254,18 @@ def test_text_rotation_turns_the_text() -> None:
         spans.append((cols.max() - cols.min(), rows.max() - rows.min()))
     (w0, h0), (w90, h90) = spans
     assert w0 > 2 * h0 and h90 > 2 * w90 and abs(w0 - h90) <= 2
+
+
+def test_one_visual_drawn_twice_with_two_model_matrices() -> None:
+    from gsp_scenes import mat4
+
+    canvas = Canvas(100, 50, 100.0, WHITE)
+    scene = Scene(canvas)
+    viewport = full_viewport(canvas)
+    dot = _dot(0.0, 0.0)
+    for dx in (-0.5, 0.5):
+        model = np.eye(4)
+        model[0, 3] = dx
+        scene.add(viewport, dot, mat4(model))
+    red = _red_mask(_render(scene))
+    assert red[:, :50].any() and red[:, 50:].any() and not red[:, 45:55].any()

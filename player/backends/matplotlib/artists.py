@@ -262,14 +262,15 @@ class MeshArtist(VisualArtist):
         c.set_verts(prepared.triangles_ndc[:, :, :2])
         c.set_facecolor(prepared.face_colors)
         widths = prepared.edge_widths_pt
-        if widths.size == 0 or not (widths > 0).any():
+        opaque = prepared.face_colors.size == 0 or bool((prepared.face_colors[:, 3] >= 1.0).all())
+        if opaque and (widths.size == 0 or not (widths > 0).any()):
             # Without edges, neighbouring antialiased triangles leave hairline seams: draw each
             # face's own color as a hairline edge to close them.
             c.set_edgecolor(prepared.face_colors)
             c.set_linewidth(0.3)
         else:
             c.set_edgecolor(prepared.edge_colors)
-            c.set_linewidth(widths)
+            c.set_linewidth(widths if widths.size else [0.0])
 
 
 _CLASSES: dict[str, type[VisualArtist]] = {

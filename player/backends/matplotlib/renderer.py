@@ -36,8 +36,9 @@ class MatplotlibRenderer(RendererBase):
             raise ValueError(f"MatplotlibRenderer: png_compress_level must be 0..9, got {png_compress_level}")
         self._png_compress_level = int(png_compress_level)
         self._host: FigureHost | None = None
-        # (viewport uuid, visual uuid) -> the artist drawing that visual there
-        self._artists: dict[tuple[str, str], VisualArtist] = {}
+        # (viewport uuid, visual uuid, occurrence) -> the artist drawing that visual there; the
+        # occurrence counts repeats of one visual in one viewport (drawn with other matrices).
+        self._artists: dict[tuple[str, str, int], VisualArtist] = {}
 
     # -- public helpers ----------------------------------------------------------------------
     def get_figure(self) -> Any:
@@ -50,7 +51,7 @@ class MatplotlibRenderer(RendererBase):
 
     def get_artists(self, viewport: Any, visual: Any) -> list[Any]:
         """The Matplotlib artists drawing ``visual`` in ``viewport`` (empty if none)."""
-        entry = self._artists.get((viewport.get_uuid(), visual.get_uuid()))
+        entry = self._artists.get((viewport.get_uuid(), visual.get_uuid(), 0))
         return list(entry.artists) if entry else []
 
     def render_rgba(
@@ -123,13 +124,15 @@ class MatplotlibRenderer(RendererBase):
         host.resize(int(canvas.get_width()), int(canvas.get_height()), float(canvas.get_dpi()))
         host.set_background(color_float(canvas.get_background_color(), "Canvas.background_color"))
         used_axes: set[str] = set()
-        used_artists: set[tuple[str, str]] = set()
+        used_artists: set[tuple[str, str, int]] = set()
         for index, (viewport, visual, model, camera) in enumerate(zip(viewports, visuals, model_matrices, cameras)):
             frame = viewport_frame(viewport, canvas)
             ax = host.axes_for(viewport.get_uuid(), frame)
             used_axes.add(viewport.get_uuid())
             prepared = prepare_visual(visual, model, camera, viewport, canvas)
-            key = (viewport.get_uuid(), visual.get_uuid())
+            key = (viewport.get_uuid(), visual.get_uuid(), 0)
+            while key in used_artists:
+                key = (key[0], key[1], key[2] + 1)
             used_artists.add(key)
             entry = self._artists.get(key)
             if entry is not None and entry.ax is ax and entry.fits(prepared):
