@@ -43,3 +43,6 @@ class CmapUtils:
         import matplotlib
 
         return colormap_name in matplotlib.colormaps
+
+    # GSP 0.1 spelling.
+    has_color_map = has_colormap

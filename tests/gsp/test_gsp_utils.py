@@ -60,7 +60,7 @@ def test_cmap_utils_uses_current_matplotlib_colormaps() -> None:
     np.testing.assert_array_equal(CmapUtils.rgba8("gray", buf.get_data(0, 1).to_numpy()[:, 0]), CmapUtils.rgba8("gray", [7.0]))
     with pytest.raises(ValueError, match="unknown colormap 'no_such_map'"):
         CmapUtils.get_color_map("no_such_map", values)
-    assert CmapUtils.has_colormap("plasma")
+    assert CmapUtils.has_colormap("plasma") and CmapUtils.has_color_map("viridis")
 
 
 def test_group_utils_forms() -> None:
