@@ -9,7 +9,10 @@ suffix) is a folder receiving ``frame_000001.png``, ``frame_000002.png``, ...
 
 from __future__ import annotations
 
+import os
 import statistics
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,7 +53,9 @@ class Exporter:
 
 
 class PngExporter(Exporter):
-    """Writes one PNG: the last frame it was given."""
+    """Writes one PNG: the last frame it was given (pixels are kept, encoded once at close)."""
+
+    wants: Literal["png", "rgba"] = "rgba"
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -69,21 +74,42 @@ class PngExporter(Exporter):
 
 
 class FramesDirExporter(Exporter):
-    """Writes every frame as ``frame_000001.png``, ``frame_000002.png``, ... in a folder."""
+    """Writes every frame as ``frame_000001.png``, ``frame_000002.png``, ... in a folder.
 
-    def __init__(self, folder: str | Path, pattern: str = "frame_{:06d}.png") -> None:
+    PNG encoding (zlib, which releases the GIL) and writing run on ``workers`` background
+    threads, overlapping with the drawing of the next frames; at most ``2 × workers`` frames
+    wait, so memory stays bounded.
+    """
+
+    wants: Literal["png", "rgba"] = "rgba"
+
+    def __init__(self, folder: str | Path, pattern: str = "frame_{:06d}.png", workers: int | None = None) -> None:
         self.folder = Path(folder)
         self.pattern = pattern
         self._paths: list[Path] = []
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._workers = max(1, workers if workers is not None else min(2, os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="gsp-png")
+        self._pending: deque[Future[None]] = deque()
 
     def add(self, frame: RenderedFrame) -> None:
         path = self.folder / self.pattern.format(len(self._paths) + 1)
-        path.write_bytes(frame.png_bytes())
         self._paths.append(path)
+        while len(self._pending) >= 2 * self._workers:
+            self._pending.popleft().result()  # re-raises a write error here
+        self._pending.append(self._pool.submit(_write_png, path, frame))
 
     def close(self) -> list[Path]:
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
         return list(self._paths)
+
+
+def _write_png(path: Path, frame: RenderedFrame) -> None:
+    path.write_bytes(frame.png_bytes())
 
 
 def estimate_fps(times_ns: list[int], default: float = DEFAULT_FPS) -> float:

@@ -18,12 +18,12 @@ def decode_png(data: bytes) -> np.ndarray:
         return np.asarray(image.convert("RGBA"))
 
 
-def encode_png(rgba: np.ndarray) -> bytes:
-    """(H, W, 3|4) uint8 array -> PNG bytes."""
+def encode_png(rgba: np.ndarray, compress_level: int = 6) -> bytes:
+    """(H, W, 3|4) uint8 array -> PNG bytes (zlib level 6, as Matplotlib's savefig)."""
     from PIL import Image
 
     out = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgba)).save(out, format="PNG", compress_level=1)
+    Image.fromarray(np.ascontiguousarray(rgba)).save(out, format="PNG", compress_level=compress_level)
     return out.getvalue()
 
 

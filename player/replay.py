@@ -14,7 +14,7 @@ from typing import Any
 from player.clock import make_clock
 from player.controller import PlaybackController
 from player.engine import FrameSelection, ReplayEngine
-from player.exporters import Exporter, make_exporter
+from player.exporters import Exporter, PngExporter, make_exporter
 from player.frames import RenderedFrame
 from player.positions import Position, parse_position
 from player.sources import Source, open_source
@@ -100,17 +100,24 @@ def replay(
         raise ValueError(f"speed {speed!r}: must be a positive factor")
     if fps is not None and not fps > 0:
         raise ValueError(f"fps {fps!r}: must be positive")
-    exporter: Exporter | None = make_exporter(output, fps=fps) if output is not None else None
-    if loop and exporter is not None:
+    if output is not None and backend == "null":
+        raise ValueError("backend 'null' draws nothing: it cannot write images (use matplotlib or datoviz)")
+    if loop and output is not None:
         raise ValueError("loop: cannot loop into an output file (loop is for windows and live nodes)")
     if window is None:
         from player.window import has_display
 
-        window = exporter is None and backend != "null" and has_display()
+        window = output is None and backend != "null" and has_display()
     clock = make_clock(realtime=realtime, speed=speed)
-    image = exporter.wants if exporter is not None else ("rgba" if window else "png")
-    engine = ReplayEngine(backend, size=canvas_size, selection=selection, clock=clock, image=image)
+    engine = ReplayEngine(backend, size=canvas_size, selection=selection, clock=clock)  # checks the backend
+    exporter: Exporter | None = make_exporter(output, fps=fps) if output is not None else None
+    engine.image = exporter.wants if exporter is not None else ("rgba" if window else "png")
     src = open_source(source, follow=follow, follow_timeout_s=follow_timeout_s)
+    if isinstance(exporter, PngExporter) and selection == FrameSelection() and src.can_seek:
+        # Only the last frame is kept: seek straight to it instead of drawing every frame.
+        total = _frame_total(src.reader)
+        if total:
+            selection = engine.selection = FrameSelection(frame=total)
     result = ReplayResult(backend=backend)
     bar = _progress_bar(progress, src.reader)
 

@@ -81,7 +81,7 @@ def test_cli_bad_options_exit_2(session: Path, tmp_path: Path) -> None:
     _assert_one_line_error(*_run(str(session), "--size", "big")[::2], "size")
     _assert_one_line_error(*_run(str(session), "--from", "yesterday")[::2], "yesterday")
     _assert_one_line_error(*_run(str(session), "--frame", "99", "-o", str(tmp_path / "x.png"))[::2], "4 frames")
-    _assert_one_line_error(*_run(str(session), "-b", "null", "-o", str(tmp_path / "x.png"))[::2], "no image")
+    _assert_one_line_error(*_run(str(session), "-b", "null", "-o", str(tmp_path / "x.png"))[::2], "cannot write images")
 
 
 @pytest.mark.slow
