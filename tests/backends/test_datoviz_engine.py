@@ -155,3 +155,13 @@ def test_bad_arguments_are_named() -> None:
             eng.layer("marker", eng.panel(0, 0, 16, 16), 1, shape="star")
     finally:
         eng.close()
+
+
+def test_markers_are_not_clipped_on_depth(engine: DatovizEngine) -> None:
+    # The point path uploads prepared NDC as is (no z-flattening pass): z must not hide a marker.
+    engine.panel(0, 0, 96, 64).set_background(WHITE)
+    layer = engine.layer("marker", engine.panel(0, 0, 96, 64), 3, shape="disc")
+    layer.update(np.array([[-0.5, 0, -0.99], [0, 0, 0.0], [0.5, 0, 0.99]]), np.full(3, 8.0), np.repeat(BLUE, 3, 0))
+    frame = engine.render()
+    for col in (24, 48, 72):
+        assert frame[32, col, 0] < 60, f"marker at column {col} missing"

@@ -21,7 +21,7 @@ import gsp_scenes as scenes  # noqa: E402
 from imagecmp import decode_png  # noqa: E402
 
 from gsp.core import Canvas, Viewport  # noqa: E402
-from gsp.types.enums import JoinStyle, TextAlign  # noqa: E402
+from gsp.types.enums import JoinStyle, MarkerShape, TextAlign  # noqa: E402
 from gsp.visuals.points import Points  # noqa: E402
 from gsp.visuals.texts import Texts  # noqa: E402
 from player.backends.datoviz.renderer import DatovizRenderer  # noqa: E402
@@ -220,3 +220,32 @@ def test_import_without_datoviz_gives_a_clear_error() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert "CLEAR:" in out.stdout and "pip install" in out.stdout
+
+
+@pytest.mark.parametrize("uniform", [True, False])
+@pytest.mark.parametrize("camera_kind", ["identity", "perspective"])
+def test_fast_point_preparation_agrees_with_the_shared_one(uniform: bool, camera_kind: str) -> None:
+    from gsp.core import Camera
+    from gsp.visuals.markers import Markers
+    from player.backends.datoviz.prepare_fast import prepare_points_fast
+    from player.backends.prepare import prepare_visual
+
+    rng = np.random.default_rng(1)
+    n = 50
+    k = 1 if uniform else n
+    canvas = Canvas(80, 60, 96.0, GRAY)
+    viewport = Viewport(10, 5, 60, 50, GRAY)
+    visual = Markers(
+        MarkerShape.club,
+        scenes.vec3(rng.uniform(-1, 1, (n, 3))), scenes.floats(rng.uniform(1, 400, k)),
+        scenes.rgba(rng.integers(0, 256, (k, 4))), scenes.rgba(rng.integers(0, 256, (k, 4))), scenes.floats(rng.uniform(0, 3, k)),
+    )
+    if camera_kind == "identity":
+        camera = Camera(scenes.identity(), scenes.identity())
+    else:
+        camera = Camera(scenes.mat4(scenes.look_at((0.5, 0.4, 3.0), (0, 0, 0))), scenes.mat4(scenes.perspective(40, 1.2, 0.5, 9)))
+    shared = prepare_visual(visual, scenes.identity(), camera, viewport, canvas)
+    fast = prepare_points_fast(visual, scenes.identity(), camera, viewport, canvas)
+    for field in ("ndc", "sizes_pt2", "diameters_px", "face_colors", "edge_colors", "edge_widths_pt", "edge_widths_px"):
+        np.testing.assert_allclose(getattr(fast, field), getattr(shared, field), rtol=1e-6, atol=1e-6, err_msg=field)
+    assert fast.marker_shape == shared.marker_shape == "club" and fast.kind == shared.kind

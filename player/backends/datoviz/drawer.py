@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from player.backends.datoviz.engine import DatovizEngine, Layer, Panel
+from player.backends.datoviz.engine import DatovizEngine, Layer, Panel, is_uniform
 from player.backends.datoviz.text_raster import rasterize_texts
 
 __all__ = ["DrawItem", "DatovizDrawer", "MARKER_SCALE", "warn_once"]
@@ -42,6 +42,9 @@ SDF_MARKERS = frozenset({"disc"})
 _RECTILINEAR = frozenset({"square", "vbar", "hbar"})
 # Datoviz's antialiased SDF edge makes a marker look ~0.7 px smaller than its size.
 SDF_GROWTH_PX = 0.7
+# Above this many markers, centers are not snapped to pixel centers (a sub-pixel detail that
+# costs several passes over the positions).
+SNAP_MAX_POINTS = 100_000
 # Likewise for lines: Datoviz draws a line of width w about 0.2 px thinner, and its butt caps
 # overhang the end points with a soft edge (measured against Matplotlib on the same frames).
 LINE_GROWTH_PX = 0.5
@@ -120,10 +123,34 @@ def _clean_positions(ndc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, valid
 
 
+def _lazy_add(array: Any, value: float) -> np.ndarray:
+    """``array + value`` as float32, keeping a broadcast (stride-0) array broadcast."""
+    array = np.asarray(array, np.float32)
+    if is_uniform(array):
+        return np.broadcast_to(array[:1] + np.float32(value), array.shape)
+    return array + np.float32(value)
+
+
+def _lazy_mul(array: np.ndarray, value: float) -> np.ndarray:
+    if is_uniform(array):
+        return np.broadcast_to(array[:1] * np.float32(value), array.shape)
+    return array * np.float32(value)
+
+
+def _any_edge(widths: Any, colors: Any) -> bool:
+    """Whether any item has a visible edge (O(1) for broadcast attributes)."""
+    widths, colors = np.asarray(widths), np.asarray(colors)
+    if widths.shape[0] == 0:
+        return False
+    w = widths[:1] if is_uniform(widths) else widths
+    a = colors[:1, 3] if is_uniform(colors) else colors[:, 3]
+    return bool(((w > 0) & (a > 0)).any())  # (1,) and (N,) broadcast
+
+
 def _uniform_attributes(p: Any) -> bool:
     """True when every marker has the same size, colors and edge width."""
-    arrays = (p.diameters_px, p.face_colors, p.edge_colors, p.edge_widths_px)
-    return all(np.asarray(a).shape[0] <= 1 or bool((np.asarray(a) == np.asarray(a)[:1]).all()) for a in arrays)
+    arrays = [np.asarray(a) for a in (p.diameters_px, p.face_colors, p.edge_colors, p.edge_widths_px)]
+    return all(a.shape[0] <= 1 or is_uniform(a) or bool((a == a[:1]).all()) for a in arrays)
 
 
 def _snap_to_pixel_centers(ndc: np.ndarray, frame: Any) -> np.ndarray:
@@ -217,30 +244,36 @@ class DatovizDrawer:
         raise TypeError(f"Datoviz backend: cannot draw prepared kind {kind!r}")
 
     def _point_ops(self, p: Any, frame: Any) -> list[_Op]:
-        pos, valid = _clean_positions(p.ndc)
-        n = pos.shape[0]
         shape = p.marker_shape
-        if _uniform_attributes(p):
-            pos = _snap_to_pixel_centers(pos, frame)
+        n = np.asarray(p.ndc).shape[0]
+        uniform = _uniform_attributes(p)
         if shape not in SDF_MARKERS:
+            pos, valid = _clean_positions(p.ndc)
+            if uniform:
+                pos = _snap_to_pixel_centers(pos, frame)
             return self._polygon_marker_ops(p, frame, pos, valid)
+        # Discs: Datoviz's own SDF marker. Kept cheap for millions of points: positions go to
+        # the layer as prepared (NaN rows are dropped by the GPU), count-1 attributes stay
+        # broadcast views until they change, and snapping is for scenes of parity size.
+        pos = np.asarray(p.ndc)
+        if uniform and n <= SNAP_MAX_POINTS:
+            pos = _snap_to_pixel_centers(np.asarray(pos, np.float32), frame)
         scale = np.float32(MARKER_SCALE.get(shape, 1.0))
-        diam = np.where(valid, np.asarray(p.diameters_px, np.float32) + SDF_GROWTH_PX, 0.0).astype(np.float32)
-        edge_w = np.asarray(p.edge_widths_px, np.float32)
-        edge_c = np.asarray(p.edge_colors, np.float32)
-        face_c = np.asarray(p.face_colors, np.float32)
-        has_edges = bool(n) and bool(((edge_w > 0) & (edge_c[:, 3] > 0)).any())
-        if has_edges:
+        diam = _lazy_add(p.diameters_px, SDF_GROWTH_PX)
+        edge_w, edge_c, face_c = p.edge_widths_px, p.edge_colors, p.face_colors
+        if _any_edge(edge_w, edge_c):
+            diam, edge_w = np.asarray(diam, np.float32), np.asarray(edge_w, np.float32)
+            edge_c, face_c = np.asarray(edge_c, np.float32), np.asarray(face_c, np.float32)
             if bool((face_c[:, 3] < 1).any()):
                 warn_once("semi-transparent marker faces with edges", "the face is blended over the edge color")
             outer = (diam + edge_w) * scale
             inner = np.maximum(diam - edge_w, 0.0) * scale
             edge_c = np.where((edge_w > 0)[:, None], edge_c, face_c)  # no edge: face color all over
-            positions = _interleave(pos, pos)
+            positions = _interleave(np.asarray(pos, np.float32), np.asarray(pos, np.float32))
             sizes = _interleave(outer, inner).astype(np.float32)
             colors = _interleave(edge_c, face_c)
         else:
-            positions, sizes, colors = pos, diam * scale, face_c
+            positions, sizes, colors = pos, (diam if scale == 1 else _lazy_mul(diam, scale)), face_c
 
         def fill(layer: Layer) -> None:
             layer.update(positions, sizes, colors)  # type: ignore[attr-defined]

@@ -37,12 +37,33 @@ __all__ = [
 ]
 
 
+def _hasher() -> Callable[[Any], bytes]:
+    try:
+        import xxhash  # ~10 GB/s: fingerprints stay cheap next to the upload itself
+
+        return lambda data: xxhash.xxh3_128_digest(data)
+    except ImportError:  # pragma: no cover - xxhash is a project dependency
+        return lambda data: hashlib.blake2b(data, digest_size=16).digest()
+
+
+_hash = _hasher()
+
+
+def is_uniform(array: np.ndarray) -> bool:
+    """True for a broadcast (stride-0) array: every item is the same value."""
+    return array.ndim >= 1 and array.shape[0] > 1 and array.strides[0] == 0
+
+
 def fingerprint(array: np.ndarray) -> bytes:
-    """A cheap content fingerprint (dtype, shape and a BLAKE2 digest of the bytes)."""
-    data = np.ascontiguousarray(array)
-    digest = hashlib.blake2b(memoryview(data).cast("B"), digest_size=16)
-    digest.update(str((data.dtype.str, data.shape)).encode())
-    return digest.digest()
+    """A cheap content fingerprint: dtype, shape and a 128-bit hash of the bytes.
+
+    A broadcast (stride-0) array is fingerprinted from its one value, without materializing it.
+    """
+    array = np.asarray(array)
+    uniform = is_uniform(array)
+    data = np.ascontiguousarray(array[:1] if uniform else array)
+    meta = str((array.dtype.str, array.shape, uniform)).encode()
+    return _hash(memoryview(data).cast("B")) + meta
 
 
 def _f32(array: Any, ncol: int | None = None) -> np.ndarray:
@@ -50,6 +71,25 @@ def _f32(array: Any, ncol: int | None = None) -> np.ndarray:
     if ncol is not None:
         out = out.reshape(-1, ncol)
     return out
+
+
+def _xy0(array: Any) -> np.ndarray:
+    """(N, >=2) positions as contiguous float32 (N, 3) with z = 0.
+
+    Layers draw in painter's order without depth test; z must stay inside Vulkan's [0, 1] clip
+    range, so it is flattened to 0 here (one pass, no intermediate copies).
+    """
+    array = np.asarray(array)
+    out = np.empty((array.shape[0], 3), np.float32)
+    out[:, :2] = array[:, :2]
+    out[:, 2] = 0.0
+    return out
+
+
+def _xyz(array: Any) -> np.ndarray:
+    """(N, 3) positions as contiguous float32, as is: Datoviz does not clip points and markers
+    on z (seen: z = -0.9 and 0.9 both drawn), so the hot path skips the z-flattening pass."""
+    return _f32(array, 3)
 
 
 def _u8(array: Any, ncol: int = 4) -> np.ndarray:
@@ -106,9 +146,16 @@ class Layer:
         self.engine.dirty = True
         return True
 
-    def _upload(self, name: str, array: np.ndarray, send: Callable[[np.ndarray], Any]) -> None:
+    def _upload(
+        self,
+        name: str,
+        array: np.ndarray,
+        send: Callable[[np.ndarray], Any],
+        convert: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
+        """Send ``convert(array)`` when ``array``'s content changed since the last upload."""
         if self._changed(name, array):
-            send(array)
+            send(array if convert is None else convert(array))
 
     def show(self, visible: bool) -> None:
         """Show or hide the visual without destroying it."""
@@ -122,9 +169,9 @@ class PointLayer(Layer):
 
     def update(self, positions: np.ndarray, sizes: np.ndarray, colors: np.ndarray) -> None:
         c, v, n = self.engine.c, self.visual, self.count
-        self._upload("pos", _f32(positions, 3), lambda a: c.point_position(v, 0, n, a, 0))
-        self._upload("size", _f32(sizes), lambda a: c.point_size(v, 0, n, a, 0))
-        self._upload("color", _color_u8(colors), lambda a: c.point_color(v, 0, n, a, 0))
+        self._upload("pos", positions, lambda a: c.point_position(v, 0, n, a, 0), _xyz)
+        self._upload("size", sizes, lambda a: c.point_size(v, 0, n, a, 0), _f32)
+        self._upload("color", colors, lambda a: c.point_color(v, 0, n, a, 0), _color_u8)
 
 
 class MarkerLayer(Layer):
@@ -161,12 +208,12 @@ class MarkerLayer(Layer):
         """``sizes`` are Datoviz marker sizes in px; ``angles`` in radians, counter-clockwise."""
         c, v, n = self.engine.c, self.visual, self.count
         if angles is None:
-            angles = np.zeros(n, np.float32)
-        angles = _f32(angles) + np.float32(self._turn)
-        self._upload("pos", _f32(positions, 3), lambda a: c.marker_position(v, 0, n, a, 0))
-        self._upload("size", _f32(sizes), lambda a: c.marker_size(v, 0, n, a, 0))
-        self._upload("angle", angles, lambda a: c.marker_angle(v, 0, n, a, 0))
-        self._upload("color", _color_u8(colors), lambda a: c.marker_color(v, 0, n, a, 0))
+            angles = np.broadcast_to(np.zeros(1, np.float32), (n,))
+        turn = np.float32(self._turn)
+        self._upload("pos", positions, lambda a: c.marker_position(v, 0, n, a, 0), _xyz)
+        self._upload("size", sizes, lambda a: c.marker_size(v, 0, n, a, 0), _f32)
+        self._upload("angle", angles, lambda a: c.marker_angle(v, 0, n, a, 0), lambda a: _f32(a) + turn)
+        self._upload("color", colors, lambda a: c.marker_color(v, 0, n, a, 0), _color_u8)
         if self._changed("edge", np.array([*edge_color, edge_width], np.float64)):
             c.marker_edgecolor(v, c.cvec4(*[int(x) for x in edge_color]))
             c.marker_linewidth(v, float(edge_width))
@@ -193,8 +240,8 @@ class SegmentLayer(Layer):
         both = np.concatenate([_f32(starts, 3), _f32(ends, 3)])
         if self._changed("pos", both):
             c.segment_position(v, 0, n, both[:n].copy(), both[n:].copy(), 0)
-        self._upload("width", _f32(widths), lambda a: c.segment_linewidth(v, 0, n, a, 0))
-        self._upload("color", _color_u8(colors), lambda a: c.segment_color(v, 0, n, a, 0))
+        self._upload("width", widths, lambda a: c.segment_linewidth(v, 0, n, a, 0), _f32)
+        self._upload("color", colors, lambda a: c.segment_color(v, 0, n, a, 0), _color_u8)
         if self._changed("cap", np.frombuffer(cap.encode(), np.uint8)):
             kind = getattr(c, f"CAP_{_CAPS[cap]}")
             c.segment_cap(v, kind, kind)
@@ -224,8 +271,8 @@ class PathLayer(Layer):
         # Datoviz needs all path positions at once, with the lengths, whenever either changes.
         if self._changed("pos", np.concatenate([pos.ravel(), lengths.astype(np.float32)])):
             c.path_position(v, 0, n, pos, len(lengths), lengths, 0)
-        self._upload("width", _f32(widths), lambda a: c.path_linewidth(v, 0, n, a, 0))
-        self._upload("color", _color_u8(colors), lambda a: c.path_color(v, 0, n, a, 0))
+        self._upload("width", widths, lambda a: c.path_linewidth(v, 0, n, a, 0), _f32)
+        self._upload("color", colors, lambda a: c.path_color(v, 0, n, a, 0), _color_u8)
         if self._changed("style", np.frombuffer(f"{cap}/{join}".encode(), np.uint8)):
             c.path_cap(v, getattr(c, f"CAP_{_CAPS[cap]}"))
             c.path_join(v, getattr(c, f"JOIN_{_JOINS[join]}"))
@@ -280,8 +327,8 @@ class MeshLayer(Layer):
 
     def update(self, positions: np.ndarray, colors: np.ndarray) -> None:
         c, v, n = self.engine.c, self.visual, self.count
-        self._upload("pos", _f32(positions, 3), lambda a: c.mesh_position(v, 0, n, a, 0))
-        self._upload("color", _color_u8(colors), lambda a: c.mesh_color(v, 0, n, a, 0))
+        self._upload("pos", positions, lambda a: c.mesh_position(v, 0, n, a, 0), _xy0)
+        self._upload("color", colors, lambda a: c.mesh_color(v, 0, n, a, 0), _color_u8)
 
 
 class PixelLayer(Layer):
@@ -291,8 +338,8 @@ class PixelLayer(Layer):
 
     def update(self, positions: np.ndarray, colors: np.ndarray) -> None:
         c, v, n = self.engine.c, self.visual, self.count
-        self._upload("pos", _f32(positions, 3), lambda a: c.pixel_position(v, 0, n, a, 0))
-        self._upload("color", _color_u8(colors), lambda a: c.pixel_color(v, 0, n, a, 0))
+        self._upload("pos", positions, lambda a: c.pixel_position(v, 0, n, a, 0), _xy0)
+        self._upload("color", colors, lambda a: c.pixel_color(v, 0, n, a, 0), _color_u8)
 
 
 _LAYER_FACTORIES: dict[str, tuple[type[Layer], str]] = {

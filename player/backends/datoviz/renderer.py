@@ -16,7 +16,8 @@ import numpy as np
 from gsp.types.renderer_base import RendererBase
 from player.backends.datoviz.drawer import DatovizDrawer, DrawItem
 from player.backends.datoviz.png import encode_png
-from player.backends.prepare import prepare_visual, viewport_frame
+from player.backends.datoviz.prepare_fast import prepare_visual_for_datoviz
+from player.backends.prepare import viewport_frame
 from player.backends.prepare_convert import color_float
 
 __all__ = ["DatovizRenderer"]
@@ -90,7 +91,7 @@ class DatovizRenderer(RendererBase):
         width, height = int(canvas.get_width()), int(canvas.get_height())
         items = []
         for viewport, visual, model, camera in zip(viewports, visuals, model_matrices, cameras):
-            items.append(DrawItem(viewport_frame(viewport, canvas), prepare_visual(visual, model, camera, viewport, canvas)))
+            items.append(DrawItem(viewport_frame(viewport, canvas), prepare_visual_for_datoviz(visual, model, camera, viewport, canvas)))
         background = color_float(canvas.get_background_color(), "Canvas.background_color")
         rgb = self.drawer.draw(width, height, background, items)
         rgba = np.empty((height, width, 4), np.uint8)
