@@ -185,7 +185,10 @@ class Recorder:
         if self._failed:
             return
         t_ns = _monotonic_ns() - self._t0_ns
-        uuid = target.get_uuid()
+        try:
+            uuid = target._uuid
+        except AttributeError:  # never asked for yet: get_uuid() assigns it
+            uuid = target.get_uuid()
         # Hot path (a known object, scalar arguments, no hook): one tuple appended to the deque.
         if uuid in self._refs and op not in self._hooks and not kwargs:
             plain = _PLAIN
