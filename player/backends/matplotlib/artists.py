@@ -267,7 +267,7 @@ class MeshArtist(VisualArtist):
             # Without edges, neighbouring antialiased triangles leave hairline seams: draw each
             # face's own color as a hairline edge to close them.
             c.set_edgecolor(prepared.face_colors)
-            c.set_linewidth(0.3)
+            c.set_linewidth(0.6)
         else:
             c.set_edgecolor(prepared.edge_colors)
             c.set_linewidth(widths if widths.size else [0.0])
