@@ -45,7 +45,7 @@ class Texture(AttributeHolder, Captured):
         return self._attrs["width"]
 
     def set_width(self, width: int) -> None:
-        """Set the width (set the data to match, e.g. with set_attributes-like sequence data→width)."""
+        """Set the width (>= 1); the data is checked against it when set next or in check_attributes()."""
         self._set_attribute_("width", width)
 
     def get_height(self) -> int:
@@ -53,7 +53,7 @@ class Texture(AttributeHolder, Captured):
         return self._attrs["height"]
 
     def set_height(self, height: int) -> None:
-        """Set the height."""
+        """Set the height (>= 1); the data is checked against it when set next or in check_attributes()."""
         self._set_attribute_("height", height)
 
     def check_attributes(self) -> None:

@@ -216,3 +216,27 @@ def test_undeclared_chain_is_checked_when_resolved() -> None:
     lying = Points(_chain(vec3(4), 5, BufferType.vec3), f32(1.0), rgba(1), rgba(1), f32(1.0))
     with pytest.raises(ValueError, match=r"Points.check_attributes: positions: TransformChain.run: result has 4 items, declared 5"):
         lying.check_attributes()
+
+
+@settings(max_examples=50, deadline=None)
+@given(segments=st.integers(1, 20), k=st.integers(0, 25), slot=st.sampled_from(["line_widths", "colors"]))
+def test_segments_per_segment_slots(segments: int, k: int, slot: str) -> None:
+    seg = Segments(vec3(2 * segments), f32(1.0), CapStyle.BUTT, rgba(1))
+    value = rgba(k) if slot == "colors" else Buffer(k, BufferType.float32)
+    if k in (1, segments):
+        getattr(seg, f"set_{slot}")(value)
+    else:
+        with pytest.raises(ValueError, match=rf"Segments.set_{slot}: {slot} has {k} items, expected .*\(one per segment\)"):
+            getattr(seg, f"set_{slot}")(value)
+
+
+@settings(max_examples=50, deadline=None)
+@given(w=st.integers(1, 8), h=st.integers(1, 8), k=st.integers(0, 70))
+def test_texture_data_size_rule(w: int, h: int, k: int) -> None:
+    from gsp.core import Texture
+
+    if k == w * h:
+        assert Texture(rgba(k), w, h).get_data().get_count() == k
+    else:
+        with pytest.raises(ValueError, match=rf"Texture: data has {k} items, expected {w * h} \(one per texel of {w}x{h}\)"):
+            Texture(rgba(k), w, h)
