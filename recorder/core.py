@@ -166,6 +166,12 @@ class Recorder:
         return None if self._writer is None else self._writer.error
 
     @property
+    def publisher(self) -> Any:
+        """The live publisher (``transports.Publisher``) when publishing, else None; its
+        ``endpoint`` tells the port chosen for ``tcp://127.0.0.1:*``."""
+        return self._publisher
+
+    @property
     def commands_written(self) -> int:
         """Commands appended to the log so far."""
         return 0 if self._writer is None else self._writer.commands_written

@@ -1,0 +1,49 @@
+"""Recording while publishing live: a real ZeroMQ subscriber on 127.0.0.1 sees the session."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rec_support import WHITE, read_commands
+
+import recorder
+from gsp.core import Viewport
+from sessions import decode_chunk
+from transports.subscriber import EventType, Subscriber
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(60)
+def test_record_and_publish_reach_a_live_subscriber(tmp_path: Path) -> None:
+    path = tmp_path / "live.gsplog"
+    received: list[Any] = []
+    synchronised = threading.Event()
+
+    def collect(sub: Subscriber) -> None:
+        for event in sub.events():
+            if event.type == EventType.SNAPSHOT:
+                synchronised.set()
+            if event.payload and event.type in (EventType.SNAPSHOT, EventType.UPDATE):
+                received.extend(decode_chunk(event.payload).commands())
+
+    with recorder.record(path, publish="tcp://127.0.0.1:*", flush_interval_s=0.01) as rec:
+        sub = Subscriber(rec.publisher.endpoint, rec.publisher.snapshot_endpoint, gone_after=20, stop_on_end=True)
+        collector = threading.Thread(target=collect, args=(sub,), daemon=True)
+        collector.start()
+        assert synchronised.wait(20), "no snapshot from the recorder's publisher"
+        vp = Viewport(0, 0, 10, 10, WHITE)
+        rec.flush()
+        for i in range(200):
+            vp.set_x(i)
+        recorder.mark("live")
+    collector.join(30)
+    sub.close()
+    assert not collector.is_alive(), "the subscriber never saw the session end"
+    xs = [c.args[0] for c in received if c.op == "Viewport.set_x"]
+    assert xs == list(range(200))  # joined before the calls: every update, in order
+    assert any(c.op == "Recorder.mark" and c.args[0] == "live" for c in received)
+    # The file has everything, the subscriber's view agrees on the end state.
+    assert [c.args[0] for c in read_commands(path) if c.op == "Viewport.set_x"] == list(range(200))
