@@ -74,14 +74,23 @@ MARKER_SHAPES: tuple[str, ...] = (
 # --------------------------------------------------------------------------------------------
 # Units
 # --------------------------------------------------------------------------------------------
+def _keep_uniform(values: np.ndarray, convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    # A broadcast (stride-0) input is converted once and stays a broadcast view.
+    if values.ndim >= 1 and values.shape[0] > 1 and values.strides[0] == 0:
+        return np.broadcast_to(convert(values[:1]), values.shape)
+    return convert(values)
+
+
 def pt_to_px(pt: np.ndarray | float, dpi: float) -> np.ndarray:
     """Points (1/72 inch) to pixels at ``dpi``."""
-    return np.asarray(pt, dtype=np.float32) * np.float32(dpi / 72.0)
+    scale = np.float32(dpi / 72.0)
+    return _keep_uniform(np.asarray(pt, dtype=np.float32), lambda v: v * scale)
 
 
 def area_to_diameter_px(area_pt2: np.ndarray | float, dpi: float) -> np.ndarray:
     """A marker area in pt² (Matplotlib scatter ``s``) to its diameter in pixels."""
-    return np.sqrt(np.maximum(np.asarray(area_pt2, dtype=np.float32), 0.0)) * np.float32(dpi / 72.0)
+    scale = np.float32(dpi / 72.0)
+    return _keep_uniform(np.asarray(area_pt2, dtype=np.float32), lambda v: np.sqrt(np.maximum(v, 0.0)) * scale)
 
 
 # --------------------------------------------------------------------------------------------
@@ -185,9 +194,14 @@ def _affine(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return out
 
 
+_IDENTITY4 = np.eye(4)
+
+
 def project_points(positions: np.ndarray, mvp: np.ndarray) -> np.ndarray:
     """(N, 3) positions through a (4, 4) MVP -> (N, 3) float32 NDC, NaN where w <= 0."""
     p = np.asarray(positions, dtype=np.float32).reshape(-1, 3)
+    if np.array_equal(mvp, _IDENTITY4):
+        return p  # 2-D scenes: the positions are the NDC already (no copy; never written to)
     m = mvp.astype(np.float32)
     # A contiguous right operand keeps matmul on its fast path (a transposed view is ~100× slower).
     out = p @ np.ascontiguousarray(m[:3, :3].T)
