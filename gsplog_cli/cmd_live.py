@@ -10,6 +10,7 @@ import json
 import logging
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,7 @@ def node(
         backend = "matplotlib"
     security = _client_security(curve_secret, server_key)
     stop = _stop_on_signals()
+    consume = _make_consumer(backend, output)  # imports and backend checks before joining
     subscriber = Subscriber(
         endpoint,
         snapshot,
@@ -198,7 +200,7 @@ def node(
         while True:
             copy = LiveCopy(save) if save else None
             commands = live_commands(subscriber, stop, copy)
-            summary.update(_consume(commands, backend, output))
+            summary.update(consume(commands))
             if not keep_going or stop.is_set() or subscriber.gone:
                 break
             save = None  # the copy holds the first session only
@@ -211,25 +213,38 @@ def node(
     click.echo(json.dumps(summary))
 
 
-def _consume(commands: Any, backend: str | None, output: str | None) -> dict[str, Any]:
-    """Apply (and render) commands; return counts and the final state hash."""
+def _make_consumer(backend: str | None, output: str | None) -> Callable[[Iterator[Any]], dict[str, Any]]:
+    """A function that applies (and renders) commands and returns counts and the state hash.
+
+    Made before the node subscribes, so that slow imports do not make it join late.
+    """
     if backend is None:
         from sessions import SceneState
 
-        state = SceneState()
-        count = 0
-        for command in commands:
-            try:
-                state.apply(command)
-            except Exception as error:  # a bad command must not stop a long-running node
-                log.error("cannot apply seq %d %s: %s", command.seq, command.op, error)
-            count += 1
-        return {"commands": count, "frames": 0, "state_hash": state.state_hash()}
+        return lambda commands: _apply_only(SceneState(), commands)
     from player.engine import ReplayEngine
     from player.exporters import make_exporter
 
+    ReplayEngine(backend)  # fails early on an unknown backend
+    return lambda commands: _render(ReplayEngine, make_exporter, backend, output, commands)
+
+
+def _apply_only(state: Any, commands: Iterator[Any]) -> dict[str, Any]:
+    count = 0
+    for command in commands:
+        try:
+            state.apply(command)
+        except Exception as error:  # a bad command must not stop a long-running node
+            log.error("cannot apply seq %d %s: %s", command.seq, command.op, error)
+        count += 1
+    return {"commands": count, "frames": 0, "state_hash": state.state_hash()}
+
+
+def _render(
+    engine_class: Any, make_exporter: Any, backend: str, output: str | None, commands: Iterator[Any]
+) -> dict[str, Any]:
     exporter = make_exporter(output) if output else None
-    engine = ReplayEngine(backend, image=exporter.wants if exporter is not None else "none")
+    engine = engine_class(backend, image=exporter.wants if exporter is not None else "none")
     frames = 0
     try:
         for rendered in engine.frames(commands):

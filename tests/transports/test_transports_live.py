@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from transport_helpers import local_publisher, node_result, publish_series, start_node, wait_connected
 
+from transports.protocol import PayloadKind
 from transports.publisher import Publisher
 from transports.state import OpaqueState
 from transports.subscriber import EventType, Subscriber, follow
@@ -161,3 +162,30 @@ def test_slow_node_does_not_slow_publish_calls(tmp_path: Path) -> None:
     assert total < 5.0, f"3000 publish() calls took {total:.2f} s"
     assert longest < 1.0, f"one publish() call took {longest:.3f} s"
     assert pub.stats.published == 3000
+
+
+@pytest.mark.slow
+def test_full_queue_drops_and_nodes_recover_at_the_next_keyframe() -> None:
+    pub = local_publisher(queue_size=4)
+    sub = Subscriber(
+        pub.endpoint, pub.snapshot_endpoint, stop_on_end=True, gone_after=15, snapshot_timeout=0.3
+    )
+    state, seen, stop = OpaqueState(), [], threading.Event()
+    thread = _follow_in_thread(sub, state, seen, stop)
+    try:
+        wait_connected(pub)
+        time.sleep(0.3)
+        for i in range(3000):  # a burst far faster than the I/O thread: the queue overflows
+            pub.publish(b"%08d;" % i + bytes(2000), PayloadKind.DELTA)
+        assert pub.stats.dropped > 0
+        time.sleep(0.3)
+        pub.publish(b"keyframe;", PayloadKind.KEYFRAME)  # the state is whole again from here
+        publish_series(pub, 5000, 20, interval=0.005)
+        time.sleep(0.5)
+    finally:
+        pub.close()
+        thread.join(15)
+        sub.close()
+    assert seen[-1].type == EventType.END
+    assert state.state_hash() == pub.state.state_hash()
+    assert state.snapshot().startswith(b"keyframe;")
