@@ -68,7 +68,8 @@ def test_points_positions_sizes_colors_and_broadcast() -> None:
     np.testing.assert_allclose(p.edge_widths_px, [2.0, 4.0, 6.0])
     np.testing.assert_allclose(p.face_colors, [[1, 0, 0, 1]] * 3)
     np.testing.assert_allclose(p.edge_colors[0], [0, 0, 1, 128 / 255])
-    assert is_uniform(p.face_colors) and is_uniform(p.sizes_pt2) and not is_uniform(p.edge_widths_pt)
+    assert is_uniform(p.face_colors) and is_uniform(p.sizes_pt2) and is_uniform(p.diameters_px)
+    assert not is_uniform(p.edge_widths_pt)
 
 
 def test_model_view_projection_with_divide_by_w() -> None:
