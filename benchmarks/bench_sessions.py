@@ -1,0 +1,226 @@
+"""Session-log speed: decoding vs lz4, the byte-shuffle filter, and seeking in a large log.
+
+- ``python benchmarks/bench_sessions.py`` prints three reports with ratios against baselines
+  measured in the same run:
+  1. decoding a chunk of float32 commands into numpy arrays vs ``lz4.block.decompress`` of the
+     same payload (target: >= 0.8x lz4's speed; decoding includes the checksum);
+  2. the shuffle filter on smooth and random float32 data (size and speed, with and without);
+  3. seek to random times in a log of ``--size-mb`` (default 200; ``--size-mb 1024`` for the
+     1 GB figure): open + keyframe + replay to the target into a SceneState, vs replay from the
+     start to the same target (targets: <= 100 ms median at 1 GB, >= 10x faster).
+- ``pytest benchmarks/bench_sessions.py --benchmark-only``: decode and lz4 as pytest-benchmark
+  figures (group "sessions-decode").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lz4.block
+import numpy as np
+
+from sessions import Command, LogReader, LogWriter, Ref, decode_chunk, encode_chunk
+from sessions.chunk import HEADER_SIZE, ChunkFlags, peek_chunk_header
+
+
+def best_of(fn: Callable[[], Any], repeat: int = 7) -> float:
+    """Best wall time of ``repeat`` runs (seconds)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+# --------------------------------------------------------------------------------------------
+# 1. decode vs lz4
+# --------------------------------------------------------------------------------------------
+def decode_chunk_bytes(smooth: bool, total_mb: int = 32, arrays: int = 32) -> bytes:
+    rng = np.random.default_rng(0)
+    n = total_mb * (1 << 20) // 4 // arrays
+    cmds = []
+    for i in range(arrays):
+        if smooth:
+            data = np.cumsum(rng.normal(0, 1e-3, n).astype(np.float32)).astype(np.float32)
+        else:
+            data = rng.random(n, dtype=np.float32)
+        cmds.append(Command(i + 1, i, "Buffer.set_data", "b", (data, 0, n)))
+    return encode_chunk(cmds)
+
+
+def bench_decode() -> None:
+    print("== 1. decoding a chunk into numpy arrays vs lz4 decompression of the same bytes ==")
+    for smooth in (False, True):
+        chunk = decode_chunk_bytes(smooth)
+        info = peek_chunk_header(chunk)
+        payload = chunk[HEADER_SIZE:]
+
+        def lz4_only(payload: bytes = payload, raw_size: int = info.raw_size) -> None:
+            lz4.block.decompress(payload, uncompressed_size=raw_size)
+
+        def decode(chunk: bytes = chunk) -> None:
+            commands = decode_chunk(chunk).commands()
+            assert commands[-1].args[0].dtype == np.float32
+
+        t_lz4, t_dec = best_of(lz4_only), best_of(decode)
+        mb = info.raw_size / 1e6
+        label = "smooth" if smooth else "random"
+        shuffled = "shuffled" if info.flags & ChunkFlags.SHUFFLE else "plain"
+        print(f"  {label:6} float32, {mb:.0f} MB raw ({shuffled}, stored {len(chunk) / 1e6:.1f} MB): "
+              f"lz4 {mb / t_lz4 / 1e3:.2f} GB/s, decode {mb / t_dec / 1e3:.2f} GB/s, "
+              f"ratio {t_lz4 / t_dec:.2f}x lz4 speed (target >= 0.8)")
+
+
+# --------------------------------------------------------------------------------------------
+# 2. shuffle filter
+# --------------------------------------------------------------------------------------------
+def bench_shuffle() -> None:
+    print("== 2. byte-shuffle filter before lz4 (float32, 16 MB) ==")
+    rng = np.random.default_rng(1)
+    n = 4 << 20
+    datasets = {
+        "smooth (random walk)": np.cumsum(rng.normal(0, 1e-3, n)).astype(np.float32),
+        "smooth (sine)": np.sin(np.linspace(0, 200, n)).astype(np.float32),
+        "random [0,1)": rng.random(n, dtype=np.float32),
+        "random bits": rng.integers(0, 2**32, n, dtype=np.uint32).view(np.float32),
+    }
+    for name, data in datasets.items():
+        cmds = [Command(1, 0, "Buffer.set_data", "b", (data,))]
+        sizes, speeds = {}, {}
+        for shuffle in (False, True):
+            chunk = encode_chunk(cmds, shuffle=shuffle)
+            t_enc = best_of(lambda s=shuffle, c=cmds: encode_chunk(c, shuffle=s), 3)
+            t_dec = best_of(lambda c=chunk: decode_chunk(c).commands(), 3)
+            sizes[shuffle] = len(chunk)
+            speeds[shuffle] = (data.nbytes / t_enc / 1e9, data.nbytes / t_dec / 1e9)
+        auto = peek_chunk_header(encode_chunk(cmds)).flags & ChunkFlags.SHUFFLE
+        print(f"  {name:22} ratio plain {data.nbytes / sizes[False]:.2f}, shuffled {data.nbytes / sizes[True]:.2f} "
+              f"(size x{sizes[True] / sizes[False]:.2f}); encode {speeds[False][0]:.2f} -> {speeds[True][0]:.2f} GB/s, "
+              f"decode {speeds[False][1]:.2f} -> {speeds[True][1]:.2f} GB/s; auto picks {'shuffle' if auto else 'plain'}")
+
+
+# --------------------------------------------------------------------------------------------
+# 3. seek
+# --------------------------------------------------------------------------------------------
+def build_large_log(path: Path, size_mb: int, points: int = 100_000) -> int:
+    """A Points session whose positions change every frame (60 fps of session time)."""
+    from gsp.constants import Constants
+    from gsp.types import BufferType
+
+    rng = np.random.default_rng(2)
+    frame_bytes = points * 12
+    frames = max(10, size_mb * (1 << 20) // frame_bytes)
+    writer = LogWriter(path, keyframe_interval_s=5.0, keyframe_interval_bytes=32 << 20)
+    seq = 0
+
+    def add(t_ns: int, op: str, target: str, *args: Any) -> None:
+        nonlocal seq
+        seq += 1
+        writer.append(Command(seq, t_ns, op, target, args))
+
+    white = bytearray(Constants.Color.white)
+    add(0, "Canvas.new", "c", 640, 480, 100.0, white)
+    add(0, "Viewport.new", "v", 0, 0, 640, 480, white)
+    for uuid, btype, item in (("pos", BufferType.vec3, 12), ("size", BufferType.float32, 4),
+                              ("color", BufferType.rgba8, 4), ("edge", BufferType.float32, 4)):
+        add(0, "Buffer.new", uuid, points, btype)
+        add(0, "Buffer.set_data", uuid, bytearray(rng.integers(0, 255, points * item, dtype=np.uint8).tobytes()), 0, points)
+    add(0, "Points.new", "p", Ref("pos"), Ref("size"), Ref("color"), Ref("color"), Ref("edge"))
+    add(0, "Renderer.new", "r", Ref("c"))
+    block = rng.random((64, points, 3), dtype=np.float32)
+    for frame in range(frames):
+        t_ns = frame * 16_666_667
+        positions = block[frame % 64] + np.float32(frame)  # new bytes every frame
+        add(t_ns, "Buffer.set_data", "pos", bytearray(positions.tobytes()), 0, points)
+        add(t_ns, "Renderer.render", "r", [Ref("v")], [Ref("p")], [None], [None])
+        writer.flush_if_due()
+    writer.close()
+    return frames
+
+
+def replay_to(reader: LogReader, t_ns: int, start: int | None) -> int:
+    from sessions.scene import SceneState
+
+    state = SceneState()
+    target = reader.resolve(t_ns)
+    applied = 0
+    for cmd in reader.commands(start=start):
+        if cmd.seq >= target:
+            break
+        state.apply(cmd)
+        applied += 1
+    return applied
+
+
+def bench_seek(size_mb: int, samples: int, folder: str | None) -> None:
+    print(f"== 3. seek to a random time in a {size_mb} MB log ==")
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        path = Path(tmp) / "large.gsplog"
+        start = time.perf_counter()
+        frames = build_large_log(path, size_mb)
+        print(f"  wrote {path.stat().st_size / 1e6:.0f} MB, {frames} frames in {time.perf_counter() - start:.1f} s")
+        with LogReader(path) as reader:
+            t_end = reader.index.time_range()[1]  # type: ignore[index]
+            print(f"  {len(reader.index)} chunks, {len(reader.index.keyframes)} keyframes")
+        rng = np.random.default_rng(3)
+        targets = [int(t) for t in rng.integers(t_end // 10, t_end, samples)]
+        seek_times, replay_times = [], []
+        for t in targets:
+            begin = time.perf_counter()
+            with LogReader(path) as reader:  # open (footer index) + keyframe + forward to t
+                replay_to(reader, t, t)
+            seek_times.append(time.perf_counter() - begin)
+        for t in targets[: max(3, samples // 4)]:
+            begin = time.perf_counter()
+            with LogReader(path) as reader:
+                replay_to(reader, t, None)
+            replay_times.append(time.perf_counter() - begin)
+        seek_med, replay_med = statistics.median(seek_times), statistics.median(replay_times)
+        print(f"  seek (open + keyframe + forward, into SceneState): median {seek_med * 1e3:.1f} ms, "
+              f"max {max(seek_times) * 1e3:.1f} ms over {samples} random times (target <= 100 ms at 1 GB)")
+        print(f"  replay from the start to the same times: median {replay_med * 1e3:.0f} ms")
+        print(f"  ratio: seek is {replay_med / seek_med:.0f}x faster than replay from start (target >= 10x)")
+
+
+# --------------------------------------------------------------------------------------------
+# pytest-benchmark entry points
+# --------------------------------------------------------------------------------------------
+def test_bench_lz4_decompress(benchmark: Any) -> None:
+    chunk = decode_chunk_bytes(False, total_mb=8)
+    info = peek_chunk_header(chunk)
+    benchmark.group = "sessions-decode"
+    benchmark(lz4.block.decompress, chunk[HEADER_SIZE:], uncompressed_size=info.raw_size)
+
+
+def test_bench_decode_chunk(benchmark: Any) -> None:
+    chunk = decode_chunk_bytes(False, total_mb=8)
+    benchmark.group = "sessions-decode"
+    benchmark(lambda: decode_chunk(chunk).commands())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=200, help="size of the seek log (default 200)")
+    parser.add_argument("--samples", type=int, default=21, help="random seek targets (default 21)")
+    parser.add_argument("--dir", default=os.environ.get("TMPDIR"), help="where to write the seek log")
+    parser.add_argument("--only", choices=["decode", "shuffle", "seek"], help="run one part")
+    args = parser.parse_args(argv)
+    if args.only in (None, "decode"):
+        bench_decode()
+    if args.only in (None, "shuffle"):
+        bench_shuffle()
+    if args.only in (None, "seek"):
+        bench_seek(args.size_mb, args.samples, args.dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
