@@ -128,7 +128,7 @@ def serve(
                 if not loop:
                     break
     except LogFormatError as error:
-        raise click.ClickException(f"{session}: {error}") from None
+        raise click.ClickException(str(error)) from None
     except OSError as error:
         raise click.ClickException(str(error)) from None
 
