@@ -70,7 +70,10 @@ class MeshMaterial(Material):
         """Set which faces are hidden."""
         self._set_attribute_("face_culling", face_culling)
 
-    # Accessors used by several subclasses (only those whose constructor has the argument use them).
+
+class _EdgedMaterial(MeshMaterial):
+    """Accessors of the materials that draw triangle edges (all but the textured one)."""
+
     def get_edge_colors(self) -> TransBuf:
         """Edge colors (rgba8, 1 or one per face)."""
         return self._attrs["edge_colors"]
@@ -88,7 +91,7 @@ class MeshMaterial(Material):
         self._set_attribute_("edge_widths", edge_widths)
 
 
-class MeshBasicMaterial(MeshMaterial):
+class MeshBasicMaterial(_EdgedMaterial):
     """``MeshBasicMaterial(face_colors, edge_colors, edge_widths, face_sorting, face_culling)``: flat colors."""
 
     def __init__(
@@ -119,7 +122,7 @@ class MeshBasicMaterial(MeshMaterial):
         self._set_attribute_("face_colors", face_colors)
 
 
-class MeshNormalMaterial(MeshMaterial):
+class MeshNormalMaterial(_EdgedMaterial):
     """``MeshNormalMaterial(edge_colors, edge_widths, face_sorting, face_culling)``: colors from normals."""
 
     def __init__(self, edge_colors: TransBuf, edge_widths: TransBuf, face_sorting: bool, face_culling: FaceCulling) -> None:
@@ -134,7 +137,7 @@ class MeshNormalMaterial(MeshMaterial):
         )
 
 
-class MeshDepthMaterial(MeshMaterial):
+class MeshDepthMaterial(_EdgedMaterial):
     """``MeshDepthMaterial(edge_colors, edge_widths, face_sorting, face_culling)``: gray levels from depth."""
 
     def __init__(self, edge_colors: TransBuf, edge_widths: TransBuf, face_sorting: bool, face_culling: FaceCulling) -> None:
@@ -177,7 +180,7 @@ class _LitMaterial(MeshMaterial):
         self._set_attribute_("lights", lights)
 
 
-class MeshPhongMaterial(_LitMaterial):
+class MeshPhongMaterial(_LitMaterial, _EdgedMaterial):
     """``MeshPhongMaterial(diffuse_color, specular_color, shininess, lights, edge_colors, edge_widths, face_sorting, face_culling)``."""
 
     def __init__(

@@ -222,7 +222,7 @@ def test_snapshot_rebuilds_each_object(obj: Captured) -> None:
 
 def test_every_captured_class_is_covered_by_the_snapshot_test() -> None:
     covered = {type(o)._capture_name_ for o in _all_objects()}
-    bases = {"VisualBase", "MarkerVisualBase", "Material", "MeshMaterial", "_LitMaterial"}
+    bases = {"VisualBase", "MarkerVisualBase", "Material", "MeshMaterial", "_LitMaterial", "_EdgedMaterial"}
     gsp_names = {name for name, cls in capture.captured_classes().items() if cls.__module__.startswith("gsp.")}
     assert gsp_names - bases - covered == set()
 

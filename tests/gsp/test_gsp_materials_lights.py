@@ -60,8 +60,9 @@ def test_material_checks() -> None:
     with pytest.raises(TypeError, match="MeshPhongMaterial.set_edge_colors: edge_colors must be of type rgba8, got float32"):
         phong.set_edge_colors(f32(1.0))
     textured = MeshTexturedMaterial(texture(), Constants.Color.white, Constants.Color.white, 1.0, lights, False, Constants.FaceCulling.FrontSide)
+    assert not hasattr(textured, "get_edge_colors")  # textured meshes draw no edges
     with pytest.raises(AttributeError, match="MeshTexturedMaterial has no attribute 'edge_colors'"):
-        textured.set_edge_colors(rgba(1))
+        textured._set_attribute_("edge_colors", rgba(1))
     textured.check_attributes()
 
 
