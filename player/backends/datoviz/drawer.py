@@ -44,7 +44,7 @@ _RECTILINEAR = frozenset({"square", "vbar", "hbar"})
 SDF_GROWTH_PX = 0.7
 # Above this many markers, centers are not snapped to pixel centers (a sub-pixel detail that
 # costs several passes over the positions).
-SNAP_MAX_POINTS = 100_000
+SNAP_MAX_POINTS = 10_000
 # Likewise for lines: Datoviz draws a line of width w about 0.2 px thinner, and its butt caps
 # overhang the end points with a soft edge (measured against Matplotlib on the same frames).
 LINE_GROWTH_PX = 0.5
@@ -435,8 +435,16 @@ class DatovizDrawer:
         return ops
 
     # -- drawing -------------------------------------------------------------------------
-    def draw(self, width: int, height: int, canvas_background: np.ndarray, items: Sequence[DrawItem]) -> np.ndarray:
-        """Render ``items`` on a ``width`` × ``height`` canvas and return (H, W, 3) uint8 RGB."""
+    def draw(
+        self,
+        width: int,
+        height: int,
+        canvas_background: np.ndarray,
+        items: Sequence[DrawItem],
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Render ``items`` on a ``width`` × ``height`` canvas; return (H, W, 3) uint8 RGB
+        (written into ``out`` when given, e.g. the RGB part of an RGBA array)."""
         canvas_bg = np.asarray(canvas_background, np.float32)
         rects: list[tuple[int, int, int, int]] = []
         backgrounds: list[np.ndarray] = []
@@ -464,7 +472,7 @@ class DatovizDrawer:
         assert self.engine is not None
         for layer, (_, (_, _, _, fill)) in zip(self._layers, plan):
             fill(layer)
-        return self.engine.render()
+        return self.engine.render(out)
 
     def _build(
         self,

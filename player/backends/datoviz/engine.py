@@ -442,8 +442,9 @@ class DatovizEngine:
         self.c.panel_remove(layer.panel.handle, layer.visual)
         self.dirty = True
 
-    def render(self) -> np.ndarray:
-        """Render the scene and return a copy of the frame as (H, W, 3) uint8 RGB."""
+    def render(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Render the scene; return the frame as a new (H, W, 3) uint8 RGB array, or copy it
+        into ``out`` (any (H, W, 3) uint8 view, e.g. the RGB part of an RGBA array) and return it."""
         if self._closed:
             raise RuntimeError("this Datoviz engine was closed")
         if self.server is None:
@@ -457,7 +458,11 @@ class DatovizEngine:
         if not ptr:
             raise RuntimeError("Datoviz returned no frame (server_grab gave a null pointer)")
         raw = ctypes.cast(ptr, ctypes.POINTER(ctypes.c_uint8))
-        return np.ctypeslib.as_array(raw, shape=(self.height, self.width, 3)).copy()
+        frame = np.ctypeslib.as_array(raw, shape=(self.height, self.width, 3))
+        if out is None:
+            return frame.copy()
+        np.copyto(out, frame)
+        return out
 
     def close(self) -> None:
         """Release the server and scene (idempotent)."""

@@ -93,8 +93,7 @@ class DatovizRenderer(RendererBase):
         for viewport, visual, model, camera in zip(viewports, visuals, model_matrices, cameras):
             items.append(DrawItem(viewport_frame(viewport, canvas), prepare_visual_for_datoviz(visual, model, camera, viewport, canvas)))
         background = color_float(canvas.get_background_color(), "Canvas.background_color")
-        rgb = self.drawer.draw(width, height, background, items)
         rgba = np.empty((height, width, 4), np.uint8)
-        rgba[..., :3] = rgb
         rgba[..., 3] = 255
+        self.drawer.draw(width, height, background, items, out=rgba[..., :3])  # frame copied in place
         return rgba
