@@ -9,6 +9,7 @@ builds the commands, encodes, compresses and writes them.
 
 from __future__ import annotations
 
+import atexit
 import inspect
 import logging
 import os
@@ -91,6 +92,8 @@ class Recorder:
         self._pool = CopyPool()
         self._converter = ArgConverter(self._refs, self._record_snapshot, self._pool)
         self._snapshotting: set[str] = set()
+        self._lock = threading.RLock()
+        self._broken_ops: set[str] = set()
         self._t0_ns = 0
         self._failed = False
         self._started = False
@@ -206,7 +209,13 @@ class Recorder:
                 if len(items) < self._max_commands:
                     items.append((t_ns, op, uuid, args, kwargs, 0))
                     return
-        self._record_call(t_ns, target, uuid, op, args, kwargs)
+        try:
+            with self._lock:  # snapshots and hooks of several threads must not interleave
+                self._record_call(t_ns, target, uuid, op, args, kwargs)
+        except Exception as error:  # a recorder bug must never break the user's call
+            if op not in self._broken_ops:
+                self._broken_ops.add(op)
+                _log.warning("gsplog recorder: %s was not recorded: %r", op, error)
 
     def _record_call(
         self, t_ns: int, target: Captured, uuid: str, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -225,9 +234,9 @@ class Recorder:
         hook = self._hooks.get(op)
         if hook is not None:  # sees the caller's live objects, after unknown ones were snapshotted
             hook(target, raw_args, raw_kwargs)
-        if uuid not in refs:
-            refs[uuid] = Ref(uuid)
         self.queue.put((t_ns, op, uuid, args, kwargs, converter.copied_bytes - before))
+        if uuid not in refs:  # known only once queued: other threads' fast path may follow it
+            refs[uuid] = Ref(uuid)
 
     def mark(self, label: str, **info: Any) -> None:
         """Record a user marker (a named point in time, with optional plain ``info``)."""
@@ -235,9 +244,10 @@ class Recorder:
             raise TypeError(f"Recorder.mark: label must be a str, got {type(label).__name__}")
         if self._failed or not self._started or self._stopped:
             return
-        t_ns = time.monotonic_ns() - self._t0_ns
-        kwargs = {k: self._converter.convert(v) for k, v in info.items()}
-        self.queue.put((t_ns, MARK_OP, SESSION_TARGET, (label,), kwargs, 0))
+        with self._lock:
+            t_ns = time.monotonic_ns() - self._t0_ns
+            kwargs = {k: self._converter.convert(v) for k, v in info.items()}
+            self.queue.put((t_ns, MARK_OP, SESSION_TARGET, (label,), kwargs, 0))
 
     # ---- internals ------------------------------------------------------------------------
     def _record_snapshot(self, obj: Captured) -> None:
@@ -256,12 +266,10 @@ class Recorder:
                 t_ns = time.monotonic_ns() - self._t0_ns
                 before = converter.copied_bytes
                 cargs, ckwargs = converter.convert_call(tuple(args), dict(kwargs))
-                if method == "__init__":
-                    op = f"{name}.new"
-                    self._refs[uuid] = Ref(uuid)
-                else:
-                    op = f"{name}.{method}"
+                op = f"{name}.new" if method == "__init__" else f"{name}.{method}"
                 self.queue.put((t_ns, op, uuid, cargs, ckwargs, converter.copied_bytes - before))
+                if method == "__init__":
+                    self._refs[uuid] = Ref(uuid)
             if name == "Buffer":
                 self.tracker.note_written(obj)
         finally:
@@ -357,6 +365,30 @@ def _ignore_sigxfsz() -> None:
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         except (ValueError, OSError):
             pass
+
+
+def _stop_all_at_exit() -> None:
+    # A script that started a recorder and never stopped it still gets a complete log.
+    for rec in list(reversed(_active)):
+        try:
+            rec.stop()
+        except Exception as error:
+            _log.error("gsplog recorder: closing %s at exit failed: %s", rec.path, error)
+
+
+def _forget_in_child() -> None:
+    # A forked child has the observers but not the writer thread: its calls would fill the queue
+    # and block forever. The parent's recording is the parent's: the child records nothing.
+    for rec in list(_active):
+        rec._failed = True
+        rec._stopped = True
+        capture.remove_observer(rec)
+    _active.clear()
+
+
+atexit.register(_stop_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 
 # ---- module-level API -----------------------------------------------------------------------

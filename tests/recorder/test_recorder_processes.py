@@ -253,3 +253,43 @@ def test_gsp_record_refuses_bad_options(tmp_path: Path) -> None:
     assert result.returncode == 2 and "--frames or --duration" in result.stderr
     result = run_python(["-m", "gsplog_cli.main", "record", str(script), "--meta", "novalue"])
     assert result.returncode == 2 and "key=value" in result.stderr
+
+
+# ---- a recorder never stopped, a forked child -----------------------------------------------
+EXIT_FORK_SCRIPT = textwrap.dedent(
+    """
+    import os, sys
+    import recorder
+    from gsp.core import Viewport
+    rec = recorder.Recorder(sys.argv[1], max_queue_commands=50).start()  # never stopped
+    vp = Viewport(0, 0, 10, 10, bytearray(4))
+    vp.set_x(1)
+    pid = os.fork()
+    if pid == 0:  # the child records nothing and must not block on the parent's full queue
+        for i in range(500):
+            vp.set_x(1000 + i)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    vp.set_x(2)
+    print("child status", status, flush=True)
+    """
+)
+
+
+def test_unstopped_recorder_closes_at_exit_and_forked_children_record_nothing(tmp_path: Path) -> None:
+    script, log = tmp_path / "exit.py", tmp_path / "exit.gsplog"
+    script.write_text(EXIT_FORK_SCRIPT)
+    result = run_python([str(script), str(log)], timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "child status 0" in result.stdout
+    with LogReader(log) as reader:
+        assert reader.complete  # footer written by the at-exit stop
+        xs = [c.args[0] for c in reader.commands() if c.op == "Viewport.set_x"]
+    assert xs == [1, 2]
+
+
+def test_gsp_record_reports_an_unwritable_output(tmp_path: Path) -> None:
+    script = _write_cli_script(tmp_path)
+    result = run_python(["-m", "gsplog_cli.main", "record", str(script), "-o", str(tmp_path / "no" / "dir.gsplog")])
+    assert result.returncode == 1
+    assert "cannot start recording" in result.stderr and "dir.gsplog" in result.stderr
