@@ -110,7 +110,7 @@ def _best(rounds: int, jobs: dict[str, Callable[[], object]]) -> dict[str, float
     return best
 
 
-def measure(n: int, count: int, rounds: int, tmp: Path) -> dict[str, float]:
+def measure(n: int, count: int, rounds: int, tmp: Path, png: bool = True) -> dict[str, float]:
     """Best whole-loop seconds of each job for ``n`` points and ``count`` frames."""
     frames = frames_of(n, count)
     log = tmp / f"points_{n}.gsplog"
@@ -130,15 +130,10 @@ def measure(n: int, count: int, rounds: int, tmp: Path) -> dict[str, float]:
         result = replay(log, "null", progress=False, window=False)
         assert result.frames == count, result
 
-    times = _best(
-        rounds,
-        {
-            "baseline": lambda: baseline_loop(frames, fresh(base_dir)),
-            "replay": run_replay,
-            "reader": lambda: reader_alone(log),
-            "null": run_null,
-        },
-    )
+    jobs: dict[str, Callable[[], object]] = {"reader": lambda: reader_alone(log), "null": run_null}
+    if png:
+        jobs.update({"baseline": lambda: baseline_loop(frames, fresh(base_dir)), "replay": run_replay})
+    times = _best(rounds, jobs)
     times["log_mb"] = log.stat().st_size / 1e6
     log.unlink()
     return times
@@ -149,21 +144,23 @@ def main() -> None:
     parser.add_argument("--points", type=int, nargs="+", default=[100_000], help="point counts (default 100000)")
     parser.add_argument("--frames", type=int, default=20, help="frames of the animation (default 20)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds, best kept (default 2)")
+    parser.add_argument("--null-only", action="store_true", help="only the null-backend vs reader comparison")
     args = parser.parse_args()
     print(f"{WIDTH}x{HEIGHT} px, {args.frames} frames, best of {args.rounds} rounds (whole loops)")
     with tempfile.TemporaryDirectory() as folder:
         for n in args.points:
-            t = measure(n, args.frames, args.rounds, Path(folder))
+            t = measure(n, args.frames, args.rounds, Path(folder), png=not args.null_only)
             per = 1e3 / args.frames
+            print(f"{n:>9,d} points, {t['log_mb']:.0f} MB log")
+            if not args.null_only:
+                print(
+                    f"  hand-written Matplotlib {t['baseline'] * per:7.1f} ms/frame | replay -> PNG files "
+                    f"{t['replay'] * per:7.1f} ms/frame | ratio {t['replay'] / t['baseline']:4.2f}x (target <= 1.10x)"
+                )
             print(
-                f"{n:>9,d} points ({t['log_mb']:.0f} MB log): hand-written Matplotlib {t['baseline'] * per:7.1f} ms/frame | "
-                f"replay -> PNG {t['replay'] * per:7.1f} ms/frame | ratio {t['replay'] / t['baseline']:4.2f}x (target <= 1.10x)"
-            )
-            print(
-                f"{'':>9}         reader alone {t['reader'] * per:7.2f} ms/frame | replay -> null {t['null'] * per:7.2f} ms/frame | "
+                f"  reader alone {t['reader'] * per:7.2f} ms/frame | replay -> null {t['null'] * per:7.2f} ms/frame | "
                 f"speed ratio {t['reader'] / t['null']:4.2f}x (target >= 0.70x)"
             )
-
 
 if __name__ == "__main__":
     main()
