@@ -197,3 +197,13 @@ def test_replay_commands_iterable(session: Path, tmp_path: Path) -> None:
     result = replay(commands, "matplotlib", tmp_path / "it.png", frame=3)
     assert result.frames == 1 and result.frames_seen == 3
     assert _disc_frame(iio3.imread(tmp_path / "it.png")) == 3
+
+
+@pytest.mark.datoviz
+def test_datoviz_backend_replays_the_same_scene(session: Path, tmp_path: Path) -> None:
+    pytest.importorskip("datoviz", exc_type=ImportError)
+    result = replay(session, "datoviz", tmp_path / "dvz")
+    assert result.frames == FRAMES
+    images = [iio3.imread(p) for p in result.outputs]
+    assert all(image.shape[:2] == (H, W) for image in images)
+    assert [_disc_frame(image) for image in images] == list(range(1, FRAMES + 1))
