@@ -49,12 +49,12 @@ def test_recorded_session_to_cli_nodes_exact_copy_and_same_image(tmp_path: Path)
 
 def test_serve_relay_and_late_nodes_end_equal(tmp_path: Path) -> None:
     session = tmp_path / "session.gsplog"
-    record_animation(session, frames=60, interval=0.04)  # about 2.4 s of recorded time
+    record_animation(session, frames=60, interval=0.04)  # 2.4 s recorded, served in 6 s
     serve_port, relay_port = free_port_pair(), free_port_pair()
     while abs(relay_port - serve_port) < 2:
         relay_port = free_port_pair()
     upstream, downstream = f"tcp://127.0.0.1:{serve_port}", f"tcp://127.0.0.1:{relay_port}"
-    server = CliProcess("serve", str(session), "--bind", upstream, "--wait", "1.5")
+    server = CliProcess("serve", str(session), "--bind", upstream, "--wait", "1.5", "--speed", "0.4")
     relay = CliProcess("relay", "--sub", upstream, "--pub", downstream)
     early = CliProcess(
         "node", upstream, "--save", str(tmp_path / "early.gsplog"), "--null", "--timeout", "30"
