@@ -63,7 +63,7 @@ class ArgConverter:
 
     def copy_payload(self, value: bytearray | np.ndarray) -> Any:
         """Copy the data argument of ``Buffer.set_data`` through the recycling pool."""
-        self.copied_bytes += len(value) if type(value) is bytearray else value.nbytes
+        self.copied_bytes += value.nbytes if isinstance(value, np.ndarray) else len(value)
         return self.pool.copy(value)
 
     def convert(self, value: Any) -> Any:

@@ -276,7 +276,7 @@ class Recorder:
             self._snapshotting.discard(uuid)
 
     def _after_buffer_write(self, target: Captured, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self.tracker.note_written(target)
+        self.tracker.note_written(target, _set_data_range(target, args, kwargs))
 
     def _before_render(self, target: Captured, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         refs = self._refs
@@ -316,6 +316,19 @@ class Recorder:
                 raise
             log_writer.sinks.append(self._publisher)
         return log_writer
+
+
+def _set_data_range(buffer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[int, int] | None:
+    """Byte range written by ``Buffer.set_data(data, offset, count)``; None for new or unclear calls."""
+    if len(args) + len(kwargs) < 3:
+        return None
+    try:
+        offset = args[1] if len(args) > 1 else kwargs["offset"]
+        count = args[2] if len(args) > 2 else kwargs["count"]
+        size = len(buffer.to_bytearray()) // max(1, buffer.get_count())
+        return int(offset) * size, (int(offset) + int(count)) * size
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
 
 
 def _snapshot_calls(obj: Captured) -> list[tuple[str, Any, Any]] | None:

@@ -35,8 +35,9 @@ def _command_factory() -> Callable[[int, int, str, str, Any, Any], Command]:
     slots directly is the same object, built in a third of the time. Falls back to the plain
     constructor if Command is not a slots class."""
     fields = ("seq", "t_ns", "op", "target", "args", "kwargs")
-    setters = [getattr(Command.__dict__.get(name), "__set__", None) for name in fields]
-    if any(s is None for s in setters) or not hasattr(Command, "__slots__"):
+    found = [getattr(Command.__dict__.get(name), "__set__", None) for name in fields]
+    setters: list[Callable[[Command, Any], None]] = [s for s in found if s is not None]
+    if len(setters) != len(fields) or not hasattr(Command, "__slots__"):
         return Command
     s_seq, s_t, s_op, s_target, s_args, s_kwargs = setters
     new = object.__new__

@@ -277,3 +277,32 @@ def test_recycled_copies_never_alter_what_was_logged(tmp_path: Path) -> None:
     sets = [c for c in read_commands(path) if c.op == "Buffer.set_data" and c.target == scene_buf.get_uuid()]
     assert [float(np.asarray(c.args[0]).reshape(-1)[0]) for c in sets] == [float(f) for f in range(30)]
     assert all((np.asarray(c.args[0]) == k).all() for k, c in enumerate(sets))
+
+
+def test_partial_set_data_rehashes_blocks_and_still_catches_mutation(tmp_path: Path) -> None:
+    path = tmp_path / "partial.gsplog"
+    n = 50_000  # 600 kB of vec3: several hash blocks
+    scene = make_scene(n)
+    contents: list[bytes] = []
+
+    def body(rec: recorder.Recorder) -> None:
+        scene.render()
+        contents.append(bytes(scene.positions.to_bytearray()))
+        scene.positions.set_data(np.ones((2, 3), np.float32), 10, 2)  # partial, through the API
+        scene.render()
+        contents.append(bytes(scene.positions.to_bytearray()))
+        scene.positions.to_numpy()[n - 1] = 42.0  # in place, in the last block
+        scene.positions.set_data(np.zeros((1, 3), np.float32), 0, 1)  # partial, first block
+        scene.render()
+        contents.append(bytes(scene.positions.to_bytearray()))
+
+    _record(path, body)
+    read = read_commands(path)
+    renders = [i for i, c in enumerate(read) if c.op == "Renderer.render"]
+    uuid = scene.positions.get_uuid()
+    for k, end in enumerate(renders):
+        assert buffer_bytes(read[: end + 1], uuid) == contents[k]
+    second = [c for c in read[renders[0] : renders[1]] if c.op == "Buffer.set_data" and c.target == uuid]
+    assert len(second) == 1 and list(second[0].args[1:]) == [10, 2]  # no synthetic re-send
+    third = [c for c in read[renders[1] : renders[2]] if c.op == "Buffer.set_data" and c.target == uuid]
+    assert [list(c.args[1:]) for c in third] == [[0, 1], [0, n]]  # the mutation caught
