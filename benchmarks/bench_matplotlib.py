@@ -3,10 +3,11 @@
 Each frame moves every point and writes a PNG file. The baseline is what one would write by
 hand: one ``scatter``, then per frame ``set_offsets`` + ``savefig``. Ours: a GSP ``Points``
 visual whose positions buffer is rewritten, then ``renderer.render(...)`` and the PNG bytes
-written to a file. Prints per-frame medians and the ratio (target ≤ 1.1×).
+written to a file (PNG zlib level 6 as savefig, and level 1). The loops take turns frame by
+frame. Prints per-frame medians and the ratio (target ≤ 1.1×).
 
     python benchmarks/bench_matplotlib.py                      # 100k points, 10 frames
-    python benchmarks/bench_matplotlib.py --points 100000 1000000 --frames 100
+    python benchmarks/bench_matplotlib.py --points 100000 1000000 --frames 100   # long on 2 cores
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -48,78 +49,78 @@ def frames_of(n: int, count: int, seed: int = 0) -> list[np.ndarray]:
     return out
 
 
-def baseline_loop(frames: list[np.ndarray], folder: Path) -> list[float]:
-    """The hand-written loop: one scatter, set_offsets + savefig per frame."""
-    fig = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
-    FigureCanvasAgg(fig)
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(-1, 1)
-    ax.set_ylim(-1, 1)
-    ax.set_axis_off()
-    scatter = ax.scatter(frames[0][:, 0], frames[0][:, 1], s=SIZE_PT2, c=[COLOR], linewidths=0)
-    times = []
-    for i, xyz in enumerate(frames):
-        t0 = time.perf_counter()
-        scatter.set_offsets(xyz[:, :2])
-        fig.savefig(folder / f"base_{i:04d}.png", dpi=DPI)
-        times.append(time.perf_counter() - t0)
-    return times
+class BaselineLoop:
+    """The hand-written loop: one scatter, then set_offsets + savefig per frame."""
+
+    def __init__(self, first: np.ndarray) -> None:
+        self.fig = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
+        FigureCanvasAgg(self.fig)
+        ax = self.fig.add_axes((0, 0, 1, 1))
+        ax.set_xlim(-1, 1)
+        ax.set_ylim(-1, 1)
+        ax.set_axis_off()
+        self.scatter = ax.scatter(first[:, 0], first[:, 1], s=SIZE_PT2, c=[COLOR], linewidths=0)
+
+    def frame(self, xyz: np.ndarray, path: Path) -> None:
+        """Move the points and write one PNG file."""
+        self.scatter.set_offsets(xyz[:, :2])
+        self.fig.savefig(path, dpi=DPI)
 
 
-def gsp_loop(frames: list[np.ndarray], folder: Path, compress_level: int = 6) -> list[float]:
+class GspLoop:
     """The same frames through a GSP Points visual and MatplotlibRenderer.render."""
-    n = frames[0].shape[0]
-    canvas = Canvas(WIDTH, HEIGHT, DPI, bytearray([255, 255, 255, 255]))
-    viewport = Viewport(0, 0, WIDTH, HEIGHT, bytearray([255, 255, 255, 255]))
-    positions = Buffer(n, BufferType.vec3)
-    color = Buffer.from_numpy(np.array([[int(c * 255) for c in COLOR]], np.uint8), BufferType.rgba8)
-    points = Points(
-        positions,
-        Buffer.from_numpy(np.array([SIZE_PT2], np.float32), BufferType.float32),
-        color,
-        color,
-        Buffer.from_numpy(np.array([0.0], np.float32), BufferType.float32),
-    )
-    identity = Buffer.from_numpy(np.eye(4, dtype=np.float32)[None], BufferType.mat4)
-    camera = Camera(identity, identity)
-    renderer = MatplotlibRenderer(canvas, png_compress_level=compress_level)
-    times = []
-    for i, xyz in enumerate(frames):
-        t0 = time.perf_counter()
-        positions.set_data(xyz, 0, n)
-        png = renderer.render([viewport], [points], [identity], [camera])
-        (folder / f"gsp_{i:04d}.png").write_bytes(png)
-        times.append(time.perf_counter() - t0)
-    renderer.close()
-    return times
+
+    def __init__(self, n: int, compress_level: int = 6) -> None:
+        white = bytearray([255, 255, 255, 255])
+        self.canvas = Canvas(WIDTH, HEIGHT, DPI, white)
+        self.viewport = Viewport(0, 0, WIDTH, HEIGHT, white)
+        self.positions = Buffer(n, BufferType.vec3)
+        color = Buffer.from_numpy(np.array([[int(c * 255) for c in COLOR]], np.uint8), BufferType.rgba8)
+        self.points = Points(
+            self.positions,
+            Buffer.from_numpy(np.array([SIZE_PT2], np.float32), BufferType.float32),
+            color,
+            color,
+            Buffer.from_numpy(np.array([0.0], np.float32), BufferType.float32),
+        )
+        self.identity = Buffer.from_numpy(np.eye(4, dtype=np.float32)[None], BufferType.mat4)
+        self.camera = Camera(self.identity, self.identity)
+        self.renderer = MatplotlibRenderer(self.canvas, png_compress_level=compress_level)
+
+    def frame(self, xyz: np.ndarray, path: Path) -> None:
+        """Rewrite the positions buffer, render, write the PNG bytes to a file."""
+        self.positions.set_data(xyz, 0, xyz.shape[0])
+        png = self.renderer.render([self.viewport], [self.points], [self.identity], [self.camera])
+        path.write_bytes(png)
 
 
-def measure(n: int, count: int, rounds: int) -> dict[str, float]:
-    """Median seconds per frame (best round) of each loop, interleaved."""
+def measure(n: int, count: int) -> dict[str, float]:
+    """Median seconds per frame of each loop; the loops take turns frame by frame so that
+    whatever else the machine does slows them alike."""
     frames = frames_of(n, count)
-    best: dict[str, float] = {}
-    loops: dict[str, Callable[[list[np.ndarray], Path], list[float]]] = {
-        "base": baseline_loop,
-        "gsp": gsp_loop,
-        "gsp_fast_png": lambda f, d: gsp_loop(f, d, compress_level=1),
+    loops: dict[str, Any] = {
+        "base": BaselineLoop(frames[0]),
+        "gsp": GspLoop(n),
+        "gsp_fast_png": GspLoop(n, compress_level=1),
     }
+    times: dict[str, list[float]] = {name: [] for name in loops}
     with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(rounds):
+        for i, xyz in enumerate(frames):
             for name, loop in loops.items():
-                median = statistics.median(loop(frames, Path(tmp)))
-                best[name] = min(best.get(name, float("inf")), median)
-    return best
+                t0 = time.perf_counter()
+                loop.frame(xyz, Path(tmp) / f"{name}_{i:04d}.png")
+                times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--points", type=int, nargs="+", default=[100_000], help="point counts (default 100000)")
     parser.add_argument("--frames", type=int, default=10, help="frames per loop (default 10)")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds, best kept (default 2)")
     args = parser.parse_args()
-    print(f"{WIDTH}×{HEIGHT} px, {args.frames} frames, {args.rounds} rounds; seconds per frame (median)")
+    print(f"{WIDTH}×{HEIGHT} px, {args.frames} frames per loop, loops interleaved; time per frame (median)")
     for n in args.points:
-        t = measure(n, args.frames, args.rounds)
+        t = measure(n, args.frames)
         base, ours, fast = t["base"], t["gsp"], t["gsp_fast_png"]
         print(
             f"{n:>9,d} points: hand-written {base * 1e3:7.1f} ms | MatplotlibRenderer {ours * 1e3:7.1f} ms, "
