@@ -51,7 +51,7 @@ class ReplayEngine:
     ``size`` overrides every recorded canvas: viewports are scaled to it, and the DPI by the
     smaller of the two scale factors, so that the picture keeps its look at another resolution.
     ``image`` is the form asked of the backend: ``"png"`` bytes, ``"rgba"`` arrays (through a
-    backend's ``render_rgba`` when it has one), or ``"none"`` (draw, keep nothing).
+    backend's ``render_rgba`` when it has one, else PNG), or ``"none"`` (draw, keep nothing).
     """
 
     def __init__(
@@ -72,6 +72,8 @@ class ReplayEngine:
         self.size = size
         self.selection = selection or FrameSelection()
         self.clock = clock or FastClock()
+        if image not in ("png", "rgba", "none"):
+            raise ValueError(f"image {image!r}: expected 'png', 'rgba' or 'none'")
         self.image = image
         self.state: Any = None
         self.frames_seen = 0
@@ -237,10 +239,15 @@ class ReplayEngine:
             args[0] = self._scaled_viewports(args[0], self._source_canvases[cmd.target])
         frame = RenderedFrame(number=number, t_ns=cmd.t_ns, renderer=cmd.target)
         with paused():
-            if self.image == "rgba" and hasattr(renderer, "render_rgba"):
-                frame.rgba = renderer.render_rgba(*args)
+            if self.image == "png" or not hasattr(renderer, "render_rgba"):
+                png = renderer.render(*args)
+                if self.image != "none":
+                    frame.png = png
             else:
-                frame.png = renderer.render(*args)
+                # Pixels without PNG encoding; "none" draws and keeps nothing.
+                rgba = renderer.render_rgba(*args)
+                if self.image == "rgba":
+                    frame.rgba = rgba
         return frame
 
     def close(self) -> None:

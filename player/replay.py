@@ -112,7 +112,7 @@ def replay(
     clock = make_clock(realtime=realtime, speed=speed)
     engine = ReplayEngine(backend, size=canvas_size, selection=selection, clock=clock)  # checks the backend
     exporter: Exporter | None = make_exporter(output, fps=fps) if output is not None else None
-    engine.image = exporter.wants if exporter is not None else ("rgba" if window else "png")
+    engine.image = exporter.wants if exporter is not None else ("rgba" if window else "none")
     src = open_source(source, follow=follow, follow_timeout_s=follow_timeout_s)
     if isinstance(exporter, PngExporter) and selection == FrameSelection() and src.can_seek:
         # Only the last frame is kept: seek straight to it instead of drawing every frame.
