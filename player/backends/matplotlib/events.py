@@ -55,7 +55,9 @@ class MatplotlibViewportEvents(ViewportEventsBase):
     def _inside(self, event: Any) -> tuple[float, float] | None:
         if event.x is None or event.y is None:
             return None
-        x_ndc, y_ndc = self.to_ndc(event.x, event.y)
+        # Window events come in device pixels; a HiDPI screen has more of them than the canvas.
+        ratio = float(getattr(self._canvas, "device_pixel_ratio", 1.0) or 1.0)
+        x_ndc, y_ndc = self.to_ndc(event.x / ratio, event.y / ratio)
         if -1.0 <= x_ndc <= 1.0 and -1.0 <= y_ndc <= 1.0:
             return x_ndc, y_ndc
         return None
