@@ -144,11 +144,13 @@ class Publisher:
             seq = self._seq
             self.stats.published += 1
             if self._queued_bytes + len(data) > self._max_queue_bytes and self._queued_bytes:
-                return self._drop(seq)
+                self._drop(seq)
+                return None
             try:
                 self._queue.put_nowait((seq, PayloadKind(kind), data))
             except queue.Full:
-                return self._drop(seq)
+                self._drop(seq)
+                return None
             self._queued_bytes += len(data)
         return seq
 
@@ -158,7 +160,6 @@ class Publisher:
             log.warning(
                 "publisher queue full: dropped update %d (%d dropped so far)", seq, self.stats.dropped
             )
-        return None
 
     def write_chunk(self, chunk: bytes, info: Any = None) -> None:
         """``ChunkSink``: publish one finished chunk of the log (keyframe chunks as KEYFRAME)."""
@@ -207,9 +208,9 @@ class Publisher:
     _announce_end = True
 
     def _run(self) -> None:
+        pub = self._context.socket(zmq.PUB)
+        router = self._context.socket(zmq.ROUTER)
         try:
-            pub = self._context.socket(zmq.PUB)
-            router = self._context.socket(zmq.ROUTER)
             for sock in (pub, router):
                 sock.linger = self._linger_ms
                 if self._security is not None:
@@ -219,13 +220,12 @@ class Publisher:
             router.sndhwm = 100
             pub.bind(self._bind_to[0])
             router.bind(self._bind_to[1])
-            self.endpoint = pub.last_endpoint.decode()
-            self.snapshot_endpoint = router.last_endpoint.decode()
+            self.endpoint = pub.getsockopt_string(zmq.LAST_ENDPOINT)
+            self.snapshot_endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
         except (zmq.ZMQError, ValueError) as error:
             self._startup_error = OSError(f"publisher cannot bind {self._bind_to}: {error}")
-            for sock in (locals().get("pub"), locals().get("router")):
-                if sock is not None:
-                    sock.close(0)
+            pub.close(0)
+            router.close(0)
             self._ready.set()
             return
         self._ready.set()

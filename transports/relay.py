@@ -117,8 +117,8 @@ class Relay:
         except zmq.ZMQError as error:
             self._close_sockets()
             raise OSError(f"relay cannot bind {bind} / {self.snapshot_bind}: {error}") from None
-        self.endpoint = self._xpub.last_endpoint.decode()
-        self.snapshot_endpoint = self._router.last_endpoint.decode()
+        self.endpoint = self._xpub.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.snapshot_endpoint = self._router.getsockopt_string(zmq.LAST_ENDPOINT)
         self._dealer: zmq.Socket | None = None
         # Clone-client state of the relay itself.
         self._session: bytes | None = None

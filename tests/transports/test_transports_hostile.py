@@ -211,3 +211,20 @@ def test_gone_reported_when_publisher_silent() -> None:
         sub.close()
     assert events[-1].type == EventType.GONE
     assert "no contact" in events[-1].reason
+
+
+def test_publisher_refuses_oversized_payloads_and_busy_ports() -> None:
+    from transports.protocol import MessageTooLarge
+    from transports.publisher import Publisher
+
+    pub = local_publisher(max_payload=1000)
+    try:
+        with pytest.raises(MessageTooLarge, match="exceeds the limit of 1000"):
+            pub.publish(bytes(1001))
+        assert pub.publish(bytes(1000)) == 1
+        with pytest.raises(OSError, match="publisher cannot bind"):
+            Publisher(pub.endpoint, "tcp://127.0.0.1:*")
+    finally:
+        pub.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        pub.publish(b"late")
