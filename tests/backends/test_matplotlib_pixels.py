@@ -269,3 +269,22 @@ def test_one_visual_drawn_twice_with_two_model_matrices() -> None:
         scene.add(viewport, dot, mat4(model))
     red = _red_mask(_render(scene))
     assert red[:, :50].any() and red[:, 50:].any() and not red[:, 45:55].any()
+
+
+def test_marker_shape_change_reuses_the_collection() -> None:
+    from gsp.types.enums import MarkerShape
+    from gsp.visuals.markers import Markers
+
+    canvas = Canvas(48, 48, 100.0, WHITE)
+    viewport, camera = full_viewport(canvas), Camera(identity(), identity())
+    markers = Markers(MarkerShape.square, vec3([[0, 0]]), floats([900.0]), rgba([RED]), rgba([RED]), floats([0.0]))
+    renderer = MatplotlibRenderer(canvas)
+    square = _red_mask(decode_png(renderer.render([viewport], [markers], [identity()], [camera])))
+    artists = renderer.get_artists(viewport, markers)
+    markers.set_marker_shape(MarkerShape.diamond)
+    diamond = _red_mask(decode_png(renderer.render([viewport], [markers], [identity()], [camera])))
+    assert renderer.get_artists(viewport, markers)[0] is artists[0]
+    # 30 pt at 100 dpi ≈ 41.7 px: the square fills its box, the diamond about half of it.
+    assert diamond.sum() == pytest.approx(square.sum() / 2, rel=0.1)
+    assert square[4, 4] and not diamond[4, 4]  # a corner of the box
+    renderer.close()
