@@ -203,7 +203,7 @@ class VideoExporter(Exporter):
         return [self.path]
 
 
-def make_exporter(output: str | Path, *, fps: float | None = None) -> Exporter:
+def make_exporter(output: str | os.PathLike[str], *, fps: float | None = None) -> Exporter:
     """The exporter for an output path (see the module docstring for the rules)."""
     text = str(output)
     path = Path(output)

@@ -101,6 +101,5 @@ def _open_live(endpoint: str, gone_after_s: float | None) -> Source:
         raise ValueError(f"{endpoint}: live sources need transports (transports.Subscriber is not available)") from None
     # The replay ends with the session (END) or when the publisher stays silent too long.
     subscriber = Subscriber(endpoint, stop_on_end=True, gone_after=gone_after_s)
-    commands = getattr(subscriber, "commands", None)
-    iterable = commands() if callable(commands) else subscriber
+    iterable: Iterable[Command] = subscriber.commands()
     return Source(name=endpoint, iterable=iterable, rewindable=False, _closers=[subscriber])
