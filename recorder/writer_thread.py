@@ -88,6 +88,7 @@ class WriterThread(threading.Thread):
         self.pool = pool
         self._in_flight: list[Any] = []  # pooled copies inside commands not yet written as a chunk
         self._chunks_seen = 0
+        self.cpu_s = 0.0  # CPU time the thread used, set when it ends (benchmarks)
 
     # ---- control --------------------------------------------------------------------------
     def stop(self, timeout: float | None = None) -> None:
@@ -98,6 +99,7 @@ class WriterThread(threading.Thread):
     # ---- thread body ----------------------------------------------------------------------
     def run(self) -> None:
         # Anything the writer does to GSP objects (its keyframe state) is never reported again.
+        cpu_start = time.thread_time()
         with paused():
             try:
                 self._loop()
@@ -105,6 +107,7 @@ class WriterThread(threading.Thread):
                 self._fail(error)
             finally:
                 self._close()
+                self.cpu_s = time.thread_time() - cpu_start
 
     def _loop(self) -> None:
         queue = self.queue
