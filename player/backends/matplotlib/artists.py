@@ -164,14 +164,11 @@ class PathsArtist(VisualArtist):
                 line_style.append((c[0], float(w[0])))
                 continue
             mids = (pts[:-1] + pts[1:]) / 2.0
-            for i in range(n):
-                piece = [pts[i]]
-                if i > 0:
-                    piece.insert(0, mids[i - 1])
-                if i < n - 1:
-                    piece.append(mids[i])
-                pieces.append(np.array(piece))
-                piece_style.append((c[i], float(w[i])))
+            pieces.append(np.array([pts[0], mids[0]]))
+            pieces.append(np.array([mids[-1], pts[-1]]))
+            pieces.extend(np.stack([mids[:-1], pts[1:-1], mids[1:]], axis=1))
+            piece_style.extend([(c[0], float(w[0])), (c[-1], float(w[-1]))])
+            piece_style.extend(zip(c[1:-1], w[1:-1].astype(float).tolist()))
             for end, inner in ((0, 1), (n - 1, n - 2)):
                 step = pts[inner] - pts[end]
                 norm = float(np.hypot(*step))
