@@ -41,6 +41,7 @@ class LogReader:
         self.tail_incomplete = False  # bytes after the last complete chunk
         self._follow_cache: dict[int, Chunk] = {}
         self._footer_hint: int | None = None  # where the trailer says the footer is
+        self._last_chunk: tuple[int, Chunk] | None = None
         self._file = open(self.path, "rb")  # noqa: SIM115 - kept open for the reader's life
         try:
             self.header: FileHeader = self._read_header()
@@ -190,14 +191,18 @@ class LogReader:
         cached = self._follow_cache.pop(number, None)
         if cached is not None:
             return cached
+        if self._last_chunk is not None and self._last_chunk[0] == number:
+            return self._last_chunk[1]  # seeking reads the target's chunk twice: resolve, then replay
         entry = self.index.entries[number]
         data = self._pread(entry.offset, entry.size)
         if len(data) < entry.size:
             raise self._error(f"chunk cut short ({len(data)} of {entry.size} bytes)", entry.offset, number)
         try:
-            return decode_chunk(data, offset=entry.offset, chunk_index=number, limits=self.limits)
+            chunk = decode_chunk(data, offset=entry.offset, chunk_index=number, limits=self.limits)
         except LogFormatError as error:
             raise self._located(error) from None
+        self._last_chunk = (number, chunk)
+        return chunk
 
     def _chunk_commands(self, chunk: Chunk) -> list[Command] | None:
         """The chunk's commands; None (recover mode) or LogFormatError when they do not decode."""

@@ -64,7 +64,7 @@ class LogWriter:
         flush_interval_s: float = 0.1,
         max_chunk_bytes: int = 4 << 20,
         keyframe_interval_s: float = 5.0,
-        keyframe_interval_bytes: int = 32 << 20,
+        keyframe_interval_bytes: int = 16 << 20,
         keyframes: bool = True,
         shuffle: bool | Literal["auto"] = "auto",
         compress: bool = True,
