@@ -11,7 +11,7 @@ import os
 import threading
 from collections.abc import Iterator
 
-from sessions import ChunkKind, Command, FileSink, LogFormatError, decode_chunk
+from sessions import ChunkKind, Command, FileSink, decode_chunk
 from sessions.fileformat import encode_header
 from sessions.sinks import info_for_chunk
 from transports.protocol import session_id_hex
@@ -81,7 +81,7 @@ def live_commands(
             try:
                 chunk = decode_chunk(event.payload) if event.payload else None
                 commands = chunk.commands() if chunk is not None and chunk.info.kind != ChunkKind.END else []
-            except LogFormatError as error:
+            except Exception as error:  # bytes from the network: report, resync, never crash
                 log.error(
                     "%s %d: cannot decode the chunk: %s; resynchronising", event.type.value, event.seq, error
                 )
