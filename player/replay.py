@@ -120,7 +120,8 @@ def replay(
         if total:
             selection = engine.selection = FrameSelection(frame=total)
     result = ReplayResult(backend=backend)
-    bar = _progress_bar(progress, src.reader)
+    total = 1 if selection.frame is not None else _frame_total(src.reader) if selection == FrameSelection() else None
+    bar = _progress_bar(progress, None if follow else total)
 
     def one_pass() -> Iterator[RenderedFrame]:
         engine.reset()
@@ -195,14 +196,14 @@ def _seek(src: Source, selection: FrameSelection) -> tuple[Any, int, int] | None
     return at, target, sum(e.frames for e in commands if e.seq_last <= kf_last)
 
 
-def _progress_bar(progress: bool | None, reader: Any) -> Any:
+def _progress_bar(progress: bool | None, total: int | None) -> Any:
     if progress is None:
         progress = sys.stderr.isatty()
     if not progress:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=_frame_total(reader), unit="frame", desc="replay", file=sys.stderr)
+    return tqdm(total=total, unit="frame", desc="replay", file=sys.stderr)
 
 
 def _frame_total(reader: Any) -> int | None:
