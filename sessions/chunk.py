@@ -273,7 +273,7 @@ def peek_chunk_header(
     limits: Limits = DEFAULT_LIMITS,
 ) -> ChunkInfo:
     """Parse and check a chunk header (``HEADER_SIZE`` bytes) before any payload is read."""
-    where = {"offset": offset, "chunk_index": chunk_index}
+    where: dict[str, Any] = {"offset": offset, "chunk_index": chunk_index}
     if len(head) < HEADER_SIZE:
         raise LogFormatError(f"truncated chunk header ({len(head)} of {HEADER_SIZE} bytes)", **where)
     head = bytes(head[:HEADER_SIZE])
@@ -311,7 +311,7 @@ def decode_chunk(
     info: ChunkInfo | None = None,
 ) -> Chunk:
     """Check and decompress one chunk (``data`` must be exactly the chunk's bytes)."""
-    where = {"offset": offset, "chunk_index": chunk_index}
+    where: dict[str, Any] = {"offset": offset, "chunk_index": chunk_index}
     if info is None:
         info = peek_chunk_header(data, offset=offset, chunk_index=chunk_index, limits=limits)
     view = memoryview(data)

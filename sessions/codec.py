@@ -216,9 +216,10 @@ class _Encoder:
             data = self.value(v.serialize())  # type: ignore[attr-defined]
             return msgpack.ExtType(EXT_LINK, msgpack.packb(data, use_bin_type=True))
         # subclasses of plain types (not enums, handled above) travel as the plain type
-        for plain in (bool, int, float, str, bytes):
-            if isinstance(v, plain):
-                return self.value(plain(v))
+        plain_type: type
+        for plain_type in (bool, int, float, str, bytes):
+            if isinstance(v, plain_type):
+                return self.value(plain_type(v))  # type: ignore[call-arg,arg-type]
         if isinstance(v, (list, tuple)):
             return [self.value(x) for x in v]
         raise TypeError(f"cannot encode a value of type {t.__module__}.{t.__qualname__}")
@@ -229,7 +230,7 @@ class _Encoder:
             raise TypeError(f"numpy dtype {a.dtype} is not allowed in a log (allowed: {sorted(ALLOWED_DTYPES)})")
         a = np.asarray(a, dtype=dtype, order="C")  # keeps 0-d arrays 0-d (ascontiguousarray does not)
         float_itemsize = a.itemsize if a.dtype.kind in "fc" else 0
-        raw = memoryview(a).cast("B") if a.size else memoryview(b"")
+        raw = memoryview(a).cast("B") if a.size else memoryview(b"")  # type: ignore[arg-type]
         payload = self._blob(raw, float_itemsize)
         return msgpack.ExtType(EXT_NDARRAY, msgpack.packb([a.dtype.str, list(a.shape), payload]))
 

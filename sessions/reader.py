@@ -164,7 +164,7 @@ class LogReader:
             data = self._pread(pos, info.size)
             try:
                 chunk = decode_chunk(data, offset=pos, chunk_index=chunk_no, limits=self.limits, info=info)
-                frames, markers = 0, []
+                frames, markers = 0, list[tuple[str, int, int]]()
                 if info.kind == ChunkKind.COMMANDS:
                     frames, markers = summarize_commands(chunk.commands(self.limits))
             except LogFormatError as error:

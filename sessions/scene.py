@@ -125,7 +125,7 @@ class SceneState:
                 return None
             try:
                 with self._capture.paused():
-                    obj = cls(*args, **kwargs)
+                    obj: Any = cls(*args, **kwargs)
                     obj._assign_uuid_(cmd.target)
             except Exception as error:
                 raise CommandError(f"seq {cmd.seq} {cmd.op} (target {cmd.target}): {type(error).__name__}: {error}") from None
