@@ -30,7 +30,7 @@ from recorder.convert import PLAIN_TYPES as _PLAIN
 from recorder.convert import ArgConverter
 from recorder.pool import CopyPool
 from recorder.queue import DEFAULT_MAX_BYTES, DEFAULT_MAX_COMMANDS, CommandQueue
-from recorder.tracking import HASH_NAME, BufferTracker, reachable_buffers
+from recorder.tracking import BLOCK_BYTES, HASH_NAME, BufferTracker, reachable_buffers
 from recorder.writer_thread import WriterThread
 from sessions.command import Ref
 from sessions.index import MARK_OP
@@ -276,7 +276,8 @@ class Recorder:
             self._snapshotting.discard(uuid)
 
     def _after_buffer_write(self, target: Captured, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self.tracker.note_written(target, _set_data_range(target, args, kwargs))
+        big = len(target.to_bytearray()) > BLOCK_BYTES  # type: ignore[attr-defined]
+        self.tracker.note_written(target, _set_data_range(target, args, kwargs) if big else None)
 
     def _before_render(self, target: Captured, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         refs = self._refs

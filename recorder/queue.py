@@ -22,6 +22,7 @@ __all__ = ["CommandQueue", "DEFAULT_MAX_BYTES", "DEFAULT_MAX_COMMANDS"]
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_COMMANDS = 100_000
+SMALL_PAYLOAD = 1024
 
 # An item is (t_ns, op, target_uuid, args, kwargs, payload_bytes); op None marks a control item.
 Item = tuple[int, Any, Any, Any, Any, int]
@@ -54,10 +55,14 @@ class CommandQueue:
         return self._pending_bytes
 
     def put(self, item: Item) -> None:
-        """Queue one item; blocks while the queue is over a limit (never when closed)."""
+        """Queue one item; blocks while the queue is over a limit (never when closed).
+
+        Payloads under ``SMALL_PAYLOAD`` bytes are not counted (no lock on the hot path): the
+        command limit bounds them (100 000 x 1 KiB at most by default).
+        """
         items = self.items
         nbytes = item[5]
-        if nbytes:
+        if nbytes >= SMALL_PAYLOAD:
             with self._lock:
                 if self._pending_bytes + nbytes > self.max_bytes and self._pending_bytes > 0 or (
                     len(items) >= self.max_commands
@@ -94,6 +99,8 @@ class CommandQueue:
 
     def release(self, nbytes: int) -> None:
         """Writer side: ``nbytes`` of payload have left the queue (encoded or discarded)."""
+        if nbytes < SMALL_PAYLOAD:
+            return  # never counted by put()
         with self._lock:
             self._pending_bytes -= nbytes
             if self._waiting:
@@ -120,7 +127,8 @@ class CommandQueue:
                 item = items.popleft()
             except IndexError:
                 break
-            freed += item[5]
+            if item[5] >= SMALL_PAYLOAD:
+                freed += item[5]
             if item[1] is None and item[2] == "flush":
                 item[3].set()  # a flush barrier must not hang its caller
         self.release(freed)

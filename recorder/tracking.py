@@ -102,6 +102,9 @@ class BufferTracker:
         """
         uuid = buffer.get_uuid()
         data = buffer.to_bytearray()
+        if len(data) <= BLOCK_BYTES:  # one block: the common small buffer, no slicing
+            self.known[uuid] = [content_hash(data)]
+            return
         hashes = self.known.get(uuid)
         expected_blocks = max(1, -(-len(data) // BLOCK_BYTES))
         if byte_range is None or hashes is None or len(hashes) != expected_blocks or byte_range[1] <= byte_range[0]:
@@ -121,7 +124,7 @@ class BufferTracker:
             uuid = buf.get_uuid()
             data = buf.to_bytearray()
             self.checked_bytes += len(data)
-            hashes = block_hashes(data)
+            hashes = [content_hash(data)] if len(data) <= BLOCK_BYTES else block_hashes(data)
             if known.get(uuid) != hashes:
                 known[uuid] = hashes
                 out.append(buf)

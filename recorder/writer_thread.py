@@ -17,8 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from gsp.capture import paused
-from recorder.pool import CopyPool
-from recorder.queue import CommandQueue
+from recorder.pool import POOL_MIN_BYTES, CopyPool
+from recorder.queue import SMALL_PAYLOAD, CommandQueue
 from sessions.command import Command
 
 __all__ = ["WriterThread"]
@@ -148,8 +148,7 @@ class WriterThread(threading.Thread):
                 self._control(target, args)
                 continue
             if self.error is not None:  # failed: discard, keep the caller unblocked
-                if nbytes:
-                    queue.release(nbytes)
+                queue.release(nbytes)
                 continue
             self.seq += 1
             if t_ns < self._last_t:  # several producer threads: keep time non-decreasing
@@ -164,9 +163,10 @@ class WriterThread(threading.Thread):
                 self.commands_written += 1
                 if on_command is not None:
                     on_command(cmd)
-                if nbytes and self.pool is not None and op == "Buffer.set_data" and self.pool.eligible(args[0]):
-                    self._in_flight.append(args[0])
-            if nbytes:
+                if nbytes >= POOL_MIN_BYTES and self.pool is not None and op == "Buffer.set_data":
+                    if self.pool.eligible(args[0]):
+                        self._in_flight.append(args[0])
+            if nbytes >= SMALL_PAYLOAD:  # big payload: release its bytes, maybe end a chunk now
                 queue.release(nbytes)
                 self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
                 self._recycle()
