@@ -165,3 +165,12 @@ def test_markers_are_not_clipped_on_depth(engine: DatovizEngine) -> None:
     frame = engine.render()
     for col in (24, 48, 72):
         assert frame[32, col, 0] < 60, f"marker at column {col} missing"
+
+
+def test_rgb_to_rgba_is_exact() -> None:
+    from player.backends.datoviz.engine import rgb_to_rgba
+
+    rgb = np.random.default_rng(3).integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    rgba = rgb_to_rgba(rgb)
+    assert rgba.shape == (7, 5, 4) and rgba.dtype == np.uint8
+    assert np.array_equal(rgba[..., :3], rgb) and (rgba[..., 3] == 255).all()

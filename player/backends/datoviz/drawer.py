@@ -441,10 +441,10 @@ class DatovizDrawer:
         height: int,
         canvas_background: np.ndarray,
         items: Sequence[DrawItem],
-        out: np.ndarray | None = None,
+        rgba: bool = False,
     ) -> np.ndarray:
-        """Render ``items`` on a ``width`` × ``height`` canvas; return (H, W, 3) uint8 RGB
-        (written into ``out`` when given, e.g. the RGB part of an RGBA array)."""
+        """Render ``items`` on a ``width`` × ``height`` canvas; return a new (H, W, 3) uint8
+        RGB frame, or (H, W, 4) RGBA with alpha 255 when ``rgba``."""
         canvas_bg = np.asarray(canvas_background, np.float32)
         rects: list[tuple[int, int, int, int]] = []
         backgrounds: list[np.ndarray] = []
@@ -472,7 +472,7 @@ class DatovizDrawer:
         assert self.engine is not None
         for layer, (_, (_, _, _, fill)) in zip(self._layers, plan):
             fill(layer)
-        return self.engine.render(out)
+        return self.engine.render_rgba() if rgba else self.engine.render()
 
     def _build(
         self,

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import sys
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 from player.backends.datoviz._lib import dvz_lib
 
@@ -122,6 +124,26 @@ MARKER_SHAPES: dict[str, tuple[str, float]] = {
     "vbar": ("VBAR", 0.0),
     "hbar": ("HBAR", 0.0),
 }
+
+
+def rgb_to_rgba(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> new (H, W, 4) uint8 with alpha 255, in one pass.
+
+    A plain ``rgba[..., :3] = rgb`` copies 3 bytes at a time (~20 ms for 1024×768); reading
+    each pixel as an unaligned little-endian uint32 at a 3-byte stride and OR-ing the alpha in
+    is a single vectorized pass (~4× faster).
+    """
+    h, w = rgb.shape[:2]
+    n = h * w
+    if sys.byteorder != "little" or n == 0:
+        out = np.empty((h, w, 4), np.uint8)
+        out[..., :3] = rgb
+        out[..., 3] = 255
+        return out
+    padded = np.empty(n * 3 + 1, np.uint8)  # one spare byte: the last pixel's word reads it
+    padded[:-1] = np.asarray(rgb).reshape(-1)
+    words = as_strided(np.frombuffer(padded.data, np.uint32, count=1), shape=(n,), strides=(3,))
+    return np.bitwise_or(words, np.uint32(0xFF000000)).view(np.uint8).reshape(h, w, 4)
 
 
 class Layer:
@@ -442,9 +464,8 @@ class DatovizEngine:
         self.c.panel_remove(layer.panel.handle, layer.visual)
         self.dirty = True
 
-    def render(self, out: np.ndarray | None = None) -> np.ndarray:
-        """Render the scene; return the frame as a new (H, W, 3) uint8 RGB array, or copy it
-        into ``out`` (any (H, W, 3) uint8 view, e.g. the RGB part of an RGBA array) and return it."""
+    def _grab(self) -> np.ndarray:
+        """Render if anything changed and return a view of the server's (H, W, 3) RGB frame."""
         if self._closed:
             raise RuntimeError("this Datoviz engine was closed")
         if self.server is None:
@@ -458,11 +479,15 @@ class DatovizEngine:
         if not ptr:
             raise RuntimeError("Datoviz returned no frame (server_grab gave a null pointer)")
         raw = ctypes.cast(ptr, ctypes.POINTER(ctypes.c_uint8))
-        frame = np.ctypeslib.as_array(raw, shape=(self.height, self.width, 3))
-        if out is None:
-            return frame.copy()
-        np.copyto(out, frame)
-        return out
+        return np.ctypeslib.as_array(raw, shape=(self.height, self.width, 3))
+
+    def render(self) -> np.ndarray:
+        """Render the scene and return a copy of the frame as (H, W, 3) uint8 RGB."""
+        return self._grab().copy()
+
+    def render_rgba(self) -> np.ndarray:
+        """Render the scene and return a new (H, W, 4) uint8 RGBA frame (alpha 255)."""
+        return rgb_to_rgba(self._grab())
 
     def close(self) -> None:
         """Release the server and scene (idempotent)."""

@@ -93,7 +93,4 @@ class DatovizRenderer(RendererBase):
         for viewport, visual, model, camera in zip(viewports, visuals, model_matrices, cameras):
             items.append(DrawItem(viewport_frame(viewport, canvas), prepare_visual_for_datoviz(visual, model, camera, viewport, canvas)))
         background = color_float(canvas.get_background_color(), "Canvas.background_color")
-        rgba = np.empty((height, width, 4), np.uint8)
-        rgba[..., 3] = 255
-        self.drawer.draw(width, height, background, items, out=rgba[..., :3])  # frame copied in place
-        return rgba
+        return self.drawer.draw(width, height, background, items, rgba=True)
