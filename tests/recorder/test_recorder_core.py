@@ -14,7 +14,10 @@ from rec_support import BLACK, WHITE, buffer_bytes, commands_equal, make_scene, 
 
 import recorder
 from gsp.core import Canvas, Viewport
-from gsp.types import Buffer, BufferType
+from gsp.transforms import TransformChain, TransformLinkImmediate
+from gsp.types import Buffer, BufferType, TextAlign
+from gsp.utils.bufferx import Bufferx
+from gsp.visuals import Texts
 from sessions import Command
 from sessions.index import MARK_OP
 
@@ -51,6 +54,10 @@ _op = st.one_of(
     st.tuples(st.just("buf_new"), st.integers(0, 40)),
     st.tuples(st.just("buf_poke"), st.integers(0, 31), st.integers(0, 255)),
     st.tuples(st.just("mark"), st.text(max_size=12)),
+    st.tuples(st.just("texts"), st.lists(st.text(max_size=6), min_size=1, max_size=3),
+              st.sampled_from(list(TextAlign))),
+    st.tuples(st.just("chain"), st.integers(1, 4)),
+    st.tuples(st.just("sizes"), st.floats(0.5, 50.0, width=32)),
     st.tuples(st.just("render")),
 )
 
@@ -86,6 +93,20 @@ def test_any_call_sequence_round_trips(tmp_path: Path, ops: list[tuple[Any, ...]
                 scene.positions.to_bytearray()[op[1]] = op[2]
             elif kind == "mark":
                 rec.mark(op[1])
+            elif kind == "texts":  # strings, a list of enums, a font name
+                k = len(op[1])
+                Texts(
+                    Bufferx.from_numpy(np.zeros((k, 3), np.float32), BufferType.vec3), op[1],
+                    Bufferx.from_numpy(np.full((k, 4), 255, np.uint8), BufferType.rgba8),
+                    Bufferx.from_numpy(np.full(k, 12.0, np.float32), BufferType.float32), [op[2]] * k,
+                    Bufferx.from_numpy(np.zeros(k, np.float32), BufferType.float32), "sans",
+                )
+            elif kind == "chain":  # a transform link travels by value
+                chain = TransformChain(op[1], BufferType.float32)
+                chain.add(TransformLinkImmediate(Bufferx.from_numpy(np.arange(op[1], dtype=np.float32), BufferType.float32)))
+            elif kind == "sizes":  # a visual re-pointed to a new buffer
+                sizes = Bufferx.from_numpy(np.full(8, op[1], np.float32), BufferType.float32)
+                scene.points.set_sizes(sizes)
             else:
                 scene.render()
 
