@@ -8,7 +8,8 @@ Backpressure: when more than ``max_commands`` commands, or more than ``max_bytes
 copied payload (buffer contents, arrays), are waiting, the caller blocks until the writer has
 taken enough out. Memory held by the queue is therefore bounded by roughly ``max_bytes`` plus
 ``max_commands`` small tuples. A single item larger than ``max_bytes`` is let in when the queue
-holds no payload, so that any call can be recorded.
+holds no payload, so that any call can be recorded. Payloads under ``SMALL_PAYLOAD`` bytes are
+not counted (that would need the lock): the command limit bounds them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from collections import deque
 from typing import Any
 
-__all__ = ["CommandQueue", "DEFAULT_MAX_BYTES", "DEFAULT_MAX_COMMANDS"]
+__all__ = ["CommandQueue", "DEFAULT_MAX_BYTES", "DEFAULT_MAX_COMMANDS", "SMALL_PAYLOAD"]
 
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_COMMANDS = 100_000

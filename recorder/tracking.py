@@ -25,7 +25,7 @@ from typing import Any
 
 from gsp.capture import Captured
 
-__all__ = ["content_hash", "HASH_NAME", "BufferTracker", "reachable_buffers"]
+__all__ = ["content_hash", "HASH_NAME", "BLOCK_BYTES", "BufferTracker", "block_hashes", "reachable_buffers"]
 
 try:
     import xxhash
