@@ -37,6 +37,9 @@ except ImportError:  # pragma: no cover - xxhash is a declared dependency
     HASH_NAME = "crc32"
 
 
+_SCALARS = (str, bytes, int, float, bool, type(None))
+
+
 def _is_buffer(obj: Any) -> bool:
     return getattr(type(obj), "_capture_name_", None) == "Buffer"
 
@@ -55,7 +58,9 @@ def reachable_buffers(roots: Iterable[Any]) -> Iterator[Captured]:
         obj = stack.pop()
         kind = type(obj)
         if kind is list or kind is tuple:
-            stack.extend(obj)
+            # Long homogeneous lists of scalars (strings of a Texts, sizes...) hold no buffers.
+            if len(obj) <= 64 or not isinstance(obj[0], _SCALARS):
+                stack.extend(obj)
             continue
         if kind is dict:
             stack.extend(obj.values())
