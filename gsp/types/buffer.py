@@ -166,7 +166,8 @@ class Buffer(Captured):
         _check_type("Buffer.from_numpy", buffer_type)
         arr = array_for_type("Buffer.from_numpy", array, buffer_type)
         out = Buffer(arr.shape[0], buffer_type)
-        out._data[:] = memoryview(arr.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
+        # Through set_data, so that a recorder sees the contents as one command.
+        out.set_data(memoryview(arr.reshape(-1).view(np.uint8)), 0, arr.shape[0])  # type: ignore[arg-type]
         return out
 
     # ---- capture -------------------------------------------------------------------------
