@@ -17,7 +17,6 @@ from player.engine import FrameSelection, ReplayEngine
 from player.exporters import Exporter, PngExporter, make_exporter
 from player.frames import RenderedFrame
 from player.positions import Position, parse_position
-from player.prefetch import prefetch
 from player.sources import Source, open_source
 from sessions.command import Command
 
@@ -129,10 +128,6 @@ def replay(
         seek = _seek(src, selection)
         at, start_seq, frames_before = seek if seek is not None else (None, None, 0)
         commands = src.commands(at)
-        if src.reader is not None and not follow:
-            # A complete file: decode ahead on a thread (a growing file or a live stream
-            # must hand each command over as soon as it arrives).
-            commands = prefetch(commands)
         yield from engine.frames(commands, start_seq=start_seq, frames_before=frames_before)
         result.frames_seen = engine.frames_seen
 
