@@ -77,8 +77,8 @@ class FramesDirExporter(Exporter):
     """Writes every frame as ``frame_000001.png``, ``frame_000002.png``, ... in a folder.
 
     PNG encoding (zlib, which releases the GIL) and writing run on ``workers`` background
-    threads, overlapping with the drawing of the next frames; at most ``2 × workers`` frames
-    wait, so memory stays bounded.
+    threads (default: 2, or 1 on one core; 0 = on the caller's thread), overlapping with the
+    drawing of the next frames; at most ``2 × workers`` frames wait, so memory stays bounded.
     """
 
     wants: Literal["png", "rgba"] = "rgba"
@@ -88,13 +88,16 @@ class FramesDirExporter(Exporter):
         self.pattern = pattern
         self._paths: list[Path] = []
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._workers = max(1, workers if workers is not None else min(2, os.cpu_count() or 1))
-        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="gsp-png")
+        self._workers = max(0, workers if workers is not None else min(2, os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="gsp-png") if self._workers else None
         self._pending: deque[Future[None]] = deque()
 
     def add(self, frame: RenderedFrame) -> None:
         path = self.folder / self.pattern.format(len(self._paths) + 1)
         self._paths.append(path)
+        if self._pool is None:  # workers=0: encode and write here
+            _write_png(path, frame)
+            return
         while len(self._pending) >= 2 * self._workers:
             self._pending.popleft().result()  # re-raises a write error here
         self._pending.append(self._pool.submit(_write_png, path, frame))
@@ -104,7 +107,8 @@ class FramesDirExporter(Exporter):
             while self._pending:
                 self._pending.popleft().result()
         finally:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
         return list(self._paths)
 
 
