@@ -79,3 +79,25 @@ def red_columns(rgba: np.ndarray) -> np.ndarray:
     """Columns of the middle row that are red (the disc)."""
     row = rgba[rgba.shape[0] // 2]
     return np.flatnonzero((row[:, 0] > 200) & (row[:, 1] < 80) & (row[:, 2] < 80))
+
+
+def record_two_viewports(path: Path, width: int = 80, height: int = 60) -> Path:
+    """One render of two side-by-side viewports with red (left) and blue (right) backgrounds."""
+    red, blue = bytearray([255, 0, 0, 255]), bytearray([0, 0, 255, 255])
+    with recorder.record(path):
+        canvas = Canvas(width, height, 72.0, WHITE)
+        left = Viewport(0, 0, width // 2, height, red)
+        right = Viewport(width // 2, 0, width - width // 2, height, blue)
+        white = Buffer.from_numpy(np.array([[255, 255, 255, 255]], np.uint8), BufferType.rgba8)
+        dot = Points(
+            _f32([[0.0, 0.0, 0.0]], BufferType.vec3),
+            _f32([1.0], BufferType.float32),
+            white,
+            white,
+            _f32([0.0], BufferType.float32),
+        )
+        identity = _f32(np.eye(4, dtype=np.float32).reshape(1, 4, 4), BufferType.mat4)
+        camera = Camera(identity, identity)
+        renderer = RendererRegistry.create_renderer("null", canvas)
+        renderer.render([left, right], [dot, dot], [identity, identity], [camera, camera])
+    return path

@@ -207,3 +207,19 @@ def test_datoviz_backend_replays_the_same_scene(session: Path, tmp_path: Path) -
     images = [iio3.imread(p) for p in result.outputs]
     assert all(image.shape[:2] == (H, W) for image in images)
     assert [_disc_frame(image) for image in images] == list(range(1, FRAMES + 1))
+
+
+def test_size_scales_viewports(tmp_path: Path) -> None:
+    from player_sessions import record_two_viewports
+
+    log = record_two_viewports(tmp_path / "two.gsplog", 80, 60)
+    for size, (width, height) in (("80x60", (80, 60)), ("160x90", (160, 90))):
+        out = tmp_path / f"{size}.png"
+        replay(log, "matplotlib", out, size=size)
+        image = iio3.imread(out)
+        assert image.shape == (height, width, 4)
+        row = image[2]
+        half = width // 2
+        # left viewport red up to the middle, right viewport blue after it
+        assert tuple(row[1, :3]) == (255, 0, 0) and tuple(row[half - 2, :3]) == (255, 0, 0)
+        assert tuple(row[half + 1, :3]) == (0, 0, 255) and tuple(row[width - 2, :3]) == (0, 0, 255)
