@@ -1,0 +1,67 @@
+"""Side-by-side images: Matplotlib backend (left) | Datoviz backend (right), with the SSIM.
+
+Renders every scene of tests/backends/gsp_scenes.py with both backends and writes one small PNG
+per scene into docs/parity/, plus docs/parity/README.md listing the SSIM of each pair.
+
+    python docs/parity/make_parity.py
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "backends"))
+
+import gsp_scenes as scenes  # noqa: E402
+from imagecmp import decode_png, save_png, ssim  # noqa: E402
+
+from gsp.types.enums import ImageInterpolation, JoinStyle, MarkerShape  # noqa: E402
+from player.backends.datoviz.renderer import DatovizRenderer  # noqa: E402
+from player.backends.matplotlib.renderer import MatplotlibRenderer  # noqa: E402
+
+
+def all_scenes() -> dict[str, object]:
+    out: dict[str, object] = {"points": scenes.points_scene}
+    for shape in MarkerShape:
+        out[f"marker_{shape.value}"] = lambda s=shape: scenes.marker_scene(s)
+    out["segments"] = scenes.segments_scene
+    for join in JoinStyle:
+        out[f"paths_{join.name.lower()}"] = lambda j=join: scenes.paths_scene(j)
+    out["texts"] = scenes.texts_scene
+    out["pixels"] = scenes.pixels_scene
+    for interp in ImageInterpolation:
+        out[f"image_{interp.name.lower()}"] = lambda i=interp: scenes.image_scene(i)
+    for name, material in scenes.mesh_materials().items():
+        out[f"mesh_{name}"] = lambda m=material: scenes.mesh_scene(m)
+    return out
+
+
+def main() -> int:
+    rows = ["# Parity: Matplotlib backend (left) | Datoviz backend (right)", "",
+            "Made by `python docs/parity/make_parity.py` (software Vulkan). SSIM as in the parity tests.", "",
+            "| scene | SSIM | image |", "|---|---|---|"]
+    for name, factory in all_scenes().items():
+        scene = factory()  # type: ignore[operator]
+        left = decode_png(MatplotlibRenderer(scene.canvas).render(*scene.args))
+        renderer = DatovizRenderer(scene.canvas)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            right = decode_png(renderer.render(*scene.args))
+        renderer.close()
+        score = ssim(left, right)
+        gap = np.full((left.shape[0], 4, 4), 255, np.uint8)
+        save_png(np.concatenate([left, gap, right], axis=1), HERE / f"{name}.png")
+        rows.append(f"| {name} | {score:.3f} | ![{name}]({name}.png) |")
+        print(f"{name:24s} SSIM {score:.3f}")
+    (HERE / "README.md").write_text("\n".join(rows) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
