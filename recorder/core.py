@@ -234,6 +234,8 @@ class Recorder:
         hook = self._hooks.get(op)
         if hook is not None:  # sees the caller's live objects, after unknown ones were snapshotted
             hook(target, raw_args, raw_kwargs)
+        elif args or kwargs:
+            self._sync_buffer_args(raw_args, raw_kwargs)
         self.queue.put((t_ns, op, uuid, args, kwargs, converter.copied_bytes - before))
         if uuid not in refs:  # known only once queued: other threads' fast path may follow it
             refs[uuid] = Ref(uuid)
@@ -279,14 +281,33 @@ class Recorder:
         big = len(target.to_bytearray()) > BLOCK_BYTES  # type: ignore[attr-defined]
         self.tracker.note_written(target, _set_data_range(target, args, kwargs) if big else None)
 
-    def _before_render(self, target: Captured, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        refs = self._refs
-        roots = [*args, *kwargs.values()]
-        candidates = [b for b in reachable_buffers(roots) if b.get_uuid() in refs]
-        for buf in self.tracker.changed(candidates):
+    def _sync_buffer_args(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """Log the current contents of Buffers passed directly (or in a list) to a call.
+
+        A constructor or setter may validate against a buffer's contents (Paths path_sizes,
+        Pixels groups, Mesh indices); if the script wrote into the buffer's storage in place,
+        the log must hold those contents before the call, or replay fails validation.
+        """
+        found: list[Captured] = []
+        for value in (*args, *kwargs.values()):
+            kind = type(value)
+            if kind is list or kind is tuple:
+                found.extend(v for v in value if _is_logged_buffer(v, self._refs))
+            elif _is_logged_buffer(value, self._refs):
+                found.append(value)
+        if found:
+            self._queue_changed(found)
+
+    def _queue_changed(self, buffers: list[Any]) -> None:
+        for buf in self.tracker.changed(buffers):
             data = self._pool.copy(buf.to_bytearray())
             t_ns = time.monotonic_ns() - self._t0_ns
             self.queue.put((t_ns, "Buffer.set_data", buf.get_uuid(), (data, 0, buf.get_count()), {}, len(data)))
+
+    def _before_render(self, target: Captured, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        refs = self._refs
+        roots = [*args, *kwargs.values()]
+        self._queue_changed([b for b in reachable_buffers(roots) if b.get_uuid() in refs])
 
     def _on_failure(self, error: BaseException) -> None:
         self._failed = True
@@ -317,6 +338,12 @@ class Recorder:
                 raise
             log_writer.sinks.append(self._publisher)
         return log_writer
+
+
+def _is_logged_buffer(value: Any, refs: dict[str, Ref]) -> bool:
+    """True for a Buffer already present in the log (others are snapshotted when converted)."""
+    return (isinstance(value, Captured) and type(value)._capture_name_ == "Buffer"
+            and getattr(value, "_uuid", None) in refs)
 
 
 def _set_data_range(buffer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[int, int] | None:

@@ -327,3 +327,36 @@ def test_partial_set_data_rehashes_blocks_and_still_catches_mutation(tmp_path: P
     assert len(second) == 1 and list(second[0].args[1:]) == [10, 2]  # no synthetic re-send
     third = [c for c in read[renders[1] : renders[2]] if c.op == "Buffer.set_data" and c.target == uuid]
     assert [list(c.args[1:]) for c in third] == [[0, 1], [0, n]]  # the mutation caught
+
+
+def test_buffer_written_in_place_is_logged_before_the_call_that_validates_it(tmp_path: Path) -> None:
+    """A buffer filled through ``to_numpy()[:]`` and then passed to a constructor or setter
+    whose validation reads its contents (Paths path_sizes) replays without errors."""
+    from gsp.types import CapStyle, JoinStyle
+    from gsp.visuals import Paths
+    from sessions import SceneState
+
+    path = tmp_path / "inplace.gsplog"
+
+    def body(rec: recorder.Recorder) -> None:
+        positions = Bufferx.from_numpy(np.zeros((6, 3), np.float32), BufferType.vec3)
+        sizes = Buffer(2, BufferType.uint32)
+        colors = Bufferx.from_numpy(np.full((1, 4), 255, np.uint8), BufferType.rgba8)
+        widths = Bufferx.from_numpy(np.ones(1, np.float32), BufferType.float32)
+        rec.flush()  # `sizes` is in the log (all zeros) before it is written in place
+        sizes.to_numpy()[:] = [2, 4]
+        paths = Paths(positions, sizes, colors, widths, CapStyle.ROUND, JoinStyle.ROUND)
+        sizes.to_numpy()[:] = [3, 3]
+        paths.set_path_sizes(sizes)
+        sizes.to_numpy()[:] = [1, 5]
+        paths.set_attributes(path_sizes=sizes)  # a keyword argument as well
+
+    _record(path, body)
+    read = read_commands(path)
+    state = SceneState()
+    for cmd in read:
+        state.apply(cmd)  # raised "path_sizes sum to 0" before the fix
+    uuid = next(c.args[1].uuid for c in read if c.op == "Paths.new")
+    writes = [bytes(c.args[0]) for c in read if c.op == "Buffer.set_data" and c.target == uuid]
+    expected = [np.array(v, np.uint32).tobytes() for v in ([2, 4], [3, 3], [1, 5])]
+    assert writes[-3:] == expected
