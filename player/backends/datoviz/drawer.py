@@ -62,8 +62,8 @@ def marker_outlines(shape: str) -> list[np.ndarray]:
     if cached is None:
         from player.backends.matplotlib.markers import marker_path
 
-        polys = marker_path(shape).to_polygons(closed_only=True)
-        cached = [_ccw(np.asarray(poly[:-1], np.float64)) for poly in polys if len(poly) > 3]
+        polys = [np.asarray(poly, np.float64) for poly in marker_path(shape).to_polygons(closed_only=True)]
+        cached = [_ccw(poly[:-1]) for poly in polys if poly.shape[0] > 3]
         _OUTLINES[shape] = cached
     return cached
 
@@ -113,7 +113,7 @@ _Op = tuple[str, int, tuple[tuple[str, Any], ...], Callable[[Layer], None]]
 _FAR = np.float32(1e6)  # where hidden items go (NaN positions, pixels outside the viewport)
 
 
-def _clean_positions(ndc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _clean_positions(ndc: Any) -> tuple[Any, Any]:
     """(positions with NaN rows moved far away and z set to 0, mask of valid rows)."""
     ndc = np.asarray(ndc, dtype=np.float32).reshape(-1, 3)
     valid = np.isfinite(ndc).all(axis=1)
@@ -273,7 +273,7 @@ class DatovizDrawer:
             sizes = _interleave(outer, inner).astype(np.float32)
             colors = _interleave(edge_c, face_c)
         else:
-            positions, sizes, colors = pos, (diam if scale == 1 else _lazy_mul(diam, scale)), face_c
+            positions, sizes, colors = pos, (diam if scale == 1 else _lazy_mul(diam, float(scale))), face_c
 
         def fill(layer: Layer) -> None:
             layer.update(positions, sizes, colors)  # type: ignore[attr-defined]

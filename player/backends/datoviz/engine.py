@@ -65,7 +65,7 @@ def fingerprint(array: np.ndarray) -> bytes:
     uniform = is_uniform(array)
     data = np.ascontiguousarray(array[:1] if uniform else array)
     meta = str((array.dtype.str, array.shape, uniform)).encode()
-    return _hash(memoryview(data).cast("B")) + meta
+    return _hash(memoryview(data.reshape(-1).view(np.uint8))) + meta  # type: ignore[arg-type]
 
 
 def _f32(array: Any, ncol: int | None = None) -> np.ndarray:
@@ -386,7 +386,7 @@ class Panel:
 
     def set_background(self, rgba: tuple[int, int, int, int]) -> None:
         """Fill the panel with an opaque RGBA color (0..255)."""
-        rgba = tuple(int(x) for x in rgba)
+        rgba = (int(rgba[0]), int(rgba[1]), int(rgba[2]), int(rgba[3]))
         if rgba != self._background:
             self.engine.c.panel_background(self.handle, np.array([rgba] * 4, dtype=np.uint8))
             self._background = rgba
@@ -407,6 +407,7 @@ class DatovizEngine:
         self.server: Any = None
         self._closed = False
         self.scene: Any = None
+        self.batch: Any = None
         self.reset(width, height)
 
     def reset(self, width: int | None = None, height: int | None = None) -> None:
