@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from transports.endpoints import snapshot_endpoint_for
 from transports.protocol import (
@@ -116,6 +117,8 @@ class Subscriber:
         self._security = security
         self._context = zmq.Context()
         self._rcvhwm = rcvhwm
+        self._monitor: zmq.Socket | None = None
+        self._poller = zmq.Poller()
         self._sub = self._new_sub()  # subscribe first: updates queue while we fetch a snapshot
         self._dealer: zmq.Socket | None = None
         self._retired: OrderedDict[bytes, None] = OrderedDict()
@@ -146,7 +149,11 @@ class Subscriber:
                     yield self._gone_event(last_contact)
                     return
                 continue
-            if not self._sub.poll(_POLL_SLICE_MS):
+            ready = dict(self._poller.poll(_POLL_SLICE_MS))
+            if self._sub not in ready and self._monitor is not None and self._monitor in ready:
+                self._connection_dropped()  # only once every message that arrived was read
+                continue
+            if self._sub not in ready:
                 silent = time.monotonic() - last_contact
                 if self._gone(last_contact):
                     yield self._gone_event(last_contact)
@@ -154,8 +161,7 @@ class Subscriber:
                 if silent > self.heartbeat_timeout and self.session_id is not None:
                     # libzmq does not reconnect after a protocol error (e.g. a message over
                     # ZMQ_MAXMSGSIZE), so a silent stream gets a fresh SUB socket too.
-                    self._sub.close(0)
-                    self._sub = self._new_sub()
+                    self._replace_sub()
                     self._request_resync(f"publisher silent for {silent:.1f} s; reconnected")
                 continue
             try:
@@ -229,7 +235,7 @@ class Subscriber:
         if self._closed:
             return
         self._closed = True
-        self._sub.close(0)
+        self._close_sub()
         if self._dealer is not None:
             self._dealer.close(0)
         self._context.term()
@@ -275,8 +281,42 @@ class Subscriber:
         if self._security is not None:
             self._security.apply(sub)
         sub.setsockopt(zmq.SUBSCRIBE, b"")
+        # Told of dropped connections: libzmq does not reconnect one it closed for a protocol
+        # error (such as a message over ZMQ_MAXMSGSIZE), so the node makes a fresh socket.
+        self._monitor = sub.get_monitor_socket(zmq.EVENT_DISCONNECTED)
         sub.connect(self.endpoint)
+        self._poller.register(sub, zmq.POLLIN)
+        self._poller.register(self._monitor, zmq.POLLIN)
         return sub
+
+    def _close_sub(self) -> None:
+        self._poller.unregister(self._sub)
+        if self._monitor is not None:
+            self._poller.unregister(self._monitor)
+            self._sub.disable_monitor()
+            self._monitor.close(0)
+            self._monitor = None
+        self._sub.close(0)
+
+    def _replace_sub(self) -> None:
+        self._close_sub()
+        self._sub = self._new_sub()
+
+    def _connection_dropped(self) -> None:
+        assert self._monitor is not None
+        try:
+            event = recv_monitor_message(self._monitor, zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        log.warning(
+            "connection to %s dropped (a message over the %d-byte limit, a protocol error or a "
+            "network failure); reconnecting",
+            event.get("endpoint", b"").decode(errors="replace") or self.endpoint,
+            self.max_payload,
+        )
+        self._replace_sub()
+        if self.session_id is not None:
+            self._request_resync("connection dropped")
 
     def _new_dealer(self) -> zmq.Socket:
         if self._dealer is not None:
