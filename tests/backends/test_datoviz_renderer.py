@@ -145,17 +145,40 @@ def test_mismatched_sequences_are_refused() -> None:
         DatovizRenderer(scene.canvas).render(scene.viewports, scene.visuals, [], scene.cameras)
 
 
-def test_bevel_joins_warn_once() -> None:
+def test_the_three_joins_differ_at_a_sharp_corner() -> None:
+    # Bevel joins are built on the CPU (Datoviz has miter and round only): at the zig-zag's
+    # peak the miter reaches highest, the round join next, the bevel cuts the corner lowest.
+    tops = {}
+    for join in JoinStyle:
+        scene = scenes.paths_scene(join)
+        renderer = DatovizRenderer(scene.canvas)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no join needs a warning any more
+            frame = decode_png(renderer.render(*scene.args))
+        renderer.close()
+        rows = np.nonzero(_ink(frame, (255, 255, 255))[:, 38:46].any(axis=1))[0]
+        tops[join.name] = int(rows.min())
+    # Peak vertex at row 16, line width 8 pt = 11 px.
+    assert tops["MITER"] < tops["ROUND"] < tops["BEVEL"], tops
+    assert tops["ROUND"] == pytest.approx(16 - 5.5, abs=1.5)
+
+
+def test_unsupported_feature_warns_once() -> None:
     from player.backends.datoviz import drawer
 
-    drawer._warned.discard("bevel joins")
-    scene = scenes.paths_scene(JoinStyle.BEVEL)
-    renderer = DatovizRenderer(scene.canvas)
+    drawer._warned.discard("semi-transparent marker faces with edges")
+    canvas = Canvas(32, 32, 100.0, GRAY)
+    scene = scenes.Scene(canvas)
+    scene.add(scenes.full_viewport(canvas, GRAY), Points(
+        scenes.vec3([[0.0, 0.0]]), scenes.floats([100.0]), scenes.rgba([[255, 0, 0, 100]]),
+        scenes.rgba([[0, 0, 0, 255]]), scenes.floats([2.0]),
+    ))
+    renderer = DatovizRenderer(canvas)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         renderer.render(*scene.args)
         renderer.render(*scene.args)
-    messages = [str(w.message) for w in caught if "bevel" in str(w.message)]
+    messages = [str(w.message) for w in caught if "semi-transparent" in str(w.message)]
     assert len(messages) == 1 and "Datoviz" in messages[0]
     renderer.close()
 

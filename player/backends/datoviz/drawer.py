@@ -12,7 +12,8 @@ What Datoviz lacks is emulated on the CPU before upload (see docs/datoviz.md):
   into an image;
 - mesh lighting, culling and sorting: done in ``prepare_mesh``; the triangles are drawn flat in
   painter's order; mesh edges are segments drawn after the faces;
-- bevel joins: drawn as round joins (Datoviz has miter and round only), with a warning once.
+- bevel joins (Datoviz has miter and round only): butt half-segments plus a triangle filling
+  each corner, and the end caps, built on the CPU.
 """
 
 from __future__ import annotations
@@ -232,7 +233,7 @@ class DatovizDrawer:
         if kind == "segments":
             return self._segment_ops(p, frame)
         if kind == "paths":
-            return self._path_ops(p)
+            return self._path_ops(p, frame)
         if kind == "texts":
             return self._text_ops(p, frame)
         if kind == "pixels":
@@ -339,7 +340,9 @@ class DatovizDrawer:
 
         return [("segment", starts.shape[0], (("cap", cap),), fill)]
 
-    def _path_ops(self, p: Any) -> list[_Op]:
+    def _path_ops(self, p: Any, frame: Any) -> list[_Op]:
+        if str(p.join_style) == "bevel":
+            return self._bevel_path_ops(p, frame)
         pos, valid = _clean_positions(p.ndc)
         lengths = np.diff(np.asarray(p.starts)).astype(np.uint32)
         keep = lengths > 0
@@ -347,9 +350,6 @@ class DatovizDrawer:
         if not bool(valid.all()):
             warn_once("path vertices behind the camera", "they are moved out of view")
         join = str(p.join_style)
-        if join == "bevel":
-            warn_once("bevel joins", "drawn as round joins")
-            join = "round"
         cap = str(p.cap_style)
         if pos.shape[0] == 0 or lengths.size == 0:
             return []
@@ -358,6 +358,77 @@ class DatovizDrawer:
             layer.update(pos, lengths, np.asarray(p.widths_px, np.float32) + LINE_GROWTH_PX, p.colors, cap=cap, join=join)  # type: ignore[attr-defined]
 
         return [("path", pos.shape[0], (("cap", cap), ("join", join)), fill)]
+
+    def _bevel_path_ops(self, p: Any, frame: Any) -> list[_Op]:
+        """Bevel joins, which Datoviz lacks, built on the CPU: every path segment as two butt
+        half-segments (each half in its end vertex's color and width, as Matplotlib colors a
+        multi-colored path), a triangle filling the bevel on both sides of every inner vertex,
+        and the end caps (projecting: the end half-segments lengthened; round: a disc)."""
+        ndc = np.asarray(p.ndc, np.float64)
+        widths = np.asarray(p.widths_px, np.float64) + LINE_GROWTH_PX
+        colors = np.asarray(p.colors, np.float32)
+        cap = str(p.cap_style)
+        to_px = np.array([0.5 * frame.width, 0.5 * frame.height])
+        starts, ends, seg_w, seg_c, wedges, wedge_c, discs, disc_w, disc_c = ([] for _ in range(9))
+        for sl in p.path_slices():
+            pts = ndc[sl, :2] * to_px  # pixels, origin at the viewport center
+            if pts.shape[0] < 2 or not np.isfinite(pts).all():
+                continue
+            w, c = widths[sl], colors[sl]
+            d = np.diff(pts, axis=0)
+            length = np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
+            u = d / length  # unit directions of the segments
+            mid = (pts[:-1] + pts[1:]) / 2.0
+            a, b = pts[:-1].copy(), pts[1:].copy()
+            if cap == "projecting":  # square caps: the path's two ends reach out by w/2
+                a[0] -= u[0] * w[0] / 2.0
+                b[-1] += u[-1] * w[-1] / 2.0
+            starts += [a, mid]
+            ends += [mid, b]
+            seg_w += [w[:-1], w[1:]]
+            seg_c += [c[:-1], c[1:]]
+            if pts.shape[0] > 2:
+                left_in = np.stack([-u[:-1, 1], u[:-1, 0]], axis=1) * (w[1:-1, None] / 2.0)
+                left_out = np.stack([-u[1:, 1], u[1:, 0]], axis=1) * (w[1:-1, None] / 2.0)
+                v = pts[1:-1]
+                for side in (1.0, -1.0):  # the outer side gets the bevel; the inner one is hidden
+                    wedges.append(np.stack([v, v + side * left_in, v + side * left_out], axis=1))
+                    wedge_c.append(c[1:-1])
+            if cap == "round":
+                discs += [pts[:1], pts[-1:]]
+                disc_w += [w[:1], w[-1:]]
+                disc_c += [c[:1], c[-1:]]
+        if not starts:
+            return []
+        z = lambda xy: np.column_stack([xy / to_px, np.zeros(len(xy))]).astype(np.float32)  # noqa: E731
+        s_pos, e_pos = z(np.concatenate(starts)), z(np.concatenate(ends))
+        s_w = np.concatenate(seg_w).astype(np.float32)
+        s_c = np.concatenate(seg_c)
+        ops: list[_Op] = []
+
+        def fill_segments(layer: Layer) -> None:
+            layer.update(s_pos, e_pos, s_w, s_c, cap="butt")  # type: ignore[attr-defined]
+
+        ops.append(("segment", s_pos.shape[0], (("cap", "butt"),), fill_segments))
+        if wedges:
+            tris = np.concatenate(wedges).reshape(-1, 2)
+            t_pos = z(tris)
+            t_col = np.repeat(np.concatenate(wedge_c), 3, axis=0)
+
+            def fill_wedges(layer: Layer) -> None:
+                layer.update(t_pos, t_col)  # type: ignore[attr-defined]
+
+            ops.append(("mesh", t_pos.shape[0], (), fill_wedges))
+        if discs:
+            d_pos = z(np.concatenate(discs))
+            d_size = np.concatenate(disc_w).astype(np.float32) + np.float32(SDF_GROWTH_PX - LINE_GROWTH_PX)
+            d_col = np.concatenate(disc_c)
+
+            def fill_discs(layer: Layer) -> None:
+                layer.update(d_pos, d_size, d_col)  # type: ignore[attr-defined]
+
+            ops.append(("marker", d_pos.shape[0], (("shape", "disc"),), fill_discs))
+        return ops
 
     def _text_ops(self, p: Any, frame: Any) -> list[_Op]:
         raster = rasterize_texts(
