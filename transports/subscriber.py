@@ -231,7 +231,11 @@ class Subscriber:
         return live_commands(self, stop)
 
     def close(self) -> None:
-        """Close the sockets (safe to call twice)."""
+        """Close the sockets (safe to call twice).
+
+        Sockets belong to the thread that iterates: stop the iteration first (its ``stop``
+        event), then close, as ZeroMQ sockets must not be used by two threads at once.
+        """
         if self._closed:
             return
         self._closed = True

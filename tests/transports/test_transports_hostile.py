@@ -229,3 +229,30 @@ def test_publisher_refuses_oversized_payloads_and_busy_ports() -> None:
         pub.close()
     with pytest.raises(RuntimeError, match="closed"):
         pub.publish(b"late")
+
+
+def test_node_rejects_bad_snapshot_replies_and_retries(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    fake = FakePublisher()
+    sub = Subscriber(fake.endpoint, fake.snapshot, snapshot_timeout=0.5, gone_after=20)
+    seen: list[Event] = []
+    stop = threading.Event()
+    thread = threading.Thread(target=lambda: sub.run(seen.append, stop))
+    thread.start()
+    try:
+        assert fake.router.poll(10_000)
+        identity, *body = fake.router.recv_multipart()
+        nonce = decode_snapshot_request(body)
+        header = Header(fake.session, 5, PayloadKind.KEYFRAME)
+        fake.router.send_multipart([identity, b"S", nonce, b"short header", b"", b""])
+        fake.router.send_multipart([identity, *encode_snapshot_reply(b"00000000", header, b"other")])
+        fake.answer_snapshot(5, b"state;")  # the node's next request, after its timeout
+        _wait_for(lambda: sub.stats.snapshots == 1)
+    finally:
+        stop.set()
+        thread.join(10)
+        sub.close()
+        fake.close()
+    assert seen[0].type == EventType.SNAPSHOT and seen[0].payload == b"state;" and seen[0].seq == 5
+    assert "malformed snapshot reply: header is 12 bytes" in caplog.text
+    assert "ignored a snapshot reply to an older request" in caplog.text
