@@ -174,3 +174,27 @@ def test_rgb_to_rgba_is_exact() -> None:
     rgba = rgb_to_rgba(rgb)
     assert rgba.shape == (7, 5, 4) and rgba.dtype == np.uint8
     assert np.array_equal(rgba[..., :3], rgb) and (rgba[..., 3] == 255).all()
+
+
+def test_empty_visuals_draw_nothing() -> None:
+    # Datoviz asserts on a visual of zero items: the drawer leaves such layers out.
+    from player.backends.datoviz.drawer import DatovizDrawer, DrawItem
+    from player.backends.prepare import PreparedPaths, PreparedPoints, PreparedSegments, ViewportFrame
+
+    white = np.ones(4, np.float32)
+    frame = ViewportFrame(0, 0, 32, 32, 32, 32, 100.0, white, white)
+    e, c, z = np.zeros((0, 3), np.float32), np.zeros((0, 4), np.float32), np.zeros(0, np.float32)
+    items = [
+        PreparedPoints(ndc=e, px=e[:, :2], sizes_pt2=z, diameters_px=z, face_colors=c, edge_colors=c,
+                       edge_widths_pt=z, edge_widths_px=z, marker_shape="club"),
+        PreparedSegments(starts_ndc=e, ends_ndc=e, starts_px=e[:, :2], ends_px=e[:, :2], widths_pt=z, widths_px=z,
+                         colors=c, cap_style="butt"),
+        PreparedPaths(ndc=e, px=e[:, :2], starts=np.array([0]), colors=c, widths_pt=z, widths_px=z,
+                      cap_style="butt", join_style="bevel"),
+    ]
+    drawer = DatovizDrawer()
+    try:
+        out = drawer.draw(32, 32, white, [DrawItem(frame, item) for item in items])
+        assert out.shape == (32, 32, 3) and (out == 255).all()
+    finally:
+        drawer.close()

@@ -526,7 +526,8 @@ class DatovizDrawer:
                 rects.append(rect)  # type: ignore[arg-type]
                 backgrounds.append(np.asarray(item.frame.background, np.float32))
             panel_index = rects.index(rect)  # type: ignore[arg-type]
-            plan.extend((panel_index, op) for op in self._ops(item))
+            # Datoviz asserts on empty visuals: a layer needs at least one item.
+            plan.extend((panel_index, op) for op in self._ops(item) if op[1] > 0)
         # Datoviz draws a panel background as a visual added to the panel: set after the other
         # visuals it hides them, so backgrounds are part of the structure (a change rebuilds).
         colors = [_rgba8(canvas_bg)]
