@@ -75,11 +75,11 @@ def cli() -> None:
     """gsplog: record GSP visualization sessions and replay them anywhere."""
 
 
-def replay_entry(*args: Any, **kwargs: Any) -> Any:
+def replay_entry(args: list[str] | None = None) -> Any:
     """``gsp-replay``: the same command as ``gsp replay``."""
     from gsplog_cli.cmd_replay import replay
 
-    return replay.main(*args, prog_name="gsp-replay", **kwargs)
+    return replay.main(args, prog_name="gsp-replay")
 
 
 if __name__ == "__main__":  # pragma: no cover
