@@ -127,10 +127,17 @@ class WriterThread(threading.Thread):
         if chunks is None or chunks == self._chunks_seen:
             return
         self._chunks_seen = chunks
+        # The writer's keyframe ledger may still reference a copy (the latest full write of a
+        # buffer): that one waits for a later chunk.
+        holds = getattr(self.log_writer, "holds", None)
+        kept = []
         if self.pool is not None and self.error is None:
             for copy in self._in_flight:
-                self.pool.give_back(copy)
-        self._in_flight.clear()
+                if holds is not None and holds(copy):
+                    kept.append(copy)
+                else:
+                    self.pool.give_back(copy)
+        self._in_flight = kept
 
     def _drain(self) -> None:
         items = self.queue.items
@@ -156,7 +163,7 @@ class WriterThread(threading.Thread):
             self._last_t = t_ns
             cmd = make_command(self.seq, t_ns, op, target, args, kwargs)
             try:
-                append(cmd)
+                append(cmd, nbytes)
             except Exception as error:
                 self._append_failed(cmd, error)
             else:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-import warnings
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -19,6 +18,7 @@ from sessions.command import Command
 from sessions.errors import LogWriteError
 from sessions.fileformat import default_metadata, encode_header
 from sessions.index import MARK_OP, summarize_commands
+from sessions.ledger import SceneLedger
 from sessions.sinks import ChunkSink, FileSink
 
 __all__ = ["LogWriter"]
@@ -88,51 +88,42 @@ class LogWriter:
         self._pending: list[Command] = []
         self._pending_bytes = 0
         self._pending_since: int | None = None
-        self._state: Any = None
-        self._keyframes = keyframes
+        self._ledger: SceneLedger | None = SceneLedger() if keyframes else None
         self._bytes_since_keyframe = 0
         self._last_keyframe_t = 0
         self._last_keyframe_size = 0
 
     # -- scene state for keyframes ---------------------------------------------------------------
-    def _scene(self) -> Any:
-        if self._state is None and self._keyframes:
-            try:
-                from sessions.scene import SceneState
+    @property
+    def _keyframes(self) -> bool:
+        return self._ledger is not None and self._ledger.failed is None
 
-                self._state = SceneState()
-            except Exception as error:  # gsp unavailable: record without keyframes
-                warnings.warn(f"keyframes disabled: {error}", stacklevel=3)
-                self._keyframes = False
-        return self._state
-
-    def _track(self, cmd: Command) -> None:
-        state = self._scene()
-        if state is None:
-            return
-        try:
-            state.apply(cmd)
-        except Exception as error:
-            # The log itself is fine; only seeking gets slower. Say so once.
-            warnings.warn(f"keyframes disabled after seq {cmd.seq} ({cmd.op}): {error}", stacklevel=3)
-            self._keyframes = False
-            self._state = None
+    def holds(self, payload: Any) -> bool:
+        """Whether the keyframe ledger still references ``payload`` (recycled copies must wait)."""
+        return self._ledger is not None and self._ledger.holds(payload)
 
     # -- appending -------------------------------------------------------------------------------
-    def append(self, cmd: Command) -> None:
-        """Add one command (seq must increase); a full chunk is written at once."""
+    def append(self, cmd: Command, nbytes: int | None = None) -> None:
+        """Add one command (seq must increase); a full chunk is written at once.
+
+        ``nbytes``: the size of the command's binary payloads when the caller knows it (the
+        recorder does: it copied them); otherwise the arguments are walked to estimate it.
+        """
         if self.closed:
             raise LogWriteError("append() on a closed LogWriter")
-        if not isinstance(cmd, Command):
+        if type(cmd) is not Command and not isinstance(cmd, Command):
             raise TypeError(f"LogWriter.append expects a Command, got {type(cmd).__name__}")
-        if not self._pending:
+        pending = self._pending
+        if not pending:
             self._pending_since = time.monotonic_ns()
-        self._pending.append(cmd)
-        self._pending_bytes += 40 + len(cmd.op) + _estimate_bytes(cmd.args) + _estimate_bytes(cmd.kwargs)
+        pending.append(cmd)
+        if nbytes is None:
+            nbytes = _estimate_bytes(cmd.args) + _estimate_bytes(cmd.kwargs)
+        self._pending_bytes += 48 + nbytes
         self.last_seq = cmd.seq
         self.last_t_ns = cmd.t_ns
-        if self._keyframes:
-            self._track(cmd)
+        if self._ledger is not None:
+            self._ledger.append(cmd)
         if self._pending_bytes >= self.max_chunk_bytes:
             self.flush()
 
@@ -208,11 +199,11 @@ class LogWriter:
         Used by ``trim`` so that a cut-out log opens with the state at its start. The last
         command's seq/time become the writer's current ones.
         """
-        state = self._scene()
-        if state is None:
-            raise LogWriteError("seed() needs keyframes (gsp must be importable)")
+        ledger = self._ledger
+        if ledger is None or ledger.materialise() is None:
+            raise LogWriteError(f"seed() needs keyframes ({ledger.failed if ledger else 'keyframes=False'})")
         for cmd in commands:
-            state.apply(cmd)
+            ledger.append(cmd)
             self.last_seq, self.last_t_ns = cmd.seq, cmd.t_ns
         self.write_keyframe()
 
@@ -222,7 +213,7 @@ class LogWriter:
 
         Covers every appended command, pending ones included. None when keyframes are off.
         """
-        state = self._scene() if self._keyframes else None
+        state = self._ledger.materialise() if self._ledger is not None else None
         if state is None:
             return None
         commands = state.snapshot(self.last_seq, self.last_t_ns)

@@ -243,6 +243,8 @@ def test_bad_commands_disable_keyframes_with_a_warning_not_the_log(tmp_path: Pat
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         writer.append(Command(1, 0, "Buffer.set_data", "no-such-buffer", (bytearray(4), 0, 1)))
+        # The writer's state is brought up to date lazily: the failure shows at the keyframe.
+        assert writer.write_keyframe() is False
     assert any("keyframes disabled" in str(w.message) for w in caught)
     writer.close()
     with LogReader(path) as reader:

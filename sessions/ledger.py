@@ -1,0 +1,170 @@
+"""SceneLedger: the log writer's scene state for keyframes, at almost no cost per command.
+
+Applying every command to real ``gsp`` objects (a :class:`~sessions.scene.SceneState`) costs
+microseconds per small command and a full copy per ``Buffer.set_data``. The ledger instead keeps
+the commands appended since the state was last brought up to date, *coalesced*: a setter that
+is called again replaces its previous pending call, and only when a keyframe (or a snapshot)
+is asked for are the remaining commands applied to the SceneState. Buffer contents stay
+referenced (the recorder's immutable copies), never copied, until then.
+
+A pending command is replaced only when that is invisible to the state the SceneState
+reaches: same target, same method, same argument shape (positional count and keyword names),
+and no other command touched that target since (called a method on it or referenced it
+directly). ``Buffer.set_data`` replaces only a previous write when it covers the whole buffer
+(offset 0, the buffer's count). Renderer / animator / viewport-event records keep only their
+latest ``render``. Everything else stays in order. The snapshot is therefore the one the
+SceneState gives after applying every command (tests/sessions checks state hashes).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from sessions.command import Command, Ref
+
+__all__ = ["SceneLedger", "MATERIALISE_EVERY"]
+
+#: Pending commands beyond this are applied at once (bounds the memory they hold).
+MATERIALISE_EVERY = 50_000
+
+_PLAIN = frozenset({int, float, str, bool, type(None), bytes})
+_RECORD_FAMILIES = ("Renderer.", "Animator.", "ViewportEvents.")
+
+
+def _refs_in(values: Any, out: list[str]) -> None:
+    """UUIDs of the Refs directly in ``values`` or in lists / tuples / dicts one level down."""
+    for value in values:
+        kind = type(value)
+        if kind is Ref:
+            out.append(value.uuid)
+        elif kind is list or kind is tuple:
+            out.extend(v.uuid for v in value if type(v) is Ref)
+        elif kind is dict:
+            out.extend(v.uuid for v in value.values() if type(v) is Ref)
+
+
+class SceneLedger:
+    """Coalesced pending commands in front of a lazily built SceneState (see module doc)."""
+
+    def __init__(self) -> None:
+        self.state: Any = None  # the SceneState, built on first use
+        self.failed: str | None = None  # why keyframes were disabled
+        self._pending: dict[int, Command] = {}  # append number -> command, in append order
+        self._latest: dict[tuple[Any, ...], int] = {}  # coalescing key -> number of its pending command
+        self._touched: dict[str, int] = {}  # uuid -> number of the last command that touched it
+        self._counts: dict[str, int] = {}  # buffer uuid -> item count (from Buffer.new)
+        self._held: dict[int, int] = {}  # id(payload) -> pending commands holding it
+        self._n = 0  # append counter: keys of _pending (keyframe commands share one seq)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def holds(self, payload: Any) -> bool:
+        """Whether a pending command still references ``payload`` (a recycled copy must not be reused)."""
+        return id(payload) in self._held
+
+    # -- appending -------------------------------------------------------------------------------
+    def append(self, cmd: Command) -> None:
+        """Note one command (cheap: a few dict operations)."""
+        op = cmd.op
+        target = cmd.target
+        self._n += 1
+        seq = self._n
+        args = cmd.args
+        key: tuple[Any, ...] | None = None
+        if op == "Buffer.set_data":
+            if len(args) == 3 and not cmd.kwargs and args[1] == 0 and args[2] == self._counts.get(target, -1):
+                key = (target, op)
+        elif op.startswith(_RECORD_FAMILIES):
+            if op.endswith(".render"):
+                key = (target, op)
+            elif op.endswith(".frame") or op.endswith(".event"):
+                return  # SceneState ignores events
+        elif op == "Buffer.new":
+            if args and type(args[0]) is int:
+                self._counts[target] = args[0]
+        elif op.startswith("Recorder."):
+            return  # markers are not scene state
+        elif "set_" in op:
+            key = (target, op, len(args), *cmd.kwargs)
+        if key is not None:
+            previous = self._latest.get(key)
+            if previous is not None and (self._touched.get(target) == previous or key[1].startswith(_RECORD_FAMILIES)):
+                self._drop(previous)
+            self._latest[key] = seq
+        self._pending[seq] = cmd
+        if target:
+            self._touched[target] = seq
+        if op == "Buffer.set_data":
+            self._hold(args[0] if args else None, 1)
+        else:
+            for a in args:
+                if type(a) not in _PLAIN:  # only calls with objects pay for the reference walk
+                    self._touch_refs(cmd, seq)
+                    break
+            else:
+                if cmd.kwargs:
+                    self._touch_refs(cmd, seq)
+        if len(self._pending) > MATERIALISE_EVERY:
+            self.materialise()
+
+    def _touch_refs(self, cmd: Command, seq: int) -> None:
+        found: list[str] = []
+        _refs_in(cmd.args, found)
+        _refs_in(cmd.kwargs.values(), found)
+        touched = self._touched
+        for uuid in found:
+            touched[uuid] = seq
+
+    def _hold(self, payload: Any, delta: int) -> None:
+        if payload is None or type(payload) in _PLAIN:
+            return
+        key = id(payload)
+        n = self._held.get(key, 0) + delta
+        if n > 0:
+            self._held[key] = n
+        else:
+            self._held.pop(key, None)
+
+    def _drop(self, seq: int) -> None:
+        cmd = self._pending.pop(seq, None)
+        if cmd is not None and cmd.op == "Buffer.set_data" and cmd.args:
+            self._hold(cmd.args[0], -1)
+
+    # -- the state -------------------------------------------------------------------------------
+    def materialise(self) -> Any:
+        """Apply the pending commands to the SceneState and return it (None once failed)."""
+        if self.failed is not None:
+            self._clear()
+            return None
+        if self.state is None:
+            try:
+                from sessions.scene import SceneState
+
+                self.state = SceneState()
+            except Exception as error:  # gsp unavailable: no keyframes
+                self._fail(f"keyframes disabled: {error}")
+                return None
+        state = self.state
+        for cmd in self._pending.values():
+            try:
+                state.apply(cmd)
+            except Exception as error:
+                # The log itself is fine; only seeking gets slower. Say so once.
+                self._fail(f"keyframes disabled after seq {cmd.seq} ({cmd.op}): {error}")
+                return None
+        self._clear()
+        return state
+
+    def _clear(self) -> None:
+        self._pending.clear()
+        self._latest.clear()
+        self._touched.clear()
+        self._held.clear()
+
+    def _fail(self, message: str) -> None:
+        self.failed = message
+        self.state = None
+        self._clear()
+        warnings.warn(message, stacklevel=4)
