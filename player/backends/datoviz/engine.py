@@ -424,6 +424,9 @@ class DatovizEngine:
             self.c.batch_destroy(self.batch)
         if width is not None and height is not None:
             self.width, self.height = int(width), int(height)
+        # The server first: creating it applies DVZ_LOG_LEVEL, which otherwise lets the batch
+        # and scene constructors print their trace logs.
+        self.server = self.c.server(0)
         self.batch = self.c.batch()
         self.scene = self.c.scene(self.batch)
         self.figure = self.c.figure(self.scene, self.width, self.height, 0)
