@@ -62,8 +62,8 @@ def info(log: str, as_json: bool) -> None:
     """Summarise the session log LOG."""
     from sessions import tools
 
-    with _log_errors():
-        summary = tools.info(log)
+    with _log_errors(), _progress(None, "chunk", "info") as bar:
+        summary = tools.info(log, progress=bar)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
         return
@@ -77,6 +77,8 @@ def info(log: str, as_json: bool) -> None:
     click.echo(f"  bytes     {summary['raw_bytes']} raw, {summary['stored_bytes']} stored (x{ratio:.2f})")
     if summary["seq_range"]:
         click.echo(f"  seq       {summary['seq_range'][0]}..{summary['seq_range'][1]}")
+    for op, count in summary["commands_per_op"].items():
+        click.echo(f"  op        {op:32s} {count}")
     for marker in summary["markers"]:
         click.echo(f"  marker    @{marker['label']} seq {marker['seq']} at {marker['t_s']:.3f} s")
     if meta.get("user"):

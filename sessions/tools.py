@@ -35,8 +35,10 @@ Progress = Callable[[int], None] | None
 # --------------------------------------------------------------------------------------------
 # info
 # --------------------------------------------------------------------------------------------
-def info(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A JSON-ready summary: sizes, version, metadata, chunk/command/frame counts, ranges, markers."""
+def info(path: str | os.PathLike[str], progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """A JSON-ready summary: sizes, version, metadata, chunk/command/frame counts, commands per
+    op, ranges, markers. Counting ops decodes every command chunk (arrays stay zero-copy views);
+    ``progress(n)``, if given, is called with 1 per chunk read."""
     with LogReader(path, recover=True) as reader:
         idx = reader.index
         kinds: dict[str, int] = {}
@@ -46,6 +48,13 @@ def info(path: str | os.PathLike[str]) -> dict[str, Any]:
             kinds[name] = kinds.get(name, 0) + 1
             head = reader._pread(entry.offset, HEADER_SIZE)
             raw_total += peek_chunk_header(head).raw_size
+        ops: dict[str, int] = {}
+        for chunk in reader.chunks():
+            if chunk.info.kind == ChunkKind.COMMANDS:  # keyframes are synthetic, not recorded calls
+                for command in chunk.commands():
+                    ops[command.op] = ops.get(command.op, 0) + 1
+            if progress is not None:
+                progress(1)
         seqs, times = idx.seq_range(), idx.time_range()
         return {
             "path": os.fspath(path),
@@ -58,6 +67,7 @@ def info(path: str | os.PathLike[str]) -> dict[str, Any]:
             "raw_bytes": raw_total,
             "stored_bytes": sum(e.size for e in idx.entries),
             "commands": idx.total_commands,
+            "commands_per_op": dict(sorted(ops.items(), key=lambda item: (-item[1], item[0]))),
             "frames": idx.total_frames,
             "keyframes": len(idx.keyframes),
             "seq_range": list(seqs) if seqs else None,

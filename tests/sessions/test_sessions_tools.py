@@ -47,6 +47,11 @@ def test_info_text_and_json(log: tuple[Path, list[Command]]) -> None:
     summary = json.loads(out)
     assert summary["commands"] == len(cmds) and summary["frames"] == 12 and summary["complete"]
     assert summary["keyframes"] >= 2 and summary["seq_range"] == [1, len(cmds)]
+    expected_ops: dict[str, int] = {}
+    for cmd in cmds:
+        expected_ops[cmd.op] = expected_ops.get(cmd.op, 0) + 1
+    assert summary["commands_per_op"] == expected_ops
+    assert sum(summary["commands_per_op"].values()) == summary["commands"]
 
 
 def test_dump_summarises_unless_full_and_honours_from_to(log: tuple[Path, list[Command]]) -> None:
