@@ -38,7 +38,6 @@ def __getattr__(name: str) -> Any:
 def register() -> None:
     """Register the ``"datoviz"`` backend in GSP's renderer registry."""
     from gsp.utils.renderer_registry import RendererRegistry
-
     from player.backends.datoviz.animation import DatovizAnimator, DatovizViewportEvents
     from player.backends.datoviz.renderer import DatovizRenderer
 
