@@ -15,6 +15,7 @@ raw bytes = msgpack meta, zero padding to a multiple of 16, blob area.
 
 from __future__ import annotations
 
+import bisect
 import struct
 import warnings
 from collections.abc import Sequence
@@ -41,6 +42,7 @@ __all__ = [
     "ChunkInfo",
     "Chunk",
     "encode_chunk",
+    "encode_chunk_parts",
     "encode_end_chunk",
     "decode_chunk",
     "peek_chunk_header",
@@ -170,9 +172,42 @@ def _shuffle_into(raw: bytearray, base: int, offset: int, length: int, itemsize:
 
 #: "auto" shuffles when a sample compresses to less than this fraction of the plain size.
 SHUFFLE_MIN_GAIN = 0.75
+#: Payloads at least this large are sampled before lz4: when the sample compresses to more than
+#: COMPRESS_MAX_RATIO of its size, the payload is stored as it is (no lz4 pass, no copy).
+SAMPLE_MIN_BYTES = 256 * 1024
+COMPRESS_MAX_RATIO = 0.9
+_SAMPLES = 8
+_SAMPLE_BYTES = 8192
 
 
-def _shuffle_pays(raw: bytes | bytearray, base: int, float_blobs: list[tuple[int, int, int]]) -> bool:
+class _Area:
+    """Reads byte ranges of a logical concatenation of parts without joining them."""
+
+    def __init__(self, parts: Sequence[bytes | bytearray | memoryview]) -> None:
+        self.parts = [memoryview(p).cast("B") if not isinstance(p, memoryview) or p.format != "B" else p
+                      for p in parts]
+        self.starts: list[int] = []
+        total = 0
+        for part in self.parts:
+            self.starts.append(total)
+            total += part.nbytes
+        self.size = total
+
+    def read(self, at: int, length: int) -> bytes:
+        out = bytearray()
+        index = bisect.bisect_right(self.starts, at) - 1
+        while length > 0 and 0 <= index < len(self.parts):
+            part = self.parts[index]
+            local = at - self.starts[index]
+            take = part[local : local + length]
+            out += take
+            length -= take.nbytes
+            at += take.nbytes
+            index += 1
+        return bytes(out)
+
+
+def _shuffle_pays(blobs: _Area, float_blobs: list[tuple[int, int, int]]) -> bool:
     """Compress 4 samples of 16 KiB spread over the float arrays both ways (see SHUFFLE_MIN_GAIN)."""
     total = sum(length for _, length, _ in float_blobs)
     if total < 4096:
@@ -186,7 +221,7 @@ def _shuffle_pays(raw: bytes | bytearray, base: int, float_blobs: list[tuple[int
                 start = at - at % itemsize
                 take = min(16384, length - start)
                 take -= take % itemsize
-                part = bytearray(raw[base + offset + start : base + offset + start + take])
+                part = bytearray(blobs.read(offset + start, take))
                 sample_plain += part
                 _shuffle_into(part, 0, 0, take, itemsize)
                 sample_shuffled += part
@@ -200,6 +235,15 @@ def _shuffle_pays(raw: bytes | bytearray, base: int, float_blobs: list[tuple[int
     return shuffled < SHUFFLE_MIN_GAIN * plain
 
 
+def _worth_compressing(area: _Area) -> bool:
+    """False when samples spread over the payload show lz4 would barely shrink it."""
+    if area.size < SAMPLE_MIN_BYTES:
+        return True
+    step = area.size // _SAMPLES
+    sample = b"".join(area.read(i * step + step // 2 - _SAMPLE_BYTES // 2, _SAMPLE_BYTES) for i in range(_SAMPLES))
+    return len(lz4.block.compress(sample, store_size=False)) < COMPRESS_MAX_RATIO * len(sample)
+
+
 def _pack_header(
     kind: int, flags: int, count: int, seqs: tuple[int, int], times: tuple[int, int],
     raw_size: int, stored_size: int, meta_size: int, payload_sum: int,
@@ -211,16 +255,61 @@ def _pack_header(
     return head[:_CHECKED] + struct.pack("<Q", checksum(head[:_CHECKED]))
 
 
+Part = bytes | bytearray | memoryview
+
+
+def _frame_parts(kind: int, parts: list[Part], raw_size: int, meta_size: int, count: int,
+                 seqs: tuple[int, int], times: tuple[int, int], flags: int, compress: bool) -> list[Part]:
+    """[header, payload parts...]: lz4 when it pays, else the raw parts themselves (no copy)."""
+    if compress and raw_size and _worth_compressing(_Area(parts)):
+        raw = parts[0] if len(parts) == 1 else b"".join(parts)
+        packed = lz4.block.compress(raw, store_size=False)
+        if len(packed) < raw_size:
+            parts = [packed]
+            flags |= ChunkFlags.LZ4
+    stored = sum(memoryview(p).nbytes for p in parts)
+    head = _pack_header(kind, flags, count, seqs, times, raw_size, stored, meta_size, checksum(*parts))
+    return [head, *parts]
+
+
 def _frame(kind: int, raw: bytes | bytearray, meta_size: int, count: int, seqs: tuple[int, int],
            times: tuple[int, int], flags: int, compress: bool) -> bytes:
-    payload: bytes | bytearray = raw
-    if compress and raw:
-        packed = lz4.block.compress(raw, store_size=False)
-        if len(packed) < len(raw):
-            payload = packed
-            flags |= ChunkFlags.LZ4
-    head = _pack_header(kind, flags, count, seqs, times, len(raw), len(payload), meta_size, checksum(payload))
-    return b"".join((head, payload))
+    return b"".join(_frame_parts(kind, [raw], len(raw), meta_size, count, seqs, times, flags, compress))
+
+
+def encode_chunk_parts(
+    commands: Sequence[Command],
+    kind: int = ChunkKind.COMMANDS,
+    *,
+    seq_range: tuple[int, int] | None = None,
+    time_range: tuple[int, int] | None = None,
+    shuffle: bool | Literal["auto"] = "auto",
+    compress: bool = True,
+) -> list[Part]:
+    """The chunk of :func:`encode_chunk` as a list of parts (header first) whose concatenation
+    is the chunk: big payloads stored without compression are the callers' own buffers, so a
+    file sink can ``os.writev`` them with no copy."""
+    batch = encode_commands(commands)
+    meta_size = len(batch.meta)
+    pad = (-meta_size) % ALIGN
+    parts: list[Part] = [batch.meta, b"\0" * pad, *batch.blobs]
+    raw_size = meta_size + pad + batch.blob_size
+    base = meta_size + pad
+    flags = 0
+    if batch.float_blobs and (
+        shuffle is True
+        or (shuffle == "auto" and compress and _shuffle_pays(_Area(batch.blobs), batch.float_blobs))
+    ):
+        raw = bytearray(b"".join(parts))
+        for offset, length, itemsize in batch.float_blobs:
+            _shuffle_into(raw, base, offset, length, itemsize)
+        parts = [raw]
+        flags |= ChunkFlags.SHUFFLE
+    if seq_range is None:
+        seq_range = (commands[0].seq, commands[-1].seq) if commands else (0, 0)
+    if time_range is None:
+        time_range = (commands[0].t_ns, commands[-1].t_ns) if commands else (0, 0)
+    return _frame_parts(int(kind), parts, raw_size, meta_size, batch.count, seq_range, time_range, flags, compress)
 
 
 def encode_chunk(
@@ -236,24 +325,11 @@ def encode_chunk(
 
     ``seq_range``/``time_range`` default to the first/last command's; a keyframe passes the
     sequence and time of the state it captures. ``shuffle="auto"`` byte-shuffles float arrays
-    when a sample shows it compresses at least 25 % better.
+    when a sample shows it compresses at least 25 % better; lz4 is skipped when a sample shows
+    it would not shrink the payload by 10 %.
     """
-    batch = encode_commands(commands)
-    meta_size = len(batch.meta)
-    pad = (-meta_size) % ALIGN
-    raw: bytes | bytearray = b"".join([batch.meta, b"\0" * pad, *batch.blobs])
-    base = meta_size + pad
-    flags = 0
-    if batch.float_blobs and (shuffle is True or (shuffle == "auto" and compress and _shuffle_pays(raw, base, batch.float_blobs))):
-        raw = bytearray(raw)
-        for offset, length, itemsize in batch.float_blobs:
-            _shuffle_into(raw, base, offset, length, itemsize)
-        flags |= ChunkFlags.SHUFFLE
-    if seq_range is None:
-        seq_range = (commands[0].seq, commands[-1].seq) if commands else (0, 0)
-    if time_range is None:
-        time_range = (commands[0].t_ns, commands[-1].t_ns) if commands else (0, 0)
-    return _frame(int(kind), raw, meta_size, batch.count, seq_range, time_range, flags, compress)
+    return b"".join(encode_chunk_parts(commands, kind, seq_range=seq_range, time_range=time_range,
+                                       shuffle=shuffle, compress=compress))
 
 
 def encode_end_chunk(payload: Any, *, seq: int = 0, t_ns: int = 0) -> bytes:

@@ -55,6 +55,9 @@ class SceneLedger:
         self._touched: dict[str, int] = {}  # uuid -> number of the last command that touched it
         self._counts: dict[str, int] = {}  # buffer uuid -> item count (from Buffer.new)
         self._held: dict[int, int] = {}  # id(payload) -> pending commands holding it
+        self._buffer_bytes: dict[str, int] = {}  # buffer uuid -> bytes of its latest full write
+        #: Bytes of buffer contents in the scene (latest full writes): the writer spaces keyframes by it.
+        self.scene_bytes = 0
         self._n = 0  # append counter: keys of _pending (keyframe commands share one seq)
 
     def __len__(self) -> int:
@@ -76,6 +79,10 @@ class SceneLedger:
         if op == "Buffer.set_data":
             if len(args) == 3 and not cmd.kwargs and args[1] == 0 and args[2] == self._counts.get(target, -1):
                 key = (target, op)
+                size = getattr(args[0], "nbytes", None)
+                size = len(args[0]) if size is None else size
+                self.scene_bytes += size - self._buffer_bytes.get(target, 0)
+                self._buffer_bytes[target] = size
         elif op.startswith(_RECORD_FAMILIES):
             if op.endswith(".render"):
                 key = (target, op)

@@ -41,6 +41,17 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[written:]
 
 
+def _writev_all(fd: int, parts: list[Any]) -> None:
+    views = [memoryview(p).cast("B") for p in parts if len(p)]
+    while views:
+        written = os.writev(fd, views[:1024])  # IOV_MAX
+        while views and written >= views[0].nbytes:
+            written -= views[0].nbytes
+            views.pop(0)
+        if written:
+            views[0] = views[0][written:]
+
+
 class FileSink:
     """Writes a ``.gsplog`` file: header, each chunk with one write, footer index + trailer on close.
 
@@ -65,13 +76,16 @@ class FileSink:
         self.offset = 0
         self._write(head, "the header")
 
-    def _write(self, data: bytes, what: str) -> None:
+    def _write(self, data: bytes | list[Any], what: str) -> None:
         if self.failed is not None:
             raise LogWriteError(f"{self.path}: an earlier write failed ({self.failed}); nothing more is written")
         if self._closed:
             raise LogWriteError(f"{self.path}: the log is closed")
         try:
-            _write_all(self._fd, data)
+            if isinstance(data, list):
+                _writev_all(self._fd, data)
+            else:
+                _write_all(self._fd, data)
         except OSError as error:
             try:  # keep the file readable: drop the torn tail
                 os.ftruncate(self._fd, self.offset)
@@ -81,7 +95,15 @@ class FileSink:
                 f"{self.path}: writing {what} at offset {self.offset} failed: {error.strerror or error}"
             )
             raise self.failed from error
-        self.offset += len(data)
+        self.offset += sum(memoryview(p).nbytes for p in data) if isinstance(data, list) else len(data)
+
+    def write_parts(self, parts: list[Any], info: ChunkInfo) -> None:
+        """Append one chunk given as parts (header first) with one ``os.writev``: no copy."""
+        if info.kind == ChunkKind.END:
+            return
+        offset = self.offset
+        self._write(parts, f"chunk {len(self.index)}")
+        self.index.add(info, offset, info.frames, info.markers)
 
     def write_chunk(self, chunk: bytes, info: ChunkInfo | None = None) -> None:
         """Append one chunk. END chunks from a writer are not stored: close() writes the footer."""

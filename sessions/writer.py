@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sessions.chunk import ChunkKind, encode_chunk, encode_end_chunk, peek_chunk_header
+from sessions.chunk import ChunkKind, Part, encode_chunk_parts, encode_end_chunk, peek_chunk_header
 from sessions.command import Command
 from sessions.errors import LogWriteError
 from sessions.fileformat import default_metadata, encode_header
@@ -21,7 +21,11 @@ from sessions.index import MARK_OP, summarize_commands
 from sessions.ledger import SceneLedger
 from sessions.sinks import ChunkSink, FileSink
 
-__all__ = ["LogWriter"]
+__all__ = ["LogWriter", "KEYFRAME_SPACING"]
+
+#: A keyframe by bytes waits for this many times the scene's size (its buffers' latest contents,
+#: or the last keyframe's size) of log since the previous one: keyframes stay near 1/9 of the log.
+KEYFRAME_SPACING = 8
 
 
 def _estimate_bytes(value: Any, depth: int = 0) -> int:
@@ -48,8 +52,8 @@ class LogWriter:
     - ``max_chunk_bytes``: a chunk is cut when its estimated raw size reaches this.
     - ``keyframe_interval_s`` / ``keyframe_interval_bytes``: a KEYFRAME chunk (the whole scene as
       synthetic commands) is written after a flush once this much session time or this many
-      bytes have passed since the last one (the byte interval grows to 4x the last keyframe's
-      size so keyframes never dominate the file). ``keyframes=False`` disables them.
+      bytes have passed since the last one (the byte interval grows to KEYFRAME_SPACING times
+      the scene's size so keyframes stay a small share of the file). ``keyframes=False`` disables them.
     - ``shuffle``: byte-shuffle float arrays before lz4 ("auto": when a sample shows it pays).
 
     Write failures raise :class:`LogWriteError`; the file stays readable up to the last chunk.
@@ -161,36 +165,51 @@ class LogWriter:
         self._pending_bytes = 0
         self._pending_since = None
         try:
-            chunk = encode_chunk(commands, ChunkKind.COMMANDS, shuffle=self.shuffle, compress=self.compress)
+            parts = encode_chunk_parts(commands, ChunkKind.COMMANDS, shuffle=self.shuffle, compress=self.compress)
         except TypeError as error:
             raise LogWriteError(f"cannot encode commands {commands[0].seq}..{commands[-1].seq}: {error}") from error
         frames, markers = summarize_commands(commands)
-        self._emit(chunk, frames, tuple(markers))
-        self._bytes_since_keyframe += len(chunk)
+        size = self._emit(parts, frames, tuple(markers))
+        self._bytes_since_keyframe += size
         if self._keyframe_due():
             self.write_keyframe()
 
     def _keyframe_due(self) -> bool:
         if not self._keyframes:
             return False
-        by_bytes = max(self.keyframe_interval_bytes, 4 * self._last_keyframe_size)
+        assert self._ledger is not None
+        scene = max(self._last_keyframe_size, self._ledger.scene_bytes)
+        by_bytes = max(self.keyframe_interval_bytes, KEYFRAME_SPACING * scene)
         return (self.last_t_ns - self._last_keyframe_t >= self.keyframe_interval_ns
                 or self._bytes_since_keyframe >= by_bytes)
 
-    def _emit(self, chunk: bytes, frames: int = 0, markers: tuple[tuple[str, int, int], ...] = ()) -> None:
-        info = dataclasses.replace(peek_chunk_header(chunk), frames=frames, markers=markers)
+    def _emit(self, parts: list[Part], frames: int = 0, markers: tuple[tuple[str, int, int], ...] = ()) -> int:
+        """Hand one chunk (header first, then payload parts) to every sink; returns its size.
+
+        Sinks with ``write_parts`` (the file) get the parts as they are, written with one
+        ``os.writev``; the others get the chunk joined once into bytes.
+        """
+        info = dataclasses.replace(peek_chunk_header(parts[0]), frames=frames, markers=markers)
+        joined: bytes | None = None
         failure: Exception | None = None
         for sink in self.sinks:
             try:
-                sink.write_chunk(chunk, info)
+                write_parts = getattr(sink, "write_parts", None)
+                if write_parts is not None:
+                    write_parts(parts, info)
+                else:
+                    if joined is None:
+                        joined = b"".join(parts)
+                    sink.write_chunk(joined, info)
             except Exception as error:  # one failing sink must not starve the others
                 failure = failure or error
         self.chunks_written += 1
-        self.bytes_written += len(chunk)
+        self.bytes_written += info.size
         if failure is not None:
             if isinstance(failure, LogWriteError):
                 raise failure
             raise LogWriteError(f"a sink failed to take chunk {self.chunks_written - 1}: {failure}") from failure
+        return info.size
 
     def seed(self, commands: Iterable[Command]) -> None:
         """Start from a known state: apply ``commands`` (e.g. a snapshot) to the writer's scene
@@ -216,24 +235,26 @@ class LogWriter:
         state = self._ledger.materialise() if self._ledger is not None else None
         if state is None:
             return None
+        parts = self._snapshot_parts(state)
+        return b"".join(parts), self.last_seq
+
+    def _snapshot_parts(self, state: Any) -> list[Part]:
         commands = state.snapshot(self.last_seq, self.last_t_ns)
-        chunk = encode_chunk(commands, ChunkKind.KEYFRAME, seq_range=(self.last_seq, self.last_seq),
-                             time_range=(self.last_t_ns, self.last_t_ns), shuffle=self.shuffle,
-                             compress=self.compress)
-        return chunk, self.last_seq
+        return encode_chunk_parts(commands, ChunkKind.KEYFRAME, seq_range=(self.last_seq, self.last_seq),
+                                  time_range=(self.last_t_ns, self.last_t_ns), shuffle=self.shuffle,
+                                  compress=self.compress)
 
     def write_keyframe(self) -> bool:
         """Flush, then write a KEYFRAME chunk of the current state now. False when keyframes are off."""
         if self._pending:
             self.flush()
-        snap = self.snapshot_chunk()
-        if snap is None:
+        state = self._ledger.materialise() if self._ledger is not None else None
+        if state is None:
             return False
-        chunk, _seq = snap
-        self._emit(chunk)
+        size = self._emit(self._snapshot_parts(state))
         self._bytes_since_keyframe = 0
         self._last_keyframe_t = self.last_t_ns
-        self._last_keyframe_size = len(chunk)
+        self._last_keyframe_size = size
         return True
 
     # -- closing ---------------------------------------------------------------------------------

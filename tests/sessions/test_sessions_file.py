@@ -125,9 +125,14 @@ def test_keyframes_by_time_and_bytes_and_on_demand(tmp_path: Path) -> None:
         kf_times = [reader.index.entries[i].t_first for i in reader.index.keyframes]
         assert len(kf_times) >= 4 and all(b - a >= 10_000_000 for a, b in zip(kf_times, kf_times[1:]))
     path2 = tmp_path / "kb.gsplog"
-    write(path2, cmds, flush_every=4, keyframe_interval_s=1e9, keyframe_interval_bytes=20_000)
+    # By bytes: at least KEYFRAME_SPACING x the scene's buffer bytes (~12 KB here) apart.
+    long_cmds = points_scene(frames=160, n=500)
+    write(path2, long_cmds, flush_every=4, keyframe_interval_s=1e9, keyframe_interval_bytes=20_000)
     with LogReader(path2) as reader:
-        assert len(reader.index.keyframes) >= 3
+        kf = [reader.index.entries[i] for i in reader.index.keyframes]
+        assert len(kf) >= 3
+        total = reader.index.entries[-1].offset + reader.index.entries[-1].size
+        assert sum(e.size for e in kf) < 0.2 * total
     path3 = tmp_path / "kd.gsplog"
     writer = LogWriter(path3, keyframe_interval_s=1e9, keyframe_interval_bytes=1 << 40)
     writer.append_many(cmds[:20])
