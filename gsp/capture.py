@@ -49,6 +49,7 @@ class CallObserver(Protocol):
 
 
 _observers: list[CallObserver] = []
+_observer_tuple: tuple[CallObserver, ...] = ()  # what the wrappers iterate (replaced, never mutated)
 _lock = threading.RLock()
 _classes: dict[str, type[Captured]] = {}
 # (class, attribute name) -> original function, for every wrapper currently installed.
@@ -180,16 +181,30 @@ def _op_name(target: Captured, method: str) -> str:
 
 
 def _make_wrapper(original: Callable[..., Any], method: str) -> Callable[..., Any]:
+    # The hot path of every recorded call: op names are cached per class, the depth is saved and
+    # restored (no arithmetic in the finally), observers are read from a tuple kept up to date.
+    ops: dict[type, str] = {}
+
     @functools.wraps(original)
     def captured_call(self: Captured, *args: Any, **kwargs: Any) -> Any:
         state = _state
-        state.depth += 1
+        depth = state.depth
+        state.depth = depth + 1
         try:
             result = original(self, *args, **kwargs)
         finally:
-            state.depth -= 1
-        if state.depth == 0:
-            _dispatch(self, _op_name(self, method), args, kwargs)
+            state.depth = depth
+        if depth == 0:
+            cls = type(self)
+            op = ops.get(cls)
+            if op is None:
+                op = ops[cls] = _op_name(self, method)
+            state.depth = 1  # calls the observers make are not reported again
+            try:
+                for observer in _observer_tuple:
+                    observer.on_call(self, op, args, kwargs)
+            finally:
+                state.depth = 0
         return result
 
     captured_call.__gsp_original__ = original  # type: ignore[attr-defined]
@@ -200,7 +215,7 @@ def _dispatch(target: Captured, op: str, args: tuple[Any, ...], kwargs: dict[str
     # Observers run with depth raised so that calls they make are not reported again.
     _state.depth += 1
     try:
-        for observer in tuple(_observers):
+        for observer in _observer_tuple:
             observer.on_call(target, op, args, kwargs)
     finally:
         _state.depth -= 1
@@ -243,16 +258,20 @@ def _all_subclasses(cls: type) -> list[type]:
 def add_observer(observer: CallObserver) -> None:
     """Start telling ``observer`` of every captured call (installs the wrappers if needed)."""
     with _lock:
+        global _observer_tuple
         if not _observers:
             _install_all()
         _observers.append(observer)
+        _observer_tuple = tuple(_observers)
 
 
 def remove_observer(observer: CallObserver) -> None:
     """Stop telling ``observer``; the last removal restores the plain, unwrapped methods."""
     with _lock:
+        global _observer_tuple
         if observer in _observers:
             _observers.remove(observer)
+        _observer_tuple = tuple(_observers)
         if not _observers:
             _uninstall_all()
 

@@ -29,8 +29,8 @@ from gsp.capture import Captured
 from recorder.convert import PLAIN_TYPES as _PLAIN
 from recorder.convert import ArgConverter
 from recorder.pool import CopyPool
-from recorder.queue import DEFAULT_MAX_BYTES, DEFAULT_MAX_COMMANDS, CommandQueue
-from recorder.tracking import BLOCK_BYTES, HASH_NAME, BufferTracker, reachable_buffers
+from recorder.queue import DEFAULT_MAX_BYTES, DEFAULT_MAX_COMMANDS, SMALL_PAYLOAD, CommandQueue
+from recorder.tracking import BLOCK_BYTES, HASH_NAME, BufferTracker, content_hash, reachable_buffers
 from recorder.writer_thread import WriterThread
 from sessions.command import Ref
 from sessions.index import MARK_OP
@@ -209,6 +209,8 @@ class Recorder:
                 if len(items) < self._max_commands:
                     items.append((t_ns, op, uuid, args, kwargs, 0))
                     return
+        elif op == "Buffer.set_data" and uuid in self._refs and self._small_set_data(target, uuid, t_ns, args, kwargs):
+            return
         try:
             with self._lock:  # snapshots and hooks of several threads must not interleave
                 self._record_call(t_ns, target, uuid, op, args, kwargs)
@@ -216,6 +218,21 @@ class Recorder:
             if op not in self._broken_ops:
                 self._broken_ops.add(op)
                 _log.warning("gsplog recorder: %s was not recorded: %r", op, error)
+
+    def _small_set_data(
+        self, target: Any, uuid: str, t_ns: int, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> bool:
+        """Fast path of ``set_data(bytearray, offset, count)`` on a small buffer (one hash block):
+        copy, note the new content hash, queue. False when the call needs the general path."""
+        if kwargs or len(args) != 3 or type(args[0]) is not bytearray or type(args[1]) is not int \
+                or type(args[2]) is not int or len(args[0]) >= SMALL_PAYLOAD:
+            return False
+        storage = target.to_bytearray()
+        if len(storage) > BLOCK_BYTES or len(self._items) >= self._max_commands:
+            return False
+        self.tracker.known[uuid] = [content_hash(storage)]
+        self._items.append((t_ns, "Buffer.set_data", uuid, (bytearray(args[0]), args[1], args[2]), kwargs, 0))
+        return True
 
     def _record_call(
         self, t_ns: int, target: Captured, uuid: str, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]

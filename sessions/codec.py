@@ -66,6 +66,8 @@ ALLOWED_DTYPES: frozenset[str] = frozenset(
 )
 
 _PLAIN = (str, int, float, bool, type(None))
+#: Values msgpack packs exactly as the encoder would (the fast path of encode_commands).
+_SCALAR_TYPES = frozenset(_PLAIN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,9 +241,19 @@ def encode_commands(commands: Iterable[Command], *, out_of_band: bool = True) ->
     """Encode commands as msgpack ``meta`` + out-of-band ``blobs`` (see module doc)."""
     enc = _Encoder(out_of_band)
     rows = []
+    append = rows.append
+    value = enc.value
+    scalar = _SCALAR_TYPES
     for cmd in commands:
         try:
-            rows.append([cmd.seq, cmd.t_ns, cmd.op, cmd.target, enc.value(cmd.args), enc.value(cmd.kwargs)])
+            args = cmd.args
+            for a in args:
+                if type(a) not in scalar:
+                    args = value(args)
+                    break
+            # msgpack packs a tuple of scalars as the array that value() would build
+            kwargs = cmd.kwargs
+            append([cmd.seq, cmd.t_ns, cmd.op, cmd.target, args, value(kwargs) if kwargs else kwargs])
         except (TypeError, ValueError, RecursionError) as error:
             raise TypeError(f"cannot encode command seq={cmd.seq} op={cmd.op}: {error}") from error
     meta = msgpack.packb(rows, use_bin_type=True)

@@ -23,13 +23,36 @@ from typing import Any
 
 from sessions.command import Command, Ref
 
-__all__ = ["SceneLedger", "MATERIALISE_EVERY"]
+__all__ = ["SceneLedger", "MATERIALISE_EVERY", "HOLD_MIN_BYTES"]
 
+#: Payloads at least this big are counted as held (the recorder's pool recycles copies of 256 KiB
+#: and more: those must not be reused while a pending command references them).
+HOLD_MIN_BYTES = 64 * 1024
 #: Pending commands beyond this are applied at once (bounds the memory they hold).
 MATERIALISE_EVERY = 50_000
 
 _PLAIN = frozenset({int, float, str, bool, type(None), bytes})
 _RECORD_FAMILIES = ("Renderer.", "Animator.", "ViewportEvents.")
+
+
+_OTHER, _SETTER, _SET_DATA, _RECORD_RENDER, _BUFFER_NEW, _IGNORED = range(6)
+
+
+def _classify(op: str) -> int:
+    """How the ledger treats an op (cached per op string)."""
+    if op == "Buffer.set_data":
+        return _SET_DATA
+    if op == "Buffer.new":
+        return _BUFFER_NEW
+    if op.startswith(_RECORD_FAMILIES):
+        if op.endswith(".render"):
+            return _RECORD_RENDER
+        return _IGNORED if op.endswith((".frame", ".event")) else _OTHER  # SceneState ignores events
+    if op.startswith("Recorder."):
+        return _IGNORED  # markers are not scene state
+    if op.partition(".")[2].startswith("set_"):
+        return _SETTER
+    return _OTHER
 
 
 def _refs_in(values: Any, out: list[str]) -> None:
@@ -58,6 +81,7 @@ class SceneLedger:
         self._buffer_bytes: dict[str, int] = {}  # buffer uuid -> bytes of its latest full write
         #: Bytes of buffer contents in the scene (latest full writes): the writer spaces keyframes by it.
         self.scene_bytes = 0
+        self._kinds: dict[str, int] = {}  # op -> how the ledger treats it (_classify)
         self._n = 0  # append counter: keys of _pending (keyframe commands share one seq)
 
     def __len__(self) -> int:
@@ -71,48 +95,50 @@ class SceneLedger:
     def append(self, cmd: Command) -> None:
         """Note one command (cheap: a few dict operations)."""
         op = cmd.op
+        kind = self._kinds.get(op)
+        if kind is None:
+            kind = self._kinds[op] = _classify(op)
+        if kind == _IGNORED:
+            return
         target = cmd.target
         self._n += 1
-        seq = self._n
+        n = self._n
         args = cmd.args
+        kwargs = cmd.kwargs
         key: tuple[Any, ...] | None = None
-        if op == "Buffer.set_data":
-            if len(args) == 3 and not cmd.kwargs and args[1] == 0 and args[2] == self._counts.get(target, -1):
+        if kind == _SETTER:
+            key = (target, op, len(args), *kwargs) if kwargs else (target, op, len(args))
+        elif kind == _SET_DATA:
+            payload = args[0] if args else b""
+            size = getattr(payload, "nbytes", None)
+            size = len(payload) if size is None else size
+            if len(args) == 3 and not kwargs and args[1] == 0 and args[2] == self._counts.get(target, -1):
                 key = (target, op)
-                size = getattr(args[0], "nbytes", None)
-                size = len(args[0]) if size is None else size
                 self.scene_bytes += size - self._buffer_bytes.get(target, 0)
                 self._buffer_bytes[target] = size
-        elif op.startswith(_RECORD_FAMILIES):
-            if op.endswith(".render"):
-                key = (target, op)
-            elif op.endswith(".frame") or op.endswith(".event"):
-                return  # SceneState ignores events
-        elif op == "Buffer.new":
-            if args and type(args[0]) is int:
-                self._counts[target] = args[0]
-        elif op.startswith("Recorder."):
-            return  # markers are not scene state
-        elif "set_" in op:
-            key = (target, op, len(args), *cmd.kwargs)
+            if size >= HOLD_MIN_BYTES:
+                self._hold(payload, 1)
+        elif kind == _RECORD_RENDER:
+            key = (target, op)
+        elif kind == _BUFFER_NEW and args and type(args[0]) is int:
+            self._counts[target] = args[0]
         if key is not None:
             previous = self._latest.get(key)
-            if previous is not None and (self._touched.get(target) == previous or key[1].startswith(_RECORD_FAMILIES)):
+            # Replace only what nothing has seen since (records are never validated against).
+            if previous is not None and (kind == _RECORD_RENDER or self._touched.get(target) == previous):
                 self._drop(previous)
-            self._latest[key] = seq
-        self._pending[seq] = cmd
+            self._latest[key] = n
+        self._pending[n] = cmd
         if target:
-            self._touched[target] = seq
-        if op == "Buffer.set_data":
-            self._hold(args[0] if args else None, 1)
-        else:
-            for a in args:
-                if type(a) not in _PLAIN:  # only calls with objects pay for the reference walk
-                    self._touch_refs(cmd, seq)
-                    break
+            self._touched[target] = n
+        if kind != _SET_DATA:
+            if kwargs:
+                self._touch_refs(cmd, n)
             else:
-                if cmd.kwargs:
-                    self._touch_refs(cmd, seq)
+                for a in args:
+                    if type(a) not in _PLAIN:  # only calls with objects pay for the reference walk
+                        self._touch_refs(cmd, n)
+                        break
         if len(self._pending) > MATERIALISE_EVERY:
             self.materialise()
 
@@ -136,7 +162,7 @@ class SceneLedger:
 
     def _drop(self, seq: int) -> None:
         cmd = self._pending.pop(seq, None)
-        if cmd is not None and cmd.op == "Buffer.set_data" and cmd.args:
+        if cmd is not None and cmd.op == "Buffer.set_data" and cmd.args and id(cmd.args[0]) in self._held:
             self._hold(cmd.args[0], -1)
 
     # -- the state -------------------------------------------------------------------------------

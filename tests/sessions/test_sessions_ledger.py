@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from sessions_testkit import Script, final_hash, uid
 
 from sessions import LogWriter, decode_chunk
+from sessions import ledger as ledger_module
 from sessions.command import Ref
 from sessions.ledger import SceneLedger
 
@@ -93,7 +94,8 @@ def test_keyframe_from_the_ledger_equals_replaying_every_command(ops: list[tuple
     writer.close()
 
 
-def test_ledger_coalesces_repeated_full_writes_and_releases_their_payloads() -> None:
+def test_ledger_coalesces_repeated_full_writes_and_releases_their_payloads(monkeypatch: Any) -> None:
+    monkeypatch.setattr(ledger_module, "HOLD_MIN_BYTES", 0)  # track even these small payloads
     commands, _ = _session([("full", 3)] * 5 + [("render",)] * 3 + [("vp", "x", 1), ("vp", "x", 2)])
     ledger = SceneLedger()
     for cmd in commands:
@@ -108,8 +110,9 @@ def test_ledger_coalesces_repeated_full_writes_and_releases_their_payloads() -> 
     assert state.state_hash() == final_hash(commands)
 
 
-def test_a_write_referenced_in_between_is_not_coalesced() -> None:
+def test_a_write_referenced_in_between_is_not_coalesced(monkeypatch: Any) -> None:
     """set_data, a call that references the buffer (may validate it), set_data: all kept."""
+    monkeypatch.setattr(ledger_module, "HOLD_MIN_BYTES", 0)
     commands, _ = _session([("full", 4), ("repoint", "sizes", 4), ("full", 4)])
     ledger = SceneLedger()
     for cmd in commands:
