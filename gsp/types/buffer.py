@@ -128,7 +128,11 @@ class Buffer(Captured):
                 f"{owner}: data has {view.nbytes} bytes, expected {count * size} "
                 f"({count} items of {self._type.name}, {size} bytes each)"
             )
-        self._data[offset * size : (offset + count) * size] = view
+        start = offset * size
+        if view.nbytes >= 65536:  # numpy copies big blocks about twice as fast as bytearray slicing
+            np.frombuffer(self._data, np.uint8)[start : start + view.nbytes] = np.frombuffer(view, np.uint8)
+        else:
+            self._data[start : start + view.nbytes] = view
 
     def to_bytearray(self) -> bytearray:
         """The buffer's own storage (not a copy): writing into it changes the buffer."""
