@@ -97,7 +97,7 @@ def dump(log: str, start: Any, stop: Any, full: bool) -> None:
     from sessions import tools
 
     with _log_errors(), _progress(None, "cmd", "dump") as bar:
-        stdout = click.get_text_stream("stdout")
+        stdout = sys.stdout
         tools.dump(log, stdout, start=start, stop=stop, full=full, progress=bar)
 
 
