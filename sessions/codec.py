@@ -240,7 +240,7 @@ class _Encoder:
 def encode_commands(commands: Iterable[Command], *, out_of_band: bool = True) -> EncodedBatch:
     """Encode commands as msgpack ``meta`` + out-of-band ``blobs`` (see module doc)."""
     enc = _Encoder(out_of_band)
-    rows = []
+    rows: list[list[Any]] = []
     append = rows.append
     value = enc.value
     scalar = _SCALAR_TYPES
