@@ -360,3 +360,35 @@ def test_buffer_written_in_place_is_logged_before_the_call_that_validates_it(tmp
     writes = [bytes(c.args[0]) for c in read if c.op == "Buffer.set_data" and c.target == uuid]
     expected = [np.array(v, np.uint32).tobytes() for v in ([2, 4], [3, 3], [1, 5])]
     assert writes[-3:] == expected
+
+
+def test_recycled_copies_never_alter_keyframes(tmp_path: Path) -> None:
+    """The writer's keyframe ledger keeps references to the latest copy written to each buffer:
+    the pool must not hand such a copy to another buffer's call (same shape) before a keyframe
+    has captured it, or the keyframe would hold the other buffer's content."""
+    from sessions import LogReader, SceneState
+
+    path = tmp_path / "pool_kf.gsplog"
+    n = 100_000  # 400 kB: above the pool's threshold
+    options = {"keyframe_interval_s": 1e9, "keyframe_interval_bytes": 1}  # by bytes: 8 x the scene
+    with recorder.record(path, flush_interval_s=0.005, writer_options=options) as rec:
+        a, b = Buffer(n, BufferType.float32), Buffer(n, BufferType.float32)
+        for frame in range(40):
+            data = np.random.default_rng(frame).random(n, dtype=np.float32)  # incompressible: chunks count
+            (a if frame % 2 else b).set_data(data, 0, n)
+            rec.flush()  # a chunk per call: each copy is recycled as soon as nothing holds it
+    assert rec._pool.reused > 0
+    with LogReader(path) as reader:
+        keyframes = list(reader.index.keyframes)
+        assert len(keyframes) >= 3
+        for number in keyframes:
+            state = SceneState()
+            for cmd in reader.read_chunk(number).commands():
+                state.apply(cmd)
+            seq = reader.index.entries[number].seq_last
+            logged = list(reader.commands(stop=f"seq:{seq + 1}"))
+            for buf in (a, b):
+                writes = [c for c in logged if c.op == "Buffer.set_data" and c.target == buf.get_uuid()]
+                got = bytes(state.get(buf.get_uuid()).to_bytearray())
+                expected = np.asarray(writes[-1].args[0]).tobytes() if writes else bytes(4 * n)
+                assert got == expected
