@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import click
 
 __all__ = ["replay", "ReplayError"]
@@ -56,32 +58,39 @@ def replay(
     In a window: space pauses, right/left arrows step a frame, q quits.
     """
     from player import replay as run_replay
+    from player.sources import UnterminatedLogWarning
     from sessions.errors import CommandError, LogFormatError
 
     try:
-        result = run_replay(
-            source,
-            backend,
-            output,
-            speed=speed,
-            realtime=realtime,
-            start=start,
-            stop=stop,
-            frame=frame,
-            loop=loop,
-            size=size,
-            follow=follow,
-            progress=progress,
-            fps=fps,
-            window=window,
-            follow_timeout_s=timeout,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UnterminatedLogWarning)
+            result = run_replay(
+                source,
+                backend,
+                output,
+                speed=speed,
+                realtime=realtime,
+                start=start,
+                stop=stop,
+                frame=frame,
+                loop=loop,
+                size=size,
+                follow=follow,
+                progress=progress,
+                fps=fps,
+                window=window,
+                follow_timeout_s=timeout,
+            )
     except (LogFormatError, CommandError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
         raise ReplayError(_one_line(error)) from None
     except KeyboardInterrupt:
         raise click.exceptions.Exit(130) from None
+    for warning in caught:
+        click.echo(f"warning: {_one_line(warning.message)}", err=True)
     if result.frames == 0 and (frame is not None or start is not None):
         raise ReplayError(f"{source}: no frame matched the selection (the session has {result.frames_seen} frames)")
+    if result.frames == 0 and output is not None:
+        raise ReplayError(f"{source}: the session has no rendered frame, nothing written to {output}")
     where = ", ".join(str(p) for p in result.outputs) or "no output"
     click.echo(
         f"{result.frames} frame(s) replayed with {backend} in {result.elapsed_s:.2f} s -> {where}",
@@ -89,6 +98,6 @@ def replay(
     )
 
 
-def _one_line(error: BaseException) -> str:
+def _one_line(error: BaseException | str) -> str:
     text = str(error) or type(error).__name__
     return " ".join(text.split())

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,9 +13,14 @@ from typing import Any
 
 from sessions.command import Command
 
-__all__ = ["Source", "open_source", "is_live_endpoint"]
+__all__ = ["Source", "open_source", "is_live_endpoint", "UnterminatedLogWarning"]
 
 LIVE_SCHEMES = ("tcp://", "ipc://", "inproc://")
+
+
+class UnterminatedLogWarning(UserWarning):
+    """A log without its footer (a killed recorder, or one still writing) is replayed up to its
+    last intact chunk."""
 
 
 def is_live_endpoint(source: object) -> bool:
@@ -80,6 +86,14 @@ def open_source(
         from sessions import LogReader
 
         reader = LogReader(path)
+        if not follow and not reader.complete:
+            last = reader.last_seq()
+            warnings.warn(
+                f"{path}: the log has no footer (its recorder was killed or is still writing): "
+                f"replaying the intact commands up to seq {last}; `gsp repair` rewrites it whole",
+                UnterminatedLogWarning,
+                stacklevel=2,
+            )
         return Source(
             name=str(path),
             reader=reader,

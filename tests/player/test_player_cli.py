@@ -76,6 +76,26 @@ def test_cli_bad_logs_exit_2_one_line(session: Path, tmp_path: Path) -> None:
     _assert_one_line_error(*_run(str(tmp_path / "missing.gsplog"))[::2], "missing.gsplog")
 
 
+def test_cli_warns_on_an_unterminated_log_and_refuses_an_empty_output(session: Path, tmp_path: Path) -> None:
+    reader = LogReader(session)
+    entries = reader.index.entries
+    first_commands = entries[reader.index.command_chunks()[0]].offset
+    end_of_chunks = max(e.offset + e.size for e in entries)
+    reader.close()
+    # Cut inside the footer: every chunk is intact, the index is gone.
+    cut = tmp_path / "unterminated.gsplog"
+    cut.write_bytes(session.read_bytes()[: end_of_chunks + 3])
+    code, _, err = _run(str(cut), "-o", str(tmp_path / "u.png"))
+    assert code == 0, err
+    assert "warning:" in err and "no footer" in err and "gsp repair" in err
+    assert iio3.imread(tmp_path / "u.png").ndim == 3
+    # Only the scene setup survives (no render): asking for an image is an error, not silence.
+    setup_only = tmp_path / "setup.gsplog"
+    setup_only.write_bytes(session.read_bytes()[:first_commands])
+    code, _, err = _run(str(setup_only), "-o", str(tmp_path / "none.png"))
+    assert code == 2 and "no rendered frame" in err and not (tmp_path / "none.png").exists()
+
+
 def test_cli_bad_options_exit_2(session: Path, tmp_path: Path) -> None:
     _assert_one_line_error(*_run(str(session), "--backend", "nope", "-o", str(tmp_path / "x.png"))[::2], "nope", "matplotlib")
     _assert_one_line_error(*_run(str(session), "--size", "big")[::2], "size")
