@@ -93,7 +93,9 @@ class SceneLedger:
 
     # -- appending -------------------------------------------------------------------------------
     def append(self, cmd: Command) -> None:
-        """Note one command (cheap: a few dict operations)."""
+        """Note one command (cheap: a few dict operations); nothing once keyframes failed."""
+        if self.failed is not None:
+            return
         op = cmd.op
         kind = self._kinds.get(op)
         if kind is None:

@@ -250,10 +250,12 @@ def test_bad_commands_disable_keyframes_with_a_warning_not_the_log(tmp_path: Pat
         writer.append(Command(1, 0, "Buffer.set_data", "no-such-buffer", (bytearray(4), 0, 1)))
         # The writer's state is brought up to date lazily: the failure shows at the keyframe.
         assert writer.write_keyframe() is False
+        writer.append(Command(2, 0, "Viewport.set_x", "v", (3,)))
+        assert writer._ledger is not None and len(writer._ledger) == 0  # holds nothing any more
     assert any("keyframes disabled" in str(w.message) for w in caught)
     writer.close()
     with LogReader(path) as reader:
-        assert len(list(reader.commands())) == 1
+        assert len(list(reader.commands())) == 2
 
 
 def test_chunk_info_round_trips_through_dataclasses(tmp_path: Path) -> None:

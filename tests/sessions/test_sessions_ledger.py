@@ -19,7 +19,7 @@ N = 16
 _op = st.one_of(
     st.tuples(st.just("full"), st.integers(3, 6)),  # full set_data of a buffer
     st.tuples(st.just("partial"), st.integers(3, 6), st.integers(0, N - 1), st.integers(1, 4)),
-    st.tuples(st.just("vp"), st.sampled_from(["x", "y", "width"]), st.integers(0, 500)),
+    st.tuples(st.just("vp"), st.sampled_from(["x", "y", "width"]), st.integers(1, 500)),  # width >= 1
     st.tuples(st.just("repoint"), st.sampled_from(["sizes", "edge_widths"]), st.sampled_from([4, 6, 9])),
     st.tuples(st.just("newbuf"),),
     st.tuples(st.just("render"),),
