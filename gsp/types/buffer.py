@@ -73,7 +73,8 @@ class Buffer(Captured):
         self._uuid = new_uuid()
         self._type = _check_type("Buffer", buffer_type)
         self._count = _check_count("Buffer", "count", count)
-        self._data = bytearray(self._count * BufferType.get_item_size(self._type))
+        self._item_size = BufferType.get_item_size(self._type)
+        self._data = bytearray(self._count * self._item_size)
 
     def __repr__(self) -> str:
         return f"Buffer(count={self._count}, type={self._type.name}, uuid={self.get_uuid()})"
@@ -93,7 +94,7 @@ class Buffer(Captured):
         size = BufferType.get_item_size(self._type)
         out = Buffer.__new__(Buffer)
         out._uuid = new_uuid()
-        out._type, out._count = self._type, count
+        out._type, out._count, out._item_size = self._type, count, size
         out._data = self._data[offset * size : (offset + count) * size]
         return out
 
@@ -104,9 +105,22 @@ class Buffer(Captured):
         ``count`` items' bytes, or a numpy array of ``count`` items in numpy form (converted to
         this buffer's dtype; float data for an integer type is refused).
         """
+        size = self._item_size
+        # Fast path for the common call (plain ints in range, raw bytes of the right length):
+        # the same checks as below, without the generic conversions.
+        if (
+            type(offset) is int
+            and type(count) is int
+            and 0 <= offset
+            and 0 <= count
+            and offset + count <= self._count
+            and type(data) in (bytes, bytearray)
+            and len(data) == count * size
+        ):
+            self._data[offset * size : (offset + count) * size] = data
+            return
         owner = "Buffer.set_data"
         offset, count = self._check_range(owner, offset, count)
-        size = BufferType.get_item_size(self._type)
         if isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 1:
             # A flat uint8 array is raw bytes (as a decoded bytes payload may arrive).
             view = memoryview(np.ascontiguousarray(data))  # type: ignore[arg-type]
