@@ -124,6 +124,7 @@ class Recorder:
             poll_s=min(0.005, self.flush_interval_s / 4),
             on_command=self.on_command,
             on_failure=self._on_failure,
+            on_payload=self.tracker.resolve,
             # Copies may be recycled only when nobody else keeps the commands.
             pool=self._pool if self.on_command is None else None,
         )
@@ -243,13 +244,17 @@ class Recorder:
         converter = self._converter
         before = converter.copied_bytes
         raw_args, raw_kwargs = args, kwargs
+        payload = None
         if op == "Buffer.set_data" and args and type(args[0]) in _PAYLOAD_TYPES:
             rest, kwargs = converter.convert_call(args[1:], kwargs)
-            args = (converter.copy_payload(args[0]), *rest)
+            payload = converter.copy_payload(args[0])
+            args = (payload, *rest)
         elif args or kwargs:
             args, kwargs = converter.convert_call(args, kwargs)
         hook = self._hooks.get(op)
-        if hook is not None:  # sees the caller's live objects, after unknown ones were snapshotted
+        if payload is not None and self._defer_hash(target, payload, raw_args, raw_kwargs):
+            pass  # the writer thread hashes the copy
+        elif hook is not None:  # sees the caller's live objects, after unknown ones were snapshotted
             hook(target, raw_args, raw_kwargs)
         elif args or kwargs:
             self._sync_buffer_args(raw_args, raw_kwargs)
@@ -293,6 +298,22 @@ class Recorder:
                 self.tracker.note_written(obj)
         finally:
             self._snapshotting.discard(uuid)
+
+    def _defer_hash(self, target: Any, payload: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+        """For a full write of a big buffer whose copy has exactly the buffer's new bytes, let the
+        writer thread hash the copy instead of hashing the storage here. False: hash now."""
+        storage = target.to_bytearray()
+        n = len(storage)
+        if n <= BLOCK_BYTES or _set_data_range(target, args, kwargs) != (0, n):
+            return False
+        if type(payload) is bytearray:
+            same = len(payload) == n
+        else:
+            dtype = target.to_numpy().dtype
+            same = payload.nbytes == n and (payload.dtype == dtype or (payload.dtype == np.uint8 and payload.ndim == 1))
+        if same:
+            self.tracker.note_copied(target, payload)
+        return same
 
     def _after_buffer_write(self, target: Captured, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         big = len(target.to_bytearray()) > BLOCK_BYTES  # type: ignore[attr-defined]

@@ -25,7 +25,8 @@ from typing import Any
 
 from gsp.capture import Captured
 
-__all__ = ["content_hash", "HASH_NAME", "BLOCK_BYTES", "BufferTracker", "block_hashes", "reachable_buffers"]
+__all__ = ["content_hash", "HASH_NAME", "BLOCK_BYTES", "BufferTracker", "DeferredHashes", "block_hashes",
+           "reachable_buffers"]
 
 try:
     import xxhash
@@ -93,12 +94,64 @@ def block_hashes(data: Any, first: int = 0, last: int | None = None) -> list[int
     return [content_hash(view[b * BLOCK_BYTES : (b + 1) * BLOCK_BYTES]) for b in range(first, last + 1)]
 
 
+class DeferredHashes:
+    """Block hashes of a recorder copy, computed by whichever thread asks first.
+
+    A full ``set_data`` of a big buffer logs the recorder's copy, whose bytes are the buffer's
+    new content: the writer thread hashes the copy when it takes the command (xxhash releases
+    the GIL), so the caller's thread does not; a render that comes first hashes it itself.
+    The copy is hashed before the writer can recycle it (recycling follows the append).
+    """
+
+    __slots__ = ("data", "hashes", "key")
+
+    def __init__(self, data: Any) -> None:
+        self.data: Any = data
+        self.hashes: list[int] | None = None
+        self.key = id(data)
+
+    def get(self) -> list[int]:
+        """The block hashes (computed now if nobody has yet)."""
+        hashes = self.hashes
+        if hashes is None:
+            data = self.data
+            view = memoryview(data).cast("B") if not isinstance(data, (bytes, bytearray)) else data
+            hashes = self.hashes = block_hashes(view)
+            self.data = None  # the copy may be recycled from now on
+        return hashes
+
+
 class BufferTracker:
     """Known block hashes of every buffer, by UUID, as the log holds its content."""
 
     def __init__(self) -> None:
-        self.known: dict[str, list[int]] = {}
+        self.known: dict[str, list[int] | DeferredHashes] = {}
+        self.deferred: dict[int, DeferredHashes] = {}  # id(copy) -> its hashes, until resolved
         self.checked_bytes = 0  # bytes hashed at render time (statistics)
+
+    def _hashes(self, uuid: str) -> list[int] | None:
+        known = self.known.get(uuid)
+        if type(known) is DeferredHashes:
+            self.deferred.pop(known.key, None)
+            return known.get()
+        return known  # type: ignore[return-value]
+
+    def note_copied(self, buffer: Any, copy: Any) -> None:
+        """The log now holds ``copy`` as ``buffer``'s whole content (same bytes as its storage):
+        hash it later (:meth:`resolve` on the writer thread, or at the next check)."""
+        uuid = buffer.get_uuid()
+        previous = self.known.get(uuid)
+        if type(previous) is DeferredHashes:  # nobody needs the replaced content's hashes
+            self.deferred.pop(previous.key, None)
+        entry = DeferredHashes(copy)
+        self.known[uuid] = entry
+        self.deferred[entry.key] = entry
+
+    def resolve(self, copy: Any) -> None:
+        """Writer side: hash ``copy`` now if a :meth:`note_copied` waits for it."""
+        entry = self.deferred.pop(id(copy), None)
+        if entry is not None:
+            entry.get()
 
     def note_written(self, buffer: Any, byte_range: tuple[int, int] | None = None) -> None:
         """The log now holds ``buffer``'s current content (after a recorded new/set_data).
@@ -110,13 +163,16 @@ class BufferTracker:
         if len(data) <= BLOCK_BYTES:  # one block: the common small buffer, no slicing
             self.known[uuid] = [content_hash(data)]
             return
-        hashes = self.known.get(uuid)
+        hashes = self._hashes(uuid)
+        if hashes is not None:
+            hashes = list(hashes)  # a resolved DeferredHashes keeps its own list
         expected_blocks = max(1, -(-len(data) // BLOCK_BYTES))
         if byte_range is None or hashes is None or len(hashes) != expected_blocks or byte_range[1] <= byte_range[0]:
             self.known[uuid] = block_hashes(data)
             return
         first, last = byte_range[0] // BLOCK_BYTES, (byte_range[1] - 1) // BLOCK_BYTES
         hashes[first : last + 1] = block_hashes(data, first, last)
+        self.known[uuid] = hashes
 
     def changed(self, buffers: Iterable[Any]) -> list[Any]:
         """The buffers among ``buffers`` whose content differs from what the log holds.
@@ -130,7 +186,7 @@ class BufferTracker:
             data = buf.to_bytearray()
             self.checked_bytes += len(data)
             hashes = [content_hash(data)] if len(data) <= BLOCK_BYTES else block_hashes(data)
-            if known.get(uuid) != hashes:
+            if self._hashes(uuid) != hashes:
                 known[uuid] = hashes
                 out.append(buf)
         return out

@@ -71,6 +71,7 @@ class WriterThread(threading.Thread):
         on_command: Callable[[Command], None] | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
         pool: CopyPool | None = None,
+        on_payload: Callable[[Any], None] | None = None,
     ) -> None:
         super().__init__(name="gsplog-writer", daemon=True)
         self.queue = queue
@@ -86,6 +87,7 @@ class WriterThread(threading.Thread):
         self._stopping = False
         self._warned_ops: set[str] = set()
         self.pool = pool
+        self.on_payload = on_payload  # told of each big set_data payload once appended (hashing)
         self._in_flight: list[Any] = []  # pooled copies inside commands not yet written as a chunk
         self._chunks_seen = 0
         self.cpu_s = 0.0  # CPU time the thread used, set when it ends (benchmarks)
@@ -145,6 +147,7 @@ class WriterThread(threading.Thread):
         queue = self.queue
         append = self.log_writer.append
         on_command = self.on_command
+        on_payload = self.on_payload
         make_command = _make_command
         n = 0
         if len(items) > queue.peak_commands:
@@ -167,6 +170,8 @@ class WriterThread(threading.Thread):
             except Exception as error:
                 self._append_failed(cmd, error)
             else:
+                if nbytes >= SMALL_PAYLOAD and on_payload is not None and op == "Buffer.set_data":
+                    on_payload(args[0])  # before the copy can be recycled
                 self.commands_written += 1
                 if on_command is not None:
                     on_command(cmd)

@@ -392,3 +392,42 @@ def test_recycled_copies_never_alter_keyframes(tmp_path: Path) -> None:
                 got = bytes(state.get(buf.get_uuid()).to_bytearray())
                 expected = np.asarray(writes[-1].args[0]).tobytes() if writes else bytes(4 * n)
                 assert got == expected
+
+
+def test_big_full_writes_hashed_on_the_writer_still_catch_in_place_changes(tmp_path: Path) -> None:
+    """Full writes of big buffers are hashed from the copy (on the writer thread): an unchanged
+    buffer is not re-sent at render, an in-place write is, and a dtype-converted write is too."""
+    from sessions import SceneState
+
+    path = tmp_path / "deferred.gsplog"
+    n = 50_000  # 600 kB of vec3: many hash blocks, pooled copies
+    scene = make_scene(n)
+    frames: list[bytes] = []
+
+    def body(rec: recorder.Recorder) -> None:
+        scene.render()
+        for k in range(6):
+            scene.positions.set_data(np.full((n, 3), k, np.float32), 0, n)
+            if k % 2:
+                rec.flush()  # sometimes the writer has hashed the copy first, sometimes not
+            if k == 3:
+                scene.positions.to_numpy()[7] = 42.0  # in place, after the set_data
+            scene.render()
+            frames.append(bytes(scene.positions.to_bytearray()))
+        scene.positions.set_data(np.full((n, 3), 9, np.int32), 0, n)  # same size, converted to float32
+        scene.render()
+        frames.append(bytes(scene.positions.to_bytearray()))
+
+    _record(path, body)
+    read = read_commands(path)
+    uuid = scene.positions.get_uuid()
+    renders = [i for i, c in enumerate(read) if c.op == "Renderer.render"]
+    state = SceneState()  # replayed through gsp: the int32 write is converted as it was live
+    done = 0
+    for k, end in enumerate(renders[1:]):
+        for cmd in read[done : end + 1]:
+            state.apply(cmd)
+        done = end + 1
+        assert bytes(state.get(uuid).to_bytearray()) == frames[k], f"frame {k}"
+    writes = [c for c in read[renders[0]:] if c.op == "Buffer.set_data" and c.target == uuid]
+    assert len(writes) == 7 + 1  # 7 set_data calls + 1 synthetic after the in-place write
