@@ -106,8 +106,8 @@ class Buffer(Captured):
         this buffer's dtype; float data for an integer type is refused).
         """
         size = self._item_size
-        # Fast path for the common call (plain ints in range, raw bytes of the right length):
-        # the same checks as below, without the generic conversions.
+        # Fast path for small writes (plain ints in range, raw bytes of the right length): the
+        # same checks as below, without the generic conversions. Big blocks go to numpy below.
         if (
             type(offset) is int
             and type(count) is int
@@ -116,6 +116,7 @@ class Buffer(Captured):
             and offset + count <= self._count
             and type(data) in (bytes, bytearray)
             and len(data) == count * size
+            and len(data) < 65536
         ):
             self._data[offset * size : (offset + count) * size] = data
             return
