@@ -22,6 +22,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from player.backends.datoviz._lib import dvz_lib
+from player.backends.datoviz.server import LOCK, ServerObjects, SharedServer, shared_server
 
 __all__ = [
     "DatovizEngine",
@@ -394,7 +395,10 @@ class Panel:
 
 
 class DatovizEngine:
-    """Owns one offscreen Datoviz batch, scene, figure and server of ``width`` × ``height`` px.
+    """Owns one offscreen Datoviz batch, scene and figure of ``width`` × ``height`` px.
+
+    Every engine of the process renders on one shared Datoviz server (one Vulkan device; see
+    :mod:`player.backends.datoviz.server` for why), so engines are cheap to create and close.
 
     Create panels with :meth:`panel`, layers with :meth:`layer`, fill them with each layer's
     ``update(...)`` and call :meth:`render` for an (H, W, 3) uint8 RGB frame, as often as needed.
@@ -404,33 +408,40 @@ class DatovizEngine:
         if width <= 0 or height <= 0:
             raise ValueError(f"Datoviz figure size must be positive, got {width}x{height}")
         self.c = dvz_lib()
-        self.server: Any = None
+        self.server: SharedServer | None = None
+        self.objects: ServerObjects | None = None
         self._closed = False
         self.scene: Any = None
         self.batch: Any = None
         self.reset(width, height)
 
     def reset(self, width: int | None = None, height: int | None = None) -> None:
-        """Drop every panel and layer: a new batch, scene, figure and server.
+        """Drop every panel and layer: a new batch, scene and figure on the shared server.
 
-        The server is recreated too: a new figure on an old server collides with the ids the
-        server already holds ("object already exists"), which Datoviz 0.3.5 does not survive.
+        What the old batch created on the server (canvas, pipelines, buffers, textures) is
+        deleted there first, so a long replay that rebuilds its scene often does not grow.
         """
-        if self.server is not None:
-            self.c.server_destroy(self.server)
-            self.server = None
-        if self.scene is not None:
-            self.c.scene_destroy(self.scene)
-            self.c.batch_destroy(self.batch)
+        self._release()
         if width is not None and height is not None:
             self.width, self.height = int(width), int(height)
         # The server first: creating it applies DVZ_LOG_LEVEL, which otherwise lets the batch
         # and scene constructors print their trace logs.
-        self.server = self.c.server(0)
+        self.server = shared_server(self.c)
         self.batch = self.c.batch()
         self.scene = self.c.scene(self.batch)
         self.figure = self.c.figure(self.scene, self.width, self.height, 0)
+        self.objects = ServerObjects(self.server, self.batch)
         self.dirty = True
+
+    def _release(self) -> None:
+        """Delete this engine's objects on the server and free its batch and scene."""
+        if self.objects is not None:
+            self.objects.release()
+            self.objects = None
+        if self.scene is not None:
+            self.c.scene_destroy(self.scene)
+            self.c.batch_destroy(self.batch)
+            self.scene = self.batch = None
 
     def panel(self, x: int, y: int, width: int, height: int) -> Panel:
         """A new panel at pixel rectangle (x, y from the top-left). Later panels draw on top."""
@@ -472,14 +483,14 @@ class DatovizEngine:
         """Render if anything changed and return a view of the server's (H, W, 3) RGB frame."""
         if self._closed:
             raise RuntimeError("this Datoviz engine was closed")
-        if self.server is None:
-            self.server = self.c.server(0)
-        if self.dirty:
-            # With nothing changed Datoviz would submit an empty batch (and log an error): the
-            # last frame is still in the server's canvas, so grab it again.
-            self.c.scene_render(self.scene, self.server)
-            self.dirty = False
-        ptr = self.c.server_grab(self.server, self.c.figure_id(self.figure), 0)
+        assert self.server is not None and self.objects is not None
+        with LOCK:
+            if self.dirty:
+                # With nothing changed Datoviz would submit an empty batch (and log an error):
+                # the last frame is still in the server's canvas, so grab it again.
+                self.objects.render(self.scene)
+                self.dirty = False
+            ptr = self.c.server_grab(self.server.handle, self.c.figure_id(self.figure), 0)
         if not ptr:
             raise RuntimeError("Datoviz returned no frame (server_grab gave a null pointer)")
         raw = ctypes.cast(ptr, ctypes.POINTER(ctypes.c_uint8))
@@ -494,11 +505,15 @@ class DatovizEngine:
         return rgb_to_rgba(self._grab())
 
     def close(self) -> None:
-        """Release the server and scene (idempotent)."""
+        """Delete this engine's objects on the shared server, free its scene (idempotent)."""
         if self._closed:
             return
         self._closed = True
-        if self.server is not None:
-            self.c.server_destroy(self.server)
-        self.c.scene_destroy(self.scene)
-        self.c.batch_destroy(self.batch)
+        self._release()
+
+    def __del__(self) -> None:
+        # An engine dropped without close() would leave its canvas and buffers on the server.
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - never raise from a finalizer (interpreter exit)
+            pass
