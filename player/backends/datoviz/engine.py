@@ -479,8 +479,12 @@ class DatovizEngine:
         self.c.panel_remove(layer.panel.handle, layer.visual)
         self.dirty = True
 
-    def _grab(self) -> np.ndarray:
-        """Render if anything changed and return a view of the server's (H, W, 3) RGB frame."""
+    def _grab(self, convert: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """Render if anything changed and return ``convert`` of a view of the (H, W, 3) RGB frame.
+
+        The conversion (a copy) runs under the server lock: the frame is Datoviz's memory and
+        another engine's grab may reuse it.
+        """
         if self._closed:
             raise RuntimeError("this Datoviz engine was closed")
         assert self.server is not None and self.objects is not None
@@ -491,18 +495,18 @@ class DatovizEngine:
                 self.objects.render(self.scene)
                 self.dirty = False
             ptr = self.c.server_grab(self.server.handle, self.c.figure_id(self.figure), 0)
-        if not ptr:
-            raise RuntimeError("Datoviz returned no frame (server_grab gave a null pointer)")
-        raw = ctypes.cast(ptr, ctypes.POINTER(ctypes.c_uint8))
-        return np.ctypeslib.as_array(raw, shape=(self.height, self.width, 3))
+            if not ptr:
+                raise RuntimeError("Datoviz returned no frame (server_grab gave a null pointer)")
+            raw = ctypes.cast(ptr, ctypes.POINTER(ctypes.c_uint8))
+            return convert(np.ctypeslib.as_array(raw, shape=(self.height, self.width, 3)))
 
     def render(self) -> np.ndarray:
         """Render the scene and return a copy of the frame as (H, W, 3) uint8 RGB."""
-        return self._grab().copy()
+        return self._grab(np.copy)
 
     def render_rgba(self) -> np.ndarray:
         """Render the scene and return a new (H, W, 4) uint8 RGBA frame (alpha 255)."""
-        return rgb_to_rgba(self._grab())
+        return self._grab(rgb_to_rgba)
 
     def close(self) -> None:
         """Delete this engine's objects on the shared server, free its scene (idempotent)."""
