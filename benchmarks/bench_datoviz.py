@@ -65,9 +65,14 @@ def time_frames(frames: int, step: Callable[[int], None], prepare: Callable[[int
 def bench_lowlevel(positions: list[np.ndarray], width: int, height: int, frames: int, size_px: float) -> float:
     """Datoviz's low-level API alone: one marker visual, positions uploaded every frame."""
     from player.backends.datoviz._lib import dvz_lib
+    from player.backends.datoviz.server import ServerObjects, shared_server
 
     c = dvz_lib()
     n = positions[0].shape[0]
+    # The process's shared server (as the renderer uses): a server per run would count against
+    # NVIDIA's 30 Vulkan instances per process, and creating it first keeps Datoviz quiet.
+    shared = shared_server(c)
+    server = shared.handle
     batch = c.batch()
     scene = c.scene(batch)
     figure = c.figure(scene, width, height, 0)
@@ -83,8 +88,9 @@ def bench_lowlevel(positions: list[np.ndarray], width: int, height: int, frames:
     c.marker_angle(visual, 0, n, np.zeros(n, np.float32), 0)
     c.marker_color(visual, 0, n, np.tile(np.array([[20, 60, 200, 255]], np.uint8), (n, 1)), 0)
     c.panel_visual(panel, visual, 0)
-    server = c.server(0)
     fid = c.figure_id(figure)
+    objects = ServerObjects(shared, batch)
+    objects.render(scene)  # the first submission goes through ServerObjects: deleted at the end
 
     def step(k: int) -> None:
         c.marker_position(visual, 0, n, positions[k % len(positions)], 0)
@@ -95,7 +101,7 @@ def bench_lowlevel(positions: list[np.ndarray], width: int, height: int, frames:
     try:
         return time_frames(frames, step)
     finally:
-        c.server_destroy(server)
+        objects.release()
         c.scene_destroy(scene)
         c.batch_destroy(batch)
 
