@@ -57,7 +57,11 @@ _installed: dict[tuple[type, str], Callable[..., Any]] = {}
 
 
 class _ThreadState(threading.local):
-    depth: int = 0
+    """Per-thread nesting depth of captured calls, boxed in a one-item list: the hot path reads
+    the thread-local once and then only indexes the list (cheaper than thread-local writes)."""
+
+    def __init__(self) -> None:
+        self.box = [0]
 
 
 _state = _ThreadState()
@@ -180,45 +184,126 @@ def _op_name(target: Captured, method: str) -> str:
     return f"{type(target)._capture_name_}.{'new' if method == '__init__' else method}"
 
 
+_NO = object()  # sentinel of the fixed-arity wrappers: "this positional argument was not given"
+
+
+def _cached_op(ops: dict[type, str], target: Captured, method: str) -> str:
+    op = ops[type(target)] = _op_name(target, method)
+    return op
+
+
 def _make_wrapper(original: Callable[..., Any], method: str) -> Callable[..., Any]:
-    # The hot path of every recorded call: op names are cached per class, the depth is saved and
-    # restored (no arithmetic in the finally), observers are read from a tuple kept up to date.
+    # The hot path of every recorded call: one thread-local read, the depth kept in a list item,
+    # op names cached per class, observers read from a tuple that is replaced, never mutated.
     ops: dict[type, str] = {}
 
-    @functools.wraps(original)
     def captured_call(self: Captured, *args: Any, **kwargs: Any) -> Any:
-        state = _state
-        depth = state.depth
-        state.depth = depth + 1
+        box = _state.box
+        if box[0]:  # inside another captured call (or paused): not reported
+            return original(self, *args, **kwargs)
+        box[0] = 1  # stays raised while observers run: calls they make are not reported again
         try:
             result = original(self, *args, **kwargs)
+            op = ops.get(type(self)) or _cached_op(ops, self, method)
+            for observer in _observer_tuple:
+                observer.on_call(self, op, args, kwargs)
         finally:
-            state.depth = depth
-        if depth == 0:
-            cls = type(self)
-            op = ops.get(cls)
-            if op is None:
-                op = ops[cls] = _op_name(self, method)
-            state.depth = 1  # calls the observers make are not reported again
-            try:
-                for observer in _observer_tuple:
-                    observer.on_call(self, op, args, kwargs)
-            finally:
-                state.depth = 0
+            box[0] = 0
         return result
 
-    captured_call.__gsp_original__ = original  # type: ignore[attr-defined]
-    return captured_call
+    wrapper = _fixed_arity_wrapper(original, method, ops, captured_call) or captured_call
+    functools.update_wrapper(wrapper, original)
+    wrapper.__gsp_original__ = original  # type: ignore[attr-defined,union-attr]
+    return wrapper
+
+
+def _required_positionals(fn: Callable[..., Any]) -> int | None:
+    """How many positional parameters after ``self`` ``fn`` requires (None: not a plain function)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None
+    defaults = getattr(fn, "__defaults__", None) or ()
+    return int(code.co_argcount) - 1 - len(defaults)
+
+
+def _fixed_arity_wrapper(
+    original: Callable[..., Any], method: str, ops: dict[type, str], general: Callable[..., Any]
+) -> Callable[..., Any] | None:
+    """A wrapper for the commonest call shape (exactly the required positional arguments, no
+    keywords) that calls ``original`` without ``*args`` unpacking (0.2-0.4 us less per call in
+    CPython 3.11); other shapes go through ``general``. None for arities other than 1 to 3."""
+    n = _required_positionals(original)
+    if n == 1:
+
+        def call1(self: Captured, a: Any = _NO, /, *more: Any, **kwargs: Any) -> Any:
+            if more or kwargs or a is _NO:
+                return general(self, *more, **kwargs) if a is _NO else general(self, a, *more, **kwargs)
+            box = _state.box
+            if box[0]:
+                return original(self, a)
+            box[0] = 1
+            try:
+                result = original(self, a)
+                op = ops.get(type(self)) or _cached_op(ops, self, method)
+                for observer in _observer_tuple:
+                    observer.on_call(self, op, (a,), {})
+            finally:
+                box[0] = 0
+            return result
+
+        return call1
+    if n == 2:
+
+        def call2(self: Captured, a: Any = _NO, b: Any = _NO, /, *more: Any, **kwargs: Any) -> Any:
+            if more or kwargs or b is _NO:
+                args = tuple(x for x in (a, b) if x is not _NO) + more
+                return general(self, *args, **kwargs)
+            box = _state.box
+            if box[0]:
+                return original(self, a, b)
+            box[0] = 1
+            try:
+                result = original(self, a, b)
+                op = ops.get(type(self)) or _cached_op(ops, self, method)
+                for observer in _observer_tuple:
+                    observer.on_call(self, op, (a, b), {})
+            finally:
+                box[0] = 0
+            return result
+
+        return call2
+    if n == 3:
+
+        def call3(self: Captured, a: Any = _NO, b: Any = _NO, c: Any = _NO, /, *more: Any, **kwargs: Any) -> Any:
+            if more or kwargs or c is _NO:
+                args = tuple(x for x in (a, b, c) if x is not _NO) + more
+                return general(self, *args, **kwargs)
+            box = _state.box
+            if box[0]:
+                return original(self, a, b, c)
+            box[0] = 1
+            try:
+                result = original(self, a, b, c)
+                op = ops.get(type(self)) or _cached_op(ops, self, method)
+                for observer in _observer_tuple:
+                    observer.on_call(self, op, (a, b, c), {})
+            finally:
+                box[0] = 0
+            return result
+
+        return call3
+    return None
 
 
 def _dispatch(target: Captured, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     # Observers run with depth raised so that calls they make are not reported again.
-    _state.depth += 1
+    box = _state.box
+    box[0] += 1
     try:
         for observer in _observer_tuple:
             observer.on_call(target, op, args, kwargs)
     finally:
-        _state.depth -= 1
+        box[0] -= 1
 
 
 def _wrap_class(cls: type) -> None:
@@ -286,15 +371,16 @@ def notify(target: Captured, method: str, *args: Any, **kwargs: Any) -> None:
 
     Reported only from the outermost level, like captured calls; a no-op without observers.
     """
-    if _observers and _state.depth == 0:
+    if _observers and _state.box[0] == 0:
         _dispatch(target, _op_name(target, method), args, kwargs)
 
 
 @contextmanager
 def paused() -> Iterator[None]:
     """Calls made inside this block on this thread are not reported (used by replay)."""
-    _state.depth += 1
+    box = _state.box
+    box[0] += 1
     try:
         yield
     finally:
-        _state.depth -= 1
+        box[0] -= 1
