@@ -145,49 +145,81 @@ class WriterThread(threading.Thread):
         items = self.queue.items
         popleft = items.popleft
         queue = self.queue
-        append = self.log_writer.append
-        on_command = self.on_command
-        on_payload = self.on_payload
-        make_command = _make_command
-        n = 0
+        # Commands with small payloads, and nobody to tell of each Command, travel to the
+        # LogWriter as rows in batches: no Command object, one call per batch.
+        batching = self.on_command is None and hasattr(self.log_writer, "append_rows")
+        rows: list[tuple[int, int, str, str, Any, Any]] = []
+        small = SMALL_PAYLOAD
+        seq = self.seq
+        last_t = self._last_t
         if len(items) > queue.peak_commands:
             queue.peak_commands = len(items)
         while items:
             t_ns, op, target, args, kwargs, nbytes = popleft()
             if op is None:
+                self.seq, self._last_t = seq, last_t
+                self._append_rows(rows)
                 self._control(target, args)
                 continue
             if self.error is not None:  # failed: discard, keep the caller unblocked
                 queue.release(nbytes)
                 continue
-            self.seq += 1
-            if t_ns < self._last_t:  # several producer threads: keep time non-decreasing
-                t_ns = self._last_t
-            self._last_t = t_ns
-            cmd = make_command(self.seq, t_ns, op, target, args, kwargs)
-            try:
-                append(cmd, nbytes)
-            except Exception as error:
-                self._append_failed(cmd, error)
-            else:
-                if nbytes >= SMALL_PAYLOAD and on_payload is not None and op == "Buffer.set_data":
-                    on_payload(args[0])  # before the copy can be recycled
-                self.commands_written += 1
-                if on_command is not None:
-                    on_command(cmd)
-                if nbytes >= POOL_MIN_BYTES and self.pool is not None and op == "Buffer.set_data":
-                    if self.pool.eligible(args[0]):
-                        self._in_flight.append(args[0])
-            if nbytes >= SMALL_PAYLOAD:  # big payload: release its bytes, maybe end a chunk now
-                queue.release(nbytes)
-                self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
-                self._recycle()
-            n += 1
-            if n % _FLUSH_CHECK_EVERY == 0:
-                queue.notify_space()
-                if self.error is None:
-                    self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
+            seq += 1
+            if t_ns < last_t:  # several producer threads: keep time non-decreasing
+                t_ns = last_t
+            last_t = t_ns
+            if batching and nbytes < small:
+                rows.append((seq, t_ns, op, target, args, kwargs))
+                if len(rows) >= _FLUSH_CHECK_EVERY:
+                    self.seq, self._last_t = seq, last_t
+                    self._append_rows(rows)
+                    queue.notify_space()
+                    if self.error is None:
+                        self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
+                continue
+            self.seq, self._last_t = seq, last_t
+            self._append_rows(rows)
+            self._append_one(seq, t_ns, op, target, args, kwargs, nbytes)
+        self.seq, self._last_t = seq, last_t
+        self._append_rows(rows)
         queue.notify_space()
+
+    def _append_rows(self, rows: list[tuple[int, int, str, str, Any, Any]]) -> None:
+        """Hand a batch of rows to the LogWriter and empty ``rows``."""
+        if not rows:
+            return
+        batch = rows[:]
+        rows.clear()
+        if self.error is not None:
+            return
+        try:
+            self.log_writer.append_rows(batch)
+        except Exception as error:  # the rows are lost either way: say so, as for one command
+            self._append_failed(batch[0][2], batch[0][0], error)
+        else:
+            self.commands_written += len(batch)
+
+    def _append_one(self, seq: int, t_ns: int, op: str, target: str, args: Any, kwargs: Any, nbytes: int) -> None:
+        """The general path: one Command (big payloads, on_command listeners)."""
+        queue = self.queue
+        cmd = _make_command(seq, t_ns, op, target, args, kwargs)
+        try:
+            self.log_writer.append(cmd, nbytes)
+        except Exception as error:
+            self._append_failed(op, seq, error)
+        else:
+            if nbytes >= SMALL_PAYLOAD and self.on_payload is not None and op == "Buffer.set_data":
+                self.on_payload(args[0])  # before the copy can be recycled
+            self.commands_written += 1
+            if self.on_command is not None:
+                self.on_command(cmd)
+            if nbytes >= POOL_MIN_BYTES and self.pool is not None and op == "Buffer.set_data":
+                if self.pool.eligible(args[0]):
+                    self._in_flight.append(args[0])
+        if nbytes >= SMALL_PAYLOAD:  # big payload: release its bytes, maybe end a chunk now
+            queue.release(nbytes)
+            self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
+            self._recycle()
 
     def _control(self, kind: str, payload: Any) -> None:
         if kind == "stop":
@@ -199,16 +231,16 @@ class WriterThread(threading.Thread):
             payload.set()
 
     # ---- failures -------------------------------------------------------------------------
-    def _append_failed(self, cmd: Command, error: Exception) -> None:
+    def _append_failed(self, op: str, seq: int, error: Exception) -> None:
         from sessions.errors import LogWriteError
 
         if isinstance(error, LogWriteError | OSError):
             self._fail(error)
             return
         # A value the codec refuses: skip this command, say so once per op, keep recording.
-        if cmd.op not in self._warned_ops:
-            self._warned_ops.add(cmd.op)
-            _log.warning("gsplog recorder: %s (seq %d) was not recorded: %s", cmd.op, cmd.seq, error)
+        if op not in self._warned_ops:
+            self._warned_ops.add(op)
+            _log.warning("gsplog recorder: %s (seq %d) was not recorded: %s", op, seq, error)
 
     def _guard(self, fn: Callable[..., Any], *args: Any) -> None:
         if self.error is not None:

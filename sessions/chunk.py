@@ -28,7 +28,7 @@ import msgpack
 import numpy as np
 import xxhash
 
-from sessions.codec import ALIGN, decode_commands, encode_commands
+from sessions.codec import ALIGN, Row, decode_commands, encode_rows
 from sessions.command import Command
 from sessions.errors import LogFormatError
 from sessions.limits import DEFAULT_LIMITS, Limits
@@ -43,6 +43,7 @@ __all__ = [
     "Chunk",
     "encode_chunk",
     "encode_chunk_parts",
+    "encode_chunk_rows",
     "encode_end_chunk",
     "decode_chunk",
     "peek_chunk_header",
@@ -289,7 +290,23 @@ def encode_chunk_parts(
     """The chunk of :func:`encode_chunk` as a list of parts (header first) whose concatenation
     is the chunk: big payloads stored without compression are the callers' own buffers, so a
     file sink can ``os.writev`` them with no copy."""
-    batch = encode_commands(commands)
+    rows = [(c.seq, c.t_ns, c.op, c.target, c.args, c.kwargs) for c in commands]
+    return encode_chunk_rows(rows, kind, seq_range=seq_range, time_range=time_range, shuffle=shuffle,
+                             compress=compress)
+
+
+def encode_chunk_rows(
+    rows: Sequence[Row],
+    kind: int = ChunkKind.COMMANDS,
+    *,
+    seq_range: tuple[int, int] | None = None,
+    time_range: tuple[int, int] | None = None,
+    shuffle: bool | Literal["auto"] = "auto",
+    compress: bool = True,
+) -> list[Part]:
+    """:func:`encode_chunk_parts` for commands kept as ``(seq, t_ns, op, target, args, kwargs)``
+    tuples (what :class:`sessions.LogWriter` holds), with no Command objects built."""
+    batch = encode_rows(rows)
     meta_size = len(batch.meta)
     pad = (-meta_size) % ALIGN
     parts: list[Part] = [batch.meta, b"\0" * pad, *batch.blobs]
@@ -306,9 +323,9 @@ def encode_chunk_parts(
         parts = [raw]
         flags |= ChunkFlags.SHUFFLE
     if seq_range is None:
-        seq_range = (commands[0].seq, commands[-1].seq) if commands else (0, 0)
+        seq_range = (rows[0][0], rows[-1][0]) if rows else (0, 0)
     if time_range is None:
-        time_range = (commands[0].t_ns, commands[-1].t_ns) if commands else (0, 0)
+        time_range = (rows[0][1], rows[-1][1]) if rows else (0, 0)
     return _frame_parts(int(kind), parts, raw_size, meta_size, batch.count, seq_range, time_range, flags, compress)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from sessions.codec import Row
 from sessions.command import Command, Ref
 
 __all__ = ["SceneLedger", "MATERIALISE_EVERY", "HOLD_MIN_BYTES"]
@@ -73,7 +74,7 @@ class SceneLedger:
     def __init__(self) -> None:
         self.state: Any = None  # the SceneState, built on first use
         self.failed: str | None = None  # why keyframes were disabled
-        self._pending: dict[int, Command] = {}  # append number -> command, in append order
+        self._pending: dict[int, Row] = {}  # append number -> command row, in append order
         self._latest: dict[tuple[Any, ...], int] = {}  # coalescing key -> number of its pending command
         self._touched: dict[str, int] = {}  # uuid -> number of the last command that touched it
         self._counts: dict[str, int] = {}  # buffer uuid -> item count (from Buffer.new)
@@ -94,19 +95,65 @@ class SceneLedger:
     # -- appending -------------------------------------------------------------------------------
     def append(self, cmd: Command) -> None:
         """Note one command (cheap: a few dict operations); nothing once keyframes failed."""
+        if self.failed is None:
+            self.append_row((cmd.seq, cmd.t_ns, cmd.op, cmd.target, cmd.args, cmd.kwargs))
+
+    def append_rows(self, rows: list[Row]) -> None:
+        """Note commands kept as ``(seq, t_ns, op, target, args, kwargs)`` rows, in order.
+
+        Plain setters (scalar arguments, no keywords), the bulk of small calls, are coalesced
+        inline; every other row takes :meth:`append_row`.
+        """
         if self.failed is not None:
             return
-        op = cmd.op
+        kinds = self._kinds
+        latest = self._latest
+        touched = self._touched
+        pending = self._pending
+        plain = _PLAIN
+        for row in rows:
+            op = row[2]
+            kind = kinds.get(op)
+            if kind is None:
+                kind = kinds[op] = _classify(op)
+            if kind == _SETTER and not row[5]:
+                args = row[4]
+                for a in args:
+                    if type(a) not in plain:
+                        break
+                else:
+                    target = row[3]
+                    self._n += 1
+                    n = self._n
+                    key = (target, op, len(args))
+                    previous = latest.get(key)
+                    if previous is not None and touched.get(target) == previous:
+                        del pending[previous]  # a setter row holds no payload
+                    latest[key] = n
+                    pending[n] = row
+                    touched[target] = n
+                    continue
+            self.append_row(row)
+            if self.failed is not None:
+                return
+        if len(pending) > MATERIALISE_EVERY:
+            self.materialise()
+
+    def append_row(self, row: Row) -> None:
+        """Note one command row (see :meth:`append_rows`)."""
+        if self.failed is not None:
+            return
+        op = row[2]
         kind = self._kinds.get(op)
         if kind is None:
             kind = self._kinds[op] = _classify(op)
         if kind == _IGNORED:
             return
-        target = cmd.target
+        target = row[3]
         self._n += 1
         n = self._n
-        args = cmd.args
-        kwargs = cmd.kwargs
+        args = row[4]
+        kwargs = row[5]
         key: tuple[Any, ...] | None = None
         if kind == _SETTER:
             key = (target, op, len(args), *kwargs) if kwargs else (target, op, len(args))
@@ -130,24 +177,24 @@ class SceneLedger:
             if previous is not None and (kind == _RECORD_RENDER or self._touched.get(target) == previous):
                 self._drop(previous)
             self._latest[key] = n
-        self._pending[n] = cmd
+        self._pending[n] = row
         if target:
             self._touched[target] = n
         if kind != _SET_DATA:
             if kwargs:
-                self._touch_refs(cmd, n)
+                self._touch_refs(args, kwargs, n)
             else:
                 for a in args:
                     if type(a) not in _PLAIN:  # only calls with objects pay for the reference walk
-                        self._touch_refs(cmd, n)
+                        self._touch_refs(args, kwargs, n)
                         break
         if len(self._pending) > MATERIALISE_EVERY:
             self.materialise()
 
-    def _touch_refs(self, cmd: Command, seq: int) -> None:
+    def _touch_refs(self, args: Any, kwargs: dict[str, Any], seq: int) -> None:
         found: list[str] = []
-        _refs_in(cmd.args, found)
-        _refs_in(cmd.kwargs.values(), found)
+        _refs_in(args, found)
+        _refs_in(kwargs.values(), found)
         touched = self._touched
         for uuid in found:
             touched[uuid] = seq
@@ -163,9 +210,9 @@ class SceneLedger:
             self._held.pop(key, None)
 
     def _drop(self, seq: int) -> None:
-        cmd = self._pending.pop(seq, None)
-        if cmd is not None and cmd.op == "Buffer.set_data" and cmd.args and id(cmd.args[0]) in self._held:
-            self._hold(cmd.args[0], -1)
+        row = self._pending.pop(seq, None)
+        if row is not None and row[2] == "Buffer.set_data" and row[4] and id(row[4][0]) in self._held:
+            self._hold(row[4][0], -1)
 
     # -- the state -------------------------------------------------------------------------------
     def materialise(self) -> Any:
@@ -182,12 +229,12 @@ class SceneLedger:
                 self._fail(f"keyframes disabled: {error}")
                 return None
         state = self.state
-        for cmd in self._pending.values():
+        for row in self._pending.values():
             try:
-                state.apply(cmd)
+                state.apply(Command(*row))
             except Exception as error:
                 # The log itself is fine; only seeking gets slower. Say so once.
-                self._fail(f"keyframes disabled after seq {cmd.seq} ({cmd.op}): {error}")
+                self._fail(f"keyframes disabled after seq {row[0]} ({row[2]}): {error}")
                 return None
         self._clear()
         return state

@@ -13,11 +13,19 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sessions.chunk import ChunkKind, Part, encode_chunk_parts, encode_end_chunk, peek_chunk_header
+from sessions.chunk import (
+    ChunkKind,
+    Part,
+    encode_chunk_parts,
+    encode_chunk_rows,
+    encode_end_chunk,
+    peek_chunk_header,
+)
+from sessions.codec import Row
 from sessions.command import Command
 from sessions.errors import LogWriteError
 from sessions.fileformat import default_metadata, encode_header
-from sessions.index import MARK_OP, summarize_commands
+from sessions.index import MARK_OP, RENDER_OP
 from sessions.ledger import SceneLedger
 from sessions.sinks import ChunkSink, FileSink
 
@@ -28,8 +36,36 @@ __all__ = ["LogWriter", "KEYFRAME_SPACING"]
 KEYFRAME_SPACING = 8
 
 
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def _summarize_rows(rows: list[Row]) -> tuple[int, list[tuple[str, int, int]]]:
+    """(Renderer.render commands, markers as (label, seq, t_ns)) of command rows
+    (``sessions.index.summarize_commands`` for rows)."""
+    frames = 0
+    markers: list[tuple[str, int, int]] = []
+    for row in rows:
+        op = row[2]
+        if op == RENDER_OP:
+            frames += 1
+        elif op == MARK_OP:
+            label = row[4][0] if row[4] else row[5].get("label", "")
+            markers.append((str(label), row[0], row[1]))
+    return frames, markers
+
+
 def _estimate_bytes(value: Any, depth: int = 0) -> int:
     """A cheap upper-ish estimate of a value's encoded size (to cut chunks near max_chunk_bytes)."""
+    kind = type(value)
+    if kind is tuple or kind is list:  # common case first: scalar arguments cost 9 bytes each
+        scalars = _SCALARS
+        for v in value:
+            if type(v) not in scalars:
+                break
+        else:
+            return 2 + 9 * len(value)
+    elif kind is dict and not value:
+        return 2
     if isinstance(value, np.ndarray):
         return value.nbytes + 16
     if isinstance(value, (bytes, bytearray, memoryview, str)):
@@ -89,7 +125,7 @@ class LogWriter:
         self.chunks_written = 0
         self.bytes_written = 0
         self.closed = False
-        self._pending: list[Command] = []
+        self._pending: list[Row] = []  # commands as (seq, t_ns, op, target, args, kwargs)
         self._pending_bytes = 0
         self._pending_since: int | None = None
         self._ledger: SceneLedger | None = SceneLedger() if keyframes else None
@@ -117,17 +153,38 @@ class LogWriter:
             raise LogWriteError("append() on a closed LogWriter")
         if type(cmd) is not Command and not isinstance(cmd, Command):
             raise TypeError(f"LogWriter.append expects a Command, got {type(cmd).__name__}")
+        if nbytes is None:
+            nbytes = _estimate_bytes(cmd.args) + _estimate_bytes(cmd.kwargs)
+        row = (cmd.seq, cmd.t_ns, cmd.op, cmd.target, cmd.args, cmd.kwargs)
         pending = self._pending
         if not pending:
             self._pending_since = time.monotonic_ns()
-        pending.append(cmd)
-        if nbytes is None:
-            nbytes = _estimate_bytes(cmd.args) + _estimate_bytes(cmd.kwargs)
+        pending.append(row)
         self._pending_bytes += 48 + nbytes
         self.last_seq = cmd.seq
         self.last_t_ns = cmd.t_ns
         if self._ledger is not None:
-            self._ledger.append(cmd)
+            self._ledger.append_row(row)
+        if self._pending_bytes >= self.max_chunk_bytes:
+            self.flush()
+
+    def append_rows(self, rows: list[Row], nbytes: int = 0) -> None:
+        """Add commands given as ``(seq, t_ns, op, target, args, kwargs)`` tuples, seq increasing
+        (the recorder's hot path: no Command objects). ``nbytes``: their payload bytes in all."""
+        if self.closed:
+            raise LogWriteError("append_rows() on a closed LogWriter")
+        if not rows:
+            return
+        pending = self._pending
+        if not pending:
+            self._pending_since = time.monotonic_ns()
+        pending.extend(rows)
+        self._pending_bytes += 48 * len(rows) + nbytes
+        last = rows[-1]
+        self.last_seq = last[0]
+        self.last_t_ns = last[1]
+        if self._ledger is not None:
+            self._ledger.append_rows(rows)
         if self._pending_bytes >= self.max_chunk_bytes:
             self.flush()
 
@@ -161,14 +218,14 @@ class LogWriter:
         """Write the pending commands as one chunk (and a keyframe if one is due)."""
         if not self._pending:
             return
-        commands, self._pending = self._pending, []
+        rows, self._pending = self._pending, []
         self._pending_bytes = 0
         self._pending_since = None
         try:
-            parts = encode_chunk_parts(commands, ChunkKind.COMMANDS, shuffle=self.shuffle, compress=self.compress)
+            parts = encode_chunk_rows(rows, ChunkKind.COMMANDS, shuffle=self.shuffle, compress=self.compress)
         except TypeError as error:
-            raise LogWriteError(f"cannot encode commands {commands[0].seq}..{commands[-1].seq}: {error}") from error
-        frames, markers = summarize_commands(commands)
+            raise LogWriteError(f"cannot encode commands {rows[0][0]}..{rows[-1][0]}: {error}") from error
+        frames, markers = _summarize_rows(rows)
         size = self._emit(parts, frames, tuple(markers))
         self._bytes_since_keyframe += size
         if self._keyframe_due():

@@ -103,7 +103,7 @@ def test_ledger_coalesces_repeated_full_writes_and_releases_their_payloads(monke
     writes = [c for c in commands if c.op == "Buffer.set_data" and c.target == uid(3)]
     assert ledger.holds(writes[-1].args[0])
     assert not any(ledger.holds(c.args[0]) for c in writes[1:-1])
-    kept_ops = [c.op for c in ledger._pending.values()]
+    kept_ops = [row[2] for row in ledger._pending.values()]  # (seq, t_ns, op, target, args, kwargs)
     assert kept_ops.count("Renderer.render") == 1 and kept_ops.count("Viewport.set_x") == 1
     state = ledger.materialise()
     assert state is not None and len(ledger) == 0 and not ledger.holds(writes[-1].args[0])
