@@ -133,11 +133,33 @@ class SceneLedger:
                     pending[n] = row
                     touched[target] = n
                     continue
+            elif kind == _SET_DATA and not row[5] and len(row[4]) == 3 and type(row[4][0]) is bytearray \
+                    and len(row[4][0]) < HOLD_MIN_BYTES:
+                self._small_set_data(row)  # small payloads are never held
+                continue
             self.append_row(row)
             if self.failed is not None:
                 return
         if len(pending) > MATERIALISE_EVERY:
             self.materialise()
+
+    def _small_set_data(self, row: Row) -> None:
+        """:meth:`append_row` of ``Buffer.set_data(bytearray, offset, count)`` under HOLD_MIN_BYTES."""
+        target = row[3]
+        args = row[4]
+        self._n += 1
+        n = self._n
+        if args[1] == 0 and args[2] == self._counts.get(target, -1):
+            key = (target, row[2])
+            size = len(args[0])
+            self.scene_bytes += size - self._buffer_bytes.get(target, 0)
+            self._buffer_bytes[target] = size
+            previous = self._latest.get(key)
+            if previous is not None and self._touched.get(target) == previous:
+                self._drop(previous)
+            self._latest[key] = n
+        self._pending[n] = row
+        self._touched[target] = n
 
     def append_row(self, row: Row) -> None:
         """Note one command row (see :meth:`append_rows`)."""

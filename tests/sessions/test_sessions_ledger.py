@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sessions_testkit import Script, final_hash, uid
@@ -81,12 +82,16 @@ def _session(ops: list[tuple[Any, ...]]) -> tuple[list[Any], list[int]]:
 @given(ops=st.lists(_op, max_size=40))
 @example(ops=[("full", 3), ("partial", 3, 0, 1), ("full", 4), ("snapshot",), ("partial", 4, 2, 3)])
 @example(ops=[("vp", "x", 1), ("render",), ("vp", "x", 2), ("clear",), ("render",), ("newbuf",), ("newbuf",)])
-def test_keyframe_from_the_ledger_equals_replaying_every_command(ops: list[tuple[Any, ...]]) -> None:
+@pytest.mark.parametrize("as_rows", [False, True])
+def test_keyframe_from_the_ledger_equals_replaying_every_command(ops: list[tuple[Any, ...]], as_rows: bool) -> None:
     commands, snapshots = _session(ops)
     writer = LogWriter(None, keyframe_interval_s=1e9, keyframe_interval_bytes=1 << 40)
     done = 0
     for at in [*snapshots, len(commands)]:
-        writer.append_many(commands[done:at])
+        if as_rows:  # the recorder's batched path
+            writer.append_rows([(c.seq, c.t_ns, c.op, c.target, c.args, c.kwargs) for c in commands[done:at]])
+        else:
+            writer.append_many(commands[done:at])
         done = at
         snap = writer.snapshot_chunk()
         assert snap is not None
