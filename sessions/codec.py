@@ -261,13 +261,17 @@ def encode_rows(rows: Sequence[Row], *, out_of_band: bool = True) -> EncodedBatc
     out: list[Any] = list(rows)
     value = enc.value
     scalar = _SCALAR_TYPES
+    ext = msgpack.ExtType
     for i, row in enumerate(rows):
         try:
             args = row[4]
             kwargs = row[5]
             for a in args:
                 if type(a) not in scalar:
-                    args = value(args)
+                    # scalars as they are, small bytearrays inline, the rest through value()
+                    args = [a if type(a) in scalar
+                            else _new_ext(ext, (EXT_BYTEARRAY, b"\xc4" + bytes((len(a),)) + a))
+                            if type(a) is bytearray and len(a) < INLINE_MAX else value(a) for a in args]
                     break
             else:
                 if not kwargs:
