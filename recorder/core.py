@@ -10,6 +10,7 @@ builds the commands, encodes, compresses and writes them.
 from __future__ import annotations
 
 import atexit
+import gc
 import inspect
 import logging
 import os
@@ -57,7 +58,10 @@ class Recorder:
     ``max_queue_bytes`` / ``max_queue_commands``: backpressure limits (see recorder.queue).
     ``sinks``: extra chunk sinks. ``writer_options``: extra keyword arguments for
     :class:`sessions.LogWriter`. ``on_command``: called on the writer thread with each
-    Command written (tests, in-process players).
+    Command written (tests, in-process players). ``tune_gc``: while recording, the garbage
+    collector's first threshold is raised to :data:`GC_THRESHOLD0` (every recorded call
+    allocates a few short-lived tuples; at the default 700 the collector's passes cost as much
+    as the recording itself), and put back when the last such recorder stops.
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class Recorder:
         sinks: Sequence[Any] = (),
         writer_options: dict[str, Any] | None = None,
         on_command: Any = None,
+        tune_gc: bool = True,
     ) -> None:
         if path is None and publish is None and not sinks:
             raise ValueError("Recorder: give a path, a publish endpoint or sinks (nothing to record into)")
@@ -84,6 +89,8 @@ class Recorder:
         self.sinks = list(sinks)
         self.writer_options = dict(writer_options or {})
         self.on_command = on_command
+        self.tune_gc = tune_gc
+        self._gc_tuned = False
         self.queue = CommandQueue(max_queue_bytes, max_queue_commands)
         self._items = self.queue.items  # the deque, for the hot path
         self._max_commands = max_queue_commands
@@ -130,6 +137,8 @@ class Recorder:
         )
         self._writer.start()
         _active.append(self)
+        if self.tune_gc:
+            self._gc_tuned = _raise_gc_threshold()
         capture.add_observer(self)
         return self
 
@@ -143,6 +152,9 @@ class Recorder:
             _active.remove(self)
         assert self._writer is not None
         self._writer.stop()
+        if self._gc_tuned:
+            self._gc_tuned = False
+            _restore_gc_threshold()
         if self._publisher is not None and hasattr(self._publisher, "close"):
             try:
                 self._publisher.close()
@@ -434,6 +446,37 @@ def _make_publisher(publish: Any, header: bytes) -> Any:
     from transports.scene_state import SceneStreamState
 
     return Publisher(publish, state=SceneStreamState(), session_header=header)
+
+
+#: The garbage collector's first threshold while a recorder with ``tune_gc`` runs.
+GC_THRESHOLD0 = 10_000
+_gc_saved: list[Any] = [0, None]  # [recorders that raised it, thresholds they found]
+
+
+def _raise_gc_threshold() -> bool:
+    """Raise gc's first threshold to GC_THRESHOLD0 (never lower it); True if this counts."""
+    with _gc_lock:
+        current = gc.get_threshold()
+        if _gc_saved[0] == 0:
+            if current[0] >= GC_THRESHOLD0:
+                return False
+            _gc_saved[1] = current
+            gc.set_threshold(GC_THRESHOLD0, *current[1:])
+        _gc_saved[0] += 1
+        return True
+
+
+def _restore_gc_threshold() -> None:
+    """The last tuned recorder gone: put back the thresholds found, unless the script changed them."""
+    with _gc_lock:
+        _gc_saved[0] -= 1
+        if _gc_saved[0] == 0 and _gc_saved[1] is not None:
+            saved, _gc_saved[1] = _gc_saved[1], None
+            if gc.get_threshold()[0] == GC_THRESHOLD0:
+                gc.set_threshold(*saved)
+
+
+_gc_lock = threading.Lock()
 
 
 def _ignore_sigxfsz() -> None:
