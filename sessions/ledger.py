@@ -110,6 +110,8 @@ class SceneLedger:
         latest = self._latest
         touched = self._touched
         pending = self._pending
+        counts = self._counts
+        buffer_bytes = self._buffer_bytes
         plain = _PLAIN
         for row in rows:
             op = row[2]
@@ -125,41 +127,39 @@ class SceneLedger:
                     target = row[3]
                     self._n += 1
                     n = self._n
-                    key = (target, op, len(args))
-                    previous = latest.get(key)
+                    setter_key = (target, op, len(args))
+                    previous = latest.get(setter_key)
                     if previous is not None and touched.get(target) == previous:
                         del pending[previous]  # a setter row holds no payload
-                    latest[key] = n
+                    latest[setter_key] = n
                     pending[n] = row
                     touched[target] = n
                     continue
-            elif kind == _SET_DATA and not row[5] and len(row[4]) == 3 and type(row[4][0]) is bytearray \
-                    and len(row[4][0]) < HOLD_MIN_BYTES:
-                self._small_set_data(row)  # small payloads are never held
-                continue
+            elif kind == _SET_DATA and not row[5]:
+                args = row[4]
+                if len(args) == 3 and type(args[0]) is bytearray and len(args[0]) < HOLD_MIN_BYTES:
+                    # :meth:`append_row` inline for a small write: small payloads are never held
+                    # (so the full write it replaces, of the same size, holds none either).
+                    target = row[3]
+                    self._n += 1
+                    n = self._n
+                    if args[1] == 0 and args[2] == counts.get(target, -1):
+                        key = (target, op)
+                        size = len(args[0])
+                        self.scene_bytes += size - buffer_bytes.get(target, 0)
+                        buffer_bytes[target] = size
+                        previous = latest.get(key)
+                        if previous is not None and touched.get(target) == previous:
+                            pending.pop(previous, None)
+                        latest[key] = n
+                    pending[n] = row
+                    touched[target] = n
+                    continue
             self.append_row(row)
             if self.failed is not None:
                 return
         if len(pending) > MATERIALISE_EVERY:
             self.materialise()
-
-    def _small_set_data(self, row: Row) -> None:
-        """:meth:`append_row` of ``Buffer.set_data(bytearray, offset, count)`` under HOLD_MIN_BYTES."""
-        target = row[3]
-        args = row[4]
-        self._n += 1
-        n = self._n
-        if args[1] == 0 and args[2] == self._counts.get(target, -1):
-            key = (target, row[2])
-            size = len(args[0])
-            self.scene_bytes += size - self._buffer_bytes.get(target, 0)
-            self._buffer_bytes[target] = size
-            previous = self._latest.get(key)
-            if previous is not None and self._touched.get(target) == previous:
-                self._drop(previous)
-            self._latest[key] = n
-        self._pending[n] = row
-        self._touched[target] = n
 
     def append_row(self, row: Row) -> None:
         """Note one command row (see :meth:`append_rows`)."""
