@@ -69,11 +69,6 @@ def _configure_gsp(no_render: bool, frames: int | None, duration: float | None, 
         configure_headless(frames, fps=fps if fps is not None else DEFAULT_FPS, duration_s=duration)
 
 
-#: Default flush intervals (ms): a file needs at most 100 ms of loss on a crash; live nodes want
-#: each call within about a millisecond (a chunk per flush, so more, smaller chunks).
-FILE_FLUSH_MS = 100.0
-LIVE_FLUSH_MS = 0.5
-
 @click.command(
     "record",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -92,8 +87,8 @@ LIVE_FLUSH_MS = 0.5
 @click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Frame rate of headless animators.")
 @click.option("--flush-interval", "flush_ms", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Longest time (ms) a call waits before it is written [default: 100, or "
-                   f"{LIVE_FLUSH_MS:g} with --publish, so that nodes see calls within a millisecond].")
+              help="Longest time (ms) a call waits before it is written [default: 100, or 0.5 "
+                   "with --publish, so that nodes see calls within a millisecond].")
 @click.option("--meta", multiple=True, metavar="KEY=VALUE", help="User metadata for the header (repeatable).")
 def record(
     script: str,
@@ -121,9 +116,8 @@ def record(
 
     from recorder import Recorder
 
-    if flush_ms is None:
-        flush_ms = LIVE_FLUSH_MS if publish else FILE_FLUSH_MS
-    rec = Recorder(output, publish=publish, metadata=metadata, flush_interval_s=flush_ms / 1000.0)
+    flush_s = None if flush_ms is None else flush_ms / 1000.0  # None: the Recorder's default
+    rec = Recorder(output, publish=publish, metadata=metadata, flush_interval_s=flush_s)
     try:
         rec.start()
     except Exception as error:

@@ -48,13 +48,21 @@ SESSION_TARGET = ""
 _active: list[Recorder] = []  # started recorders, most recent last
 
 
+#: Default flush intervals (seconds): files lose at most this much when the process is killed;
+#: live nodes receive each call within about a millisecond.
+FILE_FLUSH_S = 0.1
+LIVE_FLUSH_S = 0.0005
+
+
 class Recorder:
     """Records every captured GSP call into a session log and/or a live publisher.
 
     ``path``: the ``.gsplog`` file (None: publish only). ``publish``: a ZeroMQ endpoint
     (``"tcp://127.0.0.1:5555"``) or a ready :class:`sessions.sinks.ChunkSink`-like publisher.
     ``metadata``: user metadata stored in the header. ``flush_interval_s``: the longest time a
-    recorded call may wait before its chunk is written (the loss window of a killed process).
+    recorded call may wait before its chunk is written (the loss window of a killed process);
+    default :data:`FILE_FLUSH_S`, or :data:`LIVE_FLUSH_S` when publishing (a chunk is published
+    at each flush, so this bounds what live nodes wait).
     ``max_queue_bytes`` / ``max_queue_commands``: backpressure limits (see recorder.queue).
     ``sinks``: extra chunk sinks. ``writer_options``: extra keyword arguments for
     :class:`sessions.LogWriter`. ``on_command``: called on the writer thread with each
@@ -70,7 +78,7 @@ class Recorder:
         *,
         publish: Any = None,
         metadata: dict[str, Any] | None = None,
-        flush_interval_s: float = 0.1,
+        flush_interval_s: float | None = None,
         max_queue_bytes: int = DEFAULT_MAX_BYTES,
         max_queue_commands: int = DEFAULT_MAX_COMMANDS,
         sinks: Sequence[Any] = (),
@@ -80,6 +88,8 @@ class Recorder:
     ) -> None:
         if path is None and publish is None and not sinks:
             raise ValueError("Recorder: give a path, a publish endpoint or sinks (nothing to record into)")
+        if flush_interval_s is None:
+            flush_interval_s = LIVE_FLUSH_S if publish is not None else FILE_FLUSH_S
         if flush_interval_s <= 0:
             raise ValueError(f"Recorder: flush_interval_s must be > 0, got {flush_interval_s}")
         self.path = None if path is None else os.fspath(path)
@@ -537,7 +547,7 @@ def record(
     *,
     publish: Any = None,
     metadata: dict[str, Any] | None = None,
-    flush_interval_s: float = 0.1,
+    flush_interval_s: float | None = None,
     **options: Any,
 ) -> Iterator[Recorder]:
     """Record every GSP call made inside the ``with`` block (see :class:`Recorder`).
