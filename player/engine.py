@@ -240,7 +240,7 @@ class ReplayEngine:
         frame = RenderedFrame(number=number, t_ns=cmd.t_ns, renderer=cmd.target)
         with paused():
             # The null backend's render() returns b"" at once: its cheapest path for "none".
-            if self.image == "png" or not hasattr(renderer, "render_rgba") or (
+            if self.image == "png" or not renderer.renders_rgba or (
                 self.image == "none" and self.backend == "null"
             ):
                 png = renderer.render(*args)

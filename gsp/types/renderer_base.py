@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
-from gsp.capture import Captured, new_uuid
+import numpy as np
+
+from gsp.capture import Captured, new_uuid, notify
 from gsp.core.camera import Camera
 from gsp.core.canvas import Canvas
 from gsp.core.viewport import Viewport
@@ -34,12 +37,16 @@ class RendererBase(Captured, ABC):
     """``RendererBase(canvas)``: draws lists of visuals into the canvas.
 
     Backends implement :meth:`_render` (return PNG bytes of exactly canvas width × height),
-    :meth:`show`, and may extend :meth:`clear` / :meth:`close` (call ``super()``). Every
-    backend records as ``Renderer.*`` so replay may pick another backend.
+    :meth:`show`, and may extend :meth:`clear` / :meth:`close` (call ``super()``). A backend
+    that can hand out pixels without PNG encoding implements :meth:`_render_rgba` and sets
+    ``renders_rgba = True``. Every backend records as ``Renderer.*`` so replay may pick another
+    backend.
     """
 
     _capture_family_ = "Renderer"
     _captured_methods_ = ("render", "clear", "close")
+    #: True when the backend implements :meth:`_render_rgba` (players use it for video and frames).
+    renders_rgba: ClassVar[bool] = False
 
     def __init__(self, canvas: Canvas) -> None:
         if not isinstance(canvas, Canvas):
@@ -68,6 +75,37 @@ class RendererBase(Captured, ABC):
         if not _rendering_enabled:
             return b""
         return self._render(viewports, visuals, model_matrices, cameras)
+
+    def render_rgba(
+        self,
+        viewports: Sequence[Viewport],
+        visuals: Sequence[VisualBase],
+        model_matrices: Sequence[TransBuf],
+        cameras: Sequence[Camera],
+    ) -> Any:
+        """Draw like :meth:`render` and return the pixels as a new (height, width, 4) uint8 numpy
+        array, row 0 on top, without PNG encoding. Recorded as a ``Renderer.render``.
+
+        Raises NotImplementedError where the backend has no such path (``renders_rgba`` False);
+        a blank frame while rendering is disabled.
+        """
+        self._check_render_args(viewports, visuals, model_matrices, cameras)
+        if not self.renders_rgba:
+            raise NotImplementedError(f"{type(self).__name__} draws PNG only: use render()")
+        notify(self, "render", viewports, visuals, model_matrices, cameras)
+        if not _rendering_enabled:
+            return np.zeros((self._canvas.get_height(), self._canvas.get_width(), 4), dtype=np.uint8)
+        return self._render_rgba(viewports, visuals, model_matrices, cameras)
+
+    def _render_rgba(
+        self,
+        viewports: Sequence[Viewport],
+        visuals: Sequence[VisualBase],
+        model_matrices: Sequence[TransBuf],
+        cameras: Sequence[Camera],
+    ) -> Any:
+        """Backend drawing into pixels; arguments are already checked (see ``renders_rgba``)."""
+        raise NotImplementedError
 
     @abstractmethod
     def _render(

@@ -44,17 +44,16 @@ class NullRenderer(RendererBase):
         Image.new("RGBA", (int(canvas.get_width()), int(canvas.get_height())), (0, 0, 0, 0)).save(out, format="png")
         return out.getvalue()
 
-    def render_rgba(
+    renders_rgba = True
+
+    def _render_rgba(
         self,
         viewports: Sequence[Any],
         visuals: Sequence[Any],
         model_matrices: Sequence[Any],
         cameras: Sequence[Any],
     ) -> np.ndarray:
-        """A transparent (height, width, 4) uint8 frame, after the same validation as render."""
-        check = getattr(self, "_check_render_args", None)
-        if callable(check):
-            check(viewports, visuals, model_matrices, cameras)
+        """A transparent (height, width, 4) uint8 frame."""
         self.render_count += 1
         canvas = self.get_canvas()
         return np.zeros((int(canvas.get_height()), int(canvas.get_width()), 4), dtype=np.uint8)

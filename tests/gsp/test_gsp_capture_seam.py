@@ -127,6 +127,32 @@ def test_renderer_render_clear_close_recorded_as_renderer_family(rec: Recorder) 
     assert rec.calls[0][2] == ([vp], [pts], [model], [cam])
 
 
+class PixelRenderer(ListingRenderer):
+    """A ListingRenderer that also hands out pixels."""
+
+    renders_rgba = True
+
+    def _render_rgba(self, viewports, visuals, model_matrices, cameras):  # type: ignore[no-untyped-def]
+        self.renders += 1
+        return np.full((self.get_canvas().get_height(), self.get_canvas().get_width(), 4), 7, np.uint8)
+
+
+def test_render_rgba_is_checked_and_recorded_as_a_render(rec: Recorder) -> None:
+    canvas, vp = canvas_and_viewport()
+    pts = Points(vec3(2), f32(1.0), rgba(1), rgba(1), f32(1.0))
+    args = ([vp], [pts], [Bufferx.mat4_identity()], [camera()])
+    renderer = PixelRenderer(canvas)
+    rec.calls.clear()
+    pixels = renderer.render_rgba(*args)
+    assert pixels.shape == (canvas.get_height(), canvas.get_width(), 4) and pixels[0, 0, 0] == 7
+    assert rec.ops == ["Renderer.render"] and rec.calls[0][2] == args and renderer.renders == 1
+    with pytest.raises(ValueError, match="same length"):
+        renderer.render_rgba([vp, vp], *args[1:])
+    with pytest.raises(NotImplementedError, match="PNG only"):
+        ListingRenderer(canvas).render_rgba(*args)
+    assert rec.ops.count("Renderer.render") == 1  # refused calls are not recorded
+
+
 def test_animator_frames_callbacks_and_renders_in_order(rec: Recorder) -> None:
     canvas, vp = canvas_and_viewport()
     renderer = ListingRenderer(canvas)

@@ -31,17 +31,16 @@ class DatovizRenderer(RendererBase):
         self._drawer: DatovizDrawer | None = None
 
     # -- public helpers ----------------------------------------------------------------------
-    def render_rgba(
+    renders_rgba = True
+
+    def _render_rgba(
         self,
         viewports: Sequence[Any],
         visuals: Sequence[Any],
         model_matrices: Sequence[Any],
         cameras: Sequence[Any],
     ) -> np.ndarray:
-        """Render and return a new (height, width, 4) uint8 array, row 0 on top (no PNG)."""
-        check = getattr(self, "_check_render_args", None)
-        if callable(check):
-            check(viewports, visuals, model_matrices, cameras)
+        """A new (height, width, 4) uint8 array, row 0 on top (no PNG)."""
         return self._draw(viewports, visuals, model_matrices, cameras)
 
     @property

@@ -54,20 +54,16 @@ class MatplotlibRenderer(RendererBase):
         entry = self._artists.get((viewport.get_uuid(), visual.get_uuid(), 0))
         return list(entry.artists) if entry else []
 
-    def render_rgba(
+    renders_rgba = True
+
+    def _render_rgba(
         self,
         viewports: Sequence[Any],
         visuals: Sequence[Any],
         model_matrices: Sequence[Any],
         cameras: Sequence[Any],
     ) -> np.ndarray:
-        """Render and return the pixels as a new (height, width, 4) uint8 array, row 0 on top.
-
-        The same drawing as :meth:`render` without PNG encoding (for video exporters).
-        """
-        check = getattr(self, "_check_render_args", None)
-        if callable(check):
-            check(viewports, visuals, model_matrices, cameras)
+        """The same drawing as :meth:`render` as a new (H, W, 4) uint8 array (for video exporters)."""
         return self._draw(viewports, visuals, model_matrices, cameras).copy()
 
     # -- RendererBase ------------------------------------------------------------------------
