@@ -21,32 +21,15 @@ sys.path.insert(0, str(ROOT / "tests" / "backends"))
 import gsp_scenes as scenes  # noqa: E402
 from imagecmp import decode_png, save_png, ssim  # noqa: E402
 
-from gsp.types.enums import ImageInterpolation, JoinStyle, MarkerShape  # noqa: E402
 from player.backends.datoviz.renderer import DatovizRenderer  # noqa: E402
 from player.backends.matplotlib.renderer import MatplotlibRenderer  # noqa: E402
-
-
-def all_scenes() -> dict[str, object]:
-    out: dict[str, object] = {"points": scenes.points_scene}
-    for shape in MarkerShape:
-        out[f"marker_{shape.value}"] = lambda s=shape: scenes.marker_scene(s)
-    out["segments"] = scenes.segments_scene
-    for join in JoinStyle:
-        out[f"paths_{join.name.lower()}"] = lambda j=join: scenes.paths_scene(j)
-    out["texts"] = scenes.texts_scene
-    out["pixels"] = scenes.pixels_scene
-    for interp in ImageInterpolation:
-        out[f"image_{interp.name.lower()}"] = lambda i=interp: scenes.image_scene(i)
-    for name, material in scenes.mesh_materials().items():
-        out[f"mesh_{name}"] = lambda m=material: scenes.mesh_scene(m)
-    return out
 
 
 def main() -> int:
     rows = ["# Parity: Matplotlib backend (left) | Datoviz backend (right)", "",
             "Made by `python docs/parity/make_parity.py` (software Vulkan). SSIM as in the parity tests.", "",
             "| scene | SSIM | image |", "|---|---|---|"]
-    for name, factory in all_scenes().items():
+    for name, factory in scenes.all_scenes().items():
         scene = factory()  # type: ignore[operator]
         left = decode_png(MatplotlibRenderer(scene.canvas).render(*scene.args))
         renderer = DatovizRenderer(scene.canvas)

@@ -17,6 +17,7 @@ from gsp.core.texture import Texture
 from gsp.core.viewport import Viewport
 from gsp.types.buffer import Buffer
 from gsp.types.buffer_type import BufferType
+from gsp.types.enums import ImageInterpolation, JoinStyle, MarkerShape
 
 WHITE = bytearray([255, 255, 255, 255])
 BLACK = bytearray([0, 0, 0, 255])
@@ -305,3 +306,20 @@ def mesh_materials() -> dict[str, Any]:
         "textured": MeshTexturedMaterial(checker_texture(2), bytearray([255, 255, 255, 255]), bytearray([0, 0, 0, 255]), 8.0, [], True, front),
         "textured_lit": MeshTexturedMaterial(checker_texture(2), bytearray([255, 255, 255, 255]), bytearray([255, 255, 255, 255]), 8.0, [ambient, point], True, front),
     }
+
+
+def all_scenes() -> dict[str, Any]:
+    """Name -> scene factory, one per visual kind and variant (the parity set of both backends)."""
+    out: dict[str, Any] = {"points": points_scene}
+    for shape in MarkerShape:
+        out[f"marker_{shape.value}"] = lambda s=shape: marker_scene(s)
+    out["segments"] = segments_scene
+    for join in JoinStyle:
+        out[f"paths_{join.name.lower()}"] = lambda j=join: paths_scene(j)
+    out["texts"] = texts_scene
+    out["pixels"] = pixels_scene
+    for interp in ImageInterpolation:
+        out[f"image_{interp.name.lower()}"] = lambda i=interp: image_scene(i)
+    for name, material in mesh_materials().items():
+        out[f"mesh_{name}"] = lambda m=material: mesh_scene(m)
+    return out

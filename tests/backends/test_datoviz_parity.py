@@ -21,31 +21,13 @@ if not datoviz_available() and os.environ.get("GSP_REQUIRE_DATOVIZ") != "1":
 import gsp_scenes as scenes  # noqa: E402
 from imagecmp import FAILED_DIR, assert_matches_reference, decode_png, save_png, ssim  # noqa: E402
 
-from gsp.types.enums import ImageInterpolation, JoinStyle, MarkerShape  # noqa: E402
 from player.backends.datoviz.renderer import DatovizRenderer  # noqa: E402
 from player.backends.matplotlib.renderer import MatplotlibRenderer  # noqa: E402
 
 MIN_SSIM = 0.9
 
 
-def all_scenes() -> dict[str, object]:
-    """Name -> scene factory, one per visual kind and variant."""
-    out: dict[str, object] = {"points": scenes.points_scene}
-    for shape in MarkerShape:
-        out[f"marker_{shape.value}"] = lambda s=shape: scenes.marker_scene(s)
-    out["segments"] = scenes.segments_scene
-    for join in JoinStyle:
-        out[f"paths_{join.name.lower()}"] = lambda j=join: scenes.paths_scene(j)
-    out["texts"] = scenes.texts_scene
-    out["pixels"] = scenes.pixels_scene
-    for interp in ImageInterpolation:
-        out[f"image_{interp.name.lower()}"] = lambda i=interp: scenes.image_scene(i)
-    for name, material in scenes.mesh_materials().items():
-        out[f"mesh_{name}"] = lambda m=material: scenes.mesh_scene(m)
-    return out
-
-
-SCENES = all_scenes()
+SCENES = scenes.all_scenes()
 
 
 def render_both(scene) -> tuple:  # type: ignore[no-untyped-def]
