@@ -27,8 +27,7 @@ from pathlib import Path
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import numpy as np  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from bench_matplotlib import COLOR, DPI, HEIGHT, SIZE_PT2, WIDTH, BaselineLoop, frames_of  # noqa: E402
 
 import recorder  # noqa: E402
 from gsp.core import Camera, Canvas, Viewport  # noqa: E402
@@ -38,20 +37,7 @@ from gsp.visuals import Points  # noqa: E402
 from player import replay  # noqa: E402
 from sessions import LogReader  # noqa: E402
 
-WIDTH, HEIGHT, DPI = 1024, 768, 100.0
-SIZE_PT2, COLOR = 4.0, (0.2, 0.4, 0.8, 1.0)
 WHITE = bytearray([255, 255, 255, 255])
-
-
-def frames_of(n: int, count: int, seed: int = 0) -> list[np.ndarray]:
-    """``count`` frames of ``n`` random (x, y, 0) float32 positions in [-1, 1]."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(count):
-        xyz = rng.uniform(-1.0, 1.0, (n, 3)).astype(np.float32)
-        xyz[:, 2] = 0.0
-        out.append(xyz)
-    return out
 
 
 def record_session(path: Path, frames: list[np.ndarray]) -> None:
@@ -78,17 +64,10 @@ def record_session(path: Path, frames: list[np.ndarray]) -> None:
 
 
 def baseline_loop(frames: list[np.ndarray], folder: Path) -> None:
-    """The hand-written loop: one scatter, set_offsets + savefig per frame."""
-    fig = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
-    FigureCanvasAgg(fig)
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(-1, 1)
-    ax.set_ylim(-1, 1)
-    ax.set_axis_off()
-    scatter = ax.scatter(frames[0][:, 0], frames[0][:, 1], s=SIZE_PT2, c=[COLOR], linewidths=0)
+    """The hand-written loop of bench_matplotlib: one scatter, set_offsets + savefig per frame."""
+    loop = BaselineLoop(frames[0])
     for i, xyz in enumerate(frames):
-        scatter.set_offsets(xyz[:, :2])
-        fig.savefig(folder / f"base_{i + 1:06d}.png", dpi=DPI)
+        loop.frame(xyz, folder / f"base_{i + 1:06d}.png")
 
 
 def reader_alone(path: Path) -> int:
