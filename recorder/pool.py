@@ -44,28 +44,27 @@ class CopyPool:
     def copy(self, value: Any) -> Any:
         """A private copy of a numpy array or bytearray (recycled when one of its shape is free)."""
         if type(value) is bytearray:
-            free = self._free.get(("bytearray", len(value))) if len(value) >= self.min_bytes else None
-            if free:
-                try:
-                    dst = free.pop()
-                except IndexError:
-                    pass
-                else:
-                    dst[:] = value
-                    self.reused += 1
-                    return dst
-            return bytearray(value)
-        free = self._free.get((value.dtype.str, value.shape)) if value.nbytes >= self.min_bytes else None
-        if free:
-            try:
-                dst = free.pop()
-            except IndexError:
-                pass
-            else:
-                np.copyto(dst, value)
-                self.reused += 1
-                return dst
-        return np.array(value, copy=True, order="C")
+            dst = self._take(("bytearray", len(value)), len(value))
+            if dst is None:
+                return bytearray(value)
+            dst[:] = value
+        else:
+            dst = self._take((value.dtype.str, value.shape), value.nbytes)
+            if dst is None:
+                return np.array(value, copy=True, order="C")
+            np.copyto(dst, value)
+        self.reused += 1
+        return dst
+
+    def _take(self, key: tuple[Any, ...], nbytes: int) -> Any:
+        """A free copy for ``key``, or None (too small to pool, or none free)."""
+        free = self._free.get(key) if nbytes >= self.min_bytes else None
+        if not free:
+            return None
+        try:
+            return free.pop()
+        except IndexError:  # another thread took the last one
+            return None
 
     def eligible(self, value: Any) -> bool:
         """Whether ``value`` (a copy the recorder made) may be given back."""
