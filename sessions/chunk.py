@@ -32,6 +32,8 @@ from sessions.codec import ALIGN, Row, decode_commands, encode_rows
 from sessions.command import Command
 from sessions.errors import LogFormatError
 from sessions.limits import DEFAULT_LIMITS, Limits
+from sessions.shuffle import shuffle_into
+from sessions.shuffle import shuffled as shuffled_copy
 
 __all__ = [
     "CHUNK_MAGIC",
@@ -165,12 +167,6 @@ class Chunk:
 # --------------------------------------------------------------------------------------------
 # Encoding
 # --------------------------------------------------------------------------------------------
-def _shuffle_into(raw: bytearray, base: int, offset: int, length: int, itemsize: int) -> None:
-    start = base + offset
-    items = np.frombuffer(raw, dtype=np.uint8, count=length, offset=start).reshape(length // itemsize, itemsize)
-    raw[start : start + length] = items.T.tobytes()
-
-
 #: "auto" shuffles when a sample compresses to less than this fraction of the plain size.
 SHUFFLE_MIN_GAIN = 0.75
 #: Payloads at least this large are sampled before lz4: when the sample compresses to more than
@@ -222,10 +218,9 @@ def _shuffle_pays(blobs: _Area, float_blobs: list[tuple[int, int, int]]) -> bool
                 start = at - at % itemsize
                 take = min(16384, length - start)
                 take -= take % itemsize
-                part = bytearray(blobs.read(offset + start, take))
+                part = blobs.read(offset + start, take)
                 sample_plain += part
-                _shuffle_into(part, 0, 0, take, itemsize)
-                sample_shuffled += part
+                sample_shuffled += shuffled_copy(part, itemsize)
                 break
             at -= length
     if len(sample_plain) < 1024:
@@ -234,6 +229,32 @@ def _shuffle_pays(blobs: _Area, float_blobs: list[tuple[int, int, int]]) -> bool
     shuffled = len(lz4.block.compress(bytes(sample_shuffled), store_size=False))
     # Unshuffling costs about as much as lz4 decompression: only worth it for a clear gain.
     return shuffled < SHUFFLE_MIN_GAIN * plain
+
+
+def _join_shuffled(head: list[Part], blobs: Sequence[memoryview], float_blobs: list[tuple[int, int, int]],
+                   raw_size: int) -> memoryview:
+    """The raw bytes ``head + blobs`` in one new buffer, float blobs byte-shuffled on the way
+    (each blob is read once, straight into its place)."""
+    out = np.empty(raw_size, dtype=np.uint8).data  # no zero fill: every byte is written below
+    at = 0
+    for part in head:
+        size = len(part)
+        out[at : at + size] = part
+        at += size
+    base = at
+    floats = {offset: (length, itemsize) for offset, length, itemsize in float_blobs}
+    for blob in blobs:
+        size = blob.nbytes
+        where = out[at : at + size]
+        spec = floats.get(at - base)
+        if spec is not None and spec[0] == size:  # a float array: its own blob, pads follow it
+            shuffle_into(where, blob, spec[1])
+        else:
+            where[:] = blob.cast("B") if blob.format != "B" else blob
+        at += size
+    if at != raw_size:  # the batch's blob_size disagrees with its blobs: a codec bug
+        raise AssertionError(f"shuffled raw body has {at} bytes, expected {raw_size}")
+    return out
 
 
 def _worth_compressing(area: _Area) -> bool:
@@ -311,16 +332,12 @@ def encode_chunk_rows(
     pad = (-meta_size) % ALIGN
     parts: list[Part] = [batch.meta, b"\0" * pad, *batch.blobs]
     raw_size = meta_size + pad + batch.blob_size
-    base = meta_size + pad
     flags = 0
     if batch.float_blobs and (
         shuffle is True
         or (shuffle == "auto" and compress and _shuffle_pays(_Area(batch.blobs), batch.float_blobs))
     ):
-        raw = bytearray(b"".join(parts))
-        for offset, length, itemsize in batch.float_blobs:
-            _shuffle_into(raw, base, offset, length, itemsize)
-        parts = [raw]
+        parts = [_join_shuffled([batch.meta, b"\0" * pad], batch.blobs, batch.float_blobs, raw_size)]
         flags |= ChunkFlags.SHUFFLE
     if seq_range is None:
         seq_range = (rows[0][0], rows[-1][0]) if rows else (0, 0)

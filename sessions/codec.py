@@ -27,6 +27,7 @@ import numpy as np
 from sessions.command import Command, Ref
 from sessions.errors import LogFormatError
 from sessions.limits import DEFAULT_LIMITS, Limits
+from sessions.shuffle import unshuffle
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -380,21 +381,6 @@ class _Decoder:
         if self.shuffled and dtype.kind in "fc" and dtype.itemsize > 1 and count:
             return unshuffle(raw, dtype, count).reshape(shape)
         return np.frombuffer(raw, dtype=dtype).reshape(shape)
-
-
-_UNSHUFFLE_BLOCK = 65536  # items per block: keeps the output lines in cache while 4-8 planes fill them
-
-
-def unshuffle(raw: memoryview | bytes, dtype: np.dtype, count: int) -> np.ndarray:
-    """Undo the byte-shuffle filter: ``itemsize`` byte planes back into ``count`` items (one copy)."""
-    size = dtype.itemsize
-    planes = np.frombuffer(raw, dtype=np.uint8).reshape(size, count)
-    out = np.empty((count, size), dtype=np.uint8)
-    for start in range(0, count, _UNSHUFFLE_BLOCK):
-        block = out[start : start + _UNSHUFFLE_BLOCK]
-        for plane in range(size):
-            block[:, plane] = planes[plane, start : start + _UNSHUFFLE_BLOCK]
-    return out.view(dtype).reshape(count)
 
 
 def _contains_unknown(value: Any) -> UnknownValue | None:

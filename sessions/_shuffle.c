@@ -1,0 +1,508 @@
+/* sessions._shuffle: the byte-shuffle filter of .gsplog chunks, in C.
+ *
+ * shuffle_into(dst, src, itemsize):   n items of `itemsize` bytes -> `itemsize` byte planes of n bytes
+ * unshuffle_into(dst, src, itemsize): the inverse
+ *
+ * Both take buffer-protocol objects (bytes, bytearray, memoryview, numpy arrays), check them, and
+ * release the GIL while copying. The layout is the one documented in docs/format.md: plane j holds
+ * byte j of every item, in item order. sessions/shuffle.py holds the numpy fallback (same bytes).
+ *
+ * Speed: the loops for itemsizes 2, 4 and 8 assemble or split one machine word per item with shifts,
+ * which compilers turn into SIMD byte unpack/pack instructions; they assume a little-endian host
+ * (byte j of the item is bits 8j..8j+7 of the word) and other hosts use the generic loop.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define GSP_LITTLE_ENDIAN 1
+#elif defined(_MSC_VER) || defined(_WIN32)
+#define GSP_LITTLE_ENDIAN 1 /* every Windows target is little-endian */
+#else
+#define GSP_LITTLE_ENDIAN 0
+#endif
+
+#if defined(__SSE2__) || defined(_M_X64) || (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
+#include <emmintrin.h>
+#define GSP_SSE2 1 /* every x86-64 CPU has SSE2 */
+#else
+#define GSP_SSE2 0
+#endif
+
+#if defined(_MSC_VER) && !defined(restrict)
+#define restrict __restrict
+#endif
+
+#define MAX_ITEMSIZE 16
+/* Items per block of the generic loops: itemsize * BLOCK bytes (at most 64 KiB) stay in cache while
+ * the planes are read or written one after the other. */
+#define BLOCK 4096
+
+/* ------------------------------------------------------------------------------------------ */
+/* Kernels: `n` items; planes are `n` bytes apart. Word loads/stores go through memcpy or       */
+/* loadu/storeu because the buffers need not be aligned (blobs are 16-aligned only relative to  */
+/* their chunk's blob area).                                                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Items [start, stop), one plane after the other within cache-sized blocks. */
+static void
+shuffle_range(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n, Py_ssize_t size,
+              Py_ssize_t start, Py_ssize_t stop)
+{
+    for (Py_ssize_t first = start; first < stop; first += BLOCK) {
+        Py_ssize_t last = first + BLOCK < stop ? first + BLOCK : stop;
+        for (Py_ssize_t j = 0; j < size; j++) {
+            uint8_t *plane = dst + j * n;
+            for (Py_ssize_t i = first; i < last; i++) {
+                plane[i] = src[i * size + j];
+            }
+        }
+    }
+}
+
+static void
+unshuffle_range(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n, Py_ssize_t size,
+                Py_ssize_t start, Py_ssize_t stop)
+{
+    for (Py_ssize_t first = start; first < stop; first += BLOCK) {
+        Py_ssize_t last = first + BLOCK < stop ? first + BLOCK : stop;
+        for (Py_ssize_t j = 0; j < size; j++) {
+            const uint8_t *plane = src + j * n;
+            for (Py_ssize_t i = first; i < last; i++) {
+                dst[i * size + j] = plane[i];
+            }
+        }
+    }
+}
+
+/* Portable word loops for the common sizes: one machine word per item assembled or split with
+ * shifts, which compilers vectorise (byte j of the item is bits 8j..8j+7: little-endian only). */
+#if GSP_LITTLE_ENDIAN
+static void
+shuffle2(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n)
+{
+    uint8_t *restrict p0 = dst, *restrict p1 = dst + n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint16_t v;
+        memcpy(&v, src + 2 * i, 2);
+        p0[i] = (uint8_t)v;
+        p1[i] = (uint8_t)(v >> 8);
+    }
+}
+
+static void
+unshuffle2(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n)
+{
+    const uint8_t *restrict p0 = src, *restrict p1 = src + n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint16_t v = (uint16_t)(p0[i] | (uint16_t)p1[i] << 8);
+        memcpy(dst + 2 * i, &v, 2);
+    }
+}
+
+static void
+shuffle4(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n)
+{
+    uint8_t *restrict p0 = dst, *restrict p1 = dst + n, *restrict p2 = dst + 2 * n, *restrict p3 = dst + 3 * n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t v;
+        memcpy(&v, src + 4 * i, 4);
+        p0[i] = (uint8_t)v;
+        p1[i] = (uint8_t)(v >> 8);
+        p2[i] = (uint8_t)(v >> 16);
+        p3[i] = (uint8_t)(v >> 24);
+    }
+}
+
+static void
+unshuffle4(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n)
+{
+    const uint8_t *restrict p0 = src, *restrict p1 = src + n, *restrict p2 = src + 2 * n, *restrict p3 = src + 3 * n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t v = (uint32_t)p0[i] | (uint32_t)p1[i] << 8 | (uint32_t)p2[i] << 16 | (uint32_t)p3[i] << 24;
+        memcpy(dst + 4 * i, &v, 4);
+    }
+}
+
+static void
+shuffle8(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n)
+{
+    uint8_t *restrict p0 = dst, *restrict p1 = dst + n, *restrict p2 = dst + 2 * n, *restrict p3 = dst + 3 * n;
+    uint8_t *restrict p4 = dst + 4 * n, *restrict p5 = dst + 5 * n, *restrict p6 = dst + 6 * n;
+    uint8_t *restrict p7 = dst + 7 * n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t v;
+        memcpy(&v, src + 8 * i, 8);
+        p0[i] = (uint8_t)v;
+        p1[i] = (uint8_t)(v >> 8);
+        p2[i] = (uint8_t)(v >> 16);
+        p3[i] = (uint8_t)(v >> 24);
+        p4[i] = (uint8_t)(v >> 32);
+        p5[i] = (uint8_t)(v >> 40);
+        p6[i] = (uint8_t)(v >> 48);
+        p7[i] = (uint8_t)(v >> 56);
+    }
+}
+
+static void
+unshuffle8(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n)
+{
+    const uint8_t *restrict p0 = src, *restrict p1 = src + n, *restrict p2 = src + 2 * n, *restrict p3 = src + 3 * n;
+    const uint8_t *restrict p4 = src + 4 * n, *restrict p5 = src + 5 * n, *restrict p6 = src + 6 * n;
+    const uint8_t *restrict p7 = src + 7 * n;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint64_t v = (uint64_t)p0[i] | (uint64_t)p1[i] << 8 | (uint64_t)p2[i] << 16 | (uint64_t)p3[i] << 24
+                     | (uint64_t)p4[i] << 32 | (uint64_t)p5[i] << 40 | (uint64_t)p6[i] << 48
+                     | (uint64_t)p7[i] << 56;
+        memcpy(dst + 8 * i, &v, 8);
+    }
+}
+#endif /* GSP_LITTLE_ENDIAN */
+
+/* Portable path: word loops where they apply, else the generic loop. */
+static void
+shuffle_portable(uint8_t *dst, const uint8_t *src, Py_ssize_t n, Py_ssize_t size)
+{
+#if GSP_LITTLE_ENDIAN
+    switch (size) {
+    case 2: shuffle2(dst, src, n); return;
+    case 4: shuffle4(dst, src, n); return;
+    case 8: shuffle8(dst, src, n); return;
+    default: break;
+    }
+#endif
+    shuffle_range(dst, src, n, size, 0, n);
+}
+
+static void
+unshuffle_portable(uint8_t *dst, const uint8_t *src, Py_ssize_t n, Py_ssize_t size)
+{
+#if GSP_LITTLE_ENDIAN
+    switch (size) {
+    case 2: unshuffle2(dst, src, n); return;
+    case 4: unshuffle4(dst, src, n); return;
+    case 8: unshuffle8(dst, src, n); return;
+    default: break;
+    }
+#endif
+    unshuffle_range(dst, src, n, size, 0, n);
+}
+
+#if GSP_SSE2
+/* SSE2 tiles of 16 items (itemsize 2, 4, 8 or 16): the tile is `size` vectors of 16 bytes, a
+ * (size x 16) or (16 x size) byte matrix, transposed by rounds of byte interleaving. An
+ * interleave stage pairs the vectors whose index differs in one bit: seen as the bits of a byte's
+ * address in the tile (vector index, then lane), it moves that index bit into the lane's lowest
+ * bit, shifts the lane bits up, and puts the lane's top bit where the index bit was. Unshuffling
+ * (planes -> items) takes the index bits from the top down, which rotates the address by 4 bits:
+ * exactly the transpose. Shuffling needs 4 stages whose pairing bits (and where each plane ends)
+ * were worked out by following the address bits through the stages; tests check every size
+ * against numpy. */
+#if defined(_MSC_VER)
+#define ALWAYS_INLINE static __forceinline
+#else
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#endif
+
+ALWAYS_INLINE void
+interleave(__m128i *v, int nv, int bit)
+{
+    __m128i t[16];
+    int step = 1 << bit;
+    for (int k = 0; k < nv; k++) {
+        if (!(k & step)) {
+            t[k] = _mm_unpacklo_epi8(v[k], v[k + step]);
+            t[k + step] = _mm_unpackhi_epi8(v[k], v[k + step]);
+        }
+    }
+    for (int k = 0; k < nv; k++) {
+        v[k] = t[k];
+    }
+}
+
+/* log2(size) for 2, 4, 8, 16 */
+#define LOG2_SIZE(size) ((size) == 2 ? 1 : (size) == 4 ? 2 : (size) == 8 ? 3 : 4)
+
+ALWAYS_INLINE void
+unshuffle_tiles(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n, int size)
+{
+    __m128i v[16];
+    Py_ssize_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (int b = 0; b < size; b++) {
+            v[b] = _mm_loadu_si128((const __m128i *)(src + b * n + i));
+        }
+        for (int bit = LOG2_SIZE(size) - 1; bit >= 0; bit--) {
+            interleave(v, size, bit);
+        }
+        for (int q = 0; q < size; q++) {
+            _mm_storeu_si128((__m128i *)(dst + i * size + 16 * q), v[q]);
+        }
+    }
+    unshuffle_range(dst, src, n, size, i, n);
+}
+
+/* Size 16 as two halves of 8 planes (16 tile vectors plus as many temporaries would not fit in
+ * the 16 SSE registers): each half gives 16 items x 8 bytes, stored as 8-byte halves of the items. */
+static void
+unshuffle_tiles16(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n)
+{
+    __m128i v[8];
+    Py_ssize_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (int half = 0; half < 2; half++) {
+            for (int b = 0; b < 8; b++) {
+                v[b] = _mm_loadu_si128((const __m128i *)(src + (8 * half + b) * n + i));
+            }
+            interleave(v, 8, 2);
+            interleave(v, 8, 1);
+            interleave(v, 8, 0);
+            uint8_t *out = dst + i * 16 + 8 * half;
+            for (int q = 0; q < 8; q++) { /* v[q]: this half of items 2q and 2q + 1 */
+                _mm_storel_epi64((__m128i *)(out + 32 * q), v[q]);
+                _mm_storel_epi64((__m128i *)(out + 32 * q + 16), _mm_unpackhi_epi64(v[q], v[q]));
+            }
+        }
+    }
+    unshuffle_range(dst, src, n, 16, i, n);
+}
+
+/* The pairing bits of the 4 shuffle stages (size 2: 0,0,0,0; 4: 1,0,1,0; 8: 2,1,0,2; 16: 3,2,1,0),
+ * as literals so the compiler keeps the tile in registers. */
+ALWAYS_INLINE void
+shuffle_stages(__m128i *v, int size)
+{
+    switch (size) {
+    case 2: interleave(v, 2, 0); interleave(v, 2, 0); interleave(v, 2, 0); interleave(v, 2, 0); break;
+    case 4: interleave(v, 4, 1); interleave(v, 4, 0); interleave(v, 4, 1); interleave(v, 4, 0); break;
+    case 8: interleave(v, 8, 2); interleave(v, 8, 1); interleave(v, 8, 0); interleave(v, 8, 2); break;
+    default: interleave(v, 16, 3); interleave(v, 16, 2); interleave(v, 16, 1); interleave(v, 16, 0); break;
+    }
+}
+
+/* Where byte plane b ends for size 8 (the others end in order): index bits (b1, b2, b0), low first. */
+#define PLANE_AT_8(b) ((((b) >> 1) & 1) | (((b) >> 2) & 1) << 1 | ((b) & 1) << 2)
+
+ALWAYS_INLINE void
+shuffle_tiles(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n, int size)
+{
+    __m128i v[16];
+    Py_ssize_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (int q = 0; q < size; q++) {
+            v[q] = _mm_loadu_si128((const __m128i *)(src + i * size + 16 * q));
+        }
+        shuffle_stages(v, size);
+        for (int b = 0; b < size; b++) {
+            _mm_storeu_si128((__m128i *)(dst + b * n + i), v[size == 8 ? PLANE_AT_8(b) : b]);
+        }
+    }
+    shuffle_range(dst, src, n, size, i, n);
+}
+#endif /* GSP_SSE2 */
+
+/* Fastest path for this build: SSE2 tiles where available, else the portable loops. */
+static void
+shuffle_fast(uint8_t *dst, const uint8_t *src, Py_ssize_t n, Py_ssize_t size)
+{
+#if GSP_SSE2
+    switch (size) {
+    case 2: shuffle_tiles(dst, src, n, 2); return;
+    case 4: shuffle_tiles(dst, src, n, 4); return;
+    case 8: shuffle_tiles(dst, src, n, 8); return;
+    case 16: shuffle_tiles(dst, src, n, 16); return;
+    default: break;
+    }
+#endif
+    if (size == 1) {
+        memcpy(dst, src, (size_t)n);
+        return;
+    }
+    shuffle_portable(dst, src, n, size);
+}
+
+static void
+unshuffle_fast(uint8_t *dst, const uint8_t *src, Py_ssize_t n, Py_ssize_t size)
+{
+#if GSP_SSE2
+    switch (size) {
+    case 4: unshuffle_tiles(dst, src, n, 4); return;
+    case 8: unshuffle_tiles(dst, src, n, 8); return;
+    case 16: unshuffle_tiles16(dst, src, n); return;
+    default: break;
+    }
+#endif
+    if (size == 1) {
+        memcpy(dst, src, (size_t)n);
+        return;
+    }
+    unshuffle_portable(dst, src, n, size); /* size 2: the compiler's vectorised word loop is faster */
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Argument checking                                                                          */
+/* ------------------------------------------------------------------------------------------ */
+static int
+get_buffer(PyObject *obj, Py_buffer *view, const char *func, const char *name, int writable)
+{
+    if (!PyObject_CheckBuffer(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s(): %s must be a bytes-like object (buffer protocol), not %.100s",
+                     func, name, Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    /* Ask for strides so a non-contiguous exporter answers, then refuse it with our own message. */
+    if (PyObject_GetBuffer(obj, view, PyBUF_STRIDES) < 0) {
+        return -1;
+    }
+    if (!PyBuffer_IsContiguous(view, 'C')) {
+        PyErr_Format(PyExc_ValueError, "%s(): %s must be C-contiguous", func, name);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    if (writable && view->readonly) {
+        PyErr_Format(PyExc_TypeError, "%s(): %s must be writable (got a read-only %.100s)", func, name,
+                     Py_TYPE(obj)->tp_name);
+        PyBuffer_Release(view);
+        return -1;
+    }
+    return 0;
+}
+
+typedef void (*kernel_t)(uint8_t *, const uint8_t *, Py_ssize_t, Py_ssize_t);
+
+static PyObject *
+run(PyObject *const *args, Py_ssize_t nargs, const char *func, kernel_t kernel)
+{
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "%s() takes 3 arguments (dst, src, itemsize), got %zd", func, nargs);
+        return NULL;
+    }
+    if (!PyLong_Check(args[2])) {
+        PyErr_Format(PyExc_TypeError, "%s(): itemsize must be an int, not %.100s", func, Py_TYPE(args[2])->tp_name);
+        return NULL;
+    }
+    Py_ssize_t size = PyLong_AsSsize_t(args[2]);
+    if (size == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        size = 0; /* out of range: reported below */
+    }
+    if (size < 1 || size > MAX_ITEMSIZE) {
+        PyErr_Format(PyExc_ValueError, "%s(): itemsize must be in 1..%d, got %R", func, MAX_ITEMSIZE, args[2]);
+        return NULL;
+    }
+    Py_buffer dst, src;
+    if (get_buffer(args[0], &dst, func, "dst", 1) < 0) {
+        return NULL;
+    }
+    if (get_buffer(args[1], &src, func, "src", 0) < 0) {
+        PyBuffer_Release(&dst);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    const uint8_t *s = (const uint8_t *)src.buf;
+    uint8_t *d = (uint8_t *)dst.buf;
+    if (dst.len != src.len) {
+        PyErr_Format(PyExc_ValueError, "%s(): dst has %zd bytes, src has %zd (they must be equal)", func, dst.len,
+                     src.len);
+    }
+    else if (src.len % size) {
+        PyErr_Format(PyExc_ValueError, "%s(): length %zd is not a multiple of itemsize %zd", func, src.len, size);
+    }
+    else if (src.len && d < s + src.len && s < d + dst.len) {
+        PyErr_Format(PyExc_ValueError, "%s(): dst and src overlap in memory", func);
+    }
+    else {
+        Py_ssize_t n = src.len / size;
+        if (n) {
+            Py_BEGIN_ALLOW_THREADS
+            kernel(d, s, n, size);
+            Py_END_ALLOW_THREADS
+        }
+        result = Py_NewRef(Py_None);
+    }
+    PyBuffer_Release(&src);
+    PyBuffer_Release(&dst);
+    return result;
+}
+
+static PyObject *
+shuffle_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    return run(args, nargs, "shuffle_into", shuffle_fast);
+}
+
+static PyObject *
+unshuffle_into(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    return run(args, nargs, "unshuffle_into", unshuffle_fast);
+}
+
+/* The portable loops, exported so tests check them on hosts where the fast path is SIMD. */
+static PyObject *
+shuffle_into_portable(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    return run(args, nargs, "_shuffle_into_portable", shuffle_portable);
+}
+
+static PyObject *
+unshuffle_into_portable(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    return run(args, nargs, "_unshuffle_into_portable", unshuffle_portable);
+}
+
+PyDoc_STRVAR(shuffle_into_doc,
+"shuffle_into(dst, src, itemsize, /)\n--\n\n"
+"Byte-shuffle src (n = len(src) // itemsize items) into dst: itemsize planes of n bytes,\n"
+"plane j holding byte j of every item. dst and src are C-contiguous bytes-like objects of\n"
+"equal length (a multiple of itemsize), dst writable, not overlapping; itemsize in 1..16.\n"
+"Raises TypeError (not a buffer, dst read-only, itemsize not an int) or ValueError.");
+
+PyDoc_STRVAR(unshuffle_into_doc,
+"unshuffle_into(dst, src, itemsize, /)\n--\n\n"
+"Inverse of shuffle_into: itemsize byte planes in src back into n items in dst.\n"
+"Same argument rules and errors as shuffle_into.");
+
+static PyMethodDef methods[] = {
+    {"shuffle_into", (PyCFunction)(void (*)(void))shuffle_into, METH_FASTCALL, shuffle_into_doc},
+    {"unshuffle_into", (PyCFunction)(void (*)(void))unshuffle_into, METH_FASTCALL, unshuffle_into_doc},
+    {"_shuffle_into_portable", (PyCFunction)(void (*)(void))shuffle_into_portable, METH_FASTCALL,
+     "shuffle_into with the portable loops (for tests)."},
+    {"_unshuffle_into_portable", (PyCFunction)(void (*)(void))unshuffle_into_portable, METH_FASTCALL,
+     "unshuffle_into with the portable loops (for tests)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+exec_module(PyObject *module)
+{
+    if (PyModule_AddIntConstant(module, "MAX_ITEMSIZE", MAX_ITEMSIZE) < 0) {
+        return -1;
+    }
+    return PyModule_AddIntConstant(module, "SIMD", GSP_SSE2); /* 1: the SSE2 tiles are built in */
+}
+
+static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, exec_module},
+    {0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "sessions._shuffle",
+    .m_doc = "Byte-shuffle filter kernels of .gsplog chunks (the C fast path of sessions.shuffle).",
+    .m_size = 0,
+    .m_methods = methods,
+    .m_slots = slots,
+};
+
+PyMODINIT_FUNC
+PyInit__shuffle(void)
+{
+    return PyModuleDef_Init(&moduledef);
+}

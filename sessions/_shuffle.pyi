@@ -1,0 +1,17 @@
+"""Stub of the C kernel of :mod:`sessions.shuffle` (sessions/_shuffle.c)."""
+
+from typing_extensions import Buffer
+
+#: Largest itemsize the kernels accept.
+MAX_ITEMSIZE: int
+#: 1 when the SSE2 tiles are built in, 0 when only the portable loops are.
+SIMD: int
+
+def shuffle_into(dst: Buffer, src: Buffer, itemsize: int, /) -> None:
+    """Byte-shuffle ``src`` (``len // itemsize`` items) into ``itemsize`` byte planes in ``dst``."""
+
+def unshuffle_into(dst: Buffer, src: Buffer, itemsize: int, /) -> None:
+    """Inverse of :func:`shuffle_into`: byte planes in ``src`` back into items in ``dst``."""
+
+def _shuffle_into_portable(dst: Buffer, src: Buffer, itemsize: int, /) -> None: ...
+def _unshuffle_into_portable(dst: Buffer, src: Buffer, itemsize: int, /) -> None: ...

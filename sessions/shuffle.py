@@ -1,0 +1,138 @@
+"""The byte-shuffle filter of ``.gsplog`` chunks: ``n`` items of ``itemsize`` bytes <-> ``itemsize``
+byte planes of ``n`` bytes (plane ``j`` holds byte ``j`` of every item, in item order; see
+docs/format.md, "Shuffle filter").
+
+Two implementations give the same bytes:
+
+- the C kernel ``sessions._shuffle`` (built by ``pip install`` when a compiler is there; SIMD
+  for itemsizes 2, 4, 8, 16; about memory-copy speed), used when it imports;
+- numpy strided copies (about 1.3 GB/s), used otherwise or when the environment variable
+  ``GSP_NO_C_SHUFFLE=1`` is set when this module is first imported.
+
+Both check their arguments the same way: ``dst`` and ``src`` are C-contiguous bytes-like objects
+of equal length, a multiple of ``itemsize`` (1..16), ``dst`` writable and not overlapping
+``src``. A wrong type (not a buffer, ``dst`` read-only, ``itemsize`` not an int) raises
+``TypeError``; a wrong size, layout or overlap raises ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "BACKEND",
+    "ENV_NO_C",
+    "MAX_ITEMSIZE",
+    "shuffle_into",
+    "shuffle_into_numpy",
+    "shuffled",
+    "unshuffle",
+    "unshuffle_into",
+    "unshuffle_into_numpy",
+]
+
+#: Set to "1" to make this module use the numpy code even when the C kernel is built.
+ENV_NO_C = "GSP_NO_C_SHUFFLE"
+MAX_ITEMSIZE = 16
+#: Items per block of the numpy loops: the block's lines stay in cache while planes are copied.
+_BLOCK = 65536
+
+Kernel = Callable[[Any, Any, int], None]
+
+
+# --------------------------------------------------------------------------------------------
+# numpy fallback
+# --------------------------------------------------------------------------------------------
+def _byte_view(obj: Any, func: str, name: str, writable: bool) -> np.ndarray:
+    """``obj`` as a flat uint8 array, checked like the C kernel checks its buffers."""
+    try:
+        view = memoryview(obj)
+    except TypeError:
+        raise TypeError(f"{func}(): {name} must be a bytes-like object (buffer protocol), "
+                        f"not {type(obj).__name__}") from None
+    if not view.c_contiguous:
+        raise ValueError(f"{func}(): {name} must be C-contiguous")
+    if writable and view.readonly:
+        raise TypeError(f"{func}(): {name} must be writable (got a read-only {type(obj).__name__})")
+    if view.nbytes == 0:
+        return np.empty(0, dtype=np.uint8)
+    return np.frombuffer(view.cast("B") if view.format != "B" or view.ndim != 1 else view, dtype=np.uint8)
+
+
+def _check(dst: Any, src: Any, itemsize: int, func: str) -> tuple[np.ndarray, np.ndarray, int]:
+    if not isinstance(itemsize, int):  # bool passes, like the C kernel's PyLong_Check
+        raise TypeError(f"{func}(): itemsize must be an int, not {type(itemsize).__name__}")
+    if not 1 <= itemsize <= MAX_ITEMSIZE:
+        raise ValueError(f"{func}(): itemsize must be in 1..{MAX_ITEMSIZE}, got {itemsize!r}")
+    d = _byte_view(dst, func, "dst", True)
+    s = _byte_view(src, func, "src", False)
+    if d.size != s.size:
+        raise ValueError(f"{func}(): dst has {d.size} bytes, src has {s.size} (they must be equal)")
+    if s.size % itemsize:
+        raise ValueError(f"{func}(): length {s.size} is not a multiple of itemsize {itemsize}")
+    if s.size and np.may_share_memory(d, s):  # exact for two flat contiguous arrays
+        raise ValueError(f"{func}(): dst and src overlap in memory")
+    return d, s, s.size // itemsize
+
+
+def shuffle_into_numpy(dst: Any, src: Any, itemsize: int) -> None:
+    """:func:`shuffle_into` with numpy strided copies (the fallback; same bytes and errors)."""
+    d, s, n = _check(dst, src, itemsize, "shuffle_into")
+    planes = d.reshape(itemsize, n)
+    items = s.reshape(n, itemsize)
+    for start in range(0, n, _BLOCK):
+        planes[:, start : start + _BLOCK] = items[start : start + _BLOCK].T
+
+
+def unshuffle_into_numpy(dst: Any, src: Any, itemsize: int) -> None:
+    """:func:`unshuffle_into` with numpy strided copies (the fallback; same bytes and errors)."""
+    d, s, n = _check(dst, src, itemsize, "unshuffle_into")
+    planes = s.reshape(itemsize, n)
+    items = d.reshape(n, itemsize)
+    for start in range(0, n, _BLOCK):
+        block = items[start : start + _BLOCK]
+        for plane in range(itemsize):  # one plane at a time: contiguous reads, strided writes
+            block[:, plane] = planes[plane, start : start + _BLOCK]
+
+
+# --------------------------------------------------------------------------------------------
+# Choice of implementation
+# --------------------------------------------------------------------------------------------
+def _load_kernel() -> ModuleType | None:
+    if os.environ.get(ENV_NO_C, "") not in ("", "0"):
+        return None
+    try:
+        from sessions import _shuffle
+    except ImportError:  # not built (no compiler at install time): the numpy code is used
+        return None
+    return _shuffle
+
+
+_kernel = _load_kernel()
+#: "c" when the C kernel is used, "numpy" otherwise.
+BACKEND = "c" if _kernel is not None else "numpy"
+
+#: ``shuffle_into(dst, src, itemsize)``: the items of ``src`` as byte planes in ``dst``.
+shuffle_into: Kernel = _kernel.shuffle_into if _kernel is not None else shuffle_into_numpy
+#: ``unshuffle_into(dst, src, itemsize)``: the byte planes of ``src`` as items in ``dst``.
+unshuffle_into: Kernel = _kernel.unshuffle_into if _kernel is not None else unshuffle_into_numpy
+
+
+def shuffled(src: Any, itemsize: int) -> bytearray:
+    """The byte planes of ``src`` as a new bytearray."""
+    out = bytearray(memoryview(src).nbytes)
+    shuffle_into(out, src, itemsize)
+    return out
+
+
+def unshuffle(raw: Any, dtype: np.dtype, count: int) -> np.ndarray:
+    """Undo the filter: ``dtype.itemsize`` byte planes in ``raw`` back into a new 1-d array of
+    ``count`` items (one copy)."""
+    out = np.empty(count, dtype=dtype)
+    unshuffle_into(out, raw, dtype.itemsize)
+    return out
