@@ -1,0 +1,263 @@
+"""The byte-shuffle filter: the C kernel (SIMD and portable loops) and the numpy fallback give the
+same bytes as the definition, invert each other, refuse bad arguments alike, and a log written
+with one implementation reads with the other (real files, real subprocesses)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sessions import shuffle
+from sessions.shuffle import shuffle_into_numpy, unshuffle_into_numpy
+
+Kernel = Callable[[Any, Any, int], None]
+
+
+def _c_module() -> Any:
+    try:
+        from sessions import _shuffle
+    except ImportError:
+        if shutil.which("cc") or shutil.which("gcc"):
+            pytest.fail("a C compiler is here but sessions._shuffle is not built (pip install -e . builds it)")
+        pytest.skip("sessions._shuffle not built (no C compiler)")
+    return _shuffle
+
+
+def _implementations() -> dict[str, tuple[Kernel, Kernel]]:
+    c = _c_module()
+    return {
+        "c": (c.shuffle_into, c.unshuffle_into),
+        "c-portable": (c._shuffle_into_portable, c._unshuffle_into_portable),
+        "numpy": (shuffle_into_numpy, unshuffle_into_numpy),
+    }
+
+
+def reference_planes(data: bytes, itemsize: int) -> bytes:
+    """The filter's definition: plane j = byte j of every item."""
+    items = np.frombuffer(data, dtype=np.uint8).reshape(-1, itemsize)
+    return np.ascontiguousarray(items.T).tobytes()
+
+
+ITEMSIZES = [1, 2, 3, 4, 8, 16]
+# 16-item SIMD tiles, 4096-item C blocks, 65536-item numpy blocks, on both sides of each edge
+EDGES = [0, 1, 2, 3, 7, 15, 16, 17, 31, 33, 255, 4095, 4096, 4097, 65535, 65536, 65537]
+
+
+def _check_all(data: bytes, itemsize: int, offset: int) -> None:
+    expected = reference_planes(data, itemsize)
+    size = len(data)
+    for name, (fwd, inv) in _implementations().items():
+        # unaligned views inside bigger buffers: the kernels must not assume alignment
+        src_store = bytearray(offset) + bytearray(data)
+        dst_store = bytearray(size + offset + 1)
+        dst = memoryview(dst_store)[offset : offset + size]
+        fwd(dst, memoryview(src_store)[offset:], itemsize)
+        assert bytes(dst) == expected, f"{name} shuffle, itemsize {itemsize}, {size} bytes"
+        assert dst_store[offset + size] == 0, f"{name} wrote past dst"
+        back = bytearray(size)
+        inv(back, bytes(dst), itemsize)
+        assert bytes(back) == data, f"{name} unshuffle, itemsize {itemsize}, {size} bytes"
+
+
+@pytest.mark.parametrize("itemsize", ITEMSIZES)
+@pytest.mark.parametrize("count", EDGES)
+def test_every_implementation_matches_the_definition_at_block_edges(itemsize: int, count: int) -> None:
+    data = np.random.default_rng(count * 31 + itemsize).integers(0, 256, count * itemsize, dtype=np.uint8).tobytes()
+    _check_all(data, itemsize, offset=(count % 3) * 5)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    itemsize=st.sampled_from(ITEMSIZES),
+    count=st.one_of(st.integers(0, 300), st.integers(300, 20_000), st.sampled_from(EDGES)),
+    seed=st.integers(0, 2**32 - 1),
+    offset=st.integers(0, 17),
+)
+def test_implementations_agree_on_random_data(itemsize: int, count: int, seed: int, offset: int) -> None:
+    data = np.random.default_rng(seed).integers(0, 256, count * itemsize, dtype=np.uint8).tobytes()
+    _check_all(data, itemsize, offset)
+
+
+def test_typed_and_multidimensional_buffers_count_in_bytes() -> None:
+    a = np.random.default_rng(0).random((1000, 3)).astype(np.float32)  # 2-d, format "f"
+    for name, (fwd, inv) in _implementations().items():
+        planes = np.empty(a.nbytes, np.uint8)
+        fwd(planes, a, 4)
+        assert planes.tobytes() == reference_planes(a.tobytes(), 4), name
+        out = np.empty_like(a)
+        inv(out, planes, 4)
+        np.testing.assert_array_equal(out, a, err_msg=name)
+
+
+def test_module_level_helpers_use_the_selected_backend() -> None:
+    a = np.linspace(0, 1, 1001, dtype=np.float64)
+    planes = shuffle.shuffled(a, 8)
+    assert bytes(planes) == reference_planes(a.tobytes(), 8)
+    back = shuffle.unshuffle(memoryview(planes), np.dtype("<f8"), a.size)
+    np.testing.assert_array_equal(back, a)
+    assert back.flags.writeable and back.flags.c_contiguous
+    assert shuffle.BACKEND == ("numpy" if os.environ.get(shuffle.ENV_NO_C, "") not in ("", "0") else "c")
+
+
+BAD_ARGUMENTS: list[tuple[str, Callable[[], tuple[Any, Any, Any]], type[Exception], str]] = [
+    ("dst not a buffer", lambda: ([0] * 8, bytes(8), 4), TypeError, "dst must be a bytes-like"),
+    ("src not a buffer", lambda: (bytearray(8), "abcdefgh", 4), TypeError, "src must be a bytes-like"),
+    ("dst read-only", lambda: (bytes(8), bytes(8), 4), TypeError, "dst must be writable"),
+    ("dst read-only array", lambda: (_readonly(np.zeros(8, np.uint8)), bytes(8), 4), TypeError, "dst must be writable"),
+    ("dst not contiguous", lambda: (np.zeros(16, np.uint8)[::2], bytes(8), 4), ValueError, "dst must be C-contiguous"),
+    ("src not contiguous", lambda: (bytearray(8), np.zeros(16, np.uint8)[::2], 4), ValueError, "src must be C-contiguous"),
+    ("lengths differ", lambda: (bytearray(8), bytes(12), 4), ValueError, "dst has 8 bytes, src has 12"),
+    ("not a multiple", lambda: (bytearray(10), bytes(10), 4), ValueError, "not a multiple of itemsize 4"),
+    ("itemsize 0", lambda: (bytearray(8), bytes(8), 0), ValueError, r"itemsize must be in 1\.\.16"),
+    ("itemsize 17", lambda: (bytearray(17), bytes(17), 17), ValueError, r"itemsize must be in 1\.\.16"),
+    ("itemsize negative", lambda: (bytearray(8), bytes(8), -4), ValueError, r"itemsize must be in 1\.\.16"),
+    ("itemsize huge", lambda: (bytearray(8), bytes(8), 2**80), ValueError, r"itemsize must be in 1\.\.16"),
+    ("itemsize float", lambda: (bytearray(8), bytes(8), 4.0), TypeError, "itemsize must be an int"),
+    ("same buffer", lambda: _same_buffer(), ValueError, "overlap"),
+    ("overlapping views", lambda: _overlapping_views(), ValueError, "overlap"),
+]
+
+
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
+def _same_buffer() -> tuple[Any, Any, int]:
+    buf = bytearray(16)
+    return buf, buf, 4
+
+
+def _overlapping_views() -> tuple[Any, Any, int]:
+    view = memoryview(bytearray(24))
+    return view[8:24], view[0:16], 4
+
+
+@pytest.mark.parametrize("case", BAD_ARGUMENTS, ids=[case[0] for case in BAD_ARGUMENTS])
+@pytest.mark.parametrize("direction", [0, 1], ids=["shuffle_into", "unshuffle_into"])
+def test_bad_arguments_raise_the_documented_errors(case: tuple[str, Callable[[], tuple[Any, Any, Any]], type[Exception], str],
+                                                   direction: int) -> None:
+    _, make, error, message = case
+    for name, kernels in _implementations().items():
+        dst, src, itemsize = make()
+        with pytest.raises(error, match=message):
+            kernels[direction](dst, src, itemsize)
+        if isinstance(dst, bytearray) and dst is not src:
+            assert not any(dst), f"{name} wrote into dst before refusing"
+
+
+def test_c_kernel_wrong_argument_count() -> None:
+    c = _c_module()
+    with pytest.raises(TypeError, match="takes 3 arguments"):
+        c.shuffle_into(bytearray(4), bytes(4))
+
+
+# --------------------------------------------------------------------------------------------
+# Logs across implementations (subprocesses, each with its own GSP_NO_C_SHUFFLE)
+# --------------------------------------------------------------------------------------------
+CHILD = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from sessions import Command, LogReader, LogWriter, shuffle
+    from sessions.chunk import ChunkFlags
+
+    def arrays():
+        rng = np.random.default_rng(7)
+        walk = np.cumsum(rng.normal(0, 1e-3, (20_001, 3)), axis=0)
+        return [
+            walk.astype(np.float32),
+            walk[:5_003, 0].copy(),  # float64
+            walk[:4_099, :2].astype(np.float16),
+            (walk[:3_001, 0] + 1j * walk[:3_001, 1]).astype(np.complex64),
+            (walk[:1_001, 0] + 1j * walk[:1_001, 2]).astype(np.complex128),
+            bytearray(rng.integers(0, 255, 777, dtype=np.uint8).tobytes()),  # not shuffled, between floats
+            walk[:101, 1].astype(np.float32),  # 404 bytes: blob area, padding after it
+        ]
+
+    mode, path = sys.argv[1], sys.argv[2]
+    print(shuffle.BACKEND)
+    if mode == "write":
+        writer = LogWriter(path, shuffle=True, keyframes=False)
+        for seq, value in enumerate(arrays(), 1):
+            writer.append(Command(seq, seq * 1000, "Buffer.set_data", "b", (value, 0, len(value))))
+        writer.close()
+    else:
+        with LogReader(path) as reader:
+            flags = [chunk.info.flags for chunk in reader.chunks()]
+            got = [c.args[0] for c in reader.commands()]
+        assert any(f & ChunkFlags.SHUFFLE for f in flags), flags
+        want = arrays()
+        assert len(got) == len(want), (len(got), len(want))
+        for g, w in zip(got, want):
+            if isinstance(w, bytearray):
+                assert bytes(g) == bytes(w)
+            else:
+                assert g.dtype == w.dtype and g.shape == w.shape, (g.dtype, g.shape, w.dtype, w.shape)
+                assert g.tobytes() == w.tobytes()
+        print("ok", len(got))
+    """
+)
+
+
+def _child(mode: str, path: Path, numpy_only: bool) -> str:
+    env = dict(os.environ)
+    env.pop(shuffle.ENV_NO_C, None)
+    if numpy_only:
+        env[shuffle.ENV_NO_C] = "1"
+    result = subprocess.run([sys.executable, "-c", CHILD, mode, str(path)], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("writer_numpy", [False, True], ids=["c-writes", "numpy-writes"])
+def test_a_log_written_with_one_implementation_reads_with_the_other(tmp_path: Path, writer_numpy: bool) -> None:
+    _c_module()
+    path = tmp_path / "shuffled.gsplog"
+    out = _child("write", path, numpy_only=writer_numpy)
+    assert out.split()[0] == ("numpy" if writer_numpy else "c")
+    out = _child("read", path, numpy_only=not writer_numpy)
+    assert out.split() == ["c" if writer_numpy else "numpy", "ok", "7"]
+
+
+def test_both_implementations_write_the_same_chunk_bytes(tmp_path: Path) -> None:
+    """encode_chunk's shuffled output does not depend on the implementation (format unchanged)."""
+    _c_module()
+    script = textwrap.dedent(
+        """
+        import sys
+        import numpy as np
+        from sessions import Command, encode_chunk, shuffle
+        rng = np.random.default_rng(3)
+        walk = np.cumsum(rng.normal(0, 1e-3, (30_001, 3)), axis=0)
+        cmds = [Command(1, 0, "Buffer.set_data", "b", (walk.astype(np.float32),)),
+                Command(2, 1, "Buffer.set_data", "c", (walk[:, 0].copy(),))]
+        sys.stdout.buffer.write(shuffle.BACKEND.encode() + b" " + encode_chunk(cmds, shuffle=True))
+        """
+    )
+    outputs = {}
+    for numpy_only in (False, True):
+        env = dict(os.environ)
+        env.pop(shuffle.ENV_NO_C, None)
+        if numpy_only:
+            env[shuffle.ENV_NO_C] = "1"
+        result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=120)
+        assert result.returncode == 0, result.stderr.decode()
+        backend, _, chunk = result.stdout.partition(b" ")
+        outputs[backend.decode()] = chunk
+    assert set(outputs) == {"c", "numpy"}
+    assert outputs["c"] == outputs["numpy"]
+    assert len(outputs["c"]) > 1000
