@@ -29,9 +29,16 @@ from gsp import capture
 from gsp.capture import Captured
 from recorder.convert import PLAIN_TYPES as _PLAIN
 from recorder.convert import ArgConverter
-from recorder.pool import CopyPool
+from recorder.pool import POOL_MIN_BYTES, CopyPool, LoanBook, PayloadRecycler
 from recorder.queue import DEFAULT_MAX_BYTES, DEFAULT_MAX_COMMANDS, SMALL_PAYLOAD, CommandQueue
-from recorder.tracking import BLOCK_BYTES, HASH_NAME, BufferTracker, content_hash, reachable_buffers
+from recorder.tracking import (
+    BLOCK_BYTES,
+    HASH_NAME,
+    BufferTracker,
+    buffer_nbytes,
+    content_hash,
+    reachable_buffers,
+)
 from recorder.writer_thread import WriterThread
 from sessions.command import Ref
 from sessions.index import MARK_OP
@@ -107,6 +114,9 @@ class Recorder:
         self.tracker = BufferTracker()
         self._refs: dict[str, Ref] = {}
         self._pool = CopyPool()
+        # Big buffer contents are lent (zero copy) when only the writer keeps the commands;
+        # on_command listeners may keep them, so they get copies.
+        self._loans: LoanBook | None = LoanBook(self.queue.wake.set) if on_command is None else None
         self._converter = ArgConverter(self._refs, self._record_snapshot, self._pool)
         self._snapshotting: set[str] = set()
         self._lock = threading.RLock()
@@ -143,7 +153,7 @@ class Recorder:
             on_failure=self._on_failure,
             on_payload=self.tracker.resolve,
             # Copies may be recycled only when nobody else keeps the commands.
-            pool=self._pool if self.on_command is None else None,
+            pool=PayloadRecycler(self._pool, self._loans) if self._loans is not None else None,
         )
         self._writer.start()
         _active.append(self)
@@ -162,6 +172,8 @@ class Recorder:
             _active.remove(self)
         assert self._writer is not None
         self._writer.stop()
+        if self._loans is not None:  # the log is closed: nothing reads the lent contents any more
+            self._loans.release_all()
         if self._gc_tuned:
             self._gc_tuned = False
             _restore_gc_threshold()
@@ -250,10 +262,18 @@ class Recorder:
         if kwargs or len(args) != 3 or type(args[0]) is not bytearray or type(args[1]) is not int \
                 or type(args[2]) is not int or len(args[0]) >= SMALL_PAYLOAD:
             return False
-        storage = target.to_bytearray()
-        if len(storage) > BLOCK_BYTES or len(self._items) >= self._max_commands:
+        if len(self._items) >= self._max_commands:
             return False
-        self.tracker.known[uuid] = [content_hash(storage)]
+        if target.storage_exposed:
+            storage = target.to_bytearray()
+            if len(storage) > BLOCK_BYTES:
+                return False
+            self.tracker.known[uuid] = [content_hash(storage)]
+        else:  # see BufferTracker.note_written: a partial write keeps the log current if it was
+            versions = self.tracker.versions
+            version = target.version
+            whole = args[1] == 0 and args[2] == target.get_count()
+            versions[uuid] = version if whole or versions.get(uuid) == version - 1 else -1
         self._items.append((t_ns, "Buffer.set_data", uuid, (bytearray(args[0]), args[1], args[2]), kwargs, 0))
         return True
 
@@ -267,20 +287,27 @@ class Recorder:
         before = converter.copied_bytes
         raw_args, raw_kwargs = args, kwargs
         payload = None
+        lent_bytes = 0
         if op == "Buffer.set_data" and args and type(args[0]) in _PAYLOAD_TYPES:
             rest, kwargs = converter.convert_call(args[1:], kwargs)
-            payload = converter.copy_payload(args[0])
+            payload = self._lend_whole(target, args[0], raw_args, raw_kwargs)
+            if payload is not None:
+                lent_bytes = payload.nbytes
+            else:
+                payload = converter.copy_payload(args[0])
             args = (payload, *rest)
         elif args or kwargs:
             args, kwargs = converter.convert_call(args, kwargs)
         hook = self._hooks.get(op)
-        if payload is not None and self._defer_hash(target, payload, raw_args, raw_kwargs):
+        if lent_bytes:
+            self.tracker.note_written(target)  # the log holds the whole contents
+        elif payload is not None and self._defer_hash(target, payload, raw_args, raw_kwargs):
             pass  # the writer thread hashes the copy
         elif hook is not None:  # sees the caller's live objects, after unknown ones were snapshotted
             hook(target, raw_args, raw_kwargs)
         elif args or kwargs:
             self._sync_buffer_args(raw_args, raw_kwargs)
-        self.queue.put((t_ns, op, uuid, args, kwargs, converter.copied_bytes - before))
+        self.queue.put((t_ns, op, uuid, args, kwargs, converter.copied_bytes - before + lent_bytes))
         if uuid not in refs:  # known only once queued: other threads' fast path may follow it
             refs[uuid] = Ref(uuid)
 
@@ -321,24 +348,35 @@ class Recorder:
         finally:
             self._snapshotting.discard(uuid)
 
+    def _lend_whole(self, target: Any, data: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """For a write of a big buffer's whole contents, the contents lent by the buffer (no copy:
+        the buffer copies on its next write instead); None when a copy of ``data`` is needed."""
+        loans = self._loans
+        if loans is None or target.storage_exposed:
+            return None
+        nbytes = data.nbytes if type(data) is np.ndarray else len(data)
+        n = buffer_nbytes(target)
+        if nbytes < POOL_MIN_BYTES or nbytes != n or _set_data_range(target, args, kwargs) != (0, n):
+            return None
+        return loans.lend(target)
+
     def _defer_hash(self, target: Any, payload: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """For a full write of a big buffer whose copy has exactly the buffer's new bytes, let the
         writer thread hash the copy instead of hashing the storage here. False: hash now."""
-        storage = target.to_bytearray()
-        n = len(storage)
+        n = buffer_nbytes(target)
         if n <= BLOCK_BYTES or _set_data_range(target, args, kwargs) != (0, n):
             return False
         if type(payload) is bytearray:
             same = len(payload) == n
         else:
-            dtype = target.to_numpy().dtype
+            dtype = target.read_view().dtype
             same = payload.nbytes == n and (payload.dtype == dtype or (payload.dtype == np.uint8 and payload.ndim == 1))
         if same:
             self.tracker.note_copied(target, payload)
         return same
 
     def _after_buffer_write(self, target: Captured, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        big = len(target.to_bytearray()) > BLOCK_BYTES  # type: ignore[attr-defined]
+        big = buffer_nbytes(target) > BLOCK_BYTES
         self.tracker.note_written(target, _set_data_range(target, args, kwargs) if big else None)
 
     def _sync_buffer_args(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -359,10 +397,16 @@ class Recorder:
             self._queue_changed(found)
 
     def _queue_changed(self, buffers: list[Any]) -> None:
+        """Log the whole contents of the buffers that changed behind the log's back."""
         for buf in self.tracker.changed(buffers):
-            data = self._pool.copy(buf.to_bytearray())
+            data = None
+            if self._loans is not None and buffer_nbytes(buf) >= POOL_MIN_BYTES:
+                data = self._loans.lend(buf)
+            if data is None:
+                data = self._pool.copy(bytearray(buf.read_view()) if not buf.storage_exposed else buf.to_bytearray())
             t_ns = time.monotonic_ns() - self._t0_ns
-            self.queue.put((t_ns, "Buffer.set_data", buf.get_uuid(), (data, 0, buf.get_count()), {}, len(data)))
+            self.queue.put((t_ns, "Buffer.set_data", buf.get_uuid(), (data, 0, buf.get_count()), {}, data.nbytes
+                            if type(data) is np.ndarray else len(data)))
 
     def _before_render(self, target: Captured, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         refs = self._refs
@@ -388,7 +432,10 @@ class Recorder:
                 "content_hash": HASH_NAME,
             },
         }
-        options = {"flush_interval_s": self.flush_interval_s, **self.writer_options}
+        # The file's chunks are written by a thread of their own, which wakes the writer thread
+        # after each so that lent buffer contents go back to their buffers at once.
+        options = {"flush_interval_s": self.flush_interval_s, "background_writes": True,
+                   "on_written": self.queue.wake.set, **self.writer_options}
         log_writer = LogWriter(self.path, sinks=self.sinks, metadata=metadata, **options)
         if self.publish is not None:
             try:
@@ -413,7 +460,7 @@ def _set_data_range(buffer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
     try:
         offset = args[1] if len(args) > 1 else kwargs["offset"]
         count = args[2] if len(args) > 2 else kwargs["count"]
-        size = len(buffer.to_bytearray()) // max(1, buffer.get_count())
+        size = buffer_nbytes(buffer) // max(1, buffer.get_count())
         return int(offset) * size, (int(offset) + int(count)) * size
     except (KeyError, TypeError, ValueError, AttributeError):
         return None

@@ -1,4 +1,8 @@
-"""Recycled copy buffers for big ``Buffer.set_data`` payloads.
+"""Big ``Buffer.set_data`` payloads without fresh allocations: lent contents and recycled copies.
+
+The recorder's first choice is no copy at all: a buffer whose storage was never exposed lends
+its contents (:meth:`gsp.types.Buffer.lend`, copy on write), and :class:`LoanBook` keeps each
+loan until the writer thread has written the chunk holding it. Otherwise the recorder copies:
 
 The recorder must copy what the caller passes (the caller may mutate it right after the call)
 and keep the copy until the writer thread has encoded it. Allocating a fresh multi-megabyte
@@ -14,12 +18,16 @@ argument of ``Buffer.set_data``, which the log writer's scene state copies in tu
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["CopyPool", "POOL_MIN_BYTES"]
+__all__ = ["CopyPool", "LoanBook", "PayloadRecycler", "POOL_MIN_BYTES", "MAX_LOANS_PER_BUFFER"]
 
 POOL_MIN_BYTES = 256 * 1024
 
@@ -78,3 +86,95 @@ class CopyPool:
         free = self._free.setdefault(key, deque())
         if len(free) < self.max_per_key:
             free.append(value)
+
+
+#: Loans of one buffer outstanding at most; a caller wanting more waits for the writer (the
+#: backpressure that keeps every lent storage warm instead of allocating fresh memory per call).
+MAX_LOANS_PER_BUFFER = 3
+#: Longest wait for a loan to come back before copying instead (a stalled writer).
+LOAN_WAIT_S = 1.0
+
+
+class LoanBook:
+    """Contents lent by buffers (:class:`gsp.types.ContentsLoan`), by the lent array, until written.
+
+    The caller's thread lends, the writer's releases. A buffer with :data:`MAX_LOANS_PER_BUFFER`
+    loans out makes the next :meth:`lend` wait until the writer gives one back: its storages
+    then cycle (at most that many plus one per buffer) instead of new memory being paged in for
+    every frame, which costs several times the copy itself.
+    """
+
+    def __init__(self, wake_writer: Callable[[], Any] | None = None) -> None:
+        self._loans: dict[int, Any] = {}
+        self._lenders: weakref.WeakSet[Any] = weakref.WeakSet()  # buffers that keep spares for us
+        self._returned = threading.Condition()
+        self._wake_writer = wake_writer
+        self.waits = 0  # statistics: lends that had to wait
+
+    def __len__(self) -> int:
+        return len(self._loans)
+
+    def lend(self, buffer: Any) -> np.ndarray | None:
+        """The buffer's contents as a read-only array that stays valid until :meth:`release`;
+        None when the buffer cannot lend (its storage is exposed) or no loan came back in time."""
+        if buffer.storage_exposed:
+            return None
+        if buffer.loans_out >= MAX_LOANS_PER_BUFFER:
+            deadline = time.monotonic() + LOAN_WAIT_S
+            self.waits += 1
+            with self._returned:
+                while buffer.loans_out >= MAX_LOANS_PER_BUFFER:
+                    if self._wake_writer is not None:
+                        self._wake_writer()
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return None
+                    self._returned.wait(min(left, 0.01))
+        loan = buffer.lend()
+        if loan is None:
+            return None
+        self._lenders.add(buffer)
+        self._loans[id(loan.array)] = loan
+        return loan.array  # type: ignore[no-any-return]
+
+    def owns(self, payload: Any) -> bool:
+        """Whether ``payload`` is an array lent through this book and not released yet."""
+        return id(payload) in self._loans
+
+    def release(self, payload: Any) -> None:
+        """Give ``payload``'s storage back to its buffer (no-op for anything else)."""
+        loan = self._loans.pop(id(payload), None)
+        if loan is not None:
+            loan.release()
+            with self._returned:
+                self._returned.notify_all()
+
+    def release_all(self) -> None:
+        """Give every outstanding loan back and let the buffers free their spares (the recording
+        is over)."""
+        while self._loans:
+            self._loans.popitem()[1].release()
+        for buffer in list(self._lenders):
+            buffer.drop_spares()
+        self._lenders = weakref.WeakSet()
+        with self._returned:
+            self._returned.notify_all()
+
+
+class PayloadRecycler:
+    """What the writer thread calls for each big payload once no written chunk needs it."""
+
+    def __init__(self, pool: CopyPool, loans: LoanBook) -> None:
+        self.pool = pool
+        self.loans = loans
+
+    def eligible(self, value: Any) -> bool:
+        """Whether ``value`` is the recorder's to recycle (a pooled copy or a loan)."""
+        return self.loans.owns(value) or self.pool.eligible(value)
+
+    def give_back(self, value: Any) -> None:
+        """Release a loan, or return a copy to the pool."""
+        if self.loans.owns(value):
+            self.loans.release(value)
+        else:
+            self.pool.give_back(value)

@@ -1,20 +1,26 @@
-"""Catching in-place mutation of buffers between recorded calls.
+"""Catching changes to buffers that the log has not seen, before recorded calls need them.
 
 A script may write into a buffer's storage (``buffer.to_numpy()[:] = ...``) without calling
-``set_data``; the log would then replay stale data. Before each recorded ``Renderer.render``
-the recorder hashes every buffer reachable from the render's arguments and compares the hash
-with the one of the content last written to the log; a changed buffer gets a synthetic full
-``Buffer.set_data`` before the render command.
+``set_data``; the log would then replay stale data. Before each recorded ``Renderer.render`` (and
+before any call that takes buffers) the recorder asks :meth:`BufferTracker.changed` which
+reachable buffers differ from what the log holds, and logs their contents first.
+
+Two ways to know, chosen per buffer:
+
+- A buffer whose storage was never exposed (:attr:`gsp.types.Buffer.storage_exposed`: no
+  writable view handed out) changes only through ``set_data``, which bumps its
+  :attr:`~gsp.types.Buffer.version`. The tracker keeps the version the log matches: comparing two
+  integers, no hashing. A write the recorder did not see (a nested or paused call) leaves the
+  versions apart, and the contents are logged.
+- An exposed buffer is hashed: block hashes of its storage are compared with those of the
+  contents last logged.
 
 Hash choice (measured by ``benchmarks/recorder_hash.py`` on the 2-core development machine,
 12 MB of float32): xxhash's XXH3-64 about 12 GB/s, ``zlib.crc32`` 1.8 GB/s, ``hashlib.blake2b``
 0.35 GB/s, and comparing with a retained copy (``==``, a memcmp) 5.8 GB/s but holding a second
 copy of every buffer. XXH3 is the fastest, keeps 8 bytes per buffer, and its 64 bits make an
 accidental match negligible; ``zlib.crc32`` is the fallback when ``xxhash`` is not installed.
-
-Recording a ``Buffer.new`` or ``Buffer.set_data`` updates the known hashes from the buffer's
-storage right after the call (exactly what the log now holds). Hashes are kept per 64 KiB
-block, so a partial ``set_data`` re-hashes only the blocks it touched.
+Hashes are kept per 64 KiB block, so a partial ``set_data`` re-hashes only the blocks it touched.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 from gsp.capture import Captured
 
 __all__ = ["content_hash", "HASH_NAME", "BLOCK_BYTES", "BufferTracker", "DeferredHashes", "block_hashes",
-           "reachable_buffers"]
+           "buffer_nbytes", "reachable_buffers"]
 
 try:
     import xxhash
@@ -121,13 +127,19 @@ class DeferredHashes:
         return hashes
 
 
+def buffer_nbytes(buffer: Any) -> int:
+    """Size of a buffer's contents in bytes (without touching its storage)."""
+    return int(buffer.read_view().nbytes)
+
+
 class BufferTracker:
-    """Known block hashes of every buffer, by UUID, as the log holds its content."""
+    """What the log holds of each buffer, by UUID: a version (unexposed buffers) or block hashes."""
 
     def __init__(self) -> None:
-        self.known: dict[str, list[int] | DeferredHashes] = {}
+        self.versions: dict[str, int] = {}  # uuid -> Buffer.version the log matches (-1: unknown)
+        self.known: dict[str, list[int] | DeferredHashes] = {}  # uuid -> hashes (exposed buffers)
         self.deferred: dict[int, DeferredHashes] = {}  # id(copy) -> its hashes, until resolved
-        self.checked_bytes = 0  # bytes hashed at render time (statistics)
+        self.checked_bytes = 0  # bytes hashed at check time (statistics)
 
     def _hashes(self, uuid: str) -> list[int] | None:
         known = self.known.get(uuid)
@@ -137,11 +149,17 @@ class BufferTracker:
         return known  # type: ignore[return-value]
 
     def note_copied(self, buffer: Any, copy: Any) -> None:
-        """The log now holds ``copy`` as ``buffer``'s whole content (same bytes as its storage):
-        hash it later (:meth:`resolve` on the writer thread, or at the next check)."""
+        """The log now holds ``copy`` as ``buffer``'s whole contents (same bytes as its storage).
+
+        An exposed buffer's hashes are taken from the copy later (:meth:`resolve` on the writer
+        thread, or at the next check); an unexposed buffer needs only its version.
+        """
+        if not buffer.storage_exposed:
+            self.versions[buffer.get_uuid()] = buffer.version
+            return
         uuid = buffer.get_uuid()
         previous = self.known.get(uuid)
-        if type(previous) is DeferredHashes:  # nobody needs the replaced content's hashes
+        if type(previous) is DeferredHashes:  # nobody needs the replaced contents' hashes
             self.deferred.pop(previous.key, None)
         entry = DeferredHashes(copy)
         self.known[uuid] = entry
@@ -154,12 +172,19 @@ class BufferTracker:
             entry.get()
 
     def note_written(self, buffer: Any, byte_range: tuple[int, int] | None = None) -> None:
-        """The log now holds ``buffer``'s current content (after a recorded new/set_data).
+        """The log now holds the write just made to ``buffer`` (a recorded new or set_data).
 
-        ``byte_range`` (start, stop): only those bytes changed; other blocks keep their hash.
+        ``byte_range`` (start, stop): only those bytes were written; None: the whole contents.
         """
         uuid = buffer.get_uuid()
-        data = buffer.to_bytearray()
+        if not buffer.storage_exposed:
+            version = buffer.version
+            if byte_range is not None and not (byte_range[0] == 0 and byte_range[1] >= buffer_nbytes(buffer)):
+                # A partial write brings the log up to date only if it was before this write.
+                version = version if self.versions.get(uuid) == version - 1 else -1
+            self.versions[uuid] = version
+            return
+        data = buffer.to_bytearray()  # exposed already
         if len(data) <= BLOCK_BYTES:  # one block: the common small buffer, no slicing
             self.known[uuid] = [content_hash(data)]
             return
@@ -175,14 +200,20 @@ class BufferTracker:
         self.known[uuid] = hashes
 
     def changed(self, buffers: Iterable[Any]) -> list[Any]:
-        """The buffers among ``buffers`` whose content differs from what the log holds.
+        """The buffers among ``buffers`` whose contents differ from what the log holds.
 
-        Their known hashes are updated: the caller records their content next.
+        What is known of them is updated: the caller logs their contents next.
         """
         out = []
         known = self.known
+        versions = self.versions
         for buf in buffers:
             uuid = buf.get_uuid()
+            if not buf.storage_exposed:
+                if versions.get(uuid) != buf.version:
+                    versions[uuid] = buf.version
+                    out.append(buf)
+                continue
             data = buf.to_bytearray()
             self.checked_bytes += len(data)
             hashes = [content_hash(data)] if len(data) <= BLOCK_BYTES else block_hashes(data)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gsp.capture import paused
-from recorder.pool import POOL_MIN_BYTES, CopyPool
+from recorder.pool import POOL_MIN_BYTES, PayloadRecycler
 from recorder.queue import SMALL_PAYLOAD, CommandQueue
 from sessions.command import Command
 
@@ -70,7 +70,7 @@ class WriterThread(threading.Thread):
         poll_s: float = 0.005,
         on_command: Callable[[Command], None] | None = None,
         on_failure: Callable[[BaseException], None] | None = None,
-        pool: CopyPool | None = None,
+        pool: PayloadRecycler | None = None,
         on_payload: Callable[[Any], None] | None = None,
     ) -> None:
         super().__init__(name="gsplog-writer", daemon=True)
@@ -88,8 +88,7 @@ class WriterThread(threading.Thread):
         self._warned_ops: set[str] = set()
         self.pool = pool
         self.on_payload = on_payload  # told of each big set_data payload once appended (hashing)
-        self._in_flight: list[Any] = []  # pooled copies inside commands not yet written as a chunk
-        self._chunks_seen = 0
+        self._in_flight: list[tuple[int, Any]] = []  # recyclable payloads (copies, loans) of commands not yet written
         self.cpu_s = 0.0  # CPU time the thread used, set when it ends (benchmarks)
 
     # ---- control --------------------------------------------------------------------------
@@ -123,22 +122,20 @@ class WriterThread(threading.Thread):
                 self._recycle()
 
     def _recycle(self) -> None:
-        # Once the writer has emitted a chunk, every command appended before is encoded and no
-        # longer referenced: their pooled copies can take the next calls' data.
-        chunks = getattr(self.log_writer, "chunks_written", None)
-        if chunks is None or chunks == self._chunks_seen:
+        # A payload whose chunk is in the file (and with every other sink) is referenced no more:
+        # its copy can take the next calls' data, its loan can go back to its buffer.
+        if not self._in_flight or self.pool is None or self.error is not None:
             return
-        self._chunks_seen = chunks
-        # The writer's keyframe ledger may still reference a copy (the latest full write of a
+        released = getattr(self.log_writer, "released_seq", 0)
+        # The writer's keyframe ledger may still reference a payload (the latest full write of a
         # buffer): that one waits for a later chunk.
         holds = getattr(self.log_writer, "holds", None)
         kept = []
-        if self.pool is not None and self.error is None:
-            for copy in self._in_flight:
-                if holds is not None and holds(copy):
-                    kept.append(copy)
-                else:
-                    self.pool.give_back(copy)
+        for seq, payload in self._in_flight:
+            if seq > released or (holds is not None and holds(payload)):
+                kept.append((seq, payload))
+            else:
+                self.pool.give_back(payload)
         self._in_flight = kept
 
     def _drain(self) -> None:
@@ -215,7 +212,7 @@ class WriterThread(threading.Thread):
                 self.on_command(cmd)
             if nbytes >= POOL_MIN_BYTES and self.pool is not None and op == "Buffer.set_data":
                 if self.pool.eligible(args[0]):
-                    self._in_flight.append(args[0])
+                    self._in_flight.append((seq, args[0]))
         if nbytes >= SMALL_PAYLOAD:  # big payload: release its bytes, maybe end a chunk now
             queue.release(nbytes)
             self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
@@ -227,6 +224,9 @@ class WriterThread(threading.Thread):
         elif kind == "flush":
             if self.error is None:
                 self._guard(self.log_writer.flush)
+                sync = getattr(self.log_writer, "sync", None)
+                if sync is not None:  # chunks written in the background: wait until they are in
+                    self._guard(sync)
                 self._recycle()
             payload.set()
 

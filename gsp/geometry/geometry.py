@@ -65,7 +65,7 @@ class MeshGeometry(Geometry):
             if do_resolve:
                 indices = resolve(owner, "indices", indices)
             if isinstance(indices, Buffer) and n is not None and indices.get_count():
-                top = int(np.max(indices.to_numpy()))
+                top = int(np.max(indices.read_view()))
                 if top >= n:
                     raise ValueError(f"{owner}: indices refer to vertex {top}, but there are {n} positions")
         for name, kind in (("normals", BufferType.vec3), ("uvs", BufferType.vec2)):

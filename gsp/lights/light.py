@@ -111,5 +111,5 @@ def vec3_of(value: Vec3Like) -> tuple[float, float, float]:
         x, y, z = (float(v) for v in value)
         return (x, y, z)
     buf = value if isinstance(value, Buffer) else value.run()
-    x, y, z = (float(v) for v in buf.to_numpy()[0])
+    x, y, z = (float(v) for v in buf.read_view()[0])
     return (x, y, z)

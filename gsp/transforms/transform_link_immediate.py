@@ -32,7 +32,7 @@ class TransformLinkImmediate(TransformLinkBase):
         return {
             "buffer_type": self._buffer.get_type().value,
             "count": self._buffer.get_count(),
-            "data": bytes(self._buffer.to_bytearray()),
+            "data": self._buffer.read_view().tobytes(),
         }
 
     @classmethod

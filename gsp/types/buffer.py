@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from gsp.capture import Captured, new_uuid
 from gsp.types.buffer_type import BufferType
 
-__all__ = ["Buffer", "BytesLike"]
+__all__ = ["Buffer", "BytesLike", "ContentsLoan"]
 
 BytesLike = bytes | bytearray | memoryview | np.ndarray
 
@@ -61,13 +62,57 @@ def array_for_type(owner: str, array: Any, buffer_type: BufferType) -> np.ndarra
     return np.ascontiguousarray(arr, dtype=dtype)
 
 
+#: Guards the loan bookkeeping of every Buffer (held only for a few attribute moves).
+_loan_lock = threading.Lock()
+#: Returned storages a buffer keeps for later copies on write, until :meth:`Buffer.drop_spares`
+#: (fresh memory costs page faults). With at most N loans out, a buffer never holds more than N + 1
+#: storages as long as N <= MAX_SPARES: it allocates only when every other storage is lent.
+MAX_SPARES = 4
+
+
+class ContentsLoan:
+    """A read-only view of a Buffer's contents that no later write changes, until released.
+
+    Made by :meth:`Buffer.lend`. While a loan is out, the buffer writes its next change into
+    other storage (copy on write), so another thread (the recorder's writer) can encode
+    :attr:`array` without copying it and without racing the script. :meth:`release` hands the
+    storage back; the buffer then reuses it for a later write instead of allocating.
+    """
+
+    __slots__ = ("array", "_buffer", "_storage")
+
+    def __init__(self, buffer: Buffer, storage: bytearray, array: np.ndarray) -> None:
+        self.array = array  #: the contents in numpy form (read-only)
+        self._buffer: Buffer | None = buffer
+        self._storage: bytearray | None = storage
+
+    def release(self) -> None:
+        """Give the storage back (idempotent, any thread). Do not use :attr:`array` afterwards."""
+        with _loan_lock:
+            buffer, storage = self._buffer, self._storage
+            self._buffer = self._storage = None
+            if buffer is not None and storage is not None:
+                buffer._return_storage(storage)
+
+
 class Buffer(Captured):
     """A typed, fixed-count array of items stored as bytes (a ``bytearray``).
 
     ``Buffer(count, buffer_type)`` starts zero-filled. Bytes are little-endian. Use
     :meth:`set_data` to write items, :meth:`get_data` to copy items out, and
     :meth:`to_numpy` / :meth:`from_numpy` for numpy views and conversions.
+
+    Two facts let a recorder skip work: :attr:`version` counts writes through :meth:`set_data`,
+    and :attr:`storage_exposed` tells whether a writable view of the storage was ever handed out
+    (:meth:`to_numpy`, :meth:`to_bytearray`); until then the contents change only through
+    ``set_data``. :meth:`read_view` gives readers a view that does not expose the storage.
     """
+
+    # Class-level defaults: buffers made through __new__ (get_data) start the same way.
+    _version = 0
+    _exposed = False
+    _loans: dict[int, list[Any]] | None = None  # id(storage) -> [storage, loans out], while lent
+    _spares: list[bytearray] | None = None  # returned storages, reused by the next copies on write
 
     def __init__(self, count: int, buffer_type: BufferType) -> None:
         self._uuid = new_uuid()
@@ -118,7 +163,9 @@ class Buffer(Captured):
             and len(data) == count * size
             and len(data) < 65536
         ):
-            self._data[offset * size : (offset + count) * size] = data
+            if self._loans is None or not self._swap_lent_storage(data, count == self._count):
+                self._data[offset * size : (offset + count) * size] = data
+            self._version += 1
             return
         owner = "Buffer.set_data"
         offset, count = self._check_range(owner, offset, count)
@@ -144,14 +191,16 @@ class Buffer(Captured):
                 f"({count} items of {self._type.name}, {size} bytes each)"
             )
         start = offset * size
-        if view.nbytes >= 65536:  # numpy copies big blocks about twice as fast as bytearray slicing
-            np.frombuffer(self._data, np.uint8)[start : start + view.nbytes] = np.frombuffer(view, np.uint8)
-        else:
-            self._data[start : start + view.nbytes] = view
+        if self._loans is None or not self._swap_lent_storage(view, count == self._count):
+            if view.nbytes >= 65536:  # numpy copies big blocks about twice as fast as bytearray slicing
+                np.frombuffer(self._data, np.uint8)[start : start + view.nbytes] = np.frombuffer(view, np.uint8)
+            else:
+                self._data[start : start + view.nbytes] = view
+        self._version += 1
 
     def to_bytearray(self) -> bytearray:
         """The buffer's own storage (not a copy): writing into it changes the buffer."""
-        return self._data
+        return self._expose()
 
     @staticmethod
     def from_bytearray(data: bytes | bytearray | memoryview, buffer_type: BufferType) -> Buffer:
@@ -175,9 +224,113 @@ class Buffer(Captured):
         By default a writable view sharing the buffer's memory (zero copy): writing into it
         changes the buffer. ``copy=True`` returns an independent array.
         """
+        if copy:
+            return self.read_view().copy()
         dtype = BufferType.numpy_dtype(self._type)
-        arr = np.frombuffer(self._data, dtype=dtype).reshape(BufferType.numpy_shape(self._type, self._count))
-        return arr.copy() if copy else arr
+        return np.frombuffer(self._expose(), dtype=dtype).reshape(BufferType.numpy_shape(self._type, self._count))
+
+    # ---- reading without exposing, lending, versions ---------------------------------------
+    def read_view(self) -> np.ndarray:
+        """The items in numpy form as a read-only view of the storage (zero copy).
+
+        For readers (renderers, validation): unlike :meth:`to_numpy` it does not expose the
+        storage. The view shows the current contents; keep it no longer than the current call.
+        """
+        dtype = BufferType.numpy_dtype(self._type)
+        view = memoryview(self._data).toreadonly()
+        return np.frombuffer(view, dtype=dtype).reshape(BufferType.numpy_shape(self._type, self._count))
+
+    @property
+    def version(self) -> int:
+        """Number of writes made through :meth:`set_data` (writes through exposed views do not count)."""
+        return self._version
+
+    @property
+    def storage_exposed(self) -> bool:
+        """Whether a writable view of the storage was handed out (to_numpy/to_bytearray): from
+        then on the contents may change without a :meth:`set_data` call."""
+        return self._exposed
+
+    @property
+    def loans_out(self) -> int:
+        """Number of :class:`ContentsLoan` of this buffer not released yet."""
+        loans = self._loans
+        return 0 if loans is None else sum(entry[1] for entry in list(loans.values()))
+
+    def lend(self) -> ContentsLoan | None:
+        """A :class:`ContentsLoan` of the current contents (zero copy), or None once the storage
+        is exposed (writes through exposed views cannot be redirected, so nothing is guaranteed)."""
+        if self._exposed:
+            return None
+        with _loan_lock:
+            storage = self._data
+            loans = self._loans
+            if loans is None:
+                loans = self._loans = {}
+            entry = loans.get(id(storage))
+            if entry is None:
+                loans[id(storage)] = [storage, 1]
+            else:
+                entry[1] += 1
+        dtype = BufferType.numpy_dtype(self._type)
+        view = memoryview(storage).toreadonly()
+        array = np.frombuffer(view, dtype=dtype).reshape(BufferType.numpy_shape(self._type, self._count))
+        return ContentsLoan(self, storage, array)
+
+    def _swap_lent_storage(self, data: Any, whole: bool) -> bool:
+        """Copy on write: if the current storage is lent, move to other storage before a write.
+
+        ``whole``: ``data`` is about to replace every byte. Returns True when the new storage
+        was made from ``data`` (the write is done); False when the caller still has to write
+        into ``self._data`` (not lent, or moved to a spare holding the old contents).
+        """
+        with _loan_lock:
+            storage = self._data
+            loans = self._loans
+            if loans is None or id(storage) not in loans:
+                return False
+            spares = self._spares
+            fresh = spares.pop() if spares else None
+            if fresh is not None:
+                if not whole:
+                    fresh[:] = storage
+                self._data = fresh
+                return False
+            # No spare: one allocation, filled in one pass (a zeroed one costs page faults too).
+            self._data = bytearray(data) if whole else bytearray(storage)
+            return whole
+
+    def _return_storage(self, storage: bytearray) -> None:
+        # Called by ContentsLoan.release with _loan_lock held.
+        loans = self._loans
+        entry = loans.get(id(storage)) if loans is not None else None
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] > 0:
+            return
+        del loans[id(storage)]  # type: ignore[union-attr]
+        if not loans:  # nothing lent: writes go in place again
+            self._loans = None
+        if storage is not self._data and not self._exposed:  # retired by a copy on write:
+            spares = self._spares  # warm memory for the next one
+            if spares is None:
+                spares = self._spares = []
+            if len(spares) < MAX_SPARES:
+                spares.append(storage)
+
+    def drop_spares(self) -> None:
+        """Free the storages kept for later copies on write (once the lender is done lending)."""
+        with _loan_lock:
+            self._spares = None
+
+    def _expose(self) -> bytearray:
+        """The storage, for a caller that may write into it: never lent from now on."""
+        if self._loans is not None:
+            self._swap_lent_storage(None, whole=False)  # lent bytes must stay as they are
+        self._exposed = True
+        self._spares = None
+        return self._data
 
     @staticmethod
     def from_numpy(array: Any, buffer_type: BufferType) -> Buffer:

@@ -29,7 +29,7 @@ class CmapUtils:
             cmap = matplotlib.colormaps[colormap_name]
         except KeyError:
             raise ValueError(f"CmapUtils: unknown colormap {colormap_name!r}") from None
-        data = values.to_numpy() if isinstance(values, Buffer) else np.asarray(values)
+        data = values.read_view() if isinstance(values, Buffer) else np.asarray(values)
         data = np.asarray(data, dtype=np.float64).reshape(-1)
         lo = float(np.min(data)) if vmin is None and data.size else (vmin or 0.0)
         hi = float(np.max(data)) if vmax is None and data.size else (vmax if vmax is not None else 1.0)

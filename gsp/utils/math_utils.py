@@ -144,4 +144,4 @@ class MathUtils:
         """Matrix ``index`` of a mat4 Buffer as a (4, 4) float32 array (a copy)."""
         if buffer.get_type() is not BufferType.mat4:
             raise TypeError(f"MathUtils.from_buffer: expected a mat4 Buffer, got {buffer.get_type().name}")
-        return buffer.to_numpy()[index].copy()
+        return buffer.read_view()[index].copy()

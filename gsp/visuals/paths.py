@@ -54,7 +54,7 @@ class Paths(VisualBase):
             if resolve and not isinstance(sizes, Buffer):
                 sizes = sizes.run()
             if isinstance(sizes, Buffer) and n is not None:
-                total = int(np.sum(sizes.to_numpy(), dtype=np.int64))
+                total = int(np.sum(sizes.read_view(), dtype=np.int64))
                 if total != n:
                     raise ValueError(f"{owner}: path_sizes sum to {total}, expected {n} (the number of positions)")
         for name, kind in (("colors", BufferType.rgba8), ("line_widths", BufferType.float32)):

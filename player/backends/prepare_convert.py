@@ -61,13 +61,11 @@ def transbuf_array(value: Any, what: str, expected: Sequence[str] | None = None)
         raise TypeError(f"{what}: unknown buffer type {name!r}")
     dtype, shape = _LAYOUT[name]
     count = int(buffer.get_count())
-    raw = buffer.to_bytearray()
+    raw = buffer.read_view().reshape(-1).view(np.uint8)  # read-only, and leaves the storage unexposed
     itemsize = int(np.dtype(dtype).itemsize * int(np.prod(shape, dtype=np.int64)))
     if len(raw) != count * itemsize:
         raise ValueError(f"{what}: buffer holds {len(raw)} bytes, expected {count} × {itemsize}")
-    array = np.frombuffer(raw, dtype=dtype).reshape((count, *shape))
-    array.flags.writeable = False  # a view of the Buffer's own storage: never write through it
-    return array
+    return raw.view(dtype).reshape((count, *shape))
 
 
 def mat4(value: Any, what: str) -> np.ndarray:

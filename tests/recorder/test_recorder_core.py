@@ -18,6 +18,7 @@ from gsp.transforms import TransformChain, TransformLinkImmediate
 from gsp.types import Buffer, BufferType, TextAlign
 from gsp.utils.bufferx import Bufferx
 from gsp.visuals import Texts
+from recorder.pool import MAX_LOANS_PER_BUFFER
 from sessions import Command
 from sessions.index import MARK_OP
 
@@ -281,20 +282,32 @@ def test_bad_arguments_are_refused_clearly(tmp_path: Path) -> None:
             rec.mark(3)  # type: ignore[arg-type]
 
 
-def test_recycled_copies_never_alter_what_was_logged(tmp_path: Path) -> None:
-    # Without on_command the writer recycles big copies once their chunk is written: every frame
-    # must still read back with its own content, including synthetic set_data after in-place writes.
+@pytest.mark.parametrize("exposed", [False, True], ids=["lent", "copied"])
+def test_recycled_payloads_never_alter_what_was_logged(tmp_path: Path, exposed: bool) -> None:
+    # Without on_command the writer gives big payloads back once their chunk is written: lent
+    # storage returns to its buffer (copy on write), copies return to the pool. Every frame must
+    # still read back with its own content, including synthetic set_data after in-place writes.
     path = tmp_path / "pool.gsplog"
     n = 100_000  # 400 kB: above the pool's threshold
+    storages: set[int] = set()
     with recorder.record(path, flush_interval_s=0.005) as rec:
         scene_buf = Buffer(n, BufferType.float32)
+        if exposed:
+            scene_buf.to_numpy()  # a writable view was handed out: the buffer cannot lend
         for frame in range(30):
             scene_buf.set_data(np.full(n, frame, np.float32), 0, n)
+            storages.add(id(scene_buf._data))  # which bytearray holds the contents now
             if frame % 3 == 0:
-                rec.flush()  # chunks end here and there: copies get recycled mid-run
+                rec.flush()  # chunks end here and there: payloads are given back mid-run
         scene_buf.to_numpy()[:] = 99.0
         make_scene(4).render()  # unrelated render: scene_buf is not reachable, not re-sent
-    assert rec._pool.reused > 0
+    if exposed:
+        assert rec._pool.reused > 0
+        assert len(storages) == 1  # an exposed buffer keeps its storage
+    else:
+        assert rec._pool.reused == 0  # nothing copied
+        assert len(storages) <= MAX_LOANS_PER_BUFFER + 1  # storages cycle: not reallocated every frame
+        assert rec._loans is not None and len(rec._loans) == 0  # every loan given back
     sets = [c for c in read_commands(path) if c.op == "Buffer.set_data" and c.target == scene_buf.get_uuid()]
     assert [float(np.asarray(c.args[0]).reshape(-1)[0]) for c in sets] == [float(f) for f in range(30)]
     assert all((np.asarray(c.args[0]) == k).all() for k, c in enumerate(sets))
@@ -362,10 +375,12 @@ def test_buffer_written_in_place_is_logged_before_the_call_that_validates_it(tmp
     assert writes[-3:] == expected
 
 
-def test_recycled_copies_never_alter_keyframes(tmp_path: Path) -> None:
-    """The writer's keyframe ledger keeps references to the latest copy written to each buffer:
-    the pool must not hand such a copy to another buffer's call (same shape) before a keyframe
-    has captured it, or the keyframe would hold the other buffer's content."""
+@pytest.mark.parametrize("exposed", [False, True], ids=["lent", "copied"])
+def test_recycled_payloads_never_alter_keyframes(tmp_path: Path, exposed: bool) -> None:
+    """The writer's keyframe ledger keeps references to the latest payload written to each
+    buffer: the pool must not hand such a copy to another buffer's call (same shape), nor may a
+    loan go back to its buffer, before a keyframe has captured it, or the keyframe would hold
+    other contents."""
     from sessions import LogReader, SceneState
 
     path = tmp_path / "pool_kf.gsplog"
@@ -373,11 +388,19 @@ def test_recycled_copies_never_alter_keyframes(tmp_path: Path) -> None:
     options = {"keyframe_interval_s": 1e9, "keyframe_interval_bytes": 1}  # by bytes: 8 x the scene
     with recorder.record(path, flush_interval_s=0.005, writer_options=options) as rec:
         a, b = Buffer(n, BufferType.float32), Buffer(n, BufferType.float32)
+        if exposed:
+            a.to_numpy(), b.to_numpy()  # writable views handed out: copies, not loans
+        storages: set[int] = set()
         for frame in range(60):
             data = np.random.default_rng(frame).random(n, dtype=np.float32)  # incompressible: chunks count
-            (a if frame % 2 else b).set_data(data, 0, n)
-            rec.flush()  # a chunk per call: each copy is recycled as soon as nothing holds it
-    assert rec._pool.reused > 0
+            target = a if frame % 2 else b
+            target.set_data(data, 0, n)
+            storages.add(id(target._data))
+            rec.flush()  # a chunk per call: each payload is given back as soon as nothing holds it
+    if exposed:
+        assert rec._pool.reused > 0
+    else:
+        assert rec._pool.reused == 0 and len(storages) <= 2 * (MAX_LOANS_PER_BUFFER + 1)
     with LogReader(path) as reader:
         keyframes = list(reader.index.keyframes)
         assert len(keyframes) >= 2
@@ -431,3 +454,43 @@ def test_big_full_writes_hashed_on_the_writer_still_catch_in_place_changes(tmp_p
         assert bytes(state.get(uuid).to_bytearray()) == frames[k], f"frame {k}"
     writes = [c for c in read[renders[0]:] if c.op == "Buffer.set_data" and c.target == uuid]
     assert len(writes) == 7 + 1  # 7 set_data calls + 1 synthetic after the in-place write
+
+
+@pytest.mark.parametrize("n", [20, 100_000], ids=["small", "big"])
+def test_writes_the_recorder_did_not_see_are_logged_before_render(tmp_path: Path, n: int) -> None:
+    """A buffer never exposed is checked by its write version, not hashed: a set_data made while
+    capture is paused (as nested calls are) still reaches the log before the next render, and a
+    buffer exposed after it was logged is hashed from then on."""
+    from gsp.capture import paused
+
+    path = tmp_path / "unseen.gsplog"
+    scene = make_scene(n)
+    contents: list[bytes] = []
+
+    def body(rec: recorder.Recorder) -> None:
+        scene.render()
+        contents.append(scene.positions.read_view().tobytes())
+        with paused():  # a write the recorder is not told of
+            scene.positions.set_data(np.full((2, 3), 5.0, np.float32), 3, 2)
+        scene.render()
+        contents.append(scene.positions.read_view().tobytes())
+        scene.positions.set_data(np.full((1, 3), 6.0, np.float32), 0, 1)  # partial, seen
+        scene.render()
+        contents.append(scene.positions.read_view().tobytes())
+        scene.positions.to_numpy()[n - 1] = 9.0  # exposed now: from here on, hashed
+        scene.render()
+        contents.append(scene.positions.read_view().tobytes())
+        scene.render()  # nothing changed
+        contents.append(scene.positions.read_view().tobytes())
+
+    with recorder.record(path) as rec:  # no on_command: big contents are lent, not copied
+        body(rec)
+    assert rec.error is None
+    # every loan went back when the recording ended, and the storages kept for it were freed
+    assert not scene.positions.loans_out and scene.positions._spares is None
+    read = read_commands(path)
+    renders = [i for i, c in enumerate(read) if c.op == "Renderer.render"]
+    uuid = scene.positions.get_uuid()
+    for k, end in enumerate(renders):
+        assert buffer_bytes(read[: end + 1], uuid) == contents[k]
+    assert not [c for c in read[renders[3] : renders[4]] if c.op == "Buffer.set_data"]

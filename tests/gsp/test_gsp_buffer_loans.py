@@ -1,0 +1,121 @@
+"""Buffer's copy-on-write loans, write versions and storage exposure (what the recorder relies on)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from gsp.types import Buffer, BufferType
+from gsp.types.buffer import MAX_SPARES
+
+
+def _filled(n: int, value: float) -> np.ndarray:
+    return np.full((n, 3), value, np.float32)
+
+
+def test_versions_count_set_data_and_reads_do_not_expose() -> None:
+    buf = Buffer(4, BufferType.vec3)
+    assert buf.version == 0 and not buf.storage_exposed
+    buf.set_data(_filled(4, 1.0), 0, 4)
+    buf.set_data(bytes(12), 1, 1)  # the small-write fast path counts too
+    assert buf.version == 2
+    view = buf.read_view()
+    assert view.shape == (4, 3) and not view.flags.writeable
+    with pytest.raises(ValueError):
+        view[0, 0] = 5.0
+    buf.to_numpy(copy=True)
+    buf.get_data(0, 2)
+    assert not buf.storage_exposed
+    buf.to_numpy()
+    assert buf.storage_exposed
+    assert Buffer(2, BufferType.float32).to_bytearray() is not None
+
+
+def test_to_bytearray_exposes() -> None:
+    buf = Buffer(2, BufferType.float32)
+    buf.to_bytearray()[:4] = b"\x00\x00\x80\x3f"
+    assert buf.storage_exposed and buf.read_view()[0] == 1.0
+    assert buf.lend() is None  # writes through the view could not be redirected
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_a_loan_never_changes_and_the_buffer_moves_on(whole: bool) -> None:
+    n = 1000
+    buf = Buffer(n, BufferType.vec3)
+    buf.set_data(_filled(n, 1.0), 0, n)
+    loan = buf.lend()
+    assert loan is not None and buf.loans_out == 1
+    assert not loan.array.flags.writeable
+    if whole:
+        buf.set_data(_filled(n, 2.0), 0, n)
+    else:
+        buf.set_data(_filled(1, 2.0), 5, 1)
+    assert (loan.array == 1.0).all()  # the lent contents stay as they were
+    expected = np.full((n, 3), 2.0 if whole else 1.0, np.float32)
+    if not whole:
+        expected[5] = 2.0  # a partial write carries the old contents over
+    assert (buf.read_view() == expected).all()
+    loan.release()
+    loan.release()  # idempotent
+    assert buf.loans_out == 0
+
+
+def test_returned_storage_is_reused_and_storages_stay_bounded() -> None:
+    n = 50_000
+    buf = Buffer(n, BufferType.vec3)
+    loans = []
+    seen: set[int] = set()
+    for frame in range(40):
+        buf.set_data(_filled(n, float(frame)), 0, n)
+        seen.add(id(buf._data))
+        loans.append(buf.lend())
+        if len(loans) > 3:  # a consumer three frames behind
+            loans.pop(0).release()
+        assert all((loan.array == f).all() for loan, f in zip(loans, range(frame - len(loans) + 1, frame + 1)))
+    assert len(seen) <= 3 + 1 <= MAX_SPARES + 1  # storages cycle instead of being reallocated
+    for loan in loans:
+        loan.release()
+    assert buf.loans_out == 0 and buf._spares
+    buf.drop_spares()
+    assert buf._spares is None
+
+
+def test_exposing_a_lent_buffer_keeps_the_loan_intact() -> None:
+    n = 100
+    buf = Buffer(n, BufferType.float32)
+    buf.set_data(np.arange(n, dtype=np.float32), 0, n)
+    loan = buf.lend()
+    assert loan is not None
+    view = buf.to_numpy()
+    view[:] = -1.0  # the script writes in place
+    assert (loan.array == np.arange(n)).all()
+    assert (buf.read_view() == -1.0).all()
+    loan.release()
+
+
+def test_loans_released_from_another_thread() -> None:
+    n = 10_000
+    buf = Buffer(n, BufferType.float32)
+    done = threading.Event()
+    lent = []
+    wrong: list[float] = []
+
+    def consumer() -> None:
+        while not done.is_set() or lent:
+            if lent:
+                loan, value = lent.pop(0)
+                if not (loan.array == value).all():
+                    wrong.append(value)
+                loan.release()
+
+    thread = threading.Thread(target=consumer)
+    thread.start()
+    for frame in range(300):
+        buf.set_data(np.full(n, frame, np.float32), 0, n)
+        lent.append((buf.lend(), float(frame)))
+    done.set()
+    thread.join()
+    assert not wrong  # no lent contents changed under the consumer
+    assert buf.loans_out == 0 and (buf.read_view() == 299).all()
