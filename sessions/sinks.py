@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import stat
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
+from sessions.background import BackgroundWrites, writev_all
 from sessions.chunk import ChunkInfo, ChunkKind, decode_chunk, encode_end_chunk
 from sessions.errors import LogWriteError
 from sessions.fileformat import encode_header, encode_trailer
@@ -41,15 +44,18 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[written:]
 
 
-def _writev_all(fd: int, parts: list[Any]) -> None:
-    views = [memoryview(p).cast("B") for p in parts if len(p)]
-    while views:
-        written = os.writev(fd, views[:1024])  # IOV_MAX
-        while views and written >= views[0].nbytes:
-            written -= views[0].nbytes
-            views.pop(0)
-        if written:
-            views[0] = views[0][written:]
+def _unlink_regular_file(path: str) -> None:
+    """Remove an existing regular file at ``path`` before writing a new log there.
+
+    Replacing rather than truncating: ext4 (``auto_da_alloc``) forces a file truncated to zero
+    and rewritten out to disk when it is closed, which made closing a re-recorded 150 MB log
+    take ~100 ms. Devices, FIFOs and the like are left alone (opened and written as they are).
+    """
+    try:
+        if stat.S_ISREG(os.stat(path).st_mode):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 class FileSink:
@@ -60,30 +66,51 @@ class FileSink:
     :class:`LogWriteError`; the file is cut back to its last complete chunk and stays readable.
     Note: to get ``EFBIG`` instead of being killed under ``RLIMIT_FSIZE``, the process must
     ignore ``SIGXFSZ``.
+
+    ``background=True``: chunks are written by a thread of their own
+    (:class:`sessions.background.BackgroundWrites`; ``on_written`` is called after each), so the
+    caller may go on encoding; :attr:`chunks_done` tells which chunks' memory is free again, and a
+    failed write is raised by a later call. :meth:`sync` waits for the writes.
     """
 
     def __init__(self, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None,
-                 *, header: bytes | None = None) -> None:
+                 *, header: bytes | None = None, background: bool = False,
+                 on_written: Callable[[], Any] | None = None) -> None:
         self.path = os.fspath(path)
         self.index = LogIndex()
         self.failed: LogWriteError | None = None
         self._closed = False
         head = header if header is not None else encode_header(metadata or {})
         try:
+            _unlink_regular_file(self.path)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o644)
         except OSError as error:
             raise LogWriteError(f"{self.path}: cannot create the log: {error.strerror}") from error
         self.offset = 0
+        self._chunks = 0  # chunks handed to _write (written, or queued when in the background)
+        self._background: BackgroundWrites | None = None
         self._write(head, "the header")
+        if background:
+            self._background = BackgroundWrites(self._fd, self.path, on_written=on_written)
 
     def _write(self, data: bytes | list[Any], what: str) -> None:
         if self.failed is not None:
             raise LogWriteError(f"{self.path}: an earlier write failed ({self.failed}); nothing more is written")
         if self._closed:
             raise LogWriteError(f"{self.path}: the log is closed")
+        size = sum(memoryview(p).nbytes for p in data) if isinstance(data, list) else len(data)
+        background = self._background
+        if background is not None:
+            try:
+                background.submit(data if isinstance(data, list) else [data], size, self.offset, what)
+            except OSError as error:  # an earlier chunk failed: the thread already cut the file back
+                self.failed = LogWriteError(str(error))
+                raise self.failed from None
+            self.offset += size
+            return
         try:
             if isinstance(data, list):
-                _writev_all(self._fd, data)
+                writev_all(self._fd, data)
             else:
                 _write_all(self._fd, data)
         except OSError as error:
@@ -95,7 +122,7 @@ class FileSink:
                 f"{self.path}: writing {what} at offset {self.offset} failed: {error.strerror or error}"
             )
             raise self.failed from error
-        self.offset += sum(memoryview(p).nbytes for p in data) if isinstance(data, list) else len(data)
+        self.offset += size
 
     def write_parts(self, parts: list[Any], info: ChunkInfo) -> None:
         """Append one chunk given as parts (header first) with one ``os.writev``: no copy."""
@@ -103,6 +130,7 @@ class FileSink:
             return
         offset = self.offset
         self._write(parts, f"chunk {len(self.index)}")
+        self._chunks += 1
         self.index.add(info, offset, info.frames, info.markers)
 
     def write_chunk(self, chunk: bytes, info: ChunkInfo | None = None) -> None:
@@ -113,18 +141,50 @@ class FileSink:
             return
         offset = self.offset
         self._write(chunk, f"chunk {len(self.index)}")
+        self._chunks += 1
         self.index.add(info, offset, info.frames, info.markers)
 
     @property
     def bytes_written(self) -> int:
-        """Bytes in the file so far."""
+        """Bytes in the file so far (queued ones included when writing in the background)."""
         return self.offset
+
+    @property
+    def chunks_handed(self) -> int:
+        """Chunks taken so far (written, or queued in the background)."""
+        return self._chunks
+
+    @property
+    def chunks_done(self) -> int:
+        """Chunks fully written to the file: their parts' memory may be reused."""
+        return self._chunks if self._background is None else self._background.done
+
+    def sync(self) -> None:
+        """Wait until every chunk taken is written (at once when not in the background)."""
+        if self._background is None or self._closed:
+            return
+        try:
+            self._background.drain()
+        except OSError as error:
+            if self.failed is None:
+                self.failed = LogWriteError(str(error))
+            raise self.failed from None
 
     def close(self) -> None:
         """Write the footer index and trailer, then close the file (idempotent)."""
         if self._closed:
             return
         try:
+            if self._background is not None:
+                reported = self.failed is not None
+                try:
+                    self.sync()
+                except LogWriteError:
+                    if not reported:  # a failure nobody heard of yet: the caller must
+                        raise
+                finally:
+                    self._background.close()
+                    self._background = None
             if self.failed is None:
                 footer_offset = self.offset
                 self._write(encode_end_chunk(self.index.to_payload()), "the footer")

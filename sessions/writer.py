@@ -8,7 +8,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
 import numpy as np
@@ -91,6 +92,10 @@ class LogWriter:
       bytes have passed since the last one (the byte interval grows to KEYFRAME_SPACING times
       the scene's size so keyframes stay a small share of the file). ``keyframes=False`` disables them.
     - ``shuffle``: byte-shuffle float arrays before lz4 ("auto": when a sample shows it pays).
+    - ``background_writes``: the file's chunks are written by a thread of their own (see
+      :mod:`sessions.background`), overlapping the encoding of the next ones; ``on_written`` is
+      called on that thread after each. :attr:`released_seq` then tells which commands' payload
+      memory may be reused, and :meth:`sync` waits for the writes.
 
     Write failures raise :class:`LogWriteError`; the file stays readable up to the last chunk.
     """
@@ -108,11 +113,16 @@ class LogWriter:
         keyframes: bool = True,
         shuffle: bool | Literal["auto"] = "auto",
         compress: bool = True,
+        background_writes: bool = False,
+        on_written: Callable[[], Any] | None = None,
     ) -> None:
         self.metadata: dict[str, Any] = default_metadata()
         self.metadata.update(metadata or {})
         self.header: bytes = encode_header(self.metadata)
-        self.file_sink: FileSink | None = FileSink(path, header=self.header) if path is not None else None
+        self.file_sink: FileSink | None = (
+            FileSink(path, header=self.header, background=background_writes, on_written=on_written)
+            if path is not None else None
+        )
         self.sinks: list[ChunkSink] = ([self.file_sink] if self.file_sink else []) + list(sinks)
         self.flush_interval_ns = int(flush_interval_s * 1e9)
         self.max_chunk_bytes = max_chunk_bytes
@@ -124,6 +134,8 @@ class LogWriter:
         self.last_t_ns = 0
         self.chunks_written = 0
         self.bytes_written = 0
+        self._released_seq = 0
+        self._unreleased: deque[tuple[int, int]] = deque()  # (file chunks handed, last seq) per chunk
         self.closed = False
         self._pending: list[Row] = []  # commands as (seq, t_ns, op, target, args, kwargs)
         self._pending_bytes = 0
@@ -227,9 +239,25 @@ class LogWriter:
             raise LogWriteError(f"cannot encode commands {rows[0][0]}..{rows[-1][0]}: {error}") from error
         frames, markers = _summarize_rows(rows)
         size = self._emit(parts, frames, tuple(markers))
+        self._unreleased.append((self.file_sink.chunks_handed if self.file_sink is not None else 0, rows[-1][0]))
         self._bytes_since_keyframe += size
         if self._keyframe_due():
             self.write_keyframe()
+
+    @property
+    def released_seq(self) -> int:
+        """Seq of the last command whose chunk every sink is done with: payloads of commands up
+        to it are referenced by no chunk any more (the keyframe ledger aside, see :meth:`holds`)."""
+        done = self.file_sink.chunks_done if self.file_sink is not None else 0
+        unreleased = self._unreleased
+        while unreleased and unreleased[0][0] <= done:
+            self._released_seq = unreleased.popleft()[1]
+        return self._released_seq
+
+    def sync(self) -> None:
+        """Wait until every chunk written so far is in the file (see ``background_writes``)."""
+        if self.file_sink is not None:
+            self.file_sink.sync()
 
     def _keyframe_due(self) -> bool:
         if not self._keyframes:

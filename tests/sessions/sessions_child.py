@@ -25,11 +25,11 @@ def slow(path: str, count: int) -> None:
     writer.close()
 
 
-def fsize(path: str, limit: int) -> None:
+def fsize(path: str, limit: int, background: bool) -> None:
     """Write until RLIMIT_FSIZE stops us; print the error and the last seq handed over."""
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # get EFBIG instead of being killed
     resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-    writer = LogWriter(path, keyframes=False)
+    writer = LogWriter(path, keyframes=False, background_writes=background)
     seq = 0
     try:
         while seq < 100_000:
@@ -44,9 +44,9 @@ def fsize(path: str, limit: int) -> None:
     print("no error", flush=True)
 
 
-def killme(path: str) -> None:
+def killme(path: str, background: bool) -> None:
     """Append one command every ms forever, printing each seq once appended."""
-    writer = LogWriter(path, flush_interval_s=0.05, keyframes=False)
+    writer = LogWriter(path, flush_interval_s=0.05, keyframes=False, background_writes=background)
     seq = 0
     while True:
         seq += 1
@@ -61,6 +61,6 @@ if __name__ == "__main__":
     if mode == "slow":
         slow(target, int(sys.argv[3]))
     elif mode == "fsize":
-        fsize(target, int(sys.argv[3]))
+        fsize(target, int(sys.argv[3]), sys.argv[4:] == ["background"])
     elif mode == "killme":
-        killme(target)
+        killme(target, sys.argv[3:] == ["background"])

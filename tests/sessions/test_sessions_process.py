@@ -77,9 +77,10 @@ def test_follow_stops_after_the_timeout_when_nothing_comes(tmp_path: Path) -> No
 
 
 @pytest.mark.timeout(60)
-def test_file_size_limit_gives_log_write_error_and_a_readable_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("writes", ["direct", "background"])
+def test_file_size_limit_gives_log_write_error_and_a_readable_file(tmp_path: Path, writes: str) -> None:
     path = tmp_path / "full.gsplog"
-    child = start_child("fsize", str(path), "300000")
+    child = start_child("fsize", str(path), "300000", *(["background"] if writes == "background" else []))
     out, err = child.communicate(timeout=50)
     assert child.returncode == 0, err
     assert "LogWriteError at seq" in out and "File too large" in out, out
@@ -92,9 +93,10 @@ def test_file_size_limit_gives_log_write_error_and_a_readable_file(tmp_path: Pat
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-def test_a_killed_writer_loses_at_most_the_flush_interval(tmp_path: Path) -> None:
+@pytest.mark.parametrize("writes", ["direct", "background"])
+def test_a_killed_writer_loses_at_most_the_flush_interval(tmp_path: Path, writes: str) -> None:
     path = tmp_path / "killed.gsplog"
-    child = start_child("killme", str(path))
+    child = start_child("killme", str(path), *(["background"] if writes == "background" else []))
     appended: list[tuple[float, int]] = []
     assert child.stdout is not None
     appended.append((time.monotonic(), int(child.stdout.readline())))  # started (slow under load)

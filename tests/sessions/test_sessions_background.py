@@ -1,0 +1,59 @@
+"""Chunks written by a thread of their own (LogWriter(background_writes=True))."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from sessions import Command, LogReader, LogWriter
+
+
+def _commands(count: int) -> list[Command]:
+    return [Command(seq, seq * 1000, "Buffer.set_data", "b", (np.full(70_000, seq, np.float32), 0, 70_000))
+            for seq in range(1, count + 1)]
+
+
+def test_background_writes_keep_order_and_release_payloads_once_written(tmp_path: Path) -> None:
+    written = threading.Semaphore(0)
+    direct, background = tmp_path / "direct.gsplog", tmp_path / "background.gsplog"
+    commands = _commands(40)
+    with LogWriter(direct, keyframes=False) as writer:
+        for cmd in commands:
+            writer.append(cmd)
+            writer.flush()
+    writer = LogWriter(background, keyframes=False, background_writes=True, on_written=written.release)
+    released: list[int] = []
+    for cmd in commands:
+        writer.append(cmd)
+        writer.flush()
+        released.append(writer.released_seq)
+        assert writer.released_seq <= cmd.seq  # never ahead of what was handed over
+    writer.sync()
+    assert writer.released_seq == commands[-1].seq  # everything is in the file now
+    assert released == sorted(released)
+    writer.close()
+    assert sum(1 for _ in iter(lambda: written.acquire(timeout=0), False)) == 40  # told after each chunk
+    with LogReader(direct) as a, LogReader(background) as b:
+        got_a, got_b = list(a.commands()), list(b.commands())
+        assert [c.seq for c in got_b] == list(range(1, 41))
+        assert all((np.asarray(x.args[0]) == np.asarray(y.args[0])).all() for x, y in zip(got_a, got_b))
+        assert [e.offset for e in a.index.entries] == [e.offset for e in b.index.entries]
+
+
+def test_rewriting_a_log_replaces_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "again.gsplog"
+    with LogWriter(path, keyframes=False, background_writes=True) as writer:
+        for cmd in _commands(5):
+            writer.append(cmd)
+    first_inode = path.stat().st_ino
+    link = tmp_path / "old.gsplog"
+    link.hardlink_to(path)
+    with LogWriter(path, keyframes=False) as writer:
+        writer.append(_commands(1)[0])
+    with LogReader(path) as reader:
+        assert [c.seq for c in reader.commands()] == [1]
+    with LogReader(link) as reader:  # the previous log was replaced, not overwritten in place
+        assert [c.seq for c in reader.commands()] == [1, 2, 3, 4, 5]
+    assert path.stat().st_ino != first_inode
