@@ -4,12 +4,15 @@
   measured in the same run:
   1. decoding a chunk of float32 commands into numpy arrays vs ``lz4.block.decompress`` of the
      same payload (target: >= 0.8x lz4's speed; decoding includes the checksum);
-  2. the shuffle filter on smooth and random float32 data (size and speed, with and without);
+     a byte-shuffled chunk is decoded with the C kernel and with the numpy fallback in turn;
+  2. the shuffle filter on smooth and random float32 data (size and speed, with and without),
+     and the shuffle/unshuffle kernels alone in GB/s (C, numpy, and a plain copy of the same
+     bytes as the memory-bandwidth baseline);
   3. seek to random times in a log of ``--size-mb`` (default 200; ``--size-mb 1024`` for the
      1 GB figure): open + keyframe + replay to the target into a SceneState, vs replay from the
      start to the same target (targets: <= 100 ms median at 1 GB, >= 10x faster).
 - ``pytest benchmarks/bench_sessions.py --benchmark-only``: decode and lz4 as pytest-benchmark
-  figures (group "sessions-decode").
+  figures (group "sessions-decode"; "sessions-shuffle" for the shuffled chunk, both backends).
 """
 
 from __future__ import annotations
@@ -28,7 +31,17 @@ import lz4.block
 import numpy as np
 
 from sessions import Command, LogReader, LogWriter, Ref, decode_chunk, encode_chunk
+from sessions import shuffle as shuffle_filter
 from sessions.chunk import ChunkFlags, peek_chunk_header
+
+
+def backends() -> list[str]:
+    """The shuffle implementations this build has: "c" (when compiled) and "numpy"."""
+    try:
+        from sessions import _shuffle  # noqa: F401
+    except ImportError:
+        return ["numpy"]
+    return ["c", "numpy"]
 
 
 def best_of(fn: Callable[[], Any], repeat: int = 7) -> float:
@@ -45,13 +58,16 @@ def best_of(fn: Callable[[], Any], repeat: int = 7) -> float:
 # 1. decode vs lz4
 # --------------------------------------------------------------------------------------------
 def decode_chunk_bytes(kind: str, total_mb: int = 32, arrays: int = 32) -> bytes:
-    """A chunk of ``arrays`` float32 Buffer.set_data commands: random, quantized or smooth data."""
+    """A chunk of ``arrays`` float32 Buffer.set_data commands: random, quantized, smooth or sorted
+    data (sorted uniform values: lz4 only shrinks them byte-shuffled, so "auto" shuffles)."""
     rng = np.random.default_rng(0)
     n = total_mb * (1 << 20) // 4 // arrays
     cmds = []
     for i in range(arrays):
         if kind == "smooth":
             data = np.cumsum(rng.normal(0, 1e-3, n)).astype(np.float32)
+        elif kind == "sorted":
+            data = np.sort(rng.random(n, dtype=np.float32))
         elif kind == "quantized":  # few distinct values: plain lz4 compresses it
             data = (rng.integers(0, 16, n) / 16).astype(np.float32)
         else:
@@ -67,7 +83,8 @@ def raw_bytes(chunk: bytes) -> bytes:
 
 def bench_decode() -> None:
     print("== 1. decoding a chunk into numpy arrays vs lz4 decompression of the same bytes ==")
-    for kind in ("random", "quantized", "smooth"):
+    default_backend = shuffle_filter.BACKEND
+    for kind in ("random", "quantized", "smooth", "sorted"):
         chunk = decode_chunk_bytes(kind)
         info = peek_chunk_header(chunk)
         raw = raw_bytes(chunk)
@@ -80,13 +97,18 @@ def bench_decode() -> None:
             commands = decode_chunk(chunk).commands()
             assert commands[-1].args[0].dtype == np.float32
 
-        t_lz4, t_dec = best_of(lz4_only), best_of(decode)
         mb = info.raw_size / 1e6
         how = "+".join(name for flag, name in ((ChunkFlags.LZ4, "lz4"), (ChunkFlags.SHUFFLE, "shuffle"))
                        if info.flags & flag) or "stored"
-        print(f"  {kind:9} float32, {mb:.0f} MB raw, chunk {how} ({len(chunk) / 1e6:.1f} MB): "
-              f"lz4 alone {mb / t_lz4 / 1e3:.2f} GB/s, decode_chunk+commands {mb / t_dec / 1e3:.2f} GB/s, "
-              f"ratio {t_lz4 / t_dec:.2f}x lz4 speed (target >= 0.8)")
+        # a shuffled chunk is decoded with each implementation of the filter, lz4 timed alongside
+        for backend in backends() if info.flags & ChunkFlags.SHUFFLE else [shuffle_filter.BACKEND]:
+            shuffle_filter.use(backend)
+            t_lz4, t_dec = best_of(lz4_only), best_of(decode)
+            label = f"chunk {how}" + (f" [{backend}]" if info.flags & ChunkFlags.SHUFFLE else "")
+            print(f"  {kind:9} float32, {mb:.0f} MB raw, {label} ({len(chunk) / 1e6:.1f} MB): "
+                  f"lz4 alone {mb / t_lz4 / 1e3:.2f} GB/s, decode_chunk+commands {mb / t_dec / 1e3:.2f} GB/s, "
+                  f"ratio {t_lz4 / t_dec:.2f}x lz4 speed (target >= 0.8)")
+        shuffle_filter.use(default_backend)
 
 
 # --------------------------------------------------------------------------------------------
@@ -115,6 +137,28 @@ def bench_shuffle() -> None:
         print(f"  {name:22} ratio plain {data.nbytes / sizes[False]:.2f}, shuffled {data.nbytes / sizes[True]:.2f} "
               f"(size x{sizes[True] / sizes[False]:.2f}); encode {speeds[False][0]:.2f} -> {speeds[True][0]:.2f} GB/s, "
               f"decode {speeds[False][1]:.2f} -> {speeds[True][1]:.2f} GB/s; auto picks {'shuffle' if auto else 'plain'}")
+
+
+def bench_shuffle_kernels(mb: int = 12) -> None:
+    print(f"== 2b. shuffle kernels alone, {mb} MB (best of 15; copy = np.copyto of the same bytes) ==")
+    rng = np.random.default_rng(4)
+    size = mb * 1_000_000
+    src = rng.integers(0, 256, size, dtype=np.uint8)
+    planes, out = np.empty_like(src), np.empty_like(src)
+    copy_speed = size / best_of(lambda: np.copyto(out, src), 15) / 1e9
+    default_backend = shuffle_filter.BACKEND
+    for itemsize in (4, 8, 2, 16):
+        cells = []
+        for backend in backends():
+            shuffle_filter.use(backend)
+            fwd, inv = shuffle_filter.shuffle_into, shuffle_filter.unshuffle_into
+            fwd(planes, src, itemsize)
+            t_fwd = best_of(lambda f=fwd, k=itemsize: f(planes, src, k), 15)
+            t_inv = best_of(lambda f=inv, k=itemsize: f(out, planes, k), 15)
+            assert out.tobytes() == src.tobytes()
+            cells.append(f"{backend} shuffle {size / t_fwd / 1e9:5.2f} unshuffle {size / t_inv / 1e9:5.2f}")
+        print(f"  itemsize {itemsize:2}: " + " | ".join(cells) + f" GB/s (copy {copy_speed:.2f} GB/s)")
+    shuffle_filter.use(default_backend)
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,6 +254,37 @@ def test_bench_lz4_decompress(benchmark: Any) -> None:
     benchmark(lz4.block.decompress, packed, uncompressed_size=len(raw))
 
 
+def _bench_shuffled_decode(benchmark: Any, backend: str) -> None:
+    if backend not in backends():
+        import pytest
+
+        pytest.skip("sessions._shuffle is not built")
+    chunk = decode_chunk_bytes("sorted", total_mb=8)
+    assert peek_chunk_header(chunk).flags & ChunkFlags.SHUFFLE
+    benchmark.group = "sessions-shuffle"
+    before = shuffle_filter.BACKEND
+    shuffle_filter.use(backend)
+    try:
+        benchmark(lambda: decode_chunk(chunk).commands())
+    finally:
+        shuffle_filter.use(before)
+
+
+def test_bench_decode_shuffled_chunk_c(benchmark: Any) -> None:
+    _bench_shuffled_decode(benchmark, "c")
+
+
+def test_bench_decode_shuffled_chunk_numpy(benchmark: Any) -> None:
+    _bench_shuffled_decode(benchmark, "numpy")
+
+
+def test_bench_lz4_decompress_shuffled(benchmark: Any) -> None:
+    raw = raw_bytes(decode_chunk_bytes("sorted", total_mb=8))
+    packed = lz4.block.compress(raw, store_size=False)
+    benchmark.group = "sessions-shuffle"
+    benchmark(lz4.block.decompress, packed, uncompressed_size=len(raw))
+
+
 def test_bench_decode_chunk(benchmark: Any) -> None:
     chunk = decode_chunk_bytes("quantized", total_mb=8)
     benchmark.group = "sessions-decode"
@@ -227,6 +302,7 @@ def main(argv: list[str] | None = None) -> None:
         bench_decode()
     if args.only in (None, "shuffle"):
         bench_shuffle()
+        bench_shuffle_kernels()
     if args.only in (None, "seek"):
         bench_seek(args.size_mb, args.samples, args.dir)
 

@@ -226,19 +226,45 @@ interleave(__m128i *v, int nv, int bit)
 #define LOG2_SIZE(size) ((size) == 2 ? 1 : (size) == 4 ? 2 : (size) == 8 ? 3 : 4)
 
 ALWAYS_INLINE void
-unshuffle_tiles(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n, int size)
+unshuffle_tile(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n, Py_ssize_t i, int size,
+               int stream)
 {
     __m128i v[16];
-    Py_ssize_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        for (int b = 0; b < size; b++) {
-            v[b] = _mm_loadu_si128((const __m128i *)(src + b * n + i));
+    for (int b = 0; b < size; b++) {
+        v[b] = _mm_loadu_si128((const __m128i *)(src + b * n + i));
+    }
+    for (int bit = LOG2_SIZE(size) - 1; bit >= 0; bit--) {
+        interleave(v, size, bit);
+    }
+    for (int q = 0; q < size; q++) {
+        if (stream) {
+            _mm_stream_si128((__m128i *)(dst + i * size + 16 * q), v[q]);
         }
-        for (int bit = LOG2_SIZE(size) - 1; bit >= 0; bit--) {
-            interleave(v, size, bit);
-        }
-        for (int q = 0; q < size; q++) {
+        else {
             _mm_storeu_si128((__m128i *)(dst + i * size + 16 * q), v[q]);
+        }
+    }
+}
+
+/* Outputs at least this big (half the L2 cache of the development VM) are written with
+ * non-temporal stores: they would not stay in cache anyway, and bypassing it saves reading every
+ * destination line before writing it (memory-bound: 12 MB in 1.3 instead of 3.3 ms there).
+ * Smaller outputs stay in cache for whoever reads them next. */
+#define STREAM_MIN_BYTES (1 << 20)
+
+ALWAYS_INLINE void
+unshuffle_tiles(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n, int size)
+{
+    Py_ssize_t i = 0;
+    if (n * size >= STREAM_MIN_BYTES && ((uintptr_t)dst & 15) == 0) {
+        for (; i + 16 <= n; i += 16) {
+            unshuffle_tile(dst, src, n, i, size, 1);
+        }
+        _mm_sfence(); /* order the streamed stores before the caller reads dst */
+    }
+    else {
+        for (; i + 16 <= n; i += 16) {
+            unshuffle_tile(dst, src, n, i, size, 0);
         }
     }
     unshuffle_range(dst, src, n, size, i, n);

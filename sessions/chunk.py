@@ -28,12 +28,11 @@ import msgpack
 import numpy as np
 import xxhash
 
+from sessions import shuffle as shuffle_filter
 from sessions.codec import ALIGN, Row, decode_commands, encode_rows
 from sessions.command import Command
 from sessions.errors import LogFormatError
 from sessions.limits import DEFAULT_LIMITS, Limits
-from sessions.shuffle import shuffle_into
-from sessions.shuffle import shuffled as shuffled_copy
 
 __all__ = [
     "CHUNK_MAGIC",
@@ -220,7 +219,7 @@ def _shuffle_pays(blobs: _Area, float_blobs: list[tuple[int, int, int]]) -> bool
                 take -= take % itemsize
                 part = blobs.read(offset + start, take)
                 sample_plain += part
-                sample_shuffled += shuffled_copy(part, itemsize)
+                sample_shuffled += shuffle_filter.shuffled(part, itemsize)
                 break
             at -= length
     if len(sample_plain) < 1024:
@@ -248,7 +247,7 @@ def _join_shuffled(head: list[Part], blobs: Sequence[memoryview], float_blobs: l
         where = out[at : at + size]
         spec = floats.get(at - base)
         if spec is not None and spec[0] == size:  # a float array: its own blob, pads follow it
-            shuffle_into(where, blob, spec[1])
+            shuffle_filter.shuffle_into(where, blob, spec[1])
         else:
             where[:] = blob.cast("B") if blob.format != "B" else blob
         at += size

@@ -24,10 +24,10 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from sessions import shuffle as shuffle_filter
 from sessions.command import Command, Ref
 from sessions.errors import LogFormatError
 from sessions.limits import DEFAULT_LIMITS, Limits
-from sessions.shuffle import unshuffle
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -302,6 +302,9 @@ class _Decoder:
         self.shuffled = shuffled
         self.limits = limits
         self.unknown = False
+        # Unshuffled arrays are carved from one buffer the size of the blob area, at their blobs'
+        # offsets: one allocation per chunk (big ones get huge pages), not one per array.
+        self._arena: np.ndarray | None = None
         self._enums = enum_allow_list()
 
     def unpack(self, data: bytes | memoryview) -> Any:
@@ -379,7 +382,11 @@ class _Decoder:
         if isinstance(raw, bytes):  # inline: small, copy to make it writable
             return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
         if self.shuffled and dtype.kind in "fc" and dtype.itemsize > 1 and count:
-            return unshuffle(raw, dtype, count).reshape(shape)
+            if self._arena is None:
+                self._arena = np.empty(self.blobs.nbytes, dtype=np.uint8)
+            out = self._arena[loc[0] : loc[0] + len(raw)].view(dtype)
+            shuffle_filter.unshuffle_into(out, raw, dtype.itemsize)  # one copy, from the chunk's bytes
+            return out.reshape(shape)
         return np.frombuffer(raw, dtype=dtype).reshape(shape)
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "unshuffle",
     "unshuffle_into",
     "unshuffle_into_numpy",
+    "use",
 ]
 
 #: Set to "1" to make this module use the numpy code even when the C kernel is built.
@@ -121,6 +122,24 @@ BACKEND = "c" if _kernel is not None else "numpy"
 shuffle_into: Kernel = _kernel.shuffle_into if _kernel is not None else shuffle_into_numpy
 #: ``unshuffle_into(dst, src, itemsize)``: the byte planes of ``src`` as items in ``dst``.
 unshuffle_into: Kernel = _kernel.unshuffle_into if _kernel is not None else unshuffle_into_numpy
+
+
+def use(backend: str) -> None:
+    """Switch this process to ``"c"`` or ``"numpy"`` (benchmarks compare both in one run; the
+    chunk encoder and the decoder look the functions up here at each call). ``ValueError`` for
+    an unknown name, or ``"c"`` when the kernel is not built."""
+    global BACKEND, shuffle_into, unshuffle_into
+    if backend == "numpy":
+        shuffle_into, unshuffle_into = shuffle_into_numpy, unshuffle_into_numpy
+    elif backend == "c":
+        try:
+            from sessions import _shuffle
+        except ImportError:
+            raise ValueError("the C shuffle kernel sessions._shuffle is not built") from None
+        shuffle_into, unshuffle_into = _shuffle.shuffle_into, _shuffle.unshuffle_into
+    else:
+        raise ValueError(f"unknown shuffle backend {backend!r} (expected 'c' or 'numpy')")
+    BACKEND = backend
 
 
 def shuffled(src: Any, itemsize: int) -> bytearray:

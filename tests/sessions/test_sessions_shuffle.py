@@ -261,3 +261,44 @@ def test_both_implementations_write_the_same_chunk_bytes(tmp_path: Path) -> None
     assert set(outputs) == {"c", "numpy"}
     assert outputs["c"] == outputs["numpy"]
     assert len(outputs["c"]) > 1000
+
+
+def test_use_switches_the_encoder_and_decoder_in_process() -> None:
+    from sessions import Command, decode_chunk, encode_chunk
+
+    _c_module()
+    walk = np.cumsum(np.random.default_rng(5).normal(0, 1e-3, (9_999, 3)), axis=0).astype(np.float32)
+    cmds = [Command(1, 0, "Buffer.set_data", "b", (walk,))]
+    before = shuffle.BACKEND
+    chunks = {}
+    try:
+        for backend in ("numpy", "c"):
+            shuffle.use(backend)
+            assert shuffle.BACKEND == backend
+            chunks[backend] = encode_chunk(cmds, shuffle=True)
+            other = "c" if backend == "numpy" else "numpy"
+            if other in chunks:  # decode the other backend's chunk with this one
+                np.testing.assert_array_equal(decode_chunk(chunks[other]).commands()[0].args[0], walk)
+        with pytest.raises(ValueError, match="unknown shuffle backend 'simd'"):
+            shuffle.use("simd")
+    finally:
+        shuffle.use(before)
+    assert chunks["c"] == chunks["numpy"]
+
+
+@pytest.mark.parametrize("itemsize", [4, 8])
+@pytest.mark.parametrize("aligned", [True, False])
+def test_large_outputs_streamed_past_the_cache_are_exact(itemsize: int, aligned: bool) -> None:
+    """Outputs of 1 MiB and more take the non-temporal store path of the C kernel when aligned."""
+    count = (3 << 20) // itemsize + 13  # 3 MiB and a tail that is not a whole SIMD tile
+    data = np.random.default_rng(itemsize).integers(0, 256, count * itemsize, dtype=np.uint8)
+    planes = np.frombuffer(reference_planes(data.tobytes(), itemsize), dtype=np.uint8)
+    for name, (_, inv) in _implementations().items():
+        store = np.zeros(data.size + 16, dtype=np.uint8)
+        start = 0 if aligned else 3
+        if aligned:
+            start = (-store.ctypes.data) % 16
+        dst = store[start : start + data.size]
+        inv(dst, planes, itemsize)
+        assert np.array_equal(dst, data), name
+        assert not store[:start].any() and not store[start + data.size :].any(), f"{name} wrote outside dst"
