@@ -403,7 +403,7 @@ class Recorder:
             if self._loans is not None and buffer_nbytes(buf) >= POOL_MIN_BYTES:
                 data = self._loans.lend(buf)
             if data is None:
-                data = self._pool.copy(bytearray(buf.read_view()) if not buf.storage_exposed else buf.to_bytearray())
+                data = self._pool.copy(buf.to_bytearray() if buf.storage_exposed else buf.read_view())
             t_ns = time.monotonic_ns() - self._t0_ns
             self.queue.put((t_ns, "Buffer.set_data", buf.get_uuid(), (data, 0, buf.get_count()), {}, data.nbytes
                             if type(data) is np.ndarray else len(data)))

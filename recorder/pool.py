@@ -2,10 +2,10 @@
 
 The recorder's first choice is no copy at all: a buffer whose storage was never exposed lends
 its contents (:meth:`gsp.types.Buffer.lend`, copy on write), and :class:`LoanBook` keeps each
-loan until the writer thread has written the chunk holding it. Otherwise the recorder copies:
+loan until the writer thread has written the chunk holding it.
 
-The recorder must copy what the caller passes (the caller may mutate it right after the call)
-and keep the copy until the writer thread has encoded it. Allocating a fresh multi-megabyte
+Otherwise the recorder must copy what the caller passes (the caller may mutate it right after
+the call) and keep the copy until the writer thread has encoded it. Allocating a fresh multi-megabyte
 array for every call makes the kernel hand out and zero new pages each time; in the development
 VM that costs about 15 times the copy itself. The writer thread gives each copy back once the
 chunk holding it is written, and the next call of the same shape copies into it instead:
