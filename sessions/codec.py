@@ -72,6 +72,8 @@ _PLAIN = (str, int, float, bool, type(None))
 # ExtType's own __new__ re-checks its fields in Python (about 1 us); for fields built here, known
 # good, the tuple is made directly (msgpack reads .code and .data, the same object).
 _new_ext = tuple.__new__
+#: msgpack bin 8 headers by length (an inline bytearray's ext payload is a packed bin value).
+_BIN8_HEADERS = [bytes((0xC4, n)) for n in range(256)]
 #: Values msgpack packs exactly as the encoder would (the fast path of encode_commands).
 _SCALAR_TYPES = frozenset(_PLAIN)
 
@@ -263,6 +265,7 @@ def encode_rows(rows: Sequence[Row], *, out_of_band: bool = True) -> EncodedBatc
     value = enc.value
     scalar = _SCALAR_TYPES
     ext = msgpack.ExtType
+    bin8 = _BIN8_HEADERS
     for i, row in enumerate(rows):
         try:
             args = row[4]
@@ -271,7 +274,7 @@ def encode_rows(rows: Sequence[Row], *, out_of_band: bool = True) -> EncodedBatc
                 if type(a) not in scalar:
                     # scalars as they are, small bytearrays inline, the rest through value()
                     args = [a if type(a) in scalar
-                            else _new_ext(ext, (EXT_BYTEARRAY, b"\xc4" + bytes((len(a),)) + a))
+                            else _new_ext(ext, (EXT_BYTEARRAY, bin8[len(a)] + a))
                             if type(a) is bytearray and len(a) < INLINE_MAX else value(a) for a in args]
                     break
             else:

@@ -169,8 +169,12 @@ class SceneState:
             return {k: self._to_wire(v, deps) for k, v in value.items()}
         return value
 
-    def _object_commands(self) -> list[tuple[str, str, tuple[Any, ...], dict[str, Any]]]:
-        """(op, target, args, kwargs) rebuilding every object, referenced objects first."""
+    def _object_commands(self, loans: list[Any] | None = None) -> list[tuple[str, str, tuple[Any, ...], dict[str, Any]]]:
+        """(op, target, args, kwargs) rebuilding every object, referenced objects first.
+
+        ``loans``: Buffer contents are lent (:meth:`gsp.types.Buffer.lend`, no copy) and each
+        loan appended there, instead of copied.
+        """
         out: list[tuple[str, str, tuple[Any, ...], dict[str, Any]]] = []
         done: set[int] = set()
         visiting: set[int] = set()
@@ -183,7 +187,7 @@ class SceneState:
             name = type(obj)._capture_name_
             uuid = obj.get_uuid()
             calls = []
-            for method, args, kwargs in obj._snapshot_():
+            for method, args, kwargs in _snapshot_calls(obj, name, loans):
                 deps: list[Any] = []
                 wire_args = self._to_wire(tuple(args), deps)
                 wire_kwargs = self._to_wire(dict(kwargs), deps)
@@ -199,15 +203,18 @@ class SceneState:
             visit(obj)
         return out
 
-    def snapshot(self, seq: int | None = None, t_ns: int = 0) -> list[Command]:
+    def snapshot(self, seq: int | None = None, t_ns: int = 0, *, loans: list[Any] | None = None) -> list[Command]:
         """Commands that rebuild the whole current scene, all stamped ``(seq, t_ns)``.
 
         ``Scene.keyframe`` first, then every object (dependencies first), the renderer /
         animator / viewport-events records, and each renderer's latest ``Renderer.render``.
+        ``loans``: a list that receives a :class:`gsp.types.ContentsLoan` per Buffer, whose
+        contents the commands then reference instead of copies (later commands applied to this
+        state do not change them); release them once the commands are encoded and written.
         """
         seq = self.last_seq if seq is None else seq
         commands = [Command(seq, t_ns, KEYFRAME_OP, "", (seq,))]
-        for op, target, args, kwargs in self._object_commands():
+        for op, target, args, kwargs in self._object_commands(loans):
             commands.append(Command(seq, t_ns, op, target, args, kwargs))
         for rec in list(self.records.values()) + list(self.last_render.values()):
             commands.append(Command(seq, t_ns, rec.op, rec.target, rec.args, rec.kwargs))
@@ -226,3 +233,14 @@ class SceneState:
 
     def __len__(self) -> int:
         return len(self.objects)
+
+
+def _snapshot_calls(obj: Any, name: str, loans: list[Any] | None) -> list[tuple[str, Any, Any]]:
+    """``obj._snapshot_()``; a Buffer's contents lent rather than copied when ``loans`` is given."""
+    if loans is not None and name == "Buffer":
+        loan = obj.lend()
+        if loan is not None:
+            loans.append(loan)
+            count = obj.get_count()
+            return [("__init__", (count, obj.get_type()), {}), ("set_data", (loan.array, 0, count), {})]
+    return obj._snapshot_()  # type: ignore[no-any-return]

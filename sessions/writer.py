@@ -136,6 +136,7 @@ class LogWriter:
         self.bytes_written = 0
         self._released_seq = 0
         self._unreleased: deque[tuple[int, int]] = deque()  # (file chunks handed, last seq) per chunk
+        self._keyframe_loans: deque[tuple[int, list[Any]]] = deque()  # (file chunks handed, loans)
         self.closed = False
         self._pending: list[Row] = []  # commands as (seq, t_ns, op, target, args, kwargs)
         self._pending_bytes = 0
@@ -239,7 +240,7 @@ class LogWriter:
             raise LogWriteError(f"cannot encode commands {rows[0][0]}..{rows[-1][0]}: {error}") from error
         frames, markers = _summarize_rows(rows)
         size = self._emit(parts, frames, tuple(markers))
-        self._unreleased.append((self.file_sink.chunks_handed if self.file_sink is not None else 0, rows[-1][0]))
+        self._unreleased.append((self._file_chunks_handed(), rows[-1][0]))
         self._bytes_since_keyframe += size
         if self._keyframe_due():
             self.write_keyframe()
@@ -252,7 +253,14 @@ class LogWriter:
         unreleased = self._unreleased
         while unreleased and unreleased[0][0] <= done:
             self._released_seq = unreleased.popleft()[1]
+        keyframe_loans = self._keyframe_loans
+        while keyframe_loans and keyframe_loans[0][0] <= done:
+            for loan in keyframe_loans.popleft()[1]:
+                loan.release()
         return self._released_seq
+
+    def _file_chunks_handed(self) -> int:
+        return self.file_sink.chunks_handed if self.file_sink is not None else 0
 
     def sync(self) -> None:
         """Wait until every chunk written so far is in the file (see ``background_writes``)."""
@@ -320,11 +328,16 @@ class LogWriter:
         state = self._ledger.materialise() if self._ledger is not None else None
         if state is None:
             return None
-        parts = self._snapshot_parts(state)
-        return b"".join(parts), self.last_seq
+        loans: list[Any] = []
+        try:
+            return b"".join(self._snapshot_parts(state, loans)), self.last_seq
+        finally:  # joined: the chunk holds its own bytes now
+            for loan in loans:
+                loan.release()
 
-    def _snapshot_parts(self, state: Any) -> list[Part]:
-        commands = state.snapshot(self.last_seq, self.last_t_ns)
+    def _snapshot_parts(self, state: Any, loans: list[Any]) -> list[Part]:
+        # Buffer contents are lent by the scene state (no copy); ``loans`` receives the loans.
+        commands = state.snapshot(self.last_seq, self.last_t_ns, loans=loans)
         return encode_chunk_parts(commands, ChunkKind.KEYFRAME, seq_range=(self.last_seq, self.last_seq),
                                   time_range=(self.last_t_ns, self.last_t_ns), shuffle=self.shuffle,
                                   compress=self.compress)
@@ -336,7 +349,11 @@ class LogWriter:
         state = self._ledger.materialise() if self._ledger is not None else None
         if state is None:
             return False
-        size = self._emit(self._snapshot_parts(state))
+        loans: list[Any] = []
+        try:
+            size = self._emit(self._snapshot_parts(state, loans))
+        finally:  # the chunk's parts may reference the lent contents until the file has them
+            self._keyframe_loans.append((self._file_chunks_handed(), loans))
         self._bytes_since_keyframe = 0
         self._last_keyframe_t = self.last_t_ns
         self._last_keyframe_size = size
@@ -364,6 +381,9 @@ class LogWriter:
                 sink.close()
             except Exception as error:
                 failure = failure or error
+        while self._keyframe_loans:  # the sinks are closed: nothing reads the keyframes' contents
+            for loan in self._keyframe_loans.popleft()[1]:
+                loan.release()
         if failure is not None:
             if isinstance(failure, LogWriteError):
                 raise failure

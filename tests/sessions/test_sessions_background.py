@@ -57,3 +57,37 @@ def test_rewriting_a_log_replaces_the_file(tmp_path: Path) -> None:
     with LogReader(link) as reader:  # the previous log was replaced, not overwritten in place
         assert [c.seq for c in reader.commands()] == [1, 2, 3, 4, 5]
     assert path.stat().st_ino != first_inode
+
+
+def _noise(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).random(n, dtype=np.float32)
+
+
+def test_keyframes_lend_the_scene_state_and_stay_exact(tmp_path: Path) -> None:
+    """A keyframe references the writer's scene-state buffers (lent, not copied) while the file
+    thread writes it: commands applied to that state afterwards must not change the keyframe."""
+    from gsp.types import BufferType
+    from sessions import ChunkKind, SceneState
+
+    path = tmp_path / "keyframes.gsplog"
+    n = 100_000
+    writer = LogWriter(path, background_writes=True)
+    writer.append(Command(1, 0, "Buffer.new", "b", (n, BufferType.float32)))
+    assert writer.file_sink is not None and writer.file_sink._background is not None
+    # Holding the file thread's (reentrant) lock stalls it: every keyframe waits in its queue
+    # while the next command changes the state it was taken from.
+    with writer.file_sink._background._cond:
+        for seq in range(2, 30):
+            writer.append(Command(seq, seq, "Buffer.set_data", "b", (_noise(n, seq), 0, n)))  # incompressible
+            writer.write_keyframe()
+            assert writer.released_seq == 0  # nothing is in the file yet
+    writer.close()
+    with LogReader(path) as reader:
+        keyframes = [i for i, e in enumerate(reader.index.entries) if e.kind == ChunkKind.KEYFRAME]
+        assert len(keyframes) == 28
+        for number in keyframes:
+            state = SceneState()
+            for cmd in reader.read_chunk(number).commands():
+                state.apply(cmd)
+            seq = reader.index.entries[number].seq_last
+            assert (state.get("b").read_view() == _noise(n, seq)).all()
