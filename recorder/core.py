@@ -27,9 +27,10 @@ import numpy as np
 
 from gsp import capture
 from gsp.capture import Captured
+from gsp.types.buffer_type import BufferType
 from recorder.convert import PLAIN_TYPES as _PLAIN
 from recorder.convert import ArgConverter
-from recorder.pool import POOL_MIN_BYTES, CopyPool, LoanBook, PayloadRecycler
+from recorder.pool import LEND_MIN_BYTES, CopyPool, LoanBook, PayloadRecycler
 from recorder.queue import DEFAULT_MAX_BYTES, DEFAULT_MAX_COMMANDS, SMALL_PAYLOAD, CommandQueue
 from recorder.tracking import (
     BLOCK_BYTES,
@@ -116,7 +117,7 @@ class Recorder:
         self._pool = CopyPool()
         # Big buffer contents are lent (zero copy) when only the writer keeps the commands;
         # on_command listeners may keep them, so they get copies.
-        self._loans: LoanBook | None = LoanBook(self.queue.wake.set) if on_command is None else None
+        self._loans: LoanBook | None = LoanBook(self._flush_soon) if on_command is None else None
         self._converter = ArgConverter(self._refs, self._record_snapshot, self._pool)
         self._snapshotting: set[str] = set()
         self._lock = threading.RLock()
@@ -356,7 +357,7 @@ class Recorder:
             return None
         nbytes = data.nbytes if type(data) is np.ndarray else len(data)
         n = buffer_nbytes(target)
-        if nbytes < POOL_MIN_BYTES or nbytes != n or _set_data_range(target, args, kwargs) != (0, n):
+        if nbytes < LEND_MIN_BYTES or nbytes != n or _set_data_range(target, args, kwargs) != (0, n):
             return None
         return loans.lend(target)
 
@@ -369,7 +370,7 @@ class Recorder:
         if type(payload) is bytearray:
             same = len(payload) == n
         else:
-            dtype = target.read_view().dtype
+            dtype = BufferType.numpy_dtype(target.get_type())
             same = payload.nbytes == n and (payload.dtype == dtype or (payload.dtype == np.uint8 and payload.ndim == 1))
         if same:
             self.tracker.note_copied(target, payload)
@@ -400,7 +401,7 @@ class Recorder:
         """Log the whole contents of the buffers that changed behind the log's back."""
         for buf in self.tracker.changed(buffers):
             data = None
-            if self._loans is not None and buffer_nbytes(buf) >= POOL_MIN_BYTES:
+            if self._loans is not None and buffer_nbytes(buf) >= LEND_MIN_BYTES:
                 data = self._loans.lend(buf)
             if data is None:
                 data = self._pool.copy(buf.to_bytearray() if buf.storage_exposed else buf.read_view())
@@ -412,6 +413,11 @@ class Recorder:
         refs = self._refs
         roots = [*args, *kwargs.values()]
         self._queue_changed([b for b in reachable_buffers(roots) if b.get_uuid() in refs])
+
+    def _flush_soon(self) -> None:
+        # A lend waits for loans that only a written chunk gives back: do not wait for the interval.
+        if self._writer is not None:
+            self._writer.flush_soon()
 
     def _on_failure(self, error: BaseException) -> None:
         self._failed = True

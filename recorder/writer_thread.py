@@ -90,8 +90,15 @@ class WriterThread(threading.Thread):
         self.on_payload = on_payload  # told of each big set_data payload once appended (hashing)
         self._in_flight: list[tuple[int, Any]] = []  # recyclable payloads (copies, loans) of commands not yet written
         self.cpu_s = 0.0  # CPU time the thread used, set when it ends (benchmarks)
+        self._flush_requested = False
 
     # ---- control --------------------------------------------------------------------------
+    def flush_soon(self) -> None:
+        """Any thread: write the pending chunk at the next wake-up instead of when it is due
+        (a caller waits for payload memory that only a written chunk gives back)."""
+        self._flush_requested = True
+        self.queue.wake.set()
+
     def stop(self, timeout: float | None = None) -> None:
         """Write everything queued, close the log, and end the thread."""
         self.queue.put_control("stop")
@@ -118,7 +125,11 @@ class WriterThread(threading.Thread):
             wake.clear()
             self._drain()
             if self.error is None:
-                self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
+                if self._flush_requested:
+                    self._flush_requested = False
+                    self._guard(self.log_writer.flush)
+                else:
+                    self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
                 self._recycle()
 
     def _recycle(self) -> None:

@@ -23,6 +23,13 @@ from sessions import Command
 from sessions.index import MARK_OP
 
 
+@pytest.fixture
+def small_loans(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lend contents from 256 KiB on (the default threshold is a few MB): small test buffers
+    take the lending path."""
+    monkeypatch.setattr("recorder.core.LEND_MIN_BYTES", 256 * 1024)
+
+
 def _record(path: Path, body: Any, **options: Any) -> tuple[list[Command], recorder.Recorder]:
     written: list[Command] = []
     with recorder.record(path, on_command=written.append, **options) as rec:
@@ -283,7 +290,7 @@ def test_bad_arguments_are_refused_clearly(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("exposed", [False, True], ids=["lent", "copied"])
-def test_recycled_payloads_never_alter_what_was_logged(tmp_path: Path, exposed: bool) -> None:
+def test_recycled_payloads_never_alter_what_was_logged(tmp_path: Path, exposed: bool, small_loans: None) -> None:
     # Without on_command the writer gives big payloads back once their chunk is written: lent
     # storage returns to its buffer (copy on write), copies return to the pool. Every frame must
     # still read back with its own content, including synthetic set_data after in-place writes.
@@ -376,7 +383,7 @@ def test_buffer_written_in_place_is_logged_before_the_call_that_validates_it(tmp
 
 
 @pytest.mark.parametrize("exposed", [False, True], ids=["lent", "copied"])
-def test_recycled_payloads_never_alter_keyframes(tmp_path: Path, exposed: bool) -> None:
+def test_recycled_payloads_never_alter_keyframes(tmp_path: Path, exposed: bool, small_loans: None) -> None:
     """The writer's keyframe ledger keeps references to the latest payload written to each
     buffer: the pool must not hand such a copy to another buffer's call (same shape), nor may a
     loan go back to its buffer, before a keyframe has captured it, or the keyframe would hold
@@ -457,7 +464,7 @@ def test_big_full_writes_hashed_on_the_writer_still_catch_in_place_changes(tmp_p
 
 
 @pytest.mark.parametrize("n", [20, 100_000], ids=["small", "big"])
-def test_writes_the_recorder_did_not_see_are_logged_before_render(tmp_path: Path, n: int) -> None:
+def test_writes_the_recorder_did_not_see_are_logged_before_render(tmp_path: Path, n: int, small_loans: None) -> None:
     """A buffer never exposed is checked by its write version, not hashed: a set_data made while
     capture is paused (as nested calls are) still reaches the log before the next render, and a
     buffer exposed after it was logged is hashed from then on."""
@@ -494,3 +501,37 @@ def test_writes_the_recorder_did_not_see_are_logged_before_render(tmp_path: Path
     for k, end in enumerate(renders):
         assert buffer_bytes(read[: end + 1], uuid) == contents[k]
     assert not [c for c in read[renders[3] : renders[4]] if c.op == "Buffer.set_data"]
+
+
+def test_threads_animating_big_buffers_lend_and_log_every_frame(tmp_path: Path, small_loans: None) -> None:
+    """Several threads rewriting their own big buffer as fast as they can: contents are lent
+    (never copied), loans wait for the writer when too many are out, and every frame reads back
+    with its own bytes; at the end every loan is back and the spares are freed."""
+    path = tmp_path / "threads_big.gsplog"
+    n, frames = 80_000, 40  # 320 kB float32: lent
+    buffers = [Buffer(n, BufferType.float32) for _ in range(3)]
+
+    def frame_data(k: int, frame: int) -> np.ndarray:
+        return np.random.default_rng(1000 * k + frame).random(n, dtype=np.float32)
+
+    def work(k: int) -> None:
+        for frame in range(frames):
+            buffers[k].set_data(frame_data(k, frame), 0, n)
+
+    with recorder.record(path) as rec:
+        for buf in buffers:
+            buf.set_data(np.zeros(n, np.float32), 0, n)
+        threads = [threading.Thread(target=work, args=(k,)) for k in range(len(buffers))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert rec.error is None and rec._pool.reused == 0
+    assert rec._loans is not None and len(rec._loans) == 0
+    assert all(buf.loans_out == 0 and buf._spares is None for buf in buffers)
+    read = read_commands(path)
+    for k, buf in enumerate(buffers):
+        writes = [c.args[0] for c in read if c.op == "Buffer.set_data" and c.target == buf.get_uuid()]
+        assert len(writes) == frames + 2  # the snapshot (created before recording), zeros, the frames
+        for frame, data in enumerate(writes[2:]):
+            assert np.array_equal(np.asarray(data), frame_data(k, frame))
