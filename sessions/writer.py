@@ -94,8 +94,9 @@ class LogWriter:
     - ``shuffle``: byte-shuffle float arrays before lz4 ("auto": when a sample shows it pays).
     - ``background_writes``: the file's chunks are written by a thread of their own (see
       :mod:`sessions.background`), overlapping the encoding of the next ones; ``on_written`` is
-      called on that thread after each. :attr:`released_seq` then tells which commands' payload
-      memory may be reused, and :meth:`sync` waits for the writes.
+      called on that thread after each. A chunk stored uncompressed references the commands'
+      arrays themselves, so they must not change until :attr:`released_seq` has passed their
+      command; :meth:`sync` waits for the writes.
 
     Write failures raise :class:`LogWriteError`; the file stays readable up to the last chunk.
     """
