@@ -385,6 +385,7 @@ class LogWriter:
         while self._keyframe_loans:  # the sinks are closed: nothing reads the keyframes' contents
             for loan in self._keyframe_loans.popleft()[1]:
                 loan.release()
+        self._ledger = None  # the scene state (and its buffers' spare storages) served keyframes only
         if failure is not None:
             if isinstance(failure, LogWriteError):
                 raise failure
