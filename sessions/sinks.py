@@ -49,10 +49,11 @@ def _unlink_regular_file(path: str) -> None:
 
     Replacing rather than truncating: ext4 (``auto_da_alloc``) forces a file truncated to zero
     and rewritten out to disk when it is closed, which made closing a re-recorded 150 MB log
-    take ~100 ms. Devices, FIFOs and the like are left alone (opened and written as they are).
+    take ~100 ms. Symbolic links, devices, FIFOs and the like are left alone (opened and written
+    through, as before).
     """
     try:
-        if stat.S_ISREG(os.stat(path).st_mode):
+        if stat.S_ISREG(os.lstat(path).st_mode):
             os.unlink(path)
     except FileNotFoundError:
         pass

@@ -91,3 +91,15 @@ def test_keyframes_lend_the_scene_state_and_stay_exact(tmp_path: Path) -> None:
                 state.apply(cmd)
             seq = reader.index.entries[number].seq_last
             assert (state.get("b").read_view() == _noise(n, seq)).all()
+
+
+def test_a_log_path_that_is_a_symlink_is_written_through(tmp_path: Path) -> None:
+    target = tmp_path / "real.gsplog"
+    target.write_bytes(b"old contents")
+    link = tmp_path / "link.gsplog"
+    link.symlink_to(target)
+    with LogWriter(link, keyframes=False) as writer:
+        writer.append(_commands(1)[0])
+    assert link.is_symlink()
+    with LogReader(target) as reader:
+        assert [c.seq for c in reader.commands()] == [1]
