@@ -6,13 +6,21 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from rec_support import WHITE, read_commands
 
 import recorder
 from gsp.core import Viewport
+from gsp.types import Buffer, BufferType
 from sessions import decode_chunk
 from transports.subscriber import EventType, Subscriber
+
+N_BIG = 250_000
+
+
+def _frame(k: int) -> np.ndarray:
+    return np.random.default_rng(k).random(N_BIG, dtype=np.float32)
 
 
 @pytest.mark.slow
@@ -35,9 +43,12 @@ def test_record_and_publish_reach_a_live_subscriber(tmp_path: Path) -> None:
         collector.start()
         assert synchronised.wait(20), "no snapshot from the recorder's publisher"
         vp = Viewport(0, 0, 10, 10, WHITE)
+        big = Buffer(N_BIG, BufferType.float32)  # 1 MB: its contents are lent, not copied
         rec.flush()
         for i in range(200):
             vp.set_x(i)
+        for frame in range(10):
+            big.set_data(_frame(frame), 0, N_BIG)
         recorder.mark("live")
     collector.join(30)
     sub.close()
@@ -45,5 +56,7 @@ def test_record_and_publish_reach_a_live_subscriber(tmp_path: Path) -> None:
     xs = [c.args[0] for c in received if c.op == "Viewport.set_x"]
     assert xs == list(range(200))  # joined before the calls: every update, in order
     assert any(c.op == "Recorder.mark" and c.args[0] == "live" for c in received)
+    frames = [c.args[0] for c in received if c.op == "Buffer.set_data" and c.target == big.get_uuid()]
+    assert len(frames) == 10 and all(np.array_equal(np.asarray(f), _frame(k)) for k, f in enumerate(frames))
     # The file has everything, the subscriber's view agrees on the end state.
     assert [c.args[0] for c in read_commands(path) if c.op == "Viewport.set_x"] == list(range(200))
