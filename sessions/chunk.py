@@ -29,6 +29,7 @@ import numpy as np
 import xxhash
 
 from sessions import shuffle as shuffle_filter
+from sessions.blocks import Segment, decode_blocks, encode_blocks
 from sessions.codec import ALIGN, Row, decode_commands, encode_rows
 from sessions.command import Command
 from sessions.errors import LogFormatError
@@ -71,6 +72,7 @@ class ChunkFlags:
 
     LZ4 = 1  # payload is an lz4 block of the raw bytes
     SHUFFLE = 2  # float arrays in the blob area are byte-shuffled
+    BLOCKS = 4  # with LZ4: the payload is lz4 blocks, shuffled block by block (sessions/blocks.py)
 
 
 def checksum(*parts: bytes | bytearray | memoryview) -> int:
@@ -127,6 +129,7 @@ class Chunk:
     raw: bytes | bytearray | memoryview
     chunk_index: int | None = None
     _commands: list[Command] | None = field(default=None, repr=False)
+    unshuffled: bool = False  # raw was unshuffled while decompressing (BLOCKS chunks)
 
     def _where(self) -> dict[str, Any]:
         return {"offset": self.info.offset, "chunk_index": self.chunk_index}
@@ -145,7 +148,7 @@ class Chunk:
                 self._commands = decode_commands(
                     view[:meta_end],
                     view[blob_start:],
-                    shuffled=bool(self.info.flags & ChunkFlags.SHUFFLE),
+                    shuffled=bool(self.info.flags & ChunkFlags.SHUFFLE) and not self.unshuffled,
                     limits=limits,
                     where=self._where,
                 )
@@ -332,17 +335,42 @@ def encode_chunk_rows(
     parts: list[Part] = [batch.meta, b"\0" * pad, *batch.blobs]
     raw_size = meta_size + pad + batch.blob_size
     flags = 0
-    if batch.float_blobs and (
-        shuffle is True
-        or (shuffle == "auto" and compress and _shuffle_pays(_Area(batch.blobs), batch.float_blobs))
-    ):
-        parts = [_join_shuffled([batch.meta, b"\0" * pad], batch.blobs, batch.float_blobs, raw_size)]
-        flags |= ChunkFlags.SHUFFLE
     if seq_range is None:
         seq_range = (rows[0][0], rows[-1][0]) if rows else (0, 0)
     if time_range is None:
         time_range = (rows[0][1], rows[-1][1]) if rows else (0, 0)
+    if batch.float_blobs and (
+        shuffle is True
+        or (shuffle == "auto" and compress and _shuffle_pays(_Area(batch.blobs), batch.float_blobs))
+    ):
+        if compress:  # lz4 blocks, each shuffled on its own: readers unshuffle from cache
+            stored = encode_blocks(_segments(parts, base=meta_size + pad, float_blobs=batch.float_blobs),
+                                   raw_size)
+            if sum(len(p) for p in stored) < raw_size:
+                flags = ChunkFlags.LZ4 | ChunkFlags.SHUFFLE | ChunkFlags.BLOCKS
+                head = _pack_header(int(kind), flags, batch.count, seq_range, time_range, raw_size,
+                                    sum(len(p) for p in stored), meta_size, checksum(*stored))
+                return [head, *stored]
+            return _frame_parts(int(kind), parts, raw_size, meta_size, batch.count, seq_range, time_range, 0,
+                                False)
+        parts = [_join_shuffled([batch.meta, b"\0" * pad], batch.blobs, batch.float_blobs, raw_size)]
+        flags |= ChunkFlags.SHUFFLE
     return _frame_parts(int(kind), parts, raw_size, meta_size, batch.count, seq_range, time_range, flags, compress)
+
+
+def _segments(parts: list[Part], base: int, float_blobs: list[tuple[int, int, int]]) -> list[Segment]:
+    """The raw bytes as (offset, bytes, itemsize to shuffle or 0) runs: meta, pad, then the blobs,
+    float arrays (a blob of their own, as :func:`_join_shuffled` finds them) marked."""
+    floats = {offset: (length, itemsize) for offset, length, itemsize in float_blobs}
+    out: list[Segment] = []
+    at = 0
+    for part in parts:
+        view = memoryview(part)
+        view = view.cast("B") if view.format != "B" or view.ndim != 1 else view
+        spec = floats.get(at - base) if at >= base else None
+        out.append((at, view, spec[1] if spec is not None and spec[0] == view.nbytes else 0))
+        at += view.nbytes
+    return out
 
 
 def encode_chunk(
@@ -402,6 +430,8 @@ def peek_chunk_header(
         raise LogFormatError(f"meta size {meta_size} exceeds raw size {raw_size}", **where)
     if count > limits.max_commands_per_chunk:
         raise LogFormatError(f"chunk declares {count} commands, over the limit", **where)
+    if flags & ChunkFlags.BLOCKS and not flags & ChunkFlags.LZ4:
+        raise LogFormatError("BLOCKS flag without LZ4", **where)
     if flags & ChunkFlags.LZ4:
         if raw_size > stored_size * limits.max_lz4_ratio + 64:
             raise LogFormatError(f"raw size {raw_size} impossible for {stored_size} lz4 bytes", **where)
@@ -430,6 +460,8 @@ def decode_chunk(
     if checksum(payload) != info.payload_checksum:
         raise LogFormatError("chunk payload checksum mismatch", **where)
     raw: bytes | bytearray | memoryview
+    if info.flags & ChunkFlags.BLOCKS:
+        return Chunk(info, decode_blocks(payload, info.raw_size, lambda: where), chunk_index, unshuffled=True)
     if info.flags & ChunkFlags.LZ4:
         try:
             raw = lz4.block.decompress(payload, uncompressed_size=info.raw_size, return_bytearray=True)

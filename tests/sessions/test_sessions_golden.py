@@ -10,13 +10,18 @@ import pytest
 from make_golden import build, expected_dump
 
 from sessions import ChunkKind, LogReader, tools
+from sessions.fileformat import FORMAT_MAJOR, FORMAT_MINOR
 
 GOLDEN_DIR = Path(__file__).with_name("golden")
 GOLDENS = sorted(GOLDEN_DIR.glob("golden_v*.gsplog"))
 
 
-def test_there_is_a_golden_file_for_the_current_version() -> None:
+CURRENT = GOLDEN_DIR / f"golden_v{FORMAT_MAJOR}_{FORMAT_MINOR}.gsplog"
+
+
+def test_there_is_a_golden_file_for_every_version() -> None:
     assert GOLDEN_DIR / "golden_v1_0.gsplog" in GOLDENS
+    assert CURRENT in GOLDENS
 
 
 @pytest.mark.parametrize("golden", GOLDENS, ids=lambda p: p.name)
@@ -53,7 +58,7 @@ def test_the_writer_still_produces_the_golden_bytes(tmp_path: Path) -> None:
     # compared byte for byte.
     path = tmp_path / "again.gsplog"
     build(path)
-    golden = GOLDEN_DIR / "golden_v1_0.gsplog"
+    golden = CURRENT
     with LogReader(path) as new, LogReader(golden) as old:
         assert new.header == old.header
         new_bytes, old_bytes = path.read_bytes(), golden.read_bytes()
@@ -61,4 +66,4 @@ def test_the_writer_still_produces_the_golden_bytes(tmp_path: Path) -> None:
         for a, b in zip(new.index.entries, old.index.entries):
             if a.kind == ChunkKind.COMMANDS:
                 assert new_bytes[a.offset : a.offset + a.size] == old_bytes[b.offset : b.offset + b.size]
-    assert expected_dump(path) == (GOLDEN_DIR / "golden_v1_0.expected.jsonl").read_text()
+    assert expected_dump(path) == CURRENT.with_suffix(".expected.jsonl").read_text()

@@ -1,0 +1,135 @@
+"""The payload of a chunk with the ``BLOCKS`` flag: lz4 blocks of a fixed raw size, each with
+its float arrays byte-shuffled on their own.
+
+Shuffling whole arrays and compressing the chunk as one lz4 block makes a reader decompress
+everything into fresh memory and then make one more pass to unshuffle it. Cutting the raw bytes
+into blocks of :data:`BLOCK_BYTES` (cache-sized) and shuffling each array's part inside each
+block lets the reader decompress one block into cache and unshuffle it straight into the final
+raw bytes: one pass over fresh memory, as plain lz4 makes. Layout (little-endian, also in
+docs/format.md)::
+
+    u32 block_size    raw bytes per block (a multiple of 16; the last block may be shorter)
+    u32 block_count   ceil(raw_size / block_size)
+    u32 array_count
+    u32 stored size of each block, block_count times
+    (u64 offset, u64 length, u32 itemsize, u32 0) per shuffled array, array_count times, sorted:
+        a byte range of the raw bytes holding items of ``itemsize`` bytes (2, 4, 8 or 16; offset
+        and length multiples of it)
+    the lz4 blocks (no size prefix), one after the other
+
+Inside block ``i`` (raw bytes ``[i * block_size, ...)``), the part of each array that falls in
+the block is stored as ``itemsize`` byte planes; every other byte is stored as it is. Array
+offsets are multiples of 16 in the raw bytes (the codec aligns blobs), so no item straddles a
+block edge.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import lz4.block
+import numpy as np
+
+from sessions import shuffle as shuffle_filter
+from sessions.errors import LogFormatError
+
+__all__ = ["BLOCK_BYTES", "Segment", "encode_blocks", "decode_blocks"]
+
+#: Raw bytes per block when encoding (fits a core's L2 cache along with its compressed form).
+BLOCK_BYTES = 256 << 10
+
+_HEAD = struct.Struct("<III")
+_ARRAY = struct.Struct("<QQII")
+_ITEMSIZES = (2, 4, 8, 16)
+
+#: A run of the raw bytes: (offset in the raw bytes, its bytes, itemsize to shuffle or 0).
+Segment = tuple[int, memoryview, int]
+
+
+def encode_blocks(segments: Sequence[Segment], raw_size: int, block_size: int = BLOCK_BYTES) -> list[bytes]:
+    """The stored payload for raw bytes given as consecutive ``segments`` (table first)."""
+    if block_size <= 0 or block_size % 16:
+        raise ValueError(f"block_size must be a positive multiple of 16, got {block_size}")
+    arrays = [(start, view.nbytes, itemsize) for start, view, itemsize in segments if itemsize]
+    for start, length, itemsize in arrays:
+        if itemsize not in _ITEMSIZES or start % itemsize or length % itemsize:
+            raise ValueError(f"cannot shuffle {length} bytes at {start} in items of {itemsize}")
+    scratch = memoryview(bytearray(min(block_size, raw_size)))
+    blocks: list[bytes] = []
+    index = 0  # first segment that may still overlap the current block
+    for block_start in range(0, raw_size, block_size):
+        block_end = min(block_start + block_size, raw_size)
+        while segments[index][0] + segments[index][1].nbytes <= block_start:
+            index += 1
+        i = index
+        while i < len(segments) and segments[i][0] < block_end:
+            start, view, itemsize = segments[i]
+            lo, hi = max(start, block_start), min(start + view.nbytes, block_end)
+            if lo < hi:
+                dst, src = scratch[lo - block_start : hi - block_start], view[lo - start : hi - start]
+                if itemsize:
+                    shuffle_filter.shuffle_into(dst, src, itemsize)
+                else:
+                    dst[:] = src
+            i += 1
+        blocks.append(lz4.block.compress(scratch[: block_end - block_start], store_size=False))
+    table = [_HEAD.pack(block_size, len(blocks), len(arrays)), struct.pack(f"<{len(blocks)}I", *map(len, blocks))]
+    table += [_ARRAY.pack(start, length, itemsize, 0) for start, length, itemsize in arrays]
+    return [b"".join(table), *blocks]
+
+
+def decode_blocks(payload: memoryview, raw_size: int, where: Callable[[], dict[str, Any]]) -> memoryview:
+    """The raw bytes (unshuffled) of a ``BLOCKS`` payload; LogFormatError when malformed."""
+
+    def bad(reason: str) -> LogFormatError:
+        return LogFormatError(f"blocked payload: {reason}", **where())
+
+    if payload.nbytes < _HEAD.size:
+        raise bad("shorter than its table")
+    block_size, block_count, array_count = _HEAD.unpack_from(payload)
+    if block_size <= 0 or block_size % 16 or block_count != -(-raw_size // block_size):
+        raise bad(f"{block_count} blocks of {block_size} bytes cannot hold {raw_size} raw bytes")
+    table_end = _HEAD.size + 4 * block_count + _ARRAY.size * array_count
+    if table_end > payload.nbytes:
+        raise bad(f"table of {block_count} blocks and {array_count} arrays is past the payload's end")
+    sizes = struct.unpack_from(f"<{block_count}I", payload, _HEAD.size)
+    if table_end + sum(sizes) != payload.nbytes:
+        raise bad(f"blocks add up to {table_end + sum(sizes)} bytes, the payload has {payload.nbytes}")
+    arrays = [_ARRAY.unpack_from(payload, _HEAD.size + 4 * block_count + k * _ARRAY.size) for k in range(array_count)]
+    previous_end = 0
+    for start, length, itemsize, _zero in arrays:
+        if itemsize not in _ITEMSIZES or start % itemsize or length % itemsize or start < previous_end \
+                or start + length > raw_size:
+            raise bad(f"bad shuffled array: {length} bytes at {start}, items of {itemsize}")
+        previous_end = start + length
+    out = np.empty(raw_size, dtype=np.uint8).data  # no zero fill: every byte is written below
+    at = table_end
+    index = 0
+    for number, size in enumerate(sizes):
+        block_start = number * block_size
+        block_end = min(block_start + block_size, raw_size)
+        try:
+            block = lz4.block.decompress(payload[at : at + size], uncompressed_size=block_end - block_start)
+        except Exception as error:
+            raise bad(f"block {number}: lz4 decompression failed: {error}") from None
+        if len(block) != block_end - block_start:
+            raise bad(f"block {number} decompressed to {len(block)} bytes, expected {block_end - block_start}")
+        at += size
+        src = memoryview(block)
+        copied = block_start  # raw bytes of this block placed so far
+        while index < len(arrays) and arrays[index][0] + arrays[index][1] <= block_start:
+            index += 1
+        i = index
+        while i < len(arrays) and arrays[i][0] < block_end:
+            start, length, itemsize, _zero = arrays[i]
+            lo, hi = max(start, block_start), min(start + length, block_end)
+            if copied < lo:
+                out[copied:lo] = src[copied - block_start : lo - block_start]
+            shuffle_filter.unshuffle_into(out[lo:hi], src[lo - block_start : hi - block_start], itemsize)
+            copied = hi
+            i += 1
+        if copied < block_end:
+            out[copied:block_end] = src[copied - block_start :]
+    return out

@@ -1,0 +1,168 @@
+"""Chunks with the BLOCKS flag (format 1.1): lz4 blocks, float arrays shuffled block by block."""
+
+from __future__ import annotations
+
+import struct
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_golden import BLOCKS_CHUNK, blocks_arrays  # noqa: E402
+
+from sessions import LogFormatError  # noqa: E402
+from sessions import shuffle as shuffle_filter  # noqa: E402
+from sessions.blocks import decode_blocks, encode_blocks  # noqa: E402
+from sessions.chunk import (  # noqa: E402
+    HEADER_SIZE,
+    ChunkFlags,
+    _frame_parts,
+    _join_shuffled,
+    _pack_header,
+    checksum,
+    decode_chunk,
+    encode_chunk_rows,
+    peek_chunk_header,
+)
+from sessions.codec import ALIGN, encode_rows  # noqa: E402
+
+BACKENDS = ["numpy"] + (["c"] if shuffle_filter.BACKEND == "c" else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    default = shuffle_filter.BACKEND
+    shuffle_filter.use(request.param)
+    yield request.param
+    shuffle_filter.use(default)
+
+
+def _smooth_rows() -> list[tuple]:
+    """Arrays of every shuffled itemsize, several 256 KiB blocks long, with other values between."""
+    x = np.arange(200_000, dtype=np.float64)
+    arrays = [
+        np.sort(np.sin(x / 1000.0)).astype(np.float32),  # 800 kB
+        np.cumsum(np.cos(x[:60_000] / 30.0)),  # float64
+        (x[:150_001] / 1000.0).astype(np.float16),  # odd count
+        np.exp(1j * x[:30_000] / 500.0),  # complex128
+    ]
+    rows: list[tuple] = []
+    for seq, array in enumerate(arrays, start=1):
+        rows.append((2 * seq - 1, seq, "Buffer.set_data", f"b{seq}", (array, 0, len(array)), {}))
+        rows.append((2 * seq, seq, "Canvas.set_background_color", "c", (bytearray(b"\x01\x02\x03\x04"),), {}))
+    return rows
+
+
+def _check_same(chunk: bytes, rows: list[tuple]) -> None:
+    commands = decode_chunk(chunk).commands()
+    assert [c.seq for c in commands] == [r[0] for r in rows]
+    for command, row in zip(commands, rows):
+        want = row[4][0]
+        got = command.args[0]
+        if isinstance(want, np.ndarray):
+            assert got.dtype == want.dtype and np.array_equal(got, want)
+        else:
+            assert bytes(got) == bytes(want)
+
+
+def test_shuffled_chunks_are_blocked_and_round_trip(backend: str) -> None:
+    rows = _smooth_rows()
+    chunk = b"".join(encode_chunk_rows(rows, shuffle=True))
+    info = peek_chunk_header(chunk)
+    assert info.flags == ChunkFlags.LZ4 | ChunkFlags.SHUFFLE | ChunkFlags.BLOCKS
+    assert info.stored_size < info.raw_size
+    _check_same(chunk, rows)
+
+
+def test_auto_shuffle_of_smooth_data_gives_blocks() -> None:
+    rows = _smooth_rows()[:2]
+    assert peek_chunk_header(b"".join(encode_chunk_rows(rows))).flags & ChunkFlags.BLOCKS
+
+
+def test_the_golden_blocks_chunk_still_decodes(backend: str) -> None:
+    data = BLOCKS_CHUNK.read_bytes()
+    assert peek_chunk_header(data).flags & ChunkFlags.BLOCKS
+    commands = decode_chunk(data).commands()
+    assert len(commands) == 4
+    for command, array in zip(commands, blocks_arrays()):
+        assert command.args[0].dtype == array.dtype and np.array_equal(command.args[0], array)
+
+
+def test_format_1_0_shuffled_chunks_still_decode(backend: str) -> None:
+    """Before BLOCKS, a shuffled chunk was one lz4 block of whole-array planes (flags LZ4|SHUFFLE)."""
+    rows = _smooth_rows()
+    batch = encode_rows(rows)
+    pad = (-len(batch.meta)) % ALIGN
+    raw_size = len(batch.meta) + pad + batch.blob_size
+    raw = _join_shuffled([batch.meta, b"\0" * pad], batch.blobs, batch.float_blobs, raw_size)
+    chunk = b"".join(_frame_parts(1, [raw], raw_size, len(batch.meta), batch.count, (1, 8), (1, 4),
+                                  ChunkFlags.SHUFFLE, True))
+    assert peek_chunk_header(chunk).flags == ChunkFlags.LZ4 | ChunkFlags.SHUFFLE
+    _check_same(chunk, rows)
+
+
+def _with_payload(chunk: bytes, payload: bytes, flags: int | None = None) -> bytes:
+    """``chunk`` with another payload (checksums recomputed: only the payload's structure is bad)."""
+    info = peek_chunk_header(chunk)
+    head = _pack_header(info.kind, info.flags if flags is None else flags, info.count,
+                        (info.seq_first, info.seq_last), (info.t_first, info.t_last), info.raw_size, len(payload),
+                        info.meta_size, checksum(payload))
+    return head + payload
+
+
+def _damaged_payloads(payload: bytes) -> Iterator[tuple[str, bytes]]:
+    block_size, blocks, arrays = struct.unpack_from("<III", payload)
+    table = 12 + 4 * blocks
+    yield "block count", struct.pack("<III", block_size, blocks + 1, arrays) + payload[12:]
+    yield "block size", struct.pack("<III", 100, blocks, arrays) + payload[12:]
+    yield "array count", struct.pack("<III", block_size, blocks, arrays + 1000) + payload[12:]
+    sizes = bytearray(payload)
+    struct.pack_into("<I", sizes, 12, struct.unpack_from("<I", payload, 12)[0] + 1)
+    yield "block sizes", bytes(sizes)
+    itemsize = bytearray(payload)
+    struct.pack_into("<I", itemsize, table + 16, 3)
+    yield "itemsize", bytes(itemsize)
+    overlap = bytearray(payload)
+    struct.pack_into("<Q", overlap, table + 24, struct.unpack_from("<Q", payload, table)[0])
+    yield "overlapping arrays", bytes(overlap)
+    corrupt = bytearray(payload)
+    corrupt[-40:] = bytes(40)
+    yield "lz4 data", bytes(corrupt)
+    yield "truncated table", payload[:10]
+
+
+def test_malformed_block_tables_raise_the_documented_error() -> None:
+    chunk = b"".join(encode_chunk_rows(_smooth_rows(), shuffle=True))
+    payload = chunk[HEADER_SIZE:]
+    for what, bad in _damaged_payloads(payload):
+        with pytest.raises(LogFormatError):
+            decode_chunk(_with_payload(chunk, bad)).commands()
+        assert what
+    with pytest.raises(LogFormatError, match="BLOCKS flag without LZ4"):
+        peek_chunk_header(_with_payload(chunk, payload, flags=ChunkFlags.SHUFFLE | ChunkFlags.BLOCKS))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from([0, 2, 4, 8, 16]), st.integers(0, 40)), min_size=1, max_size=8),
+    st.sampled_from([16, 48, 64, 4096]),
+    st.integers(0, 2**32 - 1),
+)
+def test_any_segments_and_block_size_round_trip(spec: list[tuple[int, int]], block_size: int, seed: int) -> None:
+    """Runs of plain and shuffled bytes (16-byte aligned, as the codec lays them out) come back
+    exactly, whatever the block size."""
+    rng = np.random.default_rng(seed)
+    segments = []
+    at = 0
+    for itemsize, units in spec:
+        data = rng.integers(0, 256, 16 * units, dtype=np.uint8).tobytes()
+        segments.append((at, memoryview(data), itemsize))
+        at += len(data)
+    raw = b"".join(bytes(view) for _, view, _ in segments)
+    payload = b"".join(encode_blocks(segments, len(raw), block_size))
+    assert bytes(decode_blocks(memoryview(payload), len(raw), dict)) == raw
