@@ -233,27 +233,18 @@ def _shuffle_pays(blobs: _Area, float_blobs: list[tuple[int, int, int]]) -> bool
     return shuffled < SHUFFLE_MIN_GAIN * plain
 
 
-def _join_shuffled(head: list[Part], blobs: Sequence[memoryview], float_blobs: list[tuple[int, int, int]],
-                   raw_size: int) -> memoryview:
-    """The raw bytes ``head + blobs`` in one new buffer, float blobs byte-shuffled on the way
-    (each blob is read once, straight into its place)."""
+def _join_shuffled(segments: Sequence[Segment], raw_size: int) -> memoryview:
+    """The raw bytes in one new buffer, float arrays byte-shuffled whole on the way (the 1.0
+    layout, still written for shuffled chunks stored without lz4); each segment is read once."""
     out = np.empty(raw_size, dtype=np.uint8).data  # no zero fill: every byte is written below
     at = 0
-    for part in head:
-        size = len(part)
-        out[at : at + size] = part
-        at += size
-    base = at
-    floats = {offset: (length, itemsize) for offset, length, itemsize in float_blobs}
-    for blob in blobs:
-        size = blob.nbytes
-        where = out[at : at + size]
-        spec = floats.get(at - base)
-        if spec is not None and spec[0] == size:  # a float array: its own blob, pads follow it
-            shuffle_filter.shuffle_into(where, blob, spec[1])
+    for start, view, itemsize in segments:
+        where = out[start : start + view.nbytes]
+        if itemsize:
+            shuffle_filter.shuffle_into(where, view, itemsize)
         else:
-            where[:] = blob.cast("B") if blob.format != "B" else blob
-        at += size
+            where[:] = view
+        at = start + view.nbytes
     if at != raw_size:  # the batch's blob_size disagrees with its blobs: a codec bug
         raise AssertionError(f"shuffled raw body has {at} bytes, expected {raw_size}")
     return out
@@ -343,24 +334,25 @@ def encode_chunk_rows(
         shuffle is True
         or (shuffle == "auto" and compress and _shuffle_pays(_Area(batch.blobs), batch.float_blobs))
     ):
+        segments = _segments(parts, base=meta_size + pad, float_blobs=batch.float_blobs)
         if compress:  # lz4 blocks, each shuffled on its own: readers unshuffle from cache
-            stored = encode_blocks(_segments(parts, base=meta_size + pad, float_blobs=batch.float_blobs),
-                                   raw_size)
-            if sum(len(p) for p in stored) < raw_size:
+            stored = encode_blocks(segments, raw_size)
+            stored_size = sum(len(p) for p in stored)
+            if stored_size < raw_size:
                 flags = ChunkFlags.LZ4 | ChunkFlags.SHUFFLE | ChunkFlags.BLOCKS
                 head = _pack_header(int(kind), flags, batch.count, seq_range, time_range, raw_size,
-                                    sum(len(p) for p in stored), meta_size, checksum(*stored))
+                                    stored_size, meta_size, checksum(*stored))
                 return [head, *stored]
             return _frame_parts(int(kind), parts, raw_size, meta_size, batch.count, seq_range, time_range, 0,
                                 False)
-        parts = [_join_shuffled([batch.meta, b"\0" * pad], batch.blobs, batch.float_blobs, raw_size)]
+        parts = [_join_shuffled(segments, raw_size)]
         flags |= ChunkFlags.SHUFFLE
     return _frame_parts(int(kind), parts, raw_size, meta_size, batch.count, seq_range, time_range, flags, compress)
 
 
 def _segments(parts: list[Part], base: int, float_blobs: list[tuple[int, int, int]]) -> list[Segment]:
     """The raw bytes as (offset, bytes, itemsize to shuffle or 0) runs: meta, pad, then the blobs,
-    float arrays (a blob of their own, as :func:`_join_shuffled` finds them) marked."""
+    each float array (a blob of its own; the pads after it are separate blobs) marked."""
     floats = {offset: (length, itemsize) for offset, length, itemsize in float_blobs}
     out: list[Segment] = []
     at = 0

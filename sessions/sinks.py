@@ -88,7 +88,6 @@ class FileSink:
         except OSError as error:
             raise LogWriteError(f"{self.path}: cannot create the log: {error.strerror}") from error
         self.offset = 0
-        self._chunks = 0  # chunks handed to _write (written, or queued when in the background)
         self._background: BackgroundWrites | None = None
         self._write(head, "the header")
         if background:
@@ -127,22 +126,17 @@ class FileSink:
 
     def write_parts(self, parts: list[Any], info: ChunkInfo) -> None:
         """Append one chunk given as parts (header first) with one ``os.writev``: no copy."""
-        if info.kind == ChunkKind.END:
-            return
-        offset = self.offset
-        self._write(parts, f"chunk {len(self.index)}")
-        self._chunks += 1
-        self.index.add(info, offset, info.frames, info.markers)
+        self._append(parts, info)
 
     def write_chunk(self, chunk: bytes, info: ChunkInfo | None = None) -> None:
         """Append one chunk. END chunks from a writer are not stored: close() writes the footer."""
-        if info is None:
-            info = info_for_chunk(chunk)
+        self._append(chunk, info if info is not None else info_for_chunk(chunk))
+
+    def _append(self, data: bytes | list[Any], info: ChunkInfo) -> None:
         if info.kind == ChunkKind.END:
             return
         offset = self.offset
-        self._write(chunk, f"chunk {len(self.index)}")
-        self._chunks += 1
+        self._write(data, f"chunk {len(self.index)}")
         self.index.add(info, offset, info.frames, info.markers)
 
     @property
@@ -153,12 +147,12 @@ class FileSink:
     @property
     def chunks_handed(self) -> int:
         """Chunks taken so far (written, or queued in the background)."""
-        return self._chunks
+        return len(self.index)
 
     @property
     def chunks_done(self) -> int:
         """Chunks fully written to the file: their parts' memory may be reused."""
-        return self._chunks if self._background is None else self._background.done
+        return len(self.index) if self._background is None else self._background.done
 
     def sync(self) -> None:
         """Wait until every chunk taken is written (at once when not in the background)."""

@@ -24,6 +24,7 @@ from sessions.chunk import (  # noqa: E402
     _frame_parts,
     _join_shuffled,
     _pack_header,
+    _segments,
     checksum,
     decode_chunk,
     encode_chunk_rows,
@@ -99,7 +100,8 @@ def test_format_1_0_shuffled_chunks_still_decode(backend: str) -> None:
     batch = encode_rows(rows)
     pad = (-len(batch.meta)) % ALIGN
     raw_size = len(batch.meta) + pad + batch.blob_size
-    raw = _join_shuffled([batch.meta, b"\0" * pad], batch.blobs, batch.float_blobs, raw_size)
+    raw = _join_shuffled(_segments([batch.meta, b"\0" * pad, *batch.blobs], len(batch.meta) + pad,
+                                   batch.float_blobs), raw_size)
     chunk = b"".join(_frame_parts(1, [raw], raw_size, len(batch.meta), batch.count, (1, 8), (1, 4),
                                   ChunkFlags.SHUFFLE, True))
     assert peek_chunk_header(chunk).flags == ChunkFlags.LZ4 | ChunkFlags.SHUFFLE
