@@ -270,11 +270,8 @@ class Recorder:
             if len(storage) > BLOCK_BYTES:
                 return False
             self.tracker.known[uuid] = [content_hash(storage)]
-        else:  # see BufferTracker.note_written: a partial write keeps the log current if it was
-            versions = self.tracker.versions
-            version = target.version
-            whole = args[1] == 0 and args[2] == target.get_count()
-            versions[uuid] = version if whole or versions.get(uuid) == version - 1 else -1
+        else:
+            self.tracker.note_version(uuid, target.version, args[1] == 0 and args[2] == target.get_count())
         self._items.append((t_ns, "Buffer.set_data", uuid, (bytearray(args[0]), args[1], args[2]), kwargs, 0))
         return True
 

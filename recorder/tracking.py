@@ -179,11 +179,8 @@ class BufferTracker:
         """
         uuid = buffer.get_uuid()
         if not buffer.storage_exposed:
-            version = buffer.version
-            if byte_range is not None and not (byte_range[0] == 0 and byte_range[1] >= buffer_nbytes(buffer)):
-                # A partial write brings the log up to date only if it was before this write.
-                version = version if self.versions.get(uuid) == version - 1 else -1
-            self.versions[uuid] = version
+            whole = byte_range is None or (byte_range[0] == 0 and byte_range[1] >= buffer_nbytes(buffer))
+            self.note_version(uuid, buffer.version, whole)
             return
         data = buffer.to_bytearray()  # exposed already
         if len(data) <= BLOCK_BYTES:  # one block: the common small buffer, no slicing
@@ -199,6 +196,12 @@ class BufferTracker:
         first, last = byte_range[0] // BLOCK_BYTES, (byte_range[1] - 1) // BLOCK_BYTES
         hashes[first : last + 1] = block_hashes(data, first, last)
         self.known[uuid] = hashes
+
+    def note_version(self, uuid: str, version: int, whole: bool) -> None:
+        """An unexposed buffer's write ``version`` is in the log. A write of the whole contents
+        brings the log up to date; a partial one only if the log was up to date before it."""
+        versions = self.versions
+        versions[uuid] = version if whole or versions.get(uuid) == version - 1 else -1
 
     def changed(self, buffers: Iterable[Any]) -> list[Any]:
         """The buffers among ``buffers`` whose contents differ from what the log holds.

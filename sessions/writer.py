@@ -6,6 +6,7 @@ Single-threaded and synchronous: the recorder owns the thread that calls it.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from collections import deque
@@ -254,11 +255,15 @@ class LogWriter:
         unreleased = self._unreleased
         while unreleased and unreleased[0][0] <= done:
             self._released_seq = unreleased.popleft()[1]
+        self._release_keyframe_loans(done)
+        return self._released_seq
+
+    def _release_keyframe_loans(self, file_chunks_done: float) -> None:
+        """Give back the scene-state contents of keyframes the file has (all: ``math.inf``)."""
         keyframe_loans = self._keyframe_loans
-        while keyframe_loans and keyframe_loans[0][0] <= done:
+        while keyframe_loans and keyframe_loans[0][0] <= file_chunks_done:
             for loan in keyframe_loans.popleft()[1]:
                 loan.release()
-        return self._released_seq
 
     def _file_chunks_handed(self) -> int:
         return self.file_sink.chunks_handed if self.file_sink is not None else 0
@@ -382,9 +387,7 @@ class LogWriter:
                 sink.close()
             except Exception as error:
                 failure = failure or error
-        while self._keyframe_loans:  # the sinks are closed: nothing reads the keyframes' contents
-            for loan in self._keyframe_loans.popleft()[1]:
-                loan.release()
+        self._release_keyframe_loans(math.inf)  # the sinks are closed: nothing reads them any more
         self._ledger = None  # the scene state (and its buffers' spare storages) served keyframes only
         if failure is not None:
             if isinstance(failure, LogWriteError):
