@@ -5,7 +5,9 @@ Shuffling whole arrays and compressing the chunk as one lz4 block makes a reader
 everything into fresh memory and then make one more pass to unshuffle it. Cutting the raw bytes
 into blocks of :data:`BLOCK_BYTES` (cache-sized) and shuffling each array's part inside each
 block lets the reader decompress one block into cache and unshuffle it straight into the final
-raw bytes: one pass over fresh memory, as plain lz4 makes. Layout (little-endian, also in
+raw bytes: one pass over fresh memory, as plain lz4 makes. Chunks with nothing to shuffle use
+the same layout when they span several blocks (``array_count`` 0): each block is compressed
+straight from the commands' arrays, with no joined copy of the whole body. Layout (little-endian, also in
 docs/format.md)::
 
     u32 block_size    raw bytes per block (a multiple of 16; the last block may be shorter)
@@ -63,6 +65,10 @@ def encode_blocks(segments: Sequence[Segment], raw_size: int, block_size: int = 
         block_end = min(block_start + block_size, raw_size)
         while segments[index][0] + segments[index][1].nbytes <= block_start:
             index += 1
+        start, view, itemsize = segments[index]
+        if not itemsize and start + view.nbytes >= block_end:  # inside one plain run: no copy
+            blocks.append(lz4.block.compress(view[block_start - start : block_end - start], store_size=False))
+            continue
         i = index
         while i < len(segments) and segments[i][0] < block_end:
             start, view, itemsize = segments[i]

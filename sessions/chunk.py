@@ -29,7 +29,7 @@ import numpy as np
 import xxhash
 
 from sessions import shuffle as shuffle_filter
-from sessions.blocks import Segment, decode_blocks, encode_blocks
+from sessions.blocks import BLOCK_BYTES, Segment, decode_blocks, encode_blocks
 from sessions.codec import ALIGN, Row, decode_commands, encode_rows
 from sessions.command import Command
 from sessions.errors import LogFormatError
@@ -330,22 +330,24 @@ def encode_chunk_rows(
         seq_range = (rows[0][0], rows[-1][0]) if rows else (0, 0)
     if time_range is None:
         time_range = (rows[0][1], rows[-1][1]) if rows else (0, 0)
-    if batch.float_blobs and (
+    shuffling = bool(batch.float_blobs) and (
         shuffle is True
         or (shuffle == "auto" and compress and _shuffle_pays(_Area(batch.blobs), batch.float_blobs))
-    ):
-        segments = _segments(parts, base=meta_size + pad, float_blobs=batch.float_blobs)
-        if compress:  # lz4 blocks, each shuffled on its own: readers unshuffle from cache
-            stored = encode_blocks(segments, raw_size)
-            stored_size = sum(len(p) for p in stored)
-            if stored_size < raw_size:
-                flags = ChunkFlags.LZ4 | ChunkFlags.SHUFFLE | ChunkFlags.BLOCKS
-                head = _pack_header(int(kind), flags, batch.count, seq_range, time_range, raw_size,
-                                    stored_size, meta_size, checksum(*stored))
-                return [head, *stored]
-            return _frame_parts(int(kind), parts, raw_size, meta_size, batch.count, seq_range, time_range, 0,
-                                False)
-        parts = [_join_shuffled(segments, raw_size)]
+    )
+    if compress and (shuffling or (raw_size > BLOCK_BYTES and _worth_compressing(_Area(parts)))):
+        # lz4 blocks read straight from the parts (no joined copy of the body), float arrays
+        # shuffled inside each block: readers decode block by block from cache.
+        segments = _segments(parts, base=meta_size + pad, float_blobs=batch.float_blobs if shuffling else [])
+        stored = encode_blocks(segments, raw_size)
+        stored_size = sum(len(p) for p in stored)
+        if stored_size < raw_size:
+            flags = ChunkFlags.LZ4 | ChunkFlags.BLOCKS | (ChunkFlags.SHUFFLE if shuffling else 0)
+            head = _pack_header(int(kind), flags, batch.count, seq_range, time_range, raw_size,
+                                stored_size, meta_size, checksum(*stored))
+            return [head, *stored]
+        return _frame_parts(int(kind), parts, raw_size, meta_size, batch.count, seq_range, time_range, 0, False)
+    if shuffling:  # stored without lz4: the 1.0 layout, whole arrays shuffled
+        parts = [_join_shuffled(_segments(parts, base=meta_size + pad, float_blobs=batch.float_blobs), raw_size)]
         flags |= ChunkFlags.SHUFFLE
     return _frame_parts(int(kind), parts, raw_size, meta_size, batch.count, seq_range, time_range, flags, compress)
 

@@ -85,6 +85,25 @@ def test_auto_shuffle_of_smooth_data_gives_blocks() -> None:
     assert peek_chunk_header(b"".join(encode_chunk_rows(rows))).flags & ChunkFlags.BLOCKS
 
 
+def test_big_compressible_chunks_are_blocked_without_shuffle() -> None:
+    """Over one block, plain lz4 chunks are blocks too (no joined copy of the body on writing);
+    blocks inside one array, blocks across several values and small chunks all round-trip."""
+    constant = np.full(300_000, 1.5, np.float32)  # 1.2 MB: several whole blocks inside one blob
+    counts = np.arange(100_000, dtype=np.int64) % 7  # integers: never shuffled
+    rows = [
+        (1, 1, "Buffer.set_data", "b1", (constant, 0, len(constant)), {}),
+        (2, 1, "Canvas.set_background_color", "c", (bytearray(b"\x01\x02\x03\x04"),), {}),
+        (3, 2, "Buffer.set_data", "b2", (counts, 0, len(counts)), {}),
+    ]
+    chunk = b"".join(encode_chunk_rows(rows, shuffle=False))
+    info = peek_chunk_header(chunk)
+    assert info.flags == ChunkFlags.LZ4 | ChunkFlags.BLOCKS
+    assert info.stored_size < info.raw_size // 50
+    _check_same(chunk, rows)
+    small = b"".join(encode_chunk_rows(rows[1:2] + [(3, 2, "Buffer.set_data", "b2", (counts[:1000], 0, 1000), {})]))
+    assert peek_chunk_header(small).flags == ChunkFlags.LZ4  # one lz4 block: nothing to gain below a block
+
+
 def test_the_golden_blocks_chunk_still_decodes(backend: str) -> None:
     data = BLOCKS_CHUNK.read_bytes()
     assert peek_chunk_header(data).flags & ChunkFlags.BLOCKS
