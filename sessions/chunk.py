@@ -40,6 +40,7 @@ __all__ = [
     "CHUNK_VERSION",
     "HEADER_SIZE",
     "ChunkKind",
+    "KEYFRAME_KINDS",
     "ChunkFlags",
     "ChunkInfo",
     "Chunk",
@@ -65,6 +66,14 @@ class ChunkKind(IntEnum):
     COMMANDS = 1
     KEYFRAME = 2
     END = 3
+    #: Format 1.2, files only: a keyframe whose buffer contents may be :class:`~sessions.command.LogRef`
+    #: to earlier commands of the file (a reader resolves them; older readers skip the chunk and
+    #: seek from an older keyframe). Never sent to a live stream.
+    LINKED_KEYFRAME = 4
+
+
+#: Chunk kinds holding a whole-scene snapshot (seek points).
+KEYFRAME_KINDS = frozenset({ChunkKind.KEYFRAME, ChunkKind.LINKED_KEYFRAME})
 
 
 class ChunkFlags:
@@ -109,12 +118,12 @@ class ChunkInfo:
 
     @property
     def is_keyframe(self) -> bool:
-        """True for KEYFRAME chunks (the transports' publisher reads this)."""
-        return self.kind == ChunkKind.KEYFRAME
+        """True for KEYFRAME and LINKED_KEYFRAME chunks."""
+        return self.kind in KEYFRAME_KINDS
 
     @property
     def kind_name(self) -> str:
-        """``"COMMANDS"``, ``"KEYFRAME"``, ``"END"`` or ``"UNKNOWN(n)"``."""
+        """``"COMMANDS"``, ``"KEYFRAME"``, ``"LINKED_KEYFRAME"``, ``"END"`` or ``"UNKNOWN(n)"``."""
         try:
             return ChunkKind(self.kind).name
         except ValueError:
@@ -137,7 +146,7 @@ class Chunk:
     def commands(self, limits: Limits = DEFAULT_LIMITS) -> list[Command]:
         """The commands (empty for END and unknown kinds; unknown kinds warn)."""
         if self._commands is None:
-            if self.info.kind not in (ChunkKind.COMMANDS, ChunkKind.KEYFRAME):
+            if self.info.kind != ChunkKind.COMMANDS and self.info.kind not in KEYFRAME_KINDS:
                 if self.info.kind != ChunkKind.END:
                     warnings.warn(f"skipping chunk of unknown kind {self.info.kind} ({self._where()})", stacklevel=2)
                 self._commands = []

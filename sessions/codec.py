@@ -25,7 +25,7 @@ import msgpack
 import numpy as np
 
 from sessions import shuffle as shuffle_filter
-from sessions.command import Command, Ref
+from sessions.command import Command, LogRef, Ref
 from sessions.errors import LogFormatError
 from sessions.limits import DEFAULT_LIMITS, Limits
 
@@ -37,6 +37,7 @@ __all__ = [
     "EXT_REF",
     "EXT_ENUM",
     "EXT_LINK",
+    "EXT_LOGREF",
     "ALLOWED_DTYPES",
     "EncodedBatch",
     "UnknownValue",
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 #: Version of the command vocabulary and value encoding (docs/protocol.md).
-PROTOCOL_VERSION = "1.0"
+PROTOCOL_VERSION = "1.1"
 
 EXT_NDARRAY = 1
 EXT_BYTEARRAY = 2
@@ -58,6 +59,7 @@ EXT_BYTES = 3  # only for out-of-band bytes; small bytes are msgpack bin
 EXT_REF = 4
 EXT_ENUM = 5
 EXT_LINK = 6
+EXT_LOGREF = 7  # protocol 1.1: a LogRef (keyframes in files only)
 
 #: Values at least this long go to the blob area; smaller ones stay inline in msgpack.
 INLINE_MAX = 256
@@ -212,6 +214,8 @@ class _Encoder:
             return msgpack.ExtType(EXT_BYTEARRAY, msgpack.packb(self._blob(memoryview(v))))
         if t is Ref:
             return msgpack.ExtType(EXT_REF, v.uuid.encode("utf-8"))
+        if t is LogRef:
+            return msgpack.ExtType(EXT_LOGREF, msgpack.packb(v.seq))
         if isinstance(v, enum.Enum):
             name = self._enum_names.get(t)
             if name is None:
@@ -330,6 +334,11 @@ class _Decoder:
             return Ref(data.decode("utf-8"))
         if code == EXT_NDARRAY:
             return self._array(self.unpack(data))
+        if code == EXT_LOGREF:
+            seq = msgpack.unpackb(data)
+            if type(seq) is not int or seq < 0:
+                raise ValueError(f"bad log reference {seq!r}")
+            return LogRef(seq)
         if code == EXT_BYTEARRAY:
             return bytearray(self._slice(msgpack.unpackb(data)))
         if code == EXT_BYTES:

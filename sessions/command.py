@@ -14,6 +14,15 @@ class Ref:
 
 
 @dataclass(frozen=True, slots=True)
+class LogRef:
+    """In a LINKED_KEYFRAME chunk only: "the data argument of the ``Buffer.set_data`` command
+    ``seq`` of this same file", which holds the buffer's contents at the keyframe. Readers replace
+    it by that argument (:meth:`sessions.LogReader.keyframe_commands`) before anyone sees it."""
+
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class Command:
     """One recorded call: ``op`` is ``"<CaptureName>.<method>"`` (``"Points.new"``).
 

@@ -10,7 +10,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
-from sessions.chunk import ChunkInfo, ChunkKind
+from sessions.chunk import KEYFRAME_KINDS, ChunkInfo, ChunkKind
 from sessions.command import Command
 
 __all__ = ["MARK_OP", "RENDER_OP", "Marker", "IndexEntry", "LogIndex", "summarize_commands"]
@@ -82,8 +82,8 @@ class LogIndex:
     # -- queries ---------------------------------------------------------------------------
     @property
     def keyframes(self) -> list[int]:
-        """Chunk numbers of the keyframes."""
-        return [i for i, e in enumerate(self.entries) if e.kind == ChunkKind.KEYFRAME]
+        """Chunk numbers of the keyframes (KEYFRAME and LINKED_KEYFRAME chunks)."""
+        return [i for i, e in enumerate(self.entries) if e.kind in KEYFRAME_KINDS]
 
     def command_chunks(self) -> list[int]:
         """Chunk numbers of the COMMANDS chunks."""

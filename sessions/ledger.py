@@ -24,11 +24,13 @@ from typing import Any
 from sessions.codec import Row
 from sessions.command import Command, Ref
 
-__all__ = ["SceneLedger", "MATERIALISE_EVERY", "HOLD_MIN_BYTES"]
+__all__ = ["SceneLedger", "MATERIALISE_EVERY", "HOLD_MIN_BYTES", "LINK_MIN_BYTES"]
 
 #: Payloads at least this big are counted as held (the recorder's pool recycles copies of 256 KiB
 #: and more: those must not be reused while a pending command references them).
 HOLD_MIN_BYTES = 64 * 1024
+#: Whole writes at least this big are what keyframes in the same file point at instead of storing.
+LINK_MIN_BYTES = 64 * 1024
 #: Pending commands beyond this are applied at once (bounds the memory they hold).
 MATERIALISE_EVERY = 50_000
 
@@ -82,6 +84,9 @@ class SceneLedger:
         self._buffer_bytes: dict[str, int] = {}  # buffer uuid -> bytes of its latest full write
         #: Bytes of buffer contents in the scene (latest full writes): the writer spaces keyframes by it.
         self.scene_bytes = 0
+        #: buffer uuid -> seq of the whole write (of LINK_MIN_BYTES or more) that still holds all its
+        #: contents: a keyframe in the same file may point at that command instead of storing them.
+        self.whole_writes: dict[str, int] = {}
         self._kinds: dict[str, int] = {}  # op -> how the ledger treats it (_classify)
         self._n = 0  # append counter: keys of _pending (keyframe commands share one seq)
 
@@ -112,6 +117,7 @@ class SceneLedger:
         pending = self._pending
         counts = self._counts
         buffer_bytes = self._buffer_bytes
+        whole_writes = self.whole_writes
         plain = _PLAIN
         for row in rows:
             op = row[2]
@@ -143,6 +149,7 @@ class SceneLedger:
                     target = row[3]
                     self._n += 1
                     n = self._n
+                    whole_writes.pop(target, None)  # small contents: stored in keyframes
                     if args[1] == 0 and args[2] == counts.get(target, -1):
                         key = (target, op)
                         size = len(args[0])
@@ -183,16 +190,20 @@ class SceneLedger:
             payload = args[0] if args else b""
             size = getattr(payload, "nbytes", None)
             size = len(payload) if size is None else size
+            self.whole_writes.pop(target, None)
             if len(args) == 3 and not kwargs and args[1] == 0 and args[2] == self._counts.get(target, -1):
                 key = (target, op)
                 self.scene_bytes += size - self._buffer_bytes.get(target, 0)
                 self._buffer_bytes[target] = size
+                if size >= LINK_MIN_BYTES:
+                    self.whole_writes[target] = row[0]
             if size >= HOLD_MIN_BYTES:
                 self._hold(payload, 1)
         elif kind == _RECORD_RENDER:
             key = (target, op)
         elif kind == _BUFFER_NEW and args and type(args[0]) is int:
             self._counts[target] = args[0]
+            self.whole_writes.pop(target, None)
         if key is not None:
             previous = self._latest.get(key)
             # Replace only what nothing has seen since (records are never validated against).

@@ -8,8 +8,17 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from sessions.chunk import CHUNK_MAGIC, HEADER_SIZE, Chunk, ChunkKind, decode_chunk, peek_chunk_header
-from sessions.command import Command
+from sessions.chunk import (
+    CHUNK_MAGIC,
+    HEADER_SIZE,
+    KEYFRAME_KINDS,
+    Chunk,
+    ChunkKind,
+    decode_chunk,
+    encode_chunk,
+    peek_chunk_header,
+)
+from sessions.command import Command, LogRef
 from sessions.errors import LogFormatError
 from sessions.fileformat import TRAILER_SIZE, FileHeader, decode_header, decode_trailer, header_size_hint
 from sessions.index import RENDER_OP, LogIndex, summarize_commands
@@ -204,6 +213,56 @@ class LogReader:
         self._last_chunk = (number, chunk)
         return chunk
 
+    def keyframe_commands(self, number: int) -> list[Command]:
+        """The commands of keyframe chunk ``number``: a whole scene (``Scene.keyframe`` first)
+        that applies on its own. The :class:`~sessions.command.LogRef` of a LINKED_KEYFRAME are
+        replaced by the data they name, read from the earlier chunk holding it; a reference that
+        does not resolve raises LogFormatError (like a damaged keyframe)."""
+        chunk = self.read_chunk(number)
+        if chunk.info.kind not in KEYFRAME_KINDS:
+            raise self._error(f"chunk {number} is not a keyframe ({chunk.info.kind_name})", chunk.info.offset, number)
+        commands = chunk.commands(self.limits)
+        if chunk.info.kind == ChunkKind.KEYFRAME:
+            return commands
+        sources: dict[int, dict[int, Command]] = {}  # chunk number -> its commands by seq
+        resolved = []
+        for cmd in commands:
+            link = cmd.args[0] if cmd.op == "Buffer.set_data" and cmd.args else None
+            if type(link) is LogRef:
+                cmd = Command(cmd.seq, cmd.t_ns, cmd.op, cmd.target,
+                              (self._linked_data(link, cmd.target, number, sources), *cmd.args[1:]), cmd.kwargs)
+            elif any(type(a) is LogRef for a in (*cmd.args, *cmd.kwargs.values())):
+                raise self._error(f"keyframe command {cmd.op} (seq {cmd.seq}) holds a log reference where none "
+                                  "may be", chunk.info.offset, number)
+            resolved.append(cmd)
+        return resolved
+
+    def standalone_keyframe(self, number: int) -> bytes:
+        """Keyframe chunk ``number`` as bytes that stand on their own: a LINKED_KEYFRAME is
+        re-encoded as the KEYFRAME it stands for (what a live stream sends), others as stored."""
+        entry = self.index.entries[number]
+        if entry.kind != ChunkKind.LINKED_KEYFRAME:
+            return bytes(self._pread(entry.offset, entry.size))
+        return encode_chunk(self.keyframe_commands(number), ChunkKind.KEYFRAME, seq_range=(entry.seq_first, entry.seq_last),
+                            time_range=(entry.t_first, entry.t_last))
+
+    def _linked_data(self, link: LogRef, target: str, keyframe: int,
+                     sources: dict[int, dict[int, Command]]) -> Any:
+        """The data argument of command ``link.seq``, a Buffer.set_data of ``target`` in an
+        earlier COMMANDS chunk."""
+        number = self.index.chunk_for_seq(link.seq)
+        if number is None or number > keyframe or self.index.entries[number].seq_first > link.seq:
+            raise self._error(f"keyframe refers to command {link.seq}, which no earlier chunk holds",
+                              self.index.entries[keyframe].offset, keyframe)
+        by_seq = sources.get(number)
+        if by_seq is None:
+            by_seq = sources[number] = {c.seq: c for c in self.read_chunk(number).commands(self.limits)}
+        source = by_seq.get(link.seq)
+        if source is None or source.op != "Buffer.set_data" or source.target != target or not source.args:
+            raise self._error(f"keyframe refers to command {link.seq}, which is not a Buffer.set_data of {target}",
+                              self.index.entries[keyframe].offset, keyframe)
+        return source.args[0]
+
     def _chunk_commands(self, chunk: Chunk) -> list[Command] | None:
         """The chunk's commands; None (recover mode) or LogFormatError when they do not decode."""
         try:
@@ -301,7 +360,7 @@ class LogReader:
             keyframe, _target = self.seek(start)
             if keyframe is not None:
                 try:
-                    keyframe_commands = self.read_chunk(keyframe).commands(self.limits)
+                    keyframe_commands = self.keyframe_commands(keyframe)
                 except LogFormatError as error:  # a damaged keyframe: replay from the start
                     self._damage(error)
                     keyframe = None
@@ -312,7 +371,7 @@ class LogReader:
         stop_seq = self.resolve(stop) if stop is not None else None
         for chunk in self.chunks(first, follow=follow, timeout=timeout, poll_interval=poll_interval):
             if chunk.info.kind != ChunkKind.COMMANDS:
-                if chunk.info.kind not in (ChunkKind.KEYFRAME, ChunkKind.END):
+                if chunk.info.kind not in KEYFRAME_KINDS and chunk.info.kind != ChunkKind.END:
                     chunk.commands()  # warns about the unknown kind
                 continue
             if after_seq is not None and chunk.info.seq_last <= after_seq:

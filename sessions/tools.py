@@ -18,12 +18,13 @@ from typing import IO, Any
 
 import numpy as np
 
-from sessions.chunk import HEADER_SIZE, ChunkKind, decode_chunk, peek_chunk_header
+from sessions.chunk import HEADER_SIZE, KEYFRAME_KINDS, ChunkKind, decode_chunk, peek_chunk_header
 from sessions.codec import UnknownValue
-from sessions.command import Command, Ref
+from sessions.command import Command, LogRef, Ref
 from sessions.errors import LogFormatError
 from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, header_size_hint
 from sessions.index import summarize_commands
+from sessions.ledger import LINK_MIN_BYTES
 from sessions.reader import LogReader, Position, find_next_chunk
 from sessions.sinks import FileSink
 
@@ -181,6 +182,7 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
         pos = header.size
         number = 0
         first_damage: int | None = None
+        big_writes: dict[int, str] = {}  # seq -> target of the big Buffer.set_data seen intact
         footer_offset = None
         if size >= header.size + TRAILER_SIZE:
             f.seek(size - TRAILER_SIZE)
@@ -199,7 +201,9 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
                 f.seek(pos)
                 data = f.read(info.size)
                 chunk = decode_chunk(data, offset=pos, chunk_index=number, info=info)
-                commands = chunk.commands() if info.kind in (ChunkKind.COMMANDS, ChunkKind.KEYFRAME) else []
+                commands = chunk.commands() if info.kind == ChunkKind.COMMANDS or info.kind in KEYFRAME_KINDS else []
+                if info.kind == ChunkKind.LINKED_KEYFRAME:
+                    _check_links(commands, big_writes, pos)
             except LogFormatError as error:
                 if first_damage is None:
                     first_damage = pos
@@ -218,6 +222,8 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
                     report.footer_ok = _footer_matches(chunk, header.size, pos)
                 pos += info.size
                 continue
+            if info.kind == ChunkKind.COMMANDS:
+                _note_big_writes(commands, big_writes)
             if report is not None:
                 report.chunks_ok += 1
                 if info.kind == ChunkKind.COMMANDS:
@@ -229,6 +235,25 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
             yield pos, data, chunk
             number += 1
             pos += info.size
+
+
+def _note_big_writes(commands: list[Command], big_writes: dict[int, str]) -> None:
+    """Remember the whole writes a LINKED_KEYFRAME may point at (big Buffer.set_data)."""
+    for cmd in commands:
+        if cmd.op == "Buffer.set_data" and cmd.args:
+            data = cmd.args[0]
+            size = len(data) if isinstance(data, (bytes, bytearray)) else getattr(data, "nbytes", 0)
+            if size >= LINK_MIN_BYTES:
+                big_writes[cmd.seq] = cmd.target
+
+
+def _check_links(commands: list[Command], big_writes: dict[int, str], offset: int) -> None:
+    """LogFormatError unless every LogRef of a linked keyframe names an intact earlier write."""
+    for cmd in commands:
+        link = cmd.args[0] if cmd.op == "Buffer.set_data" and cmd.args else None
+        if type(link) is LogRef and big_writes.get(link.seq) != cmd.target:
+            raise LogFormatError(f"keyframe refers to command {link.seq}, which no intact earlier chunk holds "
+                                 f"as a write of {cmd.target}", offset=offset)
 
 
 def _footer_matches(chunk: Any, first_offset: int, footer_offset: int) -> bool:

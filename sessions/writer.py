@@ -24,7 +24,7 @@ from sessions.chunk import (
     peek_chunk_header,
 )
 from sessions.codec import Row
-from sessions.command import Command
+from sessions.command import Command, LogRef
 from sessions.errors import LogWriteError
 from sessions.fileformat import default_metadata, encode_header
 from sessions.index import MARK_OP, RENDER_OP
@@ -282,16 +282,21 @@ class LogWriter:
         return (self.last_t_ns - self._last_keyframe_t >= self.keyframe_interval_ns
                 or self._bytes_since_keyframe >= by_bytes)
 
-    def _emit(self, parts: list[Part], frames: int = 0, markers: tuple[tuple[str, int, int], ...] = ()) -> int:
+    def _emit(self, parts: list[Part], frames: int = 0, markers: tuple[tuple[str, int, int], ...] = (), *,
+              only_file: bool | None = None, count: bool = True) -> int:
         """Hand one chunk (header first, then payload parts) to every sink; returns its size.
 
         Sinks with ``write_parts`` (the file) get the parts as they are, written with one
-        ``os.writev``; the others get the chunk joined once into bytes.
+        ``os.writev``; the others get the chunk joined once into bytes. ``only_file``: True for
+        the file sink alone, False for every other sink. ``count``: add it to the statistics
+        (not for a second form of the same chunk).
         """
         info = dataclasses.replace(peek_chunk_header(parts[0]), frames=frames, markers=markers)
         joined: bytes | None = None
         failure: Exception | None = None
         for sink in self.sinks:
+            if only_file is not None and (sink is self.file_sink) != only_file:
+                continue
             try:
                 write_parts = getattr(sink, "write_parts", None)
                 if write_parts is not None:
@@ -302,8 +307,9 @@ class LogWriter:
                     sink.write_chunk(joined, info)
             except Exception as error:  # one failing sink must not starve the others
                 failure = failure or error
-        self.chunks_written += 1
-        self.bytes_written += info.size
+        if count:
+            self.chunks_written += 1
+            self.bytes_written += info.size
         if failure is not None:
             if isinstance(failure, LogWriteError):
                 raise failure
@@ -323,6 +329,7 @@ class LogWriter:
         for cmd in commands:
             ledger.append(cmd)
             self.last_seq, self.last_t_ns = cmd.seq, cmd.t_ns
+        ledger.whole_writes.clear()  # those commands are not in this file: nothing to point at
         self.write_keyframe()
 
     # -- keyframes -------------------------------------------------------------------------------
@@ -343,13 +350,34 @@ class LogWriter:
 
     def _snapshot_parts(self, state: Any, loans: list[Any]) -> list[Part]:
         # Buffer contents are lent by the scene state (no copy); ``loans`` receives the loans.
-        commands = state.snapshot(self.last_seq, self.last_t_ns, loans=loans)
-        return encode_chunk_parts(commands, ChunkKind.KEYFRAME, seq_range=(self.last_seq, self.last_seq),
+        return self._keyframe_parts(state.snapshot(self.last_seq, self.last_t_ns, loans=loans), ChunkKind.KEYFRAME)
+
+    def _keyframe_parts(self, commands: list[Command], kind: int) -> list[Part]:
+        return encode_chunk_parts(commands, kind, seq_range=(self.last_seq, self.last_seq),
                                   time_range=(self.last_t_ns, self.last_t_ns), shuffle=self.shuffle,
                                   compress=self.compress)
 
+    def _linked(self, commands: list[Command]) -> list[Command] | None:
+        """The keyframe for the file: each big buffer's contents replaced by a LogRef to the
+        whole write, already in the file, that still holds them (None: nothing to link)."""
+        assert self._ledger is not None
+        whole_writes = self._ledger.whole_writes
+        linked = list(commands)
+        found = False
+        for i, cmd in enumerate(commands):
+            seq = whole_writes.get(cmd.target) if cmd.op == "Buffer.set_data" else None
+            if seq is not None and len(cmd.args) == 3 and cmd.args[1] == 0:
+                linked[i] = Command(cmd.seq, cmd.t_ns, cmd.op, cmd.target, (LogRef(seq), *cmd.args[1:]), cmd.kwargs)
+                found = True
+        return linked if found else None
+
     def write_keyframe(self) -> bool:
-        """Flush, then write a KEYFRAME chunk of the current state now. False when keyframes are off."""
+        """Flush, then write a KEYFRAME chunk of the current state now. False when keyframes are off.
+
+        The file gets a LINKED_KEYFRAME when buffers' contents are those of whole writes it
+        already holds (it points at them instead of storing them again); other sinks (live
+        streams) always get a self-contained KEYFRAME.
+        """
         if self._pending:
             self.flush()
         state = self._ledger.materialise() if self._ledger is not None else None
@@ -357,7 +385,14 @@ class LogWriter:
             return False
         loans: list[Any] = []
         try:
-            size = self._emit(self._snapshot_parts(state, loans))
+            commands = state.snapshot(self.last_seq, self.last_t_ns, loans=loans)
+            linked = self._linked(commands) if self.file_sink is not None else None
+            if linked is None:
+                size = self._emit(self._keyframe_parts(commands, ChunkKind.KEYFRAME))
+            else:
+                size = self._emit(self._keyframe_parts(linked, ChunkKind.LINKED_KEYFRAME), only_file=True)
+                if len(self.sinks) > 1:
+                    self._emit(self._keyframe_parts(commands, ChunkKind.KEYFRAME), only_file=False, count=False)
         finally:  # the chunk's parts may reference the lent contents until the file has them
             self._keyframe_loans.append((self._file_chunks_handed(), loans))
         self._bytes_since_keyframe = 0

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from sessions import ChunkKind
+from sessions.chunk import KEYFRAME_KINDS
 from transports.protocol import DEFAULT_MAX_PAYLOAD, PayloadKind
 from transports.publisher import Publisher
 from transports.scene_state import SceneStreamState
@@ -33,7 +34,9 @@ def serve_log(
     """Publish every chunk of an open ``sessions.LogReader`` at its time; return the count.
 
     The chunk bytes are forwarded unchanged and the file's own header travels with snapshots,
-    so a node that joins before ``wait`` runs out saves a byte-identical copy. One call is one
+    so a node that joins before ``wait`` runs out saves a byte-identical copy (except for
+    LINKED_KEYFRAME chunks, which point into the file: they travel as the self-contained
+    KEYFRAME they stand for). One call is one
     session (a new session id); the publisher is closed, with its END, on return.
     """
     stop = stop or threading.Event()
@@ -54,8 +57,8 @@ def serve_log(
             stop.wait(wait)
             began = time.monotonic()
             first_t: int | None = None
-            for entry in reader.index.entries:
-                if entry.kind not in (ChunkKind.COMMANDS, ChunkKind.KEYFRAME):
+            for number, entry in enumerate(reader.index.entries):
+                if entry.kind != ChunkKind.COMMANDS and entry.kind not in KEYFRAME_KINDS:
                     continue
                 first_t = entry.t_first if first_t is None else first_t
                 due = began + (entry.t_first - first_t) / 1e9 / speed
@@ -63,9 +66,12 @@ def serve_log(
                     break
                 while pub.queued > 8 and not stop.is_set():  # pace to the I/O thread: serve never drops
                     time.sleep(0.001)
-                file.seek(entry.offset)
-                data = file.read(entry.size)
-                kind = PayloadKind.KEYFRAME if entry.kind == ChunkKind.KEYFRAME else PayloadKind.DELTA
+                if entry.kind == ChunkKind.COMMANDS:
+                    file.seek(entry.offset)
+                    data = file.read(entry.size)
+                    kind = PayloadKind.DELTA
+                else:
+                    data, kind = reader.standalone_keyframe(number), PayloadKind.KEYFRAME
                 pub.publish(data, kind)
                 sent += 1
         finally:

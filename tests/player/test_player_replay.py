@@ -141,7 +141,7 @@ def test_seek_from_keyframe_draws_the_same_frame(keyframed: Path, tmp_path: Path
         assert (tmp_path / f"f{frame}.png").read_bytes() == full.outputs[frame - 1].read_bytes()
     # a seek to the end applies far fewer commands than the whole session
     late = replay(keyframed, "null", frame=12)
-    last_keyframe = reader.read_chunk(reader.index.keyframes[-1]).commands()
+    last_keyframe = reader.keyframe_commands(reader.index.keyframes[-1])
     assert late.commands <= len(last_keyframe) + 4 < full.commands
     marker = replay(keyframed, "matplotlib", tmp_path / "m", start="@seven", stop="#8")
     assert [p.read_bytes() for p in marker.outputs] == [p.read_bytes() for p in full.outputs[6:8]]

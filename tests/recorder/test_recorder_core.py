@@ -413,7 +413,7 @@ def test_recycled_payloads_never_alter_keyframes(tmp_path: Path, exposed: bool, 
         assert len(keyframes) >= 2
         for number in keyframes:
             state = SceneState()
-            for cmd in reader.read_chunk(number).commands():
+            for cmd in reader.keyframe_commands(number):
                 state.apply(cmd)
             seq = reader.index.entries[number].seq_last
             logged = list(reader.commands(stop=f"seq:{seq + 1}"))

@@ -18,7 +18,7 @@ sys.path.insert(0, str(HERE))
 import numpy as np  # noqa: E402
 from sessions_testkit import points_scene  # noqa: E402
 
-from sessions import LogWriter, tools  # noqa: E402
+from sessions import LogWriter, Ref, tools  # noqa: E402
 from sessions.fileformat import FORMAT_MAJOR, FORMAT_MINOR  # noqa: E402
 
 GOLDEN = HERE / "golden" / f"golden_v{FORMAT_MAJOR}_{FORMAT_MINOR}.gsplog"
@@ -43,6 +43,48 @@ def build(path: Path) -> None:
         if cmd.seq in (12, 20):
             writer.flush()
         if cmd.seq == 16:
+            writer.write_keyframe()
+    writer.close()
+
+
+LINKED = HERE / "golden" / "linked_v1_2.gsplog"
+LINKED_POINTS = 6000  # positions of 72 kB: whole writes a keyframe points at (LINK_MIN_BYTES is 64 KiB)
+
+
+def linked_positions(frame: int) -> np.ndarray:
+    """Positions of frame ``frame`` of the linked golden: exact in float32, compressible."""
+    values = (np.arange(LINKED_POINTS * 3) % (7 + frame)).astype(np.float32) / 8
+    return values.reshape(LINKED_POINTS, 3)
+
+
+def build_linked(path: Path) -> None:
+    """Format 1.2: 4 frames of 6000 points; after frame 2 a LINKED_KEYFRAME (its positions are a
+    LogRef to frame 2's whole write); frame 4 also writes 5 points after its whole write, so the
+    KEYFRAME after it stores the positions (no whole write holds them)."""
+    from sessions_testkit import Script, uid
+
+    from gsp.constants import Constants
+    from gsp.types import BufferType
+
+    s = Script()
+    s.add("Canvas.new", uid(1), 200, 150, 100.0, bytearray(Constants.Color.white))
+    s.add("Viewport.new", uid(2), 0, 0, 200, 150, bytearray(Constants.Color.white))
+    s.buffer(uid(3), linked_positions(0), BufferType.vec3)
+    s.buffer(uid(4), np.full(LINKED_POINTS, 30.0, np.float32), BufferType.float32)
+    s.buffer(uid(5), np.tile(np.uint8([255, 0, 0, 255]), (LINKED_POINTS, 1)), BufferType.rgba8)
+    s.buffer(uid(6), np.full(LINKED_POINTS, 1.0, np.float32), BufferType.float32)
+    s.add("Points.new", uid(7), Ref(uid(3)), Ref(uid(4)), Ref(uid(5)), Ref(uid(5)), Ref(uid(6)))
+    s.add("Renderer.new", uid(8), Ref(uid(1)))
+    keyframes_after = []
+    for frame in range(1, 5):
+        s.add("Buffer.set_data", uid(3), bytearray(linked_positions(frame).tobytes()), 0, LINKED_POINTS)
+        if frame == 4:
+            s.add("Buffer.set_data", uid(3), bytearray(np.zeros((5, 3), np.float32).tobytes()), 10, 5)
+        keyframes_after.append(s.add("Renderer.render", uid(8), [Ref(uid(2))], [Ref(uid(7))], [None], [None]).seq)
+    writer = LogWriter(path, metadata=FIXED_METADATA, keyframe_interval_s=1e9, keyframe_interval_bytes=1 << 40)
+    for cmd in s.commands:
+        writer.append(cmd)
+        if cmd.seq in (keyframes_after[1], keyframes_after[3]):
             writer.write_keyframe()
     writer.close()
 
@@ -92,6 +134,9 @@ if __name__ == "__main__":
     build(GOLDEN)
     EXPECTED.write_text(expected_dump(GOLDEN))
     print(f"wrote {GOLDEN} ({GOLDEN.stat().st_size} bytes) and {EXPECTED}")
+    if not LINKED.exists():  # never rewritten either
+        build_linked(LINKED)
+        print(f"wrote {LINKED} ({LINKED.stat().st_size} bytes)")
     if not BLOCKS_CHUNK.exists():  # a golden chunk is never rewritten
         build_blocks_chunk(BLOCKS_CHUNK)
         print(f"wrote {BLOCKS_CHUNK} ({BLOCKS_CHUNK.stat().st_size} bytes)")

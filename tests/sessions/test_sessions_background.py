@@ -76,9 +76,12 @@ def test_keyframes_lend_the_scene_state_and_stay_exact(tmp_path: Path) -> None:
     assert writer.file_sink is not None and writer.file_sink._background is not None
     # Holding the file thread's (reentrant) lock stalls it: every keyframe waits in its queue
     # while the next command changes the state it was taken from.
+    # Each whole write is followed by a one-item write: no command holds the whole contents, so
+    # the keyframe stores them (rather than pointing at a whole write, see LINKED_KEYFRAME).
     with writer.file_sink._background._cond:
-        for seq in range(2, 30):
-            writer.append(Command(seq, seq, "Buffer.set_data", "b", (_noise(n, seq), 0, n)))  # incompressible
+        for step in range(1, 29):
+            writer.append(Command(2 * step, step, "Buffer.set_data", "b", (_noise(n, step), 0, n)))  # incompressible
+            writer.append(Command(2 * step + 1, step, "Buffer.set_data", "b", (np.float32([step]), 0, 1)))
             writer.write_keyframe()
             assert writer.released_seq == 0  # nothing is in the file yet
     writer.close()
@@ -89,8 +92,10 @@ def test_keyframes_lend_the_scene_state_and_stay_exact(tmp_path: Path) -> None:
             state = SceneState()
             for cmd in reader.read_chunk(number).commands():
                 state.apply(cmd)
-            seq = reader.index.entries[number].seq_last
-            assert (state.get("b").read_view() == _noise(n, seq)).all()
+            step = reader.index.entries[number].seq_last // 2
+            expected = _noise(n, step)
+            expected[0] = step
+            assert (state.get("b").read_view() == expected).all()
 
 
 def test_a_log_path_that_is_a_symlink_is_written_through(tmp_path: Path) -> None:

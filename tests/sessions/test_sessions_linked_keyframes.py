@@ -1,0 +1,180 @@
+"""LINKED_KEYFRAME chunks (format 1.2): keyframes that point at the whole writes already in the
+file instead of storing the same buffer contents again."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_golden import LINKED, LINKED_POINTS, linked_positions  # noqa: E402
+from sessions_testkit import Script, uid  # noqa: E402
+
+from sessions import ChunkKind, Command, LogFormatError, LogReader, LogWriter, tools  # noqa: E402
+from sessions.chunk import HEADER_SIZE, ChunkInfo, decode_chunk, encode_chunk  # noqa: E402
+from sessions.command import LogRef  # noqa: E402
+from sessions.fileformat import default_metadata  # noqa: E402
+from sessions.scene import SceneState  # noqa: E402
+from sessions.sinks import FileSink  # noqa: E402
+
+POSITIONS = uid(3)
+
+
+def _replayed(reader: LogReader, before_seq: int, *, seek: bool) -> str:
+    """State hash just before ``before_seq``: seeking (keyframe first) or replaying from the start."""
+    state = SceneState()
+    commands = reader.commands(start=f"seq:{before_seq}") if seek else reader.commands()
+    for cmd in commands:
+        if cmd.seq >= before_seq and cmd.op != "Scene.keyframe":
+            break
+        state.apply(cmd)
+    return state.state_hash()
+
+
+def _positions_in(commands: list[Command]) -> np.ndarray:
+    data = next(c.args[0] for c in commands if c.op == "Buffer.set_data" and c.target == POSITIONS)
+    return np.frombuffer(bytes(data) if isinstance(data, (bytes, bytearray)) else data.tobytes(), np.float32)
+
+
+def test_the_linked_golden_points_at_frame_two_and_seeks_to_the_replayed_state() -> None:
+    with LogReader(LINKED) as reader:
+        kinds = [reader.index.entries[i].kind for i in reader.index.keyframes]
+        assert kinds == [ChunkKind.LINKED_KEYFRAME, ChunkKind.KEYFRAME]
+        linked = reader.read_chunk(reader.index.keyframes[0]).commands()
+        links = [c.args[0] for c in linked if c.op == "Buffer.set_data" and type(c.args[0]) is LogRef]
+        assert [c.target for c in linked if c.op == "Buffer.set_data" and type(c.args[0]) is LogRef] == [POSITIONS]
+        assert reader.read_chunk(reader.index.chunk_for_seq(links[0].seq)).commands()  # an earlier chunk holds it
+        resolved = reader.keyframe_commands(reader.index.keyframes[0])
+        assert all(type(a) is not LogRef for c in resolved for a in c.args)
+        assert np.array_equal(_positions_in(resolved), linked_positions(2).ravel())
+        # frame 4's partial write: the second keyframe stores the positions it cannot point at
+        stored = reader.keyframe_commands(reader.index.keyframes[1])
+        expected = linked_positions(4).copy()
+        expected[10:15] = 0
+        assert np.array_equal(_positions_in(stored), expected.ravel())
+        last = reader.last_seq()
+        for before in range(2, last + 2):
+            assert _replayed(reader, before, seek=True) == _replayed(reader, before, seek=False), before
+    assert tools.verify(LINKED).ok
+    assert tools.info(LINKED)["keyframes"] == 2
+
+
+def test_a_linked_keyframe_is_small_and_live_sinks_get_a_self_contained_one(tmp_path: Path) -> None:
+    class Collect:  # a sink that is not the file: what a live stream receives
+        def __init__(self) -> None:
+            self.chunks: list[tuple[bytes, ChunkInfo]] = []
+
+        def write_chunk(self, chunk: bytes, info: ChunkInfo) -> None:
+            self.chunks.append((bytes(chunk), info))
+
+        def close(self) -> None:
+            pass
+
+    live = Collect()
+    n = 100_000  # 1.2 MB of positions
+    positions = np.random.default_rng(1).random((n, 3), dtype=np.float32)
+    writer = LogWriter(tmp_path / "big.gsplog", sinks=[live], keyframe_interval_s=1e9, keyframe_interval_bytes=1 << 40)
+    s = Script()
+    s.add("Buffer.new", POSITIONS, n, _vec3())
+    s.add("Buffer.set_data", POSITIONS, positions, 0, n)
+    for cmd in s.commands:
+        writer.append(cmd)
+    writer.write_keyframe()
+    writer.close()
+    with LogReader(tmp_path / "big.gsplog") as reader:
+        (keyframe,) = reader.index.keyframes
+        entry = reader.index.entries[keyframe]
+        assert entry.kind == ChunkKind.LINKED_KEYFRAME and entry.size < 2000
+        assert np.array_equal(_positions_in(reader.keyframe_commands(keyframe)), positions.ravel())
+        standalone = decode_chunk(reader.standalone_keyframe(keyframe))
+        assert standalone.info.kind == ChunkKind.KEYFRAME
+        assert np.array_equal(_positions_in(standalone.commands()), positions.ravel())
+    sent = [info.kind for _chunk, info in live.chunks]
+    assert ChunkKind.LINKED_KEYFRAME not in sent and ChunkKind.KEYFRAME in sent
+    chunk = next(decode_chunk(c) for c, info in live.chunks if info.kind == ChunkKind.KEYFRAME)
+    state = SceneState()
+    for cmd in chunk.commands():  # applies on its own: nothing points elsewhere
+        state.apply(cmd)
+    assert np.array_equal(_positions_in(chunk.commands()), positions.ravel())
+
+
+def _vec3() -> Any:
+    from gsp.types import BufferType
+
+    return BufferType.vec3
+
+
+def _damage_referenced_chunk(src: Path, dst: Path) -> int:
+    """Copy the linked golden with one byte of the chunk its first keyframe points at flipped."""
+    shutil.copy(src, dst)
+    with LogReader(src) as reader:
+        keyframe = reader.index.keyframes[0]
+        link = next(c.args[0] for c in reader.read_chunk(keyframe).commands() if type(c.args[0]) is LogRef)
+        entry = reader.index.entries[reader.index.chunk_for_seq(link.seq)]
+    data = bytearray(dst.read_bytes())
+    data[entry.offset + HEADER_SIZE + 10] ^= 0x40
+    dst.write_bytes(bytes(data))
+    return link.seq
+
+
+def test_a_keyframe_pointing_at_a_damaged_chunk_is_reported_and_dropped_by_repair(tmp_path: Path) -> None:
+    damaged = tmp_path / "damaged.gsplog"
+    seq = _damage_referenced_chunk(LINKED, damaged)
+    report = tools.verify(damaged)
+    assert not report.ok
+    reasons = [d["reason"] for d in report.damaged]
+    assert any("checksum" in r for r in reasons)
+    assert any(f"keyframe refers to command {seq}" in r for r in reasons)
+    with LogReader(damaged) as reader, pytest.raises(LogFormatError, match="checksum"):
+        list(reader.commands(start=f"seq:{reader.index.entries[reader.index.keyframes[0]].seq_last + 1}"))
+    repaired = tmp_path / "repaired.gsplog"
+    tools.repair(damaged, repaired)
+    assert tools.verify(repaired).ok
+    with LogReader(repaired) as reader:
+        assert [reader.index.entries[i].kind for i in reader.index.keyframes] == [ChunkKind.KEYFRAME]
+
+
+def _log_with_keyframe(path: Path, keyframe: list[Command]) -> None:
+    """A file with the linked golden's commands and one crafted LINKED_KEYFRAME after them."""
+    with LogReader(LINKED) as reader:
+        chunks = [bytes(reader._pread(e.offset, e.size)) for e in reader.index.entries if e.kind == ChunkKind.COMMANDS]
+        last = reader.last_seq()
+    sink = FileSink(path, default_metadata())
+    for data in chunks:
+        sink.write_chunk(data, decode_chunk(data).info)
+    data = encode_chunk(keyframe, ChunkKind.LINKED_KEYFRAME, seq_range=(last, last), time_range=(0, 0))
+    sink.write_chunk(data, decode_chunk(data).info)
+    sink.close()
+
+
+@pytest.mark.parametrize("args, reason", [
+    ((LogRef(10_000), 0, LINKED_POINTS), "which no earlier chunk holds"),
+    ((LogRef(1), 0, LINKED_POINTS), "not a Buffer.set_data of"),  # seq 1 is Canvas.new
+    ((np.zeros(3, np.float32), LogRef(4), 1), "holds a log reference where none may be"),
+])
+def test_a_bad_log_reference_is_a_format_error(tmp_path: Path, args: tuple[Any, ...], reason: str) -> None:
+    path = tmp_path / "hostile.gsplog"
+    _log_with_keyframe(path, [Command(40, 0, "Scene.keyframe", "", (40,)),
+                              Command(40, 0, "Buffer.set_data", POSITIONS, args)])
+    with LogReader(path) as reader:
+        (keyframe,) = reader.index.keyframes
+        with pytest.raises(LogFormatError, match=reason) as caught:
+            reader.keyframe_commands(keyframe)
+        assert caught.value.offset == reader.index.entries[keyframe].offset
+
+
+def test_trim_after_a_linked_keyframe_opens_with_a_self_contained_keyframe(tmp_path: Path) -> None:
+    with LogReader(LINKED) as reader:
+        start = reader.index.entries[reader.index.keyframes[0]].seq_last + 1
+        final = _replayed(reader, reader.last_seq() + 1, seek=False)
+    out = tmp_path / "trimmed.gsplog"
+    tools.trim(LINKED, out, start=f"seq:{start}")
+    assert tools.verify(out).ok
+    with LogReader(out) as reader:
+        assert reader.index.entries[0].kind == ChunkKind.KEYFRAME
+        assert _replayed(reader, reader.last_seq() + 1, seek=False) == final
