@@ -8,6 +8,8 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from sessions.chunk import (
     CHUNK_MAGIC,
     HEADER_SIZE,
@@ -80,8 +82,9 @@ class LogReader:
     def _size(self) -> int:
         return os.fstat(self._file.fileno()).st_size
 
-    def _pread(self, offset: int, size: int) -> bytearray:
-        buf = bytearray(size)
+    def _pread(self, offset: int, size: int) -> memoryview:
+        # Not a bytearray: its memory would be zeroed first, one more pass over fresh pages.
+        buf = np.empty(size, dtype=np.uint8).data
         self._file.seek(offset)
         n = self._file.readinto(buf)
         return buf if n == size else buf[:n]
