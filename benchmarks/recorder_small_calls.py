@@ -94,8 +94,8 @@ def measure(kind: str, n: int, tmp: str) -> dict[str, float]:
     if kind == "set_x":
         cmds = [Command(i + 1, i, "Viewport.set_x", "v" * 36, (i,), {}) for i in range(n)]
     else:
-        payload = bytearray(16)
-        cmds = [Command(i + 1, i, "Buffer.set_data", "b" * 36, (bytearray(payload), 0, 1), {}) for i in range(n)]
+        # the recorder logs small buffer writes as bytes (immutable: no copy to protect)
+        cmds = [Command(i + 1, i, "Buffer.set_data", "b" * 36, (bytes(16), 0, 1), {}) for i in range(n)]
     writer = LogWriter(os.path.join(tmp, f"{kind}-alone.gsplog"), keyframes=False)
 
     def write_all() -> None:

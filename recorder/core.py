@@ -258,12 +258,18 @@ class Recorder:
     def _small_set_data(
         self, target: Any, uuid: str, t_ns: int, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> bool:
-        """Fast path of ``set_data(bytearray, offset, count)`` on a small buffer (one hash block):
-        copy, note the new content hash, queue. False when the call needs the general path."""
-        if kwargs or len(args) != 3 or type(args[0]) is not bytearray or type(args[1]) is not int \
-                or type(args[2]) is not int or len(args[0]) >= SMALL_PAYLOAD:
+        """Fast path of ``set_data(bytes or bytearray, offset, count)`` on a small buffer (one hash
+        block): keep the data as immutable ``bytes`` (a copy of a bytearray; what msgpack packs
+        with no Python per command), note the new content hash or version, queue. False when the
+        call needs the general path."""
+        if kwargs or len(args) != 3:
             return False
-        if len(self._items) >= self._max_commands:
+        data, offset, count = args
+        if (type(data) is not bytearray and type(data) is not bytes) or type(offset) is not int \
+                or type(count) is not int or len(data) >= SMALL_PAYLOAD:
+            return False
+        items = self._items
+        if len(items) >= self._max_commands:
             return False
         if target.storage_exposed:
             storage = target.to_bytearray()
@@ -271,8 +277,8 @@ class Recorder:
                 return False
             self.tracker.known[uuid] = [content_hash(storage)]
         else:
-            self.tracker.note_version(uuid, target.version, args[1] == 0 and args[2] == target.get_count())
-        self._items.append((t_ns, "Buffer.set_data", uuid, (bytearray(args[0]), args[1], args[2]), kwargs, 0))
+            self.tracker.note_version(uuid, target.version, offset == 0 and count == target.get_count())
+        items.append((t_ns, "Buffer.set_data", uuid, (bytes(data), offset, count), kwargs, 0))
         return True
 
     def _record_call(

@@ -262,8 +262,9 @@ def encode_commands(commands: Iterable[Command], *, out_of_band: bool = True) ->
 
 def encode_rows(rows: Sequence[Row], *, out_of_band: bool = True) -> EncodedBatch:
     """:func:`encode_commands` for commands kept as :data:`Row` tuples (the writers' hot path):
-    a row whose arguments are plain scalars is handed to msgpack as it is (a tuple packs as the
-    array the format wants), so small commands cost one C-level pack and no Python per value."""
+    a row whose arguments are plain scalars or short ``bytes`` is handed to msgpack as it is (a
+    tuple packs as the array the format wants), so small commands cost one C-level pack and no
+    Python per value."""
     enc = _Encoder(out_of_band)
     out: list[Any] = list(rows)
     value = enc.value
@@ -275,9 +276,9 @@ def encode_rows(rows: Sequence[Row], *, out_of_band: bool = True) -> EncodedBatc
             args = row[4]
             kwargs = row[5]
             for a in args:
-                if type(a) not in scalar:
+                if type(a) not in scalar and (type(a) is not bytes or len(a) >= INLINE_MAX):
                     # scalars as they are, small bytearrays inline, the rest through value()
-                    args = [a if type(a) in scalar
+                    args = [a if type(a) in scalar or (type(a) is bytes and len(a) < INLINE_MAX)
                             else _new_ext(ext, (EXT_BYTEARRAY, bin8[len(a)] + a))
                             if type(a) is bytearray and len(a) < INLINE_MAX else value(a) for a in args]
                     break

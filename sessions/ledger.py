@@ -143,7 +143,7 @@ class SceneLedger:
                     continue
             elif kind == _SET_DATA and not row[5]:
                 args = row[4]
-                if len(args) == 3 and type(args[0]) is bytearray and len(args[0]) < HOLD_MIN_BYTES:
+                if len(args) == 3 and type(args[0]) in (bytes, bytearray) and len(args[0]) < HOLD_MIN_BYTES:
                     # :meth:`append_row` inline for a small write: small payloads are never held
                     # (so the full write it replaces, of the same size, holds none either).
                     target = row[3]
