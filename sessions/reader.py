@@ -233,7 +233,7 @@ class LogReader:
             link = cmd.args[0] if cmd.op == "Buffer.set_data" and cmd.args else None
             if type(link) is LogRef:
                 cmd = Command(cmd.seq, cmd.t_ns, cmd.op, cmd.target,
-                              (self._linked_data(link, cmd.target, number, sources), *cmd.args[1:]), cmd.kwargs)
+                              (self._linked_data(link, cmd, number, sources), *cmd.args[1:]), cmd.kwargs)
             elif any(type(a) is LogRef for a in (*cmd.args, *cmd.kwargs.values())):
                 raise self._error(f"keyframe command {cmd.op} (seq {cmd.seq}) holds a log reference where none "
                                   "may be", chunk.info.offset, number)
@@ -249,10 +249,10 @@ class LogReader:
         return encode_chunk(self.keyframe_commands(number), ChunkKind.KEYFRAME, seq_range=(entry.seq_first, entry.seq_last),
                             time_range=(entry.t_first, entry.t_last))
 
-    def _linked_data(self, link: LogRef, target: str, keyframe: int,
+    def _linked_data(self, link: LogRef, cmd: Command, keyframe: int,
                      sources: dict[int, dict[int, Command]]) -> Any:
-        """The data argument of command ``link.seq``, a Buffer.set_data of ``target`` in an
-        earlier COMMANDS chunk."""
+        """The data argument of command ``link.seq``: a Buffer.set_data of the same buffer, offset
+        and count as ``cmd`` in an earlier COMMANDS chunk."""
         number = self.index.chunk_for_seq(link.seq)
         if number is None or number > keyframe or self.index.entries[number].seq_first > link.seq:
             raise self._error(f"keyframe refers to command {link.seq}, which no earlier chunk holds",
@@ -261,9 +261,10 @@ class LogReader:
         if by_seq is None:
             by_seq = sources[number] = {c.seq: c for c in self.read_chunk(number).commands(self.limits)}
         source = by_seq.get(link.seq)
-        if source is None or source.op != "Buffer.set_data" or source.target != target or not source.args:
-            raise self._error(f"keyframe refers to command {link.seq}, which is not a Buffer.set_data of {target}",
-                              self.index.entries[keyframe].offset, keyframe)
+        if source is None or source.op != "Buffer.set_data" or source.target != cmd.target \
+                or source.args[1:] != cmd.args[1:] or source.kwargs != cmd.kwargs:
+            raise self._error(f"keyframe refers to command {link.seq}, which is not a Buffer.set_data of {cmd.target} "
+                              f"with arguments {list(cmd.args[1:])}", self.index.entries[keyframe].offset, keyframe)
         return source.args[0]
 
     def _chunk_commands(self, chunk: Chunk) -> list[Command] | None:

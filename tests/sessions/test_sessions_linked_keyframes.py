@@ -155,6 +155,7 @@ def _log_with_keyframe(path: Path, keyframe: list[Command]) -> None:
 @pytest.mark.parametrize("args, reason", [
     ((LogRef(10_000), 0, LINKED_POINTS), "which no earlier chunk holds"),
     ((LogRef(1), 0, LINKED_POINTS), "not a Buffer.set_data of"),  # seq 1 is Canvas.new
+    ((LogRef(4), 0, 7), "not a Buffer.set_data of .* with arguments \\[0, 7\\]"),  # a whole write of 6000
     ((np.zeros(3, np.float32), LogRef(4), 1), "holds a log reference where none may be"),
 ])
 def test_a_bad_log_reference_is_a_format_error(tmp_path: Path, args: tuple[Any, ...], reason: str) -> None:
