@@ -79,3 +79,34 @@ def test_serve_relay_and_late_nodes_end_equal(tmp_path: Path) -> None:
         assert result["state_hash"] == expected, result
     assert (tmp_path / "early.gsplog").read_bytes() == session.read_bytes()
     assert results[1]["commands"] < results[0]["commands"]  # the late node started from a snapshot
+
+
+def test_serve_sends_a_linked_keyframe_as_the_keyframe_it_stands_for(tmp_path: Path) -> None:
+    """A file's LINKED_KEYFRAME points into the file; on the wire it travels self-contained, and
+    a node saving the stream gets a log that verifies and ends in the same state."""
+    from sessions import ChunkKind, LogReader, SceneState, tools
+
+    session = Path(__file__).resolve().parents[1] / "sessions" / "golden" / "linked_v1_2.gsplog"
+    port = free_port_pair()
+    endpoint = f"tcp://127.0.0.1:{port}"
+    copy = tmp_path / "copy.gsplog"
+    server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "2")
+    saver = CliProcess("node", endpoint, "--save", str(copy), "--null", "--timeout", "30")
+    try:
+        result = saver.result()
+        server.proc.wait(30)
+        assert server.proc.returncode == 0
+    finally:
+        for proc in (server, saver):
+            proc.stop()
+    assert result["state_hash"] == file_state_hash(session)
+    assert tools.verify(copy).ok
+    with LogReader(session) as original, LogReader(copy) as saved:
+        assert [original.index.entries[i].kind for i in original.index.keyframes] == [
+            ChunkKind.LINKED_KEYFRAME, ChunkKind.KEYFRAME]
+        assert [saved.index.entries[i].kind for i in saved.index.keyframes] == [ChunkKind.KEYFRAME] * 2
+        states = [SceneState(), SceneState()]
+        for state, reader in zip(states, (original, saved)):
+            for command in reader.keyframe_commands(reader.index.keyframes[0]):
+                state.apply(command)
+        assert states[0].state_hash() == states[1].state_hash()
