@@ -43,11 +43,17 @@ def _progress(total: int | None, unit: str, desc: str) -> Iterator[Callable[[int
 
 @contextmanager
 def _log_errors() -> Iterator[None]:
-    """Bad logs and positions become one clear line and exit status 1, not a traceback."""
+    """Bad logs and positions become one clear line and exit status 1, not a traceback; a reader
+    that stops early (``gsp dump log | head``) ends the command quietly."""
     from sessions.errors import LogFormatError, LogWriteError
 
     try:
         yield
+    except BrokenPipeError:
+        # Nothing reads stdout any more: point it at /dev/null so the exit flush is silent too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(1) from None
     except (LogFormatError, LogWriteError, ValueError, OSError) as error:
         raise click.ClickException(str(error)) from None
 

@@ -160,3 +160,20 @@ def test_real_gsp_process(log: tuple[Path, list[Command]]) -> None:
     assert done.returncode == 0 and "OK" in done.stdout
     done = subprocess.run([*command, "dump", "--help"], capture_output=True, text=True, timeout=60)
     assert "--from" in done.stdout and "@label" in done.stdout
+
+
+@pytest.mark.slow
+def test_dump_into_a_reader_that_stops_early_ends_quietly(log: tuple[Path, list[Command]]) -> None:
+    """``gsp dump log | head -1``: the closed pipe ends dump without an error message."""
+    gsp = shutil.which("gsp")
+    command = [gsp] if gsp else [sys.executable, "-m", "gsplog_cli.main"]
+    with subprocess.Popen([*command, "dump", "--full", str(log[0])], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.readline()
+        proc.stdout.close()  # what head does after its line
+        stderr = proc.stderr.read().decode()
+        proc.wait(60)
+    assert json.loads(first)["seq"] == 1
+    assert stderr == ""
+    assert proc.returncode == 1
