@@ -7,8 +7,8 @@ into blocks of :data:`BLOCK_BYTES` (cache-sized) and shuffling each array's part
 block lets the reader decompress one block into cache and unshuffle it straight into the final
 raw bytes: one pass over fresh memory, as plain lz4 makes. Chunks with nothing to shuffle use
 the same layout when they span several blocks (``array_count`` 0): each block is compressed
-straight from the commands' arrays, with no joined copy of the whole body. Layout (little-endian, also in
-docs/format.md)::
+straight from the commands' arrays, with no joined copy of the whole body. Layout
+(little-endian, also in docs/format.md)::
 
     u32 block_size    raw bytes per block (a multiple of 16; the last block may be shorter)
     u32 block_count   ceil(raw_size / block_size)

@@ -277,7 +277,7 @@ def encode_rows(rows: Sequence[Row], *, out_of_band: bool = True) -> EncodedBatc
             kwargs = row[5]
             for a in args:
                 if type(a) not in scalar and (type(a) is not bytes or len(a) >= INLINE_MAX):
-                    # scalars as they are, small bytearrays inline, the rest through value()
+                    # scalars and short bytes as they are, short bytearrays inline, the rest through value()
                     args = [a if type(a) in scalar or (type(a) is bytes and len(a) < INLINE_MAX)
                             else _new_ext(ext, (EXT_BYTEARRAY, bin8[len(a)] + a))
                             if type(a) is bytearray and len(a) < INLINE_MAX else value(a) for a in args]

@@ -36,8 +36,8 @@ def serve_log(
     The chunk bytes are forwarded unchanged and the file's own header travels with snapshots,
     so a node that joins before ``wait`` runs out saves a byte-identical copy (except for
     LINKED_KEYFRAME chunks, which point into the file: they travel as the self-contained
-    KEYFRAME they stand for). One call is one
-    session (a new session id); the publisher is closed, with its END, on return.
+    KEYFRAME they stand for). One call is one session (a new session id); the publisher is
+    closed, with its END, on return.
     """
     stop = stop or threading.Event()
     with open(reader.path, "rb") as file:
