@@ -87,6 +87,8 @@ class SceneLedger:
         #: buffer uuid -> seq of the whole write (of LINK_MIN_BYTES or more) that still holds all its
         #: contents: a keyframe in the same file may point at that command instead of storing them.
         self.whole_writes: dict[str, int] = {}
+        #: Buffers whose latest whole write the last ``materialise(defer_linked=True)`` left pending.
+        self.deferred: set[str] = set()
         self._kinds: dict[str, int] = {}  # op -> how the ledger treats it (_classify)
         self._n = 0  # append counter: keys of _pending (keyframe commands share one seq)
 
@@ -248,8 +250,14 @@ class SceneLedger:
             self._hold(row[4][0], -1)
 
     # -- the state -------------------------------------------------------------------------------
-    def materialise(self) -> Any:
-        """Apply the pending commands to the SceneState and return it (None once failed)."""
+    def materialise(self, defer_linked: bool = False) -> Any:
+        """Apply the pending commands to the SceneState and return it (None once failed).
+
+        ``defer_linked``: keep pending, unapplied, each buffer's whole write that
+        :attr:`whole_writes` names (the buffer's contents in the state are then stale): for a
+        keyframe that points at those writes instead of storing the contents, the copy would be
+        wasted. A later call without it applies them.
+        """
         if self.failed is not None:
             self._clear()
             return None
@@ -262,7 +270,12 @@ class SceneLedger:
                 self._fail(f"keyframes disabled: {error}")
                 return None
         state = self.state
+        whole_writes = self.whole_writes
+        deferred = []
         for row in self._pending.values():
+            if defer_linked and row[2] == "Buffer.set_data" and whole_writes.get(row[3]) == row[0]:
+                deferred.append(row)
+                continue
             try:
                 state.apply(Command(*row))
             except Exception as error:
@@ -270,6 +283,9 @@ class SceneLedger:
                 self._fail(f"keyframes disabled after seq {row[0]} ({row[2]}): {error}")
                 return None
         self._clear()
+        self.deferred = {row[3] for row in deferred}
+        for row in deferred:  # pending again, with their holds and coalescing keys
+            self.append_row(row)
         return state
 
     def _clear(self) -> None:

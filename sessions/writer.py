@@ -357,37 +357,48 @@ class LogWriter:
                                   time_range=(self.last_t_ns, self.last_t_ns), shuffle=self.shuffle,
                                   compress=self.compress)
 
-    def _linked(self, commands: list[Command]) -> list[Command] | None:
+    def _linked(self, commands: list[Command]) -> tuple[list[Command], set[str]]:
         """The keyframe for the file: each big buffer's contents replaced by a LogRef to the
-        whole write, already in the file, that still holds them (None: nothing to link)."""
+        whole write, already in the file, that still holds them; and the buffers so linked."""
         assert self._ledger is not None
         whole_writes = self._ledger.whole_writes
         linked = list(commands)
-        found = False
+        targets = set()
         for i, cmd in enumerate(commands):
             seq = whole_writes.get(cmd.target) if cmd.op == "Buffer.set_data" else None
             if seq is not None and len(cmd.args) == 3 and cmd.args[1] == 0:
                 linked[i] = Command(cmd.seq, cmd.t_ns, cmd.op, cmd.target, (LogRef(seq), *cmd.args[1:]), cmd.kwargs)
-                found = True
-        return linked if found else None
+                targets.add(cmd.target)
+        return linked, targets
 
     def write_keyframe(self) -> bool:
         """Flush, then write a KEYFRAME chunk of the current state now. False when keyframes are off.
 
         The file gets a LINKED_KEYFRAME when buffers' contents are those of whole writes it
-        already holds (it points at them instead of storing them again); other sinks (live
+        already holds (it points at them instead of storing them again; with the file as the
+        only sink, the scene state does not even copy those contents); other sinks (live
         streams) always get a self-contained KEYFRAME.
         """
         if self._pending:
             self.flush()
-        state = self._ledger.materialise() if self._ledger is not None else None
+        ledger = self._ledger
+        file_only = self.file_sink is not None and len(self.sinks) == 1
+        state = ledger.materialise(defer_linked=file_only) if ledger is not None else None
         if state is None:
             return False
+        assert ledger is not None
         loans: list[Any] = []
         try:
             commands = state.snapshot(self.last_seq, self.last_t_ns, loans=loans)
-            linked = self._linked(commands) if self.file_sink is not None else None
-            if linked is None:
+            linked, targets = self._linked(commands) if self.file_sink is not None else (commands, set())
+            if not ledger.deferred <= targets:  # never expected: store the contents after all
+                for loan in loans:
+                    loan.release()
+                loans.clear()
+                state = ledger.materialise()
+                commands = state.snapshot(self.last_seq, self.last_t_ns, loans=loans)
+                linked, targets = self._linked(commands)
+            if not targets:
                 size = self._emit(self._keyframe_parts(commands, ChunkKind.KEYFRAME))
             else:
                 size = self._emit(self._keyframe_parts(linked, ChunkKind.LINKED_KEYFRAME), only_file=True)

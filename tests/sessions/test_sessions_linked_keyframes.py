@@ -210,3 +210,28 @@ def test_bit_flips_never_make_a_seek_through_a_linked_keyframe_wrong(tmp_path: P
         assert state.state_hash() == expected
         exact += 1
     assert exact > 0  # flips in the footer: the index is rebuilt by scanning
+
+
+def test_a_deferred_whole_write_is_applied_before_a_later_partial_one(tmp_path: Path) -> None:
+    """With the file as its only sink, the writer's scene state skips copying contents a linked
+    keyframe points at; a partial write after them must still land on the right contents."""
+    n = 20_000  # 240 kB of positions: linked
+    first = np.random.default_rng(2).random((n, 3), dtype=np.float32)
+    patch = np.full((3, 3), 7.0, np.float32)
+    path = tmp_path / "deferred.gsplog"
+    writer = LogWriter(path, keyframe_interval_s=1e9, keyframe_interval_bytes=1 << 40)
+    writer.append(Command(1, 1, "Buffer.new", POSITIONS, (n, _vec3())))
+    writer.append(Command(2, 2, "Buffer.set_data", POSITIONS, (first, 0, n)))
+    writer.write_keyframe()
+    assert writer._ledger is not None and writer._ledger.deferred == {POSITIONS}
+    writer.append(Command(3, 3, "Buffer.set_data", POSITIONS, (patch, 100, 3)))
+    writer.write_keyframe()
+    writer.close()
+    expected = first.copy()
+    expected[100:103] = patch
+    with LogReader(path) as reader:
+        linked, stored = reader.index.keyframes
+        assert reader.index.entries[linked].kind == ChunkKind.LINKED_KEYFRAME
+        assert reader.index.entries[stored].kind == ChunkKind.KEYFRAME
+        assert np.array_equal(_positions_in(reader.keyframe_commands(linked)), first.ravel())
+        assert np.array_equal(_positions_in(reader.keyframe_commands(stored)), expected.ravel())
