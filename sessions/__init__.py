@@ -2,7 +2,7 @@
 
 Public API (docs/format.md and docs/protocol.md describe the bytes):
 
-- :class:`Command`, :class:`Ref` — the unit of a log;
+- :class:`Command`, :class:`Ref` — the unit of a log (:class:`LogRef`: in linked keyframes);
 - :class:`LogWriter`, :class:`LogReader` — write and read ``.gsplog`` files;
 - :func:`encode_chunk` / :func:`decode_chunk` — the chunk bytes shared by files and the wire;
 - :class:`SceneState` — commands applied to real ``gsp`` objects, snapshots (keyframes);
@@ -15,7 +15,7 @@ from typing import Any
 
 from sessions.chunk import Chunk, ChunkInfo, ChunkKind, decode_chunk, encode_chunk, encode_end_chunk
 from sessions.codec import PROTOCOL_VERSION
-from sessions.command import Command, Ref
+from sessions.command import Command, LogRef, Ref
 from sessions.errors import CommandError, LogFormatError, LogWriteError
 from sessions.position import At, parse_at
 from sessions.reader import LogReader
@@ -34,6 +34,7 @@ __all__ = [
     "FileSink",
     "LogFormatError",
     "LogReader",
+    "LogRef",
     "LogWriteError",
     "LogWriter",
     "MemorySink",

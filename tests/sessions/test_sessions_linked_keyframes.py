@@ -16,11 +16,11 @@ from make_golden import LINKED, LINKED_POINTS, linked_positions  # noqa: E402
 from sessions_testkit import Script, uid  # noqa: E402
 
 from sessions import ChunkKind, Command, LogFormatError, LogReader, LogWriter, tools  # noqa: E402
-from sessions.chunk import HEADER_SIZE, ChunkInfo, decode_chunk, encode_chunk  # noqa: E402
+from sessions.chunk import HEADER_SIZE, decode_chunk, encode_chunk  # noqa: E402
 from sessions.command import LogRef  # noqa: E402
 from sessions.fileformat import default_metadata  # noqa: E402
 from sessions.scene import SceneState  # noqa: E402
-from sessions.sinks import FileSink  # noqa: E402
+from sessions.sinks import FileSink, MemorySink  # noqa: E402
 
 POSITIONS = uid(3)
 
@@ -65,17 +65,7 @@ def test_the_linked_golden_points_at_frame_two_and_seeks_to_the_replayed_state()
 
 
 def test_a_linked_keyframe_is_small_and_live_sinks_get_a_self_contained_one(tmp_path: Path) -> None:
-    class Collect:  # a sink that is not the file: what a live stream receives
-        def __init__(self) -> None:
-            self.chunks: list[tuple[bytes, ChunkInfo]] = []
-
-        def write_chunk(self, chunk: bytes, info: ChunkInfo) -> None:
-            self.chunks.append((bytes(chunk), info))
-
-        def close(self) -> None:
-            pass
-
-    live = Collect()
+    live = MemorySink()  # a sink that is not the file: what a live stream receives
     n = 100_000  # 1.2 MB of positions
     positions = np.random.default_rng(1).random((n, 3), dtype=np.float32)
     writer = LogWriter(tmp_path / "big.gsplog", sinks=[live], keyframe_interval_s=1e9, keyframe_interval_bytes=1 << 40)
