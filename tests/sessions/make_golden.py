@@ -81,7 +81,9 @@ def build_linked(path: Path) -> None:
         if frame == 4:
             s.add("Buffer.set_data", uid(3), bytearray(np.zeros((5, 3), np.float32).tobytes()), 10, 5)
         keyframes_after.append(s.add("Renderer.render", uid(8), [Ref(uid(2))], [Ref(uid(7))], [None], [None]).seq)
-    writer = LogWriter(path, metadata=FIXED_METADATA, keyframe_interval_s=1e9, keyframe_interval_bytes=1 << 40)
+    metadata = {**FIXED_METADATA, "user": {"golden": True, "description": "4 frames of 6000 points, a linked "
+                                                                         "keyframe, then a stored one"}}
+    writer = LogWriter(path, metadata=metadata, keyframe_interval_s=1e9, keyframe_interval_bytes=1 << 40)
     for cmd in s.commands:
         writer.append(cmd)
         if cmd.seq in (keyframes_after[1], keyframes_after[3]):
