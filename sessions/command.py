@@ -47,3 +47,10 @@ class Command:
     def method(self) -> str:
         """The method part of ``op`` (``"new"`` for constructors)."""
         return self.op.partition(".")[2]
+
+
+def linked_data(cmd: Command) -> LogRef | None:
+    """The LogRef standing for the data of a linked keyframe's ``Buffer.set_data`` (else None)."""
+    if cmd.op == "Buffer.set_data" and cmd.args and type(cmd.args[0]) is LogRef:
+        return cmd.args[0]
+    return None

@@ -20,7 +20,7 @@ from sessions.chunk import (
     encode_chunk,
     peek_chunk_header,
 )
-from sessions.command import Command, LogRef
+from sessions.command import Command, LogRef, linked_data
 from sessions.errors import LogFormatError
 from sessions.fileformat import TRAILER_SIZE, FileHeader, decode_header, decode_trailer, header_size_hint
 from sessions.index import RENDER_OP, LogIndex, summarize_commands
@@ -230,10 +230,10 @@ class LogReader:
         sources: dict[int, dict[int, Command]] = {}  # chunk number -> its commands by seq
         resolved = []
         for cmd in commands:
-            link = cmd.args[0] if cmd.op == "Buffer.set_data" and cmd.args else None
-            if type(link) is LogRef:
+            link = linked_data(cmd)
+            if link is not None:
                 cmd = Command(cmd.seq, cmd.t_ns, cmd.op, cmd.target,
-                              (self._linked_data(link, cmd, number, sources), *cmd.args[1:]), cmd.kwargs)
+                              (self._resolve_link(link, cmd, number, sources), *cmd.args[1:]), cmd.kwargs)
             elif any(type(a) is LogRef for a in (*cmd.args, *cmd.kwargs.values())):
                 raise self._error(f"keyframe command {cmd.op} (seq {cmd.seq}) holds a log reference where none "
                                   "may be", chunk.info.offset, number)
@@ -249,7 +249,7 @@ class LogReader:
         return encode_chunk(self.keyframe_commands(number), ChunkKind.KEYFRAME, seq_range=(entry.seq_first, entry.seq_last),
                             time_range=(entry.t_first, entry.t_last))
 
-    def _linked_data(self, link: LogRef, cmd: Command, keyframe: int,
+    def _resolve_link(self, link: LogRef, cmd: Command, keyframe: int,
                      sources: dict[int, dict[int, Command]]) -> Any:
         """The data argument of command ``link.seq``: a Buffer.set_data of the same buffer, offset
         and count as ``cmd`` in an earlier COMMANDS chunk."""

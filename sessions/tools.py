@@ -20,7 +20,7 @@ import numpy as np
 
 from sessions.chunk import HEADER_SIZE, KEYFRAME_KINDS, ChunkKind, decode_chunk, peek_chunk_header
 from sessions.codec import UnknownValue
-from sessions.command import Command, LogRef, Ref
+from sessions.command import Command, Ref, linked_data
 from sessions.errors import LogFormatError
 from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, header_size_hint
 from sessions.index import summarize_commands
@@ -250,8 +250,8 @@ def _note_big_writes(commands: list[Command], big_writes: dict[int, str]) -> Non
 def _check_links(commands: list[Command], big_writes: dict[int, str], offset: int) -> None:
     """LogFormatError unless every LogRef of a linked keyframe names an intact earlier write."""
     for cmd in commands:
-        link = cmd.args[0] if cmd.op == "Buffer.set_data" and cmd.args else None
-        if type(link) is LogRef and big_writes.get(link.seq) != cmd.target:
+        link = linked_data(cmd)
+        if link is not None and big_writes.get(link.seq) != cmd.target:
             raise LogFormatError(f"keyframe refers to command {link.seq}, which no intact earlier chunk holds "
                                  f"as a write of {cmd.target}", offset=offset)
 
