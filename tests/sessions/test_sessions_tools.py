@@ -163,11 +163,13 @@ def test_real_gsp_process(log: tuple[Path, list[Command]]) -> None:
 
 
 @pytest.mark.slow
-def test_dump_into_a_reader_that_stops_early_ends_quietly(log: tuple[Path, list[Command]]) -> None:
+def test_dump_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
     """``gsp dump log | head -1``: the closed pipe ends dump without an error message."""
+    path = tmp_path / "long.gsplog"
+    make_log(path, frames=400)  # far more JSON than a pipe holds: dump meets the closed pipe
     gsp = shutil.which("gsp")
     command = [gsp] if gsp else [sys.executable, "-m", "gsplog_cli.main"]
-    with subprocess.Popen([*command, "dump", "--full", str(log[0])], stdout=subprocess.PIPE,
+    with subprocess.Popen([*command, "dump", "--full", str(path)], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         first = proc.stdout.readline()
