@@ -34,6 +34,7 @@ from typing import Any
 import lz4.block
 import numpy as np
 
+from sessions import lz4_into
 from sessions import shuffle as shuffle_filter
 from sessions.errors import LogFormatError
 
@@ -110,32 +111,39 @@ def decode_blocks(payload: memoryview, raw_size: int, where: Callable[[], dict[s
                 or start + length > raw_size:
             raise bad(f"bad shuffled array: {length} bytes at {start}, items of {itemsize}")
         previous_end = start + length
-    out = np.empty(raw_size, dtype=np.uint8).data  # no zero fill: every byte is written below
+    src = np.frombuffer(payload, dtype=np.uint8)
+    body = np.empty(raw_size, dtype=np.uint8)  # no zero fill: every byte is written below
+    out = body.data
+    scratch = np.empty(min(block_size, raw_size), dtype=np.uint8) if arrays else body
     at = table_end
     index = 0
     for number, size in enumerate(sizes):
         block_start = number * block_size
         block_end = min(block_start + block_size, raw_size)
-        try:
-            block = lz4.block.decompress(payload[at : at + size], uncompressed_size=block_end - block_start)
-        except Exception as error:
-            raise bad(f"block {number}: lz4 decompression failed: {error}") from None
-        if len(block) != block_end - block_start:
-            raise bad(f"block {number} decompressed to {len(block)} bytes, expected {block_end - block_start}")
-        at += size
-        src = memoryview(block)
-        copied = block_start  # raw bytes of this block placed so far
         while index < len(arrays) and arrays[index][0] + arrays[index][1] <= block_start:
             index += 1
+        shuffled_here = index < len(arrays) and arrays[index][0] < block_end
+        try:  # a block with nothing shuffled goes straight to its place; else into cache first
+            if shuffled_here:
+                lz4_into.decompress_into(src, at, size, scratch, 0, block_end - block_start)
+            else:
+                lz4_into.decompress_into(src, at, size, body, block_start, block_end - block_start)
+        except ValueError as error:
+            raise bad(f"block {number}: {error}") from None
+        at += size
+        if not shuffled_here:
+            continue
+        block = scratch.data
+        copied = block_start  # raw bytes of this block placed so far
         i = index
         while i < len(arrays) and arrays[i][0] < block_end:
             start, length, itemsize, _zero = arrays[i]
             lo, hi = max(start, block_start), min(start + length, block_end)
             if copied < lo:
-                out[copied:lo] = src[copied - block_start : lo - block_start]
-            shuffle_filter.unshuffle_into(out[lo:hi], src[lo - block_start : hi - block_start], itemsize)
+                out[copied:lo] = block[copied - block_start : lo - block_start]
+            shuffle_filter.unshuffle_into(out[lo:hi], block[lo - block_start : hi - block_start], itemsize)
             copied = hi
             i += 1
         if copied < block_end:
-            out[copied:block_end] = src[copied - block_start :]
+            out[copied:block_end] = block[copied - block_start : block_end - block_start]
     return out

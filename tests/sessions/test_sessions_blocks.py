@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import lz4.block
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -15,7 +16,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_golden import BLOCKS_CHUNK, blocks_arrays  # noqa: E402
 
-from sessions import LogFormatError  # noqa: E402
+from sessions import LogFormatError, lz4_into  # noqa: E402
 from sessions import shuffle as shuffle_filter  # noqa: E402
 from sessions.blocks import decode_blocks, encode_blocks  # noqa: E402
 from sessions.chunk import (  # noqa: E402
@@ -41,6 +42,15 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
     shuffle_filter.use(request.param)
     yield request.param
     shuffle_filter.use(default)
+
+
+@pytest.fixture(params=["direct", "copy"])
+def lz4_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """liblz4 straight into the body (python-lz4's wheels export it) or python-lz4 and a copy."""
+    assert lz4_into.AVAILABLE, "LZ4_decompress_safe not found in python-lz4 or a system liblz4"
+    lz4_into.use(request.param == "direct")
+    yield request.param
+    lz4_into.use(True)
 
 
 def _smooth_rows() -> list[tuple]:
@@ -71,7 +81,7 @@ def _check_same(chunk: bytes, rows: list[tuple]) -> None:
             assert bytes(got) == bytes(want)
 
 
-def test_shuffled_chunks_are_blocked_and_round_trip(backend: str) -> None:
+def test_shuffled_chunks_are_blocked_and_round_trip(backend: str, lz4_path: str) -> None:
     rows = _smooth_rows()
     chunk = b"".join(encode_chunk_rows(rows, shuffle=True))
     info = peek_chunk_header(chunk)
@@ -85,7 +95,7 @@ def test_auto_shuffle_of_smooth_data_gives_blocks() -> None:
     assert peek_chunk_header(b"".join(encode_chunk_rows(rows))).flags & ChunkFlags.BLOCKS
 
 
-def test_big_compressible_chunks_are_blocked_without_shuffle() -> None:
+def test_big_compressible_chunks_are_blocked_without_shuffle(lz4_path: str) -> None:
     """Over one block, plain lz4 chunks are blocks too (no joined copy of the body on writing);
     blocks inside one array, blocks across several values and small chunks all round-trip."""
     constant = np.full(300_000, 1.5, np.float32)  # 1.2 MB: several whole blocks inside one blob
@@ -157,7 +167,7 @@ def _damaged_payloads(payload: bytes) -> Iterator[tuple[str, bytes]]:
     yield "truncated table", payload[:10]
 
 
-def test_malformed_block_tables_raise_the_documented_error() -> None:
+def test_malformed_block_tables_raise_the_documented_error(lz4_path: str) -> None:
     chunk = b"".join(encode_chunk_rows(_smooth_rows(), shuffle=True))
     payload = chunk[HEADER_SIZE:]
     for what, bad in _damaged_payloads(payload):
@@ -187,3 +197,27 @@ def test_any_segments_and_block_size_round_trip(spec: list[tuple[int, int]], blo
     raw = b"".join(bytes(view) for _, view, _ in segments)
     payload = b"".join(encode_blocks(segments, len(raw), block_size))
     assert bytes(decode_blocks(memoryview(payload), len(raw), dict)) == raw
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_decompress_into_places_exactly_one_block_and_rejects_bad_ones(direct: bool) -> None:
+    lz4_into.use(direct)
+    try:
+        raw = np.sort(np.random.default_rng(1).random(5000)).astype(np.float32).view(np.uint8)
+        packed = np.frombuffer(b"xyz" + lz4.block.compress(raw.tobytes(), store_size=False), np.uint8)
+        dst = np.full(raw.nbytes + 32, 7, np.uint8)
+        lz4_into.decompress_into(packed, 3, packed.nbytes - 3, dst, 16, raw.nbytes)
+        assert np.array_equal(dst[16 : 16 + raw.nbytes], raw)
+        assert (dst[:16] == 7).all() and (dst[16 + raw.nbytes :] == 7).all()  # nothing outside the range
+        with pytest.raises(ValueError, match="expected"):  # a block shorter than declared
+            lz4_into.decompress_into(packed, 3, packed.nbytes - 3, dst, 0, raw.nbytes + 16)
+        with pytest.raises(ValueError, match="lz4 decompression failed"):  # the output would not fit
+            lz4_into.decompress_into(packed, 3, packed.nbytes - 3, dst, 0, raw.nbytes - 16)
+        with pytest.raises(ValueError, match="lz4 decompression failed"):  # garbage
+            lz4_into.decompress_into(np.full(64, 0xF0, np.uint8), 0, 64, dst, 0, 1000)
+        with pytest.raises(ValueError, match="outside the buffers"):
+            lz4_into.decompress_into(packed, 3, packed.nbytes, dst, 0, raw.nbytes)
+        with pytest.raises(ValueError, match="outside the buffers"):
+            lz4_into.decompress_into(packed, 3, packed.nbytes - 3, dst, 40, raw.nbytes)
+    finally:
+        lz4_into.use(True)
