@@ -121,7 +121,8 @@ class SceneLedger:
         buffer_bytes = self._buffer_bytes
         whole_writes = self.whole_writes
         plain = _PLAIN
-        for row in rows:
+        last = len(rows) - 1
+        for i, row in enumerate(rows):
             op = row[2]
             kind = kinds.get(op)
             if kind is None:
@@ -133,6 +134,11 @@ class SceneLedger:
                         break
                 else:
                     target = row[3]
+                    if i < last:  # the same setter on the same target next replaces this row at once
+                        following = rows[i + 1]
+                        if following[2] == op and following[3] == target and not following[5] \
+                                and len(following[4]) == len(args):
+                            continue
                     self._n += 1
                     n = self._n
                     setter_key = (target, op, len(args))
@@ -149,10 +155,16 @@ class SceneLedger:
                     # :meth:`append_row` inline for a small write: small payloads are never held
                     # (so the full write it replaces, of the same size, holds none either).
                     target = row[3]
+                    whole = args[1] == 0 and args[2] == counts.get(target, -1)
+                    if whole and i < last:  # a whole write of the same buffer next replaces this one
+                        following = rows[i + 1]
+                        if following[2] == op and following[3] == target and not following[5] \
+                                and len(following[4]) == 3 and following[4][1] == 0 and following[4][2] == args[2]:
+                            continue
                     self._n += 1
                     n = self._n
                     whole_writes.pop(target, None)  # small contents: stored in keyframes
-                    if args[1] == 0 and args[2] == counts.get(target, -1):
+                    if whole:
                         key = (target, op)
                         size = len(args[0])
                         self.scene_bytes += size - buffer_bytes.get(target, 0)
