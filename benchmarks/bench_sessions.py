@@ -3,7 +3,8 @@
 - ``python benchmarks/bench_sessions.py`` prints three reports with ratios against baselines
   measured in the same run:
   1. decoding a chunk of float32 commands into numpy arrays vs ``lz4.block.decompress`` of the
-     same payload (target: >= 0.8x lz4's speed; decoding includes the checksum);
+     same payload (target: >= 0.8x lz4's speed; decoding includes the checksum), on one thread
+     and on the default decode threads (sessions/decode_threads.py);
      a byte-shuffled chunk is decoded with the C kernel and with the numpy fallback in turn;
   2. the shuffle filter on smooth and random float32 data (size and speed, with and without),
      and the shuffle/unshuffle kernels alone in GB/s (C, numpy, and a plain copy of the same
@@ -31,7 +32,7 @@ from typing import Any
 import lz4.block
 import numpy as np
 
-from sessions import Command, LogReader, LogWriter, Ref, decode_chunk, encode_chunk
+from sessions import Command, LogReader, LogWriter, Ref, decode_chunk, decode_threads, encode_chunk
 from sessions import shuffle as shuffle_filter
 from sessions.chunk import HEADER_SIZE, ChunkFlags, peek_chunk_header
 
@@ -109,9 +110,11 @@ def raw_bytes(chunk: bytes) -> bytes:
 def bench_decode() -> None:
     print("== 1. decoding a chunk into numpy arrays vs lz4 decompression of the same bytes ==")
     default_backend = shuffle_filter.BACKEND
-    # the shuffled (sorted) chunk at 12 MB, the size of issue 3's figure: at 32 MB every fresh
-    # buffer (lz4's output included) is mmap'ed and page faults dominate both sides
-    for kind, total_mb in (("random", 32), ("quantized", 32), ("smooth", 32), ("sorted", 12), ("sorted", 32)):
+    default_threads = decode_threads.threads()
+    # 12 MB: a 1M-point frame, the biggest chunk the recorder writes by default; at 32 MB every
+    # fresh buffer (the decoded body included) is mmap'ed and page faults weigh on decoding
+    for kind, total_mb in (("random", 32), ("quantized", 12), ("quantized", 32), ("smooth", 32), ("sorted", 12),
+                           ("sorted", 32)):
         chunk = decode_chunk_bytes(kind, total_mb)
         info = peek_chunk_header(chunk)
         raw = raw_bytes(chunk)
@@ -133,24 +136,32 @@ def bench_decode() -> None:
         # a shuffled chunk is decoded with each implementation of the filter, lz4 timed alongside
         for backend in backends() if info.flags & ChunkFlags.SHUFFLE else [shuffle_filter.BACKEND]:
             shuffle_filter.use(backend)
-            t_lz4, t_dec = best_of(lz4_only), best_of(decode)
             label = f"chunk {how}" + (f" [{backend}]" if info.flags & ChunkFlags.SHUFFLE else "")
-            print(f"  {kind:9} float32, {mb:.0f} MB raw, {label} ({len(chunk) / 1e6:.1f} MB): "
-                  f"lz4 alone {mb / t_lz4 / 1e3:.2f} GB/s, decode_chunk+commands {mb / t_dec / 1e3:.2f} GB/s, "
-                  f"ratio {t_lz4 / t_dec:.2f}x lz4 speed (target >= 0.8)")
+            print(f"  {kind:9} float32, {mb:.0f} MB raw, {label} ({len(chunk) / 1e6:.1f} MB):")
+            # one decoding thread, then the default pool (blocks of big chunks in parallel)
+            for threads in sorted({1, default_threads}):
+                decode_threads.set_threads(threads)
+                t_lz4, t_dec = best_of(lz4_only), best_of(decode)
+                if threads == 1:
+                    t_one = t_dec
+                print(f"  {'':9} lz4 alone {mb / t_lz4 / 1e3:.2f} GB/s, decode_chunk+commands on {threads} "
+                      f"thread{'s' if threads > 1 else ''} {mb / t_dec / 1e3:.2f} GB/s, "
+                      f"ratio {t_lz4 / t_dec:.2f}x lz4 speed (target >= 0.8)")
+            decode_threads.set_threads(1)
             if info.flags & ChunkFlags.BLOCKS:
                 # lz4 of the same blocks, each placed into one fresh body-sized buffer: what any
                 # reader handing out the arrays must do at least (lz4 alone above keeps nothing)
                 t_body = best_of(lambda blocks=blocks, size=info.raw_size: lz4_into_fresh_body(blocks, size))
                 print(f"  {'':9} same chunk: lz4 of its blocks into one fresh body {mb / t_body / 1e3:.2f} GB/s, "
-                      f"ratio {t_body / t_dec:.2f}x")
+                      f"ratio {t_body / t_one:.2f}x (1 thread)")
                 # the same raw bytes as one lz4 block (the 1.0 layout without shuffle, and what a
                 # format of one compressed block per chunk gets)
                 single, raw_size = lz4.block.compress(raw, store_size=False), len(raw)
                 t_single = best_of(lambda single=single, size=raw_size: lz4.block.decompress(single, uncompressed_size=size))
                 print(f"  {'':9} same raw bytes as one lz4 block ({len(single) / 1e6:.1f} MB): lz4 alone "
-                      f"{mb / t_single / 1e3:.2f} GB/s, ratio {t_single / t_dec:.2f}x")
+                      f"{mb / t_single / 1e3:.2f} GB/s, ratio {t_single / t_one:.2f}x (1 thread)")
         shuffle_filter.use(default_backend)
+        decode_threads.set_threads(default_threads)
 
 
 # --------------------------------------------------------------------------------------------

@@ -27,6 +27,9 @@ block edge.
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
 import struct
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -34,7 +37,7 @@ from typing import Any
 import lz4.block
 import numpy as np
 
-from sessions import lz4_into
+from sessions import decode_threads, lz4_into
 from sessions import shuffle as shuffle_filter
 from sessions.errors import LogFormatError
 
@@ -87,8 +90,14 @@ def encode_blocks(segments: Sequence[Segment], raw_size: int, block_size: int = 
     return [b"".join(table), *blocks]
 
 
-def decode_blocks(payload: memoryview, raw_size: int, where: Callable[[], dict[str, Any]]) -> memoryview:
-    """The raw bytes (unshuffled) of a ``BLOCKS`` payload; LogFormatError when malformed."""
+def decode_blocks(
+    payload: memoryview,
+    raw_size: int,
+    where: Callable[[], dict[str, Any]],
+    verify: Callable[[], bool] | None = None,
+) -> memoryview:
+    """The raw bytes (unshuffled) of a ``BLOCKS`` payload; LogFormatError when malformed, or when
+    ``verify`` (the chunk's checksum test, run while the blocks decode) returns False."""
 
     def bad(reason: str) -> LogFormatError:
         return LogFormatError(f"blocked payload: {reason}", **where())
@@ -112,38 +121,72 @@ def decode_blocks(payload: memoryview, raw_size: int, where: Callable[[], dict[s
             raise bad(f"bad shuffled array: {length} bytes at {start}, items of {itemsize}")
         previous_end = start + length
     src = np.frombuffer(payload, dtype=np.uint8)
-    body = np.empty(raw_size, dtype=np.uint8)  # no zero fill: every byte is written below
-    out = body.data
-    scratch = np.empty(min(block_size, raw_size), dtype=np.uint8) if arrays else body
-    at = table_end
-    index = 0
-    for number, size in enumerate(sizes):
-        block_start = number * block_size
-        block_end = min(block_start + block_size, raw_size)
-        while index < len(arrays) and arrays[index][0] + arrays[index][1] <= block_start:
-            index += 1
-        shuffled_here = index < len(arrays) and arrays[index][0] < block_end
-        try:  # a block with nothing shuffled goes straight to its place; else into cache first
-            if shuffled_here:
-                lz4_into.decompress_into(src, at, size, scratch, 0, block_end - block_start)
-            else:
-                lz4_into.decompress_into(src, at, size, body, block_start, block_end - block_start)
-        except ValueError as error:
-            raise bad(f"block {number}: {error}") from None
-        at += size
-        if not shuffled_here:
-            continue
+    body = np.empty(raw_size, dtype=np.uint8)  # no zero fill: every block writes its own bytes
+    blocks = _Blocks(src, list(itertools.accumulate(sizes, initial=table_end)), arrays, body, block_size)
+    jobs: list[Callable[[], None]] = [functools.partial(blocks.decode_range, first, stop)
+                                      for first, stop in decode_threads.split(block_count)]
+    verdict: list[bool] = []
+    if verify is not None:  # alongside the blocks: lz4 stays in bounds whatever the bytes are
+        jobs.insert(1, lambda: verdict.append(verify()))
+    try:
+        decode_threads.run(jobs)
+    except ValueError as error:
+        block_error: ValueError | None = error
+    else:
+        block_error = None
+    if verify is not None and verdict != [True]:
+        raise LogFormatError("chunk payload checksum mismatch", **where())
+    if block_error is not None:
+        raise bad(str(block_error))
+    return body.data
+
+
+class _Blocks:
+    """One payload's blocks, decoded into ``body`` a range of blocks at a time (any thread)."""
+
+    def __init__(self, src: np.ndarray, starts: list[int], arrays: list[tuple[int, int, int, int]],
+                 body: np.ndarray, block_size: int) -> None:
+        self.src = src
+        self.starts = starts  # stored offset of each block in the payload, then the payload's end
+        self.arrays = arrays
+        self.array_ends = [start + length for start, length, _itemsize, _zero in arrays]
+        self.body = body
+        self.block_size = block_size
+
+    def decode_range(self, first: int, stop: int) -> None:
+        """Decode blocks ``first`` to ``stop - 1``; ValueError naming the block when one is bad."""
+        src, starts, arrays, body, block_size = self.src, self.starts, self.arrays, self.body, self.block_size
+        raw_size = body.nbytes
+        out = body.data
+        scratch = np.empty(min(block_size, raw_size), dtype=np.uint8) if arrays else body
+        to_body, to_scratch = lz4_into.BlockCopier(src, body), lz4_into.BlockCopier(src, scratch)
         block = scratch.data
-        copied = block_start  # raw bytes of this block placed so far
-        i = index
-        while i < len(arrays) and arrays[i][0] < block_end:
-            start, length, itemsize, _zero = arrays[i]
-            lo, hi = max(start, block_start), min(start + length, block_end)
-            if copied < lo:
-                out[copied:lo] = block[copied - block_start : lo - block_start]
-            shuffle_filter.unshuffle_into(out[lo:hi], block[lo - block_start : hi - block_start], itemsize)
-            copied = hi
-            i += 1
-        if copied < block_end:
-            out[copied:block_end] = block[copied - block_start : block_end - block_start]
-    return out
+        index = bisect.bisect_right(self.array_ends, first * block_size)  # first array not before the range
+        for number in range(first, stop):
+            block_start = number * block_size
+            block_end = min(block_start + block_size, raw_size)
+            while index < len(arrays) and arrays[index][0] + arrays[index][1] <= block_start:
+                index += 1
+            shuffled_here = index < len(arrays) and arrays[index][0] < block_end
+            at, size = starts[number], starts[number + 1] - starts[number]
+            try:  # a block with nothing shuffled goes straight to its place; else into cache first
+                if shuffled_here:
+                    to_scratch.decompress(at, size, 0, block_end - block_start)
+                else:
+                    to_body.decompress(at, size, block_start, block_end - block_start)
+            except ValueError as error:
+                raise ValueError(f"block {number}: {error}") from None
+            if not shuffled_here:
+                continue
+            copied = block_start  # raw bytes of this block placed so far
+            i = index
+            while i < len(arrays) and arrays[i][0] < block_end:
+                start, length, itemsize, _zero = arrays[i]
+                lo, hi = max(start, block_start), min(start + length, block_end)
+                if copied < lo:
+                    out[copied:lo] = block[copied - block_start : lo - block_start]
+                shuffle_filter.unshuffle_into(out[lo:hi], block[lo - block_start : hi - block_start], itemsize)
+                copied = hi
+                i += 1
+            if copied < block_end:
+                out[copied:block_end] = block[copied - block_start : block_end - block_start]

@@ -460,11 +460,18 @@ def decode_chunk(
     if len(view) != info.size:
         raise LogFormatError(f"chunk has {len(view)} bytes, its header declares {info.size}", **where)
     payload = view[HEADER_SIZE:]
+    if info.flags & ChunkFlags.BLOCKS:  # checksummed while its blocks decode
+        try:
+            raw_body = decode_blocks(payload, info.raw_size, lambda: where,
+                                     verify=lambda: checksum(payload) == info.payload_checksum)
+        except LogFormatError:  # a bad table of a damaged payload: say what is wrong first
+            if checksum(payload) != info.payload_checksum:
+                raise LogFormatError("chunk payload checksum mismatch", **where) from None
+            raise
+        return Chunk(info, raw_body, chunk_index, unshuffled=True)
     if checksum(payload) != info.payload_checksum:
         raise LogFormatError("chunk payload checksum mismatch", **where)
     raw: bytes | bytearray | memoryview
-    if info.flags & ChunkFlags.BLOCKS:
-        return Chunk(info, decode_blocks(payload, info.raw_size, lambda: where), chunk_index, unshuffled=True)
     if info.flags & ChunkFlags.LZ4:
         try:
             raw = lz4.block.decompress(payload, uncompressed_size=info.raw_size, return_bytearray=True)

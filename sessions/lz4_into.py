@@ -22,7 +22,7 @@ from typing import Any
 import lz4.block
 import numpy as np
 
-__all__ = ["AVAILABLE", "ENV_NO_LZ4_INTO", "decompress_into", "use"]
+__all__ = ["AVAILABLE", "ENV_NO_LZ4_INTO", "BlockCopier", "decompress_into", "use"]
 
 #: Set to "1" to make this module decompress-and-copy even when liblz4's function is found.
 ENV_NO_LZ4_INTO = "GSP_NO_LZ4_INTO"
@@ -59,31 +59,51 @@ def use(direct: bool) -> None:
     _decompress_safe = _FOUND if direct else None
 
 
-def decompress_into(src: np.ndarray, src_at: int, src_size: int, dst: np.ndarray, dst_at: int, dst_size: int) -> None:
-    """Decompress the lz4 block ``src[src_at : src_at + src_size]`` into exactly
-    ``dst[dst_at : dst_at + dst_size]`` (flat C-contiguous uint8 arrays, ``dst`` writable).
+class BlockCopier:
+    """Decompresses lz4 blocks from one flat uint8 array into another, at given offsets (the two
+    arrays' addresses are taken once: numpy's ``.ctypes.data`` costs about 2 us a call)."""
 
-    Raises ``ValueError`` when the block is malformed or does not decompress to exactly
-    ``dst_size`` bytes (what was written into ``dst`` is then undefined).
-    """
-    if not (0 <= src_at and 0 <= src_size and src_at + src_size <= src.nbytes
-            and 0 <= dst_at and 0 <= dst_size and dst_at + dst_size <= dst.nbytes):
-        raise ValueError(f"block range {src_at}+{src_size} -> {dst_at}+{dst_size} outside the buffers "
-                         f"({src.nbytes} and {dst.nbytes} bytes)")
-    if src_size >= 1 << 31 or dst_size >= 1 << 31:
-        raise ValueError(f"an lz4 block holds less than 2 GiB (got {src_size} -> {dst_size} bytes)")
-    decompress_safe = _decompress_safe
-    if decompress_safe is None:
-        try:
-            block = lz4.block.decompress(src[src_at : src_at + src_size], uncompressed_size=dst_size)
-        except Exception as error:
-            raise ValueError(f"lz4 decompression failed: {error}") from None
-        written = len(block)
-        if written == dst_size:
-            dst[dst_at : dst_at + dst_size] = np.frombuffer(block, np.uint8)
-    else:
-        written = decompress_safe(src.ctypes.data + src_at, dst.ctypes.data + dst_at, src_size, dst_size)
-        if written < 0:
-            raise ValueError(f"lz4 decompression failed: malformed block (error at input byte {-written - 1})")
-    if written != dst_size:
-        raise ValueError(f"decompressed to {written} bytes, expected {dst_size}")
+    def __init__(self, src: np.ndarray, dst: np.ndarray) -> None:
+        if src.ndim != 1 or src.dtype != np.uint8 or not src.flags.c_contiguous:
+            raise ValueError("src must be a flat C-contiguous uint8 array")
+        if dst.ndim != 1 or dst.dtype != np.uint8 or not dst.flags.c_contiguous or not dst.flags.writeable:
+            raise ValueError("dst must be a flat, C-contiguous, writable uint8 array")
+        self.src = src
+        self.dst = dst  # both kept alive while their addresses are in use
+        self._src_address = src.ctypes.data
+        self._dst_address = dst.ctypes.data
+
+    def decompress(self, src_at: int, src_size: int, dst_at: int, dst_size: int) -> None:
+        """Decompress the lz4 block ``src[src_at : src_at + src_size]`` into exactly
+        ``dst[dst_at : dst_at + dst_size]``.
+
+        Raises ``ValueError`` when the block is malformed or does not decompress to exactly
+        ``dst_size`` bytes (what was written into ``dst`` is then undefined).
+        """
+        src, dst = self.src, self.dst
+        if not (0 <= src_at and 0 <= src_size and src_at + src_size <= src.nbytes
+                and 0 <= dst_at and 0 <= dst_size and dst_at + dst_size <= dst.nbytes):
+            raise ValueError(f"block range {src_at}+{src_size} -> {dst_at}+{dst_size} outside the buffers "
+                             f"({src.nbytes} and {dst.nbytes} bytes)")
+        if src_size >= 1 << 31 or dst_size >= 1 << 31:
+            raise ValueError(f"an lz4 block holds less than 2 GiB (got {src_size} -> {dst_size} bytes)")
+        decompress_safe = _decompress_safe
+        if decompress_safe is None:
+            try:
+                block = lz4.block.decompress(src[src_at : src_at + src_size], uncompressed_size=dst_size)
+            except Exception as error:
+                raise ValueError(f"lz4 decompression failed: {error}") from None
+            written = len(block)
+            if written == dst_size:
+                dst[dst_at : dst_at + dst_size] = np.frombuffer(block, np.uint8)
+        else:
+            written = decompress_safe(self._src_address + src_at, self._dst_address + dst_at, src_size, dst_size)
+            if written < 0:
+                raise ValueError(f"lz4 decompression failed: malformed block (error at input byte {-written - 1})")
+        if written != dst_size:
+            raise ValueError(f"decompressed to {written} bytes, expected {dst_size}")
+
+
+def decompress_into(src: np.ndarray, src_at: int, src_size: int, dst: np.ndarray, dst_at: int, dst_size: int) -> None:
+    """One block: ``BlockCopier(src, dst).decompress(src_at, src_size, dst_at, dst_size)``."""
+    BlockCopier(src, dst).decompress(src_at, src_size, dst_at, dst_size)

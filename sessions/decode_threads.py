@@ -1,0 +1,115 @@
+"""Decoding the blocks of one big chunk on several threads.
+
+The lz4 blocks of a ``BLOCKS`` chunk (sessions/blocks.py) are independent, and both liblz4
+(called through ctypes) and the unshuffle kernel release the GIL, so a chunk of several MB
+decodes on as many cores as it is given: the calling thread takes the first range of blocks,
+pool threads the others (and the payload's checksum, which xxhash computes without the GIL),
+and the call returns once every range is in place.
+
+``GSP_DECODE_THREADS=N`` (read at import) sets the number of threads, the caller's included;
+``1`` decodes on the calling thread only. The default is the number of CPUs this process may
+run on, at most :data:`MAX_DEFAULT_THREADS`. Chunks of fewer than ``2 *``
+:data:`MIN_BLOCKS_PER_THREAD` blocks are decoded on the calling thread: below that, handing work
+over costs more than it saves.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+
+__all__ = ["ENV_THREADS", "MAX_DEFAULT_THREADS", "MIN_BLOCKS_PER_THREAD", "run", "set_threads", "split", "threads"]
+
+ENV_THREADS = "GSP_DECODE_THREADS"
+MAX_DEFAULT_THREADS = 4
+#: Fewest blocks (256 KiB each when written by gsplog) worth giving a thread.
+MIN_BLOCKS_PER_THREAD = 8
+
+Part = tuple[int, int]  # blocks [first, stop)
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _threads_from_env() -> int:
+    value = os.environ.get(ENV_THREADS, "")
+    if value.strip().isdigit() and int(value) >= 1:
+        return int(value)
+    return min(MAX_DEFAULT_THREADS, _usable_cpus())
+
+
+_threads = _threads_from_env()
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def threads() -> int:
+    """Threads a big chunk is decoded on, the caller's included."""
+    return _threads
+
+
+def set_threads(count: int) -> None:
+    """Decode big chunks on ``count`` threads from now on (1: the calling thread only)."""
+    global _threads, _pool
+    if count < 1:
+        raise ValueError(f"decode threads must be at least 1, got {count}")
+    with _pool_lock:
+        _threads = count
+        if _pool is not None:
+            _pool.shutdown(wait=False)  # idle workers end; a new pool of the right size comes on demand
+            _pool = None
+
+
+def split(block_count: int) -> list[Part]:
+    """Consecutive ranges of blocks, one per thread that is worth using (at least one range)."""
+    count = max(1, min(_threads, block_count // MIN_BLOCKS_PER_THREAD))
+    bounds = [block_count * k // count for k in range(count + 1)]
+    return [(bounds[k], bounds[k + 1]) for k in range(count)]
+
+
+def run(jobs: Sequence[Callable[[], None]]) -> None:
+    """Every job: the first on this thread, the others on the pool (all here when decoding is
+    single-threaded or there is one job). Waits for every job, then raises the error of the
+    earliest job (in list order) that failed, if any."""
+    if len(jobs) == 1 or _threads == 1:
+        for job in jobs:
+            job()
+        return
+    pool = _get_pool()
+    futures: list[Future[None]] = [pool.submit(job) for job in jobs[1:]]
+    errors: list[BaseException] = []
+    try:
+        jobs[0]()
+    except BaseException as error:  # the other jobs still write into the body: wait for them
+        errors.append(error)
+    for future in futures:
+        failure = future.exception()
+        if failure is not None:
+            errors.append(failure)
+    if errors:
+        raise errors[0]
+
+
+def _get_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=max(1, _threads - 1), thread_name_prefix="gsplog-decode")
+        return _pool
+
+
+def _forget_pool_in_child() -> None:
+    # A forked child inherits the pool object but none of its threads: work sent there would wait forever.
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)

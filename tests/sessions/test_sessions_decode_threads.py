@@ -1,0 +1,143 @@
+"""Big BLOCKS chunks decode on several threads: same bytes, same errors, safe after fork."""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sessions import LogFormatError, decode_threads
+from sessions.blocks import decode_blocks, encode_blocks
+from sessions.chunk import HEADER_SIZE, ChunkFlags, decode_chunk, encode_chunk_rows, peek_chunk_header
+
+
+@pytest.fixture(params=[1, 3])
+def threads(request: pytest.FixtureRequest) -> Iterator[int]:
+    default = decode_threads.threads()
+    decode_threads.set_threads(request.param)
+    yield request.param
+    decode_threads.set_threads(default)
+
+
+def _big_rows() -> list[tuple]:
+    """Smooth float32 (shuffled) and constant int64 (plain) arrays: ~6 MB, 24 blocks of 256 KiB."""
+    x = np.linspace(0, 50, 1_000_000, dtype=np.float32)
+    return [
+        (1, 1, "Buffer.set_data", "b1", (np.sin(x), 0, len(x)), {}),
+        (2, 2, "Buffer.set_data", "b2", (np.full(250_000, 3, np.int64), 0, 250_000), {}),
+        (3, 3, "Buffer.set_data", "b3", (np.cos(x), 0, len(x)), {}),
+    ]
+
+
+def test_split_gives_every_block_once_in_order() -> None:
+    default = decode_threads.threads()
+    try:
+        for count in (1, 2, 4, 7):
+            decode_threads.set_threads(count)
+            for blocks in (1, 7, 8, 16, 17, 100, 1001):
+                parts = decode_threads.split(blocks)
+                assert parts[0][0] == 0 and parts[-1][1] == blocks
+                assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
+                assert len(parts) <= count and all(stop - first >= 1 for first, stop in parts)
+                if len(parts) > 1:
+                    assert min(stop - first for first, stop in parts) >= decode_threads.MIN_BLOCKS_PER_THREAD
+    finally:
+        decode_threads.set_threads(default)
+    with pytest.raises(ValueError, match="at least 1"):
+        decode_threads.set_threads(0)
+
+
+def test_a_big_chunk_decodes_the_same_on_one_or_several_threads(threads: int) -> None:
+    rows = _big_rows()
+    chunk = b"".join(encode_chunk_rows(rows))
+    info = peek_chunk_header(chunk)
+    assert info.flags & ChunkFlags.BLOCKS and info.flags & ChunkFlags.SHUFFLE
+    assert len(decode_threads.split(-(-info.raw_size // (256 << 10)))) == min(threads, 3)
+    for command, row in zip(decode_chunk(chunk).commands(), rows, strict=True):
+        assert np.array_equal(command.args[0], row[4][0])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from([0, 4, 8]), st.integers(0, 40)), min_size=1, max_size=8),
+    st.integers(0, 2**32 - 1),
+)
+def test_any_segments_round_trip_on_three_threads(spec: list[tuple[int, int]], seed: int) -> None:
+    """16-byte blocks: most payloads here have enough blocks to be split among the threads."""
+    rng = np.random.default_rng(seed)
+    segments = []
+    at = 0
+    for itemsize, units in spec:
+        data = rng.integers(0, 256, 16 * units, dtype=np.uint8).tobytes()
+        segments.append((at, memoryview(data), itemsize))
+        at += len(data)
+    raw = b"".join(bytes(view) for _, view, _ in segments)
+    payload = b"".join(encode_blocks(segments, len(raw), 16))
+    default = decode_threads.threads()
+    decode_threads.set_threads(3)
+    try:
+        assert bytes(decode_blocks(memoryview(payload), len(raw), dict)) == raw
+    finally:
+        decode_threads.set_threads(default)
+
+
+def _with_bad_last_block(payload: bytes) -> bytes:
+    """``payload`` whose last lz4 block is garbage of the same size (table intact)."""
+    block_size, count, arrays = struct.unpack_from("<III", payload)
+    last = struct.unpack_from("<I", payload, 12 + 4 * (count - 1))[0]
+    return payload[:-last] + b"\xff" * last
+
+
+def test_a_bad_block_in_a_pool_threads_range_is_reported_with_its_number(threads: int) -> None:
+    chunk = b"".join(encode_chunk_rows(_big_rows()))
+    payload = _with_bad_last_block(chunk[HEADER_SIZE:])
+    count = struct.unpack_from("<I", payload, 4)[0]
+    with pytest.raises(LogFormatError, match=f"block {count - 1}: lz4 decompression failed"):
+        decode_blocks(memoryview(payload), peek_chunk_header(chunk).raw_size, dict)
+    # inside a chunk, the checksum (computed alongside) names the damage first
+    with pytest.raises(LogFormatError, match="checksum mismatch"):
+        decode_chunk(chunk[:HEADER_SIZE] + payload)
+    with pytest.raises(LogFormatError, match="checksum mismatch"):
+        verdicts = iter([False])
+        decode_blocks(memoryview(chunk[HEADER_SIZE:]), peek_chunk_header(chunk).raw_size, dict,
+                      verify=lambda: next(verdicts))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_decodes_on_its_own_pool() -> None:
+    """The child inherits the pool object but not its threads: it must make a new one."""
+    default = decode_threads.threads()
+    decode_threads.set_threads(2)
+    try:
+        chunk = b"".join(encode_chunk_rows(_big_rows()))
+        decode_chunk(chunk).commands()  # the parent's pool exists now
+        pid = os.fork()
+        if pid == 0:  # child: decode (a hang is killed by the alarm), report by exit status
+            import signal
+
+            signal.alarm(20)
+            try:
+                ok = np.array_equal(decode_chunk(chunk).commands()[2].args[0], _big_rows()[2][4][0])
+            except BaseException:
+                ok = False
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, f"child status {status}"
+    finally:
+        decode_threads.set_threads(default)
+
+
+def test_the_thread_count_comes_from_the_environment() -> None:
+    import subprocess
+
+    code = "from sessions import decode_threads; print(decode_threads.threads())"
+    for value, expected in (("1", "1"), ("6", "6")):
+        env = {**os.environ, decode_threads.ENV_THREADS: value}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == expected
