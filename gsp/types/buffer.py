@@ -64,6 +64,36 @@ def array_for_type(owner: str, array: Any, buffer_type: BufferType) -> np.ndarra
 
 #: Guards the loan bookkeeping of every Buffer (held only for a few attribute moves).
 _loan_lock = threading.Lock()
+#: From this size on, a copy on write into new storage is made outside the lock and the GIL.
+_BIG_COPY_BYTES = 1 << 20
+
+
+def _bytearray_allocator() -> Any:
+    """``PyByteArray_FromStringAndSize(NULL, n)`` through ctypes: a bytearray whose bytes are
+    left as the allocator gives them (``bytearray(n)`` writes zeros into every page under the
+    GIL); None where ctypes cannot reach the C API."""
+    try:
+        import ctypes
+
+        function = ctypes.pythonapi.PyByteArray_FromStringAndSize
+    except (ImportError, AttributeError, OSError):
+        return None
+    function.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
+    function.restype = ctypes.py_object
+    return function
+
+
+_new_bytearray = _bytearray_allocator()
+
+
+def _copy_into_new_storage(source: Any) -> bytearray:
+    """A new bytearray holding a copy of ``source`` (bytes-like), filled by numpy, which lets other
+    threads run meanwhile: a first copy into fresh memory page-faults for milliseconds, and a
+    recorder's writer thread must not wait that long for the GIL."""
+    src = np.frombuffer(source, np.uint8)
+    storage: bytearray = _new_bytearray(None, src.nbytes) if _new_bytearray is not None else bytearray(src.nbytes)
+    np.frombuffer(storage, np.uint8)[:] = src  # every byte written: none of the allocator's is left
+    return storage
 #: Returned storages a buffer keeps for later copies on write, until :meth:`Buffer.drop_spares`
 #: (fresh memory costs page faults). With at most N loans out, a buffer never holds more than N + 1
 #: storages as long as N <= MAX_SPARES: it allocates only when every other storage is lent.
@@ -296,9 +326,15 @@ class Buffer(Captured):
                     fresh[:] = storage
                 self._data = fresh
                 return False
-            # No spare: one allocation, filled in one pass (a zeroed one costs page faults too).
-            self._data = bytearray(data) if whole else bytearray(storage)
-            return whole
+            if len(storage) < _BIG_COPY_BYTES:  # no spare: one allocation, filled in one pass
+                self._data = bytearray(data) if whole else bytearray(storage)
+                return whole
+        # No spare for a big buffer: copy outside the lock (the writer thread releases loans
+        # meanwhile; the lent storage stays as it is). Only this buffer's writer replaces _data.
+        copy = _copy_into_new_storage(data if whole else storage)
+        with _loan_lock:
+            self._data = copy
+        return whole
 
     def _return_storage(self, storage: bytearray) -> None:
         # Called by ContentsLoan.release with _loan_lock held.

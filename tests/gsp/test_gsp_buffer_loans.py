@@ -40,11 +40,18 @@ def test_to_bytearray_exposes() -> None:
     assert buf.lend() is None  # writes through the view could not be redirected
 
 
+# 1000 vec3: copies on write under the lock; 100 000 vec3 (1.2 MB): outside it, through numpy
+SIZES = [1000, 100_000]
+
+
+@pytest.mark.parametrize("n", SIZES)
 @pytest.mark.parametrize("whole", [True, False])
-def test_a_loan_never_changes_and_the_buffer_moves_on(whole: bool) -> None:
-    n = 1000
+def test_a_loan_never_changes_and_the_buffer_moves_on(whole: bool, n: int) -> None:
     buf = Buffer(n, BufferType.vec3)
     buf.set_data(_filled(n, 1.0), 0, n)
+    buf.set_data(_filled(1, 3.0), 0, 1)  # the storage now differs from any freed temporary
+    before = np.full((n, 3), 1.0, np.float32)
+    before[0] = 3.0
     loan = buf.lend()
     assert loan is not None and buf.loans_out == 1
     assert not loan.array.flags.writeable
@@ -52,8 +59,8 @@ def test_a_loan_never_changes_and_the_buffer_moves_on(whole: bool) -> None:
         buf.set_data(_filled(n, 2.0), 0, n)
     else:
         buf.set_data(_filled(1, 2.0), 5, 1)
-    assert (loan.array == 1.0).all()  # the lent contents stay as they were
-    expected = np.full((n, 3), 2.0 if whole else 1.0, np.float32)
+    assert (loan.array == before).all()  # the lent contents stay as they were
+    expected = np.full((n, 3), 2.0, np.float32) if whole else before.copy()
     if not whole:
         expected[5] = 2.0  # a partial write carries the old contents over
     assert (buf.read_view() == expected).all()
@@ -82,8 +89,8 @@ def test_returned_storage_is_reused_and_storages_stay_bounded() -> None:
     assert buf._spares is None
 
 
-def test_exposing_a_lent_buffer_keeps_the_loan_intact() -> None:
-    n = 100
+@pytest.mark.parametrize("n", [100, 400_000])
+def test_exposing_a_lent_buffer_keeps_the_loan_intact(n: int) -> None:
     buf = Buffer(n, BufferType.float32)
     buf.set_data(np.arange(n, dtype=np.float32), 0, n)
     loan = buf.lend()
@@ -95,8 +102,8 @@ def test_exposing_a_lent_buffer_keeps_the_loan_intact() -> None:
     loan.release()
 
 
-def test_loans_released_from_another_thread() -> None:
-    n = 10_000
+@pytest.mark.parametrize("n", [10_000, 300_000])
+def test_loans_released_from_another_thread(n: int) -> None:
     buf = Buffer(n, BufferType.float32)
     done = threading.Event()
     lent = []
