@@ -75,25 +75,33 @@ def split(block_count: int) -> list[Part]:
 
 def run(jobs: Sequence[Callable[[], None]]) -> None:
     """Every job: the first on this thread, the others on the pool (all here when decoding is
-    single-threaded or there is one job). Waits for every job, then raises the error of the
-    earliest job (in list order) that failed, if any."""
-    if len(jobs) == 1 or _threads == 1:
-        for job in jobs:
-            job()
-        return
-    pool = _get_pool()
-    futures: list[Future[None]] = [pool.submit(job) for job in jobs[1:]]
-    errors: list[BaseException] = []
-    try:
-        jobs[0]()
-    except BaseException as error:  # the other jobs still write into the body: wait for them
-        errors.append(error)
-    for future in futures:
+    single-threaded, there is one job, or the pool takes no more work because the interpreter
+    is exiting). Waits for every job, then raises the error of the earliest job (in list order)
+    that failed, if any."""
+    pooled: list[tuple[int, Future[None]]] = []
+    here = [0]
+    if len(jobs) > 1 and _threads > 1:
+        pool = _get_pool()
+        for number in range(1, len(jobs)):
+            try:
+                pooled.append((number, pool.submit(jobs[number])))
+            except RuntimeError:  # shut down (interpreter exit): this thread does the rest
+                here.extend(range(number, len(jobs)))
+                break
+    else:
+        here.extend(range(1, len(jobs)))
+    errors: dict[int, BaseException] = {}
+    for number in here:  # the other jobs still write into the same body: wait for them all
+        try:
+            jobs[number]()
+        except BaseException as error:
+            errors[number] = error
+    for number, future in pooled:
         failure = future.exception()
         if failure is not None:
-            errors.append(failure)
+            errors[number] = failure
     if errors:
-        raise errors[0]
+        raise errors[min(errors)]
 
 
 def _get_pool() -> ThreadPoolExecutor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -141,3 +141,32 @@ def test_the_thread_count_comes_from_the_environment() -> None:
         env = {**os.environ, decode_threads.ENV_THREADS: value}
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         assert out.stdout.strip() == expected
+
+
+def test_a_pool_that_takes_no_more_work_leaves_the_decoding_to_the_caller() -> None:
+    """At interpreter exit the pool refuses new jobs: a reader thread still decoding then does
+    every range itself instead of failing."""
+    chunk = b"".join(encode_chunk_rows(_big_rows()))
+    default = decode_threads.threads()
+    decode_threads.set_threads(3)
+    try:
+        decode_threads._get_pool().shutdown()
+        for command, row in zip(decode_chunk(chunk).commands(), _big_rows(), strict=True):
+            assert np.array_equal(command.args[0], row[4][0])
+    finally:
+        decode_threads.set_threads(default)
+
+
+def test_errors_are_reported_in_job_order_whatever_thread_ran_them(threads: int) -> None:
+    ran: list[int] = []
+
+    def job(number: int, fail: bool) -> Callable[[], None]:
+        def run() -> None:
+            ran.append(number)
+            if fail:
+                raise ValueError(f"job {number}")
+        return run
+
+    with pytest.raises(ValueError, match="job 2"):
+        decode_threads.run([job(0, False), job(1, False), job(2, True), job(3, True)])
+    assert sorted(ran) == [0, 1, 2, 3]  # every job ran, failed ones included
