@@ -47,7 +47,10 @@ def backend(request: pytest.FixtureRequest) -> Iterator[str]:
 @pytest.fixture(params=["direct", "copy"])
 def lz4_path(request: pytest.FixtureRequest) -> Iterator[str]:
     """liblz4 straight into the body (python-lz4's wheels export it) or python-lz4 and a copy."""
-    assert lz4_into.AVAILABLE, "LZ4_decompress_safe not found in python-lz4 or a system liblz4"
+    if request.param == "direct" and not lz4_into.AVAILABLE:
+        if sys.platform == "linux":  # python-lz4's Linux wheels export it: losing it is a regression
+            pytest.fail("LZ4_decompress_safe not found in python-lz4 or a system liblz4")
+        pytest.skip("LZ4_decompress_safe not reachable on this platform (decoding copies instead)")
     lz4_into.use(request.param == "direct")
     yield request.param
     lz4_into.use(True)
