@@ -30,8 +30,10 @@ ENV_NO_LZ4_INTO = "GSP_NO_LZ4_INTO"
 
 def _find_decompress_safe() -> Any | None:
     """``LZ4_decompress_safe`` from python-lz4's extension module, else the system's liblz4."""
-    candidates = [getattr(lz4.block._block, "__file__", None), ctypes.util.find_library("lz4")]
-    for path in candidates:
+    # find_library runs ldconfig (milliseconds): asked only when python-lz4's module will not do
+    candidates = (lambda: getattr(lz4.block._block, "__file__", None), lambda: ctypes.util.find_library("lz4"))
+    for candidate in candidates:
+        path = candidate()
         if not path:
             continue
         try:
