@@ -123,13 +123,17 @@ def decode_blocks(
     src = np.frombuffer(payload, dtype=np.uint8)
     body = np.empty(raw_size, dtype=np.uint8)  # no zero fill: every block writes its own bytes
     blocks = _Blocks(src, list(itertools.accumulate(sizes, initial=table_end)), arrays, body, block_size)
-    jobs: list[Callable[[], None]] = [functools.partial(blocks.decode_range, first, stop)
-                                      for first, stop in decode_threads.split(block_count)]
+    ranges = decode_threads.split(block_count)
+    jobs: list[Callable[[], None]] = [functools.partial(blocks.decode_range, first, stop) for first, stop in ranges]
     verdict: list[bool] = []
     if verify is not None:  # alongside the blocks: lz4 stays in bounds whatever the bytes are
         jobs.insert(1, lambda: verdict.append(verify()))
     try:
-        decode_threads.run(jobs)
+        if len(ranges) > 1:
+            decode_threads.run(jobs)
+        else:  # one range: handing the checksum to a thread would cost more than it saves
+            for job in jobs:
+                job()
     except ValueError as error:
         block_error: ValueError | None = error
     else:
