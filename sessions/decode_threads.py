@@ -7,7 +7,7 @@ pool threads the others (and the payload's checksum, which xxhash computes witho
 and the call returns once every range is in place.
 
 ``GSP_DECODE_THREADS=N`` (read at import) sets the number of threads, the caller's included;
-``1`` decodes on the calling thread only. The default is the number of CPUs this process may
+``1`` (or ``0``) decodes on the calling thread only. The default is the number of CPUs this process may
 run on, at most :data:`MAX_DEFAULT_THREADS`. Chunks of fewer than ``2 *``
 :data:`MIN_BLOCKS_PER_THREAD` blocks are decoded on the calling thread: below that, handing work
 over costs more than it saves.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -38,9 +39,11 @@ def _usable_cpus() -> int:
 
 
 def _threads_from_env() -> int:
-    value = os.environ.get(ENV_THREADS, "")
-    if value.strip().isdigit() and int(value) >= 1:
-        return int(value)
+    value = os.environ.get(ENV_THREADS, "").strip()
+    if value.isdigit():
+        return max(1, int(value))  # 0 reads as "no extra threads"
+    if value:
+        warnings.warn(f"{ENV_THREADS}={value!r} is not a number of threads: using the default", stacklevel=2)
     return min(MAX_DEFAULT_THREADS, _usable_cpus())
 
 

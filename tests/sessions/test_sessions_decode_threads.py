@@ -137,10 +137,12 @@ def test_the_thread_count_comes_from_the_environment() -> None:
     import subprocess
 
     code = "from sessions import decode_threads; print(decode_threads.threads())"
-    for value, expected in (("1", "1"), ("6", "6")):
+    default = str(min(decode_threads.MAX_DEFAULT_THREADS, decode_threads._usable_cpus()))
+    for value, expected in (("1", "1"), ("6", "6"), ("0", "1"), ("", default), ("lots", default)):
         env = {**os.environ, decode_threads.ENV_THREADS: value}
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         assert out.stdout.strip() == expected
+        assert ("not a number of threads" in out.stderr) == (value == "lots")
 
 
 def test_a_pool_that_takes_no_more_work_leaves_the_decoding_to_the_caller() -> None:
