@@ -8,7 +8,7 @@ each block where it belongs. ``LZ4_decompress_safe`` never reads or writes outsi
 ranges it is given, whatever the input; ctypes releases the GIL around the call.
 
 Where neither library exposes the function, or ``GSP_NO_LZ4_INTO=1`` is set when this module is
-first imported, :func:`decompress_into` decompresses with python-lz4 and copies: the same bytes,
+first imported, :class:`BlockCopier` decompresses with python-lz4 and copies: the same bytes,
 one pass slower.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 import lz4.block
 import numpy as np
 
-__all__ = ["AVAILABLE", "ENV_NO_LZ4_INTO", "BlockCopier", "decompress_into", "use"]
+__all__ = ["AVAILABLE", "ENV_NO_LZ4_INTO", "BlockCopier", "use"]
 
 #: Set to "1" to make this module decompress-and-copy even when liblz4's function is found.
 ENV_NO_LZ4_INTO = "GSP_NO_LZ4_INTO"
@@ -105,7 +105,3 @@ class BlockCopier:
         if written != dst_size:
             raise ValueError(f"decompressed to {written} bytes, expected {dst_size}")
 
-
-def decompress_into(src: np.ndarray, src_at: int, src_size: int, dst: np.ndarray, dst_at: int, dst_size: int) -> None:
-    """One block: ``BlockCopier(src, dst).decompress(src_at, src_size, dst_at, dst_size)``."""
-    BlockCopier(src, dst).decompress(src_at, src_size, dst_at, dst_size)

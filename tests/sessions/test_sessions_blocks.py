@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_golden import BLOCKS_CHUNK, blocks_arrays  # noqa: E402
 
-from sessions import LogFormatError, lz4_into  # noqa: E402
+from sessions import LogFormatError, decode_threads, lz4_into  # noqa: E402
 from sessions import shuffle as shuffle_filter  # noqa: E402
 from sessions.blocks import decode_blocks, encode_blocks  # noqa: E402
 from sessions.chunk import (  # noqa: E402
@@ -181,15 +181,19 @@ def test_malformed_block_tables_raise_the_documented_error(lz4_path: str) -> Non
         peek_chunk_header(_with_payload(chunk, payload, flags=ChunkFlags.SHUFFLE | ChunkFlags.BLOCKS))
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.tuples(st.sampled_from([0, 2, 4, 8, 16]), st.integers(0, 40)), min_size=1, max_size=8),
     st.sampled_from([16, 48, 64, 4096]),
     st.integers(0, 2**32 - 1),
 )
-def test_any_segments_and_block_size_round_trip(spec: list[tuple[int, int]], block_size: int, seed: int) -> None:
+def test_any_segments_and_block_size_round_trip(
+    threads: int, spec: list[tuple[int, int]], block_size: int, seed: int
+) -> None:
     """Runs of plain and shuffled bytes (16-byte aligned, as the codec lays them out) come back
-    exactly, whatever the block size."""
+    exactly, whatever the block size, on one decoding thread or several (16-byte blocks give most
+    payloads here enough blocks to be split among three)."""
     rng = np.random.default_rng(seed)
     segments = []
     at = 0
@@ -199,28 +203,35 @@ def test_any_segments_and_block_size_round_trip(spec: list[tuple[int, int]], blo
         at += len(data)
     raw = b"".join(bytes(view) for _, view, _ in segments)
     payload = b"".join(encode_blocks(segments, len(raw), block_size))
-    assert bytes(decode_blocks(memoryview(payload), len(raw), dict)) == raw
+    default = decode_threads.threads()
+    decode_threads.set_threads(threads)
+    try:
+        assert bytes(decode_blocks(memoryview(payload), len(raw), dict)) == raw
+    finally:
+        decode_threads.set_threads(default)
 
 
 @pytest.mark.parametrize("direct", [True, False])
-def test_decompress_into_places_exactly_one_block_and_rejects_bad_ones(direct: bool) -> None:
+def test_block_copier_places_exactly_one_block_and_rejects_bad_ones(direct: bool) -> None:
     lz4_into.use(direct)
     try:
         raw = np.sort(np.random.default_rng(1).random(5000)).astype(np.float32).view(np.uint8)
         packed = np.frombuffer(b"xyz" + lz4.block.compress(raw.tobytes(), store_size=False), np.uint8)
         dst = np.full(raw.nbytes + 32, 7, np.uint8)
-        lz4_into.decompress_into(packed, 3, packed.nbytes - 3, dst, 16, raw.nbytes)
+        copier = lz4_into.BlockCopier(packed, dst)
+        size = packed.nbytes - 3
+        copier.decompress(3, size, 16, raw.nbytes)
         assert np.array_equal(dst[16 : 16 + raw.nbytes], raw)
         assert (dst[:16] == 7).all() and (dst[16 + raw.nbytes :] == 7).all()  # nothing outside the range
         with pytest.raises(ValueError, match="expected"):  # a block shorter than declared
-            lz4_into.decompress_into(packed, 3, packed.nbytes - 3, dst, 0, raw.nbytes + 16)
+            copier.decompress(3, size, 0, raw.nbytes + 16)
         with pytest.raises(ValueError, match="lz4 decompression failed"):  # the output would not fit
-            lz4_into.decompress_into(packed, 3, packed.nbytes - 3, dst, 0, raw.nbytes - 16)
+            copier.decompress(3, size, 0, raw.nbytes - 16)
         with pytest.raises(ValueError, match="lz4 decompression failed"):  # garbage
-            lz4_into.decompress_into(np.full(64, 0xF0, np.uint8), 0, 64, dst, 0, 1000)
+            lz4_into.BlockCopier(np.full(64, 0xF0, np.uint8), dst).decompress(0, 64, 0, 1000)
         with pytest.raises(ValueError, match="outside the buffers"):
-            lz4_into.decompress_into(packed, 3, packed.nbytes, dst, 0, raw.nbytes)
+            copier.decompress(3, packed.nbytes, 0, raw.nbytes)
         with pytest.raises(ValueError, match="outside the buffers"):
-            lz4_into.decompress_into(packed, 3, packed.nbytes - 3, dst, 40, raw.nbytes)
+            copier.decompress(3, size, 40, raw.nbytes)
     finally:
         lz4_into.use(True)

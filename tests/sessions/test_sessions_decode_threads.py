@@ -9,11 +9,9 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from sessions import LogFormatError, decode_threads
-from sessions.blocks import decode_blocks, encode_blocks
+from sessions.blocks import decode_blocks
 from sessions.chunk import HEADER_SIZE, ChunkFlags, decode_chunk, encode_chunk_rows, peek_chunk_header
 
 
@@ -61,30 +59,6 @@ def test_a_big_chunk_decodes_the_same_on_one_or_several_threads(threads: int) ->
     assert len(decode_threads.split(-(-info.raw_size // (256 << 10)))) == min(threads, 3)
     for command, row in zip(decode_chunk(chunk).commands(), rows, strict=True):
         assert np.array_equal(command.args[0], row[4][0])
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    st.lists(st.tuples(st.sampled_from([0, 4, 8]), st.integers(0, 40)), min_size=1, max_size=8),
-    st.integers(0, 2**32 - 1),
-)
-def test_any_segments_round_trip_on_three_threads(spec: list[tuple[int, int]], seed: int) -> None:
-    """16-byte blocks: most payloads here have enough blocks to be split among the threads."""
-    rng = np.random.default_rng(seed)
-    segments = []
-    at = 0
-    for itemsize, units in spec:
-        data = rng.integers(0, 256, 16 * units, dtype=np.uint8).tobytes()
-        segments.append((at, memoryview(data), itemsize))
-        at += len(data)
-    raw = b"".join(bytes(view) for _, view, _ in segments)
-    payload = b"".join(encode_blocks(segments, len(raw), 16))
-    default = decode_threads.threads()
-    decode_threads.set_threads(3)
-    try:
-        assert bytes(decode_blocks(memoryview(payload), len(raw), dict)) == raw
-    finally:
-        decode_threads.set_threads(default)
 
 
 def _with_bad_last_block(payload: bytes) -> bytes:
