@@ -11,14 +11,21 @@ Decoding ``meta`` against the decompressed blob area gives numpy arrays that are
 msgpack cannot carry natively use extension types (see docs/protocol.md for the tables).
 Nothing is ever imported or evaluated by name: enums and transform links are decoded only
 through allow-lists built from the ``gsp`` package.
+
+:func:`encode_rows` packs "plain" rows (scalar or short ``bytes`` arguments, no kwargs) with the C
+extension ``sessions._rows`` when it is built and the environment variable ``GSP_NO_C_ROWS=1`` is
+not set when this module is first imported; other rows, and every row without it, are converted
+here and packed by msgpack. Both give the same bytes (:func:`use_rows` switches at run time).
 """
 
 from __future__ import annotations
 
 import enum
+import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import msgpack
@@ -44,6 +51,9 @@ __all__ = [
     "encode_commands",
     "encode_rows",
     "Row",
+    "ENV_NO_C_ROWS",
+    "ROWS_BACKEND",
+    "use_rows",
     "decode_commands",
     "encode_value",
     "decode_value",
@@ -76,7 +86,8 @@ _PLAIN = (str, int, float, bool, type(None))
 _new_ext = tuple.__new__
 #: msgpack bin 8 headers by length (an inline bytearray's ext payload is a packed bin value).
 _BIN8_HEADERS = [bytes((0xC4, n)) for n in range(256)]
-#: Values msgpack packs exactly as the encoder would (the fast path of encode_commands).
+#: Values msgpack packs exactly as the encoder would (the fast path of encode_commands); with short
+#: bytes, the argument types sessions/_rows.c packs itself (keep both in step).
 _SCALAR_TYPES = frozenset(_PLAIN)
 
 
@@ -173,9 +184,53 @@ class _Encoder:
         self.blobs: list[memoryview] = []
         self.size = 0
         self.float_blobs: list[tuple[int, int, int]] = []
-        self._enum_names = _enum_names_by_class()
-        self._link_cls = _link_base()
-        self._captured_cls = _captured_base()
+
+    # Looked up on first use: most batches hold no enum nor gsp object, and the look-ups cost about
+    # 4 us a batch, as much as packing some 60 plain rows in C.
+    @cached_property
+    def _enum_names(self) -> dict[type, str]:
+        return _enum_names_by_class()
+
+    @cached_property
+    def _link_cls(self) -> type | None:
+        return _link_base()
+
+    @cached_property
+    def _captured_cls(self) -> type | None:
+        return _captured_base()
+
+    def rows(self, rows: Sequence[Row]) -> list[Any]:
+        """``rows`` as msgpack must get them: a row whose args are plain scalars or short ``bytes``
+        and which has no kwargs stays as it is (a tuple packs as the array the format wants, so
+        small commands cost no Python per value), the others become tuples with args and kwargs
+        converted. Rows must be converted in order (blob offsets follow). A value that cannot be
+        encoded raises ``TypeError`` naming the command.
+
+        The one conversion of both paths of :func:`encode_rows`: the Python path hands it the
+        whole batch (one loop, no call per row), the C path one row that is not plain at a time."""
+        out: list[Any] = list(rows)
+        value = self.value
+        scalar = _SCALAR_TYPES
+        ext = msgpack.ExtType
+        bin8 = _BIN8_HEADERS
+        for i, row in enumerate(rows):
+            try:
+                args = row[4]
+                kwargs = row[5]
+                for a in args:
+                    if type(a) not in scalar and (type(a) is not bytes or len(a) >= INLINE_MAX):
+                        # scalars and short bytes as they are, short bytearrays inline, the rest through value()
+                        args = [a if type(a) in scalar or (type(a) is bytes and len(a) < INLINE_MAX)
+                                else _new_ext(ext, (EXT_BYTEARRAY, bin8[len(a)] + a))
+                                if type(a) is bytearray and len(a) < INLINE_MAX else value(a) for a in args]
+                        break
+                else:
+                    if not kwargs:
+                        continue  # packs as it is
+                out[i] = (row[0], row[1], row[2], row[3], args, value(kwargs) if kwargs else kwargs)
+            except (TypeError, ValueError, RecursionError) as error:
+                raise TypeError(f"cannot encode command seq={row[0]} op={row[2]}: {error}") from error
+        return out
 
     def _blob(self, view: memoryview, float_itemsize: int = 0) -> list[int] | bytes:
         length = view.nbytes
@@ -261,43 +316,115 @@ def encode_commands(commands: Iterable[Command], *, out_of_band: bool = True) ->
 
 
 def encode_rows(rows: Sequence[Row], *, out_of_band: bool = True) -> EncodedBatch:
-    """:func:`encode_commands` for commands kept as :data:`Row` tuples (the writers' hot path):
-    a row whose arguments are plain scalars or short ``bytes`` is handed to msgpack as it is (a
-    tuple packs as the array the format wants), so small commands cost one C-level pack and no
-    Python per value."""
+    """:func:`encode_commands` for commands kept as :data:`Row` tuples (the writers' hot path).
+
+    Plain rows (see sessions/_rows.c) are packed by the C extension when it is used, the others
+    converted by :meth:`_Encoder.rows` and packed by msgpack, one at a time in row order;
+    without the extension every row is converted and the list packed by msgpack. Same bytes, same
+    errors: ``TypeError("cannot encode command seq=.. op=..: ..")`` for a value the codec cannot
+    encode, ``TypeError("cannot encode commands A..B: ..")`` for a row msgpack refuses (an int
+    over 64 bits)."""
     enc = _Encoder(out_of_band)
-    out: list[Any] = list(rows)
-    value = enc.value
-    scalar = _SCALAR_TYPES
-    ext = msgpack.ExtType
-    bin8 = _BIN8_HEADERS
-    for i, row in enumerate(rows):
+    if _pack_rows is not None:
+        meta = _pack_rows_c(_pack_rows, rows, enc)
+    else:
+        out = enc.rows(rows)
         try:
-            args = row[4]
-            kwargs = row[5]
-            for a in args:
-                if type(a) not in scalar and (type(a) is not bytes or len(a) >= INLINE_MAX):
-                    # scalars and short bytes as they are, short bytearrays inline, the rest through value()
-                    args = [a if type(a) in scalar or (type(a) is bytes and len(a) < INLINE_MAX)
-                            else _new_ext(ext, (EXT_BYTEARRAY, bin8[len(a)] + a))
-                            if type(a) is bytearray and len(a) < INLINE_MAX else value(a) for a in args]
-                    break
-            else:
-                if not kwargs:
-                    continue  # packs as it is
-            out[i] = (row[0], row[1], row[2], row[3], args, value(kwargs) if kwargs else kwargs)
-        except (TypeError, ValueError, RecursionError) as error:
-            raise TypeError(f"cannot encode command seq={row[0]} op={row[2]}: {error}") from error
-    try:
-        meta = msgpack.packb(out, use_bin_type=True)
-    except (TypeError, ValueError, OverflowError) as error:  # a row msgpack refuses (an int over 64 bits)
-        raise TypeError(f"cannot encode commands {rows[0][0]}..{rows[-1][0]}: {error}") from error
-    return EncodedBatch(meta, enc.blobs, enc.size, enc.float_blobs, len(out))
+            meta = msgpack.packb(out, use_bin_type=True)
+        except (TypeError, ValueError, OverflowError) as error:  # a row msgpack refuses (an int over 64 bits)
+            raise _batch_error(rows, error) from error
+    return EncodedBatch(meta, enc.blobs, enc.size, enc.float_blobs, len(rows))
+
+
+def _batch_error(rows: Sequence[Row], error: Exception) -> TypeError:
+    return TypeError(f"cannot encode commands {rows[0][0]}..{rows[-1][0]}: {error}")
+
+
+_PackRows = Callable[[list[Any], Callable[[Any], bytes]], bytes]
+
+
+def _pack_rows_c(pack_rows: _PackRows, rows: Sequence[Row], enc: _Encoder) -> bytes:
+    """``meta`` of :func:`encode_rows` through the C packer, with the Python path's errors."""
+    # The Python path converts every row before msgpack packs any: a row msgpack refuses is
+    # reported once all rows are converted, so that a later row's conversion error wins as it does
+    # there. Rows after the refused one are still converted, no longer packed.
+    refused: list[Exception] = []
+    convert = enc.rows
+    packb = msgpack.packb
+
+    def pack_other(row: Row) -> bytes:
+        (item,) = convert((row,))
+        if refused:
+            return b""
+        try:
+            # Packed inside a one-item list and the 0x91 header dropped: the row sits at the same
+            # depth as in the batch's array, so msgpack's nesting limit gives the same verdict.
+            return packb([item], use_bin_type=True)[1:]
+        except Exception as error:
+            refused.append(error)
+            return b""
+
+    meta = pack_rows(rows if type(rows) is list else list(rows), pack_other)
+    if refused:
+        error = refused[0]
+        if isinstance(error, (TypeError, ValueError, OverflowError)):
+            raise _batch_error(rows, error) from error
+        raise error
+    return meta
 
 
 def encode_value(value: Any) -> bytes:
     """Encode one value self-contained (every blob inline)."""
     return msgpack.packb(_Encoder(False).value(value), use_bin_type=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Choice of the row packer
+# --------------------------------------------------------------------------------------------
+#: Set to "1" to make :func:`encode_rows` pack every row in Python even when ``sessions._rows`` is built.
+ENV_NO_C_ROWS = "GSP_NO_C_ROWS"
+
+
+def _import_pack_rows() -> _PackRows:
+    """``sessions._rows.pack_rows``; ``ImportError`` when it is not built or was built for another
+    :data:`INLINE_MAX` (a stale build would pack bytes that belong out of band)."""
+    from sessions import _rows
+
+    if _rows.INLINE_MAX != INLINE_MAX:
+        raise ImportError(f"sessions._rows was built with INLINE_MAX {_rows.INLINE_MAX}, "
+                          f"sessions.codec has {INLINE_MAX}: rebuild it (pip install -e .)")
+    return _rows.pack_rows
+
+
+def _load_pack_rows() -> _PackRows | None:
+    if os.environ.get(ENV_NO_C_ROWS, "") not in ("", "0"):
+        return None
+    try:
+        return _import_pack_rows()
+    except ImportError:  # not built (no compiler at install time): msgpack packs every row
+        return None
+
+
+_pack_rows = _load_pack_rows()
+#: "c" when :func:`encode_rows` packs plain rows with ``sessions._rows``, "python" otherwise.
+ROWS_BACKEND = "c" if _pack_rows is not None else "python"
+
+
+def use_rows(backend: str) -> None:
+    """Switch :func:`encode_rows` of this process to ``"c"`` or ``"python"`` (tests and benchmarks
+    run both in one process). ``ValueError`` for an unknown name, or ``"c"`` when the extension is
+    not built."""
+    global ROWS_BACKEND, _pack_rows
+    if backend == "python":
+        _pack_rows = None
+    elif backend == "c":
+        try:
+            _pack_rows = _import_pack_rows()
+        except ImportError as error:
+            raise ValueError(f"the C row packer sessions._rows is not usable: {error}") from None
+    else:
+        raise ValueError(f"unknown row packer {backend!r} (expected 'c' or 'python')")
+    ROWS_BACKEND = backend
 
 
 # --------------------------------------------------------------------------------------------

@@ -59,14 +59,21 @@ def _summarize_rows(rows: list[Row]) -> tuple[int, list[tuple[str, int, int]]]:
 def _estimate_bytes(value: Any, depth: int = 0) -> int:
     """A cheap upper-ish estimate of a value's encoded size (to cut chunks near max_chunk_bytes)."""
     kind = type(value)
-    if kind is tuple or kind is list:  # common case first: scalar arguments cost 9 bytes each
+    if kind is tuple or kind is list:  # the usual arguments: scalars (9 bytes each) and short bytes
+        if depth >= 3:
+            return 9
+        total = 2
         scalars = _SCALARS
         for v in value:
-            if type(v) not in scalars:
-                break
-        else:
-            return 2 + 9 * len(value)
-    elif kind is dict and not value:
+            item_kind = type(v)
+            if item_kind in scalars:
+                total += 9
+            elif item_kind is bytes or item_kind is str:
+                total += len(v) + 5
+            else:
+                total += _estimate_bytes(v, depth + 1)
+        return total
+    if kind is dict and not value:
         return 2
     if isinstance(value, np.ndarray):
         return value.nbytes + 16

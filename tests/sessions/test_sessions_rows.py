@@ -1,14 +1,27 @@
-"""Commands appended as rows (the recorder's hot path) read back equal to Commands appended one by one."""
+"""Commands appended as rows (the recorder's hot path) read back equal to Commands appended one by
+one; the C row packer (sessions._rows) and the Python path of encode_rows give the same bytes and
+the same errors."""
 
 from __future__ import annotations
 
+import enum
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import msgpack
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sessions_testkit import final_hash, points_scene
 
-from sessions import LogReader, LogWriter
-from sessions.codec import encode_commands, encode_rows
+from sessions import LogReader, LogWriter, codec
+from sessions.codec import INLINE_MAX, decode_commands, encode_commands, encode_rows
 from sessions.command import Command, Ref
 from sessions.index import MARK_OP
 
@@ -31,7 +44,7 @@ def _row(c: Command) -> tuple:
     return (c.seq, c.t_ns, c.op, c.target, c.args, c.kwargs)
 
 
-def test_encode_rows_gives_the_bytes_of_encode_commands() -> None:
+def test_encode_rows_gives_the_bytes_of_encode_commands(rows_backend: str) -> None:
     commands = _mixed()
     by_rows = encode_rows([_row(c) for c in commands])
     by_commands = encode_commands(commands)
@@ -39,7 +52,7 @@ def test_encode_rows_gives_the_bytes_of_encode_commands() -> None:
     assert [bytes(b) for b in by_rows.blobs] == [bytes(b) for b in by_commands.blobs]
 
 
-def test_append_rows_reads_back_what_append_writes(tmp_path: Path) -> None:
+def test_append_rows_reads_back_what_append_writes(rows_backend: str, tmp_path: Path) -> None:
     commands = _mixed()
     one = LogWriter(tmp_path / "one.gsplog", keyframes=False)
     for cmd in commands:
@@ -72,3 +85,353 @@ def test_keyframe_of_a_scene_appended_as_rows_equals_replaying_it(tmp_path: Path
     assert final_hash(list(reader.commands())) == final_hash(commands)
     keyframe = [c for chunk in reader.chunks() if chunk.info.is_keyframe for c in chunk.commands()]
     assert final_hash(keyframe) == final_hash(commands)
+
+
+# --------------------------------------------------------------------------------------------
+# The C row packer (sessions._rows) and the Python path give the same bytes and errors
+# --------------------------------------------------------------------------------------------
+def _c_rows() -> Any:
+    try:
+        from sessions import _rows
+    except ImportError:
+        # Linux (CI included) has a compiler: the module missing there is a regression
+        if sys.platform == "linux" or shutil.which("cc") or shutil.which("gcc"):
+            pytest.fail("sessions._rows is not built (pip install -e . builds it)")
+        pytest.skip("sessions._rows not built (no C compiler)")
+    return _rows
+
+
+@pytest.fixture(params=["python", "c"])
+def rows_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "c":
+        _c_rows()
+    default = codec.ROWS_BACKEND
+    codec.use_rows(request.param)
+    yield request.param
+    codec.use_rows(default)
+
+
+def _outcome(rows: list[Any], backend: str, out_of_band: bool = True) -> tuple[Any, ...]:
+    """What encode_rows gives on ``backend``: its whole batch, or its error's type, text and cause."""
+    default = codec.ROWS_BACKEND
+    codec.use_rows(backend)
+    try:
+        batch = encode_rows(rows, out_of_band=out_of_band)
+    except Exception as error:
+        return ("error", type(error), str(error), type(error.__cause__))
+    finally:
+        codec.use_rows(default)
+    return ("ok", batch.meta, [bytes(b) for b in batch.blobs], batch.blob_size, batch.float_blobs, batch.count)
+
+
+def _same_on_both(rows: list[Any], out_of_band: bool = True) -> tuple[Any, ...]:
+    _c_rows()
+    python = _outcome(rows, "python", out_of_band)
+    c = _outcome(rows, "c", out_of_band)
+    assert c == python
+    return python
+
+
+def test_the_c_row_packer_is_built_and_used() -> None:
+    rows_module = _c_rows()
+    assert rows_module.INLINE_MAX == codec.INLINE_MAX  # short bytes mean the same on both sides
+    disabled = os.environ.get(codec.ENV_NO_C_ROWS, "") not in ("", "0")
+    assert codec.ROWS_BACKEND == ("python" if disabled else "c")
+
+
+def test_the_environment_variable_turns_the_c_row_packer_off() -> None:
+    _c_rows()
+    code = "from sessions import codec; print(codec.ROWS_BACKEND)"
+    for value, expected in (("1", "python"), ("0", "c")):
+        env = {**os.environ, codec.ENV_NO_C_ROWS: value}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == expected
+
+
+def test_use_rows_refuses_unknown_backends() -> None:
+    with pytest.raises(ValueError, match="unknown row packer"):
+        codec.use_rows("fortran")
+
+
+class _Str(str):
+    pass
+
+
+class _Int(int):
+    pass
+
+
+class _Float(float):
+    pass
+
+
+class _Level(enum.IntEnum):  # not in the protocol allow-list: refused
+    LOW = 1
+
+
+INT_EDGES = [0, 1, 127, 128, 255, 256, 65535, 65536, 2**32 - 1, 2**32, 2**63 - 1, 2**63, 2**64 - 1,
+             -1, -32, -33, -128, -129, -32768, -32769, -(2**31), -(2**31) - 1, -(2**63)]
+LENGTH_EDGES = [0, 1, 31, 32, 255, 256, 65535, 65536]
+
+
+def _plain_edge_rows() -> list[tuple]:
+    rows: list[tuple] = [(n, -n if n <= 2**63 else n, "A.b", "t", (n, -n if n <= 2**63 else 0), {})
+                         for n in INT_EDGES]
+    rows += [(1, 2, "x" * n, "é" * n, ("\U0001f600" * n, b"\xff" * min(n, INLINE_MAX - 1)), {})
+             for n in LENGTH_EDGES]
+    rows += [(3, 4, "A.b", "t", (None, True, False, 0.0, -0.0, 1.5, float("inf"), float("-inf"), float("nan")), {}),
+             (5, 6, "A.b", "", [], {}), (5, 6, "A.b", "", [1, "a", b"b"], {}),
+             (7, 8, "A.b", "t", tuple(range(15)), {}), (7, 8, "A.b", "t", tuple(range(16)), {}),
+             (7, 8, "A.b", "t", tuple(range(65535)), {}), (7, 8, "A.b", "t", tuple(range(65536)), {})]
+    return rows
+
+
+def test_plain_rows_are_packed_in_c_exactly_as_msgpack_packs_them() -> None:
+    rows_module = _c_rows()
+    rows = _plain_edge_rows()
+
+    def never(row: Any) -> bytes:
+        raise AssertionError(f"a plain row went to pack_other: {str(row)[:200]}")
+
+    assert rows_module.pack_rows(rows, never) == msgpack.packb(rows, use_bin_type=True)
+    for count in (0, 1, 15, 16, 65535, 65536):  # array header forms of the batch
+        batch = [(i, i, "A.b", "t", (i,), {}) for i in range(count)]
+        assert rows_module.pack_rows(batch, never) == msgpack.packb(batch, use_bin_type=True)
+
+
+def test_rows_that_are_not_plain_go_to_pack_other_in_order() -> None:
+    rows_module = _c_rows()
+    not_plain = [
+        [1, 0, "A.b", "t", (), {}],  # a list row
+        (1, 0, "A.b", "t", (), {}, 7),  # 7 fields
+        (True, 0, "A.b", "t", (), {}),  # bool seq
+        (_Int(1), 0, "A.b", "t", (), {}),
+        (2**64, 0, "A.b", "t", (), {}),
+        (1, -(2**63) - 1, "A.b", "t", (), {}),
+        (1, 0, _Str("A.b"), "t", (), {}),
+        (1, 0, "A.b", None, (), {}),
+        (1, 0, "A.b", "t", "ab", {}),  # args a str
+        (1, 0, "A.b", "t", (), {"x": 1}),
+        (1, 0, "A.b", "t", (), []),
+        (1, 0, "A.b", "t", (1, bytearray(2)), {}),
+        (1, 0, "A.b", "t", (1, b"x" * INLINE_MAX), {}),
+        (1, 0, "A.b", "t", (1, _Level.LOW), {}),
+        (1, 0, "A.b", "t", (1, _Float(1.0)), {}),
+        (1, 0, "A.b", "t", (1, np.float64(1.0)), {}),
+        (1, 0, "A.b", "t", (1, (2, 3)), {}),
+        (1, 0, "A.b", "t", (1, 2**64), {}),
+        (1, 0, "A.b", "t", (1, 2, "ok", "\ud800"), {}),  # a lone surrogate after packed items: rewound
+        (1, 0, "A.b\udfff", "t", (), {}),
+    ]
+    plain = (9, 9, "A.b", "t", (1,), {})
+    rows: list[Any] = []
+    for row in not_plain:
+        rows += [plain, row]
+    seen: list[Any] = []
+
+    def pack_other(row: Any) -> bytes:
+        seen.append(row)
+        return msgpack.packb(len(seen))  # a stand-in: this row's number
+
+    packed = rows_module.pack_rows(rows, pack_other)
+    assert [id(r) for r in seen] == [id(r) for r in not_plain]
+    expected = msgpack.packb([None] * len(rows))[: -len(rows)]  # the batch's array header (None packs as 1 byte)
+    for i in range(len(not_plain)):
+        expected += msgpack.packb(plain, use_bin_type=True) + msgpack.packb(i + 1)
+    assert packed == expected
+
+
+def test_errors_of_pack_other_propagate_unchanged() -> None:
+    rows_module = _c_rows()
+    failure = KeyError("mine")
+
+    def raises(row: Any) -> bytes:
+        raise failure
+
+    rows = [(1, 0, "A.b", "t", (), {}), (2, 0, "A.b", "t", (bytearray(1),), {})]
+    with pytest.raises(KeyError) as info:
+        rows_module.pack_rows(rows, raises)
+    assert info.value is failure
+    with pytest.raises(TypeError, match="pack_other must return bytes, not str"):
+        rows_module.pack_rows(rows, lambda row: "x")
+    with pytest.raises(TypeError, match="rows must be a list"):
+        rows_module.pack_rows(tuple(rows), raises)
+    with pytest.raises(TypeError, match="pack_other must be callable"):
+        rows_module.pack_rows(rows, None)
+    with pytest.raises(TypeError, match="takes 2 arguments"):
+        rows_module.pack_rows(rows)
+
+    def shrinks(row: Any) -> bytes:
+        rows.clear()
+        return b"\xc0"
+
+    rows.append((3, 0, "A.b", "t", (), {}))
+    with pytest.raises(RuntimeError, match="rows changed size"):
+        rows_module.pack_rows(rows, shrinks)
+
+
+def test_pack_rows_keeps_reference_counts() -> None:
+    rows_module = _c_rows()
+    op, target, text, blob = "Op." + "x" * 40, "t" * 36, "é" * 50, b"z" * 100
+    rows = [(i, i, op, target, (text, blob, i, 1.5), {}) for i in range(100)]
+    rows += [(1, 0, op, target, (bytearray(3), text), {}), (1, 0, op, target, (text, "\ud800"), {})]
+    tracked = [op, target, text, blob, rows[0], rows[0][4], rows[-1], rows[-2]]
+    before = [sys.getrefcount(x) for x in tracked]
+    for _ in range(50):
+        rows_module.pack_rows(rows, lambda row: b"\xc0")
+        with pytest.raises(ZeroDivisionError):
+            rows_module.pack_rows(rows, lambda row: 1 // 0)
+    assert [sys.getrefcount(x) for x in tracked] == before
+
+
+ERROR_CASES: list[tuple[str, list[Any], str]] = [
+    ("foreign object", [(4, 0, "A.a", "t", (1,), {}), (5, 0, "A.b", "t", (object(),), {})],
+     r"^cannot encode command seq=5 op=A\.b: cannot encode a value of type builtins\.object$"),
+    ("enum not allowed", [(5, 0, "A.b", "t", (_Level.LOW,), {})], r"^cannot encode command seq=5 op=A\.b: enum "),
+    ("bad kwargs key", [(6, 0, "A.b", "t", (), {1: 2})], r"^cannot encode command seq=6 op=A\.b: dict keys"),
+    ("args not iterable", [(6, 0, "A.b", "t", None, {})], r"^cannot encode command seq=6 op=A\.b: 'NoneType'"),
+    ("int over 64 bits", [(1, 0, "A.b", "t", (2**64,), {}), (2, 0, "A.b", "t", (1,), {})],
+     r"^cannot encode commands 1\.\.2: Integer value out of range$"),
+    ("int under -2**63", [(1, 0, "A.b", "t", (-(2**63) - 1,), {})], r"^cannot encode commands 1\.\.1: Integer"),
+    ("seq over 64 bits", [(2**70, 0, "A.b", "t", (), {}), (3, 0, "A.b", "t", (), {})],
+     rf"^cannot encode commands {2**70}\.\.3: Integer"),
+    ("int over 64 bits in kwargs", [(1, 0, "A.b", "t", (), {"x": 2**65})], r"^cannot encode commands 1\.\.1: Integer"),
+    ("surrogate op", [(1, 0, "A\ud800", "t", (), {})], r"^cannot encode commands 1\.\.1: 'utf-8' codec"),
+    ("surrogate arg", [(1, 0, "A.b", "t", (1, "\udfff"), {})], r"^cannot encode commands 1\.\.1: 'utf-8' codec"),
+    # every row is converted before msgpack packs any: a later conversion error wins
+    ("big int, then a foreign object", [(1, 0, "A.b", "t", (2**64,), {}), (7, 0, "A.c", "t", (object(),), {})],
+     r"^cannot encode command seq=7 op=A\.c: cannot encode a value"),
+]
+
+
+@pytest.mark.parametrize("name, rows, message", ERROR_CASES, ids=[c[0] for c in ERROR_CASES])
+def test_errors_name_the_command_or_the_batch_on_both_paths(
+    rows_backend: str, name: str, rows: list[Any], message: str
+) -> None:
+    with pytest.raises(TypeError, match=message):
+        encode_rows(rows)
+    _same_on_both(rows)
+
+
+def test_rows_of_the_wrong_shape_fail_alike() -> None:
+    for rows in ([(1, 0, "A.b", "t", (1,))], [5], [(object(), 0, "A.b", "t", (), {})]):
+        assert _same_on_both(rows)[0] == "error"
+
+
+def test_deep_nesting_hits_the_same_limits() -> None:
+    def nest(depth: int) -> Any:
+        x: Any = 1
+        for _ in range(depth):
+            x = [x]
+        return x
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(20_000)  # past Python's limit: msgpack's own nesting limit decides
+    try:
+        verdicts = {_same_on_both([(1, 0, "A.b", "t", (nest(d),), {})])[0] for d in range(1015, 1030)}
+    finally:
+        sys.setrecursionlimit(limit)
+    assert verdicts == {"ok", "error"}
+
+
+def test_encode_rows_takes_any_sequence(rows_backend: str) -> None:
+    rows = [(1, 0, "A.b", "t", (1,), {}), (2, 0, "A.b", "t", (bytearray(2),), {})]
+    assert encode_rows(tuple(rows)).meta == encode_rows(rows).meta
+    assert encode_rows([]).meta == b"\x90"
+
+
+# Hypothesis: random batches mixing plain and other rows ------------------------------------
+_gsp_enums = st.sampled_from(["vec3", "float32", "rgba8"]).map(lambda name: getattr(_buffer_type(), name))
+plain_values = (
+    st.none() | st.booleans() | st.integers(-(2**63), 2**64 - 1) | st.floats(allow_nan=False)
+    | st.text(max_size=40) | st.binary(max_size=INLINE_MAX - 1)
+)
+other_values = (
+    st.binary(min_size=INLINE_MAX - 1, max_size=INLINE_MAX + 300)  # big bytes go out of band
+    | st.binary(max_size=400).map(bytearray)
+    | st.text(min_size=1, max_size=36).map(Ref)
+    | _gsp_enums
+    | st.text(max_size=10).map(_Str) | st.integers(-5, 5).map(_Int) | st.floats(allow_nan=False).map(_Float)
+    | st.integers(-1000, 1000).map(np.int32) | st.floats(width=32, allow_nan=False).map(np.float32)
+    | st.sampled_from(["<f4", "<f8", "<i2", "|u1"]).flatmap(
+        lambda dt: st.integers(0, 200).map(lambda n: np.arange(n, dtype=dt)))
+)
+values = st.recursive(
+    plain_values | other_values,
+    lambda inner: st.lists(inner, max_size=4) | st.lists(inner, max_size=4).map(tuple)
+    | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8,
+)
+plain_rows = st.tuples(
+    st.integers(0, 2**64 - 1), st.integers(-(2**63), 2**64 - 1), st.text(max_size=40), st.text(max_size=40),
+    st.lists(plain_values, max_size=6).flatmap(lambda items: st.sampled_from([tuple(items), items])),
+    st.just({}),
+)
+other_rows = st.tuples(
+    st.integers(0, 2**62), st.integers(0, 2**62), st.text(min_size=1, max_size=20), st.text(max_size=36),
+    st.lists(values, max_size=4).flatmap(lambda items: st.sampled_from([tuple(items), items])),
+    st.dictionaries(st.text(max_size=8), values, max_size=3),
+)
+batches = st.lists(plain_rows | other_rows, max_size=40)
+hostile_values = (
+    st.integers(2**64, 2**70) | st.integers(-(2**70), -(2**63) - 1) | st.just(_Level.LOW) | st.just(object())
+    | st.text(st.characters(categories=["Cs"]), min_size=1, max_size=3)  # lone surrogates
+)
+hostile_rows = st.tuples(
+    st.integers(0, 100), st.integers(0, 100), st.sampled_from(["A.b", "A.\ud800"]), st.text(max_size=5),
+    st.lists(plain_values | hostile_values, max_size=3).map(tuple), st.sampled_from([{}, {"k": 2**64}]),
+)
+
+
+def _buffer_type() -> Any:
+    from gsp.types import BufferType
+
+    return BufferType
+
+
+def _normalize(value: Any) -> Any:
+    """What the codec promises: tuples come back as lists, subclasses and numpy scalars as the
+    plain type."""
+    if type(value) in (bool, int, float, str, bytes, bytearray, type(None)) or isinstance(value, enum.Enum):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_normalize(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _normalize(v) for k, v in value.items()}
+    for plain in (str, int, float):
+        if isinstance(value, plain):
+            return plain(value)
+    return value
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(batches, st.booleans())
+def test_c_and_python_paths_give_the_same_batch_and_it_round_trips(rows: list[Any], out_of_band: bool) -> None:
+    ok, meta, blobs, *_ = _same_on_both(rows, out_of_band)
+    assert ok == "ok"
+    back = decode_commands(meta, bytearray(b"".join(blobs)))
+    assert len(back) == len(rows)
+    for got, row in zip(back, rows):
+        assert (got.seq, got.t_ns, got.op, got.target) == row[:4]
+        assert _same_value(list(got.args), _normalize(row[4])), (got.args, row[4])
+        assert _same_value(got.kwargs, _normalize(row[5]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(plain_rows | other_rows | hostile_rows, min_size=1, max_size=12))
+def test_c_and_python_paths_fail_alike(rows: list[Any]) -> None:
+    _same_on_both(rows)

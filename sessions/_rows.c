@@ -1,0 +1,519 @@
+/* sessions._rows: msgpack packing of command rows, in C (the fast path of sessions.codec.encode_rows).
+ *
+ * pack_rows(rows, pack_other) -> bytes
+ *
+ * `rows` is a list of (seq, t_ns, op, target, args, kwargs) tuples. The result is one msgpack array
+ * of the rows, byte for byte what msgpack.packb(rows, use_bin_type=True) gives after
+ * sessions.codec has converted the rows: a "plain" row is packed here, every other row is handed to
+ * `pack_other(row)`, in row order (the Python encoder gives blob offsets in call order), and the
+ * bytes it returns (that row's complete msgpack encoding) are spliced in.
+ *
+ * A row is plain when it is an exact 6-tuple whose seq and t_ns are exact ints that fit in 64 bits,
+ * op and target exact str (UTF-8 encodable), args an exact tuple or list of None, bool, exact int
+ * (64 bits), exact float, exact str or exact bytes shorter than INLINE_MAX, and kwargs an exact
+ * empty dict. Those are the rows the Python encoder hands to msgpack unchanged, and the encodings
+ * below are msgpack-python's defaults for them: ints in the smallest form (non-negative ones
+ * unsigned), floats as float 64, str as fixstr/str 8/16/32, bytes as bin 8/16/32. Subclasses
+ * (IntEnum, str subclasses), bytearray, numpy values, kwargs etc. go to pack_other.
+ *
+ * Exceptions raised by pack_other propagate unchanged. The GIL is held throughout: the function
+ * reads Python objects, and pack_other is Python code.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Bytes at least this long leave the row to pack_other (they may go out of band). Must equal
+ * sessions.codec.INLINE_MAX: the module exports it, codec refuses a module that disagrees, and the
+ * tests check it. */
+#define INLINE_MAX 256
+/* msgpack's largest str / bin / array length (32-bit length fields). */
+#define ITEM_LIMIT 0xFFFFFFFFu
+/* Largest output: _PyBytes_Resize adds the object header to the size without checking overflow. */
+#define OUT_MAX (PY_SSIZE_T_MAX - 1024)
+/* First guess of the output size per row (a small command packs to 40..100 bytes), for at most
+ * ROW_GUESS_MAX_ROWS rows. */
+#define ROW_GUESS 64
+#define ROW_GUESS_MAX_ROWS ((Py_ssize_t)1 << 20)
+
+#if defined(__GNUC__) || defined(__clang__)
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define NOINLINE __attribute__((noinline))
+#else
+#define LIKELY(x) (x)
+#define UNLIKELY(x) (x)
+#define NOINLINE
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Output buffer: a bytes object written in place, grown geometrically, shrunk at the end      */
+/* (no copy of the whole batch into a second object).                                          */
+/* ------------------------------------------------------------------------------------------ */
+typedef struct {
+    PyObject *bytes; /* owned; NULL after a failed resize (which frees it) */
+    unsigned char *data;
+    Py_ssize_t len; /* bytes written */
+    Py_ssize_t cap; /* PyBytes_GET_SIZE(bytes) */
+} Out;
+
+static NOINLINE int
+grow(Out *o, Py_ssize_t need)
+{
+    if (need > OUT_MAX - o->len) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t want = o->len + need;
+    Py_ssize_t cap = o->cap <= OUT_MAX / 2 ? 2 * o->cap : OUT_MAX;
+    if (cap < want) {
+        cap = want;
+    }
+    if (_PyBytes_Resize(&o->bytes, cap) < 0) {
+        return -1;
+    }
+    o->data = (unsigned char *)PyBytes_AS_STRING(o->bytes);
+    o->cap = cap;
+    return 0;
+}
+
+/* Room for `need` more bytes (need >= 0). */
+static inline int
+reserve(Out *o, Py_ssize_t need)
+{
+    return LIKELY(o->cap - o->len >= need) ? 0 : grow(o, need);
+}
+
+/* The put_* functions write after a reserve() that made room. */
+static inline void
+put1(Out *o, unsigned v)
+{
+    o->data[o->len++] = (unsigned char)v;
+}
+
+static inline void
+put_be16(Out *o, unsigned v)
+{
+    unsigned char *p = o->data + o->len;
+    p[0] = (unsigned char)(v >> 8);
+    p[1] = (unsigned char)v;
+    o->len += 2;
+}
+
+static inline void
+put_be32(Out *o, uint32_t v)
+{
+    unsigned char *p = o->data + o->len;
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+    o->len += 4;
+}
+
+static inline void
+put_be64(Out *o, uint64_t v)
+{
+    unsigned char *p = o->data + o->len;
+    for (int k = 0; k < 8; k++) {
+        p[k] = (unsigned char)(v >> (56 - 8 * k));
+    }
+    o->len += 8;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* msgpack encodings (as msgpack-python's packer writes them)                                  */
+/* ------------------------------------------------------------------------------------------ */
+#define MAX_INT_BYTES 9
+
+/* Non-negative: positive fixint, uint 8/16/32/64. */
+static inline void
+put_uint(Out *o, uint64_t v)
+{
+    if (v < 0x80) {
+        put1(o, (unsigned)v);
+    }
+    else if (v < 0x100) {
+        put1(o, 0xcc);
+        put1(o, (unsigned)v);
+    }
+    else if (v < 0x10000) {
+        put1(o, 0xcd);
+        put_be16(o, (unsigned)v);
+    }
+    else if (v < 0x100000000ull) {
+        put1(o, 0xce);
+        put_be32(o, (uint32_t)v);
+    }
+    else {
+        put1(o, 0xcf);
+        put_be64(o, v);
+    }
+}
+
+/* Negative: negative fixint, int 8/16/32/64. */
+static inline void
+put_negative(Out *o, int64_t v)
+{
+    if (v >= -32) {
+        put1(o, (unsigned)(uint8_t)(int8_t)v);
+    }
+    else if (v >= -128) {
+        put1(o, 0xd0);
+        put1(o, (unsigned)(uint8_t)(int8_t)v);
+    }
+    else if (v >= -32768) {
+        put1(o, 0xd1);
+        put_be16(o, (unsigned)(uint16_t)(int16_t)v);
+    }
+    else if (v >= INT32_MIN) {
+        put1(o, 0xd2);
+        put_be32(o, (uint32_t)(int32_t)v);
+    }
+    else {
+        put1(o, 0xd3);
+        put_be64(o, (uint64_t)v);
+    }
+}
+
+/* Array header of n <= ITEM_LIMIT items (5 bytes at most). */
+static inline void
+put_array_header(Out *o, size_t n)
+{
+    if (n < 16) {
+        put1(o, 0x90 | (unsigned)n);
+    }
+    else if (n < 0x10000) {
+        put1(o, 0xdc);
+        put_be16(o, (unsigned)n);
+    }
+    else {
+        put1(o, 0xdd);
+        put_be32(o, (uint32_t)n);
+    }
+}
+
+/* Results of the pack_* functions below. */
+#define PACKED 1
+#define NOT_PLAIN 0
+#define FAILED (-1)
+
+/* An exact int. */
+static inline int
+pack_int(Out *o, PyObject *v)
+{
+    int overflow;
+    long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+    if (LIKELY(overflow == 0)) {
+        if (UNLIKELY(x == -1 && PyErr_Occurred())) {
+            return FAILED;
+        }
+        if (reserve(o, MAX_INT_BYTES) < 0) {
+            return FAILED;
+        }
+        if (x >= 0) {
+            put_uint(o, (uint64_t)x);
+        }
+        else {
+            put_negative(o, (int64_t)x);
+        }
+        return PACKED;
+    }
+    if (overflow < 0) {
+        return NOT_PLAIN; /* below -2**63: msgpack refuses it, pack_other reports it */
+    }
+    unsigned long long u = PyLong_AsUnsignedLongLong(v); /* 2**63 .. 2**64-1 fit as uint 64 */
+    if (u == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            return FAILED;
+        }
+        PyErr_Clear();
+        return NOT_PLAIN;
+    }
+    if (reserve(o, MAX_INT_BYTES) < 0) {
+        return FAILED;
+    }
+    put_uint(o, (uint64_t)u);
+    return PACKED;
+}
+
+/* A raw body with its header: str (0xa0/0xd9/0xda/0xdb) or bin (0xc4/0xc5/0xc6). */
+static inline int
+pack_raw(Out *o, const char *s, Py_ssize_t len, int is_str)
+{
+    if ((size_t)len > ITEM_LIMIT) {
+        return NOT_PLAIN; /* msgpack raises ValueError: pack_other reports it */
+    }
+    if (reserve(o, 5 + len) < 0) { /* no overflow: len < 2**32 */
+        return FAILED;
+    }
+    if (is_str) {
+        if (len < 32) {
+            put1(o, 0xa0 | (unsigned)len);
+        }
+        else if (len < 0x100) {
+            put1(o, 0xd9); /* str 8: msgpack-python writes it with use_bin_type=True */
+            put1(o, (unsigned)len);
+        }
+        else if (len < 0x10000) {
+            put1(o, 0xda);
+            put_be16(o, (unsigned)len);
+        }
+        else {
+            put1(o, 0xdb);
+            put_be32(o, (uint32_t)len);
+        }
+    }
+    else {
+        if (len < 0x100) {
+            put1(o, 0xc4);
+            put1(o, (unsigned)len);
+        }
+        else if (len < 0x10000) {
+            put1(o, 0xc5);
+            put_be16(o, (unsigned)len);
+        }
+        else {
+            put1(o, 0xc6);
+            put_be32(o, (uint32_t)len);
+        }
+    }
+    memcpy(o->data + o->len, s, (size_t)len);
+    o->len += len;
+    return PACKED;
+}
+
+/* An exact str, as UTF-8. */
+static inline int
+pack_str(Out *o, PyObject *v)
+{
+    Py_ssize_t len;
+    const char *s = PyUnicode_AsUTF8AndSize(v, &len); /* ASCII: the string's own data, no copy */
+    if (UNLIKELY(s == NULL)) {
+        if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+            return FAILED; /* MemoryError */
+        }
+        PyErr_Clear(); /* a lone surrogate: pack_other (msgpack) reports it */
+        return NOT_PLAIN;
+    }
+    return pack_raw(o, s, len, 1);
+}
+
+/* One argument: None, bool, exact int / float / str, exact bytes shorter than INLINE_MAX. */
+static inline int
+pack_arg(Out *o, PyObject *v)
+{
+    PyTypeObject *type = Py_TYPE(v);
+    if (type == &PyLong_Type) {
+        return pack_int(o, v);
+    }
+    if (type == &PyUnicode_Type) {
+        return pack_str(o, v);
+    }
+    if (type == &PyFloat_Type) {
+        double d = PyFloat_AS_DOUBLE(v);
+        uint64_t bits;
+        memcpy(&bits, &d, 8);
+        if (reserve(o, 9) < 0) {
+            return FAILED;
+        }
+        put1(o, 0xcb);
+        put_be64(o, bits);
+        return PACKED;
+    }
+    if (type == &PyBytes_Type) {
+        Py_ssize_t len = PyBytes_GET_SIZE(v);
+        if (len >= INLINE_MAX) {
+            return NOT_PLAIN; /* out of band, maybe: the Python encoder decides */
+        }
+        return pack_raw(o, PyBytes_AS_STRING(v), len, 0);
+    }
+    if (v == Py_None || v == Py_True || v == Py_False) { /* bool has no subclasses */
+        if (reserve(o, 1) < 0) {
+            return FAILED;
+        }
+        put1(o, v == Py_None ? 0xc0 : v == Py_True ? 0xc3 : 0xc2);
+        return PACKED;
+    }
+    return NOT_PLAIN;
+}
+
+/* A whole row. On NOT_PLAIN the caller rewinds the output to the row's start. No Python code runs
+ * here (exact types only), so nothing can change the row while it is read. */
+static int
+pack_row(Out *o, PyObject *row)
+{
+    if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != 6) {
+        return NOT_PLAIN;
+    }
+    PyObject *seq = PyTuple_GET_ITEM(row, 0), *t_ns = PyTuple_GET_ITEM(row, 1);
+    PyObject *op = PyTuple_GET_ITEM(row, 2), *target = PyTuple_GET_ITEM(row, 3);
+    PyObject *args = PyTuple_GET_ITEM(row, 4), *kwargs = PyTuple_GET_ITEM(row, 5);
+    if (!PyLong_CheckExact(seq) || !PyLong_CheckExact(t_ns) || !PyUnicode_CheckExact(op)
+        || !PyUnicode_CheckExact(target) || !PyDict_CheckExact(kwargs) || PyDict_GET_SIZE(kwargs) != 0) {
+        return NOT_PLAIN;
+    }
+    PyObject **items;
+    Py_ssize_t count;
+    if (PyTuple_CheckExact(args)) {
+        items = ((PyTupleObject *)args)->ob_item;
+        count = PyTuple_GET_SIZE(args);
+    }
+    else if (PyList_CheckExact(args)) {
+        items = ((PyListObject *)args)->ob_item;
+        count = PyList_GET_SIZE(args);
+    }
+    else {
+        return NOT_PLAIN;
+    }
+    if ((size_t)count > ITEM_LIMIT) {
+        return NOT_PLAIN;
+    }
+    if (reserve(o, 1) < 0) {
+        return FAILED;
+    }
+    put1(o, 0x96);
+    int r;
+    if ((r = pack_int(o, seq)) != PACKED || (r = pack_int(o, t_ns)) != PACKED || (r = pack_str(o, op)) != PACKED
+        || (r = pack_str(o, target)) != PACKED) {
+        return r;
+    }
+    if (reserve(o, 5) < 0) {
+        return FAILED;
+    }
+    put_array_header(o, (size_t)count);
+    for (Py_ssize_t k = 0; k < count; k++) {
+        if ((r = pack_arg(o, items[k])) != PACKED) {
+            return r;
+        }
+    }
+    if (reserve(o, 1) < 0) {
+        return FAILED;
+    }
+    put1(o, 0x80); /* the empty kwargs map */
+    return PACKED;
+}
+
+/* A row that is not plain: pack_other(row)'s bytes. */
+static int
+pack_by_callback(Out *o, PyObject *pack_other, PyObject *row)
+{
+    Py_INCREF(row); /* pack_other may drop the list's reference */
+    PyObject *packed = PyObject_CallOneArg(pack_other, row);
+    Py_DECREF(row);
+    if (packed == NULL) {
+        return FAILED;
+    }
+    if (!PyBytes_Check(packed)) {
+        PyErr_Format(PyExc_TypeError, "pack_rows(): pack_other must return bytes, not %.100s",
+                     Py_TYPE(packed)->tp_name);
+        Py_DECREF(packed);
+        return FAILED;
+    }
+    Py_ssize_t len = PyBytes_GET_SIZE(packed);
+    if (reserve(o, len) < 0) {
+        Py_DECREF(packed);
+        return FAILED;
+    }
+    memcpy(o->data + o->len, PyBytes_AS_STRING(packed), (size_t)len);
+    o->len += len;
+    Py_DECREF(packed);
+    return PACKED;
+}
+
+static PyObject *
+pack_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "pack_rows() takes 2 arguments (rows, pack_other), got %zd", nargs);
+        return NULL;
+    }
+    PyObject *rows = args[0], *pack_other = args[1];
+    if (!PyList_Check(rows)) {
+        PyErr_Format(PyExc_TypeError, "pack_rows(): rows must be a list, not %.100s", Py_TYPE(rows)->tp_name);
+        return NULL;
+    }
+    if (!PyCallable_Check(pack_other)) {
+        PyErr_Format(PyExc_TypeError, "pack_rows(): pack_other must be callable, not %.100s",
+                     Py_TYPE(pack_other)->tp_name);
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    if ((size_t)n > ITEM_LIMIT) {
+        PyErr_SetString(PyExc_ValueError, "list is too large"); /* msgpack's words */
+        return NULL;
+    }
+    Out o;
+    /* A guess (it grows when short), at most 64 MiB to begin with: no overflow, no huge first allocation. */
+    o.cap = 16 + (n < ROW_GUESS_MAX_ROWS ? n : ROW_GUESS_MAX_ROWS) * ROW_GUESS;
+    o.bytes = PyBytes_FromStringAndSize(NULL, o.cap);
+    if (o.bytes == NULL) {
+        return NULL;
+    }
+    o.data = (unsigned char *)PyBytes_AS_STRING(o.bytes);
+    o.len = 0;
+    put_array_header(&o, (size_t)n);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyList_GET_SIZE(rows) != n) { /* pack_other changed the list: the header would lie */
+            PyErr_SetString(PyExc_RuntimeError, "pack_rows(): rows changed size during packing");
+            goto error;
+        }
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        Py_ssize_t start = o.len;
+        int r = pack_row(&o, row);
+        if (r == NOT_PLAIN) {
+            o.len = start;
+            r = pack_by_callback(&o, pack_other, row);
+        }
+        if (r == FAILED) {
+            goto error;
+        }
+    }
+    if (_PyBytes_Resize(&o.bytes, o.len) < 0) {
+        return NULL;
+    }
+    return o.bytes;
+error:
+    Py_XDECREF(o.bytes);
+    return NULL;
+}
+
+PyDoc_STRVAR(pack_rows_doc,
+"pack_rows(rows, pack_other, /)\n--\n\n"
+"The msgpack array of `rows` (a list of (seq, t_ns, op, target, args, kwargs) tuples): plain\n"
+"rows are packed here, every other row is packed by pack_other(row) -> bytes, called in row\n"
+"order. Byte-identical to msgpack.packb(rows, use_bin_type=True) after sessions.codec's row\n"
+"conversion. Exceptions from pack_other propagate unchanged.");
+
+static PyMethodDef methods[] = {
+    {"pack_rows", (PyCFunction)(void (*)(void))pack_rows, METH_FASTCALL, pack_rows_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static int
+exec_module(PyObject *module)
+{
+    return PyModule_AddIntConstant(module, "INLINE_MAX", INLINE_MAX);
+}
+
+static PyModuleDef_Slot slots[] = {
+    {Py_mod_exec, exec_module},
+    {0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "sessions._rows",
+    .m_doc = "msgpack packing of command rows (the C fast path of sessions.codec.encode_rows).",
+    .m_size = 0,
+    .m_methods = methods,
+    .m_slots = slots,
+};
+
+PyMODINIT_FUNC
+PyInit__rows(void)
+{
+    return PyModuleDef_Init(&moduledef);
+}
