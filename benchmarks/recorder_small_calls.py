@@ -9,13 +9,16 @@ Two kinds of small call: ``viewport.set_x(i)`` and ``buffer.set_data(<16 bytes>,
 - seam: a do-nothing observer registered (the capture seam's own cost);
 - recorder, caller side: what the caller's thread spends per call while recording;
 - LogWriter alone: the same commands appended to ``sessions.LogWriter`` and closed, no recorder;
-- recorder, overall: calls made and the log closed on disk (target: >= 300 000/s).
+- recorder, overall: calls made and the log closed on disk (target: >= 300 000/s), with the C
+  modules (``recorder._hotpath``, ``sessions._rows``) and, as the baseline of the same run, with
+  their Python twins only; each the median of ``--repeat`` alternated runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -31,10 +34,13 @@ import recorder  # noqa: E402
 from gsp import capture  # noqa: E402
 from gsp.core import Viewport  # noqa: E402
 from gsp.types import Buffer, BufferType  # noqa: E402
+from recorder import hotpath  # noqa: E402
+from sessions import codec  # noqa: E402
 from sessions.command import Command  # noqa: E402
 from sessions.writer import LogWriter  # noqa: E402
 
 WHITE = bytearray([255, 255, 255, 255])
+_C_ROWS = codec.ROWS_BACKEND == "c"  # the C row packer is built and not switched off
 
 
 class _Noop:
@@ -65,7 +71,28 @@ def _timed(fn: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
-def measure(kind: str, n: int, tmp: str) -> dict[str, float]:
+def _recorded(kind: str, n: int, path: str, paths: str) -> tuple[float, float]:
+    """(caller-thread calls/s, overall calls/s) of one recording on the C or the Python paths."""
+    os.environ[hotpath.ENV_NO_C_HOTPATH] = "1" if paths == "python" else ""
+    codec.use_rows("c" if paths == "c" and _C_ROWS else "python")
+    try:
+        rec = recorder.Recorder(path, max_queue_commands=n + 10)
+        rec.start()
+        run = _loop(kind, n)
+        rec.flush()
+        start = time.perf_counter()
+        run()
+        caller = time.perf_counter() - start
+        rec.stop()
+        overall = time.perf_counter() - start
+    finally:
+        os.environ.pop(hotpath.ENV_NO_C_HOTPATH, None)
+        if _C_ROWS:
+            codec.use_rows("c")
+    return n / caller, n / overall
+
+
+def measure(kind: str, n: int, tmp: str, repeat: int = 3) -> dict[str, float]:
     """calls/s of each layer for one kind of call."""
     out: dict[str, float] = {}
     run = _loop(kind, n)
@@ -77,18 +104,13 @@ def measure(kind: str, n: int, tmp: str) -> dict[str, float]:
     finally:
         capture.remove_observer(noop)
 
-    path = os.path.join(tmp, f"{kind}.gsplog")
-    rec = recorder.Recorder(path, max_queue_commands=n + 10)
-    rec.start()
-    run = _loop(kind, n)
-    rec.flush()
-    start = time.perf_counter()
-    run()
-    caller = time.perf_counter() - start
-    rec.stop()
-    overall = time.perf_counter() - start
-    out["caller"] = n / caller
-    out["overall"] = n / overall
+    runs: dict[str, list[tuple[float, float]]] = {"c": [], "python": []}
+    for _ in range(repeat):
+        for paths in ("c", "python"):
+            runs[paths].append(_recorded(kind, n, os.path.join(tmp, f"{kind}-{paths}.gsplog"), paths))
+    out["caller"] = statistics.median(r[0] for r in runs["c"])
+    out["overall"] = statistics.median(r[1] for r in runs["c"])
+    out["overall_python"] = statistics.median(r[1] for r in runs["python"])
 
     # The same commands through the LogWriter alone (the sessions layer's own cost).
     if kind == "set_x":
@@ -110,17 +132,22 @@ def measure(kind: str, n: int, tmp: str) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=3, help="alternated recordings per path (median)")
     args = parser.parse_args(argv)
+    c_modules = f"recorder._hotpath {'built' if hotpath.load() else 'missing'}, sessions._rows {'on' if _C_ROWS else 'off'}"
+    print(f"C modules: {c_modules}")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for kind in ("set_x", "set_data16"):
-            r = results[kind] = measure(kind, args.calls, tmp)
+            r = results[kind] = measure(kind, args.calls, tmp, args.repeat)
             print(f"{kind:10s} ({args.calls} calls)")
             print(f"  plain call (no observer)      : {r['plain']:>10,.0f} /s")
             print(f"  capture seam + no-op observer : {r['seam']:>10,.0f} /s")
             print(f"  recorder, caller thread only  : {r['caller']:>10,.0f} /s")
             print(f"  LogWriter alone (no recorder) : {r['logwriter']:>10,.0f} /s")
             print(f"  recorder overall (log closed) : {r['overall']:>10,.0f} /s   (target >= 300,000)")
+            print(f"  same, Python paths only       : {r['overall_python']:>10,.0f} /s   "
+                  f"(C / Python {r['overall'] / r['overall_python']:.2f})")
             print(f"  overall / seam-only ratio     : {r['overall'] / r['seam']:.2f}")
     return results
 

@@ -28,6 +28,7 @@ import numpy as np
 from gsp import capture
 from gsp.capture import Captured
 from gsp.types.buffer_type import BufferType
+from recorder import hotpath
 from recorder.convert import PLAIN_TYPES as _PLAIN
 from recorder.convert import ArgConverter
 from recorder.pool import LEND_MIN_BYTES, CopyPool, LoanBook, PayloadRecycler
@@ -48,6 +49,7 @@ __all__ = ["Recorder", "record", "mark", "active_recorder", "MARK_OP", "SESSION_
 
 _log = logging.getLogger("gsplog.recorder")
 _monotonic_ns = time.monotonic_ns
+
 _PAYLOAD_TYPES = (bytearray, np.ndarray)
 
 #: Target of user markers (op ``sessions.index.MARK_OP``): not a GSP object, so it is empty.
@@ -124,6 +126,7 @@ class Recorder:
         self._broken_ops: set[str] = set()
         self._t0_ns = 0
         self._failed = False
+        self._hot: Any = None  # the C fast path's object, while it takes the seam's calls
         self._started = False
         self._stopped = False
         self._writer: WriterThread | None = None
@@ -160,8 +163,33 @@ class Recorder:
         _active.append(self)
         if self.tune_gc:
             self._gc_tuned = _raise_gc_threshold()
+        self._install_hot_path()
         capture.add_observer(self)
         return self
+
+    def _install_hot_path(self) -> None:
+        """Let ``recorder._hotpath`` take the seam's calls first: it queues scalar setters and
+        small ``set_data`` calls as :meth:`on_call` would and hands it every other call."""
+        c_module = hotpath.load()
+        if c_module is None or type(self).on_call is not Recorder.on_call:  # a subclass's on_call wins
+            return
+        self._hot = c_module.HotPath(
+            self._refs, self._hooks, self._items, self.tracker.versions, Recorder.on_call.__get__(self),
+            self._t0_ns, self._max_commands, SMALL_PAYLOAD, "Buffer.set_data",
+        )
+        # An instance attribute: the seam's observer.on_call(...) finds it before the method.
+        self.__dict__["on_call"] = self._hot.on_call
+
+    @property
+    def uses_c_hot_path(self) -> bool:
+        """Whether the C fast path takes this recorder's calls (see :mod:`recorder.hotpath`)."""
+        return self._hot is not None
+
+    def _refuse_calls(self) -> None:
+        """From now on every observed call is ignored (write failure, forked child)."""
+        self._failed = True
+        if self._hot is not None:
+            self._hot.failed = True
 
     def stop(self) -> None:
         """Stop observing, write everything still queued, close the log (idempotent)."""
@@ -423,7 +451,7 @@ class Recorder:
             self._writer.flush_soon()
 
     def _on_failure(self, error: BaseException) -> None:
-        self._failed = True
+        self._refuse_calls()
 
     def _open_writer(self, wall_ns: int) -> Any:
         from sessions.writer import LogWriter
@@ -568,7 +596,7 @@ def _forget_in_child() -> None:
     # A forked child has the observers but not the writer thread: its calls would fill the queue
     # and block forever. The parent's recording is the parent's: the child records nothing.
     for rec in list(_active):
-        rec._failed = True
+        rec._refuse_calls()
         rec._stopped = True
         capture.remove_observer(rec)
     _active.clear()

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gsp.capture import paused
+from recorder import hotpath
 from recorder.pool import POOL_MIN_BYTES, PayloadRecycler
 from recorder.queue import SMALL_PAYLOAD, CommandQueue
 from sessions.command import Command
@@ -58,6 +59,11 @@ def _command_factory() -> Callable[[int, int, str, str, Any, Any], Command]:
 _make_command = _command_factory()
 
 
+def _c_take_rows() -> Callable[..., tuple[int, int, Any]] | None:
+    c_module = hotpath.load()
+    return None if c_module is None else c_module.take_rows
+
+
 class WriterThread(threading.Thread):
     """Drains ``queue`` into ``log_writer`` until :meth:`stop`; see the module docstring."""
 
@@ -91,6 +97,7 @@ class WriterThread(threading.Thread):
         self._in_flight: list[tuple[int, Any]] = []  # recyclable payloads (copies, loans) of commands not yet written
         self.cpu_s = 0.0  # CPU time the thread used, set when it ends (benchmarks)
         self._flush_requested = False
+        self._take_rows = _c_take_rows()  # the drain's commonest case in C (recorder.hotpath)
 
     # ---- control --------------------------------------------------------------------------
     def flush_soon(self) -> None:
@@ -162,8 +169,22 @@ class WriterThread(threading.Thread):
         last_t = self._last_t
         if len(items) > queue.peak_commands:
             queue.peak_commands = len(items)
+        take_rows = self._take_rows if batching else None
         while items:
-            t_ns, op, target, args, kwargs, nbytes = popleft()
+            if take_rows is not None and self.error is None:
+                # C: number small commands into rows until a batch is full or an item needs this loop
+                seq, last_t, item = take_rows(items, rows, seq, last_t, small, _FLUSH_CHECK_EVERY)
+                if item is None:
+                    if len(rows) >= _FLUSH_CHECK_EVERY:
+                        self.seq, self._last_t = seq, last_t
+                        self._append_rows(rows)
+                        queue.notify_space()
+                        if self.error is None:
+                            self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
+                    continue
+                t_ns, op, target, args, kwargs, nbytes = item
+            else:
+                t_ns, op, target, args, kwargs, nbytes = popleft()
             if op is None:
                 self.seq, self._last_t = seq, last_t
                 self._append_rows(rows)

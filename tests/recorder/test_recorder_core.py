@@ -18,9 +18,17 @@ from gsp.transforms import TransformChain, TransformLinkImmediate
 from gsp.types import Buffer, BufferType, TextAlign
 from gsp.utils.bufferx import Bufferx
 from gsp.visuals import Texts
+from recorder import hotpath
 from recorder.pool import MAX_LOANS_PER_BUFFER
 from sessions import Command
 from sessions.index import MARK_OP
+
+
+@pytest.fixture(autouse=True, params=["c", "python"])
+def hot_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test here runs on the recorder's C fast path (recorder._hotpath) and on its Python twin."""
+    monkeypatch.setenv(hotpath.ENV_NO_C_HOTPATH, "1" if request.param == "python" else "")
+    return str(request.param)
 
 
 @pytest.fixture
@@ -230,14 +238,13 @@ def test_seq_strictly_increasing_across_threads(tmp_path: Path) -> None:
         for i in range(1500):
             vp.set_x(i)
 
-    def body(rec: recorder.Recorder) -> None:
+    with recorder.record(path) as rec:  # no on_command: the writer numbers rows in batches
         threads = [threading.Thread(target=work, args=(vp,)) for vp in viewports]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-
-    _record(path, body)
+    assert rec.error is None
     read = read_commands(path)
     assert [c.seq for c in read] == list(range(1, len(read) + 1))
     for vp in viewports:  # each thread's calls in its own order
