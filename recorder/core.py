@@ -49,7 +49,6 @@ __all__ = ["Recorder", "record", "mark", "active_recorder", "MARK_OP", "SESSION_
 
 _log = logging.getLogger("gsplog.recorder")
 _monotonic_ns = time.monotonic_ns
-
 _PAYLOAD_TYPES = (bytearray, np.ndarray)
 
 #: Target of user markers (op ``sessions.index.MARK_OP``): not a GSP object, so it is empty.

@@ -177,10 +177,7 @@ class WriterThread(threading.Thread):
                 if item is None:
                     if len(rows) >= _FLUSH_CHECK_EVERY:
                         self.seq, self._last_t = seq, last_t
-                        self._append_rows(rows)
-                        queue.notify_space()
-                        if self.error is None:
-                            self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
+                        self._hand_full_batch(rows)
                     continue
                 t_ns, op, target, args, kwargs, nbytes = item
             else:
@@ -201,10 +198,7 @@ class WriterThread(threading.Thread):
                 rows.append((seq, t_ns, op, target, args, kwargs))
                 if len(rows) >= _FLUSH_CHECK_EVERY:
                     self.seq, self._last_t = seq, last_t
-                    self._append_rows(rows)
-                    queue.notify_space()
-                    if self.error is None:
-                        self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
+                    self._hand_full_batch(rows)
                 continue
             self.seq, self._last_t = seq, last_t
             self._append_rows(rows)
@@ -212,6 +206,14 @@ class WriterThread(threading.Thread):
         self.seq, self._last_t = seq, last_t
         self._append_rows(rows)
         queue.notify_space()
+
+    def _hand_full_batch(self, rows: list[tuple[int, int, str, str, Any, Any]]) -> None:
+        """A batch is full while draining a long backlog: hand it over, let blocked producers go
+        on, and write the chunk if its time has come."""
+        self._append_rows(rows)
+        self.queue.notify_space()
+        if self.error is None:
+            self._guard(self.log_writer.flush_if_due, time.monotonic_ns())
 
     def _append_rows(self, rows: list[tuple[int, int, str, str, Any, Any]]) -> None:
         """Hand a batch of rows to the LogWriter and empty ``rows``."""
