@@ -151,29 +151,31 @@ def test_refused_calls_are_not_queued(tmp_path: Path, monkeypatch: pytest.Monkey
     assert [c.args for c in read_commands(tmp_path / "failed.gsplog") if c.op == "Viewport.set_x"] == [(1,)]
 
 
-def test_a_full_queue_sends_the_call_to_the_blocking_general_path(c_module: Any) -> None:
+class _Known:
+    """A target the standalone HotPaths below know (its UUID is in their refs)."""
+
+    _uuid = "u"
+
+
+def _standalone(c_module: Any, hooks: dict[str, Any], max_commands: int = 100) -> tuple[Any, deque[Any], list[Any]]:
+    """A HotPath outside any recorder: (it, its queue, the calls it handed to the general path)."""
     general_calls: list[tuple[Any, ...]] = []
     items: deque[Any] = deque()
-    hot = c_module.HotPath({"u": object()}, {}, items, {}, lambda *a: general_calls.append(a), 0, 2, 1024,
-                           "Buffer.set_data")
+    hot = c_module.HotPath({"u": object()}, hooks, items, {}, lambda *a: general_calls.append(a), 0, max_commands,
+                           1024, "Buffer.set_data")
+    return hot, items, general_calls
 
-    class Target:
-        _uuid = "u"
 
+def test_a_full_queue_sends_the_call_to_the_blocking_general_path(c_module: Any) -> None:
+    hot, items, general_calls = _standalone(c_module, {}, max_commands=2)
     for i in range(4):
-        hot.on_call(Target(), "Viewport.set_x", (i,), {})
+        hot.on_call(_Known(), "Viewport.set_x", (i,), {})
     assert [item[1:] for item in items] == [("Viewport.set_x", "u", (0,), {}, 0), ("Viewport.set_x", "u", (1,), {}, 0)]
     assert [call[2] for call in general_calls] == [(2,), (3,)]
 
 
 def test_hot_path_hands_unusual_calls_to_the_general_path(c_module: Any) -> None:
-    general_calls: list[tuple[Any, ...]] = []
-    items: deque[Any] = deque()
-    hot = c_module.HotPath({"u": object()}, {"Renderer.render": None}, items, {},
-                           lambda *a: general_calls.append(a), 0, 100, 1024, "Buffer.set_data")
-
-    class Target:
-        _uuid = "u"
+    hot, items, general_calls = _standalone(c_module, {"Renderer.render": None})
 
     class Unknown:
         _uuid = "other"
@@ -184,32 +186,27 @@ def test_hot_path_hands_unusual_calls_to_the_general_path(c_module: Any) -> None
     class MyInt(int):
         pass
 
-    hot.on_call(Target(), "Viewport.set_x", (1, 2.5, "s", b"b", None, True), {})  # plain: queued
+    hot.on_call(_Known(), "Viewport.set_x", (1, 2.5, "s", b"b", None, True), {})  # plain: queued
     unusual = [
         (Unknown(), "Viewport.set_x", (1,), {}),
         (NoUuid(), "Viewport.set_x", (1,), {}),
-        (Target(), "Viewport.set_x", (MyInt(1),), {}),
-        (Target(), "Viewport.set_x", ([1],), {}),
-        (Target(), "Viewport.set_x", (1,), {"x": 1}),
-        (Target(), "Renderer.render", (), {}),
+        (_Known(), "Viewport.set_x", (MyInt(1),), {}),
+        (_Known(), "Viewport.set_x", ([1],), {}),
+        (_Known(), "Viewport.set_x", (1,), {"x": 1}),
+        (_Known(), "Renderer.render", (), {}),
     ]
     for call in unusual:
         hot.on_call(*call)
     assert len(items) == 1 and items[0][3] == (1, 2.5, "s", b"b", None, True)
     assert [call[1:] for call in general_calls] == [call[1:] for call in unusual]
     with pytest.raises(TypeError, match="4 arguments"):
-        hot.on_call(Target(), "Viewport.set_x", (1,))
+        hot.on_call(_Known(), "Viewport.set_x", (1,))
 
 
 def test_a_property_that_raises_goes_to_the_general_path(c_module: Any) -> None:
-    general_calls: list[tuple[Any, ...]] = []
-    items: deque[Any] = deque()
-    hot = c_module.HotPath({"u": object()}, {"Buffer.set_data": None}, items, {},
-                           lambda *a: general_calls.append(a), 0, 100, 1024, "Buffer.set_data")
+    hot, items, general_calls = _standalone(c_module, {"Buffer.set_data": None})
 
-    class Broken:
-        _uuid = "u"
-
+    class Broken(_Known):
         @property
         def storage_exposed(self) -> bool:
             raise RuntimeError("broken")
