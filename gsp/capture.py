@@ -14,6 +14,11 @@ its own setters, or ``set_attributes`` calling ``set_x``, is one command, not se
 
 Events that are not method calls (animator frames, input events, user markers) are reported
 with :func:`notify`.
+
+The wrappers of methods that require 1 to 3 positional arguments are ``gsp._seam.CapturedMethod``
+(gsp/_seam.c) when that extension is built: the same steps in C for the exact-positional call
+shape. The Python wrappers below stay the reference and the fallback; ``GSP_NO_C_SEAM=1`` (read
+when wrappers are installed) or :func:`use_seam` selects them.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import threading
 import uuid as _uuid_module
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import ModuleType
 from typing import Any, ClassVar, Protocol
 
 __all__ = [
@@ -39,6 +45,9 @@ __all__ = [
     "captured_methods",
     "new_uuid",
     "set_uuid_counter",
+    "ENV_NO_C_SEAM",
+    "use_seam",
+    "seam_backend",
 ]
 
 
@@ -192,6 +201,51 @@ def _cached_op(ops: dict[type, str], target: Captured, method: str) -> str:
     return op
 
 
+# --------------------------------------------------------------------------------------------
+# Choice of the wrapper: C (gsp._seam) or Python
+# --------------------------------------------------------------------------------------------
+#: Set to "1" to make wrappers installed from then on Python functions even when gsp._seam is built.
+ENV_NO_C_SEAM = "GSP_NO_C_SEAM"
+_seam_choice: str | None = None  # set by use_seam(); None: the environment decides
+
+
+def _seam_module() -> ModuleType | None:
+    """``gsp._seam`` when new wrappers should be C ones, else None (read at each install)."""
+    if _seam_choice == "python":
+        return None
+    if _seam_choice is None and os.environ.get(ENV_NO_C_SEAM, "") not in ("", "0"):
+        return None
+    try:
+        from gsp import _seam
+    except ImportError:  # not built (no compiler at install time): the Python wrappers run
+        return None
+    return _seam
+
+
+def seam_backend() -> str:
+    """``"c"`` when wrappers installed now would be ``gsp._seam``'s, ``"python"`` otherwise."""
+    return "c" if _seam_module() is not None else "python"
+
+
+def use_seam(backend: str | None) -> None:
+    """Make the wrappers ``"c"`` or ``"python"`` (tests and benchmarks run both in one process);
+    None gives the choice back to :data:`ENV_NO_C_SEAM`. Wrappers already installed are remade at
+    once. ``ValueError`` for an unknown name, or ``"c"`` when the extension is not built."""
+    global _seam_choice
+    if backend not in ("c", "python", None):
+        raise ValueError(f"unknown seam backend {backend!r} (expected 'c', 'python' or None)")
+    if backend == "c":
+        try:
+            from gsp import _seam  # noqa: F401
+        except ImportError as error:
+            raise ValueError(f"the C seam gsp._seam is not usable: {error}") from None
+    with _lock:
+        _seam_choice = backend
+        if _installed:  # remake what is installed, so the choice holds from the next call on
+            _uninstall_all()
+            _install_all()
+
+
 def _make_wrapper(original: Callable[..., Any], method: str) -> Callable[..., Any]:
     # The hot path of every recorded call: one thread-local read, the depth kept in a list item,
     # op names cached per class, observers read from a tuple that is replaced, never mutated.
@@ -211,7 +265,16 @@ def _make_wrapper(original: Callable[..., Any], method: str) -> Callable[..., An
             box[0] = 0
         return result
 
-    wrapper = _fixed_arity_wrapper(original, method, ops, captured_call) or captured_call
+    seam = _seam_module()
+    arity = _required_positionals(original) if seam is not None else None
+    wrapper: Callable[..., Any]
+    if seam is not None and arity is not None and 1 <= arity <= 3:
+        # The C wrapper takes the exact-positional shape and hands every other to captured_call,
+        # whose errors then name the method as call1/call2/call3's would.
+        captured_call.__qualname__ = getattr(original, "__qualname__", captured_call.__qualname__)
+        wrapper = seam.CapturedMethod(original, method, arity, ops, captured_call, _state, globals())
+    else:
+        wrapper = _fixed_arity_wrapper(original, method, ops, captured_call) or captured_call
     functools.update_wrapper(wrapper, original)
     wrapper.__gsp_original__ = original  # type: ignore[attr-defined,union-attr]
     return wrapper

@@ -1,4 +1,6 @@
-"""The capture seam as the gsp classes use it: what observers see, snapshots, deterministic UUIDs."""
+"""The capture seam as the gsp classes use it: what observers see, snapshots, deterministic UUIDs.
+
+Tests that observe calls run on both wrapper implementations (C gsp._seam and Python)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import numpy as np
 import pytest
 from gsp_test_backend import ListingAnimator, ListingRenderer, ListingViewportEvents
 from gsp_testkit import camera, canvas_and_viewport, every_visual, f32, rgba, vec3
+from seam_backends import BACKENDS, seam_backend
 
 from gsp import capture
 from gsp.capture import Captured, add_observer, paused, remove_observer
@@ -41,8 +44,15 @@ class Recorder:
         return [c[1] for c in self.calls]
 
 
+@pytest.fixture(params=BACKENDS)
+def seam(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The wrapper implementation of the test: "c" or "python"."""
+    with seam_backend(request.param) as name:
+        yield name
+
+
 @pytest.fixture
-def rec() -> Iterator[Recorder]:
+def rec(seam: str) -> Iterator[Recorder]:
     observer = Recorder()
     add_observer(observer)
     try:
@@ -95,7 +105,7 @@ def test_only_outermost_calls_and_failed_calls_are_not_reported(rec: Recorder) -
     assert rec.ops == ["Buffer.new", "Buffer.set_data"]  # only the f32(1, 2) argument's creation
 
 
-def test_nothing_is_reported_after_removal_and_methods_are_plain_again() -> None:
+def test_nothing_is_reported_after_removal_and_methods_are_plain_again(seam: str) -> None:
     observer = Recorder()
     plain = Viewport.__dict__["set_x"]
     add_observer(observer)
