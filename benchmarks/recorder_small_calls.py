@@ -10,8 +10,8 @@ Two kinds of small call: ``viewport.set_x(i)`` and ``buffer.set_data(<16 bytes>,
 - recorder, caller side: what the caller's thread spends per call while recording;
 - LogWriter alone: the same commands appended to ``sessions.LogWriter`` and closed, no recorder;
 - recorder, overall: calls made and the log closed on disk (target: >= 300 000/s), with the C
-  modules (``recorder._hotpath``, ``sessions._rows``) and, as the baseline of the same run, with
-  their Python twins only; each the median of ``--repeat`` alternated runs.
+  modules (``gsp._seam``, ``recorder._hotpath``, ``sessions._rows``) and, as the baseline of the
+  same run, with their Python twins only; each the median of ``--repeat`` alternated runs.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ def _recorded(kind: str, n: int, path: str, paths: str) -> tuple[float, float]:
     """(caller-thread calls/s, overall calls/s) of one recording on the C or the Python paths."""
     os.environ[hotpath.ENV_NO_C_HOTPATH] = "1" if paths == "python" else ""
     codec.use_rows("c" if paths == "c" and _C_ROWS else "python")
+    capture.use_seam("python" if paths == "python" else None)
     try:
         rec = recorder.Recorder(path, max_queue_commands=n + 10)
         rec.start()
@@ -89,6 +90,7 @@ def _recorded(kind: str, n: int, path: str, paths: str) -> tuple[float, float]:
         os.environ.pop(hotpath.ENV_NO_C_HOTPATH, None)
         if _C_ROWS:
             codec.use_rows("c")
+        capture.use_seam(None)
     return n / caller, n / overall
 
 
@@ -134,7 +136,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--calls", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3, help="alternated recordings per path (median)")
     args = parser.parse_args(argv)
-    c_modules = f"recorder._hotpath {'built' if hotpath.load() else 'missing'}, sessions._rows {'on' if _C_ROWS else 'off'}"
+    c_modules = (f"gsp._seam {capture.seam_backend()}, recorder._hotpath {'built' if hotpath.load() else 'missing'}, "
+                 f"sessions._rows {'on' if _C_ROWS else 'off'}")
     print(f"C modules: {c_modules}")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
