@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections import deque
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -237,3 +239,15 @@ def test_take_rows_numbers_small_items_and_stops_at_the_others(c_module: Any) ->
     assert not items and rows[-1] == (11, 60, "A.set_x", "a", (4,), {})
     with pytest.raises(TypeError, match="6-tuple"):
         c_module.take_rows(deque([(1, 2)]), [], 0, 0, 1024, 512)
+
+
+def test_queued_calls_and_rows_of_scalars_are_out_of_the_collectors_sight(c_module: Any) -> None:
+    hot, items, _ = _standalone(c_module, {})
+    hot.on_call(_Known(), "Viewport.set_x", (1, "s"), {})
+    assert not gc.is_tracked(items[0]) and not gc.is_tracked(items[0][3])
+    ref = SimpleNamespace()  # what a converted argument may hold: a tracked object
+    items.append((5, "A.set_ref", "a", (ref,), {}, 0))
+    rows: list[Any] = []
+    c_module.take_rows(items, rows, 0, 0, 1024, 512)
+    assert [gc.is_tracked(row) for row in rows] == [False, True]  # a row that can reach a cycle stays tracked
+    assert rows[1][4][0] is ref
