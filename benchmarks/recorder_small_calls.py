@@ -40,7 +40,9 @@ from sessions.command import Command  # noqa: E402
 from sessions.writer import LogWriter  # noqa: E402
 
 WHITE = bytearray([255, 255, 255, 255])
-_C_ROWS = codec.ROWS_BACKEND == "c"  # the C row packer is built and not switched off
+# The C modules as this process found them (built, and not switched off by their variables).
+_C_ROWS = codec.ROWS_BACKEND == "c"
+_C_HOTPATH = hotpath.load() is not None
 
 
 class _Noop:
@@ -73,7 +75,8 @@ def _timed(fn: Callable[[], None]) -> float:
 
 def _recorded(kind: str, n: int, path: str, paths: str) -> tuple[float, float]:
     """(caller-thread calls/s, overall calls/s) of one recording on the C or the Python paths."""
-    os.environ[hotpath.ENV_NO_C_HOTPATH] = "1" if paths == "python" else ""
+    saved = os.environ.get(hotpath.ENV_NO_C_HOTPATH)
+    os.environ[hotpath.ENV_NO_C_HOTPATH] = "" if paths == "c" and _C_HOTPATH else "1"
     codec.use_rows("c" if paths == "c" and _C_ROWS else "python")
     capture.use_seam("python" if paths == "python" else None)
     try:
@@ -87,7 +90,10 @@ def _recorded(kind: str, n: int, path: str, paths: str) -> tuple[float, float]:
         rec.stop()
         overall = time.perf_counter() - start
     finally:
-        os.environ.pop(hotpath.ENV_NO_C_HOTPATH, None)
+        if saved is None:
+            os.environ.pop(hotpath.ENV_NO_C_HOTPATH, None)
+        else:
+            os.environ[hotpath.ENV_NO_C_HOTPATH] = saved
         if _C_ROWS:
             codec.use_rows("c")
         capture.use_seam(None)
@@ -136,7 +142,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--calls", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3, help="alternated recordings per path (median)")
     args = parser.parse_args(argv)
-    c_modules = (f"gsp._seam {capture.seam_backend()}, recorder._hotpath {'built' if hotpath.load() else 'missing'}, "
+    c_modules = (f"gsp._seam {capture.seam_backend()}, recorder._hotpath {'on' if _C_HOTPATH else 'off'}, "
                  f"sessions._rows {'on' if _C_ROWS else 'off'}")
     print(f"C modules: {c_modules}")
     results = {}
