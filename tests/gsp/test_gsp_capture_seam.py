@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 from gsp_test_backend import ListingAnimator, ListingRenderer, ListingViewportEvents
 from gsp_testkit import camera, canvas_and_viewport, every_visual, f32, rgba, vec3
-from seam_backends import BACKENDS, seam_backend
 
 from gsp import capture
 from gsp.capture import Captured, add_observer, paused, remove_observer
@@ -42,13 +41,6 @@ class Recorder:
     @property
     def ops(self) -> list[str]:
         return [c[1] for c in self.calls]
-
-
-@pytest.fixture(params=BACKENDS)
-def seam(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The wrapper implementation of the test: "c" or "python"."""
-    with seam_backend(request.param) as name:
-        yield name
 
 
 @pytest.fixture

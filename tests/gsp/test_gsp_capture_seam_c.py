@@ -81,13 +81,6 @@ class Calls:
         self.seen.append((op, args, kwargs))
 
 
-@pytest.fixture(params=BACKENDS)
-def seam(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The wrapper implementation of the test: "c" or "python"."""
-    with seam_backend(request.param) as name:
-        yield name
-
-
 @pytest.fixture
 def calls(seam: str) -> Iterator[Calls]:
     observer = Calls()
