@@ -94,6 +94,8 @@ def _copy_into_new_storage(source: Any) -> bytearray:
     storage: bytearray = _new_bytearray(None, src.nbytes) if _new_bytearray is not None else bytearray(src.nbytes)
     np.frombuffer(storage, np.uint8)[:] = src  # every byte written: none of the allocator's is left
     return storage
+
+
 #: Returned storages a buffer keeps for later copies on write, until :meth:`Buffer.drop_spares`
 #: (fresh memory costs page faults). With at most N loans out, a buffer never holds more than N + 1
 #: storages as long as N <= MAX_SPARES: it allocates only when every other storage is lent.
