@@ -239,12 +239,15 @@ class WriterThread(threading.Thread):
         except Exception as error:
             self._append_failed(op, seq, error)
         else:
-            if nbytes >= SMALL_PAYLOAD and self.on_payload is not None and op == "Buffer.set_data":
+            # Only a positional payload is the recorder's own copy or loan: data passed by
+            # keyword was converted like any argument (and an empty args has no payload).
+            positional_payload = op == "Buffer.set_data" and bool(args)
+            if nbytes >= SMALL_PAYLOAD and self.on_payload is not None and positional_payload:
                 self.on_payload(args[0])  # before the copy can be recycled
             self.commands_written += 1
             if self.on_command is not None:
                 self.on_command(cmd)
-            if nbytes >= POOL_MIN_BYTES and self.pool is not None and op == "Buffer.set_data":
+            if nbytes >= POOL_MIN_BYTES and self.pool is not None and positional_payload:
                 if self.pool.eligible(args[0]):
                     self._in_flight.append((seq, args[0]))
         if nbytes >= SMALL_PAYLOAD:  # big payload: release its bytes, maybe end a chunk now

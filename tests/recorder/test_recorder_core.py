@@ -510,6 +510,21 @@ def test_writes_the_recorder_did_not_see_are_logged_before_render(tmp_path: Path
     assert not [c for c in read[renders[3] : renders[4]] if c.op == "Buffer.set_data"]
 
 
+@pytest.mark.parametrize("n", [300, 80_000], ids=["1 kB", "320 kB"])
+def test_set_data_by_keywords_is_recorded(tmp_path: Path, n: int) -> None:
+    """A payload passed as ``data=`` is converted like any argument; the writer thread once
+    looked for it in ``args`` and stopped the recording."""
+    path = tmp_path / "keywords.gsplog"
+    with recorder.record(path) as rec:
+        buf = Buffer(n, BufferType.float32)
+        buf.set_data(data=np.full(n, 3, np.float32), offset=0, count=n)
+        buf.set_data(np.full(n, 4, np.float32), count=n, offset=0)
+    assert rec.error is None
+    writes = [c for c in read_commands(path) if c.op == "Buffer.set_data"]
+    assert len(writes) == 2
+    assert (np.asarray(writes[0].kwargs["data"]) == 3).all() and (np.asarray(writes[1].args[0]) == 4).all()
+
+
 def test_threads_animating_big_buffers_lend_and_log_every_frame(tmp_path: Path, small_loans: None) -> None:
     """Several threads rewriting their own big buffer as fast as they can: contents are lent
     (never copied), loans wait for the writer when too many are out, and every frame reads back
