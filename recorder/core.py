@@ -272,7 +272,9 @@ class Recorder:
                 if len(items) < self._max_commands:
                     items.append((t_ns, op, uuid, args, kwargs, 0))
                     return
-        elif op == "Buffer.set_data" and uuid in self._refs and self._small_set_data(target, uuid, t_ns, args, kwargs):
+        elif op == "Buffer.set_data" and uuid in self._refs and (
+            self._small_set_data(target, uuid, t_ns, args, kwargs) or self._lent_set_data(target, uuid, t_ns, args, kwargs)
+        ):
             return
         try:
             with self._lock:  # snapshots and hooks of several threads must not interleave
@@ -306,6 +308,30 @@ class Recorder:
         else:
             self.tracker.note_version(uuid, target.version, offset == 0 and count == target.get_count())
         items.append((t_ns, "Buffer.set_data", uuid, (bytes(data), offset, count), kwargs, 0))
+        return True
+
+    def _lent_set_data(
+        self, target: Any, uuid: str, t_ns: int, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> bool:
+        """Fast path of ``set_data(data, 0, count)`` replacing the whole contents of a big buffer
+        that can lend them at once: lend (zero copy), note the version, queue. No lock and no
+        argument conversion: the call has just copied megabytes, so the interpreter runs from
+        cold caches and every step costs several times its usual time. False when the call
+        needs the general path (which also waits for a loan when too many are out)."""
+        loans = self._loans
+        if loans is None or kwargs or len(args) != 3:
+            return False
+        offset, count = args[1], args[2]
+        if type(offset) is not int or type(count) is not int or offset != 0 or count != target.get_count():
+            return False
+        nbytes = target.nbytes
+        if nbytes < LEND_MIN_BYTES or type(args[0]) not in _PAYLOAD_TYPES:
+            return False
+        payload = loans.try_lend(target)
+        if payload is None:
+            return False
+        self.tracker.note_version(uuid, target.version, True)
+        self.queue.put((t_ns, "Buffer.set_data", uuid, (payload, 0, count), kwargs, nbytes))
         return True
 
     def _record_call(

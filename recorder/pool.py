@@ -122,7 +122,7 @@ class LoanBook:
 
     def __init__(self, flush_writer: Callable[[], Any] | None = None) -> None:
         self._loans: dict[int, Any] = {}
-        self._lenders: weakref.WeakSet[Any] = weakref.WeakSet()  # buffers that keep spares for us
+        self._lenders: dict[int, weakref.ref[Any]] = {}  # buffers that keep spares for us, by id
         self._returned = threading.Condition()
         self._flush_writer = flush_writer  # makes the writer write its pending chunk now
         self.waits = 0  # statistics: lends that had to wait
@@ -147,10 +147,21 @@ class LoanBook:
                     if left <= 0:
                         return None
                     self._returned.wait(min(left, 0.01))
+        return self._lend_now(buffer)
+
+    def try_lend(self, buffer: Any) -> np.ndarray | None:
+        """:meth:`lend` without waiting: None also when the buffer has :func:`max_loans` out."""
+        if buffer.loans_out >= max_loans(buffer):
+            return None
+        return self._lend_now(buffer)
+
+    def _lend_now(self, buffer: Any) -> np.ndarray | None:
         loan = buffer.lend()
         if loan is None:
             return None
-        self._lenders.add(buffer)
+        known = self._lenders.get(id(buffer))
+        if known is None or known() is not buffer:
+            self._lenders[id(buffer)] = weakref.ref(buffer)
         self._loans[id(loan.array)] = loan
         return loan.array  # type: ignore[no-any-return]
 
@@ -171,9 +182,11 @@ class LoanBook:
         is over)."""
         while self._loans:
             self._loans.popitem()[1].release()
-        for buffer in list(self._lenders):
-            buffer.drop_spares()
-        self._lenders = weakref.WeakSet()
+        for ref in list(self._lenders.values()):
+            buffer = ref()
+            if buffer is not None:
+                buffer.drop_spares()
+        self._lenders = {}
         with self._returned:
             self._returned.notify_all()
 

@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from gsp.capture import Captured
-from gsp.types.buffer_type import BufferType
 
 __all__ = ["content_hash", "HASH_NAME", "BLOCK_BYTES", "BufferTracker", "DeferredHashes", "block_hashes",
            "buffer_nbytes", "reachable_buffers"]
@@ -130,7 +129,7 @@ class DeferredHashes:
 
 def buffer_nbytes(buffer: Any) -> int:
     """Size of a buffer's contents in bytes (without touching its storage)."""
-    return int(buffer.get_count()) * BufferType.get_item_size(buffer.get_type())
+    return buffer.nbytes  # type: ignore[no-any-return]
 
 
 class BufferTracker:

@@ -144,6 +144,7 @@ class Buffer(Captured):
     _version = 0
     _exposed = False
     _loans: dict[int, list[Any]] | None = None  # id(storage) -> [storage, loans out], while lent
+    _loans_out = 0  # sum of the counts in _loans (read without the lock by lenders)
     _spares: list[bytearray] | None = None  # returned storages, reused by the next copies on write
 
     def __init__(self, count: int, buffer_type: BufferType) -> None:
@@ -164,6 +165,11 @@ class Buffer(Captured):
     def get_type(self) -> BufferType:
         """Element type."""
         return self._type
+
+    @property
+    def nbytes(self) -> int:
+        """Size of the contents in bytes (``count`` times the item size)."""
+        return self._count * self._item_size
 
     def get_data(self, offset: int, count: int) -> Buffer:
         """A new Buffer holding a copy of items ``offset .. offset+count``."""
@@ -286,8 +292,7 @@ class Buffer(Captured):
     @property
     def loans_out(self) -> int:
         """Number of :class:`ContentsLoan` of this buffer not released yet."""
-        loans = self._loans
-        return 0 if loans is None else sum(entry[1] for entry in list(loans.values()))
+        return self._loans_out
 
     def lend(self) -> ContentsLoan | None:
         """A :class:`ContentsLoan` of the current contents (zero copy), or None once the storage
@@ -304,6 +309,7 @@ class Buffer(Captured):
                 loans[id(storage)] = [storage, 1]
             else:
                 entry[1] += 1
+            self._loans_out += 1
         dtype = BufferType.numpy_dtype(self._type)
         view = memoryview(storage).toreadonly()
         array = np.frombuffer(view, dtype=dtype).reshape(BufferType.numpy_shape(self._type, self._count))
@@ -345,6 +351,7 @@ class Buffer(Captured):
         if entry is None:
             return
         entry[1] -= 1
+        self._loans_out -= 1
         if entry[1] > 0:
             return
         del loans[id(storage)]  # type: ignore[union-attr]

@@ -126,3 +126,22 @@ def test_loans_released_from_another_thread(n: int) -> None:
     thread.join()
     assert not wrong  # no lent contents changed under the consumer
     assert buf.loans_out == 0 and (buf.read_view() == 299).all()
+
+
+def test_loans_out_counts_every_loan_of_every_storage_once() -> None:
+    """``loans_out`` is a running count (lenders read it on every big write): loans of the same
+    storage, of older storages after copies on write, and releases, repeated or not."""
+    n = 1000
+    buf = Buffer(n, BufferType.float32)
+    assert buf.nbytes == 4 * n and buf.get_data(10, 5).nbytes == 20 and Buffer(3, BufferType.mat4).nbytes == 192
+    first, again = buf.lend(), buf.lend()  # the same storage, twice
+    buf.set_data(np.ones(n, np.float32), 0, n)  # copy on write: a new storage
+    third = buf.lend()
+    assert first is not None and again is not None and third is not None
+    assert buf.loans_out == 3
+    first.release()
+    first.release()  # idempotent: counted once
+    assert buf.loans_out == 2
+    again.release()
+    third.release()
+    assert buf.loans_out == 0 and buf._loans is None

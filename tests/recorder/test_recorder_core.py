@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from gsp.types import Buffer, BufferType, TextAlign
 from gsp.utils.bufferx import Bufferx
 from gsp.visuals import Texts
 from recorder import hotpath
-from recorder.pool import MAX_LOANS_PER_BUFFER
+from recorder.pool import LOAN_WAIT_S, MAX_LOANS_PER_BUFFER, LoanBook, max_loans
 from sessions import Command
 from sessions.index import MARK_OP
 
@@ -523,6 +524,90 @@ def test_set_data_by_keywords_is_recorded(tmp_path: Path, n: int) -> None:
     writes = [c for c in read_commands(path) if c.op == "Buffer.set_data"]
     assert len(writes) == 2
     assert (np.asarray(writes[0].kwargs["data"]) == 3).all() and (np.asarray(writes[1].args[0]) == 4).all()
+
+
+def _lending_script() -> Buffer:
+    """Writes of one 320 kB buffer in every shape the recorder tells apart."""
+    n = 80_000
+    buf = Buffer(n, BufferType.float32)
+    buf.set_data(np.zeros(n, np.float32), 0, n)  # made while recording: known from its new
+    for frame in range(1, 6):
+        buf.set_data(np.full(n, frame, np.float32), 0, n)  # whole contents: lent
+    buf.set_data(bytearray(np.full(n, 6, np.float32).tobytes()), 0, n)  # raw bytes, whole
+    buf.set_data(np.full(10, 7, np.float32), 5, 10)  # part of it
+    buf.set_data(data=np.full(n, 8, np.float32), offset=0, count=n)  # keywords (once stopped the writer)
+    buf.to_numpy()[:] = 9.0  # a writable view: no loans from now on
+    buf.set_data(np.full(n, 10, np.float32), 0, n)
+    return buf
+
+
+def _calls_as_values(path: Path) -> list[tuple[Any, ...]]:
+    def plain(value: Any) -> Any:
+        return np.asarray(value).tobytes() if isinstance(value, (np.ndarray, bytes, bytearray)) else value
+
+    return [(cmd.op, tuple(map(plain, cmd.args)), {k: plain(v) for k, v in cmd.kwargs.items()})
+            for cmd in read_commands(path)]
+
+
+def test_whole_writes_of_lending_buffers_take_the_fast_path_and_log_the_same(
+    tmp_path: Path, small_loans: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Recorder._lent_set_data`` (lend, note, queue: no lock, no conversion) takes exactly the
+    whole-contents writes of a known buffer that can lend, and the log is the one the general
+    path writes."""
+    general: list[str] = []
+    record_call = recorder.Recorder._record_call
+
+    def counting(self: recorder.Recorder, t_ns: int, target: Any, uuid: str, op: str, *rest: Any) -> None:
+        if op == "Buffer.set_data":
+            general.append(uuid)
+        record_call(self, t_ns, target, uuid, op, *rest)
+
+    monkeypatch.setattr(recorder.Recorder, "_record_call", counting)
+    with recorder.record(tmp_path / "fast.gsplog") as rec:
+        _lending_script()
+    assert rec.error is None and rec._loans is not None and len(rec._loans) == 0
+    # The general path saw the partial write, the keywords and the write after exposure; the
+    # seven whole writes from arrays and raw bytes took the fast path.
+    assert len(general) == 3
+    monkeypatch.setattr(recorder.Recorder, "_lent_set_data", lambda *args: False)
+    with recorder.record(tmp_path / "general.gsplog") as rec:
+        _lending_script()
+    assert rec.error is None and len(general) == 3 + 10
+    fast, slow = _calls_as_values(tmp_path / "fast.gsplog"), _calls_as_values(tmp_path / "general.gsplog")
+    assert fast == slow
+    assert [op for op, _, _ in fast] == ["Buffer.new"] + ["Buffer.set_data"] * 10
+    firsts = [np.frombuffer(args[0] if args else kwargs["data"], np.float32)[0] for _, args, kwargs in fast[1:]]
+    assert firsts == [0, 1, 2, 3, 4, 5, 6, 7, 8, 10]
+
+
+def test_lent_whole_writes_keep_the_log_up_to_date(tmp_path: Path, small_loans: None) -> None:
+    """After whole writes through the fast path the recorder knows the log holds the buffer's
+    contents: a render would not send them again."""
+    n = 80_000
+    with recorder.record(tmp_path / "uptodate.gsplog") as rec:
+        buf = Buffer(n, BufferType.float32)
+        for frame in range(3):
+            buf.set_data(np.full(n, frame, np.float32), 0, n)
+            assert buf.loans_out >= 1  # lent, not copied
+            assert rec.tracker.changed([buf]) == []
+
+
+def test_try_lend_never_waits(small_loans: None) -> None:
+    """``LoanBook.try_lend`` gives None at once when the buffer has its most loans out (the
+    general path is the one that waits for the writer), and when the storage is exposed."""
+    book = LoanBook()
+    buf = Buffer(80_000, BufferType.float32)
+    lent = [book.try_lend(buf) for _ in range(max_loans(buf))]
+    assert all(a is not None for a in lent) and buf.loans_out == len(lent)
+    start = time.monotonic()
+    assert book.try_lend(buf) is None and time.monotonic() - start < LOAN_WAIT_S / 2
+    book.release(lent[0])
+    assert book.try_lend(buf) is not None
+    book.release_all()
+    assert buf.loans_out == 0 and buf._spares is None
+    buf.to_numpy()
+    assert book.try_lend(buf) is None
 
 
 def test_threads_animating_big_buffers_lend_and_log_every_frame(tmp_path: Path, small_loans: None) -> None:
