@@ -581,6 +581,56 @@ def test_whole_writes_of_lending_buffers_take_the_fast_path_and_log_the_same(
     assert firsts == [0, 1, 2, 3, 4, 5, 6, 7, 8, 10]
 
 
+_big_write = st.one_of(
+    st.tuples(st.just("whole"), st.sampled_from(["numpy", "bytearray"]), st.booleans()),
+    st.tuples(st.just("part"), st.integers(0, 69_000), st.integers(1, 1000), st.booleans()),
+    st.tuples(st.just("expose")),
+    st.tuples(st.just("flush")),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(writes=st.lists(_big_write, min_size=1, max_size=30))
+def test_any_sequence_of_big_writes_logs_each_write_as_made(
+    tmp_path: Path, small_loans: None, writes: list[tuple[Any, ...]]
+) -> None:
+    """Big writes (lent, copied, pooled, by keyword, partial, before and after the storage is
+    exposed, with chunks ending anywhere) recorded with no ``on_command``, so loans and
+    recycled copies are in play: every set_data reads back with the bytes passed at its call."""
+    path = tmp_path / "big.gsplog"
+    n = 70_000  # 280 kB of float32: lent and pooled at the small_loans threshold
+    made: list[tuple[int, int, bytes]] = []
+    rng = np.random.default_rng(len(writes))
+    with recorder.record(path) as rec:
+        buf = Buffer(n, BufferType.float32)
+        for write in writes:
+            if write[0] in ("whole", "part"):
+                offset, count = (0, n) if write[0] == "whole" else (write[1], write[2])
+                values = rng.random(count, dtype=np.float32)
+                expected = values.tobytes()
+                data: Any = bytearray(expected) if write[0] == "whole" and write[1] == "bytearray" else values
+                if write[-1]:  # by keyword
+                    buf.set_data(data=data, offset=offset, count=count)
+                else:
+                    buf.set_data(data, offset, count)
+                values[:] = -1.0  # the caller reuses its array at once: the log must not see it
+                if type(data) is bytearray:
+                    data[:] = bytes(len(data))
+                made.append((offset, count, expected))
+            elif write[0] == "expose":
+                buf.to_numpy()[0] = 5.0
+            else:
+                rec.flush()
+    assert rec.error is None
+    assert rec._loans is not None and len(rec._loans) == 0 and buf.loans_out == 0
+    logged = []
+    for cmd in read_commands(path):
+        if cmd.op == "Buffer.set_data" and cmd.target == buf.get_uuid():
+            call = dict(zip(("data", "offset", "count"), cmd.args), **cmd.kwargs)
+            logged.append((call["offset"], call["count"], np.asarray(call["data"]).tobytes()))
+    assert logged == made
+
+
 def test_lent_whole_writes_keep_the_log_up_to_date(tmp_path: Path, small_loans: None) -> None:
     """After whole writes through the fast path the recorder knows the log holds the buffer's
     contents: a render would not send them again."""
