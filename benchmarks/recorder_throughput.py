@@ -15,7 +15,8 @@ backend: everything is recorded, nothing drawn). Measured in one run, same bytes
   ``rr.log("points", rr.Points3D(positions))`` per frame, up to ``rr.disconnect()`` (which
   flushes the file) (targets: ours >= 1.5x its throughput, our file not larger).
 
-The three alternate in one process, ``--repeat`` times; medians are printed. The data is a
+They alternate in one process, ``--repeat`` times, each after an ``os.sync()`` (no run pays
+for the writeback of the file the previous one left dirty); medians are printed. The data is a
 smooth animation (``recorder_common.animation_frames``), not random bits.
 """
 
@@ -151,10 +152,16 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         alone_path, plain_path = os.path.join(tmp, "alone.gsplog"), os.path.join(tmp, "plain.bin")
         times: dict[str, list[float]] = {"lz4": [], "writes": [], "ours": [], "alone": [], "rerun": []}
         # Baselines and candidate alternate in one process (the machine is shared): medians.
+        # Each starts with no dirty pages: the kernel's writeback of the previous run's file
+        # (144 MB at the defaults, on the same 2 cores) is charged to no one.
         for _ in range(args.repeat):
+            os.sync()
             times["lz4"].append(run_lz4(frames))
+            os.sync()
             times["writes"].append(run_plain_writes(frames, plain_path))
+            os.sync()
             times["ours"].append(run_ours(frames, ours_path))
+            os.sync()
             t = run_rerun(frames, rrd_path)
             if t is not None:
                 times["rerun"].append(t)
