@@ -37,7 +37,6 @@ from recorder.tracking import (
     BLOCK_BYTES,
     HASH_NAME,
     BufferTracker,
-    buffer_nbytes,
     content_hash,
     reachable_buffers,
 )
@@ -412,7 +411,7 @@ class Recorder:
         if loans is None or target.storage_exposed:
             return None
         nbytes = data.nbytes if type(data) is np.ndarray else len(data)
-        n = buffer_nbytes(target)
+        n = target.nbytes
         if nbytes < LEND_MIN_BYTES or nbytes != n or _set_data_range(target, args, kwargs) != (0, n):
             return None
         return loans.lend(target)
@@ -420,7 +419,7 @@ class Recorder:
     def _defer_hash(self, target: Any, payload: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """For a full write of a big buffer whose copy has exactly the buffer's new bytes, let the
         writer thread hash the copy instead of hashing the storage here. False: hash now."""
-        n = buffer_nbytes(target)
+        n = target.nbytes
         if n <= BLOCK_BYTES or _set_data_range(target, args, kwargs) != (0, n):
             return False
         if type(payload) is bytearray:
@@ -432,8 +431,8 @@ class Recorder:
             self.tracker.note_copied(target, payload)
         return same
 
-    def _after_buffer_write(self, target: Captured, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        big = buffer_nbytes(target) > BLOCK_BYTES
+    def _after_buffer_write(self, target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        big = target.nbytes > BLOCK_BYTES
         self.tracker.note_written(target, _set_data_range(target, args, kwargs) if big else None)
 
     def _sync_buffer_args(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -457,7 +456,7 @@ class Recorder:
         """Log the whole contents of the buffers that changed behind the log's back."""
         for buf in self.tracker.changed(buffers):
             data = None
-            if self._loans is not None and buffer_nbytes(buf) >= LEND_MIN_BYTES:
+            if self._loans is not None and buf.nbytes >= LEND_MIN_BYTES:
                 data = self._loans.lend(buf)
             if data is None:
                 data = self._pool.copy(buf.to_bytearray() if buf.storage_exposed else buf.read_view())
@@ -522,7 +521,7 @@ def _set_data_range(buffer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) 
     try:
         offset = args[1] if len(args) > 1 else kwargs["offset"]
         count = args[2] if len(args) > 2 else kwargs["count"]
-        size = buffer_nbytes(buffer) // max(1, buffer.get_count())
+        size = buffer.nbytes // max(1, buffer.get_count())
         return int(offset) * size, (int(offset) + int(count)) * size
     except (KeyError, TypeError, ValueError, AttributeError):
         return None

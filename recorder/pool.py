@@ -27,8 +27,6 @@ from typing import Any
 
 import numpy as np
 
-from recorder.tracking import buffer_nbytes
-
 __all__ = ["CopyPool", "LoanBook", "PayloadRecycler", "POOL_MIN_BYTES", "LEND_MIN_BYTES", "MAX_LOANS_PER_BUFFER"]
 
 POOL_MIN_BYTES = 256 * 1024
@@ -107,7 +105,7 @@ LOAN_WAIT_S = 1.0
 
 def max_loans(buffer: Any) -> int:
     """Loans of ``buffer`` allowed out at once (see MAX_LOANS_PER_BUFFER, LOANS_BYTES_PER_BUFFER)."""
-    nbytes = max(1, buffer_nbytes(buffer))
+    nbytes = max(1, buffer.nbytes)
     return max(MAX_LOANS_PER_BUFFER, LOANS_BYTES_PER_BUFFER // nbytes)
 
 

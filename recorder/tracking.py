@@ -32,7 +32,7 @@ from typing import Any
 from gsp.capture import Captured
 
 __all__ = ["content_hash", "HASH_NAME", "BLOCK_BYTES", "BufferTracker", "DeferredHashes", "block_hashes",
-           "buffer_nbytes", "reachable_buffers"]
+           "reachable_buffers"]
 
 try:
     import xxhash
@@ -127,11 +127,6 @@ class DeferredHashes:
         return hashes
 
 
-def buffer_nbytes(buffer: Any) -> int:
-    """Size of a buffer's contents in bytes (without touching its storage)."""
-    return buffer.nbytes  # type: ignore[no-any-return]
-
-
 class BufferTracker:
     """What the log holds of each buffer, by UUID: a version (unexposed buffers) or block hashes."""
 
@@ -178,7 +173,7 @@ class BufferTracker:
         """
         uuid = buffer.get_uuid()
         if not buffer.storage_exposed:
-            whole = byte_range is None or (byte_range[0] == 0 and byte_range[1] >= buffer_nbytes(buffer))
+            whole = byte_range is None or (byte_range[0] == 0 and byte_range[1] >= buffer.nbytes)
             self.note_version(uuid, buffer.version, whole)
             return
         data = buffer.to_bytearray()  # exposed already
