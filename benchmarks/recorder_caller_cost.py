@@ -59,6 +59,9 @@ def measure(mb: float, repeat: int, tmp: str) -> dict[str, float]:
     def plain_set_data() -> None:
         unseen.set_data(data, 0, n)
 
+    def recorded_set_data() -> None:
+        buf.set_data(data, 0, n)
+
     out = {"copy_hot": _median_time(data.copy, repeat), "plain_hot": _median_time(plain_set_data, repeat)}
     rec = recorder.Recorder(os.path.join(tmp, f"cost{mb}.gsplog"), max_queue_bytes=int(mb * 1e6 * (repeat + 2)))
     rec.start()
@@ -67,20 +70,19 @@ def measure(mb: float, repeat: int, tmp: str) -> dict[str, float]:
         rec.flush()
         # Isolated: the writer has finished the previous call (its GIL-holding work is not ours),
         # and every variant starts right after the same wait for it.
-        times: dict[str, list[float]] = {"copy": [], "plain": [], "recorded": []}
+        variants = (("copy", data.copy, paused), ("plain", plain_set_data, paused),
+                    ("recorded", recorded_set_data, nullcontext))
+        times: dict[str, list[float]] = {name: [] for name, _, _ in variants}
         for _ in range(repeat):
-            for name, fn in (("copy", data.copy), ("plain", plain_set_data), ("recorded", None)):
+            for name, fn, context in variants:
                 rec.flush()
-                with paused() if fn is not None else nullcontext():
+                with context():
                     start = time.perf_counter()
-                    if fn is None:
-                        buf.set_data(data, 0, n)
-                    else:
-                        fn()
+                    fn()
                     times[name].append(time.perf_counter() - start)
         out.update({name: statistics.median(values) for name, values in times.items()})
         # Back to back: the writer thread encodes the previous calls meanwhile (GIL contention).
-        out["back_to_back"] = _median_time(lambda: buf.set_data(data, 0, n), repeat)
+        out["back_to_back"] = _median_time(recorded_set_data, repeat)
     finally:
         rec.stop()
     return out
