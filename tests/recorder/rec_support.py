@@ -90,6 +90,12 @@ def commands_equal(a: Command, b: Command) -> bool:
     )
 
 
+def set_data_call(cmd: Command) -> tuple[Any, int, int]:
+    """``(data, offset, count)`` of a Buffer.set_data command, positional or by keyword."""
+    call = dict(zip(("data", "offset", "count"), cmd.args), **cmd.kwargs)
+    return call["data"], call["offset"], call["count"]
+
+
 def buffer_bytes(commands: list[Command], uuid: str) -> bytes | None:
     """The content of buffer ``uuid`` after replaying its full set_data commands (None if never set)."""
     content: bytearray | None = None
@@ -100,7 +106,7 @@ def buffer_bytes(commands: list[Command], uuid: str) -> bytes | None:
             count, btype = cmd.args[0], cmd.args[1]
             content = bytearray(count * BufferType.get_item_size(btype))
         elif cmd.op == "Buffer.set_data":
-            data, offset, count = cmd.args
+            data, offset, count = set_data_call(cmd)
             raw = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
             size = len(raw) // count if count else 0
             assert content is not None, f"set_data before new for {uuid}"

@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rec_support import BLACK, WHITE, buffer_bytes, commands_equal, make_scene, read_commands, ref_uuids
+from rec_support import (
+    BLACK,
+    WHITE,
+    buffer_bytes,
+    commands_equal,
+    make_scene,
+    read_commands,
+    ref_uuids,
+    set_data_call,
+)
 
 import recorder
 from gsp.core import Canvas, Viewport
@@ -577,8 +586,8 @@ def test_whole_writes_of_lending_buffers_take_the_fast_path_and_log_the_same(
     fast, slow = _calls_as_values(tmp_path / "fast.gsplog"), _calls_as_values(tmp_path / "general.gsplog")
     assert fast == slow
     assert [op for op, _, _ in fast] == ["Buffer.new"] + ["Buffer.set_data"] * 10
-    firsts = [np.frombuffer(args[0] if args else kwargs["data"], np.float32)[0] for _, args, kwargs in fast[1:]]
-    assert firsts == [0, 1, 2, 3, 4, 5, 6, 7, 8, 10]
+    writes = [set_data_call(cmd)[0] for cmd in read_commands(tmp_path / "fast.gsplog")[1:]]
+    assert [np.asarray(data).reshape(-1).view(np.float32)[0] for data in writes] == [0, 1, 2, 3, 4, 5, 6, 7, 8, 10]
 
 
 _big_write = st.one_of(
@@ -626,8 +635,8 @@ def test_any_sequence_of_big_writes_logs_each_write_as_made(
     logged = []
     for cmd in read_commands(path):
         if cmd.op == "Buffer.set_data" and cmd.target == buf.get_uuid():
-            call = dict(zip(("data", "offset", "count"), cmd.args), **cmd.kwargs)
-            logged.append((call["offset"], call["count"], np.asarray(call["data"]).tobytes()))
+            data, offset, count = set_data_call(cmd)
+            logged.append((offset, count, np.asarray(data).tobytes()))
     assert logged == made
 
 
