@@ -40,8 +40,16 @@ def test_to_bytearray_exposes() -> None:
     assert buf.lend() is None  # writes through the view could not be redirected
 
 
-# 1000 vec3: copies on write under the lock; 100 000 vec3 (1.2 MB): outside it, through numpy
-SIZES = [1000, 100_000]
+# 1000 vec3: copies on write under the lock; 100 000 vec3 (1.2 MB): outside it, through numpy;
+# 400 000 vec3 (4.8 MB): also into storage that asks for huge pages
+SIZES = [1000, 100_000, 400_000]
+
+
+@pytest.mark.parametrize("n", SIZES)
+def test_a_new_buffer_holds_zeros_whatever_its_size(n: int) -> None:
+    buf = Buffer(n, BufferType.vec3)
+    assert buf.nbytes == n * 12
+    assert not buf.read_view().any()
 
 
 @pytest.mark.parametrize("n", SIZES)
