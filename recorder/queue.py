@@ -2,7 +2,9 @@
 
 A ``collections.deque`` carries plain tuples: ``append`` and ``popleft`` are atomic under the
 GIL, so the caller's hot path takes no lock. The writer polls the deque a few hundred times a
-second and is woken at once when a limit is near; the caller never waits unless a limit is hit.
+second and is woken at once when a limit is near or a big payload arrives (its chunk should
+not wait for the next poll: until written, its memory is not reused); the caller never waits
+unless a limit is hit.
 
 Backpressure: when more than ``max_commands`` commands, or more than ``max_bytes`` bytes of
 copied payload (buffer contents, arrays), are waiting, the caller blocks until the writer has
@@ -24,6 +26,9 @@ __all__ = ["CommandQueue", "DEFAULT_MAX_BYTES", "DEFAULT_MAX_COMMANDS", "SMALL_P
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 DEFAULT_MAX_COMMANDS = 100_000
 SMALL_PAYLOAD = 1024
+#: A payload at least this big wakes the writer at once (a wake-up costs microseconds, a copy of
+#: this many bytes more; smaller ones wait for the writer's next poll).
+WAKE_MIN_BYTES = 256 << 10
 
 # An item is (t_ns, op, target_uuid, args, kwargs, payload_bytes); op None marks a control item.
 Item = tuple[int, Any, Any, Any, Any, int]
@@ -76,6 +81,8 @@ class CommandQueue:
             with self._lock:
                 self._wait_for_space(0)
         items.append(item)
+        if nbytes >= WAKE_MIN_BYTES:
+            self.wake.set()
 
     def put_control(self, kind: str, payload: Any = None) -> None:
         """Queue a control item (flush barrier, stop) and wake the writer; never blocks."""

@@ -30,6 +30,7 @@ from gsp.utils.bufferx import Bufferx
 from gsp.visuals import Texts
 from recorder import hotpath
 from recorder.pool import LOAN_WAIT_S, MAX_LOANS_PER_BUFFER, LoanBook, max_loans
+from recorder.queue import WAKE_MIN_BYTES
 from sessions import Command
 from sessions.index import MARK_OP
 
@@ -283,6 +284,29 @@ def test_backpressure_bounds_the_queue(tmp_path: Path) -> None:
     assert rec.queue.peak_bytes <= limit_bytes
     assert rec.queue.blocked_count > 0  # the caller did wait: the writer is slower than a copy
     assert len(read_commands(path)) == len(written)
+
+
+def test_a_big_payload_wakes_the_writer_at_once(tmp_path: Path) -> None:
+    # Until its chunk is written, a big payload's memory (a loan, a pooled copy) is not reused:
+    # it must not wait for the writer's next poll.
+    n = WAKE_MIN_BYTES // 4
+    big = Buffer(n, BufferType.float32)
+    data = np.arange(n, dtype=np.float32)
+    rec = recorder.Recorder(tmp_path / "wake.gsplog")
+    rec.start()
+    try:
+        assert rec._writer is not None
+        rec._writer.poll_s = 60.0  # from its next wait on, the writer wakes only when told
+        time.sleep(0.05)
+        before = rec.commands_written
+        big.set_data(data, 0, n)
+        deadline = time.monotonic() + 10.0
+        while rec.commands_written == before and time.monotonic() < deadline:
+            time.sleep(0.002)
+        assert rec.commands_written > before
+    finally:
+        rec.stop()
+    assert (buffer_bytes(read_commands(tmp_path / "wake.gsplog"), big.get_uuid()) == data.tobytes())
 
 
 def test_record_closes_the_log_when_the_block_raises(tmp_path: Path) -> None:
