@@ -297,14 +297,18 @@ class Buffer(Captured):
         """A new Buffer whose items are a copy of ``data`` (its length must be a whole number of items)."""
         _check_type("Buffer.from_bytearray", buffer_type)
         size = BufferType.get_item_size(buffer_type)
-        raw = bytearray(data)
-        if len(raw) % size:
+        raw = memoryview(data)
+        if not raw.c_contiguous:  # a strided view: its bytes in order, as bytearray(data) gave them
+            raw = memoryview(raw.tobytes())
+        if raw.format != "B" or raw.ndim != 1:
+            raw = raw.cast("B") if raw.nbytes else memoryview(b"")
+        if raw.nbytes % size:
             raise ValueError(
-                f"Buffer.from_bytearray: {len(raw)} bytes is not a whole number of {buffer_type.name} "
+                f"Buffer.from_bytearray: {raw.nbytes} bytes is not a whole number of {buffer_type.name} "
                 f"items ({size} bytes each)"
             )
-        out = Buffer(len(raw) // size, buffer_type)
-        out.set_data(raw, 0, len(raw) // size)
+        out = Buffer(raw.nbytes // size, buffer_type)
+        out.set_data(raw, 0, raw.nbytes // size)  # the one copy
         return out
 
     # ---- numpy ---------------------------------------------------------------------------

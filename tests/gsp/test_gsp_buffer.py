@@ -79,6 +79,15 @@ def test_numpy_round_trip_every_type(case: tuple[BufferType, np.ndarray]) -> Non
     np.testing.assert_array_equal(again.to_numpy(), arr)
 
 
+def test_from_bytearray_takes_any_bytes_like_in_c_order() -> None:
+    grid = np.arange(24, dtype=np.float32).reshape(4, 6)
+    cases = [grid.tobytes(), bytearray(grid.tobytes()), memoryview(grid), memoryview(grid[:, ::2])]
+    for data in cases:
+        buf = Buffer.from_bytearray(data, BufferType.float32)
+        assert bytes(buf.to_bytearray()) == bytes(bytearray(data))
+        assert buf.get_count() == len(bytearray(data)) // 4
+
+
 @settings(max_examples=200, deadline=None)
 @given(_typed_array(min_count=1), st.data())
 def test_get_data_set_data_every_offset_and_count(case: tuple[BufferType, np.ndarray], data: st.DataObject) -> None:
