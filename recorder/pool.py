@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from gsp.types.storage import copy_into_new_storage
+
 __all__ = ["CopyPool", "LoanBook", "PayloadRecycler", "POOL_MIN_BYTES", "LEND_MIN_BYTES", "MAX_LOANS_PER_BUFFER"]
 
 POOL_MIN_BYTES = 256 * 1024
@@ -53,8 +55,8 @@ class CopyPool:
         """A private copy of a numpy array or bytearray (recycled when one of its shape is free)."""
         if type(value) is bytearray:
             dst = self._take(("bytearray", len(value)), len(value))
-            if dst is None:
-                return bytearray(value)
+            if dst is None:  # a big one is made without zero fill or the GIL, on huge pages
+                return copy_into_new_storage(value) if len(value) >= self.min_bytes else bytearray(value)
             dst[:] = value
         else:
             dst = self._take((value.dtype.str, value.shape), value.nbytes)

@@ -9,6 +9,7 @@ import numpy as np
 
 from gsp.capture import Captured, new_uuid
 from gsp.types.buffer_type import BufferType
+from gsp.types.storage import HUGE_PAGES_MIN_BYTES, copy_into_new_storage, new_storage
 
 __all__ = ["Buffer", "BytesLike", "ContentsLoan"]
 
@@ -68,81 +69,6 @@ _loan_lock = threading.Lock()
 _BIG_COPY_BYTES = 1 << 20
 
 
-def _bytearray_allocator() -> Any:
-    """``PyByteArray_FromStringAndSize(NULL, n)`` through ctypes: a bytearray whose bytes are
-    left as the allocator gives them (``bytearray(n)`` writes zeros into every page under the
-    GIL); None where ctypes cannot reach the C API."""
-    try:
-        import ctypes
-
-        function = ctypes.pythonapi.PyByteArray_FromStringAndSize
-    except (ImportError, AttributeError, OSError):
-        return None
-    function.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
-    function.restype = ctypes.py_object
-    return function
-
-
-_new_bytearray = _bytearray_allocator()
-
-#: Storages at least this big ask for huge pages (they hold at least one aligned 2 MiB page).
-_HUGE_PAGES_MIN_BYTES = 4 << 20
-_HUGE_PAGE = 2 << 20
-
-
-def _huge_pages_advisor() -> Any:
-    """``madvise(address, length, MADV_HUGEPAGE)`` from the C library, or None off Linux."""
-    try:
-        import ctypes
-        import mmap
-        import sys
-
-        if not sys.platform.startswith("linux") or not hasattr(mmap, "MADV_HUGEPAGE"):
-            return None
-        madvise = ctypes.CDLL(None, use_errno=True).madvise
-    except (ImportError, AttributeError, OSError):
-        return None
-    madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-    madvise.restype = ctypes.c_int
-    advice = mmap.MADV_HUGEPAGE
-
-    def advise(address: int, nbytes: int) -> None:
-        start = -(-address // _HUGE_PAGE) * _HUGE_PAGE
-        end = (address + nbytes) // _HUGE_PAGE * _HUGE_PAGE
-        if end > start:
-            madvise(start, end - start, advice)  # only advice: a refusal changes nothing
-
-    return advise
-
-
-_advise_huge_pages = _huge_pages_advisor()
-
-
-def _new_storage(nbytes: int) -> tuple[bytearray, np.ndarray]:
-    """A new bytearray of ``nbytes`` whose contents the caller must write, and a uint8 view of it.
-
-    A big one asks the kernel for huge pages, as numpy does for its own arrays: Python's
-    allocator leaves it 4 KiB pages, and the first write into 12 MB of them took 9 ms of CPU in
-    page faults on the 2-core VM, 4–5 ms with huge pages. A recording pays that for every
-    storage a big buffer adds while its contents are lent (docs/recording.md).
-    """
-    storage: bytearray = _new_bytearray(None, nbytes) if _new_bytearray is not None else bytearray(nbytes)
-    view = np.frombuffer(storage, np.uint8)
-    if nbytes >= _HUGE_PAGES_MIN_BYTES and _advise_huge_pages is not None:
-        _advise_huge_pages(view.ctypes.data, nbytes)
-    return storage, view
-
-
-def _copy_into_new_storage(source: Any) -> bytearray:
-    """A new bytearray holding a copy of ``source`` (bytes-like), filled by numpy, which lets other
-    threads run meanwhile: a first copy into fresh memory page-faults for milliseconds, and a
-    recorder's writer thread must not wait that long for the GIL."""
-    src = np.frombuffer(source, np.uint8)
-    storage, view = _new_storage(src.nbytes)
-    view[:] = src  # every byte written: none of the allocator's is left
-    return storage
-
-
 #: Returned storages a buffer keeps for later copies on write, until :meth:`Buffer.drop_spares`
 #: (fresh memory costs page faults). With at most N loans out, a buffer never holds more than N + 1
 #: storages as long as N <= MAX_SPARES: it allocates only when every other storage is lent.
@@ -200,8 +126,8 @@ class Buffer(Captured):
         self._count = _check_count("Buffer", "count", count)
         self._item_size = BufferType.get_item_size(self._type)
         nbytes = self._count * self._item_size
-        if nbytes >= _HUGE_PAGES_MIN_BYTES:
-            self._data, view = _new_storage(nbytes)
+        if nbytes >= HUGE_PAGES_MIN_BYTES:
+            self._data, view = new_storage(nbytes)
             view.fill(0)
         else:
             self._data = bytearray(nbytes)
@@ -395,7 +321,7 @@ class Buffer(Captured):
                 return whole
         # No spare for a big buffer: copy outside the lock (the writer thread releases loans
         # meanwhile; the lent storage stays as it is). Only this buffer's writer replaces _data.
-        copy = _copy_into_new_storage(data if whole else storage)
+        copy = copy_into_new_storage(data if whole else storage)
         with _loan_lock:
             self._data = copy
         return whole
