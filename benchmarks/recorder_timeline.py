@@ -4,7 +4,7 @@
 
 A diagnostic, not a benchmark with a target: it records the animation of
 ``recorder_throughput.py`` and wraps, for the last of ``--runs`` recordings, the steps a frame
-goes through with ``time.perf_counter``:
+goes through with ``time.perf_counter`` (the recording is ``recorder_throughput.run_ours``):
 
 - ``set_data``: the user's ``Buffer.set_data`` (caller's thread), recorder included;
 - ``new storage``: inside it, a copy on write into a storage the buffer had to allocate (all its
@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from recorder_common import animation_frames, points_scene  # noqa: E402
+from recorder_common import animation_frames  # noqa: E402
+from recorder_throughput import run_ours  # noqa: E402
 
-import recorder  # noqa: E402
 import recorder.pool  # noqa: E402
 import sessions.background  # noqa: E402
 import sessions.chunk  # noqa: E402
@@ -73,23 +73,6 @@ def instrument(events: list[Event]) -> Callable[[], None]:
     return restore
 
 
-def record(frames: list[Any], path: str) -> tuple[float, float]:
-    """Record the animation to ``path``: the first frame's ``perf_counter`` time, and seconds
-    from then to ``Recorder.stop()`` returning."""
-    n = frames[0].shape[0]
-    rec = recorder.Recorder(path)
-    rec.start()
-    scene = points_scene(n)
-    scene.render()
-    rec.flush()
-    start = time.perf_counter()
-    for frame in frames:
-        scene.positions.set_data(frame, 0, n)
-        scene.render()
-    rec.stop()
-    return start, time.perf_counter() - start
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1_000_000)
@@ -106,11 +89,12 @@ def main(argv: list[str] | None = None) -> None:
             last = run == args.runs - 1
             restore = instrument(events) if last else None
             try:
-                first, elapsed = record(frames, path)
+                elapsed = run_ours(frames, path)
             finally:
                 if restore is not None:
                     restore()
             print(f"run {run + 1}: {megabytes / elapsed:.0f} MB/s{'  (timeline below)' if last else ''}")
+    first = run_ours.start  # type: ignore[attr-defined]  # the last run's first frame
     shown = [e for e in events if e[3] - e[2] > 2e-4 and e[3] >= first]
     print(f"{'step':12} {'thread':22} {'start':>8} {'end':>8} {'ms':>6}")
     for step, thread, start, end in sorted(shown, key=lambda e: e[2]):
