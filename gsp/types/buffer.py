@@ -223,7 +223,10 @@ class Buffer(Captured):
         """A new Buffer whose items are a copy of ``data`` (its length must be a whole number of items)."""
         _check_type("Buffer.from_bytearray", buffer_type)
         size = BufferType.get_item_size(buffer_type)
-        raw = memoryview(data)
+        try:
+            raw = memoryview(data)
+        except TypeError:  # not bytes-like (a list of ints...): whatever bytearray() makes of it
+            raw = memoryview(bytearray(data))
         if not raw.c_contiguous:  # a strided view: its bytes in order, as bytearray(data) gave them
             raw = memoryview(raw.tobytes())
         if raw.format != "B" or raw.ndim != 1:
