@@ -20,7 +20,7 @@ from gsp.capture import paused
 from recorder import hotpath
 from recorder.pool import POOL_MIN_BYTES, PayloadRecycler
 from recorder.queue import SMALL_PAYLOAD, CommandQueue
-from sessions.command import Command
+from sessions.command import Command, make_command
 
 __all__ = ["WriterThread"]
 
@@ -30,33 +30,6 @@ _log = logging.getLogger("gsplog.recorder")
 _FLUSH_CHECK_EVERY = 512
 
 
-def _command_factory() -> Callable[[int, int, str, str, Any, Any], Command]:
-    """A fast way to build Commands: a frozen dataclass's ``__init__`` goes through
-    ``object.__setattr__`` per field (about 2 us a command in the development VM); setting the
-    slots directly is the same object, built in a third of the time. Falls back to the plain
-    constructor if Command is not a slots class."""
-    fields = ("seq", "t_ns", "op", "target", "args", "kwargs")
-    found = [getattr(Command.__dict__.get(name), "__set__", None) for name in fields]
-    setters: list[Callable[[Command, Any], None]] = [s for s in found if s is not None]
-    if len(setters) != len(fields) or not hasattr(Command, "__slots__"):
-        return Command
-    s_seq, s_t, s_op, s_target, s_args, s_kwargs = setters
-    new = object.__new__
-
-    def make(seq: int, t_ns: int, op: str, target: str, args: Any, kwargs: Any) -> Command:
-        cmd = new(Command)
-        s_seq(cmd, seq)
-        s_t(cmd, t_ns)
-        s_op(cmd, op)
-        s_target(cmd, target)
-        s_args(cmd, args)
-        s_kwargs(cmd, kwargs)
-        return cmd
-
-    return make
-
-
-_make_command = _command_factory()
 
 
 def _c_take_rows() -> Callable[..., tuple[int, int, Any]] | None:
@@ -233,7 +206,7 @@ class WriterThread(threading.Thread):
     def _append_one(self, seq: int, t_ns: int, op: str, target: str, args: Any, kwargs: Any, nbytes: int) -> None:
         """The general path: one Command (big payloads, on_command listeners)."""
         queue = self.queue
-        cmd = _make_command(seq, t_ns, op, target, args, kwargs)
+        cmd = make_command(seq, t_ns, op, target, args, kwargs)
         try:
             self.log_writer.append(cmd, nbytes)
         except Exception as error:

@@ -32,7 +32,7 @@ import msgpack
 import numpy as np
 
 from sessions import shuffle as shuffle_filter
-from sessions.command import Command, LogRef, Ref
+from sessions.command import Command, LogRef, Ref, make_command
 from sessions.errors import LogFormatError
 from sessions.limits import DEFAULT_LIMITS, Limits
 
@@ -588,7 +588,7 @@ def decode_commands(
             if unknown is not None:
                 warnings.warn(f"skipping command seq={seq} op={op}: {unknown.reason}", stacklevel=2)
                 continue
-        commands.append(Command(seq, t_ns, op, target, tuple(args), kwargs))
+        commands.append(make_command(seq, t_ns, op, target, tuple(args), kwargs))
     return commands
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,37 @@ class Command:
     def method(self) -> str:
         """The method part of ``op`` (``"new"`` for constructors)."""
         return self.op.partition(".")[2]
+
+
+def _command_factory() -> Callable[[int, int, str, str, Any, Any], Command]:
+    """A fast way to build Commands: a frozen dataclass's ``__init__`` goes through
+    ``object.__setattr__`` per field (about 2 us a command in the development VM); setting the
+    slots directly is the same object, built in a third of the time. Falls back to the plain
+    constructor if Command is not a slots class."""
+    fields = ("seq", "t_ns", "op", "target", "args", "kwargs")
+    found = [getattr(Command.__dict__.get(name), "__set__", None) for name in fields]
+    setters: list[Callable[[Command, Any], None]] = [s for s in found if s is not None]
+    if len(setters) != len(fields) or not hasattr(Command, "__slots__"):
+        return Command
+    s_seq, s_t, s_op, s_target, s_args, s_kwargs = setters
+    new = object.__new__
+
+    def make(seq: int, t_ns: int, op: str, target: str, args: Any, kwargs: Any) -> Command:
+        cmd = new(Command)
+        s_seq(cmd, seq)
+        s_t(cmd, t_ns)
+        s_op(cmd, op)
+        s_target(cmd, target)
+        s_args(cmd, args)
+        s_kwargs(cmd, kwargs)
+        return cmd
+
+    return make
+
+
+#: ``make_command(seq, t_ns, op, target, args, kwargs)``: a :class:`Command`, built in a third of
+#: the time of its constructor (the writer thread and the decoder build one per command).
+make_command = _command_factory()
 
 
 def linked_data(cmd: Command) -> LogRef | None:
