@@ -135,13 +135,30 @@ def verify(log: str, as_json: bool) -> None:
     sys.exit(0 if report.ok else 1)
 
 
+def _output_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """OUTPUT as a second argument or as ``-o/--output`` (as ``gsp cat`` and ``gsp record`` take it)."""
+    function = click.option("-o", "--output", "output_option", type=click.Path(dir_okay=False), default=None,
+                            help="The log to write (or give it as OUTPUT).")(function)
+    return click.argument("output", type=click.Path(dir_okay=False), required=False)(function)
+
+
+def _one_output(output: str | None, output_option: str | None) -> str:
+    if output is not None and output_option is not None and output != output_option:
+        raise click.UsageError(f"two outputs given: OUTPUT {output} and --output {output_option}")
+    chosen = output if output is not None else output_option
+    if chosen is None:
+        raise click.UsageError("missing the log to write: give OUTPUT or -o/--output")
+    return chosen
+
+
 @click.command()
 @click.argument("log", type=_PATH)
-@click.argument("output", type=click.Path(dir_okay=False))
-def repair(log: str, output: str) -> None:
+@_output_options
+def repair(log: str, output: str | None, output_option: str | None) -> None:
     """Rewrite LOG as OUTPUT keeping every intact chunk, with a valid footer index."""
     from sessions import tools
 
+    output = _one_output(output, output_option)
     with _log_errors(), _progress(os.path.getsize(log), "B", "repair") as bar:
         report = tools.repair(log, output, progress=bar)
     click.echo(f"{output}: kept {report.chunks_ok} chunks ({report.commands_ok} commands); "
@@ -151,13 +168,14 @@ def repair(log: str, output: str) -> None:
 
 @click.command()
 @click.argument("log", type=_PATH)
-@click.argument("output", type=click.Path(dir_okay=False))
+@_output_options
 @click.option("--from", "start", callback=_position, help=f"Start: {POSITION_HELP}.")
 @click.option("--to", "stop", callback=_position, help=f"Stop before: {POSITION_HELP}.")
-def trim(log: str, output: str, start: Any, stop: Any) -> None:
+def trim(log: str, output: str | None, output_option: str | None, start: Any, stop: Any) -> None:
     """Cut a self-contained log OUTPUT (opening with a keyframe) out of LOG."""
     from sessions import tools
 
+    output = _one_output(output, output_option)
     with _log_errors(), _progress(None, "cmd", "trim") as bar:
         count = tools.trim(log, output, start, stop, progress=bar)
     click.echo(f"{output}: {count} commands")
@@ -170,8 +188,6 @@ def cat(logs: tuple[str, ...], output: str) -> None:
     """Concatenate LOGS into OUTPUT, each session's seq and time following the previous one's."""
     from sessions import tools
 
-    if os.path.abspath(output) in {os.path.abspath(p) for p in logs}:
-        raise click.BadParameter("the output must not be one of the inputs", param_hint="--output")
     with _log_errors(), _progress(None, "cmd", "cat") as bar:
         count = tools.cat(list(logs), output, progress=bar)
     click.echo(f"{output}: {count} commands from {len(logs)} logs")

@@ -278,11 +278,24 @@ def verify(path: str | os.PathLike[str], progress: Progress = None) -> VerifyRep
     return report
 
 
+def _check_output(tool: str, sources: list[str], dst: str) -> None:
+    """ValueError when ``dst`` is one of ``sources``: the writer would truncate a file still
+    being read (by another name too: a link, a relative path)."""
+    for src in sources:
+        same = os.path.abspath(src) == os.path.abspath(dst)
+        if not same and os.path.exists(dst):
+            try:
+                same = os.path.samefile(src, dst)
+            except OSError:  # a source that cannot be read is reported by its reader
+                same = False
+        if same:
+            raise ValueError(f"{tool}: the output {dst} is the input {src}: write to a different file")
+
+
 def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str], progress: Progress = None) -> VerifyReport:
     """Write ``dst`` with every intact chunk of ``src`` and a valid footer; returns what was found."""
     src, dst = os.fspath(src), os.fspath(dst)
-    if os.path.abspath(src) == os.path.abspath(dst):
-        raise ValueError("repair: the output must be a different file")
+    _check_output("repair", [src], dst)
     report = VerifyReport(src)
     with open(src, "rb") as f:
         first = f.read(16)
@@ -325,6 +338,7 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
     """
     from sessions.scene import SceneState
 
+    _check_output("trim", [os.fspath(src)], os.fspath(dst))
     count = 0
     with LogReader(src) as reader:
         target = reader.resolve(start) if start is not None else None
@@ -375,6 +389,7 @@ def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, g
     """
     if not sources:
         raise ValueError("cat: no input logs")
+    _check_output("cat", [os.fspath(src) for src in sources], os.fspath(dst))
     count = 0
     used: set[str] = set()
     next_seq, next_t = 1, 0

@@ -131,6 +131,37 @@ def test_cat_shifts_the_second_session_and_separates_reused_uuids(tmp_path: Path
     assert len(state.objects) == 2 * 7 and len(state.records) == 2
 
 
+def test_trim_and_repair_take_the_output_as_argument_or_option(log: tuple[Path, list[Command]],
+                                                                tmp_path: Path) -> None:
+    path, _ = log
+    by_argument, by_option = tmp_path / "arg.gsplog", tmp_path / "opt.gsplog"
+    assert run("trim", "--from", "#4", str(path), str(by_argument))[0] == 0
+    assert run("trim", "--from", "#4", str(path), "-o", str(by_option))[0] == 0
+    assert run("dump", "--full", str(by_argument)) == run("dump", "--full", str(by_option))
+    assert run("repair", str(path), "--output", str(tmp_path / "fixed.gsplog"))[0] == 0
+    code, out = run("trim", str(path), str(by_argument), "-o", str(by_option))
+    assert code == 2 and "two outputs" in out
+    code, out = run("repair", str(path))
+    assert code == 2 and "-o/--output" in out
+
+
+def test_no_tool_writes_over_its_input(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
+    path, cmds = log
+    original = path.read_bytes()
+    alias = tmp_path / "alias.gsplog"
+    alias.symlink_to(path)
+    for output in (path, alias):
+        for args in (("trim", str(path), "-o", str(output)), ("repair", str(path), "-o", str(output)),
+                     ("cat", str(path), "-o", str(output))):
+            code, out = run(*args)
+            assert code == 1 and "is the input" in out, (args, out)
+    with pytest.raises(ValueError, match="is the input"):
+        tools.trim(path, alias)
+    assert path.read_bytes() == original
+    with LogReader(path) as reader:
+        assert len(list(reader.commands())) == len(cmds)
+
+
 def test_bad_input_gives_clear_errors(tmp_path: Path, log: tuple[Path, list[Command]]) -> None:
     junk = tmp_path / "junk.gsplog"
     junk.write_bytes(b"hello world, not a log at all")
@@ -141,7 +172,7 @@ def test_bad_input_gives_clear_errors(tmp_path: Path, log: tuple[Path, list[Comm
     code, out = run("dump", "--from", "@nope", str(log[0]))
     assert code == 1 and "no marker 'nope'" in out
     code, out = run("cat", str(log[0]), "-o", str(log[0]))
-    assert code == 2
+    assert code == 1 and "is the input" in out
 
 
 def test_tools_library_info_counts_kinds(log: tuple[Path, list[Command]]) -> None:
