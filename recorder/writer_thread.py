@@ -30,8 +30,6 @@ _log = logging.getLogger("gsplog.recorder")
 _FLUSH_CHECK_EVERY = 512
 
 
-
-
 def _c_take_rows() -> Callable[..., tuple[int, int, Any]] | None:
     c_module = hotpath.load()
     return None if c_module is None else c_module.take_rows

@@ -229,15 +229,13 @@ class Buffer(Captured):
             raw = memoryview(bytearray(data))
         if not raw.c_contiguous:  # a strided view: its bytes in order, as bytearray(data) gave them
             raw = memoryview(raw.tobytes())
-        if raw.format != "B" or raw.ndim != 1:
-            raw = raw.cast("B") if raw.nbytes else memoryview(b"")
         if raw.nbytes % size:
             raise ValueError(
                 f"Buffer.from_bytearray: {raw.nbytes} bytes is not a whole number of {buffer_type.name} "
                 f"items ({size} bytes each)"
             )
         out = Buffer(raw.nbytes // size, buffer_type)
-        out.set_data(raw, 0, raw.nbytes // size)  # the one copy
+        out.set_data(raw, 0, raw.nbytes // size)  # the one copy (set_data reads any memoryview as bytes)
         return out
 
     # ---- numpy ---------------------------------------------------------------------------
