@@ -282,12 +282,10 @@ def _check_output(tool: str, sources: list[str], dst: str) -> None:
     """ValueError when ``dst`` is one of ``sources``: the writer would truncate a file still
     being read (by another name too: a link, a relative path)."""
     for src in sources:
-        same = os.path.abspath(src) == os.path.abspath(dst)
-        if not same and os.path.exists(dst):
-            try:
-                same = os.path.samefile(src, dst)
-            except OSError:  # a source that cannot be read is reported by its reader
-                same = False
+        try:
+            same = os.path.samefile(src, dst)
+        except OSError:  # no dst yet (so not a source), or a source its reader will report
+            same = False
         if same:
             raise ValueError(f"{tool}: the output {dst} is the input {src}: write to a different file")
 

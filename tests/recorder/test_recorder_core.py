@@ -306,7 +306,7 @@ def test_a_big_payload_wakes_the_writer_at_once(tmp_path: Path) -> None:
         assert rec.commands_written > before
     finally:
         rec.stop()
-    assert (buffer_bytes(read_commands(tmp_path / "wake.gsplog"), big.get_uuid()) == data.tobytes())
+    assert buffer_bytes(read_commands(tmp_path / "wake.gsplog"), big.get_uuid()) == data.tobytes()
 
 
 def test_record_closes_the_log_when_the_block_raises(tmp_path: Path) -> None:
