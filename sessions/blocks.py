@@ -28,11 +28,11 @@ block edge.
 from __future__ import annotations
 
 import bisect
-import functools
 import itertools
 import struct
+import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import lz4.block
 import numpy as np
@@ -41,7 +41,7 @@ from sessions import decode_threads, lz4_into
 from sessions import shuffle as shuffle_filter
 from sessions.errors import LogFormatError
 
-__all__ = ["BLOCK_BYTES", "Segment", "encode_blocks", "decode_blocks"]
+__all__ = ["BLOCK_BYTES", "Hasher", "Segment", "encode_blocks", "decode_blocks"]
 
 #: Raw bytes per block when encoding (fits a core's L2 cache along with its compressed form).
 BLOCK_BYTES = 256 << 10
@@ -90,14 +90,24 @@ def encode_blocks(segments: Sequence[Segment], raw_size: int, block_size: int = 
     return [b"".join(table), *blocks]
 
 
+class Hasher(Protocol):
+    """A running checksum (``xxhash.xxh3_64()`` for chunks)."""
+
+    def update(self, data: memoryview, /) -> object: ...
+
+
 def decode_blocks(
     payload: memoryview,
     raw_size: int,
     where: Callable[[], dict[str, Any]],
-    verify: Callable[[], bool] | None = None,
+    hasher: Hasher | None = None,
 ) -> memoryview:
-    """The raw bytes (unshuffled) of a ``BLOCKS`` payload; LogFormatError when malformed, or when
-    ``verify`` (the chunk's checksum test, run while the blocks decode) returns False."""
+    """The raw bytes (unshuffled) of a ``BLOCKS`` payload; LogFormatError when malformed.
+
+    ``hasher``, when given, is fed the whole payload in order as the blocks decode: each block's
+    stored bytes just before they are decompressed, so the checksum reads them from memory and lz4
+    from cache (rather than two passes over memory). Its digest is the caller's to check; it is
+    complete even when a block is bad."""
 
     def bad(reason: str) -> LogFormatError:
         return LogFormatError(f"blocked payload: {reason}", **where())
@@ -122,55 +132,63 @@ def decode_blocks(
         previous_end = start + length
     src = np.frombuffer(payload, dtype=np.uint8)
     body = np.empty(raw_size, dtype=np.uint8)  # no zero fill: every block writes its own bytes
-    blocks = _Blocks(src, list(itertools.accumulate(sizes, initial=table_end)), arrays, body, block_size)
-    ranges = decode_threads.split(block_count)
-    jobs: list[Callable[[], None]] = [functools.partial(blocks.decode_range, first, stop) for first, stop in ranges]
-    verdict: list[bool] = []
-    if verify is not None:  # alongside the blocks: lz4 stays in bounds whatever the bytes are
-        jobs.insert(1, lambda: verdict.append(verify()))
-    try:
-        if len(ranges) > 1:
-            decode_threads.run(jobs)
-        else:  # one range: handing the checksum to a thread would cost more than it saves
-            for job in jobs:
-                job()
-    except ValueError as error:
-        block_error: ValueError | None = error
+    if hasher is not None:
+        hasher.update(payload[:table_end])
+    blocks = _Blocks(src, list(itertools.accumulate(sizes, initial=table_end)), arrays, body, block_size, hasher)
+    workers = decode_threads.workers(block_count)
+    if workers > 1:
+        decode_threads.run([blocks.decode_untaken] * workers)
     else:
-        block_error = None
-    if verify is not None and verdict != [True]:
-        raise LogFormatError("chunk payload checksum mismatch", **where())
-    if block_error is not None:
-        raise bad(str(block_error))
+        blocks.decode_untaken()
+    if blocks.failures:
+        number, reason = min(blocks.failures)
+        raise bad(f"block {number}: {reason}")
     return body.data
 
 
 class _Blocks:
-    """One payload's blocks, decoded into ``body`` a range of blocks at a time (any thread)."""
+    """One payload's blocks, decoded into ``body`` by any number of threads, each taking the next
+    block nobody has taken yet (and feeding it to the hasher, in order, as it takes it)."""
 
     def __init__(self, src: np.ndarray, starts: list[int], arrays: list[tuple[int, int, int, int]],
-                 body: np.ndarray, block_size: int) -> None:
+                 body: np.ndarray, block_size: int, hasher: Hasher | None) -> None:
         self.src = src
+        self.stored = src.data
+        self.hasher = hasher
         self.starts = starts  # stored offset of each block in the payload, then the payload's end
         self.arrays = arrays
         self.array_ends = [start + length for start, length, _itemsize, _zero in arrays]
         self.body = body
         self.block_size = block_size
+        self.block_count = len(starts) - 1
+        self._next_block = 0
+        self._taking = threading.Lock()
+        #: (block number, reason) of each bad block, in the order threads met them
+        self.failures: list[tuple[int, str]] = []
 
-    def decode_range(self, first: int, stop: int) -> None:
-        """Decode blocks ``first`` to ``stop - 1``; ValueError naming the block when one is bad."""
+    def _take(self) -> int:
+        """The number of the next block to decode (``block_count`` once every block is taken)."""
+        with self._taking:  # blocks are taken, and hashed, in payload order
+            number = self._next_block
+            if number < self.block_count:
+                self._next_block = number + 1
+                if self.hasher is not None:  # xxhash releases the GIL; the lock keeps the order
+                    self.hasher.update(self.stored[self.starts[number] : self.starts[number + 1]])
+            return number
+
+    def decode_untaken(self) -> None:
+        """Decode every block nobody has taken yet; bad ones are recorded in :attr:`failures`
+        (and the others still decoded and hashed)."""
         src, starts, arrays, body, block_size = self.src, self.starts, self.arrays, self.body, self.block_size
         raw_size = body.nbytes
         out = body.data
         scratch = np.empty(min(block_size, raw_size), dtype=np.uint8) if arrays else body
         to_body, to_scratch = lz4_into.BlockCopier(src, body), lz4_into.BlockCopier(src, scratch)
         block = scratch.data
-        index = bisect.bisect_right(self.array_ends, first * block_size)  # first array not before the range
-        for number in range(first, stop):
+        while (number := self._take()) < self.block_count:
             block_start = number * block_size
             block_end = min(block_start + block_size, raw_size)
-            while index < len(arrays) and arrays[index][0] + arrays[index][1] <= block_start:
-                index += 1
+            index = bisect.bisect_right(self.array_ends, block_start)  # first array not before the block
             shuffled_here = index < len(arrays) and arrays[index][0] < block_end
             at, size = starts[number], starts[number + 1] - starts[number]
             try:  # a block with nothing shuffled goes straight to its place; else into cache first
@@ -179,7 +197,8 @@ class _Blocks:
                 else:
                     to_body.decompress(at, size, block_start, block_end - block_start)
             except ValueError as error:
-                raise ValueError(f"block {number}: {error}") from None
+                self.failures.append((number, str(error)))
+                continue
             if not shuffled_here:
                 continue
             copied = block_start  # raw bytes of this block placed so far

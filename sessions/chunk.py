@@ -84,9 +84,14 @@ class ChunkFlags:
     BLOCKS = 4  # with LZ4: the payload is lz4 blocks, shuffled block by block (sessions/blocks.py)
 
 
+def checksum_hasher() -> xxhash.xxh3_64:
+    """A running checksum of the kind :func:`checksum` computes (``update``, then ``intdigest``)."""
+    return xxhash.xxh3_64()
+
+
 def checksum(*parts: bytes | bytearray | memoryview) -> int:
     """xxh3_64 of the concatenated parts."""
-    h = xxhash.xxh3_64()
+    h = checksum_hasher()
     for part in parts:
         h.update(part)
     return h.intdigest()
@@ -460,14 +465,16 @@ def decode_chunk(
     if len(view) != info.size:
         raise LogFormatError(f"chunk has {len(view)} bytes, its header declares {info.size}", **where)
     payload = view[HEADER_SIZE:]
-    if info.flags & ChunkFlags.BLOCKS:  # checksummed while its blocks decode
+    if info.flags & ChunkFlags.BLOCKS:  # checksummed block by block as they decode
+        hasher = checksum_hasher()
         try:
-            raw_body = decode_blocks(payload, info.raw_size, lambda: where,
-                                     verify=lambda: checksum(payload) == info.payload_checksum)
-        except LogFormatError:  # a bad table of a damaged payload: say what is wrong first
+            raw_body = decode_blocks(payload, info.raw_size, lambda: where, hasher)
+        except LogFormatError:  # a bad table or block of a damaged payload: say what is wrong first
             if checksum(payload) != info.payload_checksum:
                 raise LogFormatError("chunk payload checksum mismatch", **where) from None
             raise
+        if hasher.intdigest() != info.payload_checksum:
+            raise LogFormatError("chunk payload checksum mismatch", **where)
         return Chunk(info, raw_body, chunk_index, unshuffled=True)
     if checksum(payload) != info.payload_checksum:
         raise LogFormatError("chunk payload checksum mismatch", **where)

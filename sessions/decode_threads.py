@@ -2,9 +2,12 @@
 
 The lz4 blocks of a ``BLOCKS`` chunk (sessions/blocks.py) are independent, and both liblz4
 (called through ctypes) and the unshuffle kernel release the GIL, so a chunk of several MB
-decodes on as many cores as it is given: the calling thread takes the first range of blocks,
-pool threads the others (and the payload's checksum, which xxhash computes without the GIL),
-and the call returns once every range is in place.
+decodes on as many cores as it is given: the calling thread and pool threads each take the next
+block not yet taken until none is left (one of them computes the payload's checksum first, which
+xxhash does without the GIL), and the call returns once every block is in place. Taking blocks one
+at a time, rather than fixed ranges, keeps every thread busy to the end: a pool thread can take
+most of a millisecond to wake up on a small virtual machine, and the checksum is extra work for
+whichever thread runs it.
 
 ``GSP_DECODE_THREADS=N`` (read at import) sets the number of threads, the caller's included;
 ``1`` (or ``0``) decodes on the calling thread only. The default is the number of CPUs this process may
@@ -21,14 +24,12 @@ import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-__all__ = ["ENV_THREADS", "MAX_DEFAULT_THREADS", "MIN_BLOCKS_PER_THREAD", "run", "set_threads", "split", "threads"]
+__all__ = ["ENV_THREADS", "MAX_DEFAULT_THREADS", "MIN_BLOCKS_PER_THREAD", "run", "set_threads", "threads", "workers"]
 
 ENV_THREADS = "GSP_DECODE_THREADS"
 MAX_DEFAULT_THREADS = 4
 #: Fewest blocks (256 KiB each when written by gsplog) worth giving a thread.
 MIN_BLOCKS_PER_THREAD = 8
-
-Part = tuple[int, int]  # blocks [first, stop)
 
 
 def _usable_cpus() -> int:
@@ -69,11 +70,9 @@ def set_threads(count: int) -> None:
             _pool = None
 
 
-def split(block_count: int) -> list[Part]:
-    """Consecutive ranges of blocks, one per thread that is worth using (at least one range)."""
-    count = max(1, min(_threads, block_count // MIN_BLOCKS_PER_THREAD))
-    bounds = [block_count * k // count for k in range(count + 1)]
-    return [(bounds[k], bounds[k + 1]) for k in range(count)]
+def workers(block_count: int) -> int:
+    """Threads worth using for ``block_count`` blocks (at least 1, at most :func:`threads`)."""
+    return max(1, min(_threads, block_count // MIN_BLOCKS_PER_THREAD))
 
 
 def run(jobs: Sequence[Callable[[], None]]) -> None:

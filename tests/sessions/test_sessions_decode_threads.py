@@ -12,7 +12,15 @@ import pytest
 
 from sessions import LogFormatError, decode_threads
 from sessions.blocks import decode_blocks
-from sessions.chunk import HEADER_SIZE, ChunkFlags, decode_chunk, encode_chunk_rows, peek_chunk_header
+from sessions.chunk import (
+    HEADER_SIZE,
+    ChunkFlags,
+    checksum,
+    checksum_hasher,
+    decode_chunk,
+    encode_chunk_rows,
+    peek_chunk_header,
+)
 
 
 @pytest.fixture(params=[1, 3])
@@ -33,18 +41,18 @@ def _big_rows() -> list[tuple]:
     ]
 
 
-def test_split_gives_every_block_once_in_order() -> None:
+def test_each_worker_gets_enough_blocks_and_there_is_always_one() -> None:
     default = decode_threads.threads()
     try:
         for count in (1, 2, 4, 7):
             decode_threads.set_threads(count)
-            for blocks in (1, 7, 8, 16, 17, 100, 1001):
-                parts = decode_threads.split(blocks)
-                assert parts[0][0] == 0 and parts[-1][1] == blocks
-                assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
-                assert len(parts) <= count and all(stop - first >= 1 for first, stop in parts)
-                if len(parts) > 1:
-                    assert min(stop - first for first, stop in parts) >= decode_threads.MIN_BLOCKS_PER_THREAD
+            for blocks in (0, 1, 7, 8, 16, 17, 100, 1001):
+                workers = decode_threads.workers(blocks)
+                assert 1 <= workers <= count
+                if workers > 1:
+                    assert blocks // workers >= decode_threads.MIN_BLOCKS_PER_THREAD
+                # one more worker would be worth it only if there were threads left for it
+                assert workers == count or blocks // (workers + 1) < decode_threads.MIN_BLOCKS_PER_THREAD
     finally:
         decode_threads.set_threads(default)
     with pytest.raises(ValueError, match="at least 1"):
@@ -56,31 +64,58 @@ def test_a_big_chunk_decodes_the_same_on_one_or_several_threads(threads: int) ->
     chunk = b"".join(encode_chunk_rows(rows))
     info = peek_chunk_header(chunk)
     assert info.flags & ChunkFlags.BLOCKS and info.flags & ChunkFlags.SHUFFLE
-    assert len(decode_threads.split(-(-info.raw_size // (256 << 10)))) == min(threads, 3)
+    assert decode_threads.workers(-(-info.raw_size // (256 << 10))) == min(threads, 3)
     for command, row in zip(decode_chunk(chunk).commands(), rows, strict=True):
         assert np.array_equal(command.args[0], row[4][0])
 
 
-def _with_bad_last_block(payload: bytes) -> bytes:
-    """``payload`` whose last lz4 block is garbage of the same size (table intact)."""
+def _with_bad_blocks(payload: bytes, *numbers: int) -> bytes:
+    """``payload`` whose lz4 blocks ``numbers`` are garbage of the same size (table intact)."""
     block_size, count, arrays = struct.unpack_from("<III", payload)
-    last = struct.unpack_from("<I", payload, 12 + 4 * (count - 1))[0]
-    return payload[:-last] + b"\xff" * last
+    sizes = struct.unpack_from(f"<{count}I", payload, 12)
+    damaged = bytearray(payload)
+    for number in numbers:
+        at = 12 + 4 * count + 24 * arrays + sum(sizes[:number])
+        damaged[at : at + sizes[number]] = b"\xff" * sizes[number]
+    return bytes(damaged)
 
 
-def test_a_bad_block_in_a_pool_threads_range_is_reported_with_its_number(threads: int) -> None:
+def test_a_bad_block_decoded_by_any_thread_is_reported_with_its_number(threads: int) -> None:
     chunk = b"".join(encode_chunk_rows(_big_rows()))
-    payload = _with_bad_last_block(chunk[HEADER_SIZE:])
-    count = struct.unpack_from("<I", payload, 4)[0]
+    count = struct.unpack_from("<I", chunk, HEADER_SIZE + 4)[0]
+    payload = _with_bad_blocks(chunk[HEADER_SIZE:], count - 1)
     with pytest.raises(LogFormatError, match=f"block {count - 1}: lz4 decompression failed"):
         decode_blocks(memoryview(payload), peek_chunk_header(chunk).raw_size, dict)
     # inside a chunk, the checksum (computed alongside) names the damage first
     with pytest.raises(LogFormatError, match="checksum mismatch"):
         decode_chunk(chunk[:HEADER_SIZE] + payload)
-    with pytest.raises(LogFormatError, match="checksum mismatch"):
-        verdicts = iter([False])
-        decode_blocks(memoryview(chunk[HEADER_SIZE:]), peek_chunk_header(chunk).raw_size, dict,
-                      verify=lambda: next(verdicts))
+
+
+def test_the_hasher_gets_the_whole_payload_in_order_even_with_bad_blocks(threads: int) -> None:
+    chunk = b"".join(encode_chunk_rows(_big_rows()))
+    raw_size = peek_chunk_header(chunk).raw_size
+    count = struct.unpack_from("<I", chunk, HEADER_SIZE + 4)[0]
+    intact = chunk[HEADER_SIZE:]
+    for payload in (intact, _with_bad_blocks(intact, count - 1), _with_bad_blocks(intact, 0, 5, count // 2)):
+        hasher = checksum_hasher()
+        try:
+            decode_blocks(memoryview(payload), raw_size, dict, hasher)
+        except LogFormatError:
+            assert payload != intact
+        assert hasher.intdigest() == checksum(payload)
+
+
+def test_of_several_bad_blocks_the_first_is_reported(threads: int) -> None:
+    """Threads take blocks in turn and stop at their first bad one: the report must still name
+    the payload's first bad block, whichever thread met which."""
+    chunk = b"".join(encode_chunk_rows(_big_rows()))
+    raw_size = peek_chunk_header(chunk).raw_size
+    count = struct.unpack_from("<I", chunk, HEADER_SIZE + 4)[0]
+    for bad in [(1, count - 1), (count // 2, count // 2 + 1, count - 1), (0, 5, 9, 13, 17)]:
+        payload = _with_bad_blocks(chunk[HEADER_SIZE:], *bad)
+        for _ in range(5):  # which thread meets which block varies from run to run
+            with pytest.raises(LogFormatError, match=f"block {bad[0]}: lz4 decompression failed"):
+                decode_blocks(memoryview(payload), raw_size, dict)
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
