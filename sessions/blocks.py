@@ -28,6 +28,7 @@ block edge.
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import struct
 import threading
@@ -134,12 +135,24 @@ def decode_blocks(
     body = np.empty(raw_size, dtype=np.uint8)  # no zero fill: every block writes its own bytes
     if hasher is not None:
         hasher.update(payload[:table_end])
-    blocks = _Blocks(src, list(itertools.accumulate(sizes, initial=table_end)), arrays, body, block_size, hasher)
     workers = decode_threads.workers(block_count)
-    if workers > 1:
-        decode_threads.run([blocks.decode_untaken] * workers)
+    # One thread hashes each block as it takes it: the checksum reads it from memory, lz4 from
+    # cache. Several threads would queue for the lock that keeps the blocks in order, so one of
+    # them hashes all the stored blocks in one go instead, then joins the others.
+    blocks = _Blocks(src, list(itertools.accumulate(sizes, initial=table_end)), arrays, body, block_size, workers,
+                     hasher if workers == 1 else None)
+    if workers == 1:
+        blocks.decode_part(0)
     else:
-        blocks.decode_untaken()
+
+        def hash_then_decode() -> None:
+            if hasher is not None:
+                hasher.update(payload[table_end:])
+            blocks.decode_part(1)
+
+        jobs: list[Callable[[], None]] = [functools.partial(blocks.decode_part, part) for part in range(workers)]
+        jobs[1] = hash_then_decode
+        decode_threads.run(jobs)
     if blocks.failures:
         number, reason = min(blocks.failures)
         raise bad(f"block {number}: {reason}")
@@ -147,11 +160,18 @@ def decode_blocks(
 
 
 class _Blocks:
-    """One payload's blocks, decoded into ``body`` by any number of threads, each taking the next
-    block nobody has taken yet (and feeding it to the hasher, in order, as it takes it)."""
+    """One payload's blocks, decoded into ``body`` by several threads.
+
+    The blocks are cut into ``parts`` runs, one per thread, which each thread decodes from its
+    front; a thread done with its own run takes blocks from the back of the run with the most
+    left. Each thread thus writes one stretch of the body (fresh memory: its page faults stay
+    apart), and none sits idle while another is late (a pool thread can take most of a
+    millisecond to wake up, and the one hashing the payload starts its run late)."""
 
     def __init__(self, src: np.ndarray, starts: list[int], arrays: list[tuple[int, int, int, int]],
-                 body: np.ndarray, block_size: int, hasher: Hasher | None) -> None:
+                 body: np.ndarray, block_size: int, parts: int, hasher: Hasher | None) -> None:
+        if hasher is not None and parts != 1:
+            raise ValueError("blocks are hashed as they are taken only when one thread takes them all, in order")
         self.src = src
         self.stored = src.data
         self.hasher = hasher
@@ -160,32 +180,39 @@ class _Blocks:
         self.array_ends = [start + length for start, length, _itemsize, _zero in arrays]
         self.body = body
         self.block_size = block_size
-        self.block_count = len(starts) - 1
-        self._next_block = 0
+        count = len(starts) - 1
+        bounds = [count * k // parts for k in range(parts + 1)]
+        self._untaken = [[bounds[k], bounds[k + 1]] for k in range(parts)]  # [first, stop) of each run
         self._taking = threading.Lock()
         #: (block number, reason) of each bad block, in the order threads met them
         self.failures: list[tuple[int, str]] = []
 
-    def _take(self) -> int:
-        """The number of the next block to decode (``block_count`` once every block is taken)."""
-        with self._taking:  # blocks are taken, and hashed, in payload order
-            number = self._next_block
-            if number < self.block_count:
-                self._next_block = number + 1
+    def _take(self, part: int) -> int | None:
+        """The next block for the thread of run ``part`` (None once every block is taken)."""
+        with self._taking:
+            run = self._untaken[part]
+            if run[0] < run[1]:
+                run[0] += 1
+                number = run[0] - 1
                 if self.hasher is not None:  # xxhash releases the GIL; the lock keeps the order
                     self.hasher.update(self.stored[self.starts[number] : self.starts[number + 1]])
-            return number
+                return number
+            run = max(self._untaken, key=lambda other: other[1] - other[0])
+            if run[0] < run[1]:
+                run[1] -= 1
+                return run[1]
+            return None
 
-    def decode_untaken(self) -> None:
-        """Decode every block nobody has taken yet; bad ones are recorded in :attr:`failures`
-        (and the others still decoded and hashed)."""
+    def decode_part(self, part: int) -> None:
+        """Decode run ``part``, then help with the others until every block is taken; bad blocks
+        are recorded in :attr:`failures` (and the others still decoded and hashed)."""
         src, starts, arrays, body, block_size = self.src, self.starts, self.arrays, self.body, self.block_size
         raw_size = body.nbytes
         out = body.data
         scratch = np.empty(min(block_size, raw_size), dtype=np.uint8) if arrays else body
         to_body, to_scratch = lz4_into.BlockCopier(src, body), lz4_into.BlockCopier(src, scratch)
         block = scratch.data
-        while (number := self._take()) < self.block_count:
+        while (number := self._take(part)) is not None:
             block_start = number * block_size
             block_end = min(block_start + block_size, raw_size)
             index = bisect.bisect_right(self.array_ends, block_start)  # first array not before the block

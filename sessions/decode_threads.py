@@ -2,12 +2,10 @@
 
 The lz4 blocks of a ``BLOCKS`` chunk (sessions/blocks.py) are independent, and both liblz4
 (called through ctypes) and the unshuffle kernel release the GIL, so a chunk of several MB
-decodes on as many cores as it is given: the calling thread and pool threads each take the next
-block not yet taken until none is left (one of them computes the payload's checksum first, which
-xxhash does without the GIL), and the call returns once every block is in place. Taking blocks one
-at a time, rather than fixed ranges, keeps every thread busy to the end: a pool thread can take
-most of a millisecond to wake up on a small virtual machine, and the checksum is extra work for
-whichever thread runs it.
+decodes on as many cores as it is given: the calling thread and pool threads each decode a run of
+blocks, then help with the runs still unfinished (sessions/blocks.py); one of them computes the
+payload's checksum first, which xxhash does without the GIL. The call returns once every block
+is in place.
 
 ``GSP_DECODE_THREADS=N`` (read at import) sets the number of threads, the caller's included;
 ``1`` (or ``0``) decodes on the calling thread only. The default is the number of CPUs this process may

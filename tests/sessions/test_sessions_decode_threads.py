@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import struct
 import sys
+import time
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -181,3 +182,25 @@ def test_errors_are_reported_in_job_order_whatever_thread_ran_them(threads: int)
     with pytest.raises(ValueError, match="job 2"):
         decode_threads.run([job(0, False), job(1, False), job(2, True), job(3, True)])
     assert sorted(ran) == [0, 1, 2, 3]  # every job ran, failed ones included
+
+
+def test_blocks_of_a_late_thread_are_decoded_by_the_others(threads: int) -> None:
+    """The thread that hashes the payload starts its run of blocks late; the others take them from
+    its back. Here it is very late: every block must still be decoded once and the digest whole."""
+    chunk = b"".join(encode_chunk_rows(_big_rows()))
+    payload = chunk[HEADER_SIZE:]
+
+    class SlowHasher:
+        def __init__(self) -> None:
+            self.inner = checksum_hasher()
+
+        def update(self, data: memoryview, /) -> None:
+            time.sleep(0.02)
+            self.inner.update(data)
+
+    hasher = SlowHasher()
+    raw = decode_blocks(memoryview(payload), peek_chunk_header(chunk).raw_size, dict, hasher)
+    assert hasher.inner.intdigest() == checksum(payload)
+    assert bytes(raw) == bytes(decode_chunk(chunk).raw)
+    for command, row in zip(decode_chunk(chunk).commands(), _big_rows(), strict=True):
+        assert np.array_equal(command.args[0], row[4][0])
