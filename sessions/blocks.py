@@ -102,13 +102,20 @@ def decode_blocks(
     raw_size: int,
     where: Callable[[], dict[str, Any]],
     hasher: Hasher | None = None,
+    early: EarlyJob | None = None,
 ) -> memoryview:
     """The raw bytes (unshuffled) of a ``BLOCKS`` payload; LogFormatError when malformed.
 
     ``hasher``, when given, is fed the whole payload in order as the blocks decode: each block's
     stored bytes just before they are decompressed, so the checksum reads them from memory and lz4
     from cache (rather than two passes over memory). Its digest is the caller's to check; it is
-    complete even when a block is bad."""
+    complete even when a block is bad.
+
+    ``early`` = ``(prefix, job)``: when the blocks decode on several threads, the calling thread
+    runs ``job(body, ready)`` as soon as it has placed the first ``ready >= prefix`` raw bytes,
+    while the other threads decode the rest (if its own blocks cover the prefix and none of them
+    is bad; else never). ``job`` must not raise. On one thread there is nothing to overlap and
+    ``job`` is not run."""
 
     def bad(reason: str) -> LogFormatError:
         return LogFormatError(f"blocked payload: {reason}", **where())
@@ -140,7 +147,7 @@ def decode_blocks(
     # cache. Several threads would queue for the lock that keeps the blocks in order, so one of
     # them hashes all the stored blocks in one go instead, then joins the others.
     blocks = _Blocks(src, list(itertools.accumulate(sizes, initial=table_end)), arrays, body, block_size, workers,
-                     hasher if workers == 1 else None)
+                     hasher if workers == 1 else None, early if workers > 1 else None)
     if workers == 1:
         blocks.decode_part(0)
     else:
@@ -159,6 +166,10 @@ def decode_blocks(
     return body.data
 
 
+#: (prefix, job): see :func:`decode_blocks`.
+EarlyJob = tuple[int, Callable[[memoryview, int], None]]
+
+
 class _Blocks:
     """One payload's blocks, decoded into ``body`` by several threads.
 
@@ -169,7 +180,8 @@ class _Blocks:
     millisecond to wake up, and the one hashing the payload starts its run late)."""
 
     def __init__(self, src: np.ndarray, starts: list[int], arrays: list[tuple[int, int, int, int]],
-                 body: np.ndarray, block_size: int, parts: int, hasher: Hasher | None) -> None:
+                 body: np.ndarray, block_size: int, parts: int, hasher: Hasher | None,
+                 early: EarlyJob | None = None) -> None:
         if hasher is not None and parts != 1:
             raise ValueError("blocks are hashed as they are taken only when one thread takes them all, in order")
         self.src = src
@@ -184,6 +196,7 @@ class _Blocks:
         bounds = [count * k // parts for k in range(parts + 1)]
         self._untaken = [[bounds[k], bounds[k + 1]] for k in range(parts)]  # [first, stop) of each run
         self._taking = threading.Lock()
+        self.early = early  # run by the thread of run 0 (see decode_blocks)
         #: (block number, reason) of each bad block, in the order threads met them
         self.failures: list[tuple[int, str]] = []
 
@@ -212,6 +225,8 @@ class _Blocks:
         scratch = np.empty(min(block_size, raw_size), dtype=np.uint8) if arrays else body
         to_body, to_scratch = lz4_into.BlockCopier(src, body), lz4_into.BlockCopier(src, scratch)
         block = scratch.data
+        early = self.early if part == 0 else None
+        in_order = 0  # raw bytes this thread has placed from the body's start, one block after another
         while (number := self._take(part)) is not None:
             block_start = number * block_size
             block_end = min(block_start + block_size, raw_size)
@@ -226,17 +241,21 @@ class _Blocks:
             except ValueError as error:
                 self.failures.append((number, str(error)))
                 continue
-            if not shuffled_here:
-                continue
-            copied = block_start  # raw bytes of this block placed so far
-            i = index
-            while i < len(arrays) and arrays[i][0] < block_end:
-                start, length, itemsize, _zero = arrays[i]
-                lo, hi = max(start, block_start), min(start + length, block_end)
-                if copied < lo:
-                    out[copied:lo] = block[copied - block_start : lo - block_start]
-                shuffle_filter.unshuffle_into(out[lo:hi], block[lo - block_start : hi - block_start], itemsize)
-                copied = hi
-                i += 1
-            if copied < block_end:
-                out[copied:block_end] = block[copied - block_start : block_end - block_start]
+            if shuffled_here:
+                copied = block_start  # raw bytes of this block placed so far
+                i = index
+                while i < len(arrays) and arrays[i][0] < block_end:
+                    start, length, itemsize, _zero = arrays[i]
+                    lo, hi = max(start, block_start), min(start + length, block_end)
+                    if copied < lo:
+                        out[copied:lo] = block[copied - block_start : lo - block_start]
+                    shuffle_filter.unshuffle_into(out[lo:hi], block[lo - block_start : hi - block_start], itemsize)
+                    copied = hi
+                    i += 1
+                if copied < block_end:
+                    out[copied:block_end] = block[copied - block_start : block_end - block_start]
+            if block_start == in_order:  # after a bad or stolen block, in_order stays behind for good
+                in_order = block_end
+                if early is not None and in_order >= early[0]:
+                    early[1](out, in_order)
+                    early = None

@@ -18,7 +18,7 @@ from __future__ import annotations
 import bisect
 import struct
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Literal
@@ -30,7 +30,7 @@ import xxhash
 
 from sessions import shuffle as shuffle_filter
 from sessions.blocks import BLOCK_BYTES, Segment, decode_blocks, encode_blocks
-from sessions.codec import ALIGN, Row, decode_commands, encode_rows
+from sessions.codec import ALIGN, Row, decode_commands_quietly, encode_rows
 from sessions.command import Command
 from sessions.errors import LogFormatError
 from sessions.limits import DEFAULT_LIMITS, Limits
@@ -127,6 +127,11 @@ class ChunkInfo:
         return self.kind in KEYFRAME_KINDS
 
     @property
+    def holds_commands(self) -> bool:
+        """True for the kinds that hold commands: COMMANDS and the keyframes."""
+        return self.kind == ChunkKind.COMMANDS or self.kind in KEYFRAME_KINDS
+
+    @property
     def kind_name(self) -> str:
         """``"COMMANDS"``, ``"KEYFRAME"``, ``"LINKED_KEYFRAME"``, ``"END"`` or ``"UNKNOWN(n)"``."""
         try:
@@ -144,6 +149,8 @@ class Chunk:
     chunk_index: int | None = None
     _commands: list[Command] | None = field(default=None, repr=False)
     unshuffled: bool = False  # raw was unshuffled while decompressing (BLOCKS chunks)
+    # (limits, commands, warnings) decoded while the chunk's last blocks were still decompressing
+    _early: tuple[Limits, list[Command], list[str]] | None = field(default=None, repr=False)
 
     def _where(self) -> dict[str, Any]:
         return {"offset": self.info.offset, "chunk_index": self.chunk_index}
@@ -151,25 +158,24 @@ class Chunk:
     def commands(self, limits: Limits = DEFAULT_LIMITS) -> list[Command]:
         """The commands (empty for END and unknown kinds; unknown kinds warn)."""
         if self._commands is None:
-            if self.info.kind != ChunkKind.COMMANDS and self.info.kind not in KEYFRAME_KINDS:
+            if not self.info.holds_commands:
                 if self.info.kind != ChunkKind.END:
                     warnings.warn(f"skipping chunk of unknown kind {self.info.kind} ({self._where()})", stacklevel=2)
                 self._commands = []
             else:
-                view = memoryview(self.raw)
-                meta_end = self.info.meta_size
-                blob_start = meta_end + (-meta_end) % ALIGN
-                self._commands = decode_commands(
-                    view[:meta_end],
-                    view[blob_start:],
-                    shuffled=bool(self.info.flags & ChunkFlags.SHUFFLE) and not self.unshuffled,
-                    limits=limits,
-                    where=self._where,
-                )
-                if len(self._commands) > self.info.count:
+                early, self._early = self._early, None
+                if early is not None and early[0] == limits:
+                    commands, skipped = early[1], early[2]
+                else:
+                    commands, skipped = _decode_chunk_commands(self.info, self.raw, self.unshuffled, limits,
+                                                               self._where)
+                for reason in skipped:
+                    warnings.warn(reason, stacklevel=2)
+                if len(commands) > self.info.count:
                     raise LogFormatError(
-                        f"chunk declares {self.info.count} commands, holds {len(self._commands)}", **self._where()
+                        f"chunk declares {self.info.count} commands, holds {len(commands)}", **self._where()
                     )
+                self._commands = commands
         return self._commands
 
     def payload_object(self) -> Any:
@@ -178,6 +184,29 @@ class Chunk:
             return msgpack.unpackb(memoryview(self.raw)[: self.info.meta_size], raw=False, strict_map_key=True)
         except Exception as error:
             raise LogFormatError(f"malformed END chunk: {error}", **self._where()) from None
+
+
+def _decode_chunk_commands(
+    info: ChunkInfo,
+    raw: bytes | bytearray | memoryview,
+    unshuffled: bool,
+    limits: Limits,
+    where: Callable[[], dict[str, Any]],
+    raw_ready: int | None = None,
+) -> tuple[list[Command], list[str]]:
+    """The commands of a chunk's raw bytes and the warnings about those skipped (see
+    :func:`sessions.codec.decode_commands_quietly`; ``raw_ready``: raw bytes in place so far)."""
+    view = memoryview(raw)
+    meta_end = info.meta_size
+    blob_start = meta_end + (-meta_end) % ALIGN
+    return decode_commands_quietly(
+        view[:meta_end],
+        view[blob_start:],
+        shuffled=bool(info.flags & ChunkFlags.SHUFFLE) and not unshuffled,
+        limits=limits,
+        where=where,
+        blobs_ready=None if raw_ready is None else max(0, raw_ready - blob_start),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -467,15 +496,26 @@ def decode_chunk(
     payload = view[HEADER_SIZE:]
     if info.flags & ChunkFlags.BLOCKS:  # checksummed block by block as they decode
         hasher = checksum_hasher()
+        early: list[tuple[Limits, list[Command], list[str]]] = []
+
+        def decode_commands_early(body: memoryview, ready: int) -> None:
+            # Runs on this thread while other threads decode the rest of the blocks: arrays are
+            # views of the body, so the commands can be made before their bytes are in place.
+            try:
+                early.append((limits, *_decode_chunk_commands(info, body, True, limits, lambda: where, ready)))
+            except Exception:  # BlobsNotReady, or a damaged chunk: Chunk.commands decodes again and says why
+                pass
+
         try:
-            raw_body = decode_blocks(payload, info.raw_size, lambda: where, hasher)
+            raw_body = decode_blocks(payload, info.raw_size, lambda: where, hasher,
+                                     (info.meta_size, decode_commands_early) if info.holds_commands else None)
         except LogFormatError:  # a bad table or block of a damaged payload: say what is wrong first
             if checksum(payload) != info.payload_checksum:
                 raise LogFormatError("chunk payload checksum mismatch", **where) from None
             raise
         if hasher.intdigest() != info.payload_checksum:
             raise LogFormatError("chunk payload checksum mismatch", **where)
-        return Chunk(info, raw_body, chunk_index, unshuffled=True)
+        return Chunk(info, raw_body, chunk_index, unshuffled=True, _early=early[0] if early else None)
     if checksum(payload) != info.payload_checksum:
         raise LogFormatError("chunk payload checksum mismatch", **where)
     raw: bytes | bytearray | memoryview

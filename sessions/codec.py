@@ -54,7 +54,9 @@ __all__ = [
     "ENV_NO_C_ROWS",
     "ROWS_BACKEND",
     "use_rows",
+    "BlobsNotReady",
     "decode_commands",
+    "decode_commands_quietly",
     "encode_value",
     "decode_value",
     "enum_allow_list",
@@ -430,13 +432,21 @@ def use_rows(backend: str) -> None:
 # --------------------------------------------------------------------------------------------
 # Decoding
 # --------------------------------------------------------------------------------------------
+class BlobsNotReady(Exception):
+    """A value had to be copied out of blob bytes that are not decompressed yet."""
+
+
 class _Decoder:
-    def __init__(self, blobs: memoryview | bytes | bytearray, shuffled: bool, limits: Limits) -> None:
+    def __init__(self, blobs: memoryview | bytes | bytearray, shuffled: bool, limits: Limits,
+                 blobs_ready: int | None = None) -> None:
         self.blobs = memoryview(blobs).cast("B") if not isinstance(blobs, memoryview) else blobs
         self.writable = not self.blobs.readonly
         self.shuffled = shuffled
         self.limits = limits
         self.unknown = False
+        # Blob bytes already in place (the rest is still being decompressed): arrays are views,
+        # which can be made before their bytes arrive; values copied out of the blobs cannot.
+        self.blobs_ready = self.blobs.nbytes if blobs_ready is None else blobs_ready
         # Unshuffled arrays are carved from one buffer the size of the blob area, at their blobs'
         # offsets: one allocation per chunk (big ones get huge pages), not one per array.
         self._arena: np.ndarray | None = None
@@ -457,6 +467,13 @@ class _Decoder:
             raise ValueError(f"blob [{offset}, {offset + length}) outside the blob area of {self.blobs.nbytes} bytes")
         return self.blobs[offset : offset + length]
 
+    def _copied(self, loc: Any) -> memoryview | bytes:
+        """The bytes at ``loc``, to be copied now (so they must be in place already)."""
+        raw = self._slice(loc)
+        if isinstance(loc, list) and loc[0] + loc[1] > self.blobs_ready:
+            raise BlobsNotReady(f"blob [{loc[0]}, {loc[0] + loc[1]}) is not decompressed yet")
+        return raw
+
     def ext_hook(self, code: int, data: bytes) -> Any:
         if code == EXT_REF:
             return Ref(data.decode("utf-8"))
@@ -468,9 +485,9 @@ class _Decoder:
                 raise ValueError(f"bad log reference {seq!r}")
             return LogRef(seq)
         if code == EXT_BYTEARRAY:
-            return bytearray(self._slice(msgpack.unpackb(data)))
+            return bytearray(self._copied(msgpack.unpackb(data)))
         if code == EXT_BYTES:
-            return bytes(self._slice(msgpack.unpackb(data)))
+            return bytes(self._copied(msgpack.unpackb(data)))
         if code == EXT_ENUM:
             return self._enum(msgpack.unpackb(data, raw=False))
         if code == EXT_LINK:
@@ -522,6 +539,7 @@ class _Decoder:
         if isinstance(raw, bytes):  # inline: small, copy to make it writable
             return np.frombuffer(raw, dtype=dtype).reshape(shape).copy()
         if self.shuffled and dtype.kind in "fc" and dtype.itemsize > 1 and count:
+            raw = self._copied(loc)
             if self._arena is None:
                 self._arena = np.empty(self.blobs.nbytes, dtype=np.uint8)
             out = self._arena[loc[0] : loc[0] + len(raw)].view(dtype)
@@ -559,17 +577,37 @@ def decode_commands(
     Commands holding a value of an unknown extension type are skipped with a warning.
     Raises :class:`LogFormatError` (with ``where()`` giving offset/chunk) on malformed input.
     """
+    commands, skipped = decode_commands_quietly(meta, blobs, shuffled=shuffled, limits=limits, where=where)
+    for reason in skipped:
+        warnings.warn(reason, stacklevel=2)
+    return commands
+
+
+def decode_commands_quietly(
+    meta: bytes | memoryview,
+    blobs: bytes | bytearray | memoryview = b"",
+    *,
+    shuffled: bool = False,
+    limits: Limits = DEFAULT_LIMITS,
+    where: Callable[[], dict[str, Any]] | None = None,
+    blobs_ready: int | None = None,
+) -> tuple[list[Command], list[str]]:
+    """:func:`decode_commands` that returns the warnings about skipped commands instead of giving
+    them. With ``blobs_ready``, only that many bytes of ``blobs`` may be read now (arrays are
+    views, made at once); a value that must be copied from further on raises
+    :class:`BlobsNotReady`."""
     context = where() if where is not None else {}
-    dec = _Decoder(blobs, shuffled, limits)
+    dec = _Decoder(blobs, shuffled, limits, blobs_ready)
     try:
         rows = dec.unpack(meta)
-    except LogFormatError:
+    except (LogFormatError, BlobsNotReady):
         raise
     except Exception as error:  # msgpack raises many types on malformed input
         raise LogFormatError(f"malformed command data: {type(error).__name__}: {error}", **context) from None
     if not isinstance(rows, list):
         raise LogFormatError("command data is not an array", **context)
     commands: list[Command] = []
+    skipped: list[str] = []
     for i, row in enumerate(rows):
         if not (
             isinstance(row, list)
@@ -586,10 +624,10 @@ def decode_commands(
         if dec.unknown:
             unknown = _contains_unknown(args) or _contains_unknown(kwargs)
             if unknown is not None:
-                warnings.warn(f"skipping command seq={seq} op={op}: {unknown.reason}", stacklevel=2)
+                skipped.append(f"skipping command seq={seq} op={op}: {unknown.reason}")
                 continue
         commands.append(make_command(seq, t_ns, op, target, tuple(args), kwargs))
-    return commands
+    return commands, skipped
 
 
 def decode_value(data: bytes) -> Any:

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from sessions.chunk import HEADER_SIZE, KEYFRAME_KINDS, ChunkKind, decode_chunk, peek_chunk_header
+from sessions.chunk import HEADER_SIZE, ChunkKind, decode_chunk, peek_chunk_header
 from sessions.codec import UnknownValue
 from sessions.command import Command, Ref, linked_data
 from sessions.errors import LogFormatError
@@ -201,7 +201,7 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
                 f.seek(pos)
                 data = f.read(info.size)
                 chunk = decode_chunk(data, offset=pos, chunk_index=number, info=info)
-                commands = chunk.commands() if info.kind == ChunkKind.COMMANDS or info.kind in KEYFRAME_KINDS else []
+                commands = chunk.commands() if info.holds_commands else []
                 if info.kind == ChunkKind.LINKED_KEYFRAME:
                     _check_links(commands, big_writes, pos)
             except LogFormatError as error:

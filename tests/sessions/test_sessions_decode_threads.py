@@ -15,6 +15,7 @@ from sessions import LogFormatError, decode_threads
 from sessions.blocks import decode_blocks
 from sessions.chunk import (
     HEADER_SIZE,
+    Chunk,
     ChunkFlags,
     checksum,
     checksum_hasher,
@@ -204,3 +205,42 @@ def test_blocks_of_a_late_thread_are_decoded_by_the_others(threads: int) -> None
     assert bytes(raw) == bytes(decode_chunk(chunk).raw)
     for command, row in zip(decode_chunk(chunk).commands(), _big_rows(), strict=True):
         assert np.array_equal(command.args[0], row[4][0])
+
+
+def _decoded_on(threads: int, chunk: bytes) -> Chunk:
+    default = decode_threads.threads()
+    decode_threads.set_threads(threads)
+    try:
+        return decode_chunk(chunk)
+    finally:
+        decode_threads.set_threads(default)
+
+
+def test_commands_made_while_the_last_blocks_decode_are_the_same() -> None:
+    """On several threads the commands are decoded as soon as their table is in place; the arrays
+    are views that get their bytes once every block is done."""
+    rows = _big_rows()
+    chunk = b"".join(encode_chunk_rows(rows))
+    early = _decoded_on(3, chunk)
+    assert early._early is not None  # made during the decode
+    late = _decoded_on(1, chunk)
+    assert late._early is None
+    for a, b, row in zip(early.commands(), late.commands(), rows, strict=True):
+        assert (a.seq, a.t_ns, a.op, a.target) == (b.seq, b.t_ns, b.op, b.target)
+        assert np.array_equal(a.args[0], b.args[0]) and np.array_equal(a.args[0], row[4][0])
+
+
+def test_values_copied_from_blocks_not_yet_decoded_wait_for_them() -> None:
+    """A big bytes argument is copied out of the blobs when decoded: made early, it would copy
+    bytes not decompressed yet. Such a chunk's commands are decoded once every block is in place."""
+    x = np.linspace(0, 50, 1_000_000, dtype=np.float32)
+    payload = bytes(range(256)) * 4096  # 1 MB, stored out of band, in the chunk's last blocks
+    rows = [
+        (1, 1, "Buffer.set_data", "b1", (np.sin(x), 0, len(x)), {}),
+        (2, 2, "Buffer.set_data", "b2", (payload, 0, 4096), {}),
+    ]
+    chunk = b"".join(encode_chunk_rows(rows))
+    decoded = _decoded_on(3, chunk)
+    commands = decoded.commands()
+    assert type(commands[1].args[0]) is bytes and commands[1].args[0] == payload
+    assert np.array_equal(commands[0].args[0], np.sin(x))
