@@ -244,3 +244,28 @@ def test_values_copied_from_blocks_not_yet_decoded_wait_for_them() -> None:
     commands = decoded.commands()
     assert type(commands[1].args[0]) is bytes and commands[1].args[0] == payload
     assert np.array_equal(commands[0].args[0], np.sin(x))
+
+
+@pytest.mark.filterwarnings("ignore:skipping command")  # a flip can turn a value into an unknown type
+def test_damage_behind_a_valid_checksum_is_reported_never_crashes(threads: int) -> None:
+    """Bit flips anywhere in a big chunk's payload, the checksums then fixed up so that decoding
+    goes on past them: every outcome is the intact commands, other commands, or LogFormatError."""
+    chunk = b"".join(encode_chunk_rows(_big_rows()))
+    rng = np.random.default_rng(7)
+    payload_size = len(chunk) - HEADER_SIZE
+    table_size = 12 + 4 * struct.unpack_from("<I", chunk, HEADER_SIZE + 4)[0] + 24 * 2
+    # half the flips in the table and the first block (the commands' table is there), half anywhere
+    offsets = [*rng.integers(0, table_size + 4096, 40), *rng.integers(0, payload_size, 40)]
+    outcomes = {"ok": 0, "error": 0}
+    for offset in offsets:
+        damaged = bytearray(chunk)
+        damaged[HEADER_SIZE + int(offset)] ^= 1 << int(rng.integers(0, 8))
+        struct.pack_into("<Q", damaged, 72, checksum(damaged[HEADER_SIZE:]))
+        struct.pack_into("<Q", damaged, 80, checksum(damaged[:80]))
+        try:
+            decode_chunk(bytes(damaged)).commands()
+        except LogFormatError:
+            outcomes["error"] += 1
+        else:
+            outcomes["ok"] += 1
+    assert outcomes["error"] > 0  # the flips did reach the decoder
