@@ -91,7 +91,7 @@ def replay(
         raise ReplayError(f"{source}: no frame matched the selection (the session has {result.frames_seen} frames)")
     if result.frames == 0 and output is not None:
         raise ReplayError(f"{source}: the session has no rendered frame, nothing written to {output}")
-    where = ", ".join(str(p) for p in result.outputs) or "no output"
+    where = _outputs_summary([str(p) for p in result.outputs])
     click.echo(
         f"{result.frames} frame(s) replayed with {backend} in {result.elapsed_s:.2f} s -> {where}",
         err=True,
@@ -101,3 +101,12 @@ def replay(
 def _one_line(error: BaseException | str) -> str:
     text = str(error) or type(error).__name__
     return " ".join(text.split())
+
+
+def _outputs_summary(paths: list[str]) -> str:
+    """The files written, in one short line: a folder of 10 000 frames is not listed name by name."""
+    if not paths:
+        return "no output"
+    if len(paths) <= 3:
+        return ", ".join(paths)
+    return f"{paths[0]} ... {paths[-1]} ({len(paths)} files)"

@@ -41,6 +41,10 @@ def test_cli_writes_png_frames_and_gif(session: Path, tmp_path: Path) -> None:
     assert code == 0, err
     assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["frame_000001.png", "frame_000002.png"]
     assert "2 frame(s) replayed" in err
+    code, _, err = _run(str(session), "--size", "40x30", "-o", str(tmp_path / "all") + "/", "--no-progress")
+    assert code == 0, err
+    first, last = tmp_path / "all" / "frame_000001.png", tmp_path / "all" / "frame_000004.png"
+    assert "4 frame(s) replayed with matplotlib in" in err and f"-> {first} ... {last} (4 files)" in err
     code, _, err = _run(str(session), "-o", str(tmp_path / "m.gif"), "--fps", "5", "--no-progress")
     assert code == 0, err
     assert iio3.imread(tmp_path / "m.gif", index=None).shape[0] == 4
