@@ -97,6 +97,10 @@ class Hasher(Protocol):
     def update(self, data: memoryview, /) -> object: ...
 
 
+#: (prefix, job): see :func:`decode_blocks`.
+EarlyJob = tuple[int, Callable[[memoryview, int], None]]
+
+
 def decode_blocks(
     payload: memoryview,
     raw_size: int,
@@ -164,10 +168,6 @@ def decode_blocks(
         number, reason = min(blocks.failures)
         raise bad(f"block {number}: {reason}")
     return body.data
-
-
-#: (prefix, job): see :func:`decode_blocks`.
-EarlyJob = tuple[int, Callable[[memoryview, int], None]]
 
 
 class _Blocks:
