@@ -207,7 +207,7 @@ class _Blocks:
             if run[0] < run[1]:
                 run[0] += 1
                 number = run[0] - 1
-                if self.hasher is not None:  # xxhash releases the GIL; the lock keeps the order
+                if self.hasher is not None:  # one run only: blocks come in payload order
                     self.hasher.update(self.stored[self.starts[number] : self.starts[number + 1]])
                 return number
             run = max(self._untaken, key=lambda other: other[1] - other[0])
