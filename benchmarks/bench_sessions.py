@@ -7,6 +7,7 @@
      and on the default decode threads (sessions/decode_threads.py), the two run alternately
      (median of the paired ratios);
      a byte-shuffled chunk is decoded with the C kernel and with the numpy fallback in turn;
+     then the per-command cost of decoding small array commands (k commands/s);
   2. the shuffle filter on smooth and random float32 data (size and speed, with and without),
      and the shuffle/unshuffle kernels alone in GB/s (C, numpy, and a plain copy of the same
      bytes as the memory-bandwidth baseline);
@@ -181,6 +182,18 @@ def bench_decode() -> None:
                       f"{mb / t_single / 1e3:.2f} GB/s, ratio {t_single / t_one:.2f}x (1 thread)")
         shuffle_filter.use(default_backend)
         decode_threads.set_threads(default_threads)
+
+
+def bench_decode_small(count: int = 20_000) -> None:
+    """Commands of small arrays: decoding them is per-command work (msgpack, checks, objects)."""
+    print(f"== 1b. decoding {count} small commands (a chunk each kind) ==")
+    rng = np.random.default_rng(0)
+    for label, items in (("4 float32 (inline)", 4), ("1000 float32 (4 kB, blob area)", 1000)):
+        chunk = encode_chunk([Command(i + 1, i, "Buffer.set_data", "b", (rng.random(items, dtype=np.float32), 0, items))
+                              for i in range(count)])
+        seconds = best_of(lambda chunk=chunk: decode_chunk(chunk).commands(), repeat=9)
+        print(f"  Buffer.set_data of {label}: {count / seconds / 1e3:.0f} k commands/s "
+              f"({seconds / count * 1e6:.2f} us a command, decode_chunk + commands, best of 9)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -372,6 +385,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.only in (None, "decode"):
         bench_decode()
+        bench_decode_small()
     if args.only in (None, "shuffle"):
         bench_shuffle()
         bench_shuffle_kernels()
