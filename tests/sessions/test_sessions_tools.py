@@ -145,6 +145,14 @@ def test_trim_and_repair_take_the_output_as_argument_or_option(log: tuple[Path, 
     assert code == 2 and "-o/--output" in out
 
 
+def test_trim_of_a_range_without_commands_warns(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
+    path, _ = log
+    code, out = run("trim", "--from", "#12", "--to", "#12", str(path), "-o", str(tmp_path / "empty.gsplog"))
+    assert code == 0 and "0 commands" in out and "warning: no command" in out
+    code, out = run("trim", "--from", "#4", "--to", "#6", str(path), "-o", str(tmp_path / "some.gsplog"))
+    assert code == 0 and "warning" not in out
+
+
 def test_no_tool_writes_over_its_input(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
     path, cmds = log
     original = path.read_bytes()
