@@ -179,7 +179,7 @@ def trim(log: str, output: str | None, output_option: str | None, start: Any, st
     with _log_errors(), _progress(None, "cmd", "trim") as bar:
         count = tools.trim(log, output, start, stop, progress=bar)
     click.echo(f"{output}: {count} commands")
-    if count == 0:  # a valid file, but likely not what was meant (a headless recording runs fast)
+    if count == 0:  # a valid file, but likely not what was meant
         click.echo(f"warning: no command of {log} falls in the range: {output} holds only the scene as it "
                    "stood at its start", err=True)
 

@@ -9,7 +9,7 @@
  * HotPath(refs, hooks, items, versions, general, t0_ns, max_commands, small_payload,
  *         set_data_op)
  *     refs:      dict uuid -> Ref of the objects the log knows (read only here)
- *     hooks:     dict of the ops that need the general path (render, Buffer.new, set_data)
+ *     hooks:     dict of the ops that need the general path (render, Buffer.new, set_data, frames)
  *     items:     the CommandQueue's deque; a queued item is (t_ns, op, uuid, args, kwargs, 0)
  *     versions:  BufferTracker.versions, dict uuid -> Buffer.version the log matches, -1 unknown
  *     general:   the Python observer, called with the same four arguments for any other call
@@ -537,7 +537,8 @@ static PyMethodDef HotPath_methods[] = {
 
 static PyMemberDef HotPath_members[] = {
     {"failed", T_BOOL, offsetof(HotPath, failed), 0, "True: every call is ignored (recording stopped)."},
-    {"t0_ns", T_LONGLONG, offsetof(HotPath, t0_ns), READONLY, "Session start, time.monotonic_ns()."},
+    {"t0_ns", T_LONGLONG, offsetof(HotPath, t0_ns), 0,
+     "Session start, time.monotonic_ns(); moved back when an animator paces the clock."},
     {"max_commands", T_PYSSIZET, offsetof(HotPath, max_commands), READONLY,
      "Queued commands beyond which calls take the general path (backpressure)."},
     {NULL, 0, 0, 0, NULL},

@@ -53,7 +53,17 @@ _PAYLOAD_TYPES = (bytearray, np.ndarray)
 #: Target of user markers (op ``sessions.index.MARK_OP``): not a GSP object, so it is empty.
 SESSION_TARGET = ""
 
+#: An animator's frame report, ``notify(animator, "frame", delta_time)``: it paces the session clock.
+FRAME_OP = "Animator.frame"
+
 _active: list[Recorder] = []  # started recorders, most recent last
+
+#: A frame's delta_time beyond this (seconds) does not move the session clock: not a frame rate.
+_MAX_FRAME_S = 60.0
+
+
+def _no_hook(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """A hook that does nothing: its op only needs the general path."""
 
 
 #: Default flush intervals (seconds): files lose at most this much when the process is killed;
@@ -123,6 +133,7 @@ class Recorder:
         self._lock = threading.RLock()
         self._broken_ops: set[str] = set()
         self._t0_ns = 0
+        self._last_frame_ns: dict[str, int] = {}  # animator uuid -> t_ns of its last frame
         self._failed = False
         self._hot: Any = None  # the C fast path's object, while it takes the seam's calls
         self._started = False
@@ -134,6 +145,7 @@ class Recorder:
             "Renderer.render": self._before_render,
             "Buffer.set_data": self._after_buffer_write,
             "Buffer.new": self._after_buffer_write,
+            FRAME_OP: _no_hook,  # frames take the general path, where _pace_frame stamps them
         }
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -337,6 +349,8 @@ class Recorder:
         self, t_ns: int, target: Captured, uuid: str, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
         refs = self._refs
+        if op == FRAME_OP:
+            t_ns = self._pace_frame(uuid, t_ns, args)
         if uuid not in refs and not op.endswith(".new"):
             self._record_snapshot(target)
         converter = self._converter
@@ -379,6 +393,25 @@ class Recorder:
             self.queue.put((t_ns, MARK_OP, SESSION_TARGET, (label,), kwargs, 0))
 
     # ---- internals ------------------------------------------------------------------------
+    def _pace_frame(self, uuid: str, t_ns: int, args: tuple[Any, ...]) -> int:
+        """The time of an animator's frame: at least its ``delta_time`` after that animator's
+        previous frame. A headless animator runs as fast as it can, yet its frames stand for
+        1/fps of animation each; moving the session clock on (the start, ``t0_ns``, back) keeps
+        the log at the animation's pace, so that replays, videos and time ranges see 30 frames
+        at 30 fps as one second. A live loop measures ``delta_time`` from the same frames, so
+        its clock moves by the measurement's jitter at most."""
+        delta = args[0] if len(args) == 1 and type(args[0]) in (float, int) else 0.0
+        previous = self._last_frame_ns.get(uuid)
+        if previous is not None and 0 < delta < _MAX_FRAME_S:
+            lag = previous + int(delta * 1e9) - t_ns
+            if lag > 0:
+                self._t0_ns -= lag
+                if self._hot is not None:
+                    self._hot.t0_ns = self._t0_ns
+                t_ns += lag
+        self._last_frame_ns[uuid] = t_ns
+        return t_ns
+
     def _record_snapshot(self, obj: Captured) -> None:
         """Record the calls that rebuild a live object never seen before (dependencies first)."""
         uuid = obj.get_uuid()

@@ -96,7 +96,8 @@ class AnimatorBase(Captured):
     Headless loop (when :func:`configure_headless` or env ``GSP_ANIMATOR_FRAMES`` /
     ``GSP_ANIMATOR_FPS`` is set, or there is no display): for each frame, report it, call
     every callback with the fixed ``delta_time = 1/fps``, then render; 60 frames at 30 fps
-    unless configured; it runs as fast as it can (no sleeping). Otherwise the backend's
+    unless configured; it runs as fast as it can (no sleeping; a recorder still logs the frames
+    ``1/fps`` apart). Otherwise the backend's
     :meth:`_run_live` runs the window loop.
     """
 
