@@ -188,11 +188,17 @@ def bench_decode_small(count: int = 20_000) -> None:
     """Commands of small arrays: decoding them is per-command work (msgpack, checks, objects)."""
     print(f"== 1b. decoding {count} small commands (a chunk each kind) ==")
     rng = np.random.default_rng(0)
-    for label, items in (("4 float32 (inline)", 4), ("1000 float32 (4 kB, blob area)", 1000)):
-        chunk = encode_chunk([Command(i + 1, i, "Buffer.set_data", "b", (rng.random(items, dtype=np.float32), 0, items))
-                              for i in range(count)])
+    kinds: dict[str, Callable[[int], tuple[Any, ...]]] = {
+        "Viewport.set_x(int)": lambda i: (i,),
+        "Buffer.set_data of 16 bytes (the recorder's small writes)": lambda i: (rng.bytes(16), 0, 4),
+        "Buffer.set_data of 4 float32 (array, inline)": lambda i: (rng.random(4, dtype=np.float32), 0, 4),
+        "Buffer.set_data of 1000 float32 (array, 4 kB, blob area)": lambda i: (rng.random(1000, dtype=np.float32), 0, 1000),
+    }
+    for label, make_args in kinds.items():
+        op = label.partition("(")[0].partition(" of ")[0]
+        chunk = encode_chunk([Command(i + 1, i, op, "b", make_args(i)) for i in range(count)])
         seconds = best_of(lambda chunk=chunk: decode_chunk(chunk).commands(), repeat=9)
-        print(f"  Buffer.set_data of {label}: {count / seconds / 1e3:.0f} k commands/s "
+        print(f"  {label}: {count / seconds / 1e3:.0f} k commands/s "
               f"({seconds / count * 1e6:.2f} us a command, decode_chunk + commands, best of 9)")
 
 

@@ -1,6 +1,8 @@
-/* sessions._rows: msgpack packing of command rows, in C (the fast path of sessions.codec.encode_rows).
+/* sessions._rows: command rows in C: msgpack packing (the fast path of sessions.codec.encode_rows)
+ * and building Commands from unpacked rows (the fast path of sessions.codec.decode_commands).
  *
  * pack_rows(rows, pack_other) -> bytes
+ * build_commands(rows, command_type) -> (list of commands, -1) or (None, index of a bad row)
  *
  * `rows` is a list of (seq, t_ns, op, target, args, kwargs) tuples. The result is one msgpack array
  * of the rows, byte for byte what msgpack.packb(rows, use_bin_type=True) gives after
@@ -487,8 +489,102 @@ PyDoc_STRVAR(pack_rows_doc,
 "order. Byte-identical to msgpack.packb(rows, use_bin_type=True) after sessions.codec's row\n"
 "conversion. Exceptions from pack_other propagate unchanged.");
 
+/* ---- decoding: rows unpacked by msgpack -> Commands ------------------------------------------ */
+
+static const char *const COMMAND_FIELDS[6] = {"seq", "t_ns", "op", "target", "args", "kwargs"};
+
+/* A row is well formed when it is a list [int, int, str, str, list, dict] (exact ints; msgpack
+ * gives exact types): the check sessions.codec's Python loop makes. */
+static int
+row_is_well_formed(PyObject *row)
+{
+    if (!PyList_CheckExact(row) || PyList_GET_SIZE(row) != 6) {
+        return 0;
+    }
+    PyObject **f = ((PyListObject *)row)->ob_item;
+    return PyLong_CheckExact(f[0]) && PyLong_CheckExact(f[1]) && PyUnicode_Check(f[2]) &&
+           PyUnicode_Check(f[3]) && PyList_Check(f[4]) && PyDict_Check(f[5]);
+}
+
+static PyObject *
+build_commands(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "build_commands() takes 2 arguments (rows, command_type), got %zd", nargs);
+        return NULL;
+    }
+    PyObject *rows = args[0];
+    if (!PyList_CheckExact(rows) || !PyType_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "build_commands(): rows must be a list and command_type a type");
+        return NULL;
+    }
+    PyTypeObject *type = (PyTypeObject *)args[1];
+    /* The slots' descriptors set the fields directly, as sessions.command.make_command does: a
+     * frozen dataclass's __init__ would go through object.__setattr__ per field. */
+    PyObject *descr[6] = {NULL};
+    descrsetfunc set[6];
+    PyObject *result = NULL, *commands = NULL;
+    for (int k = 0; k < 6; k++) {
+        descr[k] = PyObject_GetAttrString((PyObject *)type, COMMAND_FIELDS[k]);
+        if (descr[k] == NULL) {
+            goto done;
+        }
+        set[k] = Py_TYPE(descr[k])->tp_descr_set;
+        if (set[k] == NULL) {
+            PyErr_Format(PyExc_TypeError, "build_commands(): %.100s.%s is not a slot", type->tp_name, COMMAND_FIELDS[k]);
+            goto done;
+        }
+    }
+    Py_ssize_t n = PyList_GET_SIZE(rows);
+    commands = PyList_New(n);
+    if (commands == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        if (!row_is_well_formed(row)) {
+            result = Py_BuildValue("(On)", Py_None, i);
+            goto done;
+        }
+        PyObject **f = ((PyListObject *)row)->ob_item;
+        PyObject *cmd = type->tp_alloc(type, 0);
+        if (cmd == NULL) {
+            goto done;
+        }
+        PyList_SET_ITEM(commands, i, cmd); /* the list owns it from here, also on errors */
+        PyObject *arguments = PyList_AsTuple(f[4]);
+        if (arguments == NULL) {
+            goto done;
+        }
+        PyObject *values[6] = {f[0], f[1], f[2], f[3], arguments, f[5]};
+        int failed = 0;
+        for (int k = 0; k < 6 && !failed; k++) {
+            failed = set[k](descr[k], cmd, values[k]) < 0;
+        }
+        Py_DECREF(arguments);
+        if (failed) {
+            goto done;
+        }
+    }
+    result = Py_BuildValue("(On)", commands, (Py_ssize_t)-1);
+done:
+    Py_XDECREF(commands);
+    for (int k = 0; k < 6; k++) {
+        Py_XDECREF(descr[k]);
+    }
+    return result;
+}
+
+PyDoc_STRVAR(build_commands_doc,
+"build_commands(rows, command_type, /)\\n--\\n\\n"
+"The commands of `rows` (msgpack's lists [seq, t_ns, op, target, args, kwargs]), built as\\n"
+"command_type objects (a slots class; args becomes a tuple): (commands, -1); or (None, i) when\\n"
+"row i is not a list [int, int, str, str, list, dict].");
+
 static PyMethodDef methods[] = {
     {"pack_rows", (PyCFunction)(void (*)(void))pack_rows, METH_FASTCALL, pack_rows_doc},
+    {"build_commands", (PyCFunction)(void (*)(void))build_commands, METH_FASTCALL, build_commands_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -506,7 +602,7 @@ static PyModuleDef_Slot slots[] = {
 static struct PyModuleDef moduledef = {
     PyModuleDef_HEAD_INIT,
     .m_name = "sessions._rows",
-    .m_doc = "msgpack packing of command rows (the C fast path of sessions.codec.encode_rows).",
+    .m_doc = "Command rows in C: msgpack packing and building Commands (fast paths of sessions.codec).",
     .m_size = 0,
     .m_methods = methods,
     .m_slots = slots,

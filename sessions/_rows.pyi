@@ -1,4 +1,4 @@
-"""Stub of the C row packer of :func:`sessions.codec.encode_rows` (sessions/_rows.c)."""
+"""Stub of the C command rows of :mod:`sessions.codec` (sessions/_rows.c): packing and building."""
 
 from collections.abc import Callable
 from typing import Any
@@ -9,3 +9,7 @@ INLINE_MAX: int
 def pack_rows(rows: list[Any], pack_other: Callable[[Any], bytes], /) -> bytes:
     """The msgpack array of ``rows``: plain rows packed in C, the others by ``pack_other(row)``,
     called in row order."""
+
+def build_commands(rows: list[Any], command_type: type, /) -> tuple[list[Any] | None, int]:
+    """The commands of msgpack's row lists ``[seq, t_ns, op, target, args, kwargs]`` (args made a
+    tuple): ``(commands, -1)``, or ``(None, i)`` when row ``i`` is malformed."""

@@ -330,8 +330,8 @@ def encode_rows(rows: Sequence[Row], *, out_of_band: bool = True) -> EncodedBatc
     encode, ``TypeError("cannot encode commands A..B: ..")`` for a row msgpack refuses (an int
     over 64 bits)."""
     enc = _Encoder(out_of_band)
-    if _pack_rows is not None:
-        meta = _pack_rows_c(_pack_rows, rows, enc)
+    if _rows_c is not None:
+        meta = _pack_rows_c(_rows_c.pack_rows, rows, enc)
     else:
         out = enc.rows(rows)
         try:
@@ -384,49 +384,52 @@ def encode_value(value: Any) -> bytes:
 
 
 # --------------------------------------------------------------------------------------------
-# Choice of the row packer
+# Choice of the row packer and builder
 # --------------------------------------------------------------------------------------------
-#: Set to "1" to make :func:`encode_rows` pack every row in Python even when ``sessions._rows`` is built.
+#: Set to "1" to pack and build every row in Python even when ``sessions._rows`` is built.
 ENV_NO_C_ROWS = "GSP_NO_C_ROWS"
 
 
-def _import_pack_rows() -> _PackRows:
-    """``sessions._rows.pack_rows``; ``ImportError`` when it is not built or was built for another
+def _import_rows() -> Any:
+    """The ``sessions._rows`` module; ``ImportError`` when it is not built or was built for another
     :data:`INLINE_MAX` (a stale build would pack bytes that belong out of band)."""
     from sessions import _rows
 
     if _rows.INLINE_MAX != INLINE_MAX:
         raise ImportError(f"sessions._rows was built with INLINE_MAX {_rows.INLINE_MAX}, "
                           f"sessions.codec has {INLINE_MAX}: rebuild it (pip install -e .)")
-    return _rows.pack_rows
+    if not hasattr(_rows, "build_commands"):
+        raise ImportError("sessions._rows is an older build without build_commands: rebuild it (pip install -e .)")
+    return _rows
 
 
-def _load_pack_rows() -> _PackRows | None:
+def _load_rows() -> Any:
     if os.environ.get(ENV_NO_C_ROWS, "") not in ("", "0"):
         return None
     try:
-        return _import_pack_rows()
+        return _import_rows()
     except ImportError:  # not built (no compiler at install time): msgpack packs every row
         return None
 
 
-_pack_rows = _load_pack_rows()
-#: "c" when :func:`encode_rows` packs plain rows with ``sessions._rows``, "python" otherwise.
-ROWS_BACKEND = "c" if _pack_rows is not None else "python"
+_rows_c = _load_rows()
+#: "c" when :func:`encode_rows` packs plain rows and :func:`decode_commands` builds commands with
+#: ``sessions._rows``, "python" otherwise.
+ROWS_BACKEND = "c" if _rows_c is not None else "python"
 
 
 def use_rows(backend: str) -> None:
-    """Switch :func:`encode_rows` of this process to ``"c"`` or ``"python"`` (tests and benchmarks
-    run both in one process). ``ValueError`` for an unknown name, or ``"c"`` when the extension is
-    not built."""
-    global ROWS_BACKEND, _pack_rows
+    """Switch the row packer and builder of this process to ``"c"`` or ``"python"`` (tests and
+    benchmarks run both in one process). ``ValueError`` for an unknown name, or ``"c"`` when the
+    extension is not built."""
+    global ROWS_BACKEND, _rows_c
     if backend == "python":
-        _pack_rows = None
+        _rows_c = None
     elif backend == "c":
         try:
-            _pack_rows = _import_pack_rows()
+            _rows_c = _import_rows()
         except ImportError as error:
-            raise ValueError(f"the C row packer sessions._rows is not usable: {error}") from None
+            raise ValueError(f"the C rows module sessions._rows is not usable: {error}") from None
     else:
         raise ValueError(f"unknown row packer {backend!r} (expected 'c' or 'python')")
     ROWS_BACKEND = backend
@@ -611,6 +614,11 @@ def decode_commands_quietly(
         raise LogFormatError(f"malformed command data: {type(error).__name__}: {error}", **context) from None
     if not isinstance(rows, list):
         raise LogFormatError("command data is not an array", **context)
+    if _rows_c is not None and not dec.unknown:
+        built, bad = _rows_c.build_commands(rows, Command)
+        if built is not None:
+            return built, []
+        raise LogFormatError(f"command #{bad} is malformed: {str(rows[bad])[:120]}", **context)
     commands: list[Command] = []
     skipped: list[str] = []
     for i, row in enumerate(rows):

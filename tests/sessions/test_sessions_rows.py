@@ -435,3 +435,77 @@ def test_c_and_python_paths_give_the_same_batch_and_it_round_trips(rows: list[An
 @given(st.lists(plain_rows | other_rows | hostile_rows, min_size=1, max_size=12))
 def test_c_and_python_paths_fail_alike(rows: list[Any]) -> None:
     _same_on_both(rows)
+
+
+# ---- building Commands from unpacked rows (decode_commands) ---------------------------------
+def _decoded_on(backend: str, meta: bytes, blobs: bytes = b"") -> tuple[Any, ...]:
+    """What decode_commands gives on ``backend``: the commands' fields, or the error's type and text."""
+    default = codec.ROWS_BACKEND
+    codec.use_rows(backend)
+    try:
+        commands = decode_commands(meta, bytearray(blobs))
+    except Exception as error:
+        return ("error", type(error), str(error))
+    finally:
+        codec.use_rows(default)
+    return ("ok", [(c.seq, c.t_ns, c.op, c.target, c.args, c.kwargs, type(c)) for c in commands])
+
+
+def test_c_and_python_builders_give_the_same_commands() -> None:
+    _c_rows()
+    batch = encode_commands(_mixed())
+    python, c = _decoded_on("python", batch.meta, b"".join(batch.blobs)), _decoded_on("c", batch.meta, b"".join(batch.blobs))
+    assert python[0] == c[0] == "ok"
+    for got, want in zip(c[1], python[1]):
+        assert got[:4] == want[:4] and got[6] is want[6] is Command and type(got[4]) is tuple
+        assert _same_value(list(got[4]), list(want[4])) and _same_value(got[5], want[5])
+
+
+MALFORMED_ROWS: list[Any] = [
+    [1, 2, "A.b", "t", [], {}, "extra"],
+    [1, 2, "A.b", "t", []],
+    (1, 2, "A.b", "t", [], {}),  # packed as an array too: fine
+    [1.0, 2, "A.b", "t", [], {}],
+    [1, True, "A.b", "t", [], {}],
+    [1, 2, b"A.b", "t", [], {}],
+    [1, 2, "A.b", None, [], {}],
+    [1, 2, "A.b", "t", {}, {}],
+    [1, 2, "A.b", "t", [], []],
+    "not a row",
+    None,
+]
+
+
+@pytest.mark.parametrize("bad", MALFORMED_ROWS)
+def test_c_and_python_builders_refuse_a_malformed_row_alike(bad: Any) -> None:
+    _c_rows()
+    meta = msgpack.packb([[1, 0, "A.a", "t", [1], {}], bad, [3, 0, "A.c", "t", [], {}]], use_bin_type=True)
+    python, c = _decoded_on("python", meta), _decoded_on("c", meta)
+    assert c == python
+    if isinstance(bad, tuple):
+        assert c[0] == "ok" and [row[0] for row in c[1]] == [1, 1, 3]
+    else:
+        assert c[:2] == ("error", codec.LogFormatError) and "command #1 is malformed" in c[2]
+
+
+def test_build_commands_keeps_reference_counts_and_refuses_bad_arguments() -> None:
+    rows_module = _c_rows()
+    op, target, kwargs = "Op." + "x" * 40, "t" * 36, {"k": 1}
+    args = ["é" * 50, 1.5]
+    rows = [[i, i, op, target, args, kwargs] for i in range(100)]
+    bad = [*rows[:3], [1, 2, op, target, args]]
+    tracked = [op, target, kwargs, args, args[0], rows[0]]
+    before = [sys.getrefcount(x) for x in tracked]
+    for _ in range(50):
+        built, index = rows_module.build_commands(rows, Command)
+        assert index == -1 and len(built) == 100 and built[7].seq == 7 and built[7].args == ("é" * 50, 1.5)
+        assert built[7].kwargs is kwargs
+        del built
+        assert rows_module.build_commands(bad, Command) == (None, 3)
+    assert [sys.getrefcount(x) for x in tracked] == before
+    with pytest.raises(TypeError, match="is not a slot"):
+        rows_module.build_commands(rows, type("NoSlots", (), {"seq": 1}))
+    with pytest.raises(AttributeError):
+        rows_module.build_commands(rows, int)
+    with pytest.raises(TypeError, match="must be a list"):
+        rows_module.build_commands(tuple(rows), Command)
