@@ -28,7 +28,8 @@ class ReplayError(click.ClickException):
 @click.option("--from", "start", default=None, help="Start at seconds (2.5), a frame (#12) or a marker (@label).")
 @click.option("--to", "stop", default=None, help="Stop at seconds, a frame (#N) or a marker (@label), included.")
 @click.option("--speed", type=float, default=None, help="Play at the recorded pace times X.")
-@click.option("--realtime", is_flag=True, help="Play at the recorded pace (default: as fast as possible).")
+@click.option("--realtime/--fast", "realtime", default=None,
+              help="Play at the recorded pace, or as fast as possible [default: recorded pace in a window, fast otherwise].")
 @click.option("--loop", is_flag=True, help="Start again at the end (windows and headless replays).")
 @click.option("--size", default=None, help="Override the canvas size, WIDTHxHEIGHT pixels.")
 @click.option("--fps", type=float, default=None, help="Video frame rate (default: from the recorded timing).")
@@ -44,7 +45,7 @@ def replay(
     start: str | None,
     stop: str | None,
     speed: float | None,
-    realtime: bool,
+    realtime: bool | None,
     loop: bool,
     size: str | None,
     fps: float | None,

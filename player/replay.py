@@ -17,7 +17,7 @@ from player.engine import FrameSelection, ReplayEngine
 from player.exporters import Exporter, PngExporter, make_exporter
 from player.frames import RenderedFrame
 from player.positions import Position, parse_position
-from player.sources import Source, open_source
+from player.sources import Source, is_live_endpoint, open_source
 from sessions.command import Command
 
 __all__ = ["ReplayResult", "replay", "parse_size"]
@@ -65,7 +65,7 @@ def replay(
     output: str | os.PathLike[str] | None = None,
     *,
     speed: float | None = None,
-    realtime: bool = False,
+    realtime: bool | None = None,
     start: str | float | Position | None = None,
     stop: str | float | Position | None = None,
     frame: int | None = None,
@@ -85,7 +85,8 @@ def replay(
     frame ``frame``), a folder (``frame_000001.png``...), or ``*.mp4``/``*.gif`` (``fps`` or the
     recorded frame rate). Without an output a window opens when a display exists (``window``
     forces it on or off); otherwise the scene is just replayed.
-    ``speed``/``realtime`` pace frames by their recorded times (default: as fast as possible);
+    ``speed``/``realtime`` pace frames by their recorded times; by default (``realtime=None``) a
+    window shows a log file at its recorded pace, and everything else runs as fast as it can;
     ``start``/``stop`` accept seconds, ``"#N"`` frames or ``"@label"`` markers; ``loop`` replays
     again from the start (``max_passes`` bounds it); ``size`` (``"WxH"``) overrides the canvas.
     ``progress`` shows a tqdm bar (default: when stderr is a terminal).
@@ -108,6 +109,8 @@ def replay(
         from player.window import has_display
 
         window = output is None and backend != "null" and has_display()
+    if realtime is None:
+        realtime = paced_by_default(source, window=window, follow=follow)
     clock = make_clock(realtime=realtime, speed=speed)
     engine = ReplayEngine(backend, size=canvas_size, selection=selection, clock=clock)  # checks the backend
     exporter: Exporter | None = make_exporter(output, fps=fps) if output is not None else None
@@ -161,6 +164,13 @@ def replay(
     result.commands = engine.commands_applied
     result.elapsed_s = time.perf_counter() - began
     return result
+
+
+def paced_by_default(source: str | os.PathLike[str] | Iterable[Command], *, window: bool, follow: bool) -> bool:
+    """Whether frames wait for their recorded times when the caller did not say: a window shows a
+    log file as it was recorded; exports, headless replays, live streams and followed files (which
+    arrive at their own pace) run as fast as they can."""
+    return window and not follow and isinstance(source, (str, os.PathLike)) and not is_live_endpoint(source)
 
 
 def _seek(src: Source, selection: FrameSelection) -> tuple[Any, int, int] | None:

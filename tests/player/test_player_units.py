@@ -7,7 +7,7 @@ import pytest
 from player.clock import FastClock, RealtimeClock, make_clock
 from player.controller import PlaybackController
 from player.positions import Position, parse_position
-from player.replay import parse_size
+from player.replay import paced_by_default, parse_size
 
 
 @pytest.mark.parametrize(
@@ -146,3 +146,11 @@ def test_controller_pause_stops_the_clock() -> None:
     ctl.on_key(" ")
     # 30 s spent paused do not count: frame at 2 s is still 2 s away
     assert clock.wait_until(2_000_000_000) == pytest.approx(2.0)
+
+
+def test_a_window_plays_a_log_file_at_its_recorded_pace_by_default() -> None:
+    assert paced_by_default("s.gsplog", window=True, follow=False)
+    assert not paced_by_default("s.gsplog", window=False, follow=False)  # exports, headless replays
+    assert not paced_by_default("s.gsplog", window=True, follow=True)  # a growing file has its own pace
+    assert not paced_by_default("tcp://127.0.0.1:5555", window=True, follow=False)  # so has a live stream
+    assert not paced_by_default(iter([]), window=True, follow=False)  # commands handed over in Python
