@@ -7,7 +7,8 @@
      and on the default decode threads (sessions/decode_threads.py), the two run alternately
      (median of the paired ratios);
      a byte-shuffled chunk is decoded with the C kernel and with the numpy fallback in turn;
-     then the per-command cost of decoding small array commands (k commands/s);
+     then the per-command cost of decoding small commands (k commands/s), and reading a log of
+     scalar setters with the garbage collector on, paused while decoding or not;
   2. the shuffle filter on smooth and random float32 data (size and speed, with and without),
      and the shuffle/unshuffle kernels alone in GB/s (C, numpy, and a plain copy of the same
      bytes as the memory-bandwidth baseline);
@@ -202,6 +203,44 @@ def bench_decode_small(count: int = 20_000) -> None:
               f"({seconds / count * 1e6:.2f} us a command, decode_chunk + commands, best of 9)")
 
 
+def bench_read_small_log(count: int = 200_000, rounds: int = 5) -> None:
+    """Reading a log of scalar setters with the garbage collector on, as a program has it: decoding
+    pauses the collector (``sessions.codec._gc_paused``); the baseline runs without the pause."""
+    print(f"== 1c. reading a log of {count} Viewport.set_x calls (LogReader.commands(), gc on) ==")
+    import contextlib
+    import gc
+
+    from sessions import codec
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "small.gsplog"
+        with LogWriter(path) as writer:
+            for i in range(count):
+                writer.append(Command(i + 1, i * 1000, "Viewport.set_x", "v", (i % 100,)))
+
+        def read() -> float:
+            gc.collect()
+            began = time.perf_counter()
+            with LogReader(path) as reader:
+                for _ in reader.commands():
+                    pass
+            return time.perf_counter() - began
+
+        paused = codec._gc_paused
+        times: dict[str, list[float]] = {"paused": [], "not paused": []}
+        for _ in range(rounds):
+            times["paused"].append(read())
+            codec._gc_paused = contextlib.nullcontext  # type: ignore[assignment]
+            try:
+                times["not paused"].append(read())
+            finally:
+                codec._gc_paused = paused
+    medians = {k: statistics.median(v) for k, v in times.items()}
+    for label, seconds in medians.items():
+        print(f"  gc {label:10}: {count / seconds / 1e3:.0f} k commands/s ({seconds / count * 1e6:.2f} us a command, median of {rounds})")
+    print(f"  pausing the collector while decoding: x{medians['not paused'] / medians['paused']:.2f}")
+
+
 # --------------------------------------------------------------------------------------------
 # 2. shuffle filter
 # --------------------------------------------------------------------------------------------
@@ -392,6 +431,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.only in (None, "decode"):
         bench_decode()
         bench_decode_small()
+        bench_read_small_log()
     if args.only in (None, "shuffle"):
         bench_shuffle()
         bench_shuffle_kernels()

@@ -235,3 +235,35 @@ def test_inline_threshold_keeps_small_payloads_in_msgpack() -> None:
     small = np.zeros(INLINE_MAX // 4 - 1, np.float32)
     batch = encode_commands([Command(1, 0, "X.y", "t", (small,))])
     assert batch.blob_size == 0
+
+
+def test_decoding_pauses_the_garbage_collector_and_leaves_it_as_it_was() -> None:
+    import gc
+
+    meta = encode_commands([Command(i, i, "Viewport.set_x", "v", (i,)) for i in range(5000)]).meta
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
+    decode_commands(meta)  # first use builds the decoder's tables
+    threshold = gc.get_threshold()
+    gc.callbacks.append(count)
+    gc.set_threshold(50)  # a collection every 50 new containers, if the decode let it run
+    try:
+        assert len(decode_commands(meta)) == 5000
+        during = list(collections)
+        assert gc.isenabled()
+        gc.disable()
+        assert len(decode_commands(meta)) == 5000
+        assert not gc.isenabled()  # a caller's own pause is kept
+        gc.enable()
+        with pytest.raises(LogFormatError):
+            decode_commands(msgpack.packb([[1, 2, "A.b", "t", [], {}], "bad"]))
+        assert gc.isenabled()  # restored after an error too
+    finally:
+        gc.set_threshold(*threshold)
+        gc.callbacks.remove(count)
+    # 10 000 containers built: 200 collections unpaused; one may run as the pause ends
+    assert len(during) <= 1, during
