@@ -582,6 +582,432 @@ PyDoc_STRVAR(build_commands_doc,
 "command_type objects (a slots class; args becomes a tuple): (commands, -1); or (None, i) when\\n"
 "row i is not a list [int, int, str, str, list, dict].");
 
+/* ---- decoding: extension values (arrays and references) --------------------------------------
+ *
+ * ExtHook(blobs, shuffled, max_dims, dtypes, frombuffer, ref_type, fallback) is msgpack's ext_hook
+ * for one chunk. It builds the two values that fill logs, on their well-formed path only:
+ *   - EXT_REF: Ref(uuid) (a slots class, its field set through its descriptor);
+ *   - EXT_NDARRAY [dtype, shape, loc] as sessions.codec's encoder writes it: an inline array is
+ *     copied out of the payload, an array in the blob area is a view of `blobs`
+ *     (frombuffer(blobs, dtype, count, offset)), reshaped unless 1-D.
+ * Everything else goes to `fallback(code, data)`, the Python ext_hook: other extension types, any
+ * payload it cannot read or that fails a check (so errors are the Python path's, word for word),
+ * and float arrays of a shuffled chunk (they are unshuffled into the chunk's arena, in Python).
+ * `dtypes` maps each allowed dtype string to (dtype, itemsize, is float or complex of itemsize > 1).
+ */
+#define EXT_NDARRAY 1
+#define EXT_REF 4
+#define MAX_DTYPES 32
+#define MAX_DTYPE_NAME 8
+
+typedef struct {
+    char name[MAX_DTYPE_NAME];
+    Py_ssize_t name_len;
+    PyObject *dtype;
+    Py_ssize_t itemsize;
+    int floating; /* float or complex, itemsize > 1: shuffled in a shuffled chunk */
+} DtypeEntry;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *blobs;
+    Py_ssize_t blobs_len;
+    int shuffled;
+    Py_ssize_t max_dims;
+    PyObject *frombuffer;
+    PyObject *ref_type;
+    PyObject *ref_descr;
+    PyObject *fallback;
+    DtypeEntry dtypes[MAX_DTYPES];
+    int dtype_count;
+} ExtHook;
+
+typedef struct {
+    const unsigned char *p, *end;
+} Reader;
+
+/* Each reader returns 1 and advances when the next item has the form asked for, else 0. */
+static int
+read_uint(Reader *r, uint64_t *out)
+{
+    if (r->p >= r->end) {
+        return 0;
+    }
+    unsigned char b = *r->p;
+    Py_ssize_t size;
+    if (b <= 0x7f) {
+        *out = b;
+        r->p++;
+        return 1;
+    }
+    switch (b) {
+    case 0xcc: size = 1; break;
+    case 0xcd: size = 2; break;
+    case 0xce: size = 4; break;
+    case 0xcf: size = 8; break;
+    default: return 0;
+    }
+    if (r->end - r->p < 1 + size) {
+        return 0;
+    }
+    uint64_t v = 0;
+    for (Py_ssize_t i = 1; i <= size; i++) {
+        v = (v << 8) | r->p[i];
+    }
+    *out = v;
+    r->p += 1 + size;
+    return 1;
+}
+
+static int
+read_length(Reader *r, Py_ssize_t size, Py_ssize_t *out)
+{
+    if (r->end - r->p < size) {
+        return 0;
+    }
+    uint64_t v = 0;
+    for (Py_ssize_t i = 0; i < size; i++) {
+        v = (v << 8) | r->p[i];
+    }
+    r->p += size;
+    *out = (Py_ssize_t)v; /* at most 32 bits */
+    return 1;
+}
+
+static int
+read_array_header(Reader *r, Py_ssize_t *n)
+{
+    if (r->p >= r->end) {
+        return 0;
+    }
+    unsigned char b = *r->p;
+    if (b >= 0x90 && b <= 0x9f) {
+        *n = b & 0x0f;
+        r->p++;
+        return 1;
+    }
+    if (b == 0xdc) {
+        r->p++;
+        return read_length(r, 2, n);
+    }
+    return 0;
+}
+
+static int
+read_str(Reader *r, const unsigned char **s, Py_ssize_t *n)
+{
+    if (r->p >= r->end) {
+        return 0;
+    }
+    unsigned char b = *r->p;
+    if (b >= 0xa0 && b <= 0xbf) {
+        *n = b & 0x1f;
+        r->p++;
+    }
+    else if (b == 0xd9) {
+        r->p++;
+        if (!read_length(r, 1, n)) {
+            return 0;
+        }
+    }
+    else {
+        return 0;
+    }
+    if (r->end - r->p < *n) {
+        return 0;
+    }
+    *s = r->p;
+    r->p += *n;
+    return 1;
+}
+
+static int
+read_bin(Reader *r, const unsigned char **s, Py_ssize_t *n)
+{
+    if (r->p >= r->end) {
+        return 0;
+    }
+    Py_ssize_t size;
+    switch (*r->p) {
+    case 0xc4: size = 1; break;
+    case 0xc5: size = 2; break;
+    case 0xc6: size = 4; break;
+    default: return 0;
+    }
+    r->p++;
+    if (!read_length(r, size, n) || r->end - r->p < *n) {
+        return 0;
+    }
+    *s = r->p;
+    r->p += *n;
+    return 1;
+}
+
+/* The array of an EXT_NDARRAY payload: a new reference, NULL with an error set, or Py_None
+ * (borrowed, not an error) when the fallback must decide. */
+static PyObject *
+build_array(ExtHook *self, const unsigned char *data, Py_ssize_t size)
+{
+    Reader r = {data, data + size};
+    Py_ssize_t n;
+    const unsigned char *name, *inline_bytes = NULL;
+    Py_ssize_t name_len, ndim, inline_len = 0;
+    if (!read_array_header(&r, &n) || n != 3 || !read_str(&r, &name, &name_len)) {
+        return Py_None;
+    }
+    DtypeEntry *entry = NULL;
+    for (int i = 0; i < self->dtype_count; i++) {
+        DtypeEntry *e = &self->dtypes[i];
+        if (e->name_len == name_len && memcmp(e->name, name, (size_t)name_len) == 0) {
+            entry = e;
+            break;
+        }
+    }
+    if (entry == NULL || !read_array_header(&r, &ndim) || ndim > self->max_dims || ndim > 64) {
+        return Py_None;
+    }
+    Py_ssize_t dims[64];
+    uint64_t count = 1;
+    for (Py_ssize_t i = 0; i < ndim; i++) {
+        uint64_t d;
+        if (!read_uint(&r, &d) || d > (uint64_t)PY_SSIZE_T_MAX || __builtin_mul_overflow(count, d, &count)) {
+            return Py_None;
+        }
+        dims[i] = (Py_ssize_t)d;
+    }
+    uint64_t offset = 0, length = 0;
+    if (read_bin(&r, &inline_bytes, &inline_len)) {
+        length = (uint64_t)inline_len;
+    }
+    else if (!read_array_header(&r, &n) || n != 2 || !read_uint(&r, &offset) || !read_uint(&r, &length)) {
+        return Py_None;
+    }
+    uint64_t nbytes;
+    if (r.p != r.end || __builtin_mul_overflow(count, (uint64_t)entry->itemsize, &nbytes) || nbytes != length) {
+        return Py_None;
+    }
+    PyObject *array;
+    if (inline_bytes != NULL) { /* small: a copy in a bytearray of its own, so that it is writable */
+        PyObject *raw = PyByteArray_FromStringAndSize((const char *)inline_bytes, inline_len);
+        if (raw == NULL) {
+            return NULL;
+        }
+        PyObject *args[2] = {raw, entry->dtype};
+        array = PyObject_Vectorcall(self->frombuffer, args, 2, NULL);
+        Py_DECREF(raw);
+    }
+    else {
+        if (count == 0 || offset > (uint64_t)self->blobs_len || length > (uint64_t)self->blobs_len - offset ||
+            (self->shuffled && entry->floating)) {
+            return Py_None;
+        }
+        PyObject *count_obj = PyLong_FromUnsignedLongLong(count);
+        PyObject *offset_obj = PyLong_FromUnsignedLongLong(offset);
+        if (count_obj == NULL || offset_obj == NULL) {
+            Py_XDECREF(count_obj);
+            Py_XDECREF(offset_obj);
+            return NULL;
+        }
+        PyObject *args[4] = {self->blobs, entry->dtype, count_obj, offset_obj};
+        array = PyObject_Vectorcall(self->frombuffer, args, 4, NULL);
+        Py_DECREF(count_obj);
+        Py_DECREF(offset_obj);
+    }
+    if (array == NULL || ndim == 1) {
+        return array;
+    }
+    PyObject *shape = PyTuple_New(ndim);
+    if (shape == NULL) {
+        Py_DECREF(array);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < ndim; i++) {
+        PyObject *d = PyLong_FromSsize_t(dims[i]);
+        if (d == NULL) {
+            Py_DECREF(shape);
+            Py_DECREF(array);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(shape, i, d);
+    }
+    PyObject *shaped = PyObject_CallMethod(array, "reshape", "(O)", shape);
+    Py_DECREF(shape);
+    Py_DECREF(array);
+    return shaped;
+}
+
+/* Ref(uuid) of an EXT_REF payload, or Py_None (borrowed) when the fallback must decide. */
+static PyObject *
+build_ref(ExtHook *self, const char *data, Py_ssize_t size)
+{
+    PyObject *uuid = PyUnicode_DecodeUTF8(data, size, "strict");
+    if (uuid == NULL) {
+        PyErr_Clear(); /* the fallback raises the Python path's error */
+        return Py_None;
+    }
+    PyTypeObject *type = (PyTypeObject *)self->ref_type;
+    PyObject *ref = type->tp_alloc(type, 0);
+    if (ref == NULL || Py_TYPE(self->ref_descr)->tp_descr_set(self->ref_descr, ref, uuid) < 0) {
+        Py_XDECREF(ref);
+        ref = NULL;
+    }
+    Py_DECREF(uuid);
+    return ref;
+}
+
+static PyObject *
+ExtHook_call(ExtHook *self, PyObject *args, PyObject *kwargs)
+{
+    if (kwargs == NULL && PyTuple_GET_SIZE(args) == 2 && PyLong_CheckExact(PyTuple_GET_ITEM(args, 0)) &&
+        PyBytes_CheckExact(PyTuple_GET_ITEM(args, 1))) {
+        long code = PyLong_AsLong(PyTuple_GET_ITEM(args, 0));
+        PyObject *data = PyTuple_GET_ITEM(args, 1);
+        PyObject *value = Py_None;
+        if (code == EXT_NDARRAY) {
+            value = build_array(self, (const unsigned char *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data));
+        }
+        else if (code == EXT_REF) {
+            value = build_ref(self, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data));
+        }
+        else if (code == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+        }
+        if (value != Py_None) {
+            return value; /* the value, or NULL with an error set */
+        }
+    }
+    return PyObject_Call(self->fallback, args, kwargs);
+}
+
+static int
+ExtHook_traverse(ExtHook *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->blobs);
+    Py_VISIT(self->frombuffer);
+    Py_VISIT(self->ref_type);
+    Py_VISIT(self->ref_descr);
+    Py_VISIT(self->fallback); /* a bound method of the decoder that holds this hook: a cycle */
+    for (int i = 0; i < self->dtype_count; i++) {
+        Py_VISIT(self->dtypes[i].dtype);
+    }
+    return 0;
+}
+
+static int
+ExtHook_clear(ExtHook *self)
+{
+    Py_CLEAR(self->blobs);
+    Py_CLEAR(self->frombuffer);
+    Py_CLEAR(self->ref_type);
+    Py_CLEAR(self->ref_descr);
+    Py_CLEAR(self->fallback);
+    for (int i = 0; i < self->dtype_count; i++) {
+        Py_CLEAR(self->dtypes[i].dtype);
+    }
+    self->dtype_count = 0;
+    return 0;
+}
+
+static void
+ExtHook_dealloc(ExtHook *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    ExtHook_clear(self);
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+static int
+ExtHook_init(ExtHook *self, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"blobs", "shuffled", "max_dims", "dtypes", "frombuffer", "ref_type", "fallback", NULL};
+    PyObject *blobs, *dtypes, *frombuffer, *ref_type, *fallback;
+    int shuffled;
+    Py_ssize_t max_dims;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OpnO!OO!O:ExtHook", names, &blobs, &shuffled, &max_dims,
+                                     &PyDict_Type, &dtypes, &frombuffer, &PyType_Type, &ref_type, &fallback)) {
+        return -1;
+    }
+    if (!PyCallable_Check(frombuffer) || !PyCallable_Check(fallback)) {
+        PyErr_SetString(PyExc_TypeError, "ExtHook(): frombuffer and fallback must be callable");
+        return -1;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(blobs, &view, PyBUF_SIMPLE) < 0) {
+        return -1;
+    }
+    Py_ssize_t blobs_len = view.len;
+    PyBuffer_Release(&view);
+    PyObject *ref_descr = PyObject_GetAttrString(ref_type, "uuid");
+    if (ref_descr == NULL) {
+        return -1;
+    }
+    if (Py_TYPE(ref_descr)->tp_descr_set == NULL) {
+        PyErr_Format(PyExc_TypeError, "ExtHook(): %.100s.uuid is not a slot", ((PyTypeObject *)ref_type)->tp_name);
+        Py_DECREF(ref_descr);
+        return -1;
+    }
+    ExtHook_clear(self);
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(dtypes, &pos, &key, &value)) {
+        Py_ssize_t name_len;
+        const char *name = PyUnicode_Check(key) ? PyUnicode_AsUTF8AndSize(key, &name_len) : NULL;
+        PyObject *dtype;
+        Py_ssize_t itemsize;
+        int floating;
+        if (name == NULL || name_len > MAX_DTYPE_NAME || self->dtype_count == MAX_DTYPES ||
+            !PyArg_ParseTuple(value, "Onp", &dtype, &itemsize, &floating) || itemsize <= 0) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_ValueError, "ExtHook(): dtypes must map short names to (dtype, itemsize, floating)");
+            }
+            Py_DECREF(ref_descr);
+            return -1;
+        }
+        DtypeEntry *e = &self->dtypes[self->dtype_count++];
+        memcpy(e->name, name, (size_t)name_len);
+        e->name_len = name_len;
+        Py_INCREF(dtype);
+        e->dtype = dtype;
+        e->itemsize = itemsize;
+        e->floating = floating;
+    }
+    Py_INCREF(blobs);
+    self->blobs = blobs;
+    self->blobs_len = blobs_len;
+    self->shuffled = shuffled;
+    self->max_dims = max_dims;
+    Py_INCREF(frombuffer);
+    self->frombuffer = frombuffer;
+    Py_INCREF(ref_type);
+    self->ref_type = ref_type;
+    self->ref_descr = ref_descr;
+    Py_INCREF(fallback);
+    self->fallback = fallback;
+    return 0;
+}
+
+static PyType_Slot ext_hook_slots[] = {
+    {Py_tp_doc, "ExtHook(blobs, shuffled, max_dims, dtypes, frombuffer, ref_type, fallback): msgpack's\n"
+                "ext_hook for one chunk: arrays and references built in C, every other value by fallback."},
+    {Py_tp_init, ExtHook_init},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_call, ExtHook_call},
+    {Py_tp_traverse, ExtHook_traverse},
+    {Py_tp_clear, ExtHook_clear},
+    {Py_tp_dealloc, ExtHook_dealloc},
+    {0, NULL},
+};
+
+static PyType_Spec ext_hook_spec = {
+    .name = "sessions._rows.ExtHook",
+    .basicsize = sizeof(ExtHook),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .slots = ext_hook_slots,
+};
+
 static PyMethodDef methods[] = {
     {"pack_rows", (PyCFunction)(void (*)(void))pack_rows, METH_FASTCALL, pack_rows_doc},
     {"build_commands", (PyCFunction)(void (*)(void))build_commands, METH_FASTCALL, build_commands_doc},
@@ -591,6 +1017,11 @@ static PyMethodDef methods[] = {
 static int
 exec_module(PyObject *module)
 {
+    PyObject *ext_hook = PyType_FromModuleAndSpec(module, &ext_hook_spec, NULL);
+    if (ext_hook == NULL || PyModule_AddObject(module, "ExtHook", ext_hook) < 0) {
+        Py_XDECREF(ext_hook);
+        return -1;
+    }
     return PyModule_AddIntConstant(module, "INLINE_MAX", INLINE_MAX);
 }
 

@@ -13,3 +13,21 @@ def pack_rows(rows: list[Any], pack_other: Callable[[Any], bytes], /) -> bytes:
 def build_commands(rows: list[Any], command_type: type, /) -> tuple[list[Any] | None, int]:
     """The commands of msgpack's row lists ``[seq, t_ns, op, target, args, kwargs]`` (args made a
     tuple): ``(commands, -1)``, or ``(None, i)`` when row ``i`` is malformed."""
+
+class ExtHook:
+    """msgpack's ``ext_hook`` for one chunk: well-formed arrays (``EXT_NDARRAY``; views of
+    ``blobs``, or copies of inline bytes) and references (``EXT_REF``) built in C; every other
+    value, payload it cannot read, failed check, and float array of a shuffled chunk handed to
+    ``fallback(code, data)``."""
+
+    def __init__(
+        self,
+        blobs: Any,
+        shuffled: bool,
+        max_dims: int,
+        dtypes: dict[str, tuple[Any, int, bool]],
+        frombuffer: Callable[..., Any],
+        ref_type: type,
+        fallback: Callable[[int, bytes], Any],
+    ) -> None: ...
+    def __call__(self, code: int, data: bytes, /) -> Any: ...

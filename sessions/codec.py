@@ -86,6 +86,8 @@ ALLOWED_DTYPES: frozenset[str] = frozenset(
 
 #: The numpy dtype of each allowed dtype string (``np.dtype(str)`` costs about 0.5 us a call).
 _DTYPE_OF = {name: np.dtype(name) for name in ALLOWED_DTYPES}
+# For sessions._rows.ExtHook: each dtype with its itemsize and whether a shuffled chunk shuffles it.
+_DTYPE_ENTRIES = {name: (d, d.itemsize, d.kind in "fc" and d.itemsize > 1) for name, d in _DTYPE_OF.items()}
 
 _PLAIN = (str, int, float, bool, type(None))
 # ExtType's own __new__ re-checks its fields in Python (about 1 us); for fields built here, known
@@ -461,9 +463,18 @@ class _Decoder:
         self._enums = enum_allow_list()
 
     def unpack(self, data: bytes | memoryview) -> Any:
-        return msgpack.unpackb(
-            data, raw=False, ext_hook=self.ext_hook, strict_map_key=True, use_list=True, timestamp=0
-        )
+        """The value packed in ``data``, its arrays and references built in C where the module is."""
+        ext_hook: Callable[[int, bytes], Any] = self.python_ext_hook
+        if _rows_c is not None:
+            # Made for this call only, never kept: the hook holds this decoder (its fallback), and a
+            # decoder holding the hook would keep itself and the chunk's body alive until the next
+            # cyclic collection (a fresh body of fresh pages for every chunk).
+            ext_hook = _rows_c.ExtHook(self.blobs, self.shuffled, self.limits.max_array_dims, _DTYPE_ENTRIES,
+                                       np.frombuffer, Ref, self.python_ext_hook)
+        return self._unpack(data, ext_hook)
+
+    def _unpack(self, data: bytes | memoryview, ext_hook: Callable[[int, bytes], Any]) -> Any:
+        return msgpack.unpackb(data, raw=False, ext_hook=ext_hook, strict_map_key=True, use_list=True, timestamp=0)
 
     def _slice(self, loc: Any) -> memoryview | bytes:
         if isinstance(loc, bytes):
@@ -482,11 +493,12 @@ class _Decoder:
             raise BlobsNotReady(f"blob [{loc[0]}, {loc[0] + loc[1]}) is not decompressed yet")
         return raw
 
-    def ext_hook(self, code: int, data: bytes) -> Any:
+    def python_ext_hook(self, code: int, data: bytes) -> Any:
+        """Every extension value; the C hook hands over all but well-formed arrays and references."""
         if code == EXT_REF:
             return Ref(data.decode("utf-8"))
         if code == EXT_NDARRAY:
-            return self._array(self.unpack(data))
+            return self._array(self._unpack(data, self.python_ext_hook))
         if code == EXT_LOGREF:
             seq = msgpack.unpackb(data)
             if type(seq) is not int or seq < 0:
@@ -499,7 +511,7 @@ class _Decoder:
         if code == EXT_ENUM:
             return self._enum(msgpack.unpackb(data, raw=False))
         if code == EXT_LINK:
-            fields = self.unpack(data)
+            fields = self._unpack(data, self.python_ext_hook)
             if not isinstance(fields, dict):
                 raise ValueError("transform link payload is not a map")
             try:
@@ -544,8 +556,8 @@ class _Decoder:
         raw = self._slice(loc)
         if count * dtype.itemsize != len(raw):
             raise ValueError(f"array of shape {shape} and dtype {dtype_str} needs {count * dtype.itemsize} bytes, has {len(raw)}")
-        if isinstance(raw, bytes):  # inline: small, copied to make it writable
-            array = np.frombuffer(raw, dtype=dtype).copy()
+        if isinstance(raw, bytes):  # inline: small, copied into a bytearray of its own to make it writable
+            array = np.frombuffer(bytearray(raw), dtype=dtype)
             return array if len(shape) == 1 else array.reshape(shape)
         if self.shuffled and dtype.kind in "fc" and dtype.itemsize > 1 and count:
             raw = self._copied(loc)

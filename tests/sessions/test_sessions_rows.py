@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -509,3 +510,164 @@ def test_build_commands_keeps_reference_counts_and_refuses_bad_arguments() -> No
         rows_module.build_commands(rows, int)
     with pytest.raises(TypeError, match="must be a list"):
         rows_module.build_commands(tuple(rows), Command)
+
+
+# ---- extension values built in C (sessions._rows.ExtHook) -----------------------------------
+def _array_cases() -> list[np.ndarray]:
+    rng = np.random.default_rng(5)
+    cases: list[np.ndarray] = []
+    for name in sorted(codec.ALLOWED_DTYPES):
+        dtype = np.dtype(name)
+        for shape in [(), (0,), (3,), (2, 3), (100,), (4, 0, 2), (2, 2, 2, 2)]:
+            raw = rng.integers(0, 256, int(np.prod(shape)) * dtype.itemsize, dtype=np.uint8).tobytes()
+            cases.append(np.frombuffer(raw, dtype=dtype).reshape(shape))
+    return cases
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_c_and_python_ext_hooks_build_the_same_values(shuffle: bool) -> None:
+    from sessions.chunk import decode_chunk, encode_chunk
+
+    _c_rows()
+    arrays = _array_cases()
+    commands = [Command(i + 1, i, "Buffer.set_data", "b", (a, Ref(f"uuid-{i}"), 0), {"k": [a, Ref("é")]})
+                for i, a in enumerate(arrays)]
+    chunk = encode_chunk(commands, shuffle=shuffle)
+    decoded: dict[str, list[Command]] = {}
+    for backend in ("python", "c"):
+        default = codec.ROWS_BACKEND
+        codec.use_rows(backend)
+        try:
+            decoded[backend] = decode_chunk(chunk).commands()
+        finally:
+            codec.use_rows(default)
+    for want, got_python, got_c in zip(commands, decoded["python"], decoded["c"]):
+        for got in (got_python, got_c):
+            array, ref, _ = got.args
+            assert array.dtype == want.args[0].dtype and array.shape == want.args[0].shape
+            assert array.tobytes() == want.args[0].tobytes() and array.flags.writeable
+            assert type(ref) is Ref and ref == want.args[1]
+            assert got.kwargs["k"][1] == Ref("é") and got.kwargs["k"][0].tobytes() == want.args[0].tobytes()
+        assert got_c.args[0].flags.c_contiguous == got_python.args[0].flags.c_contiguous
+
+
+def _ext(code: int, payload: bytes) -> msgpack.ExtType:
+    return msgpack.ExtType(code, payload)
+
+
+HOSTILE_EXT_VALUES: list[Any] = [
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [2], [0, 8]])),  # fine: the reference case
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [2], b"\x00" * 8])),  # fine, inline
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [3], [0, 8]])),  # size does not match
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [2], [60, 8]])),  # outside the blob area
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [2], [2**63, 8]])),
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [-2], [0, 8]])),  # negative dimension
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [2**62, 2**62], [0, 8]])),  # count overflows 64 bits
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [1] * 33, [0, 4]])),  # too many dimensions
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<U4", [1], [0, 16]])),  # dtype not allowed
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [2], [0, 8], "extra"])),
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [2], [0, 8]]) + b"\xc0"),  # trailing bytes
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [2], [0, 8]])[:-1]),  # truncated
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [2.0], [0, 8]])),
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [True, 2], [0, 8]])),
+    _ext(codec.EXT_NDARRAY, msgpack.packb([b"<f4", [2], [0, 8]], use_bin_type=True)),
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [2], [0]])),
+    _ext(codec.EXT_NDARRAY, b"\x93\xa3<f4\x91\x02\x92\x00"),  # ends inside the location
+    _ext(codec.EXT_NDARRAY, b""),
+    _ext(codec.EXT_REF, b"uuid-1"),
+    _ext(codec.EXT_REF, b"\xff\xfe"),  # not UTF-8
+    _ext(codec.EXT_REF, b""),
+    _ext(99, b"whatever"),
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE_EXT_VALUES, ids=range(len(HOSTILE_EXT_VALUES)))
+def test_c_and_python_ext_hooks_accept_and_refuse_alike(value: Any) -> None:
+    _c_rows()
+    meta = msgpack.packb([[1, 0, "A.b", "t", [value], {}]], use_bin_type=True)
+    blobs = bytes(range(64))
+    outcomes = []
+    for backend in ("python", "c"):
+        default = codec.ROWS_BACKEND
+        codec.use_rows(backend)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                commands = decode_commands(meta, bytearray(blobs))
+            got = commands[0].args[0] if commands else None
+            outcomes.append(("ok", repr(got), [str(w.message) for w in caught]))
+        except Exception as error:
+            outcomes.append(("error", type(error), str(error)))
+        finally:
+            codec.use_rows(default)
+    assert outcomes[0] == outcomes[1]
+
+
+def test_ext_hook_keeps_reference_counts_and_is_collected_with_its_decoder() -> None:
+    import gc
+    import weakref
+
+    rows_module = _c_rows()
+    blobs = bytearray(64)
+    fallback_calls: list[int] = []
+
+    class Owner:
+        def fallback(self, code: int, data: bytes) -> Any:
+            fallback_calls.append(code)
+            return None
+
+    owner = Owner()
+    hook = rows_module.ExtHook(memoryview(blobs), False, 32, codec._DTYPE_ENTRIES, np.frombuffer, Ref, owner.fallback)
+    owner.hook = hook  # type: ignore[attr-defined]  # the decoder's cycle: owner -> hook -> bound method -> owner
+    payload = msgpack.packb(["<f4", [2, 2], [16, 16]])
+    before = sys.getrefcount(payload)
+    for _ in range(100):
+        array = hook(codec.EXT_NDARRAY, payload)
+        assert array.shape == (2, 2) and array.base is not None
+        assert hook(codec.EXT_REF, b"abc") == Ref("abc")
+        assert hook(codec.EXT_ENUM, b"x") is None
+    assert sys.getrefcount(payload) == before and fallback_calls == [codec.EXT_ENUM] * 100
+    alive = weakref.ref(owner)
+    del owner, hook, array
+    gc.collect()
+    assert alive() is None
+
+
+def _exporter(array: np.ndarray) -> Any:
+    """The object that owns an array's memory, through numpy bases and memoryviews."""
+    owner: Any = array
+    while True:
+        if isinstance(owner, np.ndarray) and owner.base is not None:
+            owner = owner.base
+        elif isinstance(owner, memoryview):
+            owner = owner.obj
+        else:
+            return owner
+
+
+@pytest.mark.parametrize("backend", ["python", "c"])
+def test_a_decoded_chunk_is_freed_as_soon_as_its_commands_are_dropped(backend: str) -> None:
+    """No reference cycle holds a chunk's body: else every chunk would wait for the cyclic
+    collector, and the next one be decoded into fresh pages."""
+    import gc
+    import weakref
+
+    from sessions.chunk import decode_chunk, encode_chunk
+
+    _c_rows()
+    data = np.linspace(0, 1, 200_000, dtype=np.float32)  # several blocks, shuffled
+    chunk = encode_chunk([Command(1, 0, "Buffer.set_data", "b", (data, Ref("r"), 0), {"k": Ref("s")})])
+    default = codec.ROWS_BACKEND
+    codec.use_rows(backend)
+    gc.disable()
+    try:
+        commands = decode_chunk(chunk).commands()
+        assert commands[0].args[0].tobytes() == data.tobytes()
+        body = _exporter(commands[0].args[0])
+        assert isinstance(body, np.ndarray) and body.nbytes >= data.nbytes
+        freed = weakref.ref(body)
+        del commands, body
+        assert freed() is None
+    finally:
+        gc.enable()
+        codec.use_rows(default)
