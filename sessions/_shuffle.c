@@ -2,6 +2,7 @@
  *
  * shuffle_into(dst, src, itemsize):   n items of `itemsize` bytes -> `itemsize` byte planes of n bytes
  * unshuffle_into(dst, src, itemsize): the inverse
+ * unshuffle_block(body, block, block_start, arrays): one block of a BLOCKS chunk into its place
  *
  * Both take buffer-protocol objects (bytes, bytearray, memoryview, numpy arrays), check them, and
  * release the GIL while copying. The layout is the one documented in docs/format.md: plane j holds
@@ -494,9 +495,117 @@ PyDoc_STRVAR(unshuffle_into_doc,
 "Inverse of shuffle_into: itemsize byte planes in src back into n items in dst.\n"
 "Same argument rules and errors as shuffle_into.");
 
+/* ------------------------------------------------------------------------------------------ */
+/* A whole block of a BLOCKS chunk (sessions/blocks.py)                                         */
+/* ------------------------------------------------------------------------------------------ */
+static uint64_t
+le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) {
+        v = (v << 8) | p[i];
+    }
+    return v;
+}
+
+#define ARRAY_RECORD 24 /* u64 offset, u64 length, u32 itemsize, u32 0 (little-endian) */
+
+static PyObject *
+unshuffle_block(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    const char *func = "unshuffle_block";
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "%s() takes 4 arguments (body, block, block_start, arrays), got %zd", func,
+                     nargs);
+        return NULL;
+    }
+    Py_ssize_t block_start = PyLong_AsSsize_t(args[2]);
+    if (block_start == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_buffer body, block, arrays;
+    if (get_buffer(args[0], &body, func, "body", 1) < 0) {
+        return NULL;
+    }
+    if (get_buffer(args[1], &block, func, "block", 0) < 0) {
+        PyBuffer_Release(&body);
+        return NULL;
+    }
+    if (get_buffer(args[3], &arrays, func, "arrays", 0) < 0) {
+        PyBuffer_Release(&block);
+        PyBuffer_Release(&body);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    uint8_t *out = (uint8_t *)body.buf;
+    const uint8_t *in = (const uint8_t *)block.buf, *table = (const uint8_t *)arrays.buf;
+    Py_ssize_t count = arrays.len / ARRAY_RECORD;
+    if (block_start < 0 || block.len > body.len - block_start || arrays.len % ARRAY_RECORD) {
+        PyErr_Format(PyExc_ValueError, "%s(): a block of %zd bytes at %zd does not fit a body of %zd bytes, or "
+                     "the array table has %zd bytes (not records of %d)", func, block.len, block_start, body.len,
+                     arrays.len, ARRAY_RECORD);
+        goto done;
+    }
+    if ((const uint8_t *)in < out + body.len && out < (const uint8_t *)in + block.len) {
+        PyErr_Format(PyExc_ValueError, "%s(): body and block overlap in memory", func);
+        goto done;
+    }
+    /* Check every piece before writing anything: sorted, inside the block, whole items. */
+    uint64_t block_end = (uint64_t)block_start + (uint64_t)block.len, previous = (uint64_t)block_start;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const uint8_t *r = table + k * ARRAY_RECORD;
+        uint64_t start = le64(r), length = le64(r + 8);
+        uint32_t itemsize = (uint32_t)r[16] | (uint32_t)r[17] << 8 | (uint32_t)r[18] << 16 | (uint32_t)r[19] << 24;
+        uint64_t lo = start > (uint64_t)block_start ? start : (uint64_t)block_start;
+        uint64_t hi = length > UINT64_MAX - start || start + length > block_end ? block_end : start + length;
+        if (itemsize < 1 || itemsize > MAX_ITEMSIZE || lo < previous || lo > hi || (hi - lo) % itemsize ||
+            (lo - start) % itemsize) {
+            PyErr_Format(PyExc_ValueError, "%s(): array %zd of the table (%llu bytes at %llu, items of %u) is not "
+                         "a sorted piece of whole items within the block [%zd, %llu)", func, k,
+                         (unsigned long long)length, (unsigned long long)start, itemsize, block_start,
+                         (unsigned long long)block_end);
+            goto done;
+        }
+        previous = hi;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    uint64_t copied = (uint64_t)block_start; /* body bytes of this block placed so far */
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const uint8_t *r = table + k * ARRAY_RECORD;
+        uint64_t start = le64(r), length = le64(r + 8);
+        Py_ssize_t itemsize = (Py_ssize_t)r[16] | (Py_ssize_t)r[17] << 8;
+        uint64_t lo = start > copied ? start : copied;
+        uint64_t hi = length > UINT64_MAX - start || start + length > block_end ? block_end : start + length;
+        if (copied < lo) {
+            memcpy(out + copied, in + (copied - block_start), (size_t)(lo - copied));
+        }
+        unshuffle_fast(out + lo, in + (lo - block_start), (Py_ssize_t)((hi - lo) / (uint64_t)itemsize), itemsize);
+        copied = hi;
+    }
+    if (copied < block_end) {
+        memcpy(out + copied, in + (copied - block_start), (size_t)(block_end - copied));
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&arrays);
+    PyBuffer_Release(&block);
+    PyBuffer_Release(&body);
+    return result;
+}
+
+PyDoc_STRVAR(unshuffle_block_doc,
+"unshuffle_block(body, block, block_start, arrays, /)\n--\n\n"
+"Place one decompressed block of a BLOCKS chunk at body[block_start:]: the pieces of the arrays\n"
+"in `arrays` (records of u64 offset, u64 length, u32 itemsize, u32 0 in body coordinates, sorted,\n"
+"none past the block) are unshuffled, every other byte is copied. ValueError when the\n"
+"block or a record does not fit, before anything is written.");
+
 static PyMethodDef methods[] = {
     {"shuffle_into", (PyCFunction)(void (*)(void))shuffle_into, METH_FASTCALL, shuffle_into_doc},
     {"unshuffle_into", (PyCFunction)(void (*)(void))unshuffle_into, METH_FASTCALL, unshuffle_into_doc},
+    {"unshuffle_block", (PyCFunction)(void (*)(void))unshuffle_block, METH_FASTCALL, unshuffle_block_doc},
     {"_shuffle_into_portable", (PyCFunction)(void (*)(void))shuffle_into_portable, METH_FASTCALL,
      "shuffle_into with the portable loops (for tests)."},
     {"_unshuffle_into_portable", (PyCFunction)(void (*)(void))unshuffle_into_portable, METH_FASTCALL,

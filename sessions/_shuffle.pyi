@@ -15,3 +15,9 @@ def unshuffle_into(dst: Buffer, src: Buffer, itemsize: int, /) -> None:
 
 def _shuffle_into_portable(dst: Buffer, src: Buffer, itemsize: int, /) -> None: ...
 def _unshuffle_into_portable(dst: Buffer, src: Buffer, itemsize: int, /) -> None: ...
+
+def unshuffle_block(body: Buffer, block: Buffer, block_start: int, arrays: Buffer, /) -> None:
+    """One decompressed block of a ``BLOCKS`` chunk placed at ``body[block_start:]``: the pieces
+    of the arrays in ``arrays`` (records ``<QQII``: offset, length, itemsize, 0; sorted, none
+    past the block) unshuffled, every other byte copied. ValueError before any write when
+    the block or a record does not fit."""

@@ -135,13 +135,8 @@ def decode_blocks(
     sizes = struct.unpack_from(f"<{block_count}I", payload, _HEAD.size)
     if table_end + sum(sizes) != payload.nbytes:
         raise bad(f"blocks add up to {table_end + sum(sizes)} bytes, the payload has {payload.nbytes}")
-    arrays = [_ARRAY.unpack_from(payload, _HEAD.size + 4 * block_count + k * _ARRAY.size) for k in range(array_count)]
-    previous_end = 0
-    for start, length, itemsize, _zero in arrays:
-        if itemsize not in _ITEMSIZES or start % itemsize or length % itemsize or start < previous_end \
-                or start + length > raw_size:
-            raise bad(f"bad shuffled array: {length} bytes at {start}, items of {itemsize}")
-        previous_end = start + length
+    table = payload[_HEAD.size + 4 * block_count : table_end]
+    array_starts, array_ends = _array_ranges(table, raw_size, bad)
     src = np.frombuffer(payload, dtype=np.uint8)
     body = np.empty(raw_size, dtype=np.uint8)  # no zero fill: every block writes its own bytes
     if hasher is not None:
@@ -150,8 +145,8 @@ def decode_blocks(
     # One thread hashes each block as it takes it: the checksum reads it from memory, lz4 from
     # cache. Several threads would queue for the lock that keeps the blocks in order, so one of
     # them hashes all the stored blocks in one go instead, then joins the others.
-    blocks = _Blocks(src, list(itertools.accumulate(sizes, initial=table_end)), arrays, body, block_size, workers,
-                     hasher if workers == 1 else None, early if workers > 1 else None)
+    blocks = _Blocks(src, list(itertools.accumulate(sizes, initial=table_end)), table, array_starts, array_ends,
+                     body, block_size, workers, hasher if workers == 1 else None, early if workers > 1 else None)
     if workers == 1:
         blocks.decode_part(0)
     else:
@@ -170,6 +165,28 @@ def decode_blocks(
     return body.data
 
 
+_RECORD = np.dtype([("start", "<u8"), ("length", "<u8"), ("itemsize", "<u4"), ("zero", "<u4")])
+
+
+def _array_ranges(table: memoryview, raw_size: int, bad: Callable[[str], LogFormatError]) -> tuple[list[int], list[int]]:
+    """The start and end offsets of the shuffled arrays of a table of :data:`_ARRAY` records,
+    checked (whole items of 2, 4, 8 or 16 bytes, sorted, inside the raw bytes) all at once: a
+    chunk of many small arrays has thousands."""
+    records = np.frombuffer(table, dtype=_RECORD)
+    start, length, itemsize = records["start"], records["length"], records["itemsize"].astype(np.uint64)
+    valid_size = np.isin(itemsize, _ITEMSIZES)
+    safe_size = np.where(valid_size, itemsize, 1)
+    fits = (length <= raw_size) & (start <= raw_size - np.minimum(length, raw_size))
+    end = np.where(fits, start + np.minimum(length, raw_size), 0)
+    after_previous = np.ones(len(records), dtype=bool)
+    after_previous[1:] = start[1:] >= end[:-1]
+    good = valid_size & fits & (start % safe_size == 0) & (length % safe_size == 0) & after_previous
+    if not good.all():
+        k = int(np.flatnonzero(~good)[0])
+        raise bad(f"bad shuffled array: {int(length[k])} bytes at {int(start[k])}, items of {int(itemsize[k])}")
+    return start.tolist(), end.tolist()
+
+
 class _Blocks:
     """One payload's blocks, decoded into ``body`` by several threads.
 
@@ -179,8 +196,8 @@ class _Blocks:
     apart), and none sits idle while another is late (a pool thread can take most of a
     millisecond to wake up, and the one hashing the payload starts its run late)."""
 
-    def __init__(self, src: np.ndarray, starts: list[int], arrays: list[tuple[int, int, int, int]],
-                 body: np.ndarray, block_size: int, parts: int, hasher: Hasher | None,
+    def __init__(self, src: np.ndarray, starts: list[int], table: memoryview, array_starts: list[int],
+                 array_ends: list[int], body: np.ndarray, block_size: int, parts: int, hasher: Hasher | None,
                  early: EarlyJob | None = None) -> None:
         if hasher is not None and parts != 1:
             raise ValueError("blocks are hashed as they are taken only when one thread takes them all, in order")
@@ -188,8 +205,9 @@ class _Blocks:
         self.stored = src.data
         self.hasher = hasher
         self.starts = starts  # stored offset of each block in the payload, then the payload's end
-        self.arrays = arrays
-        self.array_ends = [start + length for start, length, _itemsize, _zero in arrays]
+        self.table = table  # the arrays' records as stored: a block's run of them goes to unshuffle_block
+        self.array_starts = array_starts
+        self.array_ends = array_ends
         self.body = body
         self.block_size = block_size
         count = len(starts) - 1
@@ -219,10 +237,10 @@ class _Blocks:
     def decode_part(self, part: int) -> None:
         """Decode run ``part``, then help with the others until every block is taken; bad blocks
         are recorded in :attr:`failures` (and the others still decoded and hashed)."""
-        src, starts, arrays, body, block_size = self.src, self.starts, self.arrays, self.body, self.block_size
+        src, starts, body, block_size = self.src, self.starts, self.body, self.block_size
         raw_size = body.nbytes
         out = body.data
-        scratch = np.empty(min(block_size, raw_size), dtype=np.uint8) if arrays else body
+        scratch = np.empty(min(block_size, raw_size), dtype=np.uint8) if self.array_starts else body
         to_body, to_scratch = lz4_into.BlockCopier(src, body), lz4_into.BlockCopier(src, scratch)
         block = scratch.data
         early = self.early if part == 0 else None
@@ -230,8 +248,9 @@ class _Blocks:
         while (number := self._take(part)) is not None:
             block_start = number * block_size
             block_end = min(block_start + block_size, raw_size)
-            index = bisect.bisect_right(self.array_ends, block_start)  # first array not before the block
-            shuffled_here = index < len(arrays) and arrays[index][0] < block_end
+            first = bisect.bisect_right(self.array_ends, block_start)  # first array not before the block
+            stop = bisect.bisect_left(self.array_starts, block_end, lo=first)  # first array after it
+            shuffled_here = first < stop
             at, size = starts[number], starts[number + 1] - starts[number]
             try:  # a block with nothing shuffled goes straight to its place; else into cache first
                 if shuffled_here:
@@ -241,19 +260,9 @@ class _Blocks:
             except ValueError as error:
                 self.failures.append((number, str(error)))
                 continue
-            if shuffled_here:
-                copied = block_start  # raw bytes of this block placed so far
-                i = index
-                while i < len(arrays) and arrays[i][0] < block_end:
-                    start, length, itemsize, _zero = arrays[i]
-                    lo, hi = max(start, block_start), min(start + length, block_end)
-                    if copied < lo:
-                        out[copied:lo] = block[copied - block_start : lo - block_start]
-                    shuffle_filter.unshuffle_into(out[lo:hi], block[lo - block_start : hi - block_start], itemsize)
-                    copied = hi
-                    i += 1
-                if copied < block_end:
-                    out[copied:block_end] = block[copied - block_start : block_end - block_start]
+            if shuffled_here:  # its array pieces unshuffled, the bytes between them copied
+                shuffle_filter.unshuffle_block(out, block[: block_end - block_start], block_start,
+                                               self.table[first * _ARRAY.size : stop * _ARRAY.size])
             if block_start == in_order:  # after a bad or stolen block, in_order stays behind for good
                 in_order = block_end
                 if early is not None and in_order >= early[0]:

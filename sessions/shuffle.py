@@ -18,6 +18,7 @@ of equal length, a multiple of ``itemsize`` (1..16), ``dst`` writable and not ov
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
@@ -32,6 +33,8 @@ __all__ = [
     "shuffle_into_numpy",
     "shuffled",
     "unshuffle",
+    "unshuffle_block",
+    "unshuffle_block_python",
     "unshuffle_into",
     "unshuffle_into_numpy",
     "use",
@@ -101,6 +104,37 @@ def unshuffle_into_numpy(dst: Any, src: Any, itemsize: int) -> None:
             block[:, plane] = planes[plane, start : start + _BLOCK]
 
 
+_ARRAY_RECORD = struct.Struct("<QQII")
+
+
+def unshuffle_block_python(body: Any, block: Any, block_start: int, arrays: Any) -> None:
+    """:func:`unshuffle_block` as a Python loop over the pieces (the twin of the C one: the same
+    bytes, and ValueError for the same bad arguments, before anything is written)."""
+    out, src, table = memoryview(body).cast("B"), memoryview(block).cast("B"), memoryview(arrays).cast("B")
+    block_end = block_start + src.nbytes
+    if block_start < 0 or block_end > out.nbytes or table.nbytes % _ARRAY_RECORD.size:
+        raise ValueError(f"unshuffle_block(): a block of {src.nbytes} bytes at {block_start} does not fit a body "
+                         f"of {out.nbytes} bytes, or the array table has {table.nbytes} bytes")
+    pieces = []
+    previous = block_start
+    for k, (start, length, itemsize, _zero) in enumerate(_ARRAY_RECORD.iter_unpack(table)):
+        lo, hi = max(start, block_start), min(start + length, block_end)
+        if not 1 <= itemsize <= MAX_ITEMSIZE or lo < previous or lo > hi or (hi - lo) % itemsize \
+                or (lo - start) % itemsize:
+            raise ValueError(f"unshuffle_block(): array {k} of the table ({length} bytes at {start}, items of "
+                             f"{itemsize}) is not a sorted piece of whole items within the block")
+        pieces.append((lo, hi, itemsize))
+        previous = hi
+    copied = block_start  # body bytes of this block placed so far
+    for lo, hi, itemsize in pieces:
+        if copied < lo:
+            out[copied:lo] = src[copied - block_start : lo - block_start]
+        unshuffle_into(out[lo:hi], src[lo - block_start : hi - block_start], itemsize)
+        copied = hi
+    if copied < block_end:
+        out[copied:block_end] = src[copied - block_start :]
+
+
 # --------------------------------------------------------------------------------------------
 # Choice of implementation
 # --------------------------------------------------------------------------------------------
@@ -122,21 +156,30 @@ BACKEND = "c" if _kernel is not None else "numpy"
 shuffle_into: Kernel = _kernel.shuffle_into if _kernel is not None else shuffle_into_numpy
 #: ``unshuffle_into(dst, src, itemsize)``: the byte planes of ``src`` as items in ``dst``.
 unshuffle_into: Kernel = _kernel.unshuffle_into if _kernel is not None else unshuffle_into_numpy
+#: ``unshuffle_block(body, block, block_start, arrays)``: one decompressed block of a ``BLOCKS``
+#: chunk placed at ``body[block_start:]``, the pieces of the arrays in ``arrays`` (the chunk's
+#: records of u64 offset, u64 length, u32 itemsize, u32 0, sorted, none past the block)
+#: unshuffled, every other byte copied (sessions/blocks.py).
+unshuffle_block: Callable[[Any, Any, int, Any], None] = (
+    _kernel.unshuffle_block if _kernel is not None else unshuffle_block_python
+)
 
 
 def use(backend: str) -> None:
     """Switch this process to ``"c"`` or ``"numpy"`` (benchmarks compare both in one run; the
     chunk encoder and the decoder look the functions up here at each call). ``ValueError`` for
     an unknown name, or ``"c"`` when the kernel is not built."""
-    global BACKEND, shuffle_into, unshuffle_into
+    global BACKEND, shuffle_into, unshuffle_into, unshuffle_block
     if backend == "numpy":
         shuffle_into, unshuffle_into = shuffle_into_numpy, unshuffle_into_numpy
+        unshuffle_block = unshuffle_block_python
     elif backend == "c":
         try:
             from sessions import _shuffle
         except ImportError:
             raise ValueError("the C shuffle kernel sessions._shuffle is not built") from None
         shuffle_into, unshuffle_into = _shuffle.shuffle_into, _shuffle.unshuffle_into
+        unshuffle_block = _shuffle.unshuffle_block
     else:
         raise ValueError(f"unknown shuffle backend {backend!r} (expected 'c' or 'numpy')")
     BACKEND = backend

@@ -302,3 +302,73 @@ def test_large_outputs_streamed_past_the_cache_are_exact(itemsize: int, aligned:
         inv(dst, planes, itemsize)
         assert np.array_equal(dst, data), name
         assert not store[:start].any() and not store[start + data.size :].any(), f"{name} wrote outside dst"
+
+
+# ---- one block of a BLOCKS chunk: its array pieces unshuffled, the rest copied -----------------
+def _records(arrays: list[tuple[int, int, int]]) -> bytes:
+    import struct
+
+    return b"".join(struct.pack("<QQII", start, length, itemsize, 0) for start, length, itemsize in arrays)
+
+
+def _expected_block(block: bytes, block_start: int, arrays: list[tuple[int, int, int]]) -> bytes:
+    out = bytearray(block)
+    block_end = block_start + len(block)
+    for start, length, itemsize in arrays:
+        lo, hi = max(start, block_start), min(start + length, block_end)
+        piece = block[lo - block_start : hi - block_start]
+        items = np.frombuffer(piece, dtype=np.uint8).reshape(itemsize, -1).T  # planes back into items
+        out[lo - block_start : hi - block_start] = items.tobytes()
+    return bytes(out)
+
+
+def _block_functions() -> dict[str, Callable[[Any, Any, int, Any], None]]:
+    return {"c": _c_module().unshuffle_block, "python": shuffle.unshuffle_block_python}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_unshuffle_block_implementations_place_the_same_bytes(data: st.DataObject) -> None:
+    block_start = 16 * data.draw(st.integers(0, 8))
+    block_len = 16 * data.draw(st.integers(1, 64))
+    arrays: list[tuple[int, int, int]] = []
+    at = data.draw(st.integers(0, block_start + 32)) // 16 * 16
+    while at < block_start + block_len and len(arrays) < 12:
+        itemsize = data.draw(st.sampled_from([2, 4, 8, 16]))
+        length = itemsize * data.draw(st.integers(1, 40))
+        if at + length > block_start:  # only pieces overlapping the block are handed over
+            arrays.append((at, length, itemsize))
+        at = (at + length + data.draw(st.integers(0, 40)) + 15) // 16 * 16
+    arrays = [a for a in arrays if a[0] < block_start + block_len]
+    block = np.random.default_rng(len(arrays)).integers(0, 256, block_len, dtype=np.uint8).tobytes()
+    expected = _expected_block(block, block_start, arrays)
+    for name, function in _block_functions().items():
+        body = bytearray(b"\xee" * (block_start + block_len + 8))
+        function(body, block, block_start, _records(arrays))
+        assert bytes(body[block_start : block_start + block_len]) == expected, name
+        assert body[:block_start] == b"\xee" * block_start and body[-8:] == b"\xee" * 8, f"{name} wrote outside"
+
+
+BAD_BLOCK_CALLS: list[tuple[str, int, int, list[tuple[int, int, int]], bytes]] = [
+    ("block past the body", 32, 90, [], b""),
+    ("table not whole records", 0, 64, [], b"\x00" * 10),
+    ("itemsize 0", 0, 64, [(0, 16, 0)], b""),
+    ("itemsize 17", 0, 64, [(0, 34, 17)], b""),
+    ("not sorted", 0, 64, [(32, 16, 4), (0, 16, 4)], b""),
+    ("overlapping", 0, 64, [(0, 32, 4), (16, 16, 4)], b""),
+    ("not in the block", 0, 64, [(80, 16, 4)], b""),
+    ("length not whole items", 0, 64, [(0, 6, 4)], b""),
+    ("offset not whole items inside the block", 16, 64, [(14, 8, 4)], b""),
+]
+
+
+@pytest.mark.parametrize(("case", "block_start", "body_len", "arrays", "table"), BAD_BLOCK_CALLS,
+                         ids=[c[0] for c in BAD_BLOCK_CALLS])
+def test_unshuffle_block_refuses_bad_tables_before_writing(
+    case: str, block_start: int, body_len: int, arrays: list[tuple[int, int, int]], table: bytes
+) -> None:
+    for name, function in _block_functions().items():
+        body = bytearray(b"\xee" * body_len)
+        with pytest.raises(ValueError, match="unshuffle_block"):
+            function(body, bytes(range(64)), block_start, table or _records(arrays))
+        assert body == b"\xee" * body_len, f"{name} wrote before refusing ({case})"
