@@ -7,8 +7,9 @@
      and on the default decode threads (sessions/decode_threads.py), the two run alternately
      (median of the paired ratios);
      a byte-shuffled chunk is decoded with the C kernel and with the numpy fallback in turn;
-     then the per-command cost of decoding small commands (k commands/s), and reading a log of
-     scalar setters with the garbage collector on, paused while decoding or not;
+     then the per-command cost of decoding small commands (k commands/s), chunks of many
+     mid-sized arrays against lz4, and reading a log of scalar setters with the garbage
+     collector on, paused while decoding or not;
   2. the shuffle filter on smooth and random float32 data (size and speed, with and without),
      and the shuffle/unshuffle kernels alone in GB/s (C, numpy, and a plain copy of the same
      bytes as the memory-bandwidth baseline);
@@ -201,6 +202,33 @@ def bench_decode_small(count: int = 20_000) -> None:
         seconds = best_of(lambda chunk=chunk: decode_chunk(chunk).commands(), repeat=9)
         print(f"  {label}: {count / seconds / 1e3:.0f} k commands/s "
               f"({seconds / count * 1e6:.2f} us a command, decode_chunk + commands, best of 9)")
+
+
+def bench_decode_medium(total_mb: int = 32, pairs: int = 15) -> None:
+    """Chunks of many mid-sized float32 arrays (a smooth ramp, byte-shuffled): decoding pays per
+    command (msgpack, the array, the Command) as well as per byte."""
+    print(f"== 1d. decoding {total_mb} MB chunks of many float32 arrays vs lz4 (median of {pairs} pairs) ==")
+    for items in (1000, 4000, 64000):
+        count = total_mb * 1_000_000 // (4 * items)
+        ramp = np.linspace(0, 1, items, dtype=np.float32)
+        chunk = encode_chunk([Command(i + 1, i, "Buffer.set_data", "b", ((ramp * (1 + i * 1e-3)).astype(np.float32), 0, items))
+                              for i in range(count)])
+        blocks = stored_blocks(chunk)
+
+        def lz4_only(blocks: list[tuple[bytes, int]] = blocks) -> None:
+            for stored, size in blocks:
+                lz4.block.decompress(stored, uncompressed_size=size)
+
+        ratios = []
+        default_threads = decode_threads.threads()
+        for threads in sorted({1, default_threads}):
+            decode_threads.set_threads(threads)
+            try:
+                _, seconds, ratio = paired(lz4_only, lambda chunk=chunk: decode_chunk(chunk).commands(), pairs)
+            finally:
+                decode_threads.set_threads(default_threads)
+            ratios.append(f"{threads} thread{'s' if threads > 1 else ''} x{ratio:.2f} ({seconds * 1e3:.1f} ms)")
+        print(f"  {count} commands of {items} float32 ({items * 4 // 1000} kB): decode / lz4 speed " + ", ".join(ratios))
 
 
 def bench_read_small_log(count: int = 200_000, rounds: int = 5) -> None:
@@ -431,6 +459,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.only in (None, "decode"):
         bench_decode()
         bench_decode_small()
+        bench_decode_medium()
         bench_read_small_log()
     if args.only in (None, "shuffle"):
         bench_shuffle()
