@@ -858,6 +858,10 @@ build_ref(ExtHook *self, const char *data, Py_ssize_t size)
 static PyObject *
 ExtHook_call(ExtHook *self, PyObject *args, PyObject *kwargs)
 {
+    if (self->fallback == NULL) { /* made by __new__ alone, or a second __init__ failed */
+        PyErr_SetString(PyExc_RuntimeError, "ExtHook is not initialised");
+        return NULL;
+    }
     if (kwargs == NULL && PyTuple_GET_SIZE(args) == 2 && PyLong_CheckExact(PyTuple_GET_ITEM(args, 0)) &&
         PyBytes_CheckExact(PyTuple_GET_ITEM(args, 1))) {
         long code = PyLong_AsLong(PyTuple_GET_ITEM(args, 0));

@@ -510,6 +510,9 @@ def test_build_commands_keeps_reference_counts_and_refuses_bad_arguments() -> No
         rows_module.build_commands(rows, int)
     with pytest.raises(TypeError, match="must be a list"):
         rows_module.build_commands(tuple(rows), Command)
+    bare = rows_module.ExtHook.__new__(rows_module.ExtHook)
+    with pytest.raises(RuntimeError, match="not initialised"):
+        bare(codec.EXT_REF, b"x")
 
 
 # ---- extension values built in C (sessions._rows.ExtHook) -----------------------------------
@@ -671,3 +674,40 @@ def test_a_decoded_chunk_is_freed_as_soon_as_its_commands_are_dropped(backend: s
     finally:
         gc.enable()
         codec.use_rows(default)
+
+
+_VALID_PAYLOADS = [
+    msgpack.packb(["<f4", [2, 3], [0, 24]]),
+    msgpack.packb(["<u2", [4], b"\x01\x02" * 4]),
+    msgpack.packb(["<c16", [], [16, 16]]),
+    msgpack.packb(["|b1", [0], b""]),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(_VALID_PAYLOADS), st.lists(st.tuples(st.integers(0, 40), st.integers(0, 255)), max_size=4),
+       st.integers(0, 40), st.sampled_from([codec.EXT_NDARRAY, codec.EXT_REF]), st.booleans())
+def test_c_and_python_ext_hooks_agree_on_damaged_payloads(
+    payload: bytes, edits: list[tuple[int, int]], cut: int, code: int, shuffled: bool
+) -> None:
+    """Random byte edits and truncations of real payloads: the C hook reads only inside them, and
+    builds what the Python hook builds or hands over (same value, same error)."""
+    rows_module = _c_rows()
+    damaged = bytearray(payload)
+    for at, value in edits:
+        if at < len(damaged):
+            damaged[at] = value
+    damaged = damaged[: max(0, len(damaged) - cut % 8)]
+    blobs = bytearray(range(64))
+    decoder = codec._Decoder(blobs, shuffled, codec.DEFAULT_LIMITS)
+    hook = rows_module.ExtHook(decoder.blobs, shuffled, 32, codec._DTYPE_ENTRIES, np.frombuffer, Ref,
+                               decoder.python_ext_hook)
+    outcomes = []
+    for function in (decoder.python_ext_hook, hook):
+        try:
+            value = function(code, bytes(damaged))
+            outcomes.append(("ok", type(value), getattr(value, "dtype", None), getattr(value, "shape", None),
+                             value.tobytes() if isinstance(value, np.ndarray) else value))
+        except Exception as error:
+            outcomes.append(("error", type(error), str(error)))
+    assert outcomes[0] == outcomes[1]
