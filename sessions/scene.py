@@ -12,6 +12,8 @@ import hashlib
 import warnings
 from typing import Any
 
+import numpy as np
+
 from sessions.codec import encode_value
 from sessions.command import Command, Ref
 from sessions.errors import CommandError
@@ -23,6 +25,8 @@ KEYFRAME_OP = "Scene.keyframe"
 #: Families kept as records (the player supplies the backend), not constructed here.
 RECORD_FAMILIES = ("Renderer", "Animator", "ViewportEvents")
 _EVENT_METHODS = ("frame", "event")
+# Argument types that hold no Ref: a command with only these needs no resolving (most calls).
+_ATOMIC = frozenset({int, float, str, bool, type(None), bytes, bytearray, np.ndarray})
 
 
 _GSP_MODULES = ("gsp.core", "gsp.types", "gsp.visuals", "gsp.geometry", "gsp.materials", "gsp.lights",
@@ -111,8 +115,12 @@ class SceneState:
             self._apply_record(cmd, method)
             return None
         try:
-            args = self.resolve(cmd.args)
-            kwargs = self.resolve(cmd.kwargs)
+            args = cmd.args
+            for value in args:
+                if type(value) not in _ATOMIC:  # a reference, perhaps inside a container
+                    args = self.resolve(args)
+                    break
+            kwargs = self.resolve(cmd.kwargs) if cmd.kwargs else {}
         except KeyError as error:
             raise CommandError(f"seq {cmd.seq} {cmd.op}: {error.args[0]}") from None
         if method == "new":

@@ -114,6 +114,19 @@ def test_paused_hides_calls(rec: Recorder) -> None:
     assert rec.calls == []
 
 
+def test_paused_nests_and_ends_on_errors(rec: Recorder) -> None:
+    canvas = Canvas(2, 2, 72, Constants.Color.white)
+    rec.calls.clear()
+    with paused():
+        with paused():
+            canvas.set_width(3)
+        canvas.set_width(4)  # still inside the outer pause
+    with pytest.raises(ZeroDivisionError), paused():
+        1 // 0  # noqa: B018
+    canvas.set_width(5)  # both pauses are over, the failed one too
+    assert [c[1] for c in rec.calls] == ["Canvas.set_width"] and rec.calls[0][2] == (5,)
+
+
 def test_renderer_render_clear_close_recorded_as_renderer_family(rec: Recorder) -> None:
     canvas, vp = canvas_and_viewport()
     renderer = ListingRenderer(canvas)

@@ -93,12 +93,23 @@ def test_renderer_close_and_clear_update_the_records() -> None:
         (Command(42, 0, "Points.new", "p", (Ref("missing"),)), "seq 42 Points.new: unknown object missing"),
         (Command(43, 0, "Buffer.new", "b", (-5, None)), "seq 43 Buffer.new"),
         (Command(44, 0, "Buffer.set_data", uid(4), (bytearray(4), 1000, 1)), "seq 44 Buffer.set_data"),
+        # references after plain values, inside containers and in keywords are all resolved
+        (Command(45, 0, "Buffer.set_data", uid(4), (bytearray(4), 0, Ref("gone"))), "seq 45 Buffer.set_data: unknown object gone"),
+        (Command(46, 0, "Points.set_sizes", uid(7), ([1, (2, Ref("gone"))],)), "seq 46 Points.set_sizes: unknown object gone"),
+        (Command(47, 0, "Points.set_sizes", uid(7), (), {"sizes": Ref("gone")}), "seq 47 Points.set_sizes: unknown object gone"),
     ],
 )
 def test_bad_commands_raise_command_error_naming_seq_and_op(cmd: Command, message: str) -> None:
     state = applied(points_scene(frames=1))
     with pytest.raises(CommandError, match=message):
         state.apply(cmd)
+
+
+def test_references_in_keywords_are_resolved() -> None:
+    state = applied(points_scene(frames=1))
+    positions = state.get(uid(3))
+    state.apply(Command(60, 0, "Points.set_positions", uid(7), (), {"positions": Ref(uid(3))}))
+    assert state.get(uid(7)).get_positions() is positions
 
 
 def test_unknown_types_and_uncaptured_methods_are_skipped_with_a_warning() -> None:
