@@ -525,6 +525,12 @@ build_commands(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *descr[6] = {NULL};
     descrsetfunc set[6];
     PyObject *result = NULL, *commands = NULL;
+    /* One str object per distinct op and target in the chunk, instead of one per command: a log
+     * read whole keeps a few hundred bytes less per command, and equal strings compare by identity. */
+    PyObject *strings = PyDict_New();
+    if (strings == NULL) {
+        return NULL;
+    }
     for (int k = 0; k < 6; k++) {
         descr[k] = PyObject_GetAttrString((PyObject *)type, COMMAND_FIELDS[k]);
         if (descr[k] == NULL) {
@@ -557,7 +563,13 @@ build_commands(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (arguments == NULL) {
             goto done;
         }
-        PyObject *values[6] = {f[0], f[1], f[2], f[3], arguments, f[5]};
+        PyObject *op = PyDict_SetDefault(strings, f[2], f[2]); /* borrowed */
+        PyObject *target = op == NULL ? NULL : PyDict_SetDefault(strings, f[3], f[3]);
+        if (target == NULL) {
+            Py_DECREF(arguments);
+            goto done;
+        }
+        PyObject *values[6] = {f[0], f[1], op, target, arguments, f[5]};
         int failed = 0;
         for (int k = 0; k < 6 && !failed; k++) {
             failed = set[k](descr[k], cmd, values[k]) < 0;
@@ -570,6 +582,7 @@ build_commands(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     result = Py_BuildValue("(On)", commands, (Py_ssize_t)-1);
 done:
     Py_XDECREF(commands);
+    Py_DECREF(strings);
     for (int k = 0; k < 6; k++) {
         Py_XDECREF(descr[k]);
     }
@@ -577,10 +590,10 @@ done:
 }
 
 PyDoc_STRVAR(build_commands_doc,
-"build_commands(rows, command_type, /)\\n--\\n\\n"
-"The commands of `rows` (msgpack's lists [seq, t_ns, op, target, args, kwargs]), built as\\n"
-"command_type objects (a slots class; args becomes a tuple): (commands, -1); or (None, i) when\\n"
-"row i is not a list [int, int, str, str, list, dict].");
+"build_commands(rows, command_type, /)\n--\n\n"
+"The commands of `rows` (msgpack's lists [seq, t_ns, op, target, args, kwargs]), built as\n"
+"command_type objects (a slots class; args becomes a tuple; equal ops and targets share one\n"
+"str): (commands, -1); or (None, i) when row i is not a list [int, int, str, str, list, dict].");
 
 /* ---- decoding: extension values (arrays and references) --------------------------------------
  *

@@ -462,6 +462,16 @@ def test_c_and_python_builders_give_the_same_commands() -> None:
         assert _same_value(list(got[4]), list(want[4])) and _same_value(got[5], want[5])
 
 
+def test_c_builder_keeps_one_string_per_distinct_op_and_target() -> None:
+    rows_module = _c_rows()
+    meta = encode_commands([Command(i, i, "Viewport.set_x", f"v{i % 3}", (i,)) for i in range(30)]).meta
+    rows = msgpack.unpackb(meta, raw=False)
+    assert rows[0][2] is not rows[1][2]  # msgpack makes a new str for every row
+    built, _ = rows_module.build_commands(rows, Command)
+    assert len({id(c.op) for c in built}) == 1 and len({id(c.target) for c in built}) == 3
+    assert [(c.op, c.target) for c in built] == [("Viewport.set_x", f"v{i % 3}") for i in range(30)]
+
+
 MALFORMED_ROWS: list[Any] = [
     [1, 2, "A.b", "t", [], {}, "extra"],
     [1, 2, "A.b", "t", []],
