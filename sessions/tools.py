@@ -86,8 +86,15 @@ def _jsonable(value: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 # dump
 # --------------------------------------------------------------------------------------------
+_JSON_PLAIN = frozenset({int, float, str, bool, type(None)})
+# One encoder for every line: json.dumps with options builds a new one per call.
+_JSON_LINE = json.JSONEncoder(separators=(",", ":"))
+
+
 def to_json_value(value: Any, full: bool = False) -> Any:
     """A JSON-ready form of a command value; arrays and byte strings summarised unless ``full``."""
+    if type(value) in _JSON_PLAIN:  # most arguments: checked first
+        return value
     if isinstance(value, Ref):
         return {"$ref": value.uuid}
     if isinstance(value, enum.Enum):
@@ -133,7 +140,7 @@ def dump(path: str | os.PathLike[str], out: IO[str], *, start: Position | None =
     count = 0
     with LogReader(path) as reader:
         for cmd in reader.commands(start=start, stop=stop):
-            out.write(json.dumps(command_to_json(cmd, full), separators=(",", ":")) + "\n")
+            out.write(_JSON_LINE.encode(command_to_json(cmd, full)) + "\n")
             count += 1
             if progress is not None:
                 progress(1)
