@@ -141,6 +141,7 @@ class LogWriter:
         self.compress = compress
         self.last_seq = 0
         self.last_t_ns = 0
+        self._started = False  # a command was appended or seeded: the next must come after it
         self.chunks_written = 0
         self.bytes_written = 0
         self._released_seq = 0
@@ -175,6 +176,7 @@ class LogWriter:
             raise LogWriteError("append() on a closed LogWriter")
         if type(cmd) is not Command and not isinstance(cmd, Command):
             raise TypeError(f"LogWriter.append expects a Command, got {type(cmd).__name__}")
+        self._check_order(cmd.seq, cmd.t_ns, "append")
         if nbytes is None:
             nbytes = _estimate_bytes(cmd.args) + _estimate_bytes(cmd.kwargs)
         row = (cmd.seq, cmd.t_ns, cmd.op, cmd.target, cmd.args, cmd.kwargs)
@@ -197,6 +199,7 @@ class LogWriter:
             raise LogWriteError("append_rows() on a closed LogWriter")
         if not rows:
             return
+        self._check_order(rows[0][0], rows[0][1], "append_rows")  # the rows' own order is the caller's
         pending = self._pending
         if not pending:
             self._pending_since = time.monotonic_ns()
@@ -209,6 +212,14 @@ class LogWriter:
             self._ledger.append_rows(rows)
         if self._pending_bytes >= self.max_chunk_bytes:
             self.flush()
+
+    def _check_order(self, seq: int, t_ns: int, where: str) -> None:
+        """A command must come after the last one: seq greater, time not earlier (the index and
+        every seek rely on it)."""
+        if self._started and (seq <= self.last_seq or t_ns < self.last_t_ns):
+            raise ValueError(f"LogWriter.{where}: command seq={seq} t_ns={t_ns} comes after seq={self.last_seq} "
+                             f"t_ns={self.last_t_ns}: seq must increase and time must not go back")
+        self._started = True
 
     def append_many(self, commands: Iterable[Command]) -> None:
         """Append several commands."""
@@ -336,6 +347,7 @@ class LogWriter:
         for cmd in commands:
             ledger.append(cmd)
             self.last_seq, self.last_t_ns = cmd.seq, cmd.t_ns
+            self._started = True
         ledger.whole_writes.clear()  # those commands are not in this file: nothing to point at
         self.write_keyframe()
 

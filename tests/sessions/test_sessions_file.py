@@ -242,6 +242,21 @@ def test_unencodable_commands_raise_log_write_error(tmp_path: Path) -> None:
     writer.close()
 
 
+@pytest.mark.parametrize(("seq", "t_ns"), [(2, 30), (1, 50), (3, 10)], ids=["seq repeats", "seq goes back", "time goes back"])
+def test_commands_out_of_order_are_refused_and_the_log_goes_on(tmp_path: Path, seq: int, t_ns: int) -> None:
+    path = tmp_path / "order.gsplog"
+    with LogWriter(path, keyframes=False) as writer:
+        writer.append(Command(1, 10, "Viewport.set_x", "v", (1,)))
+        writer.append(Command(2, 20, "Viewport.set_x", "v", (2,)))
+        with pytest.raises(ValueError, match=rf"seq={seq} t_ns={t_ns} comes after seq=2 t_ns=20"):
+            writer.append(Command(seq, t_ns, "Viewport.set_x", "v", (9,)))
+        with pytest.raises(ValueError, match="append_rows"):
+            writer.append_rows([(seq, t_ns, "Viewport.set_x", "v", (9,), {})])
+        writer.append(Command(3, 20, "Viewport.set_x", "v", (3,)))  # same time is fine
+    with LogReader(path) as reader:
+        assert [(c.seq, c.args) for c in reader.commands()] == [(1, (1,)), (2, (2,)), (3, (3,))]
+
+
 def test_bad_commands_disable_keyframes_with_a_warning_not_the_log(tmp_path: Path) -> None:
     path = tmp_path / "bad.gsplog"
     writer = LogWriter(path)
