@@ -598,8 +598,9 @@ PyDoc_STRVAR(build_commands_doc,
 /* ---- decoding: extension values (arrays and references) --------------------------------------
  *
  * ExtHook(blobs, shuffled, max_dims, dtypes, frombuffer, ref_type, fallback) is msgpack's ext_hook
- * for one chunk. It builds the two values that fill logs, on their well-formed path only:
+ * for one chunk. It builds the values that fill logs, on their well-formed path only:
  *   - EXT_REF: Ref(uuid) (a slots class, its field set through its descriptor);
+ *   - EXT_BYTEARRAY held inline (colours): a bytearray of its bytes;
  *   - EXT_NDARRAY [dtype, shape, loc] as sessions.codec's encoder writes it: an inline array is
  *     copied out of the payload, an array in the blob area is a view of `blobs`
  *     (frombuffer(blobs, dtype, count, offset)), reshaped unless 1-D.
@@ -609,6 +610,7 @@ PyDoc_STRVAR(build_commands_doc,
  * `dtypes` maps each allowed dtype string to (dtype, itemsize, is float or complex of itemsize > 1).
  */
 #define EXT_NDARRAY 1
+#define EXT_BYTEARRAY 2
 #define EXT_REF 4
 #define MAX_DTYPES 32
 #define MAX_DTYPE_NAME 8
@@ -849,6 +851,20 @@ build_array(ExtHook *self, const unsigned char *data, Py_ssize_t size)
     return shaped;
 }
 
+/* The bytearray of an inline EXT_BYTEARRAY payload (one msgpack bin: colours and other small
+ * values), or Py_None (borrowed) when the fallback must decide (one in the blob area). */
+static PyObject *
+build_bytearray(const unsigned char *data, Py_ssize_t size)
+{
+    Reader r = {data, data + size};
+    const unsigned char *bytes;
+    Py_ssize_t length;
+    if (!read_bin(&r, &bytes, &length) || r.p != r.end) {
+        return Py_None;
+    }
+    return PyByteArray_FromStringAndSize((const char *)bytes, length);
+}
+
 /* Ref(uuid) of an EXT_REF payload, or Py_None (borrowed) when the fallback must decide. */
 static PyObject *
 build_ref(ExtHook *self, const char *data, Py_ssize_t size)
@@ -885,6 +901,9 @@ ExtHook_call(ExtHook *self, PyObject *args, PyObject *kwargs)
         }
         else if (code == EXT_REF) {
             value = build_ref(self, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data));
+        }
+        else if (code == EXT_BYTEARRAY) {
+            value = build_bytearray((const unsigned char *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data));
         }
         else if (code == -1 && PyErr_Occurred()) {
             PyErr_Clear();
@@ -1008,7 +1027,7 @@ ExtHook_init(ExtHook *self, PyObject *args, PyObject *kwargs)
 
 static PyType_Slot ext_hook_slots[] = {
     {Py_tp_doc, "ExtHook(blobs, shuffled, max_dims, dtypes, frombuffer, ref_type, fallback): msgpack's\n"
-                "ext_hook for one chunk: arrays and references built in C, every other value by fallback."},
+                "ext_hook for one chunk: arrays, references and inline bytearrays built in C, every other value by fallback."},
     {Py_tp_init, ExtHook_init},
     {Py_tp_new, PyType_GenericNew},
     {Py_tp_call, ExtHook_call},

@@ -16,7 +16,8 @@ def build_commands(rows: list[Any], command_type: type, /) -> tuple[list[Any] | 
 
 class ExtHook:
     """msgpack's ``ext_hook`` for one chunk: well-formed arrays (``EXT_NDARRAY``; views of
-    ``blobs``, or copies of inline bytes) and references (``EXT_REF``) built in C; every other
+    ``blobs``, or copies of inline bytes), references (``EXT_REF``) and inline bytearrays
+    (``EXT_BYTEARRAY``: colours) built in C; every other
     value, payload it cannot read, failed check, and float array of a shuffled chunk handed to
     ``fallback(code, data)``."""
 

@@ -17,7 +17,7 @@ extension ``sessions._rows`` when it is built and the environment variable ``GSP
 not set when this module is first imported; other rows, and every row without it, are converted
 here and packed by msgpack. Both give the same bytes (:func:`use_rows` switches at run time).
 When decoding, the same module checks the unpacked rows and builds their Commands, and builds
-well-formed arrays and references while msgpack unpacks; everything else, and every error, is
+well-formed arrays, references and inline bytearrays while msgpack unpacks; everything else, and every error, is
 left to the Python code here, so both give the same commands and the same errors.
 """
 
@@ -497,7 +497,8 @@ class _Decoder:
         return raw
 
     def python_ext_hook(self, code: int, data: bytes) -> Any:
-        """Every extension value; the C hook hands over all but well-formed arrays and references."""
+        """Every extension value; the C hook hands over all but well-formed arrays, references and
+        inline bytearrays."""
         if code == EXT_REF:
             return Ref(data.decode("utf-8"))
         if code == EXT_NDARRAY:

@@ -543,7 +543,8 @@ def test_c_and_python_ext_hooks_build_the_same_values(shuffle: bool) -> None:
 
     _c_rows()
     arrays = _array_cases()
-    commands = [Command(i + 1, i, "Buffer.set_data", "b", (a, Ref(f"uuid-{i}"), 0), {"k": [a, Ref("é")]})
+    commands = [Command(i + 1, i, "Buffer.set_data", "b", (a, Ref(f"uuid-{i}"), bytearray([i % 256] * (i % 5))),
+                        {"k": [a, Ref("é")]})
                 for i, a in enumerate(arrays)]
     chunk = encode_chunk(commands, shuffle=shuffle)
     decoded: dict[str, list[Command]] = {}
@@ -556,7 +557,8 @@ def test_c_and_python_ext_hooks_build_the_same_values(shuffle: bool) -> None:
             codec.use_rows(default)
     for want, got_python, got_c in zip(commands, decoded["python"], decoded["c"]):
         for got in (got_python, got_c):
-            array, ref, _ = got.args
+            array, ref, color = got.args
+            assert type(color) is bytearray and color == want.args[2]
             assert array.dtype == want.args[0].dtype and array.shape == want.args[0].shape
             assert array.tobytes() == want.args[0].tobytes() and array.flags.writeable
             assert type(ref) is Ref and ref == want.args[1]
@@ -587,6 +589,13 @@ HOSTILE_EXT_VALUES: list[Any] = [
     _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [2], [0]])),
     _ext(codec.EXT_NDARRAY, b"\x93\xa3<f4\x91\x02\x92\x00"),  # ends inside the location
     _ext(codec.EXT_NDARRAY, b""),
+    _ext(codec.EXT_BYTEARRAY, b"\xc4\x04abcd"),  # fine: a colour, inline
+    _ext(codec.EXT_BYTEARRAY, b"\xc4\x00"),
+    _ext(codec.EXT_BYTEARRAY, msgpack.packb([0, 8])),  # fine: in the blob area (the Python hook's)
+    _ext(codec.EXT_BYTEARRAY, msgpack.packb([60, 8])),  # outside the blob area
+    _ext(codec.EXT_BYTEARRAY, b"\xc4\x04abcd\xc0"),  # trailing bytes
+    _ext(codec.EXT_BYTEARRAY, b"\xc4\x05abcd"),  # truncated
+    _ext(codec.EXT_BYTEARRAY, b"\xa4abcd"),  # a str, not bytes
     _ext(codec.EXT_REF, b"uuid-1"),
     _ext(codec.EXT_REF, b"\xff\xfe"),  # not UTF-8
     _ext(codec.EXT_REF, b""),
@@ -687,6 +696,8 @@ def test_a_decoded_chunk_is_freed_as_soon_as_its_commands_are_dropped(backend: s
 
 
 _VALID_PAYLOADS = [
+    b"\xc4\x04\x10\x20\x30\xff",
+    msgpack.packb([16, 8]),
     msgpack.packb(["<f4", [2, 3], [0, 24]]),
     msgpack.packb(["<u2", [4], b"\x01\x02" * 4]),
     msgpack.packb(["<c16", [], [16, 16]]),
@@ -696,7 +707,7 @@ _VALID_PAYLOADS = [
 
 @settings(max_examples=400, deadline=None)
 @given(st.sampled_from(_VALID_PAYLOADS), st.lists(st.tuples(st.integers(0, 40), st.integers(0, 255)), max_size=4),
-       st.integers(0, 40), st.sampled_from([codec.EXT_NDARRAY, codec.EXT_REF]), st.booleans())
+       st.integers(0, 40), st.sampled_from([codec.EXT_NDARRAY, codec.EXT_BYTEARRAY, codec.EXT_REF]), st.booleans())
 def test_c_and_python_ext_hooks_agree_on_damaged_payloads(
     payload: bytes, edits: list[tuple[int, int]], cut: int, code: int, shuffled: bool
 ) -> None:
