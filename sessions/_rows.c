@@ -526,7 +526,7 @@ build_commands(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     descrsetfunc set[6];
     PyObject *result = NULL, *commands = NULL;
     /* One str object per distinct op and target in the chunk, instead of one per command: a log
-     * read whole keeps a few hundred bytes less per command, and equal strings compare by identity. */
+     * read whole keeps about 150 bytes less per command, and equal strings compare by identity. */
     PyObject *strings = PyDict_New();
     if (strings == NULL) {
         return NULL;
@@ -595,7 +595,7 @@ PyDoc_STRVAR(build_commands_doc,
 "command_type objects (a slots class; args becomes a tuple; equal ops and targets share one\n"
 "str): (commands, -1); or (None, i) when row i is not a list [int, int, str, str, list, dict].");
 
-/* ---- decoding: extension values (arrays and references) --------------------------------------
+/* ---- decoding: extension values (arrays, references, bytearrays) -----------------------------
  *
  * ExtHook(blobs, shuffled, max_dims, dtypes, frombuffer, ref_type, fallback) is msgpack's ext_hook
  * for one chunk. It builds the values that fill logs, on their well-formed path only:
@@ -785,9 +785,10 @@ build_array(ExtHook *self, const unsigned char *data, Py_ssize_t size)
     uint64_t count = 1;
     for (Py_ssize_t i = 0; i < ndim; i++) {
         uint64_t d;
-        if (!read_uint(&r, &d) || d > (uint64_t)PY_SSIZE_T_MAX || __builtin_mul_overflow(count, d, &count)) {
+        if (!read_uint(&r, &d) || d > (uint64_t)PY_SSIZE_T_MAX || (d != 0 && count > UINT64_MAX / d)) {
             return Py_None;
         }
+        count *= d;
         dims[i] = (Py_ssize_t)d;
     }
     uint64_t offset = 0, length = 0;
@@ -797,8 +798,7 @@ build_array(ExtHook *self, const unsigned char *data, Py_ssize_t size)
     else if (!read_array_header(&r, &n) || n != 2 || !read_uint(&r, &offset) || !read_uint(&r, &length)) {
         return Py_None;
     }
-    uint64_t nbytes;
-    if (r.p != r.end || __builtin_mul_overflow(count, (uint64_t)entry->itemsize, &nbytes) || nbytes != length) {
+    if (r.p != r.end || count > UINT64_MAX / (uint64_t)entry->itemsize || count * (uint64_t)entry->itemsize != length) {
         return Py_None;
     }
     PyObject *array;
