@@ -48,7 +48,7 @@ __all__ = ["BLOCK_BYTES", "Hasher", "Segment", "encode_blocks", "decode_blocks"]
 BLOCK_BYTES = 256 << 10
 
 _HEAD = struct.Struct("<III")
-_ARRAY = struct.Struct("<QQII")
+_ARRAY = shuffle_filter.ARRAY_RECORD
 _ITEMSIZES = (2, 4, 8, 16)
 
 #: A run of the raw bytes: (offset in the raw bytes, its bytes, itemsize to shuffle or 0).
@@ -165,7 +165,9 @@ def decode_blocks(
     return body.data
 
 
+# _ARRAY's layout as a numpy record, to read a whole table at once
 _RECORD = np.dtype([("start", "<u8"), ("length", "<u8"), ("itemsize", "<u4"), ("zero", "<u4")])
+assert _RECORD.itemsize == _ARRAY.size
 
 
 def _array_ranges(table: memoryview, raw_size: int, bad: Callable[[str], LogFormatError]) -> tuple[list[int], list[int]]:

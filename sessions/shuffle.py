@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "ARRAY_RECORD",
     "BACKEND",
     "ENV_NO_C",
     "MAX_ITEMSIZE",
@@ -104,7 +105,9 @@ def unshuffle_into_numpy(dst: Any, src: Any, itemsize: int) -> None:
             block[:, plane] = planes[plane, start : start + _BLOCK]
 
 
-_ARRAY_RECORD = struct.Struct("<QQII")
+#: One array of a ``BLOCKS`` chunk's table, as :func:`unshuffle_block` reads it: u64 offset,
+#: u64 length, u32 itemsize, u32 0 (sessions/blocks.py writes them).
+ARRAY_RECORD = struct.Struct("<QQII")
 
 
 def unshuffle_block_python(body: Any, block: Any, block_start: int, arrays: Any) -> None:
@@ -112,12 +115,12 @@ def unshuffle_block_python(body: Any, block: Any, block_start: int, arrays: Any)
     bytes, and ValueError for the same bad arguments, before anything is written)."""
     out, src, table = memoryview(body).cast("B"), memoryview(block).cast("B"), memoryview(arrays).cast("B")
     block_end = block_start + src.nbytes
-    if block_start < 0 or block_end > out.nbytes or table.nbytes % _ARRAY_RECORD.size:
+    if block_start < 0 or block_end > out.nbytes or table.nbytes % ARRAY_RECORD.size:
         raise ValueError(f"unshuffle_block(): a block of {src.nbytes} bytes at {block_start} does not fit a body "
                          f"of {out.nbytes} bytes, or the array table has {table.nbytes} bytes")
     pieces = []
     previous = block_start
-    for k, (start, length, itemsize, _zero) in enumerate(_ARRAY_RECORD.iter_unpack(table)):
+    for k, (start, length, itemsize, _zero) in enumerate(ARRAY_RECORD.iter_unpack(table)):
         lo, hi = max(start, block_start), min(start + length, block_end)
         if not 1 <= itemsize <= MAX_ITEMSIZE or lo < previous or lo > hi or (hi - lo) % itemsize \
                 or (lo - start) % itemsize:
