@@ -15,6 +15,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -30,6 +31,20 @@
 #define GSP_SSE2 1 /* every x86-64 CPU has SSE2 */
 #else
 #define GSP_SSE2 0
+#endif
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#define GSP_MINCORE 1
+#define GSP_MINCORE_VEC unsigned char
+#elif defined(__APPLE__)
+#include <sys/mman.h>
+#include <unistd.h>
+#define GSP_MINCORE 1
+#define GSP_MINCORE_VEC char
+#else
+#define GSP_MINCORE 0 /* no mincore(): outputs are never streamed */
 #endif
 
 #if defined(_MSC_VER) && !defined(restrict)
@@ -247,17 +262,25 @@ unshuffle_tile(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n,
     }
 }
 
-/* Outputs at least this big (half the L2 cache of the development VM) are written with
+/* Outputs at least this big (half the L2 cache of the development VM) may be written with
  * non-temporal stores: they would not stay in cache anyway, and bypassing it saves reading every
- * destination line before writing it (memory-bound: 12 MB in 1.3 instead of 3.3 ms there).
- * Smaller outputs stay in cache for whoever reads them next. */
+ * destination line before writing it (memory-bound: 12 MB in 1.3 instead of 3.3 ms there), and
+ * leaves the cache to the input and to lz4 (a 12 MB chunk decoded on one thread: 0.55x -> 0.63x
+ * lz4's speed on the VM). Only into memory already in use, though: a page the kernel has just
+ * given out is zeroed on its first write and its lines sit in cache, where plain stores are
+ * cheaper (the same 12 MB into fresh pages: 3.5 ms plain, 5.5 ms streamed). Smaller outputs stay
+ * in cache for whoever reads them next. */
 #define STREAM_MIN_BYTES (1 << 20)
+/* unshuffle_block streams array pieces of at least this size (the piece, not the body: mixing
+ * streamed and plain stores in the lines around many small arrays made a chunk of 4 kB arrays
+ * decode 15 % slower). */
+#define STREAM_MIN_PIECE (8 << 10)
 
 ALWAYS_INLINE void
-unshuffle_tiles(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n, int size)
+unshuffle_tiles(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n, int size, int stream)
 {
     Py_ssize_t i = 0;
-    if (n * size >= STREAM_MIN_BYTES && ((uintptr_t)dst & 15) == 0) {
+    if (stream && ((uintptr_t)dst & 15) == 0) {
         for (; i + 16 <= n; i += 16) {
             unshuffle_tile(dst, src, n, i, size, 1);
         }
@@ -350,22 +373,73 @@ shuffle_fast(uint8_t *dst, const uint8_t *src, Py_ssize_t n, Py_ssize_t size)
     shuffle_portable(dst, src, n, size);
 }
 
+/* `stream`: write with non-temporal stores where the SIMD tiles can (see STREAM_MIN_BYTES). */
 static void
-unshuffle_fast(uint8_t *dst, const uint8_t *src, Py_ssize_t n, Py_ssize_t size)
+unshuffle_to(uint8_t *dst, const uint8_t *src, Py_ssize_t n, Py_ssize_t size, int stream)
 {
 #if GSP_SSE2
     switch (size) {
-    case 4: unshuffle_tiles(dst, src, n, 4); return;
-    case 8: unshuffle_tiles(dst, src, n, 8); return;
+    case 4: unshuffle_tiles(dst, src, n, 4, stream); return;
+    case 8: unshuffle_tiles(dst, src, n, 8, stream); return;
     case 16: unshuffle_tiles16(dst, src, n); return;
     default: break;
     }
+#else
+    (void)stream;
 #endif
     if (size == 1) {
         memcpy(dst, src, (size_t)n);
         return;
     }
     unshuffle_portable(dst, src, n, size); /* size 2: the compiler's vectorised word loop is faster */
+}
+
+/* 1 when most pages of [buf, buf + len) are in memory already (memory the process had used and
+ * freed, which malloc hands out again), 0 when most are not (fresh from the kernel), -1 when the
+ * system cannot tell. */
+static int
+mostly_resident(const uint8_t *buf, size_t len)
+{
+#if GSP_MINCORE
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || len == 0) {
+        return -1;
+    }
+    uintptr_t first = (uintptr_t)buf & ~((uintptr_t)page - 1);
+    size_t span = (size_t)((uintptr_t)buf + len - first), pages = (span + (size_t)page - 1) / (size_t)page;
+    unsigned char *vec = malloc(pages);
+    if (vec == NULL) {
+        return -1;
+    }
+    int answer = -1;
+    if (mincore((void *)first, span, (GSP_MINCORE_VEC *)vec) == 0) {
+        size_t resident = 0;
+        for (size_t k = 0; k < pages; k++) {
+            resident += vec[k] & 1;
+        }
+        answer = 2 * resident > pages;
+    }
+    free(vec);
+    return answer;
+#else
+    (void)buf;
+    (void)len;
+    return -1;
+#endif
+}
+
+/* Whether an output of `len` bytes at `dst` should be streamed (see STREAM_MIN_BYTES). */
+static int
+worth_streaming(const uint8_t *dst, size_t len, size_t whole)
+{
+    return GSP_SSE2 && whole >= STREAM_MIN_BYTES && mostly_resident(dst, len) == 1;
+}
+
+static void
+unshuffle_fast(uint8_t *dst, const uint8_t *src, Py_ssize_t n, Py_ssize_t size)
+{
+    size_t len = (size_t)n * (size_t)size;
+    unshuffle_to(dst, src, n, size, worth_streaming(dst, len, len));
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -515,9 +589,13 @@ unshuffle_block(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     (void)module;
     const char *func = "unshuffle_block";
-    if (nargs != 4) {
-        PyErr_Format(PyExc_TypeError, "%s() takes 4 arguments (body, block, block_start, arrays), got %zd", func,
-                     nargs);
+    if (nargs != 4 && nargs != 5) {
+        PyErr_Format(PyExc_TypeError, "%s() takes 4 or 5 arguments (body, block, block_start, arrays[, stream]), "
+                     "got %zd", func, nargs);
+        return NULL;
+    }
+    int stream = nargs == 5 ? PyObject_IsTrue(args[4]) : 0;
+    if (stream < 0) {
         return NULL;
     }
     Py_ssize_t block_start = PyLong_AsSsize_t(args[2]);
@@ -570,6 +648,8 @@ unshuffle_block(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         previous = hi;
     }
     Py_BEGIN_ALLOW_THREADS
+    /* Copies between the pieces (a chunk's rows, read next) are never streamed. */
+    stream = stream && GSP_SSE2;
     uint64_t copied = (uint64_t)block_start; /* body bytes of this block placed so far */
     for (Py_ssize_t k = 0; k < count; k++) {
         const uint8_t *r = table + k * ARRAY_RECORD;
@@ -580,7 +660,8 @@ unshuffle_block(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (copied < lo) {
             memcpy(out + copied, in + (copied - block_start), (size_t)(lo - copied));
         }
-        unshuffle_fast(out + lo, in + (lo - block_start), (Py_ssize_t)((hi - lo) / (uint64_t)itemsize), itemsize);
+        unshuffle_to(out + lo, in + (lo - block_start), (Py_ssize_t)((hi - lo) / (uint64_t)itemsize), itemsize,
+                     stream && hi - lo >= STREAM_MIN_PIECE);
         copied = hi;
     }
     if (copied < block_end) {
@@ -596,16 +677,36 @@ done:
 }
 
 PyDoc_STRVAR(unshuffle_block_doc,
-"unshuffle_block(body, block, block_start, arrays, /)\n--\n\n"
+"unshuffle_block(body, block, block_start, arrays, stream=False, /)\n--\n\n"
 "Place one decompressed block of a BLOCKS chunk at body[block_start:]: the pieces of the arrays\n"
 "in `arrays` (records of u64 offset, u64 length, u32 itemsize, u32 0 in body coordinates, sorted,\n"
-"none past the block) are unshuffled, every other byte is copied. ValueError when the\n"
-"block or a record does not fit, before anything is written.");
+"none past the block) are unshuffled, every other byte is copied. `stream`: write the pieces of\n"
+"8 kB or more with non-temporal stores (ask should_stream(body) before the first block).\n"
+"ValueError when the block or a record does not fit, before anything is written.");
+
+static PyObject *
+should_stream(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    Py_buffer view;
+    if (get_buffer(arg, &view, "should_stream", "dst", 0) < 0) {
+        return NULL;
+    }
+    int answer = worth_streaming((const uint8_t *)view.buf, (size_t)view.len, (size_t)view.len);
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(answer);
+}
+
+PyDoc_STRVAR(should_stream_doc,
+"should_stream(dst, /)\n--\n\n"
+"Whether unshuffling into dst is faster with non-temporal stores: dst is 1 MiB or more and most\n"
+"of its pages are in memory already (reused, not fresh from the kernel).");
 
 static PyMethodDef methods[] = {
     {"shuffle_into", (PyCFunction)(void (*)(void))shuffle_into, METH_FASTCALL, shuffle_into_doc},
     {"unshuffle_into", (PyCFunction)(void (*)(void))unshuffle_into, METH_FASTCALL, unshuffle_into_doc},
     {"unshuffle_block", (PyCFunction)(void (*)(void))unshuffle_block, METH_FASTCALL, unshuffle_block_doc},
+    {"should_stream", (PyCFunction)should_stream, METH_O, should_stream_doc},
     {"_shuffle_into_portable", (PyCFunction)(void (*)(void))shuffle_into_portable, METH_FASTCALL,
      "shuffle_into with the portable loops (for tests)."},
     {"_unshuffle_into_portable", (PyCFunction)(void (*)(void))unshuffle_into_portable, METH_FASTCALL,

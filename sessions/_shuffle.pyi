@@ -16,8 +16,13 @@ def unshuffle_into(dst: Buffer, src: Buffer, itemsize: int, /) -> None:
 def _shuffle_into_portable(dst: Buffer, src: Buffer, itemsize: int, /) -> None: ...
 def _unshuffle_into_portable(dst: Buffer, src: Buffer, itemsize: int, /) -> None: ...
 
-def unshuffle_block(body: Buffer, block: Buffer, block_start: int, arrays: Buffer, /) -> None:
+def unshuffle_block(body: Buffer, block: Buffer, block_start: int, arrays: Buffer, stream: bool = False, /) -> None:
     """One decompressed block of a ``BLOCKS`` chunk placed at ``body[block_start:]``: the pieces
     of the arrays in ``arrays`` (records ``<QQII``: offset, length, itemsize, 0; sorted, none
-    past the block) unshuffled, every other byte copied. ValueError before any write when
-    the block or a record does not fit."""
+    past the block) unshuffled, every other byte copied; ``stream``: pieces of 8 kB or more
+    written with non-temporal stores. ValueError before any write when the block or a record
+    does not fit."""
+
+def should_stream(dst: Buffer, /) -> bool:
+    """Whether unshuffling into ``dst`` is faster with non-temporal stores: 1 MiB or more, most
+    of its pages in memory already."""

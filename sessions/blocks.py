@@ -212,6 +212,8 @@ class _Blocks:
         self.array_ends = array_ends
         self.body = body
         self.block_size = block_size
+        # asked once, before any block lands: each block written makes more of the body resident
+        self.stream = bool(array_starts) and shuffle_filter.should_stream(body)
         count = len(starts) - 1
         bounds = [count * k // parts for k in range(parts + 1)]
         self._untaken = [[bounds[k], bounds[k + 1]] for k in range(parts)]  # [first, stop) of each run
@@ -264,7 +266,7 @@ class _Blocks:
                 continue
             if shuffled_here:  # its array pieces unshuffled, the bytes between them copied
                 shuffle_filter.unshuffle_block(out, block[: block_end - block_start], block_start,
-                                               self.table[first * _ARRAY.size : stop * _ARRAY.size])
+                                               self.table[first * _ARRAY.size : stop * _ARRAY.size], self.stream)
             if block_start == in_order:  # after a bad or stolen block, in_order stays behind for good
                 in_order = block_end
                 if early is not None and in_order >= early[0]:

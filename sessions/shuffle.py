@@ -32,6 +32,8 @@ __all__ = [
     "MAX_ITEMSIZE",
     "shuffle_into",
     "shuffle_into_numpy",
+    "should_stream",
+    "should_stream_python",
     "shuffled",
     "unshuffle",
     "unshuffle_block",
@@ -110,9 +112,10 @@ def unshuffle_into_numpy(dst: Any, src: Any, itemsize: int) -> None:
 ARRAY_RECORD = struct.Struct("<QQII")
 
 
-def unshuffle_block_python(body: Any, block: Any, block_start: int, arrays: Any) -> None:
+def unshuffle_block_python(body: Any, block: Any, block_start: int, arrays: Any, stream: bool = False) -> None:
     """:func:`unshuffle_block` as a Python loop over the pieces (the twin of the C one: the same
-    bytes, and ValueError for the same bad arguments, before anything is written)."""
+    bytes, and ValueError for the same bad arguments, before anything is written; ``stream`` is
+    a hint it has no use for)."""
     out, src, table = memoryview(body).cast("B"), memoryview(block).cast("B"), memoryview(arrays).cast("B")
     block_end = block_start + src.nbytes
     if block_start < 0 or block_end > out.nbytes or table.nbytes % ARRAY_RECORD.size:
@@ -136,6 +139,11 @@ def unshuffle_block_python(body: Any, block: Any, block_start: int, arrays: Any)
         copied = hi
     if copied < block_end:
         out[copied:block_end] = src[copied - block_start :]
+
+
+def should_stream_python(dst: Any) -> bool:
+    """:func:`should_stream` where the C kernel is not used: numpy's copies have no streamed stores."""
+    return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -162,27 +170,31 @@ unshuffle_into: Kernel = _kernel.unshuffle_into if _kernel is not None else unsh
 #: ``unshuffle_block(body, block, block_start, arrays)``: one decompressed block of a ``BLOCKS``
 #: chunk placed at ``body[block_start:]``, the pieces of the arrays in ``arrays`` (the chunk's
 #: records of u64 offset, u64 length, u32 itemsize, u32 0, sorted, none past the block)
-#: unshuffled, every other byte copied (sessions/blocks.py).
-unshuffle_block: Callable[[Any, Any, int, Any], None] = (
-    _kernel.unshuffle_block if _kernel is not None else unshuffle_block_python
-)
+#: unshuffled, every other byte copied (sessions/blocks.py). An optional fifth argument,
+#: ``stream``, writes the pieces with non-temporal stores (see :func:`should_stream`).
+unshuffle_block: Callable[..., None] = _kernel.unshuffle_block if _kernel is not None else unshuffle_block_python
+#: ``should_stream(dst)``: whether unshuffling into ``dst`` (a whole chunk's body, asked before
+#: its first block) is faster with non-temporal stores: 1 MiB or more, and most of its pages
+#: reused memory rather than pages the kernel has just given out (which it zeroes, leaving them
+#: in cache for plain stores). Always False with the numpy code.
+should_stream: Callable[[Any], bool] = _kernel.should_stream if _kernel is not None else should_stream_python
 
 
 def use(backend: str) -> None:
     """Switch this process to ``"c"`` or ``"numpy"`` (benchmarks compare both in one run; the
     chunk encoder and the decoder look the functions up here at each call). ``ValueError`` for
     an unknown name, or ``"c"`` when the kernel is not built."""
-    global BACKEND, shuffle_into, unshuffle_into, unshuffle_block
+    global BACKEND, shuffle_into, unshuffle_into, unshuffle_block, should_stream
     if backend == "numpy":
         shuffle_into, unshuffle_into = shuffle_into_numpy, unshuffle_into_numpy
-        unshuffle_block = unshuffle_block_python
+        unshuffle_block, should_stream = unshuffle_block_python, should_stream_python
     elif backend == "c":
         try:
             from sessions import _shuffle
         except ImportError:
             raise ValueError("the C shuffle kernel sessions._shuffle is not built") from None
         shuffle_into, unshuffle_into = _shuffle.shuffle_into, _shuffle.unshuffle_into
-        unshuffle_block = _shuffle.unshuffle_block
+        unshuffle_block, should_stream = _shuffle.unshuffle_block, _shuffle.should_stream
     else:
         raise ValueError(f"unknown shuffle backend {backend!r} (expected 'c' or 'numpy')")
     BACKEND = backend

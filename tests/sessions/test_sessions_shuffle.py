@@ -289,16 +289,20 @@ def test_use_switches_the_encoder_and_decoder_in_process() -> None:
 @pytest.mark.parametrize("itemsize", [4, 8])
 @pytest.mark.parametrize("aligned", [True, False])
 def test_large_outputs_streamed_past_the_cache_are_exact(itemsize: int, aligned: bool) -> None:
-    """Outputs of 1 MiB and more take the non-temporal store path of the C kernel when aligned."""
+    """Outputs of 1 MiB and more into memory in use take the non-temporal store path of the C
+    kernel when aligned."""
     count = (3 << 20) // itemsize + 13  # 3 MiB and a tail that is not a whole SIMD tile
     data = np.random.default_rng(itemsize).integers(0, 256, count * itemsize, dtype=np.uint8)
     planes = np.frombuffer(reference_planes(data.tobytes(), itemsize), dtype=np.uint8)
     for name, (_, inv) in _implementations().items():
-        store = np.zeros(data.size + 16, dtype=np.uint8)
+        store = np.empty(data.size + 16, dtype=np.uint8)
+        store[:] = 0  # every page written: resident, so the C kernel streams
         start = 0 if aligned else 3
         if aligned:
             start = (-store.ctypes.data) % 16
         dst = store[start : start + data.size]
+        if sys.platform == "linux":
+            assert _c_module().should_stream(dst)
         inv(dst, planes, itemsize)
         assert np.array_equal(dst, data), name
         assert not store[:start].any() and not store[start + data.size :].any(), f"{name} wrote outside dst"
@@ -347,6 +351,45 @@ def test_unshuffle_block_implementations_place_the_same_bytes(data: st.DataObjec
         function(body, block, block_start, _records(arrays))
         assert bytes(body[block_start : block_start + block_len]) == expected, name
         assert body[:block_start] == b"\xee" * block_start and body[-8:] == b"\xee" * 8, f"{name} wrote outside"
+
+
+@pytest.mark.parametrize("misaligned", [0, 4], ids=["aligned", "misaligned"])
+def test_streamed_blocks_place_the_same_bytes(misaligned: int) -> None:
+    """Pieces of 8 kB and more are written with non-temporal stores when asked: the bytes are
+    the same as plain stores and the Python twin place, small pieces and gaps included."""
+    block_start, block_len = 1 << 20, 256 << 10
+    arrays = [(block_start - 4096, 12288, 4), (block_start + 8208, 4000, 4), (block_start + 12288, 100000, 8),
+              (block_start + 112304, 9000, 2), (block_start + 122000, 120000, 4), (block_start + 243712, 40000, 16)]
+    block = np.random.default_rng(7).integers(0, 256, block_len, dtype=np.uint8).tobytes()
+    expected = _expected_block(block, block_start, arrays)
+    store = np.empty(block_start + block_len + 64, dtype=np.uint8)
+    offset = (-store.ctypes.data) % 16 + misaligned
+    body = store[offset : offset + block_start + block_len + 32]
+    calls = [("c streamed", _c_module().unshuffle_block, True), ("c", _c_module().unshuffle_block, False),
+             ("python", shuffle.unshuffle_block_python, True)]
+    for name, function, stream in calls:
+        body[:] = 0xEE
+        function(body, block, block_start, _records(arrays), stream)
+        assert body[block_start : block_start + block_len].tobytes() == expected, name
+        assert (body[:block_start] == 0xEE).all() and (body[-32:] == 0xEE).all(), f"{name} wrote outside"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="mincore() answers are checked where they are known")
+def test_should_stream_only_into_big_memory_already_in_use() -> None:
+    import mmap
+
+    c = _c_module()
+    fresh = mmap.mmap(-1, 4 << 20)  # anonymous pages, none touched: the kernel has not given them out yet
+    try:
+        view = np.frombuffer(fresh, dtype=np.uint8)
+        assert not c.should_stream(view)
+        view[::4096] = 1  # one write per page: each page now resident
+        assert c.should_stream(view)
+        assert not c.should_stream(view[: 1 << 19]), "half a MiB stays in cache: plain stores"
+        del view
+    finally:
+        fresh.close()
+    assert shuffle.should_stream_python(np.ones(4 << 20, dtype=np.uint8)) is False
 
 
 BAD_BLOCK_CALLS: list[tuple[str, int, int, list[tuple[int, int, int]], bytes]] = [
