@@ -401,6 +401,7 @@ unshuffle_to(uint8_t *dst, const uint8_t *src, Py_ssize_t n, Py_ssize_t size, in
 {
 #if GSP_SSE2
     switch (size) {
+    case 2: unshuffle_tiles(dst, src, n, 2, stream); return;
     case 4: unshuffle_tiles(dst, src, n, 4, stream); return;
     case 8: unshuffle_tiles(dst, src, n, 8, stream); return;
     case 16: unshuffle_tiles16(dst, src, n); return;
@@ -413,7 +414,7 @@ unshuffle_to(uint8_t *dst, const uint8_t *src, Py_ssize_t n, Py_ssize_t size, in
         memcpy(dst, src, (size_t)n);
         return;
     }
-    unshuffle_portable(dst, src, n, size); /* size 2: the compiler's vectorised word loop is faster */
+    unshuffle_portable(dst, src, n, size);
 }
 
 /* 1 when most pages of [buf, buf + len) are in memory already (memory the process had used and
