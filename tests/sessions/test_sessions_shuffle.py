@@ -374,6 +374,25 @@ def test_streamed_blocks_place_the_same_bytes(misaligned: int) -> None:
         assert (body[:block_start] == 0xEE).all() and (body[-32:] == 0xEE).all(), f"{name} wrote outside"
 
 
+@pytest.mark.parametrize("itemsize", [2, 4, 8])
+@pytest.mark.parametrize("line_offset", [0, 16, 32, 48])
+@pytest.mark.parametrize("extra_items", [0, 1, 15, 17, 33])
+def test_streamed_pieces_keep_their_partial_lines_exact(itemsize: int, line_offset: int, extra_items: int) -> None:
+    """A streamed piece writes its whole cache lines streamed and its partial first and last
+    lines plain: every start within a line and every tail length lands the same bytes."""
+    length = 8192 + extra_items * itemsize
+    block = np.random.default_rng(length + line_offset).integers(0, 256, length, dtype=np.uint8).tobytes()
+    expected = _expected_block(block, 0, [(0, length, itemsize)])
+    store = np.empty(length + 256, dtype=np.uint8)
+    start = (-store.ctypes.data) % 64 + line_offset
+    for stream in (True, False):
+        store[:] = 0xEE
+        body = store[start : start + length + 64]
+        _c_module().unshuffle_block(body, block, 0, _records([(0, length, itemsize)]), stream)
+        assert body[:length].tobytes() == expected, f"stream={stream}"
+        assert (store[:start] == 0xEE).all() and (store[start + length :] == 0xEE).all(), "wrote outside the piece"
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="mincore() answers are checked where they are known")
 def test_should_stream_only_into_big_memory_already_in_use() -> None:
     import mmap
