@@ -206,6 +206,20 @@ unshuffle_portable(uint8_t *dst, const uint8_t *src, Py_ssize_t n, Py_ssize_t si
     unshuffle_range(dst, src, n, size, 0, n);
 }
 
+/* Outputs at least this big (half the L2 cache of the development VM) may be written with
+ * non-temporal stores: they would not stay in cache anyway, and bypassing it saves reading every
+ * destination line before writing it (memory-bound: 12 MB in 1.3 instead of 3.3 ms there), and
+ * leaves the cache to the input and to lz4 (a 12 MB chunk decoded on one thread: 0.55x -> 0.63x
+ * lz4's speed on the VM). Only into memory already in use, though: a page the kernel has just
+ * given out is zeroed on its first write and its lines sit in cache, where plain stores are
+ * cheaper (the same 12 MB into fresh pages: 3.5 ms plain, 5.5 ms streamed). Smaller outputs stay
+ * in cache for whoever reads them next. */
+#define STREAM_MIN_BYTES (1 << 20)
+/* unshuffle_block streams array pieces of at least this size: 4 kB pieces measured the same
+ * either way once only whole lines were streamed (see unshuffle_tiles), and each streamed piece
+ * ends with a fence. */
+#define STREAM_MIN_PIECE (8 << 10)
+
 #if GSP_SSE2
 /* SSE2 tiles of 16 items (itemsize 2, 4, 8 or 16): the tile is `size` vectors of 16 bytes, a
  * (size x 16) or (16 x size) byte matrix, transposed by rounds of byte interleaving. An
@@ -279,19 +293,6 @@ unshuffle_tile(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n,
     }
 }
 
-/* Outputs at least this big (half the L2 cache of the development VM) may be written with
- * non-temporal stores: they would not stay in cache anyway, and bypassing it saves reading every
- * destination line before writing it (memory-bound: 12 MB in 1.3 instead of 3.3 ms there), and
- * leaves the cache to the input and to lz4 (a 12 MB chunk decoded on one thread: 0.55x -> 0.63x
- * lz4's speed on the VM). Only into memory already in use, though: a page the kernel has just
- * given out is zeroed on its first write and its lines sit in cache, where plain stores are
- * cheaper (the same 12 MB into fresh pages: 3.5 ms plain, 5.5 ms streamed). Smaller outputs stay
- * in cache for whoever reads them next. */
-#define STREAM_MIN_BYTES (1 << 20)
-/* unshuffle_block streams array pieces of at least this size: 4 kB pieces measured the same
- * either way once only whole lines were streamed (see unshuffle_tiles), and each streamed piece
- * ends with a fence. */
-#define STREAM_MIN_PIECE (8 << 10)
 
 ALWAYS_INLINE void
 unshuffle_tiles(uint8_t *restrict dst, const uint8_t *restrict src, Py_ssize_t n, int size, int stream)
