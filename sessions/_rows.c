@@ -621,6 +621,10 @@ typedef struct {
     PyObject *dtype;
     Py_ssize_t itemsize;
     int floating; /* float or complex, itemsize > 1: shuffled in a shuffled chunk */
+    /* The whole blob area as one array of this dtype, made at its first use: an array at an
+     * offset that is a multiple of the itemsize is a slice of it (0.25 us, against 0.55 us for
+     * np.frombuffer, most of it parsing the call's arguments). */
+    PyObject *typed;
 } DtypeEntry;
 
 typedef struct {
@@ -816,6 +820,23 @@ build_array(ExtHook *self, const unsigned char *data, Py_ssize_t size)
             (self->shuffled && entry->floating)) {
             return Py_None;
         }
+        if (offset % (uint64_t)entry->itemsize == 0) {
+            if (entry->typed == NULL) {
+                PyObject *whole = PyLong_FromSsize_t(self->blobs_len / entry->itemsize);
+                if (whole == NULL) {
+                    return NULL;
+                }
+                PyObject *args[3] = {self->blobs, entry->dtype, whole};
+                entry->typed = PyObject_Vectorcall(self->frombuffer, args, 3, NULL);
+                Py_DECREF(whole);
+                if (entry->typed == NULL) {
+                    return NULL;
+                }
+            }
+            Py_ssize_t first = (Py_ssize_t)(offset / (uint64_t)entry->itemsize);
+            array = PySequence_GetSlice(entry->typed, first, first + (Py_ssize_t)count);
+            goto shaped;
+        }
         PyObject *count_obj = PyLong_FromUnsignedLongLong(count);
         PyObject *offset_obj = PyLong_FromUnsignedLongLong(offset);
         if (count_obj == NULL || offset_obj == NULL) {
@@ -828,6 +849,7 @@ build_array(ExtHook *self, const unsigned char *data, Py_ssize_t size)
         Py_DECREF(count_obj);
         Py_DECREF(offset_obj);
     }
+shaped:
     if (array == NULL || ndim == 1) {
         return array;
     }
@@ -926,6 +948,7 @@ ExtHook_traverse(ExtHook *self, visitproc visit, void *arg)
     Py_VISIT(self->fallback); /* a bound method of the decoder that holds this hook: a cycle */
     for (int i = 0; i < self->dtype_count; i++) {
         Py_VISIT(self->dtypes[i].dtype);
+        Py_VISIT(self->dtypes[i].typed);
     }
     return 0;
 }
@@ -940,6 +963,7 @@ ExtHook_clear(ExtHook *self)
     Py_CLEAR(self->fallback);
     for (int i = 0; i < self->dtype_count; i++) {
         Py_CLEAR(self->dtypes[i].dtype);
+        Py_CLEAR(self->dtypes[i].typed);
     }
     self->dtype_count = 0;
     return 0;
@@ -1007,6 +1031,7 @@ ExtHook_init(ExtHook *self, PyObject *args, PyObject *kwargs)
         e->name_len = name_len;
         Py_INCREF(dtype);
         e->dtype = dtype;
+        e->typed = NULL;
         e->itemsize = itemsize;
         e->floating = floating;
     }

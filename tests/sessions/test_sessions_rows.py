@@ -573,6 +573,10 @@ def _ext(code: int, payload: bytes) -> msgpack.ExtType:
 HOSTILE_EXT_VALUES: list[Any] = [
     _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [2], [0, 8]])),  # fine: the reference case
     _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [2], b"\x00" * 8])),  # fine, inline
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [2], [2, 8]])),  # fine, at an offset not a multiple of 4
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<i2", [3], [1, 6]])),  # fine, odd offset
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f8", [2, 2], [32, 32]])),  # fine, ends with the blob area
+    _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [16], [0, 64]])),  # fine, the whole blob area
     _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [3], [0, 8]])),  # size does not match
     _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [2], [60, 8]])),  # outside the blob area
     _ext(codec.EXT_NDARRAY, msgpack.packb(["<f4", [2], [2**63, 8]])),
