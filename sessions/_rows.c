@@ -506,6 +506,24 @@ row_is_well_formed(PyObject *row)
            PyUnicode_Check(f[3]) && PyList_Check(f[4]) && PyDict_Check(f[5]);
 }
 
+/* A tuple of objects the cyclic collector does not handle (numbers, strings, numpy arrays) or of
+ * tuples it has untracked cannot be part of a cycle: the collector untracks such a tuple itself
+ * (the same rule as CPython's _PyTuple_MaybeUntrack), but only after walking it once in a
+ * collection. Untracked from the start, the argument tuples of a chunk cost no collection. Any
+ * other container (a dict, a list, even empty) may later take part in a cycle: the tuple stays. */
+static void
+untrack_if_atomic(PyObject *tuple)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(tuple);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(tuple, i);
+        if (PyObject_IS_GC(item) && !(PyTuple_CheckExact(item) && !PyObject_GC_IsTracked(item))) {
+            return;
+        }
+    }
+    PyObject_GC_UnTrack(tuple);
+}
+
 static PyObject *
 build_commands(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -569,6 +587,7 @@ build_commands(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             Py_DECREF(arguments);
             goto done;
         }
+        untrack_if_atomic(arguments);
         PyObject *values[6] = {f[0], f[1], op, target, arguments, f[5]};
         int failed = 0;
         for (int k = 0; k < 6 && !failed; k++) {

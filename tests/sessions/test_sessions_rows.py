@@ -462,6 +462,37 @@ def test_c_and_python_builders_give_the_same_commands() -> None:
         assert _same_value(list(got[4]), list(want[4])) and _same_value(got[5], want[5])
 
 
+def test_c_builder_leaves_atomic_argument_tuples_to_no_collection_and_tracks_the_rest() -> None:
+    """Argument tuples of numbers, strings, arrays and bytes are untracked as they are built (the
+    collector would untrack them itself after walking them once); a tuple holding a container
+    stays tracked, and a cycle through it is still collected."""
+    import gc
+
+    from sessions.chunk import decode_chunk, encode_chunk
+
+    _c_rows()
+    commands = [Command(1, 0, "Buffer.set_data", "b", (np.arange(4, dtype=np.float32), 0, 4)),
+                Command(2, 1, "Viewport.set_x", "v", (3.5, "text", b"raw")),
+                Command(3, 2, "Visual.set", "p", ([1, 2], {"k": 1})),
+                Command(4, 3, "Visual.set", "p", (Ref("uuid-1"),)),
+                Command(5, 4, "Visual.set", "p", ({},))]
+    chunk = encode_chunk(commands)
+    default = codec.ROWS_BACKEND
+    codec.use_rows("c")
+    try:
+        decoded = decode_chunk(chunk).commands()
+    finally:
+        codec.use_rows(default)
+    assert [gc.is_tracked(c.args) for c in decoded] == [False, False, True, True, True]
+    assert decoded[0].args[0].tolist() == [0, 1, 2, 3] and decoded[1:] == commands[1:]
+    holder = decoded[2].args[0]
+    holder.append(decoded[2])  # a cycle: command -> args -> list -> command
+    del decoded, holder
+    gc.collect()
+    cycles = [o for o in gc.get_objects() if type(o) is list and len(o) == 3 and o[:2] == [1, 2] and type(o[2]) is Command]
+    assert not cycles, "the cycle was not collected"
+
+
 def test_c_builder_keeps_one_string_per_distinct_op_and_target() -> None:
     rows_module = _c_rows()
     meta = encode_commands([Command(i, i, "Viewport.set_x", f"v{i % 3}", (i,)) for i in range(30)]).meta
