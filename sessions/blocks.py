@@ -27,7 +27,6 @@ block edge.
 
 from __future__ import annotations
 
-import bisect
 import functools
 import itertools
 import struct
@@ -170,13 +169,13 @@ _RECORD = np.dtype([("start", "<u8"), ("length", "<u8"), ("itemsize", "<u4"), ("
 assert _RECORD.itemsize == _ARRAY.size
 
 
-def _array_ranges(table: memoryview, raw_size: int, bad: Callable[[str], LogFormatError]) -> tuple[list[int], list[int]]:
-    """The start and end offsets of the shuffled arrays of a table of :data:`_ARRAY` records,
-    checked (whole items of 2, 4, 8 or 16 bytes, sorted, inside the raw bytes) all at once: a
-    chunk of many small arrays has thousands."""
+def _array_ranges(table: memoryview, raw_size: int, bad: Callable[[str], LogFormatError]) -> tuple[np.ndarray, np.ndarray]:
+    """The start and end offsets (uint64 arrays) of the shuffled arrays of a table of
+    :data:`_ARRAY` records, checked (whole items of 2, 4, 8 or 16 bytes, sorted, inside the raw
+    bytes) all at once: a chunk of many small arrays has thousands."""
     records = np.frombuffer(table, dtype=_RECORD)
     start, length, itemsize = records["start"], records["length"], records["itemsize"].astype(np.uint64)
-    valid_size = np.isin(itemsize, _ITEMSIZES)
+    valid_size = (itemsize == 2) | (itemsize == 4) | (itemsize == 8) | (itemsize == 16)
     safe_size = np.where(valid_size, itemsize, 1)
     fits = (length <= raw_size) & (start <= raw_size - np.minimum(length, raw_size))
     end = np.where(fits, start + np.minimum(length, raw_size), 0)
@@ -186,7 +185,7 @@ def _array_ranges(table: memoryview, raw_size: int, bad: Callable[[str], LogForm
     if not good.all():
         k = int(np.flatnonzero(~good)[0])
         raise bad(f"bad shuffled array: {int(length[k])} bytes at {int(start[k])}, items of {int(itemsize[k])}")
-    return start.tolist(), end.tolist()
+    return start, end
 
 
 class _Blocks:
@@ -198,8 +197,8 @@ class _Blocks:
     apart), and none sits idle while another is late (a pool thread can take most of a
     millisecond to wake up, and the one hashing the payload starts its run late)."""
 
-    def __init__(self, src: np.ndarray, starts: list[int], table: memoryview, array_starts: list[int],
-                 array_ends: list[int], body: np.ndarray, block_size: int, parts: int, hasher: Hasher | None,
+    def __init__(self, src: np.ndarray, starts: list[int], table: memoryview, array_starts: np.ndarray,
+                 array_ends: np.ndarray, body: np.ndarray, block_size: int, parts: int, hasher: Hasher | None,
                  early: EarlyJob | None = None) -> None:
         if hasher is not None and parts != 1:
             raise ValueError("blocks are hashed as they are taken only when one thread takes them all, in order")
@@ -208,13 +207,18 @@ class _Blocks:
         self.hasher = hasher
         self.starts = starts  # stored offset of each block in the payload, then the payload's end
         self.table = table  # the arrays' records as stored: a block's run of them goes to unshuffle_block
-        self.array_starts = array_starts
-        self.array_ends = array_ends
         self.body = body
         self.block_size = block_size
-        # asked once, before any block lands: each block written makes more of the body resident
-        self.stream = bool(array_starts) and shuffle_filter.should_stream(body)
         count = len(starts) - 1
+        # The run of table records [first, stop) of each block's arrays, found for all blocks at once
+        block_starts = np.arange(count, dtype=np.uint64) * np.uint64(block_size)
+        block_ends = np.minimum(block_starts + np.uint64(block_size), np.uint64(body.nbytes))
+        first = np.searchsorted(array_ends, block_starts, side="right")  # first array ending past the block's start
+        stop = np.maximum(np.searchsorted(array_starts, block_ends, side="left"), first)  # first starting at its end
+        self.pieces = list(zip(first.tolist(), stop.tolist(), strict=True))
+        self.shuffles = len(array_starts) > 0
+        # asked once, before any block lands: each block written makes more of the body resident
+        self.stream = self.shuffles and shuffle_filter.should_stream(body)
         bounds = [count * k // parts for k in range(parts + 1)]
         self._untaken = [[bounds[k], bounds[k + 1]] for k in range(parts)]  # [first, stop) of each run
         self._taking = threading.Lock()
@@ -244,7 +248,7 @@ class _Blocks:
         src, starts, body, block_size = self.src, self.starts, self.body, self.block_size
         raw_size = body.nbytes
         out = body.data
-        scratch = np.empty(min(block_size, raw_size), dtype=np.uint8) if self.array_starts else body
+        scratch = np.empty(min(block_size, raw_size), dtype=np.uint8) if self.shuffles else body
         to_body, to_scratch = lz4_into.BlockCopier(src, body), lz4_into.BlockCopier(src, scratch)
         block = scratch.data
         early = self.early if part == 0 else None
@@ -252,8 +256,7 @@ class _Blocks:
         while (number := self._take(part)) is not None:
             block_start = number * block_size
             block_end = min(block_start + block_size, raw_size)
-            first = bisect.bisect_right(self.array_ends, block_start)  # first array not before the block
-            stop = bisect.bisect_left(self.array_starts, block_end, lo=first)  # first array after it
+            first, stop = self.pieces[number]
             shuffled_here = first < stop
             at, size = starts[number], starts[number + 1] - starts[number]
             try:  # a block with nothing shuffled goes straight to its place; else into cache first
