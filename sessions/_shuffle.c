@@ -734,11 +734,99 @@ PyDoc_STRVAR(should_stream_doc,
 "Whether unshuffling into dst is faster with non-temporal stores: dst is 1 MiB or more and most\n"
 "of its pages are in memory already (reused, not fresh from the kernel).");
 
+/* block_pieces(arrays, raw_size, block_size): the chunk's table of shuffled arrays checked and
+ * split among its blocks in one pass (sessions/blocks.py; shuffle.block_pieces_python is the twin). */
+static PyObject *
+block_pieces(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    const char *func = "block_pieces";
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "%s() takes 3 arguments (arrays, raw_size, block_size), got %zd", func, nargs);
+        return NULL;
+    }
+    Py_ssize_t raw_size = PyLong_AsSsize_t(args[1]), block_size = PyLong_AsSsize_t(args[2]);
+    if ((raw_size == -1 || block_size == -1) && PyErr_Occurred()) {
+        return NULL;
+    }
+    if (raw_size < 0 || block_size <= 0) {
+        PyErr_Format(PyExc_ValueError, "%s(): raw_size must be >= 0 and block_size > 0", func);
+        return NULL;
+    }
+    Py_buffer arrays;
+    if (get_buffer(args[0], &arrays, func, "arrays", 0) < 0) {
+        return NULL;
+    }
+    PyObject *result = NULL;
+    const uint8_t *table = (const uint8_t *)arrays.buf;
+    Py_ssize_t count = arrays.len / ARRAY_RECORD;
+    uint64_t *ends = NULL;
+    if (arrays.len % ARRAY_RECORD) {
+        PyErr_Format(PyExc_ValueError, "%s(): the array table has %zd bytes (not records of %d)", func, arrays.len,
+                     ARRAY_RECORD);
+        goto done;
+    }
+    ends = PyMem_Malloc((size_t)(count ? count : 1) * sizeof(uint64_t));
+    if (ends == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* Whole items of 2, 4, 8 or 16 bytes, inside the raw bytes, sorted, not overlapping. */
+    uint64_t previous = 0, raw = (uint64_t)raw_size;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const uint8_t *r = table + k * ARRAY_RECORD;
+        uint64_t start = le64(r), length = le64(r + 8);
+        uint32_t itemsize = (uint32_t)r[16] | (uint32_t)r[17] << 8 | (uint32_t)r[18] << 16 | (uint32_t)r[19] << 24;
+        int good = (itemsize == 2 || itemsize == 4 || itemsize == 8 || itemsize == 16) && length <= raw &&
+                   start <= raw - length && start % itemsize == 0 && length % itemsize == 0 && start >= previous;
+        if (!good) {
+            PyErr_Format(PyExc_ValueError, "bad shuffled array: %llu bytes at %llu, items of %u",
+                         (unsigned long long)length, (unsigned long long)start, itemsize);
+            goto done;
+        }
+        previous = ends[k] = start + length;
+    }
+    Py_ssize_t blocks = raw_size / block_size + (raw_size % block_size != 0);
+    result = PyList_New(blocks);
+    if (result == NULL) {
+        goto done;
+    }
+    Py_ssize_t first = 0, stop = 0; /* first array ending past the block's start; first starting at its end */
+    for (Py_ssize_t b = 0; b < blocks; b++) {
+        uint64_t block_start = (uint64_t)b * (uint64_t)block_size;
+        uint64_t block_end = block_start + (uint64_t)block_size < raw ? block_start + (uint64_t)block_size : raw;
+        while (first < count && ends[first] <= block_start) {
+            first++;
+        }
+        while (stop < count && le64(table + stop * ARRAY_RECORD) < block_end) {
+            stop++;
+        }
+        PyObject *piece = Py_BuildValue("(nn)", first, stop > first ? stop : first);
+        if (piece == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SET_ITEM(result, b, piece);
+    }
+done:
+    PyMem_Free(ends);
+    PyBuffer_Release(&arrays);
+    return result;
+}
+
+PyDoc_STRVAR(block_pieces_doc,
+"block_pieces(arrays, raw_size, block_size, /)\n--\n\n"
+"The run [first, stop) of the records of `arrays` (u64 offset, u64 length, u32 itemsize, u32 0)\n"
+"that overlap each block of `block_size` raw bytes, as a list of (first, stop), one per block of\n"
+"`raw_size` bytes. ValueError when a record is not whole items of 2, 4, 8 or 16 bytes inside the\n"
+"raw bytes, sorted and not overlapping the one before (its message names the record).");
+
 static PyMethodDef methods[] = {
     {"shuffle_into", (PyCFunction)(void (*)(void))shuffle_into, METH_FASTCALL, shuffle_into_doc},
     {"unshuffle_into", (PyCFunction)(void (*)(void))unshuffle_into, METH_FASTCALL, unshuffle_into_doc},
     {"unshuffle_block", (PyCFunction)(void (*)(void))unshuffle_block, METH_FASTCALL, unshuffle_block_doc},
     {"should_stream", (PyCFunction)should_stream, METH_O, should_stream_doc},
+    {"block_pieces", (PyCFunction)(void (*)(void))block_pieces, METH_FASTCALL, block_pieces_doc},
     {"_shuffle_into_portable", (PyCFunction)(void (*)(void))shuffle_into_portable, METH_FASTCALL,
      "shuffle_into with the portable loops (for tests)."},
     {"_unshuffle_into_portable", (PyCFunction)(void (*)(void))unshuffle_into_portable, METH_FASTCALL,

@@ -26,3 +26,8 @@ def unshuffle_block(body: Buffer, block: Buffer, block_start: int, arrays: Buffe
 def should_stream(dst: Buffer, /) -> bool:
     """Whether unshuffling into ``dst`` is faster with non-temporal stores: 1 MiB or more, most
     of its pages in memory already."""
+
+def block_pieces(arrays: Buffer, raw_size: int, block_size: int, /) -> list[tuple[int, int]]:
+    """The run ``(first, stop)`` of the records of ``arrays`` (``<QQII``) that overlap each block
+    of ``block_size`` raw bytes; ValueError naming the first record that is not whole items of 2,
+    4, 8 or 16 bytes inside the raw bytes, sorted and apart from the one before."""

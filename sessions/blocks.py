@@ -135,7 +135,10 @@ def decode_blocks(
     if table_end + sum(sizes) != payload.nbytes:
         raise bad(f"blocks add up to {table_end + sum(sizes)} bytes, the payload has {payload.nbytes}")
     table = payload[_HEAD.size + 4 * block_count : table_end]
-    array_starts, array_ends = _array_ranges(table, raw_size, bad)
+    try:
+        pieces = shuffle_filter.block_pieces(table, raw_size, block_size)
+    except ValueError as error:
+        raise bad(str(error)) from None
     src = np.frombuffer(payload, dtype=np.uint8)
     body = np.empty(raw_size, dtype=np.uint8)  # no zero fill: every block writes its own bytes
     if hasher is not None:
@@ -144,7 +147,7 @@ def decode_blocks(
     # One thread hashes each block as it takes it: the checksum reads it from memory, lz4 from
     # cache. Several threads would queue for the lock that keeps the blocks in order, so one of
     # them hashes all the stored blocks in one go instead, then joins the others.
-    blocks = _Blocks(src, list(itertools.accumulate(sizes, initial=table_end)), table, array_starts, array_ends,
+    blocks = _Blocks(src, list(itertools.accumulate(sizes, initial=table_end)), table, pieces, array_count > 0,
                      body, block_size, workers, hasher if workers == 1 else None, early if workers > 1 else None)
     if workers == 1:
         blocks.decode_part(0)
@@ -164,30 +167,6 @@ def decode_blocks(
     return body.data
 
 
-# _ARRAY's layout as a numpy record, to read a whole table at once
-_RECORD = np.dtype([("start", "<u8"), ("length", "<u8"), ("itemsize", "<u4"), ("zero", "<u4")])
-assert _RECORD.itemsize == _ARRAY.size
-
-
-def _array_ranges(table: memoryview, raw_size: int, bad: Callable[[str], LogFormatError]) -> tuple[np.ndarray, np.ndarray]:
-    """The start and end offsets (uint64 arrays) of the shuffled arrays of a table of
-    :data:`_ARRAY` records, checked (whole items of 2, 4, 8 or 16 bytes, sorted, inside the raw
-    bytes) all at once: a chunk of many small arrays has thousands."""
-    records = np.frombuffer(table, dtype=_RECORD)
-    start, length, itemsize = records["start"], records["length"], records["itemsize"].astype(np.uint64)
-    valid_size = (itemsize == 2) | (itemsize == 4) | (itemsize == 8) | (itemsize == 16)
-    safe_size = np.where(valid_size, itemsize, 1)
-    fits = (length <= raw_size) & (start <= raw_size - np.minimum(length, raw_size))
-    end = np.where(fits, start + np.minimum(length, raw_size), 0)
-    after_previous = np.ones(len(records), dtype=bool)
-    after_previous[1:] = start[1:] >= end[:-1]
-    good = valid_size & fits & (start % safe_size == 0) & (length % safe_size == 0) & after_previous
-    if not good.all():
-        k = int(np.flatnonzero(~good)[0])
-        raise bad(f"bad shuffled array: {int(length[k])} bytes at {int(start[k])}, items of {int(itemsize[k])}")
-    return start, end
-
-
 class _Blocks:
     """One payload's blocks, decoded into ``body`` by several threads.
 
@@ -197,8 +176,8 @@ class _Blocks:
     apart), and none sits idle while another is late (a pool thread can take most of a
     millisecond to wake up, and the one hashing the payload starts its run late)."""
 
-    def __init__(self, src: np.ndarray, starts: list[int], table: memoryview, array_starts: np.ndarray,
-                 array_ends: np.ndarray, body: np.ndarray, block_size: int, parts: int, hasher: Hasher | None,
+    def __init__(self, src: np.ndarray, starts: list[int], table: memoryview, pieces: list[tuple[int, int]],
+                 shuffles: bool, body: np.ndarray, block_size: int, parts: int, hasher: Hasher | None,
                  early: EarlyJob | None = None) -> None:
         if hasher is not None and parts != 1:
             raise ValueError("blocks are hashed as they are taken only when one thread takes them all, in order")
@@ -210,13 +189,8 @@ class _Blocks:
         self.body = body
         self.block_size = block_size
         count = len(starts) - 1
-        # The run of table records [first, stop) of each block's arrays, found for all blocks at once
-        block_starts = np.arange(count, dtype=np.uint64) * np.uint64(block_size)
-        block_ends = np.minimum(block_starts + np.uint64(block_size), np.uint64(body.nbytes))
-        first = np.searchsorted(array_ends, block_starts, side="right")  # first array ending past the block's start
-        stop = np.maximum(np.searchsorted(array_starts, block_ends, side="left"), first)  # first starting at its end
-        self.pieces = list(zip(first.tolist(), stop.tolist(), strict=True))
-        self.shuffles = len(array_starts) > 0
+        self.pieces = pieces  # the run [first, stop) of table records of each block's arrays
+        self.shuffles = shuffles
         # asked once, before any block lands: each block written makes more of the body resident
         self.stream = self.shuffles and shuffle_filter.should_stream(body)
         bounds = [count * k // parts for k in range(parts + 1)]

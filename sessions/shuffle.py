@@ -30,6 +30,8 @@ __all__ = [
     "BACKEND",
     "ENV_NO_C",
     "MAX_ITEMSIZE",
+    "block_pieces",
+    "block_pieces_python",
     "shuffle_into",
     "shuffle_into_numpy",
     "should_stream",
@@ -141,6 +143,40 @@ def unshuffle_block_python(body: Any, block: Any, block_start: int, arrays: Any,
         out[copied:block_end] = src[copied - block_start :]
 
 
+#: :data:`ARRAY_RECORD` as a numpy record, to read a whole table at once
+_RECORD = np.dtype([("start", "<u8"), ("length", "<u8"), ("itemsize", "<u4"), ("zero", "<u4")])
+assert _RECORD.itemsize == ARRAY_RECORD.size
+
+
+def block_pieces_python(arrays: Any, raw_size: int, block_size: int) -> list[tuple[int, int]]:
+    """:func:`block_pieces` with numpy (the twin of the C one: the same runs, and ValueError with
+    the same message for the same first bad record)."""
+    if raw_size < 0 or block_size <= 0:
+        raise ValueError("block_pieces(): raw_size must be >= 0 and block_size > 0")
+    table = memoryview(arrays).cast("B")
+    if table.nbytes % ARRAY_RECORD.size:
+        raise ValueError(f"block_pieces(): the array table has {table.nbytes} bytes (not records of "
+                         f"{ARRAY_RECORD.size})")
+    records = np.frombuffer(table, dtype=_RECORD)
+    start, length, itemsize = records["start"], records["length"], records["itemsize"].astype(np.uint64)
+    valid_size = (itemsize == 2) | (itemsize == 4) | (itemsize == 8) | (itemsize == 16)
+    safe_size = np.where(valid_size, itemsize, 1)
+    fits = (length <= raw_size) & (start <= raw_size - np.minimum(length, raw_size))
+    end = np.where(fits, start + np.minimum(length, raw_size), 0)
+    after_previous = np.ones(len(records), dtype=bool)
+    after_previous[1:] = start[1:] >= end[:-1]
+    good = valid_size & fits & (start % safe_size == 0) & (length % safe_size == 0) & after_previous
+    if not good.all():
+        k = int(np.flatnonzero(~good)[0])
+        raise ValueError(f"bad shuffled array: {int(length[k])} bytes at {int(start[k])}, items of {int(itemsize[k])}")
+    count = -(-raw_size // block_size)
+    block_starts = np.arange(count, dtype=np.uint64) * np.uint64(block_size)
+    block_ends = np.minimum(block_starts + np.uint64(block_size), np.uint64(raw_size))
+    first = np.searchsorted(end, block_starts, side="right")  # first array ending past the block's start
+    stop = np.maximum(np.searchsorted(start, block_ends, side="left"), first)  # first starting at its end
+    return list(zip(first.tolist(), stop.tolist(), strict=True))
+
+
 def should_stream_python(dst: Any) -> bool:
     """:func:`should_stream` where the C kernel is not used: numpy's copies have no streamed stores."""
     return False
@@ -173,6 +209,13 @@ unshuffle_into: Kernel = _kernel.unshuffle_into if _kernel is not None else unsh
 #: unshuffled, every other byte copied (sessions/blocks.py). An optional fifth argument,
 #: ``stream``, writes the pieces with non-temporal stores (see :func:`should_stream`).
 unshuffle_block: Callable[..., None] = _kernel.unshuffle_block if _kernel is not None else unshuffle_block_python
+#: ``block_pieces(arrays, raw_size, block_size)``: a ``BLOCKS`` chunk's table of shuffled arrays
+#: (records of u64 offset, u64 length, u32 itemsize, u32 0) checked, whole items of 2, 4, 8 or 16
+#: bytes, inside the raw bytes, sorted, not overlapping (else ValueError naming the first bad
+#: record), and cut into one run ``(first, stop)`` of records per block: those that overlap it.
+block_pieces: Callable[[Any, int, int], list[tuple[int, int]]] = (
+    _kernel.block_pieces if _kernel is not None else block_pieces_python
+)
 #: ``should_stream(dst)``: whether unshuffling into ``dst`` (a whole chunk's body, asked before
 #: its first block) is faster with non-temporal stores: 1 MiB or more, and most of its pages
 #: reused memory rather than pages the kernel has just given out (which it zeroes, leaving them
@@ -184,10 +227,11 @@ def use(backend: str) -> None:
     """Switch this process to ``"c"`` or ``"numpy"`` (benchmarks compare both in one run; the
     chunk encoder and the decoder look the functions up here at each call). ``ValueError`` for
     an unknown name, or ``"c"`` when the kernel is not built."""
-    global BACKEND, shuffle_into, unshuffle_into, unshuffle_block, should_stream
+    global BACKEND, shuffle_into, unshuffle_into, unshuffle_block, should_stream, block_pieces
     if backend == "numpy":
         shuffle_into, unshuffle_into = shuffle_into_numpy, unshuffle_into_numpy
         unshuffle_block, should_stream = unshuffle_block_python, should_stream_python
+        block_pieces = block_pieces_python
     elif backend == "c":
         try:
             from sessions import _shuffle
@@ -195,6 +239,7 @@ def use(backend: str) -> None:
             raise ValueError("the C shuffle kernel sessions._shuffle is not built") from None
         shuffle_into, unshuffle_into = _shuffle.shuffle_into, _shuffle.unshuffle_into
         unshuffle_block, should_stream = _shuffle.unshuffle_block, _shuffle.should_stream
+        block_pieces = _shuffle.block_pieces
     else:
         raise ValueError(f"unknown shuffle backend {backend!r} (expected 'c' or 'numpy')")
     BACKEND = backend

@@ -428,6 +428,56 @@ def test_should_stream_only_into_big_memory_already_in_use() -> None:
     assert shuffle.should_stream_python(np.ones(4 << 20, dtype=np.uint8)) is False
 
 
+def _pieces_outcome(function: Callable[..., Any], table: bytes, raw_size: int, block_size: int) -> Any:
+    try:
+        return ("ok", function(table, raw_size, block_size))
+    except ValueError as error:
+        return ("error", str(error))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_block_pieces_twins_agree_on_tables_good_and_bad(data: st.DataObject) -> None:
+    """The table of shuffled arrays is checked and cut among the blocks the same way by the C
+    function and its numpy twin, hostile records included (the same first bad record named)."""
+    block_size = 16 * data.draw(st.integers(1, 64))
+    arrays: list[tuple[int, int, int]] = []
+    at = 0
+    for _ in range(data.draw(st.integers(0, 12))):
+        itemsize = data.draw(st.sampled_from([2, 4, 8, 16]))
+        at = (at + data.draw(st.integers(0, 40)) + 15) // 16 * 16
+        length = itemsize * data.draw(st.integers(0, 100))
+        arrays.append((at, length, itemsize))
+        at += length
+    raw_size = at + data.draw(st.integers(0, 200))
+    if arrays and data.draw(st.booleans()):  # spoil one record
+        k = data.draw(st.integers(0, len(arrays) - 1))
+        start, length, itemsize = arrays[k]
+        arrays[k] = data.draw(st.sampled_from([
+            (start, length, 3), (start, length, 0), (start + 1, length, itemsize), (start, length + 1, itemsize),
+            (start, raw_size + 16, itemsize), (2**64 - 16, 32, 16), (max(0, start - 32), length + 64, itemsize),
+            (raw_size // 16 * 16, 16, 16),  # ends past the raw bytes
+        ]))
+    table = _records(arrays)
+    c = _pieces_outcome(_c_module().block_pieces, table, raw_size, block_size)
+    python = _pieces_outcome(shuffle.block_pieces_python, table, raw_size, block_size)
+    assert c == python
+    if c[0] == "ok":  # each block's run: exactly the arrays that overlap it (or are empty inside it)
+        for number, (first, stop) in enumerate(c[1]):
+            lo, hi = number * block_size, min((number + 1) * block_size, raw_size)
+            overlapping = [k for k, (start, length, _) in enumerate(arrays) if start < hi and start + length > lo]
+            assert set(overlapping) <= set(range(first, stop))
+            assert all(arrays[k][0] + arrays[k][1] > lo or arrays[k][1] == 0 for k in range(first, stop))
+
+
+def test_block_pieces_refuses_bad_arguments_alike() -> None:
+    for function in (_c_module().block_pieces, shuffle.block_pieces_python):
+        with pytest.raises(ValueError, match="records of 24"):
+            function(b"\x00" * 10, 100, 16)
+        with pytest.raises(ValueError, match="block_size"):
+            function(b"", 100, 0)
+
+
 BAD_BLOCK_CALLS: list[tuple[str, int, int, list[tuple[int, int, int]], bytes]] = [
     ("block past the body", 32, 90, [], b""),
     ("table not whole records", 0, 64, [], b"\x00" * 10),
