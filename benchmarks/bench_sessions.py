@@ -8,8 +8,9 @@
      (median of the paired ratios);
      a byte-shuffled chunk is decoded with the C kernel and with the numpy fallback in turn;
      then the per-command cost of decoding small commands (k commands/s), chunks of many
-     mid-sized arrays against lz4, and reading a log of scalar setters with the garbage
-     collector on, paused while decoding or not;
+     mid-sized arrays against lz4, reading a log of scalar setters with the garbage
+     collector on, paused while decoding or not, and a session recorded from
+     ``examples/animation.py`` (bytearray payloads, as GSP programs pass them) read whole;
   2. the shuffle filter on smooth and random float32 data (size and speed, with and without),
      and the shuffle/unshuffle kernels alone in GB/s (C, numpy, and a plain copy of the same
      bytes as the memory-bandwidth baseline);
@@ -272,6 +273,58 @@ def bench_read_small_log(count: int = 200_000, rounds: int = 5) -> None:
 # --------------------------------------------------------------------------------------------
 # 2. shuffle filter
 # --------------------------------------------------------------------------------------------
+def bench_read_recorded_session(points: int = 100_000, frames: int = 60, rounds: int = 9) -> None:
+    """A session recorded the way GSP programs record: ``examples/animation.py`` under
+    ``gsp record --no-render``, its positions handed to ``Buffer.set_data`` as bytearrays (the
+    GSP API's type) every frame. Its COMMANDS chunks decoded in memory, and the whole file read
+    through ``LogReader.commands()``, against lz4 decompressing the same stored blocks."""
+    import subprocess
+
+    print(f"== 1e. a recorded session ({points} points x {frames} frames, bytearray payloads) read whole ==")
+    script = Path(__file__).resolve().parent.parent / "examples" / "animation.py"
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "animation.gsplog"
+        env = dict(os.environ, GSP_EXAMPLE_POINTS=str(points))
+        subprocess.run([sys.executable, "-m", "gsplog_cli.main", "record", str(script), "-o", str(path), "--frames",
+                        str(frames), "--no-render"], check=True, env=env, capture_output=True)
+        chunks, blocks = [], []
+        with LogReader(path) as reader:
+            for entry in reader.index.entries:
+                data = bytes(reader._pread(entry.offset, entry.size))
+                if peek_chunk_header(data).kind == 1:  # COMMANDS
+                    chunks.append(data)
+                    blocks += stored_blocks(data) if peek_chunk_header(data).flags & ChunkFlags.BLOCKS else []
+
+        def lz4_only() -> None:
+            for stored, size in blocks:
+                lz4.block.decompress(stored, uncompressed_size=size)
+
+        def decode_all() -> None:
+            for chunk in chunks:
+                decode_chunk(chunk).commands()
+
+        def read_file() -> None:
+            with LogReader(path) as reader:
+                for _ in reader.commands():
+                    pass
+
+        raw = sum(size for _, size in blocks)
+        print(f"  {len(chunks)} COMMANDS chunks, {len(blocks)} lz4 blocks, {raw / 1e6:.1f} MB raw, "
+              f"{sum(len(c) for c in chunks) / 1e6:.1f} MB stored")
+        default_threads = decode_threads.threads()
+        for name, candidate in (("chunks in memory: decode_chunk + commands", decode_all),
+                                ("the file: LogReader.commands()", read_file)):
+            figures = []
+            for threads in sorted({1, default_threads}):
+                decode_threads.set_threads(threads)
+                try:
+                    _, seconds, ratio = paired(lz4_only, candidate, rounds)
+                finally:
+                    decode_threads.set_threads(default_threads)
+                figures.append(f"{threads} thread{'s' if threads > 1 else ''} x{ratio:.2f} ({raw / seconds / 1e9:.2f} GB/s)")
+            print(f"  {name}, decode / lz4 speed (median of {rounds} pairs): " + ", ".join(figures))
+
+
 def bench_shuffle() -> None:
     print("== 2. byte-shuffle filter before lz4 (float32, 16 MB) ==")
     rng = np.random.default_rng(1)
@@ -461,6 +514,8 @@ def main(argv: list[str] | None = None) -> None:
         bench_decode_small()
         bench_decode_medium()
         bench_read_small_log()
+        bench_read_recorded_session(10_000, 300)  # the example as it is: 120 kB a frame
+        bench_read_recorded_session(100_000, 60)  # 1.2 MB a frame
     if args.only in (None, "shuffle"):
         bench_shuffle()
         bench_shuffle_kernels()
