@@ -783,6 +783,43 @@ read_bin(Reader *r, const unsigned char **s, Py_ssize_t *n)
 
 /* The array of an EXT_NDARRAY payload: a new reference, NULL with an error set, or Py_None
  * (borrowed, not an error) when the fallback must decide. */
+/* `count` items at `offset` of the blob area (checked by the caller), sliced from the entry's view
+ * of the whole area (made at its first use). */
+static PyObject *
+typed_slice(ExtHook *self, DtypeEntry *entry, uint64_t offset, uint64_t count)
+{
+    if (entry->typed == NULL) {
+        PyObject *whole = PyLong_FromSsize_t(self->blobs_len / entry->itemsize);
+        if (whole == NULL) {
+            return NULL;
+        }
+        PyObject *args[3] = {self->blobs, entry->dtype, whole};
+        entry->typed = PyObject_Vectorcall(self->frombuffer, args, 3, NULL);
+        Py_DECREF(whole);
+        if (entry->typed == NULL) {
+            return NULL;
+        }
+    }
+    Py_ssize_t first = (Py_ssize_t)(offset / (uint64_t)entry->itemsize);
+    return PySequence_GetSlice(entry->typed, first, first + (Py_ssize_t)count);
+}
+
+/* The same, at an offset that is not a whole number of items: np.frombuffer of its own. */
+static PyObject *
+blob_view(ExtHook *self, DtypeEntry *entry, uint64_t offset, uint64_t count)
+{
+    PyObject *count_obj = PyLong_FromUnsignedLongLong(count);
+    PyObject *offset_obj = PyLong_FromUnsignedLongLong(offset);
+    PyObject *array = NULL;
+    if (count_obj != NULL && offset_obj != NULL) {
+        PyObject *args[4] = {self->blobs, entry->dtype, count_obj, offset_obj};
+        array = PyObject_Vectorcall(self->frombuffer, args, 4, NULL);
+    }
+    Py_XDECREF(count_obj);
+    Py_XDECREF(offset_obj);
+    return array;
+}
+
 static PyObject *
 build_array(ExtHook *self, const unsigned char *data, Py_ssize_t size)
 {
@@ -839,36 +876,9 @@ build_array(ExtHook *self, const unsigned char *data, Py_ssize_t size)
             (self->shuffled && entry->floating)) {
             return Py_None;
         }
-        if (offset % (uint64_t)entry->itemsize == 0) {
-            if (entry->typed == NULL) {
-                PyObject *whole = PyLong_FromSsize_t(self->blobs_len / entry->itemsize);
-                if (whole == NULL) {
-                    return NULL;
-                }
-                PyObject *args[3] = {self->blobs, entry->dtype, whole};
-                entry->typed = PyObject_Vectorcall(self->frombuffer, args, 3, NULL);
-                Py_DECREF(whole);
-                if (entry->typed == NULL) {
-                    return NULL;
-                }
-            }
-            Py_ssize_t first = (Py_ssize_t)(offset / (uint64_t)entry->itemsize);
-            array = PySequence_GetSlice(entry->typed, first, first + (Py_ssize_t)count);
-            goto shaped;
-        }
-        PyObject *count_obj = PyLong_FromUnsignedLongLong(count);
-        PyObject *offset_obj = PyLong_FromUnsignedLongLong(offset);
-        if (count_obj == NULL || offset_obj == NULL) {
-            Py_XDECREF(count_obj);
-            Py_XDECREF(offset_obj);
-            return NULL;
-        }
-        PyObject *args[4] = {self->blobs, entry->dtype, count_obj, offset_obj};
-        array = PyObject_Vectorcall(self->frombuffer, args, 4, NULL);
-        Py_DECREF(count_obj);
-        Py_DECREF(offset_obj);
+        array = offset % (uint64_t)entry->itemsize == 0 ? typed_slice(self, entry, offset, count)
+                                                        : blob_view(self, entry, offset, count);
     }
-shaped:
     if (array == NULL || ndim == 1) {
         return array;
     }
