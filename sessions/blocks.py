@@ -37,7 +37,7 @@ from typing import Any, Protocol
 import lz4.block
 import numpy as np
 
-from sessions import decode_threads, lz4_into
+from sessions import decode_threads, lz4_into, spare
 from sessions import shuffle as shuffle_filter
 from sessions.errors import LogFormatError
 
@@ -140,7 +140,7 @@ def decode_blocks(
     except ValueError as error:
         raise bad(str(error)) from None
     src = np.frombuffer(payload, dtype=np.uint8)
-    body = np.empty(raw_size, dtype=np.uint8)  # no zero fill: every block writes its own bytes
+    body = spare.empty(raw_size)  # no zero fill: every block writes its own bytes
     if hasher is not None:
         hasher.update(payload[:table_end])
     workers = decode_threads.workers(block_count)

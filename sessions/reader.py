@@ -8,8 +8,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
-
+from sessions import spare
 from sessions.chunk import (
     CHUNK_MAGIC,
     HEADER_SIZE,
@@ -84,7 +83,7 @@ class LogReader:
 
     def _pread(self, offset: int, size: int) -> memoryview:
         # Not a bytearray: its memory would be zeroed first, one more pass over fresh pages.
-        buf = np.empty(size, dtype=np.uint8).data
+        buf = spare.empty(size).data
         self._file.seek(offset)
         n = self._file.readinto(buf)
         return buf if n == size else buf[:n]
