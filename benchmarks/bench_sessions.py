@@ -172,8 +172,9 @@ def bench_decode() -> None:
                       f"ratio {ratio:.2f}x lz4 speed (median of paired runs; target >= 0.8)")
             decode_threads.set_threads(1)
             if info.flags & ChunkFlags.BLOCKS:
-                # lz4 of the same blocks, each placed into one fresh body-sized buffer: what any
-                # reader handing out the arrays must do at least (lz4 alone above keeps nothing)
+                # lz4 of the same blocks, each placed into one new body-sized buffer (np.empty): a
+                # reader handing out the arrays without reusing memory does at least this much
+                # (lz4 alone above keeps nothing; ours decodes into spare memory, sessions/spare.py)
                 t_body = best_of(lambda blocks=blocks, size=info.raw_size: lz4_into_fresh_body(blocks, size))
                 print(f"  {'':9} same chunk: lz4 of its blocks into one fresh body {mb / t_body / 1e3:.2f} GB/s, "
                       f"ratio {t_body / t_one:.2f}x (1 thread)")
