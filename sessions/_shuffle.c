@@ -14,6 +14,8 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pythread.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -616,6 +618,54 @@ le64(const uint8_t *p)
 
 #define ARRAY_RECORD 24 /* u64 offset, u64 length, u32 itemsize, u32 0 (little-endian) */
 
+/* The first record of `table` (count records, in body coordinates) that is not a sorted piece of
+ * whole items within the block [block_start, block_end), or -1 when all are. */
+static Py_ssize_t
+bad_piece(const uint8_t *table, Py_ssize_t count, uint64_t block_start, uint64_t block_end)
+{
+    uint64_t previous = block_start;
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const uint8_t *r = table + k * ARRAY_RECORD;
+        uint64_t start = le64(r), length = le64(r + 8);
+        uint32_t itemsize = (uint32_t)r[16] | (uint32_t)r[17] << 8 | (uint32_t)r[18] << 16 | (uint32_t)r[19] << 24;
+        uint64_t lo = start > block_start ? start : block_start;
+        uint64_t hi = length > UINT64_MAX - start || start + length > block_end ? block_end : start + length;
+        if (itemsize < 1 || itemsize > MAX_ITEMSIZE || lo < previous || lo > hi || (hi - lo) % itemsize ||
+            (lo - start) % itemsize) {
+            return k;
+        }
+        previous = hi;
+    }
+    return -1;
+}
+
+/* One decompressed block `in` of `len` bytes placed at out + block_start: the pieces of the
+ * `count` records of `table` (checked by bad_piece) unshuffled, every other byte copied. No GIL. */
+static void
+place_block(uint8_t *out, const uint8_t *in, uint64_t block_start, uint64_t len, const uint8_t *table,
+            Py_ssize_t count, int stream)
+{
+    /* Copies between the pieces (a chunk's rows, read next) are never streamed. */
+    stream = stream && GSP_SSE2;
+    uint64_t block_end = block_start + len, copied = block_start; /* body bytes of this block placed so far */
+    for (Py_ssize_t k = 0; k < count; k++) {
+        const uint8_t *r = table + k * ARRAY_RECORD;
+        uint64_t start = le64(r), length = le64(r + 8);
+        Py_ssize_t itemsize = (Py_ssize_t)r[16] | (Py_ssize_t)r[17] << 8;
+        uint64_t lo = start > copied ? start : copied;
+        uint64_t hi = length > UINT64_MAX - start || start + length > block_end ? block_end : start + length;
+        if (copied < lo) {
+            memcpy(out + copied, in + (copied - block_start), (size_t)(lo - copied));
+        }
+        unshuffle_to(out + lo, in + (lo - block_start), (Py_ssize_t)((hi - lo) / (uint64_t)itemsize), itemsize,
+                     stream && hi - lo >= STREAM_MIN_PIECE);
+        copied = hi;
+    }
+    if (copied < block_end) {
+        memcpy(out + copied, in + (copied - block_start), (size_t)(block_end - copied));
+    }
+}
+
 static PyObject *
 unshuffle_block(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -662,43 +712,19 @@ unshuffle_block(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     /* Check every piece before writing anything: sorted, inside the block, whole items. */
-    uint64_t block_end = (uint64_t)block_start + (uint64_t)block.len, previous = (uint64_t)block_start;
-    for (Py_ssize_t k = 0; k < count; k++) {
-        const uint8_t *r = table + k * ARRAY_RECORD;
-        uint64_t start = le64(r), length = le64(r + 8);
-        uint32_t itemsize = (uint32_t)r[16] | (uint32_t)r[17] << 8 | (uint32_t)r[18] << 16 | (uint32_t)r[19] << 24;
-        uint64_t lo = start > (uint64_t)block_start ? start : (uint64_t)block_start;
-        uint64_t hi = length > UINT64_MAX - start || start + length > block_end ? block_end : start + length;
-        if (itemsize < 1 || itemsize > MAX_ITEMSIZE || lo < previous || lo > hi || (hi - lo) % itemsize ||
-            (lo - start) % itemsize) {
-            PyErr_Format(PyExc_ValueError, "%s(): array %zd of the table (%llu bytes at %llu, items of %u) is not "
-                         "a sorted piece of whole items within the block [%zd, %llu)", func, k,
-                         (unsigned long long)length, (unsigned long long)start, itemsize, block_start,
-                         (unsigned long long)block_end);
-            goto done;
-        }
-        previous = hi;
+    uint64_t block_end = (uint64_t)block_start + (uint64_t)block.len;
+    Py_ssize_t bad = bad_piece(table, count, (uint64_t)block_start, block_end);
+    if (bad >= 0) {
+        const uint8_t *r = table + bad * ARRAY_RECORD;
+        PyErr_Format(PyExc_ValueError, "%s(): array %zd of the table (%llu bytes at %llu, items of %u) is not "
+                     "a sorted piece of whole items within the block [%zd, %llu)", func, bad,
+                     (unsigned long long)le64(r + 8), (unsigned long long)le64(r),
+                     (unsigned)((uint32_t)r[16] | (uint32_t)r[17] << 8 | (uint32_t)r[18] << 16 | (uint32_t)r[19] << 24),
+                     block_start, (unsigned long long)block_end);
+        goto done;
     }
     Py_BEGIN_ALLOW_THREADS
-    /* Copies between the pieces (a chunk's rows, read next) are never streamed. */
-    stream = stream && GSP_SSE2;
-    uint64_t copied = (uint64_t)block_start; /* body bytes of this block placed so far */
-    for (Py_ssize_t k = 0; k < count; k++) {
-        const uint8_t *r = table + k * ARRAY_RECORD;
-        uint64_t start = le64(r), length = le64(r + 8);
-        Py_ssize_t itemsize = (Py_ssize_t)r[16] | (Py_ssize_t)r[17] << 8;
-        uint64_t lo = start > copied ? start : copied;
-        uint64_t hi = length > UINT64_MAX - start || start + length > block_end ? block_end : start + length;
-        if (copied < lo) {
-            memcpy(out + copied, in + (copied - block_start), (size_t)(lo - copied));
-        }
-        unshuffle_to(out + lo, in + (lo - block_start), (Py_ssize_t)((hi - lo) / (uint64_t)itemsize), itemsize,
-                     stream && hi - lo >= STREAM_MIN_PIECE);
-        copied = hi;
-    }
-    if (copied < block_end) {
-        memcpy(out + copied, in + (copied - block_start), (size_t)(block_end - copied));
-    }
+    place_block(out, in, (uint64_t)block_start, (uint64_t)block.len, table, count, stream);
     Py_END_ALLOW_THREADS
     result = Py_NewRef(Py_None);
 done:
@@ -821,6 +847,343 @@ PyDoc_STRVAR(block_pieces_doc,
 "`raw_size` bytes. ValueError when a record is not whole items of 2, 4, 8 or 16 bytes inside the\n"
 "raw bytes, sorted and not overlapping the one before (its message names the record).");
 
+/* ------------------------------------------------------------------------------------------ */
+/* BlockRun: the blocks of one BLOCKS chunk decoded by several threads, none of them holding   */
+/* the GIL between blocks (sessions/blocks.py, _Blocks)                                         */
+/* ------------------------------------------------------------------------------------------ */
+/* While the calling thread builds the chunk's commands (msgpack and Command objects: the GIL held
+ * for milliseconds in one C call), a thread that needed the GIL between blocks would wait for all
+ * of it. Each thread runs decode(part) once or twice: its own run of blocks from the front, then
+ * blocks taken from the back of the run with the most left, as the Python loop does. */
+
+/* LZ4_decompress_safe(src, dst, compressedSize, dstCapacity): bytes written, or < 0 */
+typedef int (*lz4_decompress_t)(const char *, char *, int, int);
+
+enum { FAILED_LZ4 = 1, FAILED_SIZE = 2, FAILED_TABLE = 3 };
+
+typedef struct {
+    Py_ssize_t number; /* the block */
+    int kind;          /* FAILED_*: lz4 error (value = input byte), wrong size (value = bytes), bad table piece */
+    long long value;
+} BlockFailure;
+
+typedef struct {
+    PyObject_HEAD
+    lz4_decompress_t decompress;
+    Py_buffer src, body, table;
+    int held; /* buffers obtained: 0..3 */
+    Py_ssize_t count, block_size, records, parts;
+    Py_ssize_t *starts;       /* count + 1 stored offsets of the blocks, then the payload's end */
+    Py_ssize_t *first, *stop; /* the run of table records each block's array pieces are in */
+    Py_ssize_t *runs;         /* 2 * parts: [first, stop) of the blocks still untaken in each run */
+    Py_ssize_t *in_order;     /* per part: body bytes placed from its run's start, one block after another */
+    Py_ssize_t started;       /* parts whose thread has entered decode() */
+    int stream;
+    PyThread_type_lock lock;
+    BlockFailure *failures;
+    Py_ssize_t failure_count;
+} BlockRun;
+
+static void
+BlockRun_dealloc(BlockRun *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    if (self->held > 2) {
+        PyBuffer_Release(&self->table);
+    }
+    if (self->held > 1) {
+        PyBuffer_Release(&self->body);
+    }
+    if (self->held > 0) {
+        PyBuffer_Release(&self->src);
+    }
+    PyMem_Free(self->starts);
+    PyMem_Free(self->first);
+    PyMem_Free(self->stop);
+    PyMem_Free(self->runs);
+    PyMem_Free(self->in_order);
+    PyMem_Free(self->failures);
+    if (self->lock != NULL) {
+        PyThread_free_lock(self->lock);
+    }
+    type->tp_free((PyObject *)self);
+    Py_DECREF(type);
+}
+
+/* An int of a sequence, within [low, high]; -1 with an error set otherwise. */
+static Py_ssize_t
+item_within(PyObject *sequence, Py_ssize_t i, Py_ssize_t low, Py_ssize_t high, const char *what)
+{
+    PyObject *item = PySequence_Fast_GET_ITEM(sequence, i);
+    Py_ssize_t value = PyLong_AsSsize_t(item);
+    if (value == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (value < low || value > high) {
+        PyErr_Format(PyExc_ValueError, "BlockRun(): %s %zd is %zd, outside [%zd, %zd]", what, i, value, low, high);
+        return -1;
+    }
+    return value;
+}
+
+static PyObject *
+BlockRun_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"decompress", "src", "starts", "body", "block_size", "table", "pieces", "stream",
+                            "parts", NULL};
+    PyObject *address, *src, *starts, *body, *table, *pieces;
+    Py_ssize_t block_size, parts;
+    int stream;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOnOOpn:BlockRun", names, &address, &src, &starts, &body,
+                                     &block_size, &table, &pieces, &stream, &parts)) {
+        return NULL;
+    }
+    void *function = PyLong_AsVoidPtr(address);
+    if (function == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_ValueError, "BlockRun(): decompress must be the address of LZ4_decompress_safe");
+        }
+        return NULL;
+    }
+    BlockRun *self = (BlockRun *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->decompress = (lz4_decompress_t)function;
+    self->stream = stream;
+    PyObject *starts_seq = NULL, *pieces_seq = NULL;
+    if (get_buffer(src, &self->src, "BlockRun", "src", 0) < 0) {
+        goto fail;
+    }
+    self->held = 1;
+    if (get_buffer(body, &self->body, "BlockRun", "body", 1) < 0) {
+        goto fail;
+    }
+    self->held = 2;
+    if (get_buffer(table, &self->table, "BlockRun", "table", 0) < 0) {
+        goto fail;
+    }
+    self->held = 3;
+    starts_seq = PySequence_Fast(starts, "BlockRun(): starts must be a sequence");
+    pieces_seq = starts_seq != NULL ? PySequence_Fast(pieces, "BlockRun(): pieces must be a sequence") : NULL;
+    if (pieces_seq == NULL) {
+        goto fail;
+    }
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(pieces_seq);
+    self->count = count;
+    self->block_size = block_size;
+    self->records = self->table.len / ARRAY_RECORD;
+    self->parts = parts;
+    if (PySequence_Fast_GET_SIZE(starts_seq) != count + 1 || block_size <= 0 || block_size > INT_MAX ||
+        self->table.len % ARRAY_RECORD || parts < 1 || parts > (count > 0 ? count : 1) ||
+        self->body.len > (count > 0 ? count * block_size : 0) || (count > 0 && self->body.len <= (count - 1) * block_size)) {
+        PyErr_Format(PyExc_ValueError, "BlockRun(): %zd blocks of %zd bytes, %zd starts, a body of %zd bytes, a "
+                     "table of %zd bytes and %zd parts do not fit together", count, block_size,
+                     PySequence_Fast_GET_SIZE(starts_seq), self->body.len, self->table.len, parts);
+        goto fail;
+    }
+    self->starts = PyMem_New(Py_ssize_t, count + 1);
+    self->first = PyMem_New(Py_ssize_t, count > 0 ? count : 1);
+    self->stop = PyMem_New(Py_ssize_t, count > 0 ? count : 1);
+    self->runs = PyMem_New(Py_ssize_t, 2 * parts);
+    self->in_order = PyMem_New(Py_ssize_t, parts);
+    self->failures = PyMem_New(BlockFailure, count > 0 ? count : 1);
+    self->lock = PyThread_allocate_lock();
+    if (self->starts == NULL || self->first == NULL || self->stop == NULL || self->runs == NULL ||
+        self->in_order == NULL || self->failures == NULL || self->lock == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    Py_ssize_t previous = 0;
+    for (Py_ssize_t i = 0; i <= count; i++) {
+        previous = self->starts[i] = item_within(starts_seq, i, previous, self->src.len, "start");
+        if (previous < 0) {
+            goto fail;
+        }
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *piece = PySequence_Fast_GET_ITEM(pieces_seq, i);
+        Py_ssize_t first, stop;
+        if (!PyTuple_Check(piece) || !PyArg_ParseTuple(piece, "nn", &first, &stop) || first < 0 || first > stop ||
+            stop > self->records) {
+            if (!PyErr_Occurred()) {
+                PyErr_Format(PyExc_ValueError, "BlockRun(): pieces %zd is not (first, stop) of the %zd records",
+                             i, self->records);
+            }
+            goto fail;
+        }
+        self->first[i] = first;
+        self->stop[i] = stop;
+    }
+    for (Py_ssize_t k = 0; k < parts; k++) {
+        self->runs[2 * k] = count * k / parts;
+        self->runs[2 * k + 1] = count * (k + 1) / parts;
+        self->in_order[k] = self->runs[2 * k] * block_size;
+    }
+    Py_DECREF(starts_seq);
+    Py_DECREF(pieces_seq);
+    return (PyObject *)self;
+fail:
+    Py_XDECREF(starts_seq);
+    Py_XDECREF(pieces_seq);
+    Py_DECREF(self);
+    return NULL;
+}
+
+/* The next block for the thread of run `part`, or -1 once every block is taken. The lock is held
+ * by the caller. */
+static Py_ssize_t
+take_block(BlockRun *self, Py_ssize_t part)
+{
+    Py_ssize_t *run = self->runs + 2 * part;
+    if (run[0] < run[1]) {
+        return run[0]++;
+    }
+    Py_ssize_t most = -1, left = 0;
+    for (Py_ssize_t k = 0; k < self->parts; k++) {
+        Py_ssize_t other = self->runs[2 * k + 1] - self->runs[2 * k];
+        if (other > left) {
+            most = k;
+            left = other;
+        }
+    }
+    return most < 0 ? -1 : --self->runs[2 * most + 1];
+}
+
+static PyObject *
+BlockRun_decode(BlockRun *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t part, until;
+    if (nargs != 2 || (part = PyLong_AsSsize_t(args[0])) == -1 || (until = PyLong_AsSsize_t(args[1])) == -1) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetString(PyExc_TypeError, "decode(part, until) takes two ints >= 0");
+        }
+        return NULL;
+    }
+    if (part < 0 || part >= self->parts || until < 0) {
+        PyErr_Format(PyExc_ValueError, "decode(): part %zd of %zd, until %zd", part, self->parts, until);
+        return NULL;
+    }
+    int any_shuffled = 0;
+    for (Py_ssize_t i = 0; i < self->count && !any_shuffled; i++) {
+        any_shuffled = self->first[i] < self->stop[i];
+    }
+    uint8_t *scratch = NULL;
+    if (any_shuffled && (scratch = PyMem_RawMalloc((size_t)self->block_size)) == NULL) {
+        return PyErr_NoMemory();
+    }
+    uint8_t *out = (uint8_t *)self->body.buf;
+    const uint8_t *src = (const uint8_t *)self->src.buf, *table = (const uint8_t *)self->table.buf;
+    Py_ssize_t in_order;
+    Py_BEGIN_ALLOW_THREADS
+    PyThread_acquire_lock(self->lock, WAIT_LOCK);
+    self->started++;
+    PyThread_release_lock(self->lock);
+    for (;;) {
+        PyThread_acquire_lock(self->lock, WAIT_LOCK);
+        /* Back to the caller once the prefix is in place and every other thread is past the GIL. */
+        int back = until > 0 && self->in_order[part] >= until && self->started >= self->parts;
+        Py_ssize_t number = back ? -1 : take_block(self, part);
+        PyThread_release_lock(self->lock);
+        if (number < 0) {
+            break;
+        }
+        Py_ssize_t block_start = number * self->block_size;
+        Py_ssize_t len = self->body.len - block_start < self->block_size ? self->body.len - block_start : self->block_size;
+        const char *stored = (const char *)src + self->starts[number];
+        int stored_size = (int)(self->starts[number + 1] - self->starts[number]);
+        int shuffled = self->first[number] < self->stop[number];
+        const uint8_t *records = table + self->first[number] * ARRAY_RECORD;
+        Py_ssize_t record_count = self->stop[number] - self->first[number];
+        BlockFailure failure = {number, 0, 0};
+        if (self->starts[number + 1] - self->starts[number] > INT_MAX) {
+            failure.kind = FAILED_LZ4;
+        }
+        else {
+            int written = self->decompress(stored, (char *)(shuffled ? scratch : out + block_start), stored_size, (int)len);
+            if (written < 0) {
+                failure.kind = FAILED_LZ4;
+                failure.value = -(long long)written - 1;
+            }
+            else if (written != len) {
+                failure.kind = FAILED_SIZE;
+                failure.value = written;
+            }
+            else if (shuffled) {
+                if (bad_piece(records, record_count, (uint64_t)block_start, (uint64_t)(block_start + len)) >= 0) {
+                    failure.kind = FAILED_TABLE;
+                }
+                else {
+                    place_block(out, scratch, (uint64_t)block_start, (uint64_t)len, records, record_count, self->stream);
+                }
+            }
+        }
+        PyThread_acquire_lock(self->lock, WAIT_LOCK);
+        if (failure.kind) {
+            self->failures[self->failure_count++] = failure;
+        }
+        else if (self->in_order[part] == block_start) { /* after a bad or stolen block it stays behind for good */
+            self->in_order[part] = block_start + len;
+        }
+        PyThread_release_lock(self->lock);
+    }
+    PyThread_acquire_lock(self->lock, WAIT_LOCK);
+    in_order = self->in_order[part];
+    PyThread_release_lock(self->lock);
+    Py_END_ALLOW_THREADS
+    PyMem_RawFree(scratch);
+    return PyLong_FromSsize_t(in_order);
+}
+
+static PyObject *
+BlockRun_failures(BlockRun *self, PyObject *unused)
+{
+    (void)unused;
+    PyObject *result = PyList_New(0);
+    for (Py_ssize_t i = 0; result != NULL && i < self->failure_count; i++) {
+        BlockFailure *f = &self->failures[i];
+        PyObject *item = Py_BuildValue("(niL)", f->number, f->kind, f->value);
+        if (item == NULL || PyList_Append(result, item) < 0) {
+            Py_XDECREF(item);
+            Py_CLEAR(result);
+            break;
+        }
+        Py_DECREF(item);
+    }
+    return result;
+}
+
+static PyMethodDef BlockRun_methods[] = {
+    {"decode", (PyCFunction)(void (*)(void))BlockRun_decode, METH_FASTCALL,
+     "decode(part, until, /)\n--\n\n"
+     "Decode blocks without the GIL: run `part` from its front, then blocks from the back of the runs with\n"
+     "the most left. With `until` > 0, return early once this run has placed the body's first `until`\n"
+     "bytes in order and every part has started. Returns the bytes this run placed in order."},
+    {"failures", (PyCFunction)BlockRun_failures, METH_NOARGS,
+     "failures()\n--\n\n"
+     "(block, kind, value) of each bad block, in the order threads met them: kind 1 lz4 error at input\n"
+     "byte `value`, 2 decompressed to `value` bytes, 3 a table piece that does not fit the block."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot block_run_slots[] = {
+    {Py_tp_doc, "BlockRun(decompress, src, starts, body, block_size, table, pieces, stream, parts): the blocks of\n"
+                "one BLOCKS chunk, decoded into `body` by `parts` threads without the GIL. `decompress` is the\n"
+                "address of liblz4's LZ4_decompress_safe; `starts` the stored offset of each block in `src`,\n"
+                "then the end; `pieces` the (first, stop) records of `table` in each block."},
+    {Py_tp_new, BlockRun_new},
+    {Py_tp_dealloc, BlockRun_dealloc},
+    {Py_tp_methods, BlockRun_methods},
+    {0, NULL},
+};
+
+static PyType_Spec block_run_spec = {
+    .name = "sessions._shuffle.BlockRun",
+    .basicsize = sizeof(BlockRun),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = block_run_slots,
+};
+
 static PyMethodDef methods[] = {
     {"shuffle_into", (PyCFunction)(void (*)(void))shuffle_into, METH_FASTCALL, shuffle_into_doc},
     {"unshuffle_into", (PyCFunction)(void (*)(void))unshuffle_into, METH_FASTCALL, unshuffle_into_doc},
@@ -837,6 +1200,11 @@ static PyMethodDef methods[] = {
 static int
 exec_module(PyObject *module)
 {
+    PyObject *block_run = PyType_FromModuleAndSpec(module, &block_run_spec, NULL);
+    if (block_run == NULL || PyModule_AddObject(module, "BlockRun", block_run) < 0) {
+        Py_XDECREF(block_run);
+        return -1;
+    }
     if (PyModule_AddIntConstant(module, "MAX_ITEMSIZE", MAX_ITEMSIZE) < 0) {
         return -1;
     }

@@ -31,3 +31,19 @@ def block_pieces(arrays: Buffer, raw_size: int, block_size: int, /) -> list[tupl
     """The run ``(first, stop)`` of the records of ``arrays`` (``<QQII``) that overlap each block
     of ``block_size`` raw bytes; ValueError naming the first record that is not whole items of 2,
     4, 8 or 16 bytes inside the raw bytes, sorted and apart from the one before."""
+
+class BlockRun:
+    """The blocks of one ``BLOCKS`` chunk, decoded into ``body`` by ``parts`` threads, none of them
+    holding the GIL between blocks. ``decompress`` is the address of liblz4's
+    ``LZ4_decompress_safe``; ``starts`` the stored offset of each block in ``src``, then the end;
+    ``pieces`` the ``(first, stop)`` records of ``table`` in each block (:func:`block_pieces`)."""
+
+    def __init__(self, decompress: int, src: Buffer, starts: list[int], body: Buffer, block_size: int,
+                 table: Buffer, pieces: list[tuple[int, int]], stream: bool, parts: int) -> None: ...
+    def decode(self, part: int, until: int, /) -> int:
+        """Decode run ``part`` from its front, then blocks from the back of the runs with the most
+        left; with ``until`` > 0, come back once this run has placed the body's first ``until``
+        bytes in order and every part has started. The bytes this run placed in order."""
+    def failures(self) -> list[tuple[int, int, int]]:
+        """``(block, kind, value)`` of each bad block: kind 1 an lz4 error at input byte ``value``,
+        2 decompressed to ``value`` bytes, 3 a table piece that does not fit the block."""

@@ -161,6 +161,7 @@ def decode_blocks(
         jobs: list[Callable[[], None]] = [functools.partial(blocks.decode_part, part) for part in range(workers)]
         jobs[1] = hash_then_decode
         decode_threads.run(jobs)
+    blocks.collect_failures()
     if blocks.failures:
         number, reason = min(blocks.failures)
         raise bad(f"block {number}: {reason}")
@@ -174,7 +175,9 @@ class _Blocks:
     front; a thread done with its own run takes blocks from the back of the run with the most
     left. Each thread thus writes one stretch of the body (fresh memory: its page faults stay
     apart), and none sits idle while another is late (a pool thread can take most of a
-    millisecond to wake up, and the one hashing the payload starts its run late)."""
+    millisecond to wake up, and the one hashing the payload starts its run late). With several
+    threads and the C kernel, ``sessions._shuffle.BlockRun`` runs this loop without the GIL; the
+    Python loop below is its twin."""
 
     def __init__(self, src: np.ndarray, starts: list[int], table: memoryview, pieces: list[tuple[int, int]],
                  shuffles: bool, body: np.ndarray, block_size: int, parts: int, hasher: Hasher | None,
@@ -199,6 +202,27 @@ class _Blocks:
         self.early = early  # run by the thread of run 0 (see decode_blocks)
         #: (block number, reason) of each bad block, in the order threads met them
         self.failures: list[tuple[int, str]] = []
+        # Several threads run the C loop where it is built: the Python loop needs the GIL between
+        # blocks, which the caller's thread holds for milliseconds at a time while it builds the
+        # early commands, so the other threads would mostly wait.
+        address = lz4_into.decompress_address() if parts > 1 and shuffle_filter.BlockRun is not None else None
+        self.run = None if address is None else shuffle_filter.BlockRun(
+            address, src, starts, body, block_size, table, pieces, self.stream, parts)
+
+    def collect_failures(self) -> None:
+        """Add the bad blocks the C loop met to :attr:`failures` (once every thread is done)."""
+        if self.run is None:
+            return
+        raw_size = self.body.nbytes
+        for number, kind, value in self.run.failures():
+            if kind == 1:
+                reason = f"lz4 decompression failed: malformed block (error at input byte {value})"
+            elif kind == 2:
+                expected = min(self.block_size, raw_size - number * self.block_size)
+                reason = f"decompressed to {value} bytes, expected {expected}"
+            else:
+                reason = "its pieces of the shuffled arrays do not fit it"
+            self.failures.append((number, reason))
 
     def _take(self, part: int) -> int | None:
         """The next block for the thread of run ``part`` (None once every block is taken)."""
@@ -219,6 +243,13 @@ class _Blocks:
     def decode_part(self, part: int) -> None:
         """Decode run ``part``, then help with the others until every block is taken; bad blocks
         are recorded in :attr:`failures` (and the others still decoded and hashed)."""
+        if self.run is not None:
+            early = self.early if part == 0 else None
+            ready = self.run.decode(part, max(1, early[0]) if early is not None else 0)
+            if early is not None and ready >= early[0]:  # back early: the prefix is in place
+                early[1](self.body.data, ready)
+                self.run.decode(part, 0)
+            return
         src, starts, body, block_size = self.src, self.starts, self.body, self.block_size
         raw_size = body.nbytes
         out = body.data

@@ -1,8 +1,8 @@
 """Decoding the blocks of one big chunk on several threads.
 
-The lz4 blocks of a ``BLOCKS`` chunk (sessions/blocks.py) are independent, and both liblz4
-(called through ctypes) and the unshuffle kernel release the GIL, so a chunk of several MB
-decodes on as many cores as it is given: the calling thread and pool threads each decode a run of
+The lz4 blocks of a ``BLOCKS`` chunk (sessions/blocks.py) are independent, and the C loop over
+them (``sessions._shuffle.BlockRun``: liblz4 and the unshuffle kernel) runs without the GIL, so a
+chunk of several MB decodes on as many cores as it is given: the calling thread and pool threads each decode a run of
 blocks, then help with the runs still unfinished (sessions/blocks.py); one of them computes the
 payload's checksum first, which xxhash does without the GIL. The call returns once every block
 is in place.

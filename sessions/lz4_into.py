@@ -22,7 +22,7 @@ from typing import Any
 import lz4.block
 import numpy as np
 
-__all__ = ["AVAILABLE", "ENV_NO_LZ4_INTO", "BlockCopier", "use"]
+__all__ = ["AVAILABLE", "ENV_NO_LZ4_INTO", "BlockCopier", "decompress_address", "use"]
 
 #: Set to "1" to make this module decompress-and-copy even when liblz4's function is found.
 ENV_NO_LZ4_INTO = "GSP_NO_LZ4_INTO"
@@ -59,6 +59,13 @@ def use(direct: bool) -> None:
     if direct and _FOUND is None:
         raise RuntimeError("LZ4_decompress_safe was not found in python-lz4 or a system liblz4")
     _decompress_safe = _FOUND if direct else None
+
+
+def decompress_address() -> int | None:
+    """The address of liblz4's ``LZ4_decompress_safe`` for C code to call, or None when this
+    module decompresses through python-lz4 (not found, or switched off)."""
+    function = _decompress_safe
+    return None if function is None else ctypes.cast(function, ctypes.c_void_p).value
 
 
 class BlockCopier:

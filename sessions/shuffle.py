@@ -27,6 +27,7 @@ import numpy as np
 
 __all__ = [
     "ARRAY_RECORD",
+    "BlockRun",
     "BACKEND",
     "ENV_NO_C",
     "MAX_ITEMSIZE",
@@ -223,15 +224,21 @@ block_pieces: Callable[[Any, int, int], list[tuple[int, int]]] = (
 should_stream: Callable[[Any], bool] = _kernel.should_stream if _kernel is not None else should_stream_python
 
 
+#: ``BlockRun(decompress, src, starts, body, block_size, table, pieces, stream, parts)``: the C
+#: loop over the blocks of one ``BLOCKS`` chunk for several threads, none holding the GIL between
+#: blocks (sessions/blocks.py); None with the numpy code, whose threads run the Python loop.
+BlockRun: Any = _kernel.BlockRun if _kernel is not None else None
+
+
 def use(backend: str) -> None:
     """Switch this process to ``"c"`` or ``"numpy"`` (benchmarks compare both in one run; the
     chunk encoder and the decoder look the functions up here at each call). ``ValueError`` for
     an unknown name, or ``"c"`` when the kernel is not built."""
-    global BACKEND, shuffle_into, unshuffle_into, unshuffle_block, should_stream, block_pieces
+    global BACKEND, shuffle_into, unshuffle_into, unshuffle_block, should_stream, block_pieces, BlockRun
     if backend == "numpy":
         shuffle_into, unshuffle_into = shuffle_into_numpy, unshuffle_into_numpy
         unshuffle_block, should_stream = unshuffle_block_python, should_stream_python
-        block_pieces = block_pieces_python
+        block_pieces, BlockRun = block_pieces_python, None
     elif backend == "c":
         try:
             from sessions import _shuffle
@@ -239,7 +246,7 @@ def use(backend: str) -> None:
             raise ValueError("the C shuffle kernel sessions._shuffle is not built") from None
         shuffle_into, unshuffle_into = _shuffle.shuffle_into, _shuffle.unshuffle_into
         unshuffle_block, should_stream = _shuffle.unshuffle_block, _shuffle.should_stream
-        block_pieces = _shuffle.block_pieces
+        block_pieces, BlockRun = _shuffle.block_pieces, _shuffle.BlockRun
     else:
         raise ValueError(f"unknown shuffle backend {backend!r} (expected 'c' or 'numpy')")
     BACKEND = backend

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import struct
 import sys
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
+import lz4.block
 import numpy as np
 import pytest
 
-from sessions import LogFormatError, decode_threads
+from sessions import LogFormatError, decode_threads, lz4_into
+from sessions import blocks as blocks_module
+from sessions import shuffle as shuffle_filter
 from sessions.blocks import decode_blocks
 from sessions.chunk import (
     HEADER_SIZE,
@@ -269,3 +274,119 @@ def test_damage_behind_a_valid_checksum_is_reported_never_crashes(threads: int) 
         else:
             outcomes["ok"] += 1
     assert outcomes["error"] > 0  # the flips did reach the decoder
+
+
+# --------------------------------------------------------------------------------------------
+# The C loop over blocks (sessions._shuffle.BlockRun), which several threads run without the GIL
+# --------------------------------------------------------------------------------------------
+def _c_block_run() -> Any:
+    if shuffle_filter.BlockRun is None or lz4_into.decompress_address() is None:
+        pytest.skip("the C shuffle kernel or liblz4's LZ4_decompress_safe is not here")
+    return shuffle_filter.BlockRun
+
+
+def _decode_with(loop: str, payload: bytes, raw_size: int) -> bytes:
+    """The payload decoded on 3 threads by the C loop, or by the Python loop (C kernel off)."""
+    default_threads, default_backend = decode_threads.threads(), shuffle_filter.BACKEND
+    decode_threads.set_threads(3)
+    if loop == "python":
+        shuffle_filter.use("numpy")
+    try:
+        return bytes(decode_blocks(memoryview(payload), raw_size, dict))
+    finally:
+        shuffle_filter.use(default_backend)
+        decode_threads.set_threads(default_threads)
+
+
+def _with_short_block(payload: bytes, number: int) -> bytes:
+    """``payload`` whose block ``number`` is a valid lz4 block of half its raw size."""
+    block_size, count, arrays = struct.unpack_from("<III", payload)
+    sizes = list(struct.unpack_from(f"<{count}I", payload, 12))
+    start = 12 + 4 * count + 24 * arrays
+    blocks = [payload[start + sum(sizes[:k]) : start + sum(sizes[: k + 1])] for k in range(count)]
+    blocks[number] = lz4.block.compress(b"\x07" * (block_size // 2), store_size=False)
+    sizes[number] = len(blocks[number])
+    return (struct.pack("<III", block_size, count, arrays) + struct.pack(f"<{count}I", *sizes)
+            + payload[12 + 4 * count : start] + b"".join(blocks))
+
+
+def test_the_c_loop_is_what_several_threads_run() -> None:
+    _c_block_run()
+    chunk = b"".join(encode_chunk_rows(_big_rows()))
+    default = decode_threads.threads()
+    decode_threads.set_threads(3)
+    runs = []
+    original = blocks_module._Blocks.decode_part
+
+    def watched(self: Any, part: int) -> None:
+        runs.append(self.run)
+        original(self, part)
+
+    blocks_module._Blocks.decode_part = watched  # type: ignore[method-assign]
+    try:
+        decode_chunk(chunk)
+    finally:
+        blocks_module._Blocks.decode_part = original  # type: ignore[method-assign]
+        decode_threads.set_threads(default)
+    assert len(runs) == 3 and all(run is not None and run is runs[0] for run in runs)
+
+
+def test_the_c_and_python_loops_place_the_same_bytes_and_report_the_same_damage() -> None:
+    _c_block_run()
+    chunk = b"".join(encode_chunk_rows(_big_rows()))
+    raw_size = peek_chunk_header(chunk).raw_size
+    intact = chunk[HEADER_SIZE:]
+    count = struct.unpack_from("<I", intact, 4)[0]
+    assert _decode_with("c", intact, raw_size) == _decode_with("python", intact, raw_size) == bytes(
+        decode_chunk(chunk).raw)
+    for damaged in (_with_bad_blocks(intact, 3, count - 1), _with_short_block(intact, 2),
+                    _with_short_block(intact, count - 2)):
+        reports = set()
+        for loop in ("python", "c"):
+            with pytest.raises(LogFormatError) as error:
+                _decode_with(loop, damaged, raw_size)
+            reports.add(str(error.value))
+        assert len(reports) == 1, reports
+    assert "decompressed to 131072 bytes, expected 262144" in reports.pop()
+
+
+def test_block_run_refuses_arguments_that_do_not_fit() -> None:
+    block_run = _c_block_run()
+    address = lz4_into.decompress_address()
+    src, body, table = bytes(100), np.empty(600, np.uint8), b""
+    good = {"decompress": address, "src": src, "starts": [0, 50, 100], "body": body, "block_size": 512,
+            "table": table, "pieces": [(0, 0), (0, 0)], "stream": False, "parts": 2}
+    block_run(**good)
+    for change in ({"starts": [0, 50]}, {"starts": [0, 60, 50]}, {"starts": [0, 50, 101]},
+                   {"pieces": [(0, 0), (0, 1)]}, {"pieces": [(0, 0), (1, 0)]}, {"parts": 0}, {"parts": 3},
+                   {"body": np.empty(1025, np.uint8)}, {"body": np.empty(512, np.uint8)}, {"block_size": 0},
+                   {"table": bytes(23)}, {"decompress": 0}):
+        with pytest.raises((ValueError, TypeError)):
+            block_run(**{**good, **change})
+    with pytest.raises(TypeError):
+        block_run(**{**good, "body": b"read-only" * 67})
+    run = block_run(**good)
+    with pytest.raises(ValueError, match="part 2 of 2"):
+        run.decode(2, 0)
+
+
+def test_block_run_alone_decodes_every_block_even_when_asked_to_come_back_early() -> None:
+    """A run asked to come back once the prefix is in place waits for the other parts to start;
+    when none ever does (all on this thread), it decodes every block first."""
+    block_run = _c_block_run()
+    chunk = b"".join(encode_chunk_rows(_big_rows()))
+    payload = chunk[HEADER_SIZE:]
+    info = peek_chunk_header(chunk)
+    block_size, count, arrays = struct.unpack_from("<III", payload)
+    sizes = struct.unpack_from(f"<{count}I", payload, 12)
+    table_end = 12 + 4 * count + 24 * arrays
+    table = payload[12 + 4 * count : table_end]
+    body = np.empty(info.raw_size, np.uint8)
+    run = block_run(lz4_into.decompress_address(), np.frombuffer(payload, np.uint8),
+                    list(itertools.accumulate(sizes, initial=table_end)), body, block_size, table,
+                    shuffle_filter.block_pieces(table, info.raw_size, block_size), False, 2)
+    ready = run.decode(0, 1)
+    assert ready >= block_size
+    assert run.decode(1, 0) == count // 2 * block_size  # nothing left for run 1: it placed nothing
+    assert run.failures() == []
+    assert bytes(body) == bytes(decode_chunk(chunk).raw)
