@@ -26,8 +26,10 @@ __all__ = ["ENV_THREADS", "MAX_DEFAULT_THREADS", "MIN_BLOCKS_PER_THREAD", "run",
 
 ENV_THREADS = "GSP_DECODE_THREADS"
 MAX_DEFAULT_THREADS = 4
-#: Fewest blocks (256 KiB each when written by gsplog) worth giving a thread.
-MIN_BLOCKS_PER_THREAD = 8
+#: Fewest blocks (256 KiB each when written by gsplog) worth giving a thread. 4 since the C loop
+#: (2 MB chunks of 6 arrays, VM, 2 threads against 1: 0.58x -> 0.84-0.88x lz4; 3 MB 0.65x ->
+#: 1.03-1.07x); 8 while the threads ran the Python loop, which needed the GIL between blocks.
+MIN_BLOCKS_PER_THREAD = 4
 
 
 def _usable_cpus() -> int:
