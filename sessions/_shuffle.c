@@ -878,6 +878,7 @@ typedef struct {
     Py_ssize_t *runs;         /* 2 * parts: [first, stop) of the blocks still untaken in each run */
     Py_ssize_t *in_order;     /* per part: body bytes placed from its run's start, one block after another */
     Py_ssize_t started;       /* parts whose thread has entered decode() */
+    char *entered;            /* per part: whether it has */
     int stream;
     PyThread_type_lock lock;
     BlockFailure *failures;
@@ -902,6 +903,7 @@ BlockRun_dealloc(BlockRun *self)
     PyMem_Free(self->stop);
     PyMem_Free(self->runs);
     PyMem_Free(self->in_order);
+    PyMem_Free(self->entered);
     PyMem_Free(self->failures);
     if (self->lock != NULL) {
         PyThread_free_lock(self->lock);
@@ -987,10 +989,11 @@ BlockRun_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->stop = PyMem_New(Py_ssize_t, count > 0 ? count : 1);
     self->runs = PyMem_New(Py_ssize_t, 2 * parts);
     self->in_order = PyMem_New(Py_ssize_t, parts);
+    self->entered = PyMem_New(char, parts);
     self->failures = PyMem_New(BlockFailure, count > 0 ? count : 1);
     self->lock = PyThread_allocate_lock();
     if (self->starts == NULL || self->first == NULL || self->stop == NULL || self->runs == NULL ||
-        self->in_order == NULL || self->failures == NULL || self->lock == NULL) {
+        self->in_order == NULL || self->entered == NULL || self->failures == NULL || self->lock == NULL) {
         PyErr_NoMemory();
         goto fail;
     }
@@ -1019,6 +1022,7 @@ BlockRun_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         self->runs[2 * k] = count * k / parts;
         self->runs[2 * k + 1] = count * (k + 1) / parts;
         self->in_order[k] = self->runs[2 * k] * block_size;
+        self->entered[k] = 0;
     }
     Py_DECREF(starts_seq);
     Py_DECREF(pieces_seq);
@@ -1077,7 +1081,10 @@ BlockRun_decode(BlockRun *self, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t in_order;
     Py_BEGIN_ALLOW_THREADS
     PyThread_acquire_lock(self->lock, WAIT_LOCK);
-    self->started++;
+    if (!self->entered[part]) {
+        self->entered[part] = 1;
+        self->started++;
+    }
     PyThread_release_lock(self->lock);
     for (;;) {
         PyThread_acquire_lock(self->lock, WAIT_LOCK);

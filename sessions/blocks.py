@@ -205,9 +205,14 @@ class _Blocks:
         # Several threads run the C loop where it is built: the Python loop needs the GIL between
         # blocks, which the caller's thread holds for milliseconds at a time while it builds the
         # early commands, so the other threads would mostly wait.
+        self.run: Any = None
         address = lz4_into.decompress_address() if parts > 1 and shuffle_filter.BlockRun is not None else None
-        self.run = None if address is None else shuffle_filter.BlockRun(
-            address, src, starts, body, block_size, table, pieces, self.stream, parts)
+        if address is not None:
+            try:
+                self.run = shuffle_filter.BlockRun(address, src, starts, body, block_size, table, pieces,
+                                                   self.stream, parts)
+            except ValueError:  # sizes beyond what C ints hold: the Python loop says what is wrong
+                self.run = None
 
     def collect_failures(self) -> None:
         """Add the bad blocks the C loop met to :attr:`failures` (once every thread is done)."""

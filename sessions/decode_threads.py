@@ -2,10 +2,10 @@
 
 The lz4 blocks of a ``BLOCKS`` chunk (sessions/blocks.py) are independent, and the C loop over
 them (``sessions._shuffle.BlockRun``: liblz4 and the unshuffle kernel) runs without the GIL, so a
-chunk of several MB decodes on as many cores as it is given: the calling thread and pool threads each decode a run of
-blocks, then help with the runs still unfinished (sessions/blocks.py); one of them computes the
-payload's checksum first, which xxhash does without the GIL. The call returns once every block
-is in place.
+chunk of a few MB decodes on as many cores as it is given: the calling thread and pool threads
+each decode a run of blocks, then help with the runs still unfinished (sessions/blocks.py); one
+of them computes the payload's checksum first, which xxhash does without the GIL. The call
+returns once every block is in place.
 
 ``GSP_DECODE_THREADS=N`` (read at import) sets the number of threads, the caller's included;
 ``1`` (or ``0``) decodes on the calling thread only. The default is the number of CPUs this process may
