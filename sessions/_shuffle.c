@@ -1034,8 +1034,8 @@ fail:
     return NULL;
 }
 
-/* The next block for the thread of run `part`, or -1 once every block is taken. The lock is held
- * by the caller. */
+/* The next block for the thread of run `part`, or -1 once every block is taken (block 0 is left
+ * to run 0, the caller's thread, until it comes). The lock is held by the caller. */
 static Py_ssize_t
 take_block(BlockRun *self, Py_ssize_t part)
 {
@@ -1046,6 +1046,9 @@ take_block(BlockRun *self, Py_ssize_t part)
     Py_ssize_t most = -1, left = 0;
     for (Py_ssize_t k = 0; k < self->parts; k++) {
         Py_ssize_t other = self->runs[2 * k + 1] - self->runs[2 * k];
+        if (k == 0 && !self->entered[0] && self->runs[0] == 0) {
+            other--; /* block 0 waits for the caller's thread: its early commands need it in place */
+        }
         if (other > left) {
             most = k;
             left = other;
