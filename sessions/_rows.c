@@ -1,8 +1,9 @@
 /* sessions._rows: command rows in C: msgpack packing (the fast path of sessions.codec.encode_rows)
- * and building Commands from unpacked rows (the fast path of sessions.codec.decode_commands).
+ * and reading Commands from rows (the fast paths of sessions.codec.decode_commands).
  *
  * pack_rows(rows, pack_other) -> bytes
  * build_commands(rows, command_type) -> (list of commands, -1) or (None, index of a bad row)
+ * decode_rows(meta, ext_hook, command_type) -> list of commands, or None (see below)
  *
  * `rows` is a list of (seq, t_ns, op, target, args, kwargs) tuples. The result is one msgpack array
  * of the rows, byte for byte what msgpack.packb(rows, use_bin_type=True) gives after
@@ -524,6 +525,82 @@ untrack_if_atomic(PyObject *tuple)
     PyObject_GC_UnTrack(tuple);
 }
 
+/* What builds commands of one type: the slots' descriptors set the fields directly, as
+ * sessions.command.make_command does (a frozen dataclass's __init__ would go through
+ * object.__setattr__ per field). One str object per distinct op and target, instead of one per
+ * command: a log read whole keeps about 150 bytes less per command, and equal strings compare by
+ * identity. */
+typedef struct {
+    PyTypeObject *type; /* borrowed */
+    PyObject *descr[6];
+    descrsetfunc set[6];
+    PyObject *strings; /* the ops and targets seen so far */
+} CommandMaker;
+
+static void
+maker_clear(CommandMaker *m)
+{
+    for (int k = 0; k < 6; k++) {
+        Py_CLEAR(m->descr[k]);
+    }
+    Py_CLEAR(m->strings);
+}
+
+static int
+maker_init(CommandMaker *m, PyObject *type, const char *func)
+{
+    memset(m, 0, sizeof(*m));
+    if (!PyType_Check(type)) {
+        PyErr_Format(PyExc_TypeError, "%s(): command_type must be a type", func);
+        return -1;
+    }
+    m->type = (PyTypeObject *)type;
+    m->strings = PyDict_New();
+    if (m->strings == NULL) {
+        return -1;
+    }
+    for (int k = 0; k < 6; k++) {
+        m->descr[k] = PyObject_GetAttrString(type, COMMAND_FIELDS[k]);
+        if (m->descr[k] == NULL) {
+            maker_clear(m);
+            return -1;
+        }
+        m->set[k] = Py_TYPE(m->descr[k])->tp_descr_set;
+        if (m->set[k] == NULL) {
+            PyErr_Format(PyExc_TypeError, "%s(): %.100s.%s is not a slot", func, m->type->tp_name, COMMAND_FIELDS[k]);
+            maker_clear(m);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A new command of seq, t_ns, op, target (shared with earlier equal ones), arguments (a tuple,
+ * untracked when atomic) and kwargs; NULL with an error set. */
+static PyObject *
+maker_make(CommandMaker *m, PyObject *seq, PyObject *t_ns, PyObject *op, PyObject *target, PyObject *arguments,
+           PyObject *kwargs)
+{
+    op = PyDict_SetDefault(m->strings, op, op); /* borrowed */
+    target = op == NULL ? NULL : PyDict_SetDefault(m->strings, target, target);
+    if (target == NULL) {
+        return NULL;
+    }
+    PyObject *cmd = m->type->tp_alloc(m->type, 0);
+    if (cmd == NULL) {
+        return NULL;
+    }
+    untrack_if_atomic(arguments);
+    PyObject *values[6] = {seq, t_ns, op, target, arguments, kwargs};
+    for (int k = 0; k < 6; k++) {
+        if (m->set[k](m->descr[k], cmd, values[k]) < 0) {
+            Py_DECREF(cmd);
+            return NULL;
+        }
+    }
+    return cmd;
+}
+
 static PyObject *
 build_commands(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -533,35 +610,17 @@ build_commands(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *rows = args[0];
-    if (!PyList_CheckExact(rows) || !PyType_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "build_commands(): rows must be a list and command_type a type");
+    if (!PyList_CheckExact(rows)) {
+        PyErr_SetString(PyExc_TypeError, "build_commands(): rows must be a list");
         return NULL;
     }
-    PyTypeObject *type = (PyTypeObject *)args[1];
-    /* The slots' descriptors set the fields directly, as sessions.command.make_command does: a
-     * frozen dataclass's __init__ would go through object.__setattr__ per field. */
-    PyObject *descr[6] = {NULL};
-    descrsetfunc set[6];
-    PyObject *result = NULL, *commands = NULL;
-    /* One str object per distinct op and target in the chunk, instead of one per command: a log
-     * read whole keeps about 150 bytes less per command, and equal strings compare by identity. */
-    PyObject *strings = PyDict_New();
-    if (strings == NULL) {
+    CommandMaker maker;
+    if (maker_init(&maker, args[1], "build_commands") < 0) {
         return NULL;
     }
-    for (int k = 0; k < 6; k++) {
-        descr[k] = PyObject_GetAttrString((PyObject *)type, COMMAND_FIELDS[k]);
-        if (descr[k] == NULL) {
-            goto done;
-        }
-        set[k] = Py_TYPE(descr[k])->tp_descr_set;
-        if (set[k] == NULL) {
-            PyErr_Format(PyExc_TypeError, "build_commands(): %.100s.%s is not a slot", type->tp_name, COMMAND_FIELDS[k]);
-            goto done;
-        }
-    }
+    PyObject *result = NULL;
     Py_ssize_t n = PyList_GET_SIZE(rows);
-    commands = PyList_New(n);
+    PyObject *commands = PyList_New(n);
     if (commands == NULL) {
         goto done;
     }
@@ -572,39 +631,21 @@ build_commands(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto done;
         }
         PyObject **f = ((PyListObject *)row)->ob_item;
-        PyObject *cmd = type->tp_alloc(type, 0);
-        if (cmd == NULL) {
-            goto done;
-        }
-        PyList_SET_ITEM(commands, i, cmd); /* the list owns it from here, also on errors */
         PyObject *arguments = PyList_AsTuple(f[4]);
         if (arguments == NULL) {
             goto done;
         }
-        PyObject *op = PyDict_SetDefault(strings, f[2], f[2]); /* borrowed */
-        PyObject *target = op == NULL ? NULL : PyDict_SetDefault(strings, f[3], f[3]);
-        if (target == NULL) {
-            Py_DECREF(arguments);
-            goto done;
-        }
-        untrack_if_atomic(arguments);
-        PyObject *values[6] = {f[0], f[1], op, target, arguments, f[5]};
-        int failed = 0;
-        for (int k = 0; k < 6 && !failed; k++) {
-            failed = set[k](descr[k], cmd, values[k]) < 0;
-        }
+        PyObject *cmd = maker_make(&maker, f[0], f[1], f[2], f[3], arguments, f[5]);
         Py_DECREF(arguments);
-        if (failed) {
+        if (cmd == NULL) {
             goto done;
         }
+        PyList_SET_ITEM(commands, i, cmd);
     }
     result = Py_BuildValue("(On)", commands, (Py_ssize_t)-1);
 done:
     Py_XDECREF(commands);
-    Py_DECREF(strings);
-    for (int k = 0; k < 6; k++) {
-        Py_XDECREF(descr[k]);
-    }
+    maker_clear(&maker);
     return result;
 }
 
@@ -1079,6 +1120,344 @@ ExtHook_init(ExtHook *self, PyObject *args, PyObject *kwargs)
     return 0;
 }
 
+/* ---- decoding: whole rows straight from their msgpack bytes -----------------------------------
+ *
+ * decode_rows(meta, ext_hook, command_type) -> list of commands, or None
+ *
+ * The commands of a chunk's rows, read from the bytes: the objects msgpack.unpackb(meta,
+ * raw=False, strict_map_key=True, use_list=True, ext_hook=ext_hook) then build_commands would
+ * give, without a list per row and per args, nor a bytes object and a tuple per extension value
+ * (arrays, references and inline bytearrays are built from the bytes in place). It declines
+ * (returns None, nothing raised) whatever it does not read exactly as msgpack would: malformed or
+ * truncated data, bytes after the rows, a row that is not [int, int, str, str, array, map], map
+ * keys that are not str, timestamps (ext -1), invalid UTF-8, nesting deeper than MAX_DEPTH. The
+ * caller then decodes with msgpack, whose errors are the documented ones. An error raised by the
+ * hook's fallback (Python) propagates.
+ *
+ * Internally a reader returns a new reference, or NULL: with an error set to raise it, without
+ * one to decline.
+ */
+#define MAX_DEPTH 32
+
+typedef struct {
+    Reader r;
+    ExtHook *hook;
+} RowReader;
+
+static PyObject *read_value(RowReader *s, int depth);
+
+/* The next `size` bytes (1, 2, 4 or 8) as a big-endian number; 0 when they are not there. */
+static int
+read_be(Reader *r, int size, uint64_t *out)
+{
+    if (r->end - r->p < size) {
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < size; i++) {
+        v = (v << 8) | r->p[i];
+    }
+    r->p += size;
+    *out = v;
+    return 1;
+}
+
+/* A length of `size` bytes that leaves at least `per_item` * length bytes to read. */
+static int
+read_count(Reader *r, int size, Py_ssize_t per_item, Py_ssize_t *n)
+{
+    uint64_t v;
+    if (!read_be(r, size, &v) || v > (uint64_t)((r->end - r->p) / per_item)) {
+        return 0;
+    }
+    *n = (Py_ssize_t)v;
+    return 1;
+}
+
+static PyObject *
+read_text(RowReader *s, Py_ssize_t n)
+{
+    if (s->r.end - s->r.p < n) {
+        return NULL;
+    }
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)s->r.p, n, "strict");
+    if (text == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        PyErr_Clear(); /* msgpack raises its own error: decline */
+    }
+    s->r.p += n;
+    return text;
+}
+
+static PyObject *
+read_bytes(RowReader *s, Py_ssize_t n)
+{
+    if (s->r.end - s->r.p < n) {
+        return NULL;
+    }
+    PyObject *bytes = PyBytes_FromStringAndSize((const char *)s->r.p, n);
+    s->r.p += n;
+    return bytes;
+}
+
+static PyObject *
+read_list(RowReader *s, Py_ssize_t n, int depth)
+{
+    PyObject *list = PyList_New(n);
+    for (Py_ssize_t i = 0; list != NULL && i < n; i++) {
+        PyObject *item = read_value(s, depth + 1);
+        if (item == NULL) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, i, item);
+    }
+    return list;
+}
+
+static PyObject *
+read_map(RowReader *s, Py_ssize_t n, int depth)
+{
+    PyObject *dict = PyDict_New();
+    for (Py_ssize_t i = 0; dict != NULL && i < n; i++) {
+        PyObject *key = read_value(s, depth + 1);
+        if (key != NULL && !PyUnicode_CheckExact(key)) {
+            Py_CLEAR(key); /* bytes keys and the keys msgpack refuses: decline */
+        }
+        PyObject *value = key == NULL ? NULL : read_value(s, depth + 1);
+        if (value == NULL) {
+            Py_XDECREF(key);
+            Py_CLEAR(dict);
+            break;
+        }
+        PyUnicode_InternInPlace(&key); /* as msgpack does with str keys */
+        int failed = PyDict_SetItem(dict, key, value) < 0;
+        Py_DECREF(key);
+        Py_DECREF(value);
+        if (failed) {
+            Py_CLEAR(dict);
+        }
+    }
+    return dict;
+}
+
+static PyObject *
+read_ext(RowReader *s, Py_ssize_t n)
+{
+    if (s->r.end - s->r.p < 1 + n) {
+        return NULL;
+    }
+    int code = (int)(int8_t)s->r.p[0];
+    const unsigned char *data = s->r.p + 1;
+    s->r.p += 1 + n;
+    if (code == -1) {
+        return NULL; /* a timestamp: msgpack makes it itself */
+    }
+    PyObject *value = Py_None;
+    if (code == EXT_NDARRAY) {
+        value = build_array(s->hook, data, n);
+    }
+    else if (code == EXT_REF) {
+        value = build_ref(s->hook, (const char *)data, n);
+    }
+    else if (code == EXT_BYTEARRAY) {
+        value = build_bytearray(data, n);
+    }
+    if (value != Py_None) {
+        return value;
+    }
+    PyObject *call[2] = {PyLong_FromLong(code), PyBytes_FromStringAndSize((const char *)data, n)};
+    value = call[0] != NULL && call[1] != NULL ? PyObject_Vectorcall(s->hook->fallback, call, 2, NULL) : NULL;
+    Py_XDECREF(call[0]);
+    Py_XDECREF(call[1]);
+    return value;
+}
+
+static PyObject *
+read_value(RowReader *s, int depth)
+{
+    Reader *r = &s->r;
+    if (r->p >= r->end || depth > MAX_DEPTH) {
+        return NULL;
+    }
+    unsigned char b = *r->p++;
+    uint64_t v;
+    Py_ssize_t n;
+    if (b <= 0x7f) {
+        return PyLong_FromLong(b);
+    }
+    if (b >= 0xe0) {
+        return PyLong_FromLong((int8_t)b);
+    }
+    if (b >= 0xa0 && b <= 0xbf) {
+        return read_text(s, b & 0x1f);
+    }
+    if (b >= 0x90 && b <= 0x9f) {
+        return (b & 0x0f) <= r->end - r->p ? read_list(s, b & 0x0f, depth) : NULL;
+    }
+    if (b >= 0x80 && b <= 0x8f) {
+        return 2 * (b & 0x0f) <= r->end - r->p ? read_map(s, b & 0x0f, depth) : NULL;
+    }
+    switch (b) {
+    case 0xc0:
+        Py_RETURN_NONE;
+    case 0xc2:
+        Py_RETURN_FALSE;
+    case 0xc3:
+        Py_RETURN_TRUE;
+    case 0xcc: case 0xcd: case 0xce: case 0xcf:
+        return read_be(r, 1 << (b - 0xcc), &v) ? PyLong_FromUnsignedLongLong(v) : NULL;
+    case 0xd0: return read_be(r, 1, &v) ? PyLong_FromLong((int8_t)v) : NULL;
+    case 0xd1: return read_be(r, 2, &v) ? PyLong_FromLong((int16_t)v) : NULL;
+    case 0xd2: return read_be(r, 4, &v) ? PyLong_FromLong((long)(int32_t)v) : NULL;
+    case 0xd3: return read_be(r, 8, &v) ? PyLong_FromLongLong((long long)(int64_t)v) : NULL;
+    case 0xca: {
+        if (!read_be(r, 4, &v)) {
+            return NULL;
+        }
+        uint32_t bits = (uint32_t)v;
+        float f;
+        memcpy(&f, &bits, 4);
+        return PyFloat_FromDouble((double)f);
+    }
+    case 0xcb: {
+        if (!read_be(r, 8, &v)) {
+            return NULL;
+        }
+        double d;
+        memcpy(&d, &v, 8);
+        return PyFloat_FromDouble(d);
+    }
+    case 0xd9: case 0xda: case 0xdb:
+        return read_count(r, 1 << (b - 0xd9), 1, &n) ? read_text(s, n) : NULL;
+    case 0xc4: case 0xc5: case 0xc6:
+        return read_count(r, 1 << (b - 0xc4), 1, &n) ? read_bytes(s, n) : NULL;
+    case 0xdc: case 0xdd:
+        return read_count(r, b == 0xdc ? 2 : 4, 1, &n) ? read_list(s, n, depth) : NULL;
+    case 0xde: case 0xdf:
+        return read_count(r, b == 0xde ? 2 : 4, 2, &n) ? read_map(s, n, depth) : NULL;
+    case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+        return read_ext(s, (Py_ssize_t)1 << (b - 0xd4));
+    case 0xc7: case 0xc8: case 0xc9:
+        return read_count(r, 1 << (b - 0xc7), 1, &n) ? read_ext(s, n) : NULL;
+    default:
+        return NULL; /* 0xc1: never used */
+    }
+}
+
+/* An array header's length (any of its three forms), leaving `per_item` bytes per item. */
+static int
+read_any_array_header(Reader *r, Py_ssize_t *n)
+{
+    if (r->p >= r->end) {
+        return 0;
+    }
+    unsigned char b = *r->p;
+    if (b >= 0x90 && b <= 0x9f) {
+        r->p++;
+        *n = b & 0x0f;
+        return *n <= r->end - r->p;
+    }
+    if (b == 0xdc || b == 0xdd) {
+        r->p++;
+        return read_count(r, b == 0xdc ? 2 : 4, 1, n);
+    }
+    return 0;
+}
+
+/* The command of the next row, or NULL (an error set, or none to decline). */
+static PyObject *
+read_row(RowReader *s, CommandMaker *maker)
+{
+    Py_ssize_t n;
+    if (!read_any_array_header(&s->r, &n) || n != 6) {
+        return NULL;
+    }
+    PyObject *f[4] = {NULL, NULL, NULL, NULL}, *arguments = NULL, *kwargs = NULL, *cmd = NULL;
+    for (int k = 0; k < 4; k++) {
+        f[k] = read_value(s, 1);
+        if (f[k] == NULL || !(k < 2 ? PyLong_CheckExact(f[k]) : PyUnicode_CheckExact(f[k]))) {
+            goto done;
+        }
+    }
+    if (!read_any_array_header(&s->r, &n) || (arguments = PyTuple_New(n)) == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = read_value(s, 2);
+        if (item == NULL) {
+            goto done;
+        }
+        PyTuple_SET_ITEM(arguments, i, item);
+    }
+    kwargs = read_value(s, 1);
+    if (kwargs != NULL && PyDict_CheckExact(kwargs)) {
+        cmd = maker_make(maker, f[0], f[1], f[2], f[3], arguments, kwargs);
+    }
+done:
+    for (int k = 0; k < 4; k++) {
+        Py_XDECREF(f[k]);
+    }
+    Py_XDECREF(arguments);
+    Py_XDECREF(kwargs);
+    return cmd;
+}
+
+static PyObject *
+decode_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "decode_rows() takes 3 arguments (meta, ext_hook, command_type), got %zd", nargs);
+        return NULL;
+    }
+    PyTypeObject *hook_type = (PyTypeObject *)PyObject_GetAttrString(module, "ExtHook");
+    if (hook_type == NULL) {
+        return NULL;
+    }
+    int is_hook = PyObject_TypeCheck(args[1], hook_type);
+    Py_DECREF(hook_type);
+    if (!is_hook || ((ExtHook *)args[1])->fallback == NULL) {
+        PyErr_SetString(PyExc_TypeError, "decode_rows(): ext_hook must be an initialised ExtHook");
+        return NULL;
+    }
+    Py_buffer meta;
+    if (PyObject_GetBuffer(args[0], &meta, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    CommandMaker maker;
+    if (maker_init(&maker, args[2], "decode_rows") < 0) {
+        PyBuffer_Release(&meta);
+        return NULL;
+    }
+    RowReader s = {{(const unsigned char *)meta.buf, (const unsigned char *)meta.buf + meta.len}, (ExtHook *)args[1]};
+    PyObject *commands = NULL;
+    Py_ssize_t n;
+    if (read_any_array_header(&s.r, &n) && (commands = PyList_New(n)) != NULL) {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *cmd = read_row(&s, &maker);
+            if (cmd == NULL) {
+                Py_CLEAR(commands);
+                break;
+            }
+            PyList_SET_ITEM(commands, i, cmd);
+        }
+        if (commands != NULL && s.r.p != s.r.end) {
+            Py_CLEAR(commands); /* bytes after the rows: msgpack's ExtraData */
+        }
+    }
+    maker_clear(&maker);
+    PyBuffer_Release(&meta);
+    if (commands == NULL && !PyErr_Occurred()) {
+        Py_RETURN_NONE;
+    }
+    return commands;
+}
+
+PyDoc_STRVAR(decode_rows_doc,
+"decode_rows(meta, ext_hook, command_type, /)\n--\n\n"
+"The commands of a chunk's msgpack rows, read straight from `meta` (what msgpack.unpackb with\n"
+"ext_hook, then build_commands, give), or None when anything is not read exactly as msgpack\n"
+"would (the caller then decodes with msgpack). Errors raised by the hook's fallback propagate.");
+
 static PyType_Slot ext_hook_slots[] = {
     {Py_tp_doc, "ExtHook(blobs, shuffled, max_dims, dtypes, frombuffer, ref_type, fallback): msgpack's\n"
                 "ext_hook for one chunk: arrays, references and inline bytearrays built in C, every other value by fallback."},
@@ -1101,6 +1480,7 @@ static PyType_Spec ext_hook_spec = {
 static PyMethodDef methods[] = {
     {"pack_rows", (PyCFunction)(void (*)(void))pack_rows, METH_FASTCALL, pack_rows_doc},
     {"build_commands", (PyCFunction)(void (*)(void))build_commands, METH_FASTCALL, build_commands_doc},
+    {"decode_rows", (PyCFunction)(void (*)(void))decode_rows, METH_FASTCALL, decode_rows_doc},
     {NULL, NULL, 0, NULL},
 };
 

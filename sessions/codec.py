@@ -467,14 +467,28 @@ class _Decoder:
 
     def unpack(self, data: bytes | memoryview) -> Any:
         """The value packed in ``data``, its arrays and references built in C where the module is."""
-        ext_hook: Callable[[int, bytes], Any] = self.python_ext_hook
-        if _rows_c is not None:
-            # Made for this call only, never kept: the hook holds this decoder (its fallback), and a
-            # decoder holding the hook would keep itself and the chunk's body alive until the next
-            # cyclic collection (a fresh body of fresh pages for every chunk).
-            ext_hook = _rows_c.ExtHook(self.blobs, self.shuffled, self.limits.max_array_dims, _DTYPE_ENTRIES,
-                                       np.frombuffer, Ref, self.python_ext_hook)
-        return self._unpack(data, ext_hook)
+        return self._unpack(data, self._c_ext_hook() if _rows_c is not None else self.python_ext_hook)
+
+    def _c_ext_hook(self) -> Any:
+        # Made for each call only, never kept: the hook holds this decoder (its fallback), and a
+        # decoder holding the hook would keep itself and the chunk's body alive until the next
+        # cyclic collection (a fresh body of fresh pages for every chunk).
+        return _rows_c.ExtHook(self.blobs, self.shuffled, self.limits.max_array_dims, _DTYPE_ENTRIES,
+                               np.frombuffer, Ref, self.python_ext_hook)
+
+    def commands(self, meta: bytes | memoryview) -> list[Command] | None:
+        """The commands of the rows in ``meta`` read by the C reader (``_rows.decode_rows``), or
+        None when it declines, when a value is of a type this version does not know, or when the
+        module is not built: msgpack then decodes them and says what is wrong."""
+        if _rows_c is None:
+            return None
+        try:
+            commands = _rows_c.decode_rows(meta, self._c_ext_hook(), Command)
+        except (LogFormatError, BlobsNotReady):
+            raise
+        except Exception:  # raised by the Python hook: msgpack's path words the error
+            return None
+        return None if commands is None or self.unknown else commands
 
     def _unpack(self, data: bytes | memoryview, ext_hook: Callable[[int, bytes], Any]) -> Any:
         return msgpack.unpackb(data, raw=False, ext_hook=ext_hook, strict_map_key=True, use_list=True, timestamp=0)
@@ -629,6 +643,10 @@ def decode_commands_quietly(
 
 
 def _decode_rows(dec: _Decoder, meta: bytes | memoryview, context: dict[str, Any]) -> tuple[list[Command], list[str]]:
+    fast = dec.commands(meta)
+    if fast is not None:
+        return fast, []
+    dec.unknown = False
     try:
         rows = dec.unpack(meta)
     except (LogFormatError, BlobsNotReady):

@@ -5,6 +5,7 @@ the same errors."""
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import shutil
 import subprocess
@@ -767,3 +768,165 @@ def test_c_and_python_ext_hooks_agree_on_damaged_payloads(
         except Exception as error:
             outcomes.append(("error", type(error), str(error)))
     assert outcomes[0] == outcomes[1]
+
+
+# ---- the C row reader (decode_rows) against msgpack and the C builder ----------------------------
+def _decoded_both_ways(meta: bytes, blobs: bytes, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """decode_commands through the C row reader, then through msgpack (the reader switched off):
+    each outcome is the commands' fields and warnings, or the error's type and text."""
+    _c_rows()
+    outcomes = []
+    for reader in ("c", "msgpack"):
+        with monkeypatch.context() as patch:
+            if reader == "msgpack":
+                patch.setattr(codec._Decoder, "commands", lambda self, meta: None)
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    commands = decode_commands(meta, bytearray(blobs))
+            except Exception as error:
+                outcomes.append(("error", type(error), str(error)))
+                continue
+        assert all(type(c) is Command and type(c.args) is tuple for c in commands)
+        outcomes.append(("ok", [[c.seq, c.t_ns, c.op, c.target, list(c.args), c.kwargs] for c in commands],
+                         [str(w.message) for w in caught]))
+    return outcomes
+
+
+def _same_outcome(outcomes: list[tuple[Any, ...]]) -> None:
+    c, reference = outcomes
+    assert c[0] == reference[0], outcomes
+    if c[0] == "error":
+        assert c == reference
+    else:
+        assert _same_value(c[1], reference[1]) and c[2] == reference[2], outcomes
+
+
+@settings(max_examples=200, deadline=None)
+@given(batches)
+def test_the_c_row_reader_reads_what_msgpack_reads(rows: list[Any]) -> None:
+    batch = encode_rows(rows)
+    outcomes = _decoded_both_ways(batch.meta, b"".join(batch.blobs), pytest.MonkeyPatch())
+    assert outcomes[0][0] == "ok"
+    _same_outcome(outcomes)
+
+
+def _pack_any(value: Any, draw: Any) -> bytes:
+    """``value`` in msgpack, each item in a form drawn among those that hold it (msgpack-python
+    writes the shortest; other writers may not)."""
+    def be(v: int, size: int) -> bytes:
+        return (v % (1 << (8 * size))).to_bytes(size, "big")
+
+    if value is None:
+        return b"\xc0"
+    if value is True or value is False:
+        return b"\xc3" if value else b"\xc2"
+    if isinstance(value, int):
+        forms = [(0xcc + k, 1 << k) for k in range(4) if 0 <= value < 1 << (8 << k)]
+        forms += [(0xd0 + k, 1 << k) for k in range(4) if -(1 << ((8 << k) - 1)) <= value < 1 << ((8 << k) - 1)]
+        fixed = [bytes([value & 0xFF])] if -32 <= value <= 127 else []
+        choice = draw(st.integers(0, len(forms) + len(fixed) - 1))
+        if choice < len(fixed):
+            return fixed[0]
+        marker, size = forms[choice - len(fixed)]
+        return bytes([marker]) + be(value, size)
+    if isinstance(value, float):
+        with np.errstate(over="ignore"):
+            exact_in_float32 = float(np.float32(value)) == value
+        if exact_in_float32 and draw(st.booleans()):
+            return b"\xca" + np.array(value, ">f4").tobytes()
+        return b"\xcb" + np.array(value, ">f8").tobytes()
+    if isinstance(value, (str, bytes)):
+        raw = value.encode() if isinstance(value, str) else value
+        markers = [0xd9, 0xda, 0xdb] if isinstance(value, str) else [0xc4, 0xc5, 0xc6]
+        k = draw(st.integers(0 if len(raw) < 256 else 1, 2))
+        if isinstance(value, str) and len(raw) < 32 and draw(st.booleans()):
+            return bytes([0xa0 | len(raw)]) + raw
+        return bytes([markers[k]]) + be(len(raw), 1 << k) + raw
+    if isinstance(value, msgpack.ExtType):
+        n = len(value.data)
+        if n in (1, 2, 4, 8, 16) and draw(st.booleans()):
+            return bytes([0xd4 + n.bit_length() - 1, value.code & 0xFF]) + value.data
+        k = draw(st.integers(0 if n < 256 else 1, 2))
+        return bytes([0xc7 + k]) + be(n, 1 << k) + bytes([value.code & 0xFF]) + value.data
+    items = list(value.items()) if isinstance(value, dict) else list(value)
+    k = draw(st.integers(-1 if len(items) < 16 else 0, 1))
+    fix, big = (0x80, 0xde) if isinstance(value, dict) else (0x90, 0xdc)
+    head = bytes([fix | len(items)]) if k < 0 else bytes([big + k]) + be(len(items), 2 << k)
+    if isinstance(value, dict):
+        return head + b"".join(_pack_any(key, draw) + _pack_any(item, draw) for key, item in items)
+    return head + b"".join(_pack_any(item, draw) for item in items)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), batches)
+def test_the_c_row_reader_reads_every_msgpack_form_as_msgpack_does(data: st.DataObject, rows: list[Any]) -> None:
+    batch = encode_rows(rows)
+    unpacked = msgpack.unpackb(batch.meta, raw=False, strict_map_key=True, ext_hook=msgpack.ExtType)
+    meta = _pack_any(unpacked, data.draw)
+    assert msgpack.unpackb(meta, raw=False, ext_hook=msgpack.ExtType) == unpacked
+    outcomes = _decoded_both_ways(meta, b"".join(batch.blobs), pytest.MonkeyPatch())
+    assert outcomes[0][0] == "ok"
+    _same_outcome(outcomes)
+
+
+DECLINED_ROWS = [
+    msgpack.packb([[1, 0, "A.b", "t", [], {}]]) + b"\xc0",  # bytes after the rows
+    msgpack.packb([[1, 0, "A.b", "t", [], {1: 2}]]),  # a key msgpack refuses
+    msgpack.packb([[1, 0, "A.b", "t", [], {b"k": 2}]], use_bin_type=True),  # bytes key: msgpack's to read
+    msgpack.packb([[1, 0, "A.b", "t", [msgpack.Timestamp(1, 2)], {}]]),  # a timestamp
+    b"\x91\x96\x01\x00\xa3A.b\xa1t\x91\xa2\xff\xfe\x80",  # not UTF-8
+    msgpack.packb([[1, 0, "A.b", "t", [functools.reduce(lambda inner, _: [inner], range(40), 1)], {}]]),  # deep
+    msgpack.packb([[True, 0, "A.b", "t", [], {}]]),  # not a row
+    msgpack.packb([[1, 0, "A.b", "t", {}, []]]),
+    msgpack.packb([[1, 0, "A.b", "t", []]]),
+    msgpack.packb({"rows": 1}),
+    b"\x91\x96\x01\x00\xa3A.b\xa1t\x91\xc1\x80",  # 0xc1, never used
+    b"\x91\x96\x01\x00\xa3A.b\xa1t\x91\xdd\xff\xff\xff\xff\x80",  # an array longer than the data
+    b"\x91\x96\x01\x00\xa3A.b\xa1t\x91\xdf\x7f\xff\xff\xff\x80",  # a map longer than the data
+    b"\x91\x96\x01\x00\xa3A.b\xa1t\x91\xc9\xff\xff\xff\xf0\x01\x80",  # an ext longer than the data
+    b"\xdd\xff\xff\xff\xff",  # rows longer than the data
+    b"",
+]
+
+
+@pytest.mark.parametrize("meta", DECLINED_ROWS, ids=range(len(DECLINED_ROWS)))
+def test_the_c_row_reader_declines_what_it_does_not_read_as_msgpack_does(meta: bytes) -> None:
+    rows_module = _c_rows()
+    decoder = codec._Decoder(b"", False, codec.DEFAULT_LIMITS)
+    hook = rows_module.ExtHook(decoder.blobs, False, 32, codec._DTYPE_ENTRIES, np.frombuffer, Ref,
+                               decoder.python_ext_hook)
+    assert rows_module.decode_rows(meta, hook, Command) is None
+    _same_outcome(_decoded_both_ways(meta, b"", pytest.MonkeyPatch()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1, max_size=3), st.integers(0, 30))
+def test_the_c_row_reader_and_msgpack_agree_on_damaged_rows(edits: list[tuple[int, int]], cut: int) -> None:
+    """Random byte edits and truncations of real rows: the reader reads only inside them, and gives
+    what msgpack and the C builder give (same commands, same error)."""
+    batch = encode_commands(_mixed())
+    damaged = bytearray(batch.meta)
+    for at, value in edits:
+        damaged[at % len(damaged)] = value
+    damaged = damaged[: len(damaged) - cut % 12]
+    _same_outcome(_decoded_both_ways(bytes(damaged), b"".join(batch.blobs), pytest.MonkeyPatch()))
+
+
+def test_decode_rows_keeps_reference_counts_and_refuses_bad_arguments() -> None:
+    rows_module = _c_rows()
+    batch = encode_commands(_mixed())
+    blobs = bytearray(b"".join(batch.blobs))
+    decoder = codec._Decoder(blobs, False, codec.DEFAULT_LIMITS)
+    hook = rows_module.ExtHook(decoder.blobs, False, 32, codec._DTYPE_ENTRIES, np.frombuffer, Ref,
+                               decoder.python_ext_hook)
+    before = (sys.getrefcount(hook), sys.getrefcount(Command), sys.getrefcount(batch.meta))
+    for _ in range(50):
+        assert len(rows_module.decode_rows(batch.meta, hook, Command)) == len(_mixed())
+    assert (sys.getrefcount(hook), sys.getrefcount(Command), sys.getrefcount(batch.meta)) == before
+    with pytest.raises(TypeError):
+        rows_module.decode_rows(batch.meta, decoder.python_ext_hook, Command)
+    with pytest.raises(TypeError):
+        rows_module.decode_rows(batch.meta, hook)
+    with pytest.raises(TypeError):
+        rows_module.decode_rows(42, hook, Command)
