@@ -705,6 +705,22 @@ typedef struct {
     const unsigned char *p, *end;
 } Reader;
 
+/* The next `size` bytes (1, 2, 4 or 8) as a big-endian number; 0 when they are not there. */
+static int
+read_be(Reader *r, int size, uint64_t *out)
+{
+    if (r->end - r->p < size) {
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < size; i++) {
+        v = (v << 8) | r->p[i];
+    }
+    r->p += size;
+    *out = v;
+    return 1;
+}
+
 /* Each reader returns 1 and advances when the next item has the form asked for, else 0. */
 static int
 read_uint(Reader *r, uint64_t *out)
@@ -726,33 +742,26 @@ read_uint(Reader *r, uint64_t *out)
     case 0xcf: size = 8; break;
     default: return 0;
     }
-    if (r->end - r->p < 1 + size) {
+    Reader after = {r->p + 1, r->end};
+    if (!read_be(&after, (int)size, out)) {
         return 0;
     }
-    uint64_t v = 0;
-    for (Py_ssize_t i = 1; i <= size; i++) {
-        v = (v << 8) | r->p[i];
-    }
-    *out = v;
-    r->p += 1 + size;
+    r->p = after.p;
     return 1;
 }
 
 static int
 read_length(Reader *r, Py_ssize_t size, Py_ssize_t *out)
 {
-    if (r->end - r->p < size) {
+    uint64_t v;
+    if (!read_be(r, (int)size, &v)) {
         return 0;
     }
-    uint64_t v = 0;
-    for (Py_ssize_t i = 0; i < size; i++) {
-        v = (v << 8) | r->p[i];
-    }
-    r->p += size;
     *out = (Py_ssize_t)v; /* at most 32 bits */
     return 1;
 }
 
+/* An array header, in any of its three forms, whose items (a byte each at least) fit in the data. */
 static int
 read_array_header(Reader *r, Py_ssize_t *n)
 {
@@ -761,13 +770,18 @@ read_array_header(Reader *r, Py_ssize_t *n)
     }
     unsigned char b = *r->p;
     if (b >= 0x90 && b <= 0x9f) {
+        r->p++;
         *n = b & 0x0f;
-        r->p++;
-        return 1;
+        return *n <= r->end - r->p;
     }
-    if (b == 0xdc) {
+    if (b == 0xdc || b == 0xdd) {
         r->p++;
-        return read_length(r, 2, n);
+        uint64_t v;
+        if (!read_be(r, b == 0xdc ? 2 : 4, &v) || v > (uint64_t)(r->end - r->p)) {
+            return 0;
+        }
+        *n = (Py_ssize_t)v;
+        return 1;
     }
     return 0;
 }
@@ -1146,22 +1160,6 @@ typedef struct {
 
 static PyObject *read_value(RowReader *s, int depth);
 
-/* The next `size` bytes (1, 2, 4 or 8) as a big-endian number; 0 when they are not there. */
-static int
-read_be(Reader *r, int size, uint64_t *out)
-{
-    if (r->end - r->p < size) {
-        return 0;
-    }
-    uint64_t v = 0;
-    for (int i = 0; i < size; i++) {
-        v = (v << 8) | r->p[i];
-    }
-    r->p += size;
-    *out = v;
-    return 1;
-}
-
 /* A length of `size` bytes that leaves at least `per_item` * length bytes to read. */
 static int
 read_count(Reader *r, int size, Py_ssize_t per_item, Py_ssize_t *n)
@@ -1344,32 +1342,12 @@ read_value(RowReader *s, int depth)
     }
 }
 
-/* An array header's length (any of its three forms), leaving `per_item` bytes per item. */
-static int
-read_any_array_header(Reader *r, Py_ssize_t *n)
-{
-    if (r->p >= r->end) {
-        return 0;
-    }
-    unsigned char b = *r->p;
-    if (b >= 0x90 && b <= 0x9f) {
-        r->p++;
-        *n = b & 0x0f;
-        return *n <= r->end - r->p;
-    }
-    if (b == 0xdc || b == 0xdd) {
-        r->p++;
-        return read_count(r, b == 0xdc ? 2 : 4, 1, n);
-    }
-    return 0;
-}
-
 /* The command of the next row, or NULL (an error set, or none to decline). */
 static PyObject *
 read_row(RowReader *s, CommandMaker *maker)
 {
     Py_ssize_t n;
-    if (!read_any_array_header(&s->r, &n) || n != 6) {
+    if (!read_array_header(&s->r, &n) || n != 6) {
         return NULL;
     }
     PyObject *f[4] = {NULL, NULL, NULL, NULL}, *arguments = NULL, *kwargs = NULL, *cmd = NULL;
@@ -1379,7 +1357,7 @@ read_row(RowReader *s, CommandMaker *maker)
             goto done;
         }
     }
-    if (!read_any_array_header(&s->r, &n) || (arguments = PyTuple_New(n)) == NULL) {
+    if (!read_array_header(&s->r, &n) || (arguments = PyTuple_New(n)) == NULL) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -1431,7 +1409,7 @@ decode_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     RowReader s = {{(const unsigned char *)meta.buf, (const unsigned char *)meta.buf + meta.len}, (ExtHook *)args[1]};
     PyObject *commands = NULL;
     Py_ssize_t n;
-    if (read_any_array_header(&s.r, &n) && (commands = PyList_New(n)) != NULL) {
+    if (read_array_header(&s.r, &n) && (commands = PyList_New(n)) != NULL) {
         for (Py_ssize_t i = 0; i < n; i++) {
             PyObject *cmd = read_row(&s, &maker);
             if (cmd == NULL) {
