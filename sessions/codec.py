@@ -16,9 +16,11 @@ through allow-lists built from the ``gsp`` package.
 extension ``sessions._rows`` when it is built and the environment variable ``GSP_NO_C_ROWS=1`` is
 not set when this module is first imported; other rows, and every row without it, are converted
 here and packed by msgpack. Both give the same bytes (:func:`use_rows` switches at run time).
-When decoding, the same module checks the unpacked rows and builds their Commands, and builds
-well-formed arrays, references and inline bytearrays while msgpack unpacks; everything else, and every error, is
-left to the Python code here, so both give the same commands and the same errors.
+When decoding, the same module reads the rows straight from ``meta`` into Commands
+(``decode_rows``), building well-formed arrays, references and inline bytearrays in place; it
+declines whatever it does not read exactly as msgpack would, and msgpack then unpacks the rows
+and the module builds their Commands. Every other value, and every error, is left to the Python
+code here, so all paths give the same commands and the same errors.
 """
 
 from __future__ import annotations
