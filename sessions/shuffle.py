@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -186,48 +185,33 @@ def should_stream_python(dst: Any) -> bool:
 # --------------------------------------------------------------------------------------------
 # Choice of implementation
 # --------------------------------------------------------------------------------------------
-def _load_kernel() -> ModuleType | None:
-    if os.environ.get(ENV_NO_C, "") not in ("", "0"):
-        return None
-    try:
-        from sessions import _shuffle
-    except ImportError:  # not built (no compiler at install time): the numpy code is used
-        return None
-    return _shuffle
-
-
-_kernel = _load_kernel()
+# The implementation of each function below is chosen by use(), at import and when asked.
 #: "c" when the C kernel is used, "numpy" otherwise.
-BACKEND = "c" if _kernel is not None else "numpy"
-
+BACKEND: str
 #: ``shuffle_into(dst, src, itemsize)``: the items of ``src`` as byte planes in ``dst``.
-shuffle_into: Kernel = _kernel.shuffle_into if _kernel is not None else shuffle_into_numpy
+shuffle_into: Kernel
 #: ``unshuffle_into(dst, src, itemsize)``: the byte planes of ``src`` as items in ``dst``.
-unshuffle_into: Kernel = _kernel.unshuffle_into if _kernel is not None else unshuffle_into_numpy
+unshuffle_into: Kernel
 #: ``unshuffle_block(body, block, block_start, arrays)``: one decompressed block of a ``BLOCKS``
 #: chunk placed at ``body[block_start:]``, the pieces of the arrays in ``arrays`` (the chunk's
 #: records of u64 offset, u64 length, u32 itemsize, u32 0, sorted, none past the block)
 #: unshuffled, every other byte copied (sessions/blocks.py). An optional fifth argument,
 #: ``stream``, writes the pieces with non-temporal stores (see :func:`should_stream`).
-unshuffle_block: Callable[..., None] = _kernel.unshuffle_block if _kernel is not None else unshuffle_block_python
+unshuffle_block: Callable[..., None]
 #: ``block_pieces(arrays, raw_size, block_size)``: a ``BLOCKS`` chunk's table of shuffled arrays
 #: (records of u64 offset, u64 length, u32 itemsize, u32 0) checked, whole items of 2, 4, 8 or 16
 #: bytes, inside the raw bytes, sorted, not overlapping (else ValueError naming the first bad
 #: record), and cut into one run ``(first, stop)`` of records per block: those that overlap it.
-block_pieces: Callable[[Any, int, int], list[tuple[int, int]]] = (
-    _kernel.block_pieces if _kernel is not None else block_pieces_python
-)
+block_pieces: Callable[[Any, int, int], list[tuple[int, int]]]
 #: ``should_stream(dst)``: whether unshuffling into ``dst`` (a whole chunk's body, asked before
 #: its first block) is faster with non-temporal stores: 1 MiB or more, and most of its pages
 #: reused memory rather than pages the kernel has just given out (which it zeroes, leaving them
 #: in cache for plain stores). Always False with the numpy code.
-should_stream: Callable[[Any], bool] = _kernel.should_stream if _kernel is not None else should_stream_python
-
-
+should_stream: Callable[[Any], bool]
 #: ``BlockRun(decompress, src, starts, body, block_size, table, pieces, stream, parts)``: the C
 #: loop over the blocks of one ``BLOCKS`` chunk for several threads, none holding the GIL between
 #: blocks (sessions/blocks.py); None with the numpy code, whose threads run the Python loop.
-BlockRun: Any = _kernel.BlockRun if _kernel is not None else None
+BlockRun: Any
 
 
 def use(backend: str) -> None:
@@ -250,6 +234,12 @@ def use(backend: str) -> None:
     else:
         raise ValueError(f"unknown shuffle backend {backend!r} (expected 'c' or 'numpy')")
     BACKEND = backend
+
+
+try:
+    use("numpy" if os.environ.get(ENV_NO_C, "") not in ("", "0") else "c")
+except ValueError:  # not built (no compiler at install time): the numpy code is used
+    use("numpy")
 
 
 def shuffled(src: Any, itemsize: int) -> bytearray:
