@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+import shutil
 from collections.abc import Iterator
+from types import ModuleType
 
 import numpy as np
 
@@ -64,3 +67,16 @@ def final_hash(commands: Iterator[Command] | list[Command]) -> str:
     for cmd in commands:
         state.apply(cmd)
     return state.state_hash()
+
+
+def built_c_module(name: str) -> ModuleType:
+    """``sessions.<name>``, a C module: a test fails when a C compiler is here but the module is
+    not built (``pip install -e .`` builds it), and is skipped where there is no compiler."""
+    import pytest
+
+    try:
+        return importlib.import_module(f"sessions.{name}")
+    except ImportError:
+        if shutil.which("cc") or shutil.which("gcc"):
+            pytest.fail(f"a C compiler is here but sessions.{name} is not built (pip install -e . builds it)")
+        pytest.skip(f"sessions.{name} not built (no C compiler)")

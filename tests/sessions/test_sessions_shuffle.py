@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sessions_testkit import built_c_module
 
 from sessions import shuffle
 from sessions.shuffle import shuffle_into_numpy, unshuffle_into_numpy
@@ -25,13 +26,7 @@ Kernel = Callable[[Any, Any, int], None]
 
 
 def _c_module() -> Any:
-    try:
-        from sessions import _shuffle
-    except ImportError:
-        if shutil.which("cc") or shutil.which("gcc"):
-            pytest.fail("a C compiler is here but sessions._shuffle is not built (pip install -e . builds it)")
-        pytest.skip("sessions._shuffle not built (no C compiler)")
-    return _shuffle
+    return built_c_module("_shuffle")
 
 
 def _implementations() -> dict[str, tuple[Kernel, Kernel]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sessions_testkit import built_c_module
 
 from sessions import Command, LogReader, LogWriter, decode_chunk, encode_chunk, spare
 
@@ -25,13 +25,7 @@ MiB = 1 << 20
 
 
 def _c_module() -> Any:
-    try:
-        from sessions import _spare
-    except ImportError:
-        if shutil.which("cc") or shutil.which("gcc"):
-            pytest.fail("a C compiler is here but sessions._spare is not built (pip install -e . builds it)")
-        pytest.skip("sessions._spare not built (no C compiler)")
-    return _spare
+    return built_c_module("_spare")
 
 
 @pytest.fixture(autouse=True)
