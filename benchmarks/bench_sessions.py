@@ -39,7 +39,7 @@ import numpy as np
 
 from sessions import Command, LogReader, LogWriter, Ref, decode_chunk, decode_threads, encode_chunk
 from sessions import shuffle as shuffle_filter
-from sessions.chunk import HEADER_SIZE, ChunkFlags, peek_chunk_header
+from sessions.chunk import HEADER_SIZE, ChunkFlags, ChunkKind, peek_chunk_header
 
 
 def backends() -> list[str]:
@@ -77,6 +77,22 @@ def paired(baseline: Callable[[], Any], candidate: Callable[[], Any], pairs: int
         cand.append(end - middle)
     ratio = statistics.median(b / c for b, c in zip(base, cand, strict=True))
     return statistics.median(base), statistics.median(cand), ratio
+
+
+def paired_on_each_thread_count(baseline: Callable[[], Any], candidate: Callable[[], Any],
+                                pairs: int) -> list[tuple[int, float, float]]:
+    """(threads, candidate's median seconds, median ratio) of :func:`paired` with decoding on one
+    thread, then on the default number (when that is more)."""
+    default_threads = decode_threads.threads()
+    results = []
+    for threads in sorted({1, default_threads}):
+        decode_threads.set_threads(threads)
+        try:
+            _, seconds, ratio = paired(baseline, candidate, pairs)
+        finally:
+            decode_threads.set_threads(default_threads)
+        results.append((threads, seconds, ratio))
+    return results
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,15 +237,9 @@ def bench_decode_medium(total_mb: int = 32, pairs: int = 15) -> None:
             for stored, size in blocks:
                 lz4.block.decompress(stored, uncompressed_size=size)
 
-        ratios = []
-        default_threads = decode_threads.threads()
-        for threads in sorted({1, default_threads}):
-            decode_threads.set_threads(threads)
-            try:
-                _, seconds, ratio = paired(lz4_only, lambda chunk=chunk: decode_chunk(chunk).commands(), pairs)
-            finally:
-                decode_threads.set_threads(default_threads)
-            ratios.append(f"{threads} thread{'s' if threads > 1 else ''} x{ratio:.2f} ({seconds * 1e3:.1f} ms)")
+        ratios = [f"{threads} thread{'s' if threads > 1 else ''} x{ratio:.2f} ({seconds * 1e3:.1f} ms)"
+                  for threads, seconds, ratio in paired_on_each_thread_count(
+                      lz4_only, lambda chunk=chunk: decode_chunk(chunk).commands(), pairs)]
         print(f"  {count} commands of {items} float32 ({items * 4 // 1000} kB): decode / lz4 speed " + ", ".join(ratios))
 
 
@@ -271,9 +281,6 @@ def bench_read_small_log(count: int = 200_000, rounds: int = 5) -> None:
     print(f"  pausing the collector while decoding: x{medians['not paused'] / medians['paused']:.2f}")
 
 
-# --------------------------------------------------------------------------------------------
-# 2. shuffle filter
-# --------------------------------------------------------------------------------------------
 def bench_read_recorded_session(points: int = 100_000, frames: int = 60, rounds: int = 9) -> None:
     """A session recorded the way GSP programs record: ``examples/animation.py`` under
     ``gsp record --no-render``, its positions handed to ``Buffer.set_data`` as bytearrays (the
@@ -292,9 +299,10 @@ def bench_read_recorded_session(points: int = 100_000, frames: int = 60, rounds:
         with LogReader(path) as reader:
             for entry in reader.index.entries:
                 data = bytes(reader._pread(entry.offset, entry.size))
-                if peek_chunk_header(data).kind == 1:  # COMMANDS
+                info = peek_chunk_header(data)
+                if info.kind == ChunkKind.COMMANDS:
                     chunks.append(data)
-                    blocks += stored_blocks(data) if peek_chunk_header(data).flags & ChunkFlags.BLOCKS else []
+                    blocks += stored_blocks(data) if info.flags & ChunkFlags.BLOCKS else []
 
         def lz4_only() -> None:
             for stored, size in blocks:
@@ -312,20 +320,16 @@ def bench_read_recorded_session(points: int = 100_000, frames: int = 60, rounds:
         raw = sum(size for _, size in blocks)
         print(f"  {len(chunks)} COMMANDS chunks, {len(blocks)} lz4 blocks, {raw / 1e6:.1f} MB raw, "
               f"{sum(len(c) for c in chunks) / 1e6:.1f} MB stored")
-        default_threads = decode_threads.threads()
         for name, candidate in (("chunks in memory: decode_chunk + commands", decode_all),
                                 ("the file: LogReader.commands()", read_file)):
-            figures = []
-            for threads in sorted({1, default_threads}):
-                decode_threads.set_threads(threads)
-                try:
-                    _, seconds, ratio = paired(lz4_only, candidate, rounds)
-                finally:
-                    decode_threads.set_threads(default_threads)
-                figures.append(f"{threads} thread{'s' if threads > 1 else ''} x{ratio:.2f} ({raw / seconds / 1e9:.2f} GB/s)")
+            figures = [f"{threads} thread{'s' if threads > 1 else ''} x{ratio:.2f} ({raw / seconds / 1e9:.2f} GB/s)"
+                       for threads, seconds, ratio in paired_on_each_thread_count(lz4_only, candidate, rounds)]
             print(f"  {name}, decode / lz4 speed (median of {rounds} pairs): " + ", ".join(figures))
 
 
+# --------------------------------------------------------------------------------------------
+# 2. shuffle filter
+# --------------------------------------------------------------------------------------------
 def bench_shuffle() -> None:
     print("== 2. byte-shuffle filter before lz4 (float32, 16 MB) ==")
     rng = np.random.default_rng(1)
