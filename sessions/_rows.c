@@ -657,10 +657,14 @@ PyDoc_STRVAR(build_commands_doc,
 
 /* ---- decoding: extension values (arrays, references, bytearrays) -----------------------------
  *
- * ExtHook(blobs, shuffled, max_dims, dtypes, frombuffer, ref_type, fallback) is msgpack's ext_hook
- * for one chunk. It builds the values that fill logs, on their well-formed path only:
+ * ExtHook(blobs, shuffled, max_dims, dtypes, frombuffer, ref_type, fallback, *, ready, unfilled) is
+ * msgpack's ext_hook for one chunk. It builds the values that fill logs, on their well-formed path
+ * only:
  *   - EXT_REF: Ref(uuid) (a slots class, its field set through its descriptor);
- *   - EXT_BYTEARRAY held inline (colours): a bytearray of its bytes;
+ *   - EXT_BYTEARRAY: a bytearray of its bytes, inline (colours) or in the blob area. While the
+ *     chunk still decodes, only the first `ready` bytes of the blob area are in place: a bytearray
+ *     past them is made unfilled and listed in `unfilled` as (offset, bytearray) when that list is
+ *     given, and left to the fallback (which raises) when not;
  *   - EXT_NDARRAY [dtype, shape, loc] as sessions.codec's encoder writes it: an inline array is
  *     copied out of the payload, an array in the blob area is a view of `blobs`
  *     (frombuffer(blobs, dtype, count, offset)), reshaped unless 1-D.
@@ -697,6 +701,8 @@ typedef struct {
     PyObject *ref_type;
     PyObject *ref_descr;
     PyObject *fallback;
+    Py_ssize_t ready;   /* blob bytes decompressed so far (all of them but while a chunk decodes) */
+    PyObject *unfilled; /* list of (offset, bytearray) made before their bytes were ready, or NULL */
     DtypeEntry dtypes[MAX_DTYPES];
     int dtype_count;
 } ExtHook;
@@ -957,18 +963,53 @@ build_array(ExtHook *self, const unsigned char *data, Py_ssize_t size)
     return shaped;
 }
 
-/* The bytearray of an inline EXT_BYTEARRAY payload (one msgpack bin: colours and other small
- * values), or Py_None (borrowed) when the fallback must decide (one in the blob area). */
+/* The bytearray of a blob not decompressed yet: made unfilled and listed in `unfilled` with its
+ * offset, for the decoding threads to fill (sessions/blocks.py). */
 static PyObject *
-build_bytearray(const unsigned char *data, Py_ssize_t size)
+unfilled_bytearray(ExtHook *self, uint64_t offset, uint64_t length)
+{
+    PyObject *bytes = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)length);
+    PyObject *entry = bytes != NULL ? Py_BuildValue("(KO)", (unsigned long long)offset, bytes) : NULL;
+    int failed = entry == NULL || PyList_Append(self->unfilled, entry) < 0;
+    Py_XDECREF(entry);
+    if (failed) {
+        Py_XDECREF(bytes);
+        return NULL;
+    }
+    return bytes;
+}
+
+/* The bytearray of an EXT_BYTEARRAY payload: a new reference, NULL with an error set, or Py_None
+ * (borrowed) when the fallback must decide. Its payload is one msgpack bin (colours and other
+ * small values, inline) or [offset, length] in the blob area: a copy of those bytes when they are
+ * in place, an unfilled bytearray when they are not yet and the hook lists such ones, else the
+ * fallback's (which raises BlobsNotReady). */
+static PyObject *
+build_bytearray(ExtHook *self, const unsigned char *data, Py_ssize_t size)
 {
     Reader r = {data, data + size};
     const unsigned char *bytes;
-    Py_ssize_t length;
-    if (!read_bin(&r, &bytes, &length) || r.p != r.end) {
+    Py_ssize_t length, n;
+    if (read_bin(&r, &bytes, &length)) {
+        return r.p == r.end ? PyByteArray_FromStringAndSize((const char *)bytes, length) : Py_None;
+    }
+    uint64_t offset, blob_length;
+    if (!read_array_header(&r, &n) || n != 2 || !read_uint(&r, &offset) || !read_uint(&r, &blob_length) ||
+        r.p != r.end || offset > (uint64_t)self->blobs_len || blob_length > (uint64_t)self->blobs_len - offset) {
         return Py_None;
     }
-    return PyByteArray_FromStringAndSize((const char *)bytes, length);
+    if (offset + blob_length > (uint64_t)self->ready) {
+        return self->unfilled != NULL ? unfilled_bytearray(self, offset, blob_length) : Py_None;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(self->blobs, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    PyObject *copy = view.len >= self->blobs_len
+                         ? PyByteArray_FromStringAndSize((const char *)view.buf + offset, (Py_ssize_t)blob_length)
+                         : Py_None; /* the blob area shrank (a resized bytearray): the fallback says so */
+    PyBuffer_Release(&view);
+    return copy;
 }
 
 /* Ref(uuid) of an EXT_REF payload, or Py_None (borrowed) when the fallback must decide. */
@@ -1009,7 +1050,7 @@ ExtHook_call(ExtHook *self, PyObject *args, PyObject *kwargs)
             value = build_ref(self, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data));
         }
         else if (code == EXT_BYTEARRAY) {
-            value = build_bytearray((const unsigned char *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data));
+            value = build_bytearray(self, (const unsigned char *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data));
         }
         else if (code == -1 && PyErr_Occurred()) {
             PyErr_Clear();
@@ -1030,6 +1071,7 @@ ExtHook_traverse(ExtHook *self, visitproc visit, void *arg)
     Py_VISIT(self->ref_type);
     Py_VISIT(self->ref_descr);
     Py_VISIT(self->fallback); /* a bound method of the decoder that holds this hook: a cycle */
+    Py_VISIT(self->unfilled);
     for (int i = 0; i < self->dtype_count; i++) {
         Py_VISIT(self->dtypes[i].dtype);
         Py_VISIT(self->dtypes[i].typed);
@@ -1045,6 +1087,7 @@ ExtHook_clear(ExtHook *self)
     Py_CLEAR(self->ref_type);
     Py_CLEAR(self->ref_descr);
     Py_CLEAR(self->fallback);
+    Py_CLEAR(self->unfilled);
     for (int i = 0; i < self->dtype_count; i++) {
         Py_CLEAR(self->dtypes[i].dtype);
         Py_CLEAR(self->dtypes[i].typed);
@@ -1066,16 +1109,22 @@ ExtHook_dealloc(ExtHook *self)
 static int
 ExtHook_init(ExtHook *self, PyObject *args, PyObject *kwargs)
 {
-    static char *names[] = {"blobs", "shuffled", "max_dims", "dtypes", "frombuffer", "ref_type", "fallback", NULL};
-    PyObject *blobs, *dtypes, *frombuffer, *ref_type, *fallback;
+    static char *names[] = {"blobs", "shuffled", "max_dims", "dtypes", "frombuffer", "ref_type", "fallback", "ready",
+                            "unfilled", NULL};
+    PyObject *blobs, *dtypes, *frombuffer, *ref_type, *fallback, *unfilled = Py_None;
     int shuffled;
-    Py_ssize_t max_dims;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OpnO!OO!O:ExtHook", names, &blobs, &shuffled, &max_dims,
-                                     &PyDict_Type, &dtypes, &frombuffer, &PyType_Type, &ref_type, &fallback)) {
+    Py_ssize_t max_dims, ready = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OpnO!OO!O|$nO:ExtHook", names, &blobs, &shuffled, &max_dims,
+                                     &PyDict_Type, &dtypes, &frombuffer, &PyType_Type, &ref_type, &fallback, &ready,
+                                     &unfilled)) {
         return -1;
     }
     if (!PyCallable_Check(frombuffer) || !PyCallable_Check(fallback)) {
         PyErr_SetString(PyExc_TypeError, "ExtHook(): frombuffer and fallback must be callable");
+        return -1;
+    }
+    if (unfilled != Py_None && !PyList_CheckExact(unfilled)) {
+        PyErr_SetString(PyExc_TypeError, "ExtHook(): unfilled must be a list or None");
         return -1;
     }
     Py_buffer view;
@@ -1131,6 +1180,11 @@ ExtHook_init(ExtHook *self, PyObject *args, PyObject *kwargs)
     self->ref_descr = ref_descr;
     Py_INCREF(fallback);
     self->fallback = fallback;
+    self->ready = ready < 0 || ready > blobs_len ? blobs_len : ready;
+    if (unfilled != Py_None) {
+        Py_INCREF(unfilled);
+        self->unfilled = unfilled;
+    }
     return 0;
 }
 
@@ -1258,7 +1312,7 @@ read_ext(RowReader *s, Py_ssize_t n)
         value = build_ref(s->hook, (const char *)data, n);
     }
     else if (code == EXT_BYTEARRAY) {
-        value = build_bytearray(data, n);
+        value = build_bytearray(s->hook, data, n);
     }
     if (value != Py_None) {
         return value;

@@ -16,10 +16,14 @@ def build_commands(rows: list[Any], command_type: type, /) -> tuple[list[Any] | 
 
 class ExtHook:
     """msgpack's ``ext_hook`` for one chunk: well-formed arrays (``EXT_NDARRAY``; views of
-    ``blobs``, or copies of inline bytes), references (``EXT_REF``) and inline bytearrays
-    (``EXT_BYTEARRAY``: colours) built in C; every other
+    ``blobs``, or copies of inline bytes), references (``EXT_REF``) and bytearrays
+    (``EXT_BYTEARRAY``: inline, or copies of blob bytes) built in C; every other
     value, payload it cannot read, failed check, and float array of a shuffled chunk handed to
-    ``fallback(code, data)``."""
+    ``fallback(code, data)``.
+
+    ``ready``: blob bytes in place so far (default all). A bytearray past them is made unfilled
+    and appended to ``unfilled`` as ``(offset, bytearray)`` when that list is given, else handed
+    to ``fallback``."""
 
     def __init__(
         self,
@@ -30,5 +34,8 @@ class ExtHook:
         frombuffer: Callable[..., Any],
         ref_type: type,
         fallback: Callable[[int, bytes], Any],
+        *,
+        ready: int = -1,
+        unfilled: list[tuple[int, bytearray]] | None = None,
     ) -> None: ...
     def __call__(self, code: int, data: bytes, /) -> Any: ...

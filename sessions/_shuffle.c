@@ -883,7 +883,27 @@ typedef struct {
     PyThread_type_lock lock;
     BlockFailure *failures;
     Py_ssize_t failure_count;
+    char *state; /* per block: BLOCK_* */
+    /* copy_out's buffers, sorted by their offsets in the body, none overlapping the next */
+    Py_ssize_t target_count; /* -1 until copy_out() */
+    Py_buffer *targets;
+    Py_ssize_t *target_at;
 } BlockRun;
+
+/* A block is taken before or after copy_out() gave the targets: after, its thread copies the
+ * targets' parts of it once it is placed; before, whichever of copy_out() and its thread comes
+ * second does. */
+enum { BLOCK_UNTAKEN = 0, BLOCK_TAKEN = 1, BLOCK_TAKEN_OWES_COPY = 2, BLOCK_DONE = 3 };
+
+/* Release copy_out's buffers (every decode() has returned). */
+static void
+release_targets(BlockRun *self)
+{
+    for (Py_ssize_t i = 0; i < self->target_count; i++) {
+        PyBuffer_Release(&self->targets[i]);
+    }
+    self->target_count = 0;
+}
 
 static void
 BlockRun_dealloc(BlockRun *self)
@@ -905,6 +925,10 @@ BlockRun_dealloc(BlockRun *self)
     PyMem_Free(self->in_order);
     PyMem_Free(self->entered);
     PyMem_Free(self->failures);
+    release_targets(self);
+    PyMem_Free(self->targets);
+    PyMem_Free(self->target_at);
+    PyMem_Free(self->state);
     if (self->lock != NULL) {
         PyThread_free_lock(self->lock);
     }
@@ -953,6 +977,7 @@ BlockRun_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     }
     self->decompress = (lz4_decompress_t)function;
     self->stream = stream;
+    self->target_count = -1;
     PyObject *starts_seq = NULL, *pieces_seq = NULL;
     if (get_buffer(src, &self->src, "BlockRun", "src", 0) < 0) {
         goto fail;
@@ -991,9 +1016,11 @@ BlockRun_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->in_order = PyMem_New(Py_ssize_t, parts);
     self->entered = PyMem_New(char, parts);
     self->failures = PyMem_New(BlockFailure, count > 0 ? count : 1);
+    self->state = PyMem_Calloc(count > 0 ? (size_t)count : 1, 1); /* BLOCK_UNTAKEN */
     self->lock = PyThread_allocate_lock();
     if (self->starts == NULL || self->first == NULL || self->stop == NULL || self->runs == NULL ||
-        self->in_order == NULL || self->entered == NULL || self->failures == NULL || self->lock == NULL) {
+        self->in_order == NULL || self->entered == NULL || self->failures == NULL || self->state == NULL ||
+        self->lock == NULL) {
         PyErr_NoMemory();
         goto fail;
     }
@@ -1032,6 +1059,30 @@ fail:
     Py_XDECREF(pieces_seq);
     Py_DECREF(self);
     return NULL;
+}
+
+/* The body's bytes [start, start + len) copied into the parts of the targets they overlap. No GIL. */
+static void
+copy_to_targets(BlockRun *self, Py_ssize_t start, Py_ssize_t len)
+{
+    Py_ssize_t end = start + len, low = 0, high = self->target_count;
+    while (low < high) { /* the first target that ends after start (their ends are sorted too) */
+        Py_ssize_t mid = low + (high - low) / 2;
+        if (self->target_at[mid] + self->targets[mid].len <= start) {
+            low = mid + 1;
+        }
+        else {
+            high = mid;
+        }
+    }
+    const uint8_t *body = (const uint8_t *)self->body.buf;
+    for (Py_ssize_t i = low; i < self->target_count && self->target_at[i] < end; i++) {
+        Py_ssize_t at = self->target_at[i];
+        Py_ssize_t lo = at > start ? at : start, hi = at + self->targets[i].len < end ? at + self->targets[i].len : end;
+        if (lo < hi) {
+            memcpy((uint8_t *)self->targets[i].buf + (lo - at), body + lo, (size_t)(hi - lo));
+        }
+    }
 }
 
 /* The next block for the thread of run `part`, or -1 once every block is taken (block 0 is left
@@ -1094,6 +1145,9 @@ BlockRun_decode(BlockRun *self, PyObject *const *args, Py_ssize_t nargs)
         /* Back to the caller once the prefix is in place and every other thread is past the GIL. */
         int back = until > 0 && self->in_order[part] >= until && self->started >= self->parts;
         Py_ssize_t number = back ? -1 : take_block(self, part);
+        if (number >= 0) {
+            self->state[number] = self->target_count >= 0 ? BLOCK_TAKEN_OWES_COPY : BLOCK_TAKEN;
+        }
         PyThread_release_lock(self->lock);
         if (number < 0) {
             break;
@@ -1129,6 +1183,8 @@ BlockRun_decode(BlockRun *self, PyObject *const *args, Py_ssize_t nargs)
             }
         }
         PyThread_acquire_lock(self->lock, WAIT_LOCK);
+        int owes_copy = self->state[number] == BLOCK_TAKEN_OWES_COPY;
+        self->state[number] = BLOCK_DONE;
         if (failure.kind) {
             self->failures[self->failure_count++] = failure;
         }
@@ -1136,6 +1192,9 @@ BlockRun_decode(BlockRun *self, PyObject *const *args, Py_ssize_t nargs)
             self->in_order[part] = block_start + len;
         }
         PyThread_release_lock(self->lock);
+        if (owes_copy && !failure.kind) { /* from cache: the block was just written */
+            copy_to_targets(self, block_start, len);
+        }
     }
     PyThread_acquire_lock(self->lock, WAIT_LOCK);
     in_order = self->in_order[part];
@@ -1143,6 +1202,90 @@ BlockRun_decode(BlockRun *self, PyObject *const *args, Py_ssize_t nargs)
     Py_END_ALLOW_THREADS
     PyMem_RawFree(scratch);
     return PyLong_FromSsize_t(in_order);
+}
+
+static PyObject *
+BlockRun_copy_out(BlockRun *self, PyObject *arg)
+{
+    if (self->target_count >= 0) {
+        PyErr_SetString(PyExc_ValueError, "copy_out() takes its targets once");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(arg, "copy_out() takes a sequence of (offset, writable buffer)");
+    if (seq == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq), held = 0, end = 0;
+    Py_buffer *targets = PyMem_New(Py_buffer, n > 0 ? n : 1);
+    Py_ssize_t *at = PyMem_New(Py_ssize_t, n > 0 ? n : 1);
+    char *copy_now = PyMem_Calloc(self->count > 0 ? (size_t)self->count : 1, 1);
+    if (targets == NULL || at == NULL || copy_now == NULL) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (; held < n; held++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, held), *buffer;
+        if (!PyTuple_Check(item) || !PyArg_ParseTuple(item, "nO", &at[held], &buffer)) {
+            if (!PyErr_Occurred() || PyErr_ExceptionMatches(PyExc_TypeError)) {
+                PyErr_Clear();
+                PyErr_Format(PyExc_ValueError, "copy_out(): target %zd is not (offset, buffer)", held);
+            }
+            goto fail;
+        }
+        if (PyObject_GetBuffer(buffer, &targets[held], PyBUF_WRITABLE) < 0) {
+            goto fail;
+        }
+        if (at[held] < end || targets[held].len > self->body.len - at[held]) {
+            PyErr_Format(PyExc_ValueError, "copy_out(): target %zd, %zd bytes at %zd, overlaps the one before or "
+                         "ends past the body's %zd bytes", held, targets[held].len, at[held], self->body.len);
+            PyBuffer_Release(&targets[held]);
+            goto fail;
+        }
+        end = at[held] + targets[held].len;
+    }
+    Py_DECREF(seq);
+    seq = NULL;
+    PyThread_acquire_lock(self->lock, WAIT_LOCK);
+    self->targets = targets;
+    self->target_at = at;
+    self->target_count = n;
+    for (Py_ssize_t i = 0; i < self->count; i++) {
+        if (self->state[i] == BLOCK_TAKEN) {
+            self->state[i] = BLOCK_TAKEN_OWES_COPY; /* its thread copies once it is placed */
+        }
+        else if (self->state[i] == BLOCK_DONE) {
+            copy_now[i] = 1;
+        }
+    }
+    PyThread_release_lock(self->lock);
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < self->count; i++) {
+        if (copy_now[i]) {
+            Py_ssize_t start = i * self->block_size;
+            copy_to_targets(self, start, self->body.len - start < self->block_size ? self->body.len - start
+                                                                                   : self->block_size);
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(copy_now);
+    Py_RETURN_NONE;
+fail:
+    while (held > 0) {
+        PyBuffer_Release(&targets[--held]);
+    }
+    PyMem_Free(targets);
+    PyMem_Free(at);
+    PyMem_Free(copy_now);
+    Py_XDECREF(seq);
+    return NULL;
+}
+
+static PyObject *
+BlockRun_release(BlockRun *self, PyObject *unused)
+{
+    (void)unused;
+    release_targets(self);
+    Py_RETURN_NONE;
 }
 
 static PyObject *
@@ -1169,6 +1312,15 @@ static PyMethodDef BlockRun_methods[] = {
      "Decode blocks without the GIL: run `part` from its front, then blocks from the back of the runs with\n"
      "the most left. With `until` > 0, return early once this run has placed the body's first `until`\n"
      "bytes in order and every part has started. Returns the bytes this run placed in order."},
+    {"copy_out", (PyCFunction)BlockRun_copy_out, METH_O,
+     "copy_out(targets, /)\n--\n\n"
+     "Fill each (offset, writable buffer) of `targets` (sorted, none overlapping the next) with the body's\n"
+     "bytes from `offset`: now for the blocks already placed, and as each later block is placed, by its\n"
+     "thread, from cache. Once per run; the buffers are held until release(). ValueError for targets\n"
+     "out of order or past the body."},
+    {"release", (PyCFunction)BlockRun_release, METH_NOARGS,
+     "release()\n--\n\n"
+     "Let go of copy_out's buffers, once every decode() has returned."},
     {"failures", (PyCFunction)BlockRun_failures, METH_NOARGS,
      "failures()\n--\n\n"
      "(block, kind, value) of each bad block, in the order threads met them: kind 1 lz4 error at input\n"

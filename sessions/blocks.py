@@ -27,6 +27,7 @@ block edge.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import struct
@@ -41,10 +42,14 @@ from sessions import decode_threads, lz4_into, spare
 from sessions import shuffle as shuffle_filter
 from sessions.errors import LogFormatError
 
-__all__ = ["BLOCK_BYTES", "Hasher", "Segment", "encode_blocks", "decode_blocks"]
+__all__ = ["BLOCK_BYTES", "Hasher", "Segment", "Target", "encode_blocks", "decode_blocks"]
 
 #: Raw bytes per block when encoding (fits a core's L2 cache along with its compressed form).
 BLOCK_BYTES = 256 << 10
+
+# A block's state in _Blocks, as in BlockRun: taken before copy_out gave the targets (copy_out
+# copies it if it is done by then), taken after (its thread copies it), placed.
+_BLOCK_TAKEN, _BLOCK_TAKEN_OWES_COPY, _BLOCK_DONE = 1, 2, 3
 
 _HEAD = struct.Struct("<III")
 _ARRAY = shuffle_filter.ARRAY_RECORD
@@ -96,8 +101,10 @@ class Hasher(Protocol):
     def update(self, data: memoryview, /) -> object: ...
 
 
+#: (raw offset, writable buffer): raw bytes to copy into the buffer as they are decoded.
+Target = tuple[int, Any]
 #: (prefix, job): see :func:`decode_blocks`.
-EarlyJob = tuple[int, Callable[[memoryview, int], None]]
+EarlyJob = tuple[int, Callable[[memoryview, int], Sequence[Target]]]
 
 
 def decode_blocks(
@@ -114,11 +121,13 @@ def decode_blocks(
     from cache (rather than two passes over memory). Its digest is the caller's to check; it is
     complete even when a block is bad.
 
-    ``early`` = ``(prefix, job)``: when the blocks decode on several threads, the calling thread
-    runs ``job(body, ready)`` as soon as it has placed the first ``ready >= prefix`` raw bytes,
-    while the other threads decode the rest (if its own blocks cover the prefix and none of them
-    is bad; else never). ``job`` must not raise. On one thread there is nothing to overlap and
-    ``job`` is not run."""
+    ``early`` = ``(prefix, job)``: the calling thread runs ``job(body, ready)`` as soon as it has
+    placed the first ``ready >= prefix`` raw bytes (if its own blocks cover the prefix and none of
+    them is bad; else never), while any other threads decode the rest. ``job`` must not raise.
+    It returns targets, ``(offset, buffer)`` pairs sorted by offset: each buffer gets the raw
+    bytes from its offset on, by the time this returns. Each thread copies them from the blocks
+    it places, while they are in cache (a copy of the whole body afterwards would read it back
+    from memory)."""
 
     def bad(reason: str) -> LogFormatError:
         return LogFormatError(f"blocked payload: {reason}", **where())
@@ -148,7 +157,7 @@ def decode_blocks(
     # cache. Several threads would queue for the lock that keeps the blocks in order, so one of
     # them hashes all the stored blocks in one go instead, then joins the others.
     blocks = _Blocks(src, list(itertools.accumulate(sizes, initial=table_end)), table, pieces, array_count > 0,
-                     body, block_size, workers, hasher if workers == 1 else None, early if workers > 1 else None)
+                     body, block_size, workers, hasher if workers == 1 else None, early)
     if workers == 1:
         blocks.decode_part(0)
     else:
@@ -161,7 +170,7 @@ def decode_blocks(
         jobs: list[Callable[[], None]] = [functools.partial(blocks.decode_part, part) for part in range(workers)]
         jobs[1] = hash_then_decode
         decode_threads.run(jobs)
-    blocks.collect_failures()
+    blocks.finish()
     if blocks.failures:
         number, reason = min(blocks.failures)
         raise bad(f"block {number}: {reason}")
@@ -202,6 +211,12 @@ class _Blocks:
         self.early = early  # run by the thread of run 0 (see decode_blocks)
         #: (block number, reason) of each bad block, in the order threads met them
         self.failures: list[tuple[int, str]] = []
+        # copy_out's targets: (offset, byte view) sorted, none overlapping the next; each block is
+        # copied into them by whichever of its thread and copy_out comes second (see _BLOCK_*)
+        self._targets: list[tuple[int, memoryview]] | None = None
+        self._target_starts: list[int] = []
+        self._states = bytearray(count)
+        self._late_targets: Sequence[Target] = ()  # targets copy_out could not take: filled by finish
         # Several threads run the C loop where it is built: the Python loop needs the GIL between
         # blocks, which the caller's thread holds for milliseconds at a time while it builds the
         # early commands, so the other threads would mostly wait.
@@ -214,10 +229,57 @@ class _Blocks:
             except ValueError:  # sizes beyond what C ints hold: the Python loop says what is wrong
                 self.run = None
 
-    def collect_failures(self) -> None:
-        """Add the bad blocks the C loop met to :attr:`failures` (once every thread is done)."""
+    def copy_out(self, targets: Sequence[Target]) -> None:
+        """Fill each target with the raw bytes from its offset: now for the blocks already placed,
+        and each later block's part by its thread as it lands. Targets out of order, overlapping
+        or past the body (only a damaged chunk makes those) are filled by :meth:`finish`."""
+        if self.run is not None:
+            try:
+                self.run.copy_out(targets)
+                return
+            except ValueError:
+                self._late_targets = targets
+                return
+        views = [(offset, memoryview(buffer).cast("B")) for offset, buffer in targets]
+        ends = [offset + view.nbytes for offset, view in views]
+        if any(offset < end for (offset, _), end in zip(views[1:], ends)) or (views and (
+                views[0][0] < 0 or ends[-1] > self.body.nbytes)):
+            self._late_targets = targets
+            return
+        with self._taking:
+            self._targets, self._target_starts = views, [offset for offset, _ in views]
+            done = [number for number, state in enumerate(self._states) if state == _BLOCK_DONE]
+            for number, state in enumerate(self._states):
+                if state == _BLOCK_TAKEN:
+                    self._states[number] = _BLOCK_TAKEN_OWES_COPY
+        for number in done:
+            self._copy_to_targets(number)
+
+    def _copy_to_targets(self, number: int) -> None:
+        """Block ``number``'s raw bytes copied into the parts of the targets it overlaps."""
+        assert self._targets is not None
+        start = number * self.block_size
+        end = min(start + self.block_size, self.body.nbytes)
+        out = self.body.data
+        # the last target starting before the block may reach into it; ends are sorted like starts
+        first = max(0, bisect.bisect_right(self._target_starts, start) - 1)
+        for offset, view in itertools.islice(self._targets, first, None):
+            if offset >= end:
+                break
+            lo, hi = max(offset, start), min(offset + view.nbytes, end)
+            if lo < hi:
+                view[lo - offset : hi - offset] = out[lo:hi]
+
+    def finish(self) -> None:
+        """Once every thread is done: fill the targets left to the end, let go of those of the C
+        loop, and add the bad blocks it met to :attr:`failures`."""
+        out = self.body.data
+        for offset, buffer in self._late_targets:
+            target = memoryview(buffer).cast("B")
+            target[:] = out[offset : offset + target.nbytes]
         if self.run is None:
             return
+        self.run.release()
         raw_size = self.body.nbytes
         for number, kind, value in self.run.failures():
             if kind == 1:
@@ -238,12 +300,22 @@ class _Blocks:
                 number = run[0] - 1
                 if self.hasher is not None:  # one run only: blocks come in payload order
                     self.hasher.update(self.stored[self.starts[number] : self.starts[number + 1]])
-                return number
-            run = max(self._untaken, key=lambda other: other[1] - other[0])
-            if run[0] < run[1]:
+            else:
+                run = max(self._untaken, key=lambda other: other[1] - other[0])
+                if run[0] >= run[1]:
+                    return None
                 run[1] -= 1
-                return run[1]
-            return None
+                number = run[1]
+            self._states[number] = _BLOCK_TAKEN if self._targets is None else _BLOCK_TAKEN_OWES_COPY
+            return number
+
+    def _placed(self, number: int) -> None:
+        """Mark block ``number`` done, and copy it into the targets if this thread owes that."""
+        with self._taking:
+            owes_copy = self._states[number] == _BLOCK_TAKEN_OWES_COPY
+            self._states[number] = _BLOCK_DONE
+        if owes_copy:
+            self._copy_to_targets(number)
 
     def decode_part(self, part: int) -> None:
         """Decode run ``part``, then help with the others until every block is taken; bad blocks
@@ -252,7 +324,9 @@ class _Blocks:
             early = self.early if part == 0 else None
             ready = self.run.decode(part, max(1, early[0]) if early is not None else 0)
             if early is not None and ready >= early[0]:  # back early: the prefix is in place
-                early[1](self.body.data, ready)
+                targets = early[1](self.body.data, ready)
+                if targets:
+                    self.copy_out(targets)
                 self.run.decode(part, 0)
             return
         src, starts, body, block_size = self.src, self.starts, self.body, self.block_size
@@ -280,8 +354,11 @@ class _Blocks:
             if shuffled_here:  # its array pieces unshuffled, the bytes between them copied
                 shuffle_filter.unshuffle_block(out, block[: block_end - block_start], block_start,
                                                self.table[first * _ARRAY.size : stop * _ARRAY.size], self.stream)
+            self._placed(number)
             if block_start == in_order:  # after a bad or stolen block, in_order stays behind for good
                 in_order = block_end
                 if early is not None and in_order >= early[0]:
-                    early[1](out, in_order)
+                    targets = early[1](out, in_order)
+                    if targets:
+                        self.copy_out(targets)
                     early = None

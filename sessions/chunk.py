@@ -193,20 +193,27 @@ def _decode_chunk_commands(
     limits: Limits,
     where: Callable[[], dict[str, Any]],
     raw_ready: int | None = None,
+    unfilled: list[tuple[int, bytearray]] | None = None,
 ) -> tuple[list[Command], list[str]]:
     """The commands of a chunk's raw bytes and the warnings about those skipped (see
-    :func:`sessions.codec.decode_commands_quietly`; ``raw_ready``: raw bytes in place so far)."""
+    :func:`sessions.codec.decode_commands_quietly`; ``raw_ready``: raw bytes in place so far,
+    ``unfilled``: where to list the bytearrays made before their bytes were in place)."""
     view = memoryview(raw)
-    meta_end = info.meta_size
-    blob_start = meta_end + (-meta_end) % ALIGN
+    blob_start = _blob_start(info)
     return decode_commands_quietly(
-        view[:meta_end],
+        view[: info.meta_size],
         view[blob_start:],
         shuffled=bool(info.flags & ChunkFlags.SHUFFLE) and not unshuffled,
         limits=limits,
         where=where,
         blobs_ready=None if raw_ready is None else max(0, raw_ready - blob_start),
+        unfilled=unfilled,
     )
+
+
+def _blob_start(info: ChunkInfo) -> int:
+    """Where the blob area starts in the raw bytes: after the rows, aligned."""
+    return info.meta_size + (-info.meta_size) % ALIGN
 
 
 # --------------------------------------------------------------------------------------------
@@ -498,13 +505,18 @@ def decode_chunk(
         hasher = checksum_hasher()
         early: list[tuple[Limits, list[Command], list[str]]] = []
 
-        def decode_commands_early(body: memoryview, ready: int) -> None:
+        def decode_commands_early(body: memoryview, ready: int) -> list[tuple[int, bytearray]]:
             # Runs on this thread while other threads decode the rest of the blocks: arrays are
-            # views of the body, so the commands can be made before their bytes are in place.
+            # views of the body, so the commands can be made before their bytes are in place;
+            # bytearrays are made unfilled, for the decoding threads to fill.
+            unfilled: list[tuple[int, bytearray]] = []
             try:
-                early.append((limits, *_decode_chunk_commands(info, body, True, limits, lambda: where, ready)))
+                early.append((limits, *_decode_chunk_commands(info, body, True, limits, lambda: where, ready,
+                                                              unfilled)))
             except Exception:  # BlobsNotReady, or a damaged chunk: Chunk.commands decodes again and says why
-                pass
+                return []
+            blob_start = _blob_start(info)
+            return sorted(((blob_start + offset, bytes_) for offset, bytes_ in unfilled), key=lambda target: target[0])
 
         try:
             raw_body = decode_blocks(payload, info.raw_size, lambda: where, hasher,

@@ -453,7 +453,7 @@ class BlobsNotReady(Exception):
 
 class _Decoder:
     def __init__(self, blobs: memoryview | bytes | bytearray, shuffled: bool, limits: Limits,
-                 blobs_ready: int | None = None) -> None:
+                 blobs_ready: int | None = None, unfilled: list[tuple[int, bytearray]] | None = None) -> None:
         self.blobs = memoryview(blobs).cast("B") if not isinstance(blobs, memoryview) else blobs
         self.writable = not self.blobs.readonly
         self.shuffled = shuffled
@@ -462,6 +462,9 @@ class _Decoder:
         # Blob bytes already in place (the rest is still being decompressed): arrays are views,
         # which can be made before their bytes arrive; values copied out of the blobs cannot.
         self.blobs_ready = self.blobs.nbytes if blobs_ready is None else blobs_ready
+        # Where the C hook lists the bytearrays it makes before their bytes are ready (see
+        # decode_commands_quietly); None: such a bytearray raises BlobsNotReady.
+        self.unfilled = unfilled
         # Unshuffled arrays are carved from one buffer the size of the blob area, at their blobs'
         # offsets: one allocation per chunk (big ones get huge pages), not one per array.
         self._arena: np.ndarray | None = None
@@ -476,7 +479,8 @@ class _Decoder:
         # decoder holding the hook would keep itself and the chunk's body alive until the next
         # cyclic collection (a fresh body of fresh pages for every chunk).
         return _rows_c.ExtHook(self.blobs, self.shuffled, self.limits.max_array_dims, _DTYPE_ENTRIES,
-                               np.frombuffer, Ref, self.python_ext_hook)
+                               np.frombuffer, Ref, self.python_ext_hook, ready=self.blobs_ready,
+                               unfilled=self.unfilled)
 
     def commands(self, meta: bytes | memoryview) -> list[Command] | None:
         """The commands of the rows in ``meta`` read by the C reader (``_rows.decode_rows``), or
@@ -633,13 +637,16 @@ def decode_commands_quietly(
     limits: Limits = DEFAULT_LIMITS,
     where: Callable[[], dict[str, Any]] | None = None,
     blobs_ready: int | None = None,
+    unfilled: list[tuple[int, bytearray]] | None = None,
 ) -> tuple[list[Command], list[str]]:
     """:func:`decode_commands` that returns the warnings about skipped commands instead of giving
     them. With ``blobs_ready``, only that many bytes of ``blobs`` may be read now (arrays are
     views, made at once); a value that must be copied from further on raises
-    :class:`BlobsNotReady`."""
+    :class:`BlobsNotReady`. Except, when ``unfilled`` is a list and the C rows module builds the
+    value, a bytearray: it is made unfilled and listed there as ``(offset in blobs, bytearray)``,
+    for the caller to fill once those bytes are in place."""
     context = where() if where is not None else {}
-    dec = _Decoder(blobs, shuffled, limits, blobs_ready)
+    dec = _Decoder(blobs, shuffled, limits, blobs_ready, unfilled)
     with _gc_paused():
         return _decode_rows(dec, meta, context)
 
@@ -648,6 +655,8 @@ def _decode_rows(dec: _Decoder, meta: bytes | memoryview, context: dict[str, Any
     fast = dec.commands(meta)
     if fast is not None:
         return fast, []
+    if dec.unfilled:  # made for rows the C reader then declined: msgpack's pass makes them again
+        dec.unfilled.clear()
     dec.unknown = False
     try:
         rows = dec.unpack(meta)

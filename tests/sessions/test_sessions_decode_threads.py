@@ -222,15 +222,16 @@ def _decoded_on(threads: int, chunk: bytes) -> Chunk:
 
 
 def test_commands_made_while_the_last_blocks_decode_are_the_same() -> None:
-    """On several threads the commands are decoded as soon as their table is in place; the arrays
-    are views that get their bytes once every block is done."""
+    """The commands are decoded as soon as their table is in place, on one thread as on several;
+    the arrays are views that get their bytes once every block is done. They equal the commands
+    made from the whole raw bytes."""
     rows = _big_rows()
     chunk = b"".join(encode_chunk_rows(rows))
-    for _ in range(20):  # however the threads meet the blocks, block 0 is the caller's
-        early = _decoded_on(3, chunk)
+    for threads in (1, 3, 3, 3):  # however the threads meet the blocks, block 0 is the caller's
+        early = _decoded_on(threads, chunk)
         assert early._early is not None  # made during the decode
     late = _decoded_on(1, chunk)
-    assert late._early is None
+    late._early = None  # made from the raw bytes
     for a, b, row in zip(early.commands(), late.commands(), rows, strict=True):
         assert (a.seq, a.t_ns, a.op, a.target) == (b.seq, b.t_ns, b.op, b.target)
         assert np.array_equal(a.args[0], b.args[0]) and np.array_equal(a.args[0], row[4][0])
@@ -250,6 +251,70 @@ def test_values_copied_from_blocks_not_yet_decoded_wait_for_them() -> None:
     commands = decoded.commands()
     assert type(commands[1].args[0]) is bytes and commands[1].args[0] == payload
     assert np.array_equal(commands[0].args[0], np.sin(x))
+
+
+def _bytearray_rows() -> list[tuple]:
+    """Bytearrays of many sizes (the GSP API's buffer type), across block edges: ~7 MB, 28 blocks."""
+    sizes = (300_000, 70_000, 262_144, 3_000_003, 120_000, 5_000, 400_000, 2_500_000)
+    return [(k + 1, k, "Buffer.set_data", f"b{k}", (bytearray((np.arange(n) % 251 + k).astype(np.uint8).tobytes()),
+                                                     0, n), {}) for k, n in enumerate(sizes)]
+
+
+@pytest.mark.parametrize("loop", ["c", "python"])
+def test_bytearrays_made_with_the_early_commands_are_filled_by_the_decoding_threads(threads: int, loop: str) -> None:
+    """The commands are made once their rows are in place, the bytearrays unfilled; each thread
+    fills them from the blocks it places. The commands read back are those written, and no buffer
+    export is left on their bytearrays."""
+    if loop == "c":
+        _c_block_run()
+    rows = _bytearray_rows()
+    chunk = b"".join(encode_chunk_rows(rows))
+    default_backend = shuffle_filter.BACKEND
+    if loop == "python":
+        shuffle_filter.use("numpy")
+    try:
+        for _ in range(5):  # however the threads meet the blocks
+            decoded = decode_chunk(chunk)
+            assert decoded._early is not None
+            commands = decoded.commands()
+            assert [c.args[0] for c in commands] == [row[4][0] for row in rows]
+            assert all(type(c.args[0]) is bytearray for c in commands)
+            for command in commands:
+                command.args[0].append(1)
+    finally:
+        shuffle_filter.use(default_backend)
+
+
+@pytest.mark.parametrize("loop", ["c", "python"])
+def test_targets_of_the_early_job_are_filled_even_when_out_of_order_or_overlapping(threads: int, loop: str) -> None:
+    """Targets that the per-block copies cannot take (only a damaged chunk's commands make them)
+    are filled once every block is in place."""
+    if loop == "c":
+        _c_block_run()
+    chunk = b"".join(encode_chunk_rows(_big_rows()))
+    info = peek_chunk_header(chunk)
+    expected = bytes(decode_chunk(chunk).raw)
+    spans = {"sorted": [(0, 100), (262_100, 100), (1_000_000, 3_000_000), (info.raw_size - 5, 5)],
+             "overlapping": [(0, 300_000), (200_000, 100), (5_000_000, 1_000)],
+             "out of order": [(5_000_000, 1_000), (10, 10)]}
+    default_backend = shuffle_filter.BACKEND
+    if loop == "python":
+        shuffle_filter.use("numpy")
+    try:
+        for name, wanted in spans.items():
+            targets = [(at, bytearray(n)) for at, n in wanted]
+            ran = []
+
+            def job(body: memoryview, ready: int, targets: list = targets, ran: list = ran) -> list:
+                ran.append(ready)
+                return targets
+
+            decode_blocks(memoryview(chunk)[HEADER_SIZE:], info.raw_size, dict, early=(info.meta_size, job))
+            assert len(ran) == 1, name
+            for at, buffer in targets:
+                assert buffer == expected[at : at + len(buffer)], (name, at)
+    finally:
+        shuffle_filter.use(default_backend)
 
 
 @pytest.mark.filterwarnings("ignore:skipping command")  # a flip can turn a value into an unknown type
@@ -369,6 +434,64 @@ def test_block_run_refuses_arguments_that_do_not_fit() -> None:
     run = block_run(**good)
     with pytest.raises(ValueError, match="part 2 of 2"):
         run.decode(2, 0)
+
+
+def _block_run_of(chunk: bytes, body: np.ndarray, parts: int) -> Any:
+    payload = chunk[HEADER_SIZE:]
+    info = peek_chunk_header(chunk)
+    block_size, count, arrays = struct.unpack_from("<III", payload)
+    sizes = struct.unpack_from(f"<{count}I", payload, 12)
+    table_end = 12 + 4 * count + 24 * arrays
+    table = payload[12 + 4 * count : table_end]
+    return _c_block_run()(lz4_into.decompress_address(), np.frombuffer(payload, np.uint8),
+                          list(itertools.accumulate(sizes, initial=table_end)), body, block_size, table,
+                          shuffle_filter.block_pieces(table, info.raw_size, block_size), False, parts)
+
+
+@pytest.mark.parametrize("moment", ["before", "between", "after"])
+def test_block_run_copies_out_targets_given_before_between_or_after_the_blocks(moment: str) -> None:
+    """Blocks placed before copy_out are copied by it, later ones by the thread that places them."""
+    _c_block_run()
+    chunk = b"".join(encode_chunk_rows(_big_rows()))
+    expected = bytes(decode_chunk(chunk).raw)
+    body = np.empty(len(expected), np.uint8)
+    run = _block_run_of(chunk, body, 2)
+    block = 256 << 10
+    targets = [(at, bytearray(n)) for at, n in ((0, 1000), (block - 10, 20), (3 * block + 5, 2 * block),
+                                                (len(expected) - 7, 7))]
+    if moment == "before":
+        run.copy_out(targets)
+    run.decode(1, 0)  # every block but block 0, which waits for run 0
+    if moment == "between":
+        run.copy_out(targets)
+    run.decode(0, 0)
+    if moment == "after":
+        run.copy_out(targets)
+    assert run.failures() == [] and bytes(body) == expected
+    for at, buffer in targets:
+        assert buffer == expected[at : at + len(buffer)]
+    with pytest.raises(BufferError):
+        targets[0][1].append(0)  # held until release()
+    run.release()
+    targets[0][1].append(0)
+    with pytest.raises(ValueError, match="once"):
+        run.copy_out([])
+
+
+def test_block_run_refuses_targets_it_cannot_copy_in_order() -> None:
+    _c_block_run()
+    chunk = b"".join(encode_chunk_rows(_big_rows()))
+    size = peek_chunk_header(chunk).raw_size
+    run = _block_run_of(chunk, np.empty(size, np.uint8), 2)
+    for targets in ([(10, bytearray(5)), (0, bytearray(5))], [(0, bytearray(10)), (5, bytearray(10))],
+                    [(size - 4, bytearray(5))], [(-1, bytearray(2))], [(0, b"read-only")], [(0,)], [5]):
+        with pytest.raises((ValueError, TypeError, BufferError)):
+            run.copy_out(targets)
+    good = bytearray(16)
+    run.copy_out([(0, good)])  # the refused calls took nothing
+    run.decode(1, 0)
+    run.decode(0, 0)
+    assert good == bytes(decode_chunk(chunk).raw)[:16]
 
 
 def test_block_run_alone_decodes_every_block_even_when_asked_to_come_back_early() -> None:

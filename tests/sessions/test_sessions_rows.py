@@ -691,6 +691,57 @@ def test_ext_hook_keeps_reference_counts_and_is_collected_with_its_decoder() -> 
     assert alive() is None
 
 
+def test_ext_hook_copies_blob_bytearrays_and_lists_those_not_decompressed_yet() -> None:
+    """A bytearray in the blob area is copied in C when its bytes are in place; past ``ready`` it
+    is made unfilled and listed for the decoding threads, or left to the fallback (which raises
+    BlobsNotReady) when the hook has no list."""
+    rows_module = _c_rows()
+    blobs = memoryview(bytes(range(256)) * 4)
+    fallback_calls: list[int] = []
+
+    def fallback(code: int, data: bytes) -> Any:
+        fallback_calls.append(code)
+        return "fallback"
+
+    def hook(**options: Any) -> Any:
+        return rows_module.ExtHook(blobs, False, 32, codec._DTYPE_ENTRIES, np.frombuffer, Ref, fallback, **options)
+
+    early, late = msgpack.packb([16, 100]), msgpack.packb([600, 300])
+    copied = hook()(codec.EXT_BYTEARRAY, early)
+    assert type(copied) is bytearray and copied == blobs[16:116] and fallback_calls == []
+    assert hook(ready=116)(codec.EXT_BYTEARRAY, early) == blobs[16:116]
+    unfilled: list[tuple[int, bytearray]] = []
+    waiting = hook(ready=700, unfilled=unfilled)
+    assert waiting(codec.EXT_BYTEARRAY, early) == blobs[16:116] and unfilled == []
+    made = waiting(codec.EXT_BYTEARRAY, late)
+    assert type(made) is bytearray and len(made) == 300 and len(unfilled) == 1
+    assert unfilled[0][0] == 600 and unfilled[0][1] is made
+    assert hook(ready=700)(codec.EXT_BYTEARRAY, late) == "fallback" and fallback_calls == [codec.EXT_BYTEARRAY]
+    for odd in ([1000, 100], [-1, 4], [0, 1, 2], "x"):  # past the area, negative, malformed: Python's to say
+        assert hook(unfilled=[])(codec.EXT_BYTEARRAY, msgpack.packb(odd)) == "fallback"
+    with pytest.raises(TypeError, match="unfilled must be a list"):
+        hook(unfilled=())
+
+
+def test_bytearrays_are_made_early_and_filled_as_blocks_decode_on_both_paths(rows_backend: str) -> None:
+    """While a chunk's blocks decode, the C hook makes the bytearrays past the decoded bytes
+    unfilled (and lists them); the Python hook raises BlobsNotReady and the commands are made once
+    every block is in place. Either way the commands read back are those written."""
+    from sessions.chunk import ChunkFlags, decode_chunk, encode_chunk_rows, peek_chunk_header
+
+    payloads = [bytearray((np.arange(n) % 251 + k).astype(np.uint8).tobytes())
+                for k, n in enumerate((70_000, 262_144, 1_000_003, 5_000, 400_000))]
+    rows = [(k + 1, k, "Buffer.set_data", f"b{k}", (p, 0, len(p)), {}) for k, p in enumerate(payloads)]
+    chunk = b"".join(encode_chunk_rows(rows))
+    assert peek_chunk_header(chunk).flags & ChunkFlags.BLOCKS
+    decoded = decode_chunk(chunk)
+    assert (decoded._early is not None) == (rows_backend == "c")
+    commands = decoded.commands()
+    assert [c.args[0] for c in commands] == payloads
+    assert all(type(c.args[0]) is bytearray for c in commands)
+    commands[0].args[0].append(1)  # no buffer export left on it
+
+
 def _exporter(array: np.ndarray) -> Any:
     """The object that owns an array's memory, through numpy bases and memoryviews."""
     owner: Any = array
