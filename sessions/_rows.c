@@ -535,6 +535,11 @@ typedef struct {
     PyObject *descr[6];
     descrsetfunc set[6];
     PyObject *strings; /* the ops and targets seen so far */
+    /* decode_rows: the last op and target read, by their msgpack bytes (in the rows being read)
+     * and their str in `strings` (borrowed): a run of rows with the same ones makes no str */
+    const unsigned char *name_bytes[2];
+    Py_ssize_t name_size[2];
+    PyObject *name[2];
 } CommandMaker;
 
 static void
@@ -592,11 +597,21 @@ maker_make(CommandMaker *m, PyObject *seq, PyObject *t_ns, PyObject *op, PyObjec
     }
     untrack_if_atomic(arguments);
     PyObject *values[6] = {seq, t_ns, op, target, arguments, kwargs};
+    int atomic = 1;
     for (int k = 0; k < 6; k++) {
         if (m->set[k](m->descr[k], cmd, values[k]) < 0) {
             Py_DECREF(cmd);
             return NULL;
         }
+        atomic = atomic && (!PyObject_IS_GC(values[k]) || ((PyTuple_CheckExact(values[k]) ||
+                                                            PyDict_CheckExact(values[k])) &&
+                                                           !PyObject_GC_IsTracked(values[k])));
+    }
+    /* A command (frozen) of atomic fields can be in no reference cycle: the collector need not walk
+     * it, as it does not walk such tuples. A read keeps thousands of commands alive across the
+     * collections that follow each chunk. */
+    if (atomic) {
+        PyObject_GC_UnTrack(cmd);
     }
     return cmd;
 }
@@ -1396,6 +1411,35 @@ read_value(RowReader *s, int depth)
     }
 }
 
+/* The op (which 0) or target (1) of a row: the str of the row before when its bytes are the same,
+ * else the value read, shared through the maker's strings when it is a str. */
+static PyObject *
+read_name(RowReader *s, CommandMaker *maker, int which)
+{
+    Reader peek = s->r;
+    const unsigned char *text;
+    Py_ssize_t n;
+    int is_str = read_str(&peek, &text, &n);
+    if (is_str && maker->name[which] != NULL && n == maker->name_size[which] &&
+        memcmp(text, maker->name_bytes[which], (size_t)n) == 0) {
+        s->r = peek;
+        return Py_NewRef(maker->name[which]);
+    }
+    PyObject *value = read_value(s, 1);
+    if (value == NULL || !PyUnicode_CheckExact(value)) {
+        return value;
+    }
+    PyObject *shared = PyDict_SetDefault(maker->strings, value, value); /* borrowed */
+    Py_XINCREF(shared);
+    Py_DECREF(value);
+    if (shared != NULL && is_str) {
+        maker->name_bytes[which] = text;
+        maker->name_size[which] = n;
+        maker->name[which] = shared;
+    }
+    return shared;
+}
+
 /* The command of the next row, or NULL (an error set, or none to decline). */
 static PyObject *
 read_row(RowReader *s, CommandMaker *maker)
@@ -1406,7 +1450,7 @@ read_row(RowReader *s, CommandMaker *maker)
     }
     PyObject *f[4] = {NULL, NULL, NULL, NULL}, *arguments = NULL, *kwargs = NULL, *cmd = NULL;
     for (int k = 0; k < 4; k++) {
-        f[k] = read_value(s, 1);
+        f[k] = k < 2 ? read_value(s, 1) : read_name(s, maker, k - 2);
         if (f[k] == NULL || !(k < 2 ? PyLong_CheckExact(f[k]) : PyUnicode_CheckExact(f[k]))) {
             goto done;
         }

@@ -485,6 +485,8 @@ def test_c_builder_leaves_atomic_argument_tuples_to_no_collection_and_tracks_the
     finally:
         codec.use_rows(default)
     assert [gc.is_tracked(c.args) for c in decoded] == [False, False, True, True, True]
+    # so are the commands of atomic fields (their kwargs an empty dict, untracked too)
+    assert [gc.is_tracked(c) for c in decoded] == [False, False, True, True, True]
     assert decoded[0].args[0].tolist() == [0, 1, 2, 3] and decoded[1:] == commands[1:]
     holder = decoded[2].args[0]
     holder.append(decoded[2])  # a cycle: command -> args -> list -> command
@@ -496,12 +498,17 @@ def test_c_builder_leaves_atomic_argument_tuples_to_no_collection_and_tracks_the
 
 def test_c_builder_keeps_one_string_per_distinct_op_and_target() -> None:
     rows_module = _c_rows()
-    meta = encode_commands([Command(i, i, "Viewport.set_x", f"v{i % 3}", (i,)) for i in range(30)]).meta
+    written = [Command(i, i, "Viewport.set_x" if i % 7 else "Buffer.set_data", f"v{i // 4 % 3}", (i,))
+               for i in range(30)]
+    meta = encode_commands(written).meta
     rows = msgpack.unpackb(meta, raw=False)
-    assert rows[0][2] is not rows[1][2]  # msgpack makes a new str for every row
+    assert rows[1][2] is not rows[2][2]  # msgpack makes a new str for every row
     built, _ = rows_module.build_commands(rows, Command)
-    assert len({id(c.op) for c in built}) == 1 and len({id(c.target) for c in built}) == 3
-    assert [(c.op, c.target) for c in built] == [("Viewport.set_x", f"v{i % 3}") for i in range(30)]
+    read = rows_module.decode_rows(meta, rows_module.ExtHook(b"", False, 32, codec._DTYPE_ENTRIES, np.frombuffer,
+                                                             Ref, lambda code, data: None), Command)
+    for commands in (built, read):  # runs of the same op or target, and ones that come back later
+        assert len({id(c.op) for c in commands}) == 2 and len({id(c.target) for c in commands}) == 3
+        assert [(c.op, c.target) for c in commands] == [(c.op, c.target) for c in written]
 
 
 MALFORMED_ROWS: list[Any] = [
