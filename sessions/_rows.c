@@ -1210,7 +1210,7 @@ ExtHook_init(ExtHook *self, PyObject *args, PyObject *kwargs)
  * The commands of a chunk's rows, read from the bytes: the objects msgpack.unpackb(meta,
  * raw=False, strict_map_key=True, use_list=True, ext_hook=ext_hook) then build_commands would
  * give, without a list per row and per args, nor a bytes object and a tuple per extension value
- * (arrays, references and inline bytearrays are built from the bytes in place). It declines
+ * (arrays, references and bytearrays are built from the bytes in place). It declines
  * (returns None, nothing raised) whatever it does not read exactly as msgpack would: malformed or
  * truncated data, bytes after the rows, a row that is not [int, int, str, str, array, map], map
  * keys that are not str, timestamps (ext -1), invalid UTF-8, nesting deeper than MAX_DEPTH. The
@@ -1535,8 +1535,9 @@ PyDoc_STRVAR(decode_rows_doc,
 "would (the caller then decodes with msgpack). Errors raised by the hook's fallback propagate.");
 
 static PyType_Slot ext_hook_slots[] = {
-    {Py_tp_doc, "ExtHook(blobs, shuffled, max_dims, dtypes, frombuffer, ref_type, fallback): msgpack's\n"
-                "ext_hook for one chunk: arrays, references and inline bytearrays built in C, every other value by fallback."},
+    {Py_tp_doc, "ExtHook(blobs, shuffled, max_dims, dtypes, frombuffer, ref_type, fallback, *, ready, unfilled):\n"
+                "msgpack's ext_hook for one chunk: arrays, references and bytearrays built in C, every other value by\n"
+                "fallback. Bytearrays past the first `ready` blob bytes are made unfilled and listed in `unfilled`."},
     {Py_tp_init, ExtHook_init},
     {Py_tp_new, PyType_GenericNew},
     {Py_tp_call, ExtHook_call},

@@ -17,7 +17,7 @@ extension ``sessions._rows`` when it is built and the environment variable ``GSP
 not set when this module is first imported; other rows, and every row without it, are converted
 here and packed by msgpack. Both give the same bytes (:func:`use_rows` switches at run time).
 When decoding, the same module reads the rows straight from ``meta`` into Commands
-(``decode_rows``), building well-formed arrays, references and inline bytearrays in place; it
+(``decode_rows``), building well-formed arrays, references and bytearrays from the bytes; it
 declines whatever it does not read exactly as msgpack would, and msgpack then unpacks the rows
 and the module builds their Commands. Every other value, and every error, is left to the Python
 code here, so all paths give the same commands and the same errors.
@@ -518,7 +518,7 @@ class _Decoder:
 
     def python_ext_hook(self, code: int, data: bytes) -> Any:
         """Every extension value; the C hook hands over all but well-formed arrays, references and
-        inline bytearrays."""
+        bytearrays (and those past ``blobs_ready`` when it has no list of unfilled ones)."""
         if code == EXT_REF:
             return Ref(data.decode("utf-8"))
         if code == EXT_NDARRAY:
