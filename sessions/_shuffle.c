@@ -878,6 +878,7 @@ typedef struct {
     Py_ssize_t *runs;         /* 2 * parts: [first, stop) of the blocks still untaken in each run */
     Py_ssize_t *in_order;     /* per part: body bytes placed from its run's start, one block after another */
     Py_ssize_t started;       /* parts whose thread has entered decode() */
+    Py_ssize_t decoding;      /* threads inside decode() now */
     char *entered;            /* per part: whether it has */
     int stream;
     PyThread_type_lock lock;
@@ -1139,6 +1140,7 @@ BlockRun_decode(BlockRun *self, PyObject *const *args, Py_ssize_t nargs)
         self->entered[part] = 1;
         self->started++;
     }
+    self->decoding++;
     PyThread_release_lock(self->lock);
     for (;;) {
         PyThread_acquire_lock(self->lock, WAIT_LOCK);
@@ -1198,6 +1200,7 @@ BlockRun_decode(BlockRun *self, PyObject *const *args, Py_ssize_t nargs)
     }
     PyThread_acquire_lock(self->lock, WAIT_LOCK);
     in_order = self->in_order[part];
+    self->decoding--;
     PyThread_release_lock(self->lock);
     Py_END_ALLOW_THREADS
     PyMem_RawFree(scratch);
@@ -1284,6 +1287,13 @@ static PyObject *
 BlockRun_release(BlockRun *self, PyObject *unused)
 {
     (void)unused;
+    PyThread_acquire_lock(self->lock, WAIT_LOCK);
+    Py_ssize_t decoding = self->decoding;
+    PyThread_release_lock(self->lock);
+    if (decoding > 0) { /* they may still copy into the targets */
+        PyErr_Format(PyExc_RuntimeError, "release(): %zd threads are still in decode()", decoding);
+        return NULL;
+    }
     release_targets(self);
     Py_RETURN_NONE;
 }
@@ -1320,7 +1330,7 @@ static PyMethodDef BlockRun_methods[] = {
      "out of order or past the body."},
     {"release", (PyCFunction)BlockRun_release, METH_NOARGS,
      "release()\n--\n\n"
-     "Let go of copy_out's buffers, once every decode() has returned."},
+     "Let go of copy_out's buffers, once every decode() has returned (RuntimeError before)."},
     {"failures", (PyCFunction)BlockRun_failures, METH_NOARGS,
      "failures()\n--\n\n"
      "(block, kind, value) of each bad block, in the order threads met them: kind 1 lz4 error at input\n"
