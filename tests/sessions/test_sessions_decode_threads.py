@@ -13,6 +13,8 @@ from typing import Any
 import lz4.block
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sessions import LogFormatError, decode_threads, lz4_into
 from sessions import blocks as blocks_module
@@ -283,6 +285,33 @@ def test_bytearrays_made_with_the_early_commands_are_filled_by_the_decoding_thre
                 command.args[0].append(1)
     finally:
         shuffle_filter.use(default_backend)
+
+
+@settings(max_examples=30, deadline=None)
+@given(sizes=st.lists(st.one_of(st.integers(0, 300), st.integers(200_000, 700_000)), min_size=1, max_size=12),
+       threads=st.integers(1, 3), loop=st.sampled_from(["c", "python"]))
+def test_bytearrays_of_any_sizes_and_places_read_back_on_any_loop(sizes: list[int], threads: int, loop: str) -> None:
+    """Bytearrays inline and in the blob area, starting and ending anywhere in the blocks, among
+    arrays: whichever loop and thread count decode them, the commands read back are those written."""
+    if loop == "c" and (shuffle_filter.BlockRun is None or lz4_into.decompress_address() is None):
+        loop = "python"
+    rows = [(k + 1, k, "Buffer.set_data", f"b{k % 3}", (bytearray((np.arange(n) % 253 + k).astype(np.uint8).tobytes()),
+                                                         0, n), {}) for k, n in enumerate(sizes)]
+    rows.insert(len(rows) // 2, (0, 0, "Buffer.set_data", "a", (np.linspace(0, 1, 300_000, dtype=np.float32), 0, 1), {}))
+    chunk = b"".join(encode_chunk_rows(rows))
+    default_threads, default_backend = decode_threads.threads(), shuffle_filter.BACKEND
+    decode_threads.set_threads(threads)
+    if loop == "python":
+        shuffle_filter.use("numpy")
+    try:
+        commands = decode_chunk(chunk).commands()
+    finally:
+        shuffle_filter.use(default_backend)
+        decode_threads.set_threads(default_threads)
+    assert [type(c.args[0]) for c in commands] == [type(row[4][0]) for row in rows]
+    for command, row in zip(commands, rows, strict=True):
+        assert np.array_equal(command.args[0], row[4][0]) if isinstance(row[4][0], np.ndarray) else (
+            command.args[0] == row[4][0])
 
 
 @pytest.mark.parametrize("loop", ["c", "python"])
