@@ -177,6 +177,16 @@ def decode_blocks(
     return body.data
 
 
+def _in_order_within(views: list[tuple[int, memoryview]], size: int) -> bool:
+    """Whether the (offset, view) pairs are sorted, none overlapping the next, all in [0, size)."""
+    end = 0
+    for offset, view in views:
+        if offset < end:
+            return False
+        end = offset + view.nbytes
+    return end <= size
+
+
 class _Blocks:
     """One payload's blocks, decoded into ``body`` by several threads.
 
@@ -207,6 +217,7 @@ class _Blocks:
         self.stream = self.shuffles and shuffle_filter.should_stream(body)
         bounds = [count * k // parts for k in range(parts + 1)]
         self._untaken = [[bounds[k], bounds[k + 1]] for k in range(parts)]  # [first, stop) of each run
+        self._caller_came = False  # whether run 0's thread has taken a block yet
         self._taking = threading.Lock()
         self.early = early  # run by the thread of run 0 (see decode_blocks)
         #: (block number, reason) of each bad block, in the order threads met them
@@ -241,9 +252,7 @@ class _Blocks:
                 self._late_targets = targets
                 return
         views = [(offset, memoryview(buffer).cast("B")) for offset, buffer in targets]
-        ends = [offset + view.nbytes for offset, view in views]
-        if any(offset < end for (offset, _), end in zip(views[1:], ends)) or (views and (
-                views[0][0] < 0 or ends[-1] > self.body.nbytes)):
+        if not _in_order_within(views, self.body.nbytes):
             self._late_targets = targets
             return
         with self._taking:
@@ -294,6 +303,7 @@ class _Blocks:
     def _take(self, part: int) -> int | None:
         """The next block for the thread of run ``part`` (None once every block is taken)."""
         with self._taking:
+            self._caller_came = self._caller_came or part == 0
             run = self._untaken[part]
             if run[0] < run[1]:
                 run[0] += 1
@@ -301,13 +311,19 @@ class _Blocks:
                 if self.hasher is not None:  # one run only: blocks come in payload order
                     self.hasher.update(self.stored[self.starts[number] : self.starts[number + 1]])
             else:
-                run = max(self._untaken, key=lambda other: other[1] - other[0])
-                if run[0] >= run[1]:
+                run = max(self._untaken, key=self._left_to_take)
+                if self._left_to_take(run) <= 0:
                     return None
                 run[1] -= 1
                 number = run[1]
             self._states[number] = _BLOCK_TAKEN if self._targets is None else _BLOCK_TAKEN_OWES_COPY
             return number
+
+    def _left_to_take(self, run: list[int]) -> int:
+        """Blocks another thread may take from the back of ``run``: block 0 waits for the caller's
+        thread (run 0) until it comes, as its early commands need it in place."""
+        left = run[1] - run[0]
+        return left - 1 if run is self._untaken[0] and run[0] == 0 and not self._caller_came else left
 
     def _placed(self, number: int) -> None:
         """Mark block ``number`` done, and copy it into the targets if this thread owes that."""
