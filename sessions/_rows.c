@@ -672,14 +672,16 @@ PyDoc_STRVAR(build_commands_doc,
 
 /* ---- decoding: extension values (arrays, references, bytearrays) -----------------------------
  *
- * ExtHook(blobs, shuffled, max_dims, dtypes, frombuffer, ref_type, fallback, *, ready, unfilled) is
+ * ExtHook(blobs, shuffled, max_dims, dtypes, frombuffer, ref_type, fallback, *, ready, unfilled, copied) is
  * msgpack's ext_hook for one chunk. It builds the values that fill logs, on their well-formed path
  * only:
  *   - EXT_REF: Ref(uuid) (a slots class, its field set through its descriptor);
- *   - EXT_BYTEARRAY: a bytearray of its bytes, inline (colours) or in the blob area. While the
- *     chunk still decodes, only the first `ready` bytes of the blob area are in place: a bytearray
- *     past them is made unfilled and listed in `unfilled` as (offset, bytearray) when that list is
- *     given, and left to the fallback (which raises) when not;
+ *   - EXT_BYTEARRAY, EXT_BYTES: a bytearray / bytes of its bytes, inline (colours) or in the blob
+ *     area. While the chunk still decodes, only the first `ready` bytes of the blob area are in
+ *     place: a bytearray past them is made unfilled and listed in `unfilled` as (offset,
+ *     bytearray) when that list is given, and such a value is left to the fallback (which raises)
+ *     when not. Blob bytes copied are counted in `copied` (shared with the fallback): past the
+ *     area's size, ValueError;
  *   - EXT_NDARRAY [dtype, shape, loc] as sessions.codec's encoder writes it: an inline array is
  *     copied out of the payload, an array in the blob area is a view of `blobs`
  *     (frombuffer(blobs, dtype, count, offset)), reshaped unless 1-D.
@@ -690,6 +692,7 @@ PyDoc_STRVAR(build_commands_doc,
  */
 #define EXT_NDARRAY 1
 #define EXT_BYTEARRAY 2
+#define EXT_BYTES 3
 #define EXT_REF 4
 #define MAX_DTYPES 32
 #define MAX_DTYPE_NAME 8
@@ -718,6 +721,11 @@ typedef struct {
     PyObject *fallback;
     Py_ssize_t ready;   /* blob bytes decompressed so far (all of them but while a chunk decodes) */
     PyObject *unfilled; /* list of (offset, bytearray) made before their bytes were ready, or NULL */
+    /* Blob bytes copied into values so far, shared with the Python hook (an int64 buffer), or NULL:
+     * they may add up to the blob area's size at most, so that a few rows cannot make gigabytes of
+     * copies of one blob. */
+    Py_buffer copied_view;
+    int64_t *copied;
     DtypeEntry dtypes[MAX_DTYPES];
     int dtype_count;
 } ExtHook;
@@ -994,35 +1002,52 @@ unfilled_bytearray(ExtHook *self, uint64_t offset, uint64_t length)
     return bytes;
 }
 
-/* The bytearray of an EXT_BYTEARRAY payload: a new reference, NULL with an error set, or Py_None
- * (borrowed) when the fallback must decide. Its payload is one msgpack bin (colours and other
- * small values, inline) or [offset, length] in the blob area: a copy of those bytes when they are
- * in place, an unfilled bytearray when they are not yet and the hook lists such ones, else the
- * fallback's (which raises BlobsNotReady). */
+/* The value (bytes, or bytearray when `as_bytearray`) of an EXT_BYTES / EXT_BYTEARRAY payload: a
+ * new reference, NULL with an error set, or Py_None (borrowed) when the fallback must decide. Its
+ * payload is one msgpack bin (small values, inline) or [offset, length] in the blob area: a copy
+ * of those bytes when they are in place; a bytearray past them is made unfilled when the hook
+ * lists such ones; else the fallback's (which raises BlobsNotReady). */
 static PyObject *
-build_bytearray(ExtHook *self, const unsigned char *data, Py_ssize_t size)
+build_copy(ExtHook *self, const unsigned char *data, Py_ssize_t size, int as_bytearray)
 {
     Reader r = {data, data + size};
     const unsigned char *bytes;
     Py_ssize_t length, n;
     if (read_bin(&r, &bytes, &length)) {
-        return r.p == r.end ? PyByteArray_FromStringAndSize((const char *)bytes, length) : Py_None;
+        if (r.p != r.end) {
+            return Py_None;
+        }
+        return as_bytearray ? PyByteArray_FromStringAndSize((const char *)bytes, length)
+                            : PyBytes_FromStringAndSize((const char *)bytes, length);
     }
     uint64_t offset, blob_length;
     if (!read_array_header(&r, &n) || n != 2 || !read_uint(&r, &offset) || !read_uint(&r, &blob_length) ||
         r.p != r.end || offset > (uint64_t)self->blobs_len || blob_length > (uint64_t)self->blobs_len - offset) {
         return Py_None;
     }
-    if (offset + blob_length > (uint64_t)self->ready) {
-        return self->unfilled != NULL ? unfilled_bytearray(self, offset, blob_length) : Py_None;
+    int ready = offset + blob_length <= (uint64_t)self->ready;
+    if (!ready && (!as_bytearray || self->unfilled == NULL)) {
+        return Py_None;
+    }
+    if (self->copied != NULL) {
+        if ((int64_t)blob_length > (int64_t)self->blobs_len - *self->copied) {
+            PyErr_Format(PyExc_ValueError, "values copy more than the blob area's %zd bytes out of it (a blob "
+                         "referenced more than once)", self->blobs_len);
+            return NULL;
+        }
+        *self->copied += (int64_t)blob_length;
+    }
+    if (!ready) {
+        return unfilled_bytearray(self, offset, blob_length);
     }
     Py_buffer view;
     if (PyObject_GetBuffer(self->blobs, &view, PyBUF_SIMPLE) < 0) {
         return NULL;
     }
-    PyObject *copy = view.len >= self->blobs_len
-                         ? PyByteArray_FromStringAndSize((const char *)view.buf + offset, (Py_ssize_t)blob_length)
-                         : Py_None; /* the blob area shrank (a resized bytearray): the fallback says so */
+    const char *start = (const char *)view.buf + offset;
+    PyObject *copy = view.len < self->blobs_len ? Py_None /* the area shrank (a resized bytearray): the fallback says so */
+                     : as_bytearray             ? PyByteArray_FromStringAndSize(start, (Py_ssize_t)blob_length)
+                                                : PyBytes_FromStringAndSize(start, (Py_ssize_t)blob_length);
     PyBuffer_Release(&view);
     return copy;
 }
@@ -1064,8 +1089,9 @@ ExtHook_call(ExtHook *self, PyObject *args, PyObject *kwargs)
         else if (code == EXT_REF) {
             value = build_ref(self, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data));
         }
-        else if (code == EXT_BYTEARRAY) {
-            value = build_bytearray(self, (const unsigned char *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data));
+        else if (code == EXT_BYTEARRAY || code == EXT_BYTES) {
+            value = build_copy(self, (const unsigned char *)PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data),
+                               code == EXT_BYTEARRAY);
         }
         else if (code == -1 && PyErr_Occurred()) {
             PyErr_Clear();
@@ -1103,6 +1129,10 @@ ExtHook_clear(ExtHook *self)
     Py_CLEAR(self->ref_descr);
     Py_CLEAR(self->fallback);
     Py_CLEAR(self->unfilled);
+    if (self->copied != NULL) {
+        PyBuffer_Release(&self->copied_view);
+        self->copied = NULL;
+    }
     for (int i = 0; i < self->dtype_count; i++) {
         Py_CLEAR(self->dtypes[i].dtype);
         Py_CLEAR(self->dtypes[i].typed);
@@ -1125,13 +1155,13 @@ static int
 ExtHook_init(ExtHook *self, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"blobs", "shuffled", "max_dims", "dtypes", "frombuffer", "ref_type", "fallback", "ready",
-                            "unfilled", NULL};
-    PyObject *blobs, *dtypes, *frombuffer, *ref_type, *fallback, *unfilled = Py_None;
+                            "unfilled", "copied", NULL};
+    PyObject *blobs, *dtypes, *frombuffer, *ref_type, *fallback, *unfilled = Py_None, *copied = Py_None;
     int shuffled;
     Py_ssize_t max_dims, ready = -1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OpnO!OO!O|$nO:ExtHook", names, &blobs, &shuffled, &max_dims,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OpnO!OO!O|$nOO:ExtHook", names, &blobs, &shuffled, &max_dims,
                                      &PyDict_Type, &dtypes, &frombuffer, &PyType_Type, &ref_type, &fallback, &ready,
-                                     &unfilled)) {
+                                     &unfilled, &copied)) {
         return -1;
     }
     if (!PyCallable_Check(frombuffer) || !PyCallable_Check(fallback)) {
@@ -1199,6 +1229,17 @@ ExtHook_init(ExtHook *self, PyObject *args, PyObject *kwargs)
     if (unfilled != Py_None) {
         Py_INCREF(unfilled);
         self->unfilled = unfilled;
+    }
+    if (copied != Py_None) {
+        if (PyObject_GetBuffer(copied, &self->copied_view, PyBUF_WRITABLE) < 0) {
+            return -1;
+        }
+        if (self->copied_view.len != (Py_ssize_t)sizeof(int64_t)) {
+            PyBuffer_Release(&self->copied_view);
+            PyErr_SetString(PyExc_ValueError, "ExtHook(): copied must be a writable buffer of one int64");
+            return -1;
+        }
+        self->copied = (int64_t *)self->copied_view.buf;
     }
     return 0;
 }
@@ -1326,8 +1367,8 @@ read_ext(RowReader *s, Py_ssize_t n)
     else if (code == EXT_REF) {
         value = build_ref(s->hook, (const char *)data, n);
     }
-    else if (code == EXT_BYTEARRAY) {
-        value = build_bytearray(s->hook, data, n);
+    else if (code == EXT_BYTEARRAY || code == EXT_BYTES) {
+        value = build_copy(s->hook, data, n, code == EXT_BYTEARRAY);
     }
     if (value != Py_None) {
         return value;
@@ -1535,9 +1576,10 @@ PyDoc_STRVAR(decode_rows_doc,
 "would (the caller then decodes with msgpack). Errors raised by the hook's fallback propagate.");
 
 static PyType_Slot ext_hook_slots[] = {
-    {Py_tp_doc, "ExtHook(blobs, shuffled, max_dims, dtypes, frombuffer, ref_type, fallback, *, ready, unfilled):\n"
-                "msgpack's ext_hook for one chunk: arrays, references and bytearrays built in C, every other value by\n"
-                "fallback. Bytearrays past the first `ready` blob bytes are made unfilled and listed in `unfilled`."},
+    {Py_tp_doc, "ExtHook(blobs, shuffled, max_dims, dtypes, frombuffer, ref_type, fallback, *, ready, unfilled,\n"
+                "copied): msgpack's ext_hook for one chunk: arrays, references, bytes and bytearrays built in C, every\n"
+                "other value by fallback. Bytearrays past the first `ready` blob bytes are made unfilled and listed in\n"
+                "`unfilled`; blob bytes copied are counted in `copied` (one int64), up to the blob area's size."},
     {Py_tp_init, ExtHook_init},
     {Py_tp_new, PyType_GenericNew},
     {Py_tp_call, ExtHook_call},

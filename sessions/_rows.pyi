@@ -17,13 +17,15 @@ def build_commands(rows: list[Any], command_type: type, /) -> tuple[list[Any] | 
 class ExtHook:
     """msgpack's ``ext_hook`` for one chunk: well-formed arrays (``EXT_NDARRAY``; views of
     ``blobs``, or copies of inline bytes), references (``EXT_REF``) and bytearrays
-    (``EXT_BYTEARRAY``: inline, or copies of blob bytes) built in C; every other
+    (``EXT_BYTEARRAY``, ``EXT_BYTES``: inline, or copies of blob bytes) built in C; every other
     value, payload it cannot read, failed check, and float array of a shuffled chunk handed to
     ``fallback(code, data)``.
 
     ``ready``: blob bytes in place so far (default all). A bytearray past them is made unfilled
     and appended to ``unfilled`` as ``(offset, bytearray)`` when that list is given, else handed
-    to ``fallback``."""
+    to ``fallback``. ``copied``: a writable buffer of one int64, the blob bytes copied into values
+    so far, shared with the fallback; a copy that would take it past the blob area's size raises
+    ``ValueError``."""
 
     def __init__(
         self,
@@ -37,5 +39,6 @@ class ExtHook:
         *,
         ready: int = -1,
         unfilled: list[tuple[int, bytearray]] | None = None,
+        copied: Any = None,
     ) -> None: ...
     def __call__(self, code: int, data: bytes, /) -> Any: ...

@@ -465,6 +465,9 @@ class _Decoder:
         # Where the C hook lists the bytearrays it makes before their bytes are ready (see
         # decode_commands_quietly); None: such a bytearray raises BlobsNotReady.
         self.unfilled = unfilled
+        # Blob bytes copied into values so far, by both hooks: at most the blob area's size, or a
+        # few rows referencing one big blob over and over would make gigabytes of copies.
+        self.copied = np.zeros(1, dtype=np.int64)
         # Unshuffled arrays are carved from one buffer the size of the blob area, at their blobs'
         # offsets: one allocation per chunk (big ones get huge pages), not one per array.
         self._arena: np.ndarray | None = None
@@ -480,7 +483,7 @@ class _Decoder:
         # cyclic collection (a fresh body of fresh pages for every chunk).
         return _rows_c.ExtHook(self.blobs, self.shuffled, self.limits.max_array_dims, _DTYPE_ENTRIES,
                                np.frombuffer, Ref, self.python_ext_hook, ready=self.blobs_ready,
-                               unfilled=self.unfilled)
+                               unfilled=self.unfilled, copied=self.copied)
 
     def commands(self, meta: bytes | memoryview) -> list[Command] | None:
         """The commands of the rows in ``meta`` read by the C reader (``_rows.decode_rows``), or
@@ -512,13 +515,19 @@ class _Decoder:
     def _copied(self, loc: Any) -> memoryview | bytes:
         """The bytes at ``loc``, to be copied now (so they must be in place already)."""
         raw = self._slice(loc)
-        if isinstance(loc, list) and loc[0] + loc[1] > self.blobs_ready:
-            raise BlobsNotReady(f"blob [{loc[0]}, {loc[0] + loc[1]}) is not decompressed yet")
+        if isinstance(loc, list):
+            if loc[0] + loc[1] > self.blobs_ready:
+                raise BlobsNotReady(f"blob [{loc[0]}, {loc[0] + loc[1]}) is not decompressed yet")
+            total = int(self.copied[0]) + loc[1]
+            if total > self.blobs.nbytes:
+                raise ValueError(f"values copy more than the blob area's {self.blobs.nbytes} bytes out of it "
+                                 "(a blob referenced more than once)")
+            self.copied[0] = total
         return raw
 
     def python_ext_hook(self, code: int, data: bytes) -> Any:
-        """Every extension value; the C hook hands over all but well-formed arrays, references and
-        bytearrays (and those past ``blobs_ready`` when it has no list of unfilled ones)."""
+        """Every extension value; the C hook hands over all but well-formed arrays, references,
+        bytes and bytearrays (and those past ``blobs_ready``, unless it lists unfilled bytearrays)."""
         if code == EXT_REF:
             return Ref(data.decode("utf-8"))
         if code == EXT_NDARRAY:
@@ -657,6 +666,7 @@ def _decode_rows(dec: _Decoder, meta: bytes | memoryview, context: dict[str, Any
         return fast, []
     if dec.unfilled:  # made for rows the C reader then declined: msgpack's pass makes them again
         dec.unfilled.clear()
+    dec.copied[0] = 0  # and copies them again
     dec.unknown = False
     try:
         rows = dec.unpack(meta)

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sessions_testkit import final_hash, points_scene
 
-from sessions import LogReader, LogWriter, codec
+from sessions import LogFormatError, LogReader, LogWriter, codec
 from sessions.codec import INLINE_MAX, decode_commands, encode_commands, encode_rows
 from sessions.command import Command, Ref
 from sessions.index import MARK_OP
@@ -747,6 +747,49 @@ def test_bytearrays_are_made_early_and_filled_as_blocks_decode_on_both_paths(row
     assert [c.args[0] for c in commands] == payloads
     assert all(type(c.args[0]) is bytearray for c in commands)
     commands[0].args[0].append(1)  # no buffer export left on it
+
+
+def _chunk_referencing_one_blob(kind: str, rows: int, blob: int = 1 << 20) -> bytes:
+    """A hostile COMMANDS chunk: ``rows`` values of ``kind`` all at the same blob of ``blob`` bytes
+    (a few kB of rows asking for ``rows`` copies of it)."""
+    from sessions.chunk import ChunkFlags, ChunkKind, _frame
+
+    if kind == "float32":
+        value = msgpack.ExtType(codec.EXT_NDARRAY, msgpack.packb(["<f4", [blob // 4], [0, blob]]))
+    else:
+        value = msgpack.ExtType(codec.EXT_BYTES if kind == "bytes" else codec.EXT_BYTEARRAY, msgpack.packb([0, blob]))
+    meta = msgpack.packb([[k + 1, k, "Buffer.set_data", "b", [value, 0, 1], {}] for k in range(rows)])
+    raw = meta + bytes(-len(meta) % codec.ALIGN) + b"\x07" * blob
+    flags = ChunkFlags.SHUFFLE if kind == "float32" else 0  # shuffled floats are copied to be unshuffled
+    return _frame(ChunkKind.COMMANDS, raw, len(meta), rows, (1, rows), (0, rows - 1), flags, True)
+
+
+@pytest.mark.parametrize("kind", ["bytes", "bytearray", "float32"])
+def test_values_cannot_copy_one_blob_over_and_over(kind: str, rows_backend: str) -> None:
+    """Values copied out of the blob area (bytes, bytearrays, shuffled floats) add up to its size at
+    most: 64 rows asking for a 1 MiB blob each are refused, where one is decoded."""
+    from sessions.chunk import decode_chunk
+
+    assert len(decode_chunk(_chunk_referencing_one_blob(kind, 1)).commands()) == 1
+    hostile = _chunk_referencing_one_blob(kind, 64)
+    assert len(hostile) < 40_000
+    with pytest.raises(LogFormatError, match="a blob referenced more than once"):
+        decode_chunk(hostile, offset=1234).commands()
+
+
+def test_ext_hook_counts_the_blob_bytes_it_copies_in_the_buffer_it_shares() -> None:
+    rows_module = _c_rows()
+    copied = np.zeros(1, np.int64)
+    hook = rows_module.ExtHook(memoryview(bytes(1000)), False, 32, codec._DTYPE_ENTRIES, np.frombuffer, Ref,
+                               lambda code, data: None, copied=copied)
+    assert hook(codec.EXT_BYTES, msgpack.packb([0, 600])) == bytes(600) and copied[0] == 600
+    assert hook(codec.EXT_BYTEARRAY, msgpack.packb([600, 400])) == bytes(400) and copied[0] == 1000
+    with pytest.raises(ValueError, match="more than the blob area's 1000 bytes"):
+        hook(codec.EXT_BYTES, msgpack.packb([0, 1]))
+    assert hook(codec.EXT_BYTES, msgpack.packb(b"inline")) == b"inline" and copied[0] == 1000
+    with pytest.raises(ValueError, match="one int64"):
+        rows_module.ExtHook(b"", False, 32, codec._DTYPE_ENTRIES, np.frombuffer, Ref, lambda c, d: None,
+                            copied=bytearray(4))
 
 
 def _exporter(array: np.ndarray) -> Any:
