@@ -466,6 +466,7 @@ def test_block_run_refuses_arguments_that_do_not_fit() -> None:
 
 
 def _block_run_of(chunk: bytes, body: np.ndarray, parts: int) -> Any:
+    """A BlockRun of the BLOCKS chunk ``chunk`` into ``body``, in ``parts`` runs."""
     payload = chunk[HEADER_SIZE:]
     info = peek_chunk_header(chunk)
     block_size, count, arrays = struct.unpack_from("<III", payload)
@@ -526,18 +527,10 @@ def test_block_run_refuses_targets_it_cannot_copy_in_order() -> None:
 def test_block_run_alone_decodes_every_block_even_when_asked_to_come_back_early() -> None:
     """A run asked to come back once the prefix is in place waits for the other parts to start;
     when none ever does (all on this thread), it decodes every block first."""
-    block_run = _c_block_run()
     chunk = b"".join(encode_chunk_rows(_big_rows()))
-    payload = chunk[HEADER_SIZE:]
-    info = peek_chunk_header(chunk)
-    block_size, count, arrays = struct.unpack_from("<III", payload)
-    sizes = struct.unpack_from(f"<{count}I", payload, 12)
-    table_end = 12 + 4 * count + 24 * arrays
-    table = payload[12 + 4 * count : table_end]
-    body = np.empty(info.raw_size, np.uint8)
-    run = block_run(lz4_into.decompress_address(), np.frombuffer(payload, np.uint8),
-                    list(itertools.accumulate(sizes, initial=table_end)), body, block_size, table,
-                    shuffle_filter.block_pieces(table, info.raw_size, block_size), False, 2)
+    block_size, count = struct.unpack_from("<II", chunk, HEADER_SIZE)
+    body = np.empty(peek_chunk_header(chunk).raw_size, np.uint8)
+    run = _block_run_of(chunk, body, 2)
     ready = run.decode(0, 1)
     assert ready >= block_size
     assert run.decode(1, 0) == count // 2 * block_size  # nothing left for run 1: it placed nothing
