@@ -580,17 +580,31 @@ maker_init(CommandMaker *m, PyObject *type, const char *func)
     return 0;
 }
 
-/* A new command of seq, t_ns, op, target (shared with earlier equal ones), arguments (a tuple,
- * untracked when atomic) and kwargs; NULL with an error set. */
+/* The str equal to `name` that the maker keeps for all its commands (borrowed), or NULL with an
+ * error set. */
+static PyObject *
+maker_share(CommandMaker *m, PyObject *name)
+{
+    return PyDict_SetDefault(m->strings, name, name);
+}
+
+/* Whether a field can hold no reference cycle: not a container, or an untracked tuple or dict. */
+static int
+is_atomic(PyObject *value)
+{
+    PyTypeObject *type = Py_TYPE(value);
+    if (type == &PyLong_Type || type == &PyUnicode_Type || type == &PyFloat_Type || !PyType_IS_GC(type)) {
+        return 1;
+    }
+    return (type == &PyTuple_Type || type == &PyDict_Type) && !PyObject_GC_IsTracked(value);
+}
+
+/* A new command of seq, t_ns, op, target (strs from maker_share), arguments (a tuple, untracked
+ * when atomic) and kwargs; NULL with an error set. */
 static PyObject *
 maker_make(CommandMaker *m, PyObject *seq, PyObject *t_ns, PyObject *op, PyObject *target, PyObject *arguments,
            PyObject *kwargs)
 {
-    op = PyDict_SetDefault(m->strings, op, op); /* borrowed */
-    target = op == NULL ? NULL : PyDict_SetDefault(m->strings, target, target);
-    if (target == NULL) {
-        return NULL;
-    }
     PyObject *cmd = m->type->tp_alloc(m->type, 0);
     if (cmd == NULL) {
         return NULL;
@@ -603,13 +617,12 @@ maker_make(CommandMaker *m, PyObject *seq, PyObject *t_ns, PyObject *op, PyObjec
             Py_DECREF(cmd);
             return NULL;
         }
-        atomic = atomic && (!PyObject_IS_GC(values[k]) || ((PyTuple_CheckExact(values[k]) ||
-                                                            PyDict_CheckExact(values[k])) &&
-                                                           !PyObject_GC_IsTracked(values[k])));
+        atomic = atomic && is_atomic(values[k]);
     }
-    /* A command (frozen) of atomic fields can be in no reference cycle: the collector need not walk
-     * it, as it does not walk such tuples. A read keeps thousands of commands alive across the
-     * collections that follow each chunk. */
+    /* A command of atomic fields can be in no reference cycle: the collector need not walk it, as it
+     * does not walk such tuples (a read keeps thousands of commands alive across the collections
+     * that follow each chunk). Commands are frozen; their kwargs dict is taken as theirs, not to be
+     * filled later with objects that refer back to the command. */
     if (atomic) {
         PyObject_GC_UnTrack(cmd);
     }
@@ -646,11 +659,13 @@ build_commands(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto done;
         }
         PyObject **f = ((PyListObject *)row)->ob_item;
-        PyObject *arguments = PyList_AsTuple(f[4]);
+        PyObject *op = maker_share(&maker, f[2]);
+        PyObject *target = op != NULL ? maker_share(&maker, f[3]) : NULL;
+        PyObject *arguments = target != NULL ? PyList_AsTuple(f[4]) : NULL;
         if (arguments == NULL) {
             goto done;
         }
-        PyObject *cmd = maker_make(&maker, f[0], f[1], f[2], f[3], arguments, f[5]);
+        PyObject *cmd = maker_make(&maker, f[0], f[1], op, target, arguments, f[5]);
         Py_DECREF(arguments);
         if (cmd == NULL) {
             goto done;
@@ -728,6 +743,7 @@ typedef struct {
     int64_t *copied;
     DtypeEntry dtypes[MAX_DTYPES];
     int dtype_count;
+    DtypeEntry *last_dtype; /* the entry of the last array built, or NULL */
 } ExtHook;
 
 typedef struct {
@@ -914,12 +930,15 @@ build_array(ExtHook *self, const unsigned char *data, Py_ssize_t size)
     if (!read_array_header(&r, &n) || n != 3 || !read_str(&r, &name, &name_len)) {
         return Py_None;
     }
-    DtypeEntry *entry = NULL;
-    for (int i = 0; i < self->dtype_count; i++) {
-        DtypeEntry *e = &self->dtypes[i];
-        if (e->name_len == name_len && memcmp(e->name, name, (size_t)name_len) == 0) {
-            entry = e;
-            break;
+    DtypeEntry *entry = self->last_dtype; /* a chunk's arrays mostly share one dtype */
+    if (entry == NULL || entry->name_len != name_len || memcmp(entry->name, name, (size_t)name_len) != 0) {
+        entry = NULL;
+        for (int i = 0; i < self->dtype_count; i++) {
+            DtypeEntry *e = &self->dtypes[i];
+            if (e->name_len == name_len && memcmp(e->name, name, (size_t)name_len) == 0) {
+                entry = self->last_dtype = e;
+                break;
+            }
         }
     }
     if (entry == NULL || !read_array_header(&r, &ndim) || ndim > self->max_dims || ndim > 64) {
@@ -1138,6 +1157,7 @@ ExtHook_clear(ExtHook *self)
         Py_CLEAR(self->dtypes[i].typed);
     }
     self->dtype_count = 0;
+    self->last_dtype = NULL;
     return 0;
 }
 
@@ -1470,7 +1490,7 @@ read_name(RowReader *s, CommandMaker *maker, int which)
     if (value == NULL || !PyUnicode_CheckExact(value)) {
         return value;
     }
-    PyObject *shared = PyDict_SetDefault(maker->strings, value, value); /* borrowed */
+    PyObject *shared = maker_share(maker, value); /* borrowed */
     Py_XINCREF(shared);
     Py_DECREF(value);
     if (shared != NULL && is_str) {
