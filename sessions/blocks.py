@@ -42,10 +42,13 @@ from sessions import decode_threads, lz4_into, spare
 from sessions import shuffle as shuffle_filter
 from sessions.errors import LogFormatError
 
-__all__ = ["BLOCK_BYTES", "Hasher", "Segment", "Target", "encode_blocks", "decode_blocks"]
+__all__ = ["BLOCK_BYTES", "MIN_BLOCK_BYTES", "Hasher", "Segment", "Target", "encode_blocks", "decode_blocks"]
 
 #: Raw bytes per block when encoding (fits a core's L2 cache along with its compressed form).
 BLOCK_BYTES = 256 << 10
+#: The smallest block a reader takes (the last block of a payload may be shorter): each block
+#: costs the reader some bookkeeping, which a payload of tiny blocks would multiply.
+MIN_BLOCK_BYTES = 4096
 
 # A block's state in _Blocks, as in BlockRun: taken before copy_out gave the targets (copy_out
 # copies it if it is done by then), taken after (its thread copies it), placed.
@@ -113,8 +116,10 @@ def decode_blocks(
     where: Callable[[], dict[str, Any]],
     hasher: Hasher | None = None,
     early: EarlyJob | None = None,
+    min_block_size: int = MIN_BLOCK_BYTES,
 ) -> memoryview:
-    """The raw bytes (unshuffled) of a ``BLOCKS`` payload; LogFormatError when malformed.
+    """The raw bytes (unshuffled) of a ``BLOCKS`` payload; LogFormatError when malformed (blocks
+    under ``min_block_size`` raw bytes included).
 
     ``hasher``, when given, is fed the whole payload in order as the blocks decode: each block's
     stored bytes just before they are decompressed, so the checksum reads them from memory and lz4
@@ -135,6 +140,8 @@ def decode_blocks(
     if payload.nbytes < _HEAD.size:
         raise bad("shorter than its table")
     block_size, block_count, array_count = _HEAD.unpack_from(payload)
+    if block_size < min_block_size:
+        raise bad(f"blocks of {block_size} raw bytes, under the {min_block_size} a reader takes")
     if block_size <= 0 or block_size % 16 or block_count != -(-raw_size // block_size):
         raise bad(f"{block_count} blocks of {block_size} bytes cannot hold {raw_size} raw bytes")
     table_end = _HEAD.size + 4 * block_count + _ARRAY.size * array_count

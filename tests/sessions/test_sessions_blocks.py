@@ -181,6 +181,21 @@ def test_malformed_block_tables_raise_the_documented_error(lz4_path: str) -> Non
         peek_chunk_header(_with_payload(chunk, payload, flags=ChunkFlags.SHUFFLE | ChunkFlags.BLOCKS))
 
 
+def test_a_reader_refuses_blocks_under_its_minimum() -> None:
+    """A chunk cut into tiny blocks (valid ones) would cost the reader bookkeeping per 16 bytes: it
+    is refused, as payloads of blocks from MIN_BLOCK_BYTES up decode."""
+    chunk = b"".join(encode_chunk_rows(_smooth_rows(), shuffle=True))
+    info = peek_chunk_header(chunk)
+    raw = bytes(decode_chunk(chunk).raw)
+    segments = [(0, memoryview(raw), 0)]
+    for block_size in (16, 4080):
+        tiny = _with_payload(chunk, b"".join(encode_blocks(segments, info.raw_size, block_size)))
+        with pytest.raises(LogFormatError, match=f"blocks of {block_size} raw bytes, under the 4096"):
+            decode_chunk(tiny, offset=77).commands()
+    smallest = _with_payload(chunk, b"".join(encode_blocks(segments, info.raw_size, 4096)))
+    assert bytes(decode_chunk(smallest).raw) == raw
+
+
 @pytest.mark.parametrize("threads", [1, 3])
 @settings(max_examples=60, deadline=None)
 @given(
@@ -206,7 +221,7 @@ def test_any_segments_and_block_size_round_trip(
     default = decode_threads.threads()
     decode_threads.set_threads(threads)
     try:
-        assert bytes(decode_blocks(memoryview(payload), len(raw), dict)) == raw
+        assert bytes(decode_blocks(memoryview(payload), len(raw), dict, min_block_size=16)) == raw
     finally:
         decode_threads.set_threads(default)
 
