@@ -86,7 +86,7 @@ def run(jobs: Sequence[Callable[[], None]]) -> None:
         pool = _get_pool()
         for number in range(1, len(jobs)):
             try:
-                pooled.append((number, pool.submit(jobs[number])))
+                pooled.append((number, pool.submit(_Once(jobs[number]))))
             except RuntimeError:  # shut down (interpreter exit): this thread does the rest
                 here.extend(range(number, len(jobs)))
                 break
@@ -104,6 +104,20 @@ def run(jobs: Sequence[Callable[[], None]]) -> None:
             errors[number] = failure
     if errors:
         raise errors[min(errors)]
+
+
+class _Once:
+    """A job for the pool that lets go of it as soon as it has run, before its future is done: a
+    worker thread keeps its last work item a while longer, and with it whatever the job holds (a
+    chunk's body, which would come back as a spare at some later moment)."""
+
+    def __init__(self, job: Callable[[], None]) -> None:
+        self.job: Callable[[], None] | None = job
+
+    def __call__(self) -> None:
+        job, self.job = self.job, None
+        if job is not None:
+            job()
 
 
 def _get_pool() -> ThreadPoolExecutor:

@@ -5,6 +5,7 @@ commands as decoding into new memory (a real log, real subprocess)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import subprocess
@@ -30,10 +31,13 @@ def _c_module() -> Any:
 
 @pytest.fixture(autouse=True)
 def no_spares() -> Iterator[None]:
-    """Every test starts and ends with no spares (they are process-wide)."""
+    """Every test starts and ends with no spares (they are process-wide). Garbage of earlier tests
+    is collected first: a cycle holding a decoded body (an exception's traceback) would otherwise
+    hand it back as a spare whenever the collector runs, in the middle of a test."""
     _c_module()
     if os.environ.get(spare.ENV_NO_SPARE) == "1":
         pytest.skip(f"{spare.ENV_NO_SPARE}=1: spares are switched off in this process")
+    gc.collect()
     spare.release()
     yield
     spare.release()
@@ -190,6 +194,26 @@ def test_decoded_arrays_keep_their_bytes_while_later_chunks_decode() -> None:
     assert spare.held()[0] >= 1  # the second chunk's bodies are spares now
     again = decode_chunk(first_bytes).commands()
     assert all(np.array_equal(command.args[0], want) for command, want in zip(again, expected, strict=True))
+
+
+def test_a_body_decoded_on_several_threads_is_a_spare_once_its_commands_go() -> None:
+    """The pool's threads let go of a chunk's blocks when they are done with them, not when they
+    take their next work: the body comes back at once, not at some later moment."""
+    from sessions import decode_threads
+
+    chunk = big_chunk(1)
+    default = decode_threads.threads()
+    decode_threads.set_threads(3)
+    try:
+        for _ in range(20):
+            spare.release()
+            commands = decode_chunk(chunk).commands()
+            assert spare.held() == (0, 0)
+            del commands
+            count, held = spare.held()
+            assert count == 1 and held >= 4 * MiB, (count, held)
+    finally:
+        decode_threads.set_threads(default)
 
 
 def test_a_log_reads_the_same_with_and_without_spares(tmp_path: Path) -> None:
