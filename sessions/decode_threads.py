@@ -108,8 +108,9 @@ def run(jobs: Sequence[Callable[[], None]]) -> None:
 
 class _Once:
     """A job for the pool that lets go of it as soon as it has run, before its future is done: a
-    worker thread keeps its last work item a while longer, and with it whatever the job holds (a
-    chunk's body, which would come back as a spare at some later moment)."""
+    worker thread deletes its work item only after setting the future's result, and the caller
+    may resume in between while the job still holds a chunk's body (which would then come back
+    as a spare a moment later)."""
 
     def __init__(self, job: Callable[[], None]) -> None:
         self.job: Callable[[], None] | None = job
