@@ -1048,10 +1048,23 @@ build_copy(ExtHook *self, const unsigned char *data, Py_ssize_t size, int as_byt
     if (!ready && (!as_bytearray || self->unfilled == NULL)) {
         return Py_None;
     }
+    Py_buffer view = {0};
+    if (ready) {
+        if (PyObject_GetBuffer(self->blobs, &view, PyBUF_SIMPLE) < 0) {
+            return NULL;
+        }
+        if (view.len < self->blobs_len) { /* the area shrank (a resized bytearray): the fallback says so */
+            PyBuffer_Release(&view);
+            return Py_None;
+        }
+    }
     if (self->copied != NULL) {
         if ((int64_t)blob_length > (int64_t)self->blobs_len - *self->copied) {
             PyErr_Format(PyExc_ValueError, "values copy more than the blob area's %zd bytes out of it (a blob "
                          "referenced more than once)", self->blobs_len);
+            if (ready) {
+                PyBuffer_Release(&view);
+            }
             return NULL;
         }
         *self->copied += (int64_t)blob_length;
@@ -1059,14 +1072,9 @@ build_copy(ExtHook *self, const unsigned char *data, Py_ssize_t size, int as_byt
     if (!ready) {
         return unfilled_bytearray(self, offset, blob_length);
     }
-    Py_buffer view;
-    if (PyObject_GetBuffer(self->blobs, &view, PyBUF_SIMPLE) < 0) {
-        return NULL;
-    }
     const char *start = (const char *)view.buf + offset;
-    PyObject *copy = view.len < self->blobs_len ? Py_None /* the area shrank (a resized bytearray): the fallback says so */
-                     : as_bytearray             ? PyByteArray_FromStringAndSize(start, (Py_ssize_t)blob_length)
-                                                : PyBytes_FromStringAndSize(start, (Py_ssize_t)blob_length);
+    PyObject *copy = as_bytearray ? PyByteArray_FromStringAndSize(start, (Py_ssize_t)blob_length)
+                                  : PyBytes_FromStringAndSize(start, (Py_ssize_t)blob_length);
     PyBuffer_Release(&view);
     return copy;
 }
