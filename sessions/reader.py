@@ -52,6 +52,9 @@ class LogReader:
         self._follow_cache: dict[int, Chunk] = {}
         self._footer_hint: int | None = None  # where the trailer says the footer is
         self._last_chunk: tuple[int, Chunk] | None = None
+        # The chunk resolve() read a time or frame in, kept for the replay that follows: between
+        # the two, a seek reads the keyframe and the chunks its links point at.
+        self._resolved_chunk: tuple[int, Chunk] | None = None
         self._file = open(self.path, "rb")  # noqa: SIM115 - kept open for the reader's life
         try:
             self.header: FileHeader = self._read_header()
@@ -204,6 +207,11 @@ class LogReader:
             return cached
         if self._last_chunk is not None and self._last_chunk[0] == number:
             return self._last_chunk[1]  # seeking reads the target's chunk twice: resolve, then replay
+        if self._resolved_chunk is not None and self._resolved_chunk[0] == number:
+            chunk = self._resolved_chunk[1]
+            self._resolved_chunk = None  # once: the replay has reached it
+            self._last_chunk = (number, chunk)
+            return chunk
         entry = self.index.entries[number]
         data = self._pread(entry.offset, entry.size)
         if len(data) < entry.size:
@@ -324,18 +332,23 @@ class LogReader:
             number = self.index.chunk_for_time(int(at.value))
             if number is None:
                 return past_end
-            found_cmds = self._chunk_commands(self.read_chunk(number)) or []
+            found_cmds = self._chunk_commands(self._read_resolved_chunk(number)) or []
             return next((c.seq for c in found_cmds if c.t_ns >= int(at.value)), past_end)
         found = self.index.chunk_for_frame(int(at.value))
         if found is None:
             return past_end
         number, seen = found
-        for cmd in self._chunk_commands(self.read_chunk(number)) or []:
+        for cmd in self._chunk_commands(self._read_resolved_chunk(number)) or []:
             if cmd.op == RENDER_OP:
                 seen += 1
                 if seen == int(at.value):
                     return cmd.seq
         return past_end
+
+    def _read_resolved_chunk(self, number: int) -> Chunk:
+        chunk = self.read_chunk(number)
+        self._resolved_chunk = (number, chunk)
+        return chunk
 
     def seek(self, position: Position) -> tuple[int | None, int]:
         """(keyframe chunk number or None, target seq): where replay to ``position`` starts."""

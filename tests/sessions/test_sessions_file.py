@@ -167,6 +167,31 @@ def test_seek_from_a_keyframe_gives_the_same_state(tmp_path: Path, where: object
     assert final_hash(seeked) == final_hash([c for c in cmds if c.seq < stop])
 
 
+@pytest.mark.parametrize("where", ["0.03", "#7"])
+def test_a_seek_reads_the_chunk_of_its_target_once(tmp_path: Path, where: str) -> None:
+    """Resolving a time or frame reads the chunk holding it; the replay that follows, after the
+    keyframe and the chunks its links point at, gets that chunk again without reading it."""
+    cmds = points_scene(frames=20, n=64)
+    path = tmp_path / "seek.gsplog"
+    write(path, cmds, flush_every=3, keyframe_interval_s=0.005)
+    with LogReader(path) as reader:
+        reads: list[int] = []
+        pread = reader._pread
+
+        def counted(offset: int, size: int) -> memoryview:
+            reads.append(offset)
+            return pread(offset, size)
+
+        reader._pread = counted  # type: ignore[method-assign]
+        target = reader.resolve(where)
+        keyframe, _ = reader.seek(where)
+        assert keyframe is not None and reader.index.chunk_for_seq(target) != keyframe  # the keyframe is read between
+        seeked = list(reader.commands(start=where))
+    chunk_reads = [offset for offset in reads if offset in {entry.offset for entry in reader.index.entries}]
+    assert len(chunk_reads) == len(set(chunk_reads)), chunk_reads
+    assert final_hash(seeked) == final_hash(cmds)
+
+
 def test_resolve_positions(tmp_path: Path) -> None:
     cmds = points_scene(frames=10, marker_at=4)
     path = tmp_path / "r.gsplog"
