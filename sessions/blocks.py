@@ -232,7 +232,6 @@ class _Blocks:
         # copy_out's targets: (offset, byte view) sorted, none overlapping the next; each block is
         # copied into them by whichever of its thread and copy_out comes second (see _BLOCK_*)
         self._targets: list[tuple[int, memoryview]] | None = None
-        self._target_starts: list[int] = []
         self._states = bytearray(count)
         self._late_targets: Sequence[Target] = ()  # targets copy_out could not take: filled by finish
         # Several threads run the C loop where it is built: the Python loop needs the GIL between
@@ -263,7 +262,7 @@ class _Blocks:
             self._late_targets = targets
             return
         with self._taking:
-            self._targets, self._target_starts = views, [offset for offset, _ in views]
+            self._targets = views
             done = [number for number, state in enumerate(self._states) if state == _BLOCK_DONE]
             for number, state in enumerate(self._states):
                 if state == _BLOCK_TAKEN:
@@ -278,7 +277,7 @@ class _Blocks:
         end = min(start + self.block_size, self.body.nbytes)
         out = self.body.data
         # the last target starting before the block may reach into it; ends are sorted like starts
-        first = max(0, bisect.bisect_right(self._target_starts, start) - 1)
+        first = max(0, bisect.bisect_right(self._targets, start, key=lambda target: target[0]) - 1)
         for offset, view in itertools.islice(self._targets, first, None):
             if offset >= end:
                 break

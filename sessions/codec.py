@@ -473,6 +473,14 @@ class _Decoder:
         self._arena: np.ndarray | None = None
         self._enums = enum_allow_list()
 
+    def start_over(self) -> None:
+        """Forget what a pass over the rows left (before msgpack decodes them all again): the
+        unknown values it met, the bytearrays it listed unfilled, the blob bytes it copied."""
+        self.unknown = False
+        if self.unfilled:
+            self.unfilled.clear()
+        self.copied[0] = 0
+
     def unpack(self, data: bytes | memoryview) -> Any:
         """The value packed in ``data``, its arrays and references built in C where the module is."""
         return self._unpack(data, self._c_ext_hook() if _rows_c is not None else self.python_ext_hook)
@@ -664,10 +672,7 @@ def _decode_rows(dec: _Decoder, meta: bytes | memoryview, context: dict[str, Any
     fast = dec.commands(meta)
     if fast is not None:
         return fast, []
-    if dec.unfilled:  # made for rows the C reader then declined: msgpack's pass makes them again
-        dec.unfilled.clear()
-    dec.copied[0] = 0  # and copies them again
-    dec.unknown = False
+    dec.start_over()
     try:
         rows = dec.unpack(meta)
     except (LogFormatError, BlobsNotReady):
