@@ -3,7 +3,8 @@
  *
  * pack_rows(rows, pack_other) -> bytes
  * build_commands(rows, command_type) -> (list of commands, -1) or (None, index of a bad row)
- * decode_rows(meta, ext_hook, command_type) -> list of commands, or None (see below)
+ * decode_rows(meta, ext_hook, command_type, limit) -> list of commands, or None (see below)
+ * decoded_size(data, limit) -> estimated bytes of memory the msgpack in `data` decodes to
  *
  * `rows` is a list of (seq, t_ns, op, target, args, kwargs) tuples. The result is one msgpack array
  * of the rows, byte for byte what msgpack.packb(rows, use_bin_type=True) gives after
@@ -1272,9 +1273,152 @@ ExtHook_init(ExtHook *self, PyObject *args, PyObject *kwargs)
     return 0;
 }
 
+/* ---- decoding: the memory rows take, estimated from their bytes -------------------------------
+ *
+ * A few bytes of msgpack can decode to many times their size in Python objects (an empty list is
+ * one byte and 64 bytes of memory; an array header may declare as many slots as the data has
+ * bytes, and both readers allocate them at once). Each value is charged what either reader (this
+ * module's or msgpack's) may allocate for it: a container by its declared length, so headers
+ * nested in headers add up before anything is built; an extension value a flat cost, its bytes
+ * and its payload's own charge when that is msgpack.
+ *
+ * decoded_size(data, limit) -> the charges of the value in `data`, summed in one pass over the
+ * bytes with no allocation: more than `limit` once past it, or -1 when extension values nest
+ * deeper than MAX_EXT_NESTING. It runs before msgpack decodes anything. The row reader below
+ * charges the same costs as it reads, and declines once past its limit; only the payloads of
+ * extension values it builds itself (arrays, references, bytes) are not charged, as it makes no
+ * objects of them. sessions/decoded_size.py holds the same rules in Python; the tests check that
+ * the three agree and that the charges bound what decoding allocates.
+ */
+#define COST_LIST 64       /* list, tuple or Command object, plus a slot per declared item */
+#define COST_SLOT 16       /* a list slot, and a tuple slot when the list is made a tuple */
+#define COST_MAP 192       /* an empty dict and its first keys table, plus per declared entry */
+#define COST_MAP_ENTRY 48
+#define COST_INT 32        /* ints of up to 4 bytes: small ones are cached, charged anyway */
+#define COST_INT64 48
+#define COST_FLOAT 32
+#define COST_STR 96        /* plus 4 per byte: one 4-byte character makes every character 4 bytes */
+#define COST_STR_BYTE 4
+#define COST_BIN 48
+#define COST_EXT 512       /* an array view and its base, a Ref, an enum...; plus 4 per byte (a copy
+                              * of them, a reference's str), and its payload's own charges when that
+                              * is msgpack and the Python hook unpacks it */
+#define COST_EXT_BYTE 4
+#define MAX_EXT_NESTING 8
+
+static const char EXT_IS_MSGPACK[8] = {0, 1, 1, 1, 0, 1, 1, 1}; /* codes 1-3 and 5-7 */
+
+/* What the estimate may reach: far above any limit, far below overflow. */
+#define COST_CAP ((uint64_t)1 << 62)
+
+static uint64_t
+capped_add(uint64_t a, uint64_t b)
+{
+    return a + b > COST_CAP || b > COST_CAP ? COST_CAP : a + b;
+}
+
+/* The bytes left in r, up to n. */
+static uint64_t
+clamp_left(Reader *r, uint64_t n)
+{
+    uint64_t left = (uint64_t)(r->end - r->p);
+    return n < left ? n : left;
+}
+
+/* Adds to *cost the estimate for the next value in r and the items of the containers it opens.
+ * Stops early once past `limit`, and at the end of the data (a truncated value costs what its
+ * readers allocate before they notice). Returns 0 when extension values nest deeper than
+ * MAX_EXT_NESTING, else 1. */
+static int
+estimate_value(Reader *r, uint64_t limit, int ext_depth, uint64_t *cost)
+{
+    /* Sizes of the length fields of str 8/16/32, bin 8/16/32, array 16/32, map 16/32, ext 8/16/32. */
+    static const unsigned char length_field[0x100] = {
+        [0xd9] = 1, [0xda] = 2, [0xdb] = 4, [0xc4] = 1, [0xc5] = 2, [0xc6] = 4, [0xdc] = 2,
+        [0xdd] = 4, [0xde] = 2, [0xdf] = 4, [0xc7] = 1, [0xc8] = 2, [0xc9] = 4,
+    };
+    uint64_t c = *cost, pending = 1, n;
+    while (pending > 0 && r->p < r->end && c <= limit) {
+        pending--;
+        unsigned char b = *r->p++;
+        if (b <= 0x7f || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            continue; /* cached objects */
+        }
+        if (b >= 0xe0) {
+            c += COST_INT;
+            continue;
+        }
+        int is_map = 0, is_list = 0, is_text = 0, is_bin = 0;
+        if (b >= 0x80 && b <= 0xbf) { /* fixmap, fixarray, fixstr */
+            n = b >= 0xa0 ? b & 0x1f : b & 0x0f;
+            is_map = b < 0x90;
+            is_list = b >= 0x90 && b < 0xa0;
+            is_text = b >= 0xa0;
+        }
+        else if (length_field[b] != 0) {
+            if (!read_be(r, length_field[b], &n)) {
+                break;
+            }
+            is_map = b >= 0xde;
+            is_list = b == 0xdc || b == 0xdd;
+            is_text = b >= 0xd9 && b <= 0xdb;
+            is_bin = b >= 0xc4 && b <= 0xc6;
+        }
+        else if (b >= 0xd4 && b <= 0xd8) { /* fixext */
+            n = (uint64_t)1 << (b - 0xd4);
+        }
+        else {
+            int size;
+            switch (b) {
+            case 0xcc: case 0xd0: size = 1; c += COST_INT; break;
+            case 0xcd: case 0xd1: size = 2; c += COST_INT; break;
+            case 0xce: case 0xd2: size = 4; c += COST_INT; break;
+            case 0xcf: case 0xd3: size = 8; c += COST_INT64; break;
+            case 0xca: size = 4; c += COST_FLOAT; break;
+            case 0xcb: size = 8; c += COST_FLOAT; break;
+            default: size = -1; /* 0xc1: never used, both readers stop */
+            }
+            if (size < 0) {
+                break;
+            }
+            r->p += clamp_left(r, (uint64_t)size);
+            continue;
+        }
+        if (is_map || is_list) {
+            c = capped_add(c, is_map ? COST_MAP + COST_MAP_ENTRY * n : COST_LIST + COST_SLOT * n);
+            pending = capped_add(pending, is_map ? 2 * n : n);
+            continue;
+        }
+        if (is_text || is_bin) {
+            n = clamp_left(r, n); /* a truncated one is not made */
+            c = capped_add(c, is_text ? COST_STR + COST_STR_BYTE * n : COST_BIN + n);
+            r->p += n;
+            continue;
+        }
+        /* an extension value: its code, then n bytes, themselves msgpack for most codes */
+        if (r->p >= r->end || n > (uint64_t)(r->end - r->p) - 1) {
+            break; /* truncated: read by neither reader */
+        }
+        c = capped_add(c, COST_EXT + COST_EXT_BYTE * n);
+        int code = (int)(int8_t)*r->p++;
+        if (code >= 0 && code < 8 && EXT_IS_MSGPACK[code]) {
+            if (ext_depth >= MAX_EXT_NESTING) {
+                return 0;
+            }
+            Reader inner = {r->p, r->p + n};
+            if (!estimate_value(&inner, limit, ext_depth + 1, &c)) {
+                return 0;
+            }
+        }
+        r->p += n;
+    }
+    *cost = c;
+    return 1;
+}
+
 /* ---- decoding: whole rows straight from their msgpack bytes -----------------------------------
  *
- * decode_rows(meta, ext_hook, command_type) -> list of commands, or None
+ * decode_rows(meta, ext_hook, command_type, limit) -> list of commands, or None
  *
  * The commands of a chunk's rows, read from the bytes: the objects msgpack.unpackb(meta,
  * raw=False, strict_map_key=True, use_list=True, ext_hook=ext_hook) then build_commands would
@@ -1294,7 +1438,16 @@ ExtHook_init(ExtHook *self, PyObject *args, PyObject *kwargs)
 typedef struct {
     Reader r;
     ExtHook *hook;
+    uint64_t cost, limit; /* charged so far (see decoded_size), and where the reader declines */
 } RowReader;
+
+/* Adds `amount` to the reader's charges: 0 (decline) once they pass its limit. */
+static inline int
+charge(RowReader *s, uint64_t amount)
+{
+    s->cost = capped_add(s->cost, amount);
+    return s->cost <= s->limit;
+}
 
 static PyObject *read_value(RowReader *s, int depth);
 
@@ -1313,7 +1466,7 @@ read_count(Reader *r, int size, Py_ssize_t per_item, Py_ssize_t *n)
 static PyObject *
 read_text(RowReader *s, Py_ssize_t n)
 {
-    if (s->r.end - s->r.p < n) {
+    if (s->r.end - s->r.p < n || !charge(s, COST_STR + COST_STR_BYTE * (uint64_t)n)) {
         return NULL;
     }
     PyObject *text = PyUnicode_DecodeUTF8((const char *)s->r.p, n, "strict");
@@ -1327,7 +1480,7 @@ read_text(RowReader *s, Py_ssize_t n)
 static PyObject *
 read_bytes(RowReader *s, Py_ssize_t n)
 {
-    if (s->r.end - s->r.p < n) {
+    if (s->r.end - s->r.p < n || !charge(s, COST_BIN + (uint64_t)n)) {
         return NULL;
     }
     PyObject *bytes = PyBytes_FromStringAndSize((const char *)s->r.p, n);
@@ -1338,6 +1491,9 @@ read_bytes(RowReader *s, Py_ssize_t n)
 static PyObject *
 read_list(RowReader *s, Py_ssize_t n, int depth)
 {
+    if (!charge(s, COST_LIST + COST_SLOT * (uint64_t)n)) {
+        return NULL;
+    }
     PyObject *list = PyList_New(n);
     for (Py_ssize_t i = 0; list != NULL && i < n; i++) {
         PyObject *item = read_value(s, depth + 1);
@@ -1353,6 +1509,9 @@ read_list(RowReader *s, Py_ssize_t n, int depth)
 static PyObject *
 read_map(RowReader *s, Py_ssize_t n, int depth)
 {
+    if (!charge(s, COST_MAP + COST_MAP_ENTRY * (uint64_t)n)) {
+        return NULL;
+    }
     PyObject *dict = PyDict_New();
     for (Py_ssize_t i = 0; dict != NULL && i < n; i++) {
         PyObject *key = read_value(s, depth + 1);
@@ -1388,6 +1547,9 @@ read_ext(RowReader *s, Py_ssize_t n)
     if (code == -1) {
         return NULL; /* a timestamp: msgpack makes it itself */
     }
+    if (!charge(s, COST_EXT + COST_EXT_BYTE * (uint64_t)n)) {
+        return NULL;
+    }
     PyObject *value = Py_None;
     if (code == EXT_NDARRAY) {
         value = build_array(s->hook, data, n);
@@ -1400,6 +1562,15 @@ read_ext(RowReader *s, Py_ssize_t n)
     }
     if (value != Py_None) {
         return value;
+    }
+    /* The Python hook unpacks a msgpack payload into objects of its own: charged as decoded_size
+     * charges them (values built here are charged less than it does, never more). */
+    if (code >= 0 && code < 8 && EXT_IS_MSGPACK[code]) {
+        Reader payload = {data, data + n};
+        uint64_t inside = 0;
+        if (!estimate_value(&payload, s->limit, 1, &inside) || !charge(s, inside)) {
+            return NULL;
+        }
     }
     PyObject *call[2] = {PyLong_FromLong(code), PyBytes_FromStringAndSize((const char *)data, n)};
     value = call[0] != NULL && call[1] != NULL ? PyObject_Vectorcall(s->hook->fallback, call, 2, NULL) : NULL;
@@ -1422,7 +1593,7 @@ read_value(RowReader *s, int depth)
         return PyLong_FromLong(b);
     }
     if (b >= 0xe0) {
-        return PyLong_FromLong((int8_t)b);
+        return charge(s, COST_INT) ? PyLong_FromLong((int8_t)b) : NULL;
     }
     if (b >= 0xa0 && b <= 0xbf) {
         return read_text(s, b & 0x1f);
@@ -1440,6 +1611,12 @@ read_value(RowReader *s, int depth)
         Py_RETURN_FALSE;
     case 0xc3:
         Py_RETURN_TRUE;
+    }
+    /* the remaining single values: ints and floats, charged before they are read */
+    if (b >= 0xca && b <= 0xd3 && !charge(s, b == 0xcf || b == 0xd3 ? COST_INT64 : b <= 0xcb ? COST_FLOAT : COST_INT)) {
+        return NULL;
+    }
+    switch (b) {
     case 0xcc: case 0xcd: case 0xce: case 0xcf:
         return read_be(r, 1 << (b - 0xcc), &v) ? PyLong_FromUnsignedLongLong(v) : NULL;
     case 0xd0: return read_be(r, 1, &v) ? PyLong_FromLong((int8_t)v) : NULL;
@@ -1492,7 +1669,8 @@ read_name(RowReader *s, CommandMaker *maker, int which)
     if (is_str && maker->name[which] != NULL && n == maker->name_size[which] &&
         memcmp(text, maker->name_bytes[which], (size_t)n) == 0) {
         s->r = peek;
-        return Py_NewRef(maker->name[which]);
+        /* charged as if read again, as decoded_size does */
+        return charge(s, COST_STR + COST_STR_BYTE * (uint64_t)n) ? Py_NewRef(maker->name[which]) : NULL;
     }
     PyObject *value = read_value(s, 1);
     if (value == NULL || !PyUnicode_CheckExact(value)) {
@@ -1514,7 +1692,7 @@ static PyObject *
 read_row(RowReader *s, CommandMaker *maker)
 {
     Py_ssize_t n;
-    if (!read_array_header(&s->r, &n) || n != 6) {
+    if (!read_array_header(&s->r, &n) || n != 6 || !charge(s, COST_LIST + 6 * COST_SLOT)) {
         return NULL;
     }
     PyObject *f[4] = {NULL, NULL, NULL, NULL}, *arguments = NULL, *kwargs = NULL, *cmd = NULL;
@@ -1524,7 +1702,8 @@ read_row(RowReader *s, CommandMaker *maker)
             goto done;
         }
     }
-    if (!read_array_header(&s->r, &n) || (arguments = PyTuple_New(n)) == NULL) {
+    if (!read_array_header(&s->r, &n) || !charge(s, COST_LIST + COST_SLOT * (uint64_t)n) ||
+        (arguments = PyTuple_New(n)) == NULL) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -1550,8 +1729,13 @@ done:
 static PyObject *
 decode_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_Format(PyExc_TypeError, "decode_rows() takes 3 arguments (meta, ext_hook, command_type), got %zd", nargs);
+    if (nargs != 4) {
+        PyErr_Format(PyExc_TypeError, "decode_rows() takes 4 arguments (meta, ext_hook, command_type, limit), got %zd",
+                     nargs);
+        return NULL;
+    }
+    unsigned long long limit = PyLong_AsUnsignedLongLong(args[3]);
+    if (limit == (unsigned long long)-1 && PyErr_Occurred()) {
         return NULL;
     }
     PyTypeObject *hook_type = (PyTypeObject *)PyObject_GetAttrString(module, "ExtHook");
@@ -1573,10 +1757,12 @@ decode_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyBuffer_Release(&meta);
         return NULL;
     }
-    RowReader s = {{(const unsigned char *)meta.buf, (const unsigned char *)meta.buf + meta.len}, (ExtHook *)args[1]};
+    RowReader s = {{(const unsigned char *)meta.buf, (const unsigned char *)meta.buf + meta.len}, (ExtHook *)args[1],
+                   0, limit < COST_CAP ? (uint64_t)limit : COST_CAP};
     PyObject *commands = NULL;
     Py_ssize_t n;
-    if (read_array_header(&s.r, &n) && (commands = PyList_New(n)) != NULL) {
+    if (read_array_header(&s.r, &n) && charge(&s, COST_LIST + COST_SLOT * (uint64_t)n) &&
+        (commands = PyList_New(n)) != NULL) {
         for (Py_ssize_t i = 0; i < n; i++) {
             PyObject *cmd = read_row(&s, &maker);
             if (cmd == NULL) {
@@ -1598,10 +1784,39 @@ decode_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 PyDoc_STRVAR(decode_rows_doc,
-"decode_rows(meta, ext_hook, command_type, /)\n--\n\n"
+"decode_rows(meta, ext_hook, command_type, limit, /)\n--\n\n"
 "The commands of a chunk's msgpack rows, read straight from `meta` (what msgpack.unpackb with\n"
 "ext_hook, then build_commands, give), or None when anything is not read exactly as msgpack\n"
-"would (the caller then decodes with msgpack). Errors raised by the hook's fallback propagate.");
+"would, or once the values read are charged more than `limit` bytes (decoded_size's charges):\n"
+"the caller then decodes with msgpack. Errors raised by the hook's fallback propagate.");
+
+static PyObject *
+decoded_size(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "decoded_size() takes 2 arguments (data, limit), got %zd", nargs);
+        return NULL;
+    }
+    unsigned long long limit = PyLong_AsUnsignedLongLong(args[1]);
+    if (limit == (unsigned long long)-1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_buffer data;
+    if (PyObject_GetBuffer(args[0], &data, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    Reader r = {(const unsigned char *)data.buf, (const unsigned char *)data.buf + data.len};
+    uint64_t cost = 0;
+    int nested_ok = estimate_value(&r, limit < COST_CAP ? (uint64_t)limit : COST_CAP, 0, &cost);
+    PyBuffer_Release(&data);
+    return nested_ok ? PyLong_FromUnsignedLongLong(cost) : PyLong_FromLong(-1);
+}
+
+PyDoc_STRVAR(decoded_size_doc,
+"decoded_size(data, limit, /)\n--\n\n"
+"The bytes of memory the msgpack value in `data` may take once decoded, estimated without\n"
+"decoding it (sessions.decoded_size has the rules); a value over `limit` as soon as the estimate\n"
+"passes it, or -1 when extension values nest too deep.");
 
 static PyType_Slot ext_hook_slots[] = {
     {Py_tp_doc, "ExtHook(blobs, shuffled, max_dims, dtypes, frombuffer, ref_type, fallback, *, ready, unfilled,\n"
@@ -1628,6 +1843,7 @@ static PyMethodDef methods[] = {
     {"pack_rows", (PyCFunction)(void (*)(void))pack_rows, METH_FASTCALL, pack_rows_doc},
     {"build_commands", (PyCFunction)(void (*)(void))build_commands, METH_FASTCALL, build_commands_doc},
     {"decode_rows", (PyCFunction)(void (*)(void))decode_rows, METH_FASTCALL, decode_rows_doc},
+    {"decoded_size", (PyCFunction)(void (*)(void))decoded_size, METH_FASTCALL, decoded_size_doc},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1,4 +1,5 @@
-"""Stub of the C command rows of :mod:`sessions.codec` (sessions/_rows.c): packing and building."""
+"""Stub of the C command rows of :mod:`sessions.codec` (sessions/_rows.c): packing, building and
+reading commands, and estimating what rows decode to."""
 
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +14,16 @@ def pack_rows(rows: list[Any], pack_other: Callable[[Any], bytes], /) -> bytes:
 def build_commands(rows: list[Any], command_type: type, /) -> tuple[list[Any] | None, int]:
     """The commands of msgpack's row lists ``[seq, t_ns, op, target, args, kwargs]`` (args made a
     tuple): ``(commands, -1)``, or ``(None, i)`` when row ``i`` is malformed."""
+
+def decode_rows(meta: Any, ext_hook: ExtHook, command_type: type, limit: int, /) -> list[Any] | None:
+    """The commands of a chunk's msgpack rows read straight from ``meta``, or None where the reader
+    declines: anything it does not read exactly as msgpack would, or values charged more than
+    ``limit`` bytes of memory (:func:`decoded_size`'s charges)."""
+
+def decoded_size(data: Any, limit: int, /) -> int:
+    """The bytes of memory the msgpack value in ``data`` may take once decoded, estimated from its
+    bytes (:mod:`sessions.decoded_size`): a number over ``limit`` once past it, or -1 when
+    extension values nest too deep."""
 
 class ExtHook:
     """msgpack's ``ext_hook`` for one chunk: well-formed arrays (``EXT_NDARRAY``; views of

@@ -30,7 +30,7 @@ import xxhash
 
 from sessions import shuffle as shuffle_filter
 from sessions.blocks import BLOCK_BYTES, Segment, decode_blocks, encode_blocks
-from sessions.codec import ALIGN, Row, decode_commands_quietly, encode_rows
+from sessions.codec import ALIGN, Row, check_decoded_size, decode_commands_quietly, encode_rows
 from sessions.command import Command
 from sessions.errors import LogFormatError
 from sessions.limits import DEFAULT_LIMITS, Limits
@@ -178,10 +178,12 @@ class Chunk:
                 self._commands = commands
         return self._commands
 
-    def payload_object(self) -> Any:
+    def payload_object(self, limits: Limits = DEFAULT_LIMITS) -> Any:
         """The msgpack object of an END chunk (the footer index or an end record)."""
+        meta = memoryview(self.raw)[: self.info.meta_size]
+        check_decoded_size(meta, limits, "the END chunk", self._where())
         try:
-            return msgpack.unpackb(memoryview(self.raw)[: self.info.meta_size], raw=False, strict_map_key=True)
+            return msgpack.unpackb(meta, raw=False, strict_map_key=True)
         except Exception as error:
             raise LogFormatError(f"malformed END chunk: {error}", **self._where()) from None
 

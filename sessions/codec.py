@@ -38,6 +38,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
+from sessions import decoded_size
 from sessions import shuffle as shuffle_filter
 from sessions.command import Command, LogRef, Ref, make_command
 from sessions.errors import LogFormatError
@@ -64,6 +65,7 @@ __all__ = [
     "BlobsNotReady",
     "decode_commands",
     "decode_commands_quietly",
+    "check_decoded_size",
     "encode_value",
     "decode_value",
     "enum_allow_list",
@@ -407,8 +409,8 @@ def _import_rows() -> Any:
     if _rows.INLINE_MAX != INLINE_MAX:
         raise ImportError(f"sessions._rows was built with INLINE_MAX {_rows.INLINE_MAX}, "
                           f"sessions.codec has {INLINE_MAX}: rebuild it (pip install -e .)")
-    if not hasattr(_rows, "build_commands"):
-        raise ImportError("sessions._rows is an older build without build_commands: rebuild it (pip install -e .)")
+    if not hasattr(_rows, "decoded_size"):
+        raise ImportError("sessions._rows is an older build without decoded_size: rebuild it (pip install -e .)")
     return _rows
 
 
@@ -495,12 +497,13 @@ class _Decoder:
 
     def commands(self, meta: bytes | memoryview) -> list[Command] | None:
         """The commands of the rows in ``meta`` read by the C reader (``_rows.decode_rows``), or
-        None when it declines, when a value is of a type this version does not know, or when the
-        module is not built: msgpack then decodes them and says what is wrong."""
+        None when it declines (anything it does not read as msgpack would, or values charged more
+        than ``max_decoded_bytes``), when a value is of a type this version does not know, or when
+        the module is not built: msgpack then decodes them and says what is wrong."""
         if _rows_c is None:
             return None
         try:
-            commands = _rows_c.decode_rows(meta, self._c_ext_hook(), Command)
+            commands = _rows_c.decode_rows(meta, self._c_ext_hook(), Command, self.limits.max_decoded_bytes)
         except (LogFormatError, BlobsNotReady):
             raise
         except Exception:  # raised by the Python hook: msgpack's path words the error
@@ -668,10 +671,27 @@ def decode_commands_quietly(
         return _decode_rows(dec, meta, context)
 
 
+def check_decoded_size(data: bytes | bytearray | memoryview, limits: Limits, what: str,
+                       context: dict[str, Any] | None = None) -> None:
+    """Raise :class:`LogFormatError` (with ``context``: offset, chunk...) when the msgpack value in
+    ``data`` would take more than ``limits.max_decoded_bytes`` of memory once decoded, as
+    :mod:`sessions.decoded_size` estimates it without decoding (in C where the module is built)."""
+    limit = limits.max_decoded_bytes
+    size = _rows_c.decoded_size(data, limit) if _rows_c is not None else decoded_size.estimate(data, limit)
+    if size < 0:
+        raise LogFormatError(f"{what} nest extension values deeper than {decoded_size.MAX_EXT_NESTING} levels",
+                             **(context or {}))
+    if size > limit:
+        raise LogFormatError(f"{what} would take more than {limit} bytes of memory once decoded "
+                             f"(at least {size} estimated; Limits.max_decoded_bytes)", **(context or {}))
+
+
 def _decode_rows(dec: _Decoder, meta: bytes | memoryview, context: dict[str, Any]) -> tuple[list[Command], list[str]]:
     fast = dec.commands(meta)
     if fast is not None:
         return fast, []
+    # The C reader bounds what it builds itself (it declines past the limit); msgpack does not.
+    check_decoded_size(meta, dec.limits, "the command rows", context)
     dec.start_over()
     try:
         rows = dec.unpack(meta)

@@ -14,7 +14,7 @@ from typing import Any
 import msgpack
 
 from sessions.chunk import checksum
-from sessions.codec import PROTOCOL_VERSION
+from sessions.codec import PROTOCOL_VERSION, check_decoded_size
 from sessions.errors import LogFormatError
 from sessions.limits import DEFAULT_LIMITS, Limits
 
@@ -113,6 +113,7 @@ def decode_header(data: bytes, *, path: str | None = None, limits: Limits = DEFA
     (stored,) = struct.unpack_from("<Q", data, end)
     if stored != checksum(data[:end]):
         raise LogFormatError("file header checksum mismatch", offset=end, path=path)
+    check_decoded_size(data[_FIXED.size : end], limits, "the header metadata", {"offset": _FIXED.size, "path": path})
     try:
         metadata = msgpack.unpackb(data[_FIXED.size : end], raw=False, strict_map_key=True)
     except Exception as error:

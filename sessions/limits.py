@@ -18,6 +18,10 @@ class Limits:
     max_header_metadata: int = 1 << 20  # file header metadata (msgpack)
     max_array_dims: int = 32
     max_lz4_ratio: int = 256  # lz4 cannot expand more than ~255x; anything above is hostile
+    # Python objects the msgpack of one chunk (or footer, or header metadata) may decode to, as
+    # sessions.decoded_size charges them from the bytes: a 4 MiB chunk of small commands is
+    # charged about 55 MB, and the bound keeps a few hostile kB from asking for gigabytes.
+    max_decoded_bytes: int = 1 << 30
 
 
 DEFAULT_LIMITS = Limits()

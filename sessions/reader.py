@@ -133,7 +133,7 @@ class LogReader:
             raise self._error("trailer does not point at an END chunk", footer_offset)
         chunk = decode_chunk(data, offset=footer_offset, limits=self.limits, info=info)
         try:
-            return LogIndex.from_payload(chunk.payload_object(), first_offset=self.header.size,
+            return LogIndex.from_payload(chunk.payload_object(self.limits), first_offset=self.header.size,
                                          footer_offset=footer_offset)
         except ValueError as error:
             raise self._error(f"footer index is inconsistent: {error}", footer_offset) from None

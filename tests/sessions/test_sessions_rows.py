@@ -27,6 +27,7 @@ from sessions.codec import INLINE_MAX, decode_commands, encode_commands, encode_
 from sessions.command import Command, Ref
 from sessions.index import MARK_OP
 
+GiB = 1 << 30  # the limit of decoded memory given to the C row reader where it is not the subject
 
 def _mixed() -> list[Command]:
     return [
@@ -505,7 +506,7 @@ def test_c_builder_keeps_one_string_per_distinct_op_and_target() -> None:
     assert rows[1][2] is not rows[2][2]  # msgpack makes a new str for every row
     built, _ = rows_module.build_commands(rows, Command)
     read = rows_module.decode_rows(meta, rows_module.ExtHook(b"", False, 32, codec._DTYPE_ENTRIES, np.frombuffer,
-                                                             Ref, lambda code, data: None), Command)
+                                                             Ref, lambda code, data: None), Command, GiB)
     for commands in (built, read):  # runs of the same op or target, and ones that come back later
         assert len({id(c.op) for c in commands}) == 2 and len({id(c.target) for c in commands}) == 3
         assert [(c.op, c.target) for c in commands] == [(c.op, c.target) for c in written]
@@ -997,7 +998,7 @@ def test_the_c_row_reader_declines_what_it_does_not_read_as_msgpack_does(meta: b
     decoder = codec._Decoder(b"", False, codec.DEFAULT_LIMITS)
     hook = rows_module.ExtHook(decoder.blobs, False, 32, codec._DTYPE_ENTRIES, np.frombuffer, Ref,
                                decoder.python_ext_hook)
-    assert rows_module.decode_rows(meta, hook, Command) is None
+    assert rows_module.decode_rows(meta, hook, Command, GiB) is None
     _same_outcome(_decoded_both_ways(meta, b"", pytest.MonkeyPatch()))
 
 
@@ -1023,11 +1024,13 @@ def test_decode_rows_keeps_reference_counts_and_refuses_bad_arguments() -> None:
                                decoder.python_ext_hook)
     before = (sys.getrefcount(hook), sys.getrefcount(Command), sys.getrefcount(batch.meta))
     for _ in range(50):
-        assert len(rows_module.decode_rows(batch.meta, hook, Command)) == len(_mixed())
+        assert len(rows_module.decode_rows(batch.meta, hook, Command, GiB)) == len(_mixed())
     assert (sys.getrefcount(hook), sys.getrefcount(Command), sys.getrefcount(batch.meta)) == before
     with pytest.raises(TypeError):
-        rows_module.decode_rows(batch.meta, decoder.python_ext_hook, Command)
+        rows_module.decode_rows(batch.meta, decoder.python_ext_hook, Command, GiB)
     with pytest.raises(TypeError):
-        rows_module.decode_rows(batch.meta, hook)
+        rows_module.decode_rows(batch.meta, hook, Command)
     with pytest.raises(TypeError):
-        rows_module.decode_rows(42, hook, Command)
+        rows_module.decode_rows(42, hook, Command, GiB)
+    with pytest.raises(OverflowError):
+        rows_module.decode_rows(batch.meta, hook, Command, -1)

@@ -1,0 +1,121 @@
+"""The memory a msgpack value will take once decoded, estimated from its bytes alone.
+
+A few bytes of msgpack can decode to many times their size in Python objects: an empty list is
+one byte and 64 bytes of memory, and an array header may declare as many slots as the data has
+bytes, which both readers (``sessions._rows`` and msgpack) allocate at once. So the C row reader
+charges each value it reads and declines past ``Limits.max_decoded_bytes``, and before msgpack
+decodes anything, the estimate here must be under that limit (see
+:func:`sessions.codec.check_decoded_size`).
+
+The estimate charges each value what either reader may allocate for it: a container by its
+declared length (so headers nested inside headers add up before anything is built), a str four
+bytes per UTF-8 byte (one 4-byte character makes every character of the str 4 bytes wide), an
+extension value a flat cost, four bytes per byte, and its payload's own estimate when that payload
+is msgpack. ``sessions._rows.decoded_size`` is the same walk in C, and the C row reader charges
+the same costs as it reads (less for the payloads it builds values of itself); the tests check
+that they agree and that the estimate bounds what decoding really allocates.
+"""
+
+from __future__ import annotations
+
+__all__ = ["COSTS", "MAX_EXT_NESTING", "estimate"]
+
+#: Bytes charged per value (sessions/_rows.c has the same table).
+COSTS = {
+    "list": 64,  # a list, tuple or Command object ...
+    "slot": 16,  # ... plus per declared item: a list slot, and a tuple slot when it is made a tuple
+    "map": 192,  # an empty dict and its first keys table ...
+    "map_entry": 48,  # ... plus per declared entry
+    "int": 32,  # ints stored in up to 4 bytes (the small ones are cached, charged anyway)
+    "int64": 48,
+    "float": 32,
+    "str": 96,  # plus str_byte per UTF-8 byte
+    "str_byte": 4,
+    "bin": 48,  # plus its bytes
+    "ext": 512,  # an array view and its base, a Ref, an enum...; plus ext_byte per byte
+    "ext_byte": 4,  # a copy of the bytes, or a reference's str
+}
+#: Extension values nested deeper than this (an array inside a link inside ...) are refused.
+MAX_EXT_NESTING = 8
+#: Extension codes whose payload is itself msgpack (docs/protocol.md: all but references).
+_EXT_IS_MSGPACK = frozenset({1, 2, 3, 5, 6, 7})
+#: Where the estimate stops growing: far above any limit.
+_CAP = 1 << 62
+
+# Length-field sizes of str 8/16/32, bin 8/16/32, array 16/32, map 16/32 and ext 8/16/32.
+_LENGTH_FIELD = {0xD9: 1, 0xDA: 2, 0xDB: 4, 0xC4: 1, 0xC5: 2, 0xC6: 4, 0xDC: 2, 0xDD: 4,
+                 0xDE: 2, 0xDF: 4, 0xC7: 1, 0xC8: 2, 0xC9: 4}
+# Fixed-size numbers: (bytes after the type byte, cost).
+_NUMBER = {0xCC: (1, "int"), 0xD0: (1, "int"), 0xCD: (2, "int"), 0xD1: (2, "int"), 0xCE: (4, "int"),
+           0xD2: (4, "int"), 0xCF: (8, "int64"), 0xD3: (8, "int64"), 0xCA: (4, "float"), 0xCB: (8, "float")}
+
+
+class _TooDeep(Exception):
+    pass
+
+
+def estimate(data: bytes | bytearray | memoryview, limit: int) -> int:
+    """The estimated bytes of memory the msgpack value in ``data`` decodes to; a number over
+    ``limit`` as soon as the estimate passes it (the walk stops there), or -1 when extension
+    values nest deeper than :data:`MAX_EXT_NESTING`. Truncated or malformed data costs what the
+    readers allocate before they notice."""
+    view = memoryview(data).cast("B") if not isinstance(data, bytes) else data
+    try:
+        return _estimate(view, 0, len(view), min(limit, _CAP), 0, 0)
+    except _TooDeep:
+        return -1
+
+
+def _estimate(data: bytes | memoryview, p: int, end: int, limit: int, cost: int, depth: int) -> int:
+    """``cost`` plus the estimate of the value at ``p`` (before ``end``), its containers' items
+    included."""
+    pending = 1
+    while pending > 0 and p < end and cost <= limit:
+        pending -= 1
+        b = data[p]
+        p += 1
+        if b <= 0x7F or b in (0xC0, 0xC2, 0xC3):
+            continue  # cached objects
+        if b >= 0xE0:
+            cost += COSTS["int"]
+            continue
+        if b in _NUMBER:
+            size, kind = _NUMBER[b]
+            cost += COSTS[kind]
+            p = min(p + size, end)
+            continue
+        if 0x80 <= b <= 0xBF:  # fixmap, fixarray, fixstr
+            n = b & 0x1F if b >= 0xA0 else b & 0x0F
+        elif b in _LENGTH_FIELD:
+            size = _LENGTH_FIELD[b]
+            if end - p < size:
+                break
+            n = int.from_bytes(data[p : p + size], "big")
+            p += size
+        elif 0xD4 <= b <= 0xD8:  # fixext
+            n = 1 << (b - 0xD4)
+        else:
+            break  # 0xc1: never used, both readers stop
+        if 0x80 <= b <= 0x8F or b in (0xDE, 0xDF):
+            cost = min(cost + COSTS["map"] + COSTS["map_entry"] * n, _CAP)
+            pending = min(pending + 2 * n, _CAP)
+        elif 0x90 <= b <= 0x9F or b in (0xDC, 0xDD):
+            cost = min(cost + COSTS["list"] + COSTS["slot"] * n, _CAP)
+            pending = min(pending + n, _CAP)
+        elif 0xA0 <= b <= 0xBF or 0xD9 <= b <= 0xDB or 0xC4 <= b <= 0xC6:
+            n = min(n, end - p)  # a truncated one is not made
+            text = not 0xC4 <= b <= 0xC6
+            cost += COSTS["str"] + COSTS["str_byte"] * n if text else COSTS["bin"] + n
+            p += n
+        else:  # an extension value: its code, then n bytes, themselves msgpack for most codes
+            if p >= end or n > end - p - 1:
+                break  # truncated: read by neither reader
+            cost = min(cost + COSTS["ext"] + COSTS["ext_byte"] * n, _CAP)
+            code = int.from_bytes(data[p : p + 1], "big", signed=True)
+            p += 1
+            if code in _EXT_IS_MSGPACK:
+                if depth >= MAX_EXT_NESTING:
+                    raise _TooDeep
+                cost = _estimate(data, p, p + n, limit, cost, depth + 1)
+            p += n
+    return cost
