@@ -140,6 +140,18 @@ class Captured:
         """Give the object a recorded UUID (replay rebuilds objects under their original ids)."""
         self._uuid = value
 
+    @classmethod
+    def _new_footprint_(cls, *args: Any, **kwargs: Any) -> int:
+        """Bytes an object made with these constructor arguments would hold (see
+        :meth:`_footprint_`), asked before it is made. 0 for arguments the constructor refuses."""
+        return 0
+
+    def _footprint_(self) -> int:
+        """Bytes this object holds, or makes a renderer hold, in proportion to its arguments (a
+        buffer's contents, a canvas's frame): replay bounds their sum over a scene, so that a log
+        cannot make a player allocate without limit. 0 for objects of a fixed small size."""
+        return 0
+
     def _snapshot_(self) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
         """Calls (method, args, kwargs) that rebuild this object's current state from nothing.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import click
@@ -37,6 +38,8 @@ class ReplayError(click.ClickException):
 @click.option("--timeout", type=float, default=None, help="With --follow: give up after S seconds without new data.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
 @click.option("--window/--no-window", default=None, help="Show a window (default: when a display exists and no -o).")
+@click.option("--max-scene-gib", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Refuse a scene whose buffers and canvas frames take more than this many GiB [default: 8].")
 def replay(
     source: str,
     backend: str,
@@ -53,6 +56,7 @@ def replay(
     timeout: float | None,
     progress: bool | None,
     window: bool | None,
+    max_scene_gib: float | None,
 ) -> None:
     """Replay SOURCE (a .gsplog file or a tcp:// live endpoint) into a backend.
 
@@ -61,6 +65,11 @@ def replay(
     from player import replay as run_replay
     from player.sources import UnterminatedLogWarning
     from sessions.errors import CommandError, LogFormatError
+    from sessions.limits import DEFAULT_LIMITS
+
+    limits = DEFAULT_LIMITS
+    if max_scene_gib is not None:
+        limits = dataclasses.replace(limits, max_scene_bytes=int(max_scene_gib * 2**30))
 
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -81,6 +90,7 @@ def replay(
                 fps=fps,
                 window=window,
                 follow_timeout_s=timeout,
+                limits=limits,
             )
     except (LogFormatError, CommandError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
         raise ReplayError(_one_line(error)) from None

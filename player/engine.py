@@ -20,6 +20,7 @@ from player.clock import Clock, FastClock
 from player.frames import RenderedFrame
 from player.positions import Position
 from sessions.command import Command, Ref
+from sessions.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["FrameSelection", "ReplayEngine"]
 
@@ -52,6 +53,8 @@ class ReplayEngine:
     smaller of the two scale factors, so that the picture keeps its look at another resolution.
     ``image`` is the form asked of the backend: ``"png"`` bytes, ``"rgba"`` arrays (through a
     backend's ``render_rgba`` when it has one, else PNG), or ``"none"`` (draw, keep nothing).
+    ``limits.max_scene_bytes`` bounds what the replayed scene may hold (a bigger one raises
+    ``sessions.errors.CommandError``).
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class ReplayEngine:
         selection: FrameSelection | None = None,
         clock: Clock | None = None,
         image: str = "png",
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         from gsp.utils.renderer_registry import RendererRegistry
 
@@ -75,6 +79,7 @@ class ReplayEngine:
         if image not in ("png", "rgba", "none"):
             raise ValueError(f"image {image!r}: expected 'png', 'rgba' or 'none'")
         self.image = image
+        self.limits = limits  # what the replayed scene may hold (max_scene_bytes)
         self.state: Any = None
         self.frames_seen = 0
         self.commands_applied = 0
@@ -144,7 +149,7 @@ class ReplayEngine:
         """Forget the scene (a new pass over the session: ``--loop``); keep backend renderers."""
         from sessions import SceneState
 
-        self.state = SceneState()
+        self.state = SceneState(self.limits)
         self.frames_seen = 0
         self._canvases.clear()
         self._clock_started = False

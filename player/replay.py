@@ -19,6 +19,7 @@ from player.frames import RenderedFrame
 from player.positions import Position, parse_position
 from player.sources import Source, is_live_endpoint, open_source
 from sessions.command import Command
+from sessions.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["ReplayResult", "replay", "parse_size"]
 
@@ -77,6 +78,7 @@ def replay(
     window: bool | None = None,
     follow_timeout_s: float | None = None,
     max_passes: int | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> ReplayResult:
     """Replay ``source`` with the ``backend`` renderer (``"matplotlib"``, ``"datoviz"``, ``"null"``).
 
@@ -89,10 +91,13 @@ def replay(
     window shows a log file at its recorded pace, and everything else runs as fast as it can;
     ``start``/``stop`` accept seconds, ``"#N"`` frames or ``"@label"`` markers; ``loop`` replays
     again from the start (``max_passes`` bounds it); ``size`` (``"WxH"``) overrides the canvas.
-    ``progress`` shows a tqdm bar (default: when stderr is a terminal).
+    ``progress`` shows a tqdm bar (default: when stderr is a terminal). ``limits`` bound what
+    reading the log and the replayed scene may allocate (``max_scene_bytes``: the buffers and
+    canvas frames the scene holds).
 
-    Raises ``ValueError`` (bad options, unknown backend), ``FileNotFoundError`` and
-    ``sessions.errors.LogFormatError`` (a bad log).
+    Raises ``ValueError`` (bad options, unknown backend), ``FileNotFoundError``,
+    ``sessions.errors.LogFormatError`` (a bad log) and ``sessions.errors.CommandError`` (a
+    command that cannot be applied, or a scene over ``limits.max_scene_bytes``).
     """
     began = time.perf_counter()
     selection = FrameSelection(_position(start), _position(stop), frame)
@@ -112,10 +117,10 @@ def replay(
     if realtime is None:
         realtime = paced_by_default(source, window=window, follow=follow)
     clock = make_clock(realtime=realtime, speed=speed)
-    engine = ReplayEngine(backend, size=canvas_size, selection=selection, clock=clock)  # checks the backend
+    engine = ReplayEngine(backend, size=canvas_size, selection=selection, clock=clock, limits=limits)  # checks the backend
     exporter: Exporter | None = make_exporter(output, fps=fps) if output is not None else None
     engine.image = exporter.wants if exporter is not None else ("rgba" if window else "none")
-    src = open_source(source, follow=follow, follow_timeout_s=follow_timeout_s)
+    src = open_source(source, follow=follow, follow_timeout_s=follow_timeout_s, limits=limits)
     if isinstance(exporter, PngExporter) and selection == FrameSelection() and src.can_seek:
         # Only the last frame is kept: seek straight to it instead of drawing every frame.
         total = _frame_total(src.reader)

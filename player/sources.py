@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sessions.command import Command
+from sessions.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["Source", "open_source", "is_live_endpoint", "UnterminatedLogWarning"]
 
@@ -68,8 +69,9 @@ def open_source(
     *,
     follow: bool = False,
     follow_timeout_s: float | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Source:
-    """Open a path, a live endpoint or an iterable of commands.
+    """Open a path (read under ``limits``), a live endpoint or an iterable of commands.
 
     Raises ``FileNotFoundError`` for a missing file, ``sessions.errors.LogFormatError`` for a
     file that is not a readable session log, ``ValueError`` for a live endpoint when the
@@ -85,7 +87,7 @@ def open_source(
             raise ValueError(f"{path}: is a folder, not a session log")
         from sessions import LogReader
 
-        reader = LogReader(path)
+        reader = LogReader(path, limits=limits)
         if not follow and not reader.complete:
             last = reader.last_seq()
             warnings.warn(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Upper bounds that a reader enforces before allocating anything.
+    """Upper bounds that a reader (and a replayed scene) enforces before allocating anything.
 
     The defaults are generous for real sessions (a 1 GiB chunk holds a 80 M-point vec3 buffer)
     and small enough that a hostile header cannot make a reader allocate terabytes.
@@ -22,6 +22,9 @@ class Limits:
     # sessions.decoded_size charges them from the bytes: a 4 MiB chunk of small commands is
     # charged about 55 MB, and the bound keeps a few hostile kB from asking for gigabytes.
     max_decoded_bytes: int = 1 << 30
+    # Bytes a replayed scene's objects may hold (buffer contents, canvas frames): a log may ask
+    # for any size, a player (sessions.SceneState) refuses a scene past this one.
+    max_scene_bytes: int = 8 << 30
 
 
 DEFAULT_LIMITS = Limits()

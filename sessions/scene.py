@@ -17,6 +17,7 @@ import numpy as np
 from sessions.codec import encode_value
 from sessions.command import Command, Ref
 from sessions.errors import CommandError
+from sessions.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["SceneState", "KEYFRAME_OP", "RECORD_FAMILIES"]
 
@@ -45,15 +46,23 @@ def _import_gsp_classes() -> None:
 
 
 class SceneState:
-    """Applies commands to ``gsp`` objects rebuilt under their recorded UUIDs."""
+    """Applies commands to ``gsp`` objects rebuilt under their recorded UUIDs.
 
-    def __init__(self) -> None:
+    The bytes the scene's objects hold (buffer contents, canvas frames: ``Captured._footprint_``)
+    add up to ``limits.max_scene_bytes`` at most: a command that would take them past it raises
+    :class:`CommandError` before anything is allocated, so that a log or a live stream cannot
+    make a player or a relay allocate without bound.
+    """
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         from gsp import capture
 
         _import_gsp_classes()
         self._capture = capture
+        self.limits = limits
         self._classes = capture.captured_classes()
         self._methods: dict[type, frozenset[str]] = {}
+        self._sized: dict[type, bool] = {}  # class -> whether its objects have a footprint
         self._warned: set[str] = set()
         self.reset()
 
@@ -63,6 +72,8 @@ class SceneState:
         self.records: dict[str, Command] = {}  # uuid -> Renderer/Animator/ViewportEvents "new" command
         self.last_render: dict[str, Command] = {}  # renderer uuid -> its latest Renderer.render
         self.last_seq = 0
+        self._footprints: dict[str, int] = {}  # uuid -> bytes its object holds, when not 0
+        self.footprint = 0  # their sum: bytes the scene holds
 
     # -- lookups ---------------------------------------------------------------------------------
     def get(self, uuid: str) -> Any:
@@ -131,6 +142,7 @@ class SceneState:
             if cls is None:
                 self._warn_once(cmd.op, f"seq {cmd.seq}: skipping {cmd.op}: unknown type {family!r}")
                 return None
+            self._check_footprint(cmd, cls._new_footprint_(*args, **kwargs))  # before it allocates
             try:
                 with self._capture.paused():
                     obj: Any = cls(*args, **kwargs)
@@ -138,6 +150,7 @@ class SceneState:
             except Exception as error:
                 raise CommandError(f"seq {cmd.seq} {cmd.op} (target {cmd.target}): {type(error).__name__}: {error}") from None
             self.objects[cmd.target] = obj
+            self._hold(cmd.target, obj._footprint_())
             return obj
         obj = self.objects.get(cmd.target)
         if obj is None:
@@ -150,7 +163,33 @@ class SceneState:
                 getattr(obj, method)(*args, **kwargs)
         except Exception as error:
             raise CommandError(f"seq {cmd.seq} {cmd.op} (target {cmd.target}): {type(error).__name__}: {error}") from None
+        if self._has_footprint(type(obj)):  # a canvas resized: what it makes a renderer hold
+            size = obj._footprint_()
+            if size != self._footprints.get(cmd.target, 0):
+                self._check_footprint(cmd, size)
+                self._hold(cmd.target, size)
         return obj
+
+    def _has_footprint(self, cls: type) -> bool:
+        sized = self._sized.get(cls)
+        if sized is None:
+            sized = self._sized[cls] = cls._footprint_ is not self._capture.Captured._footprint_  # type: ignore[attr-defined]
+        return sized
+
+    def _check_footprint(self, cmd: Command, size: int) -> None:
+        """Raise CommandError when the target's object holding ``size`` bytes would take the scene
+        past ``limits.max_scene_bytes``."""
+        total = self.footprint - self._footprints.get(cmd.target, 0) + size
+        if total > self.limits.max_scene_bytes:
+            raise CommandError(
+                f"seq {cmd.seq} {cmd.op} (target {cmd.target}): the scene would hold {total} bytes of buffers and "
+                f"frames, over the limit of {self.limits.max_scene_bytes} (Limits.max_scene_bytes)"
+            )
+
+    def _hold(self, target: str, size: int) -> None:
+        self.footprint += size - self._footprints.pop(target, 0)
+        if size:
+            self._footprints[target] = size
 
     def _apply_record(self, cmd: Command, method: str) -> None:
         if method == "new":

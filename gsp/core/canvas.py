@@ -25,6 +25,18 @@ class Canvas(Captured):
     def __repr__(self) -> str:
         return f"Canvas({self._width}x{self._height}, dpi={self._dpi}, uuid={self._uuid})"
 
+    @classmethod
+    def _new_footprint_(cls, width: Any = 1, height: Any = 1, *args: Any, **kwargs: Any) -> int:
+        """The RGBA frame a renderer draws a canvas of this size into."""
+        try:
+            return 4 * check_int("Canvas", "width", width, minimum=1) * check_int("Canvas", "height", height, minimum=1)
+        except (TypeError, ValueError):
+            return 0
+
+    def _footprint_(self) -> int:
+        """The RGBA frame a renderer draws this canvas into."""
+        return 4 * self._width * self._height
+
     def get_width(self) -> int:
         """Width in pixels."""
         return self._width

@@ -371,6 +371,18 @@ class Buffer(Captured):
         return out
 
     # ---- capture -------------------------------------------------------------------------
+    @classmethod
+    def _new_footprint_(cls, count: Any = 0, buffer_type: Any = None, *args: Any, **kwargs: Any) -> int:
+        """The contents of a buffer of ``count`` items of ``buffer_type``."""
+        try:
+            return _check_count("Buffer", "count", count) * BufferType.get_item_size(_check_type("Buffer", buffer_type))
+        except (TypeError, ValueError):
+            return 0
+
+    def _footprint_(self) -> int:
+        """The contents."""
+        return self.nbytes
+
     def _snapshot_(self) -> list[tuple[str, tuple[Any, ...], dict[str, Any]]]:
         return [
             ("__init__", (self._count, self._type), {}),

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import imageio.v3 as iio3
@@ -109,6 +110,30 @@ def test_cli_bad_options_exit_2(session: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_cli_refuses_a_scene_over_its_memory_limit(session: Path, tmp_path: Path) -> None:
+    """A log asking for a 128 GiB buffer is refused with one line, not an attempt to allocate it;
+    --max-scene-gib sets the limit."""
+    from gsp.types import BufferType
+    from sessions import LogWriter
+    from sessions.command import Command
+
+    hostile = tmp_path / "hostile.gsplog"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the writer's keyframes give up on that scene too
+        with LogWriter(hostile) as writer:
+            writer.append(Command(1, 0, "Buffer.new", "b", (2**33, BufferType.vec4)))
+    _assert_one_line_error(*_run(str(hostile), "-b", "null")[::2], "seq 1 Buffer.new", "Limits.max_scene_bytes")
+    code, _, err = _run(str(session), "-b", "null", "--max-scene-gib", "1")
+    assert code == 0, err
+    _assert_one_line_error(*_run(str(session), "-b", "null", "--max-scene-gib", "0.00001")[::2], "max_scene_bytes")
+    code, _, err = _run(str(session), "--max-scene-gib", "0")
+    assert code == 2 and "Invalid value for '--max-scene-gib'" in err
+    assert "[default: 8]" in CliRunner().invoke(replay_cmd, ["--help"]).output
+    from sessions.limits import DEFAULT_LIMITS
+
+    assert DEFAULT_LIMITS.max_scene_bytes == 8 << 30  # as the help says
+
+
 def test_gsp_replay_subprocess(session: Path, tmp_path: Path) -> None:
     env = dict(os.environ, MPLBACKEND="Agg")
     ok = subprocess.run(

@@ -9,11 +9,12 @@ from sessions_testkit import Script, points_scene, uid
 from sessions import decode_chunk, encode_chunk
 from sessions.command import Command, Ref
 from sessions.errors import CommandError
+from sessions.limits import DEFAULT_LIMITS, Limits
 from sessions.scene import KEYFRAME_OP, SceneState
 
 
-def applied(commands: list[Command]) -> SceneState:
-    state = SceneState()
+def applied(commands: list[Command], limits: Limits = DEFAULT_LIMITS) -> SceneState:
+    state = SceneState(limits)
     for cmd in commands:
         state.apply(cmd)
     return state
@@ -122,3 +123,55 @@ def test_unknown_types_and_uncaptured_methods_are_skipped_with_a_warning() -> No
     with pytest.warns(UserWarning, match="not a recordable method"):
         state.apply(Command(62, 0, "Buffer.to_bytearray", uid(4), ()))
     assert state.state_hash() == before
+
+
+# --------------------------------------------------------------------------------------------
+# The bytes a scene holds are bounded (Limits.max_scene_bytes)
+# --------------------------------------------------------------------------------------------
+def _scene_bytes(n: int) -> int:
+    """What points_scene(n=n) holds: the 200x150 canvas's frame and four buffers."""
+    return 4 * 200 * 150 + n * (12 + 4 + 4 + 4)
+
+
+def test_the_scene_counts_the_bytes_its_buffers_and_canvases_hold() -> None:
+    from gsp.types import BufferType
+
+    state = applied(points_scene(frames=2, n=100))
+    assert state.footprint == _scene_bytes(100)
+    # a buffer made again under the same uuid replaces the first one
+    state.apply(Command(50, 0, "Buffer.new", uid(3), (10, BufferType.vec3)))
+    assert state.footprint == _scene_bytes(100) - 100 * 12 + 10 * 12
+    state.apply(Command(51, 0, "Canvas.set_width", uid(1), (400,)))
+    assert state.footprint == _scene_bytes(100) - 90 * 12 + 4 * 200 * 150
+    state.apply(Command(52, 0, KEYFRAME_OP, "", (52,)))
+    assert state.footprint == 0
+
+
+def test_a_scene_over_the_limit_is_refused_before_it_allocates() -> None:
+    import tracemalloc
+
+    from gsp.types import BufferType
+
+    exact = Limits(max_scene_bytes=_scene_bytes(100))
+    assert applied(points_scene(frames=2, n=100), exact).footprint == exact.max_scene_bytes
+    with pytest.raises(CommandError, match=r"seq \d+ Buffer.new .*Limits.max_scene_bytes"):
+        applied(points_scene(frames=2, n=100), Limits(max_scene_bytes=_scene_bytes(100) - 1))
+    # a log asking for a 128 GiB buffer (2**33 vec4) is refused with the default limits, at once
+    state = applied(points_scene(frames=1, n=10))
+    tracemalloc.start()
+    try:
+        with pytest.raises(CommandError, match=r"seq 99 Buffer.new \(target big\): the scene would hold \d+ bytes"):
+            state.apply(Command(99, 0, "Buffer.new", "big", (2**33, BufferType.vec4)))
+        assert tracemalloc.get_traced_memory()[1] < 1 << 20
+    finally:
+        tracemalloc.stop()
+    assert "big" not in state.objects and state.footprint == _scene_bytes(10)
+    # canvases count their frames, made big or resized big
+    with pytest.raises(CommandError, match="Canvas.new"):
+        state.apply(Command(100, 0, "Canvas.new", "c2", (200_000, 200_000, 100.0, bytearray(b"\0\0\0\xff"))))
+    with pytest.raises(CommandError, match="Canvas.set_height"):
+        state.apply(Command(101, 0, "Canvas.set_height", uid(1), (10**10,)))
+    # arguments the constructor refuses keep its own error
+    with pytest.raises(CommandError, match="count must be >= 0"):
+        state.apply(Command(102, 0, "Buffer.new", "neg", (-1, BufferType.vec4)))
+
