@@ -42,12 +42,50 @@ _EXT_IS_MSGPACK = frozenset({1, 2, 3, 5, 6, 7})
 #: Where the estimate stops growing: far above any limit.
 _CAP = 1 << 62
 
-# Length-field sizes of str 8/16/32, bin 8/16/32, array 16/32, map 16/32 and ext 8/16/32.
-_LENGTH_FIELD = {0xD9: 1, 0xDA: 2, 0xDB: 4, 0xC4: 1, 0xC5: 2, 0xC6: 4, 0xDC: 2, 0xDD: 4,
-                 0xDE: 2, 0xDF: 4, 0xC7: 1, 0xC8: 2, 0xC9: 4}
-# Fixed-size numbers: (bytes after the type byte, cost).
-_NUMBER = {0xCC: (1, "int"), 0xD0: (1, "int"), 0xCD: (2, "int"), 0xD1: (2, "int"), 0xCE: (4, "int"),
-           0xD2: (4, "int"), 0xCF: (8, "int64"), 0xD3: (8, "int64"), 0xCA: (4, "float"), 0xCB: (8, "float")}
+# What each type byte starts: (form, argument). Forms: free values (cached objects), numbers
+# (argument: bytes after the type byte, cost), the fix- forms of str, array, map and ext
+# (argument: their length), the forms with a length field (argument: its size), and 0xc1 (stop).
+_FREE, _NUMBER, _STR, _BIN, _LIST, _MAP, _EXT, _STOP = range(8)
+
+
+def _forms() -> tuple[tuple[int, int, int], ...]:
+    """Per type byte: (form, length or length-field size, whether it is a length field)."""
+    table: list[tuple[int, int, int]] = []
+    numbers = {0xCC: (1, "int"), 0xD0: (1, "int"), 0xCD: (2, "int"), 0xD1: (2, "int"), 0xCE: (4, "int"),
+               0xD2: (4, "int"), 0xCF: (8, "int64"), 0xD3: (8, "int64"), 0xCA: (4, "float"),
+               0xCB: (8, "float")}
+    fields = {0xD9: (_STR, 1), 0xDA: (_STR, 2), 0xDB: (_STR, 4), 0xC4: (_BIN, 1), 0xC5: (_BIN, 2),
+              0xC6: (_BIN, 4), 0xDC: (_LIST, 2), 0xDD: (_LIST, 4), 0xDE: (_MAP, 2), 0xDF: (_MAP, 4),
+              0xC7: (_EXT, 1), 0xC8: (_EXT, 2), 0xC9: (_EXT, 4)}
+    for b in range(256):
+        if b <= 0x7F or b in (0xC0, 0xC2, 0xC3):
+            table.append((_FREE, 0, 0))
+        elif b >= 0xE0:
+            table.append((_NUMBER, 0, COSTS["int"]))
+        elif b in numbers:
+            size, kind = numbers[b]
+            table.append((_NUMBER, size, COSTS[kind]))
+        elif b <= 0x8F:
+            table.append((_MAP, b & 0x0F, 0))
+        elif b <= 0x9F:
+            table.append((_LIST, b & 0x0F, 0))
+        elif b <= 0xBF:
+            table.append((_STR, b & 0x1F, 0))
+        elif 0xD4 <= b <= 0xD8:
+            table.append((_EXT, 1 << (b - 0xD4), 0))
+        elif b in fields:
+            form, size = fields[b]
+            table.append((form, size, 1))
+        else:
+            table.append((_STOP, 0, 0))
+    return tuple(table)
+
+
+_FORM = _forms()
+_LIST_COST, _SLOT_COST = COSTS["list"], COSTS["slot"]
+_MAP_COST, _ENTRY_COST = COSTS["map"], COSTS["map_entry"]
+_STR_COST, _STR_BYTE_COST, _BIN_COST = COSTS["str"], COSTS["str_byte"], COSTS["bin"]
+_EXT_COST, _EXT_BYTE_COST = COSTS["ext"], COSTS["ext_byte"]
 
 
 class _TooDeep(Exception):
@@ -70,47 +108,37 @@ def _estimate(data: bytes | memoryview, p: int, end: int, limit: int, cost: int,
     """``cost`` plus the estimate of the value at ``p`` (before ``end``), its containers' items
     included."""
     pending = 1
+    forms = _FORM
     while pending > 0 and p < end and cost <= limit:
         pending -= 1
-        b = data[p]
+        form, n, cost_or_field = forms[data[p]]
         p += 1
-        if b <= 0x7F or b in (0xC0, 0xC2, 0xC3):
-            continue  # cached objects
-        if b >= 0xE0:
-            cost += COSTS["int"]
+        if form == _FREE:
             continue
-        if b in _NUMBER:
-            size, kind = _NUMBER[b]
-            cost += COSTS[kind]
-            p = min(p + size, end)
+        if form == _NUMBER:
+            cost += cost_or_field
+            p = min(p + n, end)
             continue
-        if 0x80 <= b <= 0xBF:  # fixmap, fixarray, fixstr
-            n = b & 0x1F if b >= 0xA0 else b & 0x0F
-        elif b in _LENGTH_FIELD:
-            size = _LENGTH_FIELD[b]
-            if end - p < size:
-                break
-            n = int.from_bytes(data[p : p + size], "big")
-            p += size
-        elif 0xD4 <= b <= 0xD8:  # fixext
-            n = 1 << (b - 0xD4)
-        else:
+        if form == _STOP:
             break  # 0xc1: never used, both readers stop
-        if 0x80 <= b <= 0x8F or b in (0xDE, 0xDF):
-            cost = min(cost + COSTS["map"] + COSTS["map_entry"] * n, _CAP)
-            pending = min(pending + 2 * n, _CAP)
-        elif 0x90 <= b <= 0x9F or b in (0xDC, 0xDD):
-            cost = min(cost + COSTS["list"] + COSTS["slot"] * n, _CAP)
+        if cost_or_field:  # a length field of n bytes
+            if end - p < n:
+                break
+            p, n = p + n, int.from_bytes(data[p : p + n], "big")
+        if form == _LIST:
+            cost = min(cost + _LIST_COST + _SLOT_COST * n, _CAP)
             pending = min(pending + n, _CAP)
-        elif 0xA0 <= b <= 0xBF or 0xD9 <= b <= 0xDB or 0xC4 <= b <= 0xC6:
-            n = min(n, end - p)  # a truncated one is not made
-            text = not 0xC4 <= b <= 0xC6
-            cost += COSTS["str"] + COSTS["str_byte"] * n if text else COSTS["bin"] + n
+        elif form == _MAP:
+            cost = min(cost + _MAP_COST + _ENTRY_COST * n, _CAP)
+            pending = min(pending + 2 * n, _CAP)
+        elif form != _EXT:  # str or bin; a truncated one is not made
+            n = min(n, end - p)
+            cost += _STR_COST + _STR_BYTE_COST * n if form == _STR else _BIN_COST + n
             p += n
         else:  # an extension value: its code, then n bytes, themselves msgpack for most codes
             if p >= end or n > end - p - 1:
                 break  # truncated: read by neither reader
-            cost = min(cost + COSTS["ext"] + COSTS["ext_byte"] * n, _CAP)
+            cost = min(cost + _EXT_COST + _EXT_BYTE_COST * n, _CAP)
             code = int.from_bytes(data[p : p + 1], "big", signed=True)
             p += 1
             if code in _EXT_IS_MSGPACK:
