@@ -1441,11 +1441,13 @@ typedef struct {
     uint64_t cost, limit; /* charged so far (see decoded_size), and where the reader declines */
 } RowReader;
 
-/* Adds `amount` to the reader's charges: 0 (decline) once they pass its limit. */
+/* Adds `amount` to the reader's charges: 0 (decline) once they pass its limit. No overflow: the
+ * charges stay under the limit (at most COST_CAP) but for the last one, and an amount is at most
+ * COST_EXT + 4 * 2^32, or the ext payload charges summed by estimate_value (at most COST_CAP). */
 static inline int
 charge(RowReader *s, uint64_t amount)
 {
-    s->cost = capped_add(s->cost, amount);
+    s->cost += amount;
     return s->cost <= s->limit;
 }
 
@@ -1604,6 +1606,7 @@ read_value(RowReader *s, int depth)
     if (b >= 0x80 && b <= 0x8f) {
         return 2 * (b & 0x0f) <= r->end - r->p ? read_map(s, b & 0x0f, depth) : NULL;
     }
+    /* ints and floats are charged before they are read */
     switch (b) {
     case 0xc0:
         Py_RETURN_NONE;
@@ -1611,20 +1614,15 @@ read_value(RowReader *s, int depth)
         Py_RETURN_FALSE;
     case 0xc3:
         Py_RETURN_TRUE;
-    }
-    /* the remaining single values: ints and floats, charged before they are read */
-    if (b >= 0xca && b <= 0xd3 && !charge(s, b == 0xcf || b == 0xd3 ? COST_INT64 : b <= 0xcb ? COST_FLOAT : COST_INT)) {
-        return NULL;
-    }
-    switch (b) {
     case 0xcc: case 0xcd: case 0xce: case 0xcf:
-        return read_be(r, 1 << (b - 0xcc), &v) ? PyLong_FromUnsignedLongLong(v) : NULL;
-    case 0xd0: return read_be(r, 1, &v) ? PyLong_FromLong((int8_t)v) : NULL;
-    case 0xd1: return read_be(r, 2, &v) ? PyLong_FromLong((int16_t)v) : NULL;
-    case 0xd2: return read_be(r, 4, &v) ? PyLong_FromLong((long)(int32_t)v) : NULL;
-    case 0xd3: return read_be(r, 8, &v) ? PyLong_FromLongLong((long long)(int64_t)v) : NULL;
+        return charge(s, b == 0xcf ? COST_INT64 : COST_INT) && read_be(r, 1 << (b - 0xcc), &v)
+            ? PyLong_FromUnsignedLongLong(v) : NULL;
+    case 0xd0: return charge(s, COST_INT) && read_be(r, 1, &v) ? PyLong_FromLong((int8_t)v) : NULL;
+    case 0xd1: return charge(s, COST_INT) && read_be(r, 2, &v) ? PyLong_FromLong((int16_t)v) : NULL;
+    case 0xd2: return charge(s, COST_INT) && read_be(r, 4, &v) ? PyLong_FromLong((long)(int32_t)v) : NULL;
+    case 0xd3: return charge(s, COST_INT64) && read_be(r, 8, &v) ? PyLong_FromLongLong((long long)(int64_t)v) : NULL;
     case 0xca: {
-        if (!read_be(r, 4, &v)) {
+        if (!charge(s, COST_FLOAT) || !read_be(r, 4, &v)) {
             return NULL;
         }
         uint32_t bits = (uint32_t)v;
@@ -1633,7 +1631,7 @@ read_value(RowReader *s, int depth)
         return PyFloat_FromDouble((double)f);
     }
     case 0xcb: {
-        if (!read_be(r, 8, &v)) {
+        if (!charge(s, COST_FLOAT) || !read_be(r, 8, &v)) {
             return NULL;
         }
         double d;
