@@ -1278,9 +1278,10 @@ ExtHook_init(ExtHook *self, PyObject *args, PyObject *kwargs)
  * A few bytes of msgpack can decode to many times their size in Python objects (an empty list is
  * one byte and 64 bytes of memory; an array header may declare as many slots as the data has
  * bytes, and both readers allocate them at once). Each value is charged what either reader (this
- * module's or msgpack's) may allocate for it: a container by its declared length, so headers
- * nested in headers add up before anything is built; an extension value a flat cost, its bytes
- * and its payload's own charge when that is msgpack.
+ * module's or msgpack's) may allocate for it: a container by its declared length, each item with
+ * an allowance that covers an int or a float (so those are not charged one by one), and headers
+ * nested in headers add up before anything is built; a str or a bin by its length; an extension
+ * value a flat cost, its bytes and its payload's own charge when that is msgpack.
  *
  * decoded_size(data, limit) -> the charges of the value in `data`, summed in one pass over the
  * bytes with no allocation: more than `limit` once past it, or -1 when extension values nest
@@ -1290,13 +1291,13 @@ ExtHook_init(ExtHook *self, PyObject *args, PyObject *kwargs)
  * objects of them. sessions/decoded_size.py holds the same rules in Python; the tests check that
  * the three agree and that the charges bound what decoding allocates.
  */
-#define COST_LIST 64       /* list, tuple or Command object, plus a slot per declared item */
-#define COST_SLOT 16       /* a list slot, and a tuple slot when the list is made a tuple */
-#define COST_MAP 192       /* an empty dict and its first keys table, plus per declared entry */
-#define COST_MAP_ENTRY 48
-#define COST_INT 32        /* ints of up to 4 bytes: small ones are cached, charged anyway */
-#define COST_INT64 48
-#define COST_FLOAT 32
+/* Every value has an allowance, paid by its container with its slot: enough for an int or a
+ * float object, so that those cost nothing more (and are not charged one by one). */
+#define COST_SCALAR 48
+#define COST_LIST 64       /* a list, tuple or Command object, plus per declared item: */
+#define COST_ITEM (16 + COST_SCALAR) /* a list slot and a tuple slot (when the list is made a tuple) */
+#define COST_MAP 192       /* an empty dict and its first keys table, plus per declared entry: */
+#define COST_MAP_ITEM (48 + 2 * COST_SCALAR)
 #define COST_STR 96        /* plus 4 per byte: one 4-byte character makes every character 4 bytes */
 #define COST_STR_BYTE 4
 #define COST_BIN 48
@@ -1337,16 +1338,12 @@ estimate_value(Reader *r, uint64_t limit, int ext_depth, uint64_t *cost)
         [0xd9] = 1, [0xda] = 2, [0xdb] = 4, [0xc4] = 1, [0xc5] = 2, [0xc6] = 4, [0xdc] = 2,
         [0xdd] = 4, [0xde] = 2, [0xdf] = 4, [0xc7] = 1, [0xc8] = 2, [0xc9] = 4,
     };
-    uint64_t c = *cost, pending = 1, n;
+    uint64_t c = *cost + COST_SCALAR, pending = 1, n; /* the allowance of the value itself */
     while (pending > 0 && r->p < r->end && c <= limit) {
         pending--;
         unsigned char b = *r->p++;
-        if (b <= 0x7f || b == 0xc0 || b == 0xc2 || b == 0xc3) {
-            continue; /* cached objects */
-        }
-        if (b >= 0xe0) {
-            c += COST_INT;
-            continue;
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            continue; /* within its allowance */
         }
         int is_map = 0, is_list = 0, is_text = 0, is_bin = 0;
         if (b >= 0x80 && b <= 0xbf) { /* fixmap, fixarray, fixstr */
@@ -1367,15 +1364,13 @@ estimate_value(Reader *r, uint64_t limit, int ext_depth, uint64_t *cost)
         else if (b >= 0xd4 && b <= 0xd8) { /* fixext */
             n = (uint64_t)1 << (b - 0xd4);
         }
-        else {
+        else { /* ints and floats: within their allowance */
             int size;
             switch (b) {
-            case 0xcc: case 0xd0: size = 1; c += COST_INT; break;
-            case 0xcd: case 0xd1: size = 2; c += COST_INT; break;
-            case 0xce: case 0xd2: size = 4; c += COST_INT; break;
-            case 0xcf: case 0xd3: size = 8; c += COST_INT64; break;
-            case 0xca: size = 4; c += COST_FLOAT; break;
-            case 0xcb: size = 8; c += COST_FLOAT; break;
+            case 0xcc: case 0xd0: size = 1; break;
+            case 0xcd: case 0xd1: size = 2; break;
+            case 0xce: case 0xd2: case 0xca: size = 4; break;
+            case 0xcf: case 0xd3: case 0xcb: size = 8; break;
             default: size = -1; /* 0xc1: never used, both readers stop */
             }
             if (size < 0) {
@@ -1385,7 +1380,7 @@ estimate_value(Reader *r, uint64_t limit, int ext_depth, uint64_t *cost)
             continue;
         }
         if (is_map || is_list) {
-            c = capped_add(c, is_map ? COST_MAP + COST_MAP_ENTRY * n : COST_LIST + COST_SLOT * n);
+            c = capped_add(c, is_map ? COST_MAP + COST_MAP_ITEM * n : COST_LIST + COST_ITEM * n);
             pending = capped_add(pending, is_map ? 2 * n : n);
             continue;
         }
@@ -1493,7 +1488,7 @@ read_bytes(RowReader *s, Py_ssize_t n)
 static PyObject *
 read_list(RowReader *s, Py_ssize_t n, int depth)
 {
-    if (!charge(s, COST_LIST + COST_SLOT * (uint64_t)n)) {
+    if (!charge(s, COST_LIST + COST_ITEM * (uint64_t)n)) {
         return NULL;
     }
     PyObject *list = PyList_New(n);
@@ -1511,7 +1506,7 @@ read_list(RowReader *s, Py_ssize_t n, int depth)
 static PyObject *
 read_map(RowReader *s, Py_ssize_t n, int depth)
 {
-    if (!charge(s, COST_MAP + COST_MAP_ENTRY * (uint64_t)n)) {
+    if (!charge(s, COST_MAP + COST_MAP_ITEM * (uint64_t)n)) {
         return NULL;
     }
     PyObject *dict = PyDict_New();
@@ -1595,7 +1590,7 @@ read_value(RowReader *s, int depth)
         return PyLong_FromLong(b);
     }
     if (b >= 0xe0) {
-        return charge(s, COST_INT) ? PyLong_FromLong((int8_t)b) : NULL;
+        return PyLong_FromLong((int8_t)b);
     }
     if (b >= 0xa0 && b <= 0xbf) {
         return read_text(s, b & 0x1f);
@@ -1606,8 +1601,7 @@ read_value(RowReader *s, int depth)
     if (b >= 0x80 && b <= 0x8f) {
         return 2 * (b & 0x0f) <= r->end - r->p ? read_map(s, b & 0x0f, depth) : NULL;
     }
-    /* ints and floats are charged before they are read */
-    switch (b) {
+    switch (b) { /* the allowance paid by the container covers ints and floats */
     case 0xc0:
         Py_RETURN_NONE;
     case 0xc2:
@@ -1615,14 +1609,13 @@ read_value(RowReader *s, int depth)
     case 0xc3:
         Py_RETURN_TRUE;
     case 0xcc: case 0xcd: case 0xce: case 0xcf:
-        return charge(s, b == 0xcf ? COST_INT64 : COST_INT) && read_be(r, 1 << (b - 0xcc), &v)
-            ? PyLong_FromUnsignedLongLong(v) : NULL;
-    case 0xd0: return charge(s, COST_INT) && read_be(r, 1, &v) ? PyLong_FromLong((int8_t)v) : NULL;
-    case 0xd1: return charge(s, COST_INT) && read_be(r, 2, &v) ? PyLong_FromLong((int16_t)v) : NULL;
-    case 0xd2: return charge(s, COST_INT) && read_be(r, 4, &v) ? PyLong_FromLong((long)(int32_t)v) : NULL;
-    case 0xd3: return charge(s, COST_INT64) && read_be(r, 8, &v) ? PyLong_FromLongLong((long long)(int64_t)v) : NULL;
+        return read_be(r, 1 << (b - 0xcc), &v) ? PyLong_FromUnsignedLongLong(v) : NULL;
+    case 0xd0: return read_be(r, 1, &v) ? PyLong_FromLong((int8_t)v) : NULL;
+    case 0xd1: return read_be(r, 2, &v) ? PyLong_FromLong((int16_t)v) : NULL;
+    case 0xd2: return read_be(r, 4, &v) ? PyLong_FromLong((long)(int32_t)v) : NULL;
+    case 0xd3: return read_be(r, 8, &v) ? PyLong_FromLongLong((long long)(int64_t)v) : NULL;
     case 0xca: {
-        if (!charge(s, COST_FLOAT) || !read_be(r, 4, &v)) {
+        if (!read_be(r, 4, &v)) {
             return NULL;
         }
         uint32_t bits = (uint32_t)v;
@@ -1631,7 +1624,7 @@ read_value(RowReader *s, int depth)
         return PyFloat_FromDouble((double)f);
     }
     case 0xcb: {
-        if (!charge(s, COST_FLOAT) || !read_be(r, 8, &v)) {
+        if (!read_be(r, 8, &v)) {
             return NULL;
         }
         double d;
@@ -1690,7 +1683,7 @@ static PyObject *
 read_row(RowReader *s, CommandMaker *maker)
 {
     Py_ssize_t n;
-    if (!read_array_header(&s->r, &n) || n != 6 || !charge(s, COST_LIST + 6 * COST_SLOT)) {
+    if (!read_array_header(&s->r, &n) || n != 6 || !charge(s, COST_LIST + 6 * COST_ITEM)) {
         return NULL;
     }
     PyObject *f[4] = {NULL, NULL, NULL, NULL}, *arguments = NULL, *kwargs = NULL, *cmd = NULL;
@@ -1700,7 +1693,7 @@ read_row(RowReader *s, CommandMaker *maker)
             goto done;
         }
     }
-    if (!read_array_header(&s->r, &n) || !charge(s, COST_LIST + COST_SLOT * (uint64_t)n) ||
+    if (!read_array_header(&s->r, &n) || !charge(s, COST_LIST + COST_ITEM * (uint64_t)n) ||
         (arguments = PyTuple_New(n)) == NULL) {
         goto done;
     }
@@ -1756,10 +1749,10 @@ decode_rows(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     RowReader s = {{(const unsigned char *)meta.buf, (const unsigned char *)meta.buf + meta.len}, (ExtHook *)args[1],
-                   0, limit < COST_CAP ? (uint64_t)limit : COST_CAP};
+                   COST_SCALAR /* the allowance of the rows' array */, limit < COST_CAP ? (uint64_t)limit : COST_CAP};
     PyObject *commands = NULL;
     Py_ssize_t n;
-    if (read_array_header(&s.r, &n) && charge(&s, COST_LIST + COST_SLOT * (uint64_t)n) &&
+    if (read_array_header(&s.r, &n) && charge(&s, COST_LIST + COST_ITEM * (uint64_t)n) &&
         (commands = PyList_New(n)) != NULL) {
         for (Py_ssize_t i = 0; i < n; i++) {
             PyObject *cmd = read_row(&s, &maker);

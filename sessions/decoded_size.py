@@ -20,15 +20,15 @@ from __future__ import annotations
 
 __all__ = ["COSTS", "MAX_EXT_NESTING", "estimate"]
 
-#: Bytes charged per value (sessions/_rows.c has the same table).
+#: Bytes charged per value (sessions/_rows.c has the same table). Every value has an allowance,
+#: paid by its container with its slot, that covers an int or a float object: those cost nothing
+#: more, and are not charged one by one.
 COSTS = {
-    "list": 64,  # a list, tuple or Command object ...
-    "slot": 16,  # ... plus per declared item: a list slot, and a tuple slot when it is made a tuple
-    "map": 192,  # an empty dict and its first keys table ...
-    "map_entry": 48,  # ... plus per declared entry
-    "int": 32,  # ints stored in up to 4 bytes (the small ones are cached, charged anyway)
-    "int64": 48,
-    "float": 32,
+    "scalar": 48,  # the allowance of a value
+    "list": 64,  # a list, tuple or Command object, plus per declared item:
+    "item": 16 + 48,  # a list slot and a tuple slot (when the list is made a tuple), its allowance
+    "map": 192,  # an empty dict and its first keys table, plus per declared entry:
+    "map_item": 48 + 2 * 48,  # its share of the table, the allowances of its key and value
     "str": 96,  # plus str_byte per UTF-8 byte
     "str_byte": 4,
     "bin": 48,  # plus its bytes
@@ -42,29 +42,25 @@ _EXT_IS_MSGPACK = frozenset({1, 2, 3, 5, 6, 7})
 #: Where the estimate stops growing: far above any limit.
 _CAP = 1 << 62
 
-# What each type byte starts: (form, argument). Forms: free values (cached objects), numbers
-# (argument: bytes after the type byte, cost), the fix- forms of str, array, map and ext
-# (argument: their length), the forms with a length field (argument: its size), and 0xc1 (stop).
+# What each type byte starts: (form, argument, whether the argument is the size of a length
+# field). Forms: values within their allowance (nil, bools, fixints), the other ints and floats
+# (argument: bytes after the type byte), str, bin, array, map and ext (argument: the length of
+# a fix- form, or the size of the length field), and 0xc1 (stop).
 _FREE, _NUMBER, _STR, _BIN, _LIST, _MAP, _EXT, _STOP = range(8)
 
 
 def _forms() -> tuple[tuple[int, int, int], ...]:
     """Per type byte: (form, length or length-field size, whether it is a length field)."""
     table: list[tuple[int, int, int]] = []
-    numbers = {0xCC: (1, "int"), 0xD0: (1, "int"), 0xCD: (2, "int"), 0xD1: (2, "int"), 0xCE: (4, "int"),
-               0xD2: (4, "int"), 0xCF: (8, "int64"), 0xD3: (8, "int64"), 0xCA: (4, "float"),
-               0xCB: (8, "float")}
+    numbers = {0xCC: 1, 0xD0: 1, 0xCD: 2, 0xD1: 2, 0xCE: 4, 0xD2: 4, 0xCF: 8, 0xD3: 8, 0xCA: 4, 0xCB: 8}
     fields = {0xD9: (_STR, 1), 0xDA: (_STR, 2), 0xDB: (_STR, 4), 0xC4: (_BIN, 1), 0xC5: (_BIN, 2),
               0xC6: (_BIN, 4), 0xDC: (_LIST, 2), 0xDD: (_LIST, 4), 0xDE: (_MAP, 2), 0xDF: (_MAP, 4),
               0xC7: (_EXT, 1), 0xC8: (_EXT, 2), 0xC9: (_EXT, 4)}
     for b in range(256):
-        if b <= 0x7F or b in (0xC0, 0xC2, 0xC3):
+        if b <= 0x7F or b >= 0xE0 or b in (0xC0, 0xC2, 0xC3):
             table.append((_FREE, 0, 0))
-        elif b >= 0xE0:
-            table.append((_NUMBER, 0, COSTS["int"]))
         elif b in numbers:
-            size, kind = numbers[b]
-            table.append((_NUMBER, size, COSTS[kind]))
+            table.append((_NUMBER, numbers[b], 0))
         elif b <= 0x8F:
             table.append((_MAP, b & 0x0F, 0))
         elif b <= 0x9F:
@@ -82,8 +78,8 @@ def _forms() -> tuple[tuple[int, int, int], ...]:
 
 
 _FORM = _forms()
-_LIST_COST, _SLOT_COST = COSTS["list"], COSTS["slot"]
-_MAP_COST, _ENTRY_COST = COSTS["map"], COSTS["map_entry"]
+_LIST_COST, _ITEM_COST = COSTS["list"], COSTS["item"]
+_MAP_COST, _MAP_ITEM_COST = COSTS["map"], COSTS["map_item"]
 _STR_COST, _STR_BYTE_COST, _BIN_COST = COSTS["str"], COSTS["str_byte"], COSTS["bin"]
 _EXT_COST, _EXT_BYTE_COST = COSTS["ext"], COSTS["ext_byte"]
 
@@ -108,28 +104,28 @@ def _estimate(data: bytes | memoryview, p: int, end: int, limit: int, cost: int,
     """``cost`` plus the estimate of the value at ``p`` (before ``end``), its containers' items
     included."""
     pending = 1
+    cost += COSTS["scalar"]  # the allowance of the value itself
     forms = _FORM
     while pending > 0 and p < end and cost <= limit:
         pending -= 1
-        form, n, cost_or_field = forms[data[p]]
+        form, n, length_field = forms[data[p]]
         p += 1
         if form == _FREE:
             continue
-        if form == _NUMBER:
-            cost += cost_or_field
+        if form == _NUMBER:  # within its allowance
             p = min(p + n, end)
             continue
         if form == _STOP:
             break  # 0xc1: never used, both readers stop
-        if cost_or_field:  # a length field of n bytes
+        if length_field:  # of n bytes
             if end - p < n:
                 break
             p, n = p + n, int.from_bytes(data[p : p + n], "big")
         if form == _LIST:
-            cost = min(cost + _LIST_COST + _SLOT_COST * n, _CAP)
+            cost = min(cost + _LIST_COST + _ITEM_COST * n, _CAP)
             pending = min(pending + n, _CAP)
         elif form == _MAP:
-            cost = min(cost + _MAP_COST + _ENTRY_COST * n, _CAP)
+            cost = min(cost + _MAP_COST + _MAP_ITEM_COST * n, _CAP)
             pending = min(pending + 2 * n, _CAP)
         elif form != _EXT:  # str or bin; a truncated one is not made
             n = min(n, end - p)

@@ -20,7 +20,7 @@ class Limits:
     max_lz4_ratio: int = 256  # lz4 cannot expand more than ~255x; anything above is hostile
     # Python objects the msgpack of one chunk (or footer, or header metadata) may decode to, as
     # sessions.decoded_size charges them from the bytes: a 4 MiB chunk of small commands is
-    # charged about 55 MB, and the bound keeps a few hostile kB from asking for gigabytes.
+    # charged about 71 MB, and the bound keeps a few hostile kB from asking for gigabytes.
     max_decoded_bytes: int = 1 << 30
     # Bytes a replayed scene's objects may hold (buffer contents, canvas frames): a log may ask
     # for any size, a player (sessions.SceneState) refuses a scene past this one.

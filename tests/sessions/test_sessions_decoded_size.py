@@ -71,22 +71,26 @@ def test_c_and_python_estimates_agree_on_any_bytes(data: bytes, limit: int) -> N
     _both(data, limit)
 
 
+S = 48  # every value's allowance, paid by its container (covers an int or a float)
+
+
 @pytest.mark.parametrize(("data", "expected"), [
-    (msgpack.packb(5), 0),  # small ints are cached objects
-    (msgpack.packb(None), 0),
-    (msgpack.packb(-100), 32),
-    (msgpack.packb(2**40), 48),
-    (msgpack.packb(1.5), 32),
-    (msgpack.packb("ab"), 96 + 4 * 2),
-    (msgpack.packb(b"xyz", use_bin_type=True), 48 + 3),
-    (msgpack.packb([]), 64),
-    (msgpack.packb([[], []]), 64 + 2 * 16 + 2 * 64),
-    (msgpack.packb({"a": 1}), 192 + 48 + 96 + 4),
-    (msgpack.packb(msgpack.ExtType(codec.EXT_REF, b"abcd")), 512 + 4 * 4),  # a reference's payload is text
-    (msgpack.packb(msgpack.ExtType(codec.EXT_NDARRAY, msgpack.packb([]))), 512 + 4 * 1 + 64),
-    (b"\xdd\x00\x01\x00\x00", 64 + 16 * 65536),  # a header is charged its declared slots at once
-    (b"\xdd\x00\x01\x00\x00" * 3, 3 * (64 + 16 * 65536)),  # ... nested ones too
-    (b"\xdb\x00\x01\x00\x00ab", 96 + 4 * 2),  # a truncated str costs only what is there
+    (msgpack.packb(5), S),  # ints and floats cost their allowance only
+    (msgpack.packb(None), S),
+    (msgpack.packb(-100), S),
+    (msgpack.packb(2**40), S),
+    (msgpack.packb(1.5), S),
+    (msgpack.packb("ab"), S + 96 + 4 * 2),
+    (msgpack.packb(b"xyz", use_bin_type=True), S + 48 + 3),
+    (msgpack.packb([]), S + 64),
+    (msgpack.packb([1, 2.5]), S + 64 + 2 * (16 + S)),  # a list pays its items' slots and allowances
+    (msgpack.packb([[], []]), S + 64 + 2 * (16 + S) + 2 * 64),
+    (msgpack.packb({"a": 1}), S + 192 + (48 + 2 * S) + 96 + 4),
+    (msgpack.packb(msgpack.ExtType(codec.EXT_REF, b"abcd")), S + 512 + 4 * 4),  # a reference's payload is text
+    (msgpack.packb(msgpack.ExtType(codec.EXT_NDARRAY, msgpack.packb([]))), S + 512 + 4 * 1 + S + 64),
+    (b"\xdd\x00\x01\x00\x00", S + 64 + (16 + S) * 65536),  # a header is charged its declared items at once
+    (b"\xdd\x00\x01\x00\x00" * 3, S + 3 * (64 + (16 + S) * 65536)),  # ... nested ones too
+    (b"\xdb\x00\x01\x00\x00ab", S + 96 + 4 * 2),  # a truncated str costs only what is there
 ])
 def test_estimate_charges_each_value_its_cost(data: bytes, expected: int) -> None:
     assert _both(data) == expected
@@ -95,9 +99,9 @@ def test_estimate_charges_each_value_its_cost(data: bytes, expected: int) -> Non
 def test_estimate_stops_past_the_limit() -> None:
     data = msgpack.packb([[]] * 100_000)
     full = _both(data)
-    assert full == 64 + 16 * 100_000 + 64 * 100_000
-    early = _both(data, 3_000_000)
-    assert 3_000_000 < early <= 3_000_000 + 64
+    assert full == S + 64 + (16 + S) * 100_000 + 64 * 100_000
+    early = _both(data, 9_000_000)  # past the header's charge, then 64 bytes a list
+    assert 9_000_000 < early <= 9_000_000 + 64
 
 
 def test_extension_values_nested_too_deep() -> None:
