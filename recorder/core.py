@@ -593,10 +593,11 @@ def _make_publisher(publish: Any, header: bytes) -> Any:
     itself when it is already a sink."""
     if not isinstance(publish, str):
         return publish
+    from sessions.limits import RECORDER_LIMITS
     from transports.publisher import Publisher
     from transports.scene_state import SceneStreamState
 
-    return Publisher(publish, state=SceneStreamState(), session_header=header)
+    return Publisher(publish, state=SceneStreamState(limits=RECORDER_LIMITS), session_header=header)
 
 
 #: The garbage collector's first threshold while a recorder with ``tune_gc`` runs.

@@ -18,13 +18,12 @@ SceneState gives after applying every command (tests/sessions checks state hashe
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 from typing import Any
 
 from sessions.codec import Row
 from sessions.command import Command, Ref
-from sessions.limits import DEFAULT_LIMITS
+from sessions.limits import RECORDER_LIMITS
 
 __all__ = ["SceneLedger", "MATERIALISE_EVERY", "HOLD_MIN_BYTES", "LINK_MIN_BYTES"]
 
@@ -279,8 +278,7 @@ class SceneLedger:
             try:
                 from sessions.scene import SceneState
 
-                # The recorder's own calls, not input to guard against: no bound on the scene.
-                self.state = SceneState(dataclasses.replace(DEFAULT_LIMITS, max_scene_bytes=1 << 62))
+                self.state = SceneState(RECORDER_LIMITS)
             except Exception as error:  # gsp unavailable: no keyframes
                 self._fail(f"keyframes disabled: {error}")
                 return None

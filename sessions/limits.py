@@ -28,3 +28,6 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+#: For the scene a recorder keeps of its own calls (keyframes, snapshots for live nodes): they are
+#: not input to guard against, and a bound there would only take keyframes away from a big scene.
+RECORDER_LIMITS = Limits(max_scene_bytes=1 << 62)

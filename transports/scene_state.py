@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sessions import ChunkKind, Command, SceneState, decode_chunk, encode_chunk
+from sessions.limits import DEFAULT_LIMITS, Limits
 from transports.protocol import PayloadKind
 
 __all__ = ["SceneStreamState"]
@@ -24,12 +25,14 @@ class SceneStreamState:
     """Scene state fed by chunks. ``on_commands`` (optional) sees each applied batch of commands.
 
     Thread-safe: a publisher's I/O thread applies while snapshots may be taken elsewhere.
-    Errors from a chunk (corrupt bytes, a command that cannot apply) propagate as
-    ``sessions.LogFormatError`` / ``CommandError`` so that the caller logs them and resyncs.
+    Errors from a chunk (corrupt bytes, a command that cannot apply, a scene past
+    ``limits.max_scene_bytes``) propagate as ``sessions.LogFormatError`` / ``CommandError`` so
+    that the caller logs them and resyncs.
     """
 
-    def __init__(self, on_commands: Callable[[list[Command], bool], None] | None = None) -> None:
-        self.scene: Any = SceneState()
+    def __init__(self, on_commands: Callable[[list[Command], bool], None] | None = None,
+                 limits: Limits = DEFAULT_LIMITS) -> None:
+        self.scene: Any = SceneState(limits)
         self.last_seq = 0
         self.last_t_ns = 0
         self.ended = False

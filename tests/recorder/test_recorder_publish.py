@@ -14,6 +14,7 @@ import recorder
 from gsp.core import Viewport
 from gsp.types import Buffer, BufferType
 from sessions import decode_chunk
+from sessions.limits import RECORDER_LIMITS
 from transports.subscriber import EventType, Subscriber
 
 N_BIG = 250_000
@@ -39,6 +40,7 @@ def test_record_and_publish_reach_a_live_subscriber(tmp_path: Path) -> None:
 
     with recorder.record(path, publish="tcp://127.0.0.1:*", flush_interval_s=0.01) as rec:
         sub = Subscriber(rec.publisher.endpoint, rec.publisher.snapshot_endpoint, gone_after=20, stop_on_end=True)
+        assert rec.publisher.state.scene.limits is RECORDER_LIMITS  # its own scene: no replay bound
         collector = threading.Thread(target=collect, args=(sub,), daemon=True)
         collector.start()
         assert synchronised.wait(20), "no snapshot from the recorder's publisher"

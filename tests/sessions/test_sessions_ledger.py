@@ -14,6 +14,7 @@ from sessions import LogWriter, decode_chunk
 from sessions import ledger as ledger_module
 from sessions.command import Ref
 from sessions.ledger import SceneLedger
+from sessions.limits import DEFAULT_LIMITS, RECORDER_LIMITS
 
 N = 16
 
@@ -117,6 +118,8 @@ def test_ledger_coalesces_repeated_full_writes_and_releases_their_payloads(monke
     state = ledger.materialise()
     assert state is not None and len(ledger) == 0 and not ledger.holds(writes[-1].args[0])
     assert state.state_hash() == final_hash(commands)
+    # the recorder's own scene: no replay bound on what it may hold
+    assert state.limits is RECORDER_LIMITS and RECORDER_LIMITS.max_scene_bytes > DEFAULT_LIMITS.max_scene_bytes << 20
 
 
 def test_a_write_referenced_in_between_is_not_coalesced(monkeypatch: Any) -> None:
