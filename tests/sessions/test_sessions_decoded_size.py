@@ -4,6 +4,7 @@ really allocates on both row backends, and readers refuse hostile chunks with a 
 
 from __future__ import annotations
 
+import contextlib
 import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -159,7 +160,7 @@ def test_estimate_bounds_what_decoding_allocates(shape: str, rows_backend: str) 
     meta = msgpack.packb(rows, use_bin_type=True)
 
     def decode() -> list[Any]:
-        with pytest.warns() if shape == "unknown extension values" else _no_warning():
+        with pytest.warns() if shape == "unknown extension values" else contextlib.nullcontext():
             return codec.decode_commands(meta, blobs)
 
     allocated = _peak_allocated(decode)
@@ -238,14 +239,6 @@ def _leaves(value: Any) -> Iterator[Any]:
         yield from _leaves(list(value.values()))
     else:
         yield value
-
-
-class _no_warning:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 # --------------------------------------------------------------------------------------------
