@@ -253,16 +253,17 @@ def _peak_while_refused(chunk: bytes, limits: Limits = DEFAULT_LIMITS) -> int:
     try:
         with pytest.raises(LogFormatError, match="max_decoded_bytes") as error:
             decode_chunk(chunk, offset=1234).commands(limits)
-        return tracemalloc.get_traced_memory()[1]
+        peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-        assert error.value.offset == 1234
+    assert error.value.offset == 1234
+    return peak
 
 
 def test_a_small_chunk_cannot_ask_for_gigabytes(rows_backend: str) -> None:
     """Array headers nested in one another, each declaring as many slots as there are bytes after
-    it: 70 kB of chunk that would make the readers allocate 128 MB per header."""
-    meta = b"\x91\x96\x01\x00\xa1a\xa1b" + b"\xdd\x00\xff\xff\x00" * 8 + bytes(1 << 24)
+    it: 70 kB of chunk that would make the readers allocate 128 MB per header, 1.6 GB in all."""
+    meta = b"\x91\x96\x01\x00\xa1a\xa1b" + b"\xdd\x00\xff\xff\x00" * 12 + bytes(1 << 24)
     chunk = _chunk_of_meta(meta)
     assert len(chunk) < 100_000
     assert _peak_while_refused(chunk) <= Limits().max_decoded_bytes
