@@ -256,3 +256,47 @@ def test_node_rejects_bad_snapshot_replies_and_retries(caplog: pytest.LogCapture
     assert seen[0].type == EventType.SNAPSHOT and seen[0].payload == b"state;" and seen[0].seq == 5
     assert "malformed snapshot reply: header is 12 bytes" in caplog.text
     assert "ignored a snapshot reply to an older request" in caplog.text
+
+
+def test_node_refuses_a_scene_over_its_memory_limits_and_resyncs(caplog: pytest.LogCaptureFixture) -> None:
+    """A publisher sending a 128 GiB Buffer.new, then a chunk whose rows would decode to
+    gigabytes: the node's scene refuses both before allocating, logs why, and resyncs."""
+    from gsp.types import BufferType
+
+    from sessions import ChunkKind, Command, encode_chunk
+    from sessions.chunk import _frame
+    from transports.scene_state import SceneStreamState
+
+    caplog.set_level(logging.INFO)
+    base = [Command(1, 0, "Buffer.new", "small", (100, BufferType.vec3))]
+    keyframe = encode_chunk(base, ChunkKind.KEYFRAME, seq_range=(1, 1), time_range=(0, 0))
+    huge = encode_chunk([Command(2, 1, "Buffer.new", "huge", (2**33, BufferType.vec4))], seq_range=(2, 2),
+                        time_range=(1, 1))
+    rows = b"\x91\x96\x03\x02\xa1a\xa1b" + b"\xdd\x00\xff\xff\x00" * 12 + bytes(1 << 24)
+    bloated = _frame(ChunkKind.COMMANDS, rows, len(rows), 1, (3, 3), (2, 2), 0, True)
+    assert len(bloated) < 100_000
+    fake = FakePublisher()
+    sub = Subscriber(fake.endpoint, fake.snapshot, heartbeat_timeout=2.0, snapshot_timeout=5, gone_after=30)
+    state, stop = SceneStreamState(), threading.Event()
+    thread = threading.Thread(target=lambda: follow(sub, state, stop))
+    thread.start()
+    try:
+        fake.answer_snapshot(0, keyframe)
+        _wait_for(lambda: sub.stats.snapshots == 1)
+        time.sleep(0.3)  # let the subscription reach the PUB
+        fake.update(1, huge)
+        fake.answer_snapshot(1, keyframe)
+        _wait_for(lambda: sub.stats.snapshots == 2)
+        time.sleep(0.3)
+        fake.update(2, bloated)
+        fake.answer_snapshot(2, keyframe)
+        _wait_for(lambda: sub.stats.snapshots == 3)
+    finally:
+        stop.set()
+        thread.join(10)
+        sub.close()
+        fake.close()
+    assert list(state.scene.objects) == ["small"] and state.scene.footprint == 100 * 12
+    assert "seq 2 Buffer.new (target huge): the scene would hold" in caplog.text
+    assert "Limits.max_decoded_bytes" in caplog.text
+    assert caplog.text.count("resynchronising") == 2
