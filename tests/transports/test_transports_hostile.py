@@ -262,7 +262,6 @@ def test_node_refuses_a_scene_over_its_memory_limits_and_resyncs(caplog: pytest.
     """A publisher sending a 128 GiB Buffer.new, then a chunk whose rows would decode to
     gigabytes: the node's scene refuses both before allocating, logs why, and resyncs."""
     from gsp.types import BufferType
-
     from sessions import ChunkKind, Command, encode_chunk
     from sessions.chunk import _frame
     from transports.scene_state import SceneStreamState
