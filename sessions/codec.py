@@ -42,7 +42,7 @@ from sessions import decoded_size
 from sessions import shuffle as shuffle_filter
 from sessions.command import Command, LogRef, Ref, make_command
 from sessions.errors import LogFormatError
-from sessions.limits import DEFAULT_LIMITS, Limits
+from sessions.limits import DEFAULT_LIMITS, Limits, size_text
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -682,8 +682,8 @@ def check_decoded_size(data: bytes | bytearray | memoryview, limits: Limits, wha
         raise LogFormatError(f"{what} nest extension values deeper than {decoded_size.MAX_EXT_NESTING} levels",
                              **(context or {}))
     if size > limit:
-        raise LogFormatError(f"{what} would take more than {limit} bytes of memory once decoded "
-                             f"(at least {size} estimated; Limits.max_decoded_bytes)", **(context or {}))
+        raise LogFormatError(f"{what} would take more than {size_text(limit)} of memory once decoded "
+                             f"(at least {size_text(size)} estimated; Limits.max_decoded_bytes)", **(context or {}))
 
 
 def _decode_rows(dec: _Decoder, meta: bytes | memoryview, context: dict[str, Any]) -> tuple[list[Command], list[str]]:

@@ -31,3 +31,12 @@ DEFAULT_LIMITS = Limits()
 #: For the scene a recorder keeps of its own calls (keyframes, snapshots for live nodes): they are
 #: not input to guard against, and a bound there would only take keyframes away from a big scene.
 RECORDER_LIMITS = Limits(max_scene_bytes=1 << 62)
+
+
+def size_text(nbytes: int) -> str:
+    """``nbytes`` for people, with the exact count when it is rounded: ``"128 GiB
+    (137438953472 bytes)"``, ``"900 bytes"``."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if nbytes >= 1 << shift:
+            return f"{nbytes / (1 << shift):.3g} {unit} ({nbytes} bytes)"
+    return f"{nbytes} bytes"

@@ -17,7 +17,7 @@ import numpy as np
 from sessions.codec import encode_value
 from sessions.command import Command, Ref
 from sessions.errors import CommandError
-from sessions.limits import DEFAULT_LIMITS, Limits
+from sessions.limits import DEFAULT_LIMITS, Limits, size_text
 
 __all__ = ["SceneState", "KEYFRAME_OP", "RECORD_FAMILIES"]
 
@@ -182,8 +182,8 @@ class SceneState:
         total = self.footprint - self._footprints.get(cmd.target, 0) + size
         if total > self.limits.max_scene_bytes:
             raise CommandError(
-                f"seq {cmd.seq} {cmd.op} (target {cmd.target}): the scene would hold {total} bytes of buffers and "
-                f"frames, over the limit of {self.limits.max_scene_bytes} (Limits.max_scene_bytes)"
+                f"seq {cmd.seq} {cmd.op} (target {cmd.target}): the scene would hold {size_text(total)} of buffers "
+                f"and frames, over the limit of {size_text(self.limits.max_scene_bytes)} (Limits.max_scene_bytes)"
             )
 
     def _hold(self, target: str, size: int) -> None:
