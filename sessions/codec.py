@@ -682,8 +682,9 @@ def check_decoded_size(data: bytes | bytearray | memoryview, limits: Limits, wha
         raise LogFormatError(f"{what} nest extension values deeper than {decoded_size.MAX_EXT_NESTING} levels",
                              **(context or {}))
     if size > limit:
-        raise LogFormatError(f"{what} would take more than {size_text(limit)} of memory once decoded "
-                             f"(at least {size_text(size)} estimated; Limits.max_decoded_bytes)", **(context or {}))
+        raise LogFormatError(f"{what} would take more than {size_text(limit)} of memory once decoded, the limit "
+                             f"(Limits.max_decoded_bytes): at least {size_text(size)} estimated",
+                             **(context or {}))
 
 
 def _decode_rows(dec: _Decoder, meta: bytes | memoryview, context: dict[str, Any]) -> tuple[list[Command], list[str]]:
