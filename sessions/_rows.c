@@ -1297,7 +1297,7 @@ ExtHook_init(ExtHook *self, PyObject *args, PyObject *kwargs)
 #define COST_LIST 64       /* a list, tuple or Command object, plus per declared item: */
 #define COST_ITEM (16 + COST_SCALAR) /* a list slot and a tuple slot (when the list is made a tuple) */
 #define COST_MAP 192       /* an empty dict and its first keys table, plus per declared entry: */
-#define COST_MAP_ITEM (48 + 2 * COST_SCALAR)
+#define COST_MAP_ITEM (48 + 2 * COST_SCALAR) /* its share of the keys table, the key's and value's allowances */
 #define COST_STR 96        /* plus 4 per byte: one 4-byte character makes every character 4 bytes */
 #define COST_STR_BYTE 4
 #define COST_BIN 48
