@@ -62,7 +62,6 @@ class SceneState:
         self.limits = limits
         self._classes = capture.captured_classes()
         self._methods: dict[type, frozenset[str]] = {}
-        self._sized: dict[type, bool] = {}  # class -> whether its objects have a footprint
         self._warned: set[str] = set()
         self.reset()
 
@@ -163,18 +162,11 @@ class SceneState:
                 getattr(obj, method)(*args, **kwargs)
         except Exception as error:
             raise CommandError(f"seq {cmd.seq} {cmd.op} (target {cmd.target}): {type(error).__name__}: {error}") from None
-        if self._has_footprint(type(obj)):  # a canvas resized: what it makes a renderer hold
-            size = obj._footprint_()
-            if size != self._footprints.get(cmd.target, 0):
-                self._check_footprint(cmd, size)
-                self._hold(cmd.target, size)
+        size = obj._footprint_()  # a canvas resized: what it makes a renderer hold
+        if size != self._footprints.get(cmd.target, 0):
+            self._check_footprint(cmd, size)
+            self._hold(cmd.target, size)
         return obj
-
-    def _has_footprint(self, cls: type) -> bool:
-        sized = self._sized.get(cls)
-        if sized is None:
-            sized = self._sized[cls] = cls._footprint_ is not self._capture.Captured._footprint_  # type: ignore[attr-defined]
-        return sized
 
     def _check_footprint(self, cmd: Command, size: int) -> None:
         """Raise CommandError when the target's object holding ``size`` bytes would take the scene
