@@ -27,16 +27,6 @@ from sessions.writer import LogWriter
 GiB = 1 << 30
 
 
-@pytest.fixture(params=["python", "c"])
-def rows_backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "c":
-        built_c_module("_rows")
-    default = codec.ROWS_BACKEND
-    codec.use_rows(request.param)
-    yield request.param
-    codec.use_rows(default)
-
-
 def _both(data: bytes, limit: int = GiB) -> int:
     """The estimate of ``data``, checked to be the same in C and in Python."""
     in_python = decoded_size.estimate(data, limit)

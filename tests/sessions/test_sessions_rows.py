@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,16 +101,6 @@ def _c_rows() -> Any:
             pytest.fail("sessions._rows is not built (pip install -e . builds it)")
         pytest.skip("sessions._rows not built (no C compiler)")
     return _rows
-
-
-@pytest.fixture(params=["python", "c"])
-def rows_backend(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "c":
-        _c_rows()
-    default = codec.ROWS_BACKEND
-    codec.use_rows(request.param)
-    yield request.param
-    codec.use_rows(default)
 
 
 def _outcome(rows: list[Any], backend: str, out_of_band: bool = True) -> tuple[Any, ...]:
