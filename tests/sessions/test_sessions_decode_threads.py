@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sessions_testkit import built_c_module
 
-from sessions import LogFormatError, decode_threads, lz4_into
+from sessions import LogFormatError, codec, decode_threads, lz4_into
 from sessions import blocks as blocks_module
 from sessions import shuffle as shuffle_filter
 from sessions.blocks import decode_blocks
@@ -266,12 +267,14 @@ def _bytearray_rows() -> list[tuple]:
 def test_bytearrays_made_with_the_early_commands_are_filled_by_the_decoding_threads(threads: int, loop: str) -> None:
     """The commands are made once their rows are in place, the bytearrays unfilled; each thread
     fills them from the blocks it places. The commands read back are those written, and no buffer
-    export is left on their bytearrays."""
+    export is left on their bytearrays. Unfilled bytearrays are made by the C row reader only."""
     if loop == "c":
         _c_block_run()
+    built_c_module("_rows")
     rows = _bytearray_rows()
     chunk = b"".join(encode_chunk_rows(rows))
-    default_backend = shuffle_filter.BACKEND
+    default_backend, default_rows = shuffle_filter.BACKEND, codec.ROWS_BACKEND
+    codec.use_rows("c")
     if loop == "python":
         shuffle_filter.use("numpy")
     try:
@@ -285,6 +288,7 @@ def test_bytearrays_made_with_the_early_commands_are_filled_by_the_decoding_thre
                 command.args[0].append(1)
     finally:
         shuffle_filter.use(default_backend)
+        codec.use_rows(default_rows)
 
 
 @settings(max_examples=30, deadline=None)

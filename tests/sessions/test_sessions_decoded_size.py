@@ -173,8 +173,13 @@ def test_estimate_bounds_failed_decodes_of_nested_headers(rows_backend: str) -> 
 
 
 def _read_by_c_reader(meta: bytes, blobs: bytes, limit: int) -> list[Any] | None:
-    decoder = codec._Decoder(blobs, False, Limits())
-    return built_c_module("_rows").decode_rows(meta, decoder._c_ext_hook(), Command, limit)
+    rows_module, default = built_c_module("_rows"), codec.ROWS_BACKEND
+    codec.use_rows("c")  # its extension hook too, whatever GSP_NO_C_ROWS says
+    try:
+        decoder = codec._Decoder(blobs, False, Limits())
+        return rows_module.decode_rows(meta, decoder._c_ext_hook(), Command, limit)
+    finally:
+        codec.use_rows(default)
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
