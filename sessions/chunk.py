@@ -58,6 +58,7 @@ CHUNK_VERSION = 1
 _HEADER = struct.Struct("<4sBBBBII qqqq QQQ QQ")
 HEADER_SIZE = _HEADER.size  # 88
 _CHECKED = HEADER_SIZE - 8  # bytes covered by the header checksum
+FLAGS_OFFSET = 6  # the flags byte, after the magic, version and kind
 
 
 class ChunkKind(IntEnum):

@@ -1,7 +1,18 @@
-"""LogReader: open a ``.gsplog``, load or rebuild its index, iterate chunks and commands, seek, follow."""
+"""LogReader: open a ``.gsplog``, load or rebuild its index, iterate chunks and commands, seek, follow.
+
+A complete file (its footer read) is mapped into memory, and compressed chunks are decompressed
+straight from the page cache: reading them into a buffer first was one more pass over every
+stored byte (a recorded session read whole, 2-core VM: 25.2 -> 19.6 ms). The map is only for
+files that are done: a recorder truncates its file after a failed write, and a mapped page past
+the end of a file kills the process that touches it (SIGBUS); gsplog never cuts a complete file
+(a new recording to the same path replaces it), but another program might (``cp`` over it):
+``GSP_NO_MMAP=1`` (read at import) reads every chunk with ``read``. Stored (uncompressed) chunks
+are still copied, so no decoded array refers to the map.
+"""
 
 from __future__ import annotations
 
+import mmap
 import os
 import time
 import warnings
@@ -11,9 +22,11 @@ from typing import Any
 from sessions import spare
 from sessions.chunk import (
     CHUNK_MAGIC,
+    FLAGS_OFFSET,
     HEADER_SIZE,
     KEYFRAME_KINDS,
     Chunk,
+    ChunkFlags,
     ChunkKind,
     decode_chunk,
     encode_chunk,
@@ -26,7 +39,11 @@ from sessions.index import RENDER_OP, LogIndex, summarize_commands
 from sessions.limits import DEFAULT_LIMITS, Limits
 from sessions.position import At, parse_at
 
-__all__ = ["LogReader", "Position"]
+__all__ = ["ENV_NO_MMAP", "LogReader", "Position"]
+
+#: Set to "1" (before this module is imported) to read chunks with ``read``, never from a map.
+ENV_NO_MMAP = "GSP_NO_MMAP"
+_USE_MMAP = os.environ.get(ENV_NO_MMAP) != "1"
 
 Position = At | str | int | float
 
@@ -55,12 +72,15 @@ class LogReader:
         # The chunk resolve() read a time or frame in, kept for the replay that follows: between
         # the two, a seek reads the keyframe and the chunks its links point at.
         self._resolved_chunk: tuple[int, Chunk] | None = None
+        self._map: mmap.mmap | None = None  # the whole file, once it is known to be complete
         self._file = open(self.path, "rb")  # noqa: SIM115 - kept open for the reader's life
         try:
             self.header: FileHeader = self._read_header()
             self.index = LogIndex()
             self._scan_pos = self.header.size
             self._load_index()
+            if self.complete and _USE_MMAP:
+                self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
         except BaseException:
             self._file.close()
             raise
@@ -73,6 +93,12 @@ class LogReader:
 
     def close(self) -> None:
         """Close the file."""
+        if self._map is not None:
+            try:
+                self._map.close()
+            except BufferError:  # a view is still held (a traceback's frame): unmapped when it goes
+                pass
+            self._map = None
         self._file.close()
 
     def __enter__(self) -> LogReader:
@@ -90,6 +116,15 @@ class LogReader:
         self._file.seek(offset)
         n = self._file.readinto(buf)
         return buf if n == size else buf[:n]
+
+    def _compressed_chunk(self, offset: int, size: int) -> memoryview:
+        """The bytes of a chunk that decodes into new memory: a view of the map when the file is
+        mapped and the chunk compressed (nothing decoded from it refers to them), else a copy."""
+        # The flags byte is trusted only this far: decode_chunk checks the header either way.
+        if self._map is not None and size >= HEADER_SIZE and offset + size <= len(self._map) \
+                and self._map[offset + FLAGS_OFFSET] & ChunkFlags.LZ4:
+            return memoryview(self._map)[offset:offset + size]
+        return self._pread(offset, size)
 
     def _error(self, reason: str, offset: int | None, chunk: int | None = None) -> LogFormatError:
         return LogFormatError(reason, offset=offset, chunk_index=chunk, path=self.path)
@@ -213,7 +248,7 @@ class LogReader:
             self._last_chunk = (number, chunk)
             return chunk
         entry = self.index.entries[number]
-        data = self._pread(entry.offset, entry.size)
+        data = self._compressed_chunk(entry.offset, entry.size)
         if len(data) < entry.size:
             raise self._error(f"chunk cut short ({len(data)} of {entry.size} bytes)", entry.offset, number)
         try:

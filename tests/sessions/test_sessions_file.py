@@ -59,10 +59,37 @@ def test_reader_rebuilds_the_index_of_an_unterminated_log(tmp_path: Path) -> Non
     # no close(): as after a crash
     with LogReader(path) as reader:
         assert not reader.complete
+        assert reader._map is None  # a recorder may still truncate it: never mapped
         assert [c.seq for c in reader.commands()] == [c.seq for c in cmds]
         assert reader.index.keyframes and reader.index.markers
     with LogReader(tmp_path / "u.gsplog") as again:
         assert again.index.entries == reader.index.entries
+
+
+@pytest.mark.parametrize("mapped", [True, False], ids=["mapped", "GSP_NO_MMAP"])
+def test_a_complete_log_is_read_from_a_map_and_nothing_decoded_holds_it(tmp_path: Path, mapped: bool,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import sessions.reader
+
+    monkeypatch.setattr(sessions.reader, "_USE_MMAP", mapped)
+    smooth = np.cumsum(np.full((300_000, 3), 1e-3, np.float32), axis=0)  # lz4 blocks, shuffled
+    noisy = np.random.default_rng(2).integers(0, 2**32, 100_000, dtype=np.uint32).view(np.float32)  # stored
+    path = tmp_path / "m.gsplog"
+    writer = LogWriter(path, keyframes=False)
+    for seq, data in enumerate((smooth, noisy, smooth[:1000]), 1):
+        writer.append(Command(seq, seq, "Buffer.set_data", "b", (data,)))
+        writer.flush()
+    writer.close()
+    with LogReader(path) as reader:
+        the_map = reader._map
+        assert (the_map is not None) == mapped
+        flags = [reader.read_chunk(n).info.flags for n in range(3)]
+        assert flags[0] & ChunkFlags.BLOCKS and not flags[1] & ChunkFlags.LZ4 and flags[2] == ChunkFlags.LZ4
+        got = [c.args[0] for c in reader.commands()]
+    if the_map is not None:
+        assert the_map.closed  # close() could unmap it: no decoded array is a view of the file
+    for array, expected in zip(got, (smooth, noisy, smooth[:1000]), strict=True):
+        np.testing.assert_array_equal(array, expected)
 
 
 def test_max_chunk_bytes_cuts_chunks(tmp_path: Path) -> None:
