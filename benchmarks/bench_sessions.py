@@ -10,7 +10,8 @@
      then the per-command cost of decoding small commands (k commands/s), chunks of many
      mid-sized arrays against lz4, reading a log of scalar setters with the garbage
      collector on, paused while decoding or not, and a session recorded from
-     ``examples/animation.py`` (bytearray payloads, as GSP programs pass them) read whole;
+     ``examples/animation.py`` (bytearray payloads, as GSP programs pass them) read whole, in
+     memory and from the file (mapped, then read);
   2. the shuffle filter on smooth and random float32 data (size and speed, with and without),
      and the shuffle/unshuffle kernels alone in GB/s (C, numpy, and a plain copy of the same
      bytes as the memory-bandwidth baseline);
@@ -40,6 +41,7 @@ import numpy as np
 from sessions import Command, LogReader, LogWriter, Ref, decode_chunk, decode_threads, encode_chunk
 from sessions import shuffle as shuffle_filter
 from sessions.chunk import HEADER_SIZE, ChunkFlags, ChunkKind, peek_chunk_header
+from sessions.reader import use_map
 
 
 def backends() -> list[str]:
@@ -312,16 +314,21 @@ def bench_read_recorded_session(points: int = 100_000, frames: int = 60, rounds:
             for chunk in chunks:
                 decode_chunk(chunk).commands()
 
-        def read_file() -> None:
-            with LogReader(path) as reader:
-                for _ in reader.commands():
-                    pass
+        def read_file(mapped: bool = True) -> None:
+            default = use_map(mapped)
+            try:
+                with LogReader(path) as reader:
+                    for _ in reader.commands():
+                        pass
+            finally:
+                use_map(default)
 
         raw = sum(size for _, size in blocks)
         print(f"  {len(chunks)} COMMANDS chunks, {len(blocks)} lz4 blocks, {raw / 1e6:.1f} MB raw, "
               f"{sum(len(c) for c in chunks) / 1e6:.1f} MB stored")
         for name, candidate in (("chunks in memory: decode_chunk + commands", decode_all),
-                                ("the file: LogReader.commands()", read_file)):
+                                ("the file: LogReader.commands()", read_file),
+                                ("same, read, not mapped (GSP_NO_MMAP=1)", lambda: read_file(False))):
             figures = [f"{threads} thread{'s' if threads > 1 else ''} x{ratio:.2f} ({raw / seconds / 1e9:.2f} GB/s)"
                        for threads, seconds, ratio in paired_on_each_thread_count(lz4_only, candidate, rounds)]
             print(f"  {name}, decode / lz4 speed (median of {rounds} pairs): " + ", ".join(figures))

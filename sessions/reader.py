@@ -39,11 +39,19 @@ from sessions.index import RENDER_OP, LogIndex, summarize_commands
 from sessions.limits import DEFAULT_LIMITS, Limits
 from sessions.position import At, parse_at
 
-__all__ = ["ENV_NO_MMAP", "LogReader", "Position"]
+__all__ = ["ENV_NO_MMAP", "LogReader", "Position", "use_map"]
 
 #: Set to "1" (before this module is imported) to read chunks with ``read``, never from a map.
 ENV_NO_MMAP = "GSP_NO_MMAP"
 _USE_MMAP = os.environ.get(ENV_NO_MMAP) != "1"
+
+
+def use_map(mapped: bool) -> bool:
+    """Map the complete files opened from now on (``True``) or read them (``False``); for
+    benchmarks and tests. Returns the previous choice."""
+    global _USE_MMAP
+    previous, _USE_MMAP = _USE_MMAP, mapped
+    return previous
 
 Position = At | str | int | float
 

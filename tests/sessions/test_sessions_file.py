@@ -14,6 +14,7 @@ from sessions import ChunkKind, LogReader, LogWriter, MemorySink, decode_chunk, 
 from sessions.chunk import HEADER_SIZE, ChunkFlags, peek_chunk_header
 from sessions.command import Command
 from sessions.errors import LogFormatError, LogWriteError
+from sessions.reader import use_map
 from sessions.sinks import FileSink
 
 
@@ -67,11 +68,7 @@ def test_reader_rebuilds_the_index_of_an_unterminated_log(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("mapped", [True, False], ids=["mapped", "GSP_NO_MMAP"])
-def test_a_complete_log_is_read_from_a_map_and_nothing_decoded_holds_it(tmp_path: Path, mapped: bool,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    import sessions.reader
-
-    monkeypatch.setattr(sessions.reader, "_USE_MMAP", mapped)
+def test_a_complete_log_is_read_from_a_map_and_nothing_decoded_holds_it(tmp_path: Path, mapped: bool) -> None:
     smooth = np.cumsum(np.full((300_000, 3), 1e-3, np.float32), axis=0)  # lz4 blocks, shuffled
     noisy = np.random.default_rng(2).integers(0, 2**32, 100_000, dtype=np.uint32).view(np.float32)  # stored
     path = tmp_path / "m.gsplog"
@@ -80,7 +77,12 @@ def test_a_complete_log_is_read_from_a_map_and_nothing_decoded_holds_it(tmp_path
         writer.append(Command(seq, seq, "Buffer.set_data", "b", (data,)))
         writer.flush()
     writer.close()
-    with LogReader(path) as reader:
+    default = use_map(mapped)
+    try:
+        reader = LogReader(path)
+    finally:
+        use_map(default)
+    with reader:
         the_map = reader._map
         assert (the_map is not None) == mapped
         flags = [reader.read_chunk(n).info.flags for n in range(3)]
