@@ -12,12 +12,16 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from gsplog_cli.scene_limit import limits_for, max_scene_option
 from transports.protocol import DEFAULT_MAX_PAYLOAD, session_id_hex
 from transports.security import ClientSecurity, SecurityError, ServerSecurity, generate_keys
+
+if TYPE_CHECKING:
+    from sessions.limits import Limits
 
 log = logging.getLogger("gsplog.live")
 
@@ -155,6 +159,7 @@ def serve(
 @click.option("--curve-secret", type=click.Path(exists=True), help="Client secret key file (CURVE).")
 @click.option("--server-key", type=click.Path(exists=True), help="Server public key file (CURVE).")
 @_max_payload
+@max_scene_option
 @_verbose
 def node(
     endpoint: str,
@@ -169,6 +174,7 @@ def node(
     curve_secret: str | None,
     server_key: str | None,
     max_payload: int,
+    max_scene_gib: float | None,
     verbose: int,
 ) -> None:
     """Run a render node subscribed to the live session at ENDPOINT.
@@ -186,7 +192,7 @@ def node(
         backend = "matplotlib"
     security = _client_security(curve_secret, server_key)
     stop = _stop_on_signals()
-    consume = _make_consumer(backend, output)  # imports and backend checks before joining
+    consume = _make_consumer(backend, output, limits_for(max_scene_gib))  # imports, backend checks before joining
     subscriber = Subscriber(
         endpoint,
         snapshot,
@@ -213,7 +219,8 @@ def node(
     click.echo(json.dumps(summary))
 
 
-def _make_consumer(backend: str | None, output: str | None) -> Callable[[Iterator[Any]], dict[str, Any]]:
+def _make_consumer(backend: str | None, output: str | None,
+                   limits: Limits) -> Callable[[Iterator[Any]], dict[str, Any]]:
     """A function that applies (and renders) commands and returns counts and the state hash.
 
     Made before the node subscribes, so that slow imports do not make it join late.
@@ -221,12 +228,11 @@ def _make_consumer(backend: str | None, output: str | None) -> Callable[[Iterato
     if backend is None:
         from sessions import SceneState
 
-        return lambda commands: _apply_only(SceneState(), commands)
+        return lambda commands: _apply_only(SceneState(limits), commands)
     from player.engine import ReplayEngine
-    from player.exporters import make_exporter
 
     ReplayEngine(backend)  # fails early on an unknown backend
-    return lambda commands: _render(ReplayEngine, make_exporter, backend, output, commands)
+    return lambda commands: _render(backend, output, limits, commands)
 
 
 def _apply_only(state: Any, commands: Iterator[Any]) -> dict[str, Any]:
@@ -240,11 +246,12 @@ def _apply_only(state: Any, commands: Iterator[Any]) -> dict[str, Any]:
     return {"commands": count, "frames": 0, "state_hash": state.state_hash()}
 
 
-def _render(
-    engine_class: Any, make_exporter: Any, backend: str, output: str | None, commands: Iterator[Any]
-) -> dict[str, Any]:
+def _render(backend: str, output: str | None, limits: Limits, commands: Iterator[Any]) -> dict[str, Any]:
+    from player.engine import ReplayEngine
+    from player.exporters import make_exporter
+
     exporter = make_exporter(output) if output else None
-    engine = engine_class(backend, image=exporter.wants if exporter is not None else "none")
+    engine = ReplayEngine(backend, image=exporter.wants if exporter is not None else "none", limits=limits)
     frames = 0
     try:
         for rendered in engine.frames(commands):
@@ -279,6 +286,7 @@ def _render(
 @click.option("--upstream-secret", type=click.Path(exists=True), help="Client secret key towards upstream.")
 @click.option("--upstream-key", type=click.Path(exists=True), help="Upstream server public key.")
 @_max_payload
+@max_scene_option
 @_verbose
 def relay(
     upstream: str,
@@ -291,19 +299,23 @@ def relay(
     upstream_secret: str | None,
     upstream_key: str | None,
     max_payload: int,
+    max_scene_gib: float | None,
     verbose: int,
 ) -> None:
-    """Forward a live session to another tier, with its own snapshot service."""
+    """Forward a live session to another tier, with its own snapshot service (``--max-scene-gib``
+    bounds the scene it keeps for snapshots; not with ``--opaque``, which keeps no scene)."""
     from transports.relay import Relay
     from transports.state import OpaqueState
 
     _setup_logging(verbose)
     if opaque:
+        if max_scene_gib is not None:
+            raise click.UsageError("--opaque keeps no scene: it takes no --max-scene-gib")
         state: Any = OpaqueState()
     else:
         from transports.scene_state import SceneStreamState
 
-        state = SceneStreamState()
+        state = SceneStreamState(limits=limits_for(max_scene_gib))
     stop = _stop_on_signals()
     try:
         forwarder = Relay(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import click
+
+from gsplog_cli.scene_limit import limits_for, max_scene_option
 
 __all__ = ["replay", "ReplayError"]
 
@@ -38,8 +39,7 @@ class ReplayError(click.ClickException):
 @click.option("--timeout", type=float, default=None, help="With --follow: give up after S seconds without new data.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
 @click.option("--window/--no-window", default=None, help="Show a window (default: when a display exists and no -o).")
-@click.option("--max-scene-gib", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Refuse a scene whose buffers and canvas frames take more than this many GiB [default: 8].")
+@max_scene_option
 def replay(
     source: str,
     backend: str,
@@ -65,12 +65,8 @@ def replay(
     from player import replay as run_replay
     from player.sources import UnterminatedLogWarning
     from sessions.errors import CommandError, LogFormatError
-    from sessions.limits import DEFAULT_LIMITS
 
-    limits = DEFAULT_LIMITS
-    if max_scene_gib is not None:
-        limits = dataclasses.replace(limits, max_scene_bytes=int(max_scene_gib * 2**30))
-
+    limits = limits_for(max_scene_gib)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UnterminatedLogWarning)

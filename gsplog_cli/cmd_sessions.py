@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from gsplog_cli.scene_limit import limits_for, max_scene_option
+
 POSITION_HELP = "seconds ('2.5', '2.5s'), frame ('#12', 'f12'), marker ('@label') or 'seq:N'"
 
 
@@ -45,7 +47,7 @@ def _progress(total: int | None, unit: str, desc: str) -> Iterator[Callable[[int
 def _log_errors() -> Iterator[None]:
     """Bad logs and positions become one clear line and exit status 1, not a traceback; a reader
     that stops early (``gsp dump log | head``) ends the command quietly."""
-    from sessions.errors import LogFormatError, LogWriteError
+    from sessions.errors import CommandError, LogFormatError, LogWriteError
 
     try:
         yield
@@ -54,7 +56,7 @@ def _log_errors() -> Iterator[None]:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise SystemExit(1) from None
-    except (LogFormatError, LogWriteError, ValueError, OSError) as error:
+    except (LogFormatError, LogWriteError, CommandError, ValueError, OSError) as error:
         raise click.ClickException(str(error)) from None
 
 
@@ -171,13 +173,15 @@ def repair(log: str, output: str | None, output_option: str | None) -> None:
 @_output_options
 @click.option("--from", "start", callback=_position, help=f"Start: {POSITION_HELP}.")
 @click.option("--to", "stop", callback=_position, help=f"Stop before: {POSITION_HELP}.")
-def trim(log: str, output: str | None, output_option: str | None, start: Any, stop: Any) -> None:
+@max_scene_option
+def trim(log: str, output: str | None, output_option: str | None, start: Any, stop: Any,
+         max_scene_gib: float | None) -> None:
     """Cut a self-contained log OUTPUT (opening with a keyframe) out of LOG."""
     from sessions import tools
 
     output = _one_output(output, output_option)
     with _log_errors(), _progress(None, "cmd", "trim") as bar:
-        count = tools.trim(log, output, start, stop, progress=bar)
+        count = tools.trim(log, output, start, stop, progress=bar, limits=limits_for(max_scene_gib))
     click.echo(f"{output}: {count} commands")
     if count == 0:  # a valid file, but likely not what was meant
         click.echo(f"warning: no command of {log} falls in the range: {output} holds only the scene as it "

@@ -7,10 +7,12 @@ wrappers over these.
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import enum
 import json
 import os
+import stat
 import uuid as uuid_module
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -25,6 +27,7 @@ from sessions.errors import LogFormatError
 from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, header_size_hint
 from sessions.index import summarize_commands
 from sessions.ledger import LINK_MIN_BYTES
+from sessions.limits import DEFAULT_LIMITS, Limits
 from sessions.reader import LogReader, Position, find_next_chunk
 from sessions.sinks import FileSink
 
@@ -335,21 +338,22 @@ def _writer(dst: str, metadata: dict[str, Any]) -> Any:
 
 
 def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Position | None = None,
-         stop: Position | None = None, progress: Progress = None) -> int:
+         stop: Position | None = None, progress: Progress = None, limits: Limits = DEFAULT_LIMITS) -> int:
     """Write the part of ``src`` from ``start`` to ``stop`` as a self-contained log ``dst``.
 
     ``dst`` starts with a keyframe of the state at ``start``; times are shifted so that
-    ``start`` is 0. Returns the number of commands after the keyframe.
+    ``start`` is 0. Returns the number of commands after the keyframe. The scene rebuilt for
+    that keyframe is held to ``limits.max_scene_bytes`` (CommandError past it).
     """
     from sessions.scene import SceneState
 
     _check_output("trim", [os.fspath(src)], os.fspath(dst))
     count = 0
-    with LogReader(src) as reader:
+    with LogReader(src, limits=limits) as reader:
         target = reader.resolve(start) if start is not None else None
         writer = _writer(os.fspath(dst), reader.metadata)
         try:
-            state = SceneState()
+            state = SceneState(limits)
             shift: int | None = None
             last: Command | None = None
             for cmd in reader.commands(start=start, stop=stop):
@@ -367,8 +371,11 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
                     progress(1)
             if shift is None and last is not None:  # start past the end: just the final state
                 writer.seed(state.snapshot(last.seq, 0))
-        finally:
+        except BaseException:
             writer.close()
+            _remove_failed_output(os.fspath(dst))
+            raise
+        writer.close()
     return count
 
 
@@ -382,6 +389,15 @@ def _remap(value: Any, mapping: dict[str, str]) -> Any:
     if isinstance(value, dict):
         return {k: _remap(v, mapping) for k, v in value.items()}
     return value
+
+
+def _remove_failed_output(dst: str) -> None:
+    """Remove what a tool that failed part way wrote: a valid log holding part of what was asked
+    for would pass for the whole. Only a regular file the tool made (a device, a FIFO or a link
+    it wrote through stays)."""
+    with contextlib.suppress(FileNotFoundError):
+        if stat.S_ISREG(os.lstat(dst).st_mode):
+            os.unlink(dst)
 
 
 def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, gap_ns: int = 1_000_000,
@@ -423,7 +439,11 @@ def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, g
                         progress(1)
                 used |= targets
                 next_seq, next_t = writer.last_seq + 1, writer.last_t_ns + gap_ns
-    finally:
+    except BaseException:
         if writer is not None:
             writer.close()
+            _remove_failed_output(os.fspath(dst))
+        raise
+    if writer is not None:
+        writer.close()
     return count

@@ -145,6 +145,28 @@ def test_trim_and_repair_take_the_output_as_argument_or_option(log: tuple[Path, 
     assert code == 2 and "-o/--output" in out
 
 
+def test_trim_holds_the_scene_it_rebuilds_to_max_scene_gib(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
+    """The scene rebuilt for the opening keyframe (a 200x150 canvas frame and four small buffers,
+    about 121 kB) is held to --max-scene-gib: under it, one clear line and exit 1; over it, the
+    trim goes through."""
+    from gsplog_cli.scene_limit import DEFAULT_MAX_SCENE_GIB
+    from sessions.limits import DEFAULT_LIMITS
+
+    path, cmds = log
+    refused = tmp_path / "refused.gsplog"
+    code, out = run("trim", "--from", "#4", str(path), "-o", str(refused), "--max-scene-gib", "0.0001")
+    assert code == 1 and out.startswith("Error: seq ") and "Limits.max_scene_bytes" in out
+    assert len(out.strip().splitlines()) == 1
+    assert not refused.exists()  # no log that would pass for the trimmed one
+    code, out = run("trim", "--from", "#4", str(path), "-o", str(tmp_path / "cut.gsplog"), "--max-scene-gib", "0.001")
+    assert code == 0
+    renders = [c.seq for c in cmds if c.op == "Renderer.render"]
+    with LogReader(tmp_path / "cut.gsplog") as reader:
+        assert final_hash(reader.commands()) == final_hash(cmds)
+        assert next(reader.commands()).seq == renders[3] - 1  # the keyframe: the state before frame 4
+    assert DEFAULT_MAX_SCENE_GIB << 30 == DEFAULT_LIMITS.max_scene_bytes  # what --help says
+
+
 def test_trim_of_a_range_without_commands_warns(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
     path, _ = log
     code, out = run("trim", "--from", "#12", "--to", "#12", str(path), "-o", str(tmp_path / "empty.gsplog"))
@@ -168,6 +190,30 @@ def test_no_tool_writes_over_its_input(log: tuple[Path, list[Command]], tmp_path
     assert path.read_bytes() == original
     with LogReader(path) as reader:
         assert len(list(reader.commands())) == len(cmds)
+
+
+def test_a_cat_that_fails_part_way_leaves_no_output(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
+    from sessions.chunk import HEADER_SIZE
+
+    path, _ = log
+    with LogReader(path) as reader:
+        entry = reader.index.entries[3]
+    damaged = tmp_path / "damaged.gsplog"
+    data = bytearray(path.read_bytes())
+    data[entry.offset + HEADER_SIZE + 5] ^= 0x10  # the second log's fourth chunk fails its checksum
+    damaged.write_bytes(bytes(data))
+    output = tmp_path / "both.gsplog"
+    code, out = run("cat", str(path), str(damaged), "-o", str(output))
+    assert code == 1 and "checksum mismatch" in out
+    assert not output.exists()  # the first log alone would pass for both
+    mine = tmp_path / "mine.gsplog"
+    mine.write_bytes(b"not written by gsp")
+    code, out = run("cat", str(tmp_path / "s.gsplog.missing"), str(path), "-o", str(mine))
+    assert code == 2 and mine.read_bytes() == b"not written by gsp"  # failed before writing: left alone
+    junk = tmp_path / "junk.gsplog"
+    junk.write_bytes(b"hello world, not a log at all")
+    code, out = run("cat", str(junk), str(path), "-o", str(mine))
+    assert code == 1 and mine.read_bytes() == b"not written by gsp"
 
 
 def test_bad_input_gives_clear_errors(tmp_path: Path, log: tuple[Path, list[Command]]) -> None:

@@ -30,6 +30,11 @@ def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--null" in result.output
     result = runner.invoke(cli, ["node", "tcp://127.0.0.1:5999", "--curve-secret", __file__])
     assert result.exit_code == 2 and "--server-key" in result.output
+    result = runner.invoke(cli, ["relay", "--sub", "tcp://127.0.0.1:5999", "--pub", "tcp://127.0.0.1:5997",
+                                 "--opaque", "--max-scene-gib", "1"])
+    assert result.exit_code == 2 and "--opaque keeps no scene" in result.output
+    result = runner.invoke(cli, ["node", "tcp://127.0.0.1:5999", "--null", "--max-scene-gib", "-1"])
+    assert result.exit_code == 2 and "Invalid value for '--max-scene-gib'" in result.output
     not_a_log = tmp_path / "x.gsplog"
     not_a_log.write_bytes(b"hello" * 20)
     result = runner.invoke(cli, ["serve", str(not_a_log), "--bind", "tcp://127.0.0.1:5999"])

@@ -110,3 +110,24 @@ def test_serve_sends_a_linked_keyframe_as_the_keyframe_it_stands_for(tmp_path: P
             for command in reader.keyframe_commands(reader.index.keyframes[0]):
                 state.apply(command)
         assert states[0].state_hash() == states[1].state_hash()
+
+
+def test_a_node_holds_its_scene_to_max_scene_gib(tmp_path: Path) -> None:
+    """The golden session's scene holds 264 000 bytes: a node bound to 0.0001 GiB (107 374 bytes)
+    refuses the command that would pass that, says so and goes on; a node with the default bound
+    ends in the recorded state."""
+    session = Path(__file__).resolve().parents[1] / "sessions" / "golden" / "linked_v1_2.gsplog"
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "2")
+    bounded = CliProcess("node", endpoint, "--null", "--timeout", "30", "--max-scene-gib", "0.0001")
+    unbounded = CliProcess("node", endpoint, "--null", "--timeout", "30")
+    try:
+        refused, applied = bounded.result(), unbounded.result()
+        server.proc.wait(30)
+    finally:
+        for proc in (server, bounded, unbounded):
+            proc.stop()
+    assert applied["state_hash"] == file_state_hash(session)
+    assert refused["state_hash"] != applied["state_hash"]
+    assert any("Limits.max_scene_bytes" in line and "cannot apply" in line for line in bounded.lines)
+    assert not any("max_scene_bytes" in line for line in unbounded.lines)
