@@ -88,7 +88,7 @@ class LogReader:
             self._scan_pos = self.header.size
             self._load_index()
             if self.complete and _USE_MMAP:
-                self._map = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+                self._map = self._map_file()
         except BaseException:
             self._file.close()
             raise
@@ -125,9 +125,18 @@ class LogReader:
         n = self._file.readinto(buf)
         return buf if n == size else buf[:n]
 
-    def _compressed_chunk(self, offset: int, size: int) -> memoryview:
-        """The bytes of a chunk that decodes into new memory: a view of the map when the file is
-        mapped and the chunk compressed (nothing decoded from it refers to them), else a copy."""
+    def _map_file(self) -> mmap.mmap | None:
+        """The whole file mapped read-only; None where it cannot be (some FUSE and network file
+        systems), and chunks are read."""
+        try:
+            return mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):
+            return None
+
+    def _chunk_bytes(self, offset: int, size: int) -> memoryview:
+        """The bytes of a chunk: a view of the map when the file is mapped and the chunk is
+        compressed (it decodes into new memory, so nothing decoded refers to the map), else a
+        copy (a stored chunk's arrays are views of these bytes)."""
         # The flags byte is trusted only this far: decode_chunk checks the header either way.
         if self._map is not None and size >= HEADER_SIZE and offset + size <= len(self._map) \
                 and self._map[offset + FLAGS_OFFSET] & ChunkFlags.LZ4:
@@ -256,7 +265,7 @@ class LogReader:
             self._last_chunk = (number, chunk)
             return chunk
         entry = self.index.entries[number]
-        data = self._compressed_chunk(entry.offset, entry.size)
+        data = self._chunk_bytes(entry.offset, entry.size)
         if len(data) < entry.size:
             raise self._error(f"chunk cut short ({len(data)} of {entry.size} bytes)", entry.offset, number)
         try:
