@@ -7,7 +7,9 @@ files that are done: a recorder truncates its file after a failed write, and a m
 the end of a file kills the process that touches it (SIGBUS); gsplog never cuts a complete file
 (a new recording to the same path replaces it), but another program might (``cp`` over it):
 ``GSP_NO_MMAP=1`` (read at import) reads every chunk with ``read``. Stored (uncompressed) chunks
-are still copied, so no decoded array refers to the map.
+are still copied, so no decoded array refers to the map, and a decoded chunk's pages leave the
+process (``MADV_DONTNEED``; they stay in the page cache), so a log read whole does not count in
+the reader's resident memory.
 """
 
 from __future__ import annotations
@@ -132,6 +134,13 @@ class LogReader:
             return mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError):
             return None
+
+    def _unmap_pages(self, offset: int, size: int) -> None:
+        """Drop the pages of a decoded chunk from this process (they stay in the page cache):
+        else a file read whole would count in full in the process's resident memory."""
+        assert self._map is not None
+        start = offset - offset % mmap.PAGESIZE
+        self._map.madvise(mmap.MADV_DONTNEED, start, offset + size - start)
 
     def _chunk_bytes(self, offset: int, size: int) -> memoryview:
         """The bytes of a chunk: a view of the map when the file is mapped and the chunk is
@@ -272,6 +281,9 @@ class LogReader:
             chunk = decode_chunk(data, offset=entry.offset, chunk_index=number, limits=self.limits)
         except LogFormatError as error:
             raise self._located(error) from None
+        finally:
+            if data.obj is self._map:
+                self._unmap_pages(entry.offset, entry.size)
         self._last_chunk = (number, chunk)
         return chunk
 

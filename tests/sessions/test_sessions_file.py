@@ -96,6 +96,34 @@ def test_a_complete_log_is_read_from_a_map_and_nothing_decoded_holds_it(tmp_path
         np.testing.assert_array_equal(array, expected)
 
 
+def _resident_file_bytes() -> int:
+    with open("/proc/self/status") as status:
+        fields = dict(line.split(":", 1) for line in status)
+    return int(fields["RssFile"].split()[0]) * 1024
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="Linux's /proc tells resident memory")
+def test_a_mapped_log_read_whole_does_not_stay_resident(tmp_path: Path) -> None:
+    """Each chunk's pages leave the process once it is decoded (they stay in the page cache): a
+    log read whole would otherwise count in full in the reader's resident memory."""
+    path = tmp_path / "long.gsplog"
+    rounded = np.round(np.random.default_rng(3).random((250_000, 3)), 2).astype(np.float32)
+    writer = LogWriter(path, keyframes=False)
+    for seq in range(1, 31):  # 3 MB a frame, lz4 makes it 1.7 MB
+        writer.append(Command(seq, seq, "Buffer.set_data", "b", (np.roll(rounded, seq, axis=0),)))
+        writer.flush()
+    writer.close()
+    size = path.stat().st_size
+    assert size > 40e6
+    with LogReader(path) as reader:
+        assert reader._map is not None
+        before = _resident_file_bytes()
+        for _ in reader.commands():
+            pass
+        grown = _resident_file_bytes() - before
+    assert grown < size / 4, f"{grown} bytes of the {size}-byte file stayed resident"
+
+
 def test_max_chunk_bytes_cuts_chunks(tmp_path: Path) -> None:
     cmds = points_scene(frames=20, n=2000)
     path = tmp_path / "c.gsplog"
