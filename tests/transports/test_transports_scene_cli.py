@@ -131,3 +131,22 @@ def test_a_node_holds_its_scene_to_max_scene_gib(tmp_path: Path) -> None:
     assert refused["state_hash"] != applied["state_hash"]
     assert any("Limits.max_scene_bytes" in line and "cannot apply" in line for line in bounded.lines)
     assert not any("max_scene_bytes" in line for line in unbounded.lines)
+
+
+def test_a_relay_holds_its_snapshot_scene_to_max_scene_gib(tmp_path: Path) -> None:
+    """A relay keeps the stream's scene to serve snapshots: bound to 0.0001 GiB, it refuses the
+    golden session's 264 000-byte scene and says why, rather than building it."""
+    session = Path(__file__).resolve().parents[1] / "sessions" / "golden" / "linked_v1_2.gsplog"
+    serve_port, relay_port = free_port_pair(), free_port_pair()
+    while abs(relay_port - serve_port) < 2:
+        relay_port = free_port_pair()
+    upstream, downstream = f"tcp://127.0.0.1:{serve_port}", f"tcp://127.0.0.1:{relay_port}"
+    relay = CliProcess("relay", "--sub", upstream, "--pub", downstream, "--max-scene-gib", "0.0001", "-v")
+    server = CliProcess("serve", str(session), "--bind", upstream, "--wait", "1", "--loop")
+    try:
+        relay.wait_for("Limits.max_scene_bytes", timeout=30)
+    finally:
+        for proc in (server, relay):
+            proc.stop()
+    refusals = [line for line in relay.lines if "Limits.max_scene_bytes" in line]
+    assert all("would hold" in line and "over the limit" in line for line in refusals), refusals
