@@ -50,7 +50,9 @@ typedef struct {
 } HotPath;
 
 /* Interned attribute names, made once at import. */
-static PyObject *str_uuid, *str_storage_exposed, *str_version, *str_get_count, *str_append;
+/* Buffer's own fields, read directly: its properties storage_exposed and version, and
+ * get_count(), are Python calls (about 0.25 us of the 2.4 us a small set_data costs the caller). */
+static PyObject *str_uuid, *str_exposed, *str_version, *str_count, *str_append;
 static PyObject *int_one, *int_unknown; /* 1 and -1 */
 
 static int
@@ -172,7 +174,7 @@ small_set_data(HotPath *self, long long t_ns, PyObject *target, PyObject *op, Py
         return room;
     }
     /* An exposed buffer is hashed instead (the general path does it). */
-    PyObject *exposed = PyObject_GetAttr(target, str_storage_exposed);
+    PyObject *exposed = PyObject_GetAttr(target, str_exposed);
     if (exposed == NULL) {
         return -1;
     }
@@ -196,7 +198,7 @@ small_set_data(HotPath *self, long long t_ns, PyObject *target, PyObject *op, Py
         goto done;
     }
     if (is_zero) {
-        items_count = PyObject_CallMethodNoArgs(target, str_get_count);
+        items_count = PyObject_GetAttr(target, str_count);
         if (items_count == NULL) {
             goto done;
         }
@@ -571,13 +573,13 @@ PyMODINIT_FUNC
 PyInit__hotpath(void)
 {
     str_uuid = PyUnicode_InternFromString("_uuid");
-    str_storage_exposed = PyUnicode_InternFromString("storage_exposed");
-    str_version = PyUnicode_InternFromString("version");
-    str_get_count = PyUnicode_InternFromString("get_count");
+    str_exposed = PyUnicode_InternFromString("_exposed");
+    str_version = PyUnicode_InternFromString("_version");
+    str_count = PyUnicode_InternFromString("_count");
     str_append = PyUnicode_InternFromString("append");
     int_one = PyLong_FromLong(1);
     int_unknown = PyLong_FromLong(-1);
-    if (!int_one || !int_unknown || !str_uuid || !str_storage_exposed || !str_version || !str_get_count || !str_append) {
+    if (!int_one || !int_unknown || !str_uuid || !str_exposed || !str_version || !str_count || !str_append) {
         return NULL;
     }
     if (PyType_Ready(&HotPathType) < 0) {

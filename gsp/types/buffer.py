@@ -111,6 +111,8 @@ class Buffer(Captured):
     and :attr:`storage_exposed` tells whether a writable view of the storage was ever handed out
     (:meth:`to_numpy`, :meth:`to_bytearray`); until then the contents change only through
     ``set_data``. :meth:`read_view` gives readers a view that does not expose the storage.
+    (The recorder's C hot path reads the fields behind them, ``_version``, ``_exposed`` and
+    ``_count``, directly: a property is a Python call on every recorded small write.)
     """
 
     # Class-level defaults: buffers made through __new__ (get_data) start the same way.
