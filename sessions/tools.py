@@ -372,8 +372,7 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
             if shift is None and last is not None:  # start past the end: just the final state
                 writer.seed(state.snapshot(last.seq, 0))
         except BaseException:
-            writer.close()
-            _remove_failed_output(os.fspath(dst))
+            _abandon(writer, os.fspath(dst))
             raise
         writer.close()
     return count
@@ -391,10 +390,11 @@ def _remap(value: Any, mapping: dict[str, str]) -> Any:
     return value
 
 
-def _remove_failed_output(dst: str) -> None:
-    """Remove what a tool that failed part way wrote: a valid log holding part of what was asked
-    for would pass for the whole. Only a regular file the tool made (a device, a FIFO or a link
-    it wrote through stays)."""
+def _abandon(writer: Any, dst: str) -> None:
+    """Close the writer of a tool that failed part way and remove what it wrote: a valid log
+    holding part of what was asked for would pass for the whole. Only a regular file goes (a
+    device, a FIFO or a link the tool wrote through stays)."""
+    writer.close()
     with contextlib.suppress(FileNotFoundError):
         if stat.S_ISREG(os.lstat(dst).st_mode):
             os.unlink(dst)
@@ -441,8 +441,7 @@ def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, g
                 next_seq, next_t = writer.last_seq + 1, writer.last_t_ns + gap_ns
     except BaseException:
         if writer is not None:
-            writer.close()
-            _remove_failed_output(os.fspath(dst))
+            _abandon(writer, os.fspath(dst))
         raise
     if writer is not None:
         writer.close()
