@@ -18,6 +18,7 @@ SceneState gives after applying every command (tests/sessions checks state hashe
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
 
@@ -25,7 +26,7 @@ from sessions.codec import Row
 from sessions.command import Command, Ref
 from sessions.limits import RECORDER_LIMITS
 
-__all__ = ["SceneLedger", "MATERIALISE_EVERY", "HOLD_MIN_BYTES", "LINK_MIN_BYTES"]
+__all__ = ["SceneLedger", "MATERIALISE_EVERY", "HOLD_MIN_BYTES", "LINK_MIN_BYTES", "ENV_NO_C_LEDGER", "use_ledger"]
 
 #: Payloads at least this big are counted as held (the recorder's pool recycles copies of 256 KiB
 #: and more: those must not be reused while a pending command references them).
@@ -40,6 +41,40 @@ _RECORD_FAMILIES = ("Renderer.", "Animator.", "ViewportEvents.")
 
 
 _OTHER, _SETTER, _SET_DATA, _RECORD_RENDER, _BUFFER_NEW, _IGNORED = range(6)
+
+#: Set to "1" to note every row in Python even when ``sessions._ledger`` is built.
+ENV_NO_C_LEDGER = "GSP_NO_C_LEDGER"
+
+
+def _load_ledger_c() -> Any:
+    if os.environ.get(ENV_NO_C_LEDGER, "") not in ("", "0"):
+        return None
+    try:
+        from sessions import _ledger
+    except ImportError:  # not built (no compiler at install time): Python notes every row
+        return None
+    return _ledger
+
+
+_ledger_c = _load_ledger_c()
+#: "c" when ledgers note plain setters and small writes with ``sessions._ledger``, "python" otherwise.
+LEDGER_BACKEND = "c" if _ledger_c is not None else "python"
+
+
+def use_ledger(backend: str) -> None:
+    """Note rows with ``"c"`` or ``"python"`` from every ledger's next :meth:`SceneLedger.append_rows`
+    on (tests and benchmarks run both in one process). ``ValueError`` for an unknown name; ``ImportError`` for ``"c"`` when the
+    extension is not built."""
+    global LEDGER_BACKEND, _ledger_c
+    if backend == "python":
+        _ledger_c = None
+    elif backend == "c":
+        from sessions import _ledger
+
+        _ledger_c = _ledger
+    else:
+        raise ValueError(f"unknown ledger backend {backend!r}: 'c' or 'python'")
+    LEDGER_BACKEND = backend
 
 
 def _classify(op: str) -> int:
@@ -92,6 +127,7 @@ class SceneLedger:
         self.deferred: set[str] = set()
         self._kinds: dict[str, int] = {}  # op -> how the ledger treats it (_classify)
         self._n = 0  # append counter: keys of _pending (keyframe commands share one seq)
+        self._c: Any = None  # sessions._ledger.Coalescer over the dicts above, made on first use
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -109,11 +145,39 @@ class SceneLedger:
     def append_rows(self, rows: list[Row]) -> None:
         """Note commands kept as ``(seq, t_ns, op, target, args, kwargs)`` rows, in order.
 
-        Plain setters (scalar arguments, no keywords), the bulk of small calls, are coalesced
-        inline; every other row takes :meth:`append_row`.
+        Plain setters (scalar arguments, no keywords), the bulk of small calls, and small
+        ``Buffer.set_data`` writes are coalesced inline (by ``sessions._ledger`` when it is used);
+        every other row takes :meth:`append_row`.
         """
         if self.failed is not None:
             return
+        coalescer = self._coalescer()
+        if coalescer is None:
+            self._coalesce(rows, 0, len(rows))
+        else:
+            # C notes what it can and stops at a row it leaves to Python: that one, then C again.
+            end = len(rows)
+            i = coalescer.take(self, rows, 0, HOLD_MIN_BYTES)
+            while i < end:
+                self._coalesce(rows, i, i + 1)
+                if self.failed is not None:
+                    return
+                i = coalescer.take(self, rows, i + 1, HOLD_MIN_BYTES)
+        if len(self._pending) > MATERIALISE_EVERY:
+            self.materialise()
+
+    def _coalescer(self) -> Any:
+        """This ledger's ``sessions._ledger.Coalescer`` over its own dicts, or None without C."""
+        module = _ledger_c
+        if module is None:
+            return None
+        if self._c is None:
+            self._c = module.Coalescer(self._kinds, self._latest, self._touched, self._pending, self._counts,
+                                       self._buffer_bytes, self.whole_writes, _SETTER, _SET_DATA)
+        return self._c
+
+    def _coalesce(self, rows: list[Row], start: int, stop: int) -> None:
+        """Note ``rows[start:stop]`` (the next row, if any, may replace the last at once)."""
         kinds = self._kinds
         latest = self._latest
         touched = self._touched
@@ -123,7 +187,8 @@ class SceneLedger:
         whole_writes = self.whole_writes
         plain = _PLAIN
         last = len(rows) - 1
-        for i, row in enumerate(rows):
+        for i in range(start, stop):
+            row = rows[i]
             op = row[2]
             kind = kinds.get(op)
             if kind is None:
@@ -180,8 +245,6 @@ class SceneLedger:
             self.append_row(row)
             if self.failed is not None:
                 return
-        if len(pending) > MATERIALISE_EVERY:
-            self.materialise()
 
     def append_row(self, row: Row) -> None:
         """Note one command row (see :meth:`append_rows`)."""

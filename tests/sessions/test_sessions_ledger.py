@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import example, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sessions_testkit import Script, final_hash, uid
 
@@ -81,14 +81,17 @@ def _session(ops: list[tuple[Any, ...]]) -> tuple[list[Any], list[int]]:
     return s.commands, snapshots
 
 
-@settings(max_examples=40, deadline=None)
+# ledger_backend is set once for all examples of a test: what the health check warns about is intended.
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=st.lists(_op, max_size=40))
 @example(ops=[("full", 3), ("partial", 3, 0, 1), ("full", 4), ("snapshot",), ("partial", 4, 2, 3)])
 @example(ops=[("vp", "x", 1), ("render",), ("vp", "x", 2), ("clear",), ("render",), ("newbuf",), ("newbuf",)])
 @example(ops=[("vp", "x", 1), ("vp", "x", 2), ("vp", "x", 3), ("full", 6), ("full", 6), ("full", 6), ("snapshot",),
               ("full", 6), ("repoint", "sizes", 6), ("full", 6), ("full", 5), ("partial", 6, 0, 2), ("full", 6)])
 @pytest.mark.parametrize("as_rows", [False, True])
-def test_keyframe_from_the_ledger_equals_replaying_every_command(ops: list[tuple[Any, ...]], as_rows: bool) -> None:
+def test_keyframe_from_the_ledger_equals_replaying_every_command(
+    ops: list[tuple[Any, ...]], as_rows: bool, ledger_backend: str
+) -> None:
     commands, snapshots = _session(ops)
     writer = LogWriter(None, keyframe_interval_s=1e9, keyframe_interval_bytes=1 << 40)
     done = 0
