@@ -10,8 +10,9 @@ Two kinds of small call: ``viewport.set_x(i)`` and ``buffer.set_data(<16 bytes>,
 - recorder, caller side: what the caller's thread spends per call while recording;
 - LogWriter alone: the same commands appended to ``sessions.LogWriter`` and closed, no recorder;
 - recorder, overall: calls made and the log closed on disk (target: >= 300 000/s), with the C
-  modules (``gsp._seam``, ``recorder._hotpath``, ``sessions._rows``) and, as the baseline of the
-  same run, with their Python twins only; each the median of ``--repeat`` alternated runs.
+  modules (``gsp._seam``, ``recorder._hotpath``, ``sessions._rows``, ``sessions._ledger``) and, as
+  the baseline of the same run, with their Python twins only; each the median of ``--repeat``
+  alternated runs.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from gsp import capture  # noqa: E402
 from gsp.core import Viewport  # noqa: E402
 from gsp.types import Buffer, BufferType  # noqa: E402
 from recorder import hotpath  # noqa: E402
-from sessions import codec  # noqa: E402
+from sessions import codec, ledger  # noqa: E402
 from sessions.command import Command  # noqa: E402
 from sessions.writer import LogWriter  # noqa: E402
 
@@ -43,6 +44,7 @@ WHITE = bytearray([255, 255, 255, 255])
 # The C modules as this process found them (built, and not switched off by their variables).
 _C_ROWS = codec.ROWS_BACKEND == "c"
 _C_HOTPATH = hotpath.load() is not None
+_C_LEDGER = ledger.LEDGER_BACKEND == "c"
 
 
 class _Noop:
@@ -78,6 +80,7 @@ def _recorded(kind: str, n: int, path: str, paths: str) -> tuple[float, float]:
     saved = os.environ.get(hotpath.ENV_NO_C_HOTPATH)
     os.environ[hotpath.ENV_NO_C_HOTPATH] = "" if paths == "c" and _C_HOTPATH else "1"
     codec.use_rows("c" if paths == "c" and _C_ROWS else "python")
+    ledger.use_ledger("c" if paths == "c" and _C_LEDGER else "python")
     capture.use_seam("python" if paths == "python" else None)
     try:
         rec = recorder.Recorder(path, max_queue_commands=n + 10)
@@ -96,6 +99,8 @@ def _recorded(kind: str, n: int, path: str, paths: str) -> tuple[float, float]:
             os.environ[hotpath.ENV_NO_C_HOTPATH] = saved
         if _C_ROWS:
             codec.use_rows("c")
+        if _C_LEDGER:
+            ledger.use_ledger("c")
         capture.use_seam(None)
     return n / caller, n / overall
 
@@ -143,7 +148,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--repeat", type=int, default=3, help="alternated recordings per path (median)")
     args = parser.parse_args(argv)
     c_modules = (f"gsp._seam {capture.seam_backend()}, recorder._hotpath {'on' if _C_HOTPATH else 'off'}, "
-                 f"sessions._rows {'on' if _C_ROWS else 'off'}")
+                 f"sessions._rows {'on' if _C_ROWS else 'off'}, sessions._ledger {'on' if _C_LEDGER else 'off'}")
     print(f"C modules: {c_modules}")
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
