@@ -4,6 +4,8 @@
 
 - 10 000 small calls (``viewport.set_x``) recorded, log closed: compare with the same calls
   observed by a do-nothing observer (the capture seam's own cost);
+- the writer's keyframe ledger noting 20 000 small whole writes (16 bytes), its rows in Python
+  and in C (``sessions._ledger``);
 - one frame of a 1M-point animation (``set_data`` of 12 MB + render) recorded and flushed to
   disk, against ``lz4.block.compress`` of the same bytes.
 
@@ -26,6 +28,7 @@ from recorder_common import animation_frames, points_scene  # noqa: E402
 import recorder  # noqa: E402
 from gsp import capture  # noqa: E402
 from gsp.core import Viewport  # noqa: E402
+from sessions import ledger  # noqa: E402
 
 WHITE = bytearray([255, 255, 255, 255])
 SMALL = 10_000
@@ -57,6 +60,26 @@ def test_small_calls_recorded(benchmark: Any, tmp_path: Path) -> None:
                 vp.set_x(i)
 
     benchmark.pedantic(run, rounds=5, iterations=1)
+
+
+@pytest.mark.parametrize("backend", ["python", "c"])
+@pytest.mark.benchmark(group="recorder-ledger-rows")
+def test_ledger_rows(benchmark: Any, backend: str) -> None:
+    uuid = "b" * 32
+    rows = [(i + 2, i, "Buffer.set_data", uuid, (bytes(16), 0, 1), {}) for i in range(SMALL * 2)]
+    default = ledger.LEDGER_BACKEND
+    ledger.use_ledger(backend)  # ImportError where sessions._ledger is not built
+
+    def note_all() -> None:
+        scene = ledger.SceneLedger()
+        scene.append_row((1, 0, "Buffer.new", uuid, (1, 3), {}))
+        for start in range(0, len(rows), 512):  # the recorder's batches
+            scene.append_rows(rows[start:start + 512])
+
+    try:
+        benchmark(note_all)
+    finally:
+        ledger.use_ledger(default)
 
 
 @pytest.fixture(scope="module")

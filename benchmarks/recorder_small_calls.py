@@ -13,6 +13,10 @@ Two kinds of small call: ``viewport.set_x(i)`` and ``buffer.set_data(<16 bytes>,
   modules (``gsp._seam``, ``recorder._hotpath``, ``sessions._rows``, ``sessions._ledger``) and, as
   the baseline of the same run, with their Python twins only; each the median of ``--repeat``
   alternated runs.
+
+``--ledger-pairs N`` prints, instead, N recordings with the keyframe ledger's rows noted in
+Python and N in C (``sessions._ledger``), in turn, every other C module on: the A/B of that
+module alone.
 """
 
 from __future__ import annotations
@@ -142,11 +146,48 @@ def measure(kind: str, n: int, tmp: str, repeat: int = 3) -> dict[str, float]:
     return out
 
 
+def ledger_pairs(kind: str, n: int, tmp: str, pairs: int) -> tuple[list[float], list[float]]:
+    """Overall calls/s of ``pairs`` recordings with the ledger's rows in Python and in C, in turn."""
+    runs: dict[str, list[float]] = {"python": [], "c": []}
+    try:
+        for _ in range(pairs):
+            for backend in ("python", "c"):
+                ledger.use_ledger(backend)
+                rec = recorder.Recorder(os.path.join(tmp, f"{kind}-ledger.gsplog"), max_queue_commands=n + 10)
+                rec.start()
+                run = _loop(kind, n)
+                rec.flush()
+                start = time.perf_counter()
+                run()
+                rec.stop()
+                runs[backend].append(n / (time.perf_counter() - start))
+    finally:
+        ledger.use_ledger("c" if _C_LEDGER else "python")
+    return runs["python"], runs["c"]
+
+
+def _print_ledger_pairs(calls: int, pairs: int) -> None:
+    if not _C_LEDGER:
+        raise SystemExit("sessions._ledger is not built or GSP_NO_C_LEDGER is set: nothing to compare")
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in ("set_x", "set_data16"):
+            python, c = ledger_pairs(kind, calls, tmp, pairs)
+            ratio = statistics.median(a / b for a, b in zip(c, python, strict=True))
+            print(f"{kind:10s} calls/s, ledger rows in Python: median {statistics.median(python):,.0f} "
+                  f"({min(python):,.0f}-{max(python):,.0f}); in C: median {statistics.median(c):,.0f} "
+                  f"({min(c):,.0f}-{max(c):,.0f}); C / Python, median of pairs {ratio:.2f}")
+
+
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3, help="alternated recordings per path (median)")
+    parser.add_argument("--ledger-pairs", type=int, default=0, metavar="N",
+                        help="only the A/B of sessions._ledger: N recordings on each path, in turn")
     args = parser.parse_args(argv)
+    if args.ledger_pairs:
+        _print_ledger_pairs(args.calls, args.ledger_pairs)
+        return {}
     c_modules = (f"gsp._seam {capture.seam_backend()}, recorder._hotpath {'on' if _C_HOTPATH else 'off'}, "
                  f"sessions._rows {'on' if _C_ROWS else 'off'}, sessions._ledger {'on' if _C_LEDGER else 'off'}")
     print(f"C modules: {c_modules}")
