@@ -62,9 +62,9 @@ LEDGER_BACKEND = "c" if _ledger_c is not None else "python"
 
 
 def use_ledger(backend: str) -> None:
-    """Note rows with ``"c"`` or ``"python"`` from every ledger's next :meth:`SceneLedger.append_rows`
-    on (tests and benchmarks run both in one process). ``ValueError`` for an unknown name; ``ImportError`` for ``"c"`` when the
-    extension is not built."""
+    """Note rows with ``"c"`` or ``"python"`` from every ledger's next
+    :meth:`SceneLedger.append_rows` on (tests and benchmarks run both in one process).
+    ``ValueError`` for an unknown name; ``ImportError`` for ``"c"`` when the extension is not built."""
     global LEDGER_BACKEND, _ledger_c
     if backend == "python":
         _ledger_c = None
@@ -152,7 +152,7 @@ class SceneLedger:
         if self.failed is not None:
             return
         coalescer = self._coalescer()
-        if coalescer is None:
+        if coalescer is None or type(rows) is not list:  # C reads a list's items directly
             self._coalesce(rows, 0, len(rows))
         else:
             # C notes what it can and stops at a row it leaves to Python: that one, then C again.

@@ -166,3 +166,11 @@ def test_the_variable_keeps_c_out_and_use_ledger_checks_its_name(ledger_c: Any) 
         assert done.stdout.strip() == expected
     with pytest.raises(ValueError, match="unknown ledger backend 'rust'"):
         ledger_module.use_ledger("rust")
+
+
+def test_rows_of_any_sequence_are_noted_the_same(ledger_backend: str) -> None:
+    rows = [(1, 0, "Viewport.set_x", TARGETS[0], (1,), {}), (2, 0, "Viewport.set_y", TARGETS[0], (2,), {})]
+    as_list, as_tuple = SceneLedger(), SceneLedger()
+    as_list.append_rows(rows)
+    as_tuple.append_rows(tuple(rows))  # type: ignore[arg-type]
+    assert _state(as_tuple) == _state(as_list) and as_list._n == 2
