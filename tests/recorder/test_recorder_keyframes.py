@@ -1,0 +1,60 @@
+"""Keyframes of a recording made of small calls equal the state replayed up to them, whichever
+path the writer's ledger notes the rows on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rec_support import make_scene
+
+import recorder
+from sessions import LogReader, SceneState
+from sessions import ledger as ledger_module
+
+
+@pytest.fixture(params=["python", "c"])
+def ledger_backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    default = ledger_module.LEDGER_BACKEND
+    ledger_module.use_ledger(request.param)  # ImportError for "c" where sessions._ledger is not built
+    yield request.param
+    ledger_module.use_ledger(default)
+
+
+def test_keyframes_of_small_calls_equal_the_replayed_state(tmp_path: Path, ledger_backend: str) -> None:
+    path = tmp_path / "small.gsplog"
+    n = 64  # 768 bytes a whole write: under 1 KiB, the size the writer batches as rows
+    options = {"keyframe_interval_s": 1e9, "keyframe_interval_bytes": 1}  # a keyframe after every chunk
+    rng = np.random.default_rng(7)
+    with recorder.record(path, flush_interval_s=0.001, writer_options=options) as rec:
+        scene = make_scene(n)
+        sizes = scene.points.get_sizes()
+        for frame in range(40):
+            for i in range(int(rng.integers(1, 60))):  # runs of the same setter, then another
+                scene.viewport.set_x(int(rng.integers(0, 10)))
+                if i % 7 == 0:
+                    scene.viewport.set_width(int(rng.integers(10, 64)))
+            for _ in range(int(rng.integers(1, 30))):  # small whole writes, then partial ones
+                scene.positions.set_data(bytearray(rng.random((n, 3), dtype=np.float32).tobytes()), 0, n)
+            at = 0 if frame % 3 == 0 else int(rng.integers(1, n - 2))  # from 0: not a whole write either
+            scene.positions.set_data(bytearray(rng.random((2, 3), dtype=np.float32).tobytes()), at, 2)
+            sizes.set_data(bytearray(np.full(n, frame + 1.0, np.float32).tobytes()), 0, n)
+            scene.render()
+            rec.flush()
+    with LogReader(path) as reader:
+        keyframes = list(reader.index.keyframes)
+        assert len(keyframes) >= 10
+        commands = list(reader.commands())
+        for number in keyframes:
+            from_keyframe = SceneState()
+            for cmd in reader.keyframe_commands(number):
+                from_keyframe.apply(cmd)
+            seq = reader.index.entries[number].seq_last
+            replayed = SceneState()
+            for cmd in commands:
+                if cmd.seq > seq:
+                    break
+                replayed.apply(cmd)
+            assert from_keyframe.state_hash() == replayed.state_hash(), f"keyframe {number} (seq {seq})"
