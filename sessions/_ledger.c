@@ -165,6 +165,22 @@ done:
     return status;
 }
 
+/* Row `row`, numbered n, becomes the pending command of `key` (a new reference, stolen; NULL
+ * after a failed build), replacing the one before it where nothing touched the target since. */
+static int
+note_replacing(Coalescer *self, PyObject *key, PyObject *target, int missing_ok, long long n, PyObject *row)
+{
+    if (key == NULL) {
+        return ROW_ERROR;
+    }
+    int status = ROW_ERROR;
+    if (drop_replaced(self, key, target, missing_ok) == 0 && note_pending(self, n, row, target, key) == 0) {
+        status = ROW_TAKEN;
+    }
+    Py_DECREF(key);
+    return status;
+}
+
 /* A plain setter: `setter_key = (target, op, len(args))`, replacing its previous pending call. */
 static int
 take_setter(Coalescer *self, PyObject *rows, Py_ssize_t i, PyObject *row, Counters *counters)
@@ -182,16 +198,7 @@ take_setter(Coalescer *self, PyObject *rows, Py_ssize_t i, PyObject *row, Counte
         return same > 0 ? ROW_TAKEN : ROW_LEFT;
     }
     counters->n += 1;
-    PyObject *key = Py_BuildValue("(OOn)", target, op, nargs);
-    if (key == NULL) {
-        return ROW_ERROR;
-    }
-    int status = ROW_ERROR;
-    if (drop_replaced(self, key, target, 0) == 0 && note_pending(self, counters->n, row, target, key) == 0) {
-        status = ROW_TAKEN;
-    }
-    Py_DECREF(key);
-    return status;
+    return note_replacing(self, Py_BuildValue("(OOn)", target, op, nargs), target, 0, counters->n, row);
 }
 
 /* `args[1] == 0 and args[2] == counts.get(target, -1)` for an exact-int offset: 1, 0, or -1 to
@@ -295,16 +302,7 @@ take_set_data(Coalescer *self, PyObject *rows, Py_ssize_t i, PyObject *row, Py_s
         return ROW_ERROR;
     }
     counters->scene_bytes += (long long)size - before_size;
-    PyObject *key = PyTuple_Pack(2, target, op);
-    if (key == NULL) {
-        return ROW_ERROR;
-    }
-    int status = ROW_ERROR;
-    if (drop_replaced(self, key, target, 1) == 0 && note_pending(self, counters->n, row, target, key) == 0) {
-        status = ROW_TAKEN;
-    }
-    Py_DECREF(key);
-    return status;
+    return note_replacing(self, PyTuple_Pack(2, target, op), target, 1, counters->n, row);
 }
 
 static int
@@ -374,6 +372,10 @@ Coalescer_take(Coalescer *self, PyObject *const *argv, Py_ssize_t nargs)
     if (nargs != 4) {
         PyErr_Format(PyExc_TypeError, "take() takes 4 arguments (ledger, rows, start, hold_min_bytes), %zd given",
                      nargs);
+        return NULL;
+    }
+    if (self->kinds == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Coalescer.take() before __init__");
         return NULL;
     }
     PyObject *ledger = argv[0], *rows = argv[1];
@@ -478,18 +480,8 @@ Coalescer_dealloc(Coalescer *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *
-Coalescer_take_unready(Coalescer *self, PyObject *const *argv, Py_ssize_t nargs)
-{
-    if (self->kinds == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "Coalescer.take() before __init__");
-        return NULL;
-    }
-    return Coalescer_take(self, argv, nargs);
-}
-
 static PyMethodDef Coalescer_methods[] = {
-    {"take", (PyCFunction)(void (*)(void))Coalescer_take_unready, METH_FASTCALL,
+    {"take", (PyCFunction)(void (*)(void))Coalescer_take, METH_FASTCALL,
      "take(ledger, rows, start, hold_min_bytes) -> index of the first row left to Python, or len(rows)."},
     {NULL, NULL, 0, NULL},
 };
