@@ -79,23 +79,29 @@ def _timed(fn: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
+def _record_once(kind: str, n: int, path: str) -> tuple[float, float]:
+    """(caller-thread calls/s, overall calls/s) of one recording, on the paths switched on now."""
+    rec = recorder.Recorder(path, max_queue_commands=n + 10)
+    rec.start()
+    run = _loop(kind, n)
+    rec.flush()
+    start = time.perf_counter()
+    run()
+    caller = time.perf_counter() - start
+    rec.stop()
+    overall = time.perf_counter() - start
+    return n / caller, n / overall
+
+
 def _recorded(kind: str, n: int, path: str, paths: str) -> tuple[float, float]:
-    """(caller-thread calls/s, overall calls/s) of one recording on the C or the Python paths."""
+    """:func:`_record_once` on the C or the Python paths."""
     saved = os.environ.get(hotpath.ENV_NO_C_HOTPATH)
     os.environ[hotpath.ENV_NO_C_HOTPATH] = "" if paths == "c" and _C_HOTPATH else "1"
     codec.use_rows("c" if paths == "c" and _C_ROWS else "python")
     ledger.use_ledger("c" if paths == "c" and _C_LEDGER else "python")
     capture.use_seam("python" if paths == "python" else None)
     try:
-        rec = recorder.Recorder(path, max_queue_commands=n + 10)
-        rec.start()
-        run = _loop(kind, n)
-        rec.flush()
-        start = time.perf_counter()
-        run()
-        caller = time.perf_counter() - start
-        rec.stop()
-        overall = time.perf_counter() - start
+        return _record_once(kind, n, path)
     finally:
         if saved is None:
             os.environ.pop(hotpath.ENV_NO_C_HOTPATH, None)
@@ -106,7 +112,6 @@ def _recorded(kind: str, n: int, path: str, paths: str) -> tuple[float, float]:
         if _C_LEDGER:
             ledger.use_ledger("c")
         capture.use_seam(None)
-    return n / caller, n / overall
 
 
 def measure(kind: str, n: int, tmp: str, repeat: int = 3) -> dict[str, float]:
@@ -153,14 +158,7 @@ def ledger_pairs(kind: str, n: int, tmp: str, pairs: int) -> tuple[list[float], 
         for _ in range(pairs):
             for backend in ("python", "c"):
                 ledger.use_ledger(backend)
-                rec = recorder.Recorder(os.path.join(tmp, f"{kind}-ledger.gsplog"), max_queue_commands=n + 10)
-                rec.start()
-                run = _loop(kind, n)
-                rec.flush()
-                start = time.perf_counter()
-                run()
-                rec.stop()
-                runs[backend].append(n / (time.perf_counter() - start))
+                runs[backend].append(_record_once(kind, n, os.path.join(tmp, f"{kind}-ledger.gsplog"))[1])
     finally:
         ledger.use_ledger("c" if _C_LEDGER else "python")
     return runs["python"], runs["c"]
