@@ -2,7 +2,9 @@
 
 Backends are found through the ``gsp.renderers`` entry-point group: each entry point names a
 zero-argument ``register()`` function that calls :meth:`RendererRegistry.register_renderer`.
-An entry point is loaded only when its name is asked for and not registered yet.
+An entry point is loaded only when its name is asked for and not registered yet. The backends
+that ship with gsplog (:data:`BUILTIN_BACKENDS`) are offered under the same names when no
+installed distribution declares them: a source checkout on ``PYTHONPATH`` has no entry points.
 """
 
 from __future__ import annotations
@@ -17,9 +19,17 @@ from gsp.types.animator_base import AnimatorBase
 from gsp.types.renderer_base import RendererBase
 from gsp.types.viewport_events_base import ViewportEventsBase
 
-__all__ = ["RendererRegistry", "RendererEntry", "ENTRY_POINT_GROUP"]
+__all__ = ["RendererRegistry", "RendererEntry", "ENTRY_POINT_GROUP", "BUILTIN_BACKENDS"]
 
 ENTRY_POINT_GROUP = "gsp.renderers"
+
+#: name -> register function of each backend shipped with gsplog (pyproject.toml declares the
+#: same entry points; an installed distribution's entry point of the same name comes first).
+BUILTIN_BACKENDS = {
+    "matplotlib": "player.backends.matplotlib:register",
+    "datoviz": "player.backends.datoviz:register",
+    "null": "player.backends.null:register",
+}
 
 
 @dataclass(frozen=True)
@@ -134,4 +144,8 @@ class RendererRegistry:
 
 
 def _entry_points() -> list[EntryPoint]:
-    return list(entry_points(group=ENTRY_POINT_GROUP))
+    """The installed entry points of the group, then the built-in backends none of them names."""
+    found = list(entry_points(group=ENTRY_POINT_GROUP))
+    names = {ep.name for ep in found}
+    return found + [EntryPoint(name, value, ENTRY_POINT_GROUP) for name, value in BUILTIN_BACKENDS.items()
+                    if name not in names]

@@ -115,6 +115,30 @@ def test_entry_point_discovery_is_lazy(tmp_path: Path) -> None:
     assert out.stdout.split("\n")[:2] == ["False", "DemoRenderer True"]
 
 
+def test_builtin_backends_are_found_without_installed_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A source checkout on PYTHONPATH has no distribution metadata: no entry points at all.
+    from gsp.utils import renderer_registry
+
+    monkeypatch.setattr(renderer_registry, "entry_points", lambda group: [])
+    monkeypatch.setattr(RendererRegistry, "_entries", {})  # nothing registered yet in this "process"
+    assert RendererRegistry.get_renderer_names() == ["datoviz", "matplotlib", "null"]
+    canvas, _ = canvas_and_viewport()
+    renderer = RendererRegistry.create_renderer("null", canvas)
+    assert type(renderer).__module__ == "player.backends.null"
+    with pytest.raises(ValueError, match="unknown renderer 'nope'"):
+        RendererRegistry.create_renderer("nope", canvas)
+
+
+def test_builtin_backends_match_the_declared_entry_points() -> None:
+    import tomllib
+
+    from gsp.utils.renderer_registry import BUILTIN_BACKENDS
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    declared = tomllib.loads(pyproject.read_text())["project"]["entry-points"]["gsp.renderers"]
+    assert declared == BUILTIN_BACKENDS
+
+
 def test_headless_settings_from_configure_env_and_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GSP_ANIMATOR_FRAMES", raising=False)
     monkeypatch.delenv("GSP_ANIMATOR_FPS", raising=False)
