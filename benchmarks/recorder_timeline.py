@@ -3,8 +3,8 @@
     python benchmarks/recorder_timeline.py [--points 1000000] [--frames 12] [--runs 3]
 
 A diagnostic, not a benchmark with a target: it records the animation of
-``recorder_throughput.py`` and wraps, for the last of ``--runs`` recordings, the steps a frame
-goes through with ``time.perf_counter`` (the recording is ``recorder_throughput.run_ours``):
+``recorder_throughput.py`` ``--runs`` times and wraps the steps a frame goes through with
+``time.perf_counter`` (the recording is ``recorder_throughput.run_ours``):
 
 - ``set_data``: the user's ``Buffer.set_data`` (caller's thread), recorder included;
 - ``new storage``: inside it, a copy on write into a storage the buffer had to allocate (all its
@@ -12,8 +12,10 @@ goes through with ``time.perf_counter`` (the recording is ``recorder_throughput.
 - ``checksum``: xxh3 of a chunk's payload (writer thread), which ends the chunk's encoding;
 - ``writev``: the chunk written into the file (file-writes thread).
 
-It prints each step over 0.2 ms as a line (start, end and length in ms from the first frame),
-then the total per step and the span of the recording. The wrapping costs a few microseconds a
+It prints, for each run, its span and each step's total and longest single call (runs swing
+on a VM whose memory the host takes back: see benchmarks/README.md, sixteenth pass); then, for
+the last run, each step over 0.2 ms as a line (start, end and length in ms from the first
+frame) and the total per step. The wrapping costs a few microseconds a
 step. The seventh pass found the fresh storages and the writer's 5 ms poll this way
 (benchmarks/README.md).
 """
@@ -73,11 +75,14 @@ def instrument(events: list[Event]) -> Callable[[], None]:
     return restore
 
 
+STEPS = ("set_data", "new storage", "loan wait", "checksum", "writev")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--frames", type=int, default=12)
-    parser.add_argument("--runs", type=int, default=3, help="recordings; the last one is shown")
+    parser.add_argument("--runs", type=int, default=3, help="recordings; the last one is shown step by step")
     args = parser.parse_args(argv)
     frames = list(animation_frames(args.points, args.frames))
     megabytes = sum(f.nbytes for f in frames) / 1e6
@@ -86,28 +91,31 @@ def main(argv: list[str] | None = None) -> None:
         path = os.path.join(tmp, "timeline.gsplog")
         for run in range(args.runs):
             os.sync()
-            last = run == args.runs - 1
-            restore = instrument(events) if last else None
+            events = []
+            restore = instrument(events)
             try:
                 elapsed = run_ours(frames, path)
             finally:
-                if restore is not None:
-                    restore()
-            print(f"run {run + 1}: {megabytes / elapsed:.0f} MB/s{'  (timeline below)' if last else ''}")
-    first = run_ours.start  # type: ignore[attr-defined]  # the last run's first frame
+                restore()
+            first = run_ours.start  # type: ignore[attr-defined]  # this run's first frame
+            totals: dict[str, float] = defaultdict(float)
+            longest: dict[str, float] = defaultdict(float)
+            counts: dict[str, int] = defaultdict(int)
+            for step, _, start, end in events:
+                if end >= first:
+                    totals[step] += end - start
+                    longest[step] = max(longest[step], end - start)
+                    counts[step] += 1
+            steps = ", ".join(f"{step} {totals[step] * 1e3:.1f} (longest {longest[step] * 1e3:.1f})"
+                              for step in STEPS if counts[step])
+            print(f"run {run + 1}: {megabytes / elapsed:.0f} MB/s, {elapsed * 1e3:.1f} ms; ms in all: {steps}")
     shown = [e for e in events if e[3] - e[2] > 2e-4 and e[3] >= first]
     print(f"{'step':12} {'thread':22} {'start':>8} {'end':>8} {'ms':>6}")
     for step, thread, start, end in sorted(shown, key=lambda e: e[2]):
         print(f"{step:12} {thread[:22]:22} {(start - first) * 1e3:8.2f} {(end - first) * 1e3:8.2f} "
               f"{(end - start) * 1e3:6.2f}")
-    totals: dict[str, float] = defaultdict(float)
-    counts: dict[str, int] = defaultdict(int)
-    for step, _, start, end in events:
-        if end >= first:
-            totals[step] += end - start
-            counts[step] += 1
     print(f"first frame to the log closed: {elapsed * 1e3:.1f} ms for {args.frames} frames")
-    for step in ("set_data", "new storage", "loan wait", "checksum", "writev"):
+    for step in STEPS:
         print(f"  {step:12} {counts[step]:4d} x, {totals[step] * 1e3:7.1f} ms in all")
 
 
