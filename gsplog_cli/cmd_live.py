@@ -236,14 +236,17 @@ def _make_consumer(backend: str | None, output: str | None,
 
 
 def _apply_only(state: Any, commands: Iterator[Any]) -> dict[str, Any]:
-    count = 0
+    from sessions.index import RENDER_OP
+
+    count = frames = 0
     for command in commands:
         try:
             state.apply(command)
         except Exception as error:  # a bad command must not stop a long-running node
             log.error("cannot apply seq %d %s: %s", command.seq, command.op, error)
         count += 1
-    return {"commands": count, "frames": 0, "state_hash": state.state_hash()}
+        frames += command.op == RENDER_OP  # frames received, as a rendering node counts those it drew
+    return {"commands": count, "frames": frames, "state_hash": state.state_hash()}
 
 
 def _render(backend: str, output: str | None, limits: Limits, commands: Iterator[Any]) -> dict[str, Any]:
