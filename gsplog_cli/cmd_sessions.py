@@ -192,7 +192,11 @@ def trim(log: str, output: str | None, output_option: str | None, start: Any, st
 @click.argument("logs", nargs=-1, required=True, type=_PATH)
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="The concatenated log.")
 def cat(logs: tuple[str, ...], output: str) -> None:
-    """Concatenate LOGS into OUTPUT, each session's seq and time following the previous one's."""
+    """Concatenate LOGS into OUTPUT, each session's seq and time following the previous one's.
+
+    Logs cut by `gsp trim` may be joined: the scene each one opens with is written as plain
+    commands, so every part replays the frames it held.
+    """
     from sessions import tools
 
     with _log_errors(), _progress(None, "cmd", "cat") as bar:

@@ -25,10 +25,11 @@ from sessions.codec import UnknownValue
 from sessions.command import Command, Ref, linked_data
 from sessions.errors import LogFormatError
 from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, header_size_hint
-from sessions.index import summarize_commands
+from sessions.index import RENDER_OP, summarize_commands
 from sessions.ledger import LINK_MIN_BYTES
 from sessions.limits import DEFAULT_LIMITS, Limits
 from sessions.reader import LogReader, Position, find_next_chunk
+from sessions.scene import KEYFRAME_OP
 from sessions.sinks import FileSink
 
 __all__ = ["info", "dump", "to_json_value", "VerifyReport", "verify", "repair", "trim", "cat"]
@@ -405,8 +406,12 @@ def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, g
     """Concatenate sessions into ``dst``; each one's seq/time continue after the previous one's.
 
     A later session that re-creates objects under UUIDs already used (e.g. recorded twice with
-    deterministic UUIDs) gets fresh UUIDs for them, so both scenes replay as recorded.
-    Returns the number of commands written.
+    deterministic UUIDs) gets fresh UUIDs for them, so both scenes replay as recorded. A session
+    that opens with a snapshot (a ``gsp trim`` output) has it written as plain commands, one seq
+    each, less its ``Scene.keyframe`` reset (the scenes before it stay, as they do for a session
+    that starts from nothing) and its record of the last render before the cut (a replay never
+    draws it: it is state, and as a plain command it would become a frame). Returns the number
+    of commands written.
     """
     if not sources:
         raise ValueError("cat: no input logs")
@@ -423,9 +428,17 @@ def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, g
                 seq_shift = t_shift = None
                 mapping: dict[str, str] = {}
                 targets: set[str] = set()
+                snapshot_seq = -1  # the commands of a snapshot share its Scene.keyframe's seq
                 for cmd in reader.commands():
+                    if cmd.op == KEYFRAME_OP:
+                        snapshot_seq = cmd.seq
+                        continue
+                    if cmd.op == RENDER_OP and cmd.seq <= snapshot_seq:
+                        continue
                     if seq_shift is None or t_shift is None:
                         seq_shift, t_shift = next_seq - cmd.seq, next_t - cmd.t_ns
+                    elif cmd.seq + seq_shift <= writer.last_seq:  # in a snapshot: one seq each
+                        seq_shift = writer.last_seq + 1 - cmd.seq
                     if cmd.method == "new" and cmd.target in used and cmd.target not in mapping:
                         mapping[cmd.target] = str(uuid_module.uuid5(uuid_module.NAMESPACE_URL, f"gsplog-cat:{len(used)}:{cmd.target}"))
                     target = mapping.get(cmd.target, cmd.target)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import imageio.v3 as iio3
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -211,3 +212,33 @@ def test_live_tcp_source(tmp_path: Path) -> None:
     last = iio3.imread(result.outputs[-1])
     cols = red_columns(last)
     assert cols.size and abs((cols[0] + cols[-1]) / 2 - 72) <= 2  # the disc at x = 0.8 NDC
+
+
+def test_cat_of_trimmed_parts_replays_the_frames_of_each_part(tmp_path: Path) -> None:
+    """`gsp cat` of a session and cut-outs of it (each opening with a snapshot) draws, frame by
+    frame, what the parts drew in the original."""
+    from gsplog_cli.main import cli
+
+    original = record_moving_disc(tmp_path / "disc.gsplog", 10)
+    assert original is not None
+
+    def gsp(*args: str) -> None:
+        result = CliRunner().invoke(cli, list(args))
+        assert result.exit_code == 0, result.output
+
+    def frames_of(log: Path) -> list[np.ndarray]:
+        folder = tmp_path / f"{log.stem}_frames"
+        replay(log, "matplotlib", str(folder) + "/")
+        return [iio3.imread(png) for png in sorted(folder.glob("*.png"))]
+
+    gsp("trim", "--from", "#2", "--to", "#4", str(original), "-o", str(tmp_path / "early.gsplog"))
+    gsp("trim", "--from", "#7", "--to", "#10", str(original), "-o", str(tmp_path / "late.gsplog"))
+    drawn = frames_of(original)
+    assert len(drawn) == 10 and len({red_columns(f).mean() for f in drawn}) == 10  # the disc moves
+    # trim's --to stops before that frame: early holds frames 2-3, late frames 7-9
+    for names, expected in ((["disc", "late"], drawn + drawn[6:9]), (["early", "late"], drawn[1:3] + drawn[6:9])):
+        joined = tmp_path / ("_".join(names) + ".gsplog")
+        gsp("cat", *[str(tmp_path / f"{name}.gsplog") for name in names], "-o", str(joined))
+        got = frames_of(joined)
+        assert len(got) == len(expected)
+        assert all(np.array_equal(a, b) for a, b in zip(got, expected))

@@ -131,6 +131,36 @@ def test_cat_shifts_the_second_session_and_separates_reused_uuids(tmp_path: Path
     assert len(state.objects) == 2 * 7 and len(state.records) == 2
 
 
+def test_cat_of_trimmed_logs_numbers_each_snapshot_command(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
+    """A trimmed log opens with a snapshot whose commands share one seq: cat gives each its own
+    and drops the snapshot's scene reset and render record (tests/player checks the pictures)."""
+    from sessions.scene import KEYFRAME_OP
+
+    path, _ = log
+    early, late = tmp_path / "early.gsplog", tmp_path / "late.gsplog"
+    assert run("trim", "--from", "#2", "--to", "#5", str(path), str(early))[0] == 0
+    assert run("trim", "--from", "#7", "--to", "#10", str(path), str(late))[0] == 0
+    with LogReader(late) as reader:
+        late_commands = list(reader.commands())
+    assert late_commands[0].op == KEYFRAME_OP and late_commands[1].seq == late_commands[0].seq  # shared seq
+    for parts in ([path, late], [early, late], [late, path]):
+        joined = tmp_path / ("_".join(p.stem for p in parts) + ".gsplog")
+        code, out = run("cat", *map(str, parts), "-o", str(joined))
+        assert code == 0, out
+        assert run("verify", str(joined))[0] == 0
+        with LogReader(joined) as reader:
+            got = list(reader.commands())
+            frames = reader.index.total_frames
+        assert [c.seq for c in got] == list(range(1, len(got) + 1))
+        assert all(x.t_ns <= y.t_ns for x, y in zip(got, got[1:]))
+        assert KEYFRAME_OP not in {c.op for c in got}
+        expected_frames = 0
+        for part in parts:
+            with LogReader(part) as reader:
+                expected_frames += reader.index.total_frames
+        assert frames == expected_frames == sum(c.op == "Renderer.render" for c in got)
+
+
 def test_trim_and_repair_take_the_output_as_argument_or_option(log: tuple[Path, list[Command]],
                                                                 tmp_path: Path) -> None:
     path, _ = log
