@@ -5,8 +5,11 @@ straight from the page cache: reading them into a buffer first was one more pass
 stored byte (a recorded session read whole, 2-core VM: 25.2 -> 19.6 ms). The map is only for
 files that are done: a recorder truncates its file after a failed write, and a mapped page past
 the end of a file kills the process that touches it (SIGBUS); gsplog never cuts a complete file
-(a new recording to the same path replaces it), but another program might (``cp`` over it):
-``GSP_NO_MMAP=1`` (read at import) reads every chunk with ``read``. Stored (uncompressed) chunks
+(a new recording to the same path replaces it), but another program might (``cp`` over it). The
+file's size is checked before each chunk is taken from the map: a file cut since then is
+unmapped and the chunk read, which reports it cut short (a cut during that one chunk's decoding
+still kills the process). ``GSP_NO_MMAP=1`` (read at import) reads every chunk with ``read``.
+Stored (uncompressed) chunks
 are still copied, so no decoded array refers to the map, and the pages of decoded chunks leave
 the process every :data:`DROP_MAPPED_EVERY` bytes (``MADV_DONTNEED``; they stay in the page
 cache), so a log read whole does not count in the reader's resident memory.
@@ -107,13 +110,16 @@ class LogReader:
 
     def close(self) -> None:
         """Close the file."""
+        self._unmap()
+        self._file.close()
+
+    def _unmap(self) -> None:
         if self._map is not None:
             try:
                 self._map.close()
             except BufferError:  # a view is still held (a traceback's frame): unmapped when it goes
                 pass
             self._map = None
-        self._file.close()
 
     def __enter__(self) -> LogReader:
         return self
@@ -154,10 +160,12 @@ class LogReader:
         """The bytes of a chunk: a view of the map when the file is mapped and the chunk is
         compressed (it decodes into new memory, so nothing decoded refers to the map), else a
         copy (a stored chunk's arrays are views of these bytes)."""
-        # The flags byte is trusted only this far: decode_chunk checks the header either way.
-        if self._map is not None and size >= HEADER_SIZE and offset + size <= len(self._map) \
-                and self._map[offset + FLAGS_OFFSET] & ChunkFlags.LZ4:
-            return memoryview(self._map)[offset:offset + size]
+        if self._map is not None and size >= HEADER_SIZE and offset + size <= len(self._map):
+            if self._size() < offset + size:  # cut in place since it was mapped: its pages there kill
+                self._unmap()
+            # The flags byte is trusted only this far: decode_chunk checks the header either way.
+            elif self._map[offset + FLAGS_OFFSET] & ChunkFlags.LZ4:
+                return memoryview(self._map)[offset:offset + size]
         return self._pread(offset, size)
 
     def _error(self, reason: str, offset: int | None, chunk: int | None = None) -> LogFormatError:
@@ -284,7 +292,8 @@ class LogReader:
         entry = self.index.entries[number]
         data = self._chunk_bytes(entry.offset, entry.size)
         if len(data) < entry.size:
-            raise self._error(f"chunk cut short ({len(data)} of {entry.size} bytes)", entry.offset, number)
+            raise self._error(f"chunk cut short ({len(data)} of {entry.size} bytes): the file is {self._size()} bytes, "
+                              "cut or written over since it was opened", entry.offset, number)
         try:
             chunk = decode_chunk(data, offset=entry.offset, chunk_index=number, limits=self.limits)
         except LogFormatError as error:

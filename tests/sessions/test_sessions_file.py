@@ -96,6 +96,51 @@ def test_a_complete_log_is_read_from_a_map_and_nothing_decoded_holds_it(tmp_path
         np.testing.assert_array_equal(array, expected)
 
 
+_CUT_WHILE_READ = """
+import sys
+import numpy as np
+from sessions import LogReader, LogWriter
+from sessions.command import Command
+from sessions.errors import LogFormatError
+from sessions.reader import use_map
+
+path, mapped = sys.argv[1], sys.argv[2] == "mapped"
+rounded = np.round(np.random.default_rng(0).random((200_000, 3)), 2).astype(np.float32)
+writer = LogWriter(path, keyframes=False)
+for seq in range(1, 9):  # 8 lz4 chunks, decoded from the map
+    writer.append(Command(seq, seq, "Buffer.set_data", "b", (np.roll(rounded, seq, axis=0),)))
+    writer.flush()
+writer.close()
+use_map(mapped)
+with LogReader(path) as reader:
+    assert (reader._map is not None) == mapped
+    seen = 0
+    try:
+        for command in reader.commands():
+            seen += 1
+            if seen == 2:  # another program writes over the file in place (cp, scp, a shell's >)
+                with open(path, "r+b") as file:
+                    file.truncate(reader.index.entries[1].offset + 100)
+    except LogFormatError as error:
+        print(seen, error)
+"""
+
+
+@pytest.mark.parametrize("mapped", ["mapped", "read"])
+def test_a_log_cut_in_place_while_read_gives_an_error_not_a_crash(tmp_path: Path, mapped: str) -> None:
+    """Touching a mapped page past a file's end kills the process (SIGBUS): the reader checks
+    the file's size before it takes each chunk from the map. A real process, so that a crash
+    does not take the test run with it."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _CUT_WHILE_READ, str(tmp_path / "cut.gsplog"), mapped],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"exit {done.returncode}: {done.stderr[-2000:]}"
+    seen, _, message = done.stdout.strip().partition(" ")
+    assert seen == "2" and "chunk 2: chunk cut short (0 of" in message and "written over since it was opened" in message
+
+
 def _resident_file_bytes() -> int:
     with open("/proc/self/status") as status:
         fields = dict(line.split(":", 1) for line in status)
