@@ -238,23 +238,32 @@ def _make_consumer(backend: str | None, output: str | None,
 def _apply_only(state: Any, commands: Iterator[Any]) -> dict[str, Any]:
     from sessions.index import RENDER_OP
 
-    count = frames = 0
+    count = frames = errors = 0
     for command in commands:
         try:
             state.apply(command)
         except Exception as error:  # a bad command must not stop a long-running node
             log.error("cannot apply seq %d %s: %s", command.seq, command.op, error)
+            errors += 1
         count += 1
         frames += command.op == RENDER_OP  # frames received, as a rendering node counts those it drew
-    return {"commands": count, "frames": frames, "state_hash": state.state_hash()}
+    return {"commands": count, "frames": frames, "errors": errors, "state_hash": state.state_hash()}
 
 
 def _render(backend: str, output: str | None, limits: Limits, commands: Iterator[Any]) -> dict[str, Any]:
     from player.engine import ReplayEngine
     from player.exporters import make_exporter
 
+    errors = 0
+
+    def skip(command: Any, error: Exception) -> None:  # a bad command or frame must not stop a long-running node
+        nonlocal errors
+        errors += 1
+        log.error("%s", error)
+
     exporter = make_exporter(output) if output else None
-    engine = ReplayEngine(backend, image=exporter.wants if exporter is not None else "none", limits=limits)
+    engine = ReplayEngine(backend, image=exporter.wants if exporter is not None else "none", limits=limits,
+                          on_error=skip)
     frames = 0
     try:
         for rendered in engine.frames(commands):
@@ -268,6 +277,7 @@ def _render(backend: str, output: str | None, limits: Limits, commands: Iterator
     return {
         "commands": engine.commands_applied,
         "frames": frames,
+        "errors": errors,
         "state_hash": state_hash,
         "outputs": [str(path) for path in outputs or []],
     }

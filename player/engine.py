@@ -11,7 +11,7 @@ Frames are numbered from 1 in the order of the ``Renderer.render`` commands of t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from player.clock import Clock, FastClock
 from player.frames import RenderedFrame
 from player.positions import Position
 from sessions.command import Command, Ref
+from sessions.errors import CommandError
 from sessions.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["FrameSelection", "ReplayEngine"]
@@ -55,6 +56,11 @@ class ReplayEngine:
     backend's ``render_rgba`` when it has one, else PNG), or ``"none"`` (draw, keep nothing).
     ``limits.max_scene_bytes`` bounds what the replayed scene may hold (a bigger one raises
     ``sessions.errors.CommandError``).
+
+    A command that cannot be applied, or a render the backend cannot draw (a damaged or hostile
+    session: a camera that is not one, say), raises ``CommandError`` naming it; with
+    ``on_error``, it is handed to ``on_error(command, error)`` instead, the frame is not drawn,
+    and the replay goes on (a live render node must outlive a bad frame).
     """
 
     def __init__(
@@ -66,6 +72,7 @@ class ReplayEngine:
         clock: Clock | None = None,
         image: str = "png",
         limits: Limits = DEFAULT_LIMITS,
+        on_error: Callable[[Command, CommandError], None] | None = None,
     ) -> None:
         from gsp.utils.renderer_registry import RendererRegistry
 
@@ -80,6 +87,7 @@ class ReplayEngine:
             raise ValueError(f"image {image!r}: expected 'png', 'rgba' or 'none'")
         self.image = image
         self.limits = limits  # what the replayed scene may hold (max_scene_bytes)
+        self.on_error = on_error
         self.state: Any = None
         self.frames_seen = 0
         self.commands_applied = 0
@@ -200,7 +208,13 @@ class ReplayEngine:
                         started = True
                     if stop is not None and stop.kind == "marker" and label == stop.value and started:
                         return
-            apply(cmd)
+            try:
+                apply(cmd)
+            except CommandError as error:
+                if self.on_error is None:
+                    raise
+                self.on_error(cmd, error)
+                continue
             self.commands_applied += 1
             if not op.startswith("Renderer."):
                 continue
@@ -213,7 +227,16 @@ class ReplayEngine:
                 if not started and start is not None and start.kind == "frame" and number >= int(start.value):
                     started = True
                 if started and (sel.frame is None or number == sel.frame):
-                    yield self._draw(cmd, number)
+                    try:
+                        drawn = self._draw(cmd, number)
+                    except Exception as error:  # the backend refused what the session asked it to draw
+                        failure = CommandError(f"frame {number}, seq {cmd.seq} {cmd.op}: cannot draw it: "
+                                               f"{type(error).__name__}: {error}")
+                        if self.on_error is None:
+                            raise failure from error
+                        self.on_error(cmd, failure)
+                    else:
+                        yield drawn
                 if sel.frame is not None and number >= sel.frame:
                     return
                 if stop is not None and stop.kind == "frame" and number >= int(stop.value):

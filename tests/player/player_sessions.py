@@ -101,3 +101,22 @@ def record_two_viewports(path: Path, width: int = 80, height: int = 60) -> Path:
         renderer = RendererRegistry.create_renderer("null", canvas)
         renderer.render([left, right], [dot, dot], [identity, identity], [camera, camera])
     return path
+
+
+def with_undrawable_render(source: Path, path: Path, frame: int) -> Path:
+    """``source`` written again to ``path`` with the camera of render number ``frame`` replaced by
+    None: a session a damaged or hostile writer could make (GSP's own checks refuse it at
+    record time), which every backend refuses to draw."""
+    from sessions import LogReader, LogWriter
+    from sessions.command import Command
+
+    with LogReader(source) as reader:
+        commands = list(reader.commands())
+    renders = [i for i, c in enumerate(commands) if c.op == "Renderer.render"]
+    bad = commands[renders[frame - 1]]
+    commands[renders[frame - 1]] = Command(bad.seq, bad.t_ns, bad.op, bad.target, (*bad.args[:3], [None]), bad.kwargs)
+    writer = LogWriter(path)
+    for command in commands:
+        writer.append(command)
+    writer.close()
+    return path

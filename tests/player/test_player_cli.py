@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from player_sessions import record_moving_disc, red_columns  # noqa: E402
+from player_sessions import record_moving_disc, red_columns, with_undrawable_render  # noqa: E402
 
 from gsplog_cli.cmd_replay import replay as replay_cmd  # noqa: E402
 from player import replay  # noqa: E402
@@ -242,3 +242,10 @@ def test_cat_of_trimmed_parts_replays_the_frames_of_each_part(tmp_path: Path) ->
         got = frames_of(joined)
         assert len(got) == len(expected)
         assert all(np.array_equal(a, b) for a, b in zip(got, expected))
+
+
+def test_cli_says_which_frame_it_cannot_draw_in_one_line(session: Path, tmp_path: Path) -> None:
+    damaged = with_undrawable_render(session, tmp_path / "damaged.gsplog", frame=2)
+    code, _, err = _run(str(damaged), "-o", str(tmp_path / "frames") + "/")
+    assert code == 2 and "Traceback" not in err  # gsp-replay's exit status for a bad log
+    assert "frame 2, seq" in err and "Renderer.render: cannot draw it: TypeError" in err

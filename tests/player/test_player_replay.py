@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from player_sessions import expected_pixel, record_moving_disc, red_columns  # noqa: E402
+from player_sessions import expected_pixel, record_moving_disc, red_columns, with_undrawable_render  # noqa: E402
 
 from player import replay  # noqa: E402
 from sessions import LogReader  # noqa: E402
@@ -223,3 +223,21 @@ def test_size_scales_viewports(tmp_path: Path) -> None:
         # left viewport red up to the middle, right viewport blue after it
         assert tuple(row[1, :3]) == (255, 0, 0) and tuple(row[half - 2, :3]) == (255, 0, 0)
         assert tuple(row[half + 1, :3]) == (0, 0, 255) and tuple(row[width - 2, :3]) == (0, 0, 255)
+
+
+def test_a_render_the_backend_cannot_draw_is_a_command_error_or_skipped(session: Path, tmp_path: Path) -> None:
+    from player.engine import ReplayEngine
+    from sessions.errors import CommandError
+
+    damaged = with_undrawable_render(session, tmp_path / "damaged.gsplog", frame=3)
+    with pytest.raises(CommandError, match=r"frame 3, seq \d+ Renderer.render: cannot draw it: TypeError: .*cameras\[0\]"):
+        replay(damaged, "matplotlib", str(tmp_path / "frames") + "/")  # every frame drawn
+    skipped: list[tuple[int, str]] = []
+    engine = ReplayEngine("matplotlib", image="rgba", on_error=lambda cmd, error: skipped.append((cmd.seq, str(error))))
+    with LogReader(damaged) as reader:
+        drawn = list(engine.frames(reader.commands()))
+    engine.close()
+    assert [f.number for f in drawn] == [1, 2, 4, 5] and len(skipped) == 1 and "frame 3" in skipped[0][1]
+    for rendered in drawn:  # the frames around the bad one are drawn as recorded
+        row, column = expected_pixel(rendered.number, FRAMES, W, H)
+        assert column in red_columns(rendered.rgba)

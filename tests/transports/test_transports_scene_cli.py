@@ -150,3 +150,31 @@ def test_a_relay_holds_its_snapshot_scene_to_max_scene_gib(tmp_path: Path) -> No
             proc.stop()
     refusals = [line for line in relay.lines if "Limits.max_scene_bytes" in line]
     assert all("would hold" in line and "over the limit" in line for line in refusals), refusals
+
+
+def test_a_rendering_node_outlives_a_frame_it_cannot_draw(tmp_path: Path) -> None:
+    """A damaged or hostile session's render that the backend refuses is logged and skipped;
+    the node draws the other frames and says how many it skipped."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "player"))
+    from player_sessions import record_moving_disc, with_undrawable_render
+
+    original = record_moving_disc(tmp_path / "disc.gsplog", 5)
+    assert original is not None
+    damaged = with_undrawable_render(original, tmp_path / "damaged.gsplog", frame=3)
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    picture = tmp_path / "node.png"
+    node = CliProcess("node", endpoint, "--backend", "matplotlib", "-o", str(picture), "--timeout", "30")
+    server = CliProcess("serve", str(damaged), "--bind", endpoint, "--wait", "2")
+    try:
+        result = node.result()
+        server.proc.wait(30)
+    finally:
+        for proc in (server, node):
+            proc.stop()
+    assert result["frames"] == 4 and result["errors"] == 1, result
+    assert any("frame 3, seq" in line and "cannot draw it" in line for line in node.lines)
+    reference = tmp_path / "reference.png"
+    replay(original, "matplotlib", reference)  # the last frame, drawn from the undamaged session
+    assert np.array_equal(np.asarray(Image.open(picture)), np.asarray(Image.open(reference)))
