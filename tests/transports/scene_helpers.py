@@ -119,13 +119,15 @@ class CliProcess:
 
     def result(self, timeout: float = 30.0) -> dict[str, Any]:
         """Wait for the process to end; its last stdout line parsed as JSON."""
-        try:
-            out, _ = self.proc.communicate(timeout=timeout)
+        try:  # not communicate(): it would read stderr too, and take lines from self.lines
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.stop()
             raise AssertionError(
                 f"process did not finish in {timeout} s:\n" + "".join(self.lines)[-3000:]
             ) from None
+        assert self.proc.stdout is not None
+        out = self.proc.stdout.read()  # one JSON line: the pipe never filled
         self._reader.join(5)
         assert self.proc.returncode == 0, "".join(self.lines)[-3000:]
         return dict(json.loads(out.strip().splitlines()[-1]))

@@ -174,6 +174,7 @@ def test_a_rendering_node_outlives_a_frame_it_cannot_draw(tmp_path: Path) -> Non
         for proc in (server, node):
             proc.stop()
     assert result["frames"] == 4 and result["errors"] == 1, result  # frame 3 skipped, the node went on
+    assert any("frame 3, seq" in line and "cannot draw it" in line for line in node.lines)
     reference = tmp_path / "reference.png"
     replay(original, "matplotlib", reference)  # the last frame, drawn from the undamaged session
     assert np.array_equal(np.asarray(Image.open(picture)), np.asarray(Image.open(reference)))
