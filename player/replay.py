@@ -97,7 +97,8 @@ def replay(
 
     Raises ``ValueError`` (bad options, unknown backend), ``FileNotFoundError``,
     ``sessions.errors.LogFormatError`` (a bad log) and ``sessions.errors.CommandError`` (a
-    command that cannot be applied, or a scene over ``limits.max_scene_bytes``).
+    command that cannot be applied, a render the backend cannot draw, or a scene over
+    ``limits.max_scene_bytes``).
     """
     began = time.perf_counter()
     selection = FrameSelection(_position(start), _position(stop), frame)
