@@ -18,6 +18,7 @@ import click
 from gsplog_cli.scene_limit import limits_for, max_scene_option
 
 POSITION_HELP = "seconds ('2.5', '2.5s'), frame ('#12', 'f12'), marker ('@label') or 'seq:N'"
+STOP_HELP = f"Stop before this: {POSITION_HELP}; a frame is kept up to its render, as gsp-replay --to draws it"
 
 
 def _position(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
@@ -98,7 +99,7 @@ def info(log: str, as_json: bool) -> None:
 @click.command()
 @click.argument("log", type=_PATH)
 @click.option("--from", "start", callback=_position, help=f"Start here (after its keyframe): {POSITION_HELP}.")
-@click.option("--to", "stop", callback=_position, help=f"Stop before this: {POSITION_HELP}.")
+@click.option("--to", "stop", callback=_position, help=f"{STOP_HELP}.")
 @click.option("--full", is_flag=True, help="Print arrays and byte strings in full (default: summaries).")
 def dump(log: str, start: Any, stop: Any, full: bool) -> None:
     """Print the commands of LOG as JSON lines."""
@@ -172,7 +173,7 @@ def repair(log: str, output: str | None, output_option: str | None) -> None:
 @click.argument("log", type=_PATH)
 @_output_options
 @click.option("--from", "start", callback=_position, help=f"Start: {POSITION_HELP}.")
-@click.option("--to", "stop", callback=_position, help=f"Stop before: {POSITION_HELP}.")
+@click.option("--to", "stop", callback=_position, help=f"{STOP_HELP}.")
 @max_scene_option
 def trim(log: str, output: str | None, output_option: str | None, start: Any, stop: Any,
          max_scene_gib: float | None) -> None:

@@ -445,7 +445,9 @@ class LogReader:
         whole scene, one ``Scene.keyframe`` command first), then every later command: the
         commands before ``start`` that follow the keyframe are included so the state is
         complete at ``start`` (compare seqs with :meth:`resolve` to tell them apart).
-        ``stop`` excludes the command at ``stop`` and everything after.
+        ``stop`` excludes the command at ``stop`` and everything after, except that a frame
+        ends with its render: ``stop="#10"`` keeps frame 10's ``Renderer.render`` (as
+        ``gsp-replay --to '#10'`` draws frame 10) and stops before the commands of frame 11.
         """
         after_seq: int | None = None
         first = 0
@@ -465,7 +467,11 @@ class LogReader:
                     yield from keyframe_commands
                     after_seq = self.index.entries[keyframe].seq_last
                     first = keyframe + 1
-        stop_seq = self.resolve(stop) if stop is not None else None
+        stop_seq = None
+        if stop is not None:
+            stop_seq = self.resolve(stop)
+            if parse_at(stop).kind == "frame":
+                stop_seq += 1  # the frame's render, which resolve() points at, is included
         for chunk in self.chunks(first, follow=follow, timeout=timeout, poll_interval=poll_interval):
             if chunk.info.kind != ChunkKind.COMMANDS:
                 if chunk.info.kind not in KEYFRAME_KINDS and chunk.info.kind != ChunkKind.END:

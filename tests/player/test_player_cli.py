@@ -235,8 +235,8 @@ def test_cat_of_trimmed_parts_replays_the_frames_of_each_part(tmp_path: Path) ->
     gsp("trim", "--from", "#7", "--to", "#10", str(original), "-o", str(tmp_path / "late.gsplog"))
     drawn = frames_of(original)
     assert len(drawn) == 10 and len({red_columns(f).mean() for f in drawn}) == 10  # the disc moves
-    # trim's --to stops before that frame: early holds frames 2-3, late frames 7-9
-    for names, expected in ((["disc", "late"], drawn + drawn[6:9]), (["early", "late"], drawn[1:3] + drawn[6:9])):
+    # --to keeps that frame: early holds frames 2-4, late frames 7-10
+    for names, expected in ((["disc", "late"], drawn + drawn[6:10]), (["early", "late"], drawn[1:4] + drawn[6:10])):
         joined = tmp_path / ("_".join(names) + ".gsplog")
         gsp("cat", *[str(tmp_path / f"{name}.gsplog") for name in names], "-o", str(joined))
         got = frames_of(joined)

@@ -66,7 +66,9 @@ def test_dump_summarises_unless_full_and_honours_from_to(log: tuple[Path, list[C
     assert [entry["seq"] for entry in lines] == [1, 2, 3, 4] and len(lines[3]["args"][0]["hex"]) == 1200
     code, out = run("dump", "--from", "@middle", "--to", "#6", str(path))
     lines = [json.loads(line) for line in out.splitlines()]
-    assert lines[0]["op"] == "Scene.keyframe" and lines[-1]["op"] == "Buffer.set_data"
+    assert lines[0]["op"] == "Scene.keyframe" and lines[-1]["op"] == "Renderer.render"  # frame 6 kept whole
+    sixth_render = [c.seq for c in cmds if c.op == "Renderer.render"][5]
+    assert lines[-1]["seq"] == sixth_render
 
 
 def test_verify_and_repair(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
@@ -103,10 +105,11 @@ def test_trim_is_self_contained(log: tuple[Path, list[Command]], tmp_path: Path)
         assert reader.index.entries[0].kind == 2  # opens with a keyframe
         got = list(reader.commands())
         assert reader.metadata["source"]["user"] == {}
+        assert reader.index.total_frames == 6  # frames 4 to 9, both drawn
     assert got[0].op == "Scene.keyframe"
     body = [c for c in got if c.op != "Scene.keyframe" and c.seq >= renders[3]]
-    assert body[0].seq == renders[3] and body[0].t_ns == 0 and body[-1].seq == renders[8] - 1
-    assert final_hash(got) == final_hash([c for c in cmds if c.seq < renders[8]])
+    assert body[0].seq == renders[3] and body[0].t_ns == 0 and body[-1].seq == renders[8]
+    assert final_hash(got) == final_hash([c for c in cmds if c.seq <= renders[8]])
     assert f"{len(body)} commands" in out
 
 
@@ -199,8 +202,10 @@ def test_trim_holds_the_scene_it_rebuilds_to_max_scene_gib(log: tuple[Path, list
 
 def test_trim_of_a_range_without_commands_warns(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
     path, _ = log
-    code, out = run("trim", "--from", "#12", "--to", "#12", str(path), "-o", str(tmp_path / "empty.gsplog"))
+    code, out = run("trim", "--from", "seq:10", "--to", "seq:10", str(path), "-o", str(tmp_path / "empty.gsplog"))
     assert code == 0 and "0 commands" in out and "warning: no command" in out
+    code, out = run("trim", "--from", "#12", "--to", "#12", str(path), "-o", str(tmp_path / "last.gsplog"))
+    assert code == 0 and "1 commands" in out and "warning" not in out  # frame 12's render
     code, out = run("trim", "--from", "#4", "--to", "#6", str(path), "-o", str(tmp_path / "some.gsplog"))
     assert code == 0 and "warning" not in out
 
