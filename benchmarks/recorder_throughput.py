@@ -181,6 +181,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     print(f"plain file writes alone  : {mb / t_writes:8.1f} MB/s   (os.write of the same bytes to a new file)")
     print(f"gsplog recorder          : {mb / t_ours:8.1f} MB/s   file {ours_size / 1e6:.1f} MB "
           f"(of which keyframes {keyframe_bytes / 1e3:.1f} kB)")
+    # Each run against the lz4 run just before it: on a VM whose host takes memory back, a run
+    # that meets cold pages is several times slower than the next (benchmarks/README.md).
+    pairs = ", ".join(f"{lz / ours:.2f}" for lz, ours in zip(times["lz4"], times["ours"]))
+    print(f"  recorder / lz4, run by run: {pairs}")
     caller_cpu, writer_cpu = run_ours.cpu  # type: ignore[attr-defined]
     print(f"  CPU per frame (last run): caller thread {caller_cpu / args.frames * 1e3:.1f} ms, "
           f"writer thread {writer_cpu / args.frames * 1e3:.1f} ms (whole session)")
