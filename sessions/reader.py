@@ -10,8 +10,9 @@ file's size is checked before each chunk is taken from the map: a file cut since
 unmapped and the chunk read, which reports it cut short (a cut during that one chunk's decoding
 still kills the process). ``GSP_NO_MMAP=1`` (read at import) reads every chunk with ``read``.
 Stored (uncompressed) chunks are still copied, so no decoded array refers to the map, and the
-pages of decoded chunks leave the process every :data:`DROP_MAPPED_EVERY` bytes (``MADV_DONTNEED``; they stay in the page
-cache), so a log read whole does not count in the reader's resident memory.
+pages of decoded chunks leave the process every :data:`DROP_MAPPED_EVERY` bytes
+(``MADV_DONTNEED``; they stay in the page cache), so a log read whole does not count in the
+reader's resident memory.
 """
 
 from __future__ import annotations
