@@ -111,10 +111,13 @@ def replay(
         raise ValueError("backend 'null' draws nothing: it cannot write images (use matplotlib or datoviz)")
     if loop and output is not None:
         raise ValueError("loop: cannot loop into an output file (loop is for windows and live nodes)")
-    if window is None:
-        from player.window import has_display
+    from player.window import has_display
 
+    if window is None:
         window = output is None and backend != "null" and has_display()
+    elif window and not has_display():  # a window nobody can see would wait for its q forever
+        raise ValueError("window: there is no display to open one on (DISPLAY and WAYLAND_DISPLAY unset, or a "
+                         "non-interactive Matplotlib backend such as Agg); write images with an output instead")
     if realtime is None:
         realtime = paced_by_default(source, window=window, follow=follow)
     clock = make_clock(realtime=realtime, speed=speed)

@@ -249,3 +249,11 @@ def test_cli_says_which_frame_it_cannot_draw_in_one_line(session: Path, tmp_path
     code, _, err = _run(str(damaged), "-o", str(tmp_path / "frames") + "/")
     assert code == 2 and "Traceback" not in err  # gsp-replay's exit status for a bad log
     assert "frame 2, seq" in err and "Renderer.render: cannot draw it: TypeError" in err
+
+
+@pytest.mark.timeout(30)  # the bug this guards against: a window nobody sees, waiting for its q
+def test_cli_window_forced_without_a_display_is_refused(session: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    code, _, err = _run(str(session), "--window")
+    assert code == 2 and "no display" in err and "Traceback" not in err
