@@ -131,7 +131,8 @@ def verify(log: str, as_json: bool) -> None:
         if report.tail_incomplete_bytes:
             click.echo(f"  {report.tail_incomplete_bytes} bytes of an incomplete last chunk")
         for damage in report.damaged:
-            click.echo(f"  damaged at offset {damage['offset']} (chunk {damage['chunk']}): {damage['reason']}")
+            chunk = "" if damage["chunk"] is None else f" (chunk {damage['chunk']})"  # None: the header
+            click.echo(f"  damaged at offset {damage['offset']}{chunk}: {damage['reason']}")
         if not report.ok and report.header_ok:
             click.echo(f"  recoverable: {report.chunks_ok} chunks; intact prefix {report.intact_prefix_bytes} bytes "
                        f"up to seq {report.last_intact_seq}; `gsp repair` keeps every intact chunk")

@@ -256,6 +256,8 @@ def test_bad_input_gives_clear_errors(tmp_path: Path, log: tuple[Path, list[Comm
     junk.write_bytes(b"hello world, not a log at all")
     code, out = run("info", str(junk))
     assert code == 1 and "not a gsplog file" in out and "Traceback" not in out
+    code, out = run("verify", str(junk))
+    assert code == 1 and "  damaged at offset 0: not a gsplog file\n" in out  # the header: no chunk number
     code, out = run("dump", "--from", "yesterday", str(log[0]))
     assert code == 2 and "expected seconds" in out
     code, out = run("dump", "--from", "@nope", str(log[0]))
