@@ -121,7 +121,9 @@ def record(
     try:
         rec.start()
     except Exception as error:
-        raise click.ClickException(f"cannot start recording into {output or publish}: {error}") from error
+        target = str(output or publish)
+        into = "" if target in str(error) else f" into {target}"  # most errors name it already
+        raise click.ClickException(f"cannot start recording{into}: {error}") from error
     try:
         code = run_script(script, list(script_args))
     finally:
