@@ -12,12 +12,11 @@ A diagnostic, not a benchmark with a target: it records the animation of
 - ``checksum``: xxh3 of a chunk's payload (writer thread), which ends the chunk's encoding;
 - ``writev``: the chunk written into the file (file-writes thread).
 
-It prints, for each run, its span and each step's total and longest single call (runs swing
-on a VM whose memory the host takes back: see benchmarks/README.md, sixteenth pass); then, for
-the last run, each step over 0.2 ms as a line (start, end and length in ms from the first
-frame) and the total per step. The wrapping costs a few microseconds a
-step. The seventh pass found the fresh storages and the writer's 5 ms poll this way
-(benchmarks/README.md).
+It prints, for each run, its span and each step's count, total and longest single call (runs
+swing on a VM whose memory the host takes back: see benchmarks/README.md, sixteenth pass); then,
+for the last run, each step over 0.2 ms as a line (start, end and length in ms from the first
+frame). The wrapping costs a few microseconds a step. The seventh pass found the fresh storages
+and the writer's 5 ms poll this way (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -106,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
                     totals[step] += end - start
                     longest[step] = max(longest[step], end - start)
                     counts[step] += 1
-            steps = ", ".join(f"{step} {totals[step] * 1e3:.1f} (longest {longest[step] * 1e3:.1f})"
+            steps = ", ".join(f"{step} {counts[step]} x {totals[step] * 1e3:.1f} (longest {longest[step] * 1e3:.1f})"
                               for step in STEPS if counts[step])
             print(f"run {run + 1}: {megabytes / elapsed:.0f} MB/s, {elapsed * 1e3:.1f} ms; ms in all: {steps}")
     shown = [e for e in events if e[3] - e[2] > 2e-4 and e[3] >= first]
@@ -114,9 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     for step, thread, start, end in sorted(shown, key=lambda e: e[2]):
         print(f"{step:12} {thread[:22]:22} {(start - first) * 1e3:8.2f} {(end - first) * 1e3:8.2f} "
               f"{(end - start) * 1e3:6.2f}")
-    print(f"first frame to the log closed: {elapsed * 1e3:.1f} ms for {args.frames} frames")
-    for step in STEPS:
-        print(f"  {step:12} {counts[step]:4d} x, {totals[step] * 1e3:7.1f} ms in all")
+    print(f"first frame to the log closed: {elapsed * 1e3:.1f} ms for {args.frames} frames (its totals: the last run line)")
 
 
 if __name__ == "__main__":

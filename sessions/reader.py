@@ -469,9 +469,9 @@ class LogReader:
                     first = keyframe + 1
         stop_seq = None
         if stop is not None:
-            stop_seq = self.resolve(stop)
-            if parse_at(stop).kind == "frame":
-                stop_seq += 1  # the frame's render, which resolve() points at, is included
+            stop_at = parse_at(stop)
+            # a frame's render, which resolve() points at, is included
+            stop_seq = self.resolve(stop_at) + (stop_at.kind == "frame")
         for chunk in self.chunks(first, follow=follow, timeout=timeout, poll_interval=poll_interval):
             if chunk.info.kind != ChunkKind.COMMANDS:
                 if chunk.info.kind not in KEYFRAME_KINDS and chunk.info.kind != ChunkKind.END:
