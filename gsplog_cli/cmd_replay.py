@@ -36,7 +36,12 @@ class ReplayError(click.ClickException):
 @click.option("--size", default=None, help="Override the canvas size, WIDTHxHEIGHT pixels.")
 @click.option("--fps", type=float, default=None, help="Video frame rate (default: from the recorded timing).")
 @click.option("--follow", is_flag=True, help="Keep reading a log that is still being written.")
-@click.option("--timeout", type=float, default=None, help="With --follow: give up after S seconds without new data.")
+@click.option(
+    "--timeout",
+    type=float,
+    default=None,
+    help="Give up after S seconds without new data: with --follow [default: never], or from a tcp:// source [default: 30].",
+)
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
 @click.option("--window/--no-window", default=None, help="Show a window (default: when a display exists and no -o).")
 @max_scene_option
@@ -63,7 +68,7 @@ def replay(
     In a window: space pauses, right/left arrows step a frame, q quits.
     """
     from player import replay as run_replay
-    from player.sources import UnterminatedLogWarning
+    from player.sources import LIVE_GONE_AFTER_S, UnterminatedLogWarning, is_live_endpoint
     from sessions.errors import CommandError, LogFormatError
 
     limits = limits_for(max_scene_gib)
@@ -94,6 +99,12 @@ def replay(
         raise click.exceptions.Exit(130) from None
     for warning in caught:
         click.echo(f"warning: {_one_line(warning.message)}", err=True)
+    if is_live_endpoint(source) and result.commands == 0:
+        waited = LIVE_GONE_AFTER_S if timeout is None else timeout
+        raise ReplayError(
+            f"{source}: no session arrived in {waited:g} s (is its publisher running on that port? "
+            "--timeout S waits longer)"
+        )
     if result.frames == 0 and (frame is not None or start is not None):
         raise ReplayError(f"{source}: no frame matched the selection (the session has {result.frames_seen} frames)")
     if result.frames == 0 and output is not None:

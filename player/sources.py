@@ -14,9 +14,11 @@ from typing import Any
 from sessions.command import Command
 from sessions.limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["Source", "open_source", "is_live_endpoint", "UnterminatedLogWarning"]
+__all__ = ["LIVE_GONE_AFTER_S", "Source", "open_source", "is_live_endpoint", "UnterminatedLogWarning"]
 
 LIVE_SCHEMES = ("tcp://", "ipc://", "inproc://")
+#: Silence (s) after which a live source ends the replay when no follow timeout is given.
+LIVE_GONE_AFTER_S = 30.0
 
 
 class UnterminatedLogWarning(UserWarning):
@@ -78,7 +80,7 @@ def open_source(
     transports package offers no subscriber.
     """
     if is_live_endpoint(source):
-        return _open_live(str(source), 30.0 if follow_timeout_s is None else follow_timeout_s)
+        return _open_live(str(source), LIVE_GONE_AFTER_S if follow_timeout_s is None else follow_timeout_s)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.exists():

@@ -123,6 +123,7 @@ class Subscriber:
         self._dealer: zmq.Socket | None = None
         self._retired: OrderedDict[bytes, None] = OrderedDict()
         self._want_resync: str | None = "initial"
+        self._said_waiting = False
         self._closed = False
 
     # -- public ----------------------------------------------------------------------------------
@@ -148,6 +149,7 @@ class Subscriber:
                 if self._gone(last_contact):
                     yield self._gone_event(last_contact)
                     return
+                self._say_waiting(last_contact)
                 continue
             ready = dict(self._poller.poll(_POLL_SLICE_MS))
             if self._sub not in ready and self._monitor is not None and self._monitor in ready:
@@ -253,6 +255,22 @@ class Subscriber:
     # -- internals -------------------------------------------------------------------------------
     def _gone(self, last_contact: float) -> bool:
         return self.gone_after is not None and time.monotonic() - last_contact > self.gone_after
+
+    def _say_waiting(self, last_contact: float) -> None:
+        """Log once that no publisher has answered yet: a viewer started before its publisher (or
+        pointed at the wrong port) would otherwise wait without a word."""
+        silent = time.monotonic() - last_contact
+        if self._said_waiting or self.session_id is not None or silent < self.heartbeat_timeout:
+            return
+        self._said_waiting = True
+        limit = "waits without limit" if self.gone_after is None else f"gives up after {self.gone_after:g} s"
+        log.warning(
+            "waiting for a publisher at %s (snapshots from %s): no answer for %.0f s; %s",
+            self.endpoint,
+            self.snapshot_endpoint,
+            silent,
+            limit,
+        )
 
     def _gone_event(self, last_contact: float) -> Event:
         reason = f"no contact with {self.endpoint} for {time.monotonic() - last_contact:.1f} s"

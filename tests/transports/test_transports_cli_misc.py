@@ -79,3 +79,16 @@ def test_curve_session_through_cli(tmp_path: Path) -> None:
             proc.stop()
     assert good["state_hash"] == file_state_hash(session)
     assert bad["commands"] == 0 and bad["last_seq"] == 0 and bad["session"] is None
+
+
+@pytest.mark.timeout(60)
+def test_replay_of_a_silent_endpoint_says_it_waits_then_why_it_gave_up(tmp_path: Path) -> None:
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"  # nothing publishes there
+    replay = CliProcess("replay", endpoint, "-o", str(tmp_path / "out.png"), "--timeout", "4")
+    replay.wait_for(f"waiting for a publisher at {endpoint}", timeout=10)  # said before it gives up
+    assert replay.proc.poll() is None
+    assert replay.proc.wait(timeout=30) == 2
+    replay._reader.join(5)
+    said = "".join(replay.lines)
+    assert f"{endpoint}: no session arrived in 4 s" in said, said
+    assert not (tmp_path / "out.png").exists()
