@@ -184,7 +184,7 @@ def trim(log: str, output: str | None, output_option: str | None, start: Any, st
     output = _one_output(output, output_option)
     with _log_errors(), _progress(None, "cmd", "trim") as bar:
         count = tools.trim(log, output, start, stop, progress=bar, limits=limits_for(max_scene_gib))
-    click.echo(f"{output}: {count} commands")
+    click.echo(f"{output}: {count} command{'' if count == 1 else 's'}")
     if count == 0:  # a valid file, but likely not what was meant
         click.echo(f"warning: no command of {log} falls in the range: {output} holds only the scene as it "
                    "stood at its start", err=True)

@@ -40,6 +40,10 @@ class FrameSelection:
     def __post_init__(self) -> None:
         if self.frame is not None and self.frame < 1:
             raise ValueError(f"frame {self.frame}: frames are numbered from 1")
+        start, stop = self.start, self.stop
+        if start is not None and stop is not None and start.kind == stop.kind != "marker":
+            if int(stop.value) < int(start.value):  # markers and mixed kinds need the log: LogReader.check_range
+                raise ValueError(f"the range ends before it starts: {stop} comes before {start}")
 
     @property
     def needs_frame_numbers(self) -> bool:

@@ -25,6 +25,16 @@ class At:
     kind: Literal["time", "seq", "frame", "marker"]
     value: int | str
 
+    def __str__(self) -> str:
+        """The position in the text syntax: ``2.5s``, ``#12``, ``seq:40``, ``@label``."""
+        if self.kind == "time":
+            return f"{int(self.value) / 1e9:g}s"
+        if self.kind == "frame":
+            return f"#{self.value}"
+        if self.kind == "seq":
+            return f"seq:{self.value}"
+        return f"@{self.value}"
+
     @staticmethod
     def time(t_ns: int) -> At:
         """Nanoseconds since the session started."""

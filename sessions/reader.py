@@ -426,6 +426,26 @@ class LogReader:
                     return cmd.seq
         return past_end
 
+    def stop_seq(self, stop: Position) -> int:
+        """The first seq *not* taken by a range that ends at ``stop``: the command at ``stop``,
+        or, for a frame, the command after its render (a frame ends with its render)."""
+        at = parse_at(stop)
+        return self.resolve(at) + (at.kind == "frame")
+
+    def check_range(self, start: Position, stop: Position) -> None:
+        """``ValueError`` naming both positions when ``stop`` comes before ``start`` (a range cut
+        backwards would otherwise quietly hold nothing, or only the state at ``start``)."""
+        start_at, stop_at = parse_at(start), parse_at(stop)
+        if start_at.kind == stop_at.kind and start_at.kind != "marker":
+            backwards = int(stop_at.value) < int(start_at.value)
+            detail = ""
+        else:  # different kinds (or markers): compare where they fall in the log
+            first, end = self.resolve(start_at), self.stop_seq(stop_at)
+            backwards = end < first
+            detail = f" (seq {end - (stop_at.kind == 'frame')} < {first})"
+        if backwards:
+            raise ValueError(f"{self.path}: the range ends before it starts: {stop_at} comes before {start_at}{detail}")
+
     def _read_resolved_chunk(self, number: int) -> Chunk:
         chunk = self.read_chunk(number)
         self._resolved_chunk = (number, chunk)
@@ -448,9 +468,12 @@ class LogReader:
         ``stop`` excludes the command at ``stop`` and everything after, except that a frame
         ends with its render: ``stop="#10"`` keeps frame 10's ``Renderer.render`` (as
         ``gsp-replay --to '#10'`` draws frame 10) and stops before the commands of frame 11.
+        A ``stop`` before ``start`` raises ``ValueError`` (:meth:`check_range`).
         """
         after_seq: int | None = None
         first = 0
+        if start is not None and stop is not None:
+            self.check_range(start, stop)
         if start is None:  # a log cut by trim opens with a keyframe before its first command
             seqs = self.index.seq_range()
             if self.index.keyframes and self.index.keyframes[0] == 0:
@@ -467,11 +490,7 @@ class LogReader:
                     yield from keyframe_commands
                     after_seq = self.index.entries[keyframe].seq_last
                     first = keyframe + 1
-        stop_seq = None
-        if stop is not None:
-            stop_at = parse_at(stop)
-            # a frame's render, which resolve() points at, is included
-            stop_seq = self.resolve(stop_at) + (stop_at.kind == "frame")
+        stop_seq = None if stop is None else self.stop_seq(stop)
         for chunk in self.chunks(first, follow=follow, timeout=timeout, poll_interval=poll_interval):
             if chunk.info.kind != ChunkKind.COMMANDS:
                 if chunk.info.kind not in KEYFRAME_KINDS and chunk.info.kind != ChunkKind.END:

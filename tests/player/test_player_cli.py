@@ -109,6 +109,18 @@ def test_cli_bad_options_exit_2(session: Path, tmp_path: Path) -> None:
     _assert_one_line_error(*_run(str(session), "-b", "null", "-o", str(tmp_path / "x.png"))[::2], "cannot write images")
 
 
+def test_cli_refuses_a_range_that_ends_before_it_starts(session: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.png"
+    _assert_one_line_error(*_run(str(session), "--from", "#3", "--to", "#2", "-o", str(out))[::2], "#2 comes before #3")
+    _assert_one_line_error(*_run(str(session), "--from", "#4", "--to", "@two", "-o", str(out))[::2],
+                           "@two comes before #4")  # only the log knows where the marker falls
+    assert not out.exists()
+    with LogReader(session) as reader:
+        commands = list(reader.commands())
+    with pytest.raises(ValueError, match="0.1s comes before 0.2s"):  # a source with no index: same kinds still compare
+        replay(commands, "null", start=0.2, stop=0.1)
+
+
 @pytest.mark.slow
 def test_cli_refuses_a_scene_over_its_memory_limit(session: Path, tmp_path: Path) -> None:
     """A log asking for a 128 GiB buffer is refused with one line, not an attempt to allocate it;

@@ -205,9 +205,36 @@ def test_trim_of_a_range_without_commands_warns(log: tuple[Path, list[Command]],
     code, out = run("trim", "--from", "seq:10", "--to", "seq:10", str(path), "-o", str(tmp_path / "empty.gsplog"))
     assert code == 0 and "0 commands" in out and "warning: no command" in out
     code, out = run("trim", "--from", "#12", "--to", "#12", str(path), "-o", str(tmp_path / "last.gsplog"))
-    assert code == 0 and "1 commands" in out and "warning" not in out  # frame 12's render
+    assert code == 0 and "1 command\n" in out and "warning" not in out  # frame 12's render
     code, out = run("trim", "--from", "#4", "--to", "#6", str(path), "-o", str(tmp_path / "some.gsplog"))
     assert code == 0 and "warning" not in out
+
+
+@pytest.mark.parametrize(
+    ("start", "stop", "says"),
+    [
+        ("#9", "#3", "#3 comes before #9"),
+        ("0.5", "0.2", "0.2s comes before 0.5s"),
+        ("seq:40", "seq:12", "seq:12 comes before seq:40"),
+        ("#10", "@middle", "@middle comes before #10 (seq "),  # kinds that only the log can order
+    ],
+)
+def test_a_range_that_ends_before_it_starts_is_refused(log: tuple[Path, list[Command]], tmp_path: Path,
+                                                      start: str, stop: str, says: str) -> None:
+    path, _ = log
+    cut = tmp_path / "cut.gsplog"
+    for args in (("trim", "--from", start, "--to", stop, str(path), "-o", str(cut)),
+                 ("dump", "--from", start, "--to", stop, str(path))):
+        code, out = run(*args)
+        assert code == 1 and f"the range ends before it starts: {says}" in out, (args, out)
+        assert "Scene.keyframe" not in out  # nothing dumped before the error
+    assert not cut.exists()
+    with LogReader(path) as reader, pytest.raises(ValueError, match="ends before it starts"):
+        next(reader.commands(start, stop))
+    with LogReader(path) as reader:  # one frame, and a range of one instant, are not backwards
+        reader.check_range("#5", "#5")
+        reader.check_range("0.2", "0.2")
+        reader.check_range("@middle", "@middle")
 
 
 def test_no_tool_writes_over_its_input(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
