@@ -121,10 +121,8 @@ def decode_blocks(
     """The raw bytes (unshuffled) of a ``BLOCKS`` payload; LogFormatError when malformed (blocks
     under ``min_block_size`` raw bytes included).
 
-    ``hasher``, when given, is fed the whole payload in order as the blocks decode: each block's
-    stored bytes just before they are decompressed, so the checksum reads them from memory and lz4
-    from cache (rather than two passes over memory). Its digest is the caller's to check; it is
-    complete even when a block is bad.
+    ``hasher``, when given, is fed the whole payload in order. Its digest is the caller's to
+    check; it is complete even when a block is bad.
 
     ``early`` = ``(prefix, job)``: the calling thread runs ``job(body, ready)`` as soon as it has
     placed the first ``ready >= prefix`` raw bytes (if its own blocks cover the prefix and none of
@@ -160,12 +158,19 @@ def decode_blocks(
     if hasher is not None:
         hasher.update(payload[:table_end])
     workers = decode_threads.workers(block_count)
-    # One thread hashes each block as it takes it: the checksum reads it from memory, lz4 from
-    # cache. Several threads would queue for the lock that keeps the blocks in order, so one of
-    # them hashes all the stored blocks in one go instead, then joins the others.
+    c_loop = _c_loop_address()
+    # The Python loop on one thread hashes each block as it takes it: the checksum reads it from
+    # memory, lz4 from cache. The C loop (one thread or several) and the Python loop on several
+    # threads (which would queue for the lock that keeps the blocks in order) have the stored
+    # blocks hashed in one go instead: by the caller's thread, or by a pool thread before it
+    # joins the others. The C loop is faster on one thread too (VM, a recorded 10 000-point
+    # session: 0.64x -> 0.71x lz4's speed, paired medians).
+    hash_as_taken = hasher if workers == 1 and c_loop is None else None
     blocks = _Blocks(src, list(itertools.accumulate(sizes, initial=table_end)), table, pieces, array_count > 0,
-                     body, block_size, workers, hasher if workers == 1 else None, early)
+                     body, block_size, workers, hash_as_taken, early, c_loop)
     if workers == 1:
+        if hasher is not None and hash_as_taken is None:
+            hasher.update(payload[table_end:])
         blocks.decode_part(0)
     else:
 
@@ -182,6 +187,12 @@ def decode_blocks(
         number, reason = min(blocks.failures)
         raise bad(f"block {number}: {reason}")
     return body.data
+
+
+def _c_loop_address() -> int | None:
+    """liblz4's ``LZ4_decompress_safe`` for :class:`sessions._shuffle.BlockRun`, or None when the
+    C loop cannot run (the extension is not built, or lz4 decompresses through python-lz4)."""
+    return lz4_into.decompress_address() if shuffle_filter.BlockRun is not None else None
 
 
 def _in_order_within(views: list[tuple[int, memoryview]], size: int) -> bool:
@@ -201,15 +212,16 @@ class _Blocks:
     front; a thread done with its own run takes blocks from the back of the run with the most
     left. Each thread thus writes one stretch of the body (fresh memory: its page faults stay
     apart), and none sits idle while another is late (a pool thread can take most of a
-    millisecond to wake up, and the one hashing the payload starts its run late). With several
-    threads and the C kernel, ``sessions._shuffle.BlockRun`` runs this loop without the GIL; the
-    Python loop below is its twin."""
+    millisecond to wake up, and the one hashing the payload starts its run late). Given
+    ``c_loop`` (see :func:`_c_loop_address`), ``sessions._shuffle.BlockRun`` runs this loop
+    without the GIL; the Python loop below is its twin, which alone can hash blocks as it takes
+    them (``hasher``)."""
 
     def __init__(self, src: np.ndarray, starts: list[int], table: memoryview, pieces: list[tuple[int, int]],
                  shuffles: bool, body: np.ndarray, block_size: int, parts: int, hasher: Hasher | None,
-                 early: EarlyJob | None = None) -> None:
-        if hasher is not None and parts != 1:
-            raise ValueError("blocks are hashed as they are taken only when one thread takes them all, in order")
+                 early: EarlyJob | None = None, c_loop: int | None = None) -> None:
+        if hasher is not None and (parts != 1 or c_loop is not None):
+            raise ValueError("blocks are hashed as they are taken only when the Python loop takes them all, in order")
         self.src = src
         self.stored = src.data
         self.hasher = hasher
@@ -234,14 +246,14 @@ class _Blocks:
         self._targets: list[tuple[int, memoryview]] | None = None
         self._states = bytearray(count)
         self._late_targets: Sequence[Target] = ()  # targets copy_out could not take: filled by finish
-        # Several threads run the C loop where it is built: the Python loop needs the GIL between
-        # blocks, which the caller's thread holds for milliseconds at a time while it builds the
-        # early commands, so the other threads would mostly wait.
+        # The C loop, where it is built: on several threads, the Python loop would need the GIL
+        # between blocks, which the caller's thread holds for milliseconds at a time while it
+        # builds the early commands, so the other threads would mostly wait; on one, it saves
+        # the Python loop's own time (about 10 us a block).
         self.run: Any = None
-        address = lz4_into.decompress_address() if parts > 1 and shuffle_filter.BlockRun is not None else None
-        if address is not None:
+        if c_loop is not None:
             try:
-                self.run = shuffle_filter.BlockRun(address, src, starts, body, block_size, table, pieces,
+                self.run = shuffle_filter.BlockRun(c_loop, src, starts, body, block_size, table, pieces,
                                                    self.stream, parts)
             except ValueError:  # sizes beyond what C ints hold: the Python loop says what is wrong
                 self.run = None

@@ -409,11 +409,12 @@ def _with_short_block(payload: bytes, number: int) -> bytes:
             + payload[12 + 4 * count : start] + b"".join(blocks))
 
 
-def test_the_c_loop_is_what_several_threads_run() -> None:
+@pytest.mark.parametrize("count", [1, 3])
+def test_the_c_loop_is_what_one_or_several_threads_run(count: int) -> None:
     _c_block_run()
     chunk = b"".join(encode_chunk_rows(_big_rows()))
     default = decode_threads.threads()
-    decode_threads.set_threads(3)
+    decode_threads.set_threads(count)
     runs = []
     original = blocks_module._Blocks.decode_part
 
@@ -427,7 +428,7 @@ def test_the_c_loop_is_what_several_threads_run() -> None:
     finally:
         blocks_module._Blocks.decode_part = original  # type: ignore[method-assign]
         decode_threads.set_threads(default)
-    assert len(runs) == 3 and all(run is not None and run is runs[0] for run in runs)
+    assert len(runs) == count and all(run is not None and run is runs[0] for run in runs)
 
 
 def test_the_c_and_python_loops_place_the_same_bytes_and_report_the_same_damage() -> None:
