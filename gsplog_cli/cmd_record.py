@@ -28,7 +28,8 @@ def run_script(path: str, argv: list[str]) -> int:
     """Run ``path`` as ``__main__`` with ``sys.argv = [path, *argv]``; return its exit code.
 
     The script's folder goes first on ``sys.path`` (as ``python script.py`` does). An uncaught
-    exception is printed as Python prints it and gives exit code 1.
+    exception is printed as ``python script.py`` prints it (from the script's first frame, without
+    this runner's) and gives exit code 1.
     """
     old_argv, old_path = sys.argv, list(sys.path)
     sys.argv = [path, *argv]
@@ -38,15 +39,28 @@ def run_script(path: str, argv: list[str]) -> int:
         return 0
     except SystemExit as stop:
         return _exit_code(stop.code)
-    except KeyboardInterrupt:
-        traceback.print_exc()
+    except KeyboardInterrupt as interrupt:
+        _print_script_error(interrupt, path)
         return 130
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as error:
+        _print_script_error(error, path)
         return 1
     finally:
         sys.argv = old_argv
         sys.path[:] = old_path
+
+
+def _print_script_error(error: BaseException, path: str) -> None:
+    """The traceback from the script's outermost frame on: the runner's frames (this module,
+    runpy) say nothing about the script. A script that does not compile has no frame of its own:
+    Python shows only the error then, and so does this."""
+    names = {path, os.path.abspath(path)}  # runpy compiles the script under the path it was given
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename not in names:
+        tb = tb.tb_next
+    if tb is None and not isinstance(error, SyntaxError):
+        tb = error.__traceback__  # raised before the script ran: the whole story
+    traceback.print_exception(type(error), error, tb)
 
 
 def _exit_code(code: Any) -> int:

@@ -240,6 +240,8 @@ def test_gsp_record_no_render_and_a_failing_script(tmp_path: Path) -> None:
     )
     assert result.returncode == 1
     assert "Traceback" in result.stderr and "RuntimeError: the script failed" in result.stderr
+    assert "runpy" not in result.stderr and "cmd_record" not in result.stderr  # as `python script.py` shows it
+    assert f'File "{script}", line' in result.stderr.splitlines()[1]
     assert image.read_bytes() == b""  # --no-render: render returned nothing
     with LogReader(log) as reader:
         assert reader.complete  # closed properly despite the exception
@@ -293,3 +295,14 @@ def test_gsp_record_reports_an_unwritable_output(tmp_path: Path) -> None:
     result = run_python(["-m", "gsplog_cli.main", "record", str(script), "-o", str(tmp_path / "no" / "dir.gsplog")])
     assert result.returncode == 1
     assert "cannot start recording" in result.stderr and result.stderr.count("dir.gsplog") == 1  # named once
+
+
+def test_gsp_record_of_a_script_that_does_not_compile_says_why_as_python_does(tmp_path: Path) -> None:
+    script, log = tmp_path / "broken.py", tmp_path / "broken.gsplog"
+    script.write_text("import gsp\nx = (\n")
+    result = run_python(["-m", "gsplog_cli.main", "record", str(script), "-o", str(log), "--no-render"])
+    assert result.returncode == 1
+    assert "SyntaxError" in result.stderr and f'File "{script}", line 2' in result.stderr
+    assert "Traceback" not in result.stderr  # no frame of the script ran: python prints none either
+    with LogReader(log) as reader:
+        assert reader.complete and list(reader.commands()) == []
