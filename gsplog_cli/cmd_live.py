@@ -179,10 +179,12 @@ def node(
 ) -> None:
     """Run a render node subscribed to the live session at ENDPOINT.
 
-    Prints one JSON line when the session ends: session id, last update, commands, frames and
-    the scene's state hash (equal on every node that received the same session).
+    Prints one JSON line when the session ends: session id, last update, the session's commands
+    received, the whole scenes applied besides (the snapshot it started from and the stream's
+    periodic keyframes), frames, and the scene's state hash (equal on every node that received
+    the same session).
     """
-    from transports.live_log import LiveCopy, live_commands
+    from transports.live_log import LiveCopy, LiveTally, live_commands
     from transports.subscriber import Subscriber
 
     _setup_logging(verbose)
@@ -205,8 +207,9 @@ def node(
     try:
         while True:
             copy = LiveCopy(save) if save else None
-            commands = live_commands(subscriber, stop, copy)
-            summary.update(consume(commands))
+            tally = LiveTally()
+            summary.update(consume(live_commands(subscriber, stop, copy, tally)))
+            summary.update(commands=tally.commands, keyframes=tally.keyframes)
             if not keep_going or stop.is_set() or subscriber.gone:
                 break
             save = None  # the copy holds the first session only
@@ -221,7 +224,7 @@ def node(
 
 def _make_consumer(backend: str | None, output: str | None,
                    limits: Limits) -> Callable[[Iterator[Any]], dict[str, Any]]:
-    """A function that applies (and renders) commands and returns counts and the state hash.
+    """A function that applies (and renders) commands and returns frames, errors and the state hash.
 
     Made before the node subscribes, so that slow imports do not make it join late.
     """
@@ -238,16 +241,15 @@ def _make_consumer(backend: str | None, output: str | None,
 def _apply_only(state: Any, commands: Iterator[Any]) -> dict[str, Any]:
     from sessions.index import RENDER_OP
 
-    count = frames = errors = 0
+    frames = errors = 0
     for command in commands:
         try:
             state.apply(command)
         except Exception as error:  # a bad command must not stop a long-running node
             log.error("cannot apply seq %d %s: %s", command.seq, command.op, error)
             errors += 1
-        count += 1
         frames += command.op == RENDER_OP  # frames received, as a rendering node counts those it drew
-    return {"commands": count, "frames": frames, "errors": errors, "state_hash": state.state_hash()}
+    return {"frames": frames, "errors": errors, "state_hash": state.state_hash()}
 
 
 def _render(backend: str, output: str | None, limits: Limits, commands: Iterator[Any]) -> dict[str, Any]:
@@ -275,7 +277,6 @@ def _render(backend: str, output: str | None, limits: Limits, commands: Iterator
         engine.close()
     state_hash = engine.state.state_hash() if engine.state is not None else None
     return {
-        "commands": engine.commands_applied,
         "frames": frames,
         "errors": errors,
         "state_hash": state_hash,

@@ -12,14 +12,24 @@ import threading
 from collections.abc import Iterator
 
 from sessions import ChunkKind, Command, FileSink, decode_chunk
+from sessions.chunk import KEYFRAME_KINDS
 from sessions.fileformat import encode_header
 from sessions.sinks import info_for_chunk
 from transports.protocol import session_id_hex
 from transports.subscriber import Event, EventType, Subscriber
 
-__all__ = ["LiveCopy", "live_commands"]
+__all__ = ["LiveCopy", "LiveTally", "live_commands"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class LiveTally:
+    """What :func:`live_commands` delivered: the session's own commands, and the whole scenes
+    (the snapshot a node starts from, the stream's periodic keyframes) it applied besides."""
+
+    commands: int = 0
+    keyframes: int = 0
 
 
 class LiveCopy:
@@ -66,13 +76,17 @@ class LiveCopy:
 
 
 def live_commands(
-    subscriber: Subscriber, stop: threading.Event | None = None, copy: LiveCopy | None = None
+    subscriber: Subscriber,
+    stop: threading.Event | None = None,
+    copy: LiveCopy | None = None,
+    tally: LiveTally | None = None,
 ) -> Iterator[Command]:
-    """The decoded commands of a live stream until its END (or GONE).
+    """The decoded commands of a live stream until its END (or GONE), counted in ``tally``.
 
     A snapshot's commands start with ``Scene.keyframe``, which makes a ``SceneState`` forget the
-    previous scene. A chunk that cannot be decoded is logged with the reason and triggers a
-    resync; it never ends the stream.
+    previous scene. The stream's periodic keyframes come through too: a node that could not
+    apply a command is whole again at the next one. A chunk that cannot be decoded is logged
+    with the reason and triggers a resync; it never ends the stream.
     """
     try:
         for event in subscriber.events(stop):
@@ -87,8 +101,14 @@ def live_commands(
                 )
                 subscriber.resync(f"undecodable chunk in {event.type.value} {event.seq}")
                 continue
+            kind = chunk.info.kind if chunk else ChunkKind.KEYFRAME
             if copy is not None:
-                copy.add(event, chunk.info.kind if chunk else ChunkKind.KEYFRAME, len(commands))
+                copy.add(event, kind, len(commands))
+            if tally is not None and commands:
+                if kind in KEYFRAME_KINDS:
+                    tally.keyframes += 1
+                else:
+                    tally.commands += len(commands)
             yield from commands
     finally:
         if copy is not None:

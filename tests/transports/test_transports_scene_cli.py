@@ -11,6 +11,7 @@ from PIL import Image
 from scene_helpers import CliProcess, file_state_hash, free_port_pair, record_animation
 
 from player.replay import replay
+from sessions import LogReader
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
 
@@ -38,6 +39,10 @@ def test_recorded_session_to_cli_nodes_exact_copy_and_same_image(tmp_path: Path)
     expected = file_state_hash(original)
     assert saved["state_hash"] == expected and saved["frames"] == 20  # the frames a --null node received
     assert painted["state_hash"] == expected and painted["frames"] == 20
+    with LogReader(original) as reader:
+        recorded = sum(1 for _ in reader.commands())
+    for node in (saved, painted):  # the session's own commands; the empty snapshot it joined with apart
+        assert (node["commands"], node["keyframes"]) == (recorded, 1), node
     reference = tmp_path / "reference.png"
     replay(original, "matplotlib", reference)
     node_pixels = np.asarray(Image.open(picture).convert("RGBA"))
