@@ -98,16 +98,19 @@ def info(log: str, as_json: bool) -> None:
 
 @click.command()
 @click.argument("log", type=_PATH)
-@click.option("--from", "start", callback=_position, help=f"Start here (after its keyframe): {POSITION_HELP}.")
+@click.option("--from", "start", callback=_position, help=f"Start here: {POSITION_HELP}.")
 @click.option("--to", "stop", callback=_position, help=f"{STOP_HELP}.")
 @click.option("--full", is_flag=True, help="Print arrays and byte strings in full (default: summaries).")
-def dump(log: str, start: Any, stop: Any, full: bool) -> None:
+@click.option("--with-state", is_flag=True,
+              help="With --from: first print the commands that rebuild the scene there (its last keyframe, "
+                   "then the commands after it).")
+def dump(log: str, start: Any, stop: Any, full: bool, with_state: bool) -> None:
     """Print the commands of LOG as JSON lines."""
     from sessions import tools
 
     with _log_errors(), _progress(None, "cmd", "dump") as bar:
         stdout = sys.stdout
-        tools.dump(log, stdout, start=start, stop=stop, full=full, progress=bar)
+        tools.dump(log, stdout, start=start, stop=stop, full=full, with_state=with_state, progress=bar)
 
 
 @click.command()

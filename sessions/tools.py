@@ -136,14 +136,21 @@ def command_to_json(cmd: Command, full: bool = False) -> dict[str, Any]:
 
 
 def dump(path: str | os.PathLike[str], out: IO[str], *, start: Position | None = None,
-         stop: Position | None = None, full: bool = False, progress: Progress = None) -> int:
-    """Write the commands as JSON lines to ``out``; returns how many were written.
+         stop: Position | None = None, full: bool = False, with_state: bool = False,
+         progress: Progress = None) -> int:
+    """Write the commands from ``start`` to ``stop`` as JSON lines to ``out``; returns how many
+    were written.
 
-    With ``start`` the first lines are the keyframe that rebuilds the state at ``start``.
+    ``with_state``: before them, the commands that rebuild the scene at ``start`` (the last
+    keyframe before it, as one ``Scene.keyframe`` command and the scene's commands, then the
+    commands after the keyframe; from the log's start when no keyframe comes before ``start``).
     """
     count = 0
     with LogReader(path) as reader:
+        first = reader.resolve(start) if start is not None and not with_state else None
         for cmd in reader.commands(start=start, stop=stop):
+            if first is not None and cmd.seq < first:
+                continue  # the state's catch-up, not asked for
             out.write(_JSON_LINE.encode(command_to_json(cmd, full)) + "\n")
             count += 1
             if progress is not None:

@@ -64,11 +64,14 @@ def test_dump_summarises_unless_full_and_honours_from_to(log: tuple[Path, list[C
     code, out = run("dump", "--full", "--to", "seq:5", str(path))
     lines = [json.loads(line) for line in out.splitlines()]
     assert [entry["seq"] for entry in lines] == [1, 2, 3, 4] and len(lines[3]["args"][0]["hex"]) == 1200
-    code, out = run("dump", "--from", "@middle", "--to", "#6", str(path))
+    code, out = run("dump", "--from", "@middle", "--to", "#6", "--with-state", str(path))
     lines = [json.loads(line) for line in out.splitlines()]
     assert lines[0]["op"] == "Scene.keyframe" and lines[-1]["op"] == "Renderer.render"  # frame 6 kept whole
     sixth_render = [c.seq for c in cmds if c.op == "Renderer.render"][5]
     assert lines[-1]["seq"] == sixth_render
+    middle = next(c.seq for c in cmds if c.op == "Recorder.mark")
+    code, out = run("dump", "--from", "@middle", "--to", "#6", str(path))  # the range alone
+    assert [json.loads(line)["seq"] for line in out.splitlines()] == [c.seq for c in cmds if middle <= c.seq <= sixth_render]
 
 
 def test_verify_and_repair(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
