@@ -11,7 +11,8 @@
      mid-sized arrays against lz4, reading a log of scalar setters with the garbage
      collector on, paused while decoding or not, and a session recorded from
      ``examples/animation.py`` (bytearray payloads, as GSP programs pass them) read whole, in
-     memory and from the file (mapped, then read);
+     memory and from the file (mapped, then read); ``--only loops``: on one thread, the C loop
+     over a chunk's blocks against the Python loop;
   2. the shuffle filter on smooth and random float32 data (size and speed, with and without),
      and the shuffle/unshuffle kernels alone in GB/s (C, numpy, and a plain copy of the same
      bytes as the memory-bandwidth baseline);
@@ -40,6 +41,7 @@ import numpy as np
 
 from sessions import Command, LogReader, LogWriter, Ref, decode_chunk, decode_threads, encode_chunk
 from sessions import shuffle as shuffle_filter
+from sessions.blocks import use_c_loop
 from sessions.chunk import HEADER_SIZE, ChunkFlags, ChunkKind, peek_chunk_header
 from sessions.reader import use_map
 
@@ -283,28 +285,72 @@ def bench_read_small_log(count: int = 200_000, rounds: int = 5) -> None:
     print(f"  pausing the collector while decoding: x{medians['not paused'] / medians['paused']:.2f}")
 
 
+def recorded_session(folder: Path, points: int, frames: int) -> tuple[Path, list[bytes], list[tuple[bytes, int]]]:
+    """``examples/animation.py`` recorded under ``gsp record --no-render`` into ``folder``: the
+    log's path, its COMMANDS chunks, and the stored lz4 blocks of those with the BLOCKS layout."""
+    import subprocess
+
+    script = Path(__file__).resolve().parent.parent / "examples" / "animation.py"
+    path = folder / f"animation_{points}x{frames}.gsplog"
+    env = dict(os.environ, GSP_EXAMPLE_POINTS=str(points))
+    subprocess.run([sys.executable, "-m", "gsplog_cli.main", "record", str(script), "-o", str(path), "--frames",
+                    str(frames), "--no-render"], check=True, env=env, capture_output=True)
+    chunks, blocks = [], []
+    with LogReader(path) as reader:
+        for entry in reader.index.entries:
+            data = bytes(reader._pread(entry.offset, entry.size))
+            info = peek_chunk_header(data)
+            if info.kind == ChunkKind.COMMANDS:
+                chunks.append(data)
+                blocks += stored_blocks(data) if info.flags & ChunkFlags.BLOCKS else []
+    return path, chunks, blocks
+
+
+def bench_block_loops(pairs: int = 21) -> None:
+    """One thread: the C loop over a chunk's blocks against the Python loop, each against lz4
+    alone just before it (seventeenth pass: one thread runs the C loop too)."""
+    print(f"== 1f. one thread, decode / lz4 speed: the Python loop over blocks vs the C loop (median of {pairs} pairs) ==")
+    default_threads = decode_threads.threads()
+    decode_threads.set_threads(1)
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            cases = {f"recorded {points} points x {frames} frames": recorded_session(Path(folder), points, frames)[1:]
+                     for points, frames in ((10_000, 300), (100_000, 60))}
+        for items in (1000, 4000, 64000):
+            ramp = np.linspace(0, 1, items, dtype=np.float32)
+            count = 32_000_000 // (4 * items)
+            chunk = encode_chunk([Command(i + 1, i, "Buffer.set_data", "b", ((ramp * (1 + i * 1e-3)).astype(np.float32),
+                                                                              0, items)) for i in range(count)])
+            cases[f"{count} arrays of {items * 4 // 1000} kB"] = ([chunk], stored_blocks(chunk))
+        for name, (chunks, blocks) in cases.items():
+            def lz4_only(blocks: list[tuple[bytes, int]] = blocks) -> None:
+                for stored, size in blocks:
+                    lz4.block.decompress(stored, uncompressed_size=size)
+
+            def decode_all(chunks: list[bytes] = chunks) -> None:
+                for chunk in chunks:
+                    decode_chunk(chunk).commands()
+
+            ratios: dict[str, list[float]] = {"Python loop": [], "C loop": []}
+            for _ in range(pairs):
+                for loop, samples in ratios.items():
+                    use_c_loop(loop == "C loop")
+                    samples.append(paired(lz4_only, decode_all, 1)[2])
+            print(f"  {name}: " + ", ".join(f"{loop} x{statistics.median(v):.2f}" for loop, v in ratios.items()))
+    finally:
+        use_c_loop(True)
+        decode_threads.set_threads(default_threads)
+
+
 def bench_read_recorded_session(points: int = 100_000, frames: int = 60, rounds: int = 9) -> None:
     """A session recorded the way GSP programs record: ``examples/animation.py`` under
     ``gsp record --no-render``, its positions handed to ``Buffer.set_data`` as bytearrays (the
     GSP API's type) every frame. Its COMMANDS chunks decoded in memory, and the whole file read
     through ``LogReader.commands()``, against lz4 decompressing the same stored blocks."""
-    import subprocess
 
     print(f"== 1e. a recorded session ({points} points x {frames} frames, bytearray payloads) read whole ==")
-    script = Path(__file__).resolve().parent.parent / "examples" / "animation.py"
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "animation.gsplog"
-        env = dict(os.environ, GSP_EXAMPLE_POINTS=str(points))
-        subprocess.run([sys.executable, "-m", "gsplog_cli.main", "record", str(script), "-o", str(path), "--frames",
-                        str(frames), "--no-render"], check=True, env=env, capture_output=True)
-        chunks, blocks = [], []
-        with LogReader(path) as reader:
-            for entry in reader.index.entries:
-                data = bytes(reader._pread(entry.offset, entry.size))
-                info = peek_chunk_header(data)
-                if info.kind == ChunkKind.COMMANDS:
-                    chunks.append(data)
-                    blocks += stored_blocks(data) if info.flags & ChunkFlags.BLOCKS else []
+        path, chunks, blocks = recorded_session(Path(folder), points, frames)
 
         def lz4_only() -> None:
             for stored, size in blocks:
@@ -519,7 +565,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--size-mb", type=int, default=200, help="size of the seek log (default 200)")
     parser.add_argument("--samples", type=int, default=21, help="random seek targets (default 21)")
     parser.add_argument("--dir", default=os.environ.get("TMPDIR"), help="where to write the seek log")
-    parser.add_argument("--only", choices=["decode", "shuffle", "seek"], help="run one part")
+    parser.add_argument("--only", choices=["decode", "loops", "shuffle", "seek"], help="run one part")
     args = parser.parse_args(argv)
     if args.only in (None, "decode"):
         bench_decode()
@@ -528,6 +574,8 @@ def main(argv: list[str] | None = None) -> None:
         bench_read_small_log()
         bench_read_recorded_session(10_000, 300)  # the example as it is: 120 kB a frame
         bench_read_recorded_session(100_000, 60)  # 1.2 MB a frame
+    if args.only in (None, "loops"):
+        bench_block_loops()
     if args.only in (None, "shuffle"):
         bench_shuffle()
         bench_shuffle_kernels()

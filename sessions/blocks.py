@@ -189,10 +189,21 @@ def decode_blocks(
     return body.data
 
 
+_c_loop_on = True
+
+
+def use_c_loop(enabled: bool) -> None:
+    """Let the C loop over blocks run where it can (the default), or always run the Python loop;
+    for benchmarks and tests."""
+    global _c_loop_on
+    _c_loop_on = enabled
+
+
 def _c_loop_address() -> int | None:
     """liblz4's ``LZ4_decompress_safe`` for :class:`sessions._shuffle.BlockRun`, or None when the
-    C loop cannot run (the extension is not built, or lz4 decompresses through python-lz4)."""
-    return lz4_into.decompress_address() if shuffle_filter.BlockRun is not None else None
+    C loop cannot run (the extension is not built, lz4 decompresses through python-lz4, or
+    :func:`use_c_loop` turned it off)."""
+    return lz4_into.decompress_address() if _c_loop_on and shuffle_filter.BlockRun is not None else None
 
 
 def _in_order_within(views: list[tuple[int, memoryview]], size: int) -> bool:

@@ -429,6 +429,16 @@ def test_the_c_loop_is_what_one_or_several_threads_run(count: int) -> None:
         blocks_module._Blocks.decode_part = original  # type: ignore[method-assign]
         decode_threads.set_threads(default)
     assert len(runs) == count and all(run is not None and run is runs[0] for run in runs)
+    placed_by_c = bytes(decode_chunk(chunk).raw)
+    blocks_module.use_c_loop(False)  # what benchmarks compare it with
+    runs.clear()
+    blocks_module._Blocks.decode_part = watched  # type: ignore[method-assign]
+    try:
+        assert bytes(decode_chunk(chunk).raw) == placed_by_c
+    finally:
+        blocks_module._Blocks.decode_part = original  # type: ignore[method-assign]
+        blocks_module.use_c_loop(True)
+    assert runs and all(run is None for run in runs)
 
 
 def test_the_c_and_python_loops_place_the_same_bytes_and_report_the_same_damage() -> None:
