@@ -27,8 +27,10 @@ class ReplayError(click.ClickException):
     help="out.png (last frame or --frame N), a folder/ (frame_000001.png...), or movie.mp4 / .gif.",
 )
 @click.option("--frame", type=int, default=None, help="Render only frame N (frames count from 1).")
-@click.option("--from", "start", default=None, help="Start at seconds (2.5), a frame (#12) or a marker (@label).")
-@click.option("--to", "stop", default=None, help="Stop at seconds, a frame (#N) or a marker (@label), included.")
+@click.option("--from", "start", default=None,
+              help="Start at seconds (2.5), a frame (#12), a marker (@label) or a sequence number (seq:40).")
+@click.option("--to", "stop", default=None,
+              help="Stop at seconds, a frame (#N, drawn), a marker (@label) or seq:N (before it).")
 @click.option("--speed", type=float, default=None, help="Play at the recorded pace times X.")
 @click.option("--realtime/--fast", "realtime", default=None,
               help="Play at the recorded pace, or as fast as possible [default: recorded pace in a window, fast otherwise].")

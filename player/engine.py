@@ -199,13 +199,17 @@ class ReplayEngine:
                 keyframe_seq = cmd.seq
             synthetic = cmd.seq <= keyframe_seq
             if not synthetic:
-                if stop is not None and stop.kind == "time" and cmd.t_ns > stop.time_ns:
+                if stop is not None and stop.kind == "time" and cmd.t_ns > int(stop.value):
                     return
+                if stop is not None and stop.kind == "seq" and cmd.seq >= int(stop.value):
+                    return  # as the sessions tools cut: before the command at seq:N
                 if not started:
                     if start_seq is not None:
                         started = cmd.seq >= start_seq
                     elif start is not None and start.kind == "time":
-                        started = cmd.t_ns >= start.time_ns
+                        started = cmd.t_ns >= int(start.value)
+                    elif start is not None and start.kind == "seq":
+                        started = cmd.seq >= int(start.value)
                 if op == MARK_OP:
                     label = cmd.args[0] if cmd.args else cmd.kwargs.get("label")
                     if start is not None and start.kind == "marker" and label == start.value:

@@ -200,7 +200,7 @@ def _seek(src: Source, selection: FrameSelection) -> tuple[Any, int, int] | None
     if selection.frame is not None:
         at = At.frame(selection.frame)
     elif selection.start is not None:
-        at = At(selection.start.kind, selection.start.value)
+        at = selection.start
     else:
         return None
     reader = src.reader

@@ -60,10 +60,6 @@ def parse_at(spec: str | int | float | At) -> At:
     """Parse a position; ints are nanoseconds, floats seconds. ``ValueError`` names bad text."""
     if isinstance(spec, At):
         return spec
-    if hasattr(spec, "kind") and hasattr(spec, "value"):  # the player's Position: same kinds
-        kind, value = spec.kind, spec.value
-        if kind in ("time", "seq", "frame", "marker"):
-            return At(kind, value)
     if isinstance(spec, bool):
         raise ValueError(f"position {spec!r}: expected seconds, '#N', 'seq:N' or '@label'")
     if isinstance(spec, int):

@@ -269,3 +269,19 @@ def test_cli_window_forced_without_a_display_is_refused(session: Path, monkeypat
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     code, _, err = _run(str(session), "--window")
     assert code == 2 and "no display" in err and "Traceback" not in err
+
+
+def test_sequence_numbers_select_the_frames_their_commands_belong_to(session: Path, tmp_path: Path) -> None:
+    with LogReader(session) as reader:
+        renders = [c.seq for c in reader.commands() if c.op == "Renderer.render"]
+    by_frame, by_seq = tmp_path / "frames", tmp_path / "seqs"
+    code, _, err = _run(str(session), "--from", "#2", "--to", "#3", "-o", f"{by_frame}/")
+    assert code == 0, err
+    # from frame 2's render up to the command after frame 3's render, which --to seq: stops before
+    code, _, err = _run(str(session), "--from", f"seq:{renders[1]}", "--to", f"seq:{renders[2] + 1}", "-o", f"{by_seq}/")
+    assert code == 0, err
+    names = sorted(p.name for p in by_seq.iterdir())
+    assert names == sorted(p.name for p in by_frame.iterdir()) == ["frame_000001.png", "frame_000002.png"]
+    for name in names:
+        assert np.array_equal(iio3.imread(by_seq / name), iio3.imread(by_frame / name))
+    assert not np.array_equal(iio3.imread(by_seq / names[0]), iio3.imread(by_seq / names[1]))  # the disc moved

@@ -21,6 +21,8 @@ from player.replay import paced_by_default, parse_size
         ("#12", Position("frame", 12)),
         ("f3", Position("frame", 3)),
         ("@intro", Position("marker", "intro")),
+        ("seq:40", Position("seq", 40)),  # the sessions tools' syntax, one parser for both
+        (0.25, Position("time", 250_000_000)),  # numbers are seconds in the player's API
     ],
 )
 def test_parse_position(text: str, expected: Position) -> None:
