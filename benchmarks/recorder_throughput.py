@@ -16,7 +16,8 @@ backend: everything is recorded, nothing drawn). Measured in one run, same bytes
   flushes the file) (targets: ours >= 1.5x its throughput, our file not larger).
 
 They alternate in one process, ``--repeat`` times, each after an ``os.sync()`` (no run pays
-for the writeback of the file the previous one left dirty); medians are printed. The data is a
+for the writeback of the file the previous one left dirty) and, with ``--warm-mib N``, after N
+MiB of memory are filled and freed (see :func:`warm_free_memory`); medians are printed. The data is a
 smooth animation (``recorder_common.animation_frames``), not random bits.
 """
 
@@ -137,11 +138,24 @@ def run_rerun(frames: list[np.ndarray], path: str) -> float | None:
     return time.perf_counter() - start
 
 
+def warm_free_memory(mib: int) -> None:
+    """Fill ``mib`` MiB of new memory and free it: on a VM whose host takes free memory back
+    (benchmarks/README.md, sixteenth pass), the next run then writes into pages the host backs,
+    whichever candidate it is, instead of the first run after a pause paying a host fault per
+    page. This evens the runs out; it does not make a recorder faster than plain writes."""
+    if mib > 0:
+        block = np.empty(mib << 20, np.uint8)
+        block.fill(1)
+        del block
+
+
 def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=1_000_000)
     parser.add_argument("--frames", type=int, default=12)
     parser.add_argument("--repeat", type=int, default=3, help="alternated runs of each (medians)")
+    parser.add_argument("--warm-mib", type=int, default=0,
+                        help="fill and free this much memory before every run of every candidate (0: off)")
     args = parser.parse_args(argv)
     frames = list(animation_frames(args.points, args.frames))
     total = sum(f.nbytes for f in frames)
@@ -154,14 +168,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         # Baselines and candidate alternate in one process (the machine is shared): medians.
         # Each starts with no dirty pages: the kernel's writeback of the previous run's file
         # (144 MB at the defaults, on the same 2 cores) is charged to no one.
+        def settle() -> None:
+            os.sync()
+            warm_free_memory(args.warm_mib)
+
         for _ in range(args.repeat):
-            os.sync()
+            settle()
             times["lz4"].append(run_lz4(frames))
-            os.sync()
+            settle()
             times["writes"].append(run_plain_writes(frames, plain_path))
-            os.sync()
+            settle()
             times["ours"].append(run_ours(frames, ours_path))
-            os.sync()
+            settle()
             t = run_rerun(frames, rrd_path)
             if t is not None:
                 times["rerun"].append(t)
