@@ -164,7 +164,7 @@ def decode_blocks(
     # threads (which would queue for the lock that keeps the blocks in order) have the stored
     # blocks hashed in one go instead: by the caller's thread, or by a pool thread before it
     # joins the others. The C loop is faster on one thread too (VM, a recorded 10 000-point
-    # session: 0.64x -> 0.71x lz4's speed, paired medians).
+    # session: 0.64-0.67x -> 0.70-0.75x lz4's speed, paired medians; `bench_sessions.py --only loops`).
     hash_as_taken = hasher if workers == 1 and c_loop is None else None
     blocks = _Blocks(src, list(itertools.accumulate(sizes, initial=table_end)), table, pieces, array_count > 0,
                      body, block_size, workers, hash_as_taken, early, c_loop)
