@@ -49,6 +49,7 @@ __all__ = [
     "encode_chunk_rows",
     "encode_end_chunk",
     "decode_chunk",
+    "check_chunk",
     "peek_chunk_header",
     "checksum",
 ]
@@ -486,6 +487,26 @@ def peek_chunk_header(
         raise LogFormatError(f"uncompressed chunk with raw size {raw_size} != stored size {stored_size}", **where)
     return ChunkInfo(kind, flags, count, seq_first, seq_last, t_first, t_last, raw_size, stored_size,
                      meta_size, payload_sum, offset)
+
+
+def check_chunk(
+    data: bytes | bytearray | memoryview,
+    *,
+    offset: int | None = None,
+    chunk_index: int | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> ChunkInfo:
+    """The header of one chunk's bytes once its size and both checksums hold, without
+    decompressing it: what forwards stored chunks (``gsp serve``) checks before they travel.
+    ``LogFormatError`` naming the offset and chunk otherwise."""
+    info = peek_chunk_header(data, offset=offset, chunk_index=chunk_index, limits=limits)
+    view = memoryview(data)
+    if len(view) != info.size:
+        raise LogFormatError(f"chunk has {len(view)} bytes, its header declares {info.size}",
+                             offset=offset, chunk_index=chunk_index)
+    if checksum(view[HEADER_SIZE:]) != info.payload_checksum:
+        raise LogFormatError("chunk payload checksum mismatch", offset=offset, chunk_index=chunk_index)
+    return info
 
 
 def decode_chunk(

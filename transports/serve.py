@@ -7,8 +7,8 @@ import threading
 import time
 from typing import Any
 
-from sessions import ChunkKind
-from sessions.chunk import KEYFRAME_KINDS
+from sessions import ChunkKind, LogFormatError
+from sessions.chunk import KEYFRAME_KINDS, check_chunk
 from transports.protocol import DEFAULT_MAX_PAYLOAD, PayloadKind
 from transports.publisher import Publisher
 from transports.scene_state import SceneStreamState
@@ -31,7 +31,10 @@ def serve_log(
     max_payload: int = DEFAULT_MAX_PAYLOAD,
     heartbeat_interval: float = 0.25,
 ) -> int:
-    """Publish every chunk of an open ``sessions.LogReader`` at its time; return the count.
+    """Publish every intact chunk of an open ``sessions.LogReader`` at its time; return the
+    count. A damaged chunk (checksum, size, or a keyframe that cannot be rebuilt) is logged and
+    left out, as ``gsp repair`` leaves it out: the nodes then go on without its commands,
+    instead of resynchronising against a publisher whose own state stopped there.
 
     The chunk bytes are forwarded unchanged and the file's own header travels with snapshots,
     so a node that joins before ``wait`` runs out saves a byte-identical copy (except for
@@ -66,12 +69,18 @@ def serve_log(
                     break
                 while pub.queued > 8 and not stop.is_set():  # pace to the I/O thread: serve never drops
                     time.sleep(0.001)
-                if entry.kind == ChunkKind.COMMANDS:
-                    file.seek(entry.offset)
-                    data = file.read(entry.size)
-                    kind = PayloadKind.DELTA
-                else:
-                    data, kind = reader.standalone_keyframe(number), PayloadKind.KEYFRAME
+                try:
+                    if entry.kind == ChunkKind.COMMANDS:
+                        file.seek(entry.offset)
+                        data = file.read(entry.size)
+                        kind = PayloadKind.DELTA
+                    else:
+                        data, kind = reader.standalone_keyframe(number), PayloadKind.KEYFRAME
+                    check_chunk(data, offset=entry.offset, chunk_index=number)
+                except LogFormatError as error:
+                    log.error("%s: left out a damaged chunk (seq %d..%d): %s", reader.path, entry.seq_first,
+                              entry.seq_last, error)
+                    continue
                 pub.publish(data, kind)
                 sent += 1
         finally:

@@ -183,3 +183,35 @@ def test_a_rendering_node_outlives_a_frame_it_cannot_draw(tmp_path: Path) -> Non
     reference = tmp_path / "reference.png"
     replay(original, "matplotlib", reference)  # the last frame, drawn from the undamaged session
     assert np.array_equal(np.asarray(Image.open(picture)), np.asarray(Image.open(reference)))
+
+
+def test_serve_leaves_out_a_damaged_chunk_and_the_nodes_go_on(tmp_path: Path) -> None:
+    """A chunk whose checksum fails is not forwarded (the publisher's own state could not apply
+    it either, and would refuse snapshots until the next keyframe): the node gets every other
+    chunk, the session's END, and the state of a replay that skips the same chunk."""
+    from sessions import LogReader, SceneState
+
+    session, damaged = tmp_path / "session.gsplog", tmp_path / "damaged.gsplog"
+    record_animation(session, frames=30, interval=0.005)
+    with LogReader(session) as reader:
+        chunks = [e for e in reader.index.entries if e.kind == 1]  # COMMANDS
+        victim = chunks[len(chunks) // 2]
+        kept = [c for c in reader.commands() if not victim.seq_first <= c.seq <= victim.seq_last]
+    data = bytearray(session.read_bytes())
+    data[victim.offset + victim.size - 3] ^= 0x20  # inside the payload: the checksum fails
+    damaged.write_bytes(data)
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    server = CliProcess("serve", str(damaged), "--bind", endpoint, "--wait", "1.5", "--speed", "4")
+    node = CliProcess("node", endpoint, "--null", "--timeout", "20")
+    try:
+        result = node.result()
+        server.proc.wait(30)
+        assert server.proc.returncode == 0
+    finally:
+        for proc in (server, node):
+            proc.stop()
+    assert any("left out a damaged chunk" in line and "checksum mismatch" in line for line in server.lines)
+    expected = SceneState()
+    for command in kept:
+        expected.apply(command)
+    assert result["commands"] == len(kept) and result["state_hash"] == expected.state_hash(), result
