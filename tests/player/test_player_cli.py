@@ -65,6 +65,7 @@ def test_cli_bad_logs_exit_2_one_line(session: Path, tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.gsplog"
     garbage.write_bytes(b"this is not a session log" * 10)
     _assert_one_line_error(*_run(str(garbage))[::2], "garbage.gsplog", "offset 0")
+    assert "gsp repair" not in _run(str(garbage))[2]  # no log at all: nothing to repair
     truncated = tmp_path / "cut.gsplog"
     truncated.write_bytes(session.read_bytes()[:40])
     _assert_one_line_error(*_run(str(truncated), "-b", "null")[::2], "cut.gsplog")
@@ -77,7 +78,7 @@ def test_cli_bad_logs_exit_2_one_line(session: Path, tmp_path: Path) -> None:
         data[k] ^= 0xFF
     damaged = tmp_path / "damaged.gsplog"
     damaged.write_bytes(bytes(data))
-    _assert_one_line_error(*_run(str(damaged), "-b", "null")[::2], "damaged.gsplog", "chunk")
+    _assert_one_line_error(*_run(str(damaged), "-b", "null")[::2], "damaged.gsplog", "chunk", "`gsp repair` keeps it")
     _assert_one_line_error(*_run(str(tmp_path / "missing.gsplog"))[::2], "missing.gsplog")
 
 
