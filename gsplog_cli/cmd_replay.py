@@ -42,7 +42,8 @@ class ReplayError(click.ClickException):
     "--timeout",
     type=float,
     default=None,
-    help="Give up after S seconds without new data: with --follow [default: never], or from a tcp:// source [default: 30].",
+    help="Give up after S seconds without new data (or without the file, before it is created): with --follow "
+    "[default: 10], or from a tcp:// source [default: 30].",
 )
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
 @click.option("--window/--no-window", default=None, help="Show a window (default: when a display exists and no -o).")

@@ -4,7 +4,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -12,7 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from sessions.command import Command
+from sessions.fileformat import FILE_MAGIC, header_size_hint
 from sessions.limits import DEFAULT_LIMITS, Limits
+from sessions.reader import FOLLOW_TIMEOUT_S
+
+log = logging.getLogger(__name__)
 
 __all__ = ["LIVE_GONE_AFTER_S", "Source", "open_source", "is_live_endpoint", "UnterminatedLogWarning"]
 
@@ -83,6 +89,8 @@ def open_source(
         return _open_live(str(source), LIVE_GONE_AFTER_S if follow_timeout_s is None else follow_timeout_s)
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
+        if follow:
+            _wait_for_log(path, FOLLOW_TIMEOUT_S if follow_timeout_s is None else follow_timeout_s)
         if not path.exists():
             raise FileNotFoundError(f"{path}: no such session log")
         if path.is_dir():
@@ -110,6 +118,38 @@ def open_source(
         items = source if isinstance(source, (list, tuple)) else None
         return Source(name="<commands>", iterable=source, rewindable=items is not None)
     raise TypeError(f"source {source!r}: expected a .gsplog path, a tcp:// endpoint or commands")
+
+
+def _wait_for_log(path: Path, timeout_s: float, poll_s: float = 0.02) -> None:
+    """Wait until ``path`` holds a whole file header: a follower started before its recorder
+    finds no file, or one whose header is still being written. Says so once after 2 s; gives up
+    after ``timeout_s``, leaving the reader to say what is wrong. Returns at once
+    for a file that cannot become a log (another magic, a folder)."""
+    began = time.monotonic()
+    said = False
+    while True:
+        try:
+            with open(path, "rb") as file:
+                first, size = file.read(16), os.fstat(file.fileno()).st_size
+        except FileNotFoundError:
+            first, size = None, 0
+        except OSError:  # a folder, no permission: nothing to wait for
+            return
+        if first is not None:
+            if not FILE_MAGIC.startswith(first[: len(FILE_MAGIC)]):
+                return  # no log, nor the start of one
+            hint = header_size_hint(first)
+            if hint is not None and size >= hint:
+                return
+        waited = time.monotonic() - began
+        if waited > timeout_s:
+            return
+        if not said and waited > 2.0:
+            said = True
+            state = "to be created" if first is None else "to get its header"
+            log.warning("waiting for %s %s (its recorder has not started?); waiting up to %g s", path, state,
+                        timeout_s)
+        time.sleep(poll_s)
 
 
 def _open_live(endpoint: str, gone_after_s: float | None) -> Source:

@@ -62,6 +62,8 @@ def use_map(mapped: bool) -> bool:
     return previous
 
 Position = At | str | int | float
+#: Seconds without new data after which following a growing log ends (``commands(follow=True)``).
+FOLLOW_TIMEOUT_S = 10.0
 
 
 class LogReader:
@@ -457,7 +459,7 @@ class LogReader:
         return self.index.keyframe_before_seq(target), target
 
     def commands(self, start: Position | None = None, stop: Position | None = None, *,
-                 follow: bool = False, timeout: float | None = 10.0,
+                 follow: bool = False, timeout: float | None = FOLLOW_TIMEOUT_S,
                  poll_interval: float = 0.02) -> Iterator[Command]:
         """Commands in order, keyframes skipped.
 

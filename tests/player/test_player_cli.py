@@ -189,6 +189,30 @@ def test_follow_a_growing_file(tmp_path: Path) -> None:
     assert len(list((tmp_path / "frames").iterdir())) == frames
 
 
+@pytest.mark.slow
+def test_follow_waits_for_a_log_its_recorder_has_not_created_yet(tmp_path: Path) -> None:
+    path = tmp_path / "later.gsplog"
+    frames = 4
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "gsplog_cli.main", "replay", str(path), "--follow", "--timeout", "20",
+         "-b", "null"],
+        env=dict(os.environ, MPLBACKEND="Agg"), stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        time.sleep(3.0)  # the follower waits, and says so after 2 s
+        assert follower.poll() is None
+        writer = subprocess.run([sys.executable, str(HERE / "player_writer_proc.py"), str(path), str(frames), "0.05"],
+                                env=dict(os.environ, MPLBACKEND="Agg"), timeout=60)
+        assert writer.returncode == 0
+        _, err = follower.communicate(timeout=60)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert follower.returncode == 0, err
+    assert f"waiting for {path} to be created" in err
+    assert f"{frames} frame(s) replayed" in err
+
+
 def _free_port_pair() -> int:
     import socket
 
