@@ -365,7 +365,7 @@ class LogReader:
             self._damage(error)
             return None
 
-    def chunks(self, start: int = 0, *, follow: bool = False, timeout: float | None = 10.0,
+    def chunks(self, start: int = 0, *, follow: bool = False, timeout: float | None = FOLLOW_TIMEOUT_S,
                poll_interval: float = 0.02) -> Iterator[Chunk]:
         """Chunks in file order from chunk number ``start``.
 
