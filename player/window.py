@@ -36,6 +36,7 @@ class FrameWindow:
 
         self._plt = plt
         self.controller = controller
+        self.title = title
         self.figure = plt.figure(title)
         self.axes = self.figure.add_axes((0.0, 0.0, 1.0, 1.0))
         self.axes.set_axis_off()
@@ -61,7 +62,10 @@ class FrameWindow:
             self._image = self.axes.imshow(rgba, interpolation="nearest")
         else:
             self._image.set_data(rgba)
-        self.axes.set_title(f"frame {frame.number}  t={frame.t_ns / 1e9:.3f}s", fontsize=8, loc="left")
+        # In the title bar: the axes fill the figure, so an axes title would be drawn outside it.
+        manager = self.figure.canvas.manager
+        if manager is not None:
+            manager.set_window_title(f"{self.title}: frame {frame.number}, t = {frame.t_ns / 1e9:.3f} s")
         self.figure.canvas.draw_idle()
 
     def pump(self, seconds: float) -> None:

@@ -65,8 +65,20 @@ def test_window_shows_the_image_and_stays_at_end() -> None:
             _press(window, "escape")
 
     window.pump = pump  # type: ignore[method-assign]
+    titles: list[str] = []
+    original_show = window.show
+
+    def show(frame: RenderedFrame) -> None:
+        original_show(frame)
+        manager = window.figure.canvas.manager
+        assert manager is not None
+        titles.append(manager.get_window_title())
+
+    window.show = show  # type: ignore[method-assign]
     run_window(lambda: next(source, None), controller, window)
     assert controller.finished
     current = controller.current()
     assert current is frames[-1]
     assert np.array_equal(window._image.get_array(), frames[-1].rgba)
+    # the frame's number and time are in the title bar: the axes fill the figure, no room above
+    assert titles[-1] == "gsp replay: frame 4, t = 0.400 s"
