@@ -37,7 +37,10 @@ class FrameWindow:
         self._plt = plt
         self.controller = controller
         self.title = title
-        self.figure = plt.figure(title)
+        # No toolbar: its least width (about 660 px in Tk) would stretch a smaller frame; without
+        # it the window is the frame's size and shows it pixel for pixel.
+        with plt.rc_context({"toolbar": "None"}):
+            self.figure = plt.figure(title)
         self.axes = self.figure.add_axes((0.0, 0.0, 1.0, 1.0))
         self.axes.set_axis_off()
         self._image: Any = None
