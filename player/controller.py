@@ -38,6 +38,7 @@ class PlaybackController(Generic[FrameT]):
         self._pos = -1  # index of the frame shown, in _frames
         self._clock = clock
         self._step_forward = False
+        self._moved_back = False  # the current frame changed under a pause: show it once
         self.paused = paused
         self.quit_requested = False
         self.finished = False
@@ -86,6 +87,7 @@ class PlaybackController(Generic[FrameT]):
         self._step_forward = False
         if self._pos > 0:
             self._pos -= 1
+            self._moved_back = True
 
     # -- frames --------------------------------------------------------------------------------
     def push(self, frame: FrameT) -> None:
@@ -116,6 +118,9 @@ class PlaybackController(Generic[FrameT]):
         """What the window loop should do now (see the module docstring)."""
         if self.quit_requested:
             return "quit"
+        if self._moved_back:
+            self._moved_back = False
+            return "show"
         if self.paused and not self._step_forward:
             return "wait"
         if not self.at_live_edge:

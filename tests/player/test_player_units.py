@@ -107,6 +107,7 @@ def test_controller_plays_pauses_steps_and_quits() -> None:
     ctl.on_key("left")
     ctl.on_key("left")
     assert ctl.current() == 2
+    assert ctl.next_action() == "show"  # the window must show the frame stepped back to
     assert ctl.next_action() == "wait"
     ctl.on_key("right")
     assert ctl.next_action() == "show" and ctl.current() == 3
@@ -133,6 +134,7 @@ def test_controller_resume_replays_history_then_continues() -> None:
     ctl.step_back()
     ctl.step_back()
     ctl.toggle_pause()
+    assert [ctl.next_action(), ctl.current()] == ["show", 1]  # where the steps back led
     assert [ctl.next_action(), ctl.current()] == ["show", 2]
     assert [ctl.next_action(), ctl.current()] == ["show", 3]
     assert ctl.next_action() == "new"
