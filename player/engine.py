@@ -116,6 +116,8 @@ class ReplayEngine:
             canvas = self._resized_canvas(canvas)
         with paused():
             renderer = self._registry.create_renderer(self.backend, canvas)
+        if hasattr(renderer, "offscreen"):  # frames go to files or the player's own window, never to the backend's
+            renderer.offscreen = True
         self._renderers[cmd.target] = renderer
         return renderer
 

@@ -134,11 +134,11 @@ class FigureHost:
 
     def close(self) -> None:
         """Release the figure (and its window)."""
+        self.clear()  # first: removing Axes updates the toolbar, whose widgets plt.close destroys
         if self.interactive:
             import matplotlib.pyplot as plt
 
             plt.close(self.figure)
-        self.clear()
 
     def connect(self, event: str, callback: Any) -> int:
         """``mpl_connect`` on the figure's canvas."""

@@ -28,10 +28,13 @@ class MatplotlibRenderer(RendererBase):
 
     ``png_compress_level`` (0..9, zlib) trades PNG size for speed: 6 is what Matplotlib's
     ``savefig`` uses; 1 encodes several times faster into files about a third larger.
+    ``offscreen`` (settable until the first render): draw off-screen even where a window could
+    be shown, for callers that display the frames themselves (the player's window).
     """
 
-    def __init__(self, canvas: Any, *, png_compress_level: int = 6) -> None:
+    def __init__(self, canvas: Any, *, png_compress_level: int = 6, offscreen: bool = False) -> None:
         super().__init__(canvas)
+        self.offscreen = offscreen
         if not 0 <= int(png_compress_level) <= 9:
             raise ValueError(f"MatplotlibRenderer: png_compress_level must be 0..9, got {png_compress_level}")
         self._png_compress_level = int(png_compress_level)
@@ -105,7 +108,8 @@ class MatplotlibRenderer(RendererBase):
     def _figure_host(self) -> FigureHost:
         if self._host is None:
             canvas = self.get_canvas()
-            self._host = FigureHost(int(canvas.get_width()), int(canvas.get_height()), float(canvas.get_dpi()))
+            self._host = FigureHost(int(canvas.get_width()), int(canvas.get_height()), float(canvas.get_dpi()),
+                                    interactive=False if self.offscreen else None)
         return self._host
 
     def _draw(
