@@ -1,7 +1,8 @@
-"""Suite-wide settings: headless Matplotlib, quiet Datoviz, and GSP_REQUIRE_DATOVIZ.
+"""Suite-wide settings: headless Matplotlib, quiet Datoviz, GSP_REQUIRE_DATOVIZ and GSP_REQUIRE_WINDOW.
 
 With ``GSP_REQUIRE_DATOVIZ=1`` (set by CI) a skipped test marked ``datoviz`` is reported as a
-failure: the Datoviz backend must be tested for real, not skipped.
+failure: the Datoviz backend must be tested for real, not skipped. ``GSP_REQUIRE_WINDOW=1``
+does the same for tests marked ``window`` (a real window on Xvfb).
 """
 
 from __future__ import annotations
@@ -21,10 +22,14 @@ if not os.environ.get("XDG_RUNTIME_DIR") or not os.access(os.environ["XDG_RUNTIM
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
     outcome = yield
     report = outcome.get_result()
-    if (
-        report.skipped
-        and os.environ.get("GSP_REQUIRE_DATOVIZ") == "1"
-        and item.get_closest_marker("datoviz") is not None
-    ):
-        report.outcome = "failed"
-        report.longrepr = f"GSP_REQUIRE_DATOVIZ=1 but this Datoviz test was skipped: {report.longrepr}"
+    if not report.skipped:
+        return
+    for marker, variable in _REQUIRED.items():
+        if os.environ.get(variable) == "1" and item.get_closest_marker(marker) is not None:
+            report.outcome = "failed"
+            report.longrepr = f"{variable}=1 but this test, marked {marker}, was skipped: {report.longrepr}"
+            return
+
+
+#: Markers whose skipped tests fail when their variable is "1".
+_REQUIRED = {"datoviz": "GSP_REQUIRE_DATOVIZ", "window": "GSP_REQUIRE_WINDOW"}
