@@ -51,14 +51,17 @@ def _xdotool(display: str, *args: str) -> str:
     return result.stdout.strip()
 
 
-def _until(what: str, check: Callable[[], object], timeout: float = 30.0) -> object:
+def _until(what: str, check: Callable[[], object], process: subprocess.Popen[str], timeout: float = 30.0) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
+        if process.poll() is not None:
+            raise AssertionError(f"the replay ended (exit {process.returncode}) before {what}: {process.communicate()[1]}")
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    process.kill()
+    raise AssertionError(f"timed out waiting for {what}; the replay said: {process.communicate()[1]}")
 
 
 @pytest.mark.parametrize("backend", ["matplotlib", pytest.param("datoviz", marks=pytest.mark.datoviz)])
@@ -70,14 +73,14 @@ def test_keys_step_back_and_quit_a_replay_in_a_real_window(display: str, tmp_pat
     replay = subprocess.Popen([sys.executable, "-m", "gsplog_cli.main", "replay", str(session), "-b", backend],
                               env=env, stderr=subprocess.PIPE, text=True)
     try:
-        window = str(_until("the window", lambda: _xdotool(display, "search", "--name", "gsp replay")))
+        window = str(_until("the window", lambda: _xdotool(display, "search", "--name", "gsp replay"), replay))
         window = window.splitlines()[0]
 
         def frame_shown() -> int:
             match = re.search(r"frame (\d+)", _xdotool(display, "getwindowname", window))
             return int(match.group(1)) if match else 0
 
-        _until("the last frame", lambda: frame_shown() == 4)  # played at its recorded pace, then kept
+        _until("the last frame", lambda: frame_shown() == 4, replay)  # played at its recorded pace, then kept
         size = _xdotool(display, "getwindowgeometry", window)
         width, height = (int(v) for v in re.search(r"Geometry: (\d+)x(\d+)", size).groups())  # type: ignore[union-attr]
         assert abs(width / height - 120 / 90) < 0.05, size  # the frame's shape: no toolbar widening it
@@ -85,7 +88,7 @@ def test_keys_step_back_and_quit_a_replay_in_a_real_window(display: str, tmp_pat
         assert _xdotool(display, "search", "--class", "Matplotlib").split() == [window]
         _xdotool(display, "windowfocus", "--sync", window)  # Tk takes keys where the focus is
         _xdotool(display, "key", "Left")
-        _until("a step back", lambda: frame_shown() == 3)
+        _until("a step back", lambda: frame_shown() == 3, replay)
         _xdotool(display, "key", "q")
         _, err = replay.communicate(timeout=30)
     finally:
@@ -93,3 +96,62 @@ def test_keys_step_back_and_quit_a_replay_in_a_real_window(display: str, tmp_pat
             replay.kill()
     assert replay.returncode == 0, err
     assert "4 frame(s) replayed" in err
+
+
+LIVE_SCRIPT = """
+import io, json, sys
+import numpy as np
+import matplotlib.pyplot as plt
+from PIL import Image
+sys.path.insert(0, sys.argv[1])
+from player_sessions import WHITE, RED, _f32
+from gsp.core import Camera, Canvas, Viewport
+from gsp.types import Buffer, BufferType
+from gsp.visuals import Points
+from player.backends.matplotlib.renderer import MatplotlibRenderer
+
+canvas = Canvas(160, 120, 72.0, WHITE)
+viewport = Viewport(0, 0, 160, 120, WHITE)
+points = Points(_f32([[0.5, 0.0, 0.0]], BufferType.vec3), _f32([400.0], BufferType.float32),
+                Buffer.from_numpy(RED, BufferType.rgba8), Buffer.from_numpy(RED, BufferType.rgba8),
+                _f32([0.0], BufferType.float32))
+identity = _f32(np.eye(4, dtype=np.float32).reshape(1, 4, 4), BufferType.mat4)
+scene = ([viewport], [points], [identity], [Camera(identity, identity)])
+off = MatplotlibRenderer(canvas, offscreen=True)
+expected = np.asarray(Image.open(io.BytesIO(off.render(*scene))).convert("RGBA"))
+live = MatplotlibRenderer(canvas)  # a GSP script's renderer: a window where a display exists
+live.render(*scene)
+plt.pause(0.5)  # the window is shown: its canvas may now hold device pixels
+shown = np.asarray(Image.open(io.BytesIO(live.render(*scene))).convert("RGBA"))
+np.save(sys.argv[2], np.stack([expected, shown]))
+print(json.dumps({"window": live.get_figure().canvas.get_width_height(physical=True)}))
+live.close()
+"""
+
+
+def test_a_gsp_script_window_has_the_canvas_shape_and_render_returns_its_picture(display: str,
+                                                                                 tmp_path: Path) -> None:
+    """A GSP script's Matplotlib renderer shows a window where a display exists. The window keeps
+    the canvas's shape (no toolbar widening it), and ``render()`` still returns the canvas's
+    picture once the window is shown, whose buffer may hold device pixels (Xvfb: about 1.45×)."""
+    import json
+
+    import numpy as np
+
+    script, images = tmp_path / "live.py", tmp_path / "images.npy"
+    script.write_text(LIVE_SCRIPT)
+    result = subprocess.run([sys.executable, str(script), str(Path(__file__).parent), str(images)],
+                            env=dict(os.environ, DISPLAY=display, MPLBACKEND="TkAgg"), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    width, height = json.loads(result.stdout.splitlines()[-1])["window"]
+    assert abs(width / height - 160 / 120) < 0.03, (width, height)
+    expected, shown = np.load(images)
+    assert shown.shape == expected.shape == (120, 160, 4)
+
+    def red(rgba: np.ndarray) -> np.ndarray:
+        mask = (rgba[..., 0] > 200) & (rgba[..., 1] < 80) & (rgba[..., 2] < 80)
+        return np.argwhere(mask)
+
+    assert len(red(expected)) > 200 and abs(len(red(shown)) - len(red(expected))) < 0.1 * len(red(expected))
+    assert np.abs(red(shown).mean(axis=0) - red(expected).mean(axis=0)).max() < 1.0  # the disc where it belongs

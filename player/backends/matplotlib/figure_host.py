@@ -48,7 +48,10 @@ class FigureHost:
         if self.interactive:
             import matplotlib.pyplot as plt
 
-            self.figure = plt.figure()
+            # No toolbar: its least width (about 660 px in Tk) would widen a smaller canvas's
+            # window, and the figure with it, stretching the drawing.
+            with plt.rc_context({"toolbar": "None"}):
+                self.figure = plt.figure()
         else:
             self.figure = Figure()
             FigureCanvasAgg(self.figure)
@@ -111,9 +114,21 @@ class FigureHost:
         rgba = np.asarray(canvas.buffer_rgba())
         width, height, _ = self.size
         if rgba.shape[:2] != (height, width):
-            # Interactive canvases may carry a device-pixel ratio; never return a wrong size.
-            rgba = rgba[:height, :width]
+            rgba = self._logical_pixels(rgba, width, height)
         return rgba
+
+    @staticmethod
+    def _logical_pixels(rgba: np.ndarray, width: int, height: int) -> np.ndarray:
+        """A shown window's buffer in the canvas's own pixels. On a HiDPI or scaled screen the
+        buffer holds device pixels, the same picture larger: it is scaled down. A window of
+        another shape (resized by hand) is cut to the canvas's size."""
+        rows, cols = rgba.shape[:2]
+        if rows >= height and cols >= width and abs(rows / height - cols / width) < 2.0 / min(width, height):
+            from PIL import Image
+
+            image = Image.fromarray(np.ascontiguousarray(rgba), "RGBA").resize((width, height), Image.Resampling.BOX)
+            return np.asarray(image)
+        return rgba[:height, :width]
 
     @staticmethod
     def encode_png(rgba: np.ndarray, compress_level: int = 6) -> bytes:
