@@ -155,3 +155,29 @@ def test_a_gsp_script_window_has_the_canvas_shape_and_render_returns_its_picture
 
     assert len(red(expected)) > 200 and abs(len(red(shown)) - len(red(expected))) < 0.1 * len(red(expected))
     assert np.abs(red(shown).mean(axis=0) - red(expected).mean(axis=0)).max() < 1.0  # the disc where it belongs
+
+
+def test_closing_the_live_window_of_a_recorded_script_ends_it_cleanly(display: str, tmp_path: Path) -> None:
+    """``gsp record`` of an animation where a display exists: the script's own window shows it
+    live until the user closes it (q); the script then ends without an error, the log whole."""
+    from sessions import tools
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "animation.py"
+    log = tmp_path / "live.gsplog"
+    env = dict(os.environ, DISPLAY=display, MPLBACKEND="TkAgg", GSP_EXAMPLE_POINTS="2000")
+    record = subprocess.Popen([sys.executable, "-m", "gsplog_cli.main", "record", str(example), "-o", str(log)],
+                              env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        window = str(_until("the window", lambda: _xdotool(display, "search", "--class", "Matplotlib"), record))
+        window = window.splitlines()[0]
+        time.sleep(1.0)  # a few frames
+        _xdotool(display, "windowfocus", "--sync", window)
+        _xdotool(display, "key", "q")
+        _, err = record.communicate(timeout=30)
+    finally:
+        if record.poll() is None:
+            record.kill()
+    assert record.returncode == 0, err
+    assert "Traceback" not in err and "Exception" not in err, err  # no tick after the window closed
+    report = tools.verify(log)
+    assert report.ok and report.commands_ok > 20, report

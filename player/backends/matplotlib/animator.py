@@ -37,15 +37,18 @@ class MatplotlibAnimator(AnimatorBase):
         model_matrices: Sequence[Any],
         cameras: Sequence[Any],
     ) -> None:
+        import matplotlib.pyplot as plt
+
         renderer = self.get_renderer()
         figure = renderer.get_figure()  # type: ignore[attr-defined]
         last = [time.perf_counter()]
 
         def tick() -> None:
+            if not plt.fignum_exists(figure.number):  # the window was closed: a tick may still be queued
+                self._timer.stop()
+                return
             if self._stop_requested:
                 self._timer.stop()
-                import matplotlib.pyplot as plt
-
                 plt.close(figure)
                 return
             now = time.perf_counter()
@@ -57,6 +60,7 @@ class MatplotlibAnimator(AnimatorBase):
         renderer.render(viewports, visuals, model_matrices, cameras)
         self._timer = figure.canvas.new_timer(interval=max(int(1000.0 / self._fps), 1))
         self._timer.add_callback(tick)
+        figure.canvas.mpl_connect("close_event", lambda _event: self._timer.stop())
         self._timer.start()
         renderer.show()  # blocks until the window closes
         self._timer.stop()
