@@ -32,7 +32,10 @@ def display() -> Iterator[str]:
     except ImportError:
         pytest.skip("tkinter is not available")
     read, write = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+    # -noreset: by default the server resets when its last client leaves, and a client that
+    # connects meanwhile fails (Matplotlib then falls back to "headless")
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "640x480x24", "-nolisten", "tcp",
+                               "-noreset"],
                               pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write)
     try:
