@@ -38,7 +38,7 @@ class FrameWindow:
         self.controller = controller
         self.title = title
         # No toolbar: its least width (about 660 px in Tk) would stretch a smaller frame; without
-        # it the window is the frame's size and shows it pixel for pixel.
+        # it the window is the frame's size (times the screen's scale, on a scaled screen).
         with plt.rc_context({"toolbar": "None"}):
             self.figure = plt.figure(title)
         self.axes = self.figure.add_axes((0.0, 0.0, 1.0, 1.0))
