@@ -157,7 +157,7 @@ def test_a_gsp_script_window_has_the_canvas_shape_and_render_returns_its_picture
         return np.argwhere(mask)
 
     assert len(red(expected)) > 200 and abs(len(red(shown)) - len(red(expected))) < 0.1 * len(red(expected))
-    assert np.abs(red(shown).mean(axis=0) - red(expected).mean(axis=0)).max() < 1.0  # the disc where it belongs
+    assert np.abs(red(shown).mean(axis=0) - red(expected).mean(axis=0)).max() <= 1.5  # the disc where it belongs
 
 
 def test_closing_the_live_window_of_a_recorded_script_ends_it_cleanly(display: str, tmp_path: Path) -> None:
@@ -184,3 +184,84 @@ def test_closing_the_live_window_of_a_recorded_script_ends_it_cleanly(display: s
     assert "Traceback" not in err and "Exception" not in err, err  # no tick after the window closed
     report = tools.verify(log)
     assert report.ok and report.commands_ok > 20, report
+
+
+CLICK_SCRIPT = """
+import numpy as np
+from gsp.core import Camera, Canvas, Viewport
+from gsp.types import Buffer, BufferType
+from gsp.utils.renderer_registry import RendererRegistry
+from gsp.visuals import Points
+
+WHITE = bytearray([255, 255, 255, 255])
+RED = np.array([[255, 0, 0, 255]], dtype=np.uint8)
+
+def f32(values, kind):
+    return Buffer.from_numpy(np.asarray(values, dtype=np.float32), kind)
+
+canvas = Canvas(200, 150, 72.0, WHITE)
+viewport = Viewport(0, 0, 200, 150, WHITE)
+positions = f32([[0.5, 0.5, 0.0]], BufferType.vec3)
+points = Points(positions, f32([400.0], BufferType.float32), Buffer.from_numpy(RED, BufferType.rgba8),
+                Buffer.from_numpy(RED, BufferType.rgba8), f32([0.0], BufferType.float32))
+identity = f32(np.eye(4, dtype=np.float32).reshape(1, 4, 4), BufferType.mat4)
+renderer = RendererRegistry.create_renderer("matplotlib", canvas)
+events = RendererRegistry.create_viewport_events(renderer, viewport)
+animator = RendererRegistry.create_animator(renderer)
+
+def jump(event):  # the disc jumps to where the user clicks
+    positions.set_data(bytearray(np.array([[event.x_ndc, event.y_ndc, 0.0]], np.float32).tobytes()), 0, 1)
+
+events.button_press_event.subscribe(jump)
+
+@animator.event_listener
+def frame(delta_time):
+    return [points]
+
+animator.start([viewport], [points], [identity], [Camera(identity, identity)])
+"""
+
+
+def test_a_click_in_a_recorded_window_is_captured_where_it_landed_and_replayed(display: str, tmp_path: Path) -> None:
+    """An interactive session for real: the user clicks in a GSP script's window under
+    ``gsp record``; the click is recorded as a viewport event in the canvas's NDC (on Xvfb's
+    scaled screen, about 1.04 device pixels per canvas pixel) and the replay draws the disc where
+    the user clicked."""
+    import json
+
+    import imageio.v3 as iio
+    import numpy as np
+
+    script, log = tmp_path / "click.py", tmp_path / "click.gsplog"
+    script.write_text(CLICK_SCRIPT)
+    env = dict(os.environ, DISPLAY=display, MPLBACKEND="TkAgg")
+    record = subprocess.Popen([sys.executable, "-m", "gsplog_cli.main", "record", str(script), "-o", str(log)],
+                              env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        window = str(_until("the window", lambda: _xdotool(display, "search", "--class", "Matplotlib"), record))
+        window = window.splitlines()[0]
+        time.sleep(1.0)  # mapped and drawn
+        geometry = _xdotool(display, "getwindowgeometry", window)
+        width, height = (int(v) for v in re.search(r"Geometry: (\d+)x(\d+)", geometry).groups())  # type: ignore[union-attr]
+        _xdotool(display, "mousemove", "--window", window, str(width // 4), str(height * 3 // 4))
+        _xdotool(display, "click", "1")
+        time.sleep(1.0)  # a few frames with the disc moved
+        _xdotool(display, "windowfocus", "--sync", window)
+        _xdotool(display, "key", "q")
+        _, err = record.communicate(timeout=30)
+    finally:
+        if record.poll() is None:
+            record.kill()
+    assert record.returncode == 0, err
+    dump = subprocess.run([sys.executable, "-m", "gsplog_cli.main", "dump", str(log)], capture_output=True, text=True,
+                          timeout=60)
+    presses = [json.loads(line)["args"][1] for line in dump.stdout.splitlines() if "button_press_event" in line]
+    assert len(presses) == 1, presses
+    assert abs(presses[0]["x_ndc"] + 0.5) < 0.03 and abs(presses[0]["y_ndc"] + 0.5) < 0.03, presses
+    last = tmp_path / "last.png"
+    replayed = subprocess.run([sys.executable, "-m", "gsplog_cli.main", "replay", str(log), "-o", str(last)],
+                              env=dict(os.environ, MPLBACKEND="Agg"), capture_output=True, text=True, timeout=60)
+    assert replayed.returncode == 0, replayed.stderr
+    rgba = iio.imread(last)
+    rows, cols = np.nonzero((rgba[..., 0] > 200) & (rgba[..., 1] < 80) & (rgba[..., 2] < 80))
+    assert abs(cols.mean() - 50) < 2 and abs(rows.mean() - 112.5) < 2  # NDC (-0.5, -0.5) of 200 x 150

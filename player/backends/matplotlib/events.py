@@ -52,11 +52,15 @@ class MatplotlibViewportEvents(ViewportEventsBase):
         y_ndc = (y_px - vp.get_y()) / vp.get_height() * 2.0 - 1.0
         return float(x_ndc), float(y_ndc)
 
+    def _ratio(self) -> float:
+        """Device pixels per canvas pixel: window events come in device pixels, and a HiDPI or
+        scaled screen has more of them than the canvas."""
+        return float(getattr(self._canvas, "device_pixel_ratio", 1.0) or 1.0)
+
     def _inside(self, event: Any) -> tuple[float, float] | None:
         if event.x is None or event.y is None:
             return None
-        # Window events come in device pixels; a HiDPI screen has more of them than the canvas.
-        ratio = float(getattr(self._canvas, "device_pixel_ratio", 1.0) or 1.0)
+        ratio = self._ratio()
         x_ndc, y_ndc = self.to_ndc(event.x / ratio, event.y / ratio)
         if -1.0 <= x_ndc <= 1.0 and -1.0 <= y_ndc <= 1.0:
             return x_ndc, y_ndc
@@ -93,7 +97,7 @@ class MatplotlibViewportEvents(ViewportEventsBase):
             CanvasResizeEvent(
                 viewport_uuid=self.get_viewport().get_uuid(),
                 event_type="canvas_resize_event",
-                canvas_width_px=int(event.width),
-                canvas_height_px=int(event.height),
+                canvas_width_px=round(event.width / self._ratio()),
+                canvas_height_px=round(event.height / self._ratio()),
             ),
         )

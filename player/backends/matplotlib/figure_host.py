@@ -66,7 +66,13 @@ class FigureHost:
         if width <= 0 or height <= 0 or dpi <= 0:
             raise ValueError(f"Canvas: width, height and dpi must be positive, got {width}×{height} at {dpi} dpi")
         self.size = (width, height, dpi)
-        self.figure.set_dpi(dpi)
+        # A window on a HiDPI or scaled screen draws at its device pixel ratio times the figure's
+        # *original* dpi, which set_dpi leaves at Matplotlib's default (100): set both, or such a
+        # window grows by dpi/100 more than the ratio (a 72-dpi canvas 1.39x larger) and its
+        # mouse events land elsewhere than drawn.
+        ratio = float(getattr(self.figure.canvas, "device_pixel_ratio", 1.0) or 1.0)
+        self.figure._original_dpi = dpi  # type: ignore[attr-defined]
+        self.figure.set_dpi(dpi * ratio)
         # A hair over the exact size: Agg truncates width*dpi/dpi, which can fall a pixel short.
         self.figure.set_size_inches((width + 1e-3) / dpi, (height + 1e-3) / dpi, forward=self.interactive)
 
