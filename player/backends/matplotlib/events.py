@@ -97,7 +97,7 @@ class MatplotlibViewportEvents(ViewportEventsBase):
             CanvasResizeEvent(
                 viewport_uuid=self.get_viewport().get_uuid(),
                 event_type="canvas_resize_event",
-                canvas_width_px=round(event.width / self._ratio()),
-                canvas_height_px=round(event.height / self._ratio()),
+                canvas_width_px=int(event.width),  # Matplotlib's are canvas pixels already
+                canvas_height_px=int(event.height),
             ),
         )
