@@ -255,6 +255,9 @@ def test_a_click_in_a_recorded_window_is_captured_where_it_landed_and_replayed(d
     assert record.returncode == 0, err
     dump = subprocess.run([sys.executable, "-m", "gsplog_cli.main", "dump", str(log)], capture_output=True, text=True,
                           timeout=60)
+    resizes = [json.loads(line)["args"][1] for line in dump.stdout.splitlines() if "canvas_resize_event" in line]
+    last_size = (resizes[-1]["canvas_width_px"], resizes[-1]["canvas_height_px"])
+    assert abs(last_size[0] - 200) <= 2 and abs(last_size[1] - 150) <= 2, resizes  # canvas pixels, not device pixels
     presses = [json.loads(line)["args"][1] for line in dump.stdout.splitlines() if "button_press_event" in line]
     assert len(presses) == 1, presses
     assert abs(presses[0]["x_ndc"] + 0.5) < 0.03 and abs(presses[0]["y_ndc"] + 0.5) < 0.03, presses
