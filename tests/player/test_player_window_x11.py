@@ -4,6 +4,7 @@ installs them and sets GSP_REQUIRE_WINDOW=1, which turns a skip here into a fail
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -67,36 +68,61 @@ def _until(what: str, check: Callable[[], object], process: subprocess.Popen[str
     raise AssertionError(f"timed out waiting for {what}; the replay said: {process.communicate()[1]}")
 
 
+@contextlib.contextmanager
+def _gsp(display: str, *args: str, **env: str) -> Iterator[subprocess.Popen[str]]:
+    """``gsp ARGS`` running on ``display`` with Tk windows (stderr piped); killed if still
+    running when the block ends."""
+    environment = dict(os.environ, DISPLAY=display, MPLBACKEND="TkAgg", **env)
+    process = subprocess.Popen([sys.executable, "-m", "gsplog_cli.main", *args], env=environment,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def _window(display: str, process: subprocess.Popen[str], *search: str) -> str:
+    """The id of the first window ``xdotool search *search`` finds, once ``process`` opened it."""
+    found = _until("the window", lambda: _xdotool(display, "search", *search), process)
+    return str(found).splitlines()[0]
+
+
+def _window_size(display: str, window: str) -> tuple[int, int]:
+    geometry = _xdotool(display, "getwindowgeometry", window)
+    match = re.search(r"Geometry: (\d+)x(\d+)", geometry)
+    assert match, geometry
+    return int(match.group(1)), int(match.group(2))
+
+
+def _key(display: str, window: str, key: str) -> None:
+    """Press ``key`` in ``window``: Tk takes keys where the focus is."""
+    _xdotool(display, "windowfocus", "--sync", window)
+    _xdotool(display, "key", key)
+
+
 @pytest.mark.parametrize("backend", ["matplotlib", pytest.param("datoviz", marks=pytest.mark.datoviz)])
 def test_keys_step_back_and_quit_a_replay_in_a_real_window(display: str, tmp_path: Path, backend: str) -> None:
     if backend == "datoviz":
         pytest.importorskip("datoviz")
     session = record_moving_disc(tmp_path / "disc.gsplog", 4, width=120, height=90, interval_s=0.05)
-    env = dict(os.environ, DISPLAY=display, MPLBACKEND="TkAgg")
-    replay = subprocess.Popen([sys.executable, "-m", "gsplog_cli.main", "replay", str(session), "-b", backend],
-                              env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        window = str(_until("the window", lambda: _xdotool(display, "search", "--name", "gsp replay"), replay))
-        window = window.splitlines()[0]
+    with _gsp(display, "replay", str(session), "-b", backend) as replay:
+        window = _window(display, replay, "--name", "gsp replay")
 
         def frame_shown() -> int:
             match = re.search(r"frame (\d+)", _xdotool(display, "getwindowname", window))
             return int(match.group(1)) if match else 0
 
         _until("the last frame", lambda: frame_shown() == 4, replay)  # played at its recorded pace, then kept
-        size = _xdotool(display, "getwindowgeometry", window)
-        width, height = (int(v) for v in re.search(r"Geometry: (\d+)x(\d+)", size).groups())  # type: ignore[union-attr]
-        assert abs(width / height - 120 / 90) < 0.05, size  # the frame's shape: no toolbar widening it
+        width, height = _window_size(display, window)
+        assert abs(width / height - 120 / 90) < 0.05, (width, height)  # the frame's shape: no toolbar widening it
         # one window: the backend draws off-screen, the player's window shows its frames
         assert _xdotool(display, "search", "--class", "Matplotlib").split() == [window]
-        _xdotool(display, "windowfocus", "--sync", window)  # Tk takes keys where the focus is
-        _xdotool(display, "key", "Left")
+        _key(display, window, "Left")
         _until("a step back", lambda: frame_shown() == 3, replay)
-        _xdotool(display, "key", "q")
+        _key(display, window, "q")
         _, err = replay.communicate(timeout=30)
-    finally:
-        if replay.poll() is None:
-            replay.kill()
     assert replay.returncode == 0, err
     assert "4 frame(s) replayed" in err
 
@@ -167,19 +193,11 @@ def test_closing_the_live_window_of_a_recorded_script_ends_it_cleanly(display: s
 
     example = Path(__file__).resolve().parents[2] / "examples" / "animation.py"
     log = tmp_path / "live.gsplog"
-    env = dict(os.environ, DISPLAY=display, MPLBACKEND="TkAgg", GSP_EXAMPLE_POINTS="2000")
-    record = subprocess.Popen([sys.executable, "-m", "gsplog_cli.main", "record", str(example), "-o", str(log)],
-                              env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        window = str(_until("the window", lambda: _xdotool(display, "search", "--class", "Matplotlib"), record))
-        window = window.splitlines()[0]
+    with _gsp(display, "record", str(example), "-o", str(log), GSP_EXAMPLE_POINTS="2000") as record:
+        window = _window(display, record, "--class", "Matplotlib")
         time.sleep(1.0)  # a few frames
-        _xdotool(display, "windowfocus", "--sync", window)
-        _xdotool(display, "key", "q")
+        _key(display, window, "q")
         _, err = record.communicate(timeout=30)
-    finally:
-        if record.poll() is None:
-            record.kill()
     assert record.returncode == 0, err
     assert "Traceback" not in err and "Exception" not in err, err  # no tick after the window closed
     report = tools.verify(log)
@@ -234,24 +252,15 @@ def test_a_click_in_a_recorded_window_is_captured_where_it_landed_and_replayed(d
 
     script, log = tmp_path / "click.py", tmp_path / "click.gsplog"
     script.write_text(CLICK_SCRIPT)
-    env = dict(os.environ, DISPLAY=display, MPLBACKEND="TkAgg")
-    record = subprocess.Popen([sys.executable, "-m", "gsplog_cli.main", "record", str(script), "-o", str(log)],
-                              env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        window = str(_until("the window", lambda: _xdotool(display, "search", "--class", "Matplotlib"), record))
-        window = window.splitlines()[0]
+    with _gsp(display, "record", str(script), "-o", str(log)) as record:
+        window = _window(display, record, "--class", "Matplotlib")
         time.sleep(1.0)  # mapped and drawn
-        geometry = _xdotool(display, "getwindowgeometry", window)
-        width, height = (int(v) for v in re.search(r"Geometry: (\d+)x(\d+)", geometry).groups())  # type: ignore[union-attr]
+        width, height = _window_size(display, window)
         _xdotool(display, "mousemove", "--window", window, str(width // 4), str(height * 3 // 4))
         _xdotool(display, "click", "1")
         time.sleep(1.0)  # a few frames with the disc moved
-        _xdotool(display, "windowfocus", "--sync", window)
-        _xdotool(display, "key", "q")
+        _key(display, window, "q")
         _, err = record.communicate(timeout=30)
-    finally:
-        if record.poll() is None:
-            record.kill()
     assert record.returncode == 0, err
     dump = subprocess.run([sys.executable, "-m", "gsplog_cli.main", "dump", str(log)], capture_output=True, text=True,
                           timeout=60)
