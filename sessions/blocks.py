@@ -42,7 +42,7 @@ from sessions import decode_threads, lz4_into, spare
 from sessions import shuffle as shuffle_filter
 from sessions.errors import LogFormatError
 
-__all__ = ["BLOCK_BYTES", "MIN_BLOCK_BYTES", "Hasher", "Segment", "Target", "encode_blocks", "decode_blocks"]
+__all__ = ["BLOCK_BYTES", "MIN_BLOCK_BYTES", "Hasher", "Segment", "Target", "encode_blocks", "decode_blocks", "use_c_loop"]
 
 #: Raw bytes per block when encoding (fits a core's L2 cache along with its compressed form).
 BLOCK_BYTES = 256 << 10
