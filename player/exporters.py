@@ -51,6 +51,10 @@ class Exporter:
         """Finish writing; the paths written."""
         raise NotImplementedError
 
+    def abort(self) -> None:
+        """Stop after a replay failed: release threads and files, and remove what would mislead
+        (a video cut short). Files that are whole, such as the PNGs already in a folder, stay."""
+
 
 class PngExporter(Exporter):
     """Writes one PNG: the last frame it was given (pixels are kept, encoded once at close)."""
@@ -110,6 +114,11 @@ class FramesDirExporter(Exporter):
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
         return list(self._paths)
+
+    def abort(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)  # the frames being written finish whole
+        self._pending.clear()
 
 
 def _write_png(path: Path, frame: RenderedFrame) -> None:
@@ -184,7 +193,8 @@ class VideoExporter(Exporter):
         elif self._shape != (height, width):
             raise ValueError(
                 f"{self.path}: frame {frame.number} is {width}x{height}, but the video is "
-                f"{self._shape[1]}x{self._shape[0]} (one video needs frames of one size)"
+                f"{self._shape[1]}x{self._shape[0]} (one video needs frames of one size: replay with "
+                "--size WxH to draw every canvas at one size)"
             )
         rgb = rgba[..., :3]
         if self.is_gif:
@@ -205,6 +215,17 @@ class VideoExporter(Exporter):
         self._writer.close()
         self._writer = None
         return [self.path]
+
+    def abort(self) -> None:
+        self._pending.clear()
+        if self._writer is None:
+            return
+        try:
+            self._writer.close()
+        except Exception:  # an encoder that already failed: the file goes either way
+            pass
+        self._writer = None
+        self.path.unlink(missing_ok=True)
 
 
 def make_exporter(output: str | os.PathLike[str], *, fps: float | None = None) -> Exporter:

@@ -171,6 +171,10 @@ def replay(
         if exporter is not None:
             result.outputs = exporter.close()
             result.fps = getattr(exporter, "fps", None)
+    except Exception:
+        if exporter is not None:
+            exporter.abort()  # no video cut short at the failing frame is left behind
+        raise
     finally:
         if bar is not None:
             bar.close()

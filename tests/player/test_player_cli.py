@@ -310,3 +310,20 @@ def test_sequence_numbers_select_the_frames_their_commands_belong_to(session: Pa
     for name in names:
         assert np.array_equal(iio3.imread(by_seq / name), iio3.imread(by_frame / name))
     assert not np.array_equal(iio3.imread(by_seq / names[0]), iio3.imread(by_seq / names[1]))  # the disc moved
+
+
+def test_a_video_of_frames_of_two_sizes_is_refused_whole_or_drawn_at_one_size(tmp_path: Path) -> None:
+    from sessions import tools
+
+    small = record_moving_disc(tmp_path / "small.gsplog", 2, width=80, height=60)
+    big = record_moving_disc(tmp_path / "big.gsplog", 2, width=120, height=90)
+    assert small is not None and big is not None
+    both = tmp_path / "both.gsplog"
+    tools.cat([small, big], both)
+    for name in ("both.mp4", "both.gif"):
+        code, _, err = _run(str(both), "-o", str(tmp_path / name))
+        _assert_one_line_error(code, err, "frame 3 is 120x90", "--size WxH")
+        assert not (tmp_path / name).exists()  # no video cut short at the failing frame
+    code, _, err = _run(str(both), "-o", str(tmp_path / "both.mp4"), "--size", "100x80")
+    assert code == 0, err
+    assert iio3.imread(tmp_path / "both.mp4").shape == (4, 80, 100, 3)
