@@ -499,14 +499,23 @@ def check_chunk(
     """The header of one chunk's bytes once its size and both checksums hold, without
     decompressing it: what forwards stored chunks (``gsp serve``) checks before they travel.
     ``LogFormatError`` naming the offset and chunk otherwise."""
+    where: dict[str, Any] = {"offset": offset, "chunk_index": chunk_index}
     info = peek_chunk_header(data, offset=offset, chunk_index=chunk_index, limits=limits)
+    if checksum(_payload(data, info, where)) != info.payload_checksum:
+        raise _checksum_mismatch(where)
+    return info
+
+
+def _payload(data: bytes | bytearray | memoryview, info: ChunkInfo, where: dict[str, Any]) -> memoryview:
+    """The payload of a chunk's bytes, once their length is the one its header declares."""
     view = memoryview(data)
     if len(view) != info.size:
-        raise LogFormatError(f"chunk has {len(view)} bytes, its header declares {info.size}",
-                             offset=offset, chunk_index=chunk_index)
-    if checksum(view[HEADER_SIZE:]) != info.payload_checksum:
-        raise LogFormatError("chunk payload checksum mismatch", offset=offset, chunk_index=chunk_index)
-    return info
+        raise LogFormatError(f"chunk has {len(view)} bytes, its header declares {info.size}", **where)
+    return view[HEADER_SIZE:]
+
+
+def _checksum_mismatch(where: dict[str, Any]) -> LogFormatError:
+    return LogFormatError("chunk payload checksum mismatch", **where)
 
 
 def decode_chunk(
@@ -521,10 +530,7 @@ def decode_chunk(
     where: dict[str, Any] = {"offset": offset, "chunk_index": chunk_index}
     if info is None:
         info = peek_chunk_header(data, offset=offset, chunk_index=chunk_index, limits=limits)
-    view = memoryview(data)
-    if len(view) != info.size:
-        raise LogFormatError(f"chunk has {len(view)} bytes, its header declares {info.size}", **where)
-    payload = view[HEADER_SIZE:]
+    payload = _payload(data, info, where)
     if info.flags & ChunkFlags.BLOCKS:  # checksummed block by block as they decode
         hasher = checksum_hasher()
         early: list[tuple[Limits, list[Command], list[str]]] = []
@@ -547,13 +553,13 @@ def decode_chunk(
                                      (info.meta_size, decode_commands_early) if info.holds_commands else None)
         except LogFormatError:  # a bad table or block of a damaged payload: say what is wrong first
             if checksum(payload) != info.payload_checksum:
-                raise LogFormatError("chunk payload checksum mismatch", **where) from None
+                raise _checksum_mismatch(where) from None
             raise
         if hasher.intdigest() != info.payload_checksum:
-            raise LogFormatError("chunk payload checksum mismatch", **where)
+            raise _checksum_mismatch(where)
         return Chunk(info, raw_body, chunk_index, unshuffled=True, _early=early[0] if early else None)
     if checksum(payload) != info.payload_checksum:
-        raise LogFormatError("chunk payload checksum mismatch", **where)
+        raise _checksum_mismatch(where)
     raw: bytes | bytearray | memoryview
     if info.flags & ChunkFlags.LZ4:
         try:
