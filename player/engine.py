@@ -22,6 +22,7 @@ from player.positions import Position
 from sessions.command import Command, Ref
 from sessions.errors import CommandError
 from sessions.limits import DEFAULT_LIMITS, Limits
+from sessions.position import backwards_range, ends_before_start
 
 __all__ = ["FrameSelection", "ReplayEngine"]
 
@@ -40,10 +41,9 @@ class FrameSelection:
     def __post_init__(self) -> None:
         if self.frame is not None and self.frame < 1:
             raise ValueError(f"frame {self.frame}: frames are numbered from 1")
-        start, stop = self.start, self.stop
-        if start is not None and stop is not None and start.kind == stop.kind != "marker":
-            if int(stop.value) < int(start.value):  # markers and mixed kinds need the log: LogReader.check_range
-                raise ValueError(f"the range ends before it starts: {stop} comes before {start}")
+        # What the kinds alone tell; markers and mixed kinds need the log (LogReader.check_range).
+        if self.start is not None and self.stop is not None and ends_before_start(self.start, self.stop):
+            raise backwards_range(self.start, self.stop)
 
     @property
     def needs_frame_numbers(self) -> bool:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["At", "parse_at"]
+__all__ = ["At", "parse_at", "ends_before_start", "backwards_range"]
 
 _FRAME = re.compile(r"^(?:#|f)(\d+)$")
 _TIME = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)s?$")
@@ -81,3 +81,16 @@ def parse_at(spec: str | int | float | At) -> At:
         f"position {spec!r}: expected seconds ('2.5' or '2.5s'), a frame ('#12' or 'f12'), "
         "a sequence number ('seq:40') or a marker ('@label')"
     )
+
+
+def ends_before_start(start: At, stop: At) -> bool | None:
+    """Whether a range from ``start`` to ``stop`` ends before it starts, when their kinds alone
+    tell (both times, frames or seqs); None when only a log can (markers, mixed kinds)."""
+    if start.kind != stop.kind or start.kind == "marker":
+        return None
+    return int(stop.value) < int(start.value)
+
+
+def backwards_range(start: At, stop: At, detail: str = "") -> ValueError:
+    """The error for a range that ends before it starts, naming both ends."""
+    return ValueError(f"the range ends before it starts: {stop} comes before {start}{detail}")

@@ -42,7 +42,7 @@ from sessions.errors import LogFormatError
 from sessions.fileformat import TRAILER_SIZE, FileHeader, decode_header, decode_trailer, header_size_hint
 from sessions.index import RENDER_OP, LogIndex, summarize_commands
 from sessions.limits import DEFAULT_LIMITS, Limits
-from sessions.position import At, parse_at
+from sessions.position import At, backwards_range, ends_before_start, parse_at
 
 __all__ = ["DROP_MAPPED_EVERY", "ENV_NO_MMAP", "LogReader", "Position", "use_map"]
 
@@ -438,15 +438,15 @@ class LogReader:
         """``ValueError`` naming both positions when ``stop`` comes before ``start`` (a range cut
         backwards would otherwise quietly hold nothing, or only the state at ``start``)."""
         start_at, stop_at = parse_at(start), parse_at(stop)
-        if start_at.kind == stop_at.kind and start_at.kind != "marker":
-            backwards = int(stop_at.value) < int(start_at.value)
-            detail = ""
-        else:  # different kinds (or markers): compare where they fall in the log
+        backwards = ends_before_start(start_at, stop_at)
+        detail = ""
+        if backwards is None:  # markers or different kinds: compare where they fall in the log
             first, end = self.resolve(start_at), self.stop_seq(stop_at)
             backwards = end < first
             detail = f" (seq {end - (stop_at.kind == 'frame')} < {first})"
         if backwards:
-            raise ValueError(f"{self.path}: the range ends before it starts: {stop_at} comes before {start_at}{detail}")
+            error = backwards_range(start_at, stop_at, detail)
+            raise ValueError(f"{self.path}: {error}")
 
     def _read_resolved_chunk(self, number: int) -> Chunk:
         chunk = self.read_chunk(number)
