@@ -125,12 +125,6 @@ def replay(
     exporter: Exporter | None = make_exporter(output, fps=fps) if output is not None else None
     engine.image = exporter.wants if exporter is not None else ("rgba" if window else "none")
     src = open_source(source, follow=follow, follow_timeout_s=follow_timeout_s, limits=limits)
-    if src.reader is not None and selection.start is not None and selection.stop is not None:
-        try:
-            src.reader.check_range(selection.start, selection.stop)
-        except ValueError:
-            src.close()
-            raise
     if isinstance(exporter, PngExporter) and selection == FrameSelection() and src.can_seek:
         # Only the last frame is kept: seek straight to it instead of drawing every frame.
         total = _frame_total(src.reader)
@@ -150,6 +144,8 @@ def replay(
         result.frames_seen = engine.frames_seen
 
     try:
+        if src.reader is not None and selection.start is not None and selection.stop is not None:
+            src.reader.check_range(selection.start, selection.stop)
         if window:
             _play_in_window(one_pass, engine, clock, result, loop and src.rewindable, max_passes, bar)
         else:
