@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -86,24 +87,31 @@ def test_serve_relay_and_late_nodes_end_equal(tmp_path: Path) -> None:
     assert results[1]["commands"] < results[0]["commands"]  # the late node started from a snapshot
 
 
+def _serve_to_one_node(session: Path, port: int, serve_args: list[str],
+                       node_args: list[str]) -> tuple[dict[str, Any], list[str]]:
+    """``gsp serve`` of ``session`` to one ``gsp node`` on ``port``: the node's JSON line and the
+    server's stderr lines, once both ended (the server with exit code 0)."""
+    endpoint = f"tcp://127.0.0.1:{port}"
+    server = CliProcess("serve", str(session), "--bind", endpoint, *serve_args)
+    node = CliProcess("node", endpoint, *node_args)
+    try:
+        result = node.result()
+        server.proc.wait(30)
+        assert server.proc.returncode == 0, "".join(server.lines)[-3000:]
+    finally:
+        for proc in (server, node):
+            proc.stop()
+    return result, server.lines
+
+
 def test_serve_sends_a_linked_keyframe_as_the_keyframe_it_stands_for(tmp_path: Path) -> None:
     """A file's LINKED_KEYFRAME points into the file; on the wire it travels self-contained, and
     a node saving the stream gets a log that verifies and ends in the same state."""
     from sessions import ChunkKind, LogReader, SceneState, tools
 
     session = Path(__file__).resolve().parents[1] / "sessions" / "golden" / "linked_v1_2.gsplog"
-    port = free_port_pair()
-    endpoint = f"tcp://127.0.0.1:{port}"
     copy = tmp_path / "copy.gsplog"
-    server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "2")
-    saver = CliProcess("node", endpoint, "--save", str(copy), "--null", "--timeout", "30")
-    try:
-        result = saver.result()
-        server.proc.wait(30)
-        assert server.proc.returncode == 0
-    finally:
-        for proc in (server, saver):
-            proc.stop()
+    result, _ = _serve_to_one_node(session, free_port_pair(), ["--wait", "2"], ["--save", str(copy), "--null", "--timeout", "30"])
     assert result["state_hash"] == file_state_hash(session)
     assert tools.verify(copy).ok
     with LogReader(session) as original, LogReader(copy) as saved:
@@ -200,17 +208,9 @@ def test_serve_leaves_out_a_damaged_chunk_and_the_nodes_go_on(tmp_path: Path) ->
     data = bytearray(session.read_bytes())
     data[victim.offset + victim.size - 3] ^= 0x20  # inside the payload: the checksum fails
     damaged.write_bytes(data)
-    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
-    server = CliProcess("serve", str(damaged), "--bind", endpoint, "--wait", "1.5", "--speed", "4")
-    node = CliProcess("node", endpoint, "--null", "--timeout", "20")
-    try:
-        result = node.result()
-        server.proc.wait(30)
-        assert server.proc.returncode == 0
-    finally:
-        for proc in (server, node):
-            proc.stop()
-    assert any("left out a damaged chunk" in line and "checksum mismatch" in line for line in server.lines)
+    result, served = _serve_to_one_node(damaged, free_port_pair(), ["--wait", "1.5", "--speed", "4"],
+                                        ["--null", "--timeout", "20"])
+    assert any("left out a damaged chunk" in line and "checksum mismatch" in line for line in served)
     expected = SceneState()
     for command in kept:
         expected.apply(command)
