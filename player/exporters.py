@@ -91,6 +91,9 @@ class FramesDirExporter(Exporter):
         self.folder = Path(folder)
         self.pattern = pattern
         self._paths: list[Path] = []
+        # Made now, so that a folder that cannot be made fails before the replay starts; the
+        # folders made here are removed again if the replay fails before writing a frame.
+        self._made = _missing_folders(self.folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self._workers = max(0, workers if workers is not None else min(2, os.cpu_count() or 1))
         self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="gsp-png") if self._workers else None
@@ -119,6 +122,20 @@ class FramesDirExporter(Exporter):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)  # the frames being written finish whole
         self._pending.clear()
+        for folder in self._made:  # innermost first; a folder someone else filled stays
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders ``folder.mkdir(parents=True)`` would make, innermost first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
 
 
 def _write_png(path: Path, frame: RenderedFrame) -> None:

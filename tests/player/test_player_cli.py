@@ -116,6 +116,12 @@ def test_cli_refuses_a_range_that_ends_before_it_starts(session: Path, tmp_path:
     _assert_one_line_error(*_run(str(session), "--from", "#4", "--to", "@two", "-o", str(out))[::2],
                            "@two comes before #4")  # only the log knows where the marker falls
     assert not out.exists()
+    folder, mine = tmp_path / "new" / "frames", tmp_path / "mine"
+    mine.mkdir()
+    for where in (folder, mine):
+        _assert_one_line_error(*_run(str(session), "--from", "#4", "--to", "@two", "-o", f"{where}/")[::2], "@two comes before #4")
+    assert not (tmp_path / "new").exists()  # the folders the replay made are gone again
+    assert mine.is_dir() and not any(mine.iterdir())  # the user's own folder stays
     with LogReader(session) as reader:
         commands = list(reader.commands())
     with pytest.raises(ValueError, match="0.1s comes before 0.2s"):  # a source with no index: same kinds still compare
