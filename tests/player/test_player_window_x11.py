@@ -152,8 +152,12 @@ live = MatplotlibRenderer(canvas)  # a GSP script's renderer: a window where a d
 live.render(*scene)
 plt.pause(0.5)  # the window is shown: its canvas may now hold device pixels
 shown = np.asarray(Image.open(io.BytesIO(live.render(*scene))).convert("RGBA"))
-np.save(sys.argv[2], np.stack([expected, shown]))
-print(json.dumps({"window": live.get_figure().canvas.get_width_height(physical=True)}))
+window = live.get_figure().canvas.get_width_height(physical=True)
+live.get_figure().canvas.manager.resize(300, 90)  # as a user dragging the window's corner
+plt.pause(0.5)
+resized = np.asarray(Image.open(io.BytesIO(live.render(*scene))).convert("RGBA"))
+np.save(sys.argv[2], np.stack([expected, shown, resized]))
+print(json.dumps({"window": window, "resized": live.get_figure().canvas.get_width_height(physical=True)}))
 live.close()
 """
 
@@ -173,17 +177,21 @@ def test_a_gsp_script_window_has_the_canvas_shape_and_render_returns_its_picture
                             env=dict(os.environ, DISPLAY=display, MPLBACKEND="TkAgg"), capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    width, height = json.loads(result.stdout.splitlines()[-1])["window"]
+    sizes = json.loads(result.stdout.splitlines()[-1])
+    width, height = sizes["window"]
     assert abs(width / height - 160 / 120) < 0.03, (width, height)
-    expected, shown = np.load(images)
-    assert shown.shape == expected.shape == (120, 160, 4)
+    assert abs(sizes["resized"][0] / sizes["resized"][1] - 160 / 120) > 1, sizes  # the resize took
+    expected, shown, resized = np.load(images)
+    assert shown.shape == resized.shape == expected.shape == (120, 160, 4)
 
     def red(rgba: np.ndarray) -> np.ndarray:
         mask = (rgba[..., 0] > 200) & (rgba[..., 1] < 80) & (rgba[..., 2] < 80)
         return np.argwhere(mask)
 
-    assert len(red(expected)) > 200 and abs(len(red(shown)) - len(red(expected))) < 0.1 * len(red(expected))
-    assert np.abs(red(shown).mean(axis=0) - red(expected).mean(axis=0)).max() <= 1.5  # the disc where it belongs
+    assert len(red(expected)) > 200
+    for picture in (shown, resized):  # the window's picture, then a window of another shape's
+        assert abs(len(red(picture)) - len(red(expected))) < 0.1 * len(red(expected))
+        assert np.abs(red(picture).mean(axis=0) - red(expected).mean(axis=0)).max() <= 1.5  # the disc where it belongs
 
 
 def test_closing_the_live_window_of_a_recorded_script_ends_it_cleanly(display: str, tmp_path: Path) -> None:

@@ -120,21 +120,29 @@ class FigureHost:
         rgba = np.asarray(canvas.buffer_rgba())
         width, height, _ = self.size
         if rgba.shape[:2] != (height, width):
-            rgba = self._logical_pixels(rgba, width, height)
+            rgba = self._logical_pixels(rgba)
         return rgba
 
-    @staticmethod
-    def _logical_pixels(rgba: np.ndarray, width: int, height: int) -> np.ndarray:
+    def _logical_pixels(self, rgba: np.ndarray) -> np.ndarray:
         """A shown window's buffer in the canvas's own pixels. On a HiDPI or scaled screen the
         buffer holds device pixels, the same picture larger: it is scaled down. A window of
-        another shape (resized by hand) is cut to the canvas's size."""
+        another shape (resized by hand) holds the scene stretched to it: the scene is drawn
+        again, off the window, at the canvas's size."""
+        width, height, dpi = self.size
         rows, cols = rgba.shape[:2]
         if rows >= height and cols >= width and abs(rows / height - cols / width) < 2.0 / min(width, height):
             from PIL import Image
 
             image = Image.fromarray(np.ascontiguousarray(rgba), "RGBA").resize((width, height), Image.Resampling.BOX)
             return np.asarray(image)
-        return rgba[:height, :width]
+        shown_w, shown_h = (float(v) for v in self.figure.get_size_inches())
+        self.figure.set_size_inches((width + 1e-3) / dpi, (height + 1e-3) / dpi, forward=False)
+        try:
+            out = io.BytesIO()
+            self.figure.savefig(out, format="rgba", dpi=dpi)
+        finally:
+            self.figure.set_size_inches((shown_w, shown_h), forward=False)  # the window keeps the user's size
+        return np.frombuffer(out.getvalue(), np.uint8).reshape(height, width, 4)
 
     @staticmethod
     def encode_png(rgba: np.ndarray, compress_level: int = 6) -> bytes:
