@@ -98,6 +98,9 @@ class ReplayEngine:
         self._canvases: dict[str, Any] = {}  # recorded renderer uuid -> canvas Ref/object
         self._renderers: dict[str, Any] = {}  # recorded renderer uuid -> backend renderer
         self._source_canvases: dict[str, Any] = {}  # recorded renderer uuid -> recorded canvas
+        # recorded viewport uuid -> its --size copy: one per viewport, kept from frame to frame,
+        # as backends key their per-viewport state (Matplotlib's Axes) by viewport uuid
+        self._scaled: dict[str, Any] = {}
         self._clock_started = False
         self.check_backend()
 
@@ -145,6 +148,7 @@ class ReplayEngine:
             return Canvas(width, height, canvas.get_dpi() * scale, canvas.get_background_color())
 
     def _scaled_viewports(self, viewports: list[Any], canvas: Any) -> list[Any]:
+        """The recorded viewports, one scaled copy each, in ``--size`` pixels."""
         from gsp.core import Viewport
 
         assert self.size is not None
@@ -155,7 +159,17 @@ class ReplayEngine:
                 x0, y0 = round(vp.get_x() * sx), round(vp.get_y() * sy)
                 x1 = round((vp.get_x() + vp.get_width()) * sx)
                 y1 = round((vp.get_y() + vp.get_height()) * sy)
-                scaled.append(Viewport(x0, y0, max(1, x1 - x0), max(1, y1 - y0), vp.get_background_color()))
+                width, height, color = max(1, x1 - x0), max(1, y1 - y0), vp.get_background_color()
+                mine = self._scaled.get(vp.get_uuid())
+                if mine is None:
+                    mine = self._scaled[vp.get_uuid()] = Viewport(x0, y0, width, height, color)
+                else:  # the recorded viewport may have moved or changed colour since
+                    mine.set_x(x0)
+                    mine.set_y(y0)
+                    mine.set_width(width)
+                    mine.set_height(height)
+                    mine.set_background_color(color)
+                scaled.append(mine)
         return scaled
 
     # -- state ---------------------------------------------------------------------------------

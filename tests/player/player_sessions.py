@@ -103,6 +103,26 @@ def record_two_viewports(path: Path, width: int = 80, height: int = 60) -> Path:
     return path
 
 
+def record_two_discs(path: Path, width: int = 80, height: int = 60, frames: int = 2) -> Path:
+    """``frames`` renders of one viewport holding two visuals: a red disc left, a blue disc right."""
+    blue = np.array([[0, 0, 255, 255]], dtype=np.uint8)
+    with recorder.record(path):
+        canvas = Canvas(width, height, 72.0, WHITE)
+        viewport = Viewport(0, 0, width, height, WHITE)
+        discs = [
+            Points(_f32([[x, 0.0, 0.0]], BufferType.vec3), _f32([400.0], BufferType.float32),
+                   Buffer.from_numpy(color, BufferType.rgba8), Buffer.from_numpy(color, BufferType.rgba8),
+                   _f32([0.0], BufferType.float32))
+            for x, color in ((-0.5, RED), (0.5, blue))
+        ]
+        identity = _f32(np.eye(4, dtype=np.float32).reshape(1, 4, 4), BufferType.mat4)
+        camera = Camera(identity, identity)
+        renderer = RendererRegistry.create_renderer("null", canvas)
+        for _ in range(frames):
+            renderer.render([viewport, viewport], discs, [identity, identity], [camera, camera])
+    return path
+
+
 def with_undrawable_render(source: Path, path: Path, frame: int) -> Path:
     """``source`` written again to ``path`` with the camera of render number ``frame`` replaced by
     None: a session a damaged or hostile writer could make (GSP's own checks refuse it at

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from player_sessions import record_moving_disc, red_columns, with_undrawable_render  # noqa: E402
+from player_sessions import record_moving_disc, record_two_discs, red_columns, with_undrawable_render  # noqa: E402
 
 from gsplog_cli.cmd_replay import replay as replay_cmd  # noqa: E402
 from player import replay  # noqa: E402
@@ -100,6 +100,26 @@ def test_cli_warns_on_an_unterminated_log_and_refuses_an_empty_output(session: P
     setup_only.write_bytes(session.read_bytes()[:first_commands])
     code, _, err = _run(str(setup_only), "-o", str(tmp_path / "none.png"))
     assert code == 2 and "no rendered frame" in err and not (tmp_path / "none.png").exists()
+
+
+@pytest.mark.parametrize("backend", ["matplotlib", pytest.param("datoviz", marks=pytest.mark.datoviz)])
+def test_size_draws_every_visual_of_a_viewport(tmp_path: Path, backend: str) -> None:
+    """``--size`` draws the recorded scene at another size: both visuals of the one viewport, in
+    every frame (the scaled viewport is one per recorded viewport, not one per visual)."""
+    two = record_two_discs(tmp_path / "two.gsplog", 80, 60, frames=2)
+    plain, same, big = tmp_path / "plain", tmp_path / "same", tmp_path / "big"
+    for out, size in ((plain, None), (same, "80x60"), (big, "160x120")):
+        assert replay(two, backend, f"{out}/", size=size).frames == 2
+    for name in ("frame_000001.png", "frame_000002.png"):
+        expected = iio3.imread(plain / name)
+        assert np.array_equal(iio3.imread(same / name), expected)
+        for picture in (expected, iio3.imread(big / name)):
+            row = picture[picture.shape[0] // 2, :, :3].astype(int)
+            red = np.flatnonzero((row[:, 0] > 200) & (row[:, 2] < 80))
+            blue = np.flatnonzero((row[:, 2] > 200) & (row[:, 0] < 80))
+            width = picture.shape[1]
+            assert len(red) and len(blue), name  # both discs drawn
+            assert abs(red.mean() - width / 4) <= 2 and abs(blue.mean() - 3 * width / 4) <= 2
 
 
 def test_cli_bad_options_exit_2(session: Path, tmp_path: Path) -> None:
