@@ -209,6 +209,22 @@ def test_datoviz_backend_replays_the_same_scene(session: Path, tmp_path: Path) -
     assert [_disc_frame(image) for image in images] == list(range(1, FRAMES + 1))
 
 
+@pytest.mark.datoviz
+def test_datoviz_replays_where_stderr_has_no_file_descriptor(session: Path, tmp_path: Path) -> None:
+    """A notebook's or a test runner's captured stderr has no fileno, which Datoviz's import
+    needs (faulthandler): the backend still loads there, in a fresh process."""
+    import subprocess
+
+    code = (
+        "import io, sys; sys.stderr = io.StringIO(); import player; "
+        f"print(player.replay({str(session)!r}, 'datoviz', {str(tmp_path / 'x.png')!r}).frames)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert result.stdout.split()[-1] == "1"
+    assert _disc_frame(iio3.imread(tmp_path / "x.png")) == FRAMES
+
+
 def test_size_scales_viewports(tmp_path: Path) -> None:
     from player_sessions import record_two_viewports
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from types import ModuleType
+from typing import IO, Any
 
 __all__ = ["DatovizUnavailable", "dvz_lib", "datoviz_available"]
 
@@ -37,13 +39,34 @@ def _quiet(module: ModuleType) -> None:
         pass
 
 
+def _has_fd(stream: IO[Any] | None) -> bool:
+    try:
+        return stream is not None and stream.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _import_ctypes() -> ModuleType:
+    # Importing datoviz enables faulthandler on sys.stderr, which needs a file descriptor. A
+    # notebook's or a test runner's captured stderr has none: the import then points it at the
+    # process's own stderr (or nowhere), instead of failing as if Datoviz were missing.
+    stderr = sys.stderr
+    if not _has_fd(stderr):
+        sys.stderr = sys.__stderr__ if _has_fd(sys.__stderr__) else open(os.devnull, "w")  # noqa: SIM115
+    try:
+        from datoviz import _ctypes
+    finally:
+        sys.stderr = stderr
+    return _ctypes
+
+
 def dvz_lib() -> ModuleType:
     """The ``datoviz._ctypes`` module, imported on first use."""
     global _lib
     if _lib is None:
         _prepare_environment()
         try:
-            from datoviz import _ctypes
+            _ctypes = _import_ctypes()
         except (ImportError, OSError) as exc:  # OSError: libvulkan.so.1 missing
             raise DatovizUnavailable(
                 "the 'datoviz' backend needs the datoviz package (pip install 'gsplog[datoviz]') "
