@@ -100,7 +100,7 @@ def replay(
         # damage inside the log (not a log that is no log at all): the intact chunks can be kept
         hint = "; `gsp verify` lists what is intact, `gsp repair` keeps it" if error.chunk_index is not None else ""
         raise ReplayError(_one_line(error) + hint) from None
-    except (CommandError, ValueError, FileNotFoundError, IsADirectoryError, PermissionError) as error:
+    except (CommandError, ValueError, OSError) as error:  # OSError: an output that cannot be written
         raise ReplayError(_one_line(error)) from None
     except KeyboardInterrupt:
         raise click.exceptions.Exit(130) from None

@@ -21,6 +21,7 @@ import numpy as np
 from player.frames import RenderedFrame
 
 __all__ = [
+    "check_writable",
     "Exporter",
     "PngExporter",
     "FramesDirExporter",
@@ -245,14 +246,28 @@ class VideoExporter(Exporter):
         self.path.unlink(missing_ok=True)
 
 
+def check_writable(folder: Path, output: str) -> None:
+    """Refuse, before anything is drawn, an ``output`` whose ``folder`` cannot be made or
+    written in: a file where a folder should be, or a folder without write permission."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"output {output!r}: {str(existing)!r} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"output {output!r}: no permission to write in {str(existing)!r}")
+
+
 def make_exporter(output: str | os.PathLike[str], *, fps: float | None = None) -> Exporter:
     """The exporter for an output path (see the module docstring for the rules)."""
     text = str(output)
     path = Path(output)
     suffix = path.suffix.lower()
     if suffix == ".png" and not text.endswith(("/", "\\")):
+        check_writable(path.parent, text)
         return PngExporter(path)
     if suffix in VIDEO_SUFFIXES:
+        check_writable(path.parent, text)
         return VideoExporter(path, fps=fps)
     if path.exists() and not path.is_dir():
         raise ValueError(f"output {text!r}: exists and is not a folder, a .png or a video ({', '.join(VIDEO_SUFFIXES)})")
@@ -261,4 +276,5 @@ def make_exporter(output: str | os.PathLike[str], *, fps: float | None = None) -
             f"output {text!r}: unknown suffix {suffix!r}; use .png, a video ({', '.join(VIDEO_SUFFIXES)}) "
             "or a folder (ending in '/')"
         )
+    check_writable(path, text)
     return FramesDirExporter(path)
