@@ -69,6 +69,8 @@ class WriterThread(threading.Thread):
         self.cpu_s = 0.0  # CPU time the thread used, set when it ends (benchmarks)
         self._flush_requested = False
         self._take_rows = _c_take_rows()  # the drain's commonest case in C (recorder.hotpath)
+        if hasattr(log_writer, "on_unencodable"):  # a value the codec refuses costs its command only
+            log_writer.on_unencodable = self._not_recorded
 
     # ---- control --------------------------------------------------------------------------
     def flush_soon(self) -> None:
@@ -245,7 +247,10 @@ class WriterThread(threading.Thread):
         if isinstance(error, LogWriteError | OSError):
             self._fail(error)
             return
-        # A value the codec refuses: skip this command, say so once per op, keep recording.
+        self._not_recorded(seq, op, error)
+
+    def _not_recorded(self, seq: int, op: str, error: Exception) -> None:
+        """A value the codec refuses: skip this command, say so once per op, keep recording."""
         if op not in self._warned_ops:
             self._warned_ops.add(op)
             _log.warning("gsplog recorder: %s (seq %d) was not recorded: %s", op, seq, error)

@@ -23,7 +23,7 @@ from sessions.chunk import (
     encode_end_chunk,
     peek_chunk_header,
 )
-from sessions.codec import Row
+from sessions.codec import Row, encode_rows
 from sessions.command import Command, LogRef
 from sessions.errors import LogWriteError
 from sessions.fileformat import default_metadata, encode_header
@@ -105,6 +105,10 @@ class LogWriter:
       called on that thread after each. A chunk stored uncompressed references the commands'
       arrays themselves, so they must not change until :attr:`released_seq` has passed their
       command; :meth:`sync` waits for the writes.
+    - :attr:`on_unencodable`: None (a command the codec refuses fails the whole chunk with
+      :class:`LogWriteError`), or ``f(seq, op, error)``, called for each such command left out,
+      the chunk's other commands written (the recorder's choice: one odd value, say a marker's
+      ``{1: "x"}`` or ``2**70``, never ends a session).
 
     Write failures raise :class:`LogWriteError`; the file stays readable up to the last chunk.
     """
@@ -155,6 +159,7 @@ class LogWriter:
         self._bytes_since_keyframe = 0
         self._last_keyframe_t = 0
         self._last_keyframe_size = 0
+        self.on_unencodable: Callable[[int, str, Exception], Any] | None = None
 
     # -- scene state for keyframes ---------------------------------------------------------------
     @property
@@ -257,13 +262,32 @@ class LogWriter:
         try:
             parts = encode_chunk_rows(rows, ChunkKind.COMMANDS, shuffle=self.shuffle, compress=self.compress)
         except TypeError as error:
-            raise LogWriteError(f"cannot encode commands {rows[0][0]}..{rows[-1][0]}: {error}") from error
+            if self.on_unencodable is None:
+                raise LogWriteError(f"cannot encode commands {rows[0][0]}..{rows[-1][0]}: {error}") from error
+            rows = self._encodable(rows)
+            if not rows:
+                return
+            parts = encode_chunk_rows(rows, ChunkKind.COMMANDS, shuffle=self.shuffle, compress=self.compress)
         frames, markers = _summarize_rows(rows)
         size = self._emit(parts, frames, tuple(markers))
         self._unreleased.append((self._file_chunks_handed(), rows[-1][0]))
         self._bytes_since_keyframe += size
         if self._keyframe_due():
             self.write_keyframe()
+
+    def _encodable(self, rows: list[Row]) -> list[Row]:
+        """The rows the codec accepts one by one; ``on_unencodable`` hears of each other one."""
+        assert self.on_unencodable is not None
+        kept = []
+        for row in rows:
+            try:
+                encode_rows([row])
+            except TypeError as error:  # the codec's own reason (the error wraps it with the seqs)
+                cause = error.__cause__
+                self.on_unencodable(row[0], row[2], cause if isinstance(cause, Exception) else error)
+            else:
+                kept.append(row)
+        return kept
 
     @property
     def released_seq(self) -> int:

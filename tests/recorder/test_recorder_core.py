@@ -241,6 +241,27 @@ def test_markers(tmp_path: Path) -> None:
     assert recorder.active_recorder() is None
 
 
+def test_a_value_the_codec_refuses_costs_its_command_only(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Marker info the codec cannot encode (int dict keys, an int over 64 bits) used to fail
+    the whole chunk and stop the recording, with the script none the wiser."""
+    path = tmp_path / "odd.gsplog"
+    vp = Viewport(0, 0, 10, 10, WHITE)
+    with recorder.record(path) as rec:
+        recorder.mark("before")
+        assert recorder.mark("epoch", losses={0: 0.5}) is True
+        recorder.mark("huge", v=2**70)
+        for i in range(50):
+            vp.set_x(i)
+        recorder.mark("after", step=50)
+    assert rec.error is None
+    read = read_commands(path)
+    assert [c.args[0] for c in read if c.op == MARK_OP] == ["before", "after"]
+    assert [c.args[0] for c in read if c.op == "Viewport.set_x"] == list(range(50))
+    refused = [r.getMessage() for r in caplog.records if "was not recorded" in r.getMessage()]
+    assert len(refused) == 1 and "Recorder.mark" in refused[0]  # once per op
+    assert "dict keys must be str" in refused[0] or "int" in refused[0]
+
+
 def test_seq_strictly_increasing_across_threads(tmp_path: Path) -> None:
     path = tmp_path / "threads.gsplog"
     viewports = [Viewport(0, 0, 10, 10, WHITE) for _ in range(4)]
