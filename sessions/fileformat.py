@@ -80,11 +80,21 @@ def default_metadata(user: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def encode_header(metadata: dict[str, Any]) -> bytes:
-    """Header bytes for ``metadata`` (a msgpack-encodable dict with str keys)."""
+    """Header bytes for ``metadata`` (a msgpack-encodable dict with str keys).
+
+    Refuses (``TypeError``, ``ValueError``) metadata that a reader would refuse: a log whose
+    header cannot be read is lost whole, so it must never be written."""
     try:
         meta = msgpack.packb(metadata, use_bin_type=True)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise TypeError(f"session metadata cannot be encoded: {error}") from error
+    limit = DEFAULT_LIMITS.max_header_metadata
+    if len(meta) > limit:
+        raise ValueError(f"session metadata takes {len(meta)} bytes encoded, over the {limit} a reader accepts")
+    try:  # as decode_header reads it: str keys only, at every depth
+        msgpack.unpackb(meta, raw=False, strict_map_key=True)
+    except ValueError as error:
+        raise TypeError(f"session metadata cannot be read back: {error} (map keys must be str)") from None
     head = _FIXED.pack(FILE_MAGIC, FORMAT_MAJOR, FORMAT_MINOR, len(meta)) + meta
     return head + struct.pack("<Q", checksum(head))
 

@@ -262,6 +262,21 @@ def test_a_value_the_codec_refuses_costs_its_command_only(tmp_path: Path, caplog
     assert "dict keys must be str" in refused[0] or "int" in refused[0]
 
 
+@pytest.mark.parametrize(("metadata", "says"), [
+    ({"runs": {1: "x"}}, "map keys must be str"),
+    ({"notes": "x" * (1 << 20)}, "over the 1048576 a reader accepts"),
+    ([1, 2], "metadata must be a dict"),
+])
+def test_metadata_no_reader_could_read_is_refused_at_start(tmp_path: Path, metadata: Any, says: str) -> None:
+    """Such a header used to be written, and the whole log was then unreadable."""
+    path = tmp_path / "meta.gsplog"
+    path.write_bytes(b"an earlier session")
+    with pytest.raises((TypeError, ValueError), match=says), recorder.record(path, metadata=metadata):
+        Viewport(0, 0, 10, 10, WHITE)
+    assert path.read_bytes() == b"an earlier session"  # refused before the file was touched
+    assert recorder.active_recorder() is None
+
+
 def test_seq_strictly_increasing_across_threads(tmp_path: Path) -> None:
     path = tmp_path / "threads.gsplog"
     viewports = [Viewport(0, 0, 10, 10, WHITE) for _ in range(4)]
