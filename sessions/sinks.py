@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
+import weakref
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
@@ -42,6 +43,36 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def _lock(fd: int) -> bool:
+    """Take this process's advisory write lock on an open log; False when another holds it.
+    Where the platform has no ``flock`` (Windows), every lock is granted."""
+    try:
+        import fcntl
+    except ImportError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system without locks (some network ones): not ours to refuse
+        return True
+    return True
+
+
+def _refuse_if_being_written(path: str) -> None:
+    """Two recorders writing one path: the second would unlink the first's file, which would
+    then go on writing a file nobody can open. The second is refused instead."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return  # nothing there (or nothing readable): nothing to keep
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode) and not _lock(fd):
+            raise LogWriteError(f"{path}: another recorder is writing this log now; record into another file")
+    finally:
+        os.close(fd)  # releases the probe's lock
 
 
 def _unlink_regular_file(path: str) -> None:
@@ -82,11 +113,14 @@ class FileSink:
         self.failed: LogWriteError | None = None
         self._closed = False
         head = header if header is not None else encode_header(metadata or {})
+        _refuse_if_being_written(self.path)
         try:
             _unlink_regular_file(self.path)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o644)
         except OSError as error:
             raise LogWriteError(f"{self.path}: cannot create the log: {error.strerror}") from error
+        _lock(self._fd)  # held until close: see _refuse_if_being_written
+        _open_sinks.add(self)
         self.offset = 0
         self._background: BackgroundWrites | None = None
         self._write(head, "the header")
@@ -186,7 +220,31 @@ class FileSink:
                 self._write(encode_trailer(footer_offset), "the trailer")
         finally:
             self._closed = True
+            _open_sinks.discard(self)
             os.close(self._fd)
+
+    def _forget_in_child(self) -> None:
+        # A forked child shares the parent's open file and lock; the log is the parent's to write
+        # and close: the child lets go of it, or the lock would outlive the parent's recording.
+        self._closed = True
+        self._background = None
+        try:
+            os.close(self._fd)
+        except OSError:
+            pass
+
+
+_open_sinks: weakref.WeakSet[FileSink] = weakref.WeakSet()
+
+
+def _forget_sinks_in_child() -> None:
+    for sink in list(_open_sinks):
+        sink._forget_in_child()
+    _open_sinks.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_sinks_in_child)
 
 
 class MemorySink:
