@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import runpy
+import signal
 import sys
 import traceback
 from typing import Any
@@ -72,6 +74,33 @@ def _exit_code(code: Any) -> int:
     return 1
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """Click callback: a number option must be finite (FloatRange lets inf and nan through)."""
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number")
+    return value
+
+
+def _check_script_and_output(script: str, output: str | None) -> None:
+    """Refuse what would destroy an input: a session log given as the script (its default
+    output is the log itself), or an output that is the script."""
+    from sessions.fileformat import FILE_MAGIC
+
+    with open(script, "rb") as file:
+        if file.read(len(FILE_MAGIC)) == FILE_MAGIC:
+            raise click.UsageError(f"{script} is a session log, not a script: replay it with `gsp-replay {script}`")
+    if output is not None and os.path.exists(output) and os.path.samefile(script, output):
+        raise click.UsageError(f"the output {output} is the script itself")
+
+
+class _Terminated(SystemExit):
+    """SIGTERM (``kill``, ``timeout``) in the script: it ends as Ctrl-C does, the log closed whole."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise _Terminated(128 + signum)
+
+
 def _configure_gsp(no_render: bool, frames: int | None, duration: float | None, fps: float | None) -> None:
     if no_render:
         from gsp.types.renderer_base import set_rendering_enabled
@@ -96,11 +125,12 @@ def _configure_gsp(no_render: bool, frames: int | None, duration: float | None, 
               help="Also publish the session live over ZeroMQ (e.g. tcp://127.0.0.1:5555).")
 @click.option("--no-render", is_flag=True, help="Record without rendering locally (faster, headless).")
 @click.option("--frames", type=click.IntRange(min=1), default=None, help="Stop animators after N frames.")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, callback=_finite,
               help="Stop animators after S seconds of animation time.")
-@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None, callback=_finite,
               help="Frame rate of headless animators.")
 @click.option("--flush-interval", "flush_ms", type=click.FloatRange(min=0, min_open=True), default=None,
+              callback=_finite,
               help="Longest time (ms) a call waits before it is written [default: 100, or 0.5 "
                    "with --publish, so that nodes see calls within a millisecond].")
 @click.option("--meta", multiple=True, metavar="KEY=VALUE", help="User metadata for the header (repeatable).")
@@ -126,6 +156,7 @@ def record(
     metadata.setdefault("script", os.path.basename(script))
     if output is None and publish is None:
         output = os.path.splitext(os.path.basename(script))[0] + ".gsplog"
+    _check_script_and_output(script, output)
     _configure_gsp(no_render, frames, duration, fps)
 
     from recorder import Recorder
@@ -138,9 +169,11 @@ def record(
         target = str(output or publish)
         into = "" if target in str(error) else f" into {target}"  # most errors name it already
         raise click.ClickException(f"cannot start recording{into}: {error}") from error
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)  # the script may set its own
     try:
         code = run_script(script, list(script_args))
     finally:
+        signal.signal(signal.SIGTERM, previous)
         rec.stop()
     sys.stdout.flush()
     sys.exit(code)

@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -306,3 +307,106 @@ def test_gsp_record_of_a_script_that_does_not_compile_says_why_as_python_does(tm
     assert "Traceback" not in result.stderr  # no frame of the script ran: python prints none either
     with LogReader(log) as reader:
         assert reader.complete and list(reader.commands()) == []
+
+
+# ---- what gsp record refuses, SIGTERM, two recorders on one path ---------------------------
+def _gsp_record(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return run_python(["-m", "gsplog_cli.main", "record", *args], **kwargs)
+
+
+def test_gsp_record_never_writes_over_its_script_or_a_log_given_as_script(tmp_path: Path) -> None:
+    script = _write_cli_script(tmp_path)
+    source = script.read_bytes()
+    result = _gsp_record(str(script), "-o", str(script), "--no-render")
+    assert result.returncode == 2 and "is the script itself" in result.stderr
+    assert script.read_bytes() == source
+    log = tmp_path / "precious.gsplog"
+    assert _gsp_record(str(script), "-o", str(log), "--no-render", "--frames", "1", "--", "x.png", "0", "null").returncode == 0
+    kept = log.read_bytes()
+    # `gsp record precious.gsplog` (meant: replay it) would write precious.gsplog, its default output
+    result = _gsp_record(str(log), cwd=tmp_path)
+    assert result.returncode == 2 and "is a session log, not a script" in result.stderr and "gsp-replay" in result.stderr
+    assert log.read_bytes() == kept
+
+
+@pytest.mark.parametrize("option", ["--duration", "--fps", "--flush-interval"])
+def test_gsp_record_refuses_numbers_that_are_not_finite(tmp_path: Path, option: str) -> None:
+    script = _write_cli_script(tmp_path)
+    for value in ("inf", "nan"):
+        result = _gsp_record(str(script), option, value, "--no-render")
+        assert result.returncode == 2 and "is not a finite number" in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def _start_endless_recording(log: Path) -> subprocess.Popen[str]:
+    """``gsp record`` of the animation example, endless, once it has written a few chunks."""
+    env = dict(os.environ, MPLBACKEND="Agg", GSP_EXAMPLE_POINTS="100")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gsplog_cli.main", "record", str(REPO / "examples" / "animation.py"), "-o", str(log),
+         "--no-render", "--frames", "100000000", "--flush-interval", "10"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not (log.exists() and log.stat().st_size > 20_000):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    return proc
+
+
+def test_sigterm_ends_gsp_record_with_a_whole_log(tmp_path: Path) -> None:
+    """``kill`` or ``timeout`` used to leave a log without its footer, its last commands lost."""
+    log = tmp_path / "term.gsplog"
+    proc = _start_endless_recording(log)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert verify(log).ok
+    with LogReader(log) as reader:
+        assert reader.complete
+        assert sum(1 for c in reader.commands() if c.op == "Renderer.render") > 10
+
+
+def test_a_second_recorder_on_a_log_being_written_is_refused(tmp_path: Path) -> None:
+    """Both used to succeed, the first session written into a file the second had unlinked."""
+    log = tmp_path / "busy.gsplog"
+    proc = _start_endless_recording(log)
+    try:
+        script = _write_cli_script(tmp_path)
+        result = _gsp_record(str(script), "-o", str(log), "--no-render", "--frames", "1", "--", "x.png", "0", "null")
+        assert result.returncode == 1 and "another recorder is writing this log now" in result.stderr
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert verify(log).ok  # the first session's log, whole
+    with LogReader(log) as reader:
+        assert reader.metadata["user"]["script"] == "animation.py"
+    result = _gsp_record(str(script), "-o", str(log), "--no-render", "--frames", "1", "--", "x.png", "0", "null")
+    assert result.returncode == 0, result.stderr  # once it is done, the path is free again
+
+
+FORK_LOCK_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, time
+    import recorder
+    from gsp.core import Viewport
+    with recorder.record(sys.argv[1]):
+        Viewport(0, 0, 10, 10, bytearray(4))
+        pid = os.fork()
+        if pid == 0:  # a worker that outlives the recording
+            time.sleep(3)
+            os._exit(0)
+    with recorder.record(sys.argv[1]):  # the child must not hold the first log's lock
+        Viewport(0, 0, 20, 20, bytearray(4))
+    os.waitpid(pid, 0)
+    print("recorded twice", flush=True)
+    """
+)
+
+
+def test_a_forked_child_does_not_keep_the_log_locked(tmp_path: Path) -> None:
+    script, log = tmp_path / "forklock.py", tmp_path / "forklock.gsplog"
+    script.write_text(FORK_LOCK_SCRIPT)
+    result = run_python([str(script), str(log)], timeout=30)
+    assert result.returncode == 0 and "recorded twice" in result.stdout, result.stderr
+    with LogReader(log) as reader:
+        assert [c.args[2] for c in reader.commands() if c.op == "Viewport.new"] == [20]
