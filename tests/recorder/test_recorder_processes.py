@@ -10,7 +10,6 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -310,18 +309,20 @@ def test_gsp_record_of_a_script_that_does_not_compile_says_why_as_python_does(tm
 
 
 # ---- what gsp record refuses, SIGTERM, two recorders on one path ---------------------------
-def _gsp_record(*args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return run_python(["-m", "gsplog_cli.main", "record", *args], **kwargs)
+def _gsp_record(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``gsp record`` run in ``cwd`` (default outputs, and the script's image, land there)."""
+    return run_python(["-m", "gsplog_cli.main", "record", *args], cwd=cwd)
 
 
 def test_gsp_record_never_writes_over_its_script_or_a_log_given_as_script(tmp_path: Path) -> None:
     script = _write_cli_script(tmp_path)
     source = script.read_bytes()
-    result = _gsp_record(str(script), "-o", str(script), "--no-render")
+    result = _gsp_record(str(script), "-o", str(script), "--no-render", cwd=tmp_path)
     assert result.returncode == 2 and "is the script itself" in result.stderr
     assert script.read_bytes() == source
     log = tmp_path / "precious.gsplog"
-    assert _gsp_record(str(script), "-o", str(log), "--no-render", "--frames", "1", "--", "x.png", "0", "null").returncode == 0
+    assert _gsp_record(str(script), "-o", str(log), "--no-render", "--frames", "1", "--", "x.png", "0", "null",
+                       cwd=tmp_path).returncode == 0
     kept = log.read_bytes()
     # `gsp record precious.gsplog` (meant: replay it) would write precious.gsplog, its default output
     result = _gsp_record(str(log), cwd=tmp_path)
@@ -333,7 +334,7 @@ def test_gsp_record_never_writes_over_its_script_or_a_log_given_as_script(tmp_pa
 def test_gsp_record_refuses_numbers_that_are_not_finite(tmp_path: Path, option: str) -> None:
     script = _write_cli_script(tmp_path)
     for value in ("inf", "nan"):
-        result = _gsp_record(str(script), option, value, "--no-render")
+        result = _gsp_record(str(script), option, value, "--no-render", cwd=tmp_path)
         assert result.returncode == 2 and "is not a finite number" in result.stderr, result.stderr
         assert "Traceback" not in result.stderr
 
@@ -372,7 +373,8 @@ def test_a_second_recorder_on_a_log_being_written_is_refused(tmp_path: Path) -> 
     proc = _start_endless_recording(log)
     try:
         script = _write_cli_script(tmp_path)
-        result = _gsp_record(str(script), "-o", str(log), "--no-render", "--frames", "1", "--", "x.png", "0", "null")
+        result = _gsp_record(str(script), "-o", str(log), "--no-render", "--frames", "1", "--", "x.png", "0", "null",
+                             cwd=tmp_path)
         assert result.returncode == 1 and "another recorder is writing this log now" in result.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -380,7 +382,8 @@ def test_a_second_recorder_on_a_log_being_written_is_refused(tmp_path: Path) -> 
     assert verify(log).ok  # the first session's log, whole
     with LogReader(log) as reader:
         assert reader.metadata["user"]["script"] == "animation.py"
-    result = _gsp_record(str(script), "-o", str(log), "--no-render", "--frames", "1", "--", "x.png", "0", "null")
+    result = _gsp_record(str(script), "-o", str(log), "--no-render", "--frames", "1", "--", "x.png", "0", "null",
+                         cwd=tmp_path)
     assert result.returncode == 0, result.stderr  # once it is done, the path is free again
 
 
