@@ -103,6 +103,10 @@ def replay(
     began = time.perf_counter()
     selection = FrameSelection(_position(start), _position(stop), frame)
     canvas_size = parse_size(size)
+    if canvas_size is not None and 4 * canvas_size[0] * canvas_size[1] > limits.max_scene_bytes:
+        raise ValueError(f"size {canvas_size[0]}x{canvas_size[1]}: its frames take "
+                         f"{4 * canvas_size[0] * canvas_size[1] / 2**30:.1f} GiB, over the scene limit of "
+                         f"{limits.max_scene_bytes / 2**30:.1f} GiB (--max-scene-gib)")
     if speed is not None and not speed > 0:
         raise ValueError(f"speed {speed!r}: must be a positive factor")
     if fps is not None and not fps > 0:

@@ -128,6 +128,8 @@ def test_cli_bad_options_exit_2(session: Path, tmp_path: Path) -> None:
     _assert_one_line_error(*_run(str(session), "--from", "yesterday")[::2], "yesterday")
     _assert_one_line_error(*_run(str(session), "--frame", "99", "-o", str(tmp_path / "x.png"))[::2], "4 frames")
     _assert_one_line_error(*_run(str(session), "-b", "null", "-o", str(tmp_path / "x.png"))[::2], "cannot write images")
+    _assert_one_line_error(*_run(str(session), "--size", "32768x32768", "--max-scene-gib", "1", "-o",
+                                 str(tmp_path / "x.png"))[::2], "4.0 GiB, over the scene limit of 1.0 GiB")
     for output in ("x.png", "m.mp4", "frames/", "deeper/x.png"):  # a file where a folder should be
         _assert_one_line_error(*_run(str(session), "-o", str(session / output))[::2], "is a file, not a folder")
 

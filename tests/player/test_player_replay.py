@@ -225,6 +225,16 @@ def test_datoviz_replays_where_stderr_has_no_file_descriptor(session: Path, tmp_
     assert _disc_frame(iio3.imread(tmp_path / "x.png")) == FRAMES
 
 
+@pytest.mark.datoviz
+def test_datoviz_refuses_a_canvas_over_its_image_limit(session: Path, tmp_path: Path) -> None:
+    """Past Vulkan's image limit Datoviz fails an assertion in C, which killed the process."""
+    from sessions.errors import CommandError
+
+    with pytest.raises(CommandError, match="at most 16384 pixels a side; the canvas is 16385x10"):
+        replay(session, "datoviz", tmp_path / "wide.png", size="16385x10")
+    assert not (tmp_path / "wide.png").exists()
+
+
 def test_size_scales_viewports(tmp_path: Path) -> None:
     from player_sessions import record_two_viewports
 

@@ -20,7 +20,11 @@ from player.backends.datoviz.prepare_fast import prepare_visual_for_datoviz
 from player.backends.prepare import viewport_frame
 from player.backends.prepare_convert import color_float
 
-__all__ = ["DatovizRenderer"]
+__all__ = ["DatovizRenderer", "MAX_IMAGE_SIDE"]
+
+#: The longest image side drawn: Vulkan's maxImageDimension2D on lavapipe and most GPUs. Past
+#: it Datoviz fails an assertion in C and the process dies, so the renderer refuses first.
+MAX_IMAGE_SIDE = 16384
 
 
 class DatovizRenderer(RendererBase):
@@ -88,6 +92,9 @@ class DatovizRenderer(RendererBase):
             )
         canvas = self.get_canvas()
         width, height = int(canvas.get_width()), int(canvas.get_height())
+        if max(width, height) > MAX_IMAGE_SIDE:
+            raise ValueError(f"Datoviz draws images of at most {MAX_IMAGE_SIDE} pixels a side; the canvas is "
+                             f"{width}x{height} (replay with --size WxH to draw it smaller)")
         items = []
         for viewport, visual, model, camera in zip(viewports, visuals, model_matrices, cameras):
             items.append(DrawItem(viewport_frame(viewport, canvas), prepare_visual_for_datoviz(visual, model, camera, viewport, canvas)))
