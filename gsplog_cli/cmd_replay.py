@@ -112,8 +112,11 @@ def replay(
             f"{source}: no session arrived in {waited:g} s (is its publisher running on that port? "
             "--timeout S waits longer)"
         )
-    if result.frames == 0 and (frame is not None or start is not None):
-        raise ReplayError(f"{source}: no frame matched the selection (the session has {result.frames_seen} frames)")
+    selected = " ".join(f"{name} {value}" for name, value in (("--frame", frame), ("--from", start), ("--to", stop))
+                        if value is not None)
+    if result.frames == 0 and selected:
+        total = result.frames_in_log if result.frames_in_log is not None else result.frames_seen
+        raise ReplayError(f"{source}: no frame matched {selected} (the session has {total} frames)")
     if result.frames == 0 and output is not None:
         raise ReplayError(f"{source}: the session has no rendered frame, nothing written to {output}")
     where = _outputs_summary([str(p) for p in result.outputs])

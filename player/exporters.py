@@ -117,7 +117,16 @@ class FramesDirExporter(Exporter):
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
+        self._remove_earlier_frames()
         return list(self._paths)
+
+    def _remove_earlier_frames(self) -> None:
+        """Frames numbered past this replay's last, left by an earlier, longer replay into the
+        same folder: with them the folder would hold two replays as if one."""
+        number = len(self._paths) + 1
+        while (stale := self.folder / self.pattern.format(number)).is_file():
+            stale.unlink()
+            number += 1
 
     def abort(self) -> None:
         if self._pool is not None:

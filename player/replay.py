@@ -38,6 +38,7 @@ class ReplayResult:
     elapsed_s: float = 0.0
     fps: float | None = None
     backend: str = ""
+    frames_in_log: int | None = None  # the renders a log file's index counts (None: live, or unknown)
 
 
 def parse_size(size: str | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -109,6 +110,11 @@ def replay(
                          f"{limits.max_scene_bytes / 2**30:.1f} GiB (--max-scene-gib)")
     if speed is not None and not speed > 0:
         raise ValueError(f"speed {speed!r}: must be a positive factor")
+    if speed is not None and realtime is False:
+        raise ValueError("speed paces frames at the recorded pace times the factor: it cannot run fast too "
+                         "(give --speed or --fast, not both)")
+    if frame is not None and (start is not None or stop is not None):
+        raise ValueError("frame draws one frame: give it or a range (--from/--to), not both")
     if fps is not None and not fps > 0:
         raise ValueError(f"fps {fps!r}: must be positive")
     if output is not None and backend == "null":
@@ -129,12 +135,12 @@ def replay(
     exporter: Exporter | None = make_exporter(output, fps=fps) if output is not None else None
     engine.image = exporter.wants if exporter is not None else ("rgba" if window else "none")
     src = open_source(source, follow=follow, follow_timeout_s=follow_timeout_s, limits=limits)
-    if isinstance(exporter, PngExporter) and selection == FrameSelection() and src.can_seek:
+    if isinstance(exporter, PngExporter) and selection.frame is None and src.can_seek:
         # Only the last frame is kept: seek straight to it instead of drawing every frame.
-        total = _frame_total(src.reader)
-        if total:
-            selection = engine.selection = FrameSelection(frame=total)
-    result = ReplayResult(backend=backend)
+        last = _last_frame_in_range(src.reader, selection)
+        if last:
+            selection = engine.selection = FrameSelection(frame=last)
+    result = ReplayResult(backend=backend, frames_in_log=_frame_total(src.reader) if src.can_seek else None)
     total = 1 if selection.frame is not None else _frame_total(src.reader) if selection == FrameSelection() else None
     bar = _progress_bar(progress, None if follow else total)
 
@@ -228,6 +234,36 @@ def _progress_bar(progress: bool | None, total: int | None) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, unit="frame", desc="replay", file=sys.stderr)
+
+
+def _renders_before(reader: Any, seq: int) -> int:
+    """How many ``Renderer.render`` commands come before ``seq`` (from the index, reading the
+    one chunk that holds ``seq``)."""
+    from sessions.index import RENDER_OP
+
+    count = 0
+    index = reader.index
+    for number in index.command_chunks():
+        entry = index.entries[number]
+        if entry.seq_last < seq:
+            count += entry.frames
+        elif entry.seq_first < seq and entry.frames:
+            count += sum(1 for c in reader.read_chunk(number).commands() if c.op == RENDER_OP and c.seq < seq)
+    return count
+
+
+def _last_frame_in_range(reader: Any, selection: FrameSelection) -> int | None:
+    """The number of the last frame ``selection``'s range holds; None when it holds none (or a
+    marker it names is unknown: the replay then says so)."""
+    try:
+        if selection.start is None and selection.stop is None:
+            return _frame_total(reader)
+        end = reader.stop_seq(selection.stop) if selection.stop is not None else reader.last_seq() + 1
+        first = reader.resolve(selection.start) if selection.start is not None else 0
+    except ValueError:
+        return None
+    last = _renders_before(reader, end)
+    return last if last > _renders_before(reader, first) else None
 
 
 def _frame_total(reader: Any) -> int | None:

@@ -122,11 +122,29 @@ def test_size_draws_every_visual_of_a_viewport(tmp_path: Path, backend: str) -> 
             assert abs(red.mean() - width / 4) <= 2 and abs(blue.mean() - 3 * width / 4) <= 2
 
 
+@pytest.mark.parametrize("selection", [("--from", "#2"), ("--to", "#3"), ("--from", "@two", "--to", "seq:9999"),
+                                       ("--from", "0", "--to", "@two")])
+def test_one_png_of_a_range_is_its_last_frame_drawn_alone(session: Path, tmp_path: Path,
+                                                          selection: tuple[str, ...]) -> None:
+    code, out, err = _run(str(session), *selection, "-o", str(tmp_path / "all") + "/")
+    assert code == 0, err
+    last = sorted((tmp_path / "all").iterdir())[-1]
+    code, out, err = _run(str(session), *selection, "-o", str(tmp_path / "one.png"))
+    assert code == 0, err
+    assert "1 frame(s) replayed" in err + out  # seeks to it: the frames before are not drawn
+    assert np.array_equal(iio3.imread(tmp_path / "one.png"), iio3.imread(last))
+
+
 def test_cli_bad_options_exit_2(session: Path, tmp_path: Path) -> None:
     _assert_one_line_error(*_run(str(session), "--backend", "nope", "-o", str(tmp_path / "x.png"))[::2], "nope", "matplotlib")
     _assert_one_line_error(*_run(str(session), "--size", "big")[::2], "size")
     _assert_one_line_error(*_run(str(session), "--from", "yesterday")[::2], "yesterday")
     _assert_one_line_error(*_run(str(session), "--frame", "99", "-o", str(tmp_path / "x.png"))[::2], "4 frames")
+    _assert_one_line_error(*_run(str(session), "--to", "0", "-o", str(tmp_path / "x.png"))[::2],
+                           "no frame matched --to 0 (the session has 4 frames)")
+    _assert_one_line_error(*_run(str(session), "--frame", "2", "--from", "#1", "-o", str(tmp_path / "x.png"))[::2],
+                           "not both")
+    _assert_one_line_error(*_run(str(session), "--fast", "--speed", "2", "-b", "null")[::2], "--speed or --fast")
     _assert_one_line_error(*_run(str(session), "-b", "null", "-o", str(tmp_path / "x.png"))[::2], "cannot write images")
     _assert_one_line_error(*_run(str(session), "--size", "32768x32768", "--max-scene-gib", "1", "-o",
                                  str(tmp_path / "x.png"))[::2], "4.0 GiB, over the scene limit of 1.0 GiB")

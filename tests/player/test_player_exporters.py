@@ -55,6 +55,25 @@ def test_frames_dir_numbers_from_one(tmp_path: Path) -> None:
     assert np.array_equal(decode_png(paths[0].read_bytes()), _frame(5).rgba)
 
 
+def test_a_frames_folder_holds_one_replay(tmp_path: Path) -> None:
+    """A shorter replay into a folder an earlier one filled leaves no frames of the earlier one
+    behind; files that are not its frames stay."""
+    folder = tmp_path / "frames"
+    first = FramesDirExporter(folder)
+    for n in range(1, 6):
+        first.add(_frame(n))
+    first.close()
+    (folder / "notes.txt").write_text("mine")
+    (folder / "frame_000009.png").write_bytes(b"not next to the others")
+    again = FramesDirExporter(folder)
+    for n in (7, 8):
+        again.add(_frame(n))
+    again.close()
+    assert sorted(p.name for p in folder.iterdir()) == ["frame_000001.png", "frame_000002.png", "frame_000009.png",
+                                                       "notes.txt"]
+    assert np.array_equal(decode_png((folder / "frame_000002.png").read_bytes()), _frame(8).rgba)
+
+
 def test_gif_frames_and_timing(tmp_path: Path) -> None:
     exporter = VideoExporter(tmp_path / "m.gif")
     for n in range(1, 6):
