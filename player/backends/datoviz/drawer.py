@@ -43,6 +43,12 @@ SDF_MARKERS = frozenset({"disc"})
 _RECTILINEAR = frozenset({"square", "vbar", "hbar"})
 # Datoviz's antialiased SDF edge makes a marker look ~0.7 px smaller than its size.
 SDF_GROWTH_PX = 0.7
+# Disc edges thinner than this are drawn with their outer ring this wide, their color's alpha
+# scaled so that the ring holds the same ink: Datoviz's two nested SDF discs leave a thinner
+# ring beaded (solid at the axes, gone at the diagonals), where Agg draws an even, faint ring.
+# 2 px: the narrowest whose ink varies around the disc as little as Agg's (3-5 % vs 15 % at
+# 0.35 px; measured on 0.35-2.8 px edges of a 69 px disc, ink within 12 % of Agg's).
+MIN_DISC_EDGE_PX = 2.0
 # Above this many markers, centers are not snapped to pixel centers (a sub-pixel detail that
 # costs several passes over the positions).
 SNAP_MAX_POINTS = 10_000
@@ -265,9 +271,16 @@ class DatovizDrawer:
         if _any_edge(edge_w, edge_c):
             diam, edge_w = np.asarray(diam, np.float32), np.asarray(edge_w, np.float32)
             edge_c, face_c = np.asarray(edge_c, np.float32), np.asarray(face_c, np.float32)
+            outer_w = edge_w
+            thin = (edge_w > 0) & (edge_w < MIN_DISC_EDGE_PX)
+            if thin.any():  # the ring from r - w/2 to r + W/2 at alpha a holds a (W + w) / 2 = w of ink
+                alpha = np.where(thin, 2 * edge_w / (MIN_DISC_EDGE_PX + edge_w), 1.0).astype(np.float32)
+                edge_c = np.array(np.broadcast_to(edge_c, (max(len(edge_c), alpha.size), 4)), np.float32)
+                edge_c[:, 3] *= alpha  # one row for every marker only where colors or widths vary
+                outer_w = np.where(thin, np.float32(MIN_DISC_EDGE_PX), edge_w).astype(np.float32)
             if bool((face_c[:, 3] < 1).any()):
                 warn_once("semi-transparent marker faces with edges", "the face is blended over the edge color")
-            outer = (diam + edge_w) * scale
+            outer = (diam + outer_w) * scale
             inner = np.maximum(diam - edge_w, 0.0) * scale
             edge_c = np.where((edge_w > 0)[:, None], edge_c, face_c)  # no edge: face color all over
             positions = _interleave(np.asarray(pos, np.float32), np.asarray(pos, np.float32))
