@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -44,21 +45,46 @@ def _progress(total: int | None, unit: str, desc: str) -> Iterator[Callable[[int
         yield bar.update
 
 
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+@contextmanager
+def _warnings_as_lines() -> Iterator[None]:
+    """Warnings (damage read up to, a footer rebuilt, values skipped) as ``warning: ...`` lines
+    on stderr, as gsp-replay prints them, each text once: not Python's
+    ``file.py:75: UserWarning:`` form with a line of the tool's source."""
+    seen: set[str] = set()
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:
+        text = _one_line(message)
+        if text not in seen:
+            seen.add(text)
+            click.echo(f"warning: {text}", err=True)
+
+    with warnings.catch_warnings():  # the filters stay (DeprecationWarning ignored, ...)
+        warnings.showwarning = show
+        yield
+
+
 @contextmanager
 def _log_errors() -> Iterator[None]:
     """Bad logs and positions become one clear line and exit status 1, not a traceback; a reader
-    that stops early (``gsp dump log | head``) ends the command quietly."""
+    that stops early (``gsp dump log | head``) ends the command quietly. Warnings become
+    ``warning: ...`` lines."""
     from sessions.errors import CommandError, LogFormatError, LogWriteError
 
     try:
-        yield
+        with _warnings_as_lines():
+            yield
     except BrokenPipeError:
         # Nothing reads stdout any more: point it at /dev/null so the exit flush is silent too.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         raise SystemExit(1) from None
     except (LogFormatError, LogWriteError, CommandError, ValueError, OSError) as error:
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(_one_line(error)) from None
 
 
 _PATH = click.Path(exists=True, dir_okay=False)
@@ -103,9 +129,14 @@ def info(log: str, as_json: bool) -> None:
 @click.option("--full", is_flag=True, help="Print arrays and byte strings in full (default: summaries).")
 @click.option("--with-state", is_flag=True,
               help="With --from: first print the commands that rebuild the scene there (its last keyframe, "
-                   "then the commands after it).")
+                   "then the commands after it); on a log cut by `gsp trim`, also without --from: the "
+                   "keyframe it opens with.")
 def dump(log: str, start: Any, stop: Any, full: bool, with_state: bool) -> None:
-    """Print the commands of LOG as JSON lines."""
+    """Print the commands of LOG as JSON lines (keyframes left out unless --with-state).
+
+    A NaN or infinite float is printed as {"$float": "NaN"}, {"$float": "Infinity"} or
+    {"$float": "-Infinity"}: every line is valid JSON.
+    """
     from sessions import tools
 
     with _log_errors(), _progress(None, "cmd", "dump") as bar:
@@ -125,21 +156,45 @@ def verify(log: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
-        state = "OK" if report.ok else "DAMAGED"
-        click.echo(f"{log}: {state}: {report.chunks_ok} intact chunks, {report.commands_ok} commands")
-        if not report.header_ok:
-            click.echo("  header damaged: nothing can be recovered")
-        if not report.footer_ok:
-            click.echo("  footer index missing or damaged (readers rebuild it by scanning; `gsp repair` writes one)")
-        if report.tail_incomplete_bytes:
-            click.echo(f"  {report.tail_incomplete_bytes} bytes of an incomplete last chunk")
-        for damage in report.damaged:
-            chunk = "" if damage["chunk"] is None else f" (chunk {damage['chunk']})"  # None: the header
-            click.echo(f"  damaged at offset {damage['offset']}{chunk}: {damage['reason']}")
-        if not report.ok and report.header_ok:
-            click.echo(f"  recoverable: {report.chunks_ok} chunks; intact prefix {report.intact_prefix_bytes} bytes "
-                       f"up to seq {report.last_intact_seq}; `gsp repair` keeps every intact chunk")
+        for line in _verify_lines(log, report):
+            click.echo(line)
     sys.exit(0 if report.ok else 1)
+
+
+def _verify_lines(log: str, report: Any) -> list[str]:
+    """``gsp verify``'s report in words: what is wrong, what readers make of it, and what
+    ``gsp repair`` can do (nothing, for a damaged header: it is not advised then)."""
+    state = "OK" if report.ok else "DAMAGED"
+    lines = [f"{log}: {state}: {report.chunks_ok} intact chunks, {report.commands_ok} commands"]
+    if not report.header_ok:  # every tool needs the header: no reader, no repair
+        lines.append("  header damaged or missing: nothing in this file can be read, and `gsp repair` cannot "
+                     "mend it")
+    else:
+        if report.footer_offset is None:
+            lines.append("  no footer index (the log was not closed: a crash, or still being written); readers "
+                         "rebuild it by scanning")
+        elif not report.footer_ok:
+            lines.append(f"  footer index at offset {report.footer_offset} damaged: {report.footer_problem}; "
+                         "readers rebuild it by scanning")
+        if report.footer_offset is not None and not report.trailer_ok:
+            lines.append("  trailer (the 24 bytes after the footer) damaged or missing: readers rebuild the index "
+                         "by scanning")
+        if report.after_end_bytes:
+            lines.append(f"  {report.after_end_bytes} bytes after the end of the log (after its trailer): readers "
+                         "ignore them")
+        if report.tail_incomplete_bytes:
+            lines.append(f"  {report.tail_incomplete_bytes} bytes of an incomplete last chunk (cut short by the end "
+                         "of the file)")
+    for damage in report.damaged:
+        chunk = "" if damage["chunk"] is None else f" (chunk {damage['chunk']})"  # None: the header
+        lines.append(f"  damaged at offset {damage['offset']}{chunk}: {damage['reason']}")
+    if not report.ok and report.header_ok:
+        if report.damaged or report.tail_incomplete_bytes:
+            lines.append(f"  recoverable: {report.chunks_ok} chunks; intact prefix {report.intact_prefix_bytes} "
+                         f"bytes up to seq {report.last_intact_seq}; `gsp repair` keeps every intact chunk")
+        else:
+            lines.append("  every chunk is intact; `gsp repair` writes them again with a valid footer and trailer")
+    return lines
 
 
 def _output_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -181,7 +236,7 @@ def repair(log: str, output: str | None, output_option: str | None) -> None:
 @max_scene_option
 def trim(log: str, output: str | None, output_option: str | None, start: Any, stop: Any,
          max_scene_gib: float | None) -> None:
-    """Cut a self-contained log OUTPUT (opening with a keyframe) out of LOG."""
+    """Cut a self-contained log OUTPUT (opening with a keyframe) out of LOG (which may itself be a cut)."""
     from sessions import tools
 
     output = _one_output(output, output_option)
@@ -200,7 +255,8 @@ def cat(logs: tuple[str, ...], output: str) -> None:
     """Concatenate LOGS into OUTPUT, each session's seq and time following the previous one's.
 
     Logs cut by `gsp trim` may be joined: the scene each one opens with is written as plain
-    commands, so every part replays the frames it held.
+    commands, so every part replays the frames it held. OUTPUT's metadata keeps the first
+    log's own (user, recorder) and every log's whole header metadata, in order, as "sources".
     """
     from sessions import tools
 

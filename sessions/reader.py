@@ -466,7 +466,10 @@ class LogReader:
         With ``start``, iteration begins with the commands of the last keyframe before it (the
         whole scene, one ``Scene.keyframe`` command first), then every later command: the
         commands before ``start`` that follow the keyframe are included so the state is
-        complete at ``start`` (compare seqs with :meth:`resolve` to tell them apart).
+        complete at ``start`` (compare seqs with :meth:`resolve` to tell them apart). A log
+        that opens with a keyframe (cut by ``gsp trim``) yields it first also without ``start``
+        and for a ``start`` before its first command: every command there starts from it.
+        A keyframe's commands follow its ``Scene.keyframe`` and share its seq.
         ``stop`` excludes the command at ``stop`` and everything after, except that a frame
         ends with its render: ``stop="#10"`` keeps frame 10's ``Renderer.render`` (as
         ``gsp-replay --to '#10'`` draws frame 10) and stops before the commands of frame 11.
@@ -476,22 +479,20 @@ class LogReader:
         first = 0
         if start is not None and stop is not None:
             self.check_range(start, stop)
-        if start is None:  # a log cut by trim opens with a keyframe before its first command
-            seqs = self.index.seq_range()
-            if self.index.keyframes and self.index.keyframes[0] == 0:
-                start = At.seq(seqs[0] if seqs else self.index.entries[0].seq_last + 1)
-        if start is not None:
-            keyframe, _target = self.seek(start)
-            if keyframe is not None:
-                try:
-                    keyframe_commands = self.keyframe_commands(keyframe)
-                except LogFormatError as error:  # a damaged keyframe: replay from the start
-                    self._damage(error)
-                    keyframe = None
-                else:
-                    yield from keyframe_commands
-                    after_seq = self.index.entries[keyframe].seq_last
-                    first = keyframe + 1
+        keyframe = self.seek(start)[0] if start is not None else None
+        if keyframe is None and self.index.keyframes[:1] == [0]:
+            # A log cut by trim opens with a keyframe: the state its first command starts from,
+            # from the start as from any position before its first command.
+            keyframe = 0
+        if keyframe is not None:
+            try:
+                keyframe_commands = self.keyframe_commands(keyframe)
+            except LogFormatError as error:  # a damaged keyframe: replay from the start
+                self._damage(error)
+            else:
+                yield from keyframe_commands
+                after_seq = self.index.entries[keyframe].seq_last
+                first = keyframe + 1
         stop_seq = None if stop is None else self.stop_seq(stop)
         for chunk in self.chunks(first, follow=follow, timeout=timeout, poll_interval=poll_interval):
             if chunk.info.kind != ChunkKind.COMMANDS:

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import enum
 import json
+import math
 import os
 import stat
 import uuid as uuid_module
@@ -84,15 +85,45 @@ def info(path: str | os.PathLike[str], progress: Callable[[int], None] | None = 
 
 
 def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=lambda v: base64.b64encode(v).decode() if isinstance(v, bytes) else str(v)))
+    encoded = json.dumps(value, default=lambda v: base64.b64encode(v).decode() if isinstance(v, bytes) else str(v))
+    return _finite_json(json.loads(encoded))
 
 
 # --------------------------------------------------------------------------------------------
 # dump
 # --------------------------------------------------------------------------------------------
 _JSON_PLAIN = frozenset({int, float, str, bool, type(None)})
-# One encoder for every line: json.dumps with options builds a new one per call.
-_JSON_LINE = json.JSONEncoder(separators=(",", ":"))
+# One encoder for every line: json.dumps with options builds a new one per call. No NaN or
+# Infinity (not JSON): a line holding one is encoded again through _finite_json.
+_JSON_LINE = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
+def _float_json(value: float) -> Any:
+    if math.isfinite(value):
+        return value
+    return {"$float": "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"}
+
+
+def _finite_json(value: Any) -> Any:
+    """``value`` (JSON-ready: dicts, lists, scalars) with every NaN or infinite float replaced by
+    ``{"$float": "NaN" | "Infinity" | "-Infinity"}``: valid JSON, and no string that a command
+    really held can be mistaken for one."""
+    if isinstance(value, float):
+        return _float_json(value)
+    if isinstance(value, dict):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    return value
+
+
+def _json_line(value: Any) -> str:
+    """One compact JSON line (no newline) for a JSON-ready value; non-finite floats as
+    :func:`_finite_json` writes them."""
+    try:
+        return _JSON_LINE.encode(value)
+    except ValueError:  # a NaN or an infinity somewhere: rare, so checked only then
+        return _JSON_LINE.encode(_finite_json(value))
 
 
 def to_json_value(value: Any, full: bool = False) -> Any:
@@ -139,19 +170,25 @@ def dump(path: str | os.PathLike[str], out: IO[str], *, start: Position | None =
          stop: Position | None = None, full: bool = False, with_state: bool = False,
          progress: Progress = None) -> int:
     """Write the commands from ``start`` to ``stop`` as JSON lines to ``out``; returns how many
-    were written.
+    were written. Keyframes are not commands of the session and are left out, the one a log cut
+    by ``gsp trim`` opens with included.
 
     ``with_state``: before them, the commands that rebuild the scene at ``start`` (the last
     keyframe before it, as one ``Scene.keyframe`` command and the scene's commands, then the
-    commands after the keyframe; from the log's start when no keyframe comes before ``start``).
+    commands after the keyframe; from the log's start when no keyframe comes before ``start``);
+    on a log that opens with a keyframe, that keyframe also without ``start``.
     """
     count = 0
     with LogReader(path) as reader:
         first = reader.resolve(start) if start is not None and not with_state else None
+        keyframe_seq = -1  # the commands of a keyframe share its Scene.keyframe's seq
         for cmd in reader.commands(start=start, stop=stop):
-            if first is not None and cmd.seq < first:
-                continue  # the state's catch-up, not asked for
-            out.write(_JSON_LINE.encode(command_to_json(cmd, full)) + "\n")
+            if not with_state:
+                if cmd.op == KEYFRAME_OP:
+                    keyframe_seq = cmd.seq
+                if cmd.seq <= keyframe_seq or (first is not None and cmd.seq < first):
+                    continue  # the state's catch-up, not asked for
+            out.write(_json_line(command_to_json(cmd, full)) + "\n")
             count += 1
             if progress is not None:
                 progress(1)
@@ -163,38 +200,61 @@ def dump(path: str | os.PathLike[str], out: IO[str], *, start: Position | None =
 # --------------------------------------------------------------------------------------------
 @dataclass
 class VerifyReport:
-    """What :func:`verify` found. ``ok`` means every byte checked and a valid footer."""
+    """What :func:`verify` found. ``ok`` means every byte checked: the header, every chunk, a
+    valid footer index and its trailer ending the file."""
 
     path: str
     header_ok: bool = False
-    footer_ok: bool = False
+    footer_ok: bool = False  # an END chunk ends the chunks, holding an index that matches them
+    trailer_ok: bool = False  # right after that footer, a trailer pointing at it
     chunks_ok: int = 0
     commands_ok: int = 0
     damaged: list[dict[str, Any]] = field(default_factory=list)  # {offset, chunk, reason}
-    tail_incomplete_bytes: int = 0
+    tail_incomplete_bytes: int = 0  # an unfinished last chunk (not the footer): a crash, a write going on
+    after_end_bytes: int = 0  # bytes after the trailer (or where it should be): no reader reads them
     intact_prefix_bytes: int = 0  # bytes readable before the first damage
     last_intact_seq: int | None = None
+    footer_offset: int | None = None  # where the footer (END chunk) is; None: none found
+    footer_problem: str | None = None  # why the footer found there is no valid index
 
     @property
     def ok(self) -> bool:
         """True when nothing is damaged or missing."""
-        return self.header_ok and self.footer_ok and not self.damaged and not self.tail_incomplete_bytes
+        return (self.header_ok and self.footer_ok and self.trailer_ok and not self.damaged
+                and not self.tail_incomplete_bytes and not self.after_end_bytes)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {**asdict(self), "ok": self.ok}
 
 
+def _read_header_bytes(f: IO[bytes], path: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """The header's bytes, from the start of the open file ``f`` (LogFormatError for a file that
+    does not start like a log; :func:`decode_header` checks the rest)."""
+    f.seek(0)
+    first = f.read(16)
+    hint = header_size_hint(first)
+    if hint is None:
+        if len(first) < 16:
+            raise LogFormatError(f"file too short for a gsplog header ({len(first)} bytes)", offset=0, path=path)
+        raise LogFormatError("not a gsplog file", offset=0, path=path)
+    f.seek(0)
+    return f.read(min(hint, limits.max_header_metadata + 24))
+
+
+def _header_metadata(path: str) -> dict[str, Any]:
+    """The header metadata of the log at ``path``, read without scanning its chunks."""
+    with open(path, "rb") as f:
+        return decode_header(_read_header_bytes(f, path), path=path).metadata
+
+
 def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[int, bytes, Any]]:
-    """Every intact non-END chunk (offset, bytes, decoded Chunk), resynchronising past damage."""
+    """Every intact chunk before the footer (offset, bytes, decoded Chunk), resynchronising past
+    damage. Chunks are numbered by their place in the file, damaged ones counted. The scan ends
+    at the first END chunk (the footer), as a reader's does: what follows is not read."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
-        first = f.read(16)
-        hint = header_size_hint(first)
-        if hint is None:
-            raise LogFormatError("not a gsplog file", offset=0, path=path)
-        f.seek(0)
-        header = decode_header(f.read(hint), path=path)
+        header = decode_header(_read_header_bytes(f, path), path=path)
         if report is not None:
             report.header_ok = True
         pos = header.size
@@ -206,10 +266,11 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
             f.seek(size - TRAILER_SIZE)
             footer_offset = decode_trailer(f.read(TRAILER_SIZE))
         while pos < size:
+            if footer_offset is not None and pos == size - TRAILER_SIZE:
+                break  # the trailer, reached past a footer damaged beyond recognition
             f.seek(pos)
             head = f.read(HEADER_SIZE)
-            if footer_offset is not None and pos == size - TRAILER_SIZE:
-                break
+            info = None
             try:
                 if len(head) < HEADER_SIZE:
                     raise LogFormatError("incomplete chunk header at the end of the file", offset=pos)
@@ -223,23 +284,40 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
                 if info.kind == ChunkKind.LINKED_KEYFRAME:
                     _check_links(commands, big_writes, pos)
             except LogFormatError as error:
+                if pos == footer_offset or (info is not None and info.kind == ChunkKind.END):
+                    # The footer: the session's chunks are all before it.
+                    if report is not None:
+                        report.footer_offset = pos
+                        report.footer_problem = error.reason
+                        if info is not None and pos + info.size <= size:
+                            _check_trailer(f, report, pos, pos + info.size, size)
+                        else:  # its size unknown (or past the end): is the file's last trailer its?
+                            report.trailer_ok = pos == footer_offset
+                    break
                 if first_damage is None:
                     first_damage = pos
-                nxt = find_next_chunk(f, pos + 1, size)
+                if info is not None and pos + info.size <= size:
+                    nxt: int | None = pos + info.size  # the header is intact: the next chunk is there
+                else:
+                    nxt = find_next_chunk(f, pos + 1, size)
                 if report is not None:
                     if nxt is None and ("cut short" in error.reason or "incomplete chunk header" in error.reason):
                         report.tail_incomplete_bytes = size - pos
                     else:
                         report.damaged.append({"offset": pos, "chunk": number, "reason": error.reason})
-                if nxt is None:
+                if nxt is None or nxt >= size:
                     break
+                number += 1
                 pos = nxt
                 continue
-            if info.kind == ChunkKind.END:
-                if report is not None and pos == footer_offset:
+            if info.kind == ChunkKind.END:  # the footer: the end of the log
+                if report is not None:
+                    report.footer_offset = pos
                     report.footer_ok = _footer_matches(chunk, header.size, pos)
-                pos += info.size
-                continue
+                    if not report.footer_ok:
+                        report.footer_problem = "its index does not match the chunks before it"
+                    _check_trailer(f, report, pos, pos + info.size, size)
+                break
             if info.kind == ChunkKind.COMMANDS:
                 _note_big_writes(commands, big_writes)
             if report is not None:
@@ -253,6 +331,14 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
             yield pos, data, chunk
             number += 1
             pos += info.size
+
+
+def _check_trailer(f: IO[bytes], report: VerifyReport, footer: int, after_footer: int, size: int) -> None:
+    """Note whether a trailer pointing at the footer at ``footer`` follows it, at
+    ``after_footer``, and how many bytes come after that trailer."""
+    f.seek(after_footer)
+    report.trailer_ok = decode_trailer(f.read(TRAILER_SIZE)) == footer
+    report.after_end_bytes = max(0, size - after_footer - TRAILER_SIZE)
 
 
 def _note_big_writes(commands: list[Command], big_writes: dict[int, str]) -> None:
@@ -309,69 +395,104 @@ def _check_output(tool: str, sources: list[str], dst: str) -> None:
 
 
 def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str], progress: Progress = None) -> VerifyReport:
-    """Write ``dst`` with every intact chunk of ``src`` and a valid footer; returns what was found."""
+    """Write ``dst`` with every intact chunk of ``src`` and a valid footer; returns what was found.
+
+    A failure part way (a full disk, a file size limit) removes ``dst``: a valid log holding part
+    of what was recovered would pass for the whole."""
     src, dst = os.fspath(src), os.fspath(dst)
     _check_output("repair", [src], dst)
     report = VerifyReport(src)
     with open(src, "rb") as f:
-        first = f.read(16)
-        hint = header_size_hint(first)
-        if hint is None:
-            raise LogFormatError("not a gsplog file", offset=0, path=src)
-        f.seek(0)
-        header_bytes = f.read(hint)
+        header_bytes = _read_header_bytes(f, src)
     decode_header(header_bytes, path=src)
     sink = FileSink(dst, header=header_bytes)
-    try:
+    with _removed_on_failure(sink.close, dst):
         for _pos, data, chunk in _scan_all(src, report):
             frames, markers = (summarize_commands(chunk.commands()) if chunk.info.kind == ChunkKind.COMMANDS
                                else (0, []))
             sink.write_chunk(data, dataclasses.replace(chunk.info, frames=frames, markers=tuple(markers)))
             if progress is not None:
                 progress(len(data))
-    finally:
-        sink.close()
+        sink.close()  # the footer and trailer: a failure there is a failure of the whole
     return report
 
 
 # --------------------------------------------------------------------------------------------
 # trim / cat
 # --------------------------------------------------------------------------------------------
-def _writer(dst: str, metadata: dict[str, Any]) -> Any:
+#: Header metadata keys every LogWriter writes for itself, and those the tools add: not copied
+#: from an input to the top level of the output.
+_OWN_KEYS = frozenset({"created", "created_unix_ns", "monotonic_anchor_ns", "host", "versions", "format",
+                       "protocol", "platform", "source", "sources"})
+
+
+def _writer(tool: str, dst: str, metadata: dict[str, Any], added: dict[str, Any]) -> Any:
+    """A LogWriter for ``dst``: the input's own metadata (``user``, ``recorder``, ...) at the top
+    level, plus ``added`` (``source`` or ``sources``: what the inputs were). ValueError, before
+    anything is written, when that metadata is over what a reader accepts."""
+    from sessions.fileformat import default_metadata, encode_header
     from sessions.writer import LogWriter
 
-    meta = {k: v for k, v in metadata.items() if k not in ("created", "created_unix_ns", "monotonic_anchor_ns",
-                                                            "host", "versions", "format", "protocol", "platform")}
-    return LogWriter(dst, metadata={**meta, "source": metadata})
+    meta = {**{k: v for k, v in metadata.items() if k not in _OWN_KEYS}, **added}
+    size = len(encode_header({**default_metadata(), **meta})) - 24
+    if size > DEFAULT_LIMITS.max_header_metadata:
+        raise ValueError(f"{tool}: the inputs' metadata add up to {size} bytes, over the "
+                         f"{DEFAULT_LIMITS.max_header_metadata} bytes a reader accepts in a header")
+    return LogWriter(dst, metadata=meta)
+
+
+@contextlib.contextmanager
+def _removed_on_failure(close: Callable[[], Any], dst: str) -> Iterator[None]:
+    """Around the writing of a tool's output ``dst``, its closing included (the last chunks, the
+    footer and the trailer are written then): on any failure, close quietly and remove what was
+    written, then let the failure go on. A valid log holding part of what was asked for would
+    pass for the whole. Only a regular file goes (a device, a FIFO or a link the tool wrote
+    through stays)."""
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(Exception):  # the failure that matters is the first one
+            close()
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISREG(os.lstat(dst).st_mode):
+                os.unlink(dst)
+        raise
 
 
 def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Position | None = None,
          stop: Position | None = None, progress: Progress = None, limits: Limits = DEFAULT_LIMITS) -> int:
     """Write the part of ``src`` from ``start`` to ``stop`` as a self-contained log ``dst``.
 
-    ``dst`` starts with a keyframe of the state at ``start``; times are shifted so that
-    ``start`` is 0. Returns the number of commands after the keyframe. The scene rebuilt for
-    that keyframe is held to ``limits.max_scene_bytes`` (CommandError past it).
+    ``dst`` starts with a keyframe of the state at ``start`` (at the start of ``src`` when that
+    is a log cut by trim: the keyframe it opens with); times are shifted so that ``start`` is 0.
+    Returns the number of commands after the keyframe. The scene rebuilt for that keyframe is
+    held to ``limits.max_scene_bytes`` (CommandError past it). ``dst``'s metadata: ``src``'s own
+    at the top level (``user``, ``recorder``), and the whole of it under ``source``. A failure
+    part way removes ``dst``.
     """
     from sessions.scene import SceneState
 
-    _check_output("trim", [os.fspath(src)], os.fspath(dst))
+    src, dst = os.fspath(src), os.fspath(dst)
+    _check_output("trim", [src], dst)
     count = 0
     with LogReader(src, limits=limits) as reader:
         target = reader.resolve(start) if start is not None else None
-        writer = _writer(os.fspath(dst), reader.metadata)
-        try:
+        writer = _writer("trim", dst, reader.metadata, {"source": reader.metadata})
+        with _removed_on_failure(writer.close, dst):
             state = SceneState(limits)
             shift: int | None = None
             last: Command | None = None
+            keyframe_seq = -1  # the commands of a keyframe share its Scene.keyframe's seq
             for cmd in reader.commands(start=start, stop=stop):
-                if target is not None and cmd.seq < target:
+                if cmd.op == KEYFRAME_OP:
+                    keyframe_seq = cmd.seq
+                if cmd.seq <= keyframe_seq or (target is not None and cmd.seq < target):
                     state.apply(cmd)  # catch-up: becomes the opening keyframe
                     last = cmd
                     continue
                 if shift is None:
                     shift = cmd.t_ns
-                    if target is not None and last is not None:
+                    if last is not None:
                         writer.seed(state.snapshot(last.seq, 0))
                 writer.append(Command(cmd.seq, cmd.t_ns - shift, cmd.op, cmd.target, cmd.args, cmd.kwargs))
                 count += 1
@@ -379,10 +500,7 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
                     progress(1)
             if shift is None and last is not None:  # start past the end: just the final state
                 writer.seed(state.snapshot(last.seq, 0))
-        except BaseException:
-            _abandon(writer, os.fspath(dst))
-            raise
-        writer.close()
+            writer.close()  # the last chunks, the footer and the trailer
     return count
 
 
@@ -398,16 +516,6 @@ def _remap(value: Any, mapping: dict[str, str]) -> Any:
     return value
 
 
-def _abandon(writer: Any, dst: str) -> None:
-    """Close the writer of a tool that failed part way and remove what it wrote: a valid log
-    holding part of what was asked for would pass for the whole. Only a regular file goes (a
-    device, a FIFO or a link the tool wrote through stays)."""
-    writer.close()
-    with contextlib.suppress(FileNotFoundError):
-        if stat.S_ISREG(os.lstat(dst).st_mode):
-            os.unlink(dst)
-
-
 def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, gap_ns: int = 1_000_000,
         progress: Progress = None) -> int:
     """Concatenate sessions into ``dst``; each one's seq/time continue after the previous one's.
@@ -417,21 +525,23 @@ def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, g
     that opens with a snapshot (a ``gsp trim`` output) has it written as plain commands, one seq
     each, less its ``Scene.keyframe`` reset (the scenes before it stay, as they do for a session
     that starts from nothing) and its record of the last render before the cut (a replay never
-    draws it: it is state, and as a plain command it would become a frame). Returns the number
-    of commands written.
+    draws it: it is state, and as a plain command it would become a frame). ``dst``'s metadata:
+    the first input's own at the top level (``user``, ``recorder``), and every input's whole
+    header metadata, in order, as the list ``sources``. Returns the number of commands written;
+    a failure part way removes ``dst``.
     """
     if not sources:
         raise ValueError("cat: no input logs")
-    _check_output("cat", [os.fspath(src) for src in sources], os.fspath(dst))
+    paths = [os.fspath(src) for src in sources]
+    _check_output("cat", paths, os.fspath(dst))
+    metadata = [_header_metadata(path) for path in paths]  # every input is a log: checked before writing
     count = 0
     used: set[str] = set()
     next_seq, next_t = 1, 0
-    writer = None
-    try:
-        for src in sources:
+    writer = _writer("cat", os.fspath(dst), metadata[0], {"sources": metadata})
+    with _removed_on_failure(writer.close, os.fspath(dst)):
+        for src in paths:
             with LogReader(src) as reader:
-                if writer is None:
-                    writer = _writer(os.fspath(dst), reader.metadata)
                 seq_shift = t_shift = None
                 mapping: dict[str, str] = {}
                 targets: set[str] = set()
@@ -459,10 +569,5 @@ def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, g
                         progress(1)
                 used |= targets
                 next_seq, next_t = writer.last_seq + 1, writer.last_t_ns + gap_ns
-    except BaseException:
-        if writer is not None:
-            _abandon(writer, os.fspath(dst))
-        raise
-    if writer is not None:
-        writer.close()
+        writer.close()  # the last chunks, the footer and the trailer
     return count

@@ -331,3 +331,288 @@ def test_dump_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> Non
     assert json.loads(first)["seq"] == 1
     assert stderr == ""
     assert proc.returncode == 1
+
+
+# ---- trim of a trimmed log ------------------------------------------------------------------
+def test_a_trimmed_log_trims_again_with_or_without_a_range(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
+    """A log cut by trim opens with a keyframe: trimming it again (no range, only --to, or a
+    --from before its first command) starts from that keyframe instead of appending its
+    commands, which share one seq, as recorded ones."""
+    path, cmds = log
+    renders = [c.seq for c in cmds if c.op == "Renderer.render"]
+    cut = tmp_path / "cut.gsplog"
+    assert run("trim", str(path), str(cut), "--from", "#3")[0] == 0  # frames 3 to 12
+    with LogReader(cut) as reader:
+        first = reader.index.seq_range()[0]  # type: ignore[index]
+        cut_count = reader.index.total_commands
+    cases = {
+        "to.gsplog": (["--to", "#5"], renders[6], 5),  # its frames 1-5: frames 3-7 of the original
+        "all.gsplog": ([], renders[-1], 10),
+        "early.gsplog": (["--from", "seq:1"], renders[-1], 10),  # before its first command
+        "from.gsplog": (["--from", "#2", "--to", "#4"], renders[5], 3),
+    }
+    for name, (options, last_seq, frames) in cases.items():
+        again = tmp_path / name
+        code, out = run("trim", str(cut), str(again), *options)
+        assert code == 0, (name, out)
+        assert run("verify", str(again))[0] == 0
+        with LogReader(again) as reader:
+            assert reader.index.entries[0].kind == 2  # opens with a keyframe
+            got = list(reader.commands())
+            assert reader.index.total_frames == frames, name
+            assert reader.index.seq_range()[1] == last_seq  # type: ignore[index]
+        assert got[0].op == "Scene.keyframe" and got[0].t_ns == 0
+        assert final_hash(got) == final_hash([c for c in cmds if c.seq <= last_seq]), name  # replays the same
+    with LogReader(tmp_path / "all.gsplog") as reader:  # the same commands, the same keyframe
+        assert reader.index.total_commands == cut_count and reader.index.seq_range()[0] == first  # type: ignore[index]
+    with LogReader(cut) as reader:  # a start before a trimmed log's first command: its keyframe first
+        assert next(reader.commands(start="seq:1")).op == "Scene.keyframe"
+
+
+# ---- cat keeps every input's metadata -------------------------------------------------------
+def test_cat_keeps_the_metadata_of_every_input(tmp_path: Path) -> None:
+    parts = []
+    for name in ("a", "b", "c"):
+        path = tmp_path / f"{name}.gsplog"
+        writer = LogWriter(path, metadata={"user": {"take": name}, "recorder": {"pid": ord(name)}})
+        for cmd in points_scene(frames=2, n=5, seed=ord(name)):
+            writer.append(cmd)
+        writer.close()
+        parts.append(path)
+    trimmed = tmp_path / "c_cut.gsplog"
+    assert run("trim", str(parts[2]), str(trimmed), "--from", "#2")[0] == 0
+    inputs = [parts[0], parts[1], trimmed]
+    joined = tmp_path / "joined.gsplog"
+    assert run("cat", *map(str, inputs), "-o", str(joined))[0] == 0
+    with LogReader(joined) as reader:
+        meta = reader.metadata
+    assert meta["user"] == {"take": "a"} and meta["recorder"] == {"pid": ord("a")}  # the first's, as before
+    assert "source" not in meta  # not the first input's (trim's) key: its metadata is in sources
+    expected = []
+    for part in inputs:
+        with LogReader(part) as reader:
+            expected.append(reader.metadata)
+    assert meta["sources"] == expected  # every input's whole header metadata, in order
+    assert [m["user"] for m in meta["sources"]] == [{"take": "a"}, {"take": "b"}, {"take": "c"}]
+    assert meta["sources"][2]["source"]["recorder"] == {"pid": ord("c")}  # trim's record of its input
+    again = tmp_path / "again.gsplog"  # a cat of a cat: its own list is kept inside
+    assert run("cat", str(joined), str(parts[1]), "-o", str(again))[0] == 0
+    with LogReader(again) as reader:
+        assert [len(m.get("sources", [])) for m in reader.metadata["sources"]] == [3, 0]
+        assert reader.metadata["user"] == {"take": "a"}
+
+
+# ---- no partial output when the output cannot be written whole ------------------------------
+FSIZE_CHILD = """
+import json, resource, signal, sys
+sys.dont_write_bytecode = True
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of being killed
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from click.testing import CliRunner
+from gsplog_cli.main import cli
+results = []
+for args in json.loads(sys.argv[2]):
+    result = CliRunner().invoke(cli, args)
+    results.append([result.exit_code, result.output])
+print(json.dumps(results))
+"""
+
+
+def test_a_tool_that_cannot_write_its_output_whole_leaves_none(tmp_path: Path) -> None:
+    """Under a file size limit the writes fail part way (repair: at a chunk; trim and cat: when
+    closing, where their one pending chunk, the footer and the trailer are written): one line,
+    exit status 1, and no output left that would pass for the whole."""
+    big = tmp_path / "big.gsplog"
+    writer = LogWriter(big, keyframes=False)
+    for cmd in points_scene(frames=8, n=4000, seed=3):  # 48 kB of random positions a frame
+        writer.append(cmd)
+        if cmd.op == "Renderer.render":
+            writer.flush()
+    writer.close()
+    assert big.stat().st_size > 400_000
+    outputs = {name: tmp_path / f"{name}.gsplog" for name in ("trim_from", "trim", "cat", "repair")}
+    commands = [
+        ["trim", str(big), str(outputs["trim_from"]), "--from", "#2"],
+        ["trim", str(big), str(outputs["trim"])],
+        ["cat", str(big), str(big), "-o", str(outputs["cat"])],
+        ["repair", str(big), str(outputs["repair"])],
+    ]
+    done = subprocess.run([sys.executable, "-c", FSIZE_CHILD, "150000", json.dumps(commands)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for args, (code, out) in zip(commands, json.loads(done.stdout)):
+        assert code == 1, (args, out)
+        assert out.startswith("Error: ") and out.count("\n") == 1 and "File too large" in out, (args, out)
+    assert not any(path.exists() for path in outputs.values()), sorted(p.name for p in tmp_path.iterdir())
+
+
+# ---- warnings are warning: lines ------------------------------------------------------------
+def test_info_on_a_damaged_log_prints_a_warning_line_not_a_python_warning(log: tuple[Path, list[Command]],
+                                                                          tmp_path: Path) -> None:
+    from sessions.chunk import HEADER_SIZE
+
+    path, _ = log
+    with LogReader(path) as reader:
+        entry = reader.index.entries[5]
+    data = bytearray(path.read_bytes())
+    data[entry.offset + HEADER_SIZE + 3] ^= 0x08
+    damaged = tmp_path / "damaged.gsplog"
+    damaged.write_bytes(bytes(data))
+    gsp = shutil.which("gsp")
+    command = [gsp] if gsp else [sys.executable, "-m", "gsplog_cli.main"]
+    done = subprocess.run([*command, "info", str(damaged)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (f"warning: {damaged}, offset {entry.offset}, chunk 5: chunk payload checksum mismatch; "
+                           f"the log is read up to offset {entry.offset}\n")
+    assert f"  problem   {damaged}, offset {entry.offset}, chunk 5: chunk payload checksum mismatch" in done.stdout
+
+
+# ---- verify: chunk numbers and wording ------------------------------------------------------
+def test_verify_numbers_chunks_by_their_place_in_the_file(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
+    """Damaged chunks count: a chunk after them keeps its number, whether the damage left the
+    chunk's size readable (a payload) or not (a header: the next chunk is found by its magic)."""
+    from sessions.chunk import HEADER_SIZE
+
+    path, _ = log
+    with LogReader(path) as reader:
+        entries = reader.index.entries
+    data = bytearray(path.read_bytes())
+    data[entries[2].offset + 1] ^= 0x01  # chunk 2's magic
+    data[entries[6].offset + HEADER_SIZE + 2] ^= 0x01  # chunk 6's payload
+    data[entries[9].offset + HEADER_SIZE + 2] ^= 0x01  # chunk 9's payload
+    damaged = tmp_path / "damaged.gsplog"
+    damaged.write_bytes(bytes(data))
+    report = tools.verify(damaged)
+    assert [(d["offset"], d["chunk"]) for d in report.damaged] == [(entries[n].offset, n) for n in (2, 6, 9)]
+    assert report.chunks_ok == len(entries) - 3 and report.footer_ok and report.trailer_ok
+    code, out = run("verify", str(damaged))
+    assert code == 1 and f"damaged at offset {entries[9].offset} (chunk 9): chunk payload checksum" in out
+
+
+def test_verify_numbers_a_keyframe_after_damage_by_its_place(tmp_path: Path) -> None:
+    """The linked golden: chunk 1, a linked keyframe, points at chunk 0; with chunk 0 damaged both
+    are reported, each with its own number."""
+    from sessions.chunk import HEADER_SIZE
+
+    golden = Path(__file__).with_name("golden") / "linked_v1_2.gsplog"
+    with LogReader(golden) as reader:
+        entries = reader.index.entries
+        assert reader.index.keyframes[0] == 1 and entries[1].kind == 4  # LINKED_KEYFRAME
+    data = bytearray(golden.read_bytes())
+    data[entries[0].offset + HEADER_SIZE + 10] ^= 0x40
+    damaged = tmp_path / "damaged.gsplog"
+    damaged.write_bytes(bytes(data))
+    report = tools.verify(damaged)
+    assert [(d["offset"], d["chunk"]) for d in report.damaged] == [(entries[0].offset, 0), (entries[1].offset, 1)]
+    assert "keyframe refers to command" in report.damaged[1]["reason"]
+
+
+def _verify_text(path: Path) -> tuple[int, str]:
+    return run("verify", str(path))
+
+
+def test_verify_words_what_is_wrong_after_the_chunks(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
+    path, cmds = log
+    data = path.read_bytes()
+    with LogReader(path) as reader:
+        footer = reader.index.entries[-1].offset + reader.index.entries[-1].size
+        n_chunks = len(reader.index)
+
+    def case(name: str, content: bytes) -> tuple[tools.VerifyReport, str]:
+        target = tmp_path / name
+        target.write_bytes(content)
+        code, out = _verify_text(target)
+        assert code == 1 and "DAMAGED" in out, out
+        assert "incomplete last chunk" not in out, out
+        return tools.verify(target), out
+
+    flipped = bytearray(data)
+    flipped[-3] ^= 0x20  # the trailer's checksum
+    report, out = case("trailer.gsplog", bytes(flipped))
+    assert report.footer_ok and not report.trailer_ok and not report.damaged and report.chunks_ok == n_chunks
+    assert "  trailer (the 24 bytes after the footer) damaged or missing" in out
+    assert "every chunk is intact; `gsp repair` writes them again" in out and "footer index" not in out
+
+    report, out = case("junk.gsplog", data + b"appended by someone else")  # 24 bytes
+    assert report.footer_ok and report.trailer_ok and report.after_end_bytes == 24
+    assert "  24 bytes after the end of the log (after its trailer): readers ignore them" in out
+    assert "trailer (" not in out
+
+    broken_footer = bytearray(data)
+    broken_footer[footer + 100] ^= 0x01  # the footer's payload; the trailer still points at it
+    report, out = case("footer.gsplog", bytes(broken_footer))
+    assert not report.footer_ok and report.trailer_ok and not report.damaged and report.footer_offset == footer
+    assert f"  footer index at offset {footer} damaged: chunk payload checksum mismatch" in out
+
+    report, out = case("unclosed.gsplog", data[:footer])  # a crash before the footer
+    assert report.footer_offset is None and not report.damaged
+    assert "  no footer index (the log was not closed" in out and "every chunk is intact" in out
+
+    for name in ("trailer.gsplog", "junk.gsplog", "footer.gsplog", "unclosed.gsplog"):  # repair mends them all
+        fixed = tmp_path / f"fixed_{name}"
+        assert run("repair", str(tmp_path / name), str(fixed))[0] == 0
+        assert _verify_text(fixed)[0] == 0
+        with LogReader(fixed) as reader:
+            assert [c.seq for c in reader.commands()] == [c.seq for c in cmds]
+
+
+def test_verify_does_not_advise_repair_for_a_damaged_header(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
+    path, _ = log
+    data = bytearray(path.read_bytes())
+    data[20] ^= 0x01  # in the header's metadata
+    damaged = tmp_path / "header.gsplog"
+    damaged.write_bytes(bytes(data))
+    code, out = _verify_text(damaged)
+    assert code == 1 and "header damaged or missing: nothing in this file can be read" in out
+    assert "cannot mend it" in out and "repair` keeps" not in out and "repair` writes" not in out
+    assert "footer" not in out and "recoverable" not in out
+    code, out = run("repair", str(damaged), str(tmp_path / "fixed.gsplog"))
+    assert code == 1 and "file header checksum mismatch" in out  # as verify said: repair cannot help
+
+
+# ---- dump: keyframes and non-finite floats --------------------------------------------------
+def test_dump_of_a_trimmed_log_leaves_its_keyframe_out_unless_with_state(log: tuple[Path, list[Command]],
+                                                                        tmp_path: Path) -> None:
+    path, _ = log
+    cut = tmp_path / "cut.gsplog"
+    assert run("trim", str(path), str(cut), "--from", "#4")[0] == 0
+    summary = tools.info(cut)
+    code, out = run("dump", str(cut))
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and len(lines) == summary["commands"]  # as many as gsp info counts
+    assert [lines[0]["seq"], lines[-1]["seq"]] == summary["seq_range"] and "Scene.keyframe" not in out
+    code, out = run("dump", "--with-state", str(cut))
+    state = [json.loads(line) for line in out.splitlines()]
+    assert state[0]["op"] == "Scene.keyframe" and state[len(state) - len(lines):] == lines
+    assert {entry["seq"] for entry in state[:len(state) - len(lines)]} == {summary["seq_range"][0] - 1}
+    code, out = run("dump", "--from", "#2", str(cut))  # a range: its commands alone, as on any log
+    second_render = [entry["seq"] for entry in lines if entry["op"] == "Renderer.render"][1]
+    assert [json.loads(line)["seq"] for line in out.splitlines()] == [e["seq"] for e in lines if e["seq"] >= second_render]
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"not JSON: {name}")
+
+
+def test_dump_and_info_write_non_finite_floats_as_valid_json(tmp_path: Path) -> None:
+    import numpy as np
+
+    path = tmp_path / "nan.gsplog"
+    nan, inf = float("nan"), float("inf")
+    with LogWriter(path, metadata={"user": {"gain": nan}}) as writer:
+        writer.append(Command(1, 0, "Recorder.mark", "", ("m",), {"v": nan, "hi": inf, "lo": -inf, "ok": 1.5}))
+        writer.append(Command(2, 1, "Recorder.mark", "", ("a",), {"a": np.array([nan, -inf, 2.0], np.float64)}))
+    for full in ([], ["--full"]):
+        code, out = run("dump", *full, str(path))
+        assert code == 0
+        lines = [json.loads(line, parse_constant=_no_constant) for line in out.splitlines()]
+        assert lines[0]["kwargs"] == {"v": {"$float": "NaN"}, "hi": {"$float": "Infinity"},
+                                      "lo": {"$float": "-Infinity"}, "ok": 1.5}
+        array = lines[1]["kwargs"]["a"]
+        if full:
+            assert array["data"] == [{"$float": "NaN"}, {"$float": "-Infinity"}, 2.0]
+        else:
+            assert array["head"] == [{"$float": "NaN"}, {"$float": "-Infinity"}, 2.0]
+    code, out = run("info", "--json", str(path))
+    assert code == 0 and json.loads(out, parse_constant=_no_constant)["metadata"]["user"] == {"gain": {"$float": "NaN"}}
