@@ -228,28 +228,11 @@ def _make_consumer(backend: str | None, output: str | None,
 
     Made before the node subscribes, so that slow imports do not make it join late.
     """
-    if backend is None:
-        from sessions import SceneState
-
-        return lambda commands: _apply_only(SceneState(limits), commands)
     from player.engine import ReplayEngine
 
+    backend = backend or "null"  # --null: the null backend draws nothing, and counts frames as every node does
     ReplayEngine(backend)  # fails early on an unknown backend
     return lambda commands: _render(backend, output, limits, commands)
-
-
-def _apply_only(state: Any, commands: Iterator[Any]) -> dict[str, Any]:
-    from sessions.index import RENDER_OP
-
-    frames = errors = 0
-    for command in commands:
-        try:
-            state.apply(command)
-        except Exception as error:  # a bad command must not stop a long-running node
-            log.error("cannot apply seq %d %s: %s", command.seq, command.op, error)
-            errors += 1
-        frames += command.op == RENDER_OP  # frames received, as a rendering node counts those it drew
-    return {"frames": frames, "errors": errors, "state_hash": state.state_hash()}
 
 
 def _render(backend: str, output: str | None, limits: Limits, commands: Iterator[Any]) -> dict[str, Any]:
@@ -265,7 +248,7 @@ def _render(backend: str, output: str | None, limits: Limits, commands: Iterator
 
     exporter = make_exporter(output) if output else None
     engine = ReplayEngine(backend, image=exporter.wants if exporter is not None else "none", limits=limits,
-                          on_error=skip)
+                          on_error=skip, joined_live=True)
     frames = 0
     try:
         for rendered in engine.frames(commands):

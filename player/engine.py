@@ -65,6 +65,11 @@ class ReplayEngine:
     session: a camera that is not one, say), raises ``CommandError`` naming it; with
     ``on_error``, it is handed to ``on_error(command, error)`` instead, the frame is not drawn,
     and the replay goes on (a live render node must outlive a bad frame).
+
+    ``joined_live``: the commands are a live stream joined part way, opening with a snapshot
+    (a keyframe). The renders that snapshot records are drawn then, as frames: the scene is
+    shown as it is at the join, not only at the session's next render, which may never come.
+    Other keyframes (periodic ones, resyncs) only rebuild state.
     """
 
     def __init__(
@@ -77,6 +82,7 @@ class ReplayEngine:
         image: str = "png",
         limits: Limits = DEFAULT_LIMITS,
         on_error: Callable[[Command, CommandError], None] | None = None,
+        joined_live: bool = False,
     ) -> None:
         from gsp.utils.renderer_registry import RendererRegistry
 
@@ -92,6 +98,7 @@ class ReplayEngine:
         self.image = image
         self.limits = limits  # what the replayed scene may hold (max_scene_bytes)
         self.on_error = on_error
+        self.joined_live = joined_live
         self.state: Any = None
         self.frames_seen = 0
         self.commands_applied = 0
@@ -208,11 +215,16 @@ class ReplayEngine:
         started = start is None and start_seq is None
         self.frames_seen = frames_before
         keyframe_seq = -1
+        join_seq = -1  # the snapshot a live stream opens with, whose renders are drawn (joined_live)
+        opening = self.joined_live
         apply = self.state.apply
         for cmd in commands:
             op = cmd.op
             if op == KEYFRAME_OP:
                 keyframe_seq = cmd.seq
+                if opening:
+                    join_seq = cmd.seq
+            opening = False
             synthetic = cmd.seq <= keyframe_seq
             if not synthetic:
                 if stop is not None and stop.kind == "time" and cmd.t_ns > int(stop.value):
@@ -244,7 +256,7 @@ class ReplayEngine:
                 continue
             method = cmd.method
             if method == "render":
-                if synthetic:
+                if synthetic and cmd.seq != join_seq:
                     continue
                 self.frames_seen += 1
                 number = self.frames_seen

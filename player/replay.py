@@ -135,6 +135,7 @@ def replay(
     exporter: Exporter | None = make_exporter(output, fps=fps) if output is not None else None
     engine.image = exporter.wants if exporter is not None else ("rgba" if window else "none")
     src = open_source(source, follow=follow, follow_timeout_s=follow_timeout_s, limits=limits)
+    engine.joined_live = src.live
     if isinstance(exporter, PngExporter) and selection.frame is None and src.can_seek:
         # Only the last frame is kept: seek straight to it instead of drawing every frame.
         last = _last_frame_in_range(src.reader, selection)

@@ -49,6 +49,7 @@ class Source:
     follow_timeout_s: float | None = None
     can_seek: bool = False
     rewindable: bool = True
+    live: bool = False  # a live stream: it opens with the scene as it is when joined
     _closers: list[Any] = field(default_factory=list)
 
     def commands(self, start: Any = None) -> Iterator[Command]:
@@ -160,4 +161,4 @@ def _open_live(endpoint: str, gone_after_s: float | None) -> Source:
     # The replay ends with the session (END) or when the publisher stays silent too long.
     subscriber = Subscriber(endpoint, stop_on_end=True, gone_after=gone_after_s)
     iterable: Iterable[Command] = subscriber.commands()
-    return Source(name=endpoint, iterable=iterable, rewindable=False, _closers=[subscriber])
+    return Source(name=endpoint, iterable=iterable, rewindable=False, live=True, _closers=[subscriber])

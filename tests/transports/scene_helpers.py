@@ -47,10 +47,12 @@ def record_animation(
     frames: int = 20,
     interval: float = 0.0,
     before_calls: Callable[[], None] | None = None,
+    after_calls: Callable[[], None] | None = None,
 ) -> None:
     """Record a small Points animation (positions change every frame).
 
-    ``before_calls`` runs once recording (and publishing) started, before the first GSP call.
+    ``before_calls`` runs once recording (and publishing) started, before the first GSP call;
+    ``after_calls`` after the last frame, before the recording ends.
     """
     rng = np.random.default_rng(7)
     n = 200
@@ -77,6 +79,8 @@ def record_animation(
             renderer.render([viewport], [points], [model], [camera])
             if interval:
                 time.sleep(interval)
+        if after_calls is not None:
+            after_calls()
 
 
 def file_state_hash(path: Path) -> str:

@@ -53,6 +53,32 @@ def test_recorded_session_to_cli_nodes_exact_copy_and_same_image(tmp_path: Path)
     assert len(np.unique(node_pixels.reshape(-1, 4), axis=0)) > 10  # points were drawn
 
 
+def test_a_node_joining_after_the_last_frame_draws_the_scene_it_joined(tmp_path: Path) -> None:
+    """A late joiner draws the renders of the snapshot it joins with: a session that renders no
+    more (a static scene, a slow one) used to leave it blank, 0 frames and no picture."""
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    original, picture = tmp_path / "session.gsplog", tmp_path / "late.png"
+    nodes: list[CliProcess] = []
+
+    def join_late() -> None:
+        nodes.append(CliProcess("node", endpoint, "-o", str(picture), "--timeout", "30", "-v"))
+        nodes.append(CliProcess("node", endpoint, "--null", "--timeout", "30", "-v"))
+        for node in nodes:
+            node.wait_for("synchronised to session")
+
+    try:
+        record_animation(original, publish=endpoint, frames=5, after_calls=join_late)
+        painted, applied = (node.result() for node in nodes)
+    finally:
+        for node in nodes:
+            node.stop()
+    assert painted["frames"] == applied["frames"] == 1  # the scene as joined, as every node counts it
+    assert painted["state_hash"] == applied["state_hash"] == file_state_hash(original)
+    reference = tmp_path / "reference.png"
+    replay(original, "matplotlib", reference)
+    assert np.array_equal(np.asarray(Image.open(picture)), np.asarray(Image.open(reference)))
+
+
 def test_serve_relay_and_late_nodes_end_equal(tmp_path: Path) -> None:
     session = tmp_path / "session.gsplog"
     record_animation(session, frames=60, interval=0.04)  # 2.4 s recorded, served in 6 s
@@ -142,7 +168,7 @@ def test_a_node_holds_its_scene_to_max_scene_gib(tmp_path: Path) -> None:
             proc.stop()
     assert applied["state_hash"] == file_state_hash(session)
     assert refused["state_hash"] != applied["state_hash"]
-    assert any("Limits.max_scene_bytes" in line and "cannot apply" in line for line in bounded.lines)
+    assert any("Limits.max_scene_bytes" in line and "the scene would hold" in line for line in bounded.lines)
     assert not any("max_scene_bytes" in line for line in unbounded.lines)
 
 
