@@ -532,14 +532,18 @@ class Recorder:
         # after each so that lent buffer contents go back to their buffers at once.
         options = {"flush_interval_s": self.flush_interval_s, "background_writes": True,
                    "on_written": self.queue.wake.set, **self.writer_options}
-        log_writer = LogWriter(self.path, sinks=self.sinks, metadata=metadata, **options)
-        if self.publish is not None:
-            try:
-                self._publisher = _make_publisher(self.publish, log_writer.header)
-            except BaseException:
-                log_writer.close()
-                raise
-            log_writer.sinks.append(self._publisher)
+        header = LogWriter.make_header(metadata)
+        # The publisher binds first: a recording that cannot publish never touches the file.
+        publisher = _make_publisher(self.publish, header) if self.publish is not None else None
+        try:
+            log_writer = LogWriter(self.path, sinks=self.sinks, header=header, **options)
+        except BaseException:
+            if isinstance(self.publish, str) and publisher is not None:  # ours: made just now
+                publisher.close()
+            raise
+        if publisher is not None:
+            self._publisher = publisher
+            log_writer.sinks.append(publisher)
         return log_writer
 
 

@@ -26,7 +26,7 @@ from sessions.chunk import (
 from sessions.codec import Row, encode_rows
 from sessions.command import Command, LogRef
 from sessions.errors import LogWriteError
-from sessions.fileformat import default_metadata, encode_header
+from sessions.fileformat import decode_header, default_metadata, encode_header
 from sessions.index import MARK_OP, RENDER_OP
 from sessions.ledger import SceneLedger
 from sessions.sinks import ChunkSink, FileSink
@@ -128,10 +128,12 @@ class LogWriter:
         compress: bool = True,
         background_writes: bool = False,
         on_written: Callable[[], Any] | None = None,
+        header: bytes | None = None,
     ) -> None:
-        self.metadata: dict[str, Any] = default_metadata()
-        self.metadata.update(metadata or {})
-        self.header: bytes = encode_header(self.metadata)
+        if header is not None and metadata is not None:
+            raise ValueError("LogWriter: give metadata or a header made by LogWriter.make_header, not both")
+        self.header: bytes = header if header is not None else self.make_header(metadata)
+        self.metadata: dict[str, Any] = decode_header(self.header).metadata
         self.file_sink: FileSink | None = (
             FileSink(path, header=self.header, background=background_writes, on_written=on_written)
             if path is not None else None
@@ -160,6 +162,14 @@ class LogWriter:
         self._last_keyframe_t = 0
         self._last_keyframe_size = 0
         self.on_unencodable: Callable[[int, str, Exception], Any] | None = None
+
+    @staticmethod
+    def make_header(metadata: dict[str, Any] | None = None) -> bytes:
+        """The file header a LogWriter given ``metadata`` writes (the defaults merged under it).
+        Made beforehand and passed as ``header``, it lets a publisher bind (and fail) before
+        the file is created: an existing log at the path is not lost to a recording that never
+        started."""
+        return encode_header({**default_metadata(), **(metadata or {})})
 
     # -- scene state for keyframes ---------------------------------------------------------------
     @property

@@ -62,3 +62,21 @@ def test_record_and_publish_reach_a_live_subscriber(tmp_path: Path) -> None:
     assert len(frames) == 10 and all(np.array_equal(np.asarray(f), _frame(k)) for k, f in enumerate(frames))
     # The file has everything, the subscriber's view agrees on the end state.
     assert [c.args[0] for c in read_commands(path) if c.op == "Viewport.set_x"] == list(range(200))
+
+
+def test_a_recording_that_cannot_publish_leaves_an_existing_log_alone(tmp_path: Path) -> None:
+    """The publisher binds before the file is made: a port taken by something else used to end
+    the recording with an error *and* an empty log where the user's earlier session was."""
+    import socket
+
+    path = tmp_path / "precious.gsplog"
+    path.write_bytes(b"an earlier session")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for endpoint in (f"tcp://127.0.0.1:{port}", "tcp://127.0.0.1:99999"):
+            with pytest.raises(Exception, match="in use|out of range"), recorder.record(path, publish=endpoint):
+                Viewport(0, 0, 10, 10, WHITE)
+            assert path.read_bytes() == b"an earlier session"
+    assert recorder.active_recorder() is None
