@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gsplog_cli.numbers import NON_NEGATIVE, POSITIVE, finite
 from gsplog_cli.scene_limit import limits_for, max_scene_option
 from transports.protocol import DEFAULT_MAX_PAYLOAD, session_id_hex
 from transports.security import ClientSecurity, SecurityError, ServerSecurity, generate_keys
@@ -83,9 +84,11 @@ _max_payload = click.option(
 @click.argument("session", type=click.Path(exists=True, dir_okay=False))
 @click.option("--bind", default="tcp://127.0.0.1:5555", show_default=True, help="PUB endpoint to bind.")
 @click.option("--snapshot", default=None, help="Snapshot endpoint to bind [default: PUB port + 1].")
-@click.option("--speed", type=float, default=1.0, show_default=True, help="Pace factor (2 = twice as fast).")
+@click.option("--speed", type=POSITIVE, callback=finite, default=1.0, show_default=True,
+              help="Pace factor (2 = twice as fast).")
 @click.option("--loop", is_flag=True, help="Start again at the end (each pass is a new session).")
-@click.option("--wait", type=float, default=0.5, show_default=True, help="Seconds to let nodes join first.")
+@click.option("--wait", type=NON_NEGATIVE, callback=finite, default=0.5, show_default=True,
+              help="Seconds to let nodes join first.")
 @click.option("--curve-secret", type=click.Path(exists=True), help="Server secret key file (CURVE).")
 @click.option(
     "--allow", type=click.Path(exists=True, file_okay=False), help="Folder of admitted client keys."
@@ -109,8 +112,6 @@ def serve(
     from transports.serve import serve_log
 
     _setup_logging(verbose)
-    if not speed > 0:
-        raise click.UsageError(f"--speed {speed}: must be positive")
     security = _server_security(curve_secret, allow)
     stop = _stop_on_signals()
     try:
@@ -131,9 +132,7 @@ def serve(
                 click.echo(f"served {sent} chunks of {session} (pass {passes})", err=True)
                 if not loop:
                     break
-    except LogFormatError as error:
-        raise click.ClickException(str(error)) from None
-    except OSError as error:
+    except (LogFormatError, ValueError, OSError) as error:  # a bad log, endpoint or address
         raise click.ClickException(str(error)) from None
 
 
@@ -150,10 +149,12 @@ def serve(
 )
 @click.option("--null", "null", is_flag=True, help="Only apply commands to a scene state (no rendering).")
 @click.option(
-    "--timeout", type=float, default=None, help="Give up after this many silent seconds [default: never]."
+    "--timeout", type=POSITIVE, callback=finite, default=None,
+    help="Give up after this many silent seconds [default: never]."
 )
 @click.option(
-    "--heartbeat-timeout", type=float, default=2.0, show_default=True, help="Silence before a resync."
+    "--heartbeat-timeout", type=POSITIVE, callback=finite, default=2.0, show_default=True,
+    help="Silence before a resync."
 )
 @click.option("--keep-going", is_flag=True, help="Do not exit at the session end; follow the next one.")
 @click.option("--curve-secret", type=click.Path(exists=True), help="Client secret key file (CURVE).")
@@ -192,24 +193,39 @@ def node(
         raise click.UsageError("--null applies commands only: it takes no --backend or --output")
     if output is not None and backend is None:
         backend = "matplotlib"
+    if save is not None and not Path(save).resolve().parent.is_dir():
+        raise click.UsageError(f"--save {save}: no folder {str(Path(save).resolve().parent)!r} to write it in")
     security = _client_security(curve_secret, server_key)
+    try:
+        consume = _make_consumer(backend, output, limits_for(max_scene_gib))  # imports, checks before joining
+        subscriber = Subscriber(
+            endpoint,
+            snapshot,
+            gone_after=timeout,
+            heartbeat_timeout=heartbeat_timeout,
+            max_payload=max_payload,
+            security=security,
+        )
+    except (ValueError, OSError) as error:  # a bad endpoint, backend or output
+        raise click.ClickException(str(error)) from None
     stop = _stop_on_signals()
-    consume = _make_consumer(backend, output, limits_for(max_scene_gib))  # imports, backend checks before joining
-    subscriber = Subscriber(
-        endpoint,
-        snapshot,
-        gone_after=timeout,
-        heartbeat_timeout=heartbeat_timeout,
-        max_payload=max_payload,
-        security=security,
-    )
-    summary: dict[str, Any] = {"endpoint": endpoint}
+    summary: dict[str, Any] = {"endpoint": endpoint, "sessions": 0, "frames": 0, "commands": 0, "keyframes": 0,
+                               "errors": 0, "state_hash": None, "outputs": [], "ended": False}
     try:
         while True:
             copy = LiveCopy(save) if save else None
             tally = LiveTally()
-            summary.update(consume(live_commands(subscriber, stop, copy, tally)))
-            summary.update(commands=tally.commands, keyframes=tally.keyframes)
+            session_output = _nth_output(output, summary["sessions"] + 1)
+            result = consume(live_commands(subscriber, stop, copy, tally), session_output)
+            if tally.commands or tally.keyframes:  # a session came (the last wait may bring none)
+                summary["sessions"] += 1
+                for key in ("frames", "errors"):
+                    summary[key] += result[key]
+                summary["commands"] += tally.commands
+                summary["keyframes"] += tally.keyframes
+                summary["outputs"] += result["outputs"]
+                summary["state_hash"] = result["state_hash"]  # of the last session
+                summary["ended"] = tally.ended
             if not keep_going or stop.is_set() or subscriber.gone:
                 break
             save = None  # the copy holds the first session only
@@ -220,10 +236,29 @@ def node(
     summary["resyncs"] = subscriber.stats.resyncs
     summary["rejected"] = subscriber.stats.rejected
     click.echo(json.dumps(summary))
+    if stop.is_set():
+        return  # stopped by the user: what arrived is drawn and saved
+    if summary["sessions"] == 0:
+        raise click.ClickException(f"no session arrived from {endpoint}" + (f" in {timeout:g} s" if timeout else ""))
+    if not summary["ended"]:
+        raise click.ClickException("the session did not end: its publisher went silent before its END "
+                                   "(what arrived was drawn; a --save copy is left unterminated)")
+
+
+def _nth_output(output: str | None, number: int) -> str | None:
+    """The output of a node's ``number``-th session (``--keep-going``): ``output`` itself for the
+    first, then ``name-2.png``, ``frames-2/``, ``movie-2.mp4``, ...: one session's frames never
+    overwrite another's."""
+    if output is None or number == 1:
+        return output
+    path = Path(output)
+    folder = output.endswith(("/", "\\")) or not path.suffix
+    name = f"{path.name}-{number}" if folder else f"{path.stem}-{number}{path.suffix}"
+    return str(path.with_name(name)) + ("/" if output.endswith(("/", "\\")) else "")
 
 
 def _make_consumer(backend: str | None, output: str | None,
-                   limits: Limits) -> Callable[[Iterator[Any]], dict[str, Any]]:
+                   limits: Limits) -> Callable[[Iterator[Any], str | None], dict[str, Any]]:
     """A function that applies (and renders) commands and returns frames, errors and the state hash.
 
     Made before the node subscribes, so that slow imports do not make it join late.
@@ -232,7 +267,11 @@ def _make_consumer(backend: str | None, output: str | None,
 
     backend = backend or "null"  # --null: the null backend draws nothing, and counts frames as every node does
     ReplayEngine(backend)  # fails early on an unknown backend
-    return lambda commands: _render(backend, output, limits, commands)
+    if output is not None:
+        from player.exporters import make_exporter
+
+        make_exporter(output).abort()  # an output that cannot be written fails before the node joins
+    return lambda commands, session_output: _render(backend, session_output, limits, commands)
 
 
 def _render(backend: str, output: str | None, limits: Limits, commands: Iterator[Any]) -> dict[str, Any]:
@@ -341,11 +380,12 @@ def relay(
 # ---------------------------------------------------------------------------------------------
 @click.command()
 @click.option("-o", "--output", "folder", type=click.Path(file_okay=False), required=True, help="Folder.")
+@click.option("--force", is_flag=True, help="Replace an existing key pair of that name.")
 @click.argument("name")
-def keys(folder: str, name: str) -> None:
+def keys(folder: str, name: str, force: bool) -> None:
     """Write a CURVE key pair NAME.key (public) and NAME.key_secret into a folder."""
     try:
-        public, secret = generate_keys(Path(folder), name)
+        public, secret = generate_keys(Path(folder), name, replace=force)
     except SecurityError as error:
         raise click.UsageError(str(error)) from None
     click.echo(f"public: {public}\nsecret: {secret}")

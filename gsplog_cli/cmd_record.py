@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import os
 import runpy
 import signal
@@ -11,6 +10,8 @@ import traceback
 from typing import Any
 
 import click
+
+from gsplog_cli.numbers import POSITIVE, finite
 
 __all__ = ["record", "run_script", "parse_meta"]
 
@@ -74,13 +75,6 @@ def _exit_code(code: Any) -> int:
     return 1
 
 
-def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
-    """Click callback: a number option must be finite (FloatRange lets inf and nan through)."""
-    if value is not None and not math.isfinite(value):
-        raise click.BadParameter(f"{value} is not a finite number")
-    return value
-
-
 def _check_script_and_output(script: str, output: str | None) -> None:
     """Refuse what would destroy an input: a session log given as the script (its default
     output is the log itself), or an output that is the script."""
@@ -125,12 +119,12 @@ def _configure_gsp(no_render: bool, frames: int | None, duration: float | None, 
               help="Also publish the session live over ZeroMQ (e.g. tcp://127.0.0.1:5555).")
 @click.option("--no-render", is_flag=True, help="Record without rendering locally (faster, headless).")
 @click.option("--frames", type=click.IntRange(min=1), default=None, help="Stop animators after N frames.")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), default=None, callback=_finite,
+@click.option("--duration", type=POSITIVE, default=None, callback=finite,
               help="Stop animators after S seconds of animation time.")
-@click.option("--fps", type=click.FloatRange(min=0, min_open=True), default=None, callback=_finite,
+@click.option("--fps", type=POSITIVE, default=None, callback=finite,
               help="Frame rate of headless animators.")
-@click.option("--flush-interval", "flush_ms", type=click.FloatRange(min=0, min_open=True), default=None,
-              callback=_finite,
+@click.option("--flush-interval", "flush_ms", type=POSITIVE, default=None,
+              callback=finite,
               help="Longest time (ms) a call waits before it is written [default: 100, or 0.5 "
                    "with --publish, so that nodes see calls within a millisecond].")
 @click.option("--meta", multiple=True, metavar="KEY=VALUE", help="User metadata for the header (repeatable).")

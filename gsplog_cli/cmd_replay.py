@@ -6,6 +6,7 @@ import warnings
 
 import click
 
+from gsplog_cli.numbers import POSITIVE, finite
 from gsplog_cli.scene_limit import limits_for, max_scene_option
 
 __all__ = ["replay", "ReplayError"]
@@ -31,16 +32,18 @@ class ReplayError(click.ClickException):
               help="Start at seconds (2.5), a frame (#12), a marker (@label) or a sequence number (seq:40).")
 @click.option("--to", "stop", default=None,
               help="Stop at seconds, a frame (#N, drawn), a marker (@label) or seq:N (before it).")
-@click.option("--speed", type=float, default=None, help="Play at the recorded pace times X.")
+@click.option("--speed", type=POSITIVE, callback=finite, default=None, help="Play at the recorded pace times X.")
 @click.option("--realtime/--fast", "realtime", default=None,
               help="Play at the recorded pace, or as fast as possible [default: recorded pace in a window, fast otherwise].")
 @click.option("--loop", is_flag=True, help="Start again at the end (windows and headless replays).")
 @click.option("--size", default=None, help="Override the canvas size, WIDTHxHEIGHT pixels.")
-@click.option("--fps", type=float, default=None, help="Video frame rate (default: from the recorded timing).")
+@click.option("--fps", type=POSITIVE, callback=finite, default=None,
+              help="Video frame rate (default: from the recorded timing).")
 @click.option("--follow", is_flag=True, help="Keep reading a log that is still being written.")
 @click.option(
     "--timeout",
-    type=float,
+    type=POSITIVE,
+    callback=finite,
     default=None,
     help="Give up after S seconds without new data (or without the file, before it is created): with --follow "
     "[default: 10], or from a tcp:// source [default: 30].",

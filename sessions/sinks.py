@@ -199,8 +199,12 @@ class FileSink:
                 self.failed = LogWriteError(str(error))
             raise self.failed from None
 
-    def close(self) -> None:
-        """Write the footer index and trailer, then close the file (idempotent)."""
+    def close(self, *, terminate: bool = True) -> None:
+        """Write the footer index and trailer, then close the file (idempotent).
+
+        ``terminate=False`` closes without them: the log then reads as one whose writer died (its
+        index rebuilt by scanning, ``gsp verify`` naming it unterminated), for a copy of a
+        session whose source died."""
         if self._closed:
             return
         try:
@@ -214,7 +218,7 @@ class FileSink:
                 finally:
                     self._background.close()
                     self._background = None
-            if self.failed is None:
+            if self.failed is None and terminate:
                 footer_offset = self.offset
                 self._write(encode_end_chunk(self.index.to_payload()), "the footer")
                 self._write(encode_trailer(footer_offset), "the trailer")

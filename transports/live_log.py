@@ -30,6 +30,7 @@ class LiveTally:
 
     commands: int = 0
     keyframes: int = 0
+    ended: bool = False  # the session's END arrived (not: its publisher went silent, or none came)
 
 
 class LiveCopy:
@@ -68,10 +69,11 @@ class LiveCopy:
                 info = dataclasses.replace(info, frames=0, markers=())
             self._sink.write_chunk(event.payload, info)
 
-    def close(self) -> None:
-        """Write the footer index (idempotent)."""
+    def close(self, *, source_died: bool = False) -> None:
+        """Write the footer index (idempotent). ``source_died``: the stream went silent before
+        its END: the copy is left unterminated, as the publisher's own file is after a crash."""
         if self._sink is not None and not self.closed:
-            self._sink.close()
+            self._sink.close(terminate=not source_died)
         self.closed = True
 
 
@@ -88,9 +90,15 @@ def live_commands(
     apply a command is whole again at the next one. A chunk that cannot be decoded is logged
     with the reason and triggers a resync; it never ends the stream.
     """
+    gone = False
     try:
         for event in subscriber.events(stop):
-            if event.type in (EventType.END, EventType.GONE):
+            if event.type == EventType.END:
+                if tally is not None:
+                    tally.ended = True
+                return
+            if event.type == EventType.GONE:
+                gone = True
                 return
             try:
                 chunk = decode_chunk(event.payload) if event.payload else None
@@ -112,4 +120,4 @@ def live_commands(
             yield from commands
     finally:
         if copy is not None:
-            copy.close()
+            copy.close(source_died=gone)

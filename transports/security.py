@@ -25,11 +25,17 @@ class SecurityError(ValueError):
     """A key file that is missing or unusable."""
 
 
-def generate_keys(directory: str | Path, name: str) -> tuple[Path, Path]:
-    """Write ``NAME.key`` and ``NAME.key_secret`` under ``directory``; return both paths."""
+def generate_keys(directory: str | Path, name: str, *, replace: bool = False) -> tuple[Path, Path]:
+    """Write ``NAME.key`` and ``NAME.key_secret`` under ``directory``; return both paths.
+
+    An existing pair is kept (SecurityError) unless ``replace``: every peer that holds its
+    public key would be locked out by a new one."""
     if not name or "/" in name or name.startswith("."):
         raise SecurityError(f"key name {name!r} must be a plain file name")
     folder = Path(directory)
+    existing = [path for path in (folder / f"{name}.key", folder / f"{name}.key_secret") if path.exists()]
+    if existing and not replace:
+        raise SecurityError(f"{existing[0]} exists: its peers would be locked out by a new key (--force replaces it)")
     folder.mkdir(parents=True, exist_ok=True)
     public, secret = zmq.auth.create_certificates(str(folder), name)
     Path(secret).chmod(0o600)

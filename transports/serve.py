@@ -55,6 +55,7 @@ def serve_log(
             heartbeat_interval=heartbeat_interval,
         )
         sent = 0
+        ended = False  # every chunk served (or the user stopped it): the nodes are told the session ended
         try:
             log.info("serving %s on %s (snapshots on %s)", reader.path, pub.endpoint, pub.snapshot_endpoint)
             stop.wait(wait)
@@ -81,8 +82,13 @@ def serve_log(
                     log.error("%s: left out a damaged chunk (seq %d..%d): %s", reader.path, entry.seq_first,
                               entry.seq_last, error)
                     continue
+                if len(data) > max_payload:  # the publisher would refuse it: leave it out as a damaged one
+                    log.error("%s: left out a chunk of %d bytes, over the largest message of %d (seq %d..%d; "
+                              "--max-message)", reader.path, len(data), max_payload, entry.seq_first, entry.seq_last)
+                    continue
                 pub.publish(data, kind)
                 sent += 1
+            ended = True
         finally:
-            pub.close()
+            pub.close(end=ended)  # a failure is no session end: nodes time out instead of keeping half a scene
     return sent

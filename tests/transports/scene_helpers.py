@@ -121,8 +121,8 @@ class CliProcess:
             assert time.monotonic() < deadline, f"no {text!r} in:\n" + "".join(self.lines)[-3000:]
             time.sleep(0.02)
 
-    def result(self, timeout: float = 30.0) -> dict[str, Any]:
-        """Wait for the process to end; its last stdout line parsed as JSON."""
+    def result(self, timeout: float = 30.0, code: int = 0) -> dict[str, Any]:
+        """Wait for the process to end with exit status ``code``; its last stdout line parsed as JSON."""
         try:  # not communicate(): it would read stderr too, and take lines from self.lines
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -133,7 +133,7 @@ class CliProcess:
         assert self.proc.stdout is not None
         out = self.proc.stdout.read()  # one JSON line: the pipe never filled
         self._reader.join(5)
-        assert self.proc.returncode == 0, "".join(self.lines)[-3000:]
+        assert self.proc.returncode == code, "".join(self.lines)[-3000:]
         return dict(json.loads(out.strip().splitlines()[-1]))
 
     def stop(self) -> None:

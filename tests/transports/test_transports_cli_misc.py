@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -72,7 +73,7 @@ def test_curve_session_through_cli(tmp_path: Path) -> None:
     )  # fmt: skip
     server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "2.5", *server_args)
     try:
-        good, bad = admitted.result(), stranger.result()
+        good, bad = admitted.result(), stranger.result(code=1)  # no session arrived: exit 1
         server.result_code = server.proc.wait(30)
     finally:
         for proc in (server, admitted, stranger):
@@ -92,3 +93,107 @@ def test_replay_of_a_silent_endpoint_says_it_waits_then_why_it_gave_up(tmp_path:
     said = "".join(replay.lines)
     assert f"{endpoint}: no session arrived in 4 s" in said, said
     assert not (tmp_path / "out.png").exists()
+
+
+def test_keys_keep_an_existing_pair_unless_forced(tmp_path: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["keys", "-o", str(tmp_path), "server"]).exit_code == 0
+    first = (tmp_path / "server.key").read_bytes()
+    result = runner.invoke(cli, ["keys", "-o", str(tmp_path), "server"])
+    assert result.exit_code == 2 and "exists" in result.output and "--force" in result.output
+    assert (tmp_path / "server.key").read_bytes() == first  # every peer holding it still gets in
+    assert runner.invoke(cli, ["keys", "-o", str(tmp_path), "server", "--force"]).exit_code == 0
+    assert (tmp_path / "server.key").read_bytes() != first
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["node", "tcp://127.0.0.1:99999", "--null"], "port 99999 out of range"),
+    (["node", "foo", "--null"], "endpoint 'foo'"),
+    (["node", "tcp://127.0.0.1:5999", "--backend", "nosuch"], "unknown renderer 'nosuch'"),
+    (["node", "tcp://127.0.0.1:5999", "-o", "out.xyz"], "unknown suffix '.xyz'"),
+    (["node", "tcp://127.0.0.1:5999", "--null", "--save", "/nonexistent/dir/x.gsplog"], "no folder"),
+    (["node", "tcp://127.0.0.1:5999", "--null", "--timeout", "-1"], "Invalid value for '--timeout'"),
+    (["node", "tcp://127.0.0.1:5999", "--null", "--timeout", "nan"], "not a finite number"),
+    (["node", "tcp://127.0.0.1:5999", "--null", "--heartbeat-timeout", "0"], "--heartbeat-timeout"),
+    (["serve", "SESSION", "--bind", "tcp://127.0.0.1:99999"], "port 99999 out of range"),
+    (["serve", "SESSION", "--bind", "localhost:5999"], "is not of the form tcp://HOST:PORT"),
+    (["serve", "SESSION", "--wait", "-1"], "Invalid value for '--wait'"),
+    (["serve", "SESSION", "--speed", "inf"], "not a finite number"),
+])
+def test_bad_live_arguments_are_one_line_errors(tmp_path: Path, args: list[str], says: str) -> None:
+    """They used to end in tracebacks (a bad endpoint, backend or output; --save into a missing
+    folder, once the session came) or be taken (a timeout of nan waited forever)."""
+    session = tmp_path / "s.gsplog"
+    record_animation(session, frames=2)
+    result = CliRunner().invoke(cli, [str(session) if arg == "SESSION" else arg for arg in args])
+    assert result.exit_code in (1, 2) and says in result.output, result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_a_node_that_got_no_session_fails(tmp_path: Path) -> None:
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"  # nothing publishes there
+    node = CliProcess("node", endpoint, "--null", "--timeout", "2")
+    summary = node.result(timeout=30, code=1)  # the JSON line is still printed
+    assert summary["sessions"] == 0 and summary["session"] is None
+    assert f"no session arrived from {endpoint} in 2 s" in "".join(node.lines)
+
+
+def test_a_session_whose_publisher_died_is_not_reported_as_ended(tmp_path: Path) -> None:
+    """A publisher killed mid-session: the node draws and saves what came, then says the session
+    did not end (exit 1, "ended": false), and its copy reads as unterminated, as the publisher's
+    own file does after a crash. It used to exit 0 with a copy that verified as whole."""
+    import signal
+
+    from sessions import LogReader, tools
+
+    session = tmp_path / "slow.gsplog"
+    record_animation(session, frames=60, interval=0.02)
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    copy, frames = tmp_path / "copy.gsplog", tmp_path / "frames"
+    server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "1", "--speed", "0.25")
+    node = CliProcess("node", endpoint, "-o", f"{frames}/", "--save", str(copy), "--timeout", "3", "-v")
+    try:
+        node.wait_for("synchronised to session")
+        deadline = time.monotonic() + 20
+        while not (frames.is_dir() and len(list(frames.iterdir())) >= 2):
+            assert time.monotonic() < deadline, "".join(node.lines)[-2000:]
+            time.sleep(0.05)
+        server.proc.send_signal(signal.SIGKILL)
+        summary = node.result(timeout=30, code=1)
+    finally:
+        server.stop()
+        node.stop()
+    assert summary["ended"] is False and 2 <= summary["frames"] < 60
+    assert "the session did not end" in "".join(node.lines)
+    report = tools.verify(copy)
+    assert not report.ok and report.footer_offset is None and not report.damaged  # unterminated, intact
+    with LogReader(copy) as reader:
+        assert sum(1 for c in reader.commands() if c.op == "Renderer.render") >= summary["frames"] - 1
+
+
+def test_serve_leaves_out_a_chunk_over_max_message_and_ends_the_session(tmp_path: Path) -> None:
+    """It crashed with a traceback, and its cleanup told the nodes the session had ended."""
+    session = tmp_path / "s.gsplog"
+    record_animation(session, frames=5)
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "1.5", "--max-message", "2000")
+    node = CliProcess("node", endpoint, "--null", "--timeout", "10")
+    try:
+        summary = node.result(timeout=30)
+        assert server.proc.wait(30) == 0
+    finally:
+        server.stop()
+        node.stop()
+    said = "".join(server.lines)
+    assert "left out a chunk of" in said and "--max-message" in said and "Traceback" not in said
+    assert summary["ended"] is True
+
+
+def test_keep_going_sessions_write_outputs_of_their_own() -> None:
+    from gsplog_cli.cmd_live import _nth_output
+
+    assert [_nth_output("last.png", n) for n in (1, 2, 3)] == ["last.png", "last-2.png", "last-3.png"]
+    assert _nth_output("out/frames/", 2) == "out/frames-2/"
+    assert _nth_output("frames", 2) == "frames-2"
+    assert _nth_output("movie.mp4", 2) == "movie-2.mp4"
+    assert _nth_output(None, 2) is None
