@@ -36,6 +36,7 @@ from sessions.errors import LogFormatError
 from sessions.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
+    "split_chunks",
     "CHUNK_MAGIC",
     "CHUNK_VERSION",
     "HEADER_SIZE",
@@ -487,6 +488,24 @@ def peek_chunk_header(
         raise LogFormatError(f"uncompressed chunk with raw size {raw_size} != stored size {stored_size}", **where)
     return ChunkInfo(kind, flags, count, seq_first, seq_last, t_first, t_last, raw_size, stored_size,
                      meta_size, payload_sum, offset)
+
+
+def split_chunks(data: bytes | bytearray | memoryview, *, limits: Limits = DEFAULT_LIMITS) -> list[memoryview]:
+    """The chunks laid end to end in ``data``, each as its own bytes, by their headers' sizes
+    (an opaque relay's snapshot is the keyframe and the chunks since, glued together); neither
+    checksums nor payloads are checked here. ``LogFormatError`` where a header is bad or the
+    last chunk runs past the end."""
+    view = memoryview(data)
+    parts: list[memoryview] = []
+    pos = 0
+    while pos < len(view):
+        info = peek_chunk_header(view[pos:pos + HEADER_SIZE], offset=pos, chunk_index=len(parts), limits=limits)
+        if pos + info.size > len(view):
+            raise LogFormatError(f"chunk declares {info.size} bytes, {len(view) - pos} are left",
+                                 offset=pos, chunk_index=len(parts))
+        parts.append(view[pos:pos + info.size])
+        pos += info.size
+    return parts
 
 
 def check_chunk(

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 
 from sessions import ChunkKind, Command, FileSink, decode_chunk
-from sessions.chunk import KEYFRAME_KINDS
+from sessions.chunk import KEYFRAME_KINDS, split_chunks
 from sessions.fileformat import encode_header
 from sessions.sinks import info_for_chunk
 from transports.protocol import session_id_hex
@@ -47,8 +47,8 @@ class LiveCopy:
         self._session: bytes | None = None
         self.closed = False
 
-    def add(self, event: Event, chunk_kind: int, count: int) -> None:
-        """Record one snapshot or update (its chunk kind and command count already decoded)."""
+    def add(self, event: Event, chunks: list[tuple[memoryview, int]]) -> None:
+        """Record one snapshot or update: its chunks (bytes and kind, already decoded)."""
         if self.closed:
             return
         if event.type == EventType.SNAPSHOT:
@@ -62,12 +62,17 @@ class LiveCopy:
                 return
             if event.seq == 0:
                 return  # joined before the first update: nothing to rebuild
-        if self._sink is not None and event.payload and chunk_kind != ChunkKind.END:
-            info = info_for_chunk(event.payload)
-            if chunk_kind == ChunkKind.KEYFRAME:
+        if self._sink is None:
+            return
+        for data, kind in chunks:
+            if kind == ChunkKind.END:
+                continue
+            chunk = event.payload if len(chunks) == 1 else bytes(data)  # no copy for the common case
+            info = info_for_chunk(chunk)
+            if kind == ChunkKind.KEYFRAME:
                 # As LogWriter indexes its keyframes: their renders and markers are not new ones.
                 info = dataclasses.replace(info, frames=0, markers=())
-            self._sink.write_chunk(event.payload, info)
+            self._sink.write_chunk(chunk, info)
 
     def close(self, *, source_died: bool = False) -> None:
         """Write the footer index (idempotent). ``source_died``: the stream went silent before
@@ -101,23 +106,26 @@ def live_commands(
                 gone = True
                 return
             try:
-                chunk = decode_chunk(event.payload) if event.payload else None
-                commands = chunk.commands() if chunk is not None and chunk.info.kind != ChunkKind.END else []
+                # One chunk, or several end to end: an opaque relay's snapshot is its keyframe
+                # and the chunks since, glued together.
+                parts = split_chunks(event.payload) if event.payload else []
+                chunks = [(part, decode_chunk(part)) for part in parts]
+                decoded = [chunk.commands() if chunk.info.kind != ChunkKind.END else [] for _, chunk in chunks]
             except Exception as error:  # bytes from the network: report, resync, never crash
                 log.error(
                     "%s %d: cannot decode the chunk: %s; resynchronising", event.type.value, event.seq, error
                 )
                 subscriber.resync(f"undecodable chunk in {event.type.value} {event.seq}")
                 continue
-            kind = chunk.info.kind if chunk else ChunkKind.KEYFRAME
             if copy is not None:
-                copy.add(event, kind, len(commands))
-            if tally is not None and commands:
-                if kind in KEYFRAME_KINDS:
-                    tally.keyframes += 1
-                else:
-                    tally.commands += len(commands)
-            yield from commands
+                copy.add(event, [(part, chunk.info.kind) for part, chunk in chunks])
+            for (_, chunk), commands in zip(chunks, decoded):
+                if tally is not None and commands:
+                    if chunk.info.kind in KEYFRAME_KINDS:
+                        tally.keyframes += 1
+                    else:
+                        tally.commands += len(commands)
+                yield from commands
     finally:
         if copy is not None:
             copy.close(source_died=gone)

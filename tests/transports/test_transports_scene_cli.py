@@ -113,6 +113,41 @@ def test_serve_relay_and_late_nodes_end_equal(tmp_path: Path) -> None:
     assert results[1]["commands"] < results[0]["commands"]  # the late node started from a snapshot
 
 
+def test_a_late_node_behind_an_opaque_relay_joins_from_its_glued_snapshot(tmp_path: Path) -> None:
+    """An --opaque relay's snapshot is the last keyframe and every chunk since, end to end: a
+    late node used to refuse it ("chunk has N bytes, its header declares M") and draw nothing."""
+    session = tmp_path / "session.gsplog"
+    record_animation(session, frames=40, interval=0.04)
+    serve_port, relay_port = free_port_pair(), free_port_pair()
+    while abs(relay_port - serve_port) < 2:
+        relay_port = free_port_pair()
+    upstream, downstream = f"tcp://127.0.0.1:{serve_port}", f"tcp://127.0.0.1:{relay_port}"
+    relay = CliProcess("relay", "--opaque", "--sub", upstream, "--pub", downstream)
+    early = CliProcess("node", downstream, "--save", str(tmp_path / "early.gsplog"), "--null", "--timeout", "30")
+    server = CliProcess("serve", str(session), "--bind", upstream, "--wait", "1.5", "--speed", "0.4")
+    try:
+        copy = tmp_path / "early.gsplog"
+        deadline = time.monotonic() + 20
+        while not (copy.exists() and copy.stat().st_size > 4000):  # several chunks went through
+            assert time.monotonic() < deadline, "the early node saved nothing"
+            time.sleep(0.02)
+        late = CliProcess("node", downstream, "-o", str(tmp_path / "late.png"), "--timeout", "30", "-v")
+        results = [proc.result() for proc in (early, late)]
+        assert server.proc.wait(30) == 0
+    finally:
+        for proc in (server, relay, early):
+            proc.stop()
+    assert not any("cannot decode" in line for line in late.lines), "".join(late.lines)[-2000:]
+    expected = file_state_hash(session)
+    assert [result["state_hash"] for result in results] == [expected, expected]
+    joined = [int(line.rsplit("at update", 1)[1]) for line in late.lines if "synchronised to session" in line]
+    assert joined and joined[0] > 0  # it joined part way, from the relay's snapshot
+    assert results[1]["commands"] == results[0]["commands"]  # no keyframe yet: the snapshot held every chunk
+    reference = tmp_path / "reference.png"
+    replay(session, "matplotlib", reference)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "late.png")), np.asarray(Image.open(reference)))
+
+
 def _serve_to_one_node(session: Path, port: int, serve_args: list[str],
                        node_args: list[str]) -> tuple[dict[str, Any], list[str]]:
     """``gsp serve`` of ``session`` to one ``gsp node`` on ``port``: the node's JSON line and the
