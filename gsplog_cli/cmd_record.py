@@ -6,12 +6,13 @@ import os
 import runpy
 import signal
 import sys
+import time
 import traceback
 from typing import Any
 
 import click
 
-from gsplog_cli.numbers import POSITIVE, finite
+from gsplog_cli.numbers import NON_NEGATIVE, POSITIVE, finite
 
 __all__ = ["record", "run_script", "parse_meta"]
 
@@ -127,6 +128,9 @@ def _configure_gsp(no_render: bool, frames: int | None, duration: float | None, 
               callback=finite,
               help="Longest time (ms) a call waits before it is written [default: 100, or 0.5 "
                    "with --publish, so that nodes see calls within a millisecond].")
+@click.option("--wait", type=NON_NEGATIVE, callback=finite, default=0.0,
+              help="With --publish: seconds to let nodes connect before the script runs (a node connected "
+                   "before the first call gets every chunk: a byte-identical --save copy) [default: 0].")
 @click.option("--meta", multiple=True, metavar="KEY=VALUE", help="User metadata for the header (repeatable).")
 def record(
     script: str,
@@ -138,6 +142,7 @@ def record(
     duration: float | None,
     fps: float | None,
     flush_ms: float | None,
+    wait: float,
     meta: tuple[str, ...],
 ) -> None:
     """Run SCRIPT unmodified and record every GSP call into a session log.
@@ -165,6 +170,8 @@ def record(
         raise click.ClickException(f"cannot start recording{into}: {error}") from error
     previous = signal.signal(signal.SIGTERM, _on_sigterm)  # the script may set its own
     try:
+        if publish is not None and wait > 0:
+            time.sleep(wait)  # the session's clock runs meanwhile: its first call comes `wait` s in
         code = run_script(script, list(script_args))
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -53,6 +53,34 @@ def test_recorded_session_to_cli_nodes_exact_copy_and_same_image(tmp_path: Path)
     assert len(np.unique(node_pixels.reshape(-1, 4), axis=0)) > 10  # points were drawn
 
 
+def test_gsp_record_wait_lets_a_waiting_node_save_an_exact_copy(tmp_path: Path) -> None:
+    """A node started before ``gsp record --publish`` connects once the publisher binds, which
+    the script's first calls outran: it resynchronised and its copy was not the log. --wait
+    gives it the time."""
+    import os
+    import subprocess
+    import sys
+
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    copy, log = tmp_path / "copy.gsplog", tmp_path / "rec.gsplog"
+    node = CliProcess("node", endpoint, "--null", "--save", str(copy), "--timeout", "30")
+    try:
+        time.sleep(1.0)  # the node is up, no publisher yet
+        example = Path(__file__).resolve().parents[2] / "examples" / "animation.py"
+        recorded = subprocess.run(
+            [sys.executable, "-m", "gsplog_cli.main", "record", str(example), "-o", str(log), "--no-render",
+             "--frames", "10", "--publish", endpoint, "--wait", "1.5"],
+            env=dict(os.environ, GSP_EXAMPLE_POINTS="500", MPLBACKEND="Agg"), capture_output=True, text=True,
+            timeout=60,
+        )
+        assert recorded.returncode == 0, recorded.stderr
+        summary = node.result()
+    finally:
+        node.stop()
+    assert summary["ended"] and summary["keyframes"] == 1  # the empty snapshot it joined with, no resync
+    assert copy.read_bytes() == log.read_bytes()
+
+
 def test_a_node_joining_after_the_last_frame_draws_the_scene_it_joined(tmp_path: Path) -> None:
     """A late joiner draws the renders of the snapshot it joins with: a session that renders no
     more (a static scene, a slow one) used to leave it blank, 0 frames and no picture."""
