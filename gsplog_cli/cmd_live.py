@@ -44,7 +44,7 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def _server_security(secret: str | None, allow: str | None) -> ServerSecurity | None:
+def server_security(secret: str | None, allow: str | None) -> ServerSecurity | None:
     if secret is None and allow is None:
         return None
     if secret is None or allow is None:
@@ -55,7 +55,7 @@ def _server_security(secret: str | None, allow: str | None) -> ServerSecurity | 
         raise click.UsageError(str(error)) from None
 
 
-def _client_security(secret: str | None, server_key: str | None) -> ClientSecurity | None:
+def client_security(secret: str | None, server_key: str | None) -> ClientSecurity | None:
     if secret is None and server_key is None:
         return None
     if secret is None or server_key is None:
@@ -112,7 +112,7 @@ def serve(
     from transports.serve import serve_log
 
     _setup_logging(verbose)
-    security = _server_security(curve_secret, allow)
+    security = server_security(curve_secret, allow)
     stop = _stop_on_signals()
     try:
         with LogReader(session) as reader:
@@ -195,7 +195,7 @@ def node(
         backend = "matplotlib"
     if save is not None and not Path(save).resolve().parent.is_dir():
         raise click.UsageError(f"--save {save}: no folder {str(Path(save).resolve().parent)!r} to write it in")
-    security = _client_security(curve_secret, server_key)
+    security = client_security(curve_secret, server_key)
     try:
         consume = _make_consumer(backend, output, limits_for(max_scene_gib))  # imports, checks before joining
         subscriber = Subscriber(
@@ -361,8 +361,8 @@ def relay(
             snapshot_bind=snapshot,
             state=state,
             max_payload=max_payload,
-            upstream_security=_client_security(upstream_secret, upstream_key),
-            downstream_security=_server_security(curve_secret, allow),
+            upstream_security=client_security(upstream_secret, upstream_key),
+            downstream_security=server_security(curve_secret, allow),
         )
     except (OSError, ValueError) as error:
         raise click.ClickException(str(error)) from None

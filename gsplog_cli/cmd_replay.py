@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import click
 
@@ -49,6 +50,11 @@ class ReplayError(click.ClickException):
     "[default: 10], or from a tcp:// source [default: 30].",
 )
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
+@click.option("--snapshot", default=None, help="tcp:// source: its snapshot endpoint [default: its port + 1].")
+@click.option("--curve-secret", type=click.Path(exists=True, dir_okay=False),
+              help="tcp:// source of a CURVE session: this client's secret key file.")
+@click.option("--server-key", type=click.Path(exists=True, dir_okay=False),
+              help="tcp:// source of a CURVE session: the publisher's public key file.")
 @click.option("--window/--no-window", default=None, help="Show a window (default: when a display exists and no -o).")
 @max_scene_option
 def replay(
@@ -66,6 +72,9 @@ def replay(
     follow: bool,
     timeout: float | None,
     progress: bool | None,
+    snapshot: str | None,
+    curve_secret: str | None,
+    server_key: str | None,
     window: bool | None,
     max_scene_gib: float | None,
 ) -> None:
@@ -78,6 +87,13 @@ def replay(
     from sessions.errors import CommandError, LogFormatError
 
     limits = limits_for(max_scene_gib)
+    live_options: dict[str, Any] = {}
+    if snapshot is not None or curve_secret is not None or server_key is not None:
+        if not is_live_endpoint(source):
+            raise click.UsageError("--snapshot, --curve-secret and --server-key are for tcp:// sources")
+        from gsplog_cli.cmd_live import client_security
+
+        live_options = {"snapshot_endpoint": snapshot, "security": client_security(curve_secret, server_key)}
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UnterminatedLogWarning)
@@ -98,6 +114,7 @@ def replay(
                 window=window,
                 follow_timeout_s=timeout,
                 limits=limits,
+                live_options=live_options,
             )
     except LogFormatError as error:
         # damage inside the log (not a log that is no log at all): the intact chunks can be kept

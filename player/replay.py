@@ -6,7 +6,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,7 @@ def replay(
     follow_timeout_s: float | None = None,
     max_passes: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    live_options: Mapping[str, Any] | None = None,
 ) -> ReplayResult:
     """Replay ``source`` with the ``backend`` renderer (``"matplotlib"``, ``"datoviz"``, ``"null"``).
 
@@ -94,7 +95,9 @@ def replay(
     again from the start (``max_passes`` bounds it); ``size`` (``"WxH"``) overrides the canvas.
     ``progress`` shows a tqdm bar (default: when stderr is a terminal). ``limits`` bound what
     reading the log and the replayed scene may allocate (``max_scene_bytes``: the buffers and
-    canvas frames the scene holds).
+    canvas frames the scene holds). ``live_options``: more arguments of the live source's
+    ``transports.Subscriber`` (``snapshot_endpoint``, ``security``: a ``ClientSecurity`` for a
+    CURVE session, ``heartbeat_timeout``, ``max_payload``).
 
     Raises ``ValueError`` (bad options, unknown backend), ``FileNotFoundError``,
     ``sessions.errors.LogFormatError`` (a bad log) and ``sessions.errors.CommandError`` (a
@@ -134,7 +137,8 @@ def replay(
     engine = ReplayEngine(backend, size=canvas_size, selection=selection, clock=clock, limits=limits)  # checks the backend
     exporter: Exporter | None = make_exporter(output, fps=fps) if output is not None else None
     engine.image = exporter.wants if exporter is not None else ("rgba" if window else "none")
-    src = open_source(source, follow=follow, follow_timeout_s=follow_timeout_s, limits=limits)
+    src = open_source(source, follow=follow, follow_timeout_s=follow_timeout_s, limits=limits,
+                      live_options=live_options)
     engine.joined_live = src.live
     if isinstance(exporter, PngExporter) and selection.frame is None and src.can_seek:
         # Only the last frame is kept: seek straight to it instead of drawing every frame.

@@ -8,7 +8,7 @@ import logging
 import os
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,15 +79,20 @@ def open_source(
     follow: bool = False,
     follow_timeout_s: float | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    live_options: Mapping[str, Any] | None = None,
 ) -> Source:
-    """Open a path (read under ``limits``), a live endpoint or an iterable of commands.
+    """Open a path (read under ``limits``), a live endpoint (``live_options``: more arguments
+    of its ``transports.Subscriber``) or an iterable of commands.
 
     Raises ``FileNotFoundError`` for a missing file, ``sessions.errors.LogFormatError`` for a
     file that is not a readable session log, ``ValueError`` for a live endpoint when the
     transports package offers no subscriber.
     """
     if is_live_endpoint(source):
-        return _open_live(str(source), LIVE_GONE_AFTER_S if follow_timeout_s is None else follow_timeout_s)
+        gone_after = LIVE_GONE_AFTER_S if follow_timeout_s is None else follow_timeout_s
+        return _open_live(str(source), gone_after, live_options or {})
+    if live_options:
+        raise ValueError(f"{source}: live options ({', '.join(live_options)}) are for tcp:// sources")
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if follow:
@@ -153,12 +158,12 @@ def _wait_for_log(path: Path, timeout_s: float, poll_s: float = 0.02) -> None:
         time.sleep(poll_s)
 
 
-def _open_live(endpoint: str, gone_after_s: float | None) -> Source:
+def _open_live(endpoint: str, gone_after_s: float | None, options: Mapping[str, Any]) -> Source:
     try:
         from transports import Subscriber
     except ImportError:
         raise ValueError(f"{endpoint}: live sources need transports (transports.Subscriber is not available)") from None
     # The replay ends with the session (END) or when the publisher stays silent too long.
-    subscriber = Subscriber(endpoint, stop_on_end=True, gone_after=gone_after_s)
+    subscriber = Subscriber(endpoint, stop_on_end=True, gone_after=gone_after_s, **options)
     iterable: Iterable[Command] = subscriber.commands()
     return Source(name=endpoint, iterable=iterable, rewindable=False, live=True, _closers=[subscriber])

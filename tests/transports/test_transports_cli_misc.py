@@ -7,11 +7,14 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 from scene_helpers import CliProcess, file_state_hash, free_port_pair, record_animation
 
 from gsplog_cli.main import cli
+from player import replay
 from transports.endpoints import check_bind_endpoint
 from transports.security import ClientSecurity
 
@@ -71,14 +74,23 @@ def test_curve_session_through_cli(tmp_path: Path) -> None:
         "node", endpoint, "--null", "--timeout", "4",
         "--curve-secret", str(keys / "stranger.key_secret"), "--server-key", str(keys / "server.key"),
     )  # fmt: skip
+    picture = tmp_path / "replayed.png"
+    replayer = CliProcess(
+        "replay", endpoint, "-o", str(picture), "--timeout", "30",
+        "--curve-secret", str(keys / "node.key_secret"), "--server-key", str(keys / "server.key"),
+    )  # fmt: skip
     server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "2.5", *server_args)
     try:
         good, bad = admitted.result(), stranger.result(code=1)  # no session arrived: exit 1
+        assert replayer.proc.wait(30) == 0, "".join(replayer.lines)[-2000:]
         server.result_code = server.proc.wait(30)
     finally:
-        for proc in (server, admitted, stranger):
+        for proc in (server, admitted, stranger, replayer):
             proc.stop()
     assert good["state_hash"] == file_state_hash(session)
+    reference = tmp_path / "reference.png"
+    replay(session, "matplotlib", reference)  # gsp-replay joins a CURVE session too
+    assert np.array_equal(np.asarray(Image.open(picture)), np.asarray(Image.open(reference)))
     assert bad["commands"] == 0 and bad["last_seq"] == 0 and bad["session"] is None
 
 
@@ -93,6 +105,27 @@ def test_replay_of_a_silent_endpoint_says_it_waits_then_why_it_gave_up(tmp_path:
     said = "".join(replay.lines)
     assert f"{endpoint}: no session arrived in 4 s" in said, said
     assert not (tmp_path / "out.png").exists()
+
+
+def test_replay_takes_a_snapshot_endpoint_of_another_port(tmp_path: Path) -> None:
+    session = tmp_path / "s.gsplog"
+    record_animation(session, frames=5)
+    port, other = free_port_pair(), free_port_pair()
+    endpoint, snapshots = f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{other}"
+    picture = tmp_path / "replayed.png"
+    server = CliProcess("serve", str(session), "--bind", endpoint, "--snapshot", snapshots, "--wait", "2")
+    replayer = CliProcess("replay", endpoint, "--snapshot", snapshots, "-o", str(picture), "--timeout", "20")
+    try:
+        assert replayer.proc.wait(30) == 0, "".join(replayer.lines)[-2000:]
+        assert server.proc.wait(30) == 0
+    finally:
+        for proc in (server, replayer):
+            proc.stop()
+    reference = tmp_path / "reference.png"
+    replay(session, "matplotlib", reference)
+    assert np.array_equal(np.asarray(Image.open(picture)), np.asarray(Image.open(reference)))
+    result = CliRunner().invoke(cli, ["replay", str(session), "--snapshot", snapshots])
+    assert result.exit_code == 2 and "are for tcp:// sources" in result.output
 
 
 def test_keys_keep_an_existing_pair_unless_forced(tmp_path: Path) -> None:
