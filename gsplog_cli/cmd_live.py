@@ -127,6 +127,8 @@ def serve(
                     wait=wait,
                     security=security,
                     max_payload=max_payload,
+                    on_ready=None if passes else lambda pub, snap: click.echo(
+                        f"serving {session} on {pub} (snapshots on {snap})", err=True),
                 )
                 passes += 1
                 click.echo(f"served {sent} chunks of {session} (pass {passes})", err=True)
@@ -344,6 +346,9 @@ def relay(
     from transports.state import OpaqueState
 
     _setup_logging(verbose)
+    if upstream == bind or (sub_snapshot is not None and sub_snapshot == snapshot):
+        raise click.UsageError("the relay would subscribe to itself: --sub and --pub (and their snapshot "
+                               "endpoints) must differ")
     if opaque:
         if max_scene_gib is not None:
             raise click.UsageError("--opaque keeps no scene: it takes no --max-scene-gib")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sessions import ChunkKind, LogFormatError
@@ -30,6 +31,7 @@ def serve_log(
     security: ServerSecurity | None = None,
     max_payload: int = DEFAULT_MAX_PAYLOAD,
     heartbeat_interval: float = 0.25,
+    on_ready: Callable[[str, str], Any] | None = None,
 ) -> int:
     """Publish every intact chunk of an open ``sessions.LogReader`` at its time; return the
     count. A damaged chunk (checksum, size, or a keyframe that cannot be rebuilt) is logged and
@@ -40,7 +42,8 @@ def serve_log(
     so a node that joins before ``wait`` runs out saves a byte-identical copy (except for
     LINKED_KEYFRAME chunks, which point into the file: they travel as the self-contained
     KEYFRAME they stand for). One call is one session (a new session id); the publisher is
-    closed, with its END, on return.
+    closed, with its END, on return. ``on_ready(endpoint, snapshot_endpoint)`` is told where it
+    bound (a wildcard port resolved) before the first chunk goes out.
     """
     stop = stop or threading.Event()
     with open(reader.path, "rb") as file:
@@ -58,6 +61,8 @@ def serve_log(
         ended = False  # every chunk served (or the user stopped it): the nodes are told the session ended
         try:
             log.info("serving %s on %s (snapshots on %s)", reader.path, pub.endpoint, pub.snapshot_endpoint)
+            if on_ready is not None:
+                on_ready(pub.endpoint, pub.snapshot_endpoint)
             stop.wait(wait)
             began = time.monotonic()
             first_t: int | None = None

@@ -152,6 +152,7 @@ def test_keys_keep_an_existing_pair_unless_forced(tmp_path: Path) -> None:
     (["serve", "SESSION", "--bind", "localhost:5999"], "is not of the form tcp://HOST:PORT"),
     (["serve", "SESSION", "--wait", "-1"], "Invalid value for '--wait'"),
     (["serve", "SESSION", "--speed", "inf"], "not a finite number"),
+    (["relay", "--sub", "tcp://127.0.0.1:5999", "--pub", "tcp://127.0.0.1:5999"], "would subscribe to itself"),
 ])
 def test_bad_live_arguments_are_one_line_errors(tmp_path: Path, args: list[str], says: str) -> None:
     """They used to end in tracebacks (a bad endpoint, backend or output; --save into a missing
@@ -218,6 +219,7 @@ def test_serve_leaves_out_a_chunk_over_max_message_and_ends_the_session(tmp_path
         server.stop()
         node.stop()
     said = "".join(server.lines)
+    assert f"on {endpoint} (snapshots on " in said  # where it serves, said at the start
     assert "left out a chunk of" in said and "--max-message" in said and "Traceback" not in said
     assert summary["ended"] is True
 
