@@ -163,12 +163,16 @@ def verify(log: str, as_json: bool) -> None:
 
 def _verify_lines(log: str, report: Any) -> list[str]:
     """``gsp verify``'s report in words: what is wrong, what readers make of it, and what
-    ``gsp repair`` can do (nothing, for a damaged header: it is not advised then)."""
+    ``gsp repair`` can do (nothing, for a file without a header or an intact chunk: it is not
+    advised then)."""
     state = "OK" if report.ok else "DAMAGED"
     lines = [f"{log}: {state}: {report.chunks_ok} intact chunks, {report.commands_ok} commands"]
-    if not report.header_ok:  # every tool needs the header: no reader, no repair
-        lines.append("  header damaged or missing: nothing in this file can be read, and `gsp repair` cannot "
-                     "mend it")
+    if not report.header_ok:  # no reader opens the file; its chunks can still be kept
+        if report.chunks_ok:
+            lines.append("  header damaged: no reader can open this file; `gsp repair` keeps its intact chunks "
+                         "under a new header (the session's metadata, such as its wall-clock start, is lost)")
+        else:
+            lines.append("  header damaged or missing, and no intact chunk: nothing in this file can be read")
     else:
         if report.footer_offset is None:
             lines.append("  no footer index (the log was not closed: a crash, or still being written); readers "
@@ -186,7 +190,7 @@ def _verify_lines(log: str, report: Any) -> list[str]:
             lines.append(f"  {report.tail_incomplete_bytes} bytes of an incomplete last chunk (cut short by the end "
                          "of the file)")
     for damage in report.damaged:
-        chunk = "" if damage["chunk"] is None else f" (chunk {damage['chunk']})"  # None: the header
+        chunk = " (the header)" if damage["chunk"] is None else f" (chunk {damage['chunk']})"
         lines.append(f"  damaged at offset {damage['offset']}{chunk}: {damage['reason']}")
     if not report.ok and report.header_ok:
         if report.damaged or report.tail_incomplete_bytes:
@@ -224,7 +228,7 @@ def repair(log: str, output: str | None, output_option: str | None) -> None:
     with _log_errors(), _progress(os.path.getsize(log), "B", "repair") as bar:
         report = tools.repair(log, output, progress=bar)
     click.echo(f"{output}: kept {report.chunks_ok} chunks ({report.commands_ok} commands); "
-               f"dropped {len(report.damaged)} damaged regions"
+               f"dropped {len(report.damaged)} damaged region{'' if len(report.damaged) == 1 else 's'}"
                + (f" and an incomplete tail of {report.tail_incomplete_bytes} bytes" if report.tail_incomplete_bytes else ""))
 
 

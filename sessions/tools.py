@@ -254,15 +254,26 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
     at the first END chunk (the footer), as a reader's does: what follows is not read."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
-        header = decode_header(_read_header_bytes(f, path), path=path)
-        if report is not None:
-            report.header_ok = True
-        pos = header.size
-        number = 0
         first_damage: int | None = None
+        try:
+            pos = decode_header(_read_header_bytes(f, path), path=path).size
+        except LogFormatError as error:
+            # The chunks carry their own magic and checksums: they are found and kept without
+            # the header (a file with none is no log, or has nothing to keep: the error stands).
+            found = find_next_chunk(f, 0, size)
+            if found is None:
+                raise
+            pos = first_damage = found
+            if report is not None:
+                report.damaged.append({"offset": error.offset, "chunk": None, "reason": error.reason})
+        else:
+            if report is not None:
+                report.header_ok = True
+        header_end = pos
+        number = 0
         big_writes: dict[int, str] = {}  # seq -> target of the big Buffer.set_data seen intact
         footer_offset = None
-        if size >= header.size + TRAILER_SIZE:
+        if size >= header_end + TRAILER_SIZE:
             f.seek(size - TRAILER_SIZE)
             footer_offset = decode_trailer(f.read(TRAILER_SIZE))
         while pos < size:
@@ -313,7 +324,7 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
             if info.kind == ChunkKind.END:  # the footer: the end of the log
                 if report is not None:
                     report.footer_offset = pos
-                    report.footer_ok = _footer_matches(chunk, header.size, pos)
+                    report.footer_ok = _footer_matches(chunk, header_end, pos)
                     if not report.footer_ok:
                         report.footer_problem = "its index does not match the chunks before it"
                     _check_trailer(f, report, pos, pos + info.size, size)
@@ -331,6 +342,12 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
             yield pos, data, chunk
             number += 1
             pos += info.size
+
+
+def _first_chunk(path: str) -> int | None:
+    """Where the first chunk magic of the file at ``path`` is (None: there is none)."""
+    with open(path, "rb") as f:
+        return find_next_chunk(f, 0, os.path.getsize(path))
 
 
 def _check_trailer(f: IO[bytes], report: VerifyReport, footer: int, after_footer: int, size: int) -> None:
@@ -402,9 +419,16 @@ def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str], progress: P
     src, dst = os.fspath(src), os.fspath(dst)
     _check_output("repair", [src], dst)
     report = VerifyReport(src)
-    with open(src, "rb") as f:
-        header_bytes = _read_header_bytes(f, src)
-    decode_header(header_bytes, path=src)
+    try:
+        with open(src, "rb") as f:
+            header_bytes = _read_header_bytes(f, src)
+        decode_header(header_bytes, path=src)
+    except LogFormatError as error:  # the chunks are kept under a new header, if there are any
+        if _first_chunk(src) is None:
+            raise
+        from sessions.writer import LogWriter
+
+        header_bytes = LogWriter.make_header({"repaired": {"from": src, "header": f"lost: {error.reason}"}})
     sink = FileSink(dst, header=header_bytes)
     with _removed_on_failure(sink.close, dst):
         for _pos, data, chunk in _scan_all(src, report):

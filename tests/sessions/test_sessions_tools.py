@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from sessions_testkit import final_hash, points_scene
 
 from gsplog_cli.main import cli
-from sessions import LogReader, LogWriter, tools
+from sessions import LogFormatError, LogReader, LogWriter, tools
 from sessions.command import Command
 
 
@@ -287,7 +287,7 @@ def test_bad_input_gives_clear_errors(tmp_path: Path, log: tuple[Path, list[Comm
     code, out = run("info", str(junk))
     assert code == 1 and "not a gsplog file" in out and "Traceback" not in out
     code, out = run("verify", str(junk))
-    assert code == 1 and "  damaged at offset 0: not a gsplog file\n" in out  # the header: no chunk number
+    assert code == 1 and "  damaged at offset 0 (the header): not a gsplog file\n" in out
     code, out = run("dump", "--from", "yesterday", str(log[0]))
     assert code == 2 and "expected seconds" in out
     code, out = run("dump", "--from", "@nope", str(log[0]))
@@ -557,18 +557,33 @@ def test_verify_words_what_is_wrong_after_the_chunks(log: tuple[Path, list[Comma
             assert [c.seq for c in reader.commands()] == [c.seq for c in cmds]
 
 
-def test_verify_does_not_advise_repair_for_a_damaged_header(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
-    path, _ = log
+def test_a_damaged_header_loses_the_metadata_only(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
+    """No reader opens a log whose header is damaged, but its chunks carry their own magic and
+    checksums: verify says so, and repair keeps every one under a new header (it used to give
+    up: one flipped bit in the header lost the whole session)."""
+    path, cmds = log
     data = bytearray(path.read_bytes())
     data[20] ^= 0x01  # in the header's metadata
     damaged = tmp_path / "header.gsplog"
     damaged.write_bytes(bytes(data))
+    with pytest.raises(LogFormatError, match="header"):
+        LogReader(damaged)
     code, out = _verify_text(damaged)
-    assert code == 1 and "header damaged or missing: nothing in this file can be read" in out
-    assert "cannot mend it" in out and "repair` keeps" not in out and "repair` writes" not in out
-    assert "footer" not in out and "recoverable" not in out
-    code, out = run("repair", str(damaged), str(tmp_path / "fixed.gsplog"))
-    assert code == 1 and "file header checksum mismatch" in out  # as verify said: repair cannot help
+    assert code == 1 and "header damaged: no reader can open this file" in out and "(the header)" in out
+    assert "repair` keeps its intact chunks under a new header" in out
+    fixed = tmp_path / "fixed.gsplog"
+    code, out = run("repair", str(damaged), str(fixed))
+    assert code == 0, out
+    assert tools.verify(fixed).ok
+    with LogReader(fixed) as reader:
+        assert [c.seq for c in reader.commands()] == [c.seq for c in cmds]
+        assert "file header checksum mismatch" in reader.metadata["repaired"]["header"]
+    noise = tmp_path / "noise.gsplog"  # no header and no chunk: nothing to keep
+    noise.write_bytes(bytes(range(256)) * 8)
+    code, out = _verify_text(noise)
+    assert code == 1 and "not a gsplog file" in out
+    code, out = run("repair", str(noise), str(tmp_path / "none.gsplog"))
+    assert code == 1 and not (tmp_path / "none.gsplog").exists()
 
 
 # ---- dump: keyframes and non-finite floats --------------------------------------------------
