@@ -387,6 +387,8 @@ class Recorder:
         """Record a user marker (a named point in time, with optional plain ``info``)."""
         if not isinstance(label, str):
             raise TypeError(f"Recorder.mark: label must be a str, got {type(label).__name__}")
+        if not label:
+            raise ValueError("Recorder.mark: the label is empty (positions name markers as @label)")
         if self._failed or not self._started or self._stopped:
             return
         with self._lock:

@@ -236,6 +236,8 @@ def test_markers(tmp_path: Path) -> None:
     read = read_commands(path)
     marks = [c for c in read if c.op == MARK_OP]
     assert [c.args[0] for c in marks] == ["start", "end"]
+    with recorder.record(tmp_path / "empty.gsplog"), pytest.raises(ValueError, match="label is empty"):
+        recorder.mark("")  # no position could name it
     assert marks[1].kwargs == {"step": 3}
     assert read.index(marks[0]) < [c.op for c in read].index("Viewport.set_x") < read.index(marks[1])
     assert recorder.active_recorder() is None
