@@ -9,8 +9,10 @@ relay upstream side) holds its own secret file and the server's public file.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import zmq
 import zmq.auth
@@ -55,6 +57,29 @@ def _load(path: str | Path, need_secret: bool) -> tuple[bytes, bytes | None]:
     return public, secret
 
 
+class _RefusalsAsWarnings(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """pyzmq's authenticator logs a refused client at debug level, so a server never said why a
+    node got nothing: refusals become warnings, each kind at most once every REPEAT_S seconds
+    (a refused client retries its handshake several times a second)."""
+
+    REPEAT_S = 30.0
+
+    def __init__(self, logger: logging.Logger, extra: Any) -> None:
+        super().__init__(logger, extra)
+        self._last: dict[str, float] = {}
+
+    def debug(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        text = msg % args if isinstance(msg, str) and args else str(msg)
+        if text.startswith("DENIED"):
+            now = time.monotonic()
+            if now - self._last.get(text, -self.REPEAT_S) >= self.REPEAT_S:
+                self._last[text] = now
+                self.logger.warning("refused a client's handshake (%s): its public key is not in --allow, or "
+                                    "it holds another server key", text)
+            return
+        self.logger.debug(msg, *args, **kwargs)
+
+
 @dataclass
 class ServerSecurity:
     """Server side: our key pair and the folder of admitted client public keys."""
@@ -71,7 +96,8 @@ class ServerSecurity:
 
     def start(self, context: zmq.Context) -> None:
         """Start the ZAP authenticator on ``context`` (call once, before binding)."""
-        self._auth = ThreadAuthenticator(context, log=logging.getLogger("transports.zap"))
+        log = _RefusalsAsWarnings(logging.getLogger("transports.zap"), {})
+        self._auth = ThreadAuthenticator(context, log=log)  # type: ignore[arg-type]
         self._auth.start()
         self._auth.configure_curve(domain="*", location=str(self.allowed_clients))
 

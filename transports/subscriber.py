@@ -264,11 +264,15 @@ class Subscriber:
             return
         self._said_waiting = True
         limit = "waits without limit" if self.gone_after is None else f"gives up after {self.gone_after:g} s"
+        # CURVE refusals are silent on the client's side: a key the publisher does not admit
+        # looks like no publisher at all.
+        curve = " (CURVE: or it refuses this client's key, or --server-key is not its key)" if self._security else ""
         log.warning(
-            "waiting for a publisher at %s (snapshots from %s): no answer for %.0f s; %s",
+            "waiting for a publisher at %s (snapshots from %s): no answer for %.0f s%s; %s",
             self.endpoint,
             self.snapshot_endpoint,
             silent,
+            curve,
             limit,
         )
 

@@ -88,6 +88,9 @@ def test_curve_session_through_cli(tmp_path: Path) -> None:
         for proc in (server, admitted, stranger, replayer):
             proc.stop()
     assert good["state_hash"] == file_state_hash(session)
+    refusals = [line for line in server.lines if "refused a client's handshake" in line]
+    assert 1 <= len(refusals) <= 2, server.lines  # said, once per kind of refusal (not per retry)
+    assert any("CURVE: or it refuses this client's key" in line for line in stranger.lines), stranger.lines
     reference = tmp_path / "reference.png"
     replay(session, "matplotlib", reference)  # gsp-replay joins a CURVE session too
     assert np.array_equal(np.asarray(Image.open(picture)), np.asarray(Image.open(reference)))
