@@ -80,7 +80,7 @@ _op = st.one_of(
     st.tuples(st.just("buf_set"), st.integers(0, 7), st.integers(1, 8), st.sampled_from(["bytearray", "bytes", "numpy"])),
     st.tuples(st.just("buf_new"), st.integers(0, 40)),
     st.tuples(st.just("buf_poke"), st.integers(0, 31), st.integers(0, 255)),
-    st.tuples(st.just("mark"), st.text(max_size=12)),
+    st.tuples(st.just("mark"), st.text(min_size=1, max_size=12)),  # an empty label is refused
     st.tuples(st.just("texts"), st.lists(st.text(max_size=6), min_size=1, max_size=3),
               st.sampled_from(list(TextAlign))),
     st.tuples(st.just("chain"), st.integers(1, 4)),

@@ -47,7 +47,7 @@ _call = st.one_of(
     st.tuples(st.just("paused_write"), st.integers(0, 7)),  # unseen by the recorder: its version is lost
     st.tuples(st.just("expose"),),  # a writable view out: writes are hashed, not versioned
     st.tuples(st.just("old_viewport"), st.integers(0, 100)),  # created before recording: snapshot first
-    st.tuples(st.just("mark"), st.text(max_size=5)),
+    st.tuples(st.just("mark"), st.text(min_size=1, max_size=5)),  # an empty label is refused
 )
 
 
