@@ -279,6 +279,7 @@ def _make_consumer(backend: str | None, output: str | None,
 def _render(backend: str, output: str | None, limits: Limits, commands: Iterator[Any]) -> dict[str, Any]:
     from player.engine import ReplayEngine
     from player.exporters import make_exporter
+    from player.replay import LIVE_PNG_REFRESH_S
 
     errors = 0
 
@@ -287,7 +288,7 @@ def _render(backend: str, output: str | None, limits: Limits, commands: Iterator
         errors += 1
         log.error("%s", error)
 
-    exporter = make_exporter(output) if output else None
+    exporter = make_exporter(output, refresh_s=LIVE_PNG_REFRESH_S) if output else None
     engine = ReplayEngine(backend, image=exporter.wants if exporter is not None else "none", limits=limits,
                           on_error=skip, joined_live=True)
     frames = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -58,23 +59,41 @@ class Exporter:
 
 
 class PngExporter(Exporter):
-    """Writes one PNG: the last frame it was given (pixels are kept, encoded once at close)."""
+    """Writes one PNG: the last frame it was given (pixels are kept, encoded at close).
+
+    ``refresh_s``: also write the newest frame as frames come, at most once every ``refresh_s``
+    seconds (the first one at once): a live render node's picture stays current, and a node
+    killed mid-session leaves its latest picture. Each write replaces the file whole (a
+    temporary file renamed over it), so a viewer never reads half a PNG.
+    """
 
     wants: Literal["png", "rgba"] = "rgba"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, refresh_s: float | None = None) -> None:
         self.path = Path(path)
+        self.refresh_s = refresh_s
         self._last: RenderedFrame | None = None
+        self._written: RenderedFrame | None = None
+        self._written_at = 0.0
 
     def add(self, frame: RenderedFrame) -> None:
-        # Keep only the newest; the file is written once, at close.
-        self._last = frame
+        self._last = frame  # keep only the newest
+        if self.refresh_s is not None and (self._written is None or
+                                           time.monotonic() - self._written_at >= self.refresh_s):
+            self._write(frame)
+
+    def _write(self, frame: RenderedFrame) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(f".{self.path.name}.partial")
+        partial.write_bytes(frame.png_bytes())
+        os.replace(partial, self.path)
+        self._written, self._written_at = frame, time.monotonic()
 
     def close(self) -> list[Path]:
         if self._last is None:
             return []
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_bytes(self._last.png_bytes())
+        if self._last is not self._written:
+            self._write(self._last)
         return [self.path]
 
 
@@ -267,14 +286,16 @@ def check_writable(folder: Path, output: str) -> None:
         raise ValueError(f"output {output!r}: no permission to write in {str(existing)!r}")
 
 
-def make_exporter(output: str | os.PathLike[str], *, fps: float | None = None) -> Exporter:
-    """The exporter for an output path (see the module docstring for the rules)."""
+def make_exporter(output: str | os.PathLike[str], *, fps: float | None = None,
+                  refresh_s: float | None = None) -> Exporter:
+    """The exporter for an output path (see the module docstring for the rules); ``refresh_s``
+    for a ``.png`` (see :class:`PngExporter`: live sources keep their picture current)."""
     text = str(output)
     path = Path(output)
     suffix = path.suffix.lower()
     if suffix == ".png" and not text.endswith(("/", "\\")):
         check_writable(path.parent, text)
-        return PngExporter(path)
+        return PngExporter(path, refresh_s)
     if suffix in VIDEO_SUFFIXES:
         check_writable(path.parent, text)
         return VideoExporter(path, fps=fps)

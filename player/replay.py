@@ -21,7 +21,10 @@ from player.sources import Source, is_live_endpoint, open_source
 from sessions.command import Command
 from sessions.limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["ReplayResult", "replay", "parse_size"]
+__all__ = ["ReplayResult", "replay", "parse_size", "LIVE_PNG_REFRESH_S"]
+
+#: A live replay's or render node's ``.png`` is rewritten with the newest frame this often (s).
+LIVE_PNG_REFRESH_S = 1.0
 
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX×]\s*(\d+)\s*$")
 
@@ -135,7 +138,9 @@ def replay(
         realtime = paced_by_default(source, window=window, follow=follow)
     clock = make_clock(realtime=realtime, speed=speed)
     engine = ReplayEngine(backend, size=canvas_size, selection=selection, clock=clock, limits=limits)  # checks the backend
-    exporter: Exporter | None = make_exporter(output, fps=fps) if output is not None else None
+    # A live source's PNG is kept current (once a second) rather than written at the end only.
+    refresh_s = LIVE_PNG_REFRESH_S if is_live_endpoint(source) else None
+    exporter: Exporter | None = make_exporter(output, fps=fps, refresh_s=refresh_s) if output is not None else None
     engine.image = exporter.wants if exporter is not None else ("rgba" if window else "none")
     src = open_source(source, follow=follow, follow_timeout_s=follow_timeout_s, limits=limits,
                       live_options=live_options)

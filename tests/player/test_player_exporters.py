@@ -55,6 +55,23 @@ def test_frames_dir_numbers_from_one(tmp_path: Path) -> None:
     assert np.array_equal(decode_png(paths[0].read_bytes()), _frame(5).rgba)
 
 
+def test_a_live_png_is_kept_current_and_always_whole(tmp_path: Path) -> None:
+    """With refresh_s (live sources) the PNG holds the newest frame as frames come, at most once
+    per refresh_s, the first at once; the file is replaced whole (no .partial left behind)."""
+    path = tmp_path / "live.png"
+    every = PngExporter(path, refresh_s=0.0)
+    for n in (1, 2, 3):
+        every.add(_frame(n))
+        assert np.array_equal(decode_png(path.read_bytes()), _frame(n).rgba)
+    rare = PngExporter(path, refresh_s=3600.0)
+    for n in (4, 5, 6):
+        rare.add(_frame(n))
+        assert np.array_equal(decode_png(path.read_bytes()), _frame(4).rgba)  # the first, at once
+    assert rare.close() == [path]
+    assert np.array_equal(decode_png(path.read_bytes()), _frame(6).rgba)  # the last, at close
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["live.png"]
+
+
 def test_a_frames_folder_holds_one_replay(tmp_path: Path) -> None:
     """A shorter replay into a folder an earlier one filled leaves no frames of the earlier one
     behind; files that are not its frames stay."""
