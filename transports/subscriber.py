@@ -334,12 +334,16 @@ class Subscriber:
             event = recv_monitor_message(self._monitor, zmq.NOBLOCK)
         except zmq.Again:
             return
-        log.warning(
-            "connection to %s dropped (a message over the %d-byte limit, a protocol error or a "
-            "network failure); reconnecting",
-            event.get("endpoint", b"").decode(errors="replace") or self.endpoint,
-            self.max_payload,
-        )
+        where = event.get("endpoint", b"").decode(errors="replace") or self.endpoint
+        if self.session_id is None:  # after its END (a --loop pass, a publisher done): expected
+            log.info("connection to %s closed; reconnecting", where)
+        else:
+            log.warning(
+                "connection to %s dropped mid-session (its publisher stopped or restarted, a network failure, "
+                "or a message over the %d-byte limit or a protocol error); reconnecting",
+                where,
+                self.max_payload,
+            )
         self._replace_sub()
         if self.session_id is not None:
             self._request_resync("connection dropped")
