@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import ABC
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -49,6 +49,8 @@ class RendererBase(Captured, ABC):
     renders_rgba: ClassVar[bool] = False
 
     def __init__(self, canvas: Canvas) -> None:
+        if type(self) is RendererBase:
+            raise TypeError("RendererBase is abstract: a renderer subclasses it and implements _render (or render)")
         if not isinstance(canvas, Canvas):
             raise TypeError(f"{type(self).__name__}: canvas must be a Canvas, got {type(canvas).__name__}")
         self._uuid = new_uuid()
@@ -107,7 +109,6 @@ class RendererBase(Captured, ABC):
         """Backend drawing into pixels; arguments are already checked (see ``renders_rgba``)."""
         raise NotImplementedError
 
-    @abstractmethod
     def _render(
         self,
         viewports: Sequence[Viewport],
@@ -115,7 +116,11 @@ class RendererBase(Captured, ABC):
         model_matrices: Sequence[TransBuf],
         cameras: Sequence[Camera],
     ) -> bytes:
-        """Backend drawing; arguments are already checked. Return PNG bytes."""
+        """Backend drawing; arguments are already checked. Return PNG bytes.
+
+        A backend implements this, or overrides ``render`` itself as GSP 0.1 renderers do
+        (it then checks its own arguments)."""
+        raise NotImplementedError(f"{type(self).__name__}: a renderer implements _render (or overrides render)")
 
     def show(self) -> None:
         """Show the result and block until the window closes; returns at once without a display."""

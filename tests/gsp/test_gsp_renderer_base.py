@@ -219,3 +219,32 @@ def test_render_checks_each_visual_attributes_together() -> None:
     bad.set_positions(vec3(2))
     with pytest.raises(ValueError, match=r"ListingRenderer.render: visuals\[1\]: Points: sizes has 5 items, expected 1 or 2"):
         renderer.render(vps, [good, bad], models, cams)
+
+
+def test_a_gsp_0_1_renderer_that_overrides_render_works() -> None:
+    """GSP 0.1 renderers override render and show: they used to fail at creation with "Can't
+    instantiate abstract class ... _render"; RendererBase itself stays abstract."""
+    from gsp.types.renderer_base import RendererBase
+
+    class OldStyle(RendererBase):
+        def render(self, viewports, visuals, model_matrices, cameras):  # type: ignore[no-untyped-def,override]
+            return b"drawn by " + type(self).__name__.encode()
+
+        def show(self) -> None:
+            pass
+
+    canvas, vp = canvas_and_viewport()
+    assert OldStyle(canvas).render([vp], [], [], []) == b"drawn by OldStyle"
+    RendererRegistry.register_renderer("old-style-test", OldStyle, None, None)
+    try:
+        assert RendererRegistry.create_renderer("old-style-test", canvas).render([], [], [], []) == b"drawn by OldStyle"
+    finally:
+        RendererRegistry.unregister_renderer("old-style-test")
+    with pytest.raises(TypeError, match="RendererBase is abstract"):
+        RendererBase(canvas)
+
+    class Unfinished(RendererBase):
+        pass
+
+    with pytest.raises(NotImplementedError, match="Unfinished: a renderer implements _render"):
+        Unfinished(canvas).render([], [], [], [])
