@@ -20,14 +20,17 @@ class AttributeHolder:
     """
 
     _attrs: dict[str, Any]
+    #: Other names an attribute answers to in ``set_attributes`` (GSP 0.1 spellings).
+    _attribute_aliases_: dict[str, str] = {}
 
     def _check_(self, owner: str, attrs: dict[str, Any], only: str | None, resolve: bool) -> None:
         """Validate ``attrs``; raise TypeError/ValueError naming the class and the argument."""
 
     @classmethod
     def _attribute_names_(cls) -> list[str]:
-        """Constructor parameter names, in order."""
-        return [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+        """Constructor parameter names, in order (keyword-only aliases left out)."""
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        return [p.name for p in parameters if p.name != "self" and p.kind != inspect.Parameter.KEYWORD_ONLY]
 
     def _init_attributes_(self, values: dict[str, Any]) -> None:
         candidate = dict(values)

@@ -41,6 +41,7 @@ class VisualBase(AttributeHolder, Captured):
     def set_attributes(self, **kwargs: Any) -> None:
         """Set several attributes at once; they are validated together, then all applied."""
         owner = self._owner_("set_attributes")
+        kwargs = {self._attribute_aliases_.get(name, name): value for name, value in kwargs.items()}
         names = self._attribute_names_()
         unknown = sorted(set(kwargs) - set(names))
         if unknown:

@@ -12,6 +12,10 @@ from gsp.types.visual_base import VisualBase
 
 __all__ = ["Texts"]
 
+#: A required argument not given (text_aligns may come as textAligns, so the ones after it
+#: need a default too).
+_MISSING: Any = object()
+
 
 class Texts(VisualBase):
     """``Texts(positions, strings, colors, font_sizes, text_aligns, angles, font_name)``.
@@ -22,16 +26,28 @@ class Texts(VisualBase):
     positional in scripts, and ``get_textAligns``/``set_textAligns`` are kept as aliases.
     """
 
+    _attribute_aliases_ = {"textAligns": "text_aligns"}
+
     def __init__(
         self,
         positions: TransBuf,
         strings: list[str],
         colors: TransBuf,
         font_sizes: TransBuf,
-        text_aligns: list[TextAlign],
-        angles: TransBuf,
-        font_name: str,
+        text_aligns: list[TextAlign] = _MISSING,
+        angles: TransBuf = _MISSING,
+        font_name: str = _MISSING,
+        *,
+        textAligns: list[TextAlign] = _MISSING,  # noqa: N803 - GSP 0.1 spelling, by keyword
     ) -> None:
+        if textAligns is not _MISSING:
+            if text_aligns is not _MISSING:
+                raise TypeError("Texts: give text_aligns or textAligns (its GSP 0.1 name), not both")
+            text_aligns = textAligns
+        missing = [name for name, value in (("text_aligns", text_aligns), ("angles", angles),
+                                            ("font_name", font_name)) if value is _MISSING]
+        if missing:  # as Python says it of required arguments (they have a default only for textAligns)
+            raise TypeError(f"Texts.__init__() missing required argument(s): {', '.join(missing)}")
         super().__init__()
         self._init_attributes_(
             {

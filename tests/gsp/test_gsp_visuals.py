@@ -101,6 +101,16 @@ def test_texts_rules() -> None:
     assert texts.get_textAligns() == [TextAlign.CENTER_CENTER]
     texts.set_textAligns([TextAlign.TOP_LEFT, TextAlign.BOTTOM_RIGHT])
     assert texts.get_text_aligns()[1] is TextAlign.BOTTOM_RIGHT
+    # GSP 0.1's name for the 5th argument, by keyword, in the constructor and in set_attributes
+    by_name = Texts(vec3(2), ["a", "b"], rgba(1), f32(10.0), textAligns=[TextAlign.TOP_LEFT], angles=f32(0.0),
+                    font_name="sans")
+    assert by_name.get_text_aligns() == [TextAlign.TOP_LEFT]
+    by_name.set_attributes(textAligns=[TextAlign.BOTTOM_RIGHT])
+    assert by_name.get_textAligns() == [TextAlign.BOTTOM_RIGHT]
+    with pytest.raises(TypeError, match="not both"):
+        Texts(vec3(1), ["a"], rgba(1), f32(10.0), [TextAlign.TOP_LEFT], f32(0.0), "sans", textAligns=[TextAlign.TOP_LEFT])
+    with pytest.raises(TypeError, match="missing required argument.*text_aligns"):
+        Texts(vec3(1), ["a"], rgba(1), f32(10.0), angles=f32(0.0), font_name="sans")
     with pytest.raises(ValueError, match=r"Texts.set_strings: strings has 3 items, expected 2 \(one per position\)"):
         texts.set_strings(["a", "b", "c"])
     with pytest.raises(TypeError, match=r"Texts.set_strings: strings must be a list of str"):
