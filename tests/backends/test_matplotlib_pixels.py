@@ -288,3 +288,27 @@ def test_marker_shape_change_reuses_the_collection() -> None:
     assert diamond.sum() == pytest.approx(square.sum() / 2, rel=0.1)
     assert square[4, 4] and not diamond[4, 4]  # a corner of the box
     renderer.close()
+
+
+@pytest.mark.parametrize("backend", ["matplotlib", pytest.param("datoviz", marks=pytest.mark.datoviz)])
+def test_texts_are_plain_text_not_formulas(backend: str) -> None:
+    """Matplotlib read "$...$" as mathtext: "$5 to $10" lost its dollar signs and spaces, and
+    an unbalanced "$\\frac{1$" failed the whole render. GSP strings are drawn as written."""
+    from gsp.types.enums import TextAlign
+    from gsp.utils.renderer_registry import RendererRegistry
+    from gsp.visuals.texts import Texts
+
+    def ink_columns(text: str) -> int:
+        canvas = Canvas(300, 60, 100.0, WHITE)
+        scene = Scene(canvas)
+        scene.add(full_viewport(canvas), Texts(vec3([[0.0, 0.0]]), [text], rgba([[0, 0, 0, 255]]), floats([14.0]),
+                                               [TextAlign.CENTER_CENTER], floats([0.0]), "DejaVu Sans"))
+        renderer = RendererRegistry.create_renderer(backend, canvas)
+        try:
+            image = decode_png(renderer.render(*scene.args))
+        finally:
+            renderer.close()
+        return int(((image[..., :3].min(axis=2) < 128).any(axis=0)).sum())
+
+    assert ink_columns("$5 to $10") > ink_columns("5 to 10") + 10  # the dollar signs are drawn
+    assert ink_columns(r"ratio $\frac{1$ done") > 0  # drawn as written, not a failed render

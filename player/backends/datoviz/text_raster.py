@@ -60,6 +60,7 @@ def rasterize_texts(
             rotation=float(angles_deg[i]), rotation_mode="anchor",
             fontsize=float(font_sizes_pt[i]), family=font_name,
             color=tuple(float(c) for c in colors[i]),
+            parse_math=False, usetex=False,  # GSP strings are plain text: "$5 to $10" is no formula
         )
     canvas = FigureCanvasAgg(fig)
     canvas.draw()

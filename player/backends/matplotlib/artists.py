@@ -190,7 +190,9 @@ class TextsArtist(VisualArtist):
 
     def create(self, prepared: PreparedTexts) -> None:
         for _ in prepared.strings:
-            self.ax.add_artist(self._add(Text(0.0, 0.0, "", rotation_mode="anchor", clip_on=True)))
+            # GSP strings are plain text: "$5 to $10" is no formula, "$\\frac{1$" no error
+            self.ax.add_artist(self._add(Text(0.0, 0.0, "", rotation_mode="anchor", clip_on=True, parse_math=False,
+                                              usetex=False)))
 
     def fits(self, prepared: Any) -> bool:
         return getattr(prepared, "kind", None) == "texts" and len(prepared.strings) == len(self.artists)
