@@ -47,6 +47,14 @@ def array_for_type(owner: str, array: Any, buffer_type: BufferType) -> np.ndarra
             f"{owner}: got float data (dtype {arr.dtype}) for integer type {buffer_type.name}; "
             f"convert it explicitly (rgba8 colors are 0..255 uint8)"
         )
+    if dtype.kind in "iu" and arr.dtype.kind in "iu" and arr.dtype != dtype and arr.size:
+        # numpy would wrap them round (300 -> 44 for rgba8, -1 -> 4294967295 for uint32)
+        limits = np.iinfo(dtype)
+        low, high = int(arr.min()), int(arr.max())
+        if low < limits.min or high > limits.max:
+            bad = low if low < limits.min else high
+            raise ValueError(f"{owner}: value {bad} does not fit {buffer_type.name} "
+                             f"({limits.min}..{limits.max})")
     if item == ():
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]

@@ -154,6 +154,11 @@ def test_mat4_identity() -> None:
         (lambda: Buffer(2.0, BufferType.vec3), TypeError, "count must be an int"),
         (lambda: Buffer.from_numpy(np.ones((3, 2)), BufferType.vec3), ValueError, "expected shape (N, 3)"),
         (lambda: Buffer.from_numpy(np.ones((3, 4)), BufferType.rgba8), TypeError, "float data"),
+        # integers numpy would wrap round (300 -> 44, -1 -> 4294967295)
+        (lambda: Buffer.from_numpy(np.array([[300, 0, 0, 255]]), BufferType.rgba8), ValueError,
+         "value 300 does not fit rgba8 (0..255)"),
+        (lambda: Buffer.from_numpy(np.array([-1]), BufferType.uint32), ValueError, "value -1 does not fit uint32"),
+        (lambda: Buffer(2, BufferType.uint8).set_data(np.array([2, -5]), 0, 2), ValueError, "value -5 does not fit"),
         (lambda: Buffer.from_numpy(np.array(["a"]), BufferType.float32), TypeError, "numeric"),
         (lambda: Buffer.from_bytearray(b"12345", BufferType.float32), ValueError, "whole number"),
         (lambda: Buffer(4, BufferType.float32).set_data(b"\0" * 8, 3, 2), ValueError, "past the end"),
