@@ -27,6 +27,7 @@ import numpy as np
 
 from player.backends.prepare_convert import (
     broadcast,
+    check_amounts,
     color_float,
     enum_name,
     getter,
@@ -399,6 +400,12 @@ def _floats(value: Any, count: int, what: str) -> np.ndarray:
     return broadcast(array, count, what)
 
 
+def _amounts(value: Any, count: int, what: str) -> np.ndarray:
+    """Sizes, widths, font sizes: floats, each finite and >= 0."""
+    array = transbuf_array(value, what, ("float32", "vec1")).reshape(-1)
+    return broadcast(check_amounts(array, what), count, what)
+
+
 def _colors(value: Any, count: int, what: str) -> np.ndarray:
     return rgba_float(broadcast(transbuf_array(value, what, ("rgba8",)), count, what))
 
@@ -423,8 +430,8 @@ def _prepare_point_like(visual: Any, proj: Projection, frame: ViewportFrame, wha
     positions = _positions(visual, what)
     n = positions.shape[0]
     ndc = proj.project(positions)
-    sizes = _floats(visual.get_sizes(), n, f"{what}.sizes")
-    widths = _floats(visual.get_edge_widths(), n, f"{what}.edge_widths")
+    sizes = _amounts(visual.get_sizes(), n, f"{what}.sizes")
+    widths = _amounts(visual.get_edge_widths(), n, f"{what}.edge_widths")
     return PreparedPoints(
         ndc=ndc,
         px=frame.ndc_to_px(ndc),
@@ -445,7 +452,7 @@ def prepare_segments(visual: Any, proj: Projection, frame: ViewportFrame) -> Pre
         raise ValueError(f"Segments.positions: {positions.shape[0]} positions, expected an even count (start, end pairs)")
     n = positions.shape[0] // 2
     ndc = proj.project(positions)
-    widths = _floats(getter(visual, "line_widths"), n, "Segments.line_widths")
+    widths = _amounts(getter(visual, "line_widths"), n, "Segments.line_widths")
     starts, ends = ndc[0::2], ndc[1::2]
     return PreparedSegments(
         starts_ndc=starts,
@@ -468,7 +475,7 @@ def prepare_paths(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepar
         raise ValueError(f"Paths.path_sizes: sizes sum to {int(sizes.sum())}, expected {m} (the vertex count)")
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     ndc = proj.project(positions)
-    widths = _floats(getter(visual, "line_widths"), m, "Paths.line_widths")
+    widths = _amounts(getter(visual, "line_widths"), m, "Paths.line_widths")
     return PreparedPaths(
         ndc=ndc,
         px=frame.ndc_to_px(ndc),
@@ -507,7 +514,7 @@ def prepare_texts(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepar
     if len(aligns) != n:
         raise ValueError(f"Texts.textAligns: {len(aligns)} items, expected 1 or {n}")
     pairs = [text_alignment(a) for a in aligns]
-    sizes = _floats(getter(visual, "font_sizes"), n, "Texts.font_sizes")
+    sizes = _amounts(getter(visual, "font_sizes"), n, "Texts.font_sizes")
     ndc = proj.project(positions)
     return PreparedTexts(
         ndc=ndc,

@@ -80,6 +80,16 @@ def mat4(value: Any, what: str) -> np.ndarray:
     return array[0]
 
 
+def check_amounts(array: np.ndarray, what: str) -> np.ndarray:
+    """``array`` itself, once every value is a finite amount >= 0 (sizes, widths, font sizes):
+    ValueError naming it otherwise, so that both backends refuse what they would each draw
+    their own way (Matplotlib nothing and a warning, Datoviz something)."""
+    if array.size and not bool(((array >= 0) & (array < np.inf)).all()):
+        bad = array[~((array >= 0) & (array < np.inf))][0]
+        raise ValueError(f"{what}: {float(bad)} is not a size (sizes and widths are finite and >= 0)")
+    return array
+
+
 def broadcast(array: np.ndarray, count: int, what: str) -> np.ndarray:
     """Broadcast a count-1 attribute to ``count`` items (a zero-copy view, stride 0).
 

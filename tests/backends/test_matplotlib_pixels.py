@@ -312,3 +312,25 @@ def test_texts_are_plain_text_not_formulas(backend: str) -> None:
 
     assert ink_columns("$5 to $10") > ink_columns("5 to 10") + 10  # the dollar signs are drawn
     assert ink_columns(r"ratio $\frac{1$ done") > 0  # drawn as written, not a failed render
+
+
+@pytest.mark.parametrize("backend", ["matplotlib", pytest.param("datoviz", marks=pytest.mark.datoviz)])
+@pytest.mark.parametrize(("slot", "value"), [("sizes", -25.0), ("sizes", float("nan")), ("edge_widths", -1.0),
+                                             ("edge_widths", float("inf"))])
+def test_a_size_that_is_no_size_is_refused_by_both_backends(backend: str, slot: str, value: float) -> None:
+    """Matplotlib drew nothing (and warned from its own code), Datoviz drew something: the
+    backends disagreed on a negative or NaN size. Both now say which attribute and value."""
+    from gsp.utils.renderer_registry import RendererRegistry
+
+    canvas = Canvas(40, 40, 100.0, WHITE)
+    scene = Scene(canvas)
+    args = {"sizes": floats([100.0]), "edge_widths": floats([1.0])}
+    args[slot] = floats([value])
+    scene.add(full_viewport(canvas), Points(vec3([[0.0, 0.0]]), args["sizes"], rgba([RED]), rgba([RED]),
+                                            args["edge_widths"]))
+    renderer = RendererRegistry.create_renderer(backend, canvas)
+    try:
+        with pytest.raises(ValueError, match=rf"Points.{slot}: {value} is not a size"):
+            renderer.render(*scene.args)
+    finally:
+        renderer.close()
