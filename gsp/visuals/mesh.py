@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from gsp.geometry.geometry import MeshGeometry
-from gsp.materials.material import MeshMaterial
+from gsp.materials.material import MeshMaterial, MeshTexturedMaterial
+from gsp.transforms import TransformChain
+from gsp.types import Buffer
 from gsp.types.visual_base import VisualBase
 
 __all__ = ["Mesh"]
@@ -26,6 +28,7 @@ class Mesh(VisualBase):
         if resolve:
             attrs["geometry"].check_attributes()
             attrs["material"].check_attributes()
+        _check_material_fits(owner, attrs["geometry"], attrs["material"])
 
     def get_geometry(self) -> MeshGeometry:
         """The geometry."""
@@ -42,3 +45,32 @@ class Mesh(VisualBase):
     def set_material(self, material: MeshMaterial) -> None:
         """Set the material."""
         self._set_attribute_("material", material)
+
+
+def _count(value: Any) -> int | None:
+    """Items of a Buffer, or of a TransformChain that declares them (None: not known yet)."""
+    if isinstance(value, Buffer):
+        return value.get_count()
+    if isinstance(value, TransformChain) and value.get_buffer_count() >= 0:
+        return value.get_buffer_count()
+    return None
+
+
+def _check_material_fits(owner: str, geometry: MeshGeometry, material: MeshMaterial) -> None:
+    """The material's per-face attributes hold 1 item, one per face or one per vertex, and a
+    textured material has uvs to sample with: what every backend needs to draw the mesh (a
+    session recorded without it could not be replayed)."""
+    vertices = _count(geometry.get_positions())
+    indices = _count(geometry.get_indices())
+    faces = None if indices is None else indices // 3
+    for name in ("face_colors", "edge_colors", "edge_widths"):
+        value = material._attrs.get(name)
+        count = None if value is None else _count(value)
+        if count is None or vertices is None or faces is None:
+            continue
+        if count not in (1, faces, vertices):
+            raise ValueError(f"{owner}: the material's {name} has {count} items, expected 1, {faces} "
+                             f"(one per face) or {vertices} (one per vertex)")
+    if isinstance(material, MeshTexturedMaterial) and geometry.get_uvs() is None:
+        raise ValueError(f"{owner}: a MeshTexturedMaterial samples its texture at the geometry's uvs, "
+                         "and this geometry has none")

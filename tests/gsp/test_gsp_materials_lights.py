@@ -73,3 +73,35 @@ def test_geometry_resolution_checks() -> None:
         geo.check_attributes()
     with pytest.raises(TypeError, match="Geometry: positions must be a Buffer or TransformChain of vec3"):
         Geometry([0, 0, 0])  # type: ignore[arg-type]
+
+
+def test_a_mesh_material_must_fit_its_geometry() -> None:
+    """Counts the backends need (1, one per face or one per vertex) and a textured material's
+    uvs were only checked when a backend drew the mesh: a session recorded headless could then
+    not be replayed."""
+    from gsp_test_backend import ListingRenderer
+    from gsp_testkit import camera, canvas_and_viewport
+
+    from gsp.materials import MeshBasicMaterial
+    from gsp.utils.bufferx import Bufferx
+    from gsp.visuals import Mesh
+
+    geo = MeshGeometry(vec3(4), u32(0, 1, 2, 0, 2, 3), None, None)  # 2 triangles, 4 vertices
+    for count in (1, 2, 4):
+        Mesh(geo, MeshBasicMaterial(rgba(count), rgba(1), f32(1.0), True, Constants.FaceCulling.FrontSide))
+    with pytest.raises(ValueError, match=r"Mesh: the material's face_colors has 3 items, expected 1, 2 \(one per face\) "
+                                         r"or 4 \(one per vertex\)"):
+        Mesh(geo, MeshBasicMaterial(rgba(3), rgba(1), f32(1.0), True, Constants.FaceCulling.FrontSide))
+    with pytest.raises(ValueError, match="the material's edge_widths has 5 items"):
+        Mesh(geo, MeshBasicMaterial(rgba(1), rgba(1), f32(*[1.0] * 5), True, Constants.FaceCulling.FrontSide))
+    lights = [AmbientLight(Constants.Color.white, 0.5)]
+    textured = MeshTexturedMaterial(texture(), Constants.Color.white, Constants.Color.white, 1.0, lights, False,
+                                    Constants.FaceCulling.FrontSide)
+    with pytest.raises(ValueError, match="MeshTexturedMaterial samples its texture at the geometry's uvs"):
+        Mesh(geo, textured)
+    material = MeshBasicMaterial(rgba(2), rgba(1), f32(1.0), True, Constants.FaceCulling.FrontSide)
+    mesh = Mesh(geo, material)
+    material.set_face_colors(rgba(3))  # changed on the material afterwards: render says so
+    canvas, viewport = canvas_and_viewport()
+    with pytest.raises(ValueError, match="visuals\\[0\\]: Mesh: the material's face_colors has 3 items"):
+        ListingRenderer(canvas).render([viewport], [mesh], [Bufferx.mat4_identity()], [camera()])
