@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from gsp.capture import Captured, new_uuid
 from gsp.constants import Constants
+from gsp.transforms.transform_chain import TransformChain
 from gsp.types._checks import check_count, check_number, check_transbuf
 from gsp.types.buffer import Buffer
 from gsp.types.buffer_type import BufferType
@@ -19,10 +22,17 @@ Vec3Like = TransBuf | tuple[float, float, float] | list[float]
 
 
 def _check_vec3(owner: str, name: str, value: Any) -> Any:
+    if isinstance(value, np.ndarray):  # numbers, as a list: kept as the tuple they make
+        if value.shape != (3,):
+            raise ValueError(f"{owner}: {name} must have 3 numbers (x, y, z), got an array of shape {value.shape}")
+        value = value.tolist()
     if isinstance(value, (tuple, list)):
         if len(value) != 3:
             raise ValueError(f"{owner}: {name} must have 3 numbers (x, y, z), got {len(value)}")
         return tuple(check_number(owner, name, v) for v in value)
+    if not isinstance(value, (Buffer, TransformChain)):
+        raise TypeError(f"{owner}: {name} must be 3 numbers (a tuple, list or array) or a Buffer or "
+                        f"TransformChain of one vec3, got {type(value).__name__}")
     count = check_transbuf(owner, name, value, (BufferType.vec3,))
     check_count(owner, name, count, 1, "light", one_ok=False)
     return value

@@ -46,6 +46,15 @@ def test_light_defaults_and_checks() -> None:
     point = PointLight([1, 2, 3])  # lists (as decoded from a log) are accepted
     assert point.get_position() == (1.0, 2.0, 3.0) and vec3_of(point.get_position()) == (1.0, 2.0, 3.0)
     assert vec3_of(Buffer.from_numpy([4.0, 5.0, 6.0], BufferType.vec3)) == (4.0, 5.0, 6.0)
+    import numpy as np  # a numpy array of 3 numbers, as a scientist has them: taken as the numbers
+
+    assert PointLight(np.array([0.0, 0.0, 1.0])).get_position() == (0.0, 0.0, 1.0)
+    directional = DirectionalLight(np.array([1, 2, 3]), np.zeros(3))
+    assert (directional.get_light_position(), directional.get_target_position()) == ((1.0, 2.0, 3.0), (0.0, 0.0, 0.0))
+    with pytest.raises(ValueError, match=r"got an array of shape \(4,\)"):
+        PointLight(np.zeros(4))
+    with pytest.raises(TypeError, match="must be 3 numbers \\(a tuple, list or array\\) or a Buffer"):
+        PointLight("up")  # type: ignore[arg-type]
 
 
 def test_material_checks() -> None:
