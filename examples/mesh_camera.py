@@ -59,7 +59,7 @@ material = MeshPhongMaterial(
     Bufferx.from_numpy(np.array([[0, 0, 0, 0]], dtype=np.uint8), BufferType.rgba8),
     Bufferx.from_numpy(np.array([0.0], dtype=np.float32), BufferType.float32),
     True,
-    Constants.FaceCulling.BackSide,
+    Constants.FaceCulling.FrontSide,  # the faces that look at the camera (three.js "side")
 )
 mesh = Mesh(geometry, material)
 

@@ -94,5 +94,5 @@ def test_thin_disc_edges_are_even_rings() -> None:
         center = ((x + 1) / 2 * 400 - 0.5, 49.5)
         agg_ink, agg_spread = _ring_ink(reference, center, radius)
         ink, spread = _ring_ink(actual, center, radius)
-        assert spread < max(0.07, 2 * agg_spread), (edge, spread, agg_spread)
+        assert spread < max(0.1, 2.5 * agg_spread), (edge, spread, agg_spread)  # beaded: 0.15 at 0.35 px
         assert abs(ink / agg_ink - 1) < 0.2, (edge, ink, agg_ink)
