@@ -187,8 +187,13 @@ class AnimatorBase(Captured):
         changed: list[VisualBase] = []
         for callback in tuple(self._callbacks):
             result = callback(delta_time)
-            if result:
-                changed.extend(result)
+            if result is None:
+                continue
+            if not isinstance(result, (list, tuple)) or not all(isinstance(v, VisualBase) for v in result):
+                name = getattr(callback, "__qualname__", repr(callback))
+                raise TypeError(f"{type(self).__name__}: callback {name} must return the visuals it changed "
+                                f"(a list of visuals, or None), got {result!r:.80}")
+            changed.extend(result)
         return changed
 
     def _has_display(self) -> bool:

@@ -248,3 +248,22 @@ def test_a_gsp_0_1_renderer_that_overrides_render_works() -> None:
 
     with pytest.raises(NotImplementedError, match="Unfinished: a renderer implements _render"):
         Unfinished(canvas).render([], [], [], [])
+
+
+@pytest.mark.parametrize("result", [5, [5], "abc"])
+def test_a_callback_that_returns_no_visuals_is_named(result: object) -> None:
+    """Returning 5 failed with a bare "'int' object is not iterable"; [5] or "abc" were taken."""
+    renderer, vps, visuals, models, cams = _scene()
+    animator = ListingAnimator(renderer)
+
+    def moves_points(dt: float) -> object:
+        return result
+
+    animator.add_callback(moves_points)  # type: ignore[arg-type]
+    configure_headless(2)
+    try:
+        with pytest.raises(TypeError, match=r"ListingAnimator: callback .*moves_points must return the visuals it "
+                                            r"changed \(a list of visuals, or None\)"):
+            animator.start(vps, visuals, models, cams)
+    finally:
+        reset_headless()
