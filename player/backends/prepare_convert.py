@@ -36,7 +36,10 @@ def resolve_transbuf(value: Any, what: str) -> Any:
         return value
     run = getattr(value, "run", None)
     if callable(run):
-        buffer = run()
+        try:
+            buffer = run()
+        except (TypeError, ValueError) as error:  # the chain's own words, and which slot it fills
+            raise type(error)(f"{what}: {error}") from error
         if not (hasattr(buffer, "to_bytearray") and hasattr(buffer, "get_type")):
             raise TypeError(f"{what}: the transform chain produced {type(buffer).__name__}, not a Buffer")
         return buffer

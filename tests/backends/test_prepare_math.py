@@ -105,6 +105,19 @@ def test_transform_chain_is_resolved() -> None:
     np.testing.assert_allclose(p.px, [[150, 75], [50, 25]])
 
 
+def test_a_chain_that_breaks_its_word_is_named_with_its_slot() -> None:
+    """The chain's error used to say nothing of which visual and slot it fills."""
+    from gsp.transforms import TransformChain, TransformLinkImmediate
+
+    canvas, viewport, camera = _setup()
+    chain = TransformChain(3, BufferType.float32)  # declares 3 sizes, makes 2
+    chain.add(TransformLinkImmediate(floats([4.0, 5.0])))
+    points = Points(vec3([[0, 0], [0.5, 0.5], [-0.5, 0.5]]), chain, rgba([[0, 0, 0, 255]]), rgba([[0, 0, 0, 255]]),
+                    floats([0.0]))
+    with pytest.raises(ValueError, match=r"Points.sizes: TransformChain.run: result has 2 items, declared 3"):
+        prepare_visual(points, identity(), camera, viewport, canvas)
+
+
 @pytest.mark.parametrize("shape", list(MarkerShape))
 def test_markers_keep_their_shape(shape: MarkerShape) -> None:
     canvas, viewport, camera = _setup()
