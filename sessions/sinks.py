@@ -123,9 +123,15 @@ class FileSink:
         _open_sinks.add(self)
         self.offset = 0
         self._background: BackgroundWrites | None = None
-        self._write(head, "the header")
-        if background:
-            self._background = BackgroundWrites(self._fd, self.path, on_written=on_written)
+        try:
+            self._write(head, "the header")
+            if background:
+                self._background = BackgroundWrites(self._fd, self.path, on_written=on_written)
+        except BaseException:  # no sink to close later: release the file and its lock now
+            self._closed = True
+            _open_sinks.discard(self)
+            os.close(self._fd)
+            raise
 
     def _write(self, data: bytes | list[Any], what: str) -> None:
         if self.failed is not None:

@@ -417,3 +417,38 @@ def test_chunk_info_round_trips_through_dataclasses(tmp_path: Path) -> None:
     assert dataclasses.replace(info, frames=2).frames == 2
     with pytest.raises(LogFormatError, match="declares"):
         decode_chunk(chunk + b"x")
+
+
+_HEADER_FAILS = """
+import os, resource, signal, sys
+from sessions.errors import LogWriteError
+from sessions.sinks import FileSink
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+path = sys.argv[1]
+resource.setrlimit(resource.RLIMIT_FSIZE, (10, resource.RLIM_INFINITY))
+try:
+    FileSink(path, {"note": "x" * 100})
+except LogWriteError as error:
+    print("first failed:", error)
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+print("open fds to the log:", sum(os.path.realpath(f"/proc/self/fd/{fd}") == os.path.realpath(path)
+                                  for fd in os.listdir("/proc/self/fd")))
+FileSink(path, {"note": "again"}).close()  # the path is not held by the sink that failed
+print("second wrote a log")
+"""
+
+
+def test_a_sink_whose_header_cannot_be_written_lets_go_of_the_file(tmp_path: Path) -> None:
+    """It kept the file open and locked: in the same process, a retry on that path was refused
+    as "another recorder is writing this log now"."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "header.gsplog"
+    result = subprocess.run([sys.executable, "-c", _HEADER_FAILS, str(path)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "first failed:" in result.stdout and "open fds to the log: 0" in result.stdout
+    assert "second wrote a log" in result.stdout
+    with LogReader(path) as reader:
+        assert reader.metadata["note"] == "again"
