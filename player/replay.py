@@ -142,14 +142,23 @@ def replay(
     refresh_s = LIVE_PNG_REFRESH_S if is_live_endpoint(source) else None
     exporter: Exporter | None = make_exporter(output, fps=fps, refresh_s=refresh_s) if output is not None else None
     engine.image = exporter.wants if exporter is not None else ("rgba" if window else "none")
-    src = open_source(source, follow=follow, follow_timeout_s=follow_timeout_s, limits=limits,
-                      live_options=live_options)
-    engine.joined_live = src.live
-    if isinstance(exporter, PngExporter) and selection.frame is None and src.can_seek:
-        # Only the last frame is kept: seek straight to it instead of drawing every frame.
-        last = _last_frame_in_range(src.reader, selection)
-        if last:
-            selection = engine.selection = FrameSelection(frame=last)
+    src: Source | None = None
+    try:
+        src = open_source(source, follow=follow, follow_timeout_s=follow_timeout_s, limits=limits,
+                          live_options=live_options)
+        engine.joined_live = src.live
+        if isinstance(exporter, PngExporter) and selection.frame is None and src.can_seek:
+            # Only the last frame is kept: seek straight to it instead of drawing every frame.
+            last = _last_frame_in_range(src.reader, selection)
+            if last:
+                selection = engine.selection = FrameSelection(frame=last)
+    except BaseException:  # a source that cannot be read: no folder made for nothing, nothing left open
+        if exporter is not None:
+            exporter.abort()
+        if src is not None:
+            src.close()
+        engine.close()
+        raise
     result = ReplayResult(backend=backend, frames_in_log=_frame_total(src.reader) if src.can_seek else None)
     total = 1 if selection.frame is not None else _frame_total(src.reader) if selection == FrameSelection() else None
     bar = _progress_bar(progress, None if follow else total)
@@ -262,13 +271,26 @@ def _renders_before(reader: Any, seq: int) -> int:
     return count
 
 
+def _replay_end_seq(reader: Any, stop: Any) -> int:
+    """The first seq a replay to ``stop`` leaves out, by the engine's rule: a time includes the
+    commands at that very time (the tools' cut stops before them), a frame its render, a
+    marker or seq:N stops before that command."""
+    from sessions import At
+
+    if stop is None:
+        return int(reader.last_seq()) + 1
+    if stop.kind == "time":
+        return int(reader.resolve(At.time(int(stop.value) + 1)))
+    return int(reader.stop_seq(stop))
+
+
 def _last_frame_in_range(reader: Any, selection: FrameSelection) -> int | None:
     """The number of the last frame ``selection``'s range holds; None when it holds none (or a
     marker it names is unknown: the replay then says so)."""
     try:
         if selection.start is None and selection.stop is None:
             return _frame_total(reader)
-        end = reader.stop_seq(selection.stop) if selection.stop is not None else reader.last_seq() + 1
+        end = _replay_end_seq(reader, selection.stop)
         first = reader.resolve(selection.start) if selection.start is not None else 0
     except ValueError:
         return None

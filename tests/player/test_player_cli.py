@@ -135,6 +135,19 @@ def test_one_png_of_a_range_is_its_last_frame_drawn_alone(session: Path, tmp_pat
     assert np.array_equal(iio3.imread(tmp_path / "one.png"), iio3.imread(last))
 
 
+def test_one_png_to_a_time_ends_where_the_frames_to_that_time_end(session: Path, tmp_path: Path) -> None:
+    """A render at exactly the --to time is drawn (the engine's rule): the PNG shortcut used the
+    tools' cut, which stops before it, and drew the frame before."""
+    from sessions import At
+
+    with LogReader(session) as reader:
+        t = [c.t_ns for c in reader.commands() if c.op == "Renderer.render"][2]
+    folder = replay(session, "matplotlib", f"{tmp_path}/all/", stop=At.time(t))
+    one = replay(session, "matplotlib", tmp_path / "one.png", stop=At.time(t))
+    assert folder.frames == 3 and one.frames == 1
+    assert np.array_equal(iio3.imread(tmp_path / "one.png"), iio3.imread(folder.outputs[-1]))
+
+
 def test_cli_bad_options_exit_2(session: Path, tmp_path: Path) -> None:
     _assert_one_line_error(*_run(str(session), "--backend", "nope", "-o", str(tmp_path / "x.png"))[::2], "nope", "matplotlib")
     _assert_one_line_error(*_run(str(session), "--size", "big")[::2], "size")
@@ -164,6 +177,10 @@ def test_cli_refuses_a_range_that_ends_before_it_starts(session: Path, tmp_path:
         _assert_one_line_error(*_run(str(session), "--from", "#4", "--to", "@two", "-o", f"{where}/")[::2], "@two comes before #4")
     assert not (tmp_path / "new").exists()  # the folders the replay made are gone again
     assert mine.is_dir() and not any(mine.iterdir())  # the user's own folder stays
+    not_a_log = tmp_path / "notalog.gsplog"
+    not_a_log.write_text("hello, this is no session log at all\n")
+    _assert_one_line_error(*_run(str(not_a_log), "-o", f"{tmp_path}/made/frames/")[::2], "not a gsplog file")
+    assert not (tmp_path / "made").exists()  # nor when the source cannot be read
     with LogReader(session) as reader:
         commands = list(reader.commands())
     with pytest.raises(ValueError, match="0.1s comes before 0.2s"):  # a source with no index: same kinds still compare
