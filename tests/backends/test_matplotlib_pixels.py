@@ -334,3 +334,19 @@ def test_a_size_that_is_no_size_is_refused_by_both_backends(backend: str, slot: 
             renderer.render(*scene.args)
     finally:
         renderer.close()
+
+
+def test_a_resized_window_is_drawn_again_whatever_the_savefig_settings() -> None:
+    """A window of another shape is drawn again at the canvas's size through savefig: the user's
+    savefig.bbox "tight" changed its size (render failed), savefig.transparent its background."""
+    import matplotlib
+
+    from player.backends.matplotlib.figure_host import FigureHost
+
+    host = FigureHost(30, 20, 72.0, interactive=False)
+    host.set_background(np.array([1.0, 0.0, 0.0, 1.0]))
+    with matplotlib.rc_context({"savefig.bbox": "tight", "savefig.transparent": True, "savefig.facecolor": "white"}):
+        picture = host._logical_pixels(np.zeros((7, 50, 4), np.uint8))  # a buffer of another shape
+    host.close()
+    assert picture.shape == (20, 30, 4)
+    assert picture[0, 0].tolist() == [255, 0, 0, 255]  # the canvas's own background

@@ -139,7 +139,11 @@ class FigureHost:
         self.figure.set_size_inches((width + 1e-3) / dpi, (height + 1e-3) / dpi, forward=False)
         try:
             out = io.BytesIO()
-            self.figure.savefig(out, format="rgba", dpi=dpi)
+            # The canvas's own picture, whatever the user's savefig.* settings (bbox "tight", a
+            # transparent or other face color would change its size or background).
+            with matplotlib.rc_context({"savefig.bbox": "standard"}):
+                self.figure.savefig(out, format="rgba", dpi=dpi, transparent=False,
+                                    facecolor=self.figure.get_facecolor(), edgecolor=self.figure.get_edgecolor())
         finally:
             self.figure.set_size_inches((shown_w, shown_h), forward=False)  # the window keeps the user's size
         return np.frombuffer(out.getvalue(), np.uint8).reshape(height, width, 4)
