@@ -39,7 +39,8 @@ def resolve_transbuf(value: Any, what: str) -> Any:
         try:
             buffer = run()
         except (TypeError, ValueError) as error:  # the chain's own words, and which slot it fills
-            raise type(error)(f"{what}: {error}") from error
+            kind = ValueError if isinstance(error, ValueError) else TypeError
+            raise kind(f"{what}: {error}") from error
         if not (hasattr(buffer, "to_bytearray") and hasattr(buffer, "get_type")):
             raise TypeError(f"{what}: the transform chain produced {type(buffer).__name__}, not a Buffer")
         return buffer
@@ -87,9 +88,11 @@ def check_amounts(array: np.ndarray, what: str) -> np.ndarray:
     """``array`` itself, once every value is a finite amount >= 0 (sizes, widths, font sizes):
     ValueError naming it otherwise, so that both backends refuse what they would each draw
     their own way (Matplotlib nothing and a warning, Datoviz something)."""
-    if array.size and not bool(((array >= 0) & (array < np.inf)).all()):
-        bad = array[~((array >= 0) & (array < np.inf))][0]
-        raise ValueError(f"{what}: {float(bad)} is not a size (sizes and widths are finite and >= 0)")
+    if array.size:
+        low, high = array.min(), array.max()  # a NaN anywhere makes both NaN: no temporaries needed
+        if not (low >= 0 and high < np.inf):
+            bad = array[~((array >= 0) & (array < np.inf))][0]
+            raise ValueError(f"{what}: {float(bad)} is not a size (sizes and widths are finite and >= 0)")
     return array
 
 

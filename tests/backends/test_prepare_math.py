@@ -118,6 +118,35 @@ def test_a_chain_that_breaks_its_word_is_named_with_its_slot() -> None:
         prepare_visual(points, identity(), camera, viewport, canvas)
 
 
+def test_a_chain_error_keeps_its_kind_whatever_its_class_takes() -> None:
+    """Re-raised with its slot's name as a plain ValueError or TypeError: an error class whose
+    constructor wants more than a message (UnicodeDecodeError) became an unrelated TypeError."""
+    from player.backends.prepare_convert import resolve_transbuf
+
+    class Broken:
+        def run(self) -> None:
+            raise UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte")
+
+    with pytest.raises(ValueError, match=r"Points.sizes: 'utf-8' codec can't decode"):
+        resolve_transbuf(Broken(), "Points.sizes")
+
+
+def test_a_mesh_edge_width_that_is_no_width_is_refused() -> None:
+    from gsp.constants import Constants
+    from gsp.geometry import MeshGeometry
+    from gsp.materials import MeshBasicMaterial
+    from gsp.visuals import Mesh
+
+    canvas, viewport, camera = _setup()
+    geometry = MeshGeometry(vec3([[0, 0], [1, 0], [0, 1]]), buf(np.array([0, 1, 2], np.uint32), BufferType.uint32),
+                            None, None)
+    for width in (float("nan"), -3.0):
+        material = MeshBasicMaterial(rgba([[255, 0, 0, 255]]), rgba([[0, 0, 0, 255]]), floats([width]), False,
+                                     Constants.FaceCulling.BothSides)
+        with pytest.raises(ValueError, match=r"MeshMaterial.edge_widths: .* is not a size"):
+            prepare_visual(Mesh(geometry, material), identity(), camera, viewport, canvas)
+
+
 @pytest.mark.parametrize("shape", list(MarkerShape))
 def test_markers_keep_their_shape(shape: MarkerShape) -> None:
     canvas, viewport, camera = _setup()
