@@ -133,6 +133,15 @@ def decode_header(data: bytes, *, path: str | None = None, limits: Limits = DEFA
     return FileHeader(major, minor, metadata, end + 8)
 
 
+def is_newer_format(first16: bytes) -> bool:
+    """Whether these first 16 bytes start a log of another major format version (a header this
+    reader cannot read, but that is not damaged: no tool may rewrite it as damage)."""
+    if len(first16) < _FIXED.size:
+        return False
+    magic, major, _minor, _meta_len = _FIXED.unpack_from(first16)
+    return bool(magic == FILE_MAGIC and major != FORMAT_MAJOR)
+
+
 def header_size_hint(first16: bytes) -> int | None:
     """Total header size from its first 16 bytes (None if they are not a gsplog header start)."""
     if len(first16) < _FIXED.size:

@@ -25,7 +25,7 @@ from sessions.chunk import HEADER_SIZE, ChunkKind, decode_chunk, peek_chunk_head
 from sessions.codec import UnknownValue
 from sessions.command import Command, Ref, linked_data
 from sessions.errors import LogFormatError
-from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, header_size_hint
+from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, header_size_hint, is_newer_format
 from sessions.index import RENDER_OP, summarize_commands
 from sessions.ledger import LINK_MIN_BYTES
 from sessions.limits import DEFAULT_LIMITS, Limits
@@ -259,8 +259,10 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
             pos = decode_header(_read_header_bytes(f, path), path=path).size
         except LogFormatError as error:
             # The chunks carry their own magic and checksums: they are found and kept without
-            # the header (a file with none is no log, or has nothing to keep: the error stands).
-            found = find_next_chunk(f, 0, size)
+            # the header (a file with none is no log, or has nothing to keep, and a newer
+            # format is no damage: the error stands).
+            f.seek(0)
+            found = None if is_newer_format(f.read(16)) else find_next_chunk(f, 0, size)
             if found is None:
                 raise
             pos = first_damage = found
@@ -345,8 +347,11 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
 
 
 def _first_chunk(path: str) -> int | None:
-    """Where the first chunk magic of the file at ``path`` is (None: there is none)."""
+    """Where the first chunk magic of the file at ``path`` is (None: there is none, or the file
+    is a log of a newer format, whose header is not damage to mend)."""
     with open(path, "rb") as f:
+        if is_newer_format(f.read(16)):
+            return None
         return find_next_chunk(f, 0, os.path.getsize(path))
 
 
@@ -454,15 +459,14 @@ def _writer(tool: str, dst: str, metadata: dict[str, Any], added: dict[str, Any]
     """A LogWriter for ``dst``: the input's own metadata (``user``, ``recorder``, ...) at the top
     level, plus ``added`` (``source`` or ``sources``: what the inputs were). ValueError, before
     anything is written, when that metadata is over what a reader accepts."""
-    from sessions.fileformat import default_metadata, encode_header
     from sessions.writer import LogWriter
 
     meta = {**{k: v for k, v in metadata.items() if k not in _OWN_KEYS}, **added}
-    size = len(encode_header({**default_metadata(), **meta})) - 24
-    if size > DEFAULT_LIMITS.max_header_metadata:
-        raise ValueError(f"{tool}: the inputs' metadata add up to {size} bytes, over the "
-                         f"{DEFAULT_LIMITS.max_header_metadata} bytes a reader accepts in a header")
-    return LogWriter(dst, metadata=meta)
+    try:
+        header = LogWriter.make_header(meta)  # refuses a header no reader would accept
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{tool}: the inputs' metadata cannot make one header: {error}") from None
+    return LogWriter(dst, header=header)
 
 
 @contextlib.contextmanager

@@ -578,6 +578,12 @@ def test_a_damaged_header_loses_the_metadata_only(log: tuple[Path, list[Command]
     with LogReader(fixed) as reader:
         assert [c.seq for c in reader.commands()] == [c.seq for c in cmds]
         assert "file header checksum mismatch" in reader.metadata["repaired"]["header"]
+    newer = bytearray(path.read_bytes())
+    newer[8] = 9  # major format version 9: unreadable here, but no damage
+    future = tmp_path / "future.gsplog"
+    future.write_bytes(bytes(newer))
+    code, out = run("repair", str(future), str(tmp_path / "downgraded.gsplog"))
+    assert code == 1 and "format version 9" in out and not (tmp_path / "downgraded.gsplog").exists()
     noise = tmp_path / "noise.gsplog"  # no header and no chunk: nothing to keep
     noise.write_bytes(bytes(range(256)) * 8)
     code, out = _verify_text(noise)
