@@ -19,7 +19,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -112,7 +112,7 @@ class Recorder:
             raise ValueError(f"Recorder: flush_interval_s must be > 0, got {flush_interval_s}")
         self.path = None if path is None else os.fspath(path)
         self.publish = publish
-        if metadata is not None and not isinstance(metadata, dict):
+        if metadata is not None and not isinstance(metadata, Mapping):
             raise TypeError(f"Recorder: metadata must be a dict with str keys, got {type(metadata).__name__}")
         self.metadata = dict(metadata or {})
         self.flush_interval_s = float(flush_interval_s)

@@ -115,6 +115,7 @@ class Subscriber:
         self.gone = False  # set when a GONE event was delivered
         self.last_seq = 0
         self._security = security
+        self._after_end = False  # the last session's END arrived: a connection closing now is expected
         self._context = zmq.Context()
         self._rcvhwm = rcvhwm
         self._monitor: zmq.Socket | None = None
@@ -220,6 +221,7 @@ class Subscriber:
                     )
                 yield Event(EventType.END, header.session_id, header.seq, reason="session ended")
                 self._retire(header.session_id)
+                self._after_end = True
                 if self.stop_on_end:
                     return
 
@@ -335,7 +337,7 @@ class Subscriber:
         except zmq.Again:
             return
         where = event.get("endpoint", b"").decode(errors="replace") or self.endpoint
-        if self.session_id is None:  # after its END (a --loop pass, a publisher done): expected
+        if self._after_end:  # the publisher ended its session (a --loop pass, a serve done): expected
             log.info("connection to %s closed; reconnecting", where)
         else:
             log.warning(
@@ -396,6 +398,7 @@ class Subscriber:
             self._want_resync = None
             self.stats.snapshots += 1
             log.info("synchronised to session %s at update %d", session_id_hex(header.session_id), header.seq)
+            self._after_end = False
             return Event(
                 EventType.SNAPSHOT,
                 header.session_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from gsp.capture import Captured, new_uuid, notify
@@ -189,11 +189,12 @@ class AnimatorBase(Captured):
             result = callback(delta_time)
             if result is None:
                 continue
-            if not isinstance(result, (list, tuple)) or not all(isinstance(v, VisualBase) for v in result):
+            visuals = list(result) if isinstance(result, Iterable) and not isinstance(result, (str, bytes)) else None
+            if visuals is None or not all(isinstance(v, VisualBase) for v in visuals):
                 name = getattr(callback, "__qualname__", repr(callback))
                 raise TypeError(f"{type(self).__name__}: callback {name} must return the visuals it changed "
                                 f"(a list of visuals, or None), got {result!r:.80}")
-            changed.extend(result)
+            changed.extend(visuals)
         return changed
 
     def _has_display(self) -> bool:

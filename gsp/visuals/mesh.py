@@ -28,7 +28,8 @@ class Mesh(VisualBase):
         if resolve:
             attrs["geometry"].check_attributes()
             attrs["material"].check_attributes()
-        _check_material_fits(owner, attrs["geometry"], attrs["material"])
+        if only is None:  # together (creation, set_attributes, render): one may be swapped before the other
+            _check_material_fits(owner, attrs["geometry"], attrs["material"])
 
     def get_geometry(self) -> MeshGeometry:
         """The geometry."""

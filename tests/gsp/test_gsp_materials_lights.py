@@ -108,6 +108,11 @@ def test_a_mesh_material_must_fit_its_geometry() -> None:
                                     Constants.FaceCulling.FrontSide)
     with pytest.raises(ValueError, match="MeshTexturedMaterial samples its texture at the geometry's uvs"):
         Mesh(geo, textured)
+    three = MeshGeometry(vec3(3), u32(0, 1, 2), None, None)  # swapped in two steps: each alone is not checked
+    swapped = Mesh(geo, MeshBasicMaterial(rgba(2), rgba(1), f32(1.0), True, Constants.FaceCulling.FrontSide))
+    swapped.set_geometry(three)
+    swapped.set_material(MeshBasicMaterial(rgba(3), rgba(1), f32(1.0), True, Constants.FaceCulling.FrontSide))
+    swapped.check_attributes()
     material = MeshBasicMaterial(rgba(2), rgba(1), f32(1.0), True, Constants.FaceCulling.FrontSide)
     mesh = Mesh(geo, material)
     material.set_face_colors(rgba(3))  # changed on the material afterwards: render says so

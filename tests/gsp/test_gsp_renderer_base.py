@@ -250,6 +250,14 @@ def test_a_gsp_0_1_renderer_that_overrides_render_works() -> None:
         Unfinished(canvas).render([], [], [], [])
 
 
+def test_a_callback_may_return_its_visuals_in_any_iterable() -> None:
+    renderer, vps, visuals, models, cams = _scene()
+    animator = ListingAnimator(renderer)
+    for result in (set(visuals[:1]), (v for v in visuals), tuple(visuals)):
+        animator.add_callback(lambda dt, r=result: r)
+    assert animator._frame(0.1) == [visuals[0], *visuals, *visuals]  # a set, a generator, a tuple
+
+
 @pytest.mark.parametrize("result", [5, [5], "abc"])
 def test_a_callback_that_returns_no_visuals_is_named(result: object) -> None:
     """Returning 5 failed with a bare "'int' object is not iterable"; [5] or "abc" were taken."""

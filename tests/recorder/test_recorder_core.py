@@ -264,6 +264,17 @@ def test_a_value_the_codec_refuses_costs_its_command_only(tmp_path: Path, caplog
     assert "dict keys must be str" in refused[0] or "int" in refused[0]
 
 
+def test_metadata_may_be_any_mapping(tmp_path: Path) -> None:
+    from types import MappingProxyType
+
+    from sessions import LogReader
+
+    with recorder.record(tmp_path / "m.gsplog", metadata=MappingProxyType({"run": 3})):
+        Viewport(0, 0, 10, 10, WHITE)
+    with LogReader(tmp_path / "m.gsplog") as reader:
+        assert reader.metadata["user"] == {"run": 3}
+
+
 @pytest.mark.parametrize(("metadata", "says"), [
     ({"runs": {1: "x"}}, "map keys must be str"),
     ({"notes": "x" * (1 << 20)}, "over the 1048576 a reader accepts"),
