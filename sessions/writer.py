@@ -287,17 +287,17 @@ class LogWriter:
 
     def _encodable(self, rows: list[Row]) -> list[Row]:
         """The rows the codec accepts one by one; ``on_unencodable`` hears of each other one."""
+        return [row for row in rows if self._encodes_alone(row)]
+
+    def _encodes_alone(self, row: Row) -> bool:
         assert self.on_unencodable is not None
-        kept = []
-        for row in rows:
-            try:
-                encode_rows([row])
-            except TypeError as error:  # the codec's own reason (the error wraps it with the seqs)
-                cause = error.__cause__
-                self.on_unencodable(row[0], row[2], cause if isinstance(cause, Exception) else error)
-            else:
-                kept.append(row)
-        return kept
+        try:
+            encode_rows([row])
+        except TypeError as error:  # the codec's own reason (the error wraps it with the seqs)
+            cause = error.__cause__
+            self.on_unencodable(row[0], row[2], cause if isinstance(cause, Exception) else error)
+            return False
+        return True
 
     @property
     def released_seq(self) -> int:
@@ -406,9 +406,20 @@ class LogWriter:
         return self._keyframe_parts(state.snapshot(self.last_seq, self.last_t_ns, loans=loans), ChunkKind.KEYFRAME)
 
     def _keyframe_parts(self, commands: list[Command], kind: int) -> list[Part]:
-        return encode_chunk_parts(commands, kind, seq_range=(self.last_seq, self.last_seq),
-                                  time_range=(self.last_t_ns, self.last_t_ns), shuffle=self.shuffle,
-                                  compress=self.compress)
+        def encode(chosen: list[Command]) -> list[Part]:
+            return encode_chunk_parts(chosen, kind, seq_range=(self.last_seq, self.last_seq),
+                                      time_range=(self.last_t_ns, self.last_t_ns), shuffle=self.shuffle,
+                                      compress=self.compress)
+
+        try:
+            return encode(commands)
+        except TypeError:
+            if self.on_unencodable is None:
+                raise
+            # The scene holds a value the codec refused when its command came (that command is
+            # not in the log): the keyframe leaves it out as well, or every keyframe would fail.
+            return encode([c for c in commands if self._encodes_alone((c.seq, c.t_ns, c.op, c.target, c.args,
+                                                                       c.kwargs))])
 
     def _linked(self, commands: list[Command]) -> tuple[list[Command], set[str]]:
         """The keyframe for the file: each big buffer's contents replaced by a LogRef to the
