@@ -99,6 +99,7 @@ class ReplayEngine:
         self.limits = limits  # what the replayed scene may hold (max_scene_bytes)
         self.on_error = on_error
         self.joined_live = joined_live
+        self._live_drawn_seq = -1  # a live stream's last render drawn: a resync may bring it again
         self.state: Any = None
         self.frames_seen = 0
         self.commands_applied = 0
@@ -258,6 +259,10 @@ class ReplayEngine:
             if method == "render":
                 if synthetic and cmd.seq != join_seq:
                     continue
+                if self.joined_live:  # an opaque relay's resync snapshot brings renders already drawn
+                    if cmd.seq <= self._live_drawn_seq and not synthetic:
+                        continue
+                    self._live_drawn_seq = max(self._live_drawn_seq, cmd.seq)
                 self.frames_seen += 1
                 number = self.frames_seen
                 if not started and start is not None and start.kind == "frame" and number >= int(start.value):

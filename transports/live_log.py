@@ -45,6 +45,7 @@ class LiveCopy:
         self.path = os.fspath(path)
         self._sink: FileSink | None = None
         self._session: bytes | None = None
+        self._written_seq = -1  # the copy's last seq: a resync's snapshot may bring chunks again
         self.closed = False
 
     def add(self, event: Event, chunks: list[tuple[memoryview, int]]) -> None:
@@ -69,6 +70,11 @@ class LiveCopy:
                 continue
             chunk = event.payload if len(chunks) == 1 else bytes(data)  # no copy for the common case
             info = info_for_chunk(chunk)
+            # An opaque relay's snapshot repeats the chunks since its keyframe: those already in
+            # the copy stay out (a keyframe at the copy's last seq is a periodic one: it goes in).
+            if info.seq_last < self._written_seq or (info.seq_last == self._written_seq and kind not in KEYFRAME_KINDS):
+                continue
+            self._written_seq = info.seq_last
             if kind == ChunkKind.KEYFRAME:
                 # As LogWriter indexes its keyframes: their renders and markers are not new ones.
                 info = dataclasses.replace(info, frames=0, markers=())

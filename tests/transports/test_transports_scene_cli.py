@@ -304,3 +304,60 @@ def test_serve_leaves_out_a_damaged_chunk_and_the_nodes_go_on(tmp_path: Path) ->
     for command in kept:
         expected.apply(command)
     assert result["commands"] == len(kept) and result["state_hash"] == expected.state_hash(), result
+
+
+def test_a_resync_behind_an_opaque_state_draws_and_saves_nothing_twice(tmp_path: Path) -> None:
+    """An opaque publisher's (or relay's) snapshot repeats every chunk since its last keyframe:
+    a node that resynchronised mid-session drew those frames again and wrote those chunks again
+    into its --save copy, seqs going backwards."""
+    import threading
+
+    from player.engine import ReplayEngine
+    from sessions import ChunkKind, tools
+    from transports.live_log import LiveCopy, LiveTally, live_commands
+    from transports.protocol import PayloadKind
+    from transports.publisher import Publisher
+    from transports.state import OpaqueState
+    from transports.subscriber import Subscriber
+
+    session = tmp_path / "session.gsplog"
+    record_animation(session, frames=12, interval=0.01)
+    with LogReader(session) as reader:
+        chunks = [(e.offset, e.size) for e in reader.index.entries if e.kind == ChunkKind.COMMANDS]
+        header = session.read_bytes()[:reader.header.size]
+    assert len(chunks) >= 4
+    data = session.read_bytes()
+    pub = Publisher("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", state=OpaqueState(), heartbeat_interval=0.05,
+                    session_header=header)
+    sub = Subscriber(pub.endpoint, pub.snapshot_endpoint, stop_on_end=True, gone_after=20)
+    copy, tally = LiveCopy(tmp_path / "copy.gsplog"), LiveTally()
+    engine = ReplayEngine("null", image="none", joined_live=True)
+    frames: list[int] = []
+
+    def node() -> None:
+        for rendered in engine.frames(live_commands(sub, None, copy, tally)):
+            frames.append(rendered.number)
+            if len(frames) == 3:
+                sub.resync("the test asks for a snapshot mid-session")
+
+    thread = threading.Thread(target=node)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while pub.service_stats.snapshots < 1:  # the node joined (an empty snapshot)
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        for offset, size in chunks:
+            pub.publish(data[offset:offset + size], PayloadKind.DELTA)
+            time.sleep(0.15)  # time for the node's resync between chunks
+        pub.close()
+        thread.join(30)
+    finally:
+        sub.close()
+    assert not thread.is_alive() and tally.ended
+    assert pub.service_stats.snapshots >= 2  # the resync's snapshot: every chunk so far, again
+    assert frames == list(range(1, 13))  # each frame drawn once, in order
+    assert tools.verify(tmp_path / "copy.gsplog").ok
+    with LogReader(tmp_path / "copy.gsplog") as saved:
+        seqs = [c.seq for c in saved.commands()]
+    assert seqs == sorted(set(seqs)) and file_state_hash(tmp_path / "copy.gsplog") == file_state_hash(session)
