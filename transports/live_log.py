@@ -12,9 +12,9 @@ import threading
 from collections.abc import Iterator
 
 from sessions import ChunkKind, Command, FileSink, decode_chunk
-from sessions.chunk import KEYFRAME_KINDS, split_chunks
+from sessions.chunk import KEYFRAME_KINDS, ChunkInfo, split_chunks
 from sessions.fileformat import encode_header
-from sessions.sinks import info_for_chunk
+from sessions.index import summarize_commands
 from transports.protocol import session_id_hex
 from transports.subscriber import Event, EventType, Subscriber
 
@@ -48,8 +48,8 @@ class LiveCopy:
         self._written_seq = -1  # the copy's last seq: a resync's snapshot may bring chunks again
         self.closed = False
 
-    def add(self, event: Event, chunks: list[tuple[memoryview, int]]) -> None:
-        """Record one snapshot or update: its chunks (bytes and kind, already decoded)."""
+    def add(self, event: Event, chunks: list[tuple[memoryview, ChunkInfo, list[Command]]]) -> None:
+        """Record one snapshot or update: its chunks, already decoded (bytes, header, commands)."""
         if self.closed:
             return
         if event.type == EventType.SNAPSHOT:
@@ -65,20 +65,19 @@ class LiveCopy:
                 return  # joined before the first update: nothing to rebuild
         if self._sink is None:
             return
-        for data, kind in chunks:
+        for data, info, commands in chunks:
+            kind = info.kind
             if kind == ChunkKind.END:
                 continue
-            chunk = event.payload if len(chunks) == 1 else bytes(data)  # no copy for the common case
-            info = info_for_chunk(chunk)
             # An opaque relay's snapshot repeats the chunks since its keyframe: those already in
             # the copy stay out (a keyframe at the copy's last seq is a periodic one: it goes in).
             if info.seq_last < self._written_seq or (info.seq_last == self._written_seq and kind not in KEYFRAME_KINDS):
                 continue
             self._written_seq = info.seq_last
-            if kind == ChunkKind.KEYFRAME:
-                # As LogWriter indexes its keyframes: their renders and markers are not new ones.
-                info = dataclasses.replace(info, frames=0, markers=())
-            self._sink.write_chunk(chunk, info)
+            # As LogWriter indexes its keyframes: their renders and markers are not new ones.
+            frames, markers = summarize_commands(commands) if kind == ChunkKind.COMMANDS else (0, [])
+            chunk = event.payload if len(chunks) == 1 else bytes(data)  # no copy for the common case
+            self._sink.write_chunk(chunk, dataclasses.replace(info, frames=frames, markers=tuple(markers)))
 
     def close(self, *, source_died: bool = False) -> None:
         """Write the footer index (idempotent). ``source_died``: the stream went silent before
@@ -124,7 +123,7 @@ def live_commands(
                 subscriber.resync(f"undecodable chunk in {event.type.value} {event.seq}")
                 continue
             if copy is not None:
-                copy.add(event, [(part, chunk.info.kind) for part, chunk in chunks])
+                copy.add(event, [(part, chunk.info, commands) for (part, chunk), commands in zip(chunks, decoded)])
             for (_, chunk), commands in zip(chunks, decoded):
                 if tally is not None and commands:
                     if chunk.info.kind in KEYFRAME_KINDS:
