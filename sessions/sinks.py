@@ -6,6 +6,7 @@ A sink is anything with ``write_chunk(chunk: bytes, info: ChunkInfo)`` and ``clo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import stat
@@ -128,9 +129,7 @@ class FileSink:
             if background:
                 self._background = BackgroundWrites(self._fd, self.path, on_written=on_written)
         except BaseException:  # no sink to close later: release the file and its lock now
-            self._closed = True
-            _open_sinks.discard(self)
-            os.close(self._fd)
+            self._release()
             raise
 
     def _write(self, data: bytes | list[Any], what: str) -> None:
@@ -229,19 +228,20 @@ class FileSink:
                 self._write(encode_end_chunk(self.index.to_payload()), "the footer")
                 self._write(encode_trailer(footer_offset), "the trailer")
         finally:
-            self._closed = True
-            _open_sinks.discard(self)
-            os.close(self._fd)
+            self._release()
+
+    def _release(self) -> None:
+        """Close the file (its lock goes with it) without writing anything more."""
+        self._closed = True
+        _open_sinks.discard(self)
+        os.close(self._fd)
 
     def _forget_in_child(self) -> None:
         # A forked child shares the parent's open file and lock; the log is the parent's to write
         # and close: the child lets go of it, or the lock would outlive the parent's recording.
-        self._closed = True
         self._background = None
-        try:
-            os.close(self._fd)
-        except OSError:
-            pass
+        with contextlib.suppress(OSError):
+            self._release()
 
 
 _open_sinks: weakref.WeakSet[FileSink] = weakref.WeakSet()
