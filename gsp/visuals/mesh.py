@@ -6,8 +6,8 @@ from typing import Any
 
 from gsp.geometry.geometry import MeshGeometry
 from gsp.materials.material import MeshMaterial, MeshTexturedMaterial
-from gsp.transforms import TransformChain
-from gsp.types import Buffer
+from gsp.types._checks import check_transbuf
+from gsp.types.buffer_type import BufferType
 from gsp.types.visual_base import VisualBase
 
 __all__ = ["Mesh"]
@@ -48,25 +48,17 @@ class Mesh(VisualBase):
         self._set_attribute_("material", material)
 
 
-def _count(value: Any) -> int | None:
-    """Items of a Buffer, or of a TransformChain that declares them (None: not known yet)."""
-    if isinstance(value, Buffer):
-        return value.get_count()
-    if isinstance(value, TransformChain) and value.get_buffer_count() >= 0:
-        return value.get_buffer_count()
-    return None
-
-
 def _check_material_fits(owner: str, geometry: MeshGeometry, material: MeshMaterial) -> None:
     """The material's per-face attributes hold 1 item, one per face or one per vertex, and a
     textured material has uvs to sample with: what every backend needs to draw the mesh (a
     session recorded without it could not be replayed)."""
-    vertices = _count(geometry.get_positions())
-    indices = _count(geometry.get_indices())
+    vertices = check_transbuf(owner, "geometry.positions", geometry.get_positions(), (BufferType.vec3,))
+    indices = check_transbuf(owner, "geometry.indices", geometry.get_indices(), (BufferType.uint32,))
     faces = None if indices is None else indices // 3
-    for name in ("face_colors", "edge_colors", "edge_widths"):
+    for name, kind in (("face_colors", BufferType.rgba8), ("edge_colors", BufferType.rgba8),
+                       ("edge_widths", BufferType.float32)):
         value = material._attrs.get(name)
-        count = None if value is None else _count(value)
+        count = None if value is None else check_transbuf(owner, name, value, (kind,))
         if count is None or vertices is None or faces is None:
             continue
         if count not in (1, faces, vertices):
