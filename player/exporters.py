@@ -277,9 +277,8 @@ class VideoExporter(Exporter):
 def check_writable(folder: Path, output: str) -> None:
     """Refuse, before anything is drawn, an ``output`` whose ``folder`` cannot be made or
     written in: a file where a folder should be, or a folder without write permission."""
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    missing = _missing_folders(folder)
+    existing = missing[-1].parent if missing else folder
     if not existing.is_dir():
         raise ValueError(f"output {output!r}: {str(existing)!r} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
