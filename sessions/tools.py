@@ -261,8 +261,7 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
             # The chunks carry their own magic and checksums: they are found and kept without
             # the header (a file with none is no log, or has nothing to keep, and a newer
             # format is no damage: the error stands).
-            f.seek(0)
-            found = None if is_newer_format(f.read(16)) else find_next_chunk(f, 0, size)
+            found = _first_chunk(path)
             if found is None:
                 raise
             pos = first_damage = found
