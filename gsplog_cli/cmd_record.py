@@ -6,7 +6,6 @@ import os
 import runpy
 import signal
 import sys
-import time
 import traceback
 from typing import Any
 
@@ -161,7 +160,9 @@ def record(
     from recorder import Recorder
 
     flush_s = None if flush_ms is None else flush_ms / 1000.0  # None: the Recorder's default
-    rec = Recorder(output, publish=publish, metadata=metadata, flush_interval_s=flush_s)
+    # The wait lets nodes connect before the first call; the session's clock starts after it.
+    rec = Recorder(output, publish=publish, metadata=metadata, flush_interval_s=flush_s,
+                   wait_s=wait if publish is not None else 0.0)
     try:
         rec.start()
     except Exception as error:
@@ -170,8 +171,6 @@ def record(
         raise click.ClickException(f"cannot start recording{into}: {error}") from error
     previous = signal.signal(signal.SIGTERM, _on_sigterm)  # the script may set its own
     try:
-        if publish is not None and wait > 0:
-            time.sleep(wait)  # the session's clock runs meanwhile: its first call comes `wait` s in
         code = run_script(script, list(script_args))
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -88,6 +88,9 @@ class Recorder:
     collector's first threshold is raised to :data:`GC_THRESHOLD0` (every recorded call
     allocates a few short-lived tuples; at the default 700 the collector's passes cost as much
     as the recording itself), and put back when the last such recorder stops.
+    ``wait_s``: with ``publish``, how long :meth:`start` waits after binding, so that nodes
+    connect before the first call; the session's clock starts after the wait, so that the
+    log's first call is at t = 0 rather than ``wait_s`` in.
     """
 
     def __init__(
@@ -103,6 +106,7 @@ class Recorder:
         writer_options: dict[str, Any] | None = None,
         on_command: Any = None,
         tune_gc: bool = True,
+        wait_s: float = 0.0,
     ) -> None:
         if path is None and publish is None and not sinks:
             raise ValueError("Recorder: give a path, a publish endpoint or sinks (nothing to record into)")
@@ -110,6 +114,9 @@ class Recorder:
             flush_interval_s = LIVE_FLUSH_S if publish is not None else FILE_FLUSH_S
         if flush_interval_s <= 0:
             raise ValueError(f"Recorder: flush_interval_s must be > 0, got {flush_interval_s}")
+        if not 0 <= wait_s < float("inf"):
+            raise ValueError(f"Recorder: wait_s must be a finite number >= 0, got {wait_s}")
+        self.wait_s = float(wait_s)
         self.path = None if path is None else os.fspath(path)
         self.publish = publish
         if metadata is not None and not isinstance(metadata, Mapping):
@@ -157,8 +164,10 @@ class Recorder:
             raise RuntimeError("Recorder.start: this recorder was already started (use a new Recorder)")
         self._started = True
         _ignore_sigxfsz()
-        self._t0_ns = time.monotonic_ns()
-        wall_ns = time.time_ns()
+        # The clock starts once the wait is over: the header's anchors name that moment.
+        wait_ns = int(self.wait_s * 1e9)
+        self._t0_ns = time.monotonic_ns() + wait_ns
+        wall_ns = time.time_ns() + wait_ns
         log_writer = self._open_writer(wall_ns)
         self._writer = WriterThread(
             self.queue,
@@ -172,6 +181,8 @@ class Recorder:
             pool=PayloadRecycler(self._pool, self._loans) if self._loans is not None else None,
         )
         self._writer.start()
+        if wait_ns:
+            time.sleep(max(0.0, (self._t0_ns - time.monotonic_ns()) / 1e9))
         _active.append(self)
         if self.tune_gc:
             self._gc_tuned = _raise_gc_threshold()

@@ -398,6 +398,9 @@ def test_bad_arguments_are_refused_clearly(tmp_path: Path) -> None:
         recorder.Recorder()
     with pytest.raises(ValueError, match="flush_interval_s"):
         recorder.Recorder(tmp_path / "x.gsplog", flush_interval_s=0)
+    for wait in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="wait_s"):
+            recorder.Recorder(tmp_path / "x.gsplog", wait_s=wait)
     with pytest.raises(TypeError, match="label"):
         with recorder.record(tmp_path / "y.gsplog") as rec:
             rec.mark(3)  # type: ignore[arg-type]

@@ -56,7 +56,8 @@ def test_recorded_session_to_cli_nodes_exact_copy_and_same_image(tmp_path: Path)
 def test_gsp_record_wait_lets_a_waiting_node_save_an_exact_copy(tmp_path: Path) -> None:
     """A node started before ``gsp record --publish`` connects once the publisher binds, which
     the script's first calls outran: it resynchronised and its copy was not the log. --wait
-    gives it the time."""
+    gives it the time, before the session's clock starts: the first call is at t = 0, not 1.5 s
+    in (a replay used to show a blank canvas for the wait)."""
     import os
     import subprocess
     import sys
@@ -79,6 +80,11 @@ def test_gsp_record_wait_lets_a_waiting_node_save_an_exact_copy(tmp_path: Path) 
         node.stop()
     assert summary["ended"] and summary["keyframes"] == 1  # the empty snapshot it joined with, no resync
     assert copy.read_bytes() == log.read_bytes()
+    from sessions import LogReader
+
+    with LogReader(log) as reader:
+        first = next(iter(reader.commands()))
+    assert first.t_ns < 0.5e9, first
 
 
 def test_a_node_joining_after_the_last_frame_draws_the_scene_it_joined(tmp_path: Path) -> None:
