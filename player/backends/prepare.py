@@ -488,6 +488,10 @@ def prepare_paths(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepar
     )
 
 
+#: The largest font size drawn, in pixels: a glyph larger than the largest canvas shows nothing
+#: useful, FreeType fails from about 55 000 px, and Agg takes seconds per glyph long before.
+MAX_FONT_PX = 16384.0
+
 _HALIGN = ("left", "center", "right")
 _VALIGN = ("top", "center", "bottom")
 
@@ -515,6 +519,10 @@ def prepare_texts(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepar
         raise ValueError(f"Texts.textAligns: {len(aligns)} items, expected 1 or {n}")
     pairs = [text_alignment(a) for a in aligns]
     sizes = _amounts(getter(visual, "font_sizes"), n, "Texts.font_sizes")
+    sizes_px = pt_to_px(sizes, frame.dpi)
+    if sizes_px.size and sizes_px.max() > MAX_FONT_PX:
+        raise ValueError(f"Texts.font_sizes: {float(sizes.max()):g} pt is {float(sizes_px.max()):.0f} px at "
+                         f"{frame.dpi:g} dpi, over the largest font drawn ({MAX_FONT_PX:.0f} px)")
     ndc = proj.project(positions)
     return PreparedTexts(
         ndc=ndc,
@@ -522,7 +530,7 @@ def prepare_texts(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepar
         strings=strings,
         colors=_colors(visual.get_colors(), n, "Texts.colors"),
         font_sizes_pt=sizes,
-        font_sizes_px=pt_to_px(sizes, frame.dpi),
+        font_sizes_px=sizes_px,
         halign=[h for h, _ in pairs],
         valign=[v for _, v in pairs],
         angles_deg=_floats(getter(visual, "angles"), n, "Texts.angles"),

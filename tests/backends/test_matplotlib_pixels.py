@@ -336,6 +336,27 @@ def test_a_size_that_is_no_size_is_refused_by_both_backends(backend: str, slot: 
         renderer.close()
 
 
+@pytest.mark.parametrize("backend", ["matplotlib", pytest.param("datoviz", marks=pytest.mark.datoviz)])
+def test_a_font_too_large_to_draw_is_named(backend: str) -> None:
+    """A font of 60 000 pt failed inside FreeType ("invalid pixel size"), and one of 20 000 pt took
+    Agg 10 s: both backends now name the size and the largest they draw."""
+    from gsp.types.enums import TextAlign
+    from gsp.utils.renderer_registry import RendererRegistry
+    from gsp.visuals.texts import Texts
+
+    canvas = Canvas(40, 40, 100.0, WHITE)
+    scene = Scene(canvas)
+    scene.add(full_viewport(canvas), Texts(vec3([[0.0, 0.0]]), ["big"], rgba([[0, 0, 0, 255]]),
+                                           floats([60000.0]), [TextAlign.CENTER_CENTER], floats([0.0]),
+                                           "DejaVu Sans"))
+    renderer = RendererRegistry.create_renderer(backend, canvas)
+    try:
+        with pytest.raises(ValueError, match=r"Texts.font_sizes: 60000 pt is 83333 px at 100 dpi, over the largest"):
+            renderer.render(*scene.args)
+    finally:
+        renderer.close()
+
+
 def test_a_resized_window_is_drawn_again_whatever_the_savefig_settings() -> None:
     """A window of another shape is drawn again at the canvas's size through savefig: the user's
     savefig.bbox "tight" changed its size (render failed), savefig.transparent its background."""
