@@ -62,7 +62,7 @@ class WriterThread(threading.Thread):
         self.commands_written = 0
         self._last_t = 0
         self._stopping = False
-        self._warned_ops: set[str] = set()
+        self._warned_ops: set[tuple[str, bool]] = set()
         self.pool = pool
         self.on_payload = on_payload  # told of each big set_data payload once appended (hashing)
         self._in_flight: list[tuple[int, Any]] = []  # recyclable payloads (copies, loans) of commands not yet written
@@ -249,11 +249,16 @@ class WriterThread(threading.Thread):
             return
         self._not_recorded(seq, op, error)
 
-    def _not_recorded(self, seq: int, op: str, error: Exception) -> None:
-        """A value the codec refuses: skip this command, say so once per op, keep recording."""
-        if op not in self._warned_ops:
-            self._warned_ops.add(op)
-            _log.warning("gsplog recorder: %s (seq %d) was not recorded: %s", op, seq, error)
+    def _not_recorded(self, seq: int, op: str, error: Exception, kept: bool = False) -> None:
+        """A value the codec refuses: the command is left out (or, ``kept``, written with its
+        lone surrogates replaced); say so once per op, keep recording."""
+        if (op, kept) not in self._warned_ops:
+            self._warned_ops.add((op, kept))
+            if kept:
+                _log.warning("gsplog recorder: %s (seq %d) was recorded with U+FFFD in place of what UTF-8 "
+                             "cannot hold: %s", op, seq, error)
+            else:
+                _log.warning("gsplog recorder: %s (seq %d) was not recorded: %s", op, seq, error)
 
     def _guard(self, fn: Callable[..., Any], *args: Any) -> None:
         if self.error is not None:

@@ -106,9 +106,12 @@ class LogWriter:
       arrays themselves, so they must not change until :attr:`released_seq` has passed their
       command; :meth:`sync` waits for the writes.
     - :attr:`on_unencodable`: None (a command the codec refuses fails the whole chunk with
-      :class:`LogWriteError`), or ``f(seq, op, error)``, called for each such command left out,
+      :class:`LogWriteError`), or ``f(seq, op, error, kept)``, called for each such command,
       the chunk's other commands written (the recorder's choice: one odd value, say a marker's
-      ``{1: "x"}`` or ``2**70``, never ends a session).
+      ``{1: "x"}`` or ``2**70``, never ends a session). A command whose only fault is a string
+      with lone surrogates (a file name's undecodable bytes) is kept, ``kept`` True, with each
+      of them written as U+FFFD: leaving out a ``Texts.new`` would fail every later render
+      that draws it. Any other is left out, ``kept`` False.
 
     Write failures raise :class:`LogWriteError`; the file stays readable up to the last chunk.
     """
@@ -161,7 +164,7 @@ class LogWriter:
         self._bytes_since_keyframe = 0
         self._last_keyframe_t = 0
         self._last_keyframe_size = 0
-        self.on_unencodable: Callable[[int, str, Exception], Any] | None = None
+        self.on_unencodable: Callable[[int, str, Exception, bool], Any] | None = None
 
     @staticmethod
     def make_header(metadata: dict[str, Any] | None = None) -> bytes:
@@ -286,18 +289,26 @@ class LogWriter:
             self.write_keyframe()
 
     def _encodable(self, rows: list[Row]) -> list[Row]:
-        """The rows the codec accepts one by one; ``on_unencodable`` hears of each other one."""
-        return [row for row in rows if self._encodes_alone(row)]
+        """The rows the codec accepts one by one, lone surrogates replaced where that is all
+        they need; ``on_unencodable`` hears of each row changed or left out."""
+        return [kept for row in rows if (kept := self._encodes_alone(row)) is not None]
 
-    def _encodes_alone(self, row: Row) -> bool:
+    def _encodes_alone(self, row: Row) -> Row | None:
         assert self.on_unencodable is not None
         try:
             encode_rows([row])
+            return row
         except TypeError as error:  # the codec's own reason (the error wraps it with the seqs)
             cause = error.__cause__
-            self.on_unencodable(row[0], row[2], cause if isinstance(cause, Exception) else error)
-            return False
-        return True
+            reason = cause if isinstance(cause, Exception) else error
+        mended = (*row[:4], _without_lone_surrogates(row[4]), _without_lone_surrogates(row[5]))
+        try:
+            encode_rows([mended])
+        except TypeError:
+            self.on_unencodable(row[0], row[2], reason, False)
+            return None
+        self.on_unencodable(row[0], row[2], reason, True)
+        return mended
 
     @property
     def released_seq(self) -> int:
@@ -416,10 +427,10 @@ class LogWriter:
         except TypeError:
             if self.on_unencodable is None:
                 raise
-            # The scene holds a value the codec refused when its command came (that command is
-            # not in the log): the keyframe leaves it out as well, or every keyframe would fail.
-            return encode([c for c in commands if self._encodes_alone((c.seq, c.t_ns, c.op, c.target, c.args,
-                                                                       c.kwargs))])
+            # The scene holds a value the codec refused when its command came: the keyframe
+            # mends or leaves it out as that command was, or every keyframe would fail.
+            rows = [(c.seq, c.t_ns, c.op, c.target, c.args, c.kwargs) for c in commands]
+            return encode([Command(*row) for row in self._encodable(rows)])
 
     def _linked(self, commands: list[Command]) -> tuple[list[Command], set[str]]:
         """The keyframe for the file: each big buffer's contents replaced by a LogRef to the
@@ -509,3 +520,19 @@ class LogWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """``value`` with every string that UTF-8 cannot hold mended: surrogate pairs joined, lone
+    surrogates replaced by U+FFFD (through containers; anything else as it is)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if type(value) in (list, tuple):
+        return type(value)(_without_lone_surrogates(item) for item in value)
+    if type(value) is dict:
+        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+    return value

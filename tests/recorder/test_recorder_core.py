@@ -290,28 +290,39 @@ def test_metadata_no_reader_could_read_is_refused_at_start(tmp_path: Path, metad
     assert recorder.active_recorder() is None
 
 
-def test_a_refused_value_in_the_scene_does_not_fail_its_keyframes(tmp_path: Path) -> None:
-    """A Texts made with a string the codec refuses (a lone surrogate) is left out of the log;
-    it stayed in the writer's scene, and the next keyframe failed and stopped the recording."""
-    from gsp.types import TextAlign
+def test_a_string_utf8_cannot_hold_is_mended_in_commands_and_keyframes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Texts made with a lone surrogate (a file name's undecodable byte) was left out of the
+    log, so every later render that drew it failed at replay ("unknown object"); it also stayed
+    in the writer's scene, and the next keyframe failed and stopped the recording. It is now
+    kept, the surrogate written as U+FFFD (a split surrogate pair joined), keyframes included."""
     from sessions import LogReader, tools
 
     path = tmp_path / "surrogate.gsplog"
     vp = Viewport(0, 0, 10, 10, WHITE)
     with recorder.record(path, writer_options={"keyframe_interval_s": 0.005}) as rec:
-        Texts(Bufferx.from_numpy(np.zeros((1, 3), np.float32), BufferType.vec3), ["bad \ud800"],
-              Bufferx.from_numpy(np.array([[0, 0, 0, 255]], np.uint8), BufferType.rgba8),
-              Bufferx.from_numpy(np.array([12.0], np.float32), BufferType.float32), [TextAlign.CENTER_CENTER],
-              Bufferx.from_numpy(np.array([0.0], np.float32), BufferType.float32), "sans")
+        texts = Texts(Bufferx.from_numpy(np.zeros((1, 3), np.float32), BufferType.vec3), ["bad \udcff"],
+                      Bufferx.from_numpy(np.array([[0, 0, 0, 255]], np.uint8), BufferType.rgba8),
+                      Bufferx.from_numpy(np.array([12.0], np.float32), BufferType.float32),
+                      [TextAlign.CENTER_CENTER], Bufferx.from_numpy(np.array([0.0], np.float32), BufferType.float32),
+                      "sans")
+        texts.set_strings(["pair \ud83d\ude00"])
         for i in range(40):
             vp.set_x(i)
             time.sleep(0.002)
     assert rec.error is None
     assert tools.verify(path).ok
     with LogReader(path) as reader:
-        assert [c.args[0] for c in reader.commands() if c.op == "Viewport.set_x"] == list(range(40))
-        assert reader.index.keyframes  # written, without the Texts
-        assert not any(c.op.startswith("Texts") for c in reader.keyframe_commands(reader.index.keyframes[-1]))
+        commands = list(reader.commands())
+        assert [c.args[0] for c in commands if c.op == "Viewport.set_x"] == list(range(40))
+        assert [c.args[1] for c in commands if c.op == "Texts.new"] == [["bad \ufffd"]]
+        assert [c.args[0] for c in commands if c.op == "Texts.set_strings"] == [["pair \U0001f600"]]
+        assert reader.index.keyframes
+        kept = [c for c in reader.keyframe_commands(reader.index.keyframes[-1]) if c.target == texts._uuid]
+        assert kept and "\U0001f600" in str(kept)
+    mended = [r.getMessage() for r in caplog.records if "U+FFFD" in r.getMessage()]
+    assert len(mended) == 2 and "Texts.new" in mended[0] and "Texts.set_strings" in mended[1]
 
 
 def test_seq_strictly_increasing_across_threads(tmp_path: Path) -> None:
