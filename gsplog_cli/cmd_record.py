@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import runpy
-import signal
 import sys
 import traceback
 from typing import Any
@@ -87,14 +86,6 @@ def _check_script_and_output(script: str, output: str | None) -> None:
         raise click.UsageError(f"the output {output} is the script itself")
 
 
-class _Terminated(SystemExit):
-    """SIGTERM (``kill``, ``timeout``) in the script: it ends as Ctrl-C does, the log closed whole."""
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    raise _Terminated(128 + signum)
-
-
 def _configure_gsp(no_render: bool, frames: int | None, duration: float | None, fps: float | None) -> None:
     if no_render:
         from gsp.types.renderer_base import set_rendering_enabled
@@ -169,11 +160,10 @@ def record(
         target = str(output or publish)
         into = "" if target in str(error) else f" into {target}"  # most errors name it already
         raise click.ClickException(f"cannot start recording{into}: {error}") from error
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)  # the script may set its own
     try:
+        # SIGTERM while the recorder runs ends the script with 143, the log closed whole.
         code = run_script(script, list(script_args))
     finally:
-        signal.signal(signal.SIGTERM, previous)
         rec.stop()
     sys.stdout.flush()
     sys.exit(code)

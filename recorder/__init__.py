@@ -5,7 +5,7 @@ interest with :func:`mark`. ``gsp record script.py -o session.gsplog`` records a
 script. See docs/recording.md.
 """
 
-from recorder.core import MARK_OP, SESSION_TARGET, Recorder, active_recorder, mark, record
+from recorder.core import MARK_OP, SESSION_TARGET, Recorder, Terminated, active_recorder, mark, record
 from recorder.queue import DEFAULT_MAX_BYTES, DEFAULT_MAX_COMMANDS
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "record",
     "mark",
     "active_recorder",
+    "Terminated",
     "MARK_OP",
     "SESSION_TARGET",
     "DEFAULT_MAX_BYTES",

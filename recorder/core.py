@@ -184,6 +184,7 @@ class Recorder:
         if wait_ns:
             time.sleep(max(0.0, (self._t0_ns - time.monotonic_ns()) / 1e9))
         _active.append(self)
+        _catch_sigterm()
         if self.tune_gc:
             self._gc_tuned = _raise_gc_threshold()
         self._install_hot_path()
@@ -222,6 +223,8 @@ class Recorder:
         capture.remove_observer(self)
         if self in _active:
             _active.remove(self)
+        if not _active:
+            _release_sigterm()
         assert self._writer is not None
         self._writer.stop()
         if self._loans is not None:  # the log is closed: nothing reads the lent contents any more
@@ -660,6 +663,37 @@ def _ignore_sigxfsz() -> None:
             pass
 
 
+class Terminated(SystemExit):
+    """Raised in the main thread by SIGTERM (``kill``, ``timeout``, a batch scheduler's time
+    limit) while recording: the script unwinds as on ``sys.exit(143)``, and every log is closed
+    whole, where the default action would kill the process and leave the log without footer."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated(128 + signum)
+
+
+def _catch_sigterm() -> None:
+    """Take SIGTERM while recording, unless the script handles or ignores it already (only
+    the main thread may set handlers)."""
+    if threading.current_thread() is threading.main_thread():
+        try:
+            if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+                signal.signal(signal.SIGTERM, _on_sigterm)
+        except (ValueError, OSError):
+            pass
+
+
+def _release_sigterm() -> None:
+    """The last recorder stopped: SIGTERM's default action back, unless the script set its own."""
+    if threading.current_thread() is threading.main_thread():
+        try:
+            if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        except (ValueError, OSError):
+            pass
+
+
 def _stop_all_at_exit() -> None:
     # A script that started a recorder and never stopped it still gets a complete log.
     for rec in list(reversed(_active)):
@@ -677,6 +711,7 @@ def _forget_in_child() -> None:
         rec._stopped = True
         capture.remove_observer(rec)
     _active.clear()
+    _release_sigterm()  # a child (a multiprocessing worker) is killed by SIGTERM as it expects
 
 
 atexit.register(_stop_all_at_exit)

@@ -367,6 +367,55 @@ def test_sigterm_ends_gsp_record_with_a_whole_log(tmp_path: Path) -> None:
         assert sum(1 for c in reader.commands() if c.op == "Renderer.render") > 10
 
 
+SIGTERM_SCRIPT = textwrap.dedent(
+    """
+    import signal, sys, time
+    import recorder
+    from gsp.core import Viewport
+    own = sys.argv[2] == "own"
+    if own:  # a script's own handler is left alone
+        signal.signal(signal.SIGTERM, lambda *a: print("own handler", flush=True))
+    viewport = Viewport(0, 0, 10, 10, bytearray(4))
+    try:
+        with recorder.record(sys.argv[1], flush_interval_s=10.0):  # nothing written before the end
+            for i in range(10**9):
+                viewport.set_x(i)
+                if i == 100:
+                    print("recording", flush=True)
+                    time.sleep(0.5 if own else 60)
+                    if own:
+                        break
+    finally:
+        print("handler after:", signal.getsignal(signal.SIGTERM) is signal.SIG_DFL, flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("script_handler", ["none", "own"])
+def test_sigterm_closes_the_log_of_a_script_that_records(tmp_path: Path, script_handler: str) -> None:
+    """A script under ``with recorder.record(...)`` killed by SIGTERM (``kill``, a batch
+    scheduler's time limit) died at once: no footer, and every call since the last flush lost.
+    It now unwinds with exit code 143 and a whole log; a handler of its own is left alone."""
+    script, log = tmp_path / "term.py", tmp_path / "term.gsplog"
+    script.write_text(SIGTERM_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), str(log), script_handler], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "recording"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert verify(log).ok, err
+    with LogReader(log) as reader:
+        assert reader.complete
+        xs = [c.args[0] for c in reader.commands() if c.op == "Viewport.set_x"]
+    if script_handler == "own":
+        assert proc.returncode == 0 and out.splitlines() == ["own handler", "handler after: False"], (out, err)
+    else:
+        assert proc.returncode == 128 + signal.SIGTERM, err
+        assert out.splitlines() == ["handler after: True"], (out, err)  # the default action is back
+    assert xs == list(range(101))  # every call, though none had been flushed
+
+
 def test_a_second_recorder_on_a_log_being_written_is_refused(tmp_path: Path) -> None:
     """Both used to succeed, the first session written into a file the second had unlinked."""
     log = tmp_path / "busy.gsplog"
