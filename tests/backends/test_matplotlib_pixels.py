@@ -371,3 +371,29 @@ def test_a_resized_window_is_drawn_again_whatever_the_savefig_settings() -> None
     host.close()
     assert picture.shape == (20, 30, 4)
     assert picture[0, 0].tolist() == [255, 0, 0, 255]  # the canvas's own background
+
+
+@pytest.mark.parametrize("backend", ["matplotlib", pytest.param("datoviz", marks=pytest.mark.datoviz)])
+def test_an_image_anchored_behind_the_camera_is_not_drawn(backend: str) -> None:
+    """Matplotlib refused the whole frame ("Axis limits cannot be NaN or Inf"); Datoviz left the
+    image out, as both backends leave out points behind the camera. The rest is drawn."""
+    from gsp_scenes import checker_texture, look_at, mat4, perspective
+
+    from gsp.types.enums import ImageInterpolation
+    from gsp.utils.renderer_registry import RendererRegistry
+    from gsp.visuals.image import Image
+
+    canvas = Canvas(64, 64, 100.0, WHITE)
+    scene = Scene(canvas)
+    camera = Camera(mat4(look_at((0, 0, 2), (0, 0, 0))), mat4(perspective(60.0, 1.0, 0.1, 10.0)))
+    viewport = full_viewport(canvas)
+    scene.add(viewport, Image(checker_texture(), vec3([[0.0, 0.0, 3.0]]), (-0.5, 0.5, -0.5, 0.5),
+                              ImageInterpolation.NEAREST), camera=camera)
+    scene.add(viewport, _dot(0.0, 0.0), camera=camera)
+    renderer = RendererRegistry.create_renderer(backend, canvas)
+    try:
+        image = decode_png(renderer.render(*scene.args))
+    finally:
+        renderer.close()
+    red = _red_mask(image)
+    assert red[28:36, 28:36].all() and red.sum() < 200  # the dot, and no red checks of the image

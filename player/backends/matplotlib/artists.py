@@ -242,6 +242,12 @@ class ImageArtist(_ImageArtist):
         self.image = self._new_image(_INTERPOLATION.get(prepared.interpolation, "bilinear"))
 
     def update(self, prepared: PreparedImage) -> None:
+        # Anchored behind the camera (or at a NaN), the image has no place: hidden, as points
+        # there are (Matplotlib refused the whole frame: "Axis limits cannot be NaN or Inf").
+        placed = bool(np.isfinite(np.asarray(prepared.extent_ndc, np.float64)).all())
+        self.image.set_visible(placed)
+        if not placed:
+            return
         self.image.set_data(prepared.rgba)
         self.image.set_extent(prepared.extent_ndc)
         self.image.set_interpolation(_INTERPOLATION.get(prepared.interpolation, "bilinear"))
