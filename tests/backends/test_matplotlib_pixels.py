@@ -397,3 +397,25 @@ def test_an_image_anchored_behind_the_camera_is_not_drawn(backend: str) -> None:
         renderer.close()
     red = _red_mask(image)
     assert red[28:36, 28:36].all() and red.sum() < 200  # the dot, and no red checks of the image
+
+
+def test_an_opaque_mesh_shows_no_seams_along_its_inner_edges() -> None:
+    """Neighbouring antialiased triangles let the background through along the edge they
+    share: at 72 dpi the 0.6 pt closing edge left a light line across every quad."""
+    from gsp.constants import Constants
+    from gsp.geometry.geometry import MeshGeometry
+    from gsp.materials import MeshBasicMaterial
+    from gsp.types import BufferType
+    from gsp.utils.bufferx import Bufferx
+    from gsp.visuals.mesh import Mesh
+
+    canvas = Canvas(96, 96, 72.0, WHITE)
+    scene = Scene(canvas)
+    corners = vec3([[-0.8, -0.8], [0.8, -0.8], [0.8, 0.8], [-0.8, 0.8]])
+    indices = Bufferx.from_numpy(np.array([0, 1, 2, 0, 2, 3], np.uint32), BufferType.uint32)
+    material = MeshBasicMaterial(rgba([[220, 0, 0, 255]]), rgba([[0, 0, 0, 0]]), floats([0.0]), True,
+                                 Constants.FaceCulling.BothSides)
+    scene.add(full_viewport(canvas), Mesh(MeshGeometry(corners, indices, None, None), material))
+    image = _render(scene)[12:84, 12:84, :3].astype(int)  # the quad's inside, away from its outline
+    seam = image[..., 1] > 20  # background let through along the diagonal
+    assert seam.sum() <= 30, int(seam.sum())
