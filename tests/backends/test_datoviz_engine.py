@@ -131,6 +131,54 @@ def test_every_layer_kind_draws(engine: DatovizEngine) -> None:
         assert after[row, col, 0] < 60, f"{kind} did not draw at row {row}, column {col}"
 
 
+def _every_kind(engine: DatovizEngine, panel) -> None:  # type: ignore[no-untyped-def]
+    """One layer of every kind in ``panel``, spread over its NDC (pixels at pixel centers)."""
+    colors = lambda *rgba: np.array([rgba], np.float64) / 255.0  # noqa: E731
+    engine.layer("mesh", panel, 3).update(np.array([[-0.9, -0.9, 0], [0.0, -0.9, 0], [-0.9, 0.2, 0]]),
+                                          np.repeat(colors(0, 128, 0, 255), 3, 0))
+    engine.layer("marker", panel, 2, shape="disc").update(
+        np.array([[-0.5, 0.5, 0], [0.3, 0.3, 0]]), np.array([15.0, 9.0]), np.array([[1.0, 0, 0, 1], [0, 0, 1, 0.8]]))
+    engine.layer("point", panel, 1).update(np.array([[-0.95, -0.3, 0]]), np.array([12.0]), colors(255, 128, 0, 255))
+    engine.layer("segment", panel, 1).update(np.array([[-0.95, -0.2, 0]]), np.array([[0.9, 0.7, 0]]), np.array([3.0]),
+                                             colors(200, 0, 200, 255), cap="round")
+    engine.layer("path", panel, 3).update(np.array([[-0.8, 0.9, 0], [0.0, 0.6, 0], [0.8, 0.9, 0]]), np.array([3]),
+                                          np.full(3, 2.0), np.repeat(colors(0, 0, 0, 255), 3, 0))
+    image = np.zeros((4, 6, 4), np.uint8)
+    image[..., 0], image[..., 1], image[..., 3] = np.arange(6) * 40, (np.arange(4) * 60)[:, None], 255
+    # 6 × 5 px texels on whole pixels of the 110 × 100 test panel (no texel edge on a pixel center).
+    engine.layer("image", panel, 1).update(image, (60 / 55 - 1, 96 / 55 - 1, -0.8, -0.4))
+    engine.layer("pixel", panel, 2).update(np.array([[-0.9875, 0.9875, 0], [0.6125, -0.1125, 0]]),
+                                           np.repeat(colors(0, 0, 0, 255), 2, 0))
+
+
+def test_panel_past_the_figure_edges_draws_its_visible_part() -> None:
+    # Datoviz keeps panel offsets unsigned: a panel past the top or left edge used to vanish.
+    # The engine makes the Datoviz panel the visible part and maps every layer's NDC to it, so
+    # a 110 × 100 panel at (-20, -10) in an 80 × 80 figure shows the same pixels as that panel
+    # drawn whole in a larger figure, cropped.
+    frames = []
+    for size, rect in (((140, 120), (0, 0, 110, 100)), ((80, 80), (-20, -10, 110, 100))):
+        eng = DatovizEngine(*size)
+        try:
+            eng.panel(0, 0, *size).set_background(WHITE)
+            panel = eng.panel(*rect)
+            panel.set_background((200, 255, 255, 255))
+            _every_kind(eng, panel)
+            frames.append(eng.render())
+        finally:
+            eng.close()
+    whole, clipped = frames[0][10:90, 20:100], frames[1]
+    assert (clipped[..., 0] == 200).sum() > 1000  # the panel's background is there
+    difference = np.abs(whole.astype(int) - clipped.astype(int)).max(axis=2)
+    assert (difference > 2).sum() == 0, f"{(difference > 2).sum()} pixels differ"
+    eng = DatovizEngine(16, 16)
+    try:
+        with pytest.raises(ValueError, match="outside"):
+            eng.panel(16, 0, 8, 8)
+    finally:
+        eng.close()
+
+
 def test_determinism_across_engines() -> None:
     frames = []
     for _ in range(2):

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from player.backends.datoviz.engine import DatovizEngine, Layer, Panel, is_uniform
+from player.backends.datoviz.engine import DatovizEngine, Layer, Panel, clip_rect, is_uniform
 from player.backends.datoviz.text_raster import rasterize_texts
 
 __all__ = ["DrawItem", "DatovizDrawer", "MARKER_SCALE", "warn_once"]
@@ -537,6 +537,8 @@ class DatovizDrawer:
         plan: list[tuple[int, _Op]] = []
         for item in items:
             rect = tuple(int(v) for v in item.frame.rect_top_left)
+            if clip_rect(rect, width, height) is None:  # type: ignore[arg-type]
+                continue  # wholly off the canvas: nothing of it to draw
             if rect not in rects:
                 rects.append(rect)  # type: ignore[arg-type]
                 backgrounds.append(np.asarray(item.frame.background, np.float32))

@@ -37,6 +37,7 @@ __all__ = [
     "PixelLayer",
     "MARKER_SHAPES",
     "fingerprint",
+    "clip_rect",
 ]
 
 
@@ -180,6 +181,12 @@ class Layer:
         if self._changed(name, array):
             send(array if convert is None else convert(array))
 
+    def _xyz(self, positions: np.ndarray) -> np.ndarray:
+        return self.panel.place(_xyz(positions))
+
+    def _xy0(self, positions: np.ndarray) -> np.ndarray:
+        return self.panel.place(_xy0(positions))
+
     def show(self, visible: bool) -> None:
         """Show or hide the visual without destroying it."""
         self.engine.c.visual_show(self.visual, bool(visible))
@@ -192,7 +199,7 @@ class PointLayer(Layer):
 
     def update(self, positions: np.ndarray, sizes: np.ndarray, colors: np.ndarray) -> None:
         c, v, n = self.engine.c, self.visual, self.count
-        self._upload("pos", positions, lambda a: c.point_position(v, 0, n, a, 0), _xyz)
+        self._upload("pos", positions, lambda a: c.point_position(v, 0, n, a, 0), self._xyz)
         self._upload("size", sizes, lambda a: c.point_size(v, 0, n, a, 0), _f32)
         self._upload("color", colors, lambda a: c.point_color(v, 0, n, a, 0), _color_u8)
 
@@ -233,7 +240,7 @@ class MarkerLayer(Layer):
         if angles is None:
             angles = np.broadcast_to(np.zeros(1, np.float32), (n,))
         turn = np.float32(self._turn)
-        self._upload("pos", positions, lambda a: c.marker_position(v, 0, n, a, 0), _xyz)
+        self._upload("pos", positions, lambda a: c.marker_position(v, 0, n, a, 0), self._xyz)
         self._upload("size", sizes, lambda a: c.marker_size(v, 0, n, a, 0), _f32)
         self._upload("angle", angles, lambda a: c.marker_angle(v, 0, n, a, 0), lambda a: _f32(a) + turn)
         self._upload("color", colors, lambda a: c.marker_color(v, 0, n, a, 0), _color_u8)
@@ -262,6 +269,7 @@ class SegmentLayer(Layer):
         c, v, n = self.engine.c, self.visual, self.count
         both = np.concatenate([_f32(starts, 3), _f32(ends, 3)])
         if self._changed("pos", both):
+            both = self.panel.place(both)
             c.segment_position(v, 0, n, both[:n].copy(), both[n:].copy(), 0)
         self._upload("width", widths, lambda a: c.segment_linewidth(v, 0, n, a, 0), _f32)
         self._upload("color", colors, lambda a: c.segment_color(v, 0, n, a, 0), _color_u8)
@@ -293,7 +301,7 @@ class PathLayer(Layer):
         pos = _f32(positions, 3)
         # Datoviz needs all path positions at once, with the lengths, whenever either changes.
         if self._changed("pos", np.concatenate([pos.ravel(), lengths.astype(np.float32)])):
-            c.path_position(v, 0, n, pos, len(lengths), lengths, 0)
+            c.path_position(v, 0, n, self.panel.place(pos), len(lengths), lengths, 0)
         self._upload("width", widths, lambda a: c.path_linewidth(v, 0, n, a, 0), _f32)
         self._upload("color", colors, lambda a: c.path_color(v, 0, n, a, 0), _color_u8)
         if self._changed("style", np.frombuffer(f"{cap}/{join}".encode(), np.uint8)):
@@ -330,7 +338,8 @@ class ImageLayer(Layer):
             self.uploads += 1
         elif self._changed("texels", rgba):
             c.texture_data(self.texture, 0, 0, 0, w, h, 1, rgba.nbytes, rgba)
-        left, right, bottom, top = (float(x) for x in rect)
+        corners = self.panel.place(np.array([[rect[0], rect[2]], [rect[1], rect[3]]], np.float64))
+        (left, bottom), (right, top) = (float(v) for v in corners[0]), (float(v) for v in corners[1])
         geom = np.array([left, top, 0.0, right - left, top - bottom], np.float32)
         if self._changed("rect", geom):
             c.image_position(v, 0, 1, _f32([[left, top, 0.0]], 3), 0)
@@ -350,7 +359,7 @@ class MeshLayer(Layer):
 
     def update(self, positions: np.ndarray, colors: np.ndarray) -> None:
         c, v, n = self.engine.c, self.visual, self.count
-        self._upload("pos", positions, lambda a: c.mesh_position(v, 0, n, a, 0), _xy0)
+        self._upload("pos", positions, lambda a: c.mesh_position(v, 0, n, a, 0), self._xy0)
         self._upload("color", colors, lambda a: c.mesh_color(v, 0, n, a, 0), _color_u8)
 
 
@@ -361,7 +370,7 @@ class PixelLayer(Layer):
 
     def update(self, positions: np.ndarray, colors: np.ndarray) -> None:
         c, v, n = self.engine.c, self.visual, self.count
-        self._upload("pos", positions, lambda a: c.pixel_position(v, 0, n, a, 0), _xy0)
+        self._upload("pos", positions, lambda a: c.pixel_position(v, 0, n, a, 0), self._xy0)
         self._upload("color", colors, lambda a: c.pixel_color(v, 0, n, a, 0), _color_u8)
 
 
@@ -376,17 +385,61 @@ _LAYER_FACTORIES: dict[str, tuple[type[Layer], str]] = {
 }
 
 
-class Panel:
-    """A pixel rectangle of the figure (top-left origin) with a flat background."""
+def clip_rect(rect: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int] | None:
+    """The part of pixel rectangle ``rect`` = (x, y, w, h) (top-left origin) inside a ``width``
+    × ``height`` figure, or None when none of it is."""
+    x, y, w, h = rect
+    left, top = max(x, 0), max(y, 0)
+    right, bottom = min(x + w, width), min(y + h, height)
+    if right <= left or bottom <= top:
+        return None
+    return left, top, right - left, bottom - top
 
-    def __init__(self, engine: DatovizEngine, handle: Any, rect: tuple[int, int, int, int]) -> None:
+
+class Panel:
+    """A pixel rectangle of the figure (top-left origin) with a flat background.
+
+    ``rect`` is the rectangle asked for and may extend past the figure's edges; the Datoviz
+    panel is ``visible``, its part inside the figure (Datoviz 0.3.5 keeps a panel's offset
+    unsigned: a panel past the top or left edge is not drawn at all). Layers still take
+    positions in the NDC of ``rect``; :meth:`place` maps them to the NDC of ``visible``.
+    """
+
+    def __init__(
+        self,
+        engine: DatovizEngine,
+        handle: Any,
+        rect: tuple[int, int, int, int],
+        visible: tuple[int, int, int, int] | None = None,
+    ) -> None:
         self.engine = engine
         self.handle = handle
         self.rect = rect
+        self.visible = rect if visible is None else visible
         self._background: tuple[int, ...] | None = None
+        # x' = x * sx + ox, y' = y * sy + oy (NDC of rect -> NDC of visible; y up, rows down).
+        self.ndc_map: tuple[float, float, float, float] | None = None
+        if self.visible != rect:
+            (x, y, w, h), (vx, vy, vw, vh) = rect, self.visible
+            self.ndc_map = (
+                w / vw, h / vh,
+                ((x + w / 2) - (vx + vw / 2)) * 2.0 / vw,
+                ((vy + vh / 2) - (y + h / 2)) * 2.0 / vh,
+            )
+
+    def place(self, positions: np.ndarray) -> np.ndarray:
+        """(N, >=2) positions in the NDC of ``rect`` -> the NDC of the Datoviz panel (a new
+        float32 array when the two differ, ``positions`` itself otherwise)."""
+        if self.ndc_map is None:
+            return positions
+        sx, sy, ox, oy = self.ndc_map
+        out = np.array(positions, np.float32)
+        out[:, 0] = out[:, 0] * np.float32(sx) + np.float32(ox)
+        out[:, 1] = out[:, 1] * np.float32(sy) + np.float32(oy)
+        return out
 
     def set_background(self, rgba: tuple[int, int, int, int]) -> None:
-        """Fill the panel with an opaque RGBA color (0..255)."""
+        """Fill the panel with an RGBA color (0..255)."""
         rgba = (int(rgba[0]), int(rgba[1]), int(rgba[2]), int(rgba[3]))
         if rgba != self._background:
             self.engine.c.panel_background(self.handle, np.array([rgba] * 4, dtype=np.uint8))
@@ -444,9 +497,17 @@ class DatovizEngine:
             self.scene = self.batch = None
 
     def panel(self, x: int, y: int, width: int, height: int) -> Panel:
-        """A new panel at pixel rectangle (x, y from the top-left). Later panels draw on top."""
-        handle = self.c.panel(self.figure, float(x), float(y), float(width), float(height))
-        return Panel(self, handle, (int(x), int(y), int(width), int(height)))
+        """A new panel at pixel rectangle (x, y from the top-left). Later panels draw on top.
+
+        The rectangle may extend past the figure's edges: the part inside is drawn (see
+        :class:`Panel`). Raises ValueError when no part of it is inside.
+        """
+        rect = (int(x), int(y), int(width), int(height))
+        visible = clip_rect(rect, self.width, self.height)
+        if visible is None:
+            raise ValueError(f"panel {rect} lies outside the {self.width}x{self.height} figure")
+        handle = self.c.panel(self.figure, *(float(v) for v in visible))
+        return Panel(self, handle, rect, visible)
 
     def layer(self, kind: str, panel: Panel, count: int, **options: Any) -> Layer:
         """A new visual of ``kind`` (point, marker, segment, path, image, mesh, pixel) for ``count`` items."""

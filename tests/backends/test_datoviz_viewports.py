@@ -1,0 +1,99 @@
+"""Datoviz viewports against the Matplotlib backend: viewports past the canvas edges, viewports
+sharing a rectangle, and canvases with alpha. Every test renders for real with both backends.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from player.backends.datoviz import datoviz_available
+
+pytestmark = pytest.mark.datoviz
+
+if not datoviz_available() and os.environ.get("GSP_REQUIRE_DATOVIZ") != "1":
+    pytest.skip("datoviz cannot be imported here", allow_module_level=True)
+
+import gsp_scenes as scenes  # noqa: E402
+from imagecmp import FAILED_DIR, save_png, ssim  # noqa: E402
+
+from gsp.core import Canvas, Viewport  # noqa: E402
+from gsp.visuals.points import Points  # noqa: E402
+from player.backends.datoviz.renderer import DatovizRenderer  # noqa: E402
+from player.backends.matplotlib.renderer import MatplotlibRenderer  # noqa: E402
+
+WHITE = bytearray([255, 255, 255, 255])
+CYAN = bytearray([0, 255, 255, 255])
+YELLOW = bytearray([255, 255, 0, 255])
+
+
+def _disc(xy: tuple[float, float], color: list[int], size_pt2: float = 400.0) -> Points:
+    return Points(scenes.vec3([xy]), scenes.floats([size_pt2]), scenes.rgba([color]),
+                  scenes.rgba([[0, 0, 0, 0]]), scenes.floats([0.0]))
+
+
+def _render_both(scene: scenes.Scene, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(Matplotlib, Datoviz) RGBA frames of ``scene``; both saved under FAILED_DIR for a look."""
+    mpl = MatplotlibRenderer(scene.canvas)
+    dvz = DatovizRenderer(scene.canvas)
+    try:
+        reference = np.array(mpl.render_rgba(*scene.args))
+        actual = dvz.render_rgba(*scene.args)
+    finally:
+        mpl.close()
+        dvz.close()
+    if os.environ.get("GSP_SAVE_IMAGES") == "1":
+        save_png(reference, FAILED_DIR / f"viewports_{name}_matplotlib.png")
+        save_png(actual, FAILED_DIR / f"viewports_{name}_datoviz.png")
+    return reference, actual
+
+
+def _mask(frame: np.ndarray, rgb: tuple[int, int, int]) -> np.ndarray:
+    return (np.abs(frame[..., :3].astype(int) - np.array(rgb)).max(axis=2) <= 2)
+
+
+def _center(coverage: np.ndarray) -> tuple[float, float]:
+    ys, xs = np.mgrid[0 : coverage.shape[0], 0 : coverage.shape[1]] + 0.5
+    return float((coverage * xs).sum() / coverage.sum()), float((coverage * ys).sum() / coverage.sum())
+
+
+# -- viewports past the canvas edges --------------------------------------------------------
+# A 64 × 48 canvas; viewports 40 × 32 (GSP: x from the left, y from the bottom) sticking out of
+# each edge, a corner, and one wholly outside. A red disc sits at NDC (0, 0.6) of the viewport.
+OFF_CANVAS = {
+    "left": (-16, 8),
+    "top": (12, 28),
+    "top_left": (-20, 30),
+    "right": (40, 8),
+    "bottom": (12, -12),
+    "bottom_right": (44, -20),
+    "inside": (12, 8),
+    "outside": (70, 8),
+}
+
+
+@pytest.mark.parametrize("name", list(OFF_CANVAS))
+def test_viewport_past_the_canvas_edge_draws_its_visible_part(name: str) -> None:
+    x, y = OFF_CANVAS[name]
+    canvas = Canvas(64, 48, 72.0, WHITE)
+    scene = scenes.Scene(canvas)
+    scene.add(Viewport(x, y, 40, 32, CYAN), _disc((0.0, 0.6), [255, 0, 0, 255]))
+    reference, actual = _render_both(scene, f"offcanvas_{name}")
+    # The viewport's background covers exactly its part on the canvas (rows from the top).
+    expected = np.zeros((48, 64), bool)
+    top = 48 - (y + 32)
+    expected[max(top, 0) : max(top + 32, 0), max(x, 0) : max(x + 40, 0)] = True
+    # (Red and cyan never mix to white: the disc's antialiased edge stays inside.)
+    assert np.array_equal(~_mask(reference, (255, 255, 255)), expected)
+    assert np.array_equal(~_mask(actual, (255, 255, 255)), expected)
+    # The disc (where visible) is where Matplotlib draws it: red coverage from the green channel
+    # (0 on red, 255 on cyan and white), compared by area and center.
+    for frame in (reference, actual):
+        assert frame[..., 1][~expected].min() == 255
+    red_ref, red = (1.0 - f[..., 1] / 255.0 for f in (reference, actual))
+    assert red.sum() == pytest.approx(red_ref.sum(), rel=0.03, abs=1.0)
+    if red_ref.sum() > 10:
+        assert _center(red) == pytest.approx(_center(red_ref), abs=0.25)
+    assert ssim(reference, actual) >= 0.97
