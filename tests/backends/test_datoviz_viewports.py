@@ -97,3 +97,22 @@ def test_viewport_past_the_canvas_edge_draws_its_visible_part(name: str) -> None
     if red_ref.sum() > 10:
         assert _center(red) == pytest.approx(_center(red_ref), abs=0.25)
     assert ssim(reference, actual) >= 0.97
+
+
+# -- viewports sharing a rectangle ----------------------------------------------------------
+def test_viewports_with_the_same_rectangle_stay_distinct_in_painters_order() -> None:
+    # Two viewports over the whole canvas: the second one's opaque yellow background covers
+    # the first one's red disc; a third draw in the first viewport goes in its (lower) panel,
+    # as the Matplotlib backend puts it in the first viewport's Axes.
+    canvas = Canvas(64, 48, 72.0, WHITE)
+    first, second = Viewport(0, 0, 64, 48, WHITE), Viewport(0, 0, 64, 48, YELLOW)
+    scene = scenes.Scene(canvas)
+    scene.add(first, _disc((-0.5, 0.0), [255, 0, 0, 255]))
+    scene.add(second, _disc((0.5, 0.0), [0, 0, 255, 255]))
+    scene.add(first, _disc((0.0, 0.5), [0, 160, 0, 255]))
+    reference, actual = _render_both(scene, "same_rect")
+    for frame in (reference, actual):
+        assert not _mask(frame, (255, 0, 0)).any() and not _mask(frame, (0, 160, 0)).any()
+        assert _mask(frame, (0, 0, 255)).sum() > 150
+        assert tuple(frame[24, 16, :3]) == (255, 255, 0)  # yellow where the red disc was
+    assert ssim(reference, actual) >= 0.97

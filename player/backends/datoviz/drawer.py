@@ -19,7 +19,7 @@ What Datoviz lacks is emulated on the CPU before upload (see docs/datoviz.md):
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,10 +110,16 @@ def warn_once(feature: str, fallback: str) -> None:
 
 @dataclass
 class DrawItem:
-    """One prepared visual (``player.backends.prepare.Prepared*``) in one viewport frame."""
+    """One prepared visual (``player.backends.prepare.Prepared*``) in one viewport frame.
+
+    ``viewport`` identifies the viewport (its GSP uuid): items of one viewport share a Datoviz
+    panel, distinct viewports get distinct panels even where their rectangles are the same.
+    None: the frame's rectangle stands for the viewport.
+    """
 
     frame: Any  # player.backends.prepare.ViewportFrame
     prepared: Any
+    viewport: Hashable | None = None
 
 
 # A layer request: kind, item count, creation options, and how to fill the layer.
@@ -534,15 +540,19 @@ class DatovizDrawer:
         canvas_bg = np.asarray(canvas_background, np.float32)
         rects: list[tuple[int, int, int, int]] = []
         backgrounds: list[np.ndarray] = []
+        panel_of: dict[Hashable, int] = {}  # viewport -> panel index
         plan: list[tuple[int, _Op]] = []
         for item in items:
             rect = tuple(int(v) for v in item.frame.rect_top_left)
             if clip_rect(rect, width, height) is None:  # type: ignore[arg-type]
                 continue  # wholly off the canvas: nothing of it to draw
-            if rect not in rects:
+            # One panel per viewport, in the order viewports first appear (painter's order, as
+            # the Matplotlib backend stacks one Axes per viewport).
+            key = rect if item.viewport is None else item.viewport
+            panel_index = panel_of.setdefault(key, len(rects))
+            if panel_index == len(rects):
                 rects.append(rect)  # type: ignore[arg-type]
                 backgrounds.append(np.asarray(item.frame.background, np.float32))
-            panel_index = rects.index(rect)  # type: ignore[arg-type]
             # Datoviz asserts on empty visuals: a layer needs at least one item.
             plan.extend((panel_index, op) for op in self._ops(item) if op[1] > 0)
         # Datoviz draws a panel background as a visual added to the panel: set after the other

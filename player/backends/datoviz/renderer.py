@@ -97,6 +97,7 @@ class DatovizRenderer(RendererBase):
                              f"{width}x{height} (replay with --size WxH to draw it smaller)")
         items = []
         for viewport, visual, model, camera in zip(viewports, visuals, model_matrices, cameras):
-            items.append(DrawItem(viewport_frame(viewport, canvas), prepare_visual_for_datoviz(visual, model, camera, viewport, canvas)))
+            prepared = prepare_visual_for_datoviz(visual, model, camera, viewport, canvas)
+            items.append(DrawItem(viewport_frame(viewport, canvas), prepared, viewport.get_uuid()))
         background = color_float(canvas.get_background_color(), "Canvas.background_color")
         return self.drawer.draw(width, height, background, items, rgba=True)
