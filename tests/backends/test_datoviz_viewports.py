@@ -116,3 +116,17 @@ def test_viewports_with_the_same_rectangle_stay_distinct_in_painters_order() -> 
         assert _mask(frame, (0, 0, 255)).sum() > 150
         assert tuple(frame[24, 16, :3]) == (255, 255, 0)  # yellow where the red disc was
     assert ssim(reference, actual) >= 0.97
+
+
+def test_a_translucent_viewport_background_shows_the_viewports_below() -> None:
+    # A half-transparent blue viewport over part of another one: the red disc and the cyan
+    # background below show through it, as with the Matplotlib backend (each Axes' patch is
+    # composited over everything drawn before it).
+    canvas = Canvas(64, 48, 72.0, WHITE)
+    scene = scenes.Scene(canvas)
+    scene.add(Viewport(0, 0, 48, 48, CYAN), _disc((0.0, 0.0), [255, 0, 0, 255], 900.0))
+    scene.add(Viewport(16, 8, 48, 32, bytearray([0, 0, 255, 128])), _disc((0.5, 0.5), [0, 0, 0, 255], 36.0))
+    reference, actual = _render_both(scene, "translucent_over")
+    for row, col in ((24, 24), (24, 44), (24, 56), (4, 24), (24, 4)):  # disc, cyan, canvas, outside
+        assert np.abs(actual[row, col].astype(int) - reference[row, col]).max() <= 2, (row, col, actual[row, col], reference[row, col])
+    assert ssim(reference, actual) >= 0.97

@@ -557,10 +557,10 @@ class DatovizDrawer:
             plan.extend((panel_index, op) for op in self._ops(item) if op[1] > 0)
         # Datoviz draws a panel background as a visual added to the panel: set after the other
         # visuals it hides them, so backgrounds are part of the structure (a change rebuilds).
-        colors = [_rgba8(canvas_bg)]
-        for bg in backgrounds:
-            alpha = float(bg[3])  # a viewport background with alpha is seen over the canvas
-            colors.append(_rgba8(np.append(bg[:3] * alpha + canvas_bg[:3] * (1.0 - alpha), 1.0)))
+        # A viewport background with alpha stays translucent: Datoviz blends a panel's background
+        # over what is drawn below it (the canvas, earlier viewports), as Matplotlib composites
+        # each Axes' patch.
+        colors = [_rgba8(canvas_bg)] + [_rgba8(bg) for bg in backgrounds]
         signature = (
             int(width), int(height), tuple(rects), tuple(colors),
             tuple((pi, kind, count, opts) for pi, (kind, count, opts, _) in plan),
