@@ -224,6 +224,22 @@ def test_rgb_to_rgba_is_exact() -> None:
     assert np.array_equal(rgba[..., :3], rgb) and (rgba[..., 3] == 255).all()
 
 
+def test_unmix_alpha_recovers_straight_rgba() -> None:
+    from player.backends.datoviz.engine import unmix_alpha
+
+    rng = np.random.default_rng(5)
+    color = rng.integers(0, 256, (6, 7, 3)).astype(np.float64)
+    alpha = rng.integers(0, 256, (6, 7, 1)).astype(np.float64)
+    alpha[0, 0] = 0.0
+    over_black = np.rint(color * alpha / 255.0).astype(np.uint8)
+    over_white = np.rint(color * alpha / 255.0 + 255.0 - alpha).astype(np.uint8)
+    rgba = unmix_alpha(over_black, over_white)
+    assert np.array_equal(rgba[..., 3], alpha[..., 0].astype(np.uint8))
+    assert tuple(rgba[0, 0]) == (255, 255, 255, 0)
+    solid = alpha[..., 0] >= 64  # below, rounding over black and white is amplified by 255 / alpha
+    assert np.abs(rgba[..., :3].astype(int) - color)[solid].max() <= 2
+
+
 def test_empty_visuals_draw_nothing() -> None:
     # Datoviz asserts on a visual of zero items: the drawer leaves such layers out.
     from player.backends.datoviz.drawer import DatovizDrawer, DrawItem

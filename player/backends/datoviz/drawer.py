@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from player.backends.datoviz.engine import DatovizEngine, Layer, Panel, clip_rect, is_uniform
+from player.backends.datoviz.engine import DatovizEngine, Layer, Panel, clip_rect, is_uniform, unmix_alpha
 from player.backends.datoviz.text_raster import rasterize_texts
 
 __all__ = ["DrawItem", "DatovizDrawer", "MARKER_SCALE", "warn_once"]
@@ -536,7 +536,9 @@ class DatovizDrawer:
         rgba: bool = False,
     ) -> np.ndarray:
         """Render ``items`` on a ``width`` × ``height`` canvas; return a new (H, W, 3) uint8
-        RGB frame, or (H, W, 4) RGBA with alpha 255 when ``rgba``."""
+        RGB frame (a canvas with alpha drawn over black), or (H, W, 4) RGBA when ``rgba``
+        (alpha 255 unless the canvas has alpha: then the canvas's alpha, as the Matplotlib
+        backend writes it, at the cost of a second Datoviz frame)."""
         canvas_bg = np.asarray(canvas_background, np.float32)
         rects: list[tuple[int, int, int, int]] = []
         backgrounds: list[np.ndarray] = []
@@ -560,7 +562,10 @@ class DatovizDrawer:
         # A viewport background with alpha stays translucent: Datoviz blends a panel's background
         # over what is drawn below it (the canvas, earlier viewports), as Matplotlib composites
         # each Axes' patch.
-        colors = [_rgba8(canvas_bg)] + [_rgba8(bg) for bg in backgrounds]
+        # The canvas is the first panel's background, drawn opaque: a canvas with alpha is drawn
+        # over black (and over white too, for RGBA: see _render_with_alpha).
+        canvas8 = _rgba8(canvas_bg)
+        colors = [_over(canvas8, 0)] + [_rgba8(bg) for bg in backgrounds]
         signature = (
             int(width), int(height), tuple(rects), tuple(colors),
             tuple((pi, kind, count, opts) for pi, (kind, count, opts, _) in plan),
@@ -571,7 +576,24 @@ class DatovizDrawer:
         assert self.engine is not None
         for layer, (_, (_, _, _, fill)) in zip(self._layers, plan):
             fill(layer)
+        if rgba and canvas8[3] < 255:
+            return self._render_with_alpha(canvas8)
         return self.engine.render_rgba() if rgba else self.engine.render()
+
+    def _render_with_alpha(self, canvas: tuple[int, int, int, int]) -> np.ndarray:
+        """An RGBA frame of a canvas with alpha < 255.
+
+        Datoviz grabs frames as RGB only, so the frame is drawn twice, with the canvas over black
+        and over white (only the first panel's background changes: it holds no visual, so the
+        scene is not rebuilt), and :func:`unmix_alpha` recovers the alpha and straight color.
+        """
+        assert self.engine is not None
+        canvas_panel = self._panels[0]
+        canvas_panel.set_background(_over(canvas, 0))
+        over_black = self.engine.render()
+        canvas_panel.set_background(_over(canvas, 255))
+        over_white = self.engine.render()
+        return unmix_alpha(over_black, over_white)
 
     def _build(
         self,
@@ -604,6 +626,13 @@ class DatovizDrawer:
             self.engine.close()
             self.engine = None
             self._signature = None
+
+
+def _over(color: tuple[int, int, int, int], gray: int) -> tuple[int, int, int, int]:
+    """``color`` (RGBA 0..255) composited over the opaque gray ``gray``, as an opaque color."""
+    alpha = color[3] / 255.0
+    r, g, b = (int(round(c * alpha + gray * (1.0 - alpha))) for c in color[:3])
+    return r, g, b, 255
 
 
 def _rgba8(color: np.ndarray) -> tuple[int, int, int, int]:
