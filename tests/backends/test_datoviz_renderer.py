@@ -299,3 +299,24 @@ def test_recorded_session_replays_through_datoviz(tmp_path) -> None:  # type: ig
     for a, b in zip(live, replayed):
         assert np.array_equal(a, b)
     assert not np.array_equal(live[0], live[2])
+
+
+def test_a_translucent_pixel_drawn_twice_at_one_place_is_drawn_once() -> None:
+    """The last pixel at a place wins (the GSP contract, the Matplotlib backend's raster);
+    Datoviz blended both, so two 50 % blue pixels came out 75 % blue."""
+    from gsp.visuals.pixels import Pixels
+    from player.backends.matplotlib.renderer import MatplotlibRenderer
+
+    canvas = Canvas(16, 16, 72.0, bytearray([255, 255, 255, 255]))
+    scene = scenes.Scene(canvas)
+    xy = scenes.vec3([[0.0, 0.0], [0.0, 0.0], [0.5, 0.5], [-0.5, -0.5], [-0.5, -0.5]])
+    colors = scenes.rgba([[0, 0, 255, 128], [0, 0, 255, 128], [0, 0, 255, 128], [255, 0, 0, 128], [0, 200, 0, 255]])
+    scene.add(scenes.full_viewport(canvas), Pixels(xy, colors, 1))
+    drawn = []
+    for renderer in (DatovizRenderer(canvas), MatplotlibRenderer(canvas)):
+        drawn.append(decode_png(renderer.render(*scene.args))[..., :3].astype(int))
+        renderer.close()
+    datoviz, matplotlib = drawn
+    ink = (matplotlib != 255).any(axis=2)
+    assert ink.sum() == 3  # three places: the doubled blue, the single blue, the green over red
+    assert np.abs(datoviz - matplotlib).max() <= 2, (datoviz[ink], matplotlib[ink])

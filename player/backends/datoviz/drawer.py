@@ -474,6 +474,7 @@ class DatovizDrawer:
         pos[:, 0] = (ij[:, 0] + 0.5) * (2.0 / frame.width) - 1.0
         pos[:, 1] = (ij[:, 1] + 0.5) * (2.0 / frame.height) - 1.0
         pos[~np.asarray(p.inside, bool)] = _FAR
+        pos[_overwritten(p.ij, np.asarray(p.inside, bool), p.colors, frame.width)] = _FAR
 
         def fill(layer: Layer) -> None:
             layer.update(pos, p.colors)  # type: ignore[attr-defined]
@@ -626,6 +627,21 @@ class DatovizDrawer:
             self.engine.close()
             self.engine = None
             self._signature = None
+
+
+def _overwritten(ij: np.ndarray, inside: np.ndarray, colors: np.ndarray, width: int) -> np.ndarray:
+    """(N,) bool: the pixels ``inside`` that a later one at the same place overwrites. The GSP contract (and
+    the Matplotlib backend's raster) is that the last pixel wins; Datoviz blends every one, so a
+    translucent pixel drawn twice came out twice as dense. Opaque pixels need no search."""
+    hidden = np.zeros(ij.shape[0], bool)
+    if ij.shape[0] < 2 or bool((np.asarray(colors)[:, 3] >= 1.0).all()):
+        return hidden
+    places = ij[:, 1].astype(np.int64) * int(width) + ij[:, 0].astype(np.int64)
+    places[~inside] = -1 - np.arange(int((~inside).sum()))  # outside: each a place of its own
+    _, last_from_end = np.unique(places[::-1], return_index=True)
+    hidden[:] = True
+    hidden[ij.shape[0] - 1 - last_from_end] = False
+    return hidden
 
 
 def _over(color: tuple[int, int, int, int], gray: int) -> tuple[int, int, int, int]:
