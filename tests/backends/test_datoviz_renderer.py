@@ -320,3 +320,27 @@ def test_a_translucent_pixel_drawn_twice_at_one_place_is_drawn_once() -> None:
     ink = (matplotlib != 255).any(axis=2)
     assert ink.sum() == 3  # three places: the doubled blue, the single blue, the green over red
     assert np.abs(datoviz - matplotlib).max() <= 2, (datoviz[ink], matplotlib[ink])
+
+
+def test_a_linear_image_with_transparent_texels_has_no_dark_halo() -> None:
+    """Datoviz filtered straight-alpha texels: between opaque white and transparent black it
+    drew half-transparent gray, a dark ring Matplotlib does not draw (191 instead of 255,120,120)."""
+    from gsp.core.texture import Texture
+    from gsp.types.enums import ImageInterpolation
+    from gsp.visuals.image import Image
+    from player.backends.matplotlib.renderer import MatplotlibRenderer
+
+    canvas = Canvas(64, 64, 72.0, bytearray([255, 0, 0, 255]))
+    scene = scenes.Scene(canvas)
+    texels = np.zeros((4, 4, 4), np.uint8)
+    texels[1:3, 1:3] = 255  # opaque white inside transparent black
+    image = Image(Texture(scenes.rgba(texels.reshape(-1, 4)), 4, 4), scenes.vec3([[0.0, 0.0]]),
+                  (-0.9, 0.9, -0.9, 0.9), ImageInterpolation.LINEAR)
+    scene.add(scenes.full_viewport(canvas, bytearray([255, 0, 0, 255])), image)
+    drawn = []
+    for renderer in (DatovizRenderer(canvas), MatplotlibRenderer(canvas)):
+        drawn.append(decode_png(renderer.render(*scene.args))[..., :3].astype(int))
+        renderer.close()
+    datoviz, matplotlib = drawn
+    assert datoviz[..., 0].min() >= 250  # red everywhere: no dark ring
+    assert np.abs(datoviz - matplotlib).max() <= 6

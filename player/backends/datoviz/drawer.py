@@ -486,9 +486,10 @@ class DatovizDrawer:
         if not np.isfinite(np.asarray(rect, np.float64)).all():
             return []
         interpolation = str(p.interpolation)
+        texels = _bleed_into_transparent(p.rgba) if interpolation == "linear" else p.rgba
 
         def fill(layer: Layer) -> None:
-            layer.update(p.rgba, rect, interpolation)  # type: ignore[attr-defined]
+            layer.update(texels, rect, interpolation)  # type: ignore[attr-defined]
 
         return [("image", 1, (("interpolation", interpolation),), fill)]
 
@@ -627,6 +628,36 @@ class DatovizDrawer:
             self.engine.close()
             self.engine = None
             self._signature = None
+
+
+def _bleed_into_transparent(rgba: np.ndarray) -> np.ndarray:
+    """``rgba`` (H, W, 4) uint8 with each fully transparent texel next to a visible one given
+    the mean color of its visible neighbours (alpha stays 0).
+
+    Datoviz filters straight-alpha texels: between opaque white and transparent black, linear
+    filtering gives half-transparent gray, a dark halo Matplotlib does not draw. With the color
+    bled outwards, the filtered texel is half-transparent white, as filtering premultiplied
+    colors gives. Images without both kinds of texel are returned as they are.
+    """
+    alpha = rgba[..., 3]
+    clear = alpha == 0
+    if not clear.any() or clear.all():
+        return rgba
+    visible = (~clear).astype(np.float32)
+    color = rgba[..., :3].astype(np.float32) * visible[..., None]
+    padded_color = np.pad(color, ((1, 1), (1, 1), (0, 0)))
+    padded_weight = np.pad(visible, 1)
+    h, w = alpha.shape
+    sums = np.zeros_like(color)
+    weights = np.zeros_like(visible)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            sums += padded_color[dy:dy + h, dx:dx + w]
+            weights += padded_weight[dy:dy + h, dx:dx + w]
+    fill = clear & (weights > 0)
+    out = rgba.copy()
+    out[..., :3][fill] = np.rint(sums[fill] / weights[fill][:, None]).astype(np.uint8)
+    return out
 
 
 def _overwritten(ij: np.ndarray, inside: np.ndarray, colors: np.ndarray, width: int) -> np.ndarray:
