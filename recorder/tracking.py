@@ -57,20 +57,24 @@ def reachable_buffers(roots: Iterable[Any]) -> Iterator[Captured]:
     The walk is generic: it follows each Captured object's instance attributes, and lists,
     tuples and dicts inside them (visual data slots, cameras' matrices, textures, geometries,
     materials, lights, transform chains). Transform links are values, not objects of the log:
-    buffers held only inside a link are not walked.
+    buffers held only inside a link are not walked. Nor is ``userData``, the application's own
+    dict, which the log does not hold (it may be large, or cyclic). Each container is walked
+    once, so a cycle of lists or dicts ends.
     """
     seen: set[int] = set()
     stack: list[Any] = list(roots)
     while stack:
         obj = stack.pop()
         kind = type(obj)
-        if kind is list or kind is tuple:
+        if kind is list or kind is tuple or kind is dict:
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))  # the object stays alive while the roots hold it: ids are unique
+            if kind is dict:
+                stack.extend(obj.values())
             # Long homogeneous lists of scalars (strings of a Texts, sizes...) hold no buffers.
-            if len(obj) <= 64 or not isinstance(obj[0], _SCALARS):
+            elif len(obj) <= 64 or not isinstance(obj[0], _SCALARS):
                 stack.extend(obj)
-            continue
-        if kind is dict:
-            stack.extend(obj.values())
             continue
         if not isinstance(obj, Captured) or id(obj) in seen:
             continue
@@ -80,9 +84,10 @@ def reachable_buffers(roots: Iterable[Any]) -> Iterator[Captured]:
             continue
         attrs = getattr(obj, "__dict__", None)
         if attrs:
-            for value in attrs.values():
+            for name, value in attrs.items():
                 vkind = type(value)
-                if vkind is list or vkind is tuple or vkind is dict or isinstance(value, Captured):
+                if (vkind is list or vkind is tuple or vkind is dict or isinstance(value, Captured)) \
+                        and name != "userData":
                     stack.append(value)
 
 

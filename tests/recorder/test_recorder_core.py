@@ -812,3 +812,26 @@ def test_threads_animating_big_buffers_lend_and_log_every_frame(tmp_path: Path, 
         assert len(writes) == frames + 2  # the snapshot (created before recording), zeros, the frames
         for frame, data in enumerate(writes[2:]):
             assert np.array_equal(np.asarray(data), frame_data(k, frame))
+
+
+def test_user_data_is_not_walked_for_buffers(tmp_path: Path) -> None:
+    """The walk for changed buffers before each render followed ``userData``, the application's
+    dict: a cycle in it (a parent link) made every recorded render loop forever, and a big one
+    cost a render 200 ms. The log does not hold userData: the walk leaves it alone."""
+    scene = make_scene(8)
+    root: dict[str, Any] = {"children": []}
+    root["children"].append({"parent": root})
+    scene.points.userData = {"node": root["children"][0], "big": [{"i": i} for i in range(20_000)]}
+    scene.viewport.userData = {"loop": []}
+    scene.viewport.userData["loop"].append(scene.viewport.userData)
+    done = threading.Event()
+
+    def record() -> None:
+        with recorder.record(tmp_path / "user_data.gsplog"):
+            for _ in range(50):
+                scene.render()
+        done.set()
+
+    threading.Thread(target=record, daemon=True).start()
+    assert done.wait(60), "a recorded render never returned"
+    assert sum(c.op == "Renderer.render" for c in read_commands(tmp_path / "user_data.gsplog")) == 50
