@@ -23,6 +23,7 @@ when wrappers are installed) or :func:`use_seam` selects them.
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import os
@@ -139,6 +140,23 @@ class Captured:
     def _assign_uuid_(self, value: str) -> None:
         """Give the object a recorded UUID (replay rebuilds objects under their original ids)."""
         self._uuid = value
+
+    def __copy__(self) -> Any:
+        """A shallow copy under a UUID of its own: under the original's UUID, the log would hold
+        one object, and replay would apply the copy's changes to the original."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._uuid = new_uuid()
+        return new
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        """A deep copy: this object and every GSP object it holds get UUIDs of their own."""
+        new = object.__new__(type(self))
+        memo[id(self)] = new
+        for name, value in self.__dict__.items():
+            new.__dict__[name] = copy.deepcopy(value, memo)
+        new._uuid = new_uuid()
+        return new
 
     @classmethod
     def _new_footprint_(cls, *args: Any, **kwargs: Any) -> int:

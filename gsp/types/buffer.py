@@ -145,6 +145,22 @@ class Buffer(Captured):
     def __repr__(self) -> str:
         return f"Buffer(count={self._count}, type={self._type.name}, uuid={self.get_uuid()})"
 
+    def __copy__(self) -> Buffer:
+        """A new Buffer, under a UUID of its own, holding a copy of the contents: two buffers
+        never share storage (a write to one would change the other behind the log's back)."""
+        new = object.__new__(type(self))
+        new.__dict__.update({name: value for name, value in self.__dict__.items() if not name.startswith("_")})
+        new._uuid = new_uuid()
+        new._type, new._count, new._item_size = self._type, self._count, self._item_size
+        new._data = copy_into_new_storage(self._data) if len(self._data) >= HUGE_PAGES_MIN_BYTES \
+            else bytearray(self._data)
+        return new
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Buffer:
+        new = self.__copy__()
+        memo[id(self)] = new
+        return new
+
     # ---- GSP 0.1 API ---------------------------------------------------------------------
     def get_count(self) -> int:
         """Number of items."""

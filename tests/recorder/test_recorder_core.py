@@ -835,3 +835,32 @@ def test_user_data_is_not_walked_for_buffers(tmp_path: Path) -> None:
     threading.Thread(target=record, daemon=True).start()
     assert done.wait(60), "a recorded render never returned"
     assert sum(c.op == "Renderer.render" for c in read_commands(tmp_path / "user_data.gsplog")) == 50
+
+
+@pytest.mark.parametrize("how", ["copy", "deepcopy"])
+def test_a_copied_object_is_an_object_of_its_own_in_the_log(tmp_path: Path, how: str) -> None:
+    """``copy.deepcopy`` kept the UUIDs, so the log held one object: replay applied the copy's
+    changes to the original (live: red and blue points; replayed: blue only)."""
+    import copy
+
+    from sessions import SceneState
+
+    scene = make_scene(4)
+    path = tmp_path / f"{how}.gsplog"
+    with recorder.record(path):
+        twin = getattr(copy, how)(scene.points)
+        if how == "copy":  # a shallow copy shares its buffers: give it positions of its own
+            twin.set_positions(copy.copy(scene.positions))
+        twin.get_positions().to_numpy()[:, 0] += 0.5
+        twin.set_face_colors(Bufferx.from_numpy(np.array([[0, 0, 255, 255]], np.uint8), BufferType.rgba8))
+        scene.renderer.render([scene.viewport] * 2, [scene.points, twin], [scene.model] * 2, [scene.camera] * 2)
+    assert twin.get_uuid() != scene.points.get_uuid()
+    assert twin.get_positions().get_uuid() != scene.positions.get_uuid()
+    state = SceneState()
+    for command in read_commands(path):
+        state.apply(command)
+    original, copied = state.get(scene.points.get_uuid()), state.get(twin.get_uuid())
+    assert Bufferx.to_numpy(original.get_face_colors()).tolist() == [[200, 200, 200, 200]] * 4
+    np.testing.assert_array_equal(Bufferx.to_numpy(original.get_positions()), Bufferx.to_numpy(scene.positions))
+    np.testing.assert_array_equal(Bufferx.to_numpy(copied.get_positions()), Bufferx.to_numpy(twin.get_positions()))
+    assert not np.array_equal(Bufferx.to_numpy(copied.get_positions()), Bufferx.to_numpy(scene.positions))
