@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import runpy
 import sys
+import threading
 import traceback
 from typing import Any
 
@@ -36,20 +37,35 @@ def run_script(path: str, argv: list[str]) -> int:
     old_argv, old_path = sys.argv, list(sys.path)
     sys.argv = [path, *argv]
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    threads_before = set(threading.enumerate())
     try:
-        runpy.run_path(path, run_name="__main__")
-        return 0
+        # An absolute path, as Python gives __main__'s __file__ (a script may chdir, then use it).
+        runpy.run_path(os.path.abspath(path), run_name="__main__")
+        code = 0
     except SystemExit as stop:
-        return _exit_code(stop.code)
+        code = _exit_code(stop.code)
     except KeyboardInterrupt as interrupt:
         _print_script_error(interrupt, path)
-        return 130
+        code = 130
     except BaseException as error:
         _print_script_error(error, path)
-        return 1
+        code = 1
     finally:
         sys.argv = old_argv
         sys.path[:] = old_path
+    return _join_script_threads(threads_before, code)
+
+
+def _join_script_threads(threads_before: set[threading.Thread], code: int) -> int:
+    """Wait for the threads the script started and left running (not daemons), as Python
+    waits for them before it exits: their calls are part of the session. Ctrl-C stops the wait."""
+    try:
+        for thread in threading.enumerate():
+            if thread not in threads_before and not thread.daemon and thread is not threading.current_thread():
+                thread.join()
+    except KeyboardInterrupt:
+        return 130
+    return code
 
 
 def _print_script_error(error: BaseException, path: str) -> None:

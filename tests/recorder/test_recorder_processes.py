@@ -314,6 +314,41 @@ def _gsp_record(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return run_python(["-m", "gsplog_cli.main", "record", *args], cwd=cwd)
 
 
+LATE_THREAD_SCRIPT = textwrap.dedent(
+    """
+    import os, threading, time
+    from gsp.core import Viewport
+    here = os.path.dirname(__file__)
+    os.chdir("/")  # a script may change folder, then find its files from __file__
+    with open(os.path.join(here, "data.txt")) as file:
+        x0 = int(file.read())
+    viewport = Viewport(0, 0, 10, 10, bytearray(4))
+
+    def worker():
+        time.sleep(0.3)  # still running when the script's body returns
+        for i in range(5):
+            viewport.set_x(x0 + i)
+
+    threading.Thread(target=worker).start()
+    """
+)
+
+
+def test_gsp_record_waits_for_the_script_threads_and_gives_an_absolute_file(tmp_path: Path) -> None:
+    """The recording stopped when the script's body returned, so the calls of a thread still
+    running (Python waits for it) were lost; and ``__file__`` was relative, where Python 3.11
+    makes it absolute, so a script that changed folder could not find its own files."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "late.py").write_text(LATE_THREAD_SCRIPT)
+    (folder / "data.txt").write_text("40")
+    log = tmp_path / "late.gsplog"
+    result = _gsp_record("project/late.py", "-o", str(log), "--no-render", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    xs = [c.args[0] for c in read_commands(log) if c.op == "Viewport.set_x"]
+    assert xs == [40, 41, 42, 43, 44]
+
+
 def test_gsp_record_never_writes_over_its_script_or_a_log_given_as_script(tmp_path: Path) -> None:
     script = _write_cli_script(tmp_path)
     source = script.read_bytes()
