@@ -153,7 +153,8 @@ def record(
 ) -> None:
     """Run SCRIPT unmodified and record every GSP call into a session log.
 
-    The script's exit code is preserved; the log is closed properly even when it fails.
+    The script's exit code is preserved (1 when the script succeeded but the recording stopped
+    early, say on a full disk); the log is closed properly even when it fails.
     """
     if frames is not None and duration is not None:
         raise click.UsageError("give --frames or --duration, not both")
@@ -182,4 +183,9 @@ def record(
     finally:
         rec.stop()
     sys.stdout.flush()
+    if code == 0 and rec.error is not None:
+        # The script succeeded, the recording did not: `gsp record ... && gsp-replay ...` stops here.
+        click.echo(f"Error: the recording stopped early ({rec.error}); the log keeps what was written "
+                   "before (gsp verify tells what it holds)", err=True)
+        code = 1
     sys.exit(code)

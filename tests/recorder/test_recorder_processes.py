@@ -349,6 +349,36 @@ def test_gsp_record_waits_for_the_script_threads_and_gives_an_absolute_file(tmp_
     assert xs == [40, 41, 42, 43, 44]
 
 
+def test_gsp_record_exits_1_when_the_recording_stopped_early(tmp_path: Path) -> None:
+    """A full disk stopped the recording while the script went on: gsp record exited 0, and a
+    pipeline ``gsp record ... && gsp-replay ...`` carried on with a cut log."""
+    import resource
+
+    script = tmp_path / "writes.py"
+    script.write_text(textwrap.dedent(
+        """
+        import time
+        import numpy as np
+        from gsp.types import Buffer, BufferType
+        buf = Buffer(25_000, BufferType.float32)
+        rng = np.random.default_rng(0)
+        for i in range(40):  # 100 kB of incompressible floats per call
+            buf.set_data(rng.random(25_000, dtype=np.float32), 0, 25_000)
+            time.sleep(0.01)
+        """
+    ))
+    log = tmp_path / "full.gsplog"
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+
+    result = run_python(["-m", "gsplog_cli.main", "record", str(script), "-o", str(log), "--flush-interval", "5"],
+                        cwd=tmp_path, preexec_fn=small_disk)
+    assert result.returncode == 1, result.stderr
+    assert "the recording stopped early" in result.stderr and "File too large" in result.stderr
+    assert verify(log).header_ok
+
+
 def test_gsp_record_never_writes_over_its_script_or_a_log_given_as_script(tmp_path: Path) -> None:
     script = _write_cli_script(tmp_path)
     source = script.read_bytes()
