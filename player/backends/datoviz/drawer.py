@@ -6,8 +6,10 @@ turns every item into Datoviz layers and keeps them alive between renders: when 
 arrays whose content changed are uploaded; otherwise the scene is rebuilt.
 
 What Datoviz lacks is emulated on the CPU before upload (see docs/datoviz.md):
-- point/marker edges: each point becomes two filled markers drawn in order, the edge color at
-  ``d + w`` and the face color at ``d - w`` (exact for discs, like a centered stroke);
+- disc edges: with opaque faces each point becomes two filled discs drawn in order, the edge
+  color at ``d + w`` and the face color at ``d - w`` (a centered stroke); with faces that are
+  not opaque (hollow markers) the face disc is drawn, then the edge as a closed path (a ring);
+- other marker shapes: mesh triangles, per marker the face then the edge as a ring strip;
 - texts: drawn by Matplotlib's Agg text engine (same font and metrics as the Matplotlib backend)
   into an image;
 - mesh lighting, culling and sorting: done in ``prepare_mesh``; the triangles are drawn flat in
@@ -98,6 +100,49 @@ def _signed_area(polys: np.ndarray) -> np.ndarray:
     return 0.5 * np.sum(polys[..., 0] * nxt[..., 1] - nxt[..., 0] * polys[..., 1], axis=1)
 
 
+def _fan(polys: np.ndarray) -> np.ndarray:
+    """Triangles (N, K, 3, 2) filling star-shaped polygons (N, K, 2) from their vertex mean."""
+    center = np.broadcast_to(polys.mean(axis=1, keepdims=True), polys.shape)
+    return np.stack([center, polys, np.roll(polys, -1, axis=1)], axis=2)
+
+
+def _strip(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """Triangles (N, 2K, 3, 2) filling the band between two polygons (N, K, 2) whose vertices
+    correspond (a stroke's outer and inner edges): two triangles per edge."""
+    o1, i1 = np.roll(outer, -1, axis=1), np.roll(inner, -1, axis=1)
+    return np.concatenate([np.stack([outer, o1, i1], axis=2), np.stack([outer, i1, inner], axis=2)], axis=1)
+
+
+# A disc ring drawn as a polygonal path deviates from its circle by at most this much (px).
+RING_SAGITTA_PX = 0.1
+# A ring is an open path whose butt ends meet: each end overhangs with a soft edge, so they are
+# pulled in along the circle. Measured on 1.5 and 4 px rings (40 px), extra ink across the seam
+# per row: 0.5-0.9 px untrimmed, 0.2-0.3 px at 0.75 px; 1 px opens a gap in opaque rings.
+# (Datoviz's closed-path flag leaves a gap there; round caps overlap a whole disc.)
+RING_SEAM_TRIM_PX = 0.75
+
+
+def ring_vertex_count(radius_px: float) -> int:
+    """How many vertices a circle of ``radius_px`` needs to stay within RING_SAGITTA_PX."""
+    if radius_px <= RING_SAGITTA_PX:
+        return 12
+    return int(np.clip(np.ceil(np.pi / np.arccos(1.0 - RING_SAGITTA_PX / radius_px)), 12, 256))
+
+
+def _circle_paths(ndc: np.ndarray, radius_px: np.ndarray, frame: Any) -> tuple[np.ndarray, int]:
+    """Circles (M, 2) NDC centers, radii in px -> (M * (K + 1), 3) path vertices and K + 1: each
+    circle from angle 0 round to 2π, both ends pulled in by RING_SEAM_TRIM_PX along it."""
+    k = ring_vertex_count(float(radius_px.max()) if radius_px.size else 0.0)
+    r = radius_px.astype(np.float64)
+    # At most half a step: a small circle keeps its shape.
+    trim = np.minimum(RING_SEAM_TRIM_PX / np.maximum(r, 1e-6), np.pi / k)[:, None]
+    t = trim + np.linspace(0.0, 1.0, k + 1)[None, :] * (2.0 * np.pi - 2.0 * trim)  # (M, K + 1)
+    out = np.zeros((ndc.shape[0], k + 1, 3), np.float32)
+    out[..., 0] = ndc[:, None, 0] + r[:, None] * np.cos(t) * (2.0 / frame.width)
+    out[..., 1] = ndc[:, None, 1] + r[:, None] * np.sin(t) * (2.0 / frame.height)
+    return out.reshape(-1, 3), k + 1
+
+
 _warned: set[str] = set()
 
 
@@ -160,6 +205,13 @@ def _any_edge(widths: Any, colors: Any) -> bool:
     w = widths[:1] if is_uniform(widths) else widths
     a = colors[:1, 3] if is_uniform(colors) else colors[:, 3]
     return bool(((w > 0) & (a > 0)).any())  # (1,) and (N,) broadcast
+
+
+def _all_opaque(colors: Any) -> bool:
+    """Whether every color has alpha 1 (O(1) for broadcast colors)."""
+    colors = np.asarray(colors)
+    a = colors[:1, 3] if is_uniform(colors) else colors[:, 3]
+    return bool((a >= 1.0).all())
 
 
 def _uniform_attributes(p: Any) -> bool:
@@ -276,6 +328,10 @@ class DatovizDrawer:
         scale = np.float32(MARKER_SCALE.get(shape, 1.0))
         diam = _lazy_add(p.diameters_px, SDF_GROWTH_PX)
         edge_w, edge_c, face_c = p.edge_widths_px, p.edge_colors, p.face_colors
+        if _any_edge(edge_w, edge_c) and not _all_opaque(face_c):
+            # A face that is not opaque must show what is behind it, not the edge color: the
+            # face disc first, then the edge as a ring.
+            return self._disc_face_and_ring_ops(p, frame, pos, diam)
         if _any_edge(edge_w, edge_c):
             diam, edge_w = np.asarray(diam, np.float32), np.asarray(edge_w, np.float32)
             edge_c, face_c = np.asarray(edge_c, np.float32), np.asarray(face_c, np.float32)
@@ -286,8 +342,6 @@ class DatovizDrawer:
                 edge_c = np.array(np.broadcast_to(edge_c, (max(len(edge_c), alpha.size), 4)), np.float32)
                 edge_c[:, 3] *= alpha  # one row for every marker only where colors or widths vary
                 outer_w = np.where(thin, np.float32(MIN_DISC_EDGE_PX), edge_w).astype(np.float32)
-            if bool((face_c[:, 3] < 1).any()):
-                warn_once("semi-transparent marker faces with edges", "the face is blended over the edge color")
             outer = (diam + outer_w) * scale
             inner = np.maximum(diam - edge_w, 0.0) * scale
             edge_c = np.where((edge_w > 0)[:, None], edge_c, face_c)  # no edge: face color all over
@@ -302,8 +356,48 @@ class DatovizDrawer:
 
         return [("marker", positions.shape[0], (("shape", shape),), fill)]
 
+    def _disc_face_and_ring_ops(self, p: Any, frame: Any, pos: Any, diam: Any) -> list[_Op]:
+        """Discs whose faces are not all opaque: the faces as SDF discs, then each edge as a
+        closed path circle of the marker's diameter (a centered stroke, as Matplotlib draws it).
+
+        Datoviz's own stroked markers take one edge color and width per visual and place the
+        stroke inside the marker; a path takes them per vertex and centers the line on it. Faces
+        come before all rings (not marker by marker): overlapping markers differ in order only.
+        """
+        ops: list[_Op] = []
+        face_c = p.face_colors
+        if not bool((np.asarray(face_c)[:, 3] <= 0).all()):  # fully transparent faces: none to draw
+
+            def fill_faces(layer: Layer) -> None:
+                layer.update(pos, diam, face_c)  # type: ignore[attr-defined]
+
+            ops.append(("marker", np.asarray(pos).shape[0], (("shape", "disc"),), fill_faces))
+        ndc = np.asarray(pos, np.float32).reshape(-1, 3)  # the face's centers (snapped or not)
+        n = ndc.shape[0]
+        width = np.broadcast_to(np.asarray(p.edge_widths_px, np.float32), (n,))
+        color = np.broadcast_to(np.asarray(p.edge_colors, np.float32), (n, 4))
+        radius = np.broadcast_to(np.asarray(p.diameters_px, np.float32), (n,)) / 2.0
+        ring = np.isfinite(ndc[:, :2]).all(axis=1) & (width > 0) & (color[:, 3] > 0) & (radius > 0)
+        if not ring.any():
+            return ops
+        positions, k = _circle_paths(ndc[ring], radius[ring], frame)
+        lengths = np.full(int(ring.sum()), k, np.uint32)
+        widths = np.repeat(width[ring] + np.float32(LINE_GROWTH_PX), k)
+        colors = np.repeat(color[ring], k, axis=0)
+
+        def fill_rings(layer: Layer) -> None:
+            layer.update(positions, lengths, widths, colors, cap="butt", join="round")  # type: ignore[attr-defined]
+
+        ops.append(("path", positions.shape[0], (("cap", "butt"), ("join", "round")), fill_rings))
+        return ops
+
     def _polygon_marker_ops(self, p: Any, frame: Any, pos: np.ndarray, valid: np.ndarray) -> list[_Op]:
+        """Marker shapes other than discs as mesh triangles, marker by marker: the face over the
+        whole outline, then the edge as the band between the outline grown and shrunk by half
+        the edge width (Matplotlib fills the outline, then strokes it centered)."""
         n = pos.shape[0]
+        if n == 0:
+            return []
         diam = np.where(valid, np.asarray(p.diameters_px, np.float64), 0.0)
         edge_w = np.where(valid, np.asarray(p.edge_widths_px, np.float64), 0.0)
         edge_c = np.asarray(p.edge_colors, np.float32)
@@ -315,32 +409,37 @@ class DatovizDrawer:
         if snap:
             half = np.where(has_edge, np.maximum(np.rint(edge_w), 1.0) / 2.0, 0.0)
             center_px = (pos[:, :2].astype(np.float64) + 1.0) / scale
-        # Per marker, in order: every outline grown by half the edge width in the edge color,
-        # then every outline shrunk by it in the face color (a centered stroke, as Matplotlib).
-        tris_per_marker: list[np.ndarray] = []
-        colors_per_marker: list[np.ndarray] = []
-        edge_fill = np.where(has_edge[:, None], edge_c, face_c)
-        for sign, color in ((1.0, edge_fill), (-1.0, face_c)):
-            for poly in marker_outlines(p.marker_shape):
-                if snap:
-                    core = np.floor(center_px[:, None, :] + poly[None] * diam[:, None, None]) + 0.5
-                    ring = core - center_px[:, None, :] + offset_polygon(poly, np.zeros_like(diam), sign * half)
-                else:
-                    ring = offset_polygon(poly, diam, sign * half)  # (N, K, 2) px
-                if sign < 0:
-                    ring[_signed_area(ring) <= 0] = 0.0  # stroke wider than the shape: no face
-                center = ring.mean(axis=1, keepdims=True)
-                fan = np.stack([np.broadcast_to(center, ring.shape), ring, np.roll(ring, -1, axis=1)], axis=2)
-                tris_per_marker.append(fan)  # (N, K, 3, 2)
-                colors_per_marker.append(np.broadcast_to(color[:, None, None, :], (*fan.shape[:3], 4)))
+        faces: list[np.ndarray] = []
+        rings: list[np.ndarray] = []
+        for poly in marker_outlines(p.marker_shape):
+            if snap:
+                core = np.floor(center_px[:, None, :] + poly[None] * diam[:, None, None]) + 0.5 - center_px[:, None, :]
+                outer = core + offset_polygon(poly, np.zeros_like(diam), half)
+                inner = core + offset_polygon(poly, np.zeros_like(diam), -half)
+            else:
+                core = offset_polygon(poly, diam, np.zeros_like(diam))  # (N, K, 2) px
+                outer = offset_polygon(poly, diam, half)
+                inner = offset_polygon(poly, diam, -half)
+            faces.append(_fan(core))
+            # A stroke wider than the shape covers it all: the band becomes the grown outline.
+            flipped = _signed_area(inner) <= 0
+            inner[flipped] = outer[flipped].mean(axis=1, keepdims=True)
+            band = _strip(outer, inner)
+            band[~has_edge] = 0.0  # no edge: degenerate triangles, nothing drawn
+            rings.append(band)
+        parts = [(faces, face_c)] if bool((face_c[:, 3] > 0).any()) else []
+        if has_edge.any():
+            parts.append((rings, edge_c))
+        tris_per_marker = [tri for tris, _ in parts for tri in tris]
+        colors_per_marker = [np.broadcast_to(color[:, None, None, :], (*tri.shape[:3], 4)) for tris, color in parts for tri in tris]
+        if not tris_per_marker:
+            return []
         tris = np.concatenate(tris_per_marker, axis=1)  # (N, T, 3, 2), marker-major draw order
         cols = np.concatenate(colors_per_marker, axis=1)
         count = int(np.prod(tris.shape[:3]))
         positions = np.zeros((count, 3), np.float32)
         positions[:, :2] = (pos[:, None, None, :2] + tris * scale).reshape(-1, 2)
         colors = np.ascontiguousarray(cols.reshape(-1, 4), np.float32)
-        if n == 0:
-            return []
 
         def fill(layer: Layer) -> None:
             layer.update(positions, colors)  # type: ignore[attr-defined]

@@ -1,0 +1,121 @@
+"""Datoviz against Matplotlib on what a QA pass found wrong: hollow and semi-transparent markers,
+points outside the depth range, zero widths, thin line ink, and paths broken by invalid vertices.
+
+Every test renders the same small GSP scene with both backends (real Datoviz, software Vulkan is
+enough) and compares pixels: exact colors where both must agree, ink where antialiasing differs.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pytest
+
+from player.backends.datoviz import datoviz_available
+
+pytestmark = pytest.mark.datoviz
+
+if not datoviz_available() and os.environ.get("GSP_REQUIRE_DATOVIZ") != "1":
+    pytest.skip("datoviz cannot be imported here", allow_module_level=True)
+
+import gsp_scenes as scenes  # noqa: E402
+from imagecmp import FAILED_DIR, decode_png, save_png, ssim  # noqa: E402
+
+from gsp.core import Canvas  # noqa: E402
+from gsp.types.enums import MarkerShape  # noqa: E402
+from gsp.visuals.markers import Markers  # noqa: E402
+from player.backends.datoviz.renderer import DatovizRenderer  # noqa: E402
+from player.backends.matplotlib.renderer import MatplotlibRenderer  # noqa: E402
+
+WHITE = scenes.WHITE
+POLYGON_SHAPES = [shape for shape in MarkerShape if shape.value != "disc"]
+
+
+def render_both(scene: scenes.Scene) -> tuple[np.ndarray, np.ndarray]:
+    """(Matplotlib, Datoviz) RGBA frames of ``scene``; Datoviz must not warn (these cases are exact)."""
+    reference = decode_png(MatplotlibRenderer(scene.canvas).render(*scene.args))
+    renderer = DatovizRenderer(scene.canvas)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            actual = decode_png(renderer.render(*scene.args))
+    finally:
+        renderer.close()
+    return reference, actual
+
+
+@contextmanager
+def kept_on_failure(name: str, reference: np.ndarray, actual: np.ndarray) -> Iterator[None]:
+    """Save Matplotlib | Datoviz side by side as FAILED_DIR/<name>.png when an assertion fails."""
+    try:
+        yield
+    except AssertionError:
+        save_png(np.concatenate([reference, actual], axis=1), FAILED_DIR / f"{name}.png")
+        raise
+
+
+def one_visual(visual: Any, width: int = 64, height: int = 64, camera: Any = None) -> scenes.Scene:
+    canvas = Canvas(width, height, 72.0, WHITE)  # 72 dpi: 1 pt = 1 px
+    scene = scenes.Scene(canvas)
+    scene.add(scenes.full_viewport(canvas), visual, camera=camera)
+    return scene
+
+
+def darkness(image: np.ndarray) -> np.ndarray:
+    """0 (white) .. 1 (black) per pixel."""
+    return 1.0 - image[..., :3].astype(np.float64).mean(axis=2) / 255.0
+
+
+def marker(shape: Any, size_pt2: float, face: list[int], edge: list[int], width_pt: float,
+           xy: tuple[float, float] = (0.0, 0.0)) -> Markers:
+    return Markers(shape, scenes.vec3([list(xy)]), scenes.floats([size_pt2]), scenes.rgba([face]),
+                   scenes.rgba([edge]), scenes.floats([width_pt]))
+
+
+# -- A: hollow markers and semi-transparent faces over edges ---------------------------------
+@pytest.mark.parametrize("shape", [MarkerShape.disc, MarkerShape.triangle_up, MarkerShape.square, MarkerShape.club])
+def test_a_marker_with_a_transparent_face_is_a_ring(shape: MarkerShape) -> None:
+    # 40 px marker, 2 px edge: the face (alpha 0) must leave the inside white, as Matplotlib does.
+    reference, actual = render_both(one_visual(marker(shape, 1600.0, [0, 0, 0, 0], [200, 0, 200, 255], 2.0)))
+    with kept_on_failure(f"hollow_{shape.value}", reference, actual):
+        _check_hollow(reference, actual)
+
+
+def _check_hollow(reference: np.ndarray, actual: np.ndarray) -> None:
+    inside = darkness(reference) == 0.0
+    inside[:20] = inside[44:] = False  # the middle rows: inside the outline, away from it
+    inside[:, :20] = inside[:, 44:] = False
+    assert inside.sum() > 50
+    assert darkness(actual)[inside].max() < 0.05, "the face of a hollow marker is filled"
+    ink, ink_ref = darkness(actual).sum(), darkness(reference).sum()
+    assert abs(ink / ink_ref - 1.0) < 0.15, (ink, ink_ref)
+    assert ssim(reference, actual) > 0.9
+
+
+@pytest.mark.parametrize("shape", [MarkerShape.disc, MarkerShape.diamond])
+def test_a_semi_transparent_face_is_blended_over_the_background_not_the_edge(shape: MarkerShape) -> None:
+    reference, actual = render_both(one_visual(marker(shape, 1600.0, [255, 0, 0, 128], [0, 0, 0, 255], 1.0)))
+    with kept_on_failure(f"pink_{shape.value}", reference, actual):
+        center = reference[32, 32, :3].astype(int)
+        assert abs(center - [255, 127, 127]).max() <= 2  # Matplotlib: half red over white
+        assert abs(actual[32, 32, :3].astype(int) - center).max() <= 3, (actual[32, 32], center)
+        assert ssim(reference, actual) > 0.9
+
+
+# -- B: faces without an edge are blended once ------------------------------------------------
+@pytest.mark.parametrize("shape", [MarkerShape.disc, *POLYGON_SHAPES])
+def test_b_a_semi_transparent_face_without_edge_is_blended_once(shape: MarkerShape) -> None:
+    # 60 px marker, half-transparent red, edge width 0: Matplotlib's face is (255, 127, 127); the
+    # Datoviz mesh drew it twice (a width-0 "edge" in the face color, then the face): alpha 0.75.
+    scene = one_visual(marker(shape, 3600.0, [255, 0, 0, 128], [0, 0, 0, 255], 0.0), 80, 80)
+    reference, actual = render_both(scene)
+    with kept_on_failure(f"face_once_{shape.value}", reference, actual):
+        face = (np.abs(reference[..., :3].astype(int) - [255, 127, 127]) <= 1).all(axis=2)
+        assert face.sum() > 100
+        close = (np.abs(actual[..., :3].astype(int) - [255, 127, 127]) <= 3).all(axis=2)
+        assert close[face].mean() > 0.95, f"only {close[face].mean():.0%} of the face has Matplotlib's color"
