@@ -205,14 +205,30 @@ def test_bad_arguments_are_named() -> None:
         eng.close()
 
 
-def test_markers_are_not_clipped_on_depth(engine: DatovizEngine) -> None:
-    # The point path uploads prepared NDC as is (no z-flattening pass): z must not hide a marker.
+@pytest.mark.parametrize("kind", ["marker", "point"])
+def test_markers_are_not_clipped_on_depth(engine: DatovizEngine, kind: str) -> None:
+    # Datoviz drops points and markers whose z is outside [-1, 1]; Matplotlib ignores z, so the
+    # layer flattens z when any is outside (NaN rows are not drawn either way).
     engine.panel(0, 0, 96, 64).set_background(WHITE)
-    layer = engine.layer("marker", engine.panel(0, 0, 96, 64), 3, shape="disc")
-    layer.update(np.array([[-0.5, 0, -0.99], [0, 0, 0.0], [0.5, 0, 0.99]]), np.full(3, 8.0), np.repeat(BLUE, 3, 0))
+    options = {"shape": "disc"} if kind == "marker" else {}
+    layer = engine.layer(kind, engine.panel(0, 0, 96, 64), 5, **options)
+    z = [-0.99, 0.0, 0.99, 1.5, np.nan]
+    layer.update(np.array([[-0.75, 0.5, z[0]], [-0.25, 0.5, z[1]], [0.25, 0.5, z[2]], [0.75, 0.5, z[3]],
+                           [np.nan, np.nan, z[4]]]), np.full(5, 8.0), np.repeat(BLUE, 5, 0))
     frame = engine.render()
-    for col in (24, 48, 72):
-        assert frame[32, col, 0] < 60, f"marker at column {col} missing"
+    for col in (12, 36, 60, 84):
+        assert frame[16, col, 0] < 60, f"marker at column {col} missing"
+
+
+def test_positions_inside_the_depth_range_are_uploaded_as_they_are() -> None:
+    from player.backends.datoviz.engine import _xyz
+
+    inside = np.array([[0.0, 0.0, -1.0], [0.5, 0.5, 1.0], [np.nan, np.nan, np.nan]], np.float32)
+    assert np.shares_memory(_xyz(inside), inside)  # no copy on the hot path
+    outside = np.array([[0.0, 0.0, 2.0], [np.nan, np.nan, np.nan]], np.float32)
+    assert _xyz(outside)[0, 2] == 0.0 and outside[0, 2] == 2.0  # a flattened copy
+    nan_z = np.array([[0.0, 0.0, np.nan]], np.float32)  # drawable (x, y finite): Matplotlib draws it
+    assert _xyz(nan_z)[0, 2] == 0.0
 
 
 def test_rgb_to_rgba_is_exact() -> None:

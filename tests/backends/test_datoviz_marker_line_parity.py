@@ -29,6 +29,7 @@ from imagecmp import FAILED_DIR, decode_png, save_png, ssim  # noqa: E402
 from gsp.core import Canvas  # noqa: E402
 from gsp.types.enums import MarkerShape  # noqa: E402
 from gsp.visuals.markers import Markers  # noqa: E402
+from gsp.visuals.points import Points  # noqa: E402
 from player.backends.datoviz.renderer import DatovizRenderer  # noqa: E402
 from player.backends.matplotlib.renderer import MatplotlibRenderer  # noqa: E402
 
@@ -119,3 +120,21 @@ def test_b_a_semi_transparent_face_without_edge_is_blended_once(shape: MarkerSha
         assert face.sum() > 100
         close = (np.abs(actual[..., :3].astype(int) - [255, 127, 127]) <= 3).all(axis=2)
         assert close[face].mean() > 0.95, f"only {close[face].mean():.0%} of the face has Matplotlib's color"
+
+
+# -- C: points outside the depth range ----------------------------------------------------------
+@pytest.mark.parametrize("edge_width", [0.0, 2.0])
+def test_c_disc_points_outside_the_depth_range_are_drawn(edge_width: float) -> None:
+    # Matplotlib ignores z; Datoviz dropped discs whose NDC z is outside [-1, 1]. A NaN row among
+    # them (a point behind a camera) must not keep the others from being drawn.
+    zs = [0.0, 1.5, -2.0, np.inf, 0.5]
+    xy = [[-0.8, 0.0], [-0.4, 0.0], [0.0, 0.0], [0.4, 0.0], [np.nan, np.nan]]
+    points = Points(scenes.vec3([[x, y, z] for (x, y), z in zip(xy, zs)]), scenes.floats([196.0]),
+                    scenes.rgba([[255, 0, 0, 255]]), scenes.rgba([[0, 0, 0, 255]]), scenes.floats([edge_width]))
+    reference, actual = render_both(one_visual(points, 100, 30))
+    with kept_on_failure(f"points_z_{edge_width:g}", reference, actual):
+        for x, _ in xy[:4]:
+            col = int((x + 1) * 50)
+            assert tuple(reference[15, col, :3]) == (255, 0, 0)
+            assert tuple(actual[15, col, :3]) == (255, 0, 0), f"the point at x = {x} is missing"
+        assert ssim(reference, actual) > 0.9
