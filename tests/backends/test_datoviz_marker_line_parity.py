@@ -27,9 +27,12 @@ import gsp_scenes as scenes  # noqa: E402
 from imagecmp import FAILED_DIR, decode_png, save_png, ssim  # noqa: E402
 
 from gsp.core import Canvas  # noqa: E402
-from gsp.types.enums import MarkerShape  # noqa: E402
+from gsp.types.buffer_type import BufferType  # noqa: E402
+from gsp.types.enums import CapStyle, JoinStyle, MarkerShape  # noqa: E402
 from gsp.visuals.markers import Markers  # noqa: E402
+from gsp.visuals.paths import Paths  # noqa: E402
 from gsp.visuals.points import Points  # noqa: E402
+from gsp.visuals.segments import Segments  # noqa: E402
 from player.backends.datoviz.renderer import DatovizRenderer  # noqa: E402
 from player.backends.matplotlib.renderer import MatplotlibRenderer  # noqa: E402
 
@@ -138,3 +141,24 @@ def test_c_disc_points_outside_the_depth_range_are_drawn(edge_width: float) -> N
             assert tuple(reference[15, col, :3]) == (255, 0, 0)
             assert tuple(actual[15, col, :3]) == (255, 0, 0), f"the point at x = {x} is missing"
         assert ssim(reference, actual) > 0.9
+
+
+# -- D: zero widths and sizes draw nothing; line ink ------------------------------------------
+def test_d_zero_widths_and_sizes_draw_nothing() -> None:
+    # Matplotlib draws nothing for a width-0 line or a size-0 marker, even with a wide edge.
+    canvas = Canvas(96, 64, 72.0, WHITE)
+    scene = scenes.Scene(canvas)
+    viewport = scenes.full_viewport(canvas)
+    black = scenes.rgba([[0, 0, 0, 255]])
+    scene.add(viewport, Segments(scenes.vec3([[-0.8, -0.8], [0.8, 0.8], [-0.8, 0.8], [0.8, 0.8]]),
+                                 scenes.floats([0.0]), CapStyle.ROUND, black))
+    scene.add(viewport, Paths(scenes.vec3([[-0.8, -0.5], [0.0, 0.5], [0.8, -0.5]]),
+                              scenes.buf(np.array([3], np.uint32), BufferType.uint32), black, scenes.floats([0.0]),
+                              CapStyle.PROJECTING, JoinStyle.MITER))
+    for shape, x in ((MarkerShape.square, -0.5), (MarkerShape.disc, 0.0)):
+        scene.add(viewport, marker(shape, 0.0, [255, 0, 0, 255], [0, 0, 0, 255], 4.0, (x, 0.0)))
+    scene.add(viewport, marker(MarkerShape.disc, 0.0, [0, 0, 0, 0], [0, 0, 0, 255], 4.0, (0.5, 0.0)))  # hollow
+    reference, actual = render_both(scene)
+    with kept_on_failure("zero_widths", reference, actual):
+        assert (reference[..., :3] == 255).all()
+        assert (actual[..., :3] == 255).all(), f"{int((actual[..., :3] < 255).any(axis=2).sum())} pixels drawn"

@@ -183,12 +183,13 @@ def _clean_positions(ndc: Any) -> tuple[Any, Any]:
     return out, valid
 
 
-def _lazy_add(array: Any, value: float) -> np.ndarray:
-    """``array + value`` as float32, keeping a broadcast (stride-0) array broadcast."""
+def _grow(array: Any, value: float) -> np.ndarray:
+    """``array + value`` where ``array > 0``, 0 elsewhere (a size-0 marker draws nothing in
+    Matplotlib), as float32, keeping a broadcast (stride-0) array broadcast."""
     array = np.asarray(array, np.float32)
     if is_uniform(array):
-        return np.broadcast_to(array[:1] + np.float32(value), array.shape)
-    return array + np.float32(value)
+        return np.broadcast_to(np.where(array[:1] > 0, array[:1] + np.float32(value), np.float32(0)), array.shape)
+    return np.where(array > 0, array + np.float32(value), np.float32(0))
 
 
 def _lazy_mul(array: np.ndarray, value: float) -> np.ndarray:
@@ -268,6 +269,39 @@ def _trim_ends(starts: np.ndarray, ends: np.ndarray, trim_px: float, frame: Any)
     return s, e
 
 
+def _sub_paths(p: Any) -> tuple[np.ndarray | None, np.ndarray]:
+    """The polylines to draw from prepared paths: (vertex indices into the path arrays, or None
+    for all of them in order; (P,) uint32 vertex counts). Paths of fewer than 2 vertices, or
+    whose widths are all 0, are left out: Matplotlib draws nothing for them."""
+    starts = np.asarray(p.starts, np.int64)
+    lengths = np.diff(starts)
+    keep = lengths >= 2
+    widths = np.asarray(p.widths_px)
+    if keep.any():
+        if is_uniform(widths):
+            keep &= bool(widths[0] > 0)
+        else:  # the widest vertex of each non-empty path (their vertex ranges are contiguous)
+            filled = lengths > 0
+            keep[filled] &= np.maximum.reduceat(widths, starts[:-1][filled]) > 0
+    if keep.all():
+        return None, lengths.astype(np.uint32)
+    index = np.concatenate([np.arange(a, b) for a, b in zip(starts[:-1][keep], starts[1:][keep])] or [np.zeros(0, np.int64)])
+    return index, lengths[keep].astype(np.uint32)
+
+
+def _hide_sizeless(pos: Any, sizes: Any) -> Any:
+    """``pos`` with the markers of size 0 moved out of view: Datoviz still draws them as a faint
+    one-pixel dot (Vulkan's smallest point) where Matplotlib draws nothing. No copy when no
+    size is 0 (one pass over the sizes; O(1) for broadcast sizes)."""
+    sizes = np.asarray(sizes)
+    zero = sizes[:1] <= 0 if is_uniform(sizes) else sizes <= 0
+    if not bool(zero.any()):
+        return pos
+    out = np.array(pos, np.float32)
+    out[np.broadcast_to(zero, (out.shape[0],))] = _FAR
+    return out
+
+
 def _interleave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.empty((a.shape[0] * 2, *a.shape[1:]), dtype=np.result_type(a, b))
     out[0::2], out[1::2] = a, b
@@ -326,7 +360,8 @@ class DatovizDrawer:
         if uniform and n <= SNAP_MAX_POINTS:
             pos = _snap_to_pixel_centers(np.asarray(pos, np.float32), frame)
         scale = np.float32(MARKER_SCALE.get(shape, 1.0))
-        diam = _lazy_add(p.diameters_px, SDF_GROWTH_PX)
+        diam = _grow(p.diameters_px, SDF_GROWTH_PX)
+        pos = _hide_sizeless(pos, diam)
         edge_w, edge_c, face_c = p.edge_widths_px, p.edge_colors, p.face_colors
         if _any_edge(edge_w, edge_c) and not _all_opaque(face_c):
             # A face that is not opaque must show what is behind it, not the edge color: the
@@ -342,11 +377,11 @@ class DatovizDrawer:
                 edge_c = np.array(np.broadcast_to(edge_c, (max(len(edge_c), alpha.size), 4)), np.float32)
                 edge_c[:, 3] *= alpha  # one row for every marker only where colors or widths vary
                 outer_w = np.where(thin, np.float32(MIN_DISC_EDGE_PX), edge_w).astype(np.float32)
-            outer = (diam + outer_w) * scale
+            outer = np.where(diam > 0, diam + outer_w, 0.0) * scale  # size 0: no edge either
             inner = np.maximum(diam - edge_w, 0.0) * scale
             edge_c = np.where((edge_w > 0)[:, None], edge_c, face_c)  # no edge: face color all over
-            positions = _interleave(np.asarray(pos, np.float32), np.asarray(pos, np.float32))
             sizes = _interleave(outer, inner).astype(np.float32)
+            positions = _hide_sizeless(_interleave(np.asarray(pos, np.float32), np.asarray(pos, np.float32)), sizes)
             colors = _interleave(edge_c, face_c)
         else:
             positions, sizes, colors = pos, (diam if scale == 1 else _lazy_mul(diam, float(scale))), face_c
@@ -402,7 +437,7 @@ class DatovizDrawer:
         edge_w = np.where(valid, np.asarray(p.edge_widths_px, np.float64), 0.0)
         edge_c = np.asarray(p.edge_colors, np.float32)
         face_c = np.asarray(p.face_colors, np.float32)
-        has_edge = (edge_w > 0) & (edge_c[:, 3] > 0)
+        has_edge = (edge_w > 0) & (edge_c[:, 3] > 0) & (diam > 0)  # size 0: nothing, edge or not
         half = np.where(has_edge, edge_w / 2.0, 0.0)
         scale = np.array([2.0 / frame.width, 2.0 / frame.height])
         snap = p.marker_shape in _RECTILINEAR
@@ -449,7 +484,11 @@ class DatovizDrawer:
     def _segment_ops(self, p: Any, frame: Any) -> list[_Op]:
         starts, v1 = _clean_positions(p.starts_ndc)
         ends, v2 = _clean_positions(p.ends_ndc)
-        widths = np.where(v1 & v2, np.asarray(p.widths_px, np.float32) + LINE_GROWTH_PX, 0.0).astype(np.float32)
+        drawn = v1 & v2 & (np.asarray(p.widths_px) > 0)
+        # Datoviz draws a width-0 line as a hairline, Matplotlib not at all: such a segment
+        # goes far out of view, both ends (a segment to one far end would cross the view).
+        starts[~drawn] = ends[~drawn] = _FAR
+        widths = np.where(drawn, np.asarray(p.widths_px, np.float32) + LINE_GROWTH_PX, 0.0).astype(np.float32)
         cap = str(p.cap_style)
         starts, ends = _snap_axis_aligned(starts, ends, np.asarray(p.widths_px, np.float32), frame)
         if cap == "butt":
@@ -464,9 +503,10 @@ class DatovizDrawer:
         if str(p.join_style) == "bevel":
             return self._bevel_path_ops(p, frame)
         pos, valid = _clean_positions(p.ndc)
-        lengths = np.diff(np.asarray(p.starts)).astype(np.uint32)
-        keep = lengths > 0
-        lengths = lengths[keep]
+        index, lengths = _sub_paths(p)
+        widths, colors = np.asarray(p.widths_px, np.float32), p.colors
+        if index is not None:
+            pos, widths, colors = pos[index], widths[index], np.asarray(colors)[index]
         if not bool(valid.all()):
             warn_once("path vertices behind the camera", "they are moved out of view")
         join = str(p.join_style)
@@ -475,7 +515,7 @@ class DatovizDrawer:
             return []
 
         def fill(layer: Layer) -> None:
-            layer.update(pos, lengths, np.asarray(p.widths_px, np.float32) + LINE_GROWTH_PX, p.colors, cap=cap, join=join)  # type: ignore[attr-defined]
+            layer.update(pos, lengths, widths + np.float32(LINE_GROWTH_PX), colors, cap=cap, join=join)  # type: ignore[attr-defined]
 
         return [("path", pos.shape[0], (("cap", cap), ("join", join)), fill)]
 
@@ -487,12 +527,17 @@ class DatovizDrawer:
         ndc = np.asarray(p.ndc, np.float64)
         widths = np.asarray(p.widths_px, np.float64) + LINE_GROWTH_PX
         colors = np.asarray(p.colors, np.float32)
+        index, lengths = _sub_paths(p)
+        if index is not None:
+            ndc, widths, colors = ndc[index], widths[index], colors[index]
         cap = str(p.cap_style)
         to_px = np.array([0.5 * frame.width, 0.5 * frame.height])
         starts, ends, seg_w, seg_c, wedges, wedge_c, discs, disc_w, disc_c = ([] for _ in range(9))
-        for sl in p.path_slices():
+        bounds = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            sl = slice(int(a), int(b))
             pts = ndc[sl, :2] * to_px  # pixels, origin at the viewport center
-            if pts.shape[0] < 2 or not np.isfinite(pts).all():
+            if not np.isfinite(pts).all():
                 continue
             w, c = widths[sl], colors[sl]
             d = np.diff(pts, axis=0)
