@@ -111,6 +111,26 @@ def test_a_semi_transparent_face_is_blended_over_the_background_not_the_edge(sha
         assert ssim(reference, actual) > 0.9
 
 
+def test_a_hollow_discs_keep_their_own_edge_colors_and_widths() -> None:
+    # One Points visual, three hollow discs with different edges: each ring in its color, with
+    # Matplotlib's ink (the edge is a centered stroke of the 36 px outline).
+    xs, edges, widths = [-0.6, 0.0, 0.6], [[255, 0, 0, 255], [0, 160, 0, 255], [0, 0, 255, 128]], [1.0, 2.0, 4.0]
+    points = Points(scenes.vec3([[x, 0.0] for x in xs]), scenes.floats([1296.0]), scenes.rgba([[0, 0, 0, 0]]),
+                    scenes.rgba(edges), scenes.floats(widths))
+    reference, actual = render_both(one_visual(points, 150, 50))
+    with kept_on_failure("hollow_points", reference, actual):
+        for x, edge in zip(xs, edges):
+            col = int((x + 1) * 75)
+            box = (slice(2, 48), slice(col - 23, col + 23))
+            ink, ink_ref = darkness(actual[box]).sum(), darkness(reference[box]).sum()
+            assert abs(ink / ink_ref - 1.0) < 0.15, (edge, ink, ink_ref)
+            assert darkness(actual[20:30, col - 5:col + 5]).max() < 0.02  # hollow
+            ring = darkness(reference[box]) > 0.2
+            hue = actual[box][ring][:, :3].astype(int).mean(axis=0)
+            assert abs(hue - reference[box][ring][:, :3].astype(int).mean(axis=0)).max() < 25, (edge, hue)
+        assert ssim(reference, actual) > 0.9
+
+
 # -- B: faces without an edge are blended once ------------------------------------------------
 @pytest.mark.parametrize("shape", [MarkerShape.disc, *POLYGON_SHAPES])
 def test_b_a_semi_transparent_face_without_edge_is_blended_once(shape: MarkerShape) -> None:
@@ -162,3 +182,45 @@ def test_d_zero_widths_and_sizes_draw_nothing() -> None:
     with kept_on_failure("zero_widths", reference, actual):
         assert (reference[..., :3] == 255).all()
         assert (actual[..., :3] == 255).all(), f"{int((actual[..., :3] < 255).any(axis=2).sum())} pixels drawn"
+
+
+LINE_WIDTHS = [0.1, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 6.0]
+
+
+def _slanted_lines(kind: str, join: JoinStyle = JoinStyle.ROUND) -> scenes.Scene:
+    """One black line per width in LINE_WIDTHS, each 80 px tall and leaning 10 px right."""
+    canvas = Canvas(400, 100, 72.0, WHITE)
+    scene = scenes.Scene(canvas)
+    xs = [-0.9 + 0.22 * k for k in range(len(LINE_WIDTHS))]
+    black = scenes.rgba([[0, 0, 0, 255]])
+    if kind == "segments":
+        ends = [[p for x in xs for p in ([x, -0.8], [x + 0.05, 0.8])]]
+        visual: Any = Segments(scenes.vec3(ends[0]), scenes.floats(LINE_WIDTHS), CapStyle.BUTT, black)
+    else:  # a kink-free path of 3 vertices per line
+        verts = [p for x in xs for p in ([x, -0.8], [x + 0.025, 0.0], [x + 0.05, 0.8])]
+        visual = Paths(scenes.vec3(verts), scenes.buf(np.full(len(xs), 3, np.uint32), BufferType.uint32), black,
+                       scenes.floats(np.repeat(LINE_WIDTHS, 3)), CapStyle.BUTT, join)
+    scene.add(scenes.full_viewport(canvas), visual)
+    return scene
+
+
+def _ink_per_row(image: np.ndarray) -> list[float]:
+    """Each line's ink across a row (px of black), averaged over the middle 40 rows."""
+    ink = darkness(image)
+    out = []
+    for k in range(len(LINE_WIDTHS)):
+        center = (-0.9 + 0.22 * k + 0.025 + 1.0) * 200
+        out.append(float(ink[30:70, int(center) - 10:int(center) + 11].sum(axis=1).mean()))
+    return out
+
+
+@pytest.mark.parametrize("kind, join", [("segments", JoinStyle.ROUND), ("paths", JoinStyle.ROUND),
+                                        ("paths", JoinStyle.MITER), ("paths", JoinStyle.BEVEL)])
+def test_d_lines_hold_the_ink_of_their_width(kind: str, join: JoinStyle) -> None:
+    # Agg's lines hold their width in ink (coverage); Datoviz's antialiased edge is a Gaussian,
+    # which the drawer must compensate for without overshooting (0 -> 0.5 px, 1 -> 1.3 px before).
+    reference, actual = render_both(_slanted_lines(kind, join))
+    with kept_on_failure(f"line_ink_{kind}_{join.name.lower()}", reference, actual):
+        for width, ink_ref, ink in zip(LINE_WIDTHS, _ink_per_row(reference), _ink_per_row(actual)):
+            assert abs(ink_ref - width * 1.0) < 0.05 * width + 0.03  # Matplotlib: the width (±slant)
+            assert abs(ink - ink_ref) < 0.05 * width + 0.03, (width, ink, ink_ref)

@@ -20,6 +20,7 @@ What Datoviz lacks is emulated on the CPU before upload (see docs/datoviz.md):
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -56,10 +57,26 @@ MIN_DISC_EDGE_PX = 1.0
 # Above this many markers, centers are not snapped to pixel centers (a sub-pixel detail that
 # costs several passes over the positions).
 SNAP_MAX_POINTS = 10_000
-# Likewise for lines: Datoviz draws a line of width w about 0.2 px thinner, and its butt caps
-# overhang the end points with a soft edge (measured against Matplotlib on the same frames).
-LINE_GROWTH_PX = 0.5
+# Datoviz's lines (segment and path visuals) have a Gaussian antialiased edge: drawn with width
+# w', a line holds sqrt(pi)·erfc(1 - w'/2) px of ink across it below w' = 2 px and w' - (2 -
+# sqrt(pi)) above, i.e. 0.23 px less (measured on slanted lines from w' = -3 to 6 px, to 0.01 px;
+# a negative width still draws, fainter). Agg's lines hold their width in ink, so each line is
+# drawn with the w' whose ink is its width (a constant +0.5 px gave 0 -> 0.51, 1 -> 1.28 px).
+_SQRT_PI = float(np.sqrt(np.pi))
+_THIN_WIDTHS = np.linspace(-3.0, 2.0, 501)
+_THIN_INK = _SQRT_PI * np.array([math.erfc(1.0 - w / 2.0) for w in _THIN_WIDTHS])
+# Datoviz's butt caps overhang the end points with a soft edge: ends are pulled in.
 BUTT_TRIM_PX = 1.0
+
+
+def datoviz_line_width(width_px: Any) -> np.ndarray:
+    """The Datoviz line width (px, float32) whose ink is ``width_px``, keeping a broadcast
+    (stride-0) array broadcast. Widths under 0.001 px map to -3 px (invisible)."""
+    width = np.asarray(width_px, np.float32)
+    if is_uniform(width):
+        return np.broadcast_to(datoviz_line_width(width[:1]), width.shape)
+    thin = np.interp(width, _THIN_INK, _THIN_WIDTHS).astype(np.float32)
+    return np.where(width >= _SQRT_PI, width + np.float32(2.0 - _SQRT_PI), thin).astype(np.float32)
 
 
 def _ccw(poly: np.ndarray) -> np.ndarray:
@@ -417,7 +434,7 @@ class DatovizDrawer:
             return ops
         positions, k = _circle_paths(ndc[ring], radius[ring], frame)
         lengths = np.full(int(ring.sum()), k, np.uint32)
-        widths = np.repeat(width[ring] + np.float32(LINE_GROWTH_PX), k)
+        widths = np.repeat(datoviz_line_width(width[ring]), k)
         colors = np.repeat(color[ring], k, axis=0)
 
         def fill_rings(layer: Layer) -> None:
@@ -488,7 +505,7 @@ class DatovizDrawer:
         # Datoviz draws a width-0 line as a hairline, Matplotlib not at all: such a segment
         # goes far out of view, both ends (a segment to one far end would cross the view).
         starts[~drawn] = ends[~drawn] = _FAR
-        widths = np.where(drawn, np.asarray(p.widths_px, np.float32) + LINE_GROWTH_PX, 0.0).astype(np.float32)
+        widths = np.where(drawn, datoviz_line_width(p.widths_px), 0.0).astype(np.float32)
         cap = str(p.cap_style)
         starts, ends = _snap_axis_aligned(starts, ends, np.asarray(p.widths_px, np.float32), frame)
         if cap == "butt":
@@ -515,7 +532,7 @@ class DatovizDrawer:
             return []
 
         def fill(layer: Layer) -> None:
-            layer.update(pos, lengths, widths + np.float32(LINE_GROWTH_PX), colors, cap=cap, join=join)  # type: ignore[attr-defined]
+            layer.update(pos, lengths, datoviz_line_width(widths), colors, cap=cap, join=join)  # type: ignore[attr-defined]
 
         return [("path", pos.shape[0], (("cap", cap), ("join", join)), fill)]
 
@@ -525,7 +542,7 @@ class DatovizDrawer:
         multi-colored path), a triangle filling the bevel on both sides of every inner vertex,
         and the end caps (projecting: the end half-segments lengthened; round: a disc)."""
         ndc = np.asarray(p.ndc, np.float64)
-        widths = np.asarray(p.widths_px, np.float64) + LINE_GROWTH_PX
+        widths = np.asarray(p.widths_px, np.float64)  # geometry; Datoviz widths at the end
         colors = np.asarray(p.colors, np.float32)
         index, lengths = _sub_paths(p)
         if index is not None:
@@ -567,7 +584,7 @@ class DatovizDrawer:
             return []
         z = lambda xy: np.column_stack([xy / to_px, np.zeros(len(xy))]).astype(np.float32)  # noqa: E731
         s_pos, e_pos = z(np.concatenate(starts)), z(np.concatenate(ends))
-        s_w = np.concatenate(seg_w).astype(np.float32)
+        s_w = datoviz_line_width(np.concatenate(seg_w))
         s_c = np.concatenate(seg_c)
         ops: list[_Op] = []
 
@@ -586,7 +603,7 @@ class DatovizDrawer:
             ops.append(("mesh", t_pos.shape[0], (), fill_wedges))
         if discs:
             d_pos = z(np.concatenate(discs))
-            d_size = np.concatenate(disc_w).astype(np.float32) + np.float32(SDF_GROWTH_PX - LINE_GROWTH_PX)
+            d_size = np.concatenate(disc_w).astype(np.float32) + np.float32(SDF_GROWTH_PX)
             d_col = np.concatenate(disc_c)
 
             def fill_discs(layer: Layer) -> None:
