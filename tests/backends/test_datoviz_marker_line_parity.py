@@ -26,7 +26,7 @@ if not datoviz_available() and os.environ.get("GSP_REQUIRE_DATOVIZ") != "1":
 import gsp_scenes as scenes  # noqa: E402
 from imagecmp import FAILED_DIR, decode_png, save_png, ssim  # noqa: E402
 
-from gsp.core import Canvas  # noqa: E402
+from gsp.core import Camera, Canvas  # noqa: E402
 from gsp.types.buffer_type import BufferType  # noqa: E402
 from gsp.types.enums import CapStyle, JoinStyle, MarkerShape  # noqa: E402
 from gsp.visuals.markers import Markers  # noqa: E402
@@ -224,3 +224,78 @@ def test_d_lines_hold_the_ink_of_their_width(kind: str, join: JoinStyle) -> None
         for width, ink_ref, ink in zip(LINE_WIDTHS, _ink_per_row(reference), _ink_per_row(actual)):
             assert abs(ink_ref - width * 1.0) < 0.05 * width + 0.03  # Matplotlib: the width (±slant)
             assert abs(ink - ink_ref) < 0.05 * width + 0.03, (width, ink, ink_ref)
+
+
+# -- E: invalid vertices break paths; segments with an invalid end are left out ---------------
+def _dilate(mask: np.ndarray, px: int) -> np.ndarray:
+    out = mask.copy()
+    for dy in range(-px, px + 1):
+        for dx in range(-px, px + 1):
+            out |= np.roll(np.roll(mask, dy, axis=0), dx, axis=1)
+    return out
+
+
+def _assert_same_ink_places(reference: np.ndarray, actual: np.ndarray, margin: int = 2) -> None:
+    """Datoviz draws nothing farther than ``margin`` px from Matplotlib's ink, and the reverse."""
+    ref, act = darkness(reference) > 0.3, darkness(actual) > 0.3
+    stray = act & ~_dilate(ref, margin)
+    missing = ref & ~_dilate(act, margin)
+    assert not stray.any(), f"{int(stray.sum())} pixels drawn where Matplotlib draws nothing, e.g. {np.argwhere(stray)[:3].tolist()}"
+    assert not missing.any(), f"{int(missing.sum())} pixels of Matplotlib's not drawn, e.g. {np.argwhere(missing)[:3].tolist()}"
+
+
+@pytest.mark.parametrize("join", list(JoinStyle))
+@pytest.mark.parametrize("cap", [CapStyle.BUTT, CapStyle.ROUND])
+def test_e_a_nan_vertex_breaks_a_path(join: JoinStyle, cap: CapStyle) -> None:
+    # Two strokes either side of the NaN, each with its caps; a lone vertex between NaNs draws
+    # nothing; the second path (no NaN) is unaffected.
+    verts = [[-0.8, -0.5], [-0.5, 0.5], [np.nan, np.nan], [-0.2, -0.5], [0.1, 0.5], [np.nan, 0.0], [0.3, 0.0],
+             [np.nan, np.nan], [0.5, -0.5], [0.8, 0.5], [0.8, -0.8], [-0.8, -0.8]]
+    colors = scenes.rgba([[0, 0, 200, 255]])
+    paths = Paths(scenes.vec3(verts), scenes.buf(np.array([10, 2], np.uint32), BufferType.uint32), colors,
+                  scenes.floats([4.0]), cap, join)
+    reference, actual = render_both(one_visual(paths, 128, 96))
+    with kept_on_failure(f"path_nan_{join.name.lower()}_{cap.name.lower()}", reference, actual):
+        _assert_same_ink_places(reference, actual)
+
+
+def test_e_vertices_behind_the_camera_break_paths_and_drop_segments() -> None:
+    # Eye at z = 2 looking down -z: along the path z = -2..4, the vertices at z >= 2 are behind
+    # (or at) the eye. Matplotlib draws the part in front; Datoviz drew on towards a corner.
+    camera = Camera(scenes.mat4(scenes.look_at([0, 0, 2], [0, 0, 0])), scenes.mat4(scenes.perspective(60.0, 1.0, 0.1, 10.0)))
+    zs = np.linspace(-2.0, 4.0, 7)
+    canvas = Canvas(128, 128, 72.0, WHITE)
+    scene = scenes.Scene(canvas)
+    viewport = scenes.full_viewport(canvas)
+    red, green = scenes.rgba([[200, 0, 0, 255]]), scenes.rgba([[0, 150, 0, 255]])
+    for join in (JoinStyle.ROUND, JoinStyle.BEVEL):
+        x = 0.3 if join == JoinStyle.ROUND else 0.6
+        scene.add(viewport, Paths(scenes.vec3(np.c_[np.full(7, x), np.full(7, -0.3), zs]),
+                                  scenes.buf(np.array([7], np.uint32), BufferType.uint32), red, scenes.floats([3.0]),
+                                  CapStyle.ROUND, join), camera=camera)
+    scene.add(viewport, Segments(scenes.vec3([[-0.3, -0.3, -2.0], [-0.3, -0.3, 4.0], [-0.6, 0.6, 0.0], [np.nan, 0.6, 0.0],
+                                              [-0.6, 0.8, 0.0], [0.6, 0.8, 0.0]]),
+                                 scenes.floats([3.0]), CapStyle.ROUND, green), camera=camera)
+    reference, actual = render_both(scene)
+    with kept_on_failure("behind_the_camera", reference, actual):
+        _assert_same_ink_places(reference, actual)
+
+
+def test_e_sub_paths_cut_at_invalid_vertices() -> None:
+    from player.backends.datoviz.drawer import _sub_paths
+    from player.backends.prepare import PreparedPaths
+
+    nan = np.nan
+    xy = np.array([[0, 0], [1, 1], [nan, 0], [2, 2], [3, 3], [4, 4],  # path 0: cut after 2 vertices
+                   [5, 5], [nan, nan], [6, 6], [nan, 1],  # path 1: lone vertices only
+                   [7, 7], [8, 8],  # path 2: width 0
+                   [9, 9]], np.float32)  # path 3: one vertex
+    ndc = np.c_[xy, np.zeros(len(xy), np.float32)]
+    widths = np.array([1.0] * 10 + [0.0, 0.0] + [1.0], np.float32)
+    paths = PreparedPaths(ndc=ndc, px=xy, starts=np.array([0, 6, 10, 12, 12, 13]), colors=np.zeros((13, 4)),
+                          widths_pt=widths, widths_px=widths, cap_style="butt", join_style="miter")
+    index, lengths = _sub_paths(paths)
+    assert index is not None and index.tolist() == [0, 1, 3, 4, 5] and lengths.tolist() == [2, 3]
+    paths.ndc = np.nan_to_num(ndc)  # all valid: only the width-0, empty and one-vertex paths go
+    index, lengths = _sub_paths(paths)
+    assert index is not None and index.tolist() == list(range(10)) and lengths.tolist() == [6, 4]

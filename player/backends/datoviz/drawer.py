@@ -191,9 +191,10 @@ _FAR = np.float32(1e6)  # where hidden items go (NaN positions, pixels outside t
 
 
 def _clean_positions(ndc: Any) -> tuple[Any, Any]:
-    """(positions with NaN rows moved far away and z set to 0, mask of valid rows)."""
+    """(positions with z set to 0 and the rows whose x or y is not finite moved far away, mask
+    of the valid rows). Matplotlib draws from x and y only."""
     ndc = np.asarray(ndc, dtype=np.float32).reshape(-1, 3)
-    valid = np.isfinite(ndc).all(axis=1)
+    valid = np.isfinite(ndc[:, :2]).all(axis=1)
     out = ndc.copy()
     out[:, 2] = 0.0  # no depth test: draw order is the painter's order, as Matplotlib
     out[~valid] = _FAR
@@ -287,23 +288,41 @@ def _trim_ends(starts: np.ndarray, ends: np.ndarray, trim_px: float, frame: Any)
 
 
 def _sub_paths(p: Any) -> tuple[np.ndarray | None, np.ndarray]:
-    """The polylines to draw from prepared paths: (vertex indices into the path arrays, or None
-    for all of them in order; (P,) uint32 vertex counts). Paths of fewer than 2 vertices, or
-    whose widths are all 0, are left out: Matplotlib draws nothing for them."""
+    """The polylines to draw from prepared paths, as Matplotlib draws them: (vertex indices into
+    the path arrays, or None for all of them in order; (P,) uint32 vertex counts).
+
+    Each path is cut at its invalid vertices (x or y not finite: NaN given, or behind the
+    camera), where Matplotlib breaks a line; pieces of fewer than 2 vertices, and paths whose
+    widths are all 0, are left out (Matplotlib draws nothing for them).
+    """
     starts = np.asarray(p.starts, np.int64)
     lengths = np.diff(starts)
-    keep = lengths >= 2
+    ndc = np.asarray(p.ndc)
+    valid = np.isfinite(ndc[:, 0]) & np.isfinite(ndc[:, 1])
     widths = np.asarray(p.widths_px)
-    if keep.any():
-        if is_uniform(widths):
-            keep &= bool(widths[0] > 0)
-        else:  # the widest vertex of each non-empty path (their vertex ranges are contiguous)
-            filled = lengths > 0
-            keep[filled] &= np.maximum.reduceat(widths, starts[:-1][filled]) > 0
-    if keep.all():
-        return None, lengths.astype(np.uint32)
-    index = np.concatenate([np.arange(a, b) for a, b in zip(starts[:-1][keep], starts[1:][keep])] or [np.zeros(0, np.int64)])
-    return index, lengths[keep].astype(np.uint32)
+    filled = lengths > 0
+    if is_uniform(widths) or widths.size == 0:
+        wide = np.full(lengths.shape, bool(widths.size and widths[0] > 0))
+    else:  # the widest vertex of each non-empty path (their vertex ranges are contiguous)
+        wide = np.zeros(lengths.shape, bool)
+        wide[filled] = np.maximum.reduceat(widths, starts[:-1][filled]) > 0
+    if bool(valid.all()):
+        keep = (lengths >= 2) & wide
+        if keep.all():
+            return None, lengths.astype(np.uint32)
+        index = np.concatenate([np.arange(a, b) for a, b in zip(starts[:-1][keep], starts[1:][keep])] or [np.zeros(0, np.int64)])
+        return index, lengths[keep].astype(np.uint32)
+    valid &= np.repeat(wide, lengths)
+    # A piece starts at each path's first vertex and after each invalid vertex.
+    new = np.zeros(valid.size, bool)
+    new[starts[:-1][filled]] = True
+    new[1:] |= ~valid[:-1]
+    index = np.flatnonzero(valid)
+    piece = (np.cumsum(new) - 1)[index]
+    cuts = np.flatnonzero(np.diff(piece)) + 1
+    counts = np.diff(np.concatenate([[0], cuts, [index.size]])) if index.size else np.zeros(0, np.int64)
+    long = counts >= 2
+    return index[np.repeat(long, counts)], counts[long].astype(np.uint32)
 
 
 def _hide_sizeless(pos: Any, sizes: Any) -> Any:
@@ -519,13 +538,11 @@ class DatovizDrawer:
     def _path_ops(self, p: Any, frame: Any) -> list[_Op]:
         if str(p.join_style) == "bevel":
             return self._bevel_path_ops(p, frame)
-        pos, valid = _clean_positions(p.ndc)
-        index, lengths = _sub_paths(p)
+        pos, _ = _clean_positions(p.ndc)
+        index, lengths = _sub_paths(p)  # cut at invalid vertices, as Matplotlib
         widths, colors = np.asarray(p.widths_px, np.float32), p.colors
         if index is not None:
             pos, widths, colors = pos[index], widths[index], np.asarray(colors)[index]
-        if not bool(valid.all()):
-            warn_once("path vertices behind the camera", "they are moved out of view")
         join = str(p.join_style)
         cap = str(p.cap_style)
         if pos.shape[0] == 0 or lengths.size == 0:
@@ -554,8 +571,6 @@ class DatovizDrawer:
         for a, b in zip(bounds[:-1], bounds[1:]):
             sl = slice(int(a), int(b))
             pts = ndc[sl, :2] * to_px  # pixels, origin at the viewport center
-            if not np.isfinite(pts).all():
-                continue
             w, c = widths[sl], colors[sl]
             d = np.diff(pts, axis=0)
             length = np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
