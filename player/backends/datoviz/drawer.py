@@ -201,13 +201,12 @@ def _clean_positions(ndc: Any) -> tuple[Any, Any]:
     return out, valid
 
 
-def _grow(array: Any, value: float) -> np.ndarray:
-    """``array + value`` where ``array > 0``, 0 elsewhere (a size-0 marker draws nothing in
-    Matplotlib), as float32, keeping a broadcast (stride-0) array broadcast."""
+def _lazy_add(array: Any, value: float) -> np.ndarray:
+    """``array + value`` as float32, keeping a broadcast (stride-0) array broadcast."""
     array = np.asarray(array, np.float32)
     if is_uniform(array):
-        return np.broadcast_to(np.where(array[:1] > 0, array[:1] + np.float32(value), np.float32(0)), array.shape)
-    return np.where(array > 0, array + np.float32(value), np.float32(0))
+        return np.broadcast_to(array[:1] + np.float32(value), array.shape)
+    return array + np.float32(value)
 
 
 def _lazy_mul(array: np.ndarray, value: float) -> np.ndarray:
@@ -396,8 +395,8 @@ class DatovizDrawer:
         if uniform and n <= SNAP_MAX_POINTS:
             pos = _snap_to_pixel_centers(np.asarray(pos, np.float32), frame)
         scale = np.float32(MARKER_SCALE.get(shape, 1.0))
-        diam = _grow(p.diameters_px, SDF_GROWTH_PX)
-        pos = _hide_sizeless(pos, diam)
+        diam = _lazy_add(p.diameters_px, SDF_GROWTH_PX)
+        pos = _hide_sizeless(pos, p.diameters_px)  # size 0: nothing drawn, edge or not
         edge_w, edge_c, face_c = p.edge_widths_px, p.edge_colors, p.face_colors
         if _any_edge(edge_w, edge_c) and not _all_opaque(face_c):
             # A face that is not opaque must show what is behind it, not the edge color: the
@@ -413,7 +412,7 @@ class DatovizDrawer:
                 edge_c = np.array(np.broadcast_to(edge_c, (max(len(edge_c), alpha.size), 4)), np.float32)
                 edge_c[:, 3] *= alpha  # one row for every marker only where colors or widths vary
                 outer_w = np.where(thin, np.float32(MIN_DISC_EDGE_PX), edge_w).astype(np.float32)
-            outer = np.where(diam > 0, diam + outer_w, 0.0) * scale  # size 0: no edge either
+            outer = (diam + outer_w) * scale
             inner = np.maximum(diam - edge_w, 0.0) * scale
             edge_c = np.where((edge_w > 0)[:, None], edge_c, face_c)  # no edge: face color all over
             sizes = _interleave(outer, inner).astype(np.float32)
