@@ -8,8 +8,11 @@ arrays whose content changed are uploaded; otherwise the scene is rebuilt.
 What Datoviz lacks is emulated on the CPU before upload (see docs/datoviz.md):
 - disc edges: with opaque faces each point becomes two filled discs drawn in order, the edge
   color at ``d + w`` and the face color at ``d - w`` (a centered stroke); with faces that are
-  not opaque (hollow markers) the face disc is drawn, then the edge as a closed path (a ring);
+  not opaque (hollow markers) the face disc is drawn, then the edge as a path around it;
 - other marker shapes: mesh triangles, per marker the face then the edge as a ring strip;
+- line widths: chosen so that Datoviz's antialiased lines hold the ink of the requested width
+  (:func:`datoviz_line_width`); width-0 lines and size-0 markers are left out;
+- invalid vertices (NaN, behind the camera) cut paths into sub-paths, as Matplotlib does;
 - texts: drawn by Matplotlib's Agg text engine (same font and metrics as the Matplotlib backend)
   into an image;
 - mesh lighting, culling and sorting: done in ``prepare_mesh``; the triangles are drawn flat in
