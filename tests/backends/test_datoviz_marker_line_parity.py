@@ -299,3 +299,19 @@ def test_e_sub_paths_cut_at_invalid_vertices() -> None:
     paths.ndc = np.nan_to_num(ndc)  # all valid: only the width-0, empty and one-vertex paths go
     index, lengths = _sub_paths(paths)
     assert index is not None and index.tolist() == list(range(10)) and lengths.tolist() == [6, 4]
+
+
+def test_d_line_width_inverts_the_measured_ink() -> None:
+    import math
+
+    from player.backends.datoviz.drawer import datoviz_line_width
+
+    def ink(w: float) -> float:  # Datoviz's line ink across a line drawn with width w (measured)
+        return math.sqrt(math.pi) * math.erfc(1 - w / 2) if w < 2 else w - 2 + math.sqrt(math.pi)
+
+    widths = np.array([0.02, 0.05, 0.1, 0.3, 0.7, 1.0, 1.5, 1.77, 1.78, 2.0, 5.0, 40.0], np.float32)
+    mapped = datoviz_line_width(widths)
+    assert mapped.dtype == np.float32
+    assert np.allclose([ink(float(w)) for w in mapped], widths, rtol=0.01, atol=0.002)
+    uniform = datoviz_line_width(np.broadcast_to(np.float32(1.0), (1000,)))
+    assert uniform.strides == (0,) and uniform[0] == pytest.approx(1.183, abs=0.002)

@@ -34,7 +34,7 @@ import numpy as np
 from player.backends.datoviz.engine import DatovizEngine, Layer, Panel, clip_rect, is_uniform, unmix_alpha
 from player.backends.datoviz.text_raster import rasterize_texts
 
-__all__ = ["DrawItem", "DatovizDrawer", "MARKER_SCALE", "warn_once"]
+__all__ = ["DrawItem", "DatovizDrawer", "MARKER_SCALE", "datoviz_line_width", "warn_once"]
 
 # Datoviz size that gives a shape the same extent as the Matplotlib backend's marker of
 # diameter 1 (its outline fits the box [-0.5, 0.5]²); measured on rendered frames.
@@ -142,7 +142,7 @@ RING_SAGITTA_PX = 0.1
 RING_SEAM_TRIM_PX = 0.75
 
 
-def ring_vertex_count(radius_px: float) -> int:
+def _ring_vertex_count(radius_px: float) -> int:
     """How many vertices a circle of ``radius_px`` needs to stay within RING_SAGITTA_PX."""
     if radius_px <= RING_SAGITTA_PX:
         return 12
@@ -152,7 +152,7 @@ def ring_vertex_count(radius_px: float) -> int:
 def _circle_paths(ndc: np.ndarray, radius_px: np.ndarray, frame: Any) -> tuple[np.ndarray, int]:
     """Circles (M, 2) NDC centers, radii in px -> (M * (K + 1), 3) path vertices and K + 1: each
     circle from angle 0 round to 2π, both ends pulled in by RING_SEAM_TRIM_PX along it."""
-    k = ring_vertex_count(float(radius_px.max()) if radius_px.size else 0.0)
+    k = _ring_vertex_count(float(radius_px.max()) if radius_px.size else 0.0)
     r = radius_px.astype(np.float64)
     # At most half a step: a small circle keeps its shape.
     trim = np.minimum(RING_SEAM_TRIM_PX / np.maximum(r, 1e-6), np.pi / k)[:, None]
