@@ -430,8 +430,8 @@ class DatovizDrawer:
         return [("marker", positions.shape[0], (("shape", shape),), fill)]
 
     def _disc_face_and_ring_ops(self, p: Any, frame: Any, pos: Any, diam: Any) -> list[_Op]:
-        """Discs whose faces are not all opaque: the faces as SDF discs, then each edge as a
-        closed path circle of the marker's diameter (a centered stroke, as Matplotlib draws it).
+        """Discs whose faces are not all opaque: the faces as SDF discs, then each edge as a path
+        once around the circle of the marker's diameter (a centered stroke, as Matplotlib's).
 
         Datoviz's own stroked markers take one edge color and width per visual and place the
         stroke inside the marker; a path takes them per vertex and centers the line on it. Faces
