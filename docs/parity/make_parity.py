@@ -24,6 +24,8 @@ from imagecmp import decode_png, save_png, ssim  # noqa: E402
 from player.backends.datoviz.renderer import DatovizRenderer  # noqa: E402
 from player.backends.matplotlib.renderer import MatplotlibRenderer  # noqa: E402
 
+EXAMPLES_SECTION = "## The examples"
+
 
 def main() -> int:
     rows = ["# Parity: Matplotlib backend (left) | Datoviz backend (right)", "",
@@ -42,7 +44,10 @@ def main() -> int:
         save_png(np.concatenate([left, gap, right], axis=1), HERE / f"{name}.png")
         rows.append(f"| {name} | {score:.3f} | ![{name}]({name}.png) |")
         print(f"{name:24s} SSIM {score:.3f}")
-    (HERE / "README.md").write_text("\n".join(rows) + "\n")
+    # The examples' section is make_examples_parity.py's (written by hand from its output): kept.
+    readme = HERE / "README.md"
+    kept = readme.read_text().partition(EXAMPLES_SECTION)[2] if readme.exists() else ""
+    readme.write_text("\n".join(rows) + "\n" + (f"\n{EXAMPLES_SECTION}{kept}" if kept else ""))
     return 0
 
 
