@@ -19,6 +19,8 @@ import socket
 import sys
 import threading
 import time
+import weakref
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -43,6 +45,7 @@ from recorder.tracking import (
 from recorder.writer_thread import WriterThread
 from sessions.command import Ref
 from sessions.index import MARK_OP
+from sessions.scene import RECORD_FAMILIES, RELEASE_METHOD
 
 __all__ = ["Recorder", "record", "mark", "active_recorder", "MARK_OP", "SESSION_TARGET"]
 
@@ -139,6 +142,9 @@ class Recorder:
         self._loans: LoanBook | None = LoanBook(self._flush_soon) if on_command is None else None
         self._converter = ArgConverter(self._refs, self._record_snapshot, self._pool)
         self._snapshotting: set[str] = set()
+        # (uuid, release op) of logged objects the script dropped, appended by their finalizers
+        # (any thread, at any allocation: a lock-free append only) and logged at the next call.
+        self._released: deque[tuple[str, str]] = deque()
         self._lock = threading.RLock()
         self._broken_ops: set[str] = set()
         self._t0_ns = 0
@@ -361,10 +367,30 @@ class Recorder:
         self.queue.put((t_ns, "Buffer.set_data", uuid, (payload, 0, count), kwargs, nbytes))
         return True
 
+    def _know(self, obj: Captured, uuid: str) -> None:
+        """``obj`` is in the log from now on; once the script drops it, the log says so (the
+        scene, keyframes and replays forget it instead of holding it to the end)."""
+        self._refs[uuid] = Ref(uuid)
+        name = type(obj)._capture_name_
+        if name not in RECORD_FAMILIES:  # renderers and animators end with their own close
+            finalizer = weakref.finalize(obj, self._released.append, (uuid, f"{name}.{RELEASE_METHOD}"))
+            finalizer.atexit = False
+
+    def _log_releases(self, t_ns: int) -> None:
+        """Log the release of the objects the script dropped since the last call."""
+        released = self._released
+        while released:
+            uuid, op = released.popleft()
+            if self._refs.pop(uuid, None) is not None:
+                self.tracker.forget(uuid)
+                self.queue.put((t_ns, op, uuid, (), {}, 0))
+
     def _record_call(
         self, t_ns: int, target: Captured, uuid: str, op: str, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> None:
         refs = self._refs
+        if self._released:
+            self._log_releases(t_ns)
         if op == FRAME_OP:
             t_ns = self._pace_frame(uuid, t_ns, args)
         if uuid not in refs and not op.endswith(".new"):
@@ -395,7 +421,7 @@ class Recorder:
             self._sync_buffer_args(raw_args, raw_kwargs)
         self.queue.put((t_ns, op, uuid, args, kwargs, converter.copied_bytes - before + lent_bytes))
         if uuid not in refs:  # known only once queued: other threads' fast path may follow it
-            refs[uuid] = Ref(uuid)
+            self._know(target, uuid)
 
     def mark(self, label: str, **info: Any) -> None:
         """Record a user marker (a named point in time, with optional plain ``info``)."""
@@ -449,7 +475,7 @@ class Recorder:
                 op = f"{name}.new" if method == "__init__" else f"{name}.{method}"
                 self.queue.put((t_ns, op, uuid, cargs, ckwargs, converter.copied_bytes - before))
                 if method == "__init__":
-                    self._refs[uuid] = Ref(uuid)
+                    self._know(obj, uuid)
             if name == "Buffer":
                 self.tracker.note_written(obj)
         finally:

@@ -165,6 +165,13 @@ class BufferTracker:
         self.known[uuid] = entry
         self.deferred[entry.key] = entry
 
+    def forget(self, uuid: str) -> None:
+        """The buffer ``uuid`` is gone: nothing to check of it any more."""
+        self.versions.pop(uuid, None)
+        known = self.known.pop(uuid, None)
+        if type(known) is DeferredHashes:
+            self.deferred.pop(known.key, None)
+
     def resolve(self, copy: Any) -> None:
         """Writer side: hash ``copy`` now if a :meth:`note_copied` waits for it."""
         entry = self.deferred.pop(id(copy), None)

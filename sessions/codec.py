@@ -72,7 +72,7 @@ __all__ = [
 ]
 
 #: Version of the command vocabulary and value encoding (docs/protocol.md).
-PROTOCOL_VERSION = "1.1"
+PROTOCOL_VERSION = "1.2"
 
 EXT_NDARRAY = 1
 EXT_BYTEARRAY = 2

@@ -34,7 +34,7 @@ __all__ = [
 
 FILE_MAGIC = b"\x89GSPLOG\n"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 2
+FORMAT_MINOR = 3
 _FIXED = struct.Struct("<8sHHI")  # magic, major, minor, metadata length
 TRAILER_MAGIC = b"GSPLIDX\0"
 _TRAILER = struct.Struct("<8sQQ")  # magic, footer offset, xxh3_64 of the first 16 bytes

@@ -12,7 +12,8 @@ reaches: same target, same method, same argument shape (positional count and key
 and no other command touched that target since (called a method on it or referenced it
 directly). ``Buffer.set_data`` replaces only a previous write when it covers the whole buffer
 (offset 0, the buffer's count). Renderer / animator / viewport-event records keep only their
-latest ``render``. Everything else stays in order. The snapshot is therefore the one the
+latest ``render``. A release (``<Type>.release``) takes a buffer's bytes out of the scene's
+count and its whole write out of :attr:`whole_writes`. Everything else stays in order. The snapshot is therefore the one the
 SceneState gives after applying every command (tests/sessions checks state hashes).
 """
 
@@ -40,7 +41,7 @@ _PLAIN = frozenset({int, float, str, bool, type(None), bytes})
 _RECORD_FAMILIES = ("Renderer.", "Animator.", "ViewportEvents.")
 
 
-_OTHER, _SETTER, _SET_DATA, _RECORD_RENDER, _BUFFER_NEW, _IGNORED = range(6)
+_OTHER, _SETTER, _SET_DATA, _RECORD_RENDER, _BUFFER_NEW, _IGNORED, _RELEASE = range(7)
 
 #: Set to "1" to note every row in Python even when ``sessions._ledger`` is built.
 ENV_NO_C_LEDGER = "GSP_NO_C_LEDGER"
@@ -89,9 +90,10 @@ def _classify(op: str) -> int:
         return _IGNORED if op.endswith((".frame", ".event")) else _OTHER  # SceneState ignores events
     if op.startswith("Recorder."):
         return _IGNORED  # markers are not scene state
-    if op.partition(".")[2].startswith("set_"):
+    method = op.partition(".")[2]
+    if method.startswith("set_"):
         return _SETTER
-    return _OTHER
+    return _RELEASE if method == "release" else _OTHER
 
 
 def _refs_in(values: Any, out: list[str]) -> None:
@@ -282,6 +284,12 @@ class SceneLedger:
         elif kind == _BUFFER_NEW and args and type(args[0]) is int:
             self._counts[target] = args[0]
             self.whole_writes.pop(target, None)
+        elif kind == _RELEASE:
+            # A released buffer's contents leave the scene: no keyframe links to them (nor
+            # defers its write past the release), and keyframes are spaced without them.
+            self.whole_writes.pop(target, None)
+            self.scene_bytes -= self._buffer_bytes.pop(target, 0)
+            self._counts.pop(target, None)
         if key is not None:
             previous = self._latest.get(key)
             # Replace only what nothing has seen since (records are never validated against).

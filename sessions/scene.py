@@ -19,12 +19,15 @@ from sessions.command import Command, Ref
 from sessions.errors import CommandError
 from sessions.limits import DEFAULT_LIMITS, Limits, size_text
 
-__all__ = ["SceneState", "KEYFRAME_OP", "RECORD_FAMILIES"]
+__all__ = ["SceneState", "KEYFRAME_OP", "RECORD_FAMILIES", "RELEASE_METHOD"]
 
 #: First command of every keyframe: "what follows is the whole scene; forget the previous one".
 KEYFRAME_OP = "Scene.keyframe"
 #: Families kept as records (the player supplies the backend), not constructed here.
 RECORD_FAMILIES = ("Renderer", "Animator", "ViewportEvents")
+#: ``<Type>.release``: the recorded script dropped the object (its last reference went away), so
+#: the scene forgets it; kept while a renderer's latest render still draws it (protocol 1.2).
+RELEASE_METHOD = "release"
 _EVENT_METHODS = ("frame", "event")
 # Argument types that hold no Ref: a command with only these needs no resolving (most calls).
 _ATOMIC = frozenset({int, float, str, bool, type(None), bytes, bytearray, np.ndarray})
@@ -73,6 +76,7 @@ class SceneState:
         self.last_seq = 0
         self._footprints: dict[str, int] = {}  # uuid -> bytes its object holds, when not 0
         self.footprint = 0  # their sum: bytes the scene holds
+        self.releasing: dict[str, str] = {}  # uuid -> release op, for objects a latest render still draws
 
     # -- lookups ---------------------------------------------------------------------------------
     def get(self, uuid: str) -> Any:
@@ -123,6 +127,11 @@ class SceneState:
             return None
         if family in RECORD_FAMILIES:
             self._apply_record(cmd, method)
+            return None
+        if method == RELEASE_METHOD:
+            if cmd.target in self.objects:
+                self.releasing[cmd.target] = cmd.op
+                self._forget_released()
             return None
         try:
             args = cmd.args
@@ -183,11 +192,25 @@ class SceneState:
         if size:
             self._footprints[target] = size
 
+    def _forget_released(self) -> None:
+        """Drop the released objects no renderer's latest render names: nothing can name them
+        again (the recorded script no longer held them). An object a released one holds stays
+        as long as its holder does; objects that are no longer held are released themselves."""
+        drawn: set[str] = set()
+        for render in self.last_render.values():
+            _ref_uuids(render.args, drawn)
+        for uuid in [u for u in self.releasing if u not in drawn]:
+            del self.releasing[uuid]
+            self.objects.pop(uuid, None)
+            self._hold(uuid, 0)
+
     def _apply_record(self, cmd: Command, method: str) -> None:
         if method == "new":
             self.records[cmd.target] = cmd
         elif method == "render":
             self.last_render[cmd.target] = cmd
+            if self.releasing:
+                self._forget_released()
         elif method == "close":
             self.records.pop(cmd.target, None)
             self.last_render.pop(cmd.target, None)
@@ -257,6 +280,8 @@ class SceneState:
             commands.append(Command(seq, t_ns, op, target, args, kwargs))
         for rec in list(self.records.values()) + list(self.last_render.values()):
             commands.append(Command(seq, t_ns, rec.op, rec.target, rec.args, rec.kwargs))
+        # Objects released while a latest render still draws them: released again once rebuilt.
+        commands.extend(Command(seq, t_ns, op, uuid) for uuid, op in self.releasing.items())
         return commands
 
     def state_hash(self) -> str:
@@ -272,6 +297,18 @@ class SceneState:
 
     def __len__(self) -> int:
         return len(self.objects)
+
+
+def _ref_uuids(value: Any, out: set[str]) -> None:
+    """Add the UUID of every Ref in ``value`` (lists / tuples / dicts, deeply) to ``out``."""
+    if isinstance(value, Ref):
+        out.add(value.uuid)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _ref_uuids(item, out)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _ref_uuids(item, out)
 
 
 def _snapshot_calls(obj: Any, name: str, loans: list[Any] | None) -> list[tuple[str, Any, Any]]:

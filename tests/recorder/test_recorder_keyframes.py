@@ -58,3 +58,53 @@ def test_keyframes_of_small_calls_equal_the_replayed_state(tmp_path: Path, ledge
                     break
                 replayed.apply(cmd)
             assert from_keyframe.state_hash() == replayed.state_hash(), f"keyframe {number} (seq {seq})"
+
+
+def test_objects_the_script_drops_leave_the_log_scene(tmp_path: Path, ledger_backend: str) -> None:
+    """A script that makes a new visual over new buffers every frame (a common pattern) made the
+    writer's scene, every keyframe and every replay hold every object ever made: memory grew
+    without end and keyframes grew with the session. Dropped objects are now released in the
+    log: keyframes hold one frame's objects, and each equals the state replayed up to it,
+    including keyframes that link big buffers' whole writes (64 KiB and more) of the file."""
+    import gc
+
+    from gsp.types import BufferType
+    from gsp.utils.bufferx import Bufferx
+    from gsp.visuals import Points
+
+    path = tmp_path / "churn.gsplog"
+    options = {"keyframe_interval_s": 1e9, "keyframe_interval_bytes": 1}  # a keyframe after every chunk
+    rng = np.random.default_rng(3)
+    with recorder.record(path, flush_interval_s=0.001, writer_options=options) as rec:
+        scene = make_scene(1)  # attributes of one item: any count of positions
+        for frame in range(30):
+            n = 6000 if frame % 2 else 10  # 72 kB of positions (linked by keyframes), or a few bytes
+            points = Points(Bufferx.from_numpy(rng.random((n, 3), dtype=np.float32), BufferType.vec3),
+                            scene.points.get_sizes(), scene.points.get_face_colors(),
+                            scene.points.get_edge_colors(), scene.points.get_edge_widths())
+            scene.renderer.render([scene.viewport], [points], [scene.model], [scene.camera])
+            del points
+            gc.collect()
+            rec.flush()
+    with LogReader(path) as reader:
+        commands = list(reader.commands())
+        released = [c.target for c in commands if c.op.endswith(".release")]
+        assert len(released) == 2 * 29  # each frame's Points and positions, but the last's
+        keyframes = list(reader.index.keyframes)
+        assert len(keyframes) >= 10
+        for number in keyframes:
+            from_keyframe = SceneState()
+            for cmd in reader.keyframe_commands(number):
+                from_keyframe.apply(cmd)
+            assert len(from_keyframe) <= 16  # the scene's own 12 objects, one frame's 2 (and the last frame's 2)
+            seq = reader.index.entries[number].seq_last
+            replayed = SceneState()
+            for cmd in commands:
+                if cmd.seq > seq:
+                    break
+                replayed.apply(cmd)
+            assert from_keyframe.state_hash() == replayed.state_hash(), f"keyframe {number} (seq {seq})"
+        final = SceneState()
+        for cmd in commands:
+            final.apply(cmd)
+        assert len(final) <= 14 and not set(released) & set(final.objects)

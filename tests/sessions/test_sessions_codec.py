@@ -100,7 +100,7 @@ def test_values_round_trip_self_contained(value: object) -> None:
 
 
 def test_protocol_version() -> None:
-    assert PROTOCOL_VERSION == "1.1"
+    assert PROTOCOL_VERSION == "1.2"
 
 
 def test_large_arrays_are_zero_copy_views_of_the_blob_area() -> None:

@@ -35,7 +35,7 @@ def test_round_trip_header_index_and_commands(tmp_path: Path) -> None:
     with LogReader(path) as reader:
         assert reader.complete and reader.index.from_footer
         assert reader.metadata["user"] == {"test": True}
-        assert reader.metadata["protocol"] == "1.1" and reader.metadata["format"] == "1.2"
+        assert reader.metadata["protocol"] == "1.2" and reader.metadata["format"] == "1.3"
         assert "created" in reader.metadata and "host" in reader.metadata
         got = list(reader.commands())
         assert [c.seq for c in got] == [c.seq for c in cmds]

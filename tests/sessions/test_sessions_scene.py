@@ -176,3 +176,29 @@ def test_a_scene_over_the_limit_is_refused_before_it_allocates() -> None:
     with pytest.raises(CommandError, match="count must be >= 0"):
         state.apply(Command(102, 0, "Buffer.new", "neg", (-1, BufferType.vec4)))
 
+
+
+def _released(uuid: str, seq: int, kind: str = "Points") -> Command:
+    return Command(seq, 0, f"{kind}.release", uuid)
+
+
+def test_a_released_object_leaves_the_scene_once_no_latest_render_draws_it() -> None:
+    """Objects the recorded script dropped used to stay to the end: memory, keyframes and
+    --max-scene-gib grew with every object ever made. A release drops one at once, or, while a
+    renderer's latest render still draws it, at the next render (keyframes repeat that render)."""
+    cmds = points_scene(frames=2, n=10)
+    state = applied(cmds)
+    count, held = len(state), state.footprint
+    state.apply(_released(uid(6), 100, "Buffer"))  # held by the Points: its own release drops it
+    assert uid(6) not in state.objects and len(state) == count - 1 and state.footprint == held - 40
+    state.apply(_released(uid(7), 101))  # the latest render draws it: kept, released again in keyframes
+    assert uid(7) in state.objects and state.releasing == {uid(7): "Points.release"}
+    snap = state.snapshot()
+    assert snap[-1].op == "Points.release" and snap[-1].target == uid(7)
+    rebuilt = applied(snap)
+    assert rebuilt.releasing == state.releasing and rebuilt.state_hash() == state.state_hash()
+    state.apply(Command(102, 0, "Renderer.render", uid(8), ([Ref(uid(2))], [], [], [])))
+    assert uid(7) not in state.objects and not state.releasing
+    state.apply(_released(uid(7), 103))  # again, or never known: nothing to do
+    state.apply(_released("never-made", 104))
+    assert not state.releasing
