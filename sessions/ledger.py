@@ -13,8 +13,9 @@ and no other command touched that target since (called a method on it or referen
 directly). ``Buffer.set_data`` replaces only a previous write when it covers the whole buffer
 (offset 0, the buffer's count). Renderer / animator / viewport-event records keep only their
 latest ``render``. A release (``<Type>.release``) takes a buffer's bytes out of the scene's
-count and its whole write out of :attr:`whole_writes`. Everything else stays in order. The snapshot is therefore the one the
-SceneState gives after applying every command (tests/sessions checks state hashes).
+count and its whole write out of :attr:`whole_writes`. Everything else stays in order. The
+snapshot is therefore the one the SceneState gives after applying every command
+(tests/sessions checks state hashes).
 """
 
 from __future__ import annotations
