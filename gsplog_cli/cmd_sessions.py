@@ -71,18 +71,15 @@ def _warnings_as_lines() -> Iterator[None]:
 @contextmanager
 def _log_errors() -> Iterator[None]:
     """Bad logs and positions become one clear line and exit status 1, not a traceback; a reader
-    that stops early (``gsp dump log | head``) ends the command quietly. Warnings become
-    ``warning: ...`` lines."""
+    that stops early (``gsp dump log | head``) ends the command quietly (``gsplog_cli.main``:
+    exit status 141). Warnings become ``warning: ...`` lines."""
     from sessions.errors import CommandError, LogFormatError, LogWriteError
 
     try:
         with _warnings_as_lines():
             yield
     except BrokenPipeError:
-        # Nothing reads stdout any more: point it at /dev/null so the exit flush is silent too.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise SystemExit(1) from None
+        raise  # not a bad log: the gsp group ends the command quietly
     except (LogFormatError, LogWriteError, CommandError, ValueError, OSError) as error:
         raise click.ClickException(_one_line(error)) from None
 

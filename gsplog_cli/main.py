@@ -6,10 +6,17 @@ do not load Matplotlib, Datoviz or ZeroMQ.
 
 from __future__ import annotations
 
+import errno
 import importlib
-from typing import Any
+import os
+import sys
+from typing import Any, NoReturn
 
 import click
+
+#: The exit status of a command whose reader went away (``gsp dump log | head -1``): 128 +
+#: SIGPIPE, what a shell reports for ``cat``, ``yes``, ... ended by the closed pipe.
+BROKEN_PIPE_EXIT = 141
 
 # subcommand name -> "module:attribute" of the click command implementing it
 SUBCOMMANDS: dict[str, str] = {
@@ -63,10 +70,47 @@ class LazyGroup(click.Group):
         command: click.Command = getattr(module, attribute)
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OSError as error:
+            if error.errno != errno.EPIPE or not _reader_gone():
+                raise  # not the reader of our output that left (a pipe to ffmpeg, say): a real error
+            quiet_exit()
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, SHORT_HELP.get(name, "")) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _reader_gone() -> bool:
+    """Whether stdout or stderr is a pipe (or socket) whose reader closed it."""
+    import select
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            poller = select.poll()
+            poller.register(stream.fileno(), select.POLLOUT)
+            if any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0)):
+                return True
+        except (AttributeError, OSError, ValueError):  # not a real file (click's test runner)
+            continue
+    return False
+
+
+def quiet_exit() -> NoReturn:
+    """End a command whose output pipe was closed by its reader, as Unix tools end: without a
+    word, exit status :data:`BROKEN_PIPE_EXIT`. Output still buffered would meet the closed pipe
+    again when Python exits (and print a traceback): stdout and stderr now lead to /dev/null."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (AttributeError, OSError, ValueError):  # not a real file (click's test runner)
+            pass
+    os.close(devnull)
+    raise click.exceptions.Exit(BROKEN_PIPE_EXIT)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -330,7 +331,36 @@ def test_dump_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> Non
         proc.wait(60)
     assert json.loads(first)["seq"] == 1
     assert stderr == ""
-    assert proc.returncode == 1
+    assert proc.returncode == 141  # 128 + SIGPIPE: what a shell reports for cat, yes, ... in its place
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [["info"], ["info", "--json"], ["dump"], ["verify"], ["verify", "--json"],
+                                  ["trim", "--to", "#3"], ["repair"], ["cat"], ["keys", "-o"]])
+def test_every_command_writing_to_stdout_ends_quietly_when_its_reader_is_gone(
+        log: tuple[Path, list[Command]], tmp_path: Path, args: list[str]) -> None:
+    """``gsp info log | head -0``: the reader closed the pipe before the command wrote its first
+    line. Every command that writes to stdout then ends without a word, with exit status 141."""
+    gsp = shutil.which("gsp")
+    command = [gsp] if gsp else [sys.executable, "-m", "gsplog_cli.main"]
+    name, options = args[0], args[1:]
+    if name == "keys":
+        operands = [*options, str(tmp_path / "keys"), "node1"]
+    elif name in ("trim", "repair"):
+        operands = [str(log[0]), str(tmp_path / "out.gsplog"), *options]
+    elif name == "cat":
+        operands = [str(log[0]), "-o", str(tmp_path / "out.gsplog")]
+    else:
+        operands = [*options, str(log[0])]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # nobody will read: the first write meets a closed pipe
+    try:
+        done = subprocess.run([*command, name, *operands], stdout=write_end, stderr=subprocess.PIPE,
+                              text=True, timeout=60)
+    finally:
+        os.close(write_end)
+    assert done.stderr == "", done.stderr
+    assert done.returncode == 141
 
 
 # ---- trim of a trimmed log ------------------------------------------------------------------
