@@ -87,10 +87,16 @@ def _log_errors() -> Iterator[None]:
 _PATH = click.Path(exists=True, dir_okay=False)
 
 
+#: ``gsp info`` names this many markers at each end of the session; --markers names them all.
+MARKERS_SHOWN = 5
+
+
 @click.command()
 @click.argument("log", type=_PATH)
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def info(log: str, as_json: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (every marker).")
+@click.option("--markers", "all_markers", is_flag=True,
+              help=f"List every marker [default: the first and last {MARKERS_SHOWN}, and how many more].")
+def info(log: str, as_json: bool, all_markers: bool) -> None:
     """Summarise the session log LOG."""
     from sessions import tools
 
@@ -111,8 +117,15 @@ def info(log: str, as_json: bool) -> None:
         click.echo(f"  seq       {summary['seq_range'][0]}..{summary['seq_range'][1]}")
     for op, count in summary["commands_per_op"].items():
         click.echo(f"  op        {op:32s} {count}")
-    for marker in summary["markers"]:
-        click.echo(f"  marker    @{marker['label']} seq {marker['seq']} at {marker['t_s']:.3f} s")
+    markers = summary["markers"]
+    left_out = len(markers) - 2 * MARKERS_SHOWN
+    if not all_markers and left_out > 1:  # a line "... 1 more" would save nothing
+        markers = [*markers[:MARKERS_SHOWN], None, *markers[-MARKERS_SHOWN:]]
+    for marker in markers:
+        if marker is None:
+            click.echo(f"  marker    ... {left_out} more (--markers lists them all)")
+        else:
+            click.echo(f"  marker    @{marker['label']} seq {marker['seq']} at {marker['t_s']:.3f} s")
     if meta.get("user"):
         click.echo(f"  user      {json.dumps(meta['user'])}")
     for problem in summary["problems"]:

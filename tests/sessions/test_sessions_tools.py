@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sessions_testkit import final_hash, points_scene
+from sessions_testkit import Script, final_hash, points_scene
 
 from gsplog_cli.main import cli
 from sessions import LogFormatError, LogReader, LogWriter, tools
@@ -53,6 +53,38 @@ def test_info_text_and_json(log: tuple[Path, list[Command]]) -> None:
         expected_ops[cmd.op] = expected_ops.get(cmd.op, 0) + 1
     assert summary["commands_per_op"] == expected_ops
     assert sum(summary["commands_per_op"].values()) == summary["commands"]
+
+
+def test_info_lists_the_first_and_last_markers_unless_asked_for_all(tmp_path: Path) -> None:
+    """200 000 markers made 200 017 lines of `gsp info`: the text names the first and last five,
+    and how many are left out; --markers lists them all, --json always holds them all."""
+    path = tmp_path / "marks.gsplog"
+    script = Script()
+    for number in range(1, 1001):
+        script.add("Recorder.mark", "", f"step{number}")
+    with LogWriter(path) as writer:
+        for cmd in script.commands:
+            writer.append(cmd)
+    code, out = run("info", str(path))
+    assert code == 0
+    markers = [line for line in out.splitlines() if line.startswith("  marker")]
+    assert [line.split()[1] for line in markers] == ["@step1", "@step2", "@step3", "@step4", "@step5", "...",
+                                                     "@step996", "@step997", "@step998", "@step999", "@step1000"]
+    assert markers[5] == "  marker    ... 990 more (--markers lists them all)"
+    assert len(out.splitlines()) < 30
+    code, out = run("info", "--markers", str(path))
+    assert code == 0
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("  marker")] == [
+        f"@step{number}" for number in range(1, 1001)]
+    code, out = run("info", "--json", str(path))
+    assert [marker["label"] for marker in json.loads(out)["markers"]] == [f"step{n}" for n in range(1, 1001)]
+    few = tmp_path / "few.gsplog"
+    with LogWriter(few) as writer:
+        for cmd in script.commands[:11]:
+            writer.append(cmd)
+    code, out = run("info", str(few))
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("  marker")] == [
+        f"@step{number}" for number in range(1, 12)]  # eleven: no "... 1 more" for one left out
 
 
 def test_dump_summarises_unless_full_and_honours_from_to(log: tuple[Path, list[Command]]) -> None:
