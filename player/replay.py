@@ -6,7 +6,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -160,8 +160,7 @@ def replay(
         engine.close()
         raise
     result = ReplayResult(backend=backend, frames_in_log=_frame_total(src.reader) if src.can_seek else None)
-    total = 1 if selection.frame is not None else _frame_total(src.reader) if selection == FrameSelection() else None
-    bar = _progress_bar(progress, None if follow else total)
+    bar = _progress_bar(progress, lambda: _frames_in_range(src.reader, selection) if src.can_seek else None)
 
     def one_pass() -> Iterator[RenderedFrame]:
         engine.reset()
@@ -245,14 +244,16 @@ def _seek(src: Source, selection: FrameSelection) -> tuple[Any, int, int] | None
     return at, target, sum(e.frames for e in commands if e.seq_last <= kf_last)
 
 
-def _progress_bar(progress: bool | None, total: int | None) -> Any:
+def _progress_bar(progress: bool | None, total: Callable[[], int | None]) -> Any:
+    """A tqdm bar on stderr (``progress`` None: when stderr is a terminal) of ``total()`` frames
+    (None: a bare count); ``total`` is asked only when the bar is shown."""
     if progress is None:
         progress = sys.stderr.isatty()
     if not progress:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="frame", desc="replay", file=sys.stderr)
+    return tqdm(total=total(), unit="frame", desc="replay", file=sys.stderr)
 
 
 def _renders_before(reader: Any, seq: int) -> int:
@@ -284,18 +285,34 @@ def _replay_end_seq(reader: Any, stop: Any) -> int:
     return int(reader.stop_seq(stop))
 
 
-def _last_frame_in_range(reader: Any, selection: FrameSelection) -> int | None:
-    """The number of the last frame ``selection``'s range holds; None when it holds none (or a
-    marker it names is unknown: the replay then says so)."""
+def _range_frames(reader: Any, selection: FrameSelection) -> tuple[int, int] | None:
+    """(frames before ``selection``'s range, number of its last frame), from the index (reading
+    at most the chunks that hold its ends); None when a marker it names is unknown (the replay
+    then says so) or the index does not count the frames."""
     try:
         if selection.start is None and selection.stop is None:
-            return _frame_total(reader)
+            total = _frame_total(reader)
+            return None if total is None else (0, total)
         end = _replay_end_seq(reader, selection.stop)
         first = reader.resolve(selection.start) if selection.start is not None else 0
     except ValueError:
         return None
-    last = _renders_before(reader, end)
-    return last if last > _renders_before(reader, first) else None
+    return _renders_before(reader, first), _renders_before(reader, end)
+
+
+def _last_frame_in_range(reader: Any, selection: FrameSelection) -> int | None:
+    """The number of the last frame ``selection``'s range holds; None when it holds none (or a
+    marker it names is unknown: the replay then says so)."""
+    frames = _range_frames(reader, selection)
+    return frames[1] if frames is not None and frames[1] > frames[0] else None
+
+
+def _frames_in_range(reader: Any, selection: FrameSelection) -> int | None:
+    """How many frames ``selection`` draws from a seekable log (the progress bar's total)."""
+    if selection.frame is not None:
+        return 1
+    frames = _range_frames(reader, selection)
+    return None if frames is None else max(0, frames[1] - frames[0])
 
 
 def _frame_total(reader: Any) -> int | None:

@@ -51,6 +51,20 @@ def test_cli_writes_png_frames_and_gif(session: Path, tmp_path: Path) -> None:
     assert iio3.imread(tmp_path / "m.gif", index=None).shape[0] == 4
 
 
+@pytest.mark.parametrize("selection", [[], ["--to", "#3"], ["--from", "#2"], ["--from", "@two", "--to", "#3"],
+                                       ["--frame", "2"], ["--from", "{t2}", "--to", "{t3}"], ["--to", "seq:{s3}"]])
+def test_the_progress_bar_knows_how_many_frames_a_range_holds(session: Path, selection: list[str]) -> None:
+    """The index counts the frames of a range: the bar shows N/N (a percentage, an ETA), not a
+    bare count, for ranges as for the whole session."""
+    renders = [c for c in LogReader(session).commands() if c.op == "Renderer.render"]
+    values = {"t2": f"{renders[1].t_ns / 1e9:.9f}", "t3": f"{renders[2].t_ns / 1e9:.9f}", "s3": str(renders[2].seq)}
+    code, _, err = _run(str(session), "--backend", "null", "--progress", *(a.format(**values) for a in selection))
+    assert code == 0, err
+    drawn = int(err.strip().splitlines()[-1].split()[0])  # "N frame(s) replayed with null ..."
+    assert drawn > 0
+    assert f"| {drawn}/{drawn} [" in err and "100%" in err, err
+
+
 def _assert_one_line_error(code: int, err: str, *words: str) -> None:
     assert code == 2
     lines = err.strip().splitlines()
