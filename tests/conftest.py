@@ -7,8 +7,12 @@ does the same for tests marked ``window`` (a real window on Xvfb).
 
 from __future__ import annotations
 
+import errno
 import os
+import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -33,3 +37,57 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 
 #: Markers whose skipped tests fail when their variable is "1".
 _REQUIRED = {"datoviz": "GSP_REQUIRE_DATOVIZ", "window": "GSP_REQUIRE_WINDOW"}
+
+
+class SmallDisk:
+    """A folder on a tmpfs of a few megabytes: a disk that really fills up (ENOSPC)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def free(self) -> int:
+        """Bytes still free."""
+        stats = os.statvfs(self.path)
+        return stats.f_bavail * stats.f_frsize
+
+    def fill(self, leave: int = 0) -> None:
+        """Take the disk's free space (with a file named ``filler``) but ``leave`` bytes, rounded
+        down to whole pages; ``leave=0``: every byte, the next write fails."""
+        with open(self.path / "filler", "ab", buffering=0) as filler:
+            block = b"\0" * 4096
+            while self.free() > leave:
+                try:
+                    filler.write(block)
+                except OSError as error:
+                    assert error.errno == errno.ENOSPC, error
+                    break
+            if leave == 0:  # the last page may take a part of a block
+                try:
+                    while filler.write(b"\0"):
+                        pass
+                except OSError as error:
+                    assert error.errno == errno.ENOSPC, error
+
+
+@pytest.fixture()
+def small_disk(tmp_path: Path) -> Iterator[Callable[[str], SmallDisk]]:
+    """``small_disk("2m")``: a tmpfs of that size mounted in ``tmp_path`` (root only: the test
+    is skipped where mounting is refused), unmounted after the test."""
+    mounted: list[Path] = []
+
+    def mount(size: str) -> SmallDisk:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        if os.geteuid() != 0:
+            pytest.skip("a small disk is a tmpfs mounted by root")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs: {done.stderr.strip()}")
+        mounted.append(folder)
+        return SmallDisk(folder)
+
+    yield mount
+    for folder in reversed(mounted):
+        if subprocess.run(["umount", str(folder)], capture_output=True).returncode != 0:
+            subprocess.run(["umount", "-l", str(folder)], capture_output=True)  # a file still open

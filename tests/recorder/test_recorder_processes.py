@@ -9,7 +9,9 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -295,6 +297,27 @@ def test_gsp_record_reports_an_unwritable_output(tmp_path: Path) -> None:
     result = run_python(["-m", "gsplog_cli.main", "record", str(script), "-o", str(tmp_path / "no" / "dir.gsplog")])
     assert result.returncode == 1
     assert "cannot start recording" in result.stderr and result.stderr.count("dir.gsplog") == 1  # named once
+
+
+def test_gsp_record_on_a_full_disk_leaves_no_log_behind(tmp_path: Path, small_disk: Callable[[str], Any]) -> None:
+    """The header cannot be written: `cannot start recording`, exit status 1, and no 0-byte log
+    left at the output; a log that was there before stays as it was."""
+    script = tmp_path / "canvas.py"
+    script.write_text("from gsp.core import Canvas\nCanvas(10, 10, 72.0, bytearray([255, 255, 255, 255]))\n")
+    disk = small_disk("1m")
+    earlier, new = disk.path / "earlier.gsplog", disk.path / "new.gsplog"
+    result = run_python(["-m", "gsplog_cli.main", "record", str(script), "-o", str(earlier), "--no-render"])
+    assert result.returncode == 0, result.stderr
+    before = earlier.read_bytes()
+    disk.fill()
+    for output in (new, earlier):
+        result = run_python(["-m", "gsplog_cli.main", "record", str(script), "-o", str(output), "--no-render"])
+        assert result.returncode == 1
+        assert result.stderr.startswith("Error: cannot start recording") and "No space left on device" in result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
+    assert not new.exists()
+    assert earlier.read_bytes() == before
+    assert sorted(p.name for p in disk.path.iterdir()) == ["earlier.gsplog", "filler"]
 
 
 def test_gsp_record_of_a_script_that_does_not_compile_says_why_as_python_does(tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -452,3 +454,22 @@ def test_a_sink_whose_header_cannot_be_written_lets_go_of_the_file(tmp_path: Pat
     assert "second wrote a log" in result.stdout
     with LogReader(path) as reader:
         assert reader.metadata["note"] == "again"
+
+
+def test_a_header_that_meets_a_full_disk_leaves_no_log_and_an_earlier_one_as_it_was(
+        small_disk: Callable[[str], Any]) -> None:
+    """A new log whose header cannot be written is no log: nothing is left at its path (a 0-byte
+    file was). A log already there stays whole: it is replaced only once the new header is
+    written."""
+    disk = small_disk("1m")
+    earlier, new = disk.path / "earlier.gsplog", disk.path / "new.gsplog"
+    write(earlier, points_scene(frames=2))
+    before = earlier.read_bytes()
+    disk.fill()
+    for path in (new, earlier):
+        with pytest.raises(LogWriteError, match="No space left on device") as caught:
+            LogWriter(path)
+        assert str(path) in str(caught.value)
+    assert not new.exists()
+    assert earlier.read_bytes() == before
+    assert sorted(p.name for p in disk.path.iterdir()) == ["earlier.gsplog", "filler"]  # nothing half made
