@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import imageio.v3 as iio3
 import numpy as np
@@ -73,6 +75,27 @@ def _assert_one_line_error(code: int, err: str, *words: str) -> None:
     assert "Traceback" not in err
     for word in words:
         assert word in lines[0]
+
+
+def _replay_process(*args: str) -> tuple[int, str]:
+    """``gsp replay ARGS`` as a process: (exit status, all it wrote on stderr, ffmpeg's too)."""
+    done = subprocess.run([sys.executable, "-m", "gsplog_cli.main", "replay", *args], capture_output=True,
+                          text=True, timeout=120, env=dict(os.environ, MPLBACKEND="Agg"))
+    return done.returncode, done.stderr
+
+
+@pytest.mark.parametrize("name", ["m.mp4", "m.gif"])
+def test_an_output_file_that_meets_a_full_disk_is_one_line_naming_it(
+        session: Path, small_disk: Callable[[str], Any], name: str) -> None:
+    """A video printed ffmpeg's command line, its own messages and "Broken pipe" (or, when every
+    frame fit in the pipe, passed for written: exit status 0 and an empty file): now one line
+    that names the output and why, and no video cut short (no torn PNG) is left."""
+    disk = small_disk("1m")
+    disk.fill()
+    code, err = _replay_process(str(session), "-o", str(disk.path / name), "--no-progress")
+    _assert_one_line_error(code, err, str(disk.path / name), "No space left on device")
+    assert "ffmpeg -y" not in err and "Broken pipe" not in err
+    assert not (disk.path / name).exists()
 
 
 def test_cli_bad_logs_exit_2_one_line(session: Path, tmp_path: Path) -> None:
