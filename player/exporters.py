@@ -9,6 +9,7 @@ suffix) is a folder receiving ``frame_000001.png``, ``frame_000002.png``, ...
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
@@ -85,7 +86,7 @@ class PngExporter(Exporter):
     def _write(self, frame: RenderedFrame) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_name(f".{self.path.name}.partial")
-        partial.write_bytes(frame.png_bytes())
+        _write_png(partial, frame, self.path)
         os.replace(partial, self.path)
         self._written, self._written_at = frame, time.monotonic()
 
@@ -167,8 +168,16 @@ def _missing_folders(folder: Path) -> list[Path]:
     return missing
 
 
-def _write_png(path: Path, frame: RenderedFrame) -> None:
-    path.write_bytes(frame.png_bytes())
+def _write_png(path: Path, frame: RenderedFrame, output: Path | None = None) -> None:
+    """Write ``frame`` as the PNG ``path`` (the temporary file of ``output``, if given); a
+    failure (a full disk) names the frame and the output, and leaves no torn PNG behind."""
+    data = frame.png_bytes()
+    try:
+        path.write_bytes(data)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise OSError(f"cannot write frame {frame.number} to {output or path}: {error.strerror or error}") from None
 
 
 def estimate_fps(times_ns: list[int], default: float = DEFAULT_FPS) -> float:

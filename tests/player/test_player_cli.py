@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -84,7 +85,22 @@ def _replay_process(*args: str) -> tuple[int, str]:
     return done.returncode, done.stderr
 
 
-@pytest.mark.parametrize("name", ["m.mp4", "m.gif"])
+def test_frames_that_meet_a_full_disk_name_the_file_and_frame(session: Path,
+                                                              small_disk: Callable[[str], Any]) -> None:
+    """`-o frames/` on a disk that fills up: the error names the frame and its file, not only
+    "[Errno 28] No space left on device"; no torn PNG is left behind."""
+    disk = small_disk("1m")
+    disk.fill(leave=2 * 4096)  # two pages: two small PNGs
+    code, err = _replay_process(str(session), "-o", str(disk.path / "frames") + "/", "--no-progress")
+    _assert_one_line_error(code, err, "No space left on device")
+    match = re.search(r"frame (\d+) to (\S+): No space left on device", err)
+    assert match, err
+    assert match.group(2) == str(disk.path / "frames" / f"frame_{int(match.group(1)):06d}.png")
+    for png in (disk.path / "frames").iterdir():
+        iio3.imread(png)  # whole
+
+
+@pytest.mark.parametrize("name", ["m.mp4", "m.gif", "last.png"])
 def test_an_output_file_that_meets_a_full_disk_is_one_line_naming_it(
         session: Path, small_disk: Callable[[str], Any], name: str) -> None:
     """A video printed ffmpeg's command line, its own messages and "Broken pipe" (or, when every
