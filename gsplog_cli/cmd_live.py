@@ -184,10 +184,11 @@ def node(
 
     Prints one JSON line when the session ends: session id, last update, the session's commands
     received, the whole scenes applied besides (the snapshot it started from and the stream's
-    periodic keyframes), frames, and the scene's state hash (equal on every node that received
-    the same session).
+    periodic keyframes), frames, the scene's state hash (equal on every node that received
+    the same session), and why a --save copy stopped early (save_error: a full disk stops the
+    copy, not the node; exit status 1 then).
     """
-    from transports.live_log import LiveCopy, LiveTally, live_commands
+    from transports.live_log import LiveTally, live_commands
     from transports.subscriber import Subscriber
 
     _setup_logging(verbose)
@@ -212,10 +213,10 @@ def node(
         raise click.ClickException(str(error)) from None
     stop = _stop_on_signals()
     summary: dict[str, Any] = {"endpoint": endpoint, "sessions": 0, "frames": 0, "commands": 0, "keyframes": 0,
-                               "errors": 0, "state_hash": None, "outputs": [], "ended": False}
+                               "errors": 0, "state_hash": None, "outputs": [], "ended": False, "save_error": None}
     try:
         while True:
-            copy = LiveCopy(save) if save else None
+            copy = _guarded_copy(save) if save else None
             tally = LiveTally()
             session_output = _nth_output(output, summary["sessions"] + 1)
             result = consume(live_commands(subscriber, stop, copy, tally), session_output)
@@ -228,6 +229,8 @@ def node(
                 summary["outputs"] += result["outputs"]
                 summary["state_hash"] = result["state_hash"]  # of the last session
                 summary["ended"] = tally.ended
+            if copy is not None and copy.error is not None:
+                summary["save_error"] = copy.error
             if not keep_going or stop.is_set() or subscriber.gone:
                 break
             save = None  # the copy holds the first session only
@@ -238,6 +241,8 @@ def node(
     summary["resyncs"] = subscriber.stats.resyncs
     summary["rejected"] = subscriber.stats.rejected
     click.echo(json.dumps(summary))
+    if summary["save_error"] is not None:  # as `gsp record` whose log stopped early: `gsp node ... && ...` stops
+        raise click.ClickException(f"the --save copy is incomplete: {summary['save_error']}")
     if stop.is_set():
         return  # stopped by the user: what arrived is drawn and saved
     if summary["sessions"] == 0:
@@ -245,6 +250,39 @@ def node(
     if not summary["ended"]:
         raise click.ClickException("the session did not end: its publisher went silent before its END "
                                    "(what arrived was drawn; a --save copy is left unterminated)")
+
+
+def _guarded_copy(path: str) -> Any:
+    """A ``--save`` copy (``transports.live_log.LiveCopy``) whose failure to write (a full disk)
+    stops the copy, not the node: one warning naming the path and the error, and nothing more
+    is written; the node goes on drawing. The copy keeps the chunks written before it (the file
+    sink cuts a torn one off), unterminated: readable, and `gsp repair` gives it a footer.
+    ``error`` holds the failure (None while the copy is whole)."""
+    from sessions.errors import LogWriteError
+    from transports.live_log import LiveCopy
+
+    class GuardedCopy(LiveCopy):
+        error: str | None = None
+
+        def add(self, event: Any, chunks: Any) -> None:
+            try:
+                super().add(event, chunks)
+            except LogWriteError as error:
+                self._stop_saving(error)
+
+        def close(self, *, source_died: bool = False) -> None:
+            try:
+                super().close(source_died=source_died)
+            except LogWriteError as error:  # the footer did not fit
+                self._stop_saving(error)
+
+        def _stop_saving(self, error: LogWriteError) -> None:
+            self.error = " ".join(str(error).split())
+            log.warning("--save stopped: %s; the copy keeps what was written before it, the node goes on",
+                        self.error)
+            super().close(source_died=True)  # its file sink failed: it writes nothing more
+
+    return GuardedCopy(path)
 
 
 def _nth_output(output: str | None, number: int) -> str | None:
