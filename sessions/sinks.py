@@ -81,12 +81,15 @@ def _making_name(path: str) -> str | None:
     """The name a new log for ``path`` is made under, beside it, until its header is written: it
     then takes ``path`` (``os.replace``), so that a header that cannot be written (a full disk)
     leaves nothing behind, and a log already at ``path`` as it was. None where ``path`` is a
-    symbolic link, a device, a FIFO and the like: those are opened and written through.
+    symbolic link, a device, a FIFO and the like: those are opened and written through; None on
+    Windows too, where a file held open cannot be renamed (the log is written in place there).
 
     Replacing a log rather than truncating it also spares a cost: ext4 (``auto_da_alloc``)
     forces a file truncated to zero and rewritten out to disk when it is closed, which made
     closing a re-recorded 150 MB log take ~100 ms; the file renamed over it holds a header only.
     """
+    if os.name == "nt":
+        return None
     try:
         if not stat.S_ISREG(os.lstat(path).st_mode):
             return None
