@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from transport_helpers import checkout_env
 
 import recorder
 from gsp.core import Camera, Canvas, Viewport
@@ -96,7 +96,7 @@ class CliProcess:
     """``gsp ARGS`` running as a process; its stderr lines are collected as they come."""
 
     def __init__(self, *args: str) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1", MPLBACKEND="Agg")
+        env = checkout_env(PYTHONUNBUFFERED="1", MPLBACKEND="Agg")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "gsplog_cli.main", *args],
             stdout=subprocess.PIPE,

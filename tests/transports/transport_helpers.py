@@ -15,6 +15,14 @@ from transports.publisher import Publisher
 from transports.state import OpaqueState
 
 NODE_SCRIPT = Path(__file__).with_name("opaque_node.py")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def checkout_env(**extra: str) -> dict[str, str]:
+    """The environment of a child process that imports this checkout's packages (a script's
+    own folder comes first on its path, and an editable install may point at another checkout)."""
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    return dict(os.environ, PYTHONPATH=path, **extra)
 
 
 def local_publisher(**kwargs: Any) -> Publisher:
@@ -26,7 +34,7 @@ def local_publisher(**kwargs: Any) -> Publisher:
 
 def start_node(endpoint: str, snapshot: str, out: Path, *extra: str) -> subprocess.Popen[bytes]:
     """Start an opaque node process writing its result to ``out``."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = checkout_env(PYTHONUNBUFFERED="1")
     return subprocess.Popen(
         [sys.executable, str(NODE_SCRIPT), endpoint, snapshot, str(out), *extra],
         stdout=subprocess.DEVNULL,
