@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -71,3 +72,36 @@ def publish_series(pub: Publisher, start: int, count: int, interval: float = 0.0
         pub.publish(body, kind)
         if interval:
             time.sleep(interval)
+
+
+def rss_anon(pid: int) -> int:
+    """Anonymous resident memory of a process, in bytes (heap and buffers; mapped files apart)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no RssAnon for process {pid}")
+
+
+class PeakMemory:
+    """Samples a process's :func:`rss_anon` every 10 ms in a thread; ``peak`` is the most seen."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.first = self.peak = rss_anon(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.01):
+            try:
+                self.peak = max(self.peak, rss_anon(self.pid))
+            except (OSError, AssertionError):  # the process ended
+                return
+
+    def stop(self) -> int:
+        """Stop sampling; the peak."""
+        self._stop.set()
+        self._thread.join()
+        return self.peak
