@@ -87,7 +87,7 @@ def node_count(endpoint: str, snapshot: str, out: str, expected: int, raw: bool)
     else:
         from transports.subscriber import EventType, Subscriber
 
-        with Subscriber(endpoint, snapshot, gone_after=30, rcvhwm=0) as sub:
+        with Subscriber(endpoint, snapshot, gone_after=30, rcvhwm=0, max_queue_bytes=1 << 40) as sub:
             print("ready", flush=True)
             for event in sub.events():
                 if event.type == EventType.UPDATE:

@@ -5,6 +5,14 @@ queued updates at or below the snapshot's sequence. A gap in sequences, a new se
 publisher restarted), a heartbeat announcing updates we never got, or a silent publisher all
 lead to a fresh snapshot; after ``gone_after`` seconds without contact the stream is reported
 gone. Every message is validated before use; a bad one is logged with its reason and skipped.
+
+A reader thread owns the sockets and reads as messages come, whatever the consumer is doing,
+into a queue bounded in bytes (``max_queue_bytes``). A consumer that falls behind (an update
+would take the queue past its bound) does not get the backlog: the queued updates are dropped
+and it resynchronises like after a gap. A resync waits until the consumer asks for its next
+event (it gets the newest state then, and one snapshot however long it was busy); meanwhile the
+node subscribes to heartbeats and session ends only, so that the publisher sends it no updates
+and a session's END still arrives at once (the node then fetches the final state).
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -45,6 +53,10 @@ log = logging.getLogger(__name__)
 
 _POLL_SLICE_MS = 50  # how often a waiting loop looks at its stop flag
 _RETIRED_KEPT = 64
+_MAX_BACKOFF = 3  # a snapshot request waits at most 2**3 times snapshot_timeout
+#: What a node keeps queued for its consumer (docs/live.md, "Slow and stalled nodes"): about five
+#: chunks of a 1 M-point frame (12 MB each), thousands of small ones.
+DEFAULT_QUEUE_BYTES = 64 << 20
 
 
 class EventType(Enum):
@@ -65,7 +77,7 @@ class Event:
     seq: int = 0
     kind: PayloadKind = PayloadKind.NONE
     payload: bytes = b""
-    reason: str = ""
+    reason: str = ""  # GONE: why; SNAPSHOT: why it was fetched ("initial", a gap, falling behind...)
     session_header: bytes = b""  # SNAPSHOT only: the .gsplog file header of the session
 
 
@@ -77,8 +89,12 @@ class SubscriberStats:
     delivered: int = 0  # updates delivered
     snapshots: int = 0  # snapshots delivered
     rejected: int = 0  # malformed messages (logged)
-    stale: int = 0  # updates at or below the current sequence (queued before a snapshot, or replayed)
-    resyncs: int = 0  # fresh snapshots requested after a gap, new session or silence
+    # updates at or below the current sequence, and heartbeats below it (queued before a snapshot, or replayed)
+    stale: int = 0
+    resyncs: int = 0  # fresh snapshots requested after a gap, new session, silence, or falling behind
+    behind: int = 0  # times the consumer fell behind (its queue would have gone past max_queue_bytes)
+    skipped: int = 0  # updates of the session the consumer never got (dropped while behind, lost in a gap)
+    peak_queued_bytes: int = 0  # the most bytes queued for the consumer at once
 
 
 class Subscriber:
@@ -88,6 +104,10 @@ class Subscriber:
     to port + 1. ``heartbeat_timeout``: silence that triggers a resync. ``gone_after``: silence
     after which a GONE event ends the iteration (None: wait forever, e.g. for a publisher that
     has not started yet). ``stop_on_end``: end the iteration after the session's END.
+    ``max_queue_bytes``: what may wait for the consumer (one bigger update is let into an empty
+    queue); past it the consumer skips to a fresh snapshot. ``rcvhwm``: the SUB socket's
+    high-water mark in messages; by default as many of the largest allowed message as fit in
+    ``max_queue_bytes`` (at least 1).
     """
 
     def __init__(
@@ -100,7 +120,8 @@ class Subscriber:
         gone_after: float | None = 30.0,
         stop_on_end: bool = False,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
-        rcvhwm: int = 1000,
+        rcvhwm: int | None = None,
+        max_queue_bytes: int = DEFAULT_QUEUE_BYTES,
         security: ClientSecurity | None = None,
     ) -> None:
         self.endpoint = endpoint
@@ -117,19 +138,35 @@ class Subscriber:
         self._security = security
         self._after_end = False  # the last session's END arrived: a connection closing now is expected
         self._context = zmq.Context()
-        self._rcvhwm = rcvhwm
+        self.max_queue_bytes = max_queue_bytes
+        # libzmq counts messages, not bytes. The reader thread empties the socket as messages
+        # come, so a small HWM only pushes back on TCP while the reader waits for a snapshot.
+        self._rcvhwm = rcvhwm if rcvhwm is not None else max(1, min(1000, max_queue_bytes // max_payload))
         self._monitor: zmq.Socket | None = None
         self._poller = zmq.Poller()
+        self._updates_on = True  # subscribed to updates (off while a resync waits for the consumer)
         self._sub = self._new_sub()  # subscribe first: updates queue while we fetch a snapshot
         self._dealer: zmq.Socket | None = None
         self._retired: OrderedDict[bytes, None] = OrderedDict()
         self._want_resync: str | None = "initial"
         self._said_waiting = False
         self._closed = False
+        # The consumer's queue, filled by the reader thread (which alone uses the sockets).
+        self._queue: deque[Event] = deque()
+        self._queued_bytes = 0
+        self._cond = threading.Condition()
+        self._halt = threading.Event()
+        self._reader: threading.Thread | None = None
+        self._reading = False
+        self._consumer_waiting = False  # the consumer waits for an event (its queue is empty)
+        self._unanswered = 0  # snapshot requests a publisher took and did not answer in time, in a row
+        self._delivered: tuple[bytes | None, int] = (None, 0)  # session, seq of the last state handed out
 
     # -- public ----------------------------------------------------------------------------------
     def resync(self, reason: str) -> None:
         """Ask for a fresh snapshot before the next update (e.g. the consumer could not apply one)."""
+        with self._cond:
+            self._drop_queued(self.session_id)  # they follow a state the consumer does not have
         self._want_resync = reason
 
     def run(self, callback: Callable[[Event], None], stop: threading.Event | None = None) -> None:
@@ -138,11 +175,33 @@ class Subscriber:
             callback(event)
 
     def events(self, stop: threading.Event | None = None) -> Iterator[Event]:
-        """Yield events: a SNAPSHOT first, then UPDATEs in sequence order, END, GONE."""
+        """Yield events: a SNAPSHOT first, then UPDATEs in sequence order, END, GONE.
+
+        The first call starts the reader thread; it reads on between calls (a ``--keep-going``
+        node iterates once per session) until :meth:`close`, GONE, or END with ``stop_on_end``.
+        """
+        self._start_reader()
+        while True:
+            event = self._take(stop)
+            if event is None:
+                return
+            yield event
+            if event.type == EventType.GONE or (event.type == EventType.END and self.stop_on_end):
+                return
+
+    def _receive(self) -> Iterator[Event]:
+        """The reader thread's protocol loop: what it yields goes on the consumer's queue."""
         last_contact = time.monotonic()
-        while not (stop is not None and stop.is_set()) and not self._closed:
-            if self._want_resync is not None:
-                event = self._fetch_snapshot(stop)
+        while not self._halt.is_set():
+            # A resync waits for a consumer busy with a state to ask for its next event: it then
+            # gets the newest state, in one snapshot however long it was busy. Until then the
+            # updates are of no use to it, and the publisher need not send them.
+            busy = not self._consumer_waiting and self._delivered[0] is not None
+            if self._want_resync is not None and busy:
+                self._subscribe_updates(False)
+            elif self._want_resync is not None:
+                self._subscribe_updates(True)  # first, as the Clone pattern does: no update is missed
+                event = self._fetch_snapshot()
                 if event is not None:
                     last_contact = time.monotonic()
                     yield event
@@ -189,6 +248,8 @@ class Subscriber:
                 )
                 continue
             last_contact = time.monotonic()
+            if self._want_resync is not None and message.type != END:
+                continue  # the snapshot the consumer gets next replaces these (sent before unsubscribing)
             if message.type == UPDATE:
                 if header.seq <= self.last_seq:
                     self.stats.stale += 1
@@ -202,16 +263,19 @@ class Subscriber:
                     self._request_resync(f"gap: expected update {self.last_seq + 1}, got {header.seq}")
                     continue
                 self.last_seq = header.seq
-                self.stats.delivered += 1
                 yield Event(EventType.UPDATE, header.session_id, header.seq, header.kind, message.payload)
             elif message.type == HEARTBEAT:
                 if header.seq > self.last_seq:
                     self._request_resync(
                         f"heartbeat reports update {header.seq}, last received {self.last_seq}"
                     )
-                elif header.seq < self.last_seq:
-                    self._reject(f"heartbeat reports update {header.seq} below the {self.last_seq} received")
+                elif header.seq < self.last_seq:  # sent before the snapshot we took since
+                    self.stats.stale += 1
             else:  # END
+                if self._want_resync is not None:  # the final state: the publisher still serves it a moment
+                    final = self._fetch_snapshot(wait=self.snapshot_timeout + self.heartbeat_timeout)
+                    if final is not None:
+                        yield final
                 if header.seq > self.last_seq:
                     log.warning(
                         "session %s ended at update %d but only %d arrived",
@@ -235,14 +299,16 @@ class Subscriber:
         return live_commands(self, stop)
 
     def close(self) -> None:
-        """Close the sockets (safe to call twice).
-
-        Sockets belong to the thread that iterates: stop the iteration first (its ``stop``
-        event), then close, as ZeroMQ sockets must not be used by two threads at once.
-        """
+        """Stop the reader thread and close the sockets (safe to call twice, from any thread);
+        an iteration in progress ends."""
         if self._closed:
             return
         self._closed = True
+        self._halt.set()
+        with self._cond:
+            self._cond.notify_all()
+        if self._reader is not None:
+            self._reader.join()  # it owns the sockets until it sees the halt (within a poll slice)
         self._close_sub()
         if self._dealer is not None:
             self._dealer.close(0)
@@ -253,6 +319,101 @@ class Subscriber:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # -- the reader thread and the consumer's queue ---------------------------------------------
+    def _start_reader(self) -> None:
+        if self._reader is None and not self._closed:
+            self._reading = True
+            self._reader = threading.Thread(target=self._read, name="gsp-subscriber", daemon=True)
+            self._reader.start()
+
+    def _read(self) -> None:
+        try:
+            for event in self._receive():
+                self._put(event)
+                if event.type == EventType.GONE or (event.type == EventType.END and self.stop_on_end):
+                    return
+        except Exception as error:  # a bug, not the network (which cannot raise out of _receive)
+            log.exception("subscriber reader failed")
+            self.gone = True
+            reason = f"reader failed: {error}"
+            self._put(Event(EventType.GONE, self.session_id or b"", self.last_seq, reason=reason))
+        finally:
+            with self._cond:
+                self._reading = False
+                self._cond.notify_all()
+
+    def _take(self, stop: threading.Event | None) -> Event | None:
+        """The consumer's next event; None once stopped, closed, or the reader ended and all is taken."""
+        with self._cond:
+            try:
+                while True:
+                    if (stop is not None and stop.is_set()) or self._closed:
+                        return None
+                    if self._queue:
+                        break
+                    if not self._reading:
+                        return None
+                    self._consumer_waiting = True
+                    self._cond.wait(_POLL_SLICE_MS / 1000)
+            finally:
+                self._consumer_waiting = False
+            event = self._queue.popleft()
+            self._queued_bytes -= _queued_size(event)
+            if event.type == EventType.SNAPSHOT:
+                self.stats.snapshots += 1
+            elif event.type == EventType.UPDATE:
+                self.stats.delivered += 1
+            if event.type in (EventType.SNAPSHOT, EventType.UPDATE):
+                self._delivered = (event.session_id, event.seq)
+            return event
+
+    def _put(self, event: Event) -> None:
+        """Queue an event for the consumer. A snapshot replaces the updates of its session still
+        queued; an update that would take the queue past ``max_queue_bytes`` means the consumer
+        is behind: what waits is dropped and it skips to a fresh snapshot (see :meth:`_receive`)."""
+        size = _queued_size(event)
+        with self._cond:
+            full = self._queued_bytes > 0 and self._queued_bytes + size > self.max_queue_bytes
+            if event.type == EventType.SNAPSHOT:
+                self._drop_queued(event.session_id)
+                self._count_skipped(event)
+            elif event.type == EventType.UPDATE and full:
+                waiting, waiting_bytes = self._drop_queued(event.session_id)
+                self.stats.behind += 1
+                self._request_resync(
+                    f"behind: {waiting + 1} updates ({(waiting_bytes + size) / 1e6:.1f} MB) waiting, "
+                    f"over the {self.max_queue_bytes / 1e6:.1f} MB queue"
+                )
+                return
+            self._queue.append(event)
+            self._queued_bytes += size
+            self.stats.peak_queued_bytes = max(self.stats.peak_queued_bytes, self._queued_bytes)
+            self._cond.notify_all()
+
+    def _drop_queued(self, session_id: bytes | None) -> tuple[int, int]:
+        """Remove the queued snapshots and updates of ``session_id`` (with the lock held): the
+        number of updates and the bytes removed. ENDs stay, and other sessions' events."""
+        kept: deque[Event] = deque()
+        updates = removed = 0
+        for event in self._queue:
+            if event.session_id == session_id and event.type in (EventType.SNAPSHOT, EventType.UPDATE):
+                updates += event.type == EventType.UPDATE
+                removed += _queued_size(event)
+            else:
+                kept.append(event)
+        self._queue = kept
+        self._queued_bytes -= removed
+        return updates, removed
+
+    def _count_skipped(self, snapshot: Event) -> None:
+        """Count and report the updates of this session the consumer will never get."""
+        session, seq = self._delivered
+        if session != snapshot.session_id or snapshot.seq <= seq:
+            return
+        skipped = snapshot.seq - seq
+        self.stats.skipped += skipped
+        log.warning("%d updates behind, skipped to update %d (%s)", skipped, snapshot.seq, snapshot.reason)
 
     # -- internals -------------------------------------------------------------------------------
     def _gone(self, last_contact: float) -> bool:
@@ -308,7 +469,8 @@ class Subscriber:
         sub.maxmsgsize = self.max_payload + 1024
         if self._security is not None:
             self._security.apply(sub)
-        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        for prefix in (b"",) if self._updates_on else (HEARTBEAT, END):
+            sub.setsockopt(zmq.SUBSCRIBE, prefix)
         # Told of dropped connections: libzmq does not reconnect one it closed for a protocol
         # error (such as a message over ZMQ_MAXMSGSIZE), so the node makes a fresh socket.
         self._monitor = sub.get_monitor_socket(zmq.EVENT_DISCONNECTED)
@@ -316,6 +478,19 @@ class Subscriber:
         self._poller.register(sub, zmq.POLLIN)
         self._poller.register(self._monitor, zmq.POLLIN)
         return sub
+
+    def _subscribe_updates(self, on: bool) -> None:
+        """Subscribe to every message, or to heartbeats and session ends only (the publisher
+        filters: a node waiting to resync costs it no updates). New filters go first, so that
+        no heartbeat or END falls between the two."""
+        if on == self._updates_on:
+            return
+        self._updates_on = on
+        new, old = ((b"",), (HEARTBEAT, END)) if on else ((HEARTBEAT, END), (b"",))
+        for prefix in new:
+            self._sub.setsockopt(zmq.SUBSCRIBE, prefix)
+        for prefix in old:
+            self._sub.setsockopt(zmq.UNSUBSCRIBE, prefix)
 
     def _close_sub(self) -> None:
         self._poller.unregister(self._sub)
@@ -362,17 +537,23 @@ class Subscriber:
         self._dealer = dealer
         return dealer
 
-    def _fetch_snapshot(self, stop: threading.Event | None) -> Event | None:
-        """One request/wait round; the event on success, None after ``snapshot_timeout``."""
+    def _fetch_snapshot(self, wait: float | None = None) -> Event | None:
+        """One request/wait round; the event on success, None after ``wait`` seconds (by default
+        ``snapshot_timeout``, doubled after each request a publisher took but did not answer in
+        time: building the snapshot of a big scene takes it a while, and asking again would
+        only make it build another one)."""
         dealer = self._dealer or self._new_dealer()
         nonce = os.urandom(NONCE_SIZE)
         try:
             dealer.send_multipart(encode_snapshot_request(nonce), zmq.NOBLOCK)
+            sent = True
         except zmq.Again:
-            pass  # not connected yet: the wait below times out and we retry with a new socket
-        deadline = time.monotonic() + self.snapshot_timeout
+            sent = False  # not connected yet: the wait below times out and we retry with a new socket
+        if wait is None:
+            wait = self.snapshot_timeout * 2**self._unanswered
+        deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
-            if stop is not None and stop.is_set():
+            if self._halt.is_set():
                 return None
             if not dealer.poll(_POLL_SLICE_MS):
                 continue
@@ -395,8 +576,8 @@ class Subscriber:
             self.session_id = header.session_id
             self._retired.pop(header.session_id, None)
             self.last_seq = header.seq
-            self._want_resync = None
-            self.stats.snapshots += 1
+            reason, self._want_resync = self._want_resync or "", None
+            self._unanswered = 0
             log.info("synchronised to session %s at update %d", session_id_hex(header.session_id), header.seq)
             self._after_end = False
             return Event(
@@ -405,10 +586,17 @@ class Subscriber:
                 header.seq,
                 PayloadKind.KEYFRAME,
                 reply.payload,
+                reason=reason,
                 session_header=reply.session_header,
             )
+        if sent:
+            self._unanswered = min(self._unanswered + 1, _MAX_BACKOFF)
         self._new_dealer()
         return None
+
+
+def _queued_size(event: Event) -> int:
+    return len(event.payload) + len(event.session_header)
 
 
 def follow(
