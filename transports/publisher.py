@@ -4,6 +4,12 @@ The user's thread only numbers a payload and puts it on a bounded queue (never b
 queue drops, and nodes resynchronise through gap detection). One I/O thread owns the sockets:
 it sends updates on PUB, answers snapshot requests on a ROUTER from a :class:`StreamState` fed
 with every update it sent, and sends heartbeats and the session-end announcement.
+
+A node that does not keep up costs the publisher at most ``sndhwm`` messages (libzmq's PUB
+queue for that node, counted in messages): further updates are dropped for that node alone,
+which resynchronises through the gap. After the END the snapshot service answers for
+``end_grace`` seconds more, so that a node that skipped updates can still end with the
+session's final state.
 """
 
 from __future__ import annotations
@@ -34,11 +40,16 @@ from transports.security import ServerSecurity
 from transports.snapshot_service import ServiceStats, SnapshotService
 from transports.state import NullState, StreamState
 
-__all__ = ["Publisher", "PublisherStats"]
+__all__ = ["Publisher", "PublisherStats", "DEFAULT_SNDHWM"]
 
 log = logging.getLogger(__name__)
 
 _STOP = object()
+#: Messages libzmq may queue for one node: a stalled node holds this many of the stream's chunks
+#: in the publisher. libzmq counts messages, not bytes, and fixes the count when the socket binds;
+#: 16 dropped updates for nodes that kept up with 4000 small updates/s on a loaded 2-core machine,
+#: 32 did not (docs/live.md, "Slow and stalled nodes").
+DEFAULT_SNDHWM = 32
 
 
 @dataclass
@@ -72,8 +83,10 @@ class Publisher:
     :attr:`endpoint` after construction). ``snapshot_endpoint`` defaults to port + 1.
     ``state`` receives every sent update and produces snapshots (default :class:`NullState`:
     snapshots are empty). ``session_header``: the .gsplog file header bytes, sent with each
-    snapshot so that a node can save an exact copy. The sockets are bound before the
-    constructor returns.
+    snapshot so that a node can save an exact copy. ``sndhwm``: messages queued per node at
+    most (a stalled node holds that many chunks here). ``end_grace``: seconds the snapshot
+    service still answers after the END (only if a node ever asked for a snapshot). The
+    sockets are bound before the constructor returns.
     """
 
     def __init__(
@@ -86,11 +99,12 @@ class Publisher:
         heartbeat_interval: float = 0.25,
         queue_size: int = 1000,
         max_queue_bytes: int = 1 << 30,
-        sndhwm: int = 1000,
+        sndhwm: int = DEFAULT_SNDHWM,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         security: ServerSecurity | None = None,
         linger: float = 1.0,
         session_header: bytes = b"",
+        end_grace: float = 1.0,
     ) -> None:
         check_bind_endpoint(endpoint)
         if snapshot_endpoint is None:
@@ -111,6 +125,10 @@ class Publisher:
         self._lock = threading.Lock()
         self._closed = False
         self._sndhwm = sndhwm
+        self.end_grace = end_grace
+        self._last_sent = 0  # I/O thread: the last sequence number sent (or dropped by PUB)
+        self._stale = False  # I/O thread: the state missed an update; no snapshots until a keyframe
+        self._keeps_nothing = isinstance(self.state, NullState)
         self._linger_ms = int(linger * 1000)
         self._security = security
         self._context = zmq.Context()
@@ -189,7 +207,7 @@ class Publisher:
         except queue.Full:
             log.warning("publisher: queue still full after %.1f s; closing without sending the rest", timeout)
             self._abort = True
-        self._thread.join(timeout + self._linger_ms / 1000 + 1)
+        self._thread.join(timeout + self.end_grace + self._linger_ms / 1000 + 1)
         self._shutdown_context()
 
     def __enter__(self) -> Publisher:
@@ -242,12 +260,9 @@ class Publisher:
             router.close()
 
     def _loop(self, pub: zmq.Socket, router: zmq.Socket) -> None:
-        last_sent = 0
-        stale = False  # the state missed an update: no snapshots until the next keyframe
         service = SnapshotService(router)
         self.service_stats = service.stats
         next_heartbeat = time.monotonic()
-        keeps_nothing = isinstance(self.state, NullState)
         while True:
             timeout = max(0.0, min(next_heartbeat - time.monotonic(), 0.01))
             try:
@@ -257,42 +272,16 @@ class Publisher:
             if item is _STOP or self._abort:
                 break
             if item is not None:
-                seq, kind, payload = item
-                with self._lock:
-                    self._queued_bytes -= len(payload)
-                if seq != last_sent + 1 and not keeps_nothing:
-                    stale = True
-                try:
-                    pub.send_multipart(
-                        encode_update(Header(self.session_id, seq, kind), payload), zmq.NOBLOCK, copy=False
-                    )
-                    self.stats.sent += 1
-                except zmq.Again:
-                    pass  # PUB drops per subscriber at its HWM; nodes resync on the gap
-                last_sent = seq
-                if kind == PayloadKind.KEYFRAME:
-                    stale = False
-                if not stale:
-                    try:
-                        self.state.apply(kind, payload)
-                    except Exception as error:  # a bad chunk must not kill the stream
-                        log.error("publisher state cannot apply update %d: %s", seq, error)
-                        stale = True
+                self._send(pub, *item)
             if router.poll(0):
-                service.serve(
-                    self.session_id,
-                    last_sent,
-                    self.state,
-                    "state resynchronising" if stale else None,
-                    self.session_header,
-                )
+                self._serve(service)
             now = time.monotonic()
             if now >= next_heartbeat:
                 with self._lock:
                     # All numbers given out are sent or dropped once the queue is empty.
-                    heard = self._seq if self._queue.empty() else last_sent
-                if heard != last_sent and not keeps_nothing:
-                    stale = True
+                    heard = self._seq if self._queue.empty() else self._last_sent
+                if heard != self._last_sent and not self._keeps_nothing:
+                    self._stale = True
                 pub.send_multipart(encode_heartbeat(self.session_id, heard), zmq.NOBLOCK)
                 next_heartbeat = now + self._heartbeat_interval
         # Drain what was queued before close() so that nodes get the whole session.
@@ -301,13 +290,55 @@ class Publisher:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item is _STOP:
-                continue
-            seq, kind, payload = item
-            pub.send_multipart(encode_update(Header(self.session_id, seq, kind), payload), copy=False)
-            last_sent = seq
+            if item is not _STOP:
+                self._send(pub, *item)
         with self._lock:
             final = self._seq
+        if final != self._last_sent and not self._keeps_nothing:
+            self._stale = True  # the last updates were dropped: the state is not the final one
         if self._announce_end:
             pub.send_multipart(encode_end(self.session_id, final))
+            self._serve_after_end(pub, service, final)
         log.info("session %s ended after update %d", session_id_hex(self.session_id), final)
+
+    def _send(self, pub: zmq.Socket, seq: int, kind: PayloadKind, payload: bytes) -> None:
+        """Send one update and keep the snapshot state in step with what was sent."""
+        with self._lock:
+            self._queued_bytes -= len(payload)
+        if seq != self._last_sent + 1 and not self._keeps_nothing:
+            self._stale = True
+        try:
+            frames = encode_update(Header(self.session_id, seq, kind), payload)
+            pub.send_multipart(frames, zmq.NOBLOCK, copy=False)
+            self.stats.sent += 1
+        except zmq.Again:
+            pass  # PUB drops per subscriber at its HWM; nodes resync on the gap
+        self._last_sent = seq
+        if kind == PayloadKind.KEYFRAME:
+            self._stale = False
+        if not self._stale:
+            try:
+                self.state.apply(kind, payload)
+            except Exception as error:  # a bad chunk must not kill the stream
+                log.error("publisher state cannot apply update %d: %s", seq, error)
+                self._stale = True
+
+    def _serve(self, service: SnapshotService) -> None:
+        refusal = "state resynchronising" if self._stale else None
+        service.serve(self.session_id, self._last_sent, self.state, refusal, self.session_header)
+
+    def _serve_after_end(self, pub: zmq.Socket, service: SnapshotService, final: int) -> None:
+        """Answer snapshot requests for ``end_grace`` seconds after the END: a node that fell
+        behind dropped updates, and asks for the final state as soon as it reads the END. The
+        END is repeated instead of heartbeats meanwhile (nodes and relays hear the publisher;
+        one whose END was dropped gets another; those that have it ignore the repeats)."""
+        if self.end_grace <= 0 or not (service.stats.snapshots or service.stats.refused):
+            return  # no node ever joined: nobody to wait for
+        now = time.monotonic()
+        deadline, next_end = now + self.end_grace, now + self._heartbeat_interval
+        while (now := time.monotonic()) < deadline:
+            if now >= next_end:
+                pub.send_multipart(encode_end(self.session_id, final), zmq.NOBLOCK)
+                next_end = now + self._heartbeat_interval
+            if service.router.poll(max(1, int(1000 * (min(deadline, next_end) - now)))):
+                self._serve(service)

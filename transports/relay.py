@@ -37,6 +37,7 @@ from transports.protocol import (
     encode_snapshot_request,
     session_id_hex,
 )
+from transports.publisher import DEFAULT_SNDHWM
 from transports.security import ClientSecurity, ServerSecurity
 from transports.snapshot_service import SnapshotService
 from transports.state import OpaqueState, StreamState
@@ -104,6 +105,7 @@ class Relay:
         self._xsub.connect(upstream)
         self._xsub.send(b"\x01")  # subscribe to everything: the relay's own state needs it all
         self._xpub = self._context.socket(zmq.XPUB)
+        self._xpub.sndhwm = DEFAULT_SNDHWM  # what a stalled downstream node may hold here, as in a publisher
         self._router = self._context.socket(zmq.ROUTER)
         self._router.maxmsgsize = CONTROL_MAX_SIZE
         for sock in (self._xsub, self._xpub, self._router):
