@@ -20,6 +20,7 @@ from gsplog_cli.numbers import NON_NEGATIVE, POSITIVE, finite
 from gsplog_cli.scene_limit import limits_for, max_scene_option
 from transports.protocol import DEFAULT_MAX_PAYLOAD, session_id_hex
 from transports.security import ClientSecurity, SecurityError, ServerSecurity, generate_keys
+from transports.subscriber import DEFAULT_QUEUE_BYTES
 
 if TYPE_CHECKING:
     from sessions.limits import Limits
@@ -159,6 +160,10 @@ def serve(
     help="Silence before a resync."
 )
 @click.option("--keep-going", is_flag=True, help="Do not exit at the session end; follow the next one.")
+@click.option(
+    "--max-queue-mib", type=POSITIVE, callback=finite, default=DEFAULT_QUEUE_BYTES / 2**20, show_default=True,
+    help="Updates that may wait for this node, in MiB; past it the node skips to the newest state."
+)
 @click.option("--curve-secret", type=click.Path(exists=True), help="Client secret key file (CURVE).")
 @click.option("--server-key", type=click.Path(exists=True), help="Server public key file (CURVE).")
 @_max_payload
@@ -174,6 +179,7 @@ def node(
     timeout: float | None,
     heartbeat_timeout: float,
     keep_going: bool,
+    max_queue_mib: float,
     curve_secret: str | None,
     server_key: str | None,
     max_payload: int,
@@ -185,8 +191,8 @@ def node(
     Prints one JSON line when the session ends: session id, last update, the session's commands
     received, the whole scenes applied besides (the snapshot it started from and the stream's
     periodic keyframes), frames, the scene's state hash (equal on every node that received
-    the same session), and why a --save copy stopped early (save_error: a full disk stops the
-    copy, not the node; exit status 1 then).
+    the same session), what it skipped when it fell behind, and why a --save copy stopped early
+    (save_error: a full disk stops the copy, not the node; exit status 1 then).
     """
     from transports.live_log import LiveTally, live_commands
     from transports.subscriber import Subscriber
@@ -207,6 +213,7 @@ def node(
             gone_after=timeout,
             heartbeat_timeout=heartbeat_timeout,
             max_payload=max_payload,
+            max_queue_bytes=int(max_queue_mib * 2**20),
             security=security,
         )
     except (ValueError, OSError) as error:  # a bad endpoint, backend or output
@@ -240,6 +247,10 @@ def node(
     summary["last_seq"] = subscriber.last_seq
     summary["resyncs"] = subscriber.stats.resyncs
     summary["rejected"] = subscriber.stats.rejected
+    # Falling behind: how often, the updates never applied, and the most that waited at once.
+    summary["behind"] = subscriber.stats.behind
+    summary["skipped"] = subscriber.stats.skipped
+    summary["peak_queued_bytes"] = subscriber.stats.peak_queued_bytes
     click.echo(json.dumps(summary))
     if summary["save_error"] is not None:  # as `gsp record` whose log stopped early: `gsp node ... && ...` stops
         raise click.ClickException(f"the --save copy is incomplete: {summary['save_error']}")

@@ -151,6 +151,8 @@ def test_keys_keep_an_existing_pair_unless_forced(tmp_path: Path) -> None:
     (["node", "tcp://127.0.0.1:5999", "--null", "--timeout", "-1"], "Invalid value for '--timeout'"),
     (["node", "tcp://127.0.0.1:5999", "--null", "--timeout", "nan"], "not a finite number"),
     (["node", "tcp://127.0.0.1:5999", "--null", "--heartbeat-timeout", "0"], "--heartbeat-timeout"),
+    (["node", "tcp://127.0.0.1:5999", "--null", "--max-queue-mib", "0"], "Invalid value for '--max-queue-mib'"),
+    (["node", "tcp://127.0.0.1:5999", "--null", "--max-queue-mib", "inf"], "not a finite number"),
     (["serve", "SESSION", "--bind", "tcp://127.0.0.1:99999"], "port 99999 out of range"),
     (["serve", "SESSION", "--bind", "localhost:5999"], "is not of the form tcp://HOST:PORT"),
     (["serve", "SESSION", "--wait", "-1"], "Invalid value for '--wait'"),
