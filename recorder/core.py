@@ -39,6 +39,7 @@ from recorder.tracking import (
     BLOCK_BYTES,
     HASH_NAME,
     BufferTracker,
+    colors_of,
     content_hash,
     reachable_buffers,
 )
@@ -145,6 +146,9 @@ class Recorder:
         # (uuid, release op) of logged objects the script dropped, appended by their finalizers
         # (any thread, at any allocation: a lock-free append only) and logged at the next call.
         self._released: deque[tuple[str, str]] = deque()
+        # uuid -> {setter suffix: the Color the log holds}: a Color a getter handed out and the
+        # script changed in place is logged before the next render that draws it.
+        self._colors: dict[str, dict[str, bytes]] = {}
         self._lock = threading.RLock()
         self._broken_ops: set[str] = set()
         self._t0_ns = 0
@@ -371,6 +375,7 @@ class Recorder:
         """``obj`` is in the log from now on; once the script drops it, the log says so (the
         scene, keyframes and replays forget it instead of holding it to the end)."""
         self._refs[uuid] = Ref(uuid)
+        self._note_colors(obj, uuid)
         name = type(obj)._capture_name_
         if name not in RECORD_FAMILIES:  # renderers and animators end with their own close
             finalizer = weakref.finalize(obj, self._released.append, (uuid, f"{name}.{RELEASE_METHOD}"))
@@ -383,6 +388,7 @@ class Recorder:
             uuid, op = released.popleft()
             if self._refs.pop(uuid, None) is not None:
                 self.tracker.forget(uuid)
+                self._colors.pop(uuid, None)
                 self.queue.put((t_ns, op, uuid, (), {}, 0))
 
     def _record_call(
@@ -422,6 +428,8 @@ class Recorder:
         self.queue.put((t_ns, op, uuid, args, kwargs, converter.copied_bytes - before + lent_bytes))
         if uuid not in refs:  # known only once queued: other threads' fast path may follow it
             self._know(target, uuid)
+        elif uuid in self._colors:  # a setter may have set a Color: the log holds it now
+            self._note_colors(target, uuid)
 
     def mark(self, label: str, **info: Any) -> None:
         """Record a user marker (a named point in time, with optional plain ``info``)."""
@@ -541,10 +549,39 @@ class Recorder:
             self.queue.put((t_ns, "Buffer.set_data", buf.get_uuid(), (data, 0, buf.get_count()), {}, data.nbytes
                             if type(data) is np.ndarray else len(data)))
 
+    def _note_colors(self, obj: Captured, uuid: str) -> None:
+        """Remember the Colors ``obj`` holds as the log now has them (objects without any: none)."""
+        if type(obj)._capture_name_ == "Buffer":
+            return
+        kind = type(obj)
+        colors = {name: bytes(value) for name, value in colors_of(obj) if callable(getattr(kind, f"set_{name}", None))}
+        if colors:
+            self._colors[uuid] = colors
+
+    def _queue_changed_colors(self, objects: list[Captured]) -> None:
+        """Log, as their setter, the Colors changed in place behind the log's back (a getter
+        hands out the Color itself: ``viewport.get_background_color()[0] = 0`` is drawn live)."""
+        for obj in objects:
+            uuid = getattr(obj, "_uuid", None)
+            known = self._colors.get(uuid) if uuid is not None else None
+            if not known:
+                continue
+            for name, value in colors_of(obj):
+                if known.get(name, value) != value:
+                    known[name] = bytes(value)
+                    op = f"{type(obj)._capture_name_}.set_{name}"
+                    t_ns = time.monotonic_ns() - self._t0_ns
+                    self.queue.put((t_ns, op, uuid, (bytearray(value),), {}, 0))
+
     def _before_render(self, target: Captured, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         refs = self._refs
         roots = [*args, *kwargs.values()]
-        self._queue_changed([b for b in reachable_buffers(roots) if b.get_uuid() in refs])
+        canvas = getattr(target, "get_canvas", None)
+        if callable(canvas):  # the canvas is drawn too (its background), though no argument names it
+            roots.append(canvas())
+        objects: list[Captured] = []
+        self._queue_changed([b for b in reachable_buffers(roots, objects) if b.get_uuid() in refs])
+        self._queue_changed_colors(objects)
 
     def _flush_soon(self) -> None:
         # A lend waits for loans that only a written chunk gives back: do not wait for the interval.

@@ -32,7 +32,7 @@ from typing import Any
 from gsp.capture import Captured
 
 __all__ = ["content_hash", "HASH_NAME", "BLOCK_BYTES", "BufferTracker", "DeferredHashes", "block_hashes",
-           "reachable_buffers"]
+           "colors_of", "reachable_buffers"]
 
 try:
     import xxhash
@@ -51,8 +51,22 @@ def _is_buffer(obj: Any) -> bool:
     return getattr(type(obj), "_capture_name_", None) == "Buffer"
 
 
-def reachable_buffers(roots: Iterable[Any]) -> Iterator[Captured]:
-    """Every Buffer reachable from ``roots`` through the attributes of GSP objects.
+def colors_of(obj: Any) -> Iterator[tuple[str, bytearray]]:
+    """(setter suffix, value) of each Color an object holds: its bytearray attributes
+    (``_background_color`` -> ``background_color``) and those of its attribute dict (materials).
+    A getter hands out the Color itself, which a script may change in place."""
+    for name, value in obj.__dict__.items():
+        if type(value) is bytearray:
+            yield name.lstrip("_"), value
+        elif name == "_attrs" and type(value) is dict:
+            for key, item in value.items():
+                if type(item) is bytearray:
+                    yield key, item
+
+
+def reachable_buffers(roots: Iterable[Any], objects: list[Captured] | None = None) -> Iterator[Captured]:
+    """Every Buffer reachable from ``roots`` through the attributes of GSP objects (and, into
+    ``objects`` when given, every other GSP object reached).
 
     The walk is generic: it follows each Captured object's instance attributes, and lists,
     tuples and dicts inside them (visual data slots, cameras' matrices, textures, geometries,
@@ -82,6 +96,8 @@ def reachable_buffers(roots: Iterable[Any]) -> Iterator[Captured]:
         if _is_buffer(obj):
             yield obj
             continue
+        if objects is not None:
+            objects.append(obj)
         attrs = getattr(obj, "__dict__", None)
         if attrs:
             for name, value in attrs.items():

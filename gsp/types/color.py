@@ -14,4 +14,6 @@ def check_color(owner: str, name: str, value: Any) -> bytearray:
     if not isinstance(value, (bytearray, bytes)) or len(value) != 4:
         got = f"{type(value).__name__} of length {len(value)}" if isinstance(value, (bytes, bytearray)) else repr(value)
         raise TypeError(f"{owner}: {name} must be a Color (bytearray of 4 bytes RGBA 0..255), got {got}")
-    return value if isinstance(value, bytearray) else bytearray(value)
+    # A copy: the object's Color is its own (Constants.Color.white, passed to many viewports,
+    # must not change with one of them).
+    return bytearray(value)

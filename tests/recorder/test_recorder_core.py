@@ -864,3 +864,36 @@ def test_a_copied_object_is_an_object_of_its_own_in_the_log(tmp_path: Path, how:
     np.testing.assert_array_equal(Bufferx.to_numpy(original.get_positions()), Bufferx.to_numpy(scene.positions))
     np.testing.assert_array_equal(Bufferx.to_numpy(copied.get_positions()), Bufferx.to_numpy(twin.get_positions()))
     assert not np.array_equal(Bufferx.to_numpy(copied.get_positions()), Bufferx.to_numpy(scene.positions))
+
+
+def test_a_color_changed_in_place_is_logged_before_the_render_that_draws_it(tmp_path: Path) -> None:
+    """A getter hands out the Color itself: ``viewport.get_background_color()[0] = 0`` was drawn
+    live but never logged, so the replay drew the old color. It also changed
+    ``Constants.Color.white`` for every viewport made with it: objects now keep copies."""
+    from gsp.constants import Constants
+    from sessions import SceneState
+
+    white = bytes(Constants.Color.white)
+    scene = make_scene(4)
+    path = tmp_path / "colors.gsplog"
+    with recorder.record(path):
+        scene.render()
+        scene.viewport.get_background_color()[0:3] = b"\x00\x00\xff"
+        scene.canvas.get_background_color()[3] = 7
+        scene.render()
+        scene.render()  # nothing changed since: nothing logged again
+        other = Viewport(0, 0, 5, 5, Constants.Color.white)
+        other.get_background_color()[1] = 9
+    assert bytes(Constants.Color.white) == white
+    commands = read_commands(path)
+    colors = [(c.op, bytes(c.args[0])) for c in commands if c.op.endswith("set_background_color")]
+    assert sorted(colors) == [("Canvas.set_background_color", bytes(scene.canvas.get_background_color())),
+                              ("Viewport.set_background_color", bytes(scene.viewport.get_background_color()))]
+    renders = [i for i, c in enumerate(commands) if c.op == "Renderer.render"]
+    first_color = next(i for i, c in enumerate(commands) if c.op.endswith("set_background_color"))
+    assert renders[0] < first_color < renders[1]
+    state = SceneState()
+    for command in commands:
+        state.apply(command)
+    assert state.get(scene.viewport.get_uuid()).get_background_color() == scene.viewport.get_background_color()
+    assert state.get(scene.canvas.get_uuid()).get_background_color() == scene.canvas.get_background_color()
