@@ -34,6 +34,17 @@ def _render(scene: Scene) -> np.ndarray:
         renderer.close()
 
 
+def _render_with(backend: str, scene: Scene) -> np.ndarray:
+    """``scene`` drawn by the named backend, as an (H, W, 4) array; the renderer closed after."""
+    from gsp.utils.renderer_registry import RendererRegistry
+
+    renderer = RendererRegistry.create_renderer(backend, scene.canvas)
+    try:
+        return decode_png(renderer.render(*scene.args))
+    finally:
+        renderer.close()
+
+
 @pytest.mark.parametrize(("width", "height", "dpi"), [(200, 150, 100.0), (101, 37, 72.0), (333, 211, 97.3)])
 def test_output_size_is_exact(width: int, height: int, dpi: float) -> None:
     canvas = Canvas(width, height, dpi, WHITE)
@@ -295,7 +306,6 @@ def test_texts_are_plain_text_not_formulas(backend: str) -> None:
     """Matplotlib read "$...$" as mathtext: "$5 to $10" lost its dollar signs and spaces, and
     an unbalanced "$\\frac{1$" failed the whole render. GSP strings are drawn as written."""
     from gsp.types.enums import TextAlign
-    from gsp.utils.renderer_registry import RendererRegistry
     from gsp.visuals.texts import Texts
 
     def ink_columns(text: str) -> int:
@@ -303,11 +313,7 @@ def test_texts_are_plain_text_not_formulas(backend: str) -> None:
         scene = Scene(canvas)
         scene.add(full_viewport(canvas), Texts(vec3([[0.0, 0.0]]), [text], rgba([[0, 0, 0, 255]]), floats([14.0]),
                                                [TextAlign.CENTER_CENTER], floats([0.0]), "DejaVu Sans"))
-        renderer = RendererRegistry.create_renderer(backend, canvas)
-        try:
-            image = decode_png(renderer.render(*scene.args))
-        finally:
-            renderer.close()
+        image = _render_with(backend, scene)
         return int(((image[..., :3].min(axis=2) < 128).any(axis=0)).sum())
 
     assert ink_columns("$5 to $10") > ink_columns("5 to 10") + 10  # the dollar signs are drawn
@@ -320,7 +326,6 @@ def test_texts_are_plain_text_not_formulas(backend: str) -> None:
 def test_a_size_that_is_no_size_is_refused_by_both_backends(backend: str, slot: str, value: float) -> None:
     """Matplotlib drew nothing (and warned from its own code), Datoviz drew something: the
     backends disagreed on a negative or NaN size. Both now say which attribute and value."""
-    from gsp.utils.renderer_registry import RendererRegistry
 
     canvas = Canvas(40, 40, 100.0, WHITE)
     scene = Scene(canvas)
@@ -328,12 +333,8 @@ def test_a_size_that_is_no_size_is_refused_by_both_backends(backend: str, slot: 
     args[slot] = floats([value])
     scene.add(full_viewport(canvas), Points(vec3([[0.0, 0.0]]), args["sizes"], rgba([RED]), rgba([RED]),
                                             args["edge_widths"]))
-    renderer = RendererRegistry.create_renderer(backend, canvas)
-    try:
-        with pytest.raises(ValueError, match=rf"Points.{slot}: {value} is not a size"):
-            renderer.render(*scene.args)
-    finally:
-        renderer.close()
+    with pytest.raises(ValueError, match=rf"Points.{slot}: {value} is not a size"):
+        _render_with(backend, scene)
 
 
 @pytest.mark.parametrize("backend", ["matplotlib", pytest.param("datoviz", marks=pytest.mark.datoviz)])
@@ -341,7 +342,6 @@ def test_a_font_too_large_to_draw_is_named(backend: str) -> None:
     """A font of 60 000 pt failed inside FreeType ("invalid pixel size"), and one of 20 000 pt took
     Agg 10 s: both backends now name the size and the largest they draw."""
     from gsp.types.enums import TextAlign
-    from gsp.utils.renderer_registry import RendererRegistry
     from gsp.visuals.texts import Texts
 
     canvas = Canvas(40, 40, 100.0, WHITE)
@@ -349,12 +349,8 @@ def test_a_font_too_large_to_draw_is_named(backend: str) -> None:
     scene.add(full_viewport(canvas), Texts(vec3([[0.0, 0.0]]), ["big"], rgba([[0, 0, 0, 255]]),
                                            floats([60000.0]), [TextAlign.CENTER_CENTER], floats([0.0]),
                                            "DejaVu Sans"))
-    renderer = RendererRegistry.create_renderer(backend, canvas)
-    try:
-        with pytest.raises(ValueError, match=r"Texts.font_sizes: 60000 pt is 83333 px at 100 dpi, over the largest"):
-            renderer.render(*scene.args)
-    finally:
-        renderer.close()
+    with pytest.raises(ValueError, match=r"Texts.font_sizes: 60000 pt is 83333 px at 100 dpi, over the largest"):
+        _render_with(backend, scene)
 
 
 def test_a_resized_window_is_drawn_again_whatever_the_savefig_settings() -> None:
@@ -380,7 +376,6 @@ def test_an_image_anchored_behind_the_camera_is_not_drawn(backend: str) -> None:
     from gsp_scenes import checker_texture, look_at, mat4, perspective
 
     from gsp.types.enums import ImageInterpolation
-    from gsp.utils.renderer_registry import RendererRegistry
     from gsp.visuals.image import Image
 
     canvas = Canvas(64, 64, 100.0, WHITE)
@@ -390,12 +385,7 @@ def test_an_image_anchored_behind_the_camera_is_not_drawn(backend: str) -> None:
     scene.add(viewport, Image(checker_texture(), vec3([[0.0, 0.0, 3.0]]), (-0.5, 0.5, -0.5, 0.5),
                               ImageInterpolation.NEAREST), camera=camera)
     scene.add(viewport, _dot(0.0, 0.0), camera=camera)
-    renderer = RendererRegistry.create_renderer(backend, canvas)
-    try:
-        image = decode_png(renderer.render(*scene.args))
-    finally:
-        renderer.close()
-    red = _red_mask(image)
+    red = _red_mask(_render_with(backend, scene))
     assert red[28:36, 28:36].all() and red.sum() < 200  # the dot, and no red checks of the image
 
 
