@@ -31,7 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from player.backends.datoviz.engine import DatovizEngine, Layer, Panel, clip_rect, is_uniform, unmix_alpha
+from player.backends.datoviz.engine import (
+    DatovizEngine,
+    Layer,
+    Panel,
+    clip_rect,
+    fingerprint,
+    is_uniform,
+    unmix_alpha,
+)
 from player.backends.datoviz.text_raster import rasterize_texts
 
 __all__ = ["DrawItem", "DatovizDrawer", "MARKER_SCALE", "datoviz_line_width", "warn_once"]
@@ -361,6 +369,9 @@ class DatovizDrawer:
         self._panels: list[Panel] = []
         self._layers: list[Layer] = []
         self.rebuilds = 0
+        # Linear images' bled texels by the fingerprint of the texels given: an image that stays
+        # the same from frame to frame is hashed again, not bled again (ten passes over it).
+        self._bled: dict[bytes, np.ndarray] = {}
 
     # -- planning ------------------------------------------------------------------------
     def _ops(self, item: DrawItem) -> list[_Op]:
@@ -664,12 +675,22 @@ class DatovizDrawer:
         if not np.isfinite(np.asarray(rect, np.float64)).all():
             return []
         interpolation = str(p.interpolation)
-        texels = _bleed_into_transparent(p.rgba) if interpolation == "linear" else p.rgba
+        texels = self._bled_texels(p.rgba) if interpolation == "linear" else p.rgba
 
         def fill(layer: Layer) -> None:
             layer.update(texels, rect, interpolation)  # type: ignore[attr-defined]
 
         return [("image", 1, (("interpolation", interpolation),), fill)]
+
+    def _bled_texels(self, rgba: np.ndarray) -> np.ndarray:
+        """:func:`_bleed_into_transparent` of ``rgba``, remembered for the images of recent frames."""
+        key = fingerprint(rgba)
+        bled = self._bled.get(key)
+        if bled is None:
+            if len(self._bled) >= _BLED_KEPT:
+                self._bled.clear()
+            bled = self._bled[key] = _bleed_into_transparent(rgba)
+        return bled
 
     def _mesh_ops(self, p: Any) -> list[_Op]:
         tris = np.asarray(p.triangles_ndc, np.float32).reshape(-1, 3)
@@ -806,6 +827,9 @@ class DatovizDrawer:
             self.engine.close()
             self.engine = None
             self._signature = None
+
+
+_BLED_KEPT = 16  # images whose bled texels the drawer keeps (a scene's images, not a film's frames)
 
 
 def _bleed_into_transparent(rgba: np.ndarray) -> np.ndarray:
