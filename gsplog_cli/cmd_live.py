@@ -33,11 +33,23 @@ def _setup_logging(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def _stop_on_signals() -> threading.Event:
-    """An event set by SIGINT/SIGTERM, so long-running commands close cleanly (session end, footer)."""
-    stop = threading.Event()
+class SignalStop(threading.Event):
+    """Set by SIGINT/SIGTERM, so long-running commands close cleanly (session end, footer), and
+    remembers which signal came, so the command then exits as a killed one would (128 + signal):
+    `gsp node ... && next` does not go on after a Ctrl-C."""
+
+    signum: int | None = None
+
+    def exit_if_signalled(self) -> None:
+        if self.signum is not None:
+            raise SystemExit(128 + self.signum)
+
+
+def _stop_on_signals() -> SignalStop:
+    stop = SignalStop()
 
     def handler(signum: int, frame: Any) -> None:
+        stop.signum = signum
         stop.set()
 
     signal.signal(signal.SIGINT, handler)
@@ -108,7 +120,10 @@ def serve(
     max_payload: int,
     verbose: int,
 ) -> None:
-    """Publish a recorded SESSION live over ZeroMQ at its recorded pace."""
+    """Publish a recorded SESSION live over ZeroMQ at its recorded pace.
+
+    Ctrl-C or SIGTERM ends the session cleanly (END to the nodes); the exit status is then 130 or 143.
+    """
     from sessions import LogFormatError, LogReader
     from transports.serve import serve_log
 
@@ -137,6 +152,7 @@ def serve(
                     break
     except (LogFormatError, ValueError, OSError) as error:  # a bad log, endpoint or address
         raise click.ClickException(str(error)) from None
+    stop.exit_if_signalled()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,7 +208,8 @@ def node(
     received, the whole scenes applied besides (the snapshot it started from and the stream's
     periodic keyframes), frames, the scene's state hash (equal on every node that received
     the same session), what it skipped when it fell behind, and why a --save copy stopped early
-    (save_error: a full disk stops the copy, not the node; exit status 1 then).
+    (save_error: a full disk stops the copy, not the node; exit status 1 then). Ctrl-C or
+    SIGTERM stops it after drawing and saving what arrived: exit status 130 or 143.
     """
     from transports.live_log import LiveTally, live_commands
     from transports.subscriber import Subscriber
@@ -254,8 +271,7 @@ def node(
     click.echo(json.dumps(summary))
     if summary["save_error"] is not None:  # as `gsp record` whose log stopped early: `gsp node ... && ...` stops
         raise click.ClickException(f"the --save copy is incomplete: {summary['save_error']}")
-    if stop.is_set():
-        return  # stopped by the user: what arrived is drawn and saved
+    stop.exit_if_signalled()  # stopped by the user: what arrived is drawn and saved
     if summary["sessions"] == 0:
         raise click.ClickException(f"no session arrived from {endpoint}" + (f" in {timeout:g} s" if timeout else ""))
     if not summary["ended"]:
@@ -428,6 +444,7 @@ def relay(
     while not stop.wait(0.2):
         pass
     forwarder.stop()
+    stop.exit_if_signalled()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -237,3 +237,35 @@ def test_keep_going_sessions_write_outputs_of_their_own() -> None:
     assert _nth_output("frames", 2) == "frames-2"
     assert _nth_output("movie.mp4", 2) == "movie-2.mp4"
     assert _nth_output(None, 2) is None
+
+
+def test_live_commands_stopped_by_a_signal_exit_as_killed_ones_after_closing(tmp_path: Path) -> None:
+    """Ctrl-C or SIGTERM stops serve, node and relay cleanly (the node still prints its line and
+    keeps its --save copy whole), then they exit 128 + the signal, so `gsp node ... && next`
+    stops there. They used to exit 0."""
+    import signal
+
+    from sessions import tools
+
+    session = tmp_path / "slow.gsplog"
+    record_animation(session, frames=60, interval=0.02)
+    endpoint, downstream = (f"tcp://127.0.0.1:{free_port_pair()}" for _ in range(2))
+    copy = tmp_path / "copy.gsplog"
+    server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "1", "--speed", "0.1", "--loop")
+    relay = CliProcess("relay", "--sub", endpoint, "--pub", downstream)
+    node = CliProcess("node", endpoint, "--null", "--save", str(copy), "-v")
+    try:
+        node.wait_for("synchronised to session")
+        relay.wait_for("relaying")
+        time.sleep(2)  # past serve's --wait: commands flow
+        node.proc.send_signal(signal.SIGINT)
+        summary = node.result(timeout=30, code=130)
+        relay.proc.send_signal(signal.SIGTERM)
+        assert relay.proc.wait(timeout=30) == 143
+        server.proc.send_signal(signal.SIGINT)
+        assert server.proc.wait(timeout=30) == 130
+    finally:
+        for process in (server, relay, node):
+            process.stop()
+    assert summary["sessions"] == 1 and summary["commands"] > 0 and summary["ended"] is False
+    assert tools.verify(copy).ok  # the copy was closed, footer and all
