@@ -276,8 +276,9 @@ class Recorder:
 
     @property
     def commands_written(self) -> int:
-        """Commands appended to the log so far."""
-        return 0 if self._writer is None else self._writer.commands_written
+        """Commands appended to the log so far (not those the codec refused, see docs/recording.md)."""
+        writer = self._writer
+        return 0 if writer is None else writer.commands_appended - writer.commands_refused
 
     @property
     def t0_ns(self) -> int:

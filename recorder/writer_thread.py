@@ -59,7 +59,8 @@ class WriterThread(threading.Thread):
         self.on_failure = on_failure
         self.error: BaseException | None = None
         self.seq = 0
-        self.commands_written = 0
+        self.commands_appended = 0  # counted by this thread as rows reach the LogWriter
+        self.commands_refused = 0  # counted where chunks are encoded (maybe another thread)
         self._last_t = 0
         self._stopping = False
         self._warned_ops: set[tuple[str, bool]] = set()
@@ -201,7 +202,7 @@ class WriterThread(threading.Thread):
         except Exception as error:  # the rows are lost either way: say so, as for one command
             self._append_failed(batch[0][2], batch[0][0], error)
         else:
-            self.commands_written += len(batch)
+            self.commands_appended += len(batch)
 
     def _append_one(self, seq: int, t_ns: int, op: str, target: str, args: Any, kwargs: Any, nbytes: int) -> None:
         """The general path: one Command (big payloads, on_command listeners)."""
@@ -217,7 +218,7 @@ class WriterThread(threading.Thread):
             positional_payload = op == "Buffer.set_data" and bool(args)
             if nbytes >= SMALL_PAYLOAD and self.on_payload is not None and positional_payload:
                 self.on_payload(args[0])  # before the copy can be recycled
-            self.commands_written += 1
+            self.commands_appended += 1
             if self.on_command is not None:
                 self.on_command(cmd)
             if nbytes >= POOL_MIN_BYTES and self.pool is not None and positional_payload:
@@ -259,6 +260,8 @@ class WriterThread(threading.Thread):
                              "cannot hold: %s", op, seq, error)
             else:
                 _log.warning("gsplog recorder: %s (seq %d) was not recorded: %s", op, seq, error)
+        if not kept:
+            self.commands_refused += 1
 
     def _guard(self, fn: Callable[..., Any], *args: Any) -> None:
         if self.error is not None:

@@ -257,6 +257,7 @@ def test_a_value_the_codec_refuses_costs_its_command_only(tmp_path: Path, caplog
         recorder.mark("after", step=50)
     assert rec.error is None
     read = read_commands(path)
+    assert rec.commands_written == len(read)  # the two refused are not counted
     assert [c.args[0] for c in read if c.op == MARK_OP] == ["before", "after"]
     assert [c.args[0] for c in read if c.op == "Viewport.set_x"] == list(range(50))
     refused = [r.getMessage() for r in caplog.records if "was not recorded" in r.getMessage()]
