@@ -69,7 +69,8 @@ class ReplayEngine:
     ``joined_live``: the commands are a live stream joined part way, opening with a snapshot
     (a keyframe). The renders that snapshot records are drawn then, as frames: the scene is
     shown as it is at the join, not only at the session's next render, which may never come.
-    Other keyframes (periodic ones, resyncs) only rebuild state.
+    So are those of a snapshot after a gap (a node that fell behind skipped ahead to it). Other
+    keyframes (periodic ones, resyncs that missed nothing) only rebuild state.
     """
 
     def __init__(
@@ -216,17 +217,21 @@ class ReplayEngine:
         started = start is None and start_seq is None
         self.frames_seen = frames_before
         keyframe_seq = -1
-        join_seq = -1  # the snapshot a live stream opens with, whose renders are drawn (joined_live)
-        opening = self.joined_live
+        join_seq = -1  # a live stream's snapshot whose renders are drawn (joined_live)
+        applied_seq = -1  # a live stream's last command of the session applied (not a keyframe's)
         apply = self.state.apply
         for cmd in commands:
             op = cmd.op
             if op == KEYFRAME_OP:
                 keyframe_seq = cmd.seq
-                if opening:
+                # The snapshot a live stream opens with, or one after a gap (a node that fell
+                # behind skipped ahead): the renders it holds were never drawn here. A periodic
+                # keyframe comes at the last seq applied and brings nothing new to draw.
+                if self.joined_live and cmd.seq > applied_seq:
                     join_seq = cmd.seq
-            opening = False
             synthetic = cmd.seq <= keyframe_seq
+            if not synthetic:
+                applied_seq = cmd.seq
             if not synthetic:
                 if stop is not None and stop.kind == "time" and cmd.t_ns > int(stop.value):
                     return

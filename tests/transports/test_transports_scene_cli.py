@@ -367,3 +367,55 @@ def test_a_resync_behind_an_opaque_state_draws_and_saves_nothing_twice(tmp_path:
     with LogReader(tmp_path / "copy.gsplog") as saved:
         seqs = [c.seq for c in saved.commands()]
     assert seqs == sorted(set(seqs)) and file_state_hash(tmp_path / "copy.gsplog") == file_state_hash(session)
+
+
+def test_a_node_that_skips_ahead_draws_the_snapshots_renders(tmp_path: Path) -> None:
+    """A node that falls behind drops what waits and skips to a fresh snapshot. The snapshot's
+    renders are drawn when they are newer than the node's last frame: a slow node that skipped
+    the session's last render used to end on an older picture than the log's."""
+    import threading
+
+    from player.engine import ReplayEngine
+    from sessions import ChunkKind
+    from transports.live_log import LiveTally, live_commands
+    from transports.protocol import PayloadKind
+    from transports.publisher import Publisher
+    from transports.scene_state import SceneStreamState
+    from transports.subscriber import Subscriber
+
+    session = tmp_path / "session.gsplog"
+    record_animation(session, frames=12, interval=0.01)
+    with LogReader(session) as reader:
+        chunks = [(e.offset, e.size) for e in reader.index.entries if e.kind == ChunkKind.COMMANDS]
+        header = session.read_bytes()[:reader.header.size]
+    assert len(chunks) >= 4
+    data = session.read_bytes()
+    pub = Publisher("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", state=SceneStreamState(), heartbeat_interval=0.05,
+                    session_header=header, end_grace=10)
+    sub = Subscriber(pub.endpoint, pub.snapshot_endpoint, stop_on_end=True, gone_after=20, max_queue_bytes=1)
+    engine = ReplayEngine("matplotlib", image="rgba", joined_live=True)
+    frames: list[Any] = []
+
+    def slow_node() -> None:
+        for frame in engine.frames(live_commands(sub, None, None, LiveTally())):
+            frames.append(frame)
+            time.sleep(0.5)  # more than the whole session takes to publish: updates pile up
+
+    thread = threading.Thread(target=slow_node)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while pub.service_stats.snapshots < 1:  # the node joined (an empty snapshot)
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        for offset, size in chunks:
+            pub.publish(data[offset:offset + size], PayloadKind.DELTA)
+            time.sleep(0.02)
+        pub.close()
+        thread.join(30)
+    finally:
+        sub.close()
+    assert not thread.is_alive() and sub.stats.behind >= 1 and sub.stats.skipped > 0
+    with LogReader(session) as reader:
+        last = list(ReplayEngine("matplotlib", image="rgba").frames(reader.commands()))[-1]
+    assert 2 <= len(frames) < 12 and np.array_equal(frames[-1].rgba, last.rgba)
