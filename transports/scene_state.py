@@ -38,9 +38,13 @@ class SceneStreamState:
         self.ended = False
         self._on_commands = on_commands
         self._lock = threading.RLock()
+        # The last snapshot encoded, until the state changes: nodes joining or resyncing together
+        # (a burst of requests after a publisher's hiccup) cost one encode of the scene, not one each.
+        self._snapshot: bytes | None = None
 
     def reset(self, keyframe: bytes) -> None:
         with self._lock:
+            self._snapshot = None
             self.scene.reset()
             self.last_seq = self.last_t_ns = 0
             if keyframe:
@@ -50,6 +54,7 @@ class SceneStreamState:
 
     def apply(self, kind: PayloadKind, payload: bytes) -> None:
         with self._lock:
+            self._snapshot = None
             self._apply_chunk(payload, replace=kind == PayloadKind.KEYFRAME)
 
     def _apply_chunk(self, payload: bytes, replace: bool) -> None:
@@ -74,13 +79,15 @@ class SceneStreamState:
 
     def snapshot(self) -> bytes:
         with self._lock:
-            commands = self.scene.snapshot(self.last_seq, self.last_t_ns)
-            return encode_chunk(
-                commands,
-                ChunkKind.KEYFRAME,
-                seq_range=(self.last_seq, self.last_seq),
-                time_range=(self.last_t_ns, self.last_t_ns),
-            )
+            if self._snapshot is None:
+                commands = self.scene.snapshot(self.last_seq, self.last_t_ns)
+                self._snapshot = encode_chunk(
+                    commands,
+                    ChunkKind.KEYFRAME,
+                    seq_range=(self.last_seq, self.last_seq),
+                    time_range=(self.last_t_ns, self.last_t_ns),
+                )
+            return self._snapshot
 
     def state_hash(self) -> str:
         with self._lock:

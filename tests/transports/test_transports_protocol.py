@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -112,3 +114,30 @@ def test_opaque_state_replays_equal() -> None:
     assert a.state_hash() == b.state_hash()
     a.apply(PayloadKind.KEYFRAME, b"k")
     assert a.snapshot() == b"k"
+
+
+def test_a_scene_snapshot_is_encoded_once_until_the_scene_changes(tmp_path: Path) -> None:
+    """Nodes that join or resync together are served one encode of the scene; a changed scene
+    (an update, a keyframe, a reset) gets a new one."""
+    from scene_helpers import record_animation
+
+    from sessions import ChunkKind, LogReader, decode_chunk
+    from transports.scene_state import SceneStreamState
+
+    session = tmp_path / "s.gsplog"
+    record_animation(session, frames=6, interval=0.03)  # a chunk every 20 ms
+    data = session.read_bytes()
+    with LogReader(session) as reader:
+        chunks = [data[e.offset:e.offset + e.size] for e in reader.index.entries if e.kind == ChunkKind.COMMANDS]
+    state = SceneStreamState()
+    state.apply(PayloadKind.DELTA, chunks[0])
+    first = state.snapshot()
+    assert state.snapshot() is first  # served again, not encoded again
+    state.apply(PayloadKind.DELTA, chunks[1])
+    second = state.snapshot()
+    assert second is not first and decode_chunk(second).info.seq_last > decode_chunk(first).info.seq_last
+    state.reset(first)
+    assert state.snapshot() is not second and state.state_hash() != ""
+    other = SceneStreamState()
+    other.reset(state.snapshot())
+    assert other.state_hash() == state.state_hash()
