@@ -105,9 +105,9 @@ class LogWriter:
       called on that thread after each. A chunk stored uncompressed references the commands'
       arrays themselves, so they must not change until :attr:`released_seq` has passed their
       command; :meth:`sync` waits for the writes.
-    - :attr:`on_unencodable`: None (a command the codec refuses fails the whole chunk with
-      :class:`LogWriteError`), or ``f(seq, op, error, kept)``, called for each such command,
-      the chunk's other commands written (the recorder's choice: one odd value, say a marker's
+    - :attr:`on_unencodable`: None (a command the codec refuses is left out, the chunk's other
+      commands are written, then :class:`LogWriteError` names it), or ``f(seq, op, error, kept)``,
+      called for each such command instead (the recorder's choice: one odd value, say a marker's
       ``{1: "x"}`` or ``2**70``, never ends a session). A command whose only fault is a string
       with lone surrogates (a file name's undecodable bytes) is kept, ``kept`` True, with each
       of them written as U+FFFD: leaving out a ``Texts.new`` would fail every later render
@@ -272,35 +272,39 @@ class LogWriter:
         rows, self._pending = self._pending, []
         self._pending_bytes = 0
         self._pending_since = None
+        refused: list[str] = []
         try:
             parts = encode_chunk_rows(rows, ChunkKind.COMMANDS, shuffle=self.shuffle, compress=self.compress)
-        except TypeError as error:
-            if self.on_unencodable is None:
-                raise LogWriteError(f"cannot encode commands {rows[0][0]}..{rows[-1][0]}: {error}") from error
-            rows = self._encodable(rows)
-            if not rows:
-                return
-            parts = encode_chunk_rows(rows, ChunkKind.COMMANDS, shuffle=self.shuffle, compress=self.compress)
-        frames, markers = _summarize_rows(rows)
-        size = self._emit(parts, frames, tuple(markers))
-        self._unreleased.append((self._file_chunks_handed(), rows[-1][0]))
-        self._bytes_since_keyframe += size
-        if self._keyframe_due():
-            self.write_keyframe()
+        except TypeError:
+            # One bad value costs its own command only: the chunk's others are written.
+            rows = self._encodable(rows, refused)
+            parts = encode_chunk_rows(rows, ChunkKind.COMMANDS, shuffle=self.shuffle, compress=self.compress) if rows else None
+        if parts is not None:
+            frames, markers = _summarize_rows(rows)
+            size = self._emit(parts, frames, tuple(markers))
+            self._unreleased.append((self._file_chunks_handed(), rows[-1][0]))
+            self._bytes_since_keyframe += size
+            if self._keyframe_due():
+                self.write_keyframe()
+        if refused:
+            raise LogWriteError(f"{'; '.join(refused)} (the chunk's other commands were written)")
 
-    def _encodable(self, rows: list[Row]) -> list[Row]:
-        """The rows the codec accepts one by one, lone surrogates replaced where that is all
-        they need; ``on_unencodable`` hears of each row changed or left out."""
-        return [kept for row in rows if (kept := self._encodes_alone(row)) is not None]
+    def _encodable(self, rows: list[Row], refused: list[str]) -> list[Row]:
+        """The rows the codec accepts one by one. With ``on_unencodable``, lone surrogates are
+        replaced where that is all a row needs, and it hears of each row changed or left out;
+        without, each row left out is described in ``refused``."""
+        return [kept for row in rows if (kept := self._encodes_alone(row, refused)) is not None]
 
-    def _encodes_alone(self, row: Row) -> Row | None:
-        assert self.on_unencodable is not None
+    def _encodes_alone(self, row: Row, refused: list[str]) -> Row | None:
         try:
             encode_rows([row])
             return row
         except TypeError as error:  # the codec's own reason (the error wraps it with the seqs)
             cause = error.__cause__
             reason = cause if isinstance(cause, Exception) else error
+        if self.on_unencodable is None:
+            refused.append(f"cannot encode command seq={row[0]} op={row[2]}: {reason}")
+            return None
         mended = (*row[:4], _without_lone_surrogates(row[4]), _without_lone_surrogates(row[5]))
         try:
             encode_rows([mended])
@@ -425,12 +429,11 @@ class LogWriter:
         try:
             return encode(commands)
         except TypeError:
-            if self.on_unencodable is None:
-                raise
-            # The scene holds a value the codec refused when its command came: the keyframe
-            # mends or leaves it out as that command was, or every keyframe would fail.
+            # The scene holds a value the codec refused when its command came (and said so
+            # then): the keyframe mends or leaves it out as that command was, or every keyframe
+            # would fail.
             rows = [(c.seq, c.t_ns, c.op, c.target, c.args, c.kwargs) for c in commands]
-            return encode([Command(*row) for row in self._encodable(rows)])
+            return encode([Command(*row) for row in self._encodable(rows, [])])
 
     def _linked(self, commands: list[Command]) -> tuple[list[Command], set[str]]:
         """The keyframe for the file: each big buffer's contents replaced by a LogRef to the

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sessions_testkit import final_hash, points_scene
 
-from sessions import ChunkKind, LogReader, LogWriter, MemorySink, decode_chunk, encode_chunk
+from sessions import ChunkKind, LogReader, LogWriter, MemorySink, decode_chunk, encode_chunk, tools
 from sessions.chunk import HEADER_SIZE, ChunkFlags, peek_chunk_header
 from sessions.command import Command
 from sessions.errors import LogFormatError, LogWriteError
@@ -374,12 +374,27 @@ def test_write_failure_is_one_log_write_error_and_the_file_stays_readable(tmp_pa
         assert [c.seq for c in reader.commands()] == [c.seq for c in cmds[:10]]
 
 
-def test_unencodable_commands_raise_log_write_error(tmp_path: Path) -> None:
+def test_unencodable_commands_raise_log_write_error_and_cost_only_themselves(tmp_path: Path) -> None:
+    """A value the codec refuses (here found when the chunk is encoded) used to lose every
+    other command of its chunk."""
+    import numpy as np
+
     writer = LogWriter(tmp_path / "e.gsplog", keyframes=False)
     writer.append(Command(1, 0, "X.y", "t", (object(),)))
     with pytest.raises(LogWriteError, match="seq=1 op=X.y"):
         writer.flush()
+    for seq in range(2, 8):
+        writer.append(Command(seq, seq, "Viewport.set_x", "v", (seq,)))
+    writer.append(Command(8, 8, "Viewport.set_x", "v", (np.complex64(1 + 2j),)))
+    writer.append(Command(9, 9, "Viewport.set_x", "v", (2**70,)))
+    with pytest.raises(LogWriteError, match=r"seq=8 op=Viewport.set_x: .*; .*seq=9 op=Viewport.set_x: .*other commands were written"):
+        writer.flush()
+    writer.append(Command(10, 10, "Viewport.set_y", "v", (3,)))
+    writer.write_keyframe()  # the scene knows no refused value: nothing to refuse again
     writer.close()
+    assert tools.verify(tmp_path / "e.gsplog").ok
+    with LogReader(tmp_path / "e.gsplog") as reader:
+        assert [c.args[0] for c in reader.commands()] == [*range(2, 8), 3]
 
 
 @pytest.mark.parametrize(("seq", "t_ns"), [(2, 30), (1, 50), (3, 10)], ids=["seq repeats", "seq goes back", "time goes back"])
