@@ -273,6 +273,7 @@ class LogWriter:
         self._pending_bytes = 0
         self._pending_since = None
         refused: list[str] = []
+        parts: list[Part] | None
         try:
             parts = encode_chunk_rows(rows, ChunkKind.COMMANDS, shuffle=self.shuffle, compress=self.compress)
         except TypeError:
