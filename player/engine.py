@@ -28,6 +28,7 @@ __all__ = ["FrameSelection", "ReplayEngine"]
 
 MARK_OP = "Recorder.mark"
 KEYFRAME_OP = "Scene.keyframe"
+ANIMATOR_FRAME_OP = "Animator.frame"
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class ReplayEngine:
         self.on_error = on_error
         self.joined_live = joined_live
         self._live_drawn_seq = -1  # a live stream's last render drawn: a resync may bring it again
+        self._frame_rate: float | None = None  # declared by the latest Animator.frame (RenderedFrame)
         self.state: Any = None
         self.frames_seen = 0
         self.commands_applied = 0
@@ -259,6 +261,8 @@ class ReplayEngine:
                 continue
             self.commands_applied += 1
             if not op.startswith("Renderer."):
+                if op == ANIMATOR_FRAME_OP:
+                    self._frame_rate = _declared_rate(cmd)
                 continue
             method = cmd.method
             if method == "render":
@@ -311,7 +315,7 @@ class ReplayEngine:
         args = [self._resolve(a) for a in _render_args(cmd)]
         if self.size is not None:
             args[0] = self._scaled_viewports(args[0], self._source_canvases[cmd.target])
-        frame = RenderedFrame(number=number, t_ns=cmd.t_ns, renderer=cmd.target)
+        frame = RenderedFrame(number=number, t_ns=cmd.t_ns, renderer=cmd.target, frame_rate=self._frame_rate)
         with paused():
             # The null backend's render() returns b"" at once: its cheapest path for "none".
             if self.image == "png" or not renderer.renders_rgba or (
@@ -351,3 +355,11 @@ def _render_args(cmd: Command) -> list[Any]:
             raise ValueError(f"seq {cmd.seq} {cmd.op}: missing argument {name!r}")
         args.append(cmd.kwargs[name])
     return args
+
+
+def _declared_rate(cmd: Command) -> float | None:
+    """Frames per second an ``Animator.frame`` declares (1 / its ``delta_time``), None if unusable."""
+    delta = cmd.args[0] if cmd.args else cmd.kwargs.get("delta_time")
+    if type(delta) not in (int, float) or not 0 < delta < 60:
+        return None
+    return 1.0 / float(delta)

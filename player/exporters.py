@@ -14,6 +14,7 @@ import os
 import statistics
 import time
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -180,8 +181,12 @@ def _write_png(path: Path, frame: RenderedFrame, output: Path | None = None) -> 
         raise OSError(f"cannot write frame {frame.number} to {output or path}: {error.strerror or error}") from None
 
 
-def estimate_fps(times_ns: list[int], default: float = DEFAULT_FPS) -> float:
-    """Frames per second from recorded frame times: 1 / median interval, clamped to 1..120."""
+def estimate_fps(times_ns: list[int], default: float = DEFAULT_FPS, declared: Sequence[float | None] = ()) -> float:
+    """Frames per second, clamped to 1..120: the median rate the frames' animator declared when
+    every frame has one (``declared``: ``RenderedFrame.frame_rate``), else 1 / the median
+    interval of their recorded times."""
+    if declared and all(rate is not None for rate in declared):
+        return min(120.0, max(1.0, statistics.median(declared)))  # type: ignore[type-var]
     steps = [b - a for a, b in zip(times_ns, times_ns[1:]) if b > a]
     if not steps:
         return default
@@ -194,7 +199,8 @@ class VideoExporter(Exporter):
     stays flat however long the video (imageio's Pillow plugin kept every GIF frame until the
     end: 0.8 MB a 400x400 frame).
 
-    The frame rate is ``fps`` when given, else measured from the first recorded frame times.
+    The frame rate is ``fps`` when given, else :func:`estimate_fps` of the first frames: the
+    rate their animator declared, or the rate of their recorded times.
     All frames must have the size of the first one. Odd sizes are padded by one pixel (the
     H.264 yuv420p encoding needs even sizes); GIF frames keep their size.
     """
@@ -224,7 +230,7 @@ class VideoExporter(Exporter):
 
     def _flush_pending(self) -> None:
         if self.fps is None:
-            self.fps = estimate_fps([f.t_ns for f in self._pending])
+            self.fps = estimate_fps([f.t_ns for f in self._pending], declared=[f.frame_rate for f in self._pending])
         pending, self._pending = self._pending, []
         for frame in pending:
             self._append(frame)

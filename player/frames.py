@@ -32,7 +32,10 @@ class RenderedFrame:
     """One frame drawn by a backend.
 
     ``number`` is the 1-based frame number in the session (the n-th ``Renderer.render``),
-    ``t_ns`` its recorded time, ``renderer`` the UUID of the recorded renderer that drew it.
+    ``t_ns`` its recorded time, ``renderer`` the UUID of the recorded renderer that drew it,
+    ``frame_rate`` the rate its animator declared (1 / the ``delta_time`` of the latest
+    ``Animator.frame``; None without an animator): a headless animation that drew slower than
+    its rate is logged at real times, yet its video plays at the rate it was made for.
     """
 
     number: int
@@ -40,6 +43,7 @@ class RenderedFrame:
     renderer: str
     png: bytes | None = None
     rgba: np.ndarray | None = field(default=None, repr=False)
+    frame_rate: float | None = None
 
     def png_bytes(self) -> bytes:
         """The frame as PNG bytes (encoded once if the backend gave pixels)."""

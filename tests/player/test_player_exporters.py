@@ -169,6 +169,9 @@ def test_estimate_fps() -> None:
     assert estimate_fps([0, 100_000_000, 200_000_000]) == pytest.approx(10.0)
     assert estimate_fps([5]) == 30.0
     assert estimate_fps([0, 1]) == 120.0
+    # The rate an animator declared wins over slow recorded times; only when every frame has one.
+    assert estimate_fps([0, 100_000_000, 200_000_000], declared=[30.0, 30.0, 30.0]) == pytest.approx(30.0)
+    assert estimate_fps([0, 100_000_000, 200_000_000], declared=[30.0, None, 30.0]) == pytest.approx(10.0)
 
 
 def test_png_round_trip() -> None:

@@ -117,3 +117,25 @@ def test_a_headless_recording_replays_into_a_video_at_its_frame_rate(tmp_path: P
     meta = iio.get_reader(video).get_meta_data()
     assert meta["fps"] == pytest.approx(12, abs=0.1)
     assert meta["duration"] == pytest.approx(0.5, abs=0.05)
+
+
+def test_a_headless_animation_that_drew_slower_than_its_rate_makes_a_video_at_its_rate(tmp_path: Path) -> None:
+    """Frames slower than their rate keep real times in the log, but the animation was made at
+    its rate: `gsp record --fps 50` of frames that take 40 ms made a 25 fps video, not 50."""
+    from player import replay
+
+    path, video = tmp_path / "slow.gsplog", tmp_path / "slow.mp4"
+    configure_headless(6, fps=50.0)
+    with recorder.record(path):
+        scene = make_scene()
+        animator = NullAnimator(scene.renderer)
+        animator.add_callback(lambda dt: time.sleep(0.04) or [])
+        animator.start([scene.viewport], [scene.points], [scene.model], [scene.camera])
+    frames, _ = _frame_and_render_times(path)
+    assert all(b - a >= 40_000_000 for a, b in zip(frames, frames[1:]))  # real times kept
+    result = replay(path, backend="matplotlib", output=video)
+    assert result.fps == pytest.approx(50.0)
+    import imageio.v2 as iio
+
+    meta = iio.get_reader(video).get_meta_data()
+    assert meta["fps"] == pytest.approx(50, abs=0.1)
