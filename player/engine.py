@@ -360,6 +360,6 @@ def _render_args(cmd: Command) -> list[Any]:
 def _declared_rate(cmd: Command) -> float | None:
     """Frames per second an ``Animator.frame`` declares (1 / its ``delta_time``), None if unusable."""
     delta = cmd.args[0] if cmd.args else cmd.kwargs.get("delta_time")
-    if type(delta) not in (int, float) or not 0 < delta < 60:
+    if not isinstance(delta, (int, float)) or isinstance(delta, bool) or not 0 < delta < 60:
         return None
-    return 1.0 / float(delta)
+    return 1.0 / delta

@@ -185,8 +185,9 @@ def estimate_fps(times_ns: list[int], default: float = DEFAULT_FPS, declared: Se
     """Frames per second, clamped to 1..120: the median rate the frames' animator declared when
     every frame has one (``declared``: ``RenderedFrame.frame_rate``), else 1 / the median
     interval of their recorded times."""
-    if declared and all(rate is not None for rate in declared):
-        return min(120.0, max(1.0, statistics.median(declared)))  # type: ignore[type-var]
+    rates = [rate for rate in declared if rate is not None]
+    if rates and len(rates) == len(declared):
+        return min(120.0, max(1.0, statistics.median(rates)))
     steps = [b - a for a, b in zip(times_ns, times_ns[1:]) if b > a]
     if not steps:
         return default
