@@ -136,7 +136,12 @@ def to_json_value(value: Any, full: bool = False) -> Any:
         return {"$enum": f"{type(value).__name__}.{value.name}", "value": value.value}
     if isinstance(value, np.ndarray):
         out: dict[str, Any] = {"$ndarray": value.dtype.str, "shape": list(value.shape)}
-        if full:
+        if value.dtype.kind == "c":  # complex: no JSON form and no order, so [re, im] pairs and no min/max
+            if full:
+                out["data"] = _complex_pairs(value)
+            elif value.size:
+                out["head"] = _complex_pairs(value.reshape(-1)[:4])
+        elif full:
             out["data"] = value.tolist()
         elif value.size:
             out.update(min=value.min().item(), max=value.max().item(), head=value.reshape(-1)[:4].tolist())
@@ -158,6 +163,11 @@ def to_json_value(value: Any, full: bool = False) -> Any:
     if callable(serialize):
         return {"$link": to_json_value(serialize(), full)}
     return {"$repr": repr(value)[:200]}
+
+
+def _complex_pairs(array: np.ndarray) -> Any:
+    """A complex array's items as ``[re, im]`` pairs of floats, in nested lists of its shape."""
+    return np.stack([array.real, array.imag], axis=-1).tolist()
 
 
 def command_to_json(cmd: Command, full: bool = False) -> dict[str, Any]:

@@ -699,3 +699,38 @@ def test_dump_and_info_write_non_finite_floats_as_valid_json(tmp_path: Path) -> 
             assert array["head"] == [{"$float": "NaN"}, {"$float": "-Infinity"}, 2.0]
     code, out = run("info", "--json", str(path))
     assert code == 0 and json.loads(out, parse_constant=_no_constant)["metadata"]["user"] == {"gain": {"$float": "NaN"}}
+
+
+def test_dump_writes_every_value_type_as_valid_json(tmp_path: Path) -> None:
+    """Complex arrays made `gsp dump` crash (complex is not JSON): their items are [re, im]
+    pairs, with no min/max (complex numbers have no order). Every other value a log may hold
+    (0-d, float16, bool and uint64 arrays, numpy scalars, which are stored as native values)
+    prints as strict JSON too."""
+    import numpy as np
+
+    path = tmp_path / "values.gsplog"
+    big = 2**64 - 1
+    arrays = {"c8": np.array([[1 + 2j, 3 - 4j], [0j, -1.5j]], "<c8"), "c16": np.array(2.5 - 1j, "<c16"),
+              "cnan": np.array([complex(float("nan"), float("inf"))], "<c16"), "cempty": np.zeros((0, 3), "<c8"),
+              "f2": np.array([0.5, -2.0], "<f2"), "b1": np.array([True, False]), "u8": np.array([big, 0], "<u8"),
+              "zero_d": np.array(3.5, "<f4")}
+    scalars = {"f4": np.float32(3.5), "i8": np.int64(-7), "b": np.bool_(True), "u8": np.uint64(big), "f2": np.float16(1.5)}
+    with LogWriter(path, keyframes=False) as writer:
+        writer.append(Command(1, 0, "Test.set", "obj", (), dict(arrays)))
+        writer.append(Command(2, 1, "Test.set", "obj", (), dict(scalars)))
+    expected_full = {"c8": [[[1.0, 2.0], [3.0, -4.0]], [[0.0, 0.0], [0.0, -1.5]]], "c16": [2.5, -1.0],
+                     "cnan": [[{"$float": "NaN"}, {"$float": "Infinity"}]], "cempty": [],
+                     "f2": [0.5, -2.0], "b1": [True, False], "u8": [big, 0], "zero_d": 3.5}
+    expected_summary = {"c8": {"head": [[1.0, 2.0], [3.0, -4.0], [0.0, 0.0], [0.0, -1.5]]},
+                        "c16": {"head": [[2.5, -1.0]]}, "cnan": {"head": [[{"$float": "NaN"}, {"$float": "Infinity"}]]},
+                        "cempty": {}, "f2": {"min": -2.0, "max": 0.5, "head": [0.5, -2.0]},
+                        "b1": {"min": False, "max": True, "head": [True, False]},
+                        "u8": {"min": 0, "max": big, "head": [big, 0]}, "zero_d": {"min": 3.5, "max": 3.5, "head": [3.5]}}
+    for full in (False, True):
+        code, out = run("dump", *(["--full"] if full else []), str(path))
+        assert code == 0, out
+        first, second = (json.loads(line, parse_constant=_no_constant) for line in out.splitlines())
+        for name, array in arrays.items():
+            extra = {"data": expected_full[name]} if full else expected_summary[name]
+            assert first["kwargs"][name] == {"$ndarray": array.dtype.str, "shape": list(array.shape), **extra}, name
+        assert second["kwargs"] == {"f4": 3.5, "i8": -7, "b": True, "u8": big, "f2": 1.5}
