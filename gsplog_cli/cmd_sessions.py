@@ -93,11 +93,14 @@ MARKERS_SHOWN = 5
 
 @click.command()
 @click.argument("log", type=_PATH)
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON (every marker).")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the summary as JSON (every marker; fields: docs/format.md, section 4).")
 @click.option("--markers", "all_markers", is_flag=True,
               help=f"List every marker [default: the first and last {MARKERS_SHOWN}, and how many more].")
 def info(log: str, as_json: bool, all_markers: bool) -> None:
-    """Summarise the session log LOG."""
+    """Summarise the session log LOG.
+
+    The counts are of what a reader reads: on a damaged log, the chunks before the damage."""
     from sessions import tools
 
     with _log_errors(), _progress(None, "chunk", "info") as bar:
@@ -106,8 +109,15 @@ def info(log: str, as_json: bool, all_markers: bool) -> None:
         click.echo(json.dumps(summary, indent=2))
         return
     meta = summary["metadata"]
-    click.echo(f"{summary['path']}: gsplog {summary['format']}, {summary['size_bytes']} bytes"
-               f"{'' if summary['complete'] else ' (unterminated: no footer)'}")
+    footer = summary["footer"]
+    if summary["complete"]:
+        state = ""
+    elif footer is None:
+        state = " (unterminated: no footer)"
+    else:  # a valid footer, but a chunk it lists is damaged: the counts below stop there
+        state = (f" (damaged: read up to the damage; the footer lists {footer['chunks']} chunks, "
+                 f"{footer['commands']} commands, {footer['frames']} frames)")
+    click.echo(f"{summary['path']}: gsplog {summary['format']}, {summary['size_bytes']} bytes{state}")
     click.echo(f"  created   {meta.get('created', '?')} on {meta.get('host', '?')}, protocol {meta.get('protocol', '?')}")
     click.echo(f"  duration  {summary['duration_s']:.3f} s, {summary['commands']} commands, {summary['frames']} frames")
     click.echo(f"  chunks    {summary['chunks']} {summary['chunk_kinds']}, {summary['keyframes']} keyframes")

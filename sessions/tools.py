@@ -26,7 +26,7 @@ from sessions.codec import UnknownValue
 from sessions.command import Command, Ref, linked_data
 from sessions.errors import LogFormatError
 from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, header_size_hint, is_newer_format
-from sessions.index import RENDER_OP, summarize_commands
+from sessions.index import RENDER_OP, LogIndex, summarize_commands
 from sessions.ledger import LINK_MIN_BYTES
 from sessions.limits import DEFAULT_LIMITS, Limits
 from sessions.reader import LogReader, Position, find_next_chunk
@@ -44,42 +44,57 @@ Progress = Callable[[int], None] | None
 def info(path: str | os.PathLike[str], progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """A JSON-ready summary: sizes, version, metadata, chunk/command/frame counts, commands per
     op, ranges, markers. Counting ops decodes every command chunk (arrays stay zero-copy views);
-    ``progress(n)``, if given, is called with 1 per chunk read."""
+    ``progress(n)``, if given, is called with 1 per chunk read.
+
+    Every count is of what a reader reads: the chunks up to the first damage. ``complete`` says
+    whether that is the whole session (a valid footer, every chunk intact); ``footer`` holds the
+    counts the footer declares, when there is a valid one (more than were read when a chunk it
+    lists is damaged). docs/format.md §4 lists the fields."""
     with LogReader(path, recover=True) as reader:
         idx = reader.index
-        kinds: dict[str, int] = {}
-        raw_total = 0
-        for entry in idx.entries:
-            name = ChunkKind(entry.kind).name if entry.kind in ChunkKind._value2member_map_ else f"UNKNOWN({entry.kind})"
-            kinds[name] = kinds.get(name, 0) + 1
-            head = reader._pread(entry.offset, HEADER_SIZE)
-            raw_total += peek_chunk_header(head).raw_size
         ops: dict[str, int] = {}
+        raw_total = read = 0
         for chunk in reader.chunks():
             if chunk.info.kind == ChunkKind.COMMANDS:  # keyframes are synthetic, not recorded calls
-                for command in chunk.commands():
+                try:
+                    commands = chunk.commands(reader.limits)
+                except LogFormatError as error:  # undecodable: damage, the log ends before it
+                    reader._damage(error)
+                    break
+                for command in commands:
                     ops[command.op] = ops.get(command.op, 0) + 1
+            raw_total += chunk.info.raw_size
+            read += 1
             if progress is not None:
                 progress(1)
-        seqs, times = idx.seq_range(), idx.time_range()
+        damaged = read < len(idx)
+        part = LogIndex(idx.entries[:read], [m for m in idx.markers if m.chunk < read]) if damaged else idx
+        kinds: dict[str, int] = {}
+        for entry in part.entries:
+            name = ChunkKind(entry.kind).name if entry.kind in ChunkKind._value2member_map_ else f"UNKNOWN({entry.kind})"
+            kinds[name] = kinds.get(name, 0) + 1
+        footer = ({"chunks": len(idx), "commands": idx.total_commands, "frames": idx.total_frames}
+                  if reader.complete else None)
+        seqs, times = part.seq_range(), part.time_range()
         return {
             "path": os.fspath(path),
             "size_bytes": os.path.getsize(path),
             "format": f"{reader.header.major}.{reader.header.minor}",
             "metadata": _jsonable(reader.metadata),
-            "complete": reader.complete,
-            "chunks": len(idx),
+            "complete": reader.complete and not damaged,
+            "footer": footer,
+            "chunks": len(part),
             "chunk_kinds": kinds,
             "raw_bytes": raw_total,
-            "stored_bytes": sum(e.size for e in idx.entries),
-            "commands": idx.total_commands,
+            "stored_bytes": sum(e.size for e in part.entries),
+            "commands": part.total_commands,
             "commands_per_op": dict(sorted(ops.items(), key=lambda item: (-item[1], item[0]))),
-            "frames": idx.total_frames,
-            "keyframes": len(idx.keyframes),
+            "frames": part.total_frames,
+            "keyframes": len(part.keyframes),
             "seq_range": list(seqs) if seqs else None,
             "time_range_ns": list(times) if times else None,
             "duration_s": (times[1] - times[0]) / 1e9 if times else 0.0,
-            "markers": [{"label": m.label, "seq": m.seq, "t_s": m.t_ns / 1e9} for m in idx.markers],
+            "markers": [{"label": m.label, "seq": m.seq, "t_s": m.t_ns / 1e9} for m in part.markers],
             "problems": [str(p) for p in reader.problems],
         }
 
@@ -392,8 +407,6 @@ def _check_links(commands: list[Command], big_writes: dict[int, str], offset: in
 
 
 def _footer_matches(chunk: Any, first_offset: int, footer_offset: int) -> bool:
-    from sessions.index import LogIndex
-
     try:
         LogIndex.from_payload(chunk.payload_object(), first_offset=first_offset, footer_offset=footer_offset)
         return True

@@ -734,3 +734,41 @@ def test_dump_writes_every_value_type_as_valid_json(tmp_path: Path) -> None:
             extra = {"data": expected_full[name]} if full else expected_summary[name]
             assert first["kwargs"][name] == {"$ndarray": array.dtype.str, "shape": list(array.shape), **extra}, name
         assert second["kwargs"] == {"f4": 3.5, "i8": -7, "b": True, "u8": big, "f2": 1.5}
+
+
+def test_info_on_a_damaged_log_with_its_footer_counts_what_is_read(log: tuple[Path, list[Command]],
+                                                                   tmp_path: Path) -> None:
+    """A damaged chunk in a log whose footer is intact: `gsp info --json` said complete, with the
+    footer's commands and frames but the ops of the chunks before the damage. Every count is now
+    of the chunks read (before the damage), the footer's own are under "footer", and complete
+    is false."""
+    from sessions.chunk import HEADER_SIZE, ChunkKind
+
+    path, cmds = log
+    with LogReader(path) as reader:
+        entries = reader.index.entries
+        damaged_chunk = next(i for i, e in enumerate(entries) if i >= 7 and e.kind == ChunkKind.COMMANDS)
+        before = entries[:damaged_chunk]
+    data = bytearray(path.read_bytes())
+    data[entries[damaged_chunk].offset + HEADER_SIZE + 3] ^= 0x08
+    damaged = tmp_path / "damaged.gsplog"
+    damaged.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match="payload checksum mismatch"):
+        summary = json.loads(json.dumps(tools.info(damaged)))
+    read = [c for c in cmds if c.seq <= max(e.seq_last for e in before if e.kind == ChunkKind.COMMANDS)]
+    assert summary["complete"] is False and len(summary["problems"]) == 1
+    assert summary["footer"] == {"chunks": len(entries), "commands": len(cmds), "frames": 12}
+    assert summary["chunks"] == damaged_chunk == sum(summary["chunk_kinds"].values())
+    assert summary["commands"] == len(read) == sum(summary["commands_per_op"].values())
+    assert summary["frames"] == sum(c.op == "Renderer.render" for c in read) == summary["commands_per_op"]["Renderer.render"]
+    assert summary["keyframes"] == sum(e.kind != ChunkKind.COMMANDS for e in before)
+    assert summary["seq_range"] == [1, read[-1].seq] and summary["time_range_ns"] == [read[0].t_ns, read[-1].t_ns]
+    assert summary["stored_bytes"] == sum(e.size for e in before)
+    assert summary["markers"] == [] and any(c.op == "Recorder.mark" for c in cmds)  # the footer's is after the damage
+    code, out = run("info", str(damaged))
+    assert code == 0 and f"{damaged}: gsplog 1.3, {len(data)} bytes (damaged: read up to the damage; the footer " \
+        f"lists {len(entries)} chunks, {len(cmds)} commands, 12 frames)\n" in out
+    code, out = run("info", "--json", str(path))
+    summary = json.loads(out)
+    assert summary["complete"] is True and summary["footer"] == {"chunks": len(entries), "commands": len(cmds), "frames": 12}
+    assert summary["chunks"] == len(entries) and summary["commands"] == len(cmds)
