@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -125,6 +126,42 @@ def build_blocks_chunk(path: Path) -> None:
     path.write_bytes(b"".join([head, *stored]))
 
 
+SHUFFLE_CHUNK = HERE / "golden" / "shuffle_v1_0.chunk"
+SHUFFLE_PLAIN_CHUNK = HERE / "golden" / "shuffle_uncompressed_v1_0.chunk"
+
+
+def _shuffle_rows() -> list[Any]:
+    return [(seq, seq * 1000, "Buffer.set_data", f"buffer-{seq}", (array, 0, len(array)), {})
+            for seq, array in enumerate(blocks_arrays(), start=1)]
+
+
+def build_shuffle_chunk(path: Path) -> None:
+    """A COMMANDS chunk in the 1.0 layout of a compressed shuffled chunk (flags LZ4|SHUFFLE, no
+    BLOCKS): one lz4 block of the raw body, each float array whole as its byte planes. Writers
+    no longer make it (they write BLOCKS), so it is framed from the writer's own pieces."""
+    from sessions.chunk import ChunkFlags, _frame_parts, _join_shuffled, _segments
+    from sessions.codec import ALIGN, encode_rows
+
+    rows = _shuffle_rows()
+    batch = encode_rows(rows)
+    pad = (-len(batch.meta)) % ALIGN
+    raw_size = len(batch.meta) + pad + batch.blob_size
+    raw = _join_shuffled(_segments([batch.meta, b"\0" * pad, *batch.blobs], len(batch.meta) + pad,
+                                   batch.float_blobs), raw_size)
+    parts = _frame_parts(1, [raw], raw_size, len(batch.meta), batch.count, (1, len(rows)),
+                         (1000, len(rows) * 1000), ChunkFlags.SHUFFLE, True)
+    path.write_bytes(b"".join(parts))
+
+
+def build_shuffle_plain_chunk(path: Path) -> None:
+    """A COMMANDS chunk with SHUFFLE and no LZ4 (flags 2): what ``compress=False, shuffle=True``
+    writes, the raw body itself with its float arrays whole as byte planes."""
+    from sessions.chunk import encode_chunk
+    from sessions.command import Command
+
+    path.write_bytes(encode_chunk([Command(*row) for row in _shuffle_rows()], compress=False, shuffle=True))
+
+
 def expected_dump(path: Path) -> str:
     out = io.StringIO()
     tools.dump(path, out, full=True)
@@ -142,3 +179,7 @@ if __name__ == "__main__":
     if not BLOCKS_CHUNK.exists():  # a golden chunk is never rewritten
         build_blocks_chunk(BLOCKS_CHUNK)
         print(f"wrote {BLOCKS_CHUNK} ({BLOCKS_CHUNK.stat().st_size} bytes)")
+    for chunk_path, build_chunk in ((SHUFFLE_CHUNK, build_shuffle_chunk), (SHUFFLE_PLAIN_CHUNK, build_shuffle_plain_chunk)):
+        if not chunk_path.exists():
+            build_chunk(chunk_path)
+            print(f"wrote {chunk_path} ({chunk_path.stat().st_size} bytes)")

@@ -14,7 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_golden import BLOCKS_CHUNK, blocks_arrays  # noqa: E402
+from make_golden import (  # noqa: E402
+    BLOCKS_CHUNK,
+    SHUFFLE_CHUNK,
+    SHUFFLE_PLAIN_CHUNK,
+    blocks_arrays,
+    build_shuffle_plain_chunk,
+)
 
 from sessions import LogFormatError, decode_threads, lz4_into  # noqa: E402
 from sessions import shuffle as shuffle_filter  # noqa: E402
@@ -124,6 +130,26 @@ def test_the_golden_blocks_chunk_still_decodes(backend: str) -> None:
     assert len(commands) == 4
     for command, array in zip(commands, blocks_arrays()):
         assert command.args[0].dtype == array.dtype and np.array_equal(command.args[0], array)
+
+
+@pytest.mark.parametrize(("golden", "flags"), [(SHUFFLE_CHUNK, ChunkFlags.LZ4 | ChunkFlags.SHUFFLE),
+                                               (SHUFFLE_PLAIN_CHUNK, ChunkFlags.SHUFFLE)],
+                         ids=["lz4", "uncompressed"])
+def test_the_golden_whole_array_shuffled_chunks_still_decode(backend: str, golden: Path, flags: int) -> None:
+    """SHUFFLE without BLOCKS (the 1.0 layout): float arrays stored whole as byte planes, with
+    lz4 (what 1.0 writers made) or without (what compress=False, shuffle=True still writes)."""
+    data = golden.read_bytes()
+    assert peek_chunk_header(data).flags == flags
+    commands = decode_chunk(data).commands()
+    assert len(commands) == 4
+    for command, array in zip(commands, blocks_arrays()):
+        assert command.args[0].dtype == array.dtype and np.array_equal(command.args[0], array)
+
+
+def test_the_writer_still_writes_the_golden_uncompressed_shuffled_chunk(tmp_path: Path) -> None:
+    again = tmp_path / "again.chunk"
+    build_shuffle_plain_chunk(again)
+    assert again.read_bytes() == SHUFFLE_PLAIN_CHUNK.read_bytes()
 
 
 def test_format_1_0_shuffled_chunks_still_decode(backend: str) -> None:
