@@ -39,7 +39,8 @@ from recorder.tracking import (
     BLOCK_BYTES,
     HASH_NAME,
     BufferTracker,
-    colors_of,
+    frozen,
+    mutables_of,
     content_hash,
     reachable_buffers,
 )
@@ -148,7 +149,7 @@ class Recorder:
         self._released: deque[tuple[str, str]] = deque()
         # uuid -> {setter suffix: the Color the log holds}: a Color a getter handed out and the
         # script changed in place is logged before the next render that draws it.
-        self._colors: dict[str, dict[str, bytes]] = {}
+        self._mutables: dict[str, dict[str, bytes | tuple[Any, ...]]] = {}
         self._lock = threading.RLock()
         self._broken_ops: set[str] = set()
         self._t0_ns = 0
@@ -376,7 +377,7 @@ class Recorder:
         """``obj`` is in the log from now on; once the script drops it, the log says so (the
         scene, keyframes and replays forget it instead of holding it to the end)."""
         self._refs[uuid] = Ref(uuid)
-        self._note_colors(obj, uuid)
+        self._note_mutables(obj, uuid)
         name = type(obj)._capture_name_
         if name not in RECORD_FAMILIES:  # renderers and animators end with their own close
             finalizer = weakref.finalize(obj, self._released.append, (uuid, f"{name}.{RELEASE_METHOD}"))
@@ -389,7 +390,7 @@ class Recorder:
             uuid, op = released.popleft()
             if self._refs.pop(uuid, None) is not None:
                 self.tracker.forget(uuid)
-                self._colors.pop(uuid, None)
+                self._mutables.pop(uuid, None)
                 self.queue.put((t_ns, op, uuid, (), {}, 0))
 
     def _record_call(
@@ -429,8 +430,8 @@ class Recorder:
         self.queue.put((t_ns, op, uuid, args, kwargs, converter.copied_bytes - before + lent_bytes))
         if uuid not in refs:  # known only once queued: other threads' fast path may follow it
             self._know(target, uuid)
-        elif uuid in self._colors:  # a setter may have set a Color: the log holds it now
-            self._note_colors(target, uuid)
+        elif uuid in self._mutables:  # a setter may have set one: the log holds it now
+            self._note_mutables(target, uuid)
 
     def mark(self, label: str, **info: Any) -> None:
         """Record a user marker (a named point in time, with optional plain ``info``)."""
@@ -550,29 +551,29 @@ class Recorder:
             self.queue.put((t_ns, "Buffer.set_data", buf.get_uuid(), (data, 0, buf.get_count()), {}, data.nbytes
                             if type(data) is np.ndarray else len(data)))
 
-    def _note_colors(self, obj: Captured, uuid: str) -> None:
-        """Remember the Colors ``obj`` holds as the log now has them (objects without any: none)."""
+    def _note_mutables(self, obj: Captured, uuid: str) -> None:
+        """Remember the mutable values ``obj`` holds (Colors, lists) as the log now has them."""
         if type(obj)._capture_name_ == "Buffer":
             return
         kind = type(obj)
-        colors = {name: bytes(value) for name, value in colors_of(obj) if callable(getattr(kind, f"set_{name}", None))}
-        if colors:
-            self._colors[uuid] = colors
+        values = {name: frozen(value) for name, value in mutables_of(obj) if callable(getattr(kind, f"set_{name}", None))}
+        if values:
+            self._mutables[uuid] = values
 
-    def _queue_changed_colors(self, objects: list[Captured]) -> None:
-        """Log, as their setter, the Colors changed in place behind the log's back (a getter
-        hands out the Color itself: ``viewport.get_background_color()[0] = 0`` is drawn live)."""
+    def _record_changed_mutables(self, objects: list[Captured]) -> None:
+        """Record, as a call of its setter, each Color or list changed in place behind the log's
+        back: a getter hands out the value itself, so ``viewport.get_background_color()[0] = 0``
+        or ``texts.get_strings()[0] = "new"`` is drawn live."""
         for obj in objects:
             uuid = getattr(obj, "_uuid", None)
-            known = self._colors.get(uuid) if uuid is not None else None
+            known = self._mutables.get(uuid) if uuid is not None else None
             if not known:
                 continue
-            for name, value in colors_of(obj):
-                if known.get(name, value) != value:
-                    known[name] = bytes(value)
-                    op = f"{type(obj)._capture_name_}.set_{name}"
-                    t_ns = time.monotonic_ns() - self._t0_ns
-                    self.queue.put((t_ns, op, uuid, (bytearray(value),), {}, 0))
+            changed = [(name, value) for name, value in mutables_of(obj)
+                       if name in known and known[name] != frozen(value)]
+            for name, value in changed:
+                t_ns = time.monotonic_ns() - self._t0_ns
+                self._record_call(t_ns, obj, uuid, f"{type(obj)._capture_name_}.set_{name}", (value.copy(),), {})
 
     def _before_render(self, target: Captured, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         refs = self._refs
@@ -582,7 +583,7 @@ class Recorder:
             roots.append(canvas())
         objects: list[Captured] = []
         self._queue_changed([b for b in reachable_buffers(roots, objects) if b.get_uuid() in refs])
-        self._queue_changed_colors(objects)
+        self._record_changed_mutables(objects)
 
     def _flush_soon(self) -> None:
         # A lend waits for loans that only a written chunk gives back: do not wait for the interval.

@@ -32,7 +32,7 @@ from typing import Any
 from gsp.capture import Captured
 
 __all__ = ["content_hash", "HASH_NAME", "BLOCK_BYTES", "BufferTracker", "DeferredHashes", "block_hashes",
-           "colors_of", "reachable_buffers"]
+           "frozen", "mutables_of", "reachable_buffers"]
 
 try:
     import xxhash
@@ -51,17 +51,23 @@ def _is_buffer(obj: Any) -> bool:
     return getattr(type(obj), "_capture_name_", None) == "Buffer"
 
 
-def colors_of(obj: Any) -> Iterator[tuple[str, bytearray]]:
-    """(setter suffix, value) of each Color an object holds: its bytearray attributes
-    (``_background_color`` -> ``background_color``) and those of its attribute dict (materials).
-    A getter hands out the Color itself, which a script may change in place."""
+def mutables_of(obj: Any) -> Iterator[tuple[str, bytearray | list[Any]]]:
+    """(setter suffix, value) of each mutable value an object holds, a Color (bytearray) or a
+    list (a Texts' strings, a material's lights): its attributes (``_background_color`` ->
+    ``background_color``) and those of its attribute dict (visuals, materials). A getter hands
+    out the value itself, which a script may change in place."""
     for name, value in obj.__dict__.items():
-        if type(value) is bytearray:
+        if type(value) is bytearray or type(value) is list:
             yield name.lstrip("_"), value
         elif name == "_attrs" and type(value) is dict:
             for key, item in value.items():
-                if type(item) is bytearray:
+                if type(item) is bytearray or type(item) is list:
                     yield key, item
+
+
+def frozen(value: bytearray | list[Any]) -> bytes | tuple[Any, ...]:
+    """An unchangeable copy of a mutable value, to compare it with later (:func:`mutables_of`)."""
+    return bytes(value) if type(value) is bytearray else tuple(value)
 
 
 def reachable_buffers(roots: Iterable[Any], objects: list[Captured] | None = None) -> Iterator[Captured]:

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rec_support import (
     BLACK,
+    REPO,
     WHITE,
     buffer_bytes,
     commands_equal,
@@ -898,3 +899,47 @@ def test_a_color_changed_in_place_is_logged_before_the_render_that_draws_it(tmp_
         state.apply(command)
     assert state.get(scene.viewport.get_uuid()).get_background_color() == scene.viewport.get_background_color()
     assert state.get(scene.canvas.get_uuid()).get_background_color() == scene.canvas.get_background_color()
+
+
+def test_lists_changed_in_place_are_logged_before_the_render_that_draws_them(tmp_path: Path) -> None:
+    """A getter hands out a Texts' strings and a material's lights themselves: changing them in
+    place was drawn live but never logged. A new light appended is logged with its creation."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests" / "backends"))  # the backends' scenes
+    try:
+        from gsp_scenes import mesh_materials, mesh_scene, texts_scene
+    finally:
+        sys.path.remove(str(REPO / "tests" / "backends"))
+
+    from gsp.lights import PointLight
+    from gsp.types.enums import TextAlign
+    from player.backends.null import NullRenderer
+    from sessions import SceneState
+
+    texts, mesh = texts_scene(), mesh_scene(mesh_materials()["phong_ambient"])
+    words, material = texts.visuals[0], mesh.visuals[0].get_material()
+    path = tmp_path / "lists.gsplog"
+    with recorder.record(path):
+        NullRenderer(texts.canvas).render(*texts.args)
+        renderer = NullRenderer(mesh.canvas)
+        renderer.render(*mesh.args)
+        words.get_strings()[2] = "changed"
+        words.get_text_aligns()[0] = TextAlign.TOP_RIGHT
+        material.get_lights().append(PointLight((0.0, 2.0, 2.0), bytearray([255, 0, 0, 255]), 0.5))
+        NullRenderer(texts.canvas).render(*texts.args)
+        renderer.render(*mesh.args)
+        renderer.render(*mesh.args)  # nothing changed since: nothing logged again
+    commands = read_commands(path)
+    setters = [c.op for c in commands if c.op in ("Texts.set_strings", "Texts.set_text_aligns",
+                                                     "MeshPhongMaterial.set_lights")]
+    assert sorted(setters) == ["MeshPhongMaterial.set_lights", "Texts.set_strings", "Texts.set_text_aligns"]
+    state = SceneState()
+    for command in commands:
+        state.apply(command)
+    replayed = state.get(words.get_uuid())
+    assert replayed.get_strings() == words.get_strings() and replayed.get_strings()[2] == "changed"
+    assert replayed.get_text_aligns() == words.get_text_aligns()
+    lights = state.get(material.get_uuid()).get_lights()
+    assert [light.get_uuid() for light in lights] == [light.get_uuid() for light in material.get_lights()]
+    assert len(lights) == 2
