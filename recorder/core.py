@@ -39,9 +39,9 @@ from recorder.tracking import (
     BLOCK_BYTES,
     HASH_NAME,
     BufferTracker,
+    content_hash,
     frozen,
     mutables_of,
-    content_hash,
     reachable_buffers,
 )
 from recorder.writer_thread import WriterThread
