@@ -567,7 +567,7 @@ class Recorder:
         for obj in objects:
             uuid = getattr(obj, "_uuid", None)
             known = self._mutables.get(uuid) if uuid is not None else None
-            if not known:
+            if uuid is None or not known:
                 continue
             changed = [(name, value) for name, value in mutables_of(obj)
                        if name in known and known[name] != frozen(value)]
