@@ -108,6 +108,11 @@ class FileSink:
     Note: to get ``EFBIG`` instead of being killed under ``RLIMIT_FSIZE``, the process must
     ignore ``SIGXFSZ``.
 
+    ``atomic=True`` (the session tools' outputs): the log takes its path only when :meth:`close`
+    has written its footer; until then it is written under a hidden name beside it (beside the
+    file a symbolic link points at), and a failure, or :meth:`discard`, removes that file and
+    leaves whatever was at the path as it was. A device or a FIFO is written through.
+
     ``background=True``: chunks are written by a thread of their own
     (:class:`sessions.background.BackgroundWrites`; ``on_written`` is called after each), so the
     caller may go on encoding; :attr:`chunks_done` tells which chunks' memory is free again, and a
@@ -116,14 +121,19 @@ class FileSink:
 
     def __init__(self, path: str | os.PathLike[str], metadata: dict[str, Any] | None = None,
                  *, header: bytes | None = None, background: bool = False,
-                 on_written: Callable[[], Any] | None = None) -> None:
+                 on_written: Callable[[], Any] | None = None, atomic: bool = False) -> None:
         self.path = os.fspath(path)
         self.index = LogIndex()
         self.failed: LogWriteError | None = None
         self._closed = False
         head = header if header is not None else encode_header(metadata or {})
         _refuse_if_being_written(self.path)
-        making = _making_name(self.path)  # None: written through
+        # Where the finished log goes: the path, or the file a link there points at (the link stays).
+        self._final = os.path.realpath(self.path) if atomic and os.path.islink(self.path) else self.path
+        making = _making_name(self._final)  # None: written through
+        self._making: str | None = None  # atomic: the hidden name the log has until it is closed
+        # atomic: what discard() removes (the hidden file; on Windows the regular file written in place)
+        self._unfinished: str | None = None
         try:
             self._fd = os.open(making or self.path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0)
                                | (os.O_EXCL if making else os.O_TRUNC), 0o644)
@@ -135,16 +145,21 @@ class FileSink:
         self._background: BackgroundWrites | None = None
         try:
             self._write(head, "the header")
-            if making:
+            if making and atomic:
+                self._making = self._unfinished = making  # it takes its path when closed
+                making = None
+            elif atomic and os.name == "nt" and stat.S_ISREG(os.fstat(self._fd).st_mode):
+                self._unfinished = self.path
+            elif making:
                 try:
-                    os.replace(making, self.path)
+                    os.replace(making, self._final)
                 except OSError as error:
                     raise LogWriteError(f"{self.path}: cannot create the log: {error.strerror}") from error
                 making = None
             if background:
                 self._background = BackgroundWrites(self._fd, self.path, on_written=on_written)
         except BaseException:  # no sink to close later: release the file and its lock now
-            self._release()
+            self.discard()
             if making:  # the log never took its path
                 with contextlib.suppress(OSError):
                     os.unlink(making)
@@ -245,8 +260,38 @@ class FileSink:
                 footer_offset = self.offset
                 self._write(encode_end_chunk(self.index.to_payload()), "the footer")
                 self._write(encode_trailer(footer_offset), "the trailer")
+            if self.failed is None:
+                if self._making is not None:
+                    self._publish()
+                self._unfinished = None  # finished: it stays
         finally:
             self._release()
+            self.discard()  # atomic: a log that did not take its path (a failure) is removed
+
+    def _publish(self) -> None:
+        """An atomic log takes its path, once on disk (a crash then leaves the old file or the new)."""
+        assert self._making is not None
+        try:
+            os.fsync(self._fd)
+            os.replace(self._making, self._final)
+        except OSError as error:
+            self.failed = LogWriteError(f"{self.path}: cannot write the log: {error.strerror or error}")
+            raise self.failed from error
+        self._making = None
+
+    def discard(self) -> None:
+        """Close without finishing (idempotent). An atomic log that has not taken its path yet is
+        removed, leaving what was there as it was; on Windows, where it is written in place,
+        the regular file written is removed. Any other sink's file stays as written."""
+        if not self._closed:
+            if self._background is not None:  # its thread ends before the file closes
+                self._background.close()
+                self._background = None
+            self._release()
+        if self._unfinished is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._unfinished)
+            self._making = self._unfinished = None
 
     def _release(self) -> None:
         """Close the file (its lock goes with it) without writing anything more."""

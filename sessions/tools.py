@@ -13,7 +13,6 @@ import enum
 import json
 import math
 import os
-import stat
 import uuid as uuid_module
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -441,8 +440,10 @@ def _check_output(tool: str, sources: list[str], dst: str) -> None:
 def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str], progress: Progress = None) -> VerifyReport:
     """Write ``dst`` with every intact chunk of ``src`` and a valid footer; returns what was found.
 
-    A failure part way (a full disk, a file size limit) removes ``dst``: a valid log holding part
-    of what was recovered would pass for the whole."""
+    ``dst`` is written under a hidden name beside it and takes its name only when finished: a
+    failure part way (a full disk, a file size limit, Ctrl-C) leaves no output (a valid log
+    holding part of what was recovered would pass for the whole) and a file already at ``dst``
+    as it was."""
     src, dst = os.fspath(src), os.fspath(dst)
     _check_output("repair", [src], dst)
     report = VerifyReport(src)
@@ -456,8 +457,8 @@ def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str], progress: P
         from sessions.writer import LogWriter
 
         header_bytes = LogWriter.make_header({"repaired": {"from": src, "header": f"lost: {error.reason}"}})
-    sink = FileSink(dst, header=header_bytes)
-    with _removed_on_failure(sink.close, dst):
+    sink = FileSink(dst, header=header_bytes, atomic=True)
+    with _discarded_on_failure(sink):
         for _pos, data, chunk in _scan_all(src, report):
             frames, markers = (summarize_commands(chunk.commands()) if chunk.info.kind == ChunkKind.COMMANDS
                                else (0, []))
@@ -488,24 +489,21 @@ def _writer(tool: str, dst: str, metadata: dict[str, Any], added: dict[str, Any]
         header = LogWriter.make_header(meta)  # refuses a header no reader would accept
     except (TypeError, ValueError) as error:
         raise ValueError(f"{tool}: the inputs' metadata cannot make one header: {error}") from None
-    return LogWriter(dst, header=header)
+    return LogWriter(dst, header=header, atomic=True)
 
 
 @contextlib.contextmanager
-def _removed_on_failure(close: Callable[[], Any], dst: str) -> Iterator[None]:
-    """Around the writing of a tool's output ``dst``, its closing included (the last chunks, the
-    footer and the trailer are written then): on any failure, close quietly and remove what was
-    written, then let the failure go on. A valid log holding part of what was asked for would
-    pass for the whole. Only a regular file goes (a device, a FIFO or a link the tool wrote
-    through stays)."""
+def _discarded_on_failure(output: Any) -> Iterator[None]:
+    """Around the writing of a tool's output (a LogWriter or FileSink made ``atomic``), its
+    closing included (the last chunks, the footer and the trailer are written then): on any
+    failure, give the output up, then let the failure go on. The output is written under a
+    hidden name and takes its path only when closed: a valid log holding part of what was asked
+    for would pass for the whole, and a file already at the path stays as it was."""
     try:
         yield
     except BaseException:
         with contextlib.suppress(Exception):  # the failure that matters is the first one
-            close()
-        with contextlib.suppress(FileNotFoundError):
-            if stat.S_ISREG(os.lstat(dst).st_mode):
-                os.unlink(dst)
+            output.discard()
         raise
 
 
@@ -517,8 +515,9 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
     is a log cut by trim: the keyframe it opens with); times are shifted so that ``start`` is 0.
     Returns the number of commands after the keyframe. The scene rebuilt for that keyframe is
     held to ``limits.max_scene_bytes`` (CommandError past it). ``dst``'s metadata: ``src``'s own
-    at the top level (``user``, ``recorder``), and the whole of it under ``source``. A failure
-    part way removes ``dst``.
+    at the top level (``user``, ``recorder``), and the whole of it under ``source``. A range
+    that ends before it starts is refused (ValueError) before anything is written; a failure
+    part way leaves no output, and a file already at ``dst`` as it was.
     """
     from sessions.scene import SceneState
 
@@ -526,9 +525,11 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
     _check_output("trim", [src], dst)
     count = 0
     with LogReader(src, limits=limits) as reader:
+        if start is not None and stop is not None:
+            reader.check_range(start, stop)
         target = reader.resolve(start) if start is not None else None
         writer = _writer("trim", dst, reader.metadata, {"source": reader.metadata})
-        with _removed_on_failure(writer.close, dst):
+        with _discarded_on_failure(writer):
             state = SceneState(limits)
             shift: int | None = None
             last: Command | None = None
@@ -578,7 +579,7 @@ def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, g
     draws it: it is state, and as a plain command it would become a frame). ``dst``'s metadata:
     the first input's own at the top level (``user``, ``recorder``), and every input's whole
     header metadata, in order, as the list ``sources``. Returns the number of commands written;
-    a failure part way removes ``dst``.
+    a failure part way leaves no output, and a file already at ``dst`` as it was.
     """
     if not sources:
         raise ValueError("cat: no input logs")
@@ -589,7 +590,7 @@ def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, g
     used: set[str] = set()
     next_seq, next_t = 1, 0
     writer = _writer("cat", os.fspath(dst), metadata[0], {"sources": metadata})
-    with _removed_on_failure(writer.close, os.fspath(dst)):
+    with _discarded_on_failure(writer):
         for src in paths:
             with LogReader(src) as reader:
                 seq_shift = t_shift = None

@@ -5,6 +5,7 @@ Single-threaded and synchronous: the recorder owns the thread that calls it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -113,6 +114,9 @@ class LogWriter:
       of them written as U+FFFD: leaving out a ``Texts.new`` would fail every later render
       that draws it. Any other is left out, ``kept`` False.
 
+    - ``atomic``: the file takes ``path`` only once :meth:`close` has finished it (see
+      :class:`FileSink`); after a failure, :meth:`discard` leaves ``path`` as it was.
+
     Write failures raise :class:`LogWriteError`; the file stays readable up to the last chunk.
     """
 
@@ -132,13 +136,14 @@ class LogWriter:
         background_writes: bool = False,
         on_written: Callable[[], Any] | None = None,
         header: bytes | None = None,
+        atomic: bool = False,
     ) -> None:
         if header is not None and metadata is not None:
             raise ValueError("LogWriter: give metadata or a header made by LogWriter.make_header, not both")
         self.header: bytes = header if header is not None else self.make_header(metadata)
         self.metadata: dict[str, Any] = decode_header(self.header).metadata
         self.file_sink: FileSink | None = (
-            FileSink(path, header=self.header, background=background_writes, on_written=on_written)
+            FileSink(path, header=self.header, background=background_writes, on_written=on_written, atomic=atomic)
             if path is not None else None
         )
         self.sinks: list[ChunkSink] = ([self.file_sink] if self.file_sink else []) + list(sinks)
@@ -518,6 +523,22 @@ class LogWriter:
             if isinstance(failure, LogWriteError):
                 raise failure
             raise LogWriteError(f"closing the log failed: {failure}") from failure
+
+    def discard(self) -> None:
+        """Give the log up after a failure (idempotent): nothing more is written, an atomic file
+        is removed (its path left as it was) and the other sinks are closed."""
+        if self.file_sink is not None:
+            self.file_sink.discard()
+        if self.closed:
+            return
+        self.closed = True
+        self._pending = []
+        for sink in self.sinks:
+            if sink is not self.file_sink:
+                with contextlib.suppress(Exception):
+                    sink.close()
+        self._release_keyframe_loans(math.inf)
+        self._ledger = None
 
     def __enter__(self) -> LogWriter:
         return self

@@ -314,6 +314,57 @@ def test_a_cat_that_fails_part_way_leaves_no_output(log: tuple[Path, list[Comman
     assert code == 1 and mine.read_bytes() == b"not written by gsp"
 
 
+def test_no_failure_of_a_tool_harms_a_file_already_at_its_output(log: tuple[Path, list[Command]],
+                                                                 tmp_path: Path) -> None:
+    """repair, trim and cat write their output under a hidden name and give it its name only
+    when it is finished: a usage mistake found late (a backwards range), a limit met part way,
+    a damaged input or Ctrl-C leave a file already there (or the file a link there points at) as
+    it was, and no hidden file behind. They used to open the output first, then remove it."""
+    from sessions.chunk import HEADER_SIZE
+
+    path, _ = log
+    with LogReader(path) as reader:
+        entry = reader.index.entries[3]
+    damaged = tmp_path / "damaged.gsplog"
+    data = bytearray(path.read_bytes())
+    data[entry.offset + HEADER_SIZE + 5] ^= 0x10
+    damaged.write_bytes(bytes(data))
+    precious = tmp_path / "precious.gsplog"
+    link = tmp_path / "link.gsplog"
+    link.symlink_to(precious)
+    precious.write_bytes(b"an earlier log")
+    before = set(tmp_path.iterdir())
+    for output in (precious, link):
+        for args in (("trim", str(path), "-o", str(output), "--from", "2", "--to", "1"),
+                     ("trim", str(path), "-o", str(output), "--from", "#5", "--to", "#2"),
+                     ("trim", str(path), "-o", str(output), "--from", "#4", "--max-scene-gib", "0.0000001"),
+                     ("cat", str(path), str(damaged), "-o", str(output))):
+            precious.write_bytes(b"an earlier log")
+            code, out = run(*args)
+            assert code == 1 and out.startswith("Error: "), (args, out)
+            assert precious.read_bytes() == b"an earlier log", args
+            assert link.is_symlink(), args
+            assert set(tmp_path.iterdir()) == before, args  # no hidden file left
+
+    def interrupted(_: int) -> None:
+        raise KeyboardInterrupt
+
+    for tool in (lambda dst: tools.trim(path, dst, "#2", progress=interrupted),
+                 lambda dst: tools.cat([path], dst, progress=interrupted),
+                 lambda dst: tools.repair(path, dst, progress=interrupted)):
+        precious.write_bytes(b"an earlier log")
+        with pytest.raises(KeyboardInterrupt):
+            tool(precious)
+        assert precious.read_bytes() == b"an earlier log"
+        assert set(tmp_path.iterdir()) == before
+
+    code, out = run("trim", str(path), "-o", str(link), "--from", "#4")  # a success replaces it
+    assert code == 0 and link.is_symlink()
+    with LogReader(precious) as reader:
+        assert next(reader.commands()).op == "Scene.keyframe"
+    assert set(tmp_path.iterdir()) == before
+
+
 def test_bad_input_gives_clear_errors(tmp_path: Path, log: tuple[Path, list[Command]]) -> None:
     junk = tmp_path / "junk.gsplog"
     junk.write_bytes(b"hello world, not a log at all")
