@@ -190,6 +190,25 @@ def command_to_json(cmd: Command, full: bool = False) -> dict[str, Any]:
             "args": to_json_value(list(cmd.args), full), "kwargs": to_json_value(cmd.kwargs, full)}
 
 
+def _check_range(reader: LogReader, start: Position | None, stop: Position | None) -> None:
+    """ValueError when the range ends before it starts, or, naming what the session holds, when
+    ``start`` is past its last command (``--from #999`` on a session of 30 frames): a range
+    there holds nothing, as gsp-replay says."""
+    if start is None:
+        return
+    if stop is not None:
+        reader.check_range(start, stop)
+    from sessions.position import parse_at
+
+    if reader.resolve(start) > reader.last_seq():
+        idx = reader.index
+        times, seqs = idx.time_range(), idx.seq_range()
+        duration = (times[1] - times[0]) / 1e9 if times else 0.0
+        held = f"{idx.total_frames} frames, {duration:.3f} s" + (f", seq {seqs[0]}..{seqs[1]}" if seqs else "")
+        raise ValueError(f"{reader.path}: the range starts past the end of the session: {parse_at(start)} "
+                         f"(the session has {held})")
+
+
 def dump(path: str | os.PathLike[str], out: IO[str], *, start: Position | None = None,
          stop: Position | None = None, full: bool = False, with_state: bool = False,
          progress: Progress = None) -> int:
@@ -200,10 +219,12 @@ def dump(path: str | os.PathLike[str], out: IO[str], *, start: Position | None =
     ``with_state``: before them, the commands that rebuild the scene at ``start`` (the last
     keyframe before it, as one ``Scene.keyframe`` command and the scene's commands, then the
     commands after the keyframe; from the log's start when no keyframe comes before ``start``);
-    on a log that opens with a keyframe, that keyframe also without ``start``.
+    on a log that opens with a keyframe, that keyframe also without ``start``. A ``start``
+    past the session's end is refused (ValueError), as a range that ends before it starts.
     """
     count = 0
     with LogReader(path) as reader:
+        _check_range(reader, start, stop)
         first = reader.resolve(start) if start is not None and not with_state else None
         keyframe_seq = -1  # the commands of a keyframe share its Scene.keyframe's seq
         for cmd in reader.commands(start=start, stop=stop):
@@ -516,7 +537,8 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
     Returns the number of commands after the keyframe. The scene rebuilt for that keyframe is
     held to ``limits.max_scene_bytes`` (CommandError past it). ``dst``'s metadata: ``src``'s own
     at the top level (``user``, ``recorder``), and the whole of it under ``source``. A range
-    that ends before it starts is refused (ValueError) before anything is written; a failure
+    that ends before it starts, or starts past the session's end, is refused (ValueError)
+    before anything is written; a failure
     part way leaves no output, and a file already at ``dst`` as it was.
     """
     from sessions.scene import SceneState
@@ -525,8 +547,7 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
     _check_output("trim", [src], dst)
     count = 0
     with LogReader(src, limits=limits) as reader:
-        if start is not None and stop is not None:
-            reader.check_range(start, stop)
+        _check_range(reader, start, stop)
         target = reader.resolve(start) if start is not None else None
         writer = _writer("trim", dst, reader.metadata, {"source": reader.metadata})
         with _discarded_on_failure(writer):
@@ -549,7 +570,7 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
                 count += 1
                 if progress is not None:
                     progress(1)
-            if shift is None and last is not None:  # start past the end: just the final state
+            if shift is None and last is not None:  # no command in the range: just the state at its start
                 writer.seed(state.snapshot(last.seq, 0))
             writer.close()  # the last chunks, the footer and the trailer
     return count

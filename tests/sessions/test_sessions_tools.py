@@ -273,6 +273,24 @@ def test_a_range_that_ends_before_it_starts_is_refused(log: tuple[Path, list[Com
         reader.check_range("@middle", "@middle")
 
 
+@pytest.mark.parametrize("start", ["#999", "#13", "99", "seq:9999"])
+def test_a_range_that_starts_past_the_end_is_refused(log: tuple[Path, list[Command]], tmp_path: Path,
+                                                     start: str) -> None:
+    """dump printed nothing (status 0) and trim wrote a log of no command (status 0) for
+    --from #999 on a session of 12 frames; gsp-replay refuses it: so do they, naming what the
+    session holds, before anything is written."""
+    path, cmds = log
+    cut = tmp_path / "cut.gsplog"
+    for args in (("trim", "--from", start, str(path), "-o", str(cut)), ("dump", "--from", start, str(path))):
+        code, out = run(*args)
+        assert code == 1, (args, out)
+        assert out.startswith(f"Error: {path}: the range starts past the end of the session: ")
+        assert "(the session has 12 frames, " in out and f"seq 1..{len(cmds)})" in out
+    assert not cut.exists()
+    code, out = run("dump", "--from", "#12", str(path))  # the last frame is not past the end
+    assert code == 0 and out.count("\n") == 1
+
+
 def test_no_tool_writes_over_its_input(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
     path, cmds = log
     original = path.read_bytes()
