@@ -460,4 +460,8 @@ def keys(folder: str, name: str, force: bool) -> None:
         public, secret = generate_keys(Path(folder), name, replace=force)
     except SecurityError as error:
         raise click.UsageError(str(error)) from None
+    except OSError as error:  # a folder that cannot be made or written (read-only, /proc, a file)
+        from gsplog_cli.main import os_error_line
+
+        raise click.ClickException(f"cannot write the key pair {name!r}: {os_error_line(error)}") from None
     click.echo(f"public: {public}\nsecret: {secret}")

@@ -84,6 +84,16 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+def os_error_line(error: OSError) -> str:
+    """``<filename>: <why>`` (``<why>`` alone when the error names no file)."""
+    why = error.strerror or str(error)
+    if error.filename is None:
+        return why
+    if error.filename2 is not None:
+        return f"{error.filename} -> {error.filename2}: {why}"
+    return f"{error.filename}: {why}"
+
+
 def _reader_gone() -> bool:
     """Whether stdout or stderr is a pipe (or socket) whose reader closed it."""
     import select

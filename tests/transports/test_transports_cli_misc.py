@@ -28,6 +28,17 @@ def test_keys_writes_a_usable_pair(tmp_path: Path) -> None:
     assert ClientSecurity(secret, public).public_key
 
 
+def test_keys_into_a_folder_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    """A folder that cannot be made or written printed a Python traceback."""
+    (tmp_path / "file").write_text("not a folder")
+    for folder in (tmp_path / "file" / "sub", Path("/proc")):
+        result = CliRunner().invoke(cli, ["keys", "-o", str(folder), "alice"])
+        assert result.exit_code == 1 and result.exception is not None, result.output
+        assert result.output.startswith("Error: cannot write the key pair 'alice': "), result.output
+        assert str(folder) in result.output and len(result.output.splitlines()) == 1
+        assert "Traceback" not in result.output
+
+
 def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(cli, ["node", "tcp://127.0.0.1:5999", "--null", "--backend", "matplotlib"])
