@@ -74,9 +74,13 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except OSError as error:
-            if error.errno != errno.EPIPE or not _reader_gone():
-                raise  # not the reader of our output that left (a pipe to ffmpeg, say): a real error
-            quiet_exit()
+            if error.errno == errno.EPIPE and _reader_gone():
+                quiet_exit()
+            if error.errno is None:
+                raise  # not a failure of the system (a file, a folder, a disk): shown whole
+            # A file or folder that cannot be written or read, a full disk, ... that no command
+            # reported itself: one line, exit status 1, not a traceback.
+            raise click.ClickException(os_error_line(error)) from None
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, SHORT_HELP.get(name, "")) for name in self.list_commands(ctx)]

@@ -403,6 +403,17 @@ def test_tools_library_info_counts_kinds(log: tuple[Path, list[Command]]) -> Non
     assert summary["chunk_kinds"]["COMMANDS"] + summary["chunk_kinds"]["KEYFRAME"] == summary["chunks"]
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_an_output_that_cannot_be_written_is_one_line_not_a_traceback(log: tuple[Path, list[Command]]) -> None:
+    """An OSError no command reports itself (here stdout on a full disk) ends the gsp group with
+    `Error: <why>`, exit status 1: it printed a Python traceback."""
+    for args in (("info", str(log[0])), ("verify", str(log[0]))):
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run([sys.executable, "-m", "gsplog_cli.main", *args], stdout=full,
+                                  stderr=subprocess.PIPE, text=True, timeout=120)
+        assert proc.returncode == 1 and proc.stderr == "Error: No space left on device\n", (args, proc.stderr)
+
+
 @pytest.mark.slow
 def test_real_gsp_process(log: tuple[Path, list[Command]]) -> None:
     gsp = shutil.which("gsp")
