@@ -549,17 +549,18 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
     with LogReader(src, limits=limits) as reader:
         _check_range(reader, start, stop)
         target = reader.resolve(start) if start is not None else None
-        writer = _writer("trim", dst, reader.metadata, {"source": reader.metadata})
+        # The source's time of the cut's t_ns 0, for the header (written first): a wall-clock
+        # time stays source.created_unix_ns + source_start_ns + t_ns. It costs reading the
+        # catch-up (at most a keyframe interval) twice.
+        start_ns = next((cmd.t_ns for cmd, catch_up in _trim_stream(reader, start, stop, target) if not catch_up), None)
+        writer = _writer("trim", dst, reader.metadata, {"source": reader.metadata, "source_start_ns": start_ns})
         with _discarded_on_failure(writer):
             state = SceneState(limits)
             shift: int | None = None
             last: Command | None = None
-            keyframe_seq = -1  # the commands of a keyframe share its Scene.keyframe's seq
-            for cmd in reader.commands(start=start, stop=stop):
-                if cmd.op == KEYFRAME_OP:
-                    keyframe_seq = cmd.seq
-                if cmd.seq <= keyframe_seq or (target is not None and cmd.seq < target):
-                    state.apply(cmd)  # catch-up: becomes the opening keyframe
+            for cmd, catch_up in _trim_stream(reader, start, stop, target):
+                if catch_up:
+                    state.apply(cmd)  # becomes the opening keyframe
                     last = cmd
                     continue
                 if shift is None:
@@ -574,6 +575,32 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
                 writer.seed(state.snapshot(last.seq, 0))
             writer.close()  # the last chunks, the footer and the trailer
     return count
+
+
+def _cat_time_offsets(paths: list[str], gap_ns: int) -> list[int]:
+    """What cat adds to each input's times: each one starts ``gap_ns`` after the previous one's
+    last command, the first at 0. Known before writing (from the inputs' indexes), so that the
+    header can say it: an input's wall-clock time stays its ``created_unix_ns`` + ``t_ns`` - offset."""
+    offsets: list[int] = []
+    next_t = 0
+    for path in paths:
+        with LogReader(path) as reader:
+            times = reader.index.time_range()
+        offsets.append(next_t - times[0] if times else next_t)
+        if times:
+            next_t = times[1] + offsets[-1] + gap_ns
+    return offsets
+
+
+def _trim_stream(reader: LogReader, start: Position | None, stop: Position | None,
+                 target: int | None) -> Iterator[tuple[Command, bool]]:
+    """The commands trim reads, each with whether it only catches up to ``start`` (the keyframe
+    it starts from and the commands before ``target``: they become the cut's opening keyframe)."""
+    keyframe_seq = -1  # the commands of a keyframe share its Scene.keyframe's seq
+    for cmd in reader.commands(start=start, stop=stop):
+        if cmd.op == KEYFRAME_OP:
+            keyframe_seq = cmd.seq
+        yield cmd, cmd.seq <= keyframe_seq or (target is not None and cmd.seq < target)
 
 
 def _remap(value: Any, mapping: dict[str, str]) -> Any:
@@ -607,14 +634,15 @@ def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, g
     paths = [os.fspath(src) for src in sources]
     _check_output("cat", paths, os.fspath(dst))
     metadata = [_header_metadata(path) for path in paths]  # every input is a log: checked before writing
+    offsets = _cat_time_offsets(paths, gap_ns)
     count = 0
     used: set[str] = set()
-    next_seq, next_t = 1, 0
-    writer = _writer("cat", os.fspath(dst), metadata[0], {"sources": metadata})
+    next_seq = 1
+    writer = _writer("cat", os.fspath(dst), metadata[0], {"sources": metadata, "source_offsets_ns": offsets})
     with _discarded_on_failure(writer):
-        for src in paths:
+        for src, t_shift in zip(paths, offsets):
             with LogReader(src) as reader:
-                seq_shift = t_shift = None
+                seq_shift = None
                 mapping: dict[str, str] = {}
                 targets: set[str] = set()
                 snapshot_seq = -1  # the commands of a snapshot share its Scene.keyframe's seq
@@ -624,8 +652,8 @@ def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, g
                         continue
                     if cmd.op == RENDER_OP and cmd.seq <= snapshot_seq:
                         continue
-                    if seq_shift is None or t_shift is None:
-                        seq_shift, t_shift = next_seq - cmd.seq, next_t - cmd.t_ns
+                    if seq_shift is None:
+                        seq_shift = next_seq - cmd.seq
                     elif cmd.seq + seq_shift <= writer.last_seq:  # in a snapshot: one seq each
                         seq_shift = writer.last_seq + 1 - cmd.seq
                     if cmd.method == "new" and cmd.target in used and cmd.target not in mapping:
@@ -640,6 +668,6 @@ def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, g
                     if progress is not None:
                         progress(1)
                 used |= targets
-                next_seq, next_t = writer.last_seq + 1, writer.last_t_ns + gap_ns
+                next_seq = writer.last_seq + 1
         writer.close()  # the last chunks, the footer and the trailer
     return count

@@ -147,6 +147,11 @@ def test_trim_is_self_contained(log: tuple[Path, list[Command]], tmp_path: Path)
     assert body[0].seq == renders[3] and body[0].t_ns == 0 and body[-1].seq == renders[8]
     assert final_hash(got) == final_hash([c for c in cmds if c.seq <= renders[8]])
     assert f"{len(body)} commands" in out
+    # The header says where the cut starts in its source: wall-clock times can still be told
+    # (source created_unix_ns + source_start_ns + t_ns); the cut's own created_unix_ns is today.
+    start_ns = reader.metadata["source_start_ns"]
+    originals = {c.seq: c.t_ns for c in cmds}
+    assert start_ns > 0 and all(c.t_ns + start_ns == originals[c.seq] for c in body)
 
 
 def test_cat_shifts_the_second_session_and_separates_reused_uuids(tmp_path: Path) -> None:
@@ -160,6 +165,11 @@ def test_cat_shifts_the_second_session_and_separates_reused_uuids(tmp_path: Path
         assert reader.index.total_frames == 7
     assert [c.seq for c in got] == list(range(1, len(ca) + len(cb) + 1))
     assert all(x.t_ns <= y.t_ns for x, y in zip(got, got[1:]))
+    # The header says what was added to each input's times (its wall clock can still be told).
+    offsets = reader.metadata["source_offsets_ns"]
+    assert [c.t_ns - offsets[0] for c in got[:len(ca)]] == [c.t_ns for c in ca]
+    assert [c.t_ns - offsets[1] for c in got[len(ca):]] == [c.t_ns for c in cb]
+    assert got[len(ca)].t_ns == got[len(ca) - 1].t_ns + 1_000_000  # the gap between sessions
     second = got[len(ca):]
     assert {c.target for c in second if c.target}.isdisjoint({c.target for c in ca})
     from sessions.scene import SceneState
