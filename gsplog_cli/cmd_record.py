@@ -102,6 +102,30 @@ def _check_script_and_output(script: str, output: str | None) -> None:
         raise click.UsageError(f"the output {output} is the script itself")
 
 
+#: gsplog's top-level packages: a module of the same name beside a script hides one or the other.
+OWN_PACKAGES = ("gsp", "recorder", "player", "sessions", "transports", "gsplog_cli")
+
+
+def shadowing_modules(script: str) -> list[tuple[str, str]]:
+    """(package name, path) of each module beside ``script`` that has the name of one of
+    gsplog's packages (``player.py``, ``sessions/``): the script's folder goes first on
+    ``sys.path``, so whichever of the two is imported first hides the other, and the script or
+    the recording fails in a puzzling way. None for a script in the folder that holds gsplog's
+    packages (a checkout) itself."""
+    import gsplog_cli
+
+    folder = os.path.realpath(os.path.dirname(os.path.abspath(script)))
+    if folder == os.path.realpath(os.path.dirname(os.path.dirname(os.path.abspath(gsplog_cli.__file__)))):
+        return []
+    found = []
+    for name in OWN_PACKAGES:
+        if os.path.exists(os.path.join(folder, f"{name}.py")):
+            found.append((name, os.path.join(folder, f"{name}.py")))
+        if os.path.exists(os.path.join(folder, name, "__init__.py")):
+            found.append((name, os.path.join(folder, name) + os.sep))
+    return found
+
+
 def _configure_gsp(no_render: bool, frames: int | None, duration: float | None, fps: float | None) -> None:
     if no_render:
         from gsp.types.renderer_base import set_rendering_enabled
@@ -163,6 +187,9 @@ def record(
     if output is None and publish is None:
         output = os.path.splitext(os.path.basename(script))[0] + ".gsplog"
     _check_script_and_output(script, output)
+    for name, clash in shadowing_modules(script):
+        click.echo(f"warning: {clash} has the name of gsplog's `{name}` package: the script and the "
+                   f"recorder would each get whichever is imported first; rename it if either fails", err=True)
     _configure_gsp(no_render, frames, duration, fps)
 
     from recorder import Recorder

@@ -550,3 +550,22 @@ def test_a_forked_child_does_not_keep_the_log_locked(tmp_path: Path) -> None:
     assert result.returncode == 0 and "recorded twice" in result.stdout, result.stderr
     with LogReader(log) as reader:
         assert [c.args[2] for c in reader.commands() if c.op == "Viewport.new"] == [20]
+
+
+def test_gsp_record_warns_of_a_module_beside_the_script_with_the_name_of_a_gsplog_package(tmp_path: Path) -> None:
+    """The script's folder goes first on sys.path: a user's player.py there hid gsplog's `player`
+    (or the other way round) with no word of why. A script in the checkout itself is not warned."""
+    script = tmp_path / "anim.py"
+    script.write_text("import recorder\nprint('ran')\n")
+    (tmp_path / "player.py").write_text("value = 1\n")
+    (tmp_path / "sessions").mkdir()
+    (tmp_path / "sessions" / "__init__.py").write_text("")
+    result = run_python(["-m", "gsplog_cli.main", "record", str(script), "-o", str(tmp_path / "a.gsplog")])
+    assert result.returncode == 0 and "ran" in result.stdout, result.stderr
+    warned = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 2 and "player.py has the name of gsplog's `player` package" in warned[0] + warned[1]
+    assert any(f"{tmp_path / 'sessions'}/ has the name of gsplog's `sessions` package" in line for line in warned)
+    inside = REPO / "examples" / "animation.py"
+    result = run_python(["-m", "gsplog_cli.main", "record", str(inside), "-o", str(tmp_path / "b.gsplog"),
+                         "--frames", "2", "--no-render"], env={"GSP_EXAMPLE_POINTS": "100"})
+    assert result.returncode == 0 and "warning:" not in result.stderr, result.stderr
