@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-__all__ = ["snapshot_endpoint_for", "check_bind_endpoint", "EndpointError"]
+__all__ = ["snapshot_endpoint_for", "check_bind_endpoint", "warn_if_exposed", "EndpointError"]
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,17 @@ def snapshot_endpoint_for(endpoint: str) -> str:
 
 
 def check_bind_endpoint(endpoint: str) -> None:
-    """Validate an endpoint to bind; warn when it is reachable from other machines."""
+    """Validate an endpoint to bind (EndpointError); :func:`warn_if_exposed` warns, once bound."""
     if endpoint.startswith(("ipc://", "inproc://")):
+        return
+    _split_tcp(endpoint)
+
+
+def warn_if_exposed(endpoint: str, *, secure: bool = False) -> None:
+    """Warn that ``endpoint``, now bound, is reachable from other machines, unless it is local
+    or ``secure`` (CURVE: only the admitted keys get in). Called after a successful bind: a
+    bind that fails, or a CURVE session, is no open door to warn of."""
+    if secure or endpoint.startswith(("ipc://", "inproc://")):
         return
     host, _ = _split_tcp(endpoint)
     if host not in _LOCAL_HOSTS:

@@ -23,7 +23,7 @@ from typing import Any
 
 import zmq
 
-from transports.endpoints import check_bind_endpoint, snapshot_endpoint_for
+from transports.endpoints import check_bind_endpoint, snapshot_endpoint_for, warn_if_exposed
 from transports.protocol import (
     CONTROL_MAX_SIZE,
     DEFAULT_MAX_PAYLOAD,
@@ -146,6 +146,8 @@ class Publisher:
             self._thread.join()
             self._shutdown_context()
             raise self._startup_error
+        for bound in (self.endpoint, self.snapshot_endpoint):
+            warn_if_exposed(bound, secure=security is not None)
 
     # -- the user's side: never blocks ---------------------------------------------------------
     def publish(self, payload: bytes, kind: PayloadKind = PayloadKind.DELTA) -> int | None:

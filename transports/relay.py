@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import zmq
 
-from transports.endpoints import check_bind_endpoint, snapshot_endpoint_for
+from transports.endpoints import check_bind_endpoint, snapshot_endpoint_for, warn_if_exposed
 from transports.protocol import (
     CONTROL_MAX_SIZE,
     DEFAULT_MAX_PAYLOAD,
@@ -119,6 +119,8 @@ class Relay:
         except zmq.ZMQError as error:
             self._close_sockets()
             raise OSError(f"relay cannot bind {bind} / {self.snapshot_bind}: {error}") from None
+        for bound in (bind, self.snapshot_bind):
+            warn_if_exposed(bound, secure=downstream_security is not None)
         self.endpoint = self._xpub.getsockopt_string(zmq.LAST_ENDPOINT)
         self.snapshot_endpoint = self._router.getsockopt_string(zmq.LAST_ENDPOINT)
         self._dealer: zmq.Socket | None = None

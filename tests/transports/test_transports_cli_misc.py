@@ -15,7 +15,7 @@ from scene_helpers import CliProcess, file_state_hash, free_port_pair, record_an
 
 from gsplog_cli.main import cli
 from player import replay
-from transports.endpoints import check_bind_endpoint
+from transports.endpoints import check_bind_endpoint, warn_if_exposed
 from transports.security import ClientSecurity
 
 
@@ -58,10 +58,33 @@ def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
 
 def test_binding_beyond_loopback_warns(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
-    check_bind_endpoint("tcp://127.0.0.1:5555")
+    check_bind_endpoint("tcp://0.0.0.0:5555")  # checks only: the warning comes once bound
+    warn_if_exposed("tcp://127.0.0.1:5555")
+    warn_if_exposed("tcp://0.0.0.0:5555", secure=True)
     assert not caplog.records
-    check_bind_endpoint("tcp://0.0.0.0:5555")
+    warn_if_exposed("tcp://0.0.0.0:5555")
     assert "reachable from other machines" in caplog.text
+
+
+def test_the_open_door_warning_comes_after_a_bind_and_not_under_curve(tmp_path: Path,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """The warning 'reachable from other machines; use CURVE keys' was printed before binding:
+    also when the bind then failed, and also when CURVE keys were given."""
+    from transports.publisher import Publisher
+    from transports.security import ServerSecurity, generate_keys
+
+    caplog.set_level(logging.WARNING)
+    with pytest.raises(OSError, match="cannot bind"):
+        Publisher("tcp://999.1.1.1:5")
+    _, secret = generate_keys(tmp_path / "keys", "server")
+    (tmp_path / "allowed").mkdir()
+    secured = Publisher("tcp://0.0.0.0:*", security=ServerSecurity(secret, tmp_path / "allowed"))
+    secured.close(end=False)
+    assert "reachable from other machines" not in caplog.text
+    open_door = Publisher("tcp://0.0.0.0:*")
+    open_door.close(end=False)
+    warned = [r.getMessage() for r in caplog.records if "reachable from other machines" in r.getMessage()]
+    assert len(warned) == 2 and open_door.endpoint in warned[0]  # its port, not '*'
 
 
 @pytest.mark.slow
