@@ -117,8 +117,17 @@ class ReplayEngine:
 
     # -- backends ------------------------------------------------------------------------------
     def check_backend(self) -> None:
-        """Fail early (``ValueError`` listing the known names) when the backend name is unknown."""
+        """Fail early (``ValueError``) when the backend name is unknown (listing the known names)
+        or, for ``datoviz``, when Datoviz cannot be imported here (saying what to install): not
+        at the first render, after the whole log up to it was decoded."""
         self._registry.get_entry(self.backend)
+        if self.backend == "datoviz":
+            from player.backends.datoviz._lib import DatovizUnavailable, dvz_lib
+
+            try:
+                dvz_lib()  # imported once: the renderer uses this same module
+            except DatovizUnavailable as error:
+                raise ValueError(str(error)) from None
 
     def _backend_renderer(self, cmd: Command) -> Any:
         renderer = self._renderers.get(cmd.target)

@@ -445,3 +445,18 @@ def test_a_video_of_frames_of_two_sizes_is_refused_whole_or_drawn_at_one_size(tm
     code, _, err = _run(str(both), "-o", str(tmp_path / "both.mp4"), "--size", "100x80")
     assert code == 0, err
     assert iio3.imread(tmp_path / "both.mp4").shape == (4, 80, 100, 3)
+
+
+def test_replay_without_datoviz_is_refused_before_reading_the_log(session: Path, tmp_path: Path) -> None:
+    """gsp-replay --backend datoviz without datoviz failed only at the first render, after the
+    log up to it was decoded: it is refused at once, in one line saying what to install."""
+    code = (
+        "import sys; sys.modules['datoviz'] = None\n"  # what a machine without datoviz sees
+        "from gsplog_cli.main import replay_entry\n"
+        f"replay_entry([{str(session)!r}, '-b', 'datoviz', '-o', {str(tmp_path / 'x.png')!r}])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith("Error: the 'datoviz' backend needs the datoviz package (pip install"), out.stderr
+    assert len(out.stderr.splitlines()) == 1 and "Renderer.render" not in out.stderr
+    assert not (tmp_path / "x.png").exists()
