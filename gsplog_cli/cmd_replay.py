@@ -115,6 +115,7 @@ def replay(
                 follow_timeout_s=timeout,
                 limits=limits,
                 live_options=live_options,
+                refuse_no_output=True,
             )
     except LogFormatError as error:
         # damage inside the log (not a log that is no log at all): the intact chunks can be kept

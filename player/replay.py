@@ -84,6 +84,7 @@ def replay(
     max_passes: int | None = None,
     limits: Limits = DEFAULT_LIMITS,
     live_options: Mapping[str, Any] | None = None,
+    refuse_no_output: bool = False,
 ) -> ReplayResult:
     """Replay ``source`` with the ``backend`` renderer (``"matplotlib"``, ``"datoviz"``, ``"null"``).
 
@@ -100,7 +101,11 @@ def replay(
     reading the log and the replayed scene may allocate (``max_scene_bytes``: the buffers and
     canvas frames the scene holds). ``live_options``: more arguments of the live source's
     ``transports.Subscriber`` (``snapshot_endpoint``, ``security``: a ``ClientSecurity`` for a
-    CURVE session, ``heartbeat_timeout``, ``max_payload``).
+    CURVE session, ``heartbeat_timeout``, ``max_payload``). ``refuse_no_output`` (gsp-replay):
+    ``ValueError``, once the source is open and before anything is drawn, for a replay that
+    would draw every frame for nothing: no output, and no window (none asked for, and no
+    display) with a backend that draws. ``window=False`` or the null backend say that is the
+    point (timing a backend, checking a log).
 
     Raises ``ValueError`` (bad options, unknown backend), ``FileNotFoundError``,
     ``sessions.errors.LogFormatError`` (a bad log) and ``sessions.errors.CommandError`` (a
@@ -129,6 +134,7 @@ def replay(
         raise ValueError("loop: cannot loop into an output file (loop is for windows and live nodes)")
     from player.window import has_display
 
+    shown_for_nothing = refuse_no_output and window is None and output is None and backend != "null"
     if window is None:
         window = output is None and backend != "null" and has_display()
     elif window and not has_display():  # a window nobody can see would wait for its q forever
@@ -152,6 +158,13 @@ def replay(
             last = _last_frame_in_range(src.reader, selection)
             if last:
                 selection = engine.selection = FrameSelection(frame=last)
+        if shown_for_nothing and not window:  # the source is checked first: a bad log says so
+            named = f"{os.fspath(source)}: " if isinstance(source, (str, os.PathLike)) else ""
+            raise ValueError(
+                f"{named}no output and no display for a window (DISPLAY and WAYLAND_DISPLAY unset, or a non-interactive "
+                "Matplotlib backend such as Agg): nothing would be shown or written; give -o out.png (the last "
+                "frame), -o frames/ or -o movie.mp4 (--no-window, or -b null, replays without output)"
+            )
     except BaseException:  # a source that cannot be read: no folder made for nothing, nothing left open
         if exporter is not None:
             exporter.abort()

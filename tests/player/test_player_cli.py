@@ -460,3 +460,20 @@ def test_replay_without_datoviz_is_refused_before_reading_the_log(session: Path,
     assert out.stderr.startswith("Error: the 'datoviz' backend needs the datoviz package (pip install"), out.stderr
     assert len(out.stderr.splitlines()) == 1 and "Renderer.render" not in out.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_replay_without_output_or_display_is_refused_unless_asked_for(session: Path) -> None:
+    """gsp-replay log without -o where no window can open rendered every frame, then said
+    '-> no output'. It is refused, naming -o, before a frame is drawn (a bad log still says so
+    first); --no-window and -b null replay without output on purpose (checking, timing)."""
+    runner = CliRunner(env={"DISPLAY": None, "WAYLAND_DISPLAY": None})
+    result = runner.invoke(replay_cmd, [str(session)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"Error: {session}: no output and no display for a window")
+    assert "-o out.png" in result.stderr and "frame(s) replayed" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    result = runner.invoke(replay_cmd, [str(session) + ".missing"])
+    assert result.exit_code == 2 and "no such session log" in result.stderr
+    for asked in (["--no-window"], ["-b", "null"]):
+        result = runner.invoke(replay_cmd, [str(session), *asked])
+        assert result.exit_code == 0 and "4 frame(s) replayed" in result.stderr, (asked, result.stderr)
