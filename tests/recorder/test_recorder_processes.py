@@ -251,6 +251,17 @@ def test_gsp_record_no_render_and_a_failing_script(tmp_path: Path) -> None:
     assert ops.count("Renderer.render") == 3 and ops[-1] == MARK_OP
 
 
+def test_gsp_record_makes_the_folder_of_its_output(tmp_path: Path) -> None:
+    """gsp record -o nodir/x.gsplog failed (no such folder) where gsp-replay -o makes it."""
+    script = _write_cli_script(tmp_path)
+    log = tmp_path / "new" / "folder" / "x.gsplog"
+    result = run_python(["-m", "gsplog_cli.main", "record", str(script), "-o", str(log), "--no-render",
+                         "--frames", "2", "--", str(tmp_path / "none.png"), "0", "null"])
+    assert result.returncode == 0, result.stderr
+    with LogReader(log) as reader:
+        assert reader.complete
+
+
 def test_gsp_record_refuses_bad_options(tmp_path: Path) -> None:
     script = _write_cli_script(tmp_path)
     result = run_python(["-m", "gsplog_cli.main", "record", str(script), "--frames", "2", "--duration", "1"])

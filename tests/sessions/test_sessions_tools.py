@@ -393,6 +393,25 @@ def test_no_failure_of_a_tool_harms_a_file_already_at_its_output(log: tuple[Path
     assert set(tmp_path.iterdir()) == before
 
 
+def test_tools_make_the_folder_of_their_output_and_remove_it_after_a_failure(
+        log: tuple[Path, list[Command]], tmp_path: Path) -> None:
+    """repair/trim/cat -o nodir/x.gsplog failed (no such folder) where gsp-replay -o makes it;
+    a failure part way leaves no folder made for nothing."""
+    path, cmds = log
+    for args in (("repair", str(path), str(tmp_path / "r" / "x.gsplog")),
+                 ("trim", str(path), "-o", str(tmp_path / "t" / "u" / "x.gsplog"), "--from", "#4"),
+                 ("cat", str(path), "-o", str(tmp_path / "c" / "x.gsplog"))):
+        code, out = run(*args)
+        assert code == 0, (args, out)
+    for output in ("r/x.gsplog", "t/u/x.gsplog", "c/x.gsplog"):
+        with LogReader(tmp_path / output) as reader:
+            assert reader.complete
+    code, out = run("trim", str(path), "-o", str(tmp_path / "n" / "m" / "x.gsplog"), "--from", "#4",
+                    "--max-scene-gib", "0.0000001")
+    assert code == 1 and "Limits.max_scene_bytes" in out
+    assert not (tmp_path / "n").exists()
+
+
 def test_bad_input_gives_clear_errors(tmp_path: Path, log: tuple[Path, list[Command]]) -> None:
     junk = tmp_path / "junk.gsplog"
     junk.write_bytes(b"hello world, not a log at all")
