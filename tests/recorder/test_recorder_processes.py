@@ -305,6 +305,7 @@ def test_unstopped_recorder_closes_at_exit_and_forked_children_record_nothing(tm
 
 def test_gsp_record_reports_an_unwritable_output(tmp_path: Path) -> None:
     script = _write_cli_script(tmp_path)
+    (tmp_path / "no").write_text("a file, where the output's folder would be\n")
     result = run_python(["-m", "gsplog_cli.main", "record", str(script), "-o", str(tmp_path / "no" / "dir.gsplog")])
     assert result.returncode == 1
     assert "cannot start recording" in result.stderr and result.stderr.count("dir.gsplog") == 1  # named once
