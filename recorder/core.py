@@ -366,11 +366,17 @@ class Recorder:
         nbytes = target.nbytes
         if nbytes < LEND_MIN_BYTES or type(args[0]) not in _PAYLOAD_TYPES:
             return False
+        version = target.version
         payload = loans.try_lend(target)
         if payload is None:
             return False
-        self.tracker.note_version(uuid, target.version, True)
-        self.queue.put((t_ns, "Buffer.set_data", uuid, (payload, 0, count), kwargs, nbytes))
+        try:
+            self.queue.put((t_ns, "Buffer.set_data", uuid, (payload, 0, count), kwargs, nbytes))
+        except BaseException:  # interrupted (Ctrl-C in a notebook): the loan must come back
+            loans.release(payload)
+            raise
+        # Noted once queued: an interrupt just before leaves the write to the next render's check.
+        self.tracker.note_version(uuid, version, True)
         return True
 
     def _know(self, obj: Captured, uuid: str) -> None:
@@ -408,26 +414,36 @@ class Recorder:
         raw_args, raw_kwargs = args, kwargs
         payload = None
         lent_bytes = 0
-        if op == "Buffer.set_data" and args and type(args[0]) in _PAYLOAD_TYPES:
-            rest, kwargs = converter.convert_call(args[1:], kwargs)
-            payload = self._lend_whole(target, args[0], raw_args, raw_kwargs)
-            if payload is not None:
-                lent_bytes = payload.nbytes
-            else:
-                payload = converter.copy_payload(args[0])
-            args = (payload, *rest)
-        elif args or kwargs:
-            args, kwargs = converter.convert_call(args, kwargs)
-        hook = self._hooks.get(op)
-        if lent_bytes:
-            self.tracker.note_written(target)  # the log holds the whole contents
-        elif payload is not None and self._defer_hash(target, payload, raw_args, raw_kwargs):
-            pass  # the writer thread hashes the copy
-        elif hook is not None:  # sees the caller's live objects, after unknown ones were snapshotted
-            hook(target, raw_args, raw_kwargs)
-        elif args or kwargs:
-            self._sync_buffer_args(raw_args, raw_kwargs)
-        self.queue.put((t_ns, op, uuid, args, kwargs, converter.copied_bytes - before + lent_bytes))
+        try:
+            if op == "Buffer.set_data" and args and type(args[0]) in _PAYLOAD_TYPES:
+                rest, kwargs = converter.convert_call(args[1:], kwargs)
+                payload = self._lend_whole(target, args[0], raw_args, raw_kwargs)
+                if payload is not None:
+                    lent_bytes = payload.nbytes
+                else:
+                    payload = converter.copy_payload(args[0])
+                args = (payload, *rest)
+            elif args or kwargs:
+                args, kwargs = converter.convert_call(args, kwargs)
+            hook = self._hooks.get(op)
+            if lent_bytes:
+                self.tracker.note_written(target)  # the log holds the whole contents
+            elif payload is not None and self._defer_hash(target, payload, raw_args, raw_kwargs):
+                pass  # the writer thread hashes the copy
+            elif hook is not None:  # sees the caller's live objects, after unknown ones were snapshotted
+                hook(target, raw_args, raw_kwargs)
+            elif args or kwargs:
+                self._sync_buffer_args(raw_args, raw_kwargs)
+            self.queue.put((t_ns, op, uuid, args, kwargs, converter.copied_bytes - before + lent_bytes))
+        except BaseException:
+            # Interrupted (Ctrl-C in a notebook) or refused between noting a buffer's write and
+            # queuing it: the loan comes back, and the next render checks the buffer, so that the
+            # log neither holds a loan forever nor misses the contents.
+            if op == "Buffer.set_data":
+                self.tracker.forget(uuid)
+            if lent_bytes and self._loans is not None:
+                self._loans.release(payload)
+            raise
         if uuid not in refs:  # known only once queued: other threads' fast path may follow it
             self._know(target, uuid)
         elif uuid in self._mutables:  # a setter may have set one: the log holds it now
