@@ -751,7 +751,28 @@ class Terminated(SystemExit):
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
+    shell = _interactive_shell()
+    if shell is not None:
+        # A Jupyter kernel or IPython shows the exception under the running cell and goes on
+        # with the next one, still recording: end the process once the cell has unwound.
+        shell.events.register("post_run_cell", _terminate_after_cell)
     raise Terminated(128 + signum)
+
+
+def _interactive_shell() -> Any:
+    """The running IPython shell (a Jupyter kernel's too), or None."""
+    ipython = sys.modules.get("IPython")
+    try:
+        return ipython.get_ipython() if ipython is not None else None  # type: ignore[attr-defined]
+    except Exception:
+        return None
+
+
+def _terminate_after_cell(*_: Any) -> None:
+    """After the cell SIGTERM interrupted: close every log, then die of SIGTERM as asked."""
+    _stop_all_at_exit()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _catch_sigterm() -> None:

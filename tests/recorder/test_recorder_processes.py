@@ -581,3 +581,40 @@ def test_gsp_record_warns_of_a_module_beside_the_script_with_the_name_of_a_gsplo
     result = run_python(["-m", "gsplog_cli.main", "record", str(inside), "-o", str(tmp_path / "b.gsplog"),
                          "--frames", "2", "--no-render"], env={"GSP_EXAMPLE_POINTS": "100"})
     assert result.returncode == 0 and "warning:" not in result.stderr, result.stderr
+
+
+IPYTHON_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from IPython.core.interactiveshell import InteractiveShell
+    shell = InteractiveShell.instance()
+    shell.run_cell(f"import recorder, time\\nrec = recorder.Recorder({sys.argv[1]!r}, flush_interval_s=10.0).start()")
+    shell.run_cell("from gsp.core import Viewport\\nviewport = Viewport(0, 0, 10, 10, bytearray(4))")
+    shell.run_cell(
+        "import os, signal\\n"
+        "for i in range(10**9):\\n"
+        "    viewport.set_x(i)\\n"
+        "    if i == 100:\\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\\n"
+    )
+    print("the shell went on after SIGTERM", flush=True)
+    shell.run_cell("viewport.set_x(-1)")
+    """
+)
+
+
+def test_sigterm_ends_an_ipython_shell_that_records_with_a_whole_log(tmp_path: Path) -> None:
+    """In a Jupyter kernel (an IPython shell) the exception SIGTERM raised was shown under the
+    running cell, and the kernel went on, still recording, its log never closed. It now dies of
+    SIGTERM once the cell has unwound, its logs closed whole."""
+    pytest.importorskip("IPython")
+    script, log = tmp_path / "shell.py", tmp_path / "shell.gsplog"
+    script.write_text(IPYTHON_SCRIPT)
+    result = subprocess.run([sys.executable, str(script), str(log)], cwd=REPO, capture_output=True, text=True,
+                            timeout=60, env=dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(REPO)))
+    assert result.returncode == -signal.SIGTERM, (result.stdout, result.stderr)
+    assert "the shell went on" not in result.stdout
+    assert verify(log).ok
+    with LogReader(log) as reader:
+        xs = [c.args[0] for c in reader.commands() if c.op == "Viewport.set_x"]
+    assert xs == list(range(101))
