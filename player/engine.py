@@ -307,7 +307,7 @@ class ReplayEngine:
                 if renderer is not None:
                     with paused():
                         renderer.clear()
-            elif method == "close":
+            elif method in ("close", "release"):  # release: the script dropped it unclosed
                 renderer = self._renderers.pop(cmd.target, None)
                 self._source_canvases.pop(cmd.target, None)
                 if renderer is not None:

@@ -47,7 +47,7 @@ from recorder.tracking import (
 from recorder.writer_thread import WriterThread
 from sessions.command import Ref
 from sessions.index import MARK_OP
-from sessions.scene import RECORD_FAMILIES, RELEASE_METHOD
+from sessions.scene import RELEASE_METHOD
 
 __all__ = ["Recorder", "record", "mark", "active_recorder", "MARK_OP", "SESSION_TARGET"]
 
@@ -384,10 +384,10 @@ class Recorder:
         scene, keyframes and replays forget it instead of holding it to the end)."""
         self._refs[uuid] = Ref(uuid)
         self._note_mutables(obj, uuid)
-        name = type(obj)._capture_name_
-        if name not in RECORD_FAMILIES:  # renderers and animators end with their own close
-            finalizer = weakref.finalize(obj, self._released.append, (uuid, f"{name}.{RELEASE_METHOD}"))
-            finalizer.atexit = False
+        # Renderers too: one dropped without close() (a notebook cell run again makes a new one)
+        # would keep what it last drew in every later keyframe and replay.
+        finalizer = weakref.finalize(obj, self._released.append, (uuid, f"{type(obj)._capture_name_}.{RELEASE_METHOD}"))
+        finalizer.atexit = False
 
     def _log_releases(self, t_ns: int) -> None:
         """Log the release of the objects the script dropped since the last call."""

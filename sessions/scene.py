@@ -211,11 +211,13 @@ class SceneState:
             self.last_render[cmd.target] = cmd
             if self.releasing:
                 self._forget_released()
-        elif method == "close":
+        elif method in ("close", RELEASE_METHOD):  # released: the script dropped it unclosed
             self.records.pop(cmd.target, None)
-            self.last_render.pop(cmd.target, None)
+            if self.last_render.pop(cmd.target, None) is not None and self.releasing:
+                self._forget_released()
         elif method == "clear":
-            self.last_render.pop(cmd.target, None)
+            if self.last_render.pop(cmd.target, None) is not None and self.releasing:
+                self._forget_released()
 
     # -- snapshots -------------------------------------------------------------------------------
     def _to_wire(self, value: Any, deps: list[Any] | None = None) -> Any:

@@ -105,3 +105,34 @@ def test_objects_the_script_drops_leave_the_log_scene(tmp_path: Path, ledger_bac
         for cmd in commands:
             final.apply(cmd)
         assert len(final) <= 14 and not set(released) & set(final.objects)
+
+
+def test_a_renderer_the_script_drops_unclosed_is_released_with_what_it_drew(tmp_path: Path, ledger_backend: str) -> None:
+    """A notebook's setup cell run again makes a new renderer and new visuals each time. The
+    dropped renderers were never released (only close() ended them), so each kept its last
+    render, and every visual that render drew, in every later keyframe and replay."""
+    import gc
+
+    path = tmp_path / "rerun.gsplog"
+    options = {"keyframe_interval_s": 1e9, "keyframe_interval_bytes": 1}  # a keyframe after every chunk
+    dropped: list[str] = []
+    with recorder.record(path, flush_interval_s=0.001, writer_options=options) as rec:
+        for _run in range(6):  # the cell, run again and again
+            scene = make_scene(50)
+            scene.render()
+            dropped += [scene.renderer.get_uuid(), scene.points.get_uuid(), scene.positions.get_uuid()]
+            del scene
+            gc.collect()
+            rec.flush()
+        last = make_scene(50)
+        last.render()
+        rec.flush()
+    with LogReader(path) as reader:
+        commands = list(reader.commands())
+        assert sum(1 for c in commands if c.op == "Renderer.release") == 6
+        states = _keyframes_equal_to_the_replayed_state(reader)
+    assert states and all(len(state.records) == 1 for state in states)  # one run's, not every run's
+    final = SceneState()
+    for cmd in commands:
+        final.apply(cmd)
+    assert list(final.records) == [last.renderer.get_uuid()] and not set(dropped) & set(final.objects)

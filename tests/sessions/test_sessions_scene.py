@@ -202,3 +202,17 @@ def test_a_released_object_leaves_the_scene_once_no_latest_render_draws_it() -> 
     state.apply(_released(uid(7), 103))  # again, or never known: nothing to do
     state.apply(_released("never-made", 104))
     assert not state.releasing
+
+
+@pytest.mark.parametrize("end", ["release", "close", "clear"])
+def test_a_renderer_released_closed_or_cleared_no_longer_keeps_what_it_drew(end: str) -> None:
+    """A renderer dropped unclosed (a notebook cell run again with a new one) kept its latest
+    render, and with it every released object that render drew, in every later keyframe."""
+    cmds = points_scene(frames=2, n=10)
+    state = applied(cmds)
+    state.apply(_released(uid(7), 100))  # the latest render draws it: kept
+    assert uid(7) in state.objects
+    state.apply(Command(101, 0, f"Renderer.{end}", uid(8)))
+    assert uid(7) not in state.objects and not state.releasing
+    assert (uid(8) in state.records) == (end == "clear") and not state.last_render
+    assert not any(c.target == uid(7) for c in state.snapshot())
