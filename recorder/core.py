@@ -45,6 +45,7 @@ from recorder.tracking import (
     reachable_buffers,
 )
 from recorder.writer_thread import WriterThread
+from sessions.codec import encode_rows
 from sessions.command import Ref
 from sessions.index import MARK_OP
 from sessions.scene import RELEASE_METHOD
@@ -449,18 +450,28 @@ class Recorder:
         elif uuid in self._mutables:  # a setter may have set one: the log holds it now
             self._note_mutables(target, uuid)
 
-    def mark(self, label: str, **info: Any) -> None:
-        """Record a user marker (a named point in time, with optional plain ``info``)."""
+    def mark(self, label: str, **info: Any) -> bool:
+        """Record a user marker (a named point in time, with optional plain ``info``); whether it
+        was. Info the log cannot hold (``{1: "x"}``, ``2**70``) leaves the marker out with a
+        warning naming it, here, on the caller's thread (the rest of the recording goes on)."""
         if not isinstance(label, str):
             raise TypeError(f"Recorder.mark: label must be a str, got {type(label).__name__}")
         if not label:
             raise ValueError("Recorder.mark: the label is empty (positions name markers as @label)")
         if self._failed or not self._started or self._stopped:
-            return
+            return False
         with self._lock:
             t_ns = time.monotonic_ns() - self._t0_ns
             kwargs = {k: self._converter.convert(v) for k, v in info.items()}
-            self.queue.put((t_ns, MARK_OP, SESSION_TARGET, (label,), kwargs, 0))
+            row = (t_ns, MARK_OP, SESSION_TARGET, (label,), kwargs, 0)
+            if info:  # checked now, so that the warning comes where the call is (a notebook's cell)
+                try:
+                    encode_rows([(0, *row[:5])])
+                except TypeError as error:
+                    _log.warning("gsplog recorder: marker %r was not recorded: %s", label, error.__cause__ or error)
+                    return False
+            self.queue.put(row)
+        return True
 
     # ---- internals ------------------------------------------------------------------------
     def _pace_frame(self, uuid: str, t_ns: int, args: tuple[Any, ...]) -> int:
@@ -828,15 +839,15 @@ def active_recorder() -> Recorder | None:
 
 
 def mark(label: str, **info: Any) -> bool:
-    """Record a marker on the active recorder; a no-op returning False when none is recording.
+    """Record a marker on the active recorder; whether it was (False when none is recording, or
+    its info cannot be logged: see :meth:`Recorder.mark`).
 
     Scripts may call it unconditionally: without a recorder it costs nothing.
     """
     rec = active_recorder()
     if rec is None:
         return False
-    rec.mark(label, **info)
-    return True
+    return rec.mark(label, **info)
 
 
 @contextmanager

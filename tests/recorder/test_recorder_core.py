@@ -250,20 +250,23 @@ def test_a_value_the_codec_refuses_costs_its_command_only(tmp_path: Path, caplog
     path = tmp_path / "odd.gsplog"
     vp = Viewport(0, 0, 10, 10, WHITE)
     with recorder.record(path) as rec:
-        recorder.mark("before")
-        assert recorder.mark("epoch", losses={0: 0.5}) is True
-        recorder.mark("huge", v=2**70)
+        assert recorder.mark("before") is True
+        # Refused on the caller's thread: the warning comes with the call (a notebook shows it
+        # under the cell that made it, not a later one) and names the marker.
+        assert recorder.mark("epoch", losses={0: 0.5}) is False
+        assert [r.getMessage() for r in caplog.records if "was not recorded" in r.getMessage()] == [
+            "gsplog recorder: marker 'epoch' was not recorded: dict keys must be str, got int (0)"]
+        assert recorder.mark("huge", v=2**70) is False
         for i in range(50):
             vp.set_x(i)
         recorder.mark("after", step=50)
     assert rec.error is None
     read = read_commands(path)
-    assert rec.commands_written == len(read)  # the two refused are not counted
+    assert rec.commands_written == len(read)
     assert [c.args[0] for c in read if c.op == MARK_OP] == ["before", "after"]
     assert [c.args[0] for c in read if c.op == "Viewport.set_x"] == list(range(50))
     refused = [r.getMessage() for r in caplog.records if "was not recorded" in r.getMessage()]
-    assert len(refused) == 1 and "Recorder.mark" in refused[0]  # once per op
-    assert "dict keys must be str" in refused[0] or "int" in refused[0]
+    assert len(refused) == 2 and "'huge'" in refused[1] and "Integer value out of range" in refused[1]
 
 
 def test_metadata_may_be_any_mapping(tmp_path: Path) -> None:
