@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from gsp_scenes import BLACK, WHITE, Scene, floats, full_viewport, identity, points_scene, rgba, vec3
@@ -409,3 +412,61 @@ def test_an_opaque_mesh_shows_no_seams_along_its_inner_edges() -> None:
     image = _render(scene)[12:84, 12:84, :3].astype(int)  # the quad's inside, away from its outline
     seam = image[..., 1] > 20  # background let through along the diagonal
     assert seam.sum() <= 30, int(seam.sum())
+
+
+NOTEBOOK_SCRIPT = """
+import sys
+from IPython.core.displaypub import CapturingDisplayPublisher
+from IPython.core.interactiveshell import InteractiveShell
+
+shell = InteractiveShell.instance()
+shell.display_pub = CapturingDisplayPublisher()
+shell.run_cell("%matplotlib inline", store_history=False)
+result = shell.run_cell('''
+import sys
+import numpy as np
+from gsp.constants import Constants
+from gsp.core import Camera, Canvas, Viewport
+from gsp.types import BufferType
+from gsp.utils.bufferx import Bufferx
+from gsp.visuals import Points
+from player.backends.matplotlib import MatplotlibRenderer
+canvas = Canvas(80, 60, 72.0, Constants.Color.white)
+viewport = Viewport(0, 0, 80, 60, Constants.Color.white)
+points = Points(Bufferx.from_numpy(np.array([[0, 0, 0]], np.float32), BufferType.vec3),
+                Bufferx.from_numpy(np.array([400.0], np.float32), BufferType.float32),
+                Bufferx.from_numpy(np.array([[255, 0, 0, 255]], np.uint8), BufferType.rgba8),
+                Bufferx.from_numpy(np.array([[0, 0, 0, 255]], np.uint8), BufferType.rgba8),
+                Bufferx.from_numpy(np.array([1.0], np.float32), BufferType.float32))
+renderer = MatplotlibRenderer(canvas)
+png = renderer.render([viewport], [points], [Bufferx.mat4_identity()], [Camera(Bufferx.mat4_identity(), Bufferx.mat4_identity())])
+open(sys.argv[1], "wb").write(png)
+renderer.show()
+''')
+result.raise_error()
+shown = [output["data"]["image/png"] for output in shell.display_pub.outputs if "image/png" in output["data"]]
+assert len(shown) == 1, shell.display_pub.outputs
+open(sys.argv[2], "wb").write(shown[0] if isinstance(shown[0], bytes) else __import__("base64").b64decode(shown[0]))
+"""
+
+
+def test_show_in_a_notebook_with_the_inline_backend_puts_the_picture_in_the_cell(tmp_path: Path) -> None:
+    """Under Jupyter's `%matplotlib inline`, renderer.show() returned at once and nothing was
+    shown: the figure is no pyplot figure, which the inline backend shows by itself."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("IPython")
+    pytest.importorskip("matplotlib_inline")
+    script, rendered, shown = tmp_path / "nb.py", tmp_path / "rendered.png", tmp_path / "shown.png"
+    script.write_text(NOTEBOOK_SCRIPT)
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    result = subprocess.run([sys.executable, str(script), str(rendered), str(shown)], cwd=repo, capture_output=True,
+                            text=True, timeout=120, env=dict(env, PYTHONPATH=str(repo)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    from PIL import Image
+
+    a, b = np.asarray(Image.open(rendered)), np.asarray(Image.open(shown))
+    assert a.shape == b.shape == (60, 80, 4) and np.array_equal(a, b)
+    assert (a[30, 40, :3] == [255, 0, 0]).all()  # the red disc, drawn

@@ -35,6 +35,17 @@ def display_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def _inline_in_notebook() -> bool:
+    """Whether Matplotlib's inline backend draws into an IPython shell (a Jupyter notebook)."""
+    if not str(matplotlib.get_backend()).lower().startswith("module://matplotlib_inline"):
+        return False
+    ipython = sys.modules.get("IPython")
+    try:
+        return ipython is not None and ipython.get_ipython() is not None  # type: ignore[attr-defined]
+    except Exception:
+        return False
+
+
 def _tuple(rgba: np.ndarray) -> tuple[float, float, float, float]:
     return (float(rgba[0]), float(rgba[1]), float(rgba[2]), float(rgba[3]))
 
@@ -158,8 +169,13 @@ class FigureHost:
         return out.getvalue()
 
     def show(self) -> None:
-        """Open the window and block until it closes (only when interactive)."""
+        """Open the window and block until it closes (when interactive); in a notebook with
+        Matplotlib's inline backend, put the picture in the cell's output instead."""
         if not self.interactive:
+            if _inline_in_notebook():
+                from IPython.display import Image, display
+
+                display(Image(data=self.encode_png(self.draw_rgba()), format="png"))
             return
         import matplotlib.pyplot as plt
 

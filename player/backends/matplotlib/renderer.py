@@ -86,7 +86,8 @@ class MatplotlibRenderer(RendererBase):
         self._clear()
 
     def show(self) -> None:
-        """Show the window and block until it closes; returns at once without a display."""
+        """Show the window and block until it closes; returns at once without a display. In a
+        notebook with Matplotlib's inline backend, the picture goes into the cell's output."""
         self._figure_host().show()
 
     def close(self) -> None:
