@@ -113,7 +113,9 @@ def info(log: str, as_json: bool, all_markers: bool) -> None:
     if summary["complete"]:
         state = ""
     elif footer is None:
-        state = " (unterminated: no footer)"
+        # No footer and trailer at the file's end: never closed (a crash, still being written),
+        # or bytes were added after them. Either way the chunks were found by scanning.
+        state = " (no footer at its end: unterminated or with bytes after it; read by scanning, `gsp verify` says which)"
     else:  # a valid footer, but a chunk it lists is damaged: the counts below stop there
         state = (f" (damaged: read up to the damage; the footer lists {footer['chunks']} chunks, "
                  f"{footer['commands']} commands, {footer['frames']} frames)")
