@@ -321,7 +321,6 @@ def test_a_resync_behind_an_opaque_state_draws_and_saves_nothing_twice(tmp_path:
     from player.engine import ReplayEngine
     from sessions import ChunkKind, tools
     from transports.live_log import LiveCopy, LiveTally, live_commands
-    from transports.protocol import PayloadKind
     from transports.publisher import Publisher
     from transports.state import OpaqueState
     from transports.subscriber import Subscriber
@@ -349,14 +348,7 @@ def test_a_resync_behind_an_opaque_state_draws_and_saves_nothing_twice(tmp_path:
     thread = threading.Thread(target=node)
     thread.start()
     try:
-        deadline = time.monotonic() + 20
-        while pub.service_stats.snapshots < 1:  # the node joined (an empty snapshot)
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        for offset, size in chunks:
-            pub.publish(data[offset:offset + size], PayloadKind.DELTA)
-            time.sleep(0.15)  # time for the node's resync between chunks
-        pub.close()
+        _publish_to_a_joined_node(pub, data, chunks, pause_s=0.15)  # time for the node's resync between chunks
         thread.join(30)
     finally:
         sub.close()
@@ -378,7 +370,6 @@ def test_a_node_that_skips_ahead_draws_the_snapshots_renders(tmp_path: Path) -> 
     from player.engine import ReplayEngine
     from sessions import ChunkKind
     from transports.live_log import LiveTally, live_commands
-    from transports.protocol import PayloadKind
     from transports.publisher import Publisher
     from transports.scene_state import SceneStreamState
     from transports.subscriber import Subscriber
@@ -404,14 +395,7 @@ def test_a_node_that_skips_ahead_draws_the_snapshots_renders(tmp_path: Path) -> 
     thread = threading.Thread(target=slow_node)
     thread.start()
     try:
-        deadline = time.monotonic() + 20
-        while pub.service_stats.snapshots < 1:  # the node joined (an empty snapshot)
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        for offset, size in chunks:
-            pub.publish(data[offset:offset + size], PayloadKind.DELTA)
-            time.sleep(0.02)
-        pub.close()
+        _publish_to_a_joined_node(pub, data, chunks, pause_s=0.02)
         thread.join(30)
     finally:
         sub.close()
@@ -419,3 +403,18 @@ def test_a_node_that_skips_ahead_draws_the_snapshots_renders(tmp_path: Path) -> 
     with LogReader(session) as reader:
         last = list(ReplayEngine("matplotlib", image="rgba").frames(reader.commands()))[-1]
     assert 2 <= len(frames) < 12 and np.array_equal(frames[-1].rgba, last.rgba)
+
+
+def _publish_to_a_joined_node(pub: Any, data: bytes, chunks: list[tuple[int, int]], pause_s: float) -> None:
+    """Once a node has joined (``pub`` served its empty snapshot), publish the log's chunks
+    (``(offset, size)`` in ``data``) ``pause_s`` apart, then end the session."""
+    from transports.protocol import PayloadKind
+
+    deadline = time.monotonic() + 20
+    while pub.service_stats.snapshots < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    for offset, size in chunks:
+        pub.publish(data[offset:offset + size], PayloadKind.DELTA)
+        time.sleep(pause_s)
+    pub.close()
