@@ -41,6 +41,7 @@ from transports.publisher import DEFAULT_SNDHWM
 from transports.security import ClientSecurity, ServerSecurity
 from transports.snapshot_service import SnapshotService
 from transports.state import OpaqueState, StreamState
+from transports.watch import WatchedSocket
 
 __all__ = ["Relay", "RelayStats"]
 
@@ -98,17 +99,15 @@ class Relay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # Sockets are made here (binding errors surface to the caller) and then used only by run().
-        self._xsub = self._context.socket(zmq.XSUB)
-        self._xsub.maxmsgsize = max_payload + 1024
-        if upstream_security is not None:
-            upstream_security.apply(self._xsub)
-        self._xsub.connect(upstream)
-        self._xsub.send(b"\x01")  # subscribe to everything: the relay's own state needs it all
+        self._poller = zmq.Poller()
+        # Told of dropped upstream connections, as a node is: libzmq does not reconnect one it
+        # closed for a protocol error (a message over --max-message), so the relay makes a fresh socket.
+        self._upstream = WatchedSocket(self._context, zmq.XSUB, upstream, self._poller, self._setup_xsub)
         self._xpub = self._context.socket(zmq.XPUB)
         self._xpub.sndhwm = DEFAULT_SNDHWM  # what a stalled downstream node may hold here, as in a publisher
         self._router = self._context.socket(zmq.ROUTER)
         self._router.maxmsgsize = CONTROL_MAX_SIZE
-        for sock in (self._xsub, self._xpub, self._router):
+        for sock in (self._xpub, self._router):
             sock.linger = 0
         for sock in (self._xpub, self._router):
             if downstream_security is not None:
@@ -133,6 +132,17 @@ class Relay:
         self._request_deadline = 0.0
         self._last_contact = time.monotonic()
         self._session_header = b""
+        self._after_end = False  # the upstream session's END arrived: its connection closing is expected
+
+    def _setup_xsub(self, xsub: zmq.Socket) -> None:
+        xsub.maxmsgsize = self.max_payload + 1024
+        if self._upstream_security is not None:
+            self._upstream_security.apply(xsub)
+        xsub.send(b"\x01")  # subscribe to everything (kept for the connection): the relay's state needs it all
+
+    @property
+    def _xsub(self) -> zmq.Socket:
+        return self._upstream.socket
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> Relay:
@@ -154,8 +164,8 @@ class Relay:
         log.info("relaying %s -> %s (snapshots on %s)", self.upstream, self.endpoint, self.snapshot_endpoint)
         service = SnapshotService(self._router)
         self.service_stats = service.stats
-        poller = zmq.Poller()
-        for sock in (self._xsub, self._xpub, self._router):
+        poller = self._poller
+        for sock in (self._xpub, self._router):
             poller.register(sock, zmq.POLLIN)
         try:
             while not self._stop.is_set():
@@ -166,6 +176,8 @@ class Relay:
                 ready = dict(poller.poll(50))
                 if self._xsub in ready:
                     self._forward_batch()
+                elif self._upstream.monitor in ready:
+                    self._connection_dropped()  # only once every message that arrived was read
                 if self._xpub in ready:
                     self._drain_subscriptions()
                 if self._dealer is not None and self._dealer in ready:
@@ -175,12 +187,15 @@ class Relay:
                     service.serve(self._session, self._seq, self.state, refusal, self._session_header)
                 silent = time.monotonic() - self._last_contact
                 if self._synced and silent > self.heartbeat_timeout:
-                    self._unsync(f"upstream silent for {silent:.1f} s")
+                    # A fresh socket too, as a node does: libzmq may have dropped the connection.
+                    self._upstream.replace()
+                    self._unsync(f"upstream silent for {silent:.1f} s; reconnected")
         finally:
             self._close_sockets()
 
     def _close_sockets(self) -> None:
-        for sock in (self._xsub, self._xpub, self._router, getattr(self, "_dealer", None)):
+        self._upstream.close()
+        for sock in (self._xpub, self._router, getattr(self, "_dealer", None)):
             if sock is not None:
                 sock.close(0)
         if self._downstream_security is not None:
@@ -204,6 +219,23 @@ class Relay:
             self.stats.forwarded += 1
             self._last_contact = time.monotonic()
             self._track(message)
+
+    def _connection_dropped(self) -> None:
+        where = self._upstream.dropped()
+        if where is None:
+            return
+        if self._after_end:  # the upstream ended its session (a --loop pass, a serve done): expected
+            log.info("relay: upstream connection to %s closed; reconnecting", where)
+        else:
+            log.warning(
+                "relay: upstream connection to %s dropped mid-session (its publisher stopped or restarted, a network "
+                "failure, or a message over the %d-byte --max-message or a protocol error); reconnecting",
+                where,
+                self.max_payload,
+            )
+        self._upstream.replace()
+        if self._synced and not self._after_end:  # after the END its final state stays served
+            self._unsync("upstream connection dropped")
 
     def _drain_subscriptions(self) -> None:
         # Downstream (un)subscriptions: the relay already subscribes to everything upstream.
@@ -238,6 +270,8 @@ class Relay:
             self._apply(message)
         elif message.type == HEARTBEAT and header.seq > self._seq:
             self._unsync(f"heartbeat reports update {header.seq}, relay has {self._seq}")
+        elif message.type == END:
+            self._after_end = True
 
     def _apply(self, message: StreamMessage) -> None:
         try:
@@ -300,6 +334,7 @@ class Relay:
             self._session, self._seq = header.session_id, header.seq
             self._session_header = reply.session_header
             self._synced = self.stats.synced = True
+            self._after_end = False
             self._last_contact = time.monotonic()
             log.info(
                 "relay synchronised to session %s at update %d", session_id_hex(self._session), self._seq

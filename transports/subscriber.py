@@ -28,7 +28,6 @@ from enum import Enum
 from typing import Any
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from transports.endpoints import snapshot_endpoint_for
 from transports.protocol import (
@@ -46,6 +45,7 @@ from transports.protocol import (
 )
 from transports.security import ClientSecurity
 from transports.state import StreamState
+from transports.watch import LogLimit, WatchedSocket
 
 __all__ = ["Subscriber", "SubscriberStats", "Event", "EventType", "follow"]
 
@@ -142,10 +142,13 @@ class Subscriber:
         # libzmq counts messages, not bytes. The reader thread empties the socket as messages
         # come, so a small HWM only pushes back on TCP while the reader waits for a snapshot.
         self._rcvhwm = rcvhwm if rcvhwm is not None else max(1, min(1000, max_queue_bytes // max_payload))
-        self._monitor: zmq.Socket | None = None
         self._poller = zmq.Poller()
         self._updates_on = True  # subscribed to updates (off while a resync waits for the consumer)
-        self._sub = self._new_sub()  # subscribe first: updates queue while we fetch a snapshot
+        self._rejects = LogLimit()  # malformed messages: the first 20 logged, then every 100th
+        # Subscribe first: updates queue while we fetch a snapshot. Told of dropped connections:
+        # libzmq does not reconnect one it closed for a protocol error (such as a message over
+        # ZMQ_MAXMSGSIZE), so the node makes a fresh socket.
+        self._watched = WatchedSocket(self._context, zmq.SUB, endpoint, self._poller, self._setup_sub)
         self._dealer: zmq.Socket | None = None
         self._retired: OrderedDict[bytes, None] = OrderedDict()
         self._want_resync: str | None = "initial"
@@ -212,7 +215,7 @@ class Subscriber:
                 self._say_waiting(last_contact)
                 continue
             ready = dict(self._poller.poll(_POLL_SLICE_MS))
-            if self._sub not in ready and self._monitor is not None and self._monitor in ready:
+            if self._sub not in ready and self._watched.monitor in ready:
                 self._connection_dropped()  # only once every message that arrived was read
                 continue
             if self._sub not in ready:
@@ -309,7 +312,7 @@ class Subscriber:
             self._cond.notify_all()
         if self._reader is not None:
             self._reader.join()  # it owns the sockets until it sees the halt (within a poll slice)
-        self._close_sub()
+        self._watched.close()
         if self._dealer is not None:
             self._dealer.close(0)
         self._context.term()
@@ -447,7 +450,7 @@ class Subscriber:
 
     def _reject(self, reason: str) -> None:
         self.stats.rejected += 1
-        if self.stats.rejected <= 20 or self.stats.rejected % 100 == 0:
+        if self._rejects():
             log.warning("rejected (%d so far): %s", self.stats.rejected, reason)
 
     def _request_resync(self, reason: str) -> None:
@@ -462,22 +465,17 @@ class Subscriber:
         if self.session_id == session_id:
             self.session_id = None  # last_seq stays: what we had when the session ended
 
-    def _new_sub(self) -> zmq.Socket:
-        sub = self._context.socket(zmq.SUB)
-        sub.linger = 0
+    @property
+    def _sub(self) -> zmq.Socket:
+        return self._watched.socket
+
+    def _setup_sub(self, sub: zmq.Socket) -> None:
         sub.rcvhwm = self._rcvhwm
         sub.maxmsgsize = self.max_payload + 1024
         if self._security is not None:
             self._security.apply(sub)
         for prefix in (b"",) if self._updates_on else (HEARTBEAT, END):
             sub.setsockopt(zmq.SUBSCRIBE, prefix)
-        # Told of dropped connections: libzmq does not reconnect one it closed for a protocol
-        # error (such as a message over ZMQ_MAXMSGSIZE), so the node makes a fresh socket.
-        self._monitor = sub.get_monitor_socket(zmq.EVENT_DISCONNECTED)
-        sub.connect(self.endpoint)
-        self._poller.register(sub, zmq.POLLIN)
-        self._poller.register(self._monitor, zmq.POLLIN)
-        return sub
 
     def _subscribe_updates(self, on: bool) -> None:
         """Subscribe to every message, or to heartbeats and session ends only (the publisher
@@ -492,26 +490,13 @@ class Subscriber:
         for prefix in old:
             self._sub.setsockopt(zmq.UNSUBSCRIBE, prefix)
 
-    def _close_sub(self) -> None:
-        self._poller.unregister(self._sub)
-        if self._monitor is not None:
-            self._poller.unregister(self._monitor)
-            self._sub.disable_monitor()
-            self._monitor.close(0)
-            self._monitor = None
-        self._sub.close(0)
-
     def _replace_sub(self) -> None:
-        self._close_sub()
-        self._sub = self._new_sub()
+        self._watched.replace()
 
     def _connection_dropped(self) -> None:
-        assert self._monitor is not None
-        try:
-            event = recv_monitor_message(self._monitor, zmq.NOBLOCK)
-        except zmq.Again:
+        where = self._watched.dropped()
+        if where is None:
             return
-        where = event.get("endpoint", b"").decode(errors="replace") or self.endpoint
         if self._after_end:  # the publisher ended its session (a --loop pass, a serve done): expected
             log.info("connection to %s closed; reconnecting", where)
         else:

@@ -1,0 +1,152 @@
+"""A relay facing a hostile or broken upstream: it recovers, stays bounded and stays quiet."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+import zmq
+
+from transports.protocol import (
+    Header,
+    PayloadKind,
+    ProtocolError,
+    decode_snapshot_request,
+    encode_heartbeat,
+    encode_refusal,
+    encode_snapshot_reply,
+    encode_update,
+    new_session_id,
+)
+from transports.relay import Relay
+from transports.state import OpaqueState
+
+pytestmark = pytest.mark.timeout(60)
+
+#: What the fake upstream answers a snapshot request with: (seq, payload) or a refusal reason.
+Answer = Callable[[], "tuple[int, bytes] | str"]
+
+
+class FakeUpstream:
+    """A raw PUB + ROUTER pair; a thread answers snapshot requests with ``answer()``."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.context = zmq.Context()
+        self.pub = self.context.socket(zmq.PUB)
+        self.pub.sndhwm = 100_000
+        self.router = self.context.socket(zmq.ROUTER)
+        for sock in (self.pub, self.router):
+            sock.linger = 0
+            sock.bind("tcp://127.0.0.1:*")
+        self.endpoint = self.pub.last_endpoint.decode()
+        self.snapshot = self.router.last_endpoint.decode()
+        self.session = new_session_id()
+        self.answer = answer
+        self.requests = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            if not self.router.poll(20):
+                continue
+            identity, *body = self.router.recv_multipart()
+            try:
+                nonce = decode_snapshot_request(body)
+            except ProtocolError:
+                continue
+            self.requests += 1
+            answer = self.answer()
+            if isinstance(answer, str):
+                frames = encode_refusal(nonce, answer)
+            else:
+                seq, payload = answer
+                frames = encode_snapshot_reply(nonce, Header(self.session, seq, PayloadKind.KEYFRAME), payload)
+            self.router.send_multipart([identity, *frames])
+
+    def update(self, seq: int, payload: bytes) -> None:
+        self.pub.send_multipart(encode_update(Header(self.session, seq, PayloadKind.DELTA), payload, 1 << 40))
+
+    def heartbeat(self, seq: int) -> None:
+        self.pub.send_multipart(encode_heartbeat(self.session, seq))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.pub.close(0)
+        self.router.close(0)
+        self.context.term()
+
+
+def _relay(upstream: FakeUpstream, **kwargs: object) -> Relay:
+    kwargs.setdefault("state", OpaqueState())
+    return Relay(
+        upstream.endpoint,
+        "tcp://127.0.0.1:*",
+        upstream_snapshot=upstream.snapshot,
+        snapshot_bind="tcp://127.0.0.1:*",
+        **kwargs,  # type: ignore[arg-type]
+    ).start()
+
+
+def _downstream(relay: Relay) -> tuple[zmq.Context, zmq.Socket]:
+    context = zmq.Context()
+    sub = context.socket(zmq.SUB)
+    sub.linger = 0
+    sub.setsockopt(zmq.SUBSCRIBE, b"U")
+    sub.connect(relay.endpoint)
+    return context, sub
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+def test_relay_reconnects_after_an_upstream_message_over_max_message(caplog: pytest.LogCaptureFixture) -> None:
+    """libzmq drops the connection that brought a message over ZMQ_MAXMSGSIZE and does not
+    reconnect it: the relay makes a fresh socket (a warning says why) and forwards again."""
+    seq = [0]
+    upstream = FakeUpstream(lambda: (seq[0], b""))
+    relay = _relay(upstream, max_payload=4096, heartbeat_timeout=30.0)  # silence alone would take 30 s
+    context, sub = _downstream(relay)
+    caplog.set_level(logging.INFO, logger="transports.relay")
+    try:
+        _wait_for(lambda: relay.stats.synced, what="the relay to synchronise")
+
+        def send(size: int = 100) -> None:
+            seq[0] += 1
+            upstream.update(seq[0], b"p" * size)
+
+        got: list[int] = []
+        deadline = time.monotonic() + 20
+        while not got and time.monotonic() < deadline:  # the downstream SUB joins after a while
+            send()
+            if sub.poll(100):
+                got.append(Header.unpack(sub.recv_multipart()[1]).seq)
+        assert got, "nothing was forwarded before the oversized message"
+        send(10_000)  # over 4096 + 1024: libzmq closes the upstream connection
+        oversized = seq[0]
+        after: list[int] = []
+        deadline = time.monotonic() + 20
+        while not after and time.monotonic() < deadline:
+            send()
+            upstream.heartbeat(seq[0])
+            while sub.poll(100):
+                forwarded = Header.unpack(sub.recv_multipart()[1]).seq
+                if forwarded > oversized:
+                    after.append(forwarded)
+        assert after, "the relay forwarded nothing after the oversized message"
+    finally:
+        sub.close(0)
+        context.term()
+        relay.stop()
+        upstream.close()
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("dropped mid-session" in w and "4096" in w for w in warnings), warnings

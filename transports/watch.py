@@ -1,0 +1,106 @@
+"""Small mechanisms the node, the relay and the snapshot service share.
+
+- :class:`WatchedSocket`: a connecting socket that is told when libzmq drops its connection, and
+  is replaced by a fresh one then (libzmq does not reconnect a connection it closed for a protocol
+  error, such as a message over ``ZMQ_MAXMSGSIZE``).
+- :class:`LogLimit`: says when a recurring line is worth logging (the first ones, then every
+  n-th, with the count), so that a flood of bad input cannot flood the log.
+- :func:`retry_delay`: the exponential wait before asking again for a snapshot that could not
+  be used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+__all__ = ["WatchedSocket", "LogLimit", "retry_delay"]
+
+
+class WatchedSocket:
+    """A socket of ``kind`` connected to ``endpoint`` and registered on ``poller``, with a monitor
+    (also registered) that reports its dropped connections.
+
+    ``setup(socket)`` is called on each new socket before it connects (options, CURVE,
+    subscriptions). When :attr:`monitor` is readable (and every message that arrived on
+    :attr:`socket` was read), :meth:`dropped` reads the event; the owner then calls
+    :meth:`replace` for a fresh socket.
+    """
+
+    def __init__(
+        self,
+        context: zmq.Context,
+        kind: int,
+        endpoint: str,
+        poller: zmq.Poller,
+        setup: Callable[[zmq.Socket], None],
+    ) -> None:
+        self._context = context
+        self._kind = kind
+        self.endpoint = endpoint
+        self._poller = poller
+        self._setup = setup
+        self.socket, self.monitor = self._make()
+
+    def _make(self) -> tuple[zmq.Socket, zmq.Socket]:
+        sock = self._context.socket(self._kind)
+        sock.linger = 0
+        self._setup(sock)
+        monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        sock.connect(self.endpoint)
+        self._poller.register(sock, zmq.POLLIN)
+        self._poller.register(monitor, zmq.POLLIN)
+        return sock, monitor
+
+    def dropped(self) -> str | None:
+        """The endpoint whose connection dropped, or None if the monitor had nothing to say."""
+        try:
+            event = recv_monitor_message(self.monitor, zmq.NOBLOCK)
+        except zmq.Again:
+            return None
+        return event.get("endpoint", b"").decode(errors="replace") or self.endpoint
+
+    def replace(self) -> None:
+        """Close the socket (and its monitor) and connect a fresh one."""
+        self.close()
+        self.socket, self.monitor = self._make()
+
+    def close(self) -> None:
+        self._poller.unregister(self.socket)
+        self._poller.unregister(self.monitor)
+        self.socket.disable_monitor()
+        self.monitor.close(0)
+        self.socket.close(0)
+
+
+class LogLimit:
+    """Counts occurrences of a recurring line; calling it says whether to log this one: the
+    first ``first``, then every ``every``-th (log :attr:`count` with it). A ``key`` other than
+    the last one starts the count again (a new error is always logged)."""
+
+    def __init__(self, first: int = 20, every: int = 100) -> None:
+        self.first = first
+        self.every = every
+        self.count = 0
+        self._key: Hashable = None
+
+    def __call__(self, key: Hashable = None) -> bool:
+        if key != self._key:
+            self._key = key
+            self.count = 0
+        self.count += 1
+        return self.count <= self.first or self.count % self.every == 0
+
+    def reset(self) -> None:
+        self.count = 0
+        self._key = None
+
+
+def retry_delay(failures: int, snapshot_timeout: float, max_doublings: int = 3) -> float:
+    """Seconds to wait before asking again after ``failures`` snapshots in a row that could not
+    be used: 0.1 s, doubled after each, at most ``2**max_doublings`` × ``snapshot_timeout``."""
+    if failures <= 0:
+        return 0.0
+    return float(min(0.1 * 2 ** (failures - 1), snapshot_timeout * 2**max_doublings))
