@@ -41,13 +41,13 @@ from transports.publisher import DEFAULT_SNDHWM
 from transports.security import ClientSecurity, ServerSecurity
 from transports.snapshot_service import SnapshotService
 from transports.state import OpaqueState, StreamState
+from transports.subscriber import DEFAULT_QUEUE_BYTES
 from transports.watch import WatchedSocket
 
 __all__ = ["Relay", "RelayStats"]
 
 log = logging.getLogger(__name__)
 
-_MAX_PENDING = 10_000  # updates kept while waiting for the upstream snapshot
 
 
 @dataclass
@@ -57,6 +57,7 @@ class RelayStats:
     forwarded: int = 0
     rejected: int = 0  # malformed upstream messages, logged and not forwarded
     resyncs: int = 0
+    dropped_pending: int = 0  # updates dropped while waiting for a snapshot (past max_pending_bytes)
     synced: bool = False
 
 
@@ -80,6 +81,7 @@ class Relay:
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         upstream_security: ClientSecurity | None = None,
         downstream_security: ServerSecurity | None = None,
+        max_pending_bytes: int = DEFAULT_QUEUE_BYTES,
     ) -> None:
         check_bind_endpoint(bind)
         self.upstream = upstream
@@ -91,6 +93,7 @@ class Relay:
         self.heartbeat_timeout = heartbeat_timeout
         self.snapshot_timeout = snapshot_timeout
         self.max_payload = max_payload
+        self.max_pending_bytes = max_pending_bytes
         self._upstream_security = upstream_security
         self._downstream_security = downstream_security
         self._context = zmq.Context()
@@ -127,7 +130,8 @@ class Relay:
         self._session: bytes | None = None
         self._seq = 0
         self._synced = False
-        self._pending: list[StreamMessage] = []
+        self._pending: list[StreamMessage] = []  # updates that came while waiting for a snapshot
+        self._pending_bytes = 0
         self._nonce: bytes | None = None
         self._request_deadline = 0.0
         self._last_contact = time.monotonic()
@@ -250,28 +254,46 @@ class Relay:
         header = message.header
         if not self._synced:
             if message.type == UPDATE:
-                self._pending.append(message)
-                if len(self._pending) > _MAX_PENDING:
-                    self._pending.pop(0)
+                self._keep_pending(message)
             return
         if header.session_id != self._session:
             if message.type != END:
                 self._unsync(f"new session {session_id_hex(header.session_id)}")
                 if message.type == UPDATE:
-                    self._pending.append(message)
+                    self._keep_pending(message)
             return
         if message.type == UPDATE:
             if header.seq <= self._seq:
                 return
             if header.seq != self._seq + 1:
                 self._unsync(f"gap: expected update {self._seq + 1}, got {header.seq}")
-                self._pending.append(message)
+                self._keep_pending(message)
                 return
             self._apply(message)
         elif message.type == HEARTBEAT and header.seq > self._seq:
             self._unsync(f"heartbeat reports update {header.seq}, relay has {self._seq}")
         elif message.type == END:
             self._after_end = True
+
+    def _keep_pending(self, message: StreamMessage) -> None:
+        """Keep an update that came while waiting for a snapshot, up to ``max_pending_bytes`` (one
+        bigger update is let into an empty list): past it what waits is dropped and a fresh
+        snapshot asked for, as a node that fell behind does (the snapshot replaces them)."""
+        size = len(message.payload)
+        if self._pending and self._pending_bytes + size > self.max_pending_bytes:
+            self.stats.dropped_pending += len(self._pending) + 1
+            log.warning(
+                "relay: %d updates (%.1f MB) waited for the upstream snapshot, over the %.1f MB bound: "
+                "dropped, asking for a fresh snapshot",
+                len(self._pending) + 1,
+                (self._pending_bytes + size) / 1e6,
+                self.max_pending_bytes / 1e6,
+            )
+            self._pending, self._pending_bytes = [], 0
+            self._nonce = None  # a fresh request: the answer to the one in flight may predate what was dropped
+            return
+        self._pending.append(message)
+        self._pending_bytes += size
 
     def _apply(self, message: StreamMessage) -> None:
         try:
@@ -339,7 +361,7 @@ class Relay:
             log.info(
                 "relay synchronised to session %s at update %d", session_id_hex(self._session), self._seq
             )
-            pending, self._pending = self._pending, []
+            pending, self._pending, self._pending_bytes = self._pending, [], 0
             for message in pending:
                 if self._synced:
                     self._track(message)

@@ -150,3 +150,34 @@ def test_relay_reconnects_after_an_upstream_message_over_max_message(caplog: pyt
         upstream.close()
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("dropped mid-session" in w and "4096" in w for w in warnings), warnings
+
+
+def test_relay_bounds_in_bytes_what_waits_for_a_refused_snapshot(caplog: pytest.LogCaptureFixture) -> None:
+    """While the upstream refuses snapshots, the updates kept for after the snapshot stay under
+    max_pending_bytes: past it they are dropped and a fresh snapshot asked for; once the upstream
+    answers, the relay synchronises and forwards."""
+    refusing = [True]
+    seq = [0]
+    upstream = FakeUpstream(lambda: "state resynchronising" if refusing[0] else (seq[0], b""))
+    bound = 4 << 20
+    relay = _relay(upstream, max_pending_bytes=bound, heartbeat_timeout=30.0)
+    caplog.set_level(logging.WARNING, logger="transports.relay")
+    peak = 0
+    try:
+        _wait_for(lambda: upstream.requests > 0, what="a snapshot request")
+        payload = bytes(1 << 20)
+        deadline = time.monotonic() + 30
+        while relay.stats.dropped_pending < 10 and time.monotonic() < deadline:
+            seq[0] += 1
+            upstream.update(seq[0], payload)
+            time.sleep(0.01)
+            peak = max(peak, relay._pending_bytes)
+        assert relay.stats.dropped_pending >= 10, "nothing was dropped"
+        assert not relay.stats.synced
+        refusing[0] = False
+        _wait_for(lambda: relay.stats.synced, what="the relay to synchronise once answered")
+    finally:
+        relay.stop()
+        upstream.close()
+    assert peak <= bound + len(payload)
+    assert any("over the 4.2 MB bound" in r.getMessage() for r in caplog.records)
