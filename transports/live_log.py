@@ -17,6 +17,7 @@ from sessions.fileformat import encode_header
 from sessions.index import summarize_commands
 from transports.protocol import session_id_hex
 from transports.subscriber import Event, EventType, Subscriber
+from transports.watch import LogLimit
 
 __all__ = ["LiveCopy", "LiveTally", "live_commands"]
 
@@ -101,6 +102,7 @@ def live_commands(
     with the reason and triggers a resync; it never ends the stream.
     """
     gone = False
+    failures = LogLimit(first=1, every=10)
     try:
         for event in subscriber.events(stop):
             if event.type == EventType.END:
@@ -117,11 +119,13 @@ def live_commands(
                 chunks = [(part, decode_chunk(part)) for part in parts]
                 decoded = [chunk.commands() if chunk.info.kind != ChunkKind.END else [] for _, chunk in chunks]
             except Exception as error:  # bytes from the network: report, resync, never crash
-                log.error(
-                    "%s %d: cannot decode the chunk: %s; resynchronising", event.type.value, event.seq, error
-                )
+                if failures(str(error)):  # the same error again (a snapshot asked for anew) is counted
+                    again = f" ({failures.count} times in a row)" if failures.count > 1 else ""
+                    log.error("%s %d: cannot decode the chunk%s: %s; resynchronising", event.type.value, event.seq,
+                              again, error)
                 subscriber.resync(f"undecodable chunk in {event.type.value} {event.seq}")
                 continue
+            failures.reset()
             if copy is not None:
                 copy.add(event, [(part, chunk.info, commands) for (part, chunk), commands in zip(chunks, decoded)])
             for (_, chunk), commands in zip(chunks, decoded):

@@ -42,7 +42,7 @@ from transports.security import ClientSecurity, ServerSecurity
 from transports.snapshot_service import SnapshotService
 from transports.state import OpaqueState, StreamState
 from transports.subscriber import DEFAULT_QUEUE_BYTES
-from transports.watch import WatchedSocket
+from transports.watch import MAX_DOUBLINGS, LogLimit, WatchedSocket, retry_delay
 
 __all__ = ["Relay", "RelayStats"]
 
@@ -57,6 +57,7 @@ class RelayStats:
     forwarded: int = 0
     rejected: int = 0  # malformed upstream messages, logged and not forwarded
     resyncs: int = 0
+    failed_snapshots: int = 0  # upstream snapshots that could not be applied
     dropped_pending: int = 0  # updates dropped while waiting for a snapshot (past max_pending_bytes)
     synced: bool = False
 
@@ -134,6 +135,11 @@ class Relay:
         self._pending_bytes = 0
         self._nonce: bytes | None = None
         self._request_deadline = 0.0
+        self._retry_at = 0.0  # no snapshot request before (a backoff after states that could not be applied)
+        self._failures = 0  # upstream states (snapshots, updates) in a row that could not be applied
+        self._failure_log = LogLimit(first=1, every=10)
+        self._unanswered = 0  # snapshot requests in a row the upstream did not answer in time
+        self._refusal: str | None = None  # why downstream requests are refused while not synchronised
         self._last_contact = time.monotonic()
         self._session_header = b""
         self._after_end = False  # the upstream session's END arrived: its connection closing is expected
@@ -187,7 +193,7 @@ class Relay:
                 if self._dealer is not None and self._dealer in ready:
                     self._take_reply()
                 if self._router in ready:
-                    refusal = None if self._synced else "relay resynchronising"
+                    refusal = None if self._synced else self._refusal or "relay resynchronising"
                     service.serve(self._session, self._seq, self.state, refusal, self._session_header)
                 silent = time.monotonic() - self._last_contact
                 if self._synced and silent > self.heartbeat_timeout:
@@ -301,6 +307,9 @@ class Relay:
             self._seq = message.header.seq
         except Exception as error:  # bad payload from upstream: resync rather than crash
             self._unsync(f"cannot apply update {message.header.seq}: {error}")
+            self._failed(error, f"update {message.header.seq}")
+            return
+        self._failures = 0
 
     def _unsync(self, reason: str) -> None:
         log.info("relay resync: %s", reason)
@@ -308,10 +317,46 @@ class Relay:
         self._synced = self.stats.synced = False
         self._nonce = None
 
+    def _failed(self, error: Exception, what: str) -> None:
+        """The upstream's state (a snapshot, or an update on top of it) could not be applied: ask
+        again later, 0.1 s then twice as long each time in a row (up to 8 × snapshot_timeout):
+        asking at once only makes the upstream build the same state again. The first of a kind
+        is logged, its repeats are counted. Nodes are refused meanwhile, with the reason."""
+        self._failures += 1
+        self.stats.failed_snapshots += what == "snapshot"
+        delay = retry_delay(self._failures, self.snapshot_timeout)
+        self._retry_at = time.monotonic() + delay
+        self._nonce = None
+        too_big = "max_scene_bytes" in str(error)
+        if too_big:
+            self._refusal = "relay: the upstream scene is over its --max-scene-gib"
+        else:
+            self._refusal = f"relay cannot use the upstream state: {error}"
+        if not self._failure_log("scene limit" if too_big else str(error)):
+            return
+        again = self._failure_log.count
+        if too_big:
+            log.warning(
+                "relay: the upstream scene does not fit this relay's --max-scene-gib (%s): it cannot serve "
+                "snapshots and refuses its nodes'; %s; asking the upstream again in %.1f s, less often each time",
+                error,
+                f"{again} times in a row" if again > 1 else "raise --max-scene-gib",
+                delay,
+            )
+        elif again == 1:
+            log.error("relay: cannot apply the upstream %s: %s; asking again in %.1f s", what, error, delay)
+        else:
+            log.error("relay: cannot apply the upstream %s (%d times in a row): %s; asking again in %.1f s",
+                      what, again, error, delay)
+
     def _ensure_request(self) -> None:
         now = time.monotonic()
-        if self._nonce is not None and now < self._request_deadline:
+        if now < self._retry_at or (self._nonce is not None and now < self._request_deadline):
             return
+        if self._nonce is not None:  # not answered in time
+            # A big scene takes the upstream a while to build: wait twice as long next time
+            # rather than make it build another.
+            self._unanswered = min(self._unanswered + 1, MAX_DOUBLINGS)
         if self._nonce is not None or self._dealer is None:
             if self._dealer is not None:
                 self._dealer.close(0)  # lazy pirate: forget the request to a dead upstream
@@ -322,7 +367,7 @@ class Relay:
                 self._upstream_security.apply(self._dealer)
             self._dealer.connect(self.upstream_snapshot)
         self._nonce = os.urandom(NONCE_SIZE)
-        self._request_deadline = now + self.snapshot_timeout
+        self._request_deadline = now + self.snapshot_timeout * 2**self._unanswered
         try:
             self._dealer.send_multipart(encode_snapshot_request(self._nonce), zmq.NOBLOCK)
         except zmq.Again:
@@ -342,16 +387,22 @@ class Relay:
                 continue
             if reply.nonce != self._nonce:
                 continue
+            self._unanswered = 0
             if reply.header is None:
                 log.info("relay: upstream refused a snapshot: %s", reply.reason)
-                self._request_deadline = time.monotonic() + 0.05
+                self._nonce = None  # asked again on the same socket in a moment
+                self._retry_at = time.monotonic() + 0.05
                 continue
             try:
                 self.state.reset(reply.payload)
             except Exception as error:
-                log.error("relay: cannot apply the upstream snapshot: %s", error)
-                self._nonce = None
+                self._failed(error, "snapshot")
                 continue
+            if self._failure_log.count > 1:
+                log.warning("relay: the upstream snapshot applies again, after %d that could not",
+                            self._failure_log.count)
+            self._failure_log.reset()
+            self._refusal = None
             header = reply.header
             self._session, self._seq = header.session_id, header.seq
             self._session_header = reply.session_header

@@ -45,7 +45,7 @@ from transports.protocol import (
 )
 from transports.security import ClientSecurity
 from transports.state import StreamState
-from transports.watch import LogLimit, WatchedSocket
+from transports.watch import MAX_DOUBLINGS, LogLimit, WatchedSocket, retry_delay
 
 __all__ = ["Subscriber", "SubscriberStats", "Event", "EventType", "follow"]
 
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 _POLL_SLICE_MS = 50  # how often a waiting loop looks at its stop flag
 _RETIRED_KEPT = 64
-_MAX_BACKOFF = 3  # a snapshot request waits at most 2**3 times snapshot_timeout
+_MAX_BACKOFF = MAX_DOUBLINGS  # a snapshot request waits at most 2**3 times snapshot_timeout
 #: What a node keeps queued for its consumer (docs/live.md, "Slow and stalled nodes"): about five
 #: chunks of a 1 M-point frame (12 MB each), thousands of small ones.
 DEFAULT_QUEUE_BYTES = 64 << 20
@@ -163,13 +163,28 @@ class Subscriber:
         self._reading = False
         self._consumer_waiting = False  # the consumer waits for an event (its queue is empty)
         self._unanswered = 0  # snapshot requests a publisher took and did not answer in time, in a row
+        self._last_contact = self._contact_before_snapshot = time.monotonic()
+        self._last_taken: EventType | None = None  # the type of the last event the consumer took
+        self._failed_snapshots = 0  # snapshots in a row the consumer could not use (see resync())
+        self._retry_at = 0.0  # no snapshot request before
         self._delivered: tuple[bytes | None, int] = (None, 0)  # session, seq of the last state handed out
 
     # -- public ----------------------------------------------------------------------------------
     def resync(self, reason: str) -> None:
-        """Ask for a fresh snapshot before the next update (e.g. the consumer could not apply one)."""
+        """Ask for a fresh snapshot before the next update (e.g. the consumer could not apply one).
+
+        Called right after a snapshot (the consumer could not use the state it was given), the
+        next request waits: 0.1 s, twice as long after each such snapshot in a row, up to 8 ×
+        ``snapshot_timeout`` (asking at once only gets the same state again); and that snapshot
+        does not count as contact: a publisher whose states cannot be used is ``GONE`` after
+        ``gone_after`` as a silent one is."""
         with self._cond:
             self._drop_queued(self.session_id)  # they follow a state the consumer does not have
+            if self._last_taken == EventType.SNAPSHOT:
+                self._failed_snapshots += 1
+                self._retry_at = time.monotonic() + retry_delay(self._failed_snapshots, self.snapshot_timeout)
+                self._last_contact = self._contact_before_snapshot
+            self._last_taken = None
         self._want_resync = reason
 
     def run(self, callback: Callable[[Event], None], stop: threading.Event | None = None) -> None:
@@ -194,7 +209,7 @@ class Subscriber:
 
     def _receive(self) -> Iterator[Event]:
         """The reader thread's protocol loop: what it yields goes on the consumer's queue."""
-        last_contact = time.monotonic()
+        self._last_contact = time.monotonic()
         while not self._halt.is_set():
             # A resync waits for a consumer busy with a state to ask for its next event: it then
             # gets the newest state, in one snapshot however long it was busy. Until then the
@@ -204,24 +219,31 @@ class Subscriber:
                 self._subscribe_updates(False)
             elif self._want_resync is not None:
                 self._subscribe_updates(True)  # first, as the Clone pattern does: no update is missed
+                wait = self._retry_at - time.monotonic()
+                if wait > 0:  # the last snapshot could not be used: not at once again (see resync())
+                    if self._gone(self._last_contact):
+                        yield self._gone_event(self._last_contact)
+                        return
+                    self._halt.wait(min(wait, _POLL_SLICE_MS / 1000))
+                    continue
                 event = self._fetch_snapshot()
                 if event is not None:
-                    last_contact = time.monotonic()
+                    self._contact_before_snapshot, self._last_contact = self._last_contact, time.monotonic()
                     yield event
                     continue
-                if self._gone(last_contact):
-                    yield self._gone_event(last_contact)
+                if self._gone(self._last_contact):
+                    yield self._gone_event(self._last_contact)
                     return
-                self._say_waiting(last_contact)
+                self._say_waiting(self._last_contact)
                 continue
             ready = dict(self._poller.poll(_POLL_SLICE_MS))
             if self._sub not in ready and self._watched.monitor in ready:
                 self._connection_dropped()  # only once every message that arrived was read
                 continue
             if self._sub not in ready:
-                silent = time.monotonic() - last_contact
-                if self._gone(last_contact):
-                    yield self._gone_event(last_contact)
+                silent = time.monotonic() - self._last_contact
+                if self._gone(self._last_contact):
+                    yield self._gone_event(self._last_contact)
                     return
                 if silent > self.heartbeat_timeout and self.session_id is not None:
                     # libzmq does not reconnect after a protocol error (e.g. a message over
@@ -245,12 +267,12 @@ class Subscriber:
                     continue  # queued from a session we already left
                 if message.type == END:
                     continue  # the end of a session we never followed
-                last_contact = time.monotonic()
+                self._last_contact = time.monotonic()
                 self._request_resync(
                     f"new session {session_id_hex(header.session_id)} (publisher restarted?)"
                 )
                 continue
-            last_contact = time.monotonic()
+            self._last_contact = time.monotonic()
             if self._want_resync is not None and message.type != END:
                 continue  # the snapshot the consumer gets next replaces these (sent before unsubscribing)
             if message.type == UPDATE:
@@ -349,6 +371,8 @@ class Subscriber:
     def _take(self, stop: threading.Event | None) -> Event | None:
         """The consumer's next event; None once stopped, closed, or the reader ended and all is taken."""
         with self._cond:
+            if self._last_taken == EventType.SNAPSHOT:  # asks for more without resync(): it used it
+                self._failed_snapshots = 0
             try:
                 while True:
                     if (stop is not None and stop.is_set()) or self._closed:
@@ -362,6 +386,7 @@ class Subscriber:
             finally:
                 self._consumer_waiting = False
             event = self._queue.popleft()
+            self._last_taken = event.type
             self._queued_bytes -= _queued_size(event)
             if event.type == EventType.SNAPSHOT:
                 self.stats.snapshots += 1
@@ -444,6 +469,8 @@ class Subscriber:
 
     def _gone_event(self, last_contact: float) -> Event:
         reason = f"no contact with {self.endpoint} for {time.monotonic() - last_contact:.1f} s"
+        if self._failed_snapshots:
+            reason += f" (but {self._failed_snapshots} snapshots in a row that could not be used)"
         log.warning("stream gone: %s", reason)
         self.gone = True
         return Event(EventType.GONE, self.session_id or b"", self.last_seq, reason=reason)
@@ -596,6 +623,7 @@ def follow(
     corrupt chunk never crashes the node. Returns the last END or GONE event, if any.
     """
     last: Event | None = None
+    failures = LogLimit(first=1, every=10)  # the same error again is counted, not logged each time
     for event in subscriber.events(stop):
         try:
             if event.type == EventType.SNAPSHOT:
@@ -605,9 +633,12 @@ def follow(
             else:
                 last = event
         except Exception as error:  # the payload came from the network: never crash on it
-            log.error("cannot apply %s %d: %s; resynchronising", event.type.value, event.seq, error)
+            if failures(str(error)):
+                again = f" ({failures.count} times in a row)" if failures.count > 1 else ""
+                log.error("cannot apply %s %d%s: %s; resynchronising", event.type.value, event.seq, again, error)
             subscriber.resync(f"could not apply {event.type.value} {event.seq}")
             continue
+        failures.reset()
         if on_event is not None:
             on_event(event, state)
     return last

@@ -16,7 +16,11 @@ from collections.abc import Callable, Hashable
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-__all__ = ["WatchedSocket", "LogLimit", "retry_delay"]
+__all__ = ["WatchedSocket", "LogLimit", "retry_delay", "MAX_DOUBLINGS"]
+
+#: A snapshot request waits at most 2**MAX_DOUBLINGS times ``snapshot_timeout`` (an unanswered
+#: one), and a state that could not be used is asked for again at most that long after.
+MAX_DOUBLINGS = 3
 
 
 class WatchedSocket:
@@ -98,7 +102,7 @@ class LogLimit:
         self._key = None
 
 
-def retry_delay(failures: int, snapshot_timeout: float, max_doublings: int = 3) -> float:
+def retry_delay(failures: int, snapshot_timeout: float, max_doublings: int = MAX_DOUBLINGS) -> float:
     """Seconds to wait before asking again after ``failures`` snapshots in a row that could not
     be used: 0.1 s, doubled after each, at most ``2**max_doublings`` × ``snapshot_timeout``."""
     if failures <= 0:

@@ -16,6 +16,7 @@ from transports.protocol import (
     Header,
     PayloadKind,
     decode_snapshot_request,
+    encode_heartbeat,
     encode_snapshot_reply,
     encode_update,
     new_session_id,
@@ -299,3 +300,50 @@ def test_node_refuses_a_scene_over_its_memory_limits_and_resyncs(caplog: pytest.
     assert "seq 2 Buffer.new (target huge): the scene would hold" in caplog.text
     assert "Limits.max_decoded_bytes" in caplog.text
     assert caplog.text.count("resynchronising") == 2
+
+
+def test_node_backs_off_from_snapshots_it_cannot_use_and_gives_up_at_gone_after(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A publisher that answers every request with a snapshot the node cannot decode (it asked
+    some 500 times a second, with an error line each, and never gave up as each reply counted as
+    contact): the node asks again after 0.1 s, 0.2 s, 0.4 s..., logs the error once, and after
+    ``gone_after`` without a usable state reports GONE."""
+    from transports.live_log import live_commands
+
+    caplog.set_level(logging.INFO)
+    fake = FakePublisher()
+    requests = [0]
+    stop = threading.Event()
+
+    def serve() -> None:  # a bad snapshot for every request, and heartbeats: a live publisher
+        header = Header(fake.session, 3, PayloadKind.KEYFRAME)
+        while not stop.is_set():
+            fake.pub.send_multipart(encode_heartbeat(fake.session, 3))
+            if fake.router.poll(50):
+                identity, *body = fake.router.recv_multipart()
+                requests[0] += 1
+                nonce = decode_snapshot_request(body)
+                fake.router.send_multipart([identity, *encode_snapshot_reply(nonce, header, b"not a chunk" * 10)])
+
+    server = threading.Thread(target=serve)
+    server.start()
+    sub = Subscriber(fake.endpoint, fake.snapshot, heartbeat_timeout=1.0, gone_after=2.5)
+    started = time.monotonic()
+    give_up = threading.Timer(15, stop.set)  # without GONE: fail in 15 s, not at the suite's timeout
+    give_up.start()
+    try:
+        commands = list(live_commands(sub, stop))  # ends at GONE
+        took = time.monotonic() - started
+    finally:
+        give_up.cancel()
+        stop.set()
+        server.join(10)
+        sub.close()
+        fake.close()
+    assert commands == [] and sub.gone
+    assert took < 15, took
+    assert 2 <= requests[0] <= 12, requests[0]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "cannot decode the chunk" in errors[0].getMessage(), errors
+    assert "snapshots in a row that could not be used" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -10,18 +11,22 @@ from collections.abc import Callable
 import pytest
 import zmq
 
+from sessions.limits import DEFAULT_LIMITS
 from transports.protocol import (
     Header,
     PayloadKind,
     ProtocolError,
+    decode_snapshot_reply,
     decode_snapshot_request,
     encode_heartbeat,
     encode_refusal,
     encode_snapshot_reply,
+    encode_snapshot_request,
     encode_update,
     new_session_id,
 )
 from transports.relay import Relay
+from transports.scene_state import SceneStreamState
 from transports.state import OpaqueState
 
 pytestmark = pytest.mark.timeout(60)
@@ -181,3 +186,65 @@ def test_relay_bounds_in_bytes_what_waits_for_a_refused_snapshot(caplog: pytest.
         upstream.close()
     assert peak <= bound + len(payload)
     assert any("over the 4.2 MB bound" in r.getMessage() for r in caplog.records)
+
+
+def _golden_scene() -> bytes:
+    """A keyframe of the golden session's scene (264 000 bytes of buffers)."""
+    from pathlib import Path
+
+    from sessions import LogReader, encode_chunk
+
+    session = Path(__file__).resolve().parents[1] / "sessions" / "golden" / "linked_v1_2.gsplog"
+    state = SceneStreamState()
+    with LogReader(session) as reader:
+        state.apply(PayloadKind.DELTA, encode_chunk(list(reader.commands())))
+    return state.snapshot()
+
+
+def _refusal_from(relay: Relay) -> str:
+    """The reason the relay gives a node for refusing its snapshot request."""
+    context = zmq.Context()
+    dealer = context.socket(zmq.DEALER)
+    dealer.linger = 0
+    dealer.connect(relay.snapshot_endpoint)
+    try:
+        nonce = bytes(range(8))
+        dealer.send_multipart(encode_snapshot_request(nonce))
+        assert dealer.poll(10_000), "the relay did not answer"
+        reply = decode_snapshot_reply(dealer.recv_multipart())
+        assert reply.header is None, "the relay served a snapshot"
+        return reply.reason
+    finally:
+        dealer.close(0)
+        context.term()
+
+
+@pytest.mark.parametrize("case", ["undecodable", "over max-scene-gib"])
+def test_relay_backs_off_from_an_upstream_snapshot_it_cannot_apply(
+    case: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An upstream snapshot the relay cannot apply is asked for again after 0.1 s, 0.2 s, 0.4 s...
+    (it asked thousands of times a second), its error logged once; a scene over the relay's
+    --max-scene-gib says so in a warning, and in the refusals its nodes get."""
+    payload = b"not a chunk" * 10 if case == "undecodable" else _golden_scene()
+    upstream = FakeUpstream(lambda: (3, payload))
+    limits = dataclasses.replace(DEFAULT_LIMITS, max_scene_bytes=100_000)
+    relay = _relay(upstream, state=SceneStreamState(limits=limits))
+    caplog.set_level(logging.WARNING, logger="transports.relay")
+    try:
+        _wait_for(lambda: relay.stats.failed_snapshots > 0, what="a failed snapshot")
+        time.sleep(3)
+        reason = _refusal_from(relay)
+        asked = upstream.requests
+    finally:
+        relay.stop()
+        upstream.close()
+    assert 2 <= asked <= 12, asked
+    lines = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    if case == "undecodable":
+        assert lines[0].levelno == logging.ERROR and "cannot apply the upstream snapshot" in lines[0].getMessage()
+        assert "cannot use the upstream state" in reason
+    else:
+        assert lines[0].levelno == logging.WARNING and "--max-scene-gib" in lines[0].getMessage()
+        assert "--max-scene-gib" in reason
