@@ -250,6 +250,7 @@ def node(
                     summary[key] += result[key]
                 summary["commands"] += tally.commands
                 summary["keyframes"] += tally.keyframes
+                summary["errors"] += tally.errors  # chunks of a snapshot it could not decode
                 summary["outputs"] += result["outputs"]
                 summary["state_hash"] = result["state_hash"]  # of the last session
                 summary["ended"] = tally.ended

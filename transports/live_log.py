@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 
 from sessions import ChunkKind, Command, FileSink, decode_chunk
-from sessions.chunk import KEYFRAME_KINDS, ChunkInfo, split_chunks
+from sessions.chunk import KEYFRAME_KINDS, Chunk, ChunkInfo, split_chunks
 from sessions.fileformat import encode_header
 from sessions.index import summarize_commands
 from transports.protocol import session_id_hex
@@ -32,6 +32,7 @@ class LiveTally:
     commands: int = 0
     keyframes: int = 0
     ended: bool = False  # the session's END arrived (not: its publisher went silent, or none came)
+    errors: int = 0  # chunks of a snapshot that could not be decoded, left out
 
 
 class LiveCopy:
@@ -77,7 +78,7 @@ class LiveCopy:
             self._written_seq = info.seq_last
             # As LogWriter indexes its keyframes: their renders and markers are not new ones.
             frames, markers = summarize_commands(commands) if kind == ChunkKind.COMMANDS else (0, [])
-            chunk = event.payload if len(chunks) == 1 else bytes(data)  # no copy for the common case
+            chunk = event.payload if len(data) == len(event.payload) else bytes(data)  # no copy for the common case
             self._sink.write_chunk(chunk, dataclasses.replace(info, frames=frames, markers=tuple(markers)))
 
     def close(self, *, source_died: bool = False) -> None:
@@ -86,6 +87,33 @@ class LiveCopy:
         if self._sink is not None and not self.closed:
             self._sink.close(terminate=not source_died)
         self.closed = True
+
+
+def _commands(chunk: Chunk) -> list[Command]:
+    return chunk.commands() if chunk.info.kind != ChunkKind.END else []
+
+
+def _decode_parts(
+    event: Event, parts: list[memoryview], tally: LiveTally | None
+) -> tuple[list[tuple[memoryview, Chunk]], list[list[Command]]]:
+    """The chunks of a snapshot made of several that decode, and their commands; one that does
+    not is logged, counted in ``tally.errors`` and left out (its commands are lost to this node
+    as they are to every other: an opaque relay kept it as it came)."""
+    chunks: list[tuple[memoryview, Chunk]] = []
+    decoded: list[list[Command]] = []
+    for index, part in enumerate(parts):
+        try:
+            chunk = decode_chunk(part)
+            commands = _commands(chunk)
+        except Exception as error:
+            if tally is not None:
+                tally.errors += 1
+            log.warning("%s %d: chunk %d of %d cannot be decoded: %s; skipped, the others applied",
+                        event.type.value, event.seq, index + 1, len(parts), error)
+            continue
+        chunks.append((part, chunk))
+        decoded.append(commands)
+    return chunks, decoded
 
 
 def live_commands(
@@ -116,8 +144,11 @@ def live_commands(
                 # One chunk, or several end to end: an opaque relay's snapshot is its keyframe
                 # and the chunks since, glued together.
                 parts = split_chunks(event.payload) if event.payload else []
-                chunks = [(part, decode_chunk(part)) for part in parts]
-                decoded = [chunk.commands() if chunk.info.kind != ChunkKind.END else [] for _, chunk in chunks]
+                if len(parts) > 1:  # a bad one is skipped, the others applied
+                    chunks, decoded = _decode_parts(event, parts, tally)
+                else:
+                    chunks = [(part, decode_chunk(part)) for part in parts]
+                    decoded = [_commands(chunk) for _, chunk in chunks]
             except Exception as error:  # bytes from the network: report, resync, never crash
                 if failures(str(error)):  # the same error again (a snapshot asked for anew) is counted
                     again = f" ({failures.count} times in a row)" if failures.count > 1 else ""

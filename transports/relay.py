@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import zmq
@@ -30,6 +31,8 @@ from transports.protocol import (
     HEARTBEAT,
     NONCE_SIZE,
     UPDATE,
+    Header,
+    PayloadKind,
     ProtocolError,
     StreamMessage,
     decode_snapshot_reply,
@@ -90,6 +93,13 @@ class Relay:
         self.snapshot_bind = snapshot_bind or (bind if bind.endswith(":*") else snapshot_endpoint_for(bind))
         check_bind_endpoint(self.snapshot_bind)
         self.state: StreamState = state if state is not None else OpaqueState()
+        # An opaque relay keeps payloads as they come: it checks those that are .gsplog chunks
+        # (a scene state decodes them, and resyncs on a bad one).
+        self._check_chunk: Callable[[bytes], object] | None = None
+        if isinstance(self.state, OpaqueState):
+            from sessions.chunk import check_chunk
+
+            self._check_chunk = check_chunk
         self.stats = RelayStats()
         self.heartbeat_timeout = heartbeat_timeout
         self.snapshot_timeout = snapshot_timeout
@@ -225,6 +235,13 @@ class Relay:
                 self.stats.rejected += 1
                 log.warning("relay: rejected upstream message: %s", error)
                 continue
+            if message.type == UPDATE and self._corrupt_chunk(message):
+                # Not forwarded (nodes resync on the gap, from this relay's state) and not kept:
+                # an opaque state would hold it, and serve it in every snapshot, until a keyframe.
+                self._last_contact = time.monotonic()
+                self._track(StreamMessage(UPDATE, Header(message.header.session_id, message.header.seq,
+                                                         PayloadKind.DELTA)))
+                continue
             self._xpub.send_multipart(frames, copy=False)
             self.stats.forwarded += 1
             self._last_contact = time.monotonic()
@@ -246,6 +263,20 @@ class Relay:
         self._upstream.replace()
         if self._synced and not self._after_end:  # after the END its final state stays served
             self._unsync("upstream connection dropped")
+
+    def _corrupt_chunk(self, message: StreamMessage) -> bool:
+        """Whether an opaque relay's update is a .gsplog chunk whose size or checksums do not hold
+        (``sessions.check_chunk``: no decompression); logged and counted as rejected."""
+        if self._check_chunk is None or not message.payload.startswith(b"GSPC"):
+            return False
+        try:
+            self._check_chunk(message.payload)
+        except Exception as error:
+            self.stats.rejected += 1
+            log.warning("relay: dropped update %d, a damaged chunk: %s (not forwarded, not kept for snapshots)",
+                        message.header.seq, error)
+            return True
+        return False
 
     def _drain_subscriptions(self) -> None:
         # Downstream (un)subscriptions: the relay already subscribes to everything upstream.

@@ -347,3 +347,41 @@ def test_node_backs_off_from_snapshots_it_cannot_use_and_gives_up_at_gone_after(
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "cannot decode the chunk" in errors[0].getMessage(), errors
     assert "snapshots in a row that could not be used" in caplog.text
+
+
+def test_node_applies_the_chunks_of_a_glued_snapshot_that_decode(caplog: pytest.LogCaptureFixture) -> None:
+    """An opaque relay's snapshot is several chunks end to end: one that cannot be decoded is
+    skipped with a warning and counted (``LiveTally.errors``), the others are applied (the node
+    resynced in a loop on the whole snapshot, applying none of it)."""
+    from sessions import ChunkKind, Command, encode_chunk
+    from transports.live_log import LiveTally, live_commands
+
+    keyframe = encode_chunk([Command(1, 1, "Recorder.mark", "", ("k",), {})], ChunkKind.KEYFRAME)
+    good = encode_chunk([Command(3, 3, "Recorder.mark", "", ("good",), {})])
+    bad = bytearray(encode_chunk([Command(2, 2, "Recorder.mark", "", ("bad",), {})]))
+    bad[-1] ^= 0xFF  # the payload checksum fails
+    caplog.set_level(logging.INFO)
+    fake = FakePublisher()
+    sub = Subscriber(fake.endpoint, fake.snapshot, gone_after=20)
+    tally, stop = LiveTally(), threading.Event()
+    got: list[Command] = []
+
+    def consume() -> None:
+        for command in live_commands(sub, stop, tally=tally):
+            got.append(command)
+            if len(got) == 2:
+                stop.set()
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    try:
+        fake.answer_snapshot(3, keyframe + bytes(bad) + good)
+        thread.join(15)
+    finally:
+        stop.set()
+        thread.join(10)
+        sub.close()
+        fake.close()
+    assert [command.args for command in got] == [("k",), ("good",)]
+    assert tally.errors == 1 and sub.stats.resyncs == 0
+    assert "snapshot 3: chunk 2 of 3 cannot be decoded: " in caplog.text

@@ -248,3 +248,55 @@ def test_relay_backs_off_from_an_upstream_snapshot_it_cannot_apply(
     else:
         assert lines[0].levelno == logging.WARNING and "--max-scene-gib" in lines[0].getMessage()
         assert "--max-scene-gib" in reason
+
+
+def _damaged(chunk: bytes) -> bytes:
+    """The chunk with one payload byte changed: its header holds, its payload checksum does not."""
+    damaged = bytearray(chunk)
+    damaged[-1] ^= 0xFF
+    return bytes(damaged)
+
+
+def test_opaque_relay_drops_a_damaged_chunk_instead_of_serving_it_in_every_snapshot(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An opaque relay kept a chunk whose payload checksum fails, and served it in its snapshots
+    until the next keyframe (nodes behind it resynced in a loop): it drops it, with a warning,
+    forwards the rest, and its snapshots hold only good chunks."""
+    from sessions import Command, encode_chunk
+    from sessions.chunk import check_chunk, split_chunks
+
+    chunks = [encode_chunk([Command(i, i, "Recorder.mark", "", (f"m{i}",), {})]) for i in (1, 2, 3)]
+    upstream = FakeUpstream(lambda: (0, b""))
+    relay = _relay(upstream, heartbeat_timeout=30.0)
+    context, sub = _downstream(relay)
+    caplog.set_level(logging.WARNING, logger="transports.relay")
+    forwarded: list[int] = []
+    try:
+        _wait_for(lambda: relay.stats.synced, what="the relay to synchronise")
+        deadline = time.monotonic() + 20
+        while not sub.poll(100):  # the downstream SUB joins after a while: heartbeats until then
+            assert time.monotonic() < deadline, "the downstream never joined"
+            upstream.heartbeat(0)
+            sub.setsockopt(zmq.SUBSCRIBE, b"H")
+        sub.setsockopt(zmq.UNSUBSCRIBE, b"H")
+        time.sleep(0.2)
+        while sub.poll(100):
+            sub.recv_multipart()
+        for seq, payload in enumerate([chunks[0], _damaged(chunks[1]), chunks[2]], start=1):
+            upstream.update(seq, payload)
+        while len(forwarded) < 2 and sub.poll(5000):
+            forwarded.append(Header.unpack(sub.recv_multipart()[1]).seq)
+        _wait_for(lambda: relay._seq == 3, what="the relay to follow the three updates")
+        kept = relay.state.snapshot()
+    finally:
+        sub.close(0)
+        context.term()
+        relay.stop()
+        upstream.close()
+    assert forwarded == [1, 3]
+    assert [bytes(part) for part in split_chunks(kept)] == [chunks[0], chunks[2]]
+    for part in split_chunks(kept):
+        check_chunk(part)
+    assert relay.stats.rejected == 1 and relay.stats.synced
+    assert any("dropped update 2, a damaged chunk" in r.getMessage() for r in caplog.records)
