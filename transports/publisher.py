@@ -50,6 +50,7 @@ _STOP = object()
 #: 16 dropped updates for nodes that kept up with 4000 small updates/s on a loaded 2-core machine,
 #: 32 did not (docs/live.md, "Slow and stalled nodes").
 DEFAULT_SNDHWM = 32
+_UPDATES_PER_TURN = 64  # updates sent in a row before heartbeats and snapshot requests get a turn
 
 
 @dataclass
@@ -271,12 +272,20 @@ class Publisher:
                 item = self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
             except queue.Empty:
                 item = None
+            # Updates first, then the heartbeat, then a turn of the snapshot service (bounded in
+            # requests and time): a flood of snapshot requests cannot hold back the stream.
+            for _ in range(_UPDATES_PER_TURN):
+                if item is _STOP or self._abort or item is None:
+                    break
+                self._send(pub, *item)
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    item = None
             if item is _STOP or self._abort:
                 break
             if item is not None:
                 self._send(pub, *item)
-            if router.poll(0):
-                self._serve(service)
             now = time.monotonic()
             if now >= next_heartbeat:
                 with self._lock:
@@ -286,6 +295,8 @@ class Publisher:
                     self._stale = True
                 pub.send_multipart(encode_heartbeat(self.session_id, heard), zmq.NOBLOCK)
                 next_heartbeat = now + self._heartbeat_interval
+            if router.poll(0):
+                self._serve(service)
         # Drain what was queued before close() so that nodes get the whole session.
         while not self._abort:
             try:

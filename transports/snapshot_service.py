@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -22,8 +23,16 @@ __all__ = ["SnapshotService", "ServiceStats"]
 
 log = logging.getLogger(__name__)
 
-_MAX_REQUESTS_PER_TURN = 64
+#: One turn of the service answers at most this many requests, and starts no new one after
+#: ``_TURN_BUDGET_S``: its owner's other work (a publisher's updates and heartbeats, a relay's
+#: forwarding) comes between turns, however many requests wait.
+_MAX_REQUESTS_PER_TURN = 16
+_TURN_BUDGET_S = 0.002
 _NONCES_KEPT = 4096
+_PEERS_KEPT = 4096
+#: At most one snapshot per client (DEALER identity) in this many seconds; further requests are
+#: refused with the reason, and the client retries (a node does in 50 ms).
+DEFAULT_MIN_INTERVAL = 0.5
 
 
 @dataclass
@@ -33,14 +42,20 @@ class ServiceStats:
     snapshots: int = 0  # requests answered with a state
     refused: int = 0  # requests answered with a refusal (state not ready)
     rejected: int = 0  # malformed or replayed requests, logged and not answered
+    limited: int = 0  # requests refused as a client's second within min_interval (counted in refused too)
 
 
 class SnapshotService:
-    """Answers the requests waiting on ``router``; owned by the thread that owns the socket."""
+    """Answers the requests waiting on ``router``; owned by the thread that owns the socket.
 
-    def __init__(self, router: zmq.Socket) -> None:
+    ``min_interval``: at most one snapshot per client in that many seconds (0: no limit).
+    """
+
+    def __init__(self, router: zmq.Socket, min_interval: float = DEFAULT_MIN_INTERVAL) -> None:
         self.router = router
+        self.min_interval = min_interval
         self.stats = ServiceStats()
+        self._served: OrderedDict[bytes, float] = OrderedDict()  # peer identity -> when it got its last snapshot
         # (peer identity, nonce) already answered: a replayed request is rejected, not re-served.
         self._seen: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
 
@@ -52,8 +67,12 @@ class SnapshotService:
         refusal: str | None = None,
         session_header: bytes = b"",
     ) -> None:
-        """Answer up to 64 waiting requests with ``state`` as of ``seq``, or refuse with a reason."""
-        for _ in range(_MAX_REQUESTS_PER_TURN):
+        """Answer some waiting requests (16 at most, for 2 ms at most) with ``state`` as of
+        ``seq``, or refuse with a reason; the rest wait for the next turn."""
+        deadline = time.perf_counter() + _TURN_BUDGET_S
+        for turn in range(_MAX_REQUESTS_PER_TURN):
+            if turn and time.perf_counter() > deadline:
+                return
             try:
                 frames = self.router.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
@@ -79,6 +98,16 @@ class SnapshotService:
             if refusal is not None:
                 self._refuse(identity, nonce, refusal)
                 continue
+            now = time.monotonic()
+            last = self._served.get(identity)
+            if last is not None and now - last < self.min_interval:
+                self.stats.limited += 1
+                self._refuse(identity, nonce, f"busy: one snapshot per {self.min_interval:g} s per client; retry")
+                continue
+            self._served[identity] = now
+            self._served.move_to_end(identity)
+            if len(self._served) > _PEERS_KEPT:
+                self._served.popitem(last=False)
             try:
                 payload = state.snapshot()
             except Exception as error:  # a state that cannot snapshot must not kill the service

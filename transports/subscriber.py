@@ -298,7 +298,10 @@ class Subscriber:
                     self.stats.stale += 1
             else:  # END
                 if self._want_resync is not None:  # the final state: the publisher still serves it a moment
-                    final = self._fetch_snapshot(wait=self.snapshot_timeout + self.heartbeat_timeout)
+                    final = None
+                    deadline = time.monotonic() + self.snapshot_timeout + self.heartbeat_timeout
+                    while final is None and not self._halt.is_set() and (left := deadline - time.monotonic()) > 0:
+                        final = self._fetch_snapshot(wait=left)  # a refusal ("busy") is asked again
                     if final is not None:
                         yield final
                 if header.seq > self.last_seq:

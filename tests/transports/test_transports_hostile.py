@@ -15,9 +15,11 @@ from transports.protocol import (
     CONTROL_MAX_SIZE,
     Header,
     PayloadKind,
+    decode_snapshot_reply,
     decode_snapshot_request,
     encode_heartbeat,
     encode_snapshot_reply,
+    encode_snapshot_request,
     encode_update,
     new_session_id,
 )
@@ -385,3 +387,55 @@ def test_node_applies_the_chunks_of_a_glued_snapshot_that_decode(caplog: pytest.
     assert [command.args for command in got] == [("k",), ("good",)]
     assert tally.errors == 1 and sub.stats.resyncs == 0
     assert "snapshot 3: chunk 2 of 3 cannot be decoded: " in caplog.text
+
+
+def test_snapshot_service_limits_each_client_and_each_turn() -> None:
+    """A flood of snapshot requests (QA: 200 clients x 5/s starved a recorder's nodes): one turn
+    of the service answers at most 16 (the owner's updates and heartbeats come between turns),
+    and a client gets one snapshot per ``min_interval``: its other requests are refused, with
+    the reason; other clients are served."""
+    from transports.snapshot_service import SnapshotService
+
+    context = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    router.linger = 0
+    router.bind("tcp://127.0.0.1:*")
+    dealers = []
+    for _ in range(41):
+        dealer = context.socket(zmq.DEALER)
+        dealer.linger = 0
+        dealer.connect(router.last_endpoint.decode())
+        dealers.append(dealer)
+    service = SnapshotService(router, min_interval=30.0)
+    state = OpaqueState()
+    state.reset(b"state")
+    session = new_session_id()
+    try:
+        for dealer in dealers:
+            dealer.send_multipart(encode_snapshot_request(os.urandom(8)))
+        for _ in range(4):  # a flooder: 4 more from the first client
+            dealers[0].send_multipart(encode_snapshot_request(os.urandom(8)))
+        answered: list[int] = []
+        deadline = time.monotonic() + 20
+        while sum(answered) < 45:
+            assert time.monotonic() < deadline, f"answered {answered}"
+            if router.poll(100):
+                before = service.stats.snapshots + service.stats.refused
+                service.serve(session, 7, state)
+                answered.append(service.stats.snapshots + service.stats.refused - before)
+        reasons = []
+        while dealers[0].poll(2000) and len(reasons) < 5:
+            reply = decode_snapshot_reply(dealers[0].recv_multipart())
+            reasons.append(reply.reason if reply.header is None else "snapshot")
+        for dealer in dealers[1:]:
+            assert dealer.poll(5000)
+            assert decode_snapshot_reply(dealer.recv_multipart()).payload == b"state"
+    finally:
+        for dealer in dealers:
+            dealer.close()
+        router.close()
+        context.term()
+    assert max(answered) <= 16 and len(answered) >= 3, answered
+    assert service.stats.snapshots == 41 and service.stats.limited == 4
+    assert reasons[0] == "snapshot"
+    assert reasons[1:] == ["busy: one snapshot per 30 s per client; retry"] * 4
