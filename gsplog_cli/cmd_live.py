@@ -290,8 +290,6 @@ def _guarded_copy(path: str) -> Any:
     from transports.live_log import LiveCopy
 
     class GuardedCopy(LiveCopy):
-        error: str | None = None
-
         def add(self, event: Any, chunks: Any) -> None:
             try:
                 super().add(event, chunks)

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 from sessions import ChunkKind, Command, FileSink, decode_chunk
 from sessions.chunk import KEYFRAME_KINDS, Chunk, ChunkInfo, split_chunks
-from sessions.fileformat import encode_header
+from sessions.errors import LogFormatError
+from sessions.fileformat import decode_header, encode_header
 from sessions.index import summarize_commands
 from transports.protocol import session_id_hex
 from transports.subscriber import Event, EventType, Subscriber
@@ -47,39 +48,75 @@ class LiveCopy:
         self.path = os.fspath(path)
         self._sink: FileSink | None = None
         self._session: bytes | None = None
-        self._written_seq = -1  # the copy's last seq: a resync's snapshot may bring chunks again
+        self._written_seq = -1  # the command seq of the copy's last chunk: a resync's snapshot may bring chunks again
+        self._written_update = -1  # the last update (transport seq) the copy holds
         self.closed = False
+        self.error: str | None = None  # why the copy is incomplete (None while it is whole)
 
     def add(self, event: Event, chunks: list[tuple[memoryview, ChunkInfo, list[Command]]]) -> None:
-        """Record one snapshot or update: its chunks, already decoded (bytes, header, commands)."""
+        """Record one snapshot or update: its chunks, already decoded (bytes, header, commands).
+
+        What the copy already holds is decided by the stream's update numbers: every update is
+        new and written whole (whatever its commands' seqs say); a snapshot at or below the
+        last update written brings nothing new; a newer one is written, less the chunks of an
+        opaque relay's snapshot that the copy already holds (told by their command seqs).
+        """
         if self.closed:
             return
         if event.type == EventType.SNAPSHOT:
             if self._sink is None:
-                header = event.session_header or encode_header({"live": session_id_hex(event.session_id)})
-                self._sink = FileSink(self.path, header=header)
+                self._sink = FileSink(self.path, header=self._header(event))
                 self._session = event.session_id
             elif event.session_id != self._session:
                 log.warning("publisher restarted: the copy %s ends with its first session", self.path)
                 self.close()
                 return
-            if event.seq == 0:
-                return  # joined before the first update: nothing to rebuild
+            if event.seq <= self._written_update or event.seq == 0:
+                self._written_update = max(self._written_update, event.seq)
+                return  # nothing new (joined before the first update, or a resync that missed nothing)
         if self._sink is None:
             return
+        skipped = written = 0
         for data, info, commands in chunks:
             kind = info.kind
             if kind == ChunkKind.END:
                 continue
             # An opaque relay's snapshot repeats the chunks since its keyframe: those already in
             # the copy stay out (a keyframe at the copy's last seq is a periodic one: it goes in).
-            if info.seq_last < self._written_seq or (info.seq_last == self._written_seq and kind not in KEYFRAME_KINDS):
+            if event.type == EventType.SNAPSHOT and (
+                info.seq_last < self._written_seq or (info.seq_last == self._written_seq and kind not in KEYFRAME_KINDS)
+            ):
+                skipped += bool(commands)
                 continue
             self._written_seq = info.seq_last
             # As LogWriter indexes its keyframes: their renders and markers are not new ones.
             frames, markers = summarize_commands(commands) if kind == ChunkKind.COMMANDS else (0, [])
             chunk = event.payload if len(data) == len(event.payload) else bytes(data)  # no copy for the common case
             self._sink.write_chunk(chunk, dataclasses.replace(info, frames=frames, markers=tuple(markers)))
+            written += 1
+        if skipped and not written and self.error is None:
+            # Updates the copy lacks, but every chunk looked older than the copy's last one (command
+            # seqs out of order in the stream): say so rather than leave a copy short without a word.
+            self.error = (f"updates {self._written_update + 1}..{event.seq} are missing: the snapshot's chunks "
+                          f"end at command seq {max(info.seq_last for _, info, _ in chunks)}, the copy's last "
+                          f"chunk at {self._written_seq}")
+            log.warning("--save copy %s: %s", self.path, self.error)
+        self._written_update = event.seq
+
+    def _header(self, event: Event) -> bytes:
+        """The session's own file header, from the snapshot reply, once ``sessions`` reads it back
+        whole; otherwise (none came, or it is damaged or hostile) a fresh one naming the session."""
+        fresh = encode_header({"live": session_id_hex(event.session_id)})
+        if not event.session_header:
+            return fresh
+        try:
+            if decode_header(event.session_header).size != len(event.session_header):
+                raise LogFormatError("bytes after the header's checksum")
+        except LogFormatError as error:
+            log.warning("the session header of the snapshot reply is not a .gsplog header (%s): the copy %s "
+                        "gets a fresh header naming the session, without the session's metadata", error, self.path)
+            return fresh
+        return event.session_header
 
     def close(self, *, source_died: bool = False) -> None:
         """Write the footer index (idempotent). ``source_died``: the stream went silent before

@@ -17,6 +17,7 @@ from transports.protocol import (
     PayloadKind,
     decode_snapshot_reply,
     decode_snapshot_request,
+    encode_end,
     encode_heartbeat,
     encode_snapshot_reply,
     encode_snapshot_request,
@@ -42,12 +43,12 @@ class FakePublisher:
         self.snapshot = self.router.last_endpoint.decode()
         self.session = new_session_id()
 
-    def answer_snapshot(self, seq: int, payload: bytes, timeout: float = 10.0) -> None:
+    def answer_snapshot(self, seq: int, payload: bytes, timeout: float = 10.0, session_header: bytes = b"") -> None:
         assert self.router.poll(int(timeout * 1000)), "the node asked for no snapshot"
         identity, *body = self.router.recv_multipart()
         nonce = decode_snapshot_request(body)
         header = Header(self.session, seq, PayloadKind.KEYFRAME)
-        self.router.send_multipart([identity, *encode_snapshot_reply(nonce, header, payload)])
+        self.router.send_multipart([identity, *encode_snapshot_reply(nonce, header, payload, session_header)])
 
     def update(self, seq: int, payload: bytes) -> None:
         self.pub.send_multipart(encode_update(Header(self.session, seq, PayloadKind.DELTA), payload))
@@ -439,3 +440,66 @@ def test_snapshot_service_limits_each_client_and_each_turn() -> None:
     assert service.stats.snapshots == 41 and service.stats.limited == 4
     assert reasons[0] == "snapshot"
     assert reasons[1:] == ["busy: one snapshot per 30 s per client; retry"] * 4
+
+
+def _save_live_copy(fake: FakePublisher, path: object, session_header: bytes, chunks: list[bytes]) -> None:
+    """A node saving a copy (``LiveCopy``) joins ``fake`` at update 0 and gets ``chunks`` as
+    updates 1, 2, ..., then the session's END."""
+    from transports.live_log import LiveCopy, live_commands
+
+    sub = Subscriber(fake.endpoint, fake.snapshot, gone_after=20)
+    copy = LiveCopy(path)  # type: ignore[arg-type]
+    thread = threading.Thread(target=lambda: list(live_commands(sub, copy=copy)))
+    thread.start()
+    try:
+        fake.answer_snapshot(0, b"", session_header=session_header)
+        deadline = time.monotonic() + 20
+        while sub.stats.received == 0:  # heartbeats until the node hears the PUB
+            assert time.monotonic() < deadline, "the node never heard the publisher"
+            fake.pub.send_multipart(encode_heartbeat(fake.session, 0))
+            time.sleep(0.05)
+        for seq, chunk in enumerate(chunks, start=1):
+            fake.update(seq, chunk)
+        fake.pub.send_multipart(encode_end(fake.session, len(chunks)))
+        thread.join(20)
+        assert not thread.is_alive(), "the node did not end"
+    finally:
+        sub.close()
+        thread.join(10)
+    return None
+
+
+def test_a_saved_copy_keeps_every_update_whatever_its_command_seqs(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """One chunk whose command seq jumps ahead (10**6) made the copy skip every later chunk,
+    without a word (gsp verify said OK): what the copy holds is told by update numbers."""
+    from sessions import Command, LogReader, encode_chunk
+    from sessions.fileformat import encode_header
+
+    marks = [Command(seq, seq, "Recorder.mark", "", (f"m{seq}",), {}) for seq in (1, 10**6, 2, 3, 4)]
+    path = tmp_path / "copy.gsplog"
+    fake = FakePublisher()
+    try:
+        _save_live_copy(fake, path, encode_header({"user": {"name": "jump"}}), [encode_chunk([m]) for m in marks])
+    finally:
+        fake.close()
+    with LogReader(path) as reader:
+        assert [command.args for command in reader.commands()] == [m.args for m in marks]
+        assert reader.metadata["user"] == {"name": "jump"}
+
+
+def test_a_saved_copy_gets_a_fresh_header_for_a_damaged_one(tmp_path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A snapshot reply's session header that is not a .gsplog header was written as the copy's
+    file header, unchecked (no reader could open the copy): it gets a fresh one, with a warning."""
+    from sessions import Command, LogReader, encode_chunk
+
+    caplog.set_level(logging.WARNING)
+    path = tmp_path / "copy.gsplog"
+    fake = FakePublisher()
+    try:
+        _save_live_copy(fake, path, b"garbage header" * 3, [encode_chunk([Command(1, 1, "Recorder.mark", "", ("m",), {})])])
+    finally:
+        fake.close()
+    with LogReader(path) as reader:
+        assert [command.args for command in reader.commands()] == [("m",)]
+        assert reader.metadata == {"live": fake.session.hex()}
+    assert "the session header of the snapshot reply is not a .gsplog header" in caplog.text
