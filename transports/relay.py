@@ -143,6 +143,8 @@ class Relay:
         self._synced = False
         self._pending: list[StreamMessage] = []  # updates that came while waiting for a snapshot
         self._pending_bytes = 0
+        self._pending_drops = LogLimit()  # times the pending updates went past max_pending_bytes
+        self._rejects = LogLimit()
         self._nonce: bytes | None = None
         self._request_deadline = 0.0
         self._retry_at = 0.0  # no snapshot request before (a backoff after states that could not be applied)
@@ -232,8 +234,7 @@ class Relay:
             try:
                 message = decode_stream_message(frames, self.max_payload)
             except ProtocolError as error:
-                self.stats.rejected += 1
-                log.warning("relay: rejected upstream message: %s", error)
+                self._reject(f"upstream message: {error}")
                 continue
             if message.type == UPDATE and self._corrupt_chunk(message):
                 # Not forwarded (nodes resync on the gap, from this relay's state) and not kept:
@@ -264,6 +265,13 @@ class Relay:
         if self._synced and not self._after_end:  # after the END its final state stays served
             self._unsync("upstream connection dropped")
 
+    def _reject(self, reason: str) -> None:
+        """Hostile or broken input from upstream: counted, and logged as a node logs what it
+        rejects (the first 20, then every 100th), so that a flood of it cannot flood the log."""
+        self.stats.rejected += 1
+        if self._rejects():
+            log.warning("relay: rejected (%d so far): %s", self.stats.rejected, reason)
+
     def _corrupt_chunk(self, message: StreamMessage) -> bool:
         """Whether an opaque relay's update is a .gsplog chunk whose size or checksums do not hold
         (``sessions.check_chunk``: no decompression); logged and counted as rejected."""
@@ -272,9 +280,7 @@ class Relay:
         try:
             self._check_chunk(message.payload)
         except Exception as error:
-            self.stats.rejected += 1
-            log.warning("relay: dropped update %d, a damaged chunk: %s (not forwarded, not kept for snapshots)",
-                        message.header.seq, error)
+            self._reject(f"update {message.header.seq}, a damaged chunk: {error} (dropped: not forwarded, not kept)")
             return True
         return False
 
@@ -319,13 +325,15 @@ class Relay:
         size = len(message.payload)
         if self._pending and self._pending_bytes + size > self.max_pending_bytes:
             self.stats.dropped_pending += len(self._pending) + 1
-            log.warning(
-                "relay: %d updates (%.1f MB) waited for the upstream snapshot, over the %.1f MB bound: "
-                "dropped, asking for a fresh snapshot",
-                len(self._pending) + 1,
-                (self._pending_bytes + size) / 1e6,
-                self.max_pending_bytes / 1e6,
-            )
+            if self._pending_drops():
+                log.warning(
+                    "relay: %d updates (%.1f MB) waited for the upstream snapshot, over the %.1f MB bound: "
+                    "dropped, asking for a fresh snapshot (%d times so far)",
+                    len(self._pending) + 1,
+                    (self._pending_bytes + size) / 1e6,
+                    self.max_pending_bytes / 1e6,
+                    self._pending_drops.count,
+                )
             self._pending, self._pending_bytes = [], 0
             self._nonce = None  # a fresh request: the answer to the one in flight may predate what was dropped
             return
@@ -414,7 +422,7 @@ class Relay:
             try:
                 reply = decode_snapshot_reply(frames, self.max_payload)
             except ProtocolError as error:
-                log.warning("relay: rejected snapshot reply: %s", error)
+                self._reject(f"snapshot reply: {error}")
                 continue
             if reply.nonce != self._nonce:
                 continue

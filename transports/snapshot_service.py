@@ -18,6 +18,7 @@ from transports.protocol import (
     encode_snapshot_reply,
 )
 from transports.state import StreamState
+from transports.watch import LogLimit
 
 __all__ = ["SnapshotService", "ServiceStats"]
 
@@ -42,6 +43,7 @@ class ServiceStats:
     snapshots: int = 0  # requests answered with a state
     refused: int = 0  # requests answered with a refusal (state not ready)
     rejected: int = 0  # malformed or replayed requests, logged and not answered
+    dropped: int = 0  # replies dropped: the peer was not reading
     limited: int = 0  # requests refused as a client's second within min_interval (counted in refused too)
 
 
@@ -56,6 +58,8 @@ class SnapshotService:
         self.min_interval = min_interval
         self.stats = ServiceStats()
         self._served: OrderedDict[bytes, float] = OrderedDict()  # peer identity -> when it got its last snapshot
+        self._rejects = LogLimit()
+        self._drops = LogLimit()
         # (peer identity, nonce) already answered: a replayed request is rejected, not re-served.
         self._seen: OrderedDict[tuple[bytes, bytes], None] = OrderedDict()
 
@@ -82,13 +86,11 @@ class SnapshotService:
             try:
                 nonce = decode_snapshot_request(body)
             except ProtocolError as error:
-                self.stats.rejected += 1
-                log.warning("snapshot service: rejected request from peer %s: %s", peer, error)
+                self._reject(peer, str(error))
                 continue
             key = (identity, nonce)
             if key in self._seen:
-                self.stats.rejected += 1
-                log.warning("snapshot service: rejected replayed request from peer %s", peer)
+                self._reject(peer, "replayed request")
                 continue
             self._seen[key] = None
             if len(self._seen) > _NONCES_KEPT:
@@ -124,7 +126,18 @@ class SnapshotService:
                 )
                 self.stats.snapshots += 1
             except zmq.Again:
-                log.warning("snapshot service: peer %s is not reading; reply dropped", peer)
+                self.stats.dropped += 1
+                if self._drops():
+                    log.warning("snapshot service: peer %s is not reading; reply dropped (%d so far)", peer,
+                                self.stats.dropped)
+
+    def _reject(self, peer: str, reason: str) -> None:
+        """A malformed or replayed request: counted, and logged as the node logs what it rejects
+        (the first 20, then every 100th), so that a flood of them cannot flood the log."""
+        self.stats.rejected += 1
+        if self._rejects():
+            log.warning("snapshot service: rejected request from peer %s (%d so far): %s", peer,
+                        self.stats.rejected, reason)
 
     def _refuse(self, identity: bytes, nonce: bytes, reason: str) -> None:
         self.stats.refused += 1

@@ -299,4 +299,27 @@ def test_opaque_relay_drops_a_damaged_chunk_instead_of_serving_it_in_every_snaps
     for part in split_chunks(kept):
         check_chunk(part)
     assert relay.stats.rejected == 1 and relay.stats.synced
-    assert any("dropped update 2, a damaged chunk" in r.getMessage() for r in caplog.records)
+    assert any("update 2, a damaged chunk" in r.getMessage() for r in caplog.records)
+
+
+def test_a_flood_of_garbage_upstream_does_not_flood_the_relay_log(caplog: pytest.LogCaptureFixture) -> None:
+    """50 000 garbage upstream messages made 50 000 relay lines: it logs what it rejects as a
+    node does, the first 20 then every 100th, with the count."""
+    upstream = FakeUpstream(lambda: (0, b""))
+    relay = _relay(upstream, heartbeat_timeout=30.0)
+    caplog.set_level(logging.WARNING, logger="transports.relay")
+    try:
+        deadline = time.monotonic() + 20
+        while relay.stats.forwarded == 0:  # heartbeats until the relay hears the upstream
+            assert time.monotonic() < deadline, "the relay never heard the upstream"
+            upstream.heartbeat(0)
+            time.sleep(0.05)
+        for _ in range(300):
+            upstream.pub.send_multipart([b"junk"])
+        _wait_for(lambda: relay.stats.rejected == 300, what="300 rejections")
+    finally:
+        relay.stop()
+        upstream.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "transports.relay"]
+    assert len(lines) == 23, lines[-5:]
+    assert lines[-1] == "relay: rejected (300 so far): upstream message: unknown message type b'junk'"
