@@ -687,6 +687,20 @@ def check_decoded_size(data: bytes | bytearray | memoryview, limits: Limits, wha
                              **(context or {}))
 
 
+#: What msgpack's exceptions that carry no message mean.
+_MSGPACK_WHY = {
+    "StackError": "msgpack: arrays or maps nested too deep",
+    "FormatError": "msgpack: a byte that starts no msgpack value",
+    "OutOfData": "msgpack: the data ends inside a value",
+    "ExtraData": "msgpack: bytes after the last value",
+}
+
+
+def _why(error: Exception) -> str:
+    """An exception's message, or what it means when it has none (msgpack's often have none)."""
+    return str(error) or _MSGPACK_WHY.get(type(error).__name__, "no detail given")
+
+
 def _decode_rows(dec: _Decoder, meta: bytes | memoryview, context: dict[str, Any]) -> tuple[list[Command], list[str]]:
     fast = dec.commands(meta)
     if fast is not None:
@@ -699,7 +713,7 @@ def _decode_rows(dec: _Decoder, meta: bytes | memoryview, context: dict[str, Any
     except (LogFormatError, BlobsNotReady):
         raise
     except Exception as error:  # msgpack raises many types on malformed input
-        raise LogFormatError(f"malformed command data: {type(error).__name__}: {error}", **context) from None
+        raise LogFormatError(f"malformed command data: {type(error).__name__}: {_why(error)}", **context) from None
     if not isinstance(rows, list):
         raise LogFormatError("command data is not an array", **context)
     if _rows_c is not None and not dec.unknown:

@@ -41,7 +41,8 @@ class LiveCopy:
 
     A node that joined at the start (empty snapshot) writes a byte-identical copy of the
     publisher's file; a late joiner's copy starts with the snapshot's KEYFRAME chunk. Only the
-    first session is saved; a publisher restart closes the copy.
+    first session is saved; a publisher restart closes the copy, unterminated (the first
+    session never ended).
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -68,8 +69,12 @@ class LiveCopy:
                 self._sink = FileSink(self.path, header=self._header(event))
                 self._session = event.session_id
             elif event.session_id != self._session:
-                log.warning("publisher restarted: the copy %s ends with its first session", self.path)
-                self.close()
+                # The first session never sent its END (that ends the copy before any other
+                # session's snapshot): its publisher died, and the copy is left unterminated as
+                # the publisher's own file is, for `gsp verify` to say so and `gsp repair` to mend.
+                log.warning("publisher restarted before its session's END: the copy %s holds its first session, "
+                            "unterminated (gsp repair gives it a footer)", self.path)
+                self.close(source_died=True)
                 return
             if event.seq <= self._written_update or event.seq == 0:
                 self._written_update = max(self._written_update, event.seq)
@@ -126,8 +131,15 @@ class LiveCopy:
         self.closed = True
 
 
-def _commands(chunk: Chunk) -> list[Command]:
-    return chunk.commands() if chunk.info.kind != ChunkKind.END else []
+def _commands(chunk: Chunk, event: Event) -> list[Command]:
+    """A chunk's commands; none for END, and none for a kind this reader does not know (a newer
+    writer's), which is logged (``Chunk.commands`` would print a bare ``UserWarning``)."""
+    if not chunk.info.holds_commands:
+        if chunk.info.kind != ChunkKind.END:
+            log.warning("%s %d: skipped a chunk of unknown kind %d (a newer writer's?)", event.type.value, event.seq,
+                        chunk.info.kind)
+        return []
+    return chunk.commands()
 
 
 def _decode_parts(
@@ -141,7 +153,7 @@ def _decode_parts(
     for index, part in enumerate(parts):
         try:
             chunk = decode_chunk(part)
-            commands = _commands(chunk)
+            commands = _commands(chunk, event)
         except Exception as error:
             if tally is not None:
                 tally.errors += 1
@@ -185,7 +197,7 @@ def live_commands(
                     chunks, decoded = _decode_parts(event, parts, tally)
                 else:
                     chunks = [(part, decode_chunk(part)) for part in parts]
-                    decoded = [_commands(chunk) for _, chunk in chunks]
+                    decoded = [_commands(chunk, event) for _, chunk in chunks]
             except Exception as error:  # bytes from the network: report, resync, never crash
                 if failures(str(error)):  # the same error again (a snapshot asked for anew) is counted
                     again = f" ({failures.count} times in a row)" if failures.count > 1 else ""

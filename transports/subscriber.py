@@ -91,7 +91,7 @@ class SubscriberStats:
     rejected: int = 0  # malformed messages (logged)
     # updates at or below the current sequence, and heartbeats below it (queued before a snapshot, or replayed)
     stale: int = 0
-    resyncs: int = 0  # fresh snapshots requested after a gap, new session, silence, or falling behind
+    resyncs: int = 0  # fresh snapshots asked for: a gap, new session, silence, falling behind, or resync()
     behind: int = 0  # times the consumer fell behind (its queue would have gone past max_queue_bytes)
     skipped: int = 0  # updates of the session the consumer never got (dropped while behind, lost in a gap)
     peak_queued_bytes: int = 0  # the most bytes queued for the consumer at once
@@ -185,6 +185,7 @@ class Subscriber:
                 self._retry_at = time.monotonic() + retry_delay(self._failed_snapshots, self.snapshot_timeout)
                 self._last_contact = self._contact_before_snapshot
             self._last_taken = None
+        self.stats.resyncs += 1
         self._want_resync = reason
 
     def run(self, callback: Callable[[Event], None], stop: threading.Event | None = None) -> None:

@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import zmq
@@ -525,3 +526,81 @@ def test_a_flood_of_malformed_requests_does_not_flood_the_log(caplog: pytest.Log
     lines = [r.getMessage() for r in caplog.records if r.name == "transports.snapshot_service"]
     assert len(lines) == 23, lines[-5:]
     assert lines[-1].endswith("(300 so far): snapshot request has 1 frames, expected 2")
+
+
+def test_node_says_what_it_skips_and_counts_the_resyncs_it_asks_for(
+    caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder
+) -> None:
+    """A chunk of an unknown kind is a log line, not a bare UserWarning; command data msgpack
+    cannot read says why (the error said "StackError: " and no more); the resync the consumer
+    asks for itself (``Subscriber.resync``) is counted in ``stats.resyncs``."""
+    from sessions import ChunkKind, encode_chunk
+    from sessions.chunk import _frame
+    from transports.live_log import live_commands
+
+    caplog.set_level(logging.INFO)
+    unknown = _frame(9, b"", 0, 0, (0, 0), (0, 0), 0, False)
+    too_deep = _frame(ChunkKind.COMMANDS, b"\x91" * 5000 + b"\x00", 5001, 1, (1, 1), (1, 1), 0, True)
+    fake = FakePublisher()
+    sub = Subscriber(fake.endpoint, fake.snapshot, gone_after=20)
+    stop = threading.Event()
+    thread = threading.Thread(target=lambda: list(live_commands(sub, stop)))
+    thread.start()
+    try:
+        fake.answer_snapshot(0, unknown)
+        deadline = time.monotonic() + 20
+        while sub.stats.received == 0:  # heartbeats until the node hears the PUB
+            assert time.monotonic() < deadline, "the node never heard the publisher"
+            fake.pub.send_multipart(encode_heartbeat(fake.session, 0))
+            time.sleep(0.05)
+        fake.update(1, too_deep)
+        fake.answer_snapshot(1, encode_chunk([], ChunkKind.KEYFRAME))  # the resync's
+        _wait_for(lambda: sub.stats.snapshots == 2)
+    finally:
+        stop.set()
+        thread.join(10)
+        sub.close()
+        fake.close()
+    assert sub.stats.resyncs == 1
+    assert "snapshot 0: skipped a chunk of unknown kind 9" in caplog.text
+    assert "StackError: msgpack: arrays or maps nested too deep" in caplog.text
+    assert not [w for w in recwarn if "unknown kind" in str(w.message)]
+
+
+def test_a_saved_copy_of_a_session_whose_publisher_died_is_left_unterminated(tmp_path: Path) -> None:
+    """A publisher killed and restarted (a new session, no END for the first): the copy of the
+    first session got a footer, as if it had ended; it is left unterminated, as docs/live.md
+    says, and as the publisher's own file is."""
+    from sessions import Command, LogReader, encode_chunk
+    from sessions.fileformat import TRAILER_SIZE, decode_trailer, encode_header
+    from transports.live_log import LiveCopy, live_commands
+
+    path = tmp_path / "copy.gsplog"
+    fake = FakePublisher()
+    sub = Subscriber(fake.endpoint, fake.snapshot, gone_after=20)
+    copy = LiveCopy(path)
+    stop = threading.Event()
+    thread = threading.Thread(target=lambda: list(live_commands(sub, stop, copy)))
+    thread.start()
+    try:
+        fake.answer_snapshot(0, b"", session_header=encode_header({}))
+        deadline = time.monotonic() + 20
+        while sub.stats.received == 0:  # heartbeats until the node hears the PUB
+            assert time.monotonic() < deadline, "the node never heard the publisher"
+            fake.pub.send_multipart(encode_heartbeat(fake.session, 0))
+            time.sleep(0.05)
+        fake.update(1, encode_chunk([Command(1, 1, "Recorder.mark", "", ("first",), {})]))
+        _wait_for(lambda: sub.stats.delivered == 1)
+        fake.session = new_session_id()  # killed and restarted: no END for the first session
+        fake.pub.send_multipart(encode_heartbeat(fake.session, 0))
+        fake.answer_snapshot(0, b"")
+        _wait_for(lambda: copy.closed)
+    finally:
+        stop.set()
+        thread.join(10)
+        sub.close()
+        fake.close()
+    data = path.read_bytes()
+    assert decode_trailer(data[-TRAILER_SIZE:]) is None
+    with LogReader(path) as reader:
+        assert [command.args for command in reader.commands()] == [("first",)]
