@@ -28,7 +28,8 @@ def parse_meta(items: tuple[str, ...]) -> dict[str, str]:
 
 
 def run_script(path: str, argv: list[str]) -> int:
-    """Run ``path`` as ``__main__`` with ``sys.argv = [path, *argv]``; return its exit code.
+    """Run ``path`` as ``__main__`` with ``sys.argv = [path, *argv]`` (``runpy`` makes
+    ``sys.argv[0]`` absolute, as ``__file__``); return its exit code.
 
     The script's folder goes first on ``sys.path`` (as ``python script.py`` does). An uncaught
     exception is printed as ``python script.py`` prints it (from the script's first frame, without
