@@ -132,6 +132,9 @@ def replay(
         raise ValueError("backend 'null' draws nothing: it cannot write images (use matplotlib or datoviz)")
     if loop and output is not None:
         raise ValueError("loop: cannot loop into an output file (loop is for windows and live nodes)")
+    if window and output is not None:  # the window steps back and forth: which frames would the file get?
+        raise ValueError("window: a window plays the session, an output writes its frames: give one of them "
+                         "(replay twice for both)")
     from player.window import has_display
 
     shown_for_nothing = refuse_no_output and window is None and output is None and backend != "null"

@@ -477,3 +477,12 @@ def test_replay_without_output_or_display_is_refused_unless_asked_for(session: P
     for asked in (["--no-window"], ["-b", "null"]):
         result = runner.invoke(replay_cmd, [str(session), *asked])
         assert result.exit_code == 0 and "4 frame(s) replayed" in result.stderr, (asked, result.stderr)
+
+
+def test_a_window_with_an_output_is_refused(session: Path, tmp_path: Path) -> None:
+    """--window with -o played in the window and wrote nothing ('-> no output', exit 0), leaving
+    an empty frames folder behind."""
+    for output in ("x.png", "frames/", "m.mp4"):
+        result = CliRunner(env={"DISPLAY": ":0"}).invoke(replay_cmd, [str(session), "--window", "-o", str(tmp_path / output)])
+        assert result.exit_code == 2 and "give one of them" in result.stderr, (output, result.output)
+    assert not list(tmp_path.iterdir())
