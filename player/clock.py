@@ -49,7 +49,9 @@ class RealtimeClock(Clock):
             raise ValueError(f"speed {speed!r}: must be a positive factor")
         self.speed = float(speed)
         self._now = now
-        self._sleep = sleep
+        #: How the clock waits: ``time.sleep``, or a playback window's event pump, so that keys
+        #: and a close are handled during a long wait between frames.
+        self.sleep = sleep
         self._origin_wall: float | None = None
         self._origin_t_ns = 0
         self._paused_at: float | None = None
@@ -70,7 +72,7 @@ class RealtimeClock(Clock):
     def wait_until(self, t_ns: int) -> float:
         delay = self.due_in(t_ns)
         if delay > 0 and self._paused_at is None:
-            self._sleep(delay)
+            self.sleep(delay)
             return delay
         return 0.0
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from player.clock import make_clock
+from player.clock import RealtimeClock, make_clock
 from player.controller import PlaybackController
 from player.engine import FrameSelection, ReplayEngine
 from player.exporters import Exporter, PngExporter, make_exporter
@@ -351,6 +351,8 @@ def _play_in_window(
 
     controller: PlaybackController[RenderedFrame] = PlaybackController(clock=clock)
     window = FrameWindow(controller, title=f"gsp replay ({engine.backend})")
+    if isinstance(clock, RealtimeClock):  # keys and a close are handled while a frame is not yet due
+        clock.sleep = window.wait
     frames = iter(one_pass())
 
     def next_frame() -> RenderedFrame | None:

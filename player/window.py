@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -75,6 +76,16 @@ class FrameWindow:
         """Process window events for ``seconds``."""
         # pause(0) would wait forever (an event-loop timeout of 0 means "no timeout").
         self._plt.pause(max(seconds, 1e-4))
+
+    def wait(self, seconds: float) -> None:
+        """Wait ``seconds`` handling window events meanwhile (keys, a close); a quit ends the
+        wait at once. A replay's clock waits so between frames due later."""
+        deadline = time.monotonic() + seconds
+        while not self.controller.quit_requested:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self.pump(min(left, 0.03))
 
     def close(self) -> None:
         """Close the figure."""

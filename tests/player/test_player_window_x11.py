@@ -127,6 +127,42 @@ def test_keys_step_back_and_quit_a_replay_in_a_real_window(display: str, tmp_pat
     assert "4 frame(s) replayed" in err
 
 
+def test_a_key_pressed_while_the_next_frame_is_not_yet_due_is_handled_at_once(display: str, tmp_path: Path) -> None:
+    """At the recorded pace the window slept until the next frame was due, its events unread:
+    a q pressed during a long pause was lost or waited for the next frame."""
+    session = record_moving_disc(tmp_path / "slow.gsplog", 2, width=120, height=90, interval_s=6.0)
+    with _gsp(display, "replay", str(session)) as replay:
+        window = _window(display, replay, "--name", "gsp replay")
+        _until("the first frame", lambda: "frame 1" in _xdotool(display, "getwindowname", window), replay)
+        time.sleep(0.5)  # the replay now waits for frame 2, due in about 5 s
+        pressed = time.monotonic()
+        _key(display, window, "q")
+        _, err = replay.communicate(timeout=30)
+        waited = time.monotonic() - pressed
+    assert replay.returncode == 0, err
+    assert waited < 3.0, (waited, err)  # not at frame 2, 5 s later
+
+
+def test_ctrl_c_ends_the_recording_of_a_script_with_its_own_window(display: str, tmp_path: Path) -> None:
+    """Tk caught the KeyboardInterrupt of a Ctrl-C in the animator's tick, printed it and went
+    on with a frozen window: the recording never ended and its log was left without footer."""
+    import signal
+
+    from sessions import tools
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "animation.py"
+    log = tmp_path / "interrupted.gsplog"
+    with _gsp(display, "record", str(example), "-o", str(log), GSP_EXAMPLE_POINTS="2000") as record:
+        _window(display, record, "--class", "Matplotlib")
+        time.sleep(1.0)  # a few frames
+        record.send_signal(signal.SIGINT)
+        _, err = record.communicate(timeout=30)
+    assert record.returncode == 130, err
+    assert "Exception in Tkinter callback" not in err, err
+    report = tools.verify(log)
+    assert report.ok and report.commands_ok > 20, report
+
+
 LIVE_SCRIPT = """
 import io, json, sys
 import numpy as np

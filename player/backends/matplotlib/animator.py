@@ -6,8 +6,11 @@ Without a window (no display, a non-interactive Matplotlib backend, or headless 
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from gsp.types.animator_base import DEFAULT_FPS, AnimatorBase
@@ -43,7 +46,9 @@ class MatplotlibAnimator(AnimatorBase):
         figure = renderer.get_figure()  # type: ignore[attr-defined]
         last = [time.perf_counter()]
 
-        def tick() -> None:
+        interrupted: list[bool] = []
+
+        def frame() -> None:
             if not plt.fignum_exists(figure.number):  # the window was closed: a tick may still be queued
                 self._timer.stop()
                 return
@@ -57,10 +62,40 @@ class MatplotlibAnimator(AnimatorBase):
             renderer.render(viewports, visuals, model_matrices, cameras)
             figure.canvas.draw_idle()
 
+        def tick() -> None:
+            if interrupted:
+                self._timer.stop()
+                plt.close(figure)  # the event loop ends: the interrupt is raised after it
+                return
+            frame()
+
         renderer.render(viewports, visuals, model_matrices, cameras)
         self._timer = figure.canvas.new_timer(interval=max(int(1000.0 / self._fps), 1))
         self._timer.add_callback(tick)
         figure.canvas.mpl_connect("close_event", lambda _event: self._timer.stop())
         self._timer.start()
-        renderer.show()  # blocks until the window closes
+        with _interrupt_noted(interrupted):
+            renderer.show()  # blocks until the window closes
         self._timer.stop()
+        if interrupted:
+            raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _interrupt_noted(interrupted: list[bool]) -> Iterator[None]:
+    """Ctrl-C noted in ``interrupted`` instead of raised, while a window's event loop runs.
+
+    Tk runs Python code only in its callbacks, which print an exception and go on: the
+    KeyboardInterrupt of a Ctrl-C landing in one (a redraw, a tick) was lost, the window went
+    on, and the script never ended. The next tick sees the note and ends the loop instead.
+    A handler of the script's own is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
