@@ -85,6 +85,7 @@ def replay(
     from player import replay as run_replay
     from player.sources import LIVE_GONE_AFTER_S, UnterminatedLogWarning, is_live_endpoint
     from sessions.errors import CommandError, LogFormatError
+    from sessions.reader import FOLLOW_TIMEOUT_S
 
     limits = limits_for(max_scene_gib)
     live_options: dict[str, Any] = {}
@@ -145,6 +146,12 @@ def replay(
         f"{result.frames} frame(s) replayed with {backend} in {result.elapsed_s:.2f} s -> {where}",
         err=True,
     )
+    if result.unfinished:  # as `gsp node` whose publisher went silent: `gsp-replay ... && next` stops
+        waited = FOLLOW_TIMEOUT_S if timeout is None else timeout
+        raise click.ClickException(
+            f"{source}: the log did not end (nothing new for {waited:g} s and no footer: its recorder was "
+            "killed, or the file was replaced or cut); what arrived was drawn"
+        )
 
 
 def _one_line(error: BaseException | str) -> str:

@@ -42,6 +42,9 @@ class ReplayResult:
     fps: float | None = None
     backend: str = ""
     frames_in_log: int | None = None  # the renders a log file's index counts (None: live, or unknown)
+    #: A followed log whose end never came (no END within the follow timeout: its recorder was
+    #: killed, or the file was replaced or cut). What arrived was drawn.
+    unfinished: bool = False
 
 
 def parse_size(size: str | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -222,6 +225,7 @@ def replay(
         src.close()
     result.commands = engine.commands_applied
     result.elapsed_s = time.perf_counter() - began
+    result.unfinished = src.follow and src.reader is not None and not src.reader.ended
     return result
 
 

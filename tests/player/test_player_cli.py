@@ -486,3 +486,31 @@ def test_a_window_with_an_output_is_refused(session: Path, tmp_path: Path) -> No
         result = CliRunner(env={"DISPLAY": ":0"}).invoke(replay_cmd, [str(session), "--window", "-o", str(tmp_path / output)])
         assert result.exit_code == 2 and "give one of them" in result.stderr, (output, result.output)
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_follow_of_a_log_whose_recorder_was_killed_says_it_did_not_end(tmp_path: Path) -> None:
+    """A follower whose recorder was killed gave up after --timeout and exited 0 with no word of
+    it: `gsp-replay --follow ... && next` went on as if the session had ended."""
+    path = tmp_path / "killed.gsplog"
+    writer = subprocess.Popen([sys.executable, str(HERE / "player_writer_proc.py"), str(path), "200", "0.05"],
+                              env=dict(os.environ, MPLBACKEND="Agg"))
+    try:
+        deadline = time.monotonic() + 30
+        while not (path.exists() and path.stat().st_size > 2000):
+            assert time.monotonic() < deadline and writer.poll() is None
+            time.sleep(0.02)
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "gsplog_cli.main", "replay", str(path), "--follow", "--timeout", "2",
+             "-o", str(tmp_path / "frames")],
+            env=dict(os.environ, MPLBACKEND="Agg"), stderr=subprocess.PIPE, text=True,
+        )
+        time.sleep(1.0)
+        writer.kill()
+        _, err = follower.communicate(timeout=60)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert follower.returncode == 1, err
+    assert "the log did not end (nothing new for 2 s and no footer" in err
+    assert len(list((tmp_path / "frames").iterdir())) >= 1  # what arrived was drawn
