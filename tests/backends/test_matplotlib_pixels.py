@@ -421,7 +421,7 @@ from IPython.core.interactiveshell import InteractiveShell
 
 shell = InteractiveShell.instance()
 shell.display_pub = CapturingDisplayPublisher()
-shell.run_cell("%matplotlib inline", store_history=False)
+shell.run_cell("import matplotlib; matplotlib.use('module://matplotlib_inline.backend_inline')", store_history=False)
 result = shell.run_cell('''
 import sys
 import numpy as np

@@ -28,16 +28,22 @@ _NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 def display_available() -> bool:
     """True when a window can be shown: an interactive Matplotlib backend and a display."""
     backend = str(matplotlib.get_backend()).lower()
-    if backend in _NON_INTERACTIVE or backend.startswith("module://matplotlib_inline"):
+    if backend in _NON_INTERACTIVE or _is_inline(backend):
         return False
     if sys.platform in ("darwin", "win32"):
         return True
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def _is_inline(backend: str) -> bool:
+    """Whether ``backend`` (lower case) is Jupyter's inline one: ``module://matplotlib_inline...``,
+    or ``inline`` as Matplotlib 3.9 and later name it."""
+    return backend == "inline" or backend.startswith("module://matplotlib_inline")
+
+
 def _inline_in_notebook() -> bool:
     """Whether Matplotlib's inline backend draws into an IPython shell (a Jupyter notebook)."""
-    if not str(matplotlib.get_backend()).lower().startswith("module://matplotlib_inline"):
+    if not _is_inline(str(matplotlib.get_backend()).lower()):
         return False
     ipython = sys.modules.get("IPython")
     try:
