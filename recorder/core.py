@@ -148,8 +148,8 @@ class Recorder:
         # (uuid, release op) of logged objects the script dropped, appended by their finalizers
         # (any thread, at any allocation: a lock-free append only) and logged at the next call.
         self._released: deque[tuple[str, str]] = deque()
-        # uuid -> {setter suffix: the Color the log holds}: a Color a getter handed out and the
-        # script changed in place is logged before the next render that draws it.
+        # uuid -> {setter suffix: the Color or list the log holds, frozen}: one a getter handed
+        # out and the script changed in place is logged before the next render that draws it.
         self._mutables: dict[str, dict[str, bytes | tuple[Any, ...]]] = {}
         self._lock = threading.RLock()
         self._broken_ops: set[str] = set()
