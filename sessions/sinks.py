@@ -34,8 +34,12 @@ class ChunkSink(Protocol):
 
 
 def info_for_chunk(chunk: bytes) -> ChunkInfo:
-    """Header fields, frames and markers of a chunk received without its info (e.g. from the wire)."""
+    """Header fields, frames and markers of a chunk received without its info (e.g. from the
+    wire). Only a COMMANDS chunk has frames and markers: a keyframe's render is the scene's state,
+    not a frame (docs/format.md §3)."""
     decoded = decode_chunk(chunk)
+    if decoded.info.kind != ChunkKind.COMMANDS:
+        return dataclasses.replace(decoded.info, frames=0, markers=())
     frames, markers = summarize_commands(decoded.commands())
     return dataclasses.replace(decoded.info, frames=frames, markers=tuple(markers))
 

@@ -230,6 +230,9 @@ def test_sinks_get_the_same_chunk_bytes_as_the_file_and_an_end_chunk(tmp_path: P
     with LogReader(tmp_path / "copy.gsplog") as reader:
         assert [c.seq for c in reader.commands()] == [c.seq for c in cmds]
         assert reader.index.markers[0].label == "middle"
+        # as the writer indexes its own: a keyframe's render is state, not a frame
+        assert reader.index.keyframes and all(reader.index.entries[k].frames == 0 for k in reader.index.keyframes)
+        assert reader.index.total_frames == 6
 
 
 def test_keyframes_by_time_and_bytes_and_on_demand(tmp_path: Path) -> None:
