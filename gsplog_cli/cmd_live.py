@@ -388,6 +388,11 @@ def _render(backend: str, output: str | None, limits: Limits, commands: Iterator
 )
 @click.option("--upstream-secret", type=click.Path(exists=True), help="Client secret key towards upstream.")
 @click.option("--upstream-key", type=click.Path(exists=True), help="Upstream server public key.")
+@click.option(
+    "--max-pending-mib", type=POSITIVE, callback=finite, default=DEFAULT_QUEUE_BYTES / 2**20, show_default=True,
+    help="Updates kept while waiting for the upstream snapshot, in MiB; past it they are dropped and a fresh "
+         "snapshot is asked for."
+)
 @_max_payload
 @max_scene_option
 @_verbose
@@ -401,6 +406,7 @@ def relay(
     allow: str | None,
     upstream_secret: str | None,
     upstream_key: str | None,
+    max_pending_mib: float,
     max_payload: int,
     max_scene_gib: float | None,
     verbose: int,
@@ -431,6 +437,7 @@ def relay(
             snapshot_bind=snapshot,
             state=state,
             max_payload=max_payload,
+            max_pending_bytes=int(max_pending_mib * 2**20),
             upstream_security=client_security(upstream_secret, upstream_key),
             downstream_security=server_security(curve_secret, allow),
         )

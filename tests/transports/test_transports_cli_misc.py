@@ -192,6 +192,10 @@ def test_keys_keep_an_existing_pair_unless_forced(tmp_path: Path) -> None:
     (["serve", "SESSION", "--wait", "-1"], "Invalid value for '--wait'"),
     (["serve", "SESSION", "--speed", "inf"], "not a finite number"),
     (["relay", "--sub", "tcp://127.0.0.1:5999", "--pub", "tcp://127.0.0.1:5999"], "would subscribe to itself"),
+    (["relay", "--sub", "tcp://127.0.0.1:5999", "--pub", "tcp://127.0.0.1:6001", "--max-pending-mib", "0"],
+     "Invalid value for '--max-pending-mib'"),
+    (["relay", "--sub", "tcp://127.0.0.1:5999", "--pub", "tcp://127.0.0.1:6001", "--max-pending-mib", "nan"],
+     "not a finite number"),
 ])
 def test_bad_live_arguments_are_one_line_errors(tmp_path: Path, args: list[str], says: str) -> None:
     """They used to end in tracebacks (a bad endpoint, backend or output; --save into a missing
