@@ -249,19 +249,9 @@ class Relay:
             self._track(message)
 
     def _connection_dropped(self) -> None:
-        where = self._upstream.dropped()
-        if where is None:
+        # After the upstream ended its session (a --loop pass, a serve done) a close is expected.
+        if not self._upstream.replace_if_dropped(self._after_end, self.max_payload, "relay: upstream "):
             return
-        if self._after_end:  # the upstream ended its session (a --loop pass, a serve done): expected
-            log.info("relay: upstream connection to %s closed; reconnecting", where)
-        else:
-            log.warning(
-                "relay: upstream connection to %s dropped mid-session (its publisher stopped or restarted, a network "
-                "failure, or a message over the %d-byte --max-message or a protocol error); reconnecting",
-                where,
-                self.max_payload,
-            )
-        self._upstream.replace()
         if self._synced and not self._after_end:  # after the END its final state stays served
             self._unsync("upstream connection dropped")
 

@@ -525,19 +525,9 @@ class Subscriber:
         self._watched.replace()
 
     def _connection_dropped(self) -> None:
-        where = self._watched.dropped()
-        if where is None:
+        # After the publisher ended its session (a --loop pass, a serve done) a close is expected.
+        if not self._watched.replace_if_dropped(self._after_end, self.max_payload):
             return
-        if self._after_end:  # the publisher ended its session (a --loop pass, a serve done): expected
-            log.info("connection to %s closed; reconnecting", where)
-        else:
-            log.warning(
-                "connection to %s dropped mid-session (its publisher stopped or restarted, a network failure, "
-                "or a message over the %d-byte limit or a protocol error); reconnecting",
-                where,
-                self.max_payload,
-            )
-        self._replace_sub()
         if self.session_id is not None:
             self._request_resync("connection dropped")
 

@@ -11,12 +11,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Hashable
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 __all__ = ["WatchedSocket", "LogLimit", "retry_delay", "MAX_DOUBLINGS"]
+
+log = logging.getLogger("transports")
 
 #: A snapshot request waits at most 2**MAX_DOUBLINGS times ``snapshot_timeout`` (an unanswered
 #: one), and a state that could not be used is asked for again at most that long after.
@@ -65,6 +68,22 @@ class WatchedSocket:
         except zmq.Again:
             return None
         return event.get("endpoint", b"").decode(errors="replace") or self.endpoint
+
+    def replace_if_dropped(self, expected: bool, max_payload: int, who: str = "") -> bool:
+        """If the monitor reports a dropped connection: log it (``expected`` after the session's
+        END, at INFO; else a warning with the likely causes, ``who`` prefixing the line) and
+        connect a fresh socket. Whether it did."""
+        where = self.dropped()
+        if where is None:
+            return False
+        if expected:
+            log.info("%sconnection to %s closed; reconnecting", who, where)
+        else:
+            log.warning("%sconnection to %s dropped mid-session (its publisher stopped or restarted, a network "
+                        "failure, or a message over the %d-byte limit or a protocol error); reconnecting",
+                        who, where, max_payload)
+        self.replace()
+        return True
 
     def replace(self) -> None:
         """Close the socket (and its monitor) and connect a fresh one."""
