@@ -319,19 +319,14 @@ def test_a_resync_behind_an_opaque_state_draws_and_saves_nothing_twice(tmp_path:
     import threading
 
     from player.engine import ReplayEngine
-    from sessions import ChunkKind, tools
+    from sessions import tools
     from transports.live_log import LiveCopy, LiveTally, live_commands
     from transports.publisher import Publisher
     from transports.state import OpaqueState
     from transports.subscriber import Subscriber
 
     session = tmp_path / "session.gsplog"
-    record_animation(session, frames=12, interval=0.01)
-    with LogReader(session) as reader:
-        chunks = [(e.offset, e.size) for e in reader.index.entries if e.kind == ChunkKind.COMMANDS]
-        header = session.read_bytes()[:reader.header.size]
-    assert len(chunks) >= 4
-    data = session.read_bytes()
+    data, header, chunks = _recorded_chunks(session)
     pub = Publisher("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", state=OpaqueState(), heartbeat_interval=0.05,
                     session_header=header)
     sub = Subscriber(pub.endpoint, pub.snapshot_endpoint, stop_on_end=True, gone_after=20)
@@ -368,19 +363,13 @@ def test_a_node_that_skips_ahead_draws_the_snapshots_renders(tmp_path: Path) -> 
     import threading
 
     from player.engine import ReplayEngine
-    from sessions import ChunkKind
     from transports.live_log import LiveTally, live_commands
     from transports.publisher import Publisher
     from transports.scene_state import SceneStreamState
     from transports.subscriber import Subscriber
 
     session = tmp_path / "session.gsplog"
-    record_animation(session, frames=12, interval=0.01)
-    with LogReader(session) as reader:
-        chunks = [(e.offset, e.size) for e in reader.index.entries if e.kind == ChunkKind.COMMANDS]
-        header = session.read_bytes()[:reader.header.size]
-    assert len(chunks) >= 4
-    data = session.read_bytes()
+    data, header, chunks = _recorded_chunks(session)
     pub = Publisher("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", state=SceneStreamState(), heartbeat_interval=0.05,
                     session_header=header, end_grace=10)
     sub = Subscriber(pub.endpoint, pub.snapshot_endpoint, stop_on_end=True, gone_after=20, max_queue_bytes=1)
@@ -418,3 +407,17 @@ def _publish_to_a_joined_node(pub: Any, data: bytes, chunks: list[tuple[int, int
         pub.publish(data[offset:offset + size], PayloadKind.DELTA)
         time.sleep(pause_s)
     pub.close()
+
+
+def _recorded_chunks(session: Path) -> tuple[bytes, bytes, list[tuple[int, int]]]:
+    """Record a 12-frame animation into ``session``: its bytes, its file header, and the
+    (offset, size) of its COMMANDS chunks (at least 4), for a test to publish one by one."""
+    from sessions import ChunkKind
+
+    record_animation(session, frames=12, interval=0.01)
+    data = session.read_bytes()
+    with LogReader(session) as reader:
+        chunks = [(e.offset, e.size) for e in reader.index.entries if e.kind == ChunkKind.COMMANDS]
+        header = data[:reader.header.size]
+    assert len(chunks) >= 4
+    return data, header, chunks
