@@ -135,22 +135,27 @@ def _shuffle_rows() -> list[Any]:
             for seq, array in enumerate(blocks_arrays(), start=1)]
 
 
-def build_shuffle_chunk(path: Path) -> None:
-    """A COMMANDS chunk in the 1.0 layout of a compressed shuffled chunk (flags LZ4|SHUFFLE, no
-    BLOCKS): one lz4 block of the raw body, each float array whole as its byte planes. Writers
-    no longer make it (they write BLOCKS), so it is framed from the writer's own pieces."""
+def shuffled_1_0_chunk(rows: list[Any]) -> bytes:
+    """A COMMANDS chunk of ``rows`` in the 1.0 layout of a compressed shuffled chunk (flags
+    LZ4|SHUFFLE, no BLOCKS): one lz4 block of the raw body, each float array whole as its byte
+    planes. Writers no longer make it (they write BLOCKS), so it is framed from the writer's own
+    pieces."""
     from sessions.chunk import ChunkFlags, _frame_parts, _join_shuffled, _segments
     from sessions.codec import ALIGN, encode_rows
 
-    rows = _shuffle_rows()
     batch = encode_rows(rows)
     pad = (-len(batch.meta)) % ALIGN
     raw_size = len(batch.meta) + pad + batch.blob_size
     raw = _join_shuffled(_segments([batch.meta, b"\0" * pad, *batch.blobs], len(batch.meta) + pad,
                                    batch.float_blobs), raw_size)
-    parts = _frame_parts(1, [raw], raw_size, len(batch.meta), batch.count, (1, len(rows)),
-                         (1000, len(rows) * 1000), ChunkFlags.SHUFFLE, True)
-    path.write_bytes(b"".join(parts))
+    seqs, times = (rows[0][0], rows[-1][0]), (rows[0][1], rows[-1][1])
+    return b"".join(_frame_parts(1, [raw], raw_size, len(batch.meta), batch.count, seqs, times,
+                                 ChunkFlags.SHUFFLE, True))
+
+
+def build_shuffle_chunk(path: Path) -> None:
+    """The golden 1.0-layout shuffled chunk (:func:`shuffled_1_0_chunk` of the golden arrays)."""
+    path.write_bytes(shuffled_1_0_chunk(_shuffle_rows()))
 
 
 def build_shuffle_plain_chunk(path: Path) -> None:

@@ -20,6 +20,7 @@ from make_golden import (  # noqa: E402
     SHUFFLE_PLAIN_CHUNK,
     blocks_arrays,
     build_shuffle_plain_chunk,
+    shuffled_1_0_chunk,
 )
 
 from sessions import LogFormatError, decode_threads, lz4_into  # noqa: E402
@@ -28,16 +29,12 @@ from sessions.blocks import decode_blocks, encode_blocks  # noqa: E402
 from sessions.chunk import (  # noqa: E402
     HEADER_SIZE,
     ChunkFlags,
-    _frame_parts,
-    _join_shuffled,
     _pack_header,
-    _segments,
     checksum,
     decode_chunk,
     encode_chunk_rows,
     peek_chunk_header,
 )
-from sessions.codec import ALIGN, encode_rows  # noqa: E402
 
 BACKENDS = ["numpy"] + (["c"] if shuffle_filter.BACKEND == "c" else [])
 
@@ -155,13 +152,7 @@ def test_the_writer_still_writes_the_golden_uncompressed_shuffled_chunk(tmp_path
 def test_format_1_0_shuffled_chunks_still_decode(backend: str) -> None:
     """Before BLOCKS, a shuffled chunk was one lz4 block of whole-array planes (flags LZ4|SHUFFLE)."""
     rows = _smooth_rows()
-    batch = encode_rows(rows)
-    pad = (-len(batch.meta)) % ALIGN
-    raw_size = len(batch.meta) + pad + batch.blob_size
-    raw = _join_shuffled(_segments([batch.meta, b"\0" * pad, *batch.blobs], len(batch.meta) + pad,
-                                   batch.float_blobs), raw_size)
-    chunk = b"".join(_frame_parts(1, [raw], raw_size, len(batch.meta), batch.count, (1, 8), (1, 4),
-                                  ChunkFlags.SHUFFLE, True))
+    chunk = shuffled_1_0_chunk(rows)
     assert peek_chunk_header(chunk).flags == ChunkFlags.LZ4 | ChunkFlags.SHUFFLE
     _check_same(chunk, rows)
 
