@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -67,6 +69,22 @@ def _wait_for(condition, timeout: float = 10.0) -> None:  # type: ignore[no-unty
         time.sleep(0.02)
 
 
+@contextlib.contextmanager
+def _consuming(consume: Callable[[], object], stop: threading.Event, sub: Subscriber,
+               fake: FakePublisher) -> Iterator[threading.Thread]:
+    """``consume`` (a node's loop over ``sub``) on a thread of its own while the block runs;
+    then it is stopped and joined, and the subscriber and the fake publisher are closed."""
+    thread = threading.Thread(target=consume)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        stop.set()
+        thread.join(10)
+        sub.close()
+        fake.close()
+
+
 def test_node_rejects_malformed_truncated_oversized_and_replayed(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     fake = FakePublisher()
@@ -79,9 +97,7 @@ def test_node_rejects_malformed_truncated_oversized_and_replayed(caplog: pytest.
         gone_after=30,
     )
     state, seen, stop = OpaqueState(), [], threading.Event()
-    thread = threading.Thread(target=lambda: follow(sub, state, stop, lambda e, s: seen.append(e)))
-    thread.start()
-    try:
+    with _consuming(lambda: follow(sub, state, stop, lambda e, s: seen.append(e)), stop, sub, fake):
         fake.answer_snapshot(0, b"base;")
         _wait_for(lambda: sub.stats.snapshots == 1)
         time.sleep(0.3)  # let the subscription reach the PUB
@@ -106,11 +122,6 @@ def test_node_rejects_malformed_truncated_oversized_and_replayed(caplog: pytest.
         fake.update(3, bytes(10_000))
         fake.answer_snapshot(3, b"resynced;")
         _wait_for(lambda: sub.stats.snapshots == 2)
-    finally:
-        stop.set()
-        thread.join(10)
-        sub.close()
-        fake.close()
     assert sub.stats.rejected == len(hostile)
     assert sub.stats.stale == 1
     assert state.snapshot() == b"resynced;"
@@ -242,9 +253,7 @@ def test_node_rejects_bad_snapshot_replies_and_retries(caplog: pytest.LogCapture
     sub = Subscriber(fake.endpoint, fake.snapshot, snapshot_timeout=0.5, gone_after=20)
     seen: list[Event] = []
     stop = threading.Event()
-    thread = threading.Thread(target=lambda: sub.run(seen.append, stop))
-    thread.start()
-    try:
+    with _consuming(lambda: sub.run(seen.append, stop), stop, sub, fake):
         assert fake.router.poll(10_000)
         identity, *body = fake.router.recv_multipart()
         nonce = decode_snapshot_request(body)
@@ -253,11 +262,6 @@ def test_node_rejects_bad_snapshot_replies_and_retries(caplog: pytest.LogCapture
         fake.router.send_multipart([identity, *encode_snapshot_reply(b"00000000", header, b"other")])
         fake.answer_snapshot(5, b"state;")  # the node's next request, after its timeout
         _wait_for(lambda: sub.stats.snapshots == 1)
-    finally:
-        stop.set()
-        thread.join(10)
-        sub.close()
-        fake.close()
     assert seen[0].type == EventType.SNAPSHOT and seen[0].payload == b"state;" and seen[0].seq == 5
     assert "malformed snapshot reply: header is 12 bytes" in caplog.text
     assert "ignored a snapshot reply to an older request" in caplog.text
@@ -282,9 +286,7 @@ def test_node_refuses_a_scene_over_its_memory_limits_and_resyncs(caplog: pytest.
     fake = FakePublisher()
     sub = Subscriber(fake.endpoint, fake.snapshot, heartbeat_timeout=2.0, snapshot_timeout=5, gone_after=30)
     state, stop = SceneStreamState(), threading.Event()
-    thread = threading.Thread(target=lambda: follow(sub, state, stop))
-    thread.start()
-    try:
+    with _consuming(lambda: follow(sub, state, stop), stop, sub, fake):
         fake.answer_snapshot(0, keyframe)
         _wait_for(lambda: sub.stats.snapshots == 1)
         time.sleep(0.3)  # let the subscription reach the PUB
@@ -295,11 +297,6 @@ def test_node_refuses_a_scene_over_its_memory_limits_and_resyncs(caplog: pytest.
         fake.update(2, bloated)
         fake.answer_snapshot(2, keyframe)
         _wait_for(lambda: sub.stats.snapshots == 3)
-    finally:
-        stop.set()
-        thread.join(10)
-        sub.close()
-        fake.close()
     assert list(state.scene.objects) == ["small"] and state.scene.footprint == 100 * 12
     assert "seq 2 Buffer.new (target huge): the scene would hold" in caplog.text
     assert "Limits.max_decoded_bytes" in caplog.text
@@ -376,16 +373,9 @@ def test_node_applies_the_chunks_of_a_glued_snapshot_that_decode(caplog: pytest.
             if len(got) == 2:
                 stop.set()
 
-    thread = threading.Thread(target=consume)
-    thread.start()
-    try:
+    with _consuming(consume, stop, sub, fake) as thread:
         fake.answer_snapshot(3, keyframe + bytes(bad) + good)
         thread.join(15)
-    finally:
-        stop.set()
-        thread.join(10)
-        sub.close()
-        fake.close()
     assert [command.args for command in got] == [("k",), ("good",)]
     assert tally.errors == 1 and sub.stats.resyncs == 0
     assert "snapshot 3: chunk 2 of 3 cannot be decoded: " in caplog.text
@@ -544,9 +534,7 @@ def test_node_says_what_it_skips_and_counts_the_resyncs_it_asks_for(
     fake = FakePublisher()
     sub = Subscriber(fake.endpoint, fake.snapshot, gone_after=20)
     stop = threading.Event()
-    thread = threading.Thread(target=lambda: list(live_commands(sub, stop)))
-    thread.start()
-    try:
+    with _consuming(lambda: list(live_commands(sub, stop)), stop, sub, fake):
         fake.answer_snapshot(0, unknown)
         deadline = time.monotonic() + 20
         while sub.stats.received == 0:  # heartbeats until the node hears the PUB
@@ -556,11 +544,6 @@ def test_node_says_what_it_skips_and_counts_the_resyncs_it_asks_for(
         fake.update(1, too_deep)
         fake.answer_snapshot(1, encode_chunk([], ChunkKind.KEYFRAME))  # the resync's
         _wait_for(lambda: sub.stats.snapshots == 2)
-    finally:
-        stop.set()
-        thread.join(10)
-        sub.close()
-        fake.close()
     assert sub.stats.resyncs == 1
     assert "snapshot 0: skipped a chunk of unknown kind 9" in caplog.text
     assert "StackError: msgpack: arrays or maps nested too deep" in caplog.text
@@ -580,9 +563,7 @@ def test_a_saved_copy_of_a_session_whose_publisher_died_is_left_unterminated(tmp
     sub = Subscriber(fake.endpoint, fake.snapshot, gone_after=20)
     copy = LiveCopy(path)
     stop = threading.Event()
-    thread = threading.Thread(target=lambda: list(live_commands(sub, stop, copy)))
-    thread.start()
-    try:
+    with _consuming(lambda: list(live_commands(sub, stop, copy)), stop, sub, fake):
         fake.answer_snapshot(0, b"", session_header=encode_header({}))
         deadline = time.monotonic() + 20
         while sub.stats.received == 0:  # heartbeats until the node hears the PUB
@@ -595,11 +576,6 @@ def test_a_saved_copy_of_a_session_whose_publisher_died_is_left_unterminated(tmp
         fake.pub.send_multipart(encode_heartbeat(fake.session, 0))
         fake.answer_snapshot(0, b"")
         _wait_for(lambda: copy.closed)
-    finally:
-        stop.set()
-        thread.join(10)
-        sub.close()
-        fake.close()
     data = path.read_bytes()
     assert decode_trailer(data[-TRAILER_SIZE:]) is None
     with LogReader(path) as reader:
