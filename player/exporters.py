@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from player.frames import RenderedFrame
+from sessions.folders import make_folders, missing_folders, remove_folders
 
 __all__ = [
     "check_writable",
@@ -115,8 +116,8 @@ class FramesDirExporter(Exporter):
         self._paths: list[Path] = []
         # Made now, so that a folder that cannot be made fails before the replay starts; the
         # folders made here are removed again if the replay fails before writing a frame.
-        self._made = _missing_folders(self.folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self._made = make_folders(self.folder)
+        self.folder.mkdir(exist_ok=True)  # one that could not be made says why here
         self._workers = max(0, workers if workers is not None else min(2, os.cpu_count() or 1))
         self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="gsp-png") if self._workers else None
         self._pending: deque[Future[None]] = deque()
@@ -153,20 +154,7 @@ class FramesDirExporter(Exporter):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)  # the frames being written finish whole
         self._pending.clear()
-        for folder in self._made:  # innermost first; a folder someone else filled stays
-            try:
-                folder.rmdir()
-            except OSError:
-                break
-
-
-def _missing_folders(folder: Path) -> list[Path]:
-    """The folders ``folder.mkdir(parents=True)`` would make, innermost first."""
-    missing = []
-    while not folder.exists() and folder != folder.parent:
-        missing.append(folder)
-        folder = folder.parent
-    return missing
+        remove_folders(self._made)  # a folder someone else filled stays
 
 
 def _write_png(path: Path, frame: RenderedFrame, output: Path | None = None) -> None:
@@ -291,8 +279,8 @@ class VideoExporter(Exporter):
 def check_writable(folder: Path, output: str) -> None:
     """Refuse, before anything is drawn, an ``output`` whose ``folder`` cannot be made or
     written in: a file where a folder should be, or a folder without write permission."""
-    missing = _missing_folders(folder)
-    existing = missing[-1].parent if missing else folder
+    missing = missing_folders(folder)
+    existing = Path(missing[-1]).parent if missing else folder
     if not existing.is_dir():
         raise ValueError(f"output {output!r}: {str(existing)!r} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):

@@ -19,6 +19,7 @@ from sessions.background import BackgroundWrites, writev_all
 from sessions.chunk import ChunkInfo, ChunkKind, decode_chunk, encode_end_chunk
 from sessions.errors import LogWriteError
 from sessions.fileformat import encode_header, encode_trailer
+from sessions.folders import make_folders, remove_folders
 from sessions.index import LogIndex, summarize_commands
 
 __all__ = ["ChunkSink", "ChunkInfo", "FileSink", "MemorySink", "info_for_chunk"]
@@ -103,38 +104,6 @@ def _making_name(path: str) -> str | None:
     return os.path.join(folder, f".{name[:100]}.{os.getpid()}-{secrets.token_hex(4)}.new")
 
 
-def _make_folders(folder: str) -> list[str]:
-    """Make ``folder`` and the folders above it that are missing (as gsp-replay's ``-o`` does);
-    returns those made, innermost first. One that cannot be made is left for the file's own
-    open to report."""
-    missing: list[str] = []
-    while folder and not os.path.lexists(folder):
-        missing.append(folder)
-        parent = os.path.dirname(folder)
-        if parent == folder:
-            break
-        folder = parent
-    made: list[str] = []
-    for path in reversed(missing):
-        try:
-            os.mkdir(path)
-        except FileExistsError:
-            continue
-        except OSError:
-            break
-        made.insert(0, path)
-    return made
-
-
-def _remove_folders(folders: list[str]) -> None:
-    """Remove the folders :func:`_make_folders` made for a log that was not kept (if empty)."""
-    for folder in folders:
-        try:
-            os.rmdir(folder)
-        except OSError:
-            return
-
-
 class FileSink:
     """Writes a ``.gsplog`` file: header, each chunk with one write, footer index + trailer on close.
 
@@ -166,7 +135,7 @@ class FileSink:
         _refuse_if_being_written(self.path)
         # Where the finished log goes: the path, or the file a link there points at (the link stays).
         self._final = os.path.realpath(self.path) if atomic and os.path.islink(self.path) else self.path
-        self._made_folders = _make_folders(os.path.dirname(self._final))
+        self._made_folders = make_folders(os.path.dirname(self._final))
         making = _making_name(self._final)  # None: written through
         self._making: str | None = None  # atomic: the hidden name the log has until it is closed
         # atomic: what discard() removes (the hidden file; on Windows the regular file written in place)
@@ -175,7 +144,7 @@ class FileSink:
             self._fd = os.open(making or self.path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_BINARY", 0)
                                | (os.O_EXCL if making else os.O_TRUNC), 0o644)
         except OSError as error:
-            _remove_folders(self._made_folders)
+            remove_folders(self._made_folders)
             raise LogWriteError(f"{self.path}: cannot create the log: {error.strerror}") from error
         _lock(self._fd)  # held until close: see _refuse_if_being_written
         _open_sinks.add(self)
@@ -201,7 +170,7 @@ class FileSink:
             if making:  # the log never took its path
                 with contextlib.suppress(OSError):
                     os.unlink(making)
-                _remove_folders(self._made_folders)
+                remove_folders(self._made_folders)
             raise
 
     def _write(self, data: bytes | list[Any], what: str) -> None:
@@ -331,7 +300,7 @@ class FileSink:
             with contextlib.suppress(OSError):
                 os.unlink(self._unfinished)
             self._making = self._unfinished = None
-            _remove_folders(self._made_folders)
+            remove_folders(self._made_folders)
 
     def _release(self) -> None:
         """Close the file (its lock goes with it) without writing anything more."""
