@@ -1062,12 +1062,12 @@ fail:
     return NULL;
 }
 
-/* The first target that ends after raw offset `start` (their ends are sorted like their starts). */
-static Py_ssize_t
-first_target_after(BlockRun *self, Py_ssize_t start)
+/* The body's bytes [start, start + len) copied into the parts of the targets they overlap. No GIL. */
+static void
+copy_to_targets(BlockRun *self, Py_ssize_t start, Py_ssize_t len)
 {
-    Py_ssize_t low = 0, high = self->target_count;
-    while (low < high) {
+    Py_ssize_t end = start + len, low = 0, high = self->target_count;
+    while (low < high) { /* the first target that ends after start (their ends are sorted too) */
         Py_ssize_t mid = low + (high - low) / 2;
         if (self->target_at[mid] + self->targets[mid].len <= start) {
             low = mid + 1;
@@ -1076,50 +1076,14 @@ first_target_after(BlockRun *self, Py_ssize_t start)
             high = mid;
         }
     }
-    return low;
-}
-
-/* The raw bytes [start, start + len), at `from`, copied into the parts of the targets they
- * overlap; with `rest`, the bytes no target takes are copied to rest + their raw offset (the
- * body), so that the range needs no other placing. No GIL. */
-static void
-copy_to_targets_from(BlockRun *self, const uint8_t *from, Py_ssize_t start, Py_ssize_t len, uint8_t *rest)
-{
-    Py_ssize_t end = start + len, placed = start;
-    for (Py_ssize_t i = first_target_after(self, start); i < self->target_count && self->target_at[i] < end; i++) {
+    const uint8_t *body = (const uint8_t *)self->body.buf;
+    for (Py_ssize_t i = low; i < self->target_count && self->target_at[i] < end; i++) {
         Py_ssize_t at = self->target_at[i];
         Py_ssize_t lo = at > start ? at : start, hi = at + self->targets[i].len < end ? at + self->targets[i].len : end;
         if (lo < hi) {
-            if (rest != NULL && placed < lo) {
-                memcpy(rest + placed, from + (placed - start), (size_t)(lo - placed));
-            }
-            memcpy((uint8_t *)self->targets[i].buf + (lo - at), from + (lo - start), (size_t)(hi - lo));
-            placed = hi;
+            memcpy((uint8_t *)self->targets[i].buf + (lo - at), body + lo, (size_t)(hi - lo));
         }
     }
-    if (rest != NULL && placed < end) {
-        memcpy(rest + placed, from + (placed - start), (size_t)(end - placed));
-    }
-}
-
-/* The body's bytes [start, start + len) copied into the parts of the targets they overlap. No GIL. */
-static void
-copy_to_targets(BlockRun *self, Py_ssize_t start, Py_ssize_t len)
-{
-    copy_to_targets_from(self, (const uint8_t *)self->body.buf + start, start, len, NULL);
-}
-
-/* Whether targets take at least half of the raw bytes [start, start + len). */
-static int
-mostly_targets(BlockRun *self, Py_ssize_t start, Py_ssize_t len)
-{
-    Py_ssize_t end = start + len, taken = 0;
-    for (Py_ssize_t i = first_target_after(self, start); i < self->target_count && self->target_at[i] < end; i++) {
-        Py_ssize_t at = self->target_at[i];
-        Py_ssize_t lo = at > start ? at : start, hi = at + self->targets[i].len < end ? at + self->targets[i].len : end;
-        taken += hi > lo ? hi - lo : 0;
-    }
-    return 2 * taken >= len;
 }
 
 /* The next block for the thread of run `part`, or -1 once every block is taken (block 0 is left
@@ -1159,11 +1123,12 @@ BlockRun_decode(BlockRun *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_Format(PyExc_ValueError, "decode(): part %zd of %zd, until %zd", part, self->parts, until);
         return NULL;
     }
-    /* Where a block goes first when it is not placed straight into the body: shuffled blocks are
-     * unshuffled from it, and blocks mostly copied out to targets are copied from it (in cache:
-     * the body's share of them is never written, nor read back). */
-    uint8_t *scratch = PyMem_RawMalloc((size_t)self->block_size);
-    if (scratch == NULL) {
+    int any_shuffled = 0;
+    for (Py_ssize_t i = 0; i < self->count && !any_shuffled; i++) {
+        any_shuffled = self->first[i] < self->stop[i];
+    }
+    uint8_t *scratch = NULL;
+    if (any_shuffled && (scratch = PyMem_RawMalloc((size_t)self->block_size)) == NULL) {
         return PyErr_NoMemory();
     }
     uint8_t *out = (uint8_t *)self->body.buf;
@@ -1182,9 +1147,8 @@ BlockRun_decode(BlockRun *self, PyObject *const *args, Py_ssize_t nargs)
         /* Back to the caller once the prefix is in place and every other thread is past the GIL. */
         int back = until > 0 && self->in_order[part] >= until && self->started >= self->parts;
         Py_ssize_t number = back ? -1 : take_block(self, part);
-        int targets_known = self->target_count >= 0; /* once given, they stay until release() */
         if (number >= 0) {
-            self->state[number] = targets_known ? BLOCK_TAKEN_OWES_COPY : BLOCK_TAKEN;
+            self->state[number] = self->target_count >= 0 ? BLOCK_TAKEN_OWES_COPY : BLOCK_TAKEN;
         }
         PyThread_release_lock(self->lock);
         if (number < 0) {
@@ -1195,9 +1159,6 @@ BlockRun_decode(BlockRun *self, PyObject *const *args, Py_ssize_t nargs)
         const char *stored = (const char *)src + self->starts[number];
         int stored_size = (int)(self->starts[number + 1] - self->starts[number]);
         int shuffled = self->first[number] < self->stop[number];
-        /* a block taken after copy_out() that is mostly theirs is copied out from cache */
-        int via_scratch = shuffled || (targets_known && mostly_targets(self, block_start, len));
-        int copied = 0;
         const uint8_t *records = table + self->first[number] * ARRAY_RECORD;
         Py_ssize_t record_count = self->stop[number] - self->first[number];
         BlockFailure failure = {number, 0, 0};
@@ -1205,7 +1166,7 @@ BlockRun_decode(BlockRun *self, PyObject *const *args, Py_ssize_t nargs)
             failure.kind = FAILED_LZ4;
         }
         else {
-            int written = self->decompress(stored, (char *)(via_scratch ? scratch : out + block_start), stored_size, (int)len);
+            int written = self->decompress(stored, (char *)(shuffled ? scratch : out + block_start), stored_size, (int)len);
             if (written < 0) {
                 failure.kind = FAILED_LZ4;
                 failure.value = -(long long)written - 1;
@@ -1222,13 +1183,9 @@ BlockRun_decode(BlockRun *self, PyObject *const *args, Py_ssize_t nargs)
                     place_block(out, scratch, (uint64_t)block_start, (uint64_t)len, records, record_count, self->stream);
                 }
             }
-            else if (via_scratch) {
-                copy_to_targets_from(self, scratch, block_start, len, out);
-                copied = 1;
-            }
         }
         PyThread_acquire_lock(self->lock, WAIT_LOCK);
-        int owes_copy = self->state[number] == BLOCK_TAKEN_OWES_COPY && !copied;
+        int owes_copy = self->state[number] == BLOCK_TAKEN_OWES_COPY;
         self->state[number] = BLOCK_DONE;
         if (failure.kind) {
             self->failures[self->failure_count++] = failure;
