@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import struct
@@ -17,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sessions_testkit import built_c_module
 
-from sessions import LogFormatError, codec, decode_threads, lz4_into
+from sessions import LogFormatError, codec, decode_threads, lz4_into, spare
 from sessions import blocks as blocks_module
 from sessions import shuffle as shuffle_filter
 from sessions.blocks import decode_blocks
@@ -31,6 +32,7 @@ from sessions.chunk import (
     encode_chunk_rows,
     peek_chunk_header,
 )
+from sessions.limits import DEFAULT_LIMITS
 
 
 @pytest.fixture(params=[1, 3])
@@ -289,6 +291,25 @@ def test_bytearrays_made_with_the_early_commands_are_filled_by_the_decoding_thre
     finally:
         shuffle_filter.use(default_backend)
         codec.use_rows(default_rows)
+
+
+def test_the_raw_bytes_stay_whole_when_bytearrays_are_filled_as_blocks_land(threads: int) -> None:
+    """Filling the bytearrays from the blocks must not take their bytes out of the chunk's raw
+    bytes: ``Chunk.raw`` is the whole raw body, and commands decoded again from it (other limits
+    than the early decode's) are those written."""
+    rows = _bytearray_rows()
+    chunk = b"".join(encode_chunk_rows(rows))
+    info = peek_chunk_header(chunk)
+    expected_raw = bytes(decode_blocks(memoryview(chunk)[HEADER_SIZE:], info.raw_size, dict))  # no targets
+    spare.release()  # the body is decoded into junk, not into the spare that holds these very bytes
+    junk = spare.empty(info.raw_size)
+    junk.fill(0xA5)
+    del junk
+    decoded = decode_chunk(chunk)
+    assert decoded._early is not None
+    assert bytes(decoded.raw) == expected_raw
+    other_limits = dataclasses.replace(DEFAULT_LIMITS, max_commands_per_chunk=1000)
+    assert [c.args[0] for c in decoded.commands(other_limits)] == [row[4][0] for row in rows]
 
 
 @settings(max_examples=30, deadline=None)
