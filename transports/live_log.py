@@ -27,13 +27,41 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass
 class LiveTally:
-    """What :func:`live_commands` delivered: the session's own commands, and the whole scenes
-    (the snapshot a node starts from, the stream's periodic keyframes) it applied besides."""
+    """What :func:`live_commands` delivered: the session's own commands (each once, also when a
+    resync's snapshot brings them again), and the whole scenes (the snapshot a node starts
+    from, one per resync, the stream's periodic keyframes) it applied besides."""
 
     commands: int = 0
     keyframes: int = 0
     ended: bool = False  # the session's END arrived (not: its publisher went silent, or none came)
     errors: int = 0  # chunks of a snapshot that could not be decoded, left out
+    _session: bytes = dataclasses.field(default=b"", repr=False, compare=False)
+    _last_seq: int = dataclasses.field(default=-1, repr=False, compare=False)  # of the last chunk counted
+
+    def count(self, event: Event, info: ChunkInfo, commands: list[Command]) -> None:
+        """Count one chunk the node applies: a keyframe as one whole scene (one per resync), any
+        other's commands as the session's own, each once: the chunks an opaque relay's snapshot
+        repeats after a resync were counted when they first came."""
+        if not commands:
+            return
+        if event.session_id != self._session:  # a restarted publisher numbers its commands anew
+            self._session, self._last_seq = event.session_id, -1
+        repeated = _repeated(event, info, self._last_seq)
+        if info.kind in KEYFRAME_KINDS:
+            self.keyframes += 1
+        elif not repeated:
+            self.commands += len(commands)
+        if not repeated:
+            self._last_seq = info.seq_last
+
+
+def _repeated(event: Event, info: ChunkInfo, last_seq: int) -> bool:
+    """Whether a chunk is one the node already has, ``last_seq`` being the command seq of the
+    last chunk it took: an opaque relay's snapshot repeats every chunk since its keyframe (a
+    keyframe at ``last_seq`` is a periodic one: new). Every update is new, whatever its seqs."""
+    return event.type == EventType.SNAPSHOT and (
+        info.seq_last < last_seq or (info.seq_last == last_seq and info.kind not in KEYFRAME_KINDS)
+    )
 
 
 class LiveCopy:
@@ -86,11 +114,7 @@ class LiveCopy:
             kind = info.kind
             if kind == ChunkKind.END:
                 continue
-            # An opaque relay's snapshot repeats the chunks since its keyframe: those already in
-            # the copy stay out (a keyframe at the copy's last seq is a periodic one: it goes in).
-            if event.type == EventType.SNAPSHOT and (
-                info.seq_last < self._written_seq or (info.seq_last == self._written_seq and kind not in KEYFRAME_KINDS)
-            ):
+            if _repeated(event, info, self._written_seq):  # an opaque relay's snapshot: already in the copy
                 skipped += bool(commands)
                 continue
             self._written_seq = info.seq_last
@@ -209,11 +233,8 @@ def live_commands(
             if copy is not None:
                 copy.add(event, [(part, chunk.info, commands) for (part, chunk), commands in zip(chunks, decoded)])
             for (_, chunk), commands in zip(chunks, decoded):
-                if tally is not None and commands:
-                    if chunk.info.kind in KEYFRAME_KINDS:
-                        tally.keyframes += 1
-                    else:
-                        tally.commands += len(commands)
+                if tally is not None:
+                    tally.count(event, chunk.info, commands)
                 yield from commands
     finally:
         if copy is not None:

@@ -421,3 +421,49 @@ def _recorded_chunks(session: Path) -> tuple[bytes, bytes, list[tuple[int, int]]
         header = data[:reader.header.size]
     assert len(chunks) >= 4
     return data, header, chunks
+
+
+def test_a_node_behind_an_opaque_relay_counts_each_command_once_across_a_resync(tmp_path: Path) -> None:
+    """An opaque relay drops a damaged chunk: its node sees the gap (an update, or a heartbeat,
+    past its last) and resynchronises from the relay's snapshot, which repeats every chunk
+    since the keyframe. The node counted the chunks it already had a second time in its
+    ``commands`` (124 of the 71 it applied); each command counts once."""
+    from sessions import SceneState
+    from transports.protocol import PayloadKind
+    from transports.publisher import Publisher
+    from transports.scene_state import SceneStreamState
+
+    session = tmp_path / "session.gsplog"
+    data, header, chunks = _recorded_chunks(session)
+    victim = len(chunks) // 2  # a few chunks before it reach the node, a few after
+    damaged = bytearray(data[chunks[victim][0]:sum(chunks[victim])])
+    damaged[-1] ^= 0xFF  # its payload checksum fails: the relay drops it
+    with LogReader(session) as reader:
+        entry = next(e for e in reader.index.entries if e.offset == chunks[victim][0])
+        kept = [c for c in reader.commands() if not entry.seq_first <= c.seq <= entry.seq_last]
+    pub = Publisher("tcp://127.0.0.1:*", "tcp://127.0.0.1:*", state=SceneStreamState(), heartbeat_interval=0.05,
+                    session_header=header)
+    downstream = f"tcp://127.0.0.1:{free_port_pair()}"
+    relay = CliProcess("relay", "--opaque", "--sub", pub.endpoint, "--sub-snapshot", pub.snapshot_endpoint,
+                       "--pub", downstream, "-v")
+    node = CliProcess("node", downstream, "--null", "--timeout", "30", "-v")
+    try:
+        relay.wait_for("relay synchronised to session")
+        node.wait_for("synchronised to session")
+        time.sleep(0.3)  # the node's subscription reaches the relay
+        for number, (offset, size) in enumerate(chunks):
+            pub.publish(bytes(damaged) if number == victim else data[offset:offset + size], PayloadKind.DELTA)
+            time.sleep(0.1)
+        pub.close()
+        result = node.result()
+    finally:
+        pub.close()
+        for proc in (relay, node):
+            proc.stop()
+    assert any("skipped to update" in line for line in node.lines), "".join(node.lines)[-3000:]  # it resynced
+    expected = SceneState()
+    for command in kept:
+        expected.apply(command)
+    assert result["ended"] and result["resyncs"] >= 1, result
+    assert result["state_hash"] == expected.state_hash(), result
+    assert result["commands"] == len(kept), result  # each command once, the resync's repeats apart
