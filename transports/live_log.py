@@ -229,7 +229,8 @@ def live_commands(
                               again, error)
                 subscriber.resync(f"undecodable chunk in {event.type.value} {event.seq}")
                 continue
-            failures.reset()
+            if event.type == EventType.UPDATE:  # the run of failures ends with an update, as the resync backoff's
+                failures.reset()
             if copy is not None:
                 copy.add(event, [(part, chunk.info, commands) for (part, chunk), commands in zip(chunks, decoded)])
             for (_, chunk), commands in zip(chunks, decoded):

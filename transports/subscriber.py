@@ -165,7 +165,8 @@ class Subscriber:
         self._unanswered = 0  # snapshot requests a publisher took and did not answer in time, in a row
         self._last_contact = self._contact_before_snapshot = time.monotonic()
         self._last_taken: EventType | None = None  # the type of the last event the consumer took
-        self._failed_snapshots = 0  # snapshots in a row the consumer could not use (see resync())
+        self._failed_snapshots = 0  # snapshots in a row the consumer could not follow (see resync())
+        self._followed = True  # the consumer applied an update on top of the last snapshot it took
         self._retry_at = 0.0  # no snapshot request before
         self._delivered: tuple[bytes | None, int] = (None, 0)  # session, seq of the last state handed out
 
@@ -173,16 +174,18 @@ class Subscriber:
     def resync(self, reason: str) -> None:
         """Ask for a fresh snapshot before the next update (e.g. the consumer could not apply one).
 
-        Called right after a snapshot (the consumer could not use the state it was given), the
-        next request waits: 0.1 s, twice as long after each such snapshot in a row, up to 8 ×
-        ``snapshot_timeout`` (asking at once only gets the same state again); and that snapshot
-        does not count as contact: a publisher whose states cannot be used is ``GONE`` after
-        ``gone_after`` as a silent one is."""
+        Called after a snapshot and before any update on top of it was applied (the consumer
+        could not use the state it was given, or the update that came next), the next request
+        waits: 0.1 s, twice as long after each such snapshot in a row, up to 8 ×
+        ``snapshot_timeout`` (asking at once only gets the same state, or the same failure,
+        again). A snapshot that could not be used itself does not count as contact: a publisher
+        whose states cannot be used is ``GONE`` after ``gone_after`` as a silent one is."""
         with self._cond:
             self._drop_queued(self.session_id)  # they follow a state the consumer does not have
-            if self._last_taken == EventType.SNAPSHOT:
+            if not self._followed:
                 self._failed_snapshots += 1
                 self._retry_at = time.monotonic() + retry_delay(self._failed_snapshots, self.snapshot_timeout)
+            if self._last_taken == EventType.SNAPSHOT:
                 self._last_contact = self._contact_before_snapshot
             self._last_taken = None
         self.stats.resyncs += 1
@@ -375,8 +378,9 @@ class Subscriber:
     def _take(self, stop: threading.Event | None) -> Event | None:
         """The consumer's next event; None once stopped, closed, or the reader ended and all is taken."""
         with self._cond:
-            if self._last_taken == EventType.SNAPSHOT:  # asks for more without resync(): it used it
+            if self._last_taken == EventType.UPDATE:  # asks for more without resync(): it applied it
                 self._failed_snapshots = 0
+                self._followed = True
             try:
                 while True:
                     if (stop is not None and stop.is_set()) or self._closed:
@@ -394,6 +398,7 @@ class Subscriber:
             self._queued_bytes -= _queued_size(event)
             if event.type == EventType.SNAPSHOT:
                 self.stats.snapshots += 1
+                self._followed = False  # until the consumer applied an update on top of it
             elif event.type == EventType.UPDATE:
                 self.stats.delivered += 1
             if event.type in (EventType.SNAPSHOT, EventType.UPDATE):
@@ -632,7 +637,8 @@ def follow(
                 log.error("cannot apply %s %d%s: %s; resynchronising", event.type.value, event.seq, again, error)
             subscriber.resync(f"could not apply {event.type.value} {event.seq}")
             continue
-        failures.reset()
+        if event.type == EventType.UPDATE:  # the run of failures ends with an update, as the resync backoff's
+            failures.reset()
         if on_event is not None:
             on_event(event, state)
     return last

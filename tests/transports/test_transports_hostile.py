@@ -580,3 +580,53 @@ def test_a_saved_copy_of_a_session_whose_publisher_died_is_left_unterminated(tmp
     assert decode_trailer(data[-TRAILER_SIZE:]) is None
     with LogReader(path) as reader:
         assert [command.args for command in reader.commands()] == [("first",)]
+
+
+def test_a_node_whose_every_update_fails_after_its_snapshot_backs_off() -> None:
+    """A publisher whose snapshots apply but whose every update a node cannot decode (damaged
+    chunks): the node asked for a snapshot again at once after each update, with an error line
+    each (35 requests and 34 lines in 2.5 s). A failure before an update was applied on top of
+    the snapshot counts as the snapshot's, in a row: asked again after 0.1 s, 0.2 s, 0.4 s...
+    as for a snapshot the node cannot use, and logged once."""
+    from scene_helpers import CliProcess
+
+    from sessions import ChunkKind, Command, encode_chunk
+
+    keyframe = encode_chunk([], ChunkKind.KEYFRAME)
+    damaged = bytearray(encode_chunk([Command(1, 1, "Recorder.mark", "", ("m",), {})]))
+    damaged[-1] ^= 0xFF  # its payload checksum fails
+    fake = FakePublisher()
+    requests, seq = [0], [0]
+    stop = threading.Event()
+
+    def serve() -> None:  # a damaged update every 50 ms; each snapshot request answered at once
+        next_update = time.monotonic()
+        while not stop.is_set():
+            if time.monotonic() >= next_update and requests[0]:  # once the node joined
+                seq[0] += 1
+                fake.update(seq[0], bytes(damaged))
+                next_update += 0.05
+            if fake.router.poll(10):
+                identity, *body = fake.router.recv_multipart()
+                requests[0] += 1
+                header = Header(fake.session, seq[0], PayloadKind.KEYFRAME)
+                reply = encode_snapshot_reply(decode_snapshot_request(body), header, keyframe)
+                fake.router.send_multipart([identity, *reply])
+
+    server = threading.Thread(target=serve)
+    server.start()
+    node = CliProcess("node", fake.endpoint, "--snapshot", fake.snapshot, "--null", "--timeout", "30")
+    try:
+        _wait_for(lambda: requests[0] > 0, timeout=30)
+        time.sleep(2.5)
+        node.proc.terminate()
+        result = node.result(code=143)  # SIGTERM: its summary, then 128 + 15
+    finally:
+        stop.set()
+        server.join(10)
+        node.stop()
+        fake.close()
+    errors = [line for line in node.lines if "cannot decode the chunk" in line]
+    assert seq[0] >= 20 and 3 <= requests[0] <= 10, (seq[0], requests[0])  # it failed again and again, less often
+    assert 2 <= result["resyncs"] <= requests[0], result  # one per failure (the last may still wait)
+    assert 1 <= len(errors) <= 2, errors  # the first, then every 10th in a row
