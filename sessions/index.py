@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sessions.chunk import KEYFRAME_KINDS, ChunkInfo, ChunkKind
 from sessions.command import Command
@@ -30,14 +30,14 @@ class Marker:
     chunk: int
 
 
-@dataclass(frozen=True, slots=True)
-class IndexEntry:
-    """One chunk in the index."""
+class IndexEntry(NamedTuple):
+    """One chunk in the index (a named tuple: opening a log makes one per chunk, and a frozen
+    dataclass takes several times longer to make)."""
 
     offset: int
     size: int
     kind: int
-    count: int
+    count: int  # type: ignore[assignment]  # shadows tuple.count: the name is the format's
     seq_first: int
     seq_last: int
     t_first: int
@@ -168,16 +168,20 @@ class LogIndex:
         if any(len(cols[name]) != n for name in _FIELDS):
             raise ValueError("footer chunk table columns differ in length")
         index = cls(from_footer=True)
-        expected = first_offset
-        for i in range(n):
-            values = [cols[name][i] for name in _FIELDS]
-            if any(type(v) is not int for v in values):
+        # Column by column, not entry by entry: every seek opens the file and reads this table
+        # (a 1 GB log has hundreds of chunks), so checks and entries are made with few Python steps.
+        for name in _FIELDS:
+            column = cols[name]
+            if not set(map(type, column)) <= {int}:  # bool is not int here, as before
+                i = next(i for i, v in enumerate(column) if type(v) is not int)
                 raise ValueError(f"footer entry {i} is not made of integers")
-            entry = IndexEntry(*values)
-            if entry.offset != expected or entry.size <= 0:
-                raise ValueError(f"footer entry {i} has offset {entry.offset}, expected {expected}")
-            expected = entry.offset + entry.size
-            index.entries.append(entry)
+        offsets, sizes = cols["offset"], cols["size"]
+        expected = first_offset
+        for i, (offset, size) in enumerate(zip(offsets, sizes)):
+            if offset != expected or size <= 0:
+                raise ValueError(f"footer entry {i} has offset {offset}, expected {expected}")
+            expected = offset + size
+        index.entries.extend(map(IndexEntry, *(cols[name] for name in _FIELDS)))
         if expected != footer_offset:
             raise ValueError(f"footer table ends at {expected}, the footer is at {footer_offset}")
         for m in payload.get("markers", []):
