@@ -1,9 +1,11 @@
 """Turning the caller's arguments into values a command can keep, on the caller's thread.
 
 Captured GSP objects become :class:`sessions.command.Ref`; bytes-like arguments and numpy arrays
-are copied (the caller may mutate them as soon as the call returns); enums, transform links and
-plain immutable values are kept as they are. Anything else is replaced by ``None`` with a single
-warning per type, so that one odd argument never stops the user's script nor the writer thread.
+are copied (the caller may mutate them as soon as the call returns); transform links are replaced
+by a replica of their value of now (:func:`recorder.links.freeze`: a link may hold a Buffer the
+caller goes on writing); enums and plain immutable values are kept as they are. Anything else is
+replaced by ``None`` with a single warning per type, so that one odd argument never stops the
+user's script nor the writer thread.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from gsp.capture import Captured
+from gsp.transforms import TransformLinkBase
+from recorder.links import freeze
 from recorder.pool import CopyPool
 from sessions.command import Ref
 
@@ -103,7 +107,9 @@ class ArgConverter:
         if isinstance(value, (list, tuple)):
             return [self.convert(v) for v in value]
         if _is_transform_link(value):
-            return value
+            replica, nbytes = freeze(value)
+            self.copied_bytes += nbytes
+            return replica
         if kind not in self._warned:
             self._warned.add(kind)
             _log.warning("gsplog recorder: cannot record a %s argument; it is recorded as None", kind.__name__)
@@ -112,8 +118,4 @@ class ArgConverter:
 
 def _is_transform_link(value: Any) -> bool:
     """Transform links travel by value (their ``serialize()`` dict, encoded by the codec)."""
-    try:
-        from gsp.transforms import TransformLinkBase
-    except ImportError:  # gsp without transforms: nothing is a link
-        return False
     return isinstance(value, TransformLinkBase)

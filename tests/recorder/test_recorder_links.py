@@ -1,0 +1,133 @@
+"""Transform links recorded and replayed: each replayed frame is the frame the script drew.
+
+A red disc whose position comes from a ``TransformChain`` of ``TransformLinkImmediate(buffer)``
+links, drawn live by Matplotlib while recording, then replayed from the log by Matplotlib:
+the frames must be the same pixels. The recorder's writer thread encodes a chunk long after the
+calls in it (``flush_interval_s=60``), so a value taken when encoding instead of at the call shows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import recorder
+from gsp.core import Camera, Canvas, Viewport
+from gsp.transforms import TransformChain, TransformLinkBase, TransformLinkImmediate
+from gsp.types import Buffer, BufferType
+from gsp.utils.renderer_registry import RendererRegistry
+from gsp.visuals import Points
+from player import replay
+from player.frames import decode_png
+from sessions import LogReader, tools
+
+WHITE = bytearray([255, 255, 255, 255])
+W, H = 60, 40
+
+
+def _vec3(x: float, y: float = 0.0) -> Buffer:
+    return Buffer.from_numpy(np.array([[x, y, 0.0]], np.float32), BufferType.vec3)
+
+
+def _move(buffer: Buffer, x: float, y: float = 0.0, *, in_place: bool = False) -> None:
+    data = np.array([[x, y, 0.0]], np.float32)
+    if in_place:  # through the exposed storage: no set_data call
+        buffer.to_numpy()[:] = data
+    else:
+        buffer.set_data(bytearray(data.tobytes()), 0, 1)
+
+
+def _chain(*buffers: Buffer) -> tuple[TransformChain, list[TransformLinkImmediate]]:
+    chain = TransformChain(1, BufferType.vec3)
+    links = [TransformLinkImmediate(b) for b in buffers]
+    for link in links:
+        chain.add(link)
+    return chain, links
+
+
+class Disc:
+    """A red disc at the position a TransBuf gives, drawn by a live Matplotlib renderer."""
+
+    def __init__(self, positions: Buffer | TransformChain) -> None:
+        self.canvas = Canvas(W, H, 72.0, WHITE)
+        self.viewport = Viewport(0, 0, W, H, WHITE)
+        red = Buffer.from_numpy(np.array([[255, 0, 0, 255]], np.uint8), BufferType.rgba8)
+        self.points = Points(positions, Buffer.from_numpy(np.array([200.0], np.float32), BufferType.float32),
+                             red, red, Buffer.from_numpy(np.array([0.0], np.float32), BufferType.float32))
+        identity = Buffer.from_numpy(np.eye(4, dtype=np.float32).reshape(1, 4, 4), BufferType.mat4)
+        self.model = identity
+        self.camera = Camera(identity, identity)
+        self.renderer: object | None = None
+        self.frames: list[np.ndarray] = []  # what the script drew
+
+    def render(self) -> None:
+        if self.renderer is None:
+            self.renderer = RendererRegistry.create_renderer("matplotlib", self.canvas)
+        png = self.renderer.render([self.viewport], [self.points], [self.model], [self.camera])  # type: ignore[attr-defined]
+        self.frames.append(decode_png(png))
+
+
+def _replayed(path: Path, tmp_path: Path) -> list[np.ndarray]:
+    """Every frame of ``path`` replayed by Matplotlib."""
+    out = tmp_path / "frames"
+    replay(path, "matplotlib", f"{out}/")
+    return [decode_png(p.read_bytes()) for p in sorted(out.glob("frame_*.png"))]
+
+
+def _assert_replay_draws_the_live_frames(path: Path, disc: Disc, tmp_path: Path) -> None:
+    assert tools.verify(path).ok
+    frames = _replayed(path, tmp_path)
+    assert len(frames) == len(disc.frames)
+    # The disc moves every frame: no two live frames are the same picture.
+    assert len({f.tobytes() for f in disc.frames}) == len(disc.frames)
+    for number, (live, replayed) in enumerate(zip(disc.frames, frames), 1):
+        assert np.array_equal(live, replayed), f"frame {number} replays otherwise than it was drawn"
+
+
+def test_a_link_is_logged_with_its_buffer_as_it_was_at_the_call(tmp_path: Path) -> None:
+    """A new chain and link over the same buffer each frame (QA chain_race.py): the link's value
+    was serialized by the writer thread, so every frame replayed the last position."""
+    path = tmp_path / "race.gsplog"
+    with recorder.record(path, flush_interval_s=60) as rec:
+        positions = _vec3(-0.8)
+        disc = Disc(positions)
+        for frame in range(4):
+            _move(positions, -0.8 + 0.5 * frame)
+            chain, _ = _chain(positions)
+            disc.points.set_positions(chain)
+            disc.render()
+    assert rec.error is None
+    _assert_replay_draws_the_live_frames(path, disc, tmp_path)
+
+
+class _Unregistered(TransformLinkBase):
+    """A link class never given to ``register_link``: no replay can rebuild it."""
+
+    def apply(self, buffer: Buffer | None) -> Buffer:
+        assert buffer is not None
+        return buffer
+
+    def _serialize_fields(self) -> dict[str, object]:
+        return {}
+
+    @classmethod
+    def _from_fields(cls, fields: dict[str, object]) -> _Unregistered:
+        return cls()
+
+
+def test_a_link_the_log_cannot_hold_costs_its_own_command_only(tmp_path: Path,
+                                                                caplog: pytest.LogCaptureFixture) -> None:
+    """It used to fail the writer thread, which stopped the whole recording."""
+    path = tmp_path / "unregistered.gsplog"
+    with recorder.record(path) as rec:
+        chain = TransformChain(1, BufferType.vec3)
+        chain.add(_Unregistered())
+        viewport = Viewport(0, 0, 10, 10, WHITE)  # recorded as usual
+    assert rec.error is None
+    assert "cannot record a _Unregistered transform link" in caplog.text
+    with LogReader(path) as reader:
+        ops = [(c.op, c.target) for c in reader.commands()]
+    assert ("TransformChain.new", chain.get_uuid()) in ops and ("Viewport.new", viewport.get_uuid()) in ops
+    assert not any(op == "TransformChain.add" for op, _ in ops)
