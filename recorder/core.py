@@ -33,6 +33,7 @@ from gsp.types.buffer_type import BufferType
 from recorder import hotpath
 from recorder.convert import PLAIN_TYPES as _PLAIN
 from recorder.convert import ArgConverter
+from recorder.links import ChainCall, LinkBook
 from recorder.pool import LEND_MIN_BYTES, CopyPool, LoanBook, PayloadRecycler
 from recorder.queue import DEFAULT_MAX_BYTES, DEFAULT_MAX_COMMANDS, SMALL_PAYLOAD, CommandQueue
 from recorder.tracking import (
@@ -66,6 +67,9 @@ _active: list[Recorder] = []  # started recorders, most recent last
 
 #: A frame's delta_time beyond this (seconds) does not move the session clock: not a frame rate.
 _MAX_FRAME_S = 60.0
+
+#: Calls whose transform link the log holds as its add logged it (recorder/links.py).
+_CHAIN_OPS = frozenset({"TransformChain.add", "TransformChain.remove"})
 
 
 def _no_hook(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -151,6 +155,8 @@ class Recorder:
         # uuid -> {setter suffix: the Color or list the log holds, frozen}: one a getter handed
         # out and the script changed in place is logged before the next render that draws it.
         self._mutables: dict[str, dict[str, bytes | tuple[Any, ...]]] = {}
+        # The links of each chain in the log, with the values the log holds for them.
+        self._links = LinkBook()
         self._lock = threading.RLock()
         self._broken_ops: set[str] = set()
         self._t0_ns = 0
@@ -398,6 +404,7 @@ class Recorder:
             if self._refs.pop(uuid, None) is not None:
                 self.tracker.forget(uuid)
                 self._mutables.pop(uuid, None)
+                self._links.forget(uuid)
                 self.queue.put((t_ns, op, uuid, (), {}, 0))
 
     def _record_call(
@@ -410,6 +417,8 @@ class Recorder:
             t_ns = self._pace_frame(uuid, t_ns, args)
         if uuid not in refs and not op.endswith(".new"):
             self._record_snapshot(target)
+        if op in _CHAIN_OPS and uuid in refs and self._record_chain_call(t_ns, uuid, op, args, kwargs):
+            return
         converter = self._converter
         before = converter.copied_bytes
         raw_args, raw_kwargs = args, kwargs
@@ -507,9 +516,11 @@ class Recorder:
             converter = self._converter
             for method, args, kwargs in calls:
                 t_ns = time.monotonic_ns() - self._t0_ns
+                op = f"{name}.new" if method == "__init__" else f"{name}.{method}"
+                if op in _CHAIN_OPS and uuid in self._refs and self._record_chain_call(t_ns, uuid, op, args, kwargs):
+                    continue
                 before = converter.copied_bytes
                 cargs, ckwargs = converter.convert_call(tuple(args), dict(kwargs))
-                op = f"{name}.new" if method == "__init__" else f"{name}.{method}"
                 self.queue.put((t_ns, op, uuid, cargs, ckwargs, converter.copied_bytes - before))
                 if method == "__init__":
                     self._know(obj, uuid)
@@ -611,6 +622,26 @@ class Recorder:
         objects: list[Captured] = []
         self._queue_changed([b for b in reachable_buffers(roots, objects) if b.get_uuid() in refs])
         self._record_changed_mutables(objects)
+
+    def _record_chain_call(
+        self, t_ns: int, uuid: str, op: str, args: Sequence[Any], kwargs: dict[str, Any]
+    ) -> bool:
+        """Log ``TransformChain.add(link)`` / ``remove(link)`` through the chain's :class:`LinkBook`
+        entry: an add with the link's value of now, a remove with the value its add logged.
+        False for another call shape (the general path converts it)."""
+        if len(args) == 1 and not kwargs:
+            link = args[0]
+        elif not args and len(kwargs) == 1 and "link" in kwargs:
+            link = kwargs["link"]
+        else:
+            return False
+        book = self._links
+        self._queue_chain_calls(t_ns, uuid, book.add(uuid, link) if op.endswith(".add") else book.remove(uuid, link))
+        return True
+
+    def _queue_chain_calls(self, t_ns: int, uuid: str, calls: list[ChainCall]) -> None:
+        for method, link, nbytes in calls:
+            self.queue.put((t_ns, f"TransformChain.{method}", uuid, (link,), {}, nbytes))
 
     def _flush_soon(self) -> None:
         # A lend waits for loans that only a written chunk gives back: do not wait for the interval.

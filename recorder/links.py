@@ -1,14 +1,25 @@
-"""Transform links as the log holds them: taken on the caller's thread.
+"""Transform links as the log holds them: taken on the caller's thread, remembered per chain.
 
 A link travels by value (docs/protocol.md §3, ext 6: what its ``serialize()`` gives). A link
 may hold a Buffer that the script goes on writing (``TransformLinkImmediate`` yields its buffer
 itself, so later writes show through), so its value is taken when the call is recorded, on the
 caller's thread: :func:`freeze` rebuilds the link from its serialized form, a private replica
 that nobody writes, which the writer thread encodes later and which is what a replay rebuilds.
+
+Replay removes the first link of the chain equal (by value) to the one a ``remove`` names, and
+a link's value changes with its buffer. :class:`LinkBook` keeps, for each chain in the log, the
+script's links with the replica each one's ``add`` logged, in the chain's order, so that:
+
+- a ``remove`` is logged with the value the link's ``add`` logged, whatever happened to its
+  buffer since;
+- when an earlier link of the chain was logged with that same value (replay would remove that
+  one instead), the chain is rewritten: every link the log holds removed front to back (each is
+  then the first of its value), and the others added again.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,7 +27,10 @@ import numpy as np
 from gsp import capture
 from gsp.transforms import TransformLinkBase
 
-__all__ = ["freeze"]
+__all__ = ["LinkBook", "LoggedLink", "ChainCall", "freeze"]
+
+#: A command a chain's call is logged as: (method, link to log, bytes copied for it).
+ChainCall = tuple[str, TransformLinkBase, int]
 
 
 def freeze(link: TransformLinkBase) -> tuple[TransformLinkBase, int]:
@@ -45,3 +59,58 @@ def _payload_bytes(fields: dict[str, Any]) -> int:
         elif type(value) is np.ndarray:
             size += value.nbytes
     return size
+
+
+@dataclass(slots=True)
+class LoggedLink:
+    """One link of a chain as the log holds it."""
+
+    live: TransformLinkBase  # the script's link
+    logged: TransformLinkBase  # the replica its add logged (the value a replay holds)
+    nbytes: int  # bytes of that value
+
+    @classmethod
+    def of(cls, live: TransformLinkBase) -> LoggedLink:
+        """``live`` as it is now."""
+        logged, nbytes = freeze(live)
+        return cls(live, logged, nbytes)
+
+
+class LinkBook:
+    """The links of each chain in the log, by chain UUID (see the module doc). Every method
+    returns the commands to log for the chain, in order (method, link, bytes)."""
+
+    def __init__(self) -> None:
+        self.chains: dict[str, list[LoggedLink]] = {}
+
+    def add(self, chain: str, link: TransformLinkBase) -> list[ChainCall]:
+        """``chain.add(link)`` was called: log the link's value of now."""
+        entry = LoggedLink.of(link)
+        self.chains.setdefault(chain, []).append(entry)
+        return [("add", entry.logged, entry.nbytes)]
+
+    def remove(self, chain: str, link: TransformLinkBase) -> list[ChainCall]:
+        """``chain.remove(link)`` was called: log the value the removed link's add logged."""
+        entries = self.chains.get(chain, [])
+        # The link TransformChain.remove took out: the same test, on the same links, in order.
+        index = next((i for i, e in enumerate(entries) if e.live is link or e.live == link), None)
+        if index is None:  # not added while recorded (capture paused): its value of now
+            logged, nbytes = freeze(link)
+            return [("remove", logged, nbytes)]
+        removed = entries[index]
+        if any(e.logged == removed.logged for e in entries[:index]):  # replay would take that one
+            return self._rewrite(chain, entries[:index] + entries[index + 1:])
+        del entries[index]
+        return [("remove", removed.logged, 0)]
+
+    def forget(self, chain: str) -> None:
+        """The chain left the log (released)."""
+        self.chains.pop(chain, None)
+
+    def _rewrite(self, chain: str, entries: list[LoggedLink]) -> list[ChainCall]:
+        """Remove every link the log holds for ``chain``, front to back (each is then the first
+        link of its value, so replay removes that one), and add ``entries``."""
+        calls: list[ChainCall] = [("remove", e.logged, 0) for e in self.chains.get(chain, [])]
+        calls += [("add", e.logged, e.nbytes) for e in entries]
+        self.chains[chain] = entries
+        return calls

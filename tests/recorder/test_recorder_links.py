@@ -3,7 +3,8 @@
 A red disc whose position comes from a ``TransformChain`` of ``TransformLinkImmediate(buffer)``
 links, drawn live by Matplotlib while recording, then replayed from the log by Matplotlib:
 the frames must be the same pixels. The recorder's writer thread encodes a chunk long after the
-calls in it (``flush_interval_s=60``), so a value taken when encoding instead of at the call shows.
+calls in it (``flush_interval_s=60``, or ``rec.flush()`` where a real recording would have
+written the first frame by then), so a value taken when encoding instead of at the call shows.
 """
 
 from __future__ import annotations
@@ -98,6 +99,55 @@ def test_a_link_is_logged_with_its_buffer_as_it_was_at_the_call(tmp_path: Path) 
             chain, _ = _chain(positions)
             disc.points.set_positions(chain)
             disc.render()
+    assert rec.error is None
+    _assert_replay_draws_the_live_frames(path, disc, tmp_path)
+
+
+@pytest.mark.parametrize("created_before", [False, True], ids=["chain-recorded", "chain-snapshotted"])
+@pytest.mark.parametrize("remove_first", [True, False], ids=["remove-write-add", "write-remove-add"])
+def test_a_link_removed_after_its_buffer_changed_replays(tmp_path: Path, remove_first: bool,
+                                                         created_before: bool) -> None:
+    """The documented re-add (QA chain_readd.py, chain_readd_workaround.py): the remove was logged
+    with the buffer's new contents, which no link of the replayed chain held: replay stopped with
+    'TransformLinkImmediate is not in the chain'."""
+    path = tmp_path / "readd.gsplog"
+
+    def scene() -> tuple[Buffer, TransformChain, TransformLinkImmediate, Disc]:
+        positions = _vec3(-0.8)
+        chain, (link,) = _chain(positions)
+        return positions, chain, link, Disc(chain)
+
+    made = scene() if created_before else None  # recorded from its snapshot at first use
+    with recorder.record(path, flush_interval_s=60) as rec:
+        positions, chain, link, disc = made or scene()
+        disc.render()
+        rec.flush()  # the first frame is in the file (a real recording writes it within 100 ms)
+        for x in (0.0, 0.8):
+            if remove_first:
+                chain.remove(link)
+                _move(positions, x)
+            else:
+                _move(positions, x)
+                chain.remove(link)
+            chain.add(link)
+            disc.render()
+    assert rec.error is None
+    _assert_replay_draws_the_live_frames(path, disc, tmp_path)
+
+
+def test_removing_a_link_logged_with_the_value_of_an_earlier_one_replays(tmp_path: Path) -> None:
+    """Replay removes the first link equal to the one named: after the buffer of the last link
+    changed, the remove logged with its add's value must not take the first link (which was
+    logged with the same value) out of the replayed chain instead."""
+    path = tmp_path / "same.gsplog"
+    with recorder.record(path, flush_interval_s=60) as rec:
+        first, middle, last = _vec3(-0.6), _vec3(0.6), _vec3(-0.6)
+        chain, links = _chain(first, middle, last)
+        disc = Disc(chain)  # an immediate chain draws its last link's buffer: `last`, then `middle`
+        disc.render()
+        _move(last, 0.0, 0.5)  # not drawn: the link goes
+        chain.remove(links[2])
+        disc.render()
     assert rec.error is None
     _assert_replay_draws_the_live_frames(path, disc, tmp_path)
 
