@@ -622,6 +622,8 @@ class Recorder:
         objects: list[Captured] = []
         self._queue_changed([b for b in reachable_buffers(roots, objects) if b.get_uuid() in refs])
         self._record_changed_mutables(objects)
+        if self._links.chains:
+            self._refresh_chains(objects)
 
     def _record_chain_call(
         self, t_ns: int, uuid: str, op: str, args: Sequence[Any], kwargs: dict[str, Any]
@@ -638,6 +640,17 @@ class Recorder:
         book = self._links
         self._queue_chain_calls(t_ns, uuid, book.add(uuid, link) if op.endswith(".add") else book.remove(uuid, link))
         return True
+
+    def _refresh_chains(self, objects: list[Captured]) -> None:
+        """Before a render: log again the links of each chain among ``objects`` whose buffers
+        were written since the log took their values (recorder/links.py)."""
+        chains = self._links.chains
+        for obj in objects:
+            uuid = getattr(obj, "_uuid", None)
+            if uuid in chains:
+                calls = self._links.refresh(uuid, obj.get_links())  # type: ignore[attr-defined]
+                if calls:
+                    self._queue_chain_calls(time.monotonic_ns() - self._t0_ns, uuid, calls)
 
     def _queue_chain_calls(self, t_ns: int, uuid: str, calls: list[ChainCall]) -> None:
         for method, link, nbytes in calls:

@@ -14,7 +14,11 @@ script's links with the replica each one's ``add`` logged, in the chain's order,
   buffer since;
 - when an earlier link of the chain was logged with that same value (replay would remove that
   one instead), the chain is rewritten: every link the log holds removed front to back (each is
-  then the first of its value), and the others added again.
+  then the first of its value), and the others added again;
+- before a render, a chain whose links hold buffers written since they were logged (through
+  ``set_data`` or in place), or whose links are not those the log holds, is rewritten with the
+  links' values of now (:meth:`LinkBook.refresh`), as buffers written in place are logged again
+  before a render (recorder/tracking.py).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import numpy as np
 
 from gsp import capture
 from gsp.transforms import TransformLinkBase
+from recorder.tracking import content_hash, reachable_buffers
 
 __all__ = ["LinkBook", "LoggedLink", "ChainCall", "freeze"]
 
@@ -61,6 +66,14 @@ def _payload_bytes(fields: dict[str, Any]) -> int:
     return size
 
 
+def _buffer_state(buffer: Any) -> tuple[bool, int]:
+    """What tells whether a buffer's contents changed: its write version while its storage was
+    never exposed, else a hash of its contents (as recorder/tracking.py decides)."""
+    if buffer.storage_exposed:
+        return True, content_hash(buffer.to_bytearray())
+    return False, buffer.version
+
+
 @dataclass(slots=True)
 class LoggedLink:
     """One link of a chain as the log holds it."""
@@ -68,12 +81,21 @@ class LoggedLink:
     live: TransformLinkBase  # the script's link
     logged: TransformLinkBase  # the replica its add logged (the value a replay holds)
     nbytes: int  # bytes of that value
+    buffers: list[tuple[Any, tuple[bool, int]]]  # the Buffers the link holds, and their state then
 
     @classmethod
     def of(cls, live: TransformLinkBase) -> LoggedLink:
-        """``live`` as it is now."""
+        """``live`` as it is now. The buffers it holds are found in its attributes (and lists,
+        tuples and dicts in them); their states are taken before its value, so that a write in
+        between shows as a change."""
+        attrs = getattr(live, "__dict__", None)
+        buffers = [(b, _buffer_state(b)) for b in reachable_buffers(attrs.values())] if attrs else []
         logged, nbytes = freeze(live)
-        return cls(live, logged, nbytes)
+        return cls(live, logged, nbytes, buffers)
+
+    def changed(self) -> bool:
+        """Whether a buffer the link holds was written since its value was logged."""
+        return any(_buffer_state(buffer) != state for buffer, state in self.buffers)
 
 
 class LinkBook:
@@ -102,6 +124,16 @@ class LinkBook:
             return self._rewrite(chain, entries[:index] + entries[index + 1:])
         del entries[index]
         return [("remove", removed.logged, 0)]
+
+    def refresh(self, chain: str, links: list[TransformLinkBase]) -> list[ChainCall]:
+        """Before a render of ``chain`` (holding ``links`` now): nothing when the log holds these
+        links with the contents of their buffers, else the chain rewritten with their values of now."""
+        entries = self.chains.get(chain, [])
+        unchanged = [e for e in entries if not e.changed()]
+        if len(unchanged) == len(entries) == len(links) and all(e.live is link for e, link in zip(entries, links)):
+            return []
+        kept = {id(e.live): e for e in unchanged}  # their logged values are still right
+        return self._rewrite(chain, [kept.get(id(link)) or LoggedLink.of(link) for link in links])
 
     def forget(self, chain: str) -> None:
         """The chain left the log (released)."""

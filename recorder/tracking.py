@@ -77,7 +77,9 @@ def reachable_buffers(roots: Iterable[Any], objects: list[Captured] | None = Non
     The walk is generic: it follows each Captured object's instance attributes, and lists,
     tuples and dicts inside them (visual data slots, cameras' matrices, textures, geometries,
     materials, lights, transform chains). Transform links are values, not objects of the log:
-    buffers held only inside a link are not walked. Nor is ``userData``, the application's own
+    buffers held only inside a link are not walked (a Buffer.set_data would not change the
+    link's value in the log; recorder/links.py logs the chain's links again instead). Nor is
+    ``userData``, the application's own
     dict, which the log does not hold (it may be large, or cyclic). Each container is walked
     once, so a cycle of lists or dicts ends.
     """

@@ -152,6 +152,27 @@ def test_removing_a_link_logged_with_the_value_of_an_earlier_one_replays(tmp_pat
     _assert_replay_draws_the_live_frames(path, disc, tmp_path)
 
 
+@pytest.mark.parametrize("in_place", [False, True], ids=["set_data", "in-place"])
+def test_a_buffer_written_inside_a_link_is_logged_before_the_render(tmp_path: Path, in_place: bool) -> None:
+    """A link's buffer written with no re-add (QA chain_stale.py): the script draws the new
+    contents (the link yields its buffer itself), the replay drew those of the add."""
+    path = tmp_path / "stale.gsplog"
+    with recorder.record(path, flush_interval_s=60) as rec:
+        positions = _vec3(-0.8)
+        chain, _ = _chain(positions)
+        disc = Disc(chain)
+        disc.render()
+        rec.flush()
+        for x in (0.0, 0.8):
+            _move(positions, x, in_place=in_place)
+            disc.render()
+    assert rec.error is None
+    _assert_replay_draws_the_live_frames(path, disc, tmp_path)
+    with LogReader(path) as reader:  # an unchanged chain is not logged again
+        adds = [c for c in reader.commands() if c.op == "TransformChain.add"]
+    assert len(adds) == 3
+
+
 class _Unregistered(TransformLinkBase):
     """A link class never given to ``register_link``: no replay can rebuild it."""
 
