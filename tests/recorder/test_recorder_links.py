@@ -22,7 +22,7 @@ from gsp.utils.renderer_registry import RendererRegistry
 from gsp.visuals import Points
 from player import replay
 from player.frames import decode_png
-from sessions import LogReader, tools
+from sessions import LogReader, SceneState, tools
 
 WHITE = bytearray([255, 255, 255, 255])
 W, H = 60, 40
@@ -171,6 +171,44 @@ def test_a_buffer_written_inside_a_link_is_logged_before_the_render(tmp_path: Pa
     with LogReader(path) as reader:  # an unchanged chain is not logged again
         adds = [c for c in reader.commands() if c.op == "TransformChain.add"]
     assert len(adds) == 3
+
+
+def test_keyframes_hold_the_chains_the_replay_builds(tmp_path: Path) -> None:
+    """The writer's keyframe state applies the replicas the recorder queued (a remove takes out
+    the very replica its add logged); a replay from the file matches values. Every keyframe must
+    rebuild the state the commands up to it replay, and seeking to the last frame draws it."""
+    path = tmp_path / "keyframes.gsplog"
+    options = {"keyframe_interval_s": 1e-9}  # a keyframe after every chunk
+    with recorder.record(path, flush_interval_s=60, writer_options=options) as rec:
+        first, second = _vec3(-0.8), _vec3(0.6)
+        chain, (link, other) = _chain(first, second)
+        disc = Disc(chain)
+        for frame, x in enumerate((-0.4, 0.0, 0.4, 0.8)):
+            _move(second if frame == 1 else first, x)
+            if frame == 1:  # a remove after the write, a re-add
+                chain.remove(link)
+                chain.add(link)
+            if frame == 2:  # the last link's buffer, written in place: logged again at the render
+                first.to_numpy()[:] = np.array([[0.2, 0.2, 0.0]], np.float32)
+                chain.remove(other)
+            disc.render()
+            rec.flush()
+    with LogReader(path) as reader:
+        commands = list(reader.commands())
+        assert len(reader.index.keyframes) >= 3
+        for number in reader.index.keyframes:
+            from_keyframe = SceneState()
+            for cmd in reader.keyframe_commands(number):
+                from_keyframe.apply(cmd)
+            replayed = SceneState()
+            for cmd in commands:
+                if cmd.seq > reader.index.entries[number].seq_last:
+                    break
+                replayed.apply(cmd)
+            assert from_keyframe.state_hash() == replayed.state_hash(), f"keyframe {number}"
+    out = tmp_path / "last.png"
+    replay(path, "matplotlib", out, frame=len(disc.frames))
+    assert np.array_equal(decode_png(out.read_bytes()), disc.frames[-1])
 
 
 class _Unregistered(TransformLinkBase):
