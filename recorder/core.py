@@ -415,10 +415,14 @@ class Recorder:
             self._log_releases(t_ns)
         if op == FRAME_OP:
             t_ns = self._pace_frame(uuid, t_ns, args)
-        if uuid not in refs and not op.endswith(".new"):
+        snapshotted = uuid not in refs and not op.endswith(".new")
+        if snapshotted:
             self._record_snapshot(target)
-        if op in _CHAIN_OPS and uuid in refs and self._record_chain_call(t_ns, uuid, op, args, kwargs):
-            return
+        if op in _CHAIN_OPS and uuid in refs:
+            # A chain first met at its own add or remove: the snapshot holds it as the call left
+            # it (unlike a setter's, the call logged again would add or remove a link twice).
+            if snapshotted or self._record_chain_call(t_ns, uuid, op, args, kwargs):
+                return
         converter = self._converter
         before = converter.copied_bytes
         raw_args, raw_kwargs = args, kwargs

@@ -135,6 +135,37 @@ def test_a_link_removed_after_its_buffer_changed_replays(tmp_path: Path, remove_
     _assert_replay_draws_the_live_frames(path, disc, tmp_path)
 
 
+@pytest.mark.parametrize("first", ["add", "remove"])
+def test_a_chain_first_met_at_its_add_or_remove_replays(tmp_path: Path, first: str) -> None:
+    """A chain made before recording is logged from its snapshot when the recording first meets
+    it, and the snapshot is taken once the call has returned: the call logged after it added
+    the link a second time, or removed one the snapshot no longer held."""
+    path = tmp_path / "first.gsplog"
+    left, right = _vec3(-0.6), _vec3(0.6)
+    chain, (link, other) = _chain(left, right)  # an immediate chain draws its last link
+    if first == "add":
+        chain.remove(other)
+    disc = Disc(chain)
+    with recorder.record(path, flush_interval_s=60) as rec:
+        if first == "add":
+            chain.add(other)  # draws `right`; replayed [left, right, right]
+            disc.render()
+            chain.remove(other)  # draws `left`; replayed [left, right]
+        else:
+            chain.remove(other)  # draws `left`; replay had no `right` to remove
+        disc.render()
+        if first == "remove":
+            chain.add(other)  # draws `right` again
+        else:
+            chain.add(TransformLinkImmediate(_vec3(0.0, 0.5)))
+        disc.render()
+    assert rec.error is None
+    _assert_replay_draws_the_live_frames(path, disc, tmp_path)
+    with LogReader(path) as reader:  # the one logged remove is the script's: no chain logged again
+        removes = [c for c in reader.commands() if c.op == "TransformChain.remove"]
+    assert len(removes) == (1 if first == "add" else 0)
+
+
 def test_removing_a_link_logged_with_the_value_of_an_earlier_one_replays(tmp_path: Path) -> None:
     """Replay removes the first link equal to the one named: after the buffer of the last link
     changed, the remove logged with its add's value must not take the first link (which was
