@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -19,7 +20,15 @@ __all__ = [
     "check_number",
     "check_bool",
     "resolve",
+    "buffer_fact",
+    "first_bad_amount",
+    "check_amounts",
+    "check_finite",
+    "check_font_px",
+    "MAX_FONT_PX",
 ]
+
+_T = TypeVar("_T")
 
 
 def _type_names(types: tuple[BufferType, ...]) -> str:
@@ -113,3 +122,97 @@ def check_bool(owner: str, name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{owner}: {name} must be a bool, got {type(value).__name__} {value!r}")
     return bool(value)
+
+
+# ---- what a renderer can draw: rules on values, used by render's validation and by the backends ----
+def buffer_fact(buffer: Buffer, name: str, compute: Callable[[np.ndarray], _T]) -> _T:
+    """``compute(buffer.read_view())``, kept on the buffer under ``name`` until its contents may
+    have changed: the next call returns it again while :attr:`Buffer.version` is the same and
+    the storage was never exposed (the facts the recorder relies on to skip unchanged buffers).
+
+    So an unchanged buffer is checked once, not at every render and again by the backend."""
+    if buffer._exposed:  # written through a view without a version: nothing can be kept
+        return compute(buffer.read_view())
+    version = buffer._version  # read before computing: a write meanwhile makes the fact stale
+    facts = buffer._facts
+    if facts is not None:
+        known = facts.get(name)
+        if known is not None and known[0] == version:
+            return known[1]  # type: ignore[no-any-return]
+    result = compute(buffer.read_view())
+    if facts is None:
+        facts = buffer._facts = {}
+    facts[name] = (version, result)
+    return result
+
+
+#: float32 bit patterns below this one (as uint32) are exactly the finite values >= +0.0.
+_FLOAT32_INF_BITS = 0x7F800000
+
+
+def first_bad_amount(values: np.ndarray) -> float | None:
+    """The first value that is not a finite amount >= 0 (a size, width or font size), or None.
+
+    One pass for float32 (the bit patterns of +0.0 .. the largest finite float are the uint32
+    values below that of +inf; NaN, infinities and negative numbers are all above); the exact
+    test only when it finds one (-0.0 is an amount too)."""
+    if not values.size:
+        return None
+    if values.dtype == np.float32 and int(values.view(np.uint32).max()) < _FLOAT32_INF_BITS:
+        return None
+    with np.errstate(invalid="ignore"):
+        bad = ~((values >= 0) & (values < np.inf))
+    return float(values[bad].flat[0]) if bad.any() else None
+
+
+def _fact(where: str, values: np.ndarray | Buffer | TransformChain, name: str,
+          compute: Callable[[np.ndarray], _T]) -> _T:
+    if isinstance(values, TransformChain):
+        try:
+            values = values.run()
+        except (ValueError, TypeError) as exc:  # as resolve() says it
+            raise type(exc)(f"{where}: {exc}") from None
+    return buffer_fact(values, name, compute) if isinstance(values, Buffer) else compute(values)
+
+
+def check_amounts(where: str, values: np.ndarray | Buffer | TransformChain) -> None:
+    """Each value is a finite amount >= 0 (sizes, widths, font sizes); else
+    ``ValueError("{where}: nan is not a size (...)")``. Given a Buffer, its contents, and the
+    result is kept on it (:func:`buffer_fact`); given a chain, its result."""
+    bad = _fact(where, values, "first_bad_amount", first_bad_amount)
+    if bad is not None:
+        raise ValueError(f"{where}: {bad} is not a size (sizes and widths are finite and >= 0)")
+
+
+def _first_not_finite(values: np.ndarray) -> float | None:
+    if not values.size:
+        return None
+    with np.errstate(invalid="ignore"):
+        if np.isfinite(values.min()) and np.isfinite(values.max()):  # a NaN or infinity shows in one
+            return None
+    return float(values[~np.isfinite(values)].flat[0])
+
+
+def check_finite(where: str, values: np.ndarray | Buffer | TransformChain, what: str) -> None:
+    """Each value is finite (text angles); else ``ValueError("{where}: nan is not a finite
+    {what}")``. A Buffer or chain as in :func:`check_amounts`."""
+    bad = _fact(where, values, "first_not_finite", _first_not_finite)
+    if bad is not None:
+        raise ValueError(f"{where}: {bad} is not a finite {what}")
+
+
+#: The largest font size drawn, in pixels: a glyph larger than the largest canvas shows nothing
+#: useful, FreeType fails from about 55 000 px, and Agg takes seconds per glyph long before.
+MAX_FONT_PX = 16384.0
+
+
+def check_font_px(where: str, sizes_pt: np.ndarray, dpi: float) -> None:
+    """Refuse font sizes (pt, already amounts) over :data:`MAX_FONT_PX` pixels at ``dpi``,
+    computed as the backends convert them (float32 ``pt × dpi / 72``)."""
+    if not sizes_pt.size:
+        return
+    largest = np.float32(sizes_pt.max())
+    px = largest * np.float32(dpi / 72.0)
+    if px > MAX_FONT_PX:
+        raise ValueError(f"{where}: {float(largest):g} pt is {float(px):.0f} px at {dpi:g} dpi, "
+                         f"over the largest font drawn ({MAX_FONT_PX:.0f} px)")

@@ -129,6 +129,7 @@ class Buffer(Captured):
     _loans: dict[int, list[Any]] | None = None  # id(storage) -> [storage, loans out], while lent
     _loans_out = 0  # sum of the counts in _loans (read without the lock by lenders)
     _spares: list[bytearray] | None = None  # returned storages, reused by the next copies on write
+    _facts: dict[str, tuple[int, Any]] | None = None  # name -> (version, value): see gsp.types._checks.buffer_fact
 
     def __init__(self, count: int, buffer_type: BufferType) -> None:
         self._uuid = new_uuid()

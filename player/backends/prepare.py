@@ -25,9 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from gsp.types._checks import check_font_px
 from player.backends.prepare_convert import (
+    amounts,
+    angles,
     broadcast,
-    check_amounts,
     color_float,
     enum_name,
     getter,
@@ -395,15 +397,9 @@ def _positions(visual: Any, what: str) -> np.ndarray:
     return transbuf_array(visual.get_positions(), f"{what}.positions", ("vec3",))
 
 
-def _floats(value: Any, count: int, what: str) -> np.ndarray:
-    array = transbuf_array(value, what, ("float32", "vec1")).reshape(-1)
-    return broadcast(array, count, what)
-
-
 def _amounts(value: Any, count: int, what: str) -> np.ndarray:
     """Sizes, widths, font sizes: floats, each finite and >= 0."""
-    array = transbuf_array(value, what, ("float32", "vec1")).reshape(-1)
-    return broadcast(check_amounts(array, what), count, what)
+    return broadcast(amounts(value, what), count, what)
 
 
 def _colors(value: Any, count: int, what: str) -> np.ndarray:
@@ -488,10 +484,6 @@ def prepare_paths(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepar
     )
 
 
-#: The largest font size drawn, in pixels: a glyph larger than the largest canvas shows nothing
-#: useful, FreeType fails from about 55 000 px, and Agg takes seconds per glyph long before.
-MAX_FONT_PX = 16384.0
-
 _HALIGN = ("left", "center", "right")
 _VALIGN = ("top", "center", "bottom")
 
@@ -519,10 +511,8 @@ def prepare_texts(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepar
         raise ValueError(f"Texts.textAligns: {len(aligns)} items, expected 1 or {n}")
     pairs = [text_alignment(a) for a in aligns]
     sizes = _amounts(getter(visual, "font_sizes"), n, "Texts.font_sizes")
+    check_font_px("Texts.font_sizes", sizes, frame.dpi)
     sizes_px = pt_to_px(sizes, frame.dpi)
-    if sizes_px.size and sizes_px.max() > MAX_FONT_PX:
-        raise ValueError(f"Texts.font_sizes: {float(sizes.max()):g} pt is {float(sizes_px.max()):.0f} px at "
-                         f"{frame.dpi:g} dpi, over the largest font drawn ({MAX_FONT_PX:.0f} px)")
     ndc = proj.project(positions)
     return PreparedTexts(
         ndc=ndc,
@@ -533,7 +523,7 @@ def prepare_texts(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepar
         font_sizes_px=sizes_px,
         halign=[h for h, _ in pairs],
         valign=[v for _, v in pairs],
-        angles_deg=_floats(getter(visual, "angles"), n, "Texts.angles"),
+        angles_deg=broadcast(angles(getter(visual, "angles"), "Texts.angles"), n, "Texts.angles"),
         font_name=str(getter(visual, "font_name") or "sans-serif"),
     )
 

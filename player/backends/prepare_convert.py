@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from gsp.types._checks import check_amounts, check_finite
+from gsp.types.buffer import Buffer
+
 # BufferType name -> (numpy dtype, shape of one item). Scalars are 1-D arrays (N,).
 _LAYOUT: dict[str, tuple[type[np.generic], tuple[int, ...]]] = {
     "float32": (np.float32, ()),
@@ -84,15 +87,25 @@ def mat4(value: Any, what: str) -> np.ndarray:
     return array[0]
 
 
-def check_amounts(array: np.ndarray, what: str) -> np.ndarray:
-    """``array`` itself, once every value is a finite amount >= 0 (sizes, widths, font sizes):
-    ValueError naming it otherwise, so that both backends refuse what they would each draw
-    their own way (Matplotlib nothing and a warning, Datoviz something)."""
-    if array.size:
-        low, high = array.min(), array.max()  # a NaN anywhere makes both NaN: no temporaries needed
-        if not (low >= 0 and high < np.inf):
-            bad = array[~((array >= 0) & (array < np.inf))][0]
-            raise ValueError(f"{what}: {float(bad)} is not a size (sizes and widths are finite and >= 0)")
+def amounts(value: Any, what: str) -> np.ndarray:
+    """A float32 TransBuf as a 1-D array, once every value is a finite amount >= 0 (sizes,
+    widths, font sizes): ValueError naming it otherwise, so that both backends refuse what they
+    would each draw their own way (Matplotlib nothing and a warning, Datoviz something).
+
+    The rule is gsp's (:func:`gsp.types._checks.check_amounts`), the one ``render`` checks
+    first; a buffer found right there (unchanged since) is not scanned again."""
+    buffer = resolve_transbuf(value, what)
+    array = transbuf_array(buffer, what, ("float32", "vec1")).reshape(-1)
+    check_amounts(what, buffer if isinstance(buffer, Buffer) else array)
+    return array
+
+
+def angles(value: Any, what: str) -> np.ndarray:
+    """A float32 TransBuf of angles as a 1-D array, once every value is finite (gsp's rule,
+    :func:`gsp.types._checks.check_finite`: text drawing fails on NaN or infinite angles)."""
+    buffer = resolve_transbuf(value, what)
+    array = transbuf_array(buffer, what, ("float32", "vec1")).reshape(-1)
+    check_finite(what, buffer if isinstance(buffer, Buffer) else array, "angle")
     return array
 
 

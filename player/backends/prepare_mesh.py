@@ -28,7 +28,7 @@ import numpy as np
 
 from player.backends.prepare import PreparedMesh, Projection, ViewportFrame, pt_to_px, texture_rgba
 from player.backends.prepare_convert import (
-    check_amounts,
+    amounts,
     colors_any,
     enum_name,
     getter,
@@ -231,8 +231,7 @@ def prepare_mesh_faces(visual: Any, proj: Projection, frame: ViewportFrame) -> P
         edge_widths = np.zeros(f, dtype=np.float32)
     else:
         edge_colors = per_face(colors_any(getter(material, "edge_colors"), "MeshMaterial.edge_colors"), faces, nv, "MeshMaterial.edge_colors")
-        widths = check_amounts(transbuf_array(getter(material, "edge_widths"), "MeshMaterial.edge_widths",
-                                              ("float32", "vec1")).reshape(-1), "MeshMaterial.edge_widths")
+        widths = amounts(getter(material, "edge_widths"), "MeshMaterial.edge_widths")
         edge_widths = per_face(widths, faces, nv, "MeshMaterial.edge_widths")
 
     # Culling: signed area in NDC (y up), counter-clockwise = front.

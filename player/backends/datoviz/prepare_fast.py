@@ -33,7 +33,7 @@ from player.backends.prepare import (
     viewport_frame,
     visual_kind,
 )
-from player.backends.prepare_convert import check_amounts, getter, rgba_float, transbuf_array
+from player.backends.prepare_convert import amounts, getter, rgba_float, transbuf_array
 
 __all__ = ["prepare_points_fast", "prepare_visual_for_datoviz"]
 
@@ -67,10 +67,8 @@ def prepare_points_fast(visual: Any, model_matrix: Any, camera: Any, viewport: A
         ndc = positions  # identity P·V·M: the positions are the NDC (a read-only view)
     else:
         ndc = proj.project(positions)
-    sizes = check_amounts(transbuf_array(visual.get_sizes(), f"{kind}.sizes", ("float32", "vec1")).reshape(-1),
-                          f"{kind}.sizes")
-    widths = check_amounts(transbuf_array(visual.get_edge_widths(), f"{kind}.edge_widths",
-                                          ("float32", "vec1")).reshape(-1), f"{kind}.edge_widths")
+    sizes = amounts(visual.get_sizes(), f"{kind}.sizes")
+    widths = amounts(visual.get_edge_widths(), f"{kind}.edge_widths")
     faces = transbuf_array(visual.get_face_colors(), f"{kind}.face_colors", ("rgba8",))
     edges = transbuf_array(visual.get_edge_colors(), f"{kind}.edge_colors", ("rgba8",))
     return PreparedPoints(
