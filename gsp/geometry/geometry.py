@@ -8,12 +8,16 @@ import numpy as np
 
 from gsp.capture import Captured, new_uuid
 from gsp.types._attributes import AttributeHolder
-from gsp.types._checks import check_count, check_transbuf, resolve
+from gsp.types._checks import buffer_fact, check_count, check_transbuf, resolve
 from gsp.types.buffer import Buffer
 from gsp.types.buffer_type import BufferType
 from gsp.types.transbuf import TransBuf
 
 __all__ = ["Geometry", "MeshGeometry"]
+
+
+def _largest(values: np.ndarray) -> int:
+    return int(np.max(values))
 
 
 class Geometry(AttributeHolder, Captured):
@@ -65,7 +69,7 @@ class MeshGeometry(Geometry):
             if do_resolve:
                 indices = resolve(owner, "indices", indices)
             if isinstance(indices, Buffer) and n is not None and indices.get_count():
-                top = int(np.max(indices.read_view()))
+                top = buffer_fact(indices, "max", _largest)  # checked at each render: kept while unchanged
                 if top >= n:
                     raise ValueError(f"{owner}: indices refer to vertex {top}, but there are {n} positions")
         for name, kind in (("normals", BufferType.vec3), ("uvs", BufferType.vec2)):

@@ -38,6 +38,12 @@ def _check_vec3(owner: str, name: str, value: Any) -> Any:
     return value
 
 
+def _check_run_vec3(owner: str, name: str, value: Any) -> None:
+    if isinstance(value, TransformChain):
+        count = check_transbuf(owner, name, value, (BufferType.vec3,), resolve_chain=True)
+        check_count(owner, name, count, 1, "light", one_ok=False)
+
+
 class Light(Captured):
     """``Light(color=white, intensity=1.0)``: the base light (also usable as a plain light)."""
 
@@ -50,6 +56,9 @@ class Light(Captured):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(uuid={self._uuid})"
+
+    def _check_positions_(self, owner: str) -> None:
+        """Positions given as transform chains: run, each holds one vec3 (what a renderer reads)."""
 
     def get_color(self) -> Color:
         """Light color."""
@@ -79,6 +88,9 @@ class PointLight(Light):
         super().__init__(color, intensity)
         self._position = _check_vec3("PointLight", "position", position)
 
+    def _check_positions_(self, owner: str) -> None:
+        _check_run_vec3(owner, "position", self._position)
+
     def get_position(self) -> Vec3Like:
         """Light position."""
         return self._position
@@ -97,6 +109,10 @@ class DirectionalLight(Light):
         super().__init__(color, intensity)
         self._light_position = _check_vec3("DirectionalLight", "light_position", light_position)
         self._target_position = _check_vec3("DirectionalLight", "target_position", target_position)
+
+    def _check_positions_(self, owner: str) -> None:
+        _check_run_vec3(owner, "light_position", self._light_position)
+        _check_run_vec3(owner, "target_position", self._target_position)
 
     def get_light_position(self) -> Vec3Like:
         """Where the light comes from."""

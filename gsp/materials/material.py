@@ -10,7 +10,7 @@ from gsp.constants import FaceCulling
 from gsp.core.texture import Texture
 from gsp.lights.light import Light
 from gsp.types._attributes import AttributeHolder
-from gsp.types._checks import check_bool, check_enum, check_number, check_transbuf
+from gsp.types._checks import check_amounts, check_bool, check_enum, check_number, check_transbuf
 from gsp.types.buffer_type import BufferType
 from gsp.types.color import Color, check_color
 from gsp.types.transbuf import TransBuf
@@ -267,6 +267,8 @@ def _rgba(owner: str, name: str, value: Any, resolve: bool, attrs: dict[str, Any
 
 def _widths(owner: str, name: str, value: Any, resolve: bool, attrs: dict[str, Any]) -> None:
     check_transbuf(owner, name, value, _F32, resolve_chain=resolve)
+    if resolve:
+        check_amounts(f"{owner}: {name}", value)
 
 
 def _color(owner: str, name: str, value: Any, resolve: bool, attrs: dict[str, Any]) -> None:
@@ -281,13 +283,16 @@ def _lights(owner: str, name: str, value: Any, resolve: bool, attrs: dict[str, A
     if not isinstance(value, (list, tuple)) or not all(isinstance(light, Light) for light in value):
         raise TypeError(f"{owner}: lights must be a list of Light, got {value!r:.80}")
     attrs[name] = list(value)
+    if resolve:
+        for i, light in enumerate(value):
+            light._check_positions_(f"{owner}: {name}[{i}]")
 
 
 def _texture(owner: str, name: str, value: Any, resolve: bool, attrs: dict[str, Any]) -> None:
     if not isinstance(value, Texture):
         raise TypeError(f"{owner}: texture must be a Texture, got {type(value).__name__}")
     if resolve:
-        value.check_attributes()
+        value._check_(f"{owner}: {name}", dict(value._attrs), None, True)
 
 
 def _face_sorting(owner: str, name: str, value: Any, resolve: bool, attrs: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
 from typing import Any
 
 from gsp.capture import Captured, new_uuid
@@ -9,7 +10,29 @@ from gsp.transforms.transform_link_base import TransformLinkBase
 from gsp.types.buffer import Buffer
 from gsp.types.buffer_type import BufferType
 
-__all__ = ["TransformChain"]
+__all__ = ["TransformChain", "RunOnce"]
+
+#: While a :class:`RunOnce` is open: id(chain) -> (chain, its result) of every chain run since.
+_run_once: ContextVar[dict[int, tuple[TransformChain, Buffer]] | None] = ContextVar("gsp_run_once", default=None)
+
+
+class RunOnce:
+    """``with RunOnce():`` every chain runs at most once inside: a later :meth:`TransformChain.run`
+    of the same chain returns the first result (the same Buffer) without applying the links again.
+
+    ``render`` holds one around its validation and the backend's drawing, so that a chain runs
+    once per render as before, its result checked and drawn the same (a ``TransformLinkLoad``
+    reads its file once). Per thread and per task (a context variable); nested ones start afresh.
+    """
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> RunOnce:
+        self._token: Token[dict[int, tuple[TransformChain, Buffer]] | None] = _run_once.set({})
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _run_once.reset(self._token)
 
 
 class TransformChain(Captured):
@@ -67,7 +90,14 @@ class TransformChain(Captured):
         return self._buffer_type
 
     def run(self) -> Buffer:
-        """Apply every link in order and return the final Buffer, checked against the declaration."""
+        """Apply every link in order and return the final Buffer, checked against the declaration.
+
+        Inside a :class:`RunOnce` (``render``), a chain already run returns the same result."""
+        kept = _run_once.get()
+        if kept is not None:
+            hit = kept.get(id(self))
+            if hit is not None:
+                return hit[1]
         if not self._links:
             raise ValueError("TransformChain.run: the chain has no links")
         result: Buffer | None = None
@@ -84,6 +114,8 @@ class TransformChain(Captured):
             raise ValueError(
                 f"TransformChain.run: result has {result.get_count()} items, declared {self._buffer_count}"
             )
+        if kept is not None:
+            kept[id(self)] = (self, result)  # the chain is kept too: its id stays its own meanwhile
         return result
 
     def serialize(self) -> dict[str, Any]:

@@ -12,7 +12,9 @@ from gsp.capture import Captured, new_uuid, notify
 from gsp.core.camera import Camera
 from gsp.core.canvas import Canvas
 from gsp.core.viewport import Viewport
+from gsp.transforms.transform_chain import RunOnce
 from gsp.types._checks import check_count, check_transbuf
+from gsp.types.buffer import Buffer
 from gsp.types.buffer_type import BufferType
 from gsp.types.transbuf import TransBuf
 from gsp.types.visual_base import VisualBase
@@ -20,6 +22,7 @@ from gsp.types.visual_base import VisualBase
 __all__ = ["RendererBase", "set_rendering_enabled", "rendering_enabled"]
 
 _rendering_enabled = True
+_MAT4 = (BufferType.mat4,)
 
 
 def set_rendering_enabled(flag: bool) -> None:
@@ -71,12 +74,14 @@ class RendererBase(Captured, ABC):
         """Draw ``visuals[i]`` in ``viewports[i]`` with ``model_matrices[i]`` and ``cameras[i]``.
 
         The four sequences are parallel (one entry per visual) and must have the same length.
-        Returns the image as PNG bytes, or b"" while rendering is disabled.
+        Returns the image as PNG bytes, or b"" while rendering is disabled. Whatever a backend
+        would refuse to draw is refused here first, drawing or not (see ``_check_render_args``).
         """
-        self._check_render_args(viewports, visuals, model_matrices, cameras)
-        if not _rendering_enabled:
-            return b""
-        return self._render(viewports, visuals, model_matrices, cameras)
+        with RunOnce():  # each transform chain runs once: checked, then drawn from the same result
+            self._check_render_args(viewports, visuals, model_matrices, cameras)
+            if not _rendering_enabled:
+                return b""
+            return self._render(viewports, visuals, model_matrices, cameras)
 
     def render_rgba(
         self,
@@ -91,13 +96,14 @@ class RendererBase(Captured, ABC):
         Raises NotImplementedError where the backend has no such path (``renders_rgba`` False);
         a blank frame while rendering is disabled.
         """
-        self._check_render_args(viewports, visuals, model_matrices, cameras)
-        if not self.renders_rgba:
-            raise NotImplementedError(f"{type(self).__name__} draws PNG only: use render()")
-        notify(self, "render", viewports, visuals, model_matrices, cameras)
-        if not _rendering_enabled:
-            return np.zeros((self._canvas.get_height(), self._canvas.get_width(), 4), dtype=np.uint8)
-        return self._render_rgba(viewports, visuals, model_matrices, cameras)
+        with RunOnce():
+            self._check_render_args(viewports, visuals, model_matrices, cameras)
+            if not self.renders_rgba:
+                raise NotImplementedError(f"{type(self).__name__} draws PNG only: use render()")
+            notify(self, "render", viewports, visuals, model_matrices, cameras)
+            if not _rendering_enabled:
+                return np.zeros((self._canvas.get_height(), self._canvas.get_width(), 4), dtype=np.uint8)
+            return self._render_rgba(viewports, visuals, model_matrices, cameras)
 
     def _render_rgba(
         self,
@@ -139,6 +145,13 @@ class RendererBase(Captured, ABC):
         model_matrices: Sequence[TransBuf],
         cameras: Sequence[Camera],
     ) -> None:
+        """Everything a backend needs to draw, for every backend (the null one too), so that a
+        render that could not be drawn is refused at the call, recorded or not: the sequences,
+        each entry's type, each visual's attributes together, transform chains run (inside
+        ``render``'s :class:`RunOnce`, the backend draws from these same results) and their
+        results checked, the values themselves (sizes and widths finite and >= 0, text angles
+        finite, fonts not over the largest drawn at the canvas's dpi). A value checked in a buffer
+        unchanged since is not checked again (:func:`gsp.types._checks.buffer_fact`)."""
         owner = f"{type(self).__name__}.render"
         seqs = {"viewports": viewports, "visuals": visuals, "model_matrices": model_matrices, "cameras": cameras}
         for name, seq in seqs.items():
@@ -155,9 +168,17 @@ class RendererBase(Captured, ABC):
                 raise TypeError(f"{owner}: visuals[{i}] must be a visual, got {type(vis).__name__}")
             if not isinstance(cam, Camera):
                 raise TypeError(f"{owner}: cameras[{i}] must be a Camera, got {type(cam).__name__}")
-            count = check_transbuf(owner, f"model_matrices[{i}]", mat, (BufferType.mat4,))
+            count = check_transbuf(owner, f"model_matrices[{i}]", mat, _MAT4, resolve_chain=True)
             check_count(owner, f"model_matrices[{i}]", count, 1, "visual", one_ok=False)
+            for name, matrix in (("view_matrix", cam.get_view_matrix()), ("projection_matrix", cam.get_projection_matrix())):
+                if not isinstance(matrix, Buffer):  # a Buffer's count was checked when set, and stays
+                    count = check_transbuf(owner, f"cameras[{i}]: {name}", matrix, _MAT4, resolve_chain=True)
+                    check_count(owner, f"cameras[{i}]: {name}", count, 1, "camera", one_ok=False)
         # Attributes set one by one may disagree (positions resized alone): check them together,
-        # without running transform chains (backends resolve those and the chain checks its result).
+        # with the results of their chains and the values a backend refuses.
+        canvas = self._canvas
         for i, vis in enumerate(visuals):
-            vis._check_(f"{owner}: visuals[{i}]: {type(vis).__name__}", dict(vis._attrs), None, False)
+            where = f"{owner}: visuals[{i}]: {type(vis).__name__}"
+            attrs = dict(vis._attrs)
+            vis._check_(where, attrs, None, True)
+            vis._check_canvas_(where, attrs, canvas)

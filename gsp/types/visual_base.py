@@ -52,5 +52,11 @@ class VisualBase(AttributeHolder, Captured):
         self._attrs = candidate
 
     def check_attributes(self) -> None:
-        """Validate all attributes together, running transform chains to check their real data."""
+        """Validate all attributes together, running transform chains to check their real data
+        and the values a renderer refuses (sizes and widths finite and >= 0...): what ``render``
+        checks, but for the rules that depend on the canvas."""
         self._check_(self._owner_("check_attributes"), dict(self._attrs), None, True)
+
+    def _check_canvas_(self, owner: str, attrs: dict[str, Any], canvas: Any) -> None:
+        """Rules that depend on the canvas drawn into (``render`` calls it after ``_check_``
+        with ``resolve``): none but for the visuals that override it."""

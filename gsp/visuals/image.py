@@ -41,8 +41,9 @@ class Image(VisualBase):
     def _check_(self, owner: str, attrs: dict[str, Any], only: str | None, resolve: bool) -> None:
         if not isinstance(attrs["texture"], Texture):
             raise TypeError(f"{owner}: texture must be a Texture, got {type(attrs['texture']).__name__}")
-        if resolve:
-            attrs["texture"].check_attributes()
+        if resolve:  # its data against width × height (set alone, either may have changed since)
+            texture = attrs["texture"]
+            texture._check_(f"{owner}: texture", dict(texture._attrs), None, True)
         count = check_transbuf(owner, "position", attrs["position"], (BufferType.vec3,), resolve_chain=resolve)
         check_count(owner, "position", count, 1, "image", one_ok=False)
         extent = attrs["image_extent"]

@@ -25,11 +25,12 @@ class Mesh(VisualBase):
             raise TypeError(f"{owner}: geometry must be a MeshGeometry, got {type(attrs['geometry']).__name__}")
         if not isinstance(attrs["material"], MeshMaterial):
             raise TypeError(f"{owner}: material must be a MeshMaterial, got {type(attrs['material']).__name__}")
-        if resolve:
-            attrs["geometry"].check_attributes()
-            attrs["material"].check_attributes()
+        if resolve:  # each checked whole (indices against the positions...), named as part of this mesh
+            geometry, material = attrs["geometry"], attrs["material"]
+            geometry._check_(f"{owner}: geometry", dict(geometry._attrs), None, True)
+            material._check_(f"{owner}: material", dict(material._attrs), None, True)
         if only is None:  # together (creation, set_attributes, render): one may be swapped before the other
-            _check_material_fits(owner, attrs["geometry"], attrs["material"])
+            _check_material_fits(owner, attrs["geometry"], attrs["material"], resolve)
 
     def get_geometry(self) -> MeshGeometry:
         """The geometry."""
@@ -48,17 +49,19 @@ class Mesh(VisualBase):
         self._set_attribute_("material", material)
 
 
-def _check_material_fits(owner: str, geometry: MeshGeometry, material: MeshMaterial) -> None:
+def _check_material_fits(owner: str, geometry: MeshGeometry, material: MeshMaterial, resolve: bool) -> None:
     """The material's per-face attributes hold 1 item, one per face or one per vertex, and a
     textured material has uvs to sample with: what every backend needs to draw the mesh (a
-    session recorded without it could not be replayed)."""
-    vertices = check_transbuf(owner, "geometry.positions", geometry.get_positions(), (BufferType.vec3,))
-    indices = check_transbuf(owner, "geometry.indices", geometry.get_indices(), (BufferType.uint32,))
+    session recorded without it could not be replayed). ``resolve``: the real counts of chains."""
+    vertices = check_transbuf(owner, "geometry.positions", geometry.get_positions(), (BufferType.vec3,),
+                              resolve_chain=resolve)
+    indices = check_transbuf(owner, "geometry.indices", geometry.get_indices(), (BufferType.uint32,),
+                             resolve_chain=resolve)
     faces = None if indices is None else indices // 3
     for name, kind in (("face_colors", BufferType.rgba8), ("edge_colors", BufferType.rgba8),
                        ("edge_widths", BufferType.float32)):
         value = material._attrs.get(name)
-        count = None if value is None else check_transbuf(owner, name, value, (kind,))
+        count = None if value is None else check_transbuf(owner, name, value, (kind,), resolve_chain=resolve)
         if count is None or vertices is None or faces is None:
             continue
         if count not in (1, faces, vertices):

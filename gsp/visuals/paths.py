@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from gsp.types._checks import check_count, check_enum, check_transbuf
+from gsp.types._checks import check_amounts, check_count, check_enum, check_transbuf
 from gsp.types.buffer import Buffer
 from gsp.types.buffer_type import BufferType
 from gsp.types.enums import CapStyle, JoinStyle
@@ -61,6 +61,8 @@ class Paths(VisualBase):
             if only in (None, name):
                 count = check_transbuf(owner, name, attrs[name], (kind,), resolve_chain=resolve)
                 check_count(owner, name, count, n, "vertex", one_ok=True)
+        if resolve:
+            check_amounts(f"{owner}: line_widths", attrs["line_widths"])
 
     def get_positions(self) -> TransBuf:
         """Vertices of all paths, path after path (vec3)."""

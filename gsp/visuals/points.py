@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gsp.types._checks import check_count, check_transbuf
+from gsp.types._checks import check_amounts, check_count, check_transbuf
 from gsp.types.buffer_type import BufferType
 from gsp.types.transbuf import TransBuf
 from gsp.types.visual_base import VisualBase
@@ -16,12 +16,16 @@ _RGBA = (BufferType.rgba8,)
 
 
 def check_marker_attributes(owner: str, a: dict[str, Any], only: str | None, resolve: bool) -> None:
-    """Rules shared by Points and Markers: vec3 positions; sizes, colors, widths 1 or one per position."""
+    """Rules shared by Points and Markers: vec3 positions; sizes, colors, widths 1 or one per
+    position; with ``resolve``, sizes and widths finite and >= 0."""
     n = check_transbuf(owner, "positions", a["positions"], (BufferType.vec3,), resolve_chain=resolve)
     for name, types in (("sizes", _F32), ("face_colors", _RGBA), ("edge_colors", _RGBA), ("edge_widths", _F32)):
         if only in (None, name):
             count = check_transbuf(owner, name, a[name], types, resolve_chain=resolve)
             check_count(owner, name, count, n, "position", one_ok=True)
+    if resolve:  # the values themselves, as a renderer needs them (render, check_attributes)
+        check_amounts(f"{owner}: sizes", a["sizes"])
+        check_amounts(f"{owner}: edge_widths", a["edge_widths"])
 
 
 class MarkerVisualBase(VisualBase):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gsp.types._checks import check_count, check_enum, check_transbuf
+from gsp.types._checks import check_amounts, check_count, check_enum, check_transbuf
 from gsp.types.buffer_type import BufferType
 from gsp.types.enums import CapStyle
 from gsp.types.transbuf import TransBuf
@@ -36,6 +36,8 @@ class Segments(VisualBase):
             if only in (None, name):
                 count = check_transbuf(owner, name, attrs[name], (kind,), resolve_chain=resolve)
                 check_count(owner, name, count, segments, "segment", one_ok=True)
+        if resolve:
+            check_amounts(f"{owner}: line_widths", attrs["line_widths"])
 
     def get_positions(self) -> TransBuf:
         """Segment end points (vec3, 2 per segment)."""

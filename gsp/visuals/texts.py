@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gsp.types._checks import check_count, check_transbuf
+from gsp.core.canvas import Canvas
+from gsp.types._checks import check_amounts, check_count, check_finite, check_font_px, check_transbuf, resolve
 from gsp.types.buffer_type import BufferType
 from gsp.types.enums import TextAlign
 from gsp.types.transbuf import TransBuf
@@ -81,6 +82,15 @@ class Texts(VisualBase):
             if only in (None, name):
                 count = check_transbuf(owner, name, attrs[name], (kind,), resolve_chain=resolve)
                 check_count(owner, name, count, n, "position", one_ok=True)
+        if resolve:
+            check_amounts(f"{owner}: font_sizes", attrs["font_sizes"])
+            check_finite(f"{owner}: angles", attrs["angles"], "angle")
+
+    def _check_canvas_(self, owner: str, attrs: dict[str, Any], canvas: Canvas) -> None:
+        """The font sizes at the canvas's dpi: none over the largest font drawn (after ``_check_``
+        with ``resolve``: they are amounts)."""
+        sizes = resolve(owner, "font_sizes", attrs["font_sizes"])
+        check_font_px(f"{owner}: font_sizes", sizes.read_view(), float(canvas.get_dpi()))
 
     def get_positions(self) -> TransBuf:
         """Anchor positions (vec3)."""

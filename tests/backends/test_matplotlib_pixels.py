@@ -328,16 +328,24 @@ def test_texts_are_plain_text_not_formulas(backend: str) -> None:
                                              ("edge_widths", float("inf"))])
 def test_a_size_that_is_no_size_is_refused_by_both_backends(backend: str, slot: str, value: float) -> None:
     """Matplotlib drew nothing (and warned from its own code), Datoviz drew something: the
-    backends disagreed on a negative or NaN size. Both now say which attribute and value."""
+    backends disagreed on a negative or NaN size. ``render`` now refuses it first, for every
+    backend, naming the call, the visual's index, the attribute and the value."""
+    from gsp.utils.renderer_registry import RendererRegistry
 
     canvas = Canvas(40, 40, 100.0, WHITE)
     scene = Scene(canvas)
     args = {"sizes": floats([100.0]), "edge_widths": floats([1.0])}
     args[slot] = floats([value])
+    scene.add(full_viewport(canvas), _dot(0.5, 0.5))
     scene.add(full_viewport(canvas), Points(vec3([[0.0, 0.0]]), args["sizes"], rgba([RED]), rgba([RED]),
                                             args["edge_widths"]))
-    with pytest.raises(ValueError, match=rf"Points.{slot}: {value} is not a size"):
-        _render_with(backend, scene)
+    renderer = RendererRegistry.create_renderer(backend, canvas)
+    name = type(renderer).__name__
+    try:
+        with pytest.raises(ValueError, match=rf"^{name}.render: visuals\[1\]: Points: {slot}: {value} is not a size"):
+            renderer.render(*scene.args)
+    finally:
+        renderer.close()
 
 
 @pytest.mark.parametrize("backend", ["matplotlib", pytest.param("datoviz", marks=pytest.mark.datoviz)])
@@ -352,7 +360,8 @@ def test_a_font_too_large_to_draw_is_named(backend: str) -> None:
     scene.add(full_viewport(canvas), Texts(vec3([[0.0, 0.0]]), ["big"], rgba([[0, 0, 0, 255]]),
                                            floats([60000.0]), [TextAlign.CENTER_CENTER], floats([0.0]),
                                            "DejaVu Sans"))
-    with pytest.raises(ValueError, match=r"Texts.font_sizes: 60000 pt is 83333 px at 100 dpi, over the largest"):
+    with pytest.raises(ValueError, match=r"render: visuals\[0\]: Texts: font_sizes: 60000 pt is 83333 px at 100 dpi, "
+                                         r"over the largest"):
         _render_with(backend, scene)
 
 
