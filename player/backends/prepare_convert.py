@@ -50,6 +50,14 @@ def resolve_transbuf(value: Any, what: str) -> Any:
     raise TypeError(f"{what}: expected a Buffer or a TransformChain, got {type(value).__name__}")
 
 
+def drawing_error(renderer: Any, index: int, error: TypeError | ValueError) -> TypeError | ValueError:
+    """``error``, raised while a backend drew ``visuals[index]``, as a new error of its kind
+    that starts as ``render``'s own checks do: ``"MatplotlibRenderer.render: visuals[2]: "``.
+    Raise it ``from error``."""
+    kind = ValueError if isinstance(error, ValueError) else TypeError
+    return kind(f"{type(renderer).__name__}.render: visuals[{index}]: {error}")
+
+
 def buffer_type_name(buffer: Any) -> str:
     """The BufferType name of a Buffer (``"vec3"``, ``"rgba8"``...)."""
     kind = buffer.get_type()

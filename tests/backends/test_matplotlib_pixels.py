@@ -329,7 +329,8 @@ def test_texts_are_plain_text_not_formulas(backend: str) -> None:
 def test_a_size_that_is_no_size_is_refused_by_both_backends(backend: str, slot: str, value: float) -> None:
     """Matplotlib drew nothing (and warned from its own code), Datoviz drew something: the
     backends disagreed on a negative or NaN size. ``render`` now refuses it first, for every
-    backend, naming the call, the visual's index, the attribute and the value."""
+    backend; the backends' own preparation (reached without ``render``'s checks) refuses it too,
+    by the same rule, naming the call and the visual's index as ``render`` does."""
     from gsp.utils.renderer_registry import RendererRegistry
 
     canvas = Canvas(40, 40, 100.0, WHITE)
@@ -344,6 +345,8 @@ def test_a_size_that_is_no_size_is_refused_by_both_backends(backend: str, slot: 
     try:
         with pytest.raises(ValueError, match=rf"^{name}.render: visuals\[1\]: Points: {slot}: {value} is not a size"):
             renderer.render(*scene.args)
+        with pytest.raises(ValueError, match=rf"^{name}.render: visuals\[1\]: Points.{slot}: {value} is not a size"):
+            renderer._render(*scene.args)  # the backend's own check, as a GSP 0.1 render() override reaches it
     finally:
         renderer.close()
 

@@ -18,7 +18,7 @@ from player.backends.datoviz.drawer import DatovizDrawer, DrawItem
 from player.backends.datoviz.png import encode_png
 from player.backends.datoviz.prepare_fast import prepare_visual_for_datoviz
 from player.backends.prepare import viewport_frame
-from player.backends.prepare_convert import color_float
+from player.backends.prepare_convert import color_float, drawing_error
 
 __all__ = ["DatovizRenderer", "MAX_IMAGE_SIDE"]
 
@@ -96,8 +96,11 @@ class DatovizRenderer(RendererBase):
             raise ValueError(f"Datoviz draws images of at most {MAX_IMAGE_SIDE} pixels a side; the canvas is "
                              f"{width}x{height} (replay with --size WxH to draw it smaller)")
         items = []
-        for viewport, visual, model, camera in zip(viewports, visuals, model_matrices, cameras):
-            prepared = prepare_visual_for_datoviz(visual, model, camera, viewport, canvas)
+        for index, (viewport, visual, model, camera) in enumerate(zip(viewports, visuals, model_matrices, cameras)):
+            try:
+                prepared = prepare_visual_for_datoviz(visual, model, camera, viewport, canvas)
+            except (TypeError, ValueError) as error:  # which visual of which call, as render's checks say
+                raise drawing_error(self, index, error) from error
             items.append(DrawItem(viewport_frame(viewport, canvas), prepared, viewport.get_uuid()))
         background = color_float(canvas.get_background_color(), "Canvas.background_color")
         return self.drawer.draw(width, height, background, items, rgba=True)

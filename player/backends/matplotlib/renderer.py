@@ -18,7 +18,7 @@ from gsp.types.renderer_base import RendererBase
 from player.backends.matplotlib.artists import VisualArtist, artist_class_for
 from player.backends.matplotlib.figure_host import FigureHost
 from player.backends.prepare import prepare_visual, viewport_frame
-from player.backends.prepare_convert import color_float
+from player.backends.prepare_convert import color_float, drawing_error
 
 __all__ = ["MatplotlibRenderer"]
 
@@ -130,21 +130,24 @@ class MatplotlibRenderer(RendererBase):
             frame = viewport_frame(viewport, canvas)
             ax = host.axes_for(viewport.get_uuid(), frame)
             used_axes.add(viewport.get_uuid())
-            prepared = prepare_visual(visual, model, camera, viewport, canvas)
             key = (viewport.get_uuid(), visual.get_uuid(), 0)
             while key in used_artists:
                 key = (key[0], key[1], key[2] + 1)
             used_artists.add(key)
-            entry = self._artists.get(key)
-            if entry is not None and entry.ax is ax and entry.fits(prepared):
-                entry.zorder = index
-                for artist in entry.artists:
-                    artist.set_zorder(index)
-                entry.update(prepared)
-            else:
-                if entry is not None:
-                    entry.remove()
-                self._artists[key] = artist_class_for(prepared)(ax, prepared, index)
+            try:
+                prepared = prepare_visual(visual, model, camera, viewport, canvas)
+                entry = self._artists.get(key)
+                if entry is not None and entry.ax is ax and entry.fits(prepared):
+                    entry.zorder = index
+                    for artist in entry.artists:
+                        artist.set_zorder(index)
+                    entry.update(prepared)
+                else:
+                    if entry is not None:
+                        entry.remove()
+                    self._artists[key] = artist_class_for(prepared)(ax, prepared, index)
+            except (TypeError, ValueError) as error:  # which visual of which call, as render's checks say
+                raise drawing_error(self, index, error) from error
         for key in [k for k in self._artists if k not in used_artists]:
             self._artists.pop(key).remove()
         host.drop_axes_except(used_axes)
