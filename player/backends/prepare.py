@@ -497,6 +497,21 @@ def text_alignment(align: Any, what: str = "Texts.textAligns") -> tuple[str, str
     return _HALIGN[horizontal], _VALIGN[vertical]
 
 
+def texts_out_of_reach(px: np.ndarray, strings: list[str], sizes_px: np.ndarray, frame: ViewportFrame) -> np.ndarray:
+    """(N,) bool: True where a text cannot reach the viewport from its anchor (``px``, viewport
+    pixels), however aligned or turned: no glyph lies farther from the anchor than 2 em per
+    character of its longest line plus one per line (a generous bound). Such a text shows
+    nothing, and Agg fails to draw a glyph some ten million pixels away ("raster overflow"),
+    so both backends leave it out."""
+    if not strings:
+        return np.zeros(0, dtype=bool)
+    ems = np.array([max(len(line) for line in s.split("\n")) + s.count("\n") + 1 for s in strings], np.float64)
+    reach = 2.0 * ems * np.asarray(sizes_px, np.float64) + 1.0
+    x, y = px[:, 0].astype(np.float64), px[:, 1].astype(np.float64)
+    with np.errstate(invalid="ignore"):  # NaN anchors compare False: they stay NaN, not drawn either
+        return (x < -reach) | (x > frame.width + reach) | (y < -reach) | (y > frame.height + reach)
+
+
 def prepare_texts(visual: Any, proj: Projection, frame: ViewportFrame) -> PreparedTexts:
     """Prepare a Texts visual: anchors, font sizes (pt and px), alignment names, angles (deg)."""
     positions = _positions(visual, "Texts")
@@ -514,9 +529,15 @@ def prepare_texts(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepar
     check_font_px("Texts.font_sizes", sizes, frame.dpi)
     sizes_px = pt_to_px(sizes, frame.dpi)
     ndc = proj.project(positions)
+    px = frame.ndc_to_px(ndc)
+    far = texts_out_of_reach(px, strings, sizes_px, frame)
+    if far.any():  # not drawn, as an anchor behind the camera (NaN) is not
+        ndc = np.array(ndc, dtype=np.float32)  # project() may hand back the positions themselves
+        ndc[far] = np.nan
+        px[far] = np.nan
     return PreparedTexts(
         ndc=ndc,
-        px=frame.ndc_to_px(ndc),
+        px=px,
         strings=strings,
         colors=_colors(visual.get_colors(), n, "Texts.colors"),
         font_sizes_pt=sizes,

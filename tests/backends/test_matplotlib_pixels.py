@@ -368,6 +368,30 @@ def test_a_font_too_large_to_draw_is_named(backend: str) -> None:
         _render_with(backend, scene)
 
 
+@pytest.mark.parametrize("backend", ["matplotlib", pytest.param("datoviz", marks=pytest.mark.datoviz)])
+def test_a_text_anchored_far_outside_is_left_out_not_a_failed_render(backend: str) -> None:
+    """A label 10 million pixels away (a deep zoom) made Agg fail, in both backends
+    ("FT_Render_Glyph ... raster overflow"): a render that passed every check could not be
+    drawn. A text that cannot reach the viewport is left out, as one behind the camera."""
+    from gsp.types.enums import TextAlign
+    from gsp.visuals.texts import Texts
+
+    def image(xs: list[float]) -> np.ndarray:
+        canvas = Canvas(60, 40, 100.0, WHITE)
+        scene = Scene(canvas)
+        n = len(xs)
+        scene.add(full_viewport(canvas), Texts(vec3([[x, 0.0] for x in xs]), ["Ab"] * n, rgba([[0, 0, 0, 255]]),
+                                               floats([12.0]), [TextAlign.CENTER_CENTER], floats([30.0]),
+                                               "DejaVu Sans"))
+        return _render_with(backend, scene)
+
+    shown = image([0.0])
+    assert (shown[..., :3].min(axis=2) < 128).any()
+    for far in (1e6, -1e8, 1e30):
+        assert np.array_equal(image([0.0, far]), shown)
+    assert not np.array_equal(image([0.0, 1.05]), shown)  # anchored just outside: drawn, it reaches in
+
+
 def test_a_resized_window_is_drawn_again_whatever_the_savefig_settings() -> None:
     """A window of another shape is drawn again at the canvas's size through savefig: the user's
     savefig.bbox "tight" changed its size (render failed), savefig.transparent its background."""
