@@ -402,7 +402,7 @@ def test_a_resized_window_is_drawn_again_whatever_the_savefig_settings() -> None
     host = FigureHost(30, 20, 72.0, interactive=False)
     host.set_background(np.array([1.0, 0.0, 0.0, 1.0]))
     with matplotlib.rc_context({"savefig.bbox": "tight", "savefig.transparent": True, "savefig.facecolor": "white"}):
-        picture = host._logical_pixels(np.zeros((7, 50, 4), np.uint8))  # a buffer of another shape
+        picture = host._draw_at_canvas_size()  # what draw_rgba returns for a window of another shape
     host.close()
     assert picture.shape == (20, 30, 4)
     assert picture[0, 0].tolist() == [255, 0, 0, 255]  # the canvas's own background

@@ -23,20 +23,13 @@ from player_sessions import record_moving_disc  # noqa: E402
 pytestmark = [pytest.mark.window, pytest.mark.slow, pytest.mark.timeout(120)]
 
 
-@pytest.fixture(scope="module")
-def display() -> Iterator[str]:
-    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed")
-    try:
-        import tkinter  # noqa: F401
-    except ImportError:
-        pytest.skip("tkinter is not available")
+@contextlib.contextmanager
+def _xvfb(*options: str) -> Iterator[str]:
+    """A virtual X server (``Xvfb`` with ``options``) on a free display: yields its name."""
     read, write = os.pipe()
     # -noreset: by default the server resets when its last client leaves, and a client that
     # connects meanwhile fails (Matplotlib then falls back to "headless")
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-screen", "0", "640x480x24", "-nolisten", "tcp",
-                               "-noreset"],
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write), "-nolisten", "tcp", "-noreset", *options],
                               pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write)
     try:
@@ -47,6 +40,23 @@ def display() -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(10)
+
+
+def _skip_without_x_tools() -> None:
+    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{' and '.join(missing)} not installed")
+    try:
+        import tkinter  # noqa: F401
+    except ImportError:
+        pytest.skip("tkinter is not available")
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    _skip_without_x_tools()
+    with _xvfb("-screen", "0", "640x480x24") as name:
+        yield name
 
 
 def _xdotool(display: str, *args: str) -> str:
@@ -186,7 +196,7 @@ off = MatplotlibRenderer(canvas, offscreen=True)
 expected = np.asarray(Image.open(io.BytesIO(off.render(*scene))).convert("RGBA"))
 live = MatplotlibRenderer(canvas)  # a GSP script's renderer: a window where a display exists
 live.render(*scene)
-plt.pause(0.5)  # the window is shown: its canvas may now hold device pixels
+plt.pause(0.5)  # the window is shown: its canvas may now hold device pixels (a HiDPI screen)
 shown = np.asarray(Image.open(io.BytesIO(live.render(*scene))).convert("RGBA"))
 window = live.get_figure().canvas.get_width_height(physical=True)
 live.get_figure().canvas.manager.resize(300, 90)  # as a user dragging the window's corner
@@ -202,7 +212,7 @@ def test_a_gsp_script_window_has_the_canvas_shape_and_render_returns_its_picture
                                                                                  tmp_path: Path) -> None:
     """A GSP script's Matplotlib renderer shows a window where a display exists. The window keeps
     the canvas's shape (no toolbar widening it), and ``render()`` still returns the canvas's
-    picture once the window is shown, whose buffer may hold device pixels (Xvfb: about 1.45×)."""
+    picture once the window is shown, and once it is resized by hand."""
     import json
 
     import numpy as np
@@ -228,6 +238,72 @@ def test_a_gsp_script_window_has_the_canvas_shape_and_render_returns_its_picture
     for picture in (shown, resized):  # the window's picture, then a window of another shape's
         assert abs(len(red(picture)) - len(red(expected))) < 0.1 * len(red(expected))
         assert np.abs(red(picture).mean(axis=0) - red(expected).mean(axis=0)).max() <= 1.5  # the disc where it belongs
+
+
+EXACT_SCRIPT = """
+import json, sys
+import numpy as np
+import matplotlib.pyplot as plt
+from gsp.core import Camera, Canvas, Viewport
+from gsp.types import Buffer, BufferType, CapStyle
+from gsp.visuals import Points, Segments
+from player.backends.matplotlib import MatplotlibRenderer
+
+def f32(values, kind):
+    return Buffer.from_numpy(np.asarray(values, dtype=np.float32), kind)
+
+def colors(values):
+    return Buffer.from_numpy(np.asarray(values, dtype=np.uint8), BufferType.rgba8)
+
+white = bytearray([255, 255, 255, 255])
+canvas = Canvas(240, 160, 100.0, white)
+viewport = Viewport(0, 0, 240, 160, white)
+segments = Segments(f32([[-0.9, -0.8, 0.0], [0.9, 0.8, 0.0], [-0.9, 0.7, 0.0], [0.8, -0.6, 0.0]], BufferType.vec3),
+                    f32([2.0], BufferType.float32), CapStyle.ROUND, colors([[0, 0, 0, 255]]))
+xyz = np.random.default_rng(1).uniform(-0.9, 0.9, (60, 3))
+points = Points(f32(xyz, BufferType.vec3), f32([60.0], BufferType.float32), colors([[200, 30, 30, 160]]),
+                colors([[0, 0, 0, 255]]), f32([0.5], BufferType.float32))
+identity = f32(np.eye(4).reshape(1, 4, 4), BufferType.mat4)
+camera = Camera(identity, identity)
+scene = ([viewport, viewport], [segments, points], [identity, identity], [camera, camera])
+expected = MatplotlibRenderer(canvas, offscreen=True).render_rgba(*scene)
+live = MatplotlibRenderer(canvas)  # a GSP script's renderer: a window where a display exists
+figure = live.get_figure()
+live.render_rgba(*scene)
+plt.pause(0.5)  # the window is shown: Tk now knows the screen's pixel ratio
+shown = live.render_rgba(*scene)
+report = {"ratio": figure.canvas.device_pixel_ratio, "window": figure.canvas.get_width_height(physical=True),
+          "differing_pixels": int((shown != expected).any(axis=-1).sum()), "shape": list(shown.shape)}
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.parametrize("dpi, ratio", [(100, 1.0), (192, 2.0)])
+def test_render_from_a_window_is_the_off_screen_picture_pixel_for_pixel(tmp_path: Path, dpi: int,
+                                                                         ratio: float) -> None:
+    """On an X server at 100 dpi (Xvfb's default) Tk reports 1.04 device pixels per canvas pixel:
+    the window's buffer was a few pixels larger than the canvas and ``render()`` scaled it down
+    (wavy lines, live frames of ``gsp record`` unlike their replays). Such a ratio near 1 is now
+    drawn at 1: the window holds the canvas's own pixels, and ``render()`` returns exactly the
+    off-screen picture. At 192 dpi (2) the window stays at its ratio and ``render()`` draws the
+    picture again at the canvas's size, where a 2x buffer scaled down was not the same picture
+    either."""
+    import json
+
+    _skip_without_x_tools()
+    script = tmp_path / "exact.py"
+    script.write_text(EXACT_SCRIPT)
+    with _xvfb("-screen", "0", "640x480x24", "-dpi", str(dpi)) as display:
+        result = subprocess.run([sys.executable, str(script)], env=dict(os.environ, DISPLAY=display, MPLBACKEND="TkAgg"),
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["shape"] == [160, 240, 4] and report["differing_pixels"] == 0, report
+    assert report["ratio"] == pytest.approx(ratio, abs=0.02), report
+    if ratio == 1.0:
+        assert report["window"] == [240, 160], report  # the canvas's own pixels on screen
+    else:
+        assert abs(report["window"][0] - 240 * report["ratio"]) <= 1, report  # sharp, at the screen's ratio
 
 
 def test_closing_the_live_window_of_a_recorded_script_ends_it_cleanly(display: str, tmp_path: Path) -> None:
@@ -284,19 +360,22 @@ animator.start([viewport], [points], [identity], [Camera(identity, identity)])
 """
 
 
-def test_a_click_in_a_recorded_window_is_captured_where_it_landed_and_replayed(display: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("dpi", [100, 192])
+def test_a_click_in_a_recorded_window_is_captured_where_it_landed_and_replayed(tmp_path: Path, dpi: int) -> None:
     """An interactive session for real: the user clicks in a GSP script's window under
-    ``gsp record``; the click is recorded as a viewport event in the canvas's NDC (on Xvfb's
-    scaled screen, about 1.04 device pixels per canvas pixel) and the replay draws the disc where
-    the user clicked."""
+    ``gsp record``; the click is recorded as a viewport event in the canvas's NDC and the replay
+    draws the disc where the user clicked. At 100 dpi (Tk: 1.04 device pixels per canvas pixel)
+    the window draws at 1; at 192 dpi at 2, and events come in device pixels."""
     import json
 
     import imageio.v3 as iio
     import numpy as np
 
+    _skip_without_x_tools()
     script, log = tmp_path / "click.py", tmp_path / "click.gsplog"
     script.write_text(CLICK_SCRIPT)
-    with _gsp(display, "record", str(script), "-o", str(log)) as record:
+    with _xvfb("-screen", "0", "640x480x24", "-dpi", str(dpi)) as display, \
+            _gsp(display, "record", str(script), "-o", str(log)) as record:
         window = _window(display, record, "--class", "Matplotlib")
         time.sleep(1.0)  # mapped and drawn
         width, height = _window_size(display, window)

@@ -52,6 +52,36 @@ def _inline_in_notebook() -> bool:
         return False
 
 
+#: Device pixel ratios this close to 1 are drawn at 1 (see :func:`_draw_near_one_ratios_at_one`).
+NEAR_ONE = 0.1
+
+
+def _draw_near_one_ratios_at_one(canvas: Any) -> None:
+    """Make a window canvas draw at one device pixel per canvas pixel where its screen's ratio
+    is within :data:`NEAR_ONE` of 1.
+
+    Such ratios are a screen's DPI a little off 96, not a scaling its user chose: Tk on X11
+    reports 1.04 at 100 dpi (Xvfb's default) and 0.999 where the server rounds the screen's
+    millimetres. Drawn at that ratio the window's buffer is a few pixels larger or smaller than
+    the canvas, and ``render()`` could only scale it (a resampled picture) or draw the scene a
+    second time at the canvas's size. At 1 the window shows the canvas's own pixels and the one
+    draw is both the window's and ``render()``'s. Larger ratios (HiDPI, 125 % and up) keep
+    theirs: the window stays sharp and ``render()`` draws the picture again (``draw_rgba``).
+
+    Matplotlib's window backends (Tk, Qt, GTK, macOS) all set the ratio through the canvas's
+    ``_set_device_pixel_ratio`` (on mapping, on a screen change); this wraps it on this canvas.
+    """
+    set_ratio = getattr(canvas, "_set_device_pixel_ratio", None)
+    if set_ratio is None:  # another Matplotlib: draw_rgba's second draw still gives the picture
+        return
+
+    def set_drawing_ratio(ratio: float) -> bool:
+        return bool(set_ratio(1.0 if abs(float(ratio) - 1.0) < NEAR_ONE else ratio))
+
+    canvas._set_device_pixel_ratio = set_drawing_ratio
+    set_drawing_ratio(float(getattr(canvas, "device_pixel_ratio", 1.0) or 1.0))
+
+
 def _tuple(rgba: np.ndarray) -> tuple[float, float, float, float]:
     return (float(rgba[0]), float(rgba[1]), float(rgba[2]), float(rgba[3]))
 
@@ -69,6 +99,7 @@ class FigureHost:
             # window, and the figure with it, stretching the drawing.
             with plt.rc_context({"toolbar": "None"}):
                 self.figure = plt.figure()
+            _draw_near_one_ratios_at_one(self.figure.canvas)
         else:
             self.figure = Figure()
             FigureCanvasAgg(self.figure)
@@ -90,8 +121,13 @@ class FigureHost:
         ratio = float(getattr(self.figure.canvas, "device_pixel_ratio", 1.0) or 1.0)
         self.figure._original_dpi = dpi  # type: ignore[attr-defined]
         self.figure.set_dpi(dpi * ratio)
-        # A hair over the exact size: Agg truncates width*dpi/dpi, which can fall a pixel short.
-        self.figure.set_size_inches((width + 1e-3) / dpi, (height + 1e-3) / dpi, forward=self.interactive)
+        self.figure.set_size_inches(self._inches(), forward=self.interactive)
+
+    def _inches(self) -> tuple[float, float]:
+        """The figure's size in inches for the canvas's pixels: a hair over the exact size, as
+        Agg truncates width*dpi/dpi, which can fall a pixel short."""
+        width, height, dpi = self.size
+        return (width + 1e-3) / dpi, (height + 1e-3) / dpi
 
     def set_background(self, rgba: np.ndarray) -> None:
         """Canvas background (alpha 0 = transparent)."""
@@ -131,29 +167,35 @@ class FigureHost:
 
     # -- output ------------------------------------------------------------------------------
     def draw_rgba(self) -> np.ndarray:
-        """Draw and return a view of the canvas buffer, (height, width, 4) uint8, row 0 on top."""
+        """Draw and return a view of the canvas buffer, (height, width, 4) uint8, row 0 on top.
+
+        A shown window's buffer holds the canvas's own pixels on a screen of about one device
+        pixel per canvas pixel (see :func:`_draw_near_one_ratios_at_one`): it is returned as it
+        is, one draw. Otherwise (a HiDPI or scaled screen, a window resized by hand) the window
+        is drawn for the screen and the picture drawn again, off the window, at the canvas's
+        size: scaling the window's buffer would resample the picture (wavy lines, blurred edges),
+        and the window's shape may not even be the canvas's.
+        """
         canvas: Any = self.figure.canvas  # Agg-based (FigureCanvasAgg or an interactive *Agg)
+        width, height, _ = self.size
+        inches, shown = np.array(self._inches()), self.figure.get_size_inches()
+        if (shown != inches).any() and ((shown * self.figure.dpi).astype(int) == (inches * self.figure.dpi).astype(int)).all():
+            # A window whose toolkit set the figure's size from its own (Tk: pixels / dpi): the
+            # same pixels as the canvas's size, but a hair's difference in where each line falls
+            # changes antialiased pixels by a level. The canvas's size back, the buffer unchanged.
+            self.figure.set_size_inches(self._inches(), forward=False)
         canvas.draw()
         rgba = np.asarray(canvas.buffer_rgba())
-        width, height, _ = self.size
         if rgba.shape[:2] != (height, width):
-            rgba = self._logical_pixels(rgba)
+            rgba = self._draw_at_canvas_size()
         return rgba
 
-    def _logical_pixels(self, rgba: np.ndarray) -> np.ndarray:
-        """A shown window's buffer in the canvas's own pixels. On a HiDPI or scaled screen the
-        buffer holds device pixels, the same picture larger: it is scaled down. A window of
-        another shape (resized by hand) holds the scene stretched to it: the scene is drawn
-        again, off the window, at the canvas's size."""
+    def _draw_at_canvas_size(self) -> np.ndarray:
+        """The scene drawn off the window at the canvas's size and dpi: the very picture an
+        off-screen figure draws, pixel for pixel, whatever the window's size and pixel ratio."""
         width, height, dpi = self.size
-        rows, cols = rgba.shape[:2]
-        if rows >= height and cols >= width and abs(rows / height - cols / width) < 2.0 / min(width, height):
-            from PIL import Image
-
-            image = Image.fromarray(np.ascontiguousarray(rgba), "RGBA").resize((width, height), Image.Resampling.BOX)
-            return np.asarray(image)
         shown_w, shown_h = (float(v) for v in self.figure.get_size_inches())
-        self.figure.set_size_inches((width + 1e-3) / dpi, (height + 1e-3) / dpi, forward=False)
+        self.figure.set_size_inches(self._inches(), forward=False)
         try:
             out = io.BytesIO()
             # The canvas's own picture, whatever the user's savefig.* settings (bbox "tight", a
