@@ -247,7 +247,7 @@ import matplotlib.pyplot as plt
 from gsp.core import Camera, Canvas, Viewport
 from gsp.types import Buffer, BufferType, CapStyle
 from gsp.visuals import Points, Segments
-from player.backends.matplotlib import MatplotlibRenderer
+from player.backends.matplotlib import MatplotlibAnimator, MatplotlibRenderer
 
 def f32(values, kind):
     return Buffer.from_numpy(np.asarray(values, dtype=np.float32), kind)
@@ -269,11 +269,25 @@ scene = ([viewport, viewport], [segments, points], [identity, identity], [camera
 expected = MatplotlibRenderer(canvas, offscreen=True).render_rgba(*scene)
 live = MatplotlibRenderer(canvas)  # a GSP script's renderer: a window where a display exists
 figure = live.get_figure()
+draws = [0]
+figure.canvas.mpl_connect("draw_event", lambda event: draws.__setitem__(0, draws[0] + 1))
 live.render_rgba(*scene)
 plt.pause(0.5)  # the window is shown: Tk now knows the screen's pixel ratio
 shown = live.render_rgba(*scene)
 report = {"ratio": figure.canvas.device_pixel_ratio, "window": figure.canvas.get_width_height(physical=True),
           "differing_pixels": int((shown != expected).any(axis=-1).sum()), "shape": list(shown.shape)}
+animator = MatplotlibAnimator(live, fps=20.0)
+ticks = []
+
+@animator.event_listener
+def tick(delta_time):
+    ticks.append(draws[0])
+    if len(ticks) == 6:
+        animator.stop()
+    return [points]
+
+animator.start(*scene)
+report["draws_per_frame"] = (ticks[-1] - ticks[1]) / (len(ticks) - 2)
 print(json.dumps(report))
 """
 
@@ -287,7 +301,8 @@ def test_render_from_a_window_is_the_off_screen_picture_pixel_for_pixel(tmp_path
     drawn at 1: the window holds the canvas's own pixels, and ``render()`` returns exactly the
     off-screen picture. At 192 dpi (2) the window stays at its ratio and ``render()`` draws the
     picture again at the canvas's size, where a 2x buffer scaled down was not the same picture
-    either."""
+    either. A live animation draws each frame once at 1 (twice at 2: the window's, the
+    picture's); the animator's draw_idle after render() drew it once more."""
     import json
 
     _skip_without_x_tools()
@@ -302,8 +317,10 @@ def test_render_from_a_window_is_the_off_screen_picture_pixel_for_pixel(tmp_path
     assert report["ratio"] == pytest.approx(ratio, abs=0.02), report
     if ratio == 1.0:
         assert report["window"] == [240, 160], report  # the canvas's own pixels on screen
+        assert report["draws_per_frame"] == 1, report  # one draw, the window's and render()'s
     else:
         assert abs(report["window"][0] - 240 * report["ratio"]) <= 1, report  # sharp, at the screen's ratio
+        assert report["draws_per_frame"] == 2, report  # the window's, then the picture's
 
 
 def test_closing_the_live_window_of_a_recorded_script_ends_it_cleanly(display: str, tmp_path: Path) -> None:

@@ -59,8 +59,9 @@ class MatplotlibAnimator(AnimatorBase):
             now = time.perf_counter()
             delta, last[0] = now - last[0], now
             self._frame(delta)
+            # render() draws the window itself (its canvas's draw shows the new buffer): a
+            # draw_idle after it drew the same frame a second time, halving the frame rate.
             renderer.render(viewports, visuals, model_matrices, cameras)
-            figure.canvas.draw_idle()
 
         def tick() -> None:
             if interrupted:
