@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gsplog_cli.links import UnknownLinks, links_option, load_links, noting_unknown_links
 from gsplog_cli.numbers import NON_NEGATIVE, POSITIVE, finite
 from gsplog_cli.scene_limit import limits_for, max_scene_option
 from transports.protocol import DEFAULT_MAX_PAYLOAD, session_id_hex
@@ -107,6 +108,7 @@ _max_payload = click.option(
     "--allow", type=click.Path(exists=True, file_okay=False), help="Folder of admitted client keys."
 )
 @_max_payload
+@links_option
 @_verbose
 def serve(
     session: str,
@@ -118,20 +120,24 @@ def serve(
     curve_secret: str | None,
     allow: str | None,
     max_payload: int,
+    links: tuple[str, ...],
     verbose: int,
 ) -> None:
     """Publish a recorded SESSION live over ZeroMQ at its recorded pace.
 
     Ctrl-C or SIGTERM ends the session cleanly (END to the nodes); the exit status is then 130 or 143.
+    The scene kept for late joiners' snapshots needs the session's own transform link types:
+    --links imports the module that registers them.
     """
     from sessions import LogFormatError, LogReader
     from transports.serve import serve_log
 
     _setup_logging(verbose)
     security = server_security(curve_secret, allow)
+    load_links(links)
     stop = _stop_on_signals()
     try:
-        with LogReader(session) as reader:
+        with LogReader(session) as reader, noting_unknown_links(UnknownLinks(), log.warning):
             passes = 0
             while not stop.is_set():
                 sent = serve_log(
@@ -184,6 +190,7 @@ def serve(
 @click.option("--server-key", type=click.Path(exists=True), help="Server public key file (CURVE).")
 @_max_payload
 @max_scene_option
+@links_option
 @_verbose
 def node(
     endpoint: str,
@@ -200,6 +207,7 @@ def node(
     server_key: str | None,
     max_payload: int,
     max_scene_gib: float | None,
+    links: tuple[str, ...],
     verbose: int,
 ) -> None:
     """Run a render node subscribed to the live session at ENDPOINT.
@@ -208,8 +216,10 @@ def node(
     received, the whole scenes applied besides (the snapshot it started from and the stream's
     periodic keyframes), frames, the scene's state hash (equal on every node that received
     the same session), what it skipped when it fell behind, and why a --save copy stopped early
-    (save_error: a full disk stops the copy, not the node; exit status 1 then). Ctrl-C or
-    SIGTERM stops it after drawing and saving what arrived: exit status 130 or 143.
+    (save_error: a full disk stops the copy, not the node; exit status 1 then), and the commands
+    skipped because their transform link type is not registered here (unknown_links, by type:
+    what was drawn lacks them, exit status 1; --links imports the module that registers them).
+    Ctrl-C or SIGTERM stops it after drawing and saving what arrived: exit status 130 or 143.
     """
     from transports.live_log import LiveTally, live_commands
     from transports.subscriber import Subscriber
@@ -222,6 +232,7 @@ def node(
     if save is not None and not Path(save).resolve().parent.is_dir():
         raise click.UsageError(f"--save {save}: no folder {str(Path(save).resolve().parent)!r} to write it in")
     security = client_security(curve_secret, server_key)
+    load_links(links)
     try:
         consume = _make_consumer(backend, output, limits_for(max_scene_gib))  # imports, checks before joining
         subscriber = Subscriber(
@@ -238,27 +249,29 @@ def node(
     stop = _stop_on_signals()
     summary: dict[str, Any] = {"endpoint": endpoint, "sessions": 0, "frames": 0, "commands": 0, "keyframes": 0,
                                "errors": 0, "state_hash": None, "outputs": [], "ended": False, "save_error": None}
+    unknown_links = UnknownLinks()
     try:
-        while True:
-            copy = _guarded_copy(save) if save else None
-            tally = LiveTally()
-            session_output = _nth_output(output, summary["sessions"] + 1)
-            result = consume(live_commands(subscriber, stop, copy, tally), session_output)
-            if tally.commands or tally.keyframes:  # a session came (the last wait may bring none)
-                summary["sessions"] += 1
-                for key in ("frames", "errors"):
-                    summary[key] += result[key]
-                summary["commands"] += tally.commands
-                summary["keyframes"] += tally.keyframes
-                summary["errors"] += tally.errors  # chunks of a snapshot it could not decode
-                summary["outputs"] += result["outputs"]
-                summary["state_hash"] = result["state_hash"]  # of the last session
-                summary["ended"] = tally.ended
-            if copy is not None and copy.error is not None:
-                summary["save_error"] = copy.error
-            if not keep_going or stop.is_set() or subscriber.gone:
-                break
-            save = None  # the copy holds the first session only
+        with noting_unknown_links(unknown_links, log.error):
+            while True:
+                copy = _guarded_copy(save) if save else None
+                tally = LiveTally()
+                session_output = _nth_output(output, summary["sessions"] + 1)
+                result = consume(live_commands(subscriber, stop, copy, tally), session_output)
+                if tally.commands or tally.keyframes:  # a session came (the last wait may bring none)
+                    summary["sessions"] += 1
+                    for key in ("frames", "errors"):
+                        summary[key] += result[key]
+                    summary["commands"] += tally.commands
+                    summary["keyframes"] += tally.keyframes
+                    summary["errors"] += tally.errors  # chunks of a snapshot it could not decode
+                    summary["outputs"] += result["outputs"]
+                    summary["state_hash"] = result["state_hash"]  # of the last session
+                    summary["ended"] = tally.ended
+                if copy is not None and copy.error is not None:
+                    summary["save_error"] = copy.error
+                if not keep_going or stop.is_set() or subscriber.gone:
+                    break
+                save = None  # the copy holds the first session only
     finally:
         subscriber.close()
     summary["session"] = session_id_hex(subscriber.session_id) if subscriber.session_id else None
@@ -269,6 +282,7 @@ def node(
     summary["behind"] = subscriber.stats.behind
     summary["skipped"] = subscriber.stats.skipped
     summary["peak_queued_bytes"] = subscriber.stats.peak_queued_bytes
+    summary["unknown_links"] = unknown_links.counts()
     click.echo(json.dumps(summary))
     if summary["save_error"] is not None:  # as `gsp record` whose log stopped early: `gsp node ... && ...` stops
         raise click.ClickException(f"the --save copy is incomplete: {summary['save_error']}")
@@ -278,6 +292,8 @@ def node(
     if not summary["ended"]:
         raise click.ClickException("the session did not end: its publisher went silent before its END "
                                    "(what arrived was drawn; a --save copy is left unterminated)")
+    if unknown_links:  # what was drawn lacks those links: `gsp node ... && next` stops, as gsp-replay does
+        raise click.ClickException(unknown_links.message(endpoint))
 
 
 def _guarded_copy(path: str) -> Any:
@@ -395,6 +411,7 @@ def _render(backend: str, output: str | None, limits: Limits, commands: Iterator
 )
 @_max_payload
 @max_scene_option
+@links_option
 @_verbose
 def relay(
     upstream: str,
@@ -409,10 +426,13 @@ def relay(
     max_pending_mib: float,
     max_payload: int,
     max_scene_gib: float | None,
+    links: tuple[str, ...],
     verbose: int,
 ) -> None:
     """Forward a live session to another tier, with its own snapshot service (``--max-scene-gib``
-    bounds the scene it keeps for snapshots; not with ``--opaque``, which keeps no scene)."""
+    bounds the scene it keeps for snapshots, ``--links`` imports the module that registers the
+    session's own transform link types, which that scene needs; neither with ``--opaque``, which
+    keeps no scene)."""
     from transports.relay import Relay
     from transports.state import OpaqueState
 
@@ -421,10 +441,11 @@ def relay(
         raise click.UsageError("the relay would subscribe to itself: --sub and --pub (and their snapshot "
                                "endpoints) must differ")
     if opaque:
-        if max_scene_gib is not None:
-            raise click.UsageError("--opaque keeps no scene: it takes no --max-scene-gib")
+        if max_scene_gib is not None or links:
+            raise click.UsageError("--opaque keeps no scene: it takes no --max-scene-gib or --links")
         state: Any = OpaqueState()
     else:
+        load_links(links)
         from transports.scene_state import SceneStreamState
 
         state = SceneStreamState(limits=limits_for(max_scene_gib))
@@ -443,13 +464,14 @@ def relay(
         )
     except (OSError, ValueError) as error:
         raise click.ClickException(str(error)) from None
-    forwarder.start()
-    click.echo(
-        f"relaying {upstream} -> {forwarder.endpoint} (snapshots {forwarder.snapshot_endpoint})", err=True
-    )
-    while not stop.wait(0.2):
-        pass
-    forwarder.stop()
+    with noting_unknown_links(UnknownLinks(), log.warning):
+        forwarder.start()
+        click.echo(
+            f"relaying {upstream} -> {forwarder.endpoint} (snapshots {forwarder.snapshot_endpoint})", err=True
+        )
+        while not stop.wait(0.2):
+            pass
+        forwarder.stop()
     stop.exit_if_signalled()
 
 

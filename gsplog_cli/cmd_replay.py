@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from gsplog_cli.links import UnknownLinks, links_option, load_links, recorded_script
 from gsplog_cli.numbers import POSITIVE, finite
 from gsplog_cli.scene_limit import limits_for, max_scene_option
 
@@ -56,6 +57,7 @@ class ReplayError(click.ClickException):
 @click.option("--server-key", type=click.Path(exists=True, dir_okay=False),
               help="tcp:// source of a CURVE session: the publisher's public key file.")
 @click.option("--window/--no-window", default=None, help="Show a window (default: when a display exists and no -o).")
+@links_option
 @max_scene_option
 def replay(
     source: str,
@@ -76,18 +78,25 @@ def replay(
     curve_secret: str | None,
     server_key: str | None,
     window: bool | None,
+    links: tuple[str, ...],
     max_scene_gib: float | None,
 ) -> None:
     """Replay SOURCE (a .gsplog file or a tcp:// live endpoint) into a backend.
 
     In a window: space pauses, right/left arrows step a frame, q quits.
+
+    Exit status: 0; 2 for a bad log, source or option (nothing drawn, or a replay stopped by a
+    command it cannot apply); 1 when what was drawn is written but incomplete: a followed log
+    that did not end, or commands skipped because their transform link type is not registered
+    here (--links imports the module that registers it).
     """
     from player import replay as run_replay
     from player.sources import LIVE_GONE_AFTER_S, UnterminatedLogWarning, is_live_endpoint
-    from sessions.errors import CommandError, LogFormatError
+    from sessions.errors import CommandError, LogFormatError, SkippedCommandWarning
     from sessions.reader import FOLLOW_TIMEOUT_S
 
     limits = limits_for(max_scene_gib)
+    load_links(links, ReplayError)
     live_options: dict[str, Any] = {}
     if snapshot is not None or curve_secret is not None or server_key is not None:
         if not is_live_endpoint(source):
@@ -95,9 +104,12 @@ def replay(
         from gsplog_cli.cmd_live import client_security
 
         live_options = {"snapshot_endpoint": snapshot, "security": client_security(curve_secret, server_key)}
+    caught: list[warnings.WarningMessage] = []
+    unknown_links = UnknownLinks()
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UnterminatedLogWarning)
+            warnings.simplefilter("always", SkippedCommandWarning)
             result = run_replay(
                 source,
                 backend,
@@ -123,11 +135,15 @@ def replay(
         hint = "; `gsp verify` lists what is intact, `gsp repair` keeps it" if error.chunk_index is not None else ""
         raise ReplayError(_one_line(error) + hint) from None
     except (CommandError, ValueError, OSError) as error:  # OSError: an output that cannot be written
+        # A command that fails after one holding an unknown link was skipped (a chain's link
+        # removed that was never added) says why first.
+        _show_warnings(caught, unknown_links)
+        if unknown_links:
+            click.echo(f"Error: {unknown_links.message(source, recorded_script(source))}", err=True)
         raise ReplayError(_one_line(error)) from None
     except KeyboardInterrupt:
         raise click.exceptions.Exit(130) from None
-    for warning in caught:
-        click.echo(f"warning: {_one_line(warning.message)}", err=True)
+    _show_warnings(caught, unknown_links)
     if is_live_endpoint(source) and result.commands == 0:
         waited = LIVE_GONE_AFTER_S if timeout is None else timeout
         raise ReplayError(
@@ -146,12 +162,32 @@ def replay(
         f"{result.frames} frame(s) replayed with {backend} in {result.elapsed_s:.2f} s -> {where}",
         err=True,
     )
+    failures = []
+    if unknown_links:  # the picture lacks what those links made: `gsp-replay ... && publish` stops here
+        failures.append(unknown_links.message(source, recorded_script(source)))
     if result.unfinished:  # as `gsp node` whose publisher went silent: `gsp-replay ... && next` stops
         waited = FOLLOW_TIMEOUT_S if timeout is None else timeout
-        raise click.ClickException(
+        failures.append(
             f"{source}: the log did not end (nothing new for {waited:g} s and no footer: its recorder was "
             "killed, or the file was replaced or cut); what arrived was drawn"
         )
+    for failure in failures[:-1]:
+        click.echo(f"Error: {failure}", err=True)
+    if failures:
+        raise click.ClickException(failures[-1])
+
+
+def _show_warnings(caught: list[warnings.WarningMessage], unknown_links: UnknownLinks) -> None:
+    """Each warning once, as a ``warning: ...`` line; those about commands skipped for a link
+    type not registered here go to ``unknown_links`` instead (one error line says it all)."""
+    shown: set[str] = set()
+    for warning in caught:
+        if unknown_links.add(warning.message):
+            continue
+        text = _one_line(warning.message)
+        if text not in shown:  # a chunk read twice (the last frame found, then drawn) warns twice
+            shown.add(text)
+            click.echo(f"warning: {text}", err=True)
 
 
 def _one_line(error: BaseException | str) -> str:

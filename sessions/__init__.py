@@ -6,7 +6,8 @@ Public API (docs/format.md and docs/protocol.md describe the bytes):
 - :class:`LogWriter`, :class:`LogReader` — write and read ``.gsplog`` files;
 - :func:`encode_chunk` / :func:`decode_chunk` — the chunk bytes shared by files and the wire;
 - :class:`SceneState` — commands applied to real ``gsp`` objects, snapshots (keyframes);
-- :class:`LogFormatError`, :class:`LogWriteError` — the errors.
+- :class:`LogFormatError`, :class:`LogWriteError` — the errors; :class:`SkippedCommandWarning` —
+  a command left out because it holds a value this build cannot rebuild.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from sessions.chunk import Chunk, ChunkInfo, ChunkKind, decode_chunk, encode_chunk, encode_end_chunk
 from sessions.codec import PROTOCOL_VERSION
 from sessions.command import Command, LogRef, Ref
-from sessions.errors import CommandError, LogFormatError, LogWriteError
+from sessions.errors import CommandError, LogFormatError, LogWriteError, SkippedCommandWarning
 from sessions.position import At, parse_at
 from sessions.reader import LogReader
 from sessions.sinks import ChunkSink, FileSink, MemorySink
@@ -40,6 +41,7 @@ __all__ = [
     "MemorySink",
     "Ref",
     "SceneState",
+    "SkippedCommandWarning",
     "decode_chunk",
     "encode_chunk",
     "encode_end_chunk",

@@ -32,7 +32,7 @@ from sessions import shuffle as shuffle_filter
 from sessions.blocks import BLOCK_BYTES, Segment, decode_blocks, encode_blocks
 from sessions.codec import ALIGN, Row, check_decoded_size, decode_commands_quietly, encode_rows
 from sessions.command import Command
-from sessions.errors import LogFormatError
+from sessions.errors import LogFormatError, SkippedCommandWarning
 from sessions.limits import DEFAULT_LIMITS, Limits
 
 __all__ = [
@@ -153,7 +153,7 @@ class Chunk:
     _commands: list[Command] | None = field(default=None, repr=False)
     unshuffled: bool = False  # raw was unshuffled while decompressing (BLOCKS chunks)
     # (limits, commands, warnings) decoded while the chunk's last blocks were still decompressing
-    _early: tuple[Limits, list[Command], list[str]] | None = field(default=None, repr=False)
+    _early: tuple[Limits, list[Command], list[SkippedCommandWarning]] | None = field(default=None, repr=False)
 
     def _where(self) -> dict[str, Any]:
         return {"offset": self.info.offset, "chunk_index": self.chunk_index}
@@ -199,7 +199,7 @@ def _decode_chunk_commands(
     where: Callable[[], dict[str, Any]],
     raw_ready: int | None = None,
     unfilled: list[tuple[int, bytearray]] | None = None,
-) -> tuple[list[Command], list[str]]:
+) -> tuple[list[Command], list[SkippedCommandWarning]]:
     """The commands of a chunk's raw bytes and the warnings about those skipped (see
     :func:`sessions.codec.decode_commands_quietly`; ``raw_ready``: raw bytes in place so far,
     ``unfilled``: where to list the bytearrays made before their bytes were in place)."""
@@ -552,7 +552,7 @@ def decode_chunk(
     payload = _payload(data, info, where)
     if info.flags & ChunkFlags.BLOCKS:  # checksummed block by block as they decode
         hasher = checksum_hasher()
-        early: list[tuple[Limits, list[Command], list[str]]] = []
+        early: list[tuple[Limits, list[Command], list[SkippedCommandWarning]]] = []
 
         def decode_commands_early(body: memoryview, ready: int) -> list[tuple[int, bytearray]]:
             # Runs on this thread while other threads decode the rest of the blocks: arrays are

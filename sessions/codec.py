@@ -41,7 +41,7 @@ import numpy as np
 from sessions import decoded_size
 from sessions import shuffle as shuffle_filter
 from sessions.command import Command, LogRef, Ref, make_command
-from sessions.errors import LogFormatError
+from sessions.errors import LogFormatError, SkippedCommandWarning
 from sessions.limits import DEFAULT_LIMITS, Limits, size_text
 
 __all__ = [
@@ -113,6 +113,8 @@ class UnknownValue:
 
     code: int
     reason: str
+    #: the transform link type the registry does not know, when that is why (None otherwise)
+    link_type: str | None = None
 
 
 @dataclass(slots=True)
@@ -189,6 +191,19 @@ def _deserialize_link(data: dict[str, Any]) -> Any:
     if base is None:
         raise ValueError("gsp.transforms is not available to rebuild a transform link")
     return base.deserialize(data)  # type: ignore[attr-defined]
+
+
+def _unregistered_link_type(data: dict[str, Any]) -> str | None:
+    """The ``link_type`` of a serialized link when gsp's registry does not know it (None when it
+    does, or when the payload names none: then the link is bad, not unknown)."""
+    name = data.get("link_type")
+    if not isinstance(name, str):
+        return None
+    try:
+        from gsp.transforms import registered_links
+    except Exception:
+        return name
+    return None if name in registered_links() else name
 
 
 # --------------------------------------------------------------------------------------------
@@ -560,8 +575,14 @@ class _Decoder:
                 raise ValueError("transform link payload is not a map")
             try:
                 return _deserialize_link(fields)
-            except Exception as error:  # a link type this build does not register
-                return self._unknown(code, f"transform link not rebuilt: {error}")
+            except Exception as error:  # a link type this build does not register, or bad fields
+                link_type = _unregistered_link_type(fields)
+                if link_type is None:
+                    return self._unknown(code, f"transform link not rebuilt: {error}")
+                self.unknown = True
+                return UnknownValue(code, f"transform link type {link_type!r} is not registered here (a link "
+                                    "class of the recorded script or of a module not imported: import the module "
+                                    f"that registers it with @register_link first); {error}", link_type)
         return self._unknown(code, f"unknown extension type {code}")
 
     def _unknown(self, code: int, reason: str) -> UnknownValue:
@@ -658,9 +679,10 @@ def decode_commands_quietly(
     where: Callable[[], dict[str, Any]] | None = None,
     blobs_ready: int | None = None,
     unfilled: list[tuple[int, bytearray]] | None = None,
-) -> tuple[list[Command], list[str]]:
+) -> tuple[list[Command], list[SkippedCommandWarning]]:
     """:func:`decode_commands` that returns the warnings about skipped commands instead of giving
-    them. With ``blobs_ready``, only that many bytes of ``blobs`` may be read now (arrays are
+    them (:class:`sessions.errors.SkippedCommandWarning`, which names the seq, op and, when that is
+    why, the transform link type not registered). With ``blobs_ready``, only that many bytes of ``blobs`` may be read now (arrays are
     views, made at once); a value that must be copied from further on raises
     :class:`BlobsNotReady`. Except, when ``unfilled`` is a list and the C rows module builds the
     value, a bytearray: it is made unfilled and listed there as ``(offset in blobs, bytearray)``,
@@ -701,7 +723,8 @@ def _why(error: Exception) -> str:
     return str(error) or _MSGPACK_WHY.get(type(error).__name__, "no detail given")
 
 
-def _decode_rows(dec: _Decoder, meta: bytes | memoryview, context: dict[str, Any]) -> tuple[list[Command], list[str]]:
+def _decode_rows(dec: _Decoder, meta: bytes | memoryview,
+                 context: dict[str, Any]) -> tuple[list[Command], list[SkippedCommandWarning]]:
     fast = dec.commands(meta)
     if fast is not None:
         return fast, []
@@ -722,7 +745,7 @@ def _decode_rows(dec: _Decoder, meta: bytes | memoryview, context: dict[str, Any
             return built, []
         raise LogFormatError(f"command #{bad} is malformed: {str(rows[bad])[:120]}", **context)
     commands: list[Command] = []
-    skipped: list[str] = []
+    skipped: list[SkippedCommandWarning] = []
     for i, row in enumerate(rows):
         if not (
             isinstance(row, list)
@@ -739,7 +762,8 @@ def _decode_rows(dec: _Decoder, meta: bytes | memoryview, context: dict[str, Any
         if dec.unknown:
             unknown = _contains_unknown(args) or _contains_unknown(kwargs)
             if unknown is not None:
-                skipped.append(f"skipping command seq={seq} op={op}: {unknown.reason}")
+                skipped.append(SkippedCommandWarning(f"skipping command seq={seq} op={op}: {unknown.reason}",
+                                                     seq=seq, op=op, link_type=unknown.link_type))
                 continue
         commands.append(make_command(seq, t_ns, op, target, tuple(args), kwargs))
     return commands, skipped

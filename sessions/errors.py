@@ -46,3 +46,20 @@ class LogWriteError(Exception):
 
 class CommandError(Exception):
     """A command cannot be applied to the scene state (names its seq and op)."""
+
+
+class SkippedCommandWarning(UserWarning):
+    """A command left out when its chunk was decoded: it holds a value this build cannot rebuild
+    (an unknown extension code or enum, or a transform link whose type is not registered).
+
+    ``seq`` and ``op`` name the command; ``link_type`` is the transform link type that is not
+    registered (``gsp.transforms.register_link``) when that is why, else None. A link type
+    missing here is most often a user's own link, defined in the recorded script or in a module
+    the reader did not import (``gsp-replay --links``), rather than a newer protocol's value.
+    """
+
+    def __init__(self, message: str, *, seq: int, op: str, link_type: str | None = None) -> None:
+        super().__init__(message)
+        self.seq = seq
+        self.op = op
+        self.link_type = link_type

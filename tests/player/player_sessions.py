@@ -140,3 +140,79 @@ def with_undrawable_render(source: Path, path: Path, frame: int) -> Path:
         writer.append(command)
     writer.close()
     return path
+
+
+#: A scientist's own transform link, in a module of theirs: points given in raw units (far
+#: outside the view) scaled into [-0.9, 0.9]. Its name is unique in the suite: a test process
+#: that registered it would no longer meet it unknown.
+LINK_MODULE = '''
+import numpy as np
+from gsp.transforms import TransformLinkBase, register_link
+from gsp.types import BufferType
+from gsp.utils.bufferx import Bufferx
+
+
+@register_link
+class LabScaleLink(TransformLinkBase):
+    def __init__(self, scale):
+        self.scale = scale
+
+    def apply(self, buffer):
+        data = Bufferx.to_numpy(buffer).copy()
+        return Bufferx.from_numpy((data / np.abs(data).max() * self.scale).astype(np.float32), BufferType.vec3)
+
+    def _serialize_fields(self):
+        return {"scale": self.scale}
+
+    @classmethod
+    def _from_fields(cls, fields):
+        return cls(fields["scale"])
+'''
+
+#: The recorded script: it draws 50 red points through a chain ending with that link, twice,
+#: 0.4 s apart (a node can join between the two frames of a slowed-down `gsp serve`).
+LINK_SCRIPT = '''
+import time
+
+import numpy as np
+from gsp.core import Camera, Canvas, Viewport
+from gsp.transforms import TransformChain, TransformLinkImmediate
+from gsp.types import BufferType
+from gsp.utils.bufferx import Bufferx
+from gsp.utils.renderer_registry import RendererRegistry
+from gsp.visuals import Points
+from lablinks import LabScaleLink
+
+if __name__ == "__main__":
+    raw = np.random.default_rng(0).normal(0, 1000, (50, 3)).astype(np.float32)
+    chain = TransformChain(50, BufferType.vec3)
+    chain.add(TransformLinkImmediate(Bufferx.from_numpy(raw, BufferType.vec3)))
+    chain.add(LabScaleLink(0.9))
+    f32 = lambda v: Bufferx.from_numpy(np.array(v, np.float32), BufferType.float32)
+    red = Bufferx.from_numpy(np.array([[255, 0, 0, 255]], np.uint8), BufferType.rgba8)
+    points = Points(chain, f32([60.0]), red, red, f32([0.0]))
+    white = bytearray([255, 255, 255, 255])
+    canvas = Canvas(80, 60, 72.0, white)
+    renderer = RendererRegistry.create_renderer("null", canvas)  # replays pick their own backend
+    viewport, camera = Viewport(0, 0, 80, 60, white), Camera(Bufferx.mat4_identity(), Bufferx.mat4_identity())
+    renderer.render([viewport], [points], [Bufferx.mat4_identity()], [camera])
+    time.sleep(0.4)
+    renderer.render([viewport], [points], [Bufferx.mat4_identity()], [camera])
+'''
+
+
+def record_custom_link_session(folder: Path) -> Path:
+    """``folder/lablinks.py`` (a module registering the link ``LabScaleLink``), ``folder/script.py``
+    (a script drawing through it) and ``folder/script.gsplog``, recorded from it by
+    ``gsp record --no-render`` in a process of its own: this test process never registers the link."""
+    import os
+    import subprocess
+    import sys
+
+    (folder / "lablinks.py").write_text(LINK_MODULE)
+    (folder / "script.py").write_text(LINK_SCRIPT)
+    log = folder / "script.gsplog"
+    done = subprocess.run([sys.executable, "-m", "gsplog_cli.main", "record", "script.py", "-o", log.name, "--no-render"],
+                          cwd=folder, capture_output=True, text=True, timeout=120, env=dict(os.environ, MPLBACKEND="Agg"))
+    assert done.returncode == 0, done.stderr
+    return log

@@ -288,6 +288,42 @@ def test_a_rendering_node_outlives_a_frame_it_cannot_draw(tmp_path: Path) -> Non
     assert np.array_equal(np.asarray(Image.open(picture)), np.asarray(Image.open(reference)))
 
 
+def test_nodes_and_serve_import_the_users_link_module_with_links(tmp_path: Path) -> None:
+    """A session drawn through the user's own transform link: a node without --links skipped its
+    command and drew a wrong picture without a word beyond a warning, exit status 0; now it
+    counts it (unknown_links), names the type and --links, and exits 1. A node given --links
+    draws it, also when it joins late: `gsp serve --links` keeps it in the scene its snapshots
+    are made of."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "player"))
+    from player_sessions import record_custom_link_session
+
+    session = record_custom_link_session(tmp_path)  # two frames, 0.4 s apart
+    links = str(tmp_path / "lablinks.py")
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    picture = tmp_path / "late.png"
+    early = CliProcess("node", endpoint, "--null", "--timeout", "30", "-v")
+    server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "2", "--speed", "0.08", "--links", links)
+    late: CliProcess | None = None
+    try:
+        early.wait_for("synchronised to session")  # the second frame comes 5 s later
+        late = CliProcess("node", endpoint, "-o", str(picture), "--links", links, "--timeout", "30", "-v")
+        late.wait_for("synchronised to session")
+        lacking, drawn = early.result(code=1), late.result()
+        server.proc.wait(30)
+    finally:
+        for proc in (server, early, late):
+            if proc is not None:
+                proc.stop()
+    assert lacking["unknown_links"] == {"LabScaleLink": 1} and lacking["frames"] == 2, lacking
+    said = "".join(early.lines)
+    assert "'LabScaleLink' is not registered" in said and "--links" in said
+    assert drawn["unknown_links"] == {} and drawn["keyframes"] >= 1, drawn  # joined from a snapshot
+    rgba = np.asarray(Image.open(picture).convert("RGBA"))
+    assert ((rgba[..., 0] > 200) & (rgba[..., 1] < 80)).sum() > 200  # the points the link scaled into view
+
+
 def test_serve_leaves_out_a_damaged_chunk_and_the_nodes_go_on(tmp_path: Path) -> None:
     """A chunk whose checksum fails is not forwarded (the publisher's own state could not apply
     it either, and would refuse snapshots until the next keyframe): the node gets every other

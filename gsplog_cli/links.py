@@ -1,0 +1,124 @@
+"""``--links`` for the commands that replay (``gsp-replay``, ``gsp node``), and what they say
+about commands skipped because their transform link type is not registered."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+__all__ = ["links_option", "load_links", "UnknownLinks", "noting_unknown_links", "recorded_script"]
+
+LINKS_HELP = ("Import this module first (a module name, or the path of a .py file): the session's "
+              "transform links of types registered there (@register_link) are then rebuilt. This RUNS that "
+              "code (a script's `if __name__ == \"__main__\":` part excepted): give only code you trust. "
+              "Repeatable.")
+
+
+def links_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--links", "links", multiple=True, metavar="MODULE|FILE.py", help=LINKS_HELP)(function)
+
+
+def load_links(specs: tuple[str, ...], error: type[click.ClickException] = click.ClickException) -> None:
+    """Import the ``--links`` modules (``player.links.import_link_modules``); a module that
+    cannot be imported is one line (``error``); one that registers no link type is a warning."""
+    if not specs:
+        return
+    from player.links import LinkModuleError, import_link_modules
+
+    try:
+        modules = import_link_modules(specs)
+    except LinkModuleError as failure:
+        raise error(" ".join(str(failure).split())) from None
+    for done in modules:
+        if not done.registered:
+            click.echo(f"warning: --links {done.spec} registered no transform link type (none with "
+                       "@register_link, or they were registered already)", err=True)
+
+
+class UnknownLinks:
+    """The commands skipped because their transform link type is not registered here
+    (``sessions.errors.SkippedCommandWarning`` with a ``link_type``), by link type: unlike a value
+    of a newer protocol, such a link is most often the user's own, and the frames drawn without
+    it are wrong."""
+
+    def __init__(self) -> None:
+        self.seqs: dict[str, set[int]] = {}
+        self.ops: dict[str, str] = {}
+
+    def add(self, warning: Warning | str) -> bool:
+        """Note ``warning`` if it says a command was skipped for an unknown link type (True)."""
+        from sessions.errors import SkippedCommandWarning
+
+        if not isinstance(warning, SkippedCommandWarning) or warning.link_type is None:
+            return False
+        self.seqs.setdefault(warning.link_type, set()).add(warning.seq)
+        self.ops.setdefault(warning.link_type, warning.op)
+        return True
+
+    def __bool__(self) -> bool:
+        return bool(self.seqs)
+
+    def counts(self) -> dict[str, int]:
+        """Link type -> commands skipped."""
+        return {name: len(seqs) for name, seqs in sorted(self.seqs.items())}
+
+    def message(self, source: str, script: str | None = None) -> str:
+        """One line: what was skipped, why the picture is wrong, and ``--links`` (naming the
+        recorded ``script`` when the log says which it was)."""
+        parts = []
+        for name, seqs in sorted(self.seqs.items()):
+            first = sorted(seqs)[:3]
+            listed = ", ".join(str(seq) for seq in first) + (", ..." if len(seqs) > len(first) else "")
+            plural = "s" if len(seqs) > 1 else ""
+            parts.append(f"{len(seqs)} command{plural} holding a transform link of type {name!r} "
+                         f"(seq {listed}: {self.ops[name]})")
+        types = " and ".join(repr(name) for name in sorted(self.seqs))
+        where = (f"the recorded script {script} or a module it imports" if script
+                 else "the recorded script or a module it imports")
+        suggestion = f"--links {script}" if script and script.endswith(".py") else "--links MODULE_OR_FILE.py"
+        return (f"{source}: skipped {'; '.join(parts)}: link type {types} is not registered here, so what was drawn "
+                f"lacks it. Its class (@register_link) is in {where}: give {suggestion} to import it first "
+                "(that runs its code)")
+
+
+def recorded_script(source: str) -> str | None:
+    """The script a log was recorded from (``gsp record`` writes its name in the header's user
+    metadata), None when it does not say or is no file."""
+    from sessions.tools import _header_metadata
+
+    try:
+        user = _header_metadata(source).get("user")
+    except Exception:
+        return None
+    script = user.get("script") if isinstance(user, dict) else None
+    return script if isinstance(script, str) and script else None
+
+
+@contextmanager
+def noting_unknown_links(unknown: UnknownLinks, say: Callable[[str], None]) -> Iterator[None]:
+    """While it lasts (a long-running command: ``gsp node``, ``gsp serve``, ``gsp relay``), the
+    warnings about commands skipped for a link type not registered here are noted in ``unknown``
+    and the first of each type is said (``say(line)``, a log line), naming ``--links``; other
+    warnings are shown as before."""
+    from sessions.errors import SkippedCommandWarning
+
+    with warnings.catch_warnings():  # restores showwarning and the filters at the end
+        warnings.simplefilter("always", SkippedCommandWarning)
+        shown = warnings.showwarning
+
+        def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: Any = None, line: str | None = None) -> None:
+            link_type = getattr(message, "link_type", None)
+            first = link_type is not None and link_type not in unknown.seqs
+            if not unknown.add(message):
+                shown(message, category, filename, lineno, file, line)
+            elif first:
+                say(f"{' '.join(str(message).split())}; --links MODULE_OR_FILE.py imports the module that "
+                    "registers it (running its code)")
+
+        warnings.showwarning = show
+        yield
