@@ -40,7 +40,9 @@ class ReplayError(click.ClickException):
 @click.option("--loop", is_flag=True, help="Start again at the end (windows and headless replays).")
 @click.option("--size", default=None, help="Override the canvas size, WIDTHxHEIGHT pixels.")
 @click.option("--fps", type=POSITIVE, callback=finite, default=None,
-              help="Video frame rate (default: from the recorded timing).")
+              help="Video frame rate [default: the rate the animator declared, else 1 / the median interval of "
+                   "the recorded frames, clamped to 1-120, and to 50 for a GIF: browsers show faster GIF frames for "
+                   "100 ms]. The summary line says which was used.")
 @click.option("--follow", is_flag=True, help="Keep reading a log that is still being written.")
 @click.option(
     "--timeout",
@@ -158,6 +160,8 @@ def replay(
     if result.frames == 0 and output is not None:
         raise ReplayError(f"{source}: the session has no rendered frame, nothing written to {output}")
     where = _outputs_summary([str(p) for p in result.outputs])
+    if result.frame_rate is not None and result.outputs:  # a video: which rate, and why that one
+        where += f" at {result.frame_rate.describe()}"
     click.echo(
         f"{result.frames} frame(s) replayed with {backend} in {result.elapsed_s:.2f} s -> {where}",
         err=True,

@@ -13,9 +13,11 @@ import contextlib
 import os
 import statistics
 import time
+import warnings
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,11 +34,20 @@ __all__ = [
     "VideoExporter",
     "make_exporter",
     "estimate_fps",
+    "choose_frame_rate",
+    "FrameRate",
+    "GifDelayWarning",
     "VIDEO_SUFFIXES",
+    "GIF_MAX_FPS",
 ]
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".gif")
 DEFAULT_FPS = 30.0
+MIN_FPS, MAX_FPS = 1.0, 120.0
+#: The fastest GIF browsers play as made: a GIF holds each frame's delay in hundredths of a
+#: second, and Chrome, Firefox and Safari show a delay under 2 (0 or 10 ms) as 100 ms. At 50 fps
+#: every delay is 20 ms; faster rates round some or all delays down to 10 ms (120 fps: all).
+GIF_MAX_FPS = 50.0
 # Frames kept before a video is opened, to measure the recorded frame rate.
 _FPS_PROBE_FRAMES = 8
 
@@ -169,17 +180,58 @@ def _write_png(path: Path, frame: RenderedFrame, output: Path | None = None) -> 
         raise OSError(f"cannot write frame {frame.number} to {output or path}: {error.strerror or error}") from None
 
 
+class GifDelayWarning(UserWarning):
+    """A GIF asked for at a rate browsers do not play it at (over :data:`GIF_MAX_FPS`)."""
+
+
+@dataclass(frozen=True)
+class FrameRate:
+    """A video's frame rate and where it came from: ``source`` is ``"option"`` (asked for:
+    ``--fps``), ``"animator"`` (declared by the frames' animator: 1 / its ``delta_time``),
+    ``"recorded"`` (1 / the median interval of the first frames' recorded times) or
+    ``"default"`` (no two frames with distinct times). ``derived`` is the rate that source gave
+    when ``fps`` differs from it: clamped to 1–120, or to :data:`GIF_MAX_FPS` for a GIF."""
+
+    fps: float
+    source: str
+    derived: float | None = None
+
+    def describe(self) -> str:
+        """``"120 fps, from the recorded timing (...)"``: for the replay's summary line."""
+        if self.source == "option":
+            return f"{self.fps:g} fps, as asked (--fps)"
+        if self.source == "default":
+            return f"{self.fps:g} fps, the default: the frames' recorded times do not tell (--fps sets it)"
+        how = ("declared by the frames' animator (1 / its delta_time" if self.source == "animator" else
+               f"from the recorded timing (1 / the median interval of the first {_FPS_PROBE_FRAMES} frames")
+        if self.derived is not None:
+            limit = (f"{GIF_MAX_FPS:g} is the most a GIF plays at in browsers" if self.fps == GIF_MAX_FPS
+                     else f"clamped to {MIN_FPS:g}-{MAX_FPS:g}")
+            how += f": {self.derived:.4g} fps, {limit}"
+        return f"{self.fps:g} fps, {how}; --fps sets it)"
+
+
 def estimate_fps(times_ns: list[int], default: float = DEFAULT_FPS, declared: Sequence[float | None] = ()) -> float:
     """Frames per second, clamped to 1..120: the median rate the frames' animator declared when
     every frame has one (``declared``: ``RenderedFrame.frame_rate``), else 1 / the median
     interval of their recorded times."""
+    return choose_frame_rate(times_ns, default, declared).fps
+
+
+def choose_frame_rate(times_ns: list[int], default: float = DEFAULT_FPS, declared: Sequence[float | None] = (),
+                      *, gif: bool = False) -> FrameRate:
+    """:func:`estimate_fps` and where the rate came from (:class:`FrameRate`); for a ``gif``,
+    at most :data:`GIF_MAX_FPS` (a faster GIF plays at 10 fps in browsers)."""
     rates = [rate for rate in declared if rate is not None]
-    if rates and len(rates) == len(declared):
-        return min(120.0, max(1.0, statistics.median(rates)))
     steps = [b - a for a, b in zip(times_ns, times_ns[1:]) if b > a]
-    if not steps:
-        return default
-    return min(120.0, max(1.0, 1e9 / statistics.median(steps)))
+    if rates and len(rates) == len(declared):
+        source, derived = "animator", float(statistics.median(rates))
+    elif steps:
+        source, derived = "recorded", 1e9 / statistics.median(steps)
+    else:
+        return FrameRate(default, "default")
+    fps = min(GIF_MAX_FPS if gif else MAX_FPS, max(MIN_FPS, derived))
+    return FrameRate(fps, source, None if fps == derived else derived)
 
 
 class VideoExporter(Exporter):
@@ -188,8 +240,10 @@ class VideoExporter(Exporter):
     stays flat however long the video (imageio's Pillow plugin kept every GIF frame until the
     end: 0.8 MB a 400x400 frame).
 
-    The frame rate is ``fps`` when given, else :func:`estimate_fps` of the first frames: the
-    rate their animator declared, or the rate of their recorded times.
+    The frame rate is ``fps`` when given, else :func:`choose_frame_rate` of the first frames: the
+    rate their animator declared, or the rate of their recorded times (at most 50 fps for a GIF,
+    :data:`GIF_MAX_FPS`; an ``fps`` over that for a GIF is a :class:`GifDelayWarning`).
+    ``frame_rate`` says which, once the video is opened.
     All frames must have the size of the first one. Odd sizes are padded by one pixel (the
     H.264 yuv420p encoding needs even sizes); GIF frames keep their size.
     """
@@ -201,6 +255,12 @@ class VideoExporter(Exporter):
         if fps is not None and not fps > 0:
             raise ValueError(f"fps {fps!r}: must be positive")
         self.fps = fps
+        self.frame_rate: FrameRate | None = FrameRate(fps, "option") if fps is not None else None
+        if fps is not None and self.is_gif and fps > GIF_MAX_FPS:
+            warnings.warn(GifDelayWarning(
+                f"{self.path}: a GIF at {fps:g} fps has frame delays under 20 ms, which browsers show for 100 ms "
+                f"(it plays slower there, and unevenly); {GIF_MAX_FPS:g} fps is the most they play as made"),
+                stacklevel=2)
         self._pending: list[RenderedFrame] = []
         self._writer: Any = None
         self._shape: tuple[int, int] | None = None
@@ -219,7 +279,9 @@ class VideoExporter(Exporter):
 
     def _flush_pending(self) -> None:
         if self.fps is None:
-            self.fps = estimate_fps([f.t_ns for f in self._pending], declared=[f.frame_rate for f in self._pending])
+            self.frame_rate = choose_frame_rate([f.t_ns for f in self._pending],
+                                                declared=[f.frame_rate for f in self._pending], gif=self.is_gif)
+            self.fps = self.frame_rate.fps
         pending, self._pending = self._pending, []
         for frame in pending:
             self._append(frame)

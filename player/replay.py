@@ -14,7 +14,7 @@ from typing import Any
 from player.clock import RealtimeClock, make_clock
 from player.controller import PlaybackController
 from player.engine import FrameSelection, ReplayEngine
-from player.exporters import Exporter, PngExporter, make_exporter
+from player.exporters import Exporter, FrameRate, PngExporter, make_exporter
 from player.frames import RenderedFrame
 from player.positions import Position, parse_position
 from player.sources import Source, is_live_endpoint, open_source
@@ -40,6 +40,8 @@ class ReplayResult:
     passes: int = 0
     elapsed_s: float = 0.0
     fps: float | None = None
+    #: a video's frame rate and where it came from (``--fps``, the animator, the recorded timing)
+    frame_rate: FrameRate | None = None
     backend: str = ""
     frames_in_log: int | None = None  # the renders a log file's index counts (None: live, or unknown)
     #: A followed log whose end never came (no END within the follow timeout: its recorder was
@@ -214,6 +216,7 @@ def replay(
         if exporter is not None:
             result.outputs = exporter.close()
             result.fps = getattr(exporter, "fps", None)
+            result.frame_rate = getattr(exporter, "frame_rate", None)
     except Exception:
         if exporter is not None:
             exporter.abort()  # no video cut short at the failing frame is left behind

@@ -54,6 +54,30 @@ def test_cli_writes_png_frames_and_gif(session: Path, tmp_path: Path) -> None:
     assert iio3.imread(tmp_path / "m.gif", index=None).shape[0] == 4
 
 
+def test_a_video_says_its_frame_rate_and_where_it_came_from(session: Path, tmp_path: Path) -> None:
+    """The 4 frames were recorded microseconds apart (a loop without an animator): the video
+    plays at the clamp, 120 fps, and the summary now says so and why. A GIF derived from such
+    times stops at 50 fps (delays of 20 ms; it was 120 fps, delays of 10 ms, which browsers show
+    for 100 ms); one asked for faster is made, with a warning."""
+    movie, gif, asked, fast = (tmp_path / name for name in ("m.mp4", "m.gif", "asked.gif", "fast.gif"))
+    code, _, err = _run(str(session), "-o", str(movie), "--no-progress")
+    assert code == 0, err
+    assert (f"-> {movie} at 120 fps, from the recorded timing (1 / the median interval of the first 8 frames: "
+            in err), err
+    assert "fps, clamped to 1-120; --fps sets it)" in err
+    code, _, err = _run(str(session), "-o", str(gif), "--no-progress")
+    assert code == 0, err
+    assert f"-> {gif} at 50 fps, from the recorded timing" in err and "50 is the most a GIF plays at in browsers" in err
+    assert iio3.immeta(gif)["duration"] == 20  # ms: every delay one that browsers keep
+    code, _, err = _run(str(session), "-o", str(asked), "--fps", "5", "--no-progress")
+    assert code == 0 and err.strip().endswith(f"-> {asked} at 5 fps, as asked (--fps)"), err
+    code, _, err = _run(str(session), "-o", str(fast), "--fps", "100", "--no-progress")
+    assert code == 0, err
+    assert err.startswith(f"warning: {fast}: a GIF at 100 fps has frame delays under 20 ms, which browsers show for "
+                          "100 ms"), err
+    assert iio3.immeta(fast)["duration"] == 10  # as asked
+
+
 @pytest.mark.parametrize("selection", [[], ["--to", "#3"], ["--from", "#2"], ["--from", "@two", "--to", "#3"],
                                        ["--frame", "2"], ["--from", "{t2}", "--to", "{t3}"], ["--to", "seq:{s3}"]])
 def test_the_progress_bar_knows_how_many_frames_a_range_holds(session: Path, selection: list[str]) -> None:

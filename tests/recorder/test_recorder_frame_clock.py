@@ -112,6 +112,7 @@ def test_a_headless_recording_replays_into_a_video_at_its_frame_rate(tmp_path: P
     assert len(frames) == len(renders) == 6 and frames[-1] - frames[0] >= 5 * 83_333_333
     result = run_python(["-m", "gsplog_cli.main", "replay", str(log), "--backend", "matplotlib", "-o", str(video)])
     assert result.returncode == 0, result.stderr
+    assert f"-> {video} at 12 fps, declared by the frames' animator (1 / its delta_time; --fps sets it)" in result.stderr
     import imageio.v2 as iio
 
     meta = iio.get_reader(video).get_meta_data()
