@@ -150,6 +150,11 @@ class FramesDirExporter(Exporter):
         finally:
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
+        if not self._paths:
+            # Nothing written (no render, or none in the range): the folders made for it go, as
+            # after a failure; an existing folder keeps what it held (no replay replaced it).
+            remove_folders(self._made)
+            return []
         self._remove_earlier_frames()
         return list(self._paths)
 

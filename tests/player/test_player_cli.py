@@ -179,6 +179,31 @@ def test_cli_warns_on_an_unterminated_log_and_refuses_an_empty_output(session: P
     assert code == 2 and "no rendered frame" in err and not (tmp_path / "none.png").exists()
 
 
+def test_a_replay_that_writes_nothing_leaves_no_folder_it_made(session: Path, tmp_path: Path) -> None:
+    """"nothing written" left the folders it had made (`frames/`, `deep/sub/`) behind, empty; now
+    they go, as after a replay that fails before its first frame. A folder that was there keeps
+    what it held: an earlier replay's frames are not taken for this one's stale ones."""
+    import recorder
+    from gsp.core import Canvas
+
+    log = tmp_path / "norender.gsplog"
+    with recorder.record(log):
+        Canvas(20, 20, 72.0, bytearray([255, 255, 255, 255]))  # a scene, and no renderer to draw it
+    for output, why in (("frames/", "no rendered frame"), ("deep/sub/", "no rendered frame"),
+                        ("range/", "no frame matched")):
+        source = session if output == "range/" else log
+        more = ["--from", "#9"] if output == "range/" else []
+        code, _, err = _run(str(source), "-o", str(tmp_path / output), *more)
+        _assert_one_line_error(code, err, why)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["norender.gsplog"]
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    (kept / "frame_000001.png").write_bytes(b"an earlier replay's")
+    code, _, err = _run(str(log), "-o", f"{kept}/")
+    _assert_one_line_error(code, err, "nothing written")
+    assert [p.read_bytes() for p in kept.iterdir()] == [b"an earlier replay's"]
+
+
 @pytest.mark.parametrize("backend", ["matplotlib", pytest.param("datoviz", marks=pytest.mark.datoviz)])
 def test_size_draws_every_visual_of_a_viewport(tmp_path: Path, backend: str) -> None:
     """``--size`` draws the recorded scene at another size: both visuals of the one viewport, in
