@@ -100,7 +100,9 @@ MARKERS_SHOWN = 5
 def info(log: str, as_json: bool, all_markers: bool) -> None:
     """Summarise the session log LOG.
 
-    The counts are of what a reader reads: on a damaged log, the chunks before the damage."""
+    The counts are of what a reader reads: on a damaged log, the chunks before the damage.
+    Times (the first and last command's, the markers') count from the session's start, as
+    --from/--to seconds do; the duration is from the first command to the last."""
     from sessions import tools
 
     with _log_errors(), _progress(None, "chunk", "info") as bar:
@@ -121,12 +123,16 @@ def info(log: str, as_json: bool, all_markers: bool) -> None:
                  f"{footer['commands']} commands, {footer['frames']} frames)")
     click.echo(f"{summary['path']}: gsplog {summary['format']}, {summary['size_bytes']} bytes{state}")
     click.echo(f"  created   {meta.get('created', '?')} on {meta.get('host', '?')}, protocol {meta.get('protocol', '?')}")
-    click.echo(f"  duration  {summary['duration_s']:.3f} s, {summary['commands']} commands, {summary['frames']} frames")
+    click.echo(f"  duration  {summary['duration_s']:.3f} s from the first command to the last, {summary['commands']} "
+               f"commands, {summary['frames']} frames")
     click.echo(f"  chunks    {summary['chunks']} {summary['chunk_kinds']}, {summary['keyframes']} keyframes")
     ratio = summary["raw_bytes"] / summary["stored_bytes"] if summary["stored_bytes"] else 1.0
     click.echo(f"  bytes     {summary['raw_bytes']} raw, {summary['stored_bytes']} stored (x{ratio:.2f})")
     if summary["seq_range"]:
         click.echo(f"  seq       {summary['seq_range'][0]}..{summary['seq_range'][1]}")
+    if summary["first_t_s"] is not None:  # the clock of --from/--to seconds and of the markers below
+        click.echo(f"  time      {summary['first_t_s']:.3f}..{summary['last_t_s']:.3f} s since the session started "
+                   "(as --from/--to seconds and marker times count)")
     for op, count in summary["commands_per_op"].items():
         click.echo(f"  op        {op:32s} {count}")
     markers = summary["markers"]

@@ -92,6 +92,9 @@ def info(path: str | os.PathLike[str], progress: Callable[[int], None] | None = 
             "keyframes": len(part.keyframes),
             "seq_range": list(seqs) if seqs else None,
             "time_range_ns": list(times) if times else None,
+            # Times from the session's start (t_ns 0), the clock of --from/--to seconds and markers.
+            "first_t_s": times[0] / 1e9 if times else None,
+            "last_t_s": times[1] / 1e9 if times else None,
             "duration_s": (times[1] - times[0]) / 1e9 if times else 0.0,
             "markers": [{"label": m.label, "seq": m.seq, "t_s": m.t_ns / 1e9} for m in part.markers],
             "problems": [str(p) for p in reader.problems],

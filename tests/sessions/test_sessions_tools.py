@@ -55,6 +55,37 @@ def test_info_text_and_json(log: tuple[Path, list[Command]]) -> None:
     assert sum(summary["commands_per_op"].values()) == summary["commands"]
 
 
+def test_info_gives_times_on_the_clock_of_from_and_of_the_markers(tmp_path: Path) -> None:
+    """`gsp info` said "duration 0.388 s" (first command to last) beside a marker "at 0.509 s"
+    (since the session started): two clocks, unnamed. It now names the duration's ends and gives
+    the first and last command's times since the session started, the clock of --from seconds
+    and of marker times (text and --json: first_t_s, last_t_s; duration_s as before)."""
+    path = tmp_path / "late.gsplog"
+    script = Script(t_step_ns=250_000_000)  # the first call 0.25 s after the recorder started
+    for label in ("a", "b", "c", "d"):
+        script.add("Recorder.mark", "", label)
+    with LogWriter(path) as writer:
+        for cmd in script.commands:
+            writer.append(cmd)
+    code, out = run("info", str(path))
+    assert code == 0
+    assert "  duration  0.750 s from the first command to the last, 4 commands, 0 frames" in out
+    assert ("  time      0.250..1.000 s since the session started (as --from/--to seconds and marker times count)"
+            in out)
+    assert "  marker    @b seq 2 at 0.500 s" in out
+    code, out = run("info", "--json", str(path))
+    summary = json.loads(out)
+    assert (summary["first_t_s"], summary["last_t_s"], summary["duration_s"]) == (0.25, 1.0, 0.75)
+    assert summary["time_range_ns"] == [250_000_000, 1_000_000_000]
+    code, out = run("dump", "--from", "0.5", str(path))  # the same clock: from marker b on
+    assert [json.loads(line)["args"] for line in out.splitlines()] == [["b"], ["c"], ["d"]]
+    empty = tmp_path / "empty.gsplog"
+    LogWriter(empty).close()
+    summary = json.loads(run("info", "--json", str(empty))[1])
+    assert (summary["first_t_s"], summary["last_t_s"], summary["duration_s"]) == (None, None, 0.0)
+    assert "  time " not in run("info", str(empty))[1]
+
+
 def test_info_lists_the_first_and_last_markers_unless_asked_for_all(tmp_path: Path) -> None:
     """200 000 markers made 200 017 lines of `gsp info`: the text names the first and last five,
     and how many are left out; --markers lists them all, --json always holds them all."""
