@@ -206,8 +206,9 @@ def _check_range(reader: LogReader, start: Position | None, stop: Position | Non
     if reader.resolve(start) > reader.last_seq():
         idx = reader.index
         times, seqs = idx.time_range(), idx.seq_range()
-        duration = (times[1] - times[0]) / 1e9 if times else 0.0
-        held = f"{idx.total_frames} frames, {duration:.3f} s" + (f", seq {seqs[0]}..{seqs[1]}" if seqs else "")
+        # On the clock of --from seconds: since the session started, not the span first to last.
+        span = f", commands from {times[0] / 1e9:.3f} to {times[1] / 1e9:.3f} s since it started" if times else ""
+        held = f"{idx.total_frames} frames{span}" + (f", seq {seqs[0]}..{seqs[1]}" if seqs else "")
         raise ValueError(f"{reader.path}: the range starts past the end of the session: {parse_at(start)} "
                          f"(the session has {held})")
 

@@ -327,6 +327,8 @@ def test_a_range_that_starts_past_the_end_is_refused(log: tuple[Path, list[Comma
         assert code == 1, (args, out)
         assert out.startswith(f"Error: {path}: the range starts past the end of the session: ")
         assert "(the session has 12 frames, " in out and f"seq 1..{len(cmds)})" in out
+        first, last = cmds[0].t_ns / 1e9, cmds[-1].t_ns / 1e9  # on the clock of --from 99
+        assert f"commands from {first:.3f} to {last:.3f} s since it started" in out
     assert not cut.exists()
     code, out = run("dump", "--from", "#12", str(path))  # the last frame is not past the end
     assert code == 0 and out.count("\n") == 1
