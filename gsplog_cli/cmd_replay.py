@@ -31,9 +31,10 @@ class ReplayError(click.ClickException):
 )
 @click.option("--frame", type=int, default=None, help="Render only frame N (frames count from 1).")
 @click.option("--from", "start", default=None,
-              help="Start at seconds (2.5), a frame (#12), a marker (@label) or a sequence number (seq:40).")
+              help="Start at seconds (2.5), a frame (#12), a marker (@label: the first of that label, with a "
+                   "warning when it repeats; @label#2: the second) or a sequence number (seq:40).")
 @click.option("--to", "stop", default=None,
-              help="Stop at seconds, a frame (#N, drawn), a marker (@label) or seq:N (before it).")
+              help="Stop at seconds, a frame (#N, drawn), a marker (@label, @label#2) or seq:N (before it).")
 @click.option("--speed", type=POSITIVE, callback=finite, default=None, help="Play at the recorded pace times X.")
 @click.option("--realtime/--fast", "realtime", default=None,
               help="Play at the recorded pace, or as fast as possible [default: recorded pace in a window, fast otherwise].")

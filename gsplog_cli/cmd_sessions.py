@@ -1,7 +1,7 @@
 """``gsp info/dump/verify/repair/trim/cat``: the session-log tools on the command line.
 
 Positions (``--from``/``--to``) accept seconds (``2.5`` or ``2.5s``), a rendered frame
-(``#12`` or ``f12``, counting from 1), a marker (``@label``) or a sequence number (``seq:40``).
+(``#12`` or ``f12``, counting from 1), a marker (``@label``, ``@label#2``) or a sequence number (``seq:40``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ import click
 
 from gsplog_cli.scene_limit import limits_for, max_scene_option
 
-POSITION_HELP = "seconds ('2.5', '2.5s'), frame ('#12', 'f12'), marker ('@label') or 'seq:N'"
+POSITION_HELP = ("seconds ('2.5', '2.5s'), frame ('#12', 'f12'), marker ('@label'; '@label#2' the second of a label "
+                 "that repeats) or 'seq:N'")
 STOP_HELP = f"Stop before this: {POSITION_HELP}; a frame is kept up to its render, as gsp-replay --to draws it"
 
 
@@ -102,7 +103,8 @@ def info(log: str, as_json: bool, all_markers: bool) -> None:
 
     The counts are of what a reader reads: on a damaged log, the chunks before the damage.
     Times (the first and last command's, the markers') count from the session's start, as
-    --from/--to seconds do; the duration is from the first command to the last."""
+    --from/--to seconds do; the duration is from the first command to the last. Each marker is
+    named as --from/--to take it: @label, or @label#2 for the second of a label that repeats."""
     from sessions import tools
 
     with _log_errors(), _progress(None, "chunk", "info") as bar:
@@ -143,7 +145,7 @@ def info(log: str, as_json: bool, all_markers: bool) -> None:
         if marker is None:
             click.echo(f"  marker    ... {left_out} more (--markers lists them all)")
         else:
-            click.echo(f"  marker    @{marker['label']} seq {marker['seq']} at {marker['t_s']:.3f} s")
+            click.echo(f"  marker    {marker['position']} seq {marker['seq']} at {marker['t_s']:.3f} s")
     if meta.get("user"):
         click.echo(f"  user      {json.dumps(meta['user'])}")
     for problem in summary["problems"]:

@@ -11,6 +11,7 @@ Frames are numbered from 1 in the order of the ``Renderer.render`` commands of t
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from player.positions import Position
 from sessions.command import Command, Ref
 from sessions.errors import CommandError
 from sessions.limits import DEFAULT_LIMITS, Limits
-from sessions.position import backwards_range, ends_before_start
+from sessions.position import MarkerWatch, RepeatedMarkerWarning, backwards_range, ends_before_start
 
 __all__ = ["FrameSelection", "ReplayEngine"]
 
@@ -226,6 +227,13 @@ class ReplayEngine:
         if start_seq is not None:
             start = None
         started = start is None and start_seq is None
+        # Markers met in the stream, as LogReader.find_marker finds them in an index: `@label#2`
+        # is the second marker of the label (counted from what the stream holds: a followed file
+        # from its start, a live stream from the join); `@label` the first to start at, and any
+        # to stop at once started.
+        start_watch = MarkerWatch(start) if start is not None and start.kind == "marker" else None
+        stop_watch = MarkerWatch(stop) if stop is not None and stop.kind == "marker" else None
+        started_at_seq = -1
         self.frames_seen = frames_before
         keyframe_seq = -1
         join_seq = -1  # a live stream's snapshot whose renders are drawn (joined_live)
@@ -257,9 +265,16 @@ class ReplayEngine:
                         started = cmd.seq >= int(start.value)
                 if op == MARK_OP:
                     label = cmd.args[0] if cmd.args else cmd.kwargs.get("label")
-                    if start is not None and start.kind == "marker" and label == start.value:
-                        started = True
-                    if stop is not None and stop.kind == "marker" and label == stop.value and started:
+                    label = label if isinstance(label, str) else str(label)
+                    if start_watch is not None and start_watch.hit(label):
+                        if not started:
+                            started, started_at_seq = True, cmd.seq
+                        elif start_watch.count == 2 and start_watch.at.occurrence is None:
+                            warnings.warn(RepeatedMarkerWarning(
+                                f"marker @{label} comes again at seq {cmd.seq} ({cmd.t_ns / 1e9:.3f} s): the replay "
+                                f"started at the first (seq {started_at_seq}); @{label}#2 names the second"),
+                                stacklevel=2)
+                    if stop_watch is not None and stop_watch.hit(label) and started:
                         return
             try:
                 apply(cmd)

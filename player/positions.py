@@ -2,7 +2,8 @@
 
 ``"2.5"`` or ``"2.5s"`` (seconds since the session started), ``"#12"`` or ``"f12"`` (the 12th
 rendered frame, counting from 1), ``"@label"`` (the user marker recorded with
-``recorder.mark("label")``), ``"seq:40"`` (a command's sequence number). One parser serves the
+``recorder.mark("label")``; ``"@label#2"`` the second of that label), ``"seq:40"`` (a command's
+sequence number). One parser serves the
 player and the tools (:func:`sessions.position.parse_at`); only Python numbers differ: the
 player's API takes them as seconds (``replay(start=2)``), the sessions API as nanoseconds.
 """

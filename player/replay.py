@@ -161,6 +161,15 @@ def replay(
         src = open_source(source, follow=follow, follow_timeout_s=follow_timeout_s, limits=limits,
                           live_options=live_options)
         engine.joined_live = src.live
+        if src.can_seek and selection.stop is not None and selection.stop.kind == "marker":
+            # Through the index, as the tools find it: `@label#2` counts from the session's start
+            # even when the replay seeks past the first, and an unknown marker is an error.
+            if selection.start is not None:
+                src.reader.check_range(selection.start, selection.stop)  # names both ends
+            from sessions import At
+
+            stop_at = At.seq(src.reader.resolve(selection.stop))  # the engine stops before it, as at the marker
+            selection = engine.selection = FrameSelection(selection.start, stop_at, selection.frame)
         if isinstance(exporter, PngExporter) and selection.frame is None and src.can_seek:
             # Only the last frame is kept: seek straight to it instead of drawing every frame.
             last = _last_frame_in_range(src.reader, selection)

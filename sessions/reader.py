@@ -40,9 +40,16 @@ from sessions.chunk import (
 from sessions.command import Command, LogRef, linked_data
 from sessions.errors import LogFormatError
 from sessions.fileformat import TRAILER_SIZE, FileHeader, decode_header, decode_trailer, header_size_hint
-from sessions.index import RENDER_OP, LogIndex, summarize_commands
+from sessions.index import RENDER_OP, LogIndex, Marker, summarize_commands
 from sessions.limits import DEFAULT_LIMITS, Limits
-from sessions.position import At, backwards_range, ends_before_start, parse_at
+from sessions.position import (
+    At,
+    RepeatedMarkerWarning,
+    backwards_range,
+    ends_before_start,
+    literal_label,
+    parse_at,
+)
 
 __all__ = ["DROP_MAPPED_EVERY", "ENV_NO_MMAP", "LogReader", "Position", "use_map"]
 
@@ -399,18 +406,16 @@ class LogReader:
     def resolve(self, position: Position) -> int:
         """The seq of the first command at or after ``position`` (last seq + 1 past the end).
 
-        Positions: an :class:`At`, text (``"2.5s"``, ``"#12"``, ``"@label"``, ``"seq:40"``),
-        an int (ns) or a float (s). ``ValueError`` for an unknown marker.
+        Positions: an :class:`At`, text (``"2.5s"``, ``"#12"``, ``"@label"``, ``"@label#2"``,
+        ``"seq:40"``), an int (ns) or a float (s). ``ValueError`` for an unknown marker (or
+        fewer markers of the label than asked for).
         """
         at = parse_at(position)
         past_end = self.last_seq() + 1
         if at.kind == "seq":
             return int(at.value)
         if at.kind == "marker":
-            marker = self.index.marker(str(at.value))
-            if marker is None:
-                raise ValueError(f"{self.path}: no marker {at.value!r} (markers: {[m.label for m in self.index.markers]})")
-            return marker.seq
+            return self.find_marker(at).seq
         if at.kind == "time":
             number = self.index.chunk_for_time(int(at.value))
             if number is None:
@@ -427,6 +432,29 @@ class LogReader:
                 if seen == int(at.value):
                     return cmd.seq
         return past_end
+
+    def find_marker(self, position: Position) -> Marker:
+        """The marker a position names: ``@label`` the first with that label (with a
+        :class:`sessions.position.RepeatedMarkerWarning` naming how many there are when it
+        repeats), ``@label#N`` the N-th, counted from the session's start; a log with no marker
+        ``label`` whose labels end in ``#N`` themselves is read as before (``@epoch#3`` names the
+        marker labelled ``epoch#3``). ``ValueError`` naming the markers there are otherwise."""
+        at = parse_at(position)
+        label = str(at.value)
+        same = [m for m in self.index.markers if m.label == label]
+        literal = literal_label(at)
+        if not same and literal is not None:
+            same, at = [m for m in self.index.markers if m.label == literal], At.marker(literal)
+        if not same:
+            labels = list(dict.fromkeys(m.label for m in self.index.markers))
+            raise ValueError(f"{self.path}: no marker {label!r} (markers: {labels})")
+        if at.occurrence is not None and at.occurrence > len(same):
+            raise ValueError(f"{self.path}: no marker {at}: {_marker_list(at.value, same)}")
+        if at.occurrence is None and len(same) > 1:
+            warnings.warn(RepeatedMarkerWarning(
+                f"{self.path}: {_marker_list(at.value, same)}: @{label} is the first; @{label}#2 names the second, "
+                "and so on"), stacklevel=3)
+        return same[(at.occurrence or 1) - 1]
 
     def stop_seq(self, stop: Position) -> int:
         """The first seq *not* taken by a range that ends at ``stop``: the command at ``stop``,
@@ -510,6 +538,14 @@ class LogReader:
                 if stop_seq is not None and cmd.seq >= stop_seq:
                     return
                 yield cmd
+
+
+def _marker_list(label: str | int, markers: list[Marker], shown: int = 3) -> str:
+    """``'half' labels 2 markers (seq 62 at 0.375 s, seq 153 at 0.764 s)``."""
+    listed = ", ".join(f"seq {m.seq} at {m.t_ns / 1e9:.3f} s" for m in markers[:shown])
+    more = ", ..." if len(markers) > shown else ""
+    count = f"{len(markers)} markers" if len(markers) > 1 else "1 marker"
+    return f"{str(label)!r} labels {count} ({listed}{more})"
 
 
 def find_next_chunk(reader_file: Any, start: int, size: int, block: int = 1 << 20) -> int | None:

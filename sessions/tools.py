@@ -28,6 +28,7 @@ from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, hea
 from sessions.index import RENDER_OP, LogIndex, summarize_commands
 from sessions.ledger import LINK_MIN_BYTES
 from sessions.limits import DEFAULT_LIMITS, Limits
+from sessions.position import marker_positions
 from sessions.reader import LogReader, Position, find_next_chunk
 from sessions.scene import KEYFRAME_OP
 from sessions.sinks import FileSink
@@ -96,7 +97,8 @@ def info(path: str | os.PathLike[str], progress: Callable[[int], None] | None = 
             "first_t_s": times[0] / 1e9 if times else None,
             "last_t_s": times[1] / 1e9 if times else None,
             "duration_s": (times[1] - times[0]) / 1e9 if times else 0.0,
-            "markers": [{"label": m.label, "seq": m.seq, "t_s": m.t_ns / 1e9} for m in part.markers],
+            "markers": [{"label": m.label, "seq": m.seq, "t_s": m.t_ns / 1e9, "position": position}
+                        for m, position in zip(part.markers, marker_positions([m.label for m in part.markers]))],
             "problems": [str(p) for p in reader.problems],
         }
 

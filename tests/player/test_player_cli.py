@@ -179,6 +179,30 @@ def test_cli_warns_on_an_unterminated_log_and_refuses_an_empty_output(session: P
     assert code == 2 and "no rendered frame" in err and not (tmp_path / "none.png").exists()
 
 
+def test_the_second_of_a_repeated_marker_is_named_by_its_number(session: Path, tmp_path: Path) -> None:
+    """Two sessions joined by `gsp cat` (4 frames each, marker "two" before frame 2 of each):
+    `--from @two` took the first without a word; it still does, and says the label repeats.
+    `@two#2` names the second, counted from the session's start whether the replay seeks (a
+    file) or reads a stream (--follow); `--to @nosuch` replayed everything, exit 0."""
+    from gsplog_cli.main import cli
+
+    joined = tmp_path / "twice.gsplog"
+    assert CliRunner().invoke(cli, ["cat", str(session), str(session), "-o", str(joined)]).exit_code == 0
+    for follow in ([], ["--follow", "--timeout", "1"]):
+        for selection, frames in ((["--from", "@two#2"], 3), (["--to", "@two#2"], 5), (["--from", "@two#1"], 7),
+                                  (["--from", "@two#1", "--to", "@two#2"], 4)):
+            code, _, err = _run(str(joined), "-b", "null", *follow, *selection)
+            assert code == 0 and err == f"{frames} frame(s) replayed" + err.split("replayed", 1)[1], (selection, err)
+            assert "warning" not in err
+        code, _, err = _run(str(joined), "-b", "null", "--from", "@two", *follow)
+        assert code == 0 and "7 frame(s) replayed" in err, err
+        assert err.startswith("warning: ") and "@two#2 names the second" in err
+    code, _, err = _run(str(joined), "-b", "null", "--from", "@two#3")
+    _assert_one_line_error(code, err, "no marker @two#3: 'two' labels 2 markers (seq ")
+    code, _, err = _run(str(joined), "-b", "null", "--to", "@nosuch")
+    _assert_one_line_error(code, err, "no marker 'nosuch' (markers: ['two'])")
+
+
 def test_a_replay_that_writes_nothing_leaves_no_folder_it_made(session: Path, tmp_path: Path) -> None:
     """"nothing written" left the folders it had made (`frames/`, `deep/sub/`) behind, empty; now
     they go, as after a replay that fails before its first frame. A folder that was there keeps

@@ -86,6 +86,67 @@ def test_info_gives_times_on_the_clock_of_from_and_of_the_markers(tmp_path: Path
     assert "  time " not in run("info", str(empty))[1]
 
 
+def test_a_repeated_marker_is_named_by_its_number_and_a_bare_label_says_it_repeats(
+        log: tuple[Path, list[Command]], tmp_path: Path) -> None:
+    """`gsp cat` of two sessions holds each marker twice: `--from @middle` silently took the
+    first. It still does, with a warning that says how many there are, where, and how to name
+    the others; `@middle#2` names the second (counted from the session's start), one past the
+    last is an error, and `gsp info` names each one as --from takes it."""
+    path, cmds = log
+    joined = tmp_path / "twice.gsplog"
+    assert run("cat", str(path), str(path), "-o", str(joined))[0] == 0
+    marks = [c for c in LogReader(joined).commands() if c.op == "Recorder.mark"]
+    assert len(marks) == 2
+    code, out = run("info", str(joined))
+    assert [line.split()[1:4] for line in out.splitlines() if line.startswith("  marker")] == [
+        ["@middle#1", "seq", str(marks[0].seq)], ["@middle#2", "seq", str(marks[1].seq)]]
+    assert [m["position"] for m in json.loads(run("info", "--json", str(joined))[1])["markers"]] == [
+        "@middle#1", "@middle#2"]
+    result = CliRunner().invoke(cli, ["dump", "--from", "@middle", str(joined)])
+    assert result.exit_code == 0 and json.loads(result.stdout.splitlines()[0])["seq"] == marks[0].seq
+    assert result.stderr == (f"warning: {joined}: 'middle' labels 2 markers (seq {marks[0].seq} at "
+                             f"{marks[0].t_ns / 1e9:.3f} s, seq {marks[1].seq} at {marks[1].t_ns / 1e9:.3f} s): "
+                             "@middle is the first; @middle#2 names the second, and so on\n")
+    for position, seq in (("@middle#1", marks[0].seq), ("@middle#2", marks[1].seq)):
+        result = CliRunner().invoke(cli, ["dump", "--from", position, str(joined)])
+        assert result.exit_code == 0 and result.stderr == ""
+        assert json.loads(result.stdout.splitlines()[0])["seq"] == seq
+    cut = tmp_path / "second.gsplog"
+    assert run("trim", str(joined), str(cut), "--from", "@middle#2")[0] == 0
+    assert [c.seq for c in LogReader(cut).commands() if c.op == "Recorder.mark"] == [marks[1].seq]
+    code, out = run("dump", "--from", "@middle#3", str(joined))
+    assert code == 1 and f"no marker @middle#3: 'middle' labels 2 markers (seq {marks[0].seq} at" in out
+    code, out = run("dump", "--from", "@middle#0", str(joined))
+    assert code == 2 and "counted from 1" in out
+    code, out = run("dump", "--from", "@middle#1", "--to", "@middle#2", str(joined))
+    assert code == 0 and [json.loads(line)["seq"] for line in out.splitlines()][-1] == marks[1].seq - 1
+
+
+def test_a_label_that_ends_in_a_number_is_still_found() -> None:
+    """`@epoch#3` read as "the third epoch" must not lose a log whose marker is labelled
+    "epoch#3": with no marker "epoch" it names that one; `@epoch#3#1` names it exactly."""
+    from sessions.position import At, marker_positions, parse_at
+
+    assert parse_at("@half#2") == At.marker("half", 2) and str(parse_at("@half#2")) == "@half#2"
+    assert parse_at("@a#2#1") == At.marker("a#2", 1) and parse_at("@#2") == At.marker("#2")
+    assert marker_positions(["a", "b", "a", "epoch#3"]) == ["@a#1", "@b", "@a#2", "@epoch#3#1"]
+
+
+def test_a_marker_labelled_with_a_number_sign(tmp_path: Path) -> None:
+    path = tmp_path / "epochs.gsplog"
+    script = Script()
+    for label in ("epoch#2", "epoch#3"):
+        script.add("Recorder.mark", "", label)
+    with LogWriter(path) as writer:
+        for cmd in script.commands:
+            writer.append(cmd)
+    for position in ("@epoch#3", "@epoch#3#1"):
+        code, out = run("dump", "--from", position, str(path))
+        assert code == 0 and [json.loads(line)["args"] for line in out.splitlines()] == [["epoch#3"]]
+    code, out = run("info", str(path))
+    assert "  marker    @epoch#3#1 seq 2" in out
+
+
 def test_info_lists_the_first_and_last_markers_unless_asked_for_all(tmp_path: Path) -> None:
     """200 000 markers made 200 017 lines of `gsp info`: the text names the first and last five,
     and how many are left out; --markers lists them all, --json always holds them all."""
