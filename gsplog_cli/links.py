@@ -76,12 +76,15 @@ class UnknownLinks:
             plural = "s" if len(seqs) > 1 else ""
             parts.append(f"{len(seqs)} command{plural} holding a transform link of type {name!r} "
                          f"(seq {listed}: {self.ops[name]})")
-        types = " and ".join(repr(name) for name in sorted(self.seqs))
+        names = " and ".join(repr(name) for name in sorted(self.seqs))
+        one = len(self.seqs) == 1
+        types, verb, it = (f"link type {names}", "is", "it") if one else (f"link types {names}", "are", "them")
+        classes = "The class" if one else "Their classes"
         where = (f"the recorded script {script} or a module it imports" if script
                  else "the recorded script or a module it imports")
         suggestion = f"--links {script}" if script and script.endswith(".py") else "--links MODULE_OR_FILE.py"
-        return (f"{source}: skipped {'; '.join(parts)}: link type {types} is not registered here, so what was drawn "
-                f"lacks it. Its class (@register_link) is in {where}: give {suggestion} to import it first "
+        return (f"{source}: skipped {'; '.join(parts)}: {types} {verb} not registered here, so what was drawn "
+                f"lacks {it}. {classes} (@register_link) {verb} in {where}: give {suggestion} to import {it} first "
                 "(that runs its code)")
 
 

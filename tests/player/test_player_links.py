@@ -96,3 +96,20 @@ def test_links_that_cannot_be_imported_are_one_line_errors(link_session: Path, t
     assert result.exit_code == 2
     assert result.stderr.strip() == (f"Error: --links {broken}: importing it failed: RuntimeError: no licence server "
                                      f"({broken}, line 2)")
+
+
+def test_the_error_line_counts_each_unknown_link_type_once_per_command() -> None:
+    """A chunk read twice (the last frame found, then drawn) warns twice for one command: each
+    command counts once; two types are named together."""
+    from gsplog_cli.links import UnknownLinks
+    from sessions import SkippedCommandWarning
+
+    unknown = UnknownLinks()
+    for seq, link_type in ((5, "A"), (9, "A"), (5, "A"), (7, "B"), (11, "A"), (13, "A")):
+        assert unknown.add(SkippedCommandWarning("skipped", seq=seq, op="TransformChain.add", link_type=link_type))
+    assert not unknown.add(SkippedCommandWarning("skipped", seq=3, op="Points.new"))  # another reason: a warning
+    assert unknown.counts() == {"A": 4, "B": 1}
+    line = unknown.message("s.gsplog", "run.py")
+    assert line.startswith("s.gsplog: skipped 4 commands holding a transform link of type 'A' (seq 5, 9, 11, ...: "
+                           "TransformChain.add); 1 command holding a transform link of type 'B' (seq 7: ")
+    assert "link types 'A' and 'B' are not registered here" in line and "give --links run.py to import them" in line
