@@ -30,7 +30,14 @@ import xxhash
 
 from sessions import shuffle as shuffle_filter
 from sessions.blocks import BLOCK_BYTES, Segment, decode_blocks, encode_blocks
-from sessions.codec import ALIGN, Row, check_decoded_size, decode_commands_quietly, encode_rows
+from sessions.codec import (
+    ALIGN,
+    Row,
+    check_decoded_size,
+    decode_commands_quietly,
+    encode_rows,
+    keeping_links_as_recorded,
+)
 from sessions.command import Command
 from sessions.errors import LogFormatError, SkippedCommandWarning
 from sessions.limits import DEFAULT_LIMITS, Limits
@@ -77,6 +84,9 @@ class ChunkKind(IntEnum):
 
 #: Chunk kinds holding a whole-scene snapshot (seek points).
 KEYFRAME_KINDS = frozenset({ChunkKind.KEYFRAME, ChunkKind.LINKED_KEYFRAME})
+#: What commands decoded early are decoded under: the limits, and whether links are kept as
+#: recorded (``sessions.codec.links_as_recorded``).
+_DecodeKey = tuple[Limits, bool]
 
 
 class ChunkFlags:
@@ -152,8 +162,9 @@ class Chunk:
     chunk_index: int | None = None
     _commands: list[Command] | None = field(default=None, repr=False)
     unshuffled: bool = False  # raw was unshuffled while decompressing (BLOCKS chunks)
-    # (limits, commands, warnings) decoded while the chunk's last blocks were still decompressing
-    _early: tuple[Limits, list[Command], list[SkippedCommandWarning]] | None = field(default=None, repr=False)
+    # ((limits, links as recorded), commands, warnings) decoded while the chunk's last blocks were
+    # still decompressing
+    _early: tuple[_DecodeKey, list[Command], list[SkippedCommandWarning]] | None = field(default=None, repr=False)
 
     def _where(self) -> dict[str, Any]:
         return {"offset": self.info.offset, "chunk_index": self.chunk_index}
@@ -167,7 +178,7 @@ class Chunk:
                 self._commands = []
             else:
                 early, self._early = self._early, None
-                if early is not None and early[0] == limits:
+                if early is not None and early[0] == (limits, keeping_links_as_recorded()):
                     commands, skipped = early[1], early[2]
                 else:
                     commands, skipped = _decode_chunk_commands(self.info, self.raw, self.unshuffled, limits,
@@ -552,7 +563,7 @@ def decode_chunk(
     payload = _payload(data, info, where)
     if info.flags & ChunkFlags.BLOCKS:  # checksummed block by block as they decode
         hasher = checksum_hasher()
-        early: list[tuple[Limits, list[Command], list[SkippedCommandWarning]]] = []
+        early: list[tuple[_DecodeKey, list[Command], list[SkippedCommandWarning]]] = []
 
         def decode_commands_early(body: memoryview, ready: int) -> list[tuple[int, bytearray]]:
             # Runs on this thread while other threads decode the rest of the blocks: arrays are
@@ -560,8 +571,8 @@ def decode_chunk(
             # bytearrays are made unfilled, for the decoding threads to fill.
             unfilled: list[tuple[int, bytearray]] = []
             try:
-                early.append((limits, *_decode_chunk_commands(info, body, True, limits, lambda: where, ready,
-                                                              unfilled)))
+                key = (limits, keeping_links_as_recorded())
+                early.append((key, *_decode_chunk_commands(info, body, True, limits, lambda: where, ready, unfilled)))
             except Exception:  # BlobsNotReady, or a damaged chunk: Chunk.commands decodes again and says why
                 return []
             blob_start = _blob_start(info)

@@ -31,6 +31,7 @@ import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -69,6 +70,8 @@ __all__ = [
     "encode_value",
     "decode_value",
     "enum_allow_list",
+    "links_as_recorded",
+    "keeping_links_as_recorded",
 ]
 
 #: Version of the command vocabulary and value encoding (docs/protocol.md).
@@ -191,6 +194,43 @@ def _deserialize_link(data: dict[str, Any]) -> Any:
     if base is None:
         raise ValueError("gsp.transforms is not available to rebuild a transform link")
     return base.deserialize(data)  # type: ignore[attr-defined]
+
+
+#: While True (:func:`links_as_recorded`), links decode as ``RecordedLink``s, never rebuilt.
+_links_as_recorded: ContextVar[bool] = ContextVar("gsp_links_as_recorded", default=False)
+
+
+@contextmanager
+def links_as_recorded() -> Iterator[None]:
+    """While it lasts, commands decoded on this thread (and task) hold every transform link as a
+    ``gsp.transforms.transform_link_recorded.RecordedLink``: the link's recorded form (type name
+    and fields), not rebuilt through gsp's registry, and encoded back to that same form. For
+    the tools that copy, show or count commands without running chains (``gsp trim``, ``cat``,
+    ``dump``, ``info``, ``verify``, ``repair``): a link of a type not registered here (the
+    user's own) is then no reason to skip a command, and one whose class is registered is copied
+    as it was recorded, not as that class would write it now. A payload that names no link type
+    stays an unknown value. Open the reader inside it: a chunk keeps the commands it decoded."""
+    token = _links_as_recorded.set(True)
+    try:
+        yield
+    finally:
+        _links_as_recorded.reset(token)
+
+
+def keeping_links_as_recorded() -> bool:
+    """Whether :func:`links_as_recorded` is in effect here."""
+    return _links_as_recorded.get()
+
+
+def _recorded_link(fields: dict[str, Any]) -> Any:
+    """A ``RecordedLink`` of ``fields`` (None when they name no link type, or gsp is not there)."""
+    if not isinstance(fields.get("link_type"), str):
+        return None
+    try:
+        from gsp.transforms.transform_link_recorded import RecordedLink
+    except Exception:  # gsp being written concurrently: tolerate its absence
+        return None
+    return RecordedLink(fields)
 
 
 def _unregistered_link_type(data: dict[str, Any]) -> str | None:
@@ -489,6 +529,7 @@ class _Decoder:
         # offsets: one allocation per chunk (big ones get huge pages), not one per array.
         self._arena: np.ndarray | None = None
         self._enums = enum_allow_list()
+        self.links_as_recorded = _links_as_recorded.get()
 
     def start_over(self) -> None:
         """Forget what a pass over the rows left (before msgpack decodes them all again): the
@@ -573,6 +614,10 @@ class _Decoder:
             fields = self._unpack(data, self.python_ext_hook)
             if not isinstance(fields, dict):
                 raise ValueError("transform link payload is not a map")
+            if self.links_as_recorded:
+                recorded = _recorded_link(fields)
+                if recorded is not None:
+                    return recorded
             try:
                 return _deserialize_link(fields)
             except Exception as error:  # a link type this build does not register, or bad fields
@@ -763,7 +808,8 @@ def _decode_rows(dec: _Decoder, meta: bytes | memoryview,
             unknown = _contains_unknown(args) or _contains_unknown(kwargs)
             if unknown is not None:
                 skipped.append(SkippedCommandWarning(f"skipping command seq={seq} op={op}: {unknown.reason}",
-                                                     seq=seq, op=op, link_type=unknown.link_type))
+                                                     seq=seq, op=op, link_type=unknown.link_type,
+                                                     reason=unknown.reason))
                 continue
         commands.append(make_command(seq, t_ns, op, target, tuple(args), kwargs))
     return commands, skipped

@@ -58,8 +58,11 @@ class SkippedCommandWarning(UserWarning):
     the reader did not import (``gsp-replay --links``), rather than a newer protocol's value.
     """
 
-    def __init__(self, message: str, *, seq: int, op: str, link_type: str | None = None) -> None:
+    def __init__(self, message: str, *, seq: int, op: str, link_type: str | None = None,
+                 reason: str | None = None) -> None:
         super().__init__(message)
         self.seq = seq
         self.op = op
         self.link_type = link_type
+        #: why the value was not rebuilt (the message less its "skipping command ..." start)
+        self.reason = message if reason is None else reason

@@ -170,6 +170,51 @@ def test_transform_links_round_trip_through_the_registry() -> None:
     assert back.serialize() == link.serialize() or same(back.serialize(), link.serialize())
 
 
+def test_links_kept_as_recorded_encode_back_to_the_bytes_they_came_from(rows_backend: str) -> None:
+    """Under ``links_as_recorded`` every link decodes as its recorded form, whether its type is
+    registered here or not (a class of the user's, never registered in this process), and encodes
+    back to the very bytes, out-of-band data included; a remove of it compares equal to its add.
+    Outside it, links are rebuilt and an unknown type's command skipped, as before."""
+    from gsp.transforms import TransformLinkBase, TransformLinkImmediate
+    from gsp.types import Buffer, BufferType
+    from sessions.codec import links_as_recorded
+    from sessions.errors import SkippedCommandWarning
+
+    class Unregistered(TransformLinkBase):
+        _link_name_ = "CodecTestUnregisteredLink"  # set by hand: @register_link would register it
+
+        def apply(self, buffer: Buffer | None) -> Buffer:
+            raise AssertionError("never run")
+
+        def _serialize_fields(self) -> dict[str, object]:
+            return {"scale": 0.5, "axes": [0, 2], "table": bytes(range(256)) * 2, "name": "x",
+                    "nested": {"k": None, "f": -1.5, "small": b"\x01"}, "big": 2**63 + 5}
+
+        @classmethod
+        def _from_fields(cls, fields: dict[str, object]) -> TransformLinkBase:
+            raise AssertionError("never rebuilt")
+
+    buf = Buffer(300, BufferType.float32)
+    buf.set_data(bytearray(np.arange(300, dtype=np.float32).tobytes()), 0, 300)
+    cmds = [Command(1, 5, "TransformChain.add", "c", (TransformLinkImmediate(buf),)),
+            Command(2, 6, "TransformChain.add", "c", (Unregistered(),)),
+            Command(3, 7, "TransformChain.remove", "c", (Unregistered(),))]
+    batch = encode_commands(cmds)
+    blobs = b"".join(bytes(b) for b in batch.blobs)
+    with links_as_recorded():
+        back = decode_commands(batch.meta, bytearray(blobs))
+    assert [c.seq for c in back] == [1, 2, 3]
+    assert [c.args[0].link_type for c in back] == ["TransformLinkImmediate", "CodecTestUnregisteredLink",
+                                                   "CodecTestUnregisteredLink"]
+    assert back[1].args[0] == back[2].args[0] and back[0].args[0] != back[1].args[0]
+    again = encode_commands(back)
+    assert again.meta == batch.meta and b"".join(bytes(b) for b in again.blobs) == blobs
+
+    with pytest.warns(SkippedCommandWarning, match="'CodecTestUnregisteredLink' is not registered"):
+        rebuilt = decode_commands(batch.meta, bytearray(blobs))
+    assert [c.seq for c in rebuilt] == [1] and type(rebuilt[0].args[0]) is TransformLinkImmediate
+
+
 def test_gsp_objects_become_refs() -> None:
     from gsp.types import Buffer, BufferType
 
