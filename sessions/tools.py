@@ -14,6 +14,7 @@ import json
 import math
 import os
 import uuid as uuid_module
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
@@ -21,9 +22,9 @@ from typing import IO, Any
 import numpy as np
 
 from sessions.chunk import HEADER_SIZE, ChunkKind, decode_chunk, peek_chunk_header
-from sessions.codec import UnknownValue
+from sessions.codec import UnknownValue, links_as_recorded
 from sessions.command import Command, Ref, linked_data
-from sessions.errors import LogFormatError
+from sessions.errors import LogFormatError, SkippedCommandWarning
 from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, header_size_hint, is_newer_format
 from sessions.index import RENDER_OP, LogIndex, summarize_commands
 from sessions.ledger import LINK_MIN_BYTES
@@ -49,8 +50,9 @@ def info(path: str | os.PathLike[str], progress: Callable[[int], None] | None = 
     Every count is of what a reader reads: the chunks up to the first damage. ``complete`` says
     whether that is the whole session (a valid footer, every chunk intact); ``footer`` holds the
     counts the footer declares, when there is a valid one (more than were read when a chunk it
-    lists is damaged). docs/format.md §4 lists the fields."""
-    with LogReader(path, recover=True) as reader:
+    lists is damaged). docs/format.md §4 lists the fields. Transform links are counted as
+    recorded, never rebuilt (:func:`sessions.codec.links_as_recorded`)."""
+    with links_as_recorded(), LogReader(path, recover=True) as reader:
         idx = reader.index
         ops: dict[str, int] = {}
         raw_total = read = 0
@@ -227,9 +229,11 @@ def dump(path: str | os.PathLike[str], out: IO[str], *, start: Position | None =
     commands after the keyframe; from the log's start when no keyframe comes before ``start``);
     on a log that opens with a keyframe, that keyframe also without ``start``. A ``start``
     past the session's end is refused (ValueError), as a range that ends before it starts.
+    Transform links print as recorded (``{"$link": {"link_type": ..., ...}}``), whether or not
+    their type is registered here (:func:`sessions.codec.links_as_recorded`).
     """
     count = 0
-    with LogReader(path) as reader:
+    with links_as_recorded(), LogReader(path) as reader:
         _check_range(reader, start, stop)
         first = reader.resolve(start) if start is not None and not with_state else None
         keyframe_seq = -1  # the commands of a keyframe share its Scene.keyframe's seq
@@ -441,12 +445,14 @@ def _footer_matches(chunk: Any, first_offset: int, footer_offset: int) -> bool:
 
 
 def verify(path: str | os.PathLike[str], progress: Progress = None) -> VerifyReport:
-    """Check the header, every chunk's checksums and decoding, and the footer index."""
+    """Check the header, every chunk's checksums and decoding, and the footer index (transform
+    links decoded as recorded: a link type not registered here is no damage)."""
     report = VerifyReport(os.fspath(path))
     try:
-        for _pos, data, _chunk in _scan_all(report.path, report):
-            if progress is not None:
-                progress(len(data))
+        with links_as_recorded():
+            for _pos, data, _chunk in _scan_all(report.path, report):
+                if progress is not None:
+                    progress(len(data))
     except LogFormatError as error:
         report.damaged.append({"offset": error.offset, "chunk": None, "reason": error.reason})
     return report
@@ -485,7 +491,10 @@ def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str], progress: P
 
         header_bytes = LogWriter.make_header({"repaired": {"from": src, "header": f"lost: {error.reason}"}})
     sink = FileSink(dst, header=header_bytes, atomic=True)
-    with _discarded_on_failure(sink):
+    # The chunks are copied byte for byte: their commands are decoded only to count frames and
+    # markers, so a value this build cannot decode is not left out of anything.
+    with _discarded_on_failure(sink), links_as_recorded(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedCommandWarning)
         for _pos, data, chunk in _scan_all(src, report):
             frames, markers = (summarize_commands(chunk.commands()) if chunk.info.kind == ChunkKind.COMMANDS
                                else (0, []))
@@ -534,6 +543,23 @@ def _discarded_on_failure(output: Any) -> Iterator[None]:
         raise
 
 
+@contextlib.contextmanager
+def _copying(tool: str, src: str) -> Iterator[None]:
+    """Around a tool's reading of ``src`` to copy its commands (trim, cat): every transform link
+    is decoded as recorded (:func:`sessions.codec.links_as_recorded`: never rebuilt, so a type of
+    the user's own needs no class here, and written back with its recorded fields), and a
+    command the codec still cannot decode (a value of a newer protocol's) is refused: skipped,
+    it would be missing from an output that reads as whole. ValueError naming it."""
+    try:
+        with links_as_recorded(), warnings.catch_warnings():
+            warnings.simplefilter("error", SkippedCommandWarning)
+            yield
+    except SkippedCommandWarning as skipped:
+        raise ValueError(f"{tool}: {src}: command seq={skipped.seq} op={skipped.op} holds a value this version "
+                         f"cannot decode ({skipped.reason}): it would be left out of the output, so nothing is "
+                         "written (a newer gsplog may read it)") from None
+
+
 def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Position | None = None,
          stop: Position | None = None, progress: Progress = None, limits: Limits = DEFAULT_LIMITS) -> int:
     """Write the part of ``src`` from ``start`` to ``stop`` as a self-contained log ``dst``.
@@ -545,14 +571,16 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
     at the top level (``user``, ``recorder``), and the whole of it under ``source``. A range
     that ends before it starts, or starts past the session's end, is refused (ValueError)
     before anything is written; a failure
-    part way leaves no output, and a file already at ``dst`` as it was.
+    part way leaves no output, and a file already at ``dst`` as it was. Transform links are
+    copied as recorded, whatever their type (no chain runs); a command holding a value this
+    version cannot decode is refused (ValueError), not left out.
     """
     from sessions.scene import SceneState
 
     src, dst = os.fspath(src), os.fspath(dst)
     _check_output("trim", [src], dst)
     count = 0
-    with LogReader(src, limits=limits) as reader:
+    with _copying("trim", src), LogReader(src, limits=limits) as reader:
         _check_range(reader, start, stop)
         target = reader.resolve(start) if start is not None else None
         # The source's time of the cut's t_ns 0, for the header (written first): a wall-clock
@@ -590,7 +618,7 @@ def _cat_time_offsets(paths: list[str], gap_ns: int) -> list[int]:
     offsets: list[int] = []
     next_t = 0
     for path in paths:
-        with LogReader(path) as reader:
+        with _copying("cat", path), LogReader(path) as reader:
             times = reader.index.time_range()
         offsets.append(next_t - times[0] if times else next_t)
         if times:
@@ -633,7 +661,9 @@ def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, g
     draws it: it is state, and as a plain command it would become a frame). ``dst``'s metadata:
     the first input's own at the top level (``user``, ``recorder``), and every input's whole
     header metadata, in order, as the list ``sources``. Returns the number of commands written;
-    a failure part way leaves no output, and a file already at ``dst`` as it was.
+    a failure part way leaves no output, and a file already at ``dst`` as it was. Transform links
+    are copied as recorded, whatever their type; a command holding a value this version cannot
+    decode is refused (ValueError), not left out.
     """
     if not sources:
         raise ValueError("cat: no input logs")
@@ -647,7 +677,7 @@ def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, g
     writer = _writer("cat", os.fspath(dst), metadata[0], {"sources": metadata, "source_offsets_ns": offsets})
     with _discarded_on_failure(writer):
         for src, t_shift in zip(paths, offsets):
-            with LogReader(src) as reader:
+            with _copying("cat", src), LogReader(src) as reader:
                 seq_shift = None
                 mapping: dict[str, str] = {}
                 targets: set[str] = set()
