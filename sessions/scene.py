@@ -29,6 +29,9 @@ RECORD_FAMILIES = ("Renderer", "Animator", "ViewportEvents")
 #: the scene forgets it; kept while a renderer's latest render still draws it (protocol 1.2).
 RELEASE_METHOD = "release"
 _EVENT_METHODS = ("frame", "event")
+#: Removes a link from a chain: logs of older recorders may name it by another value (see
+#: :func:`_remove_by_type`).
+_CHAIN_REMOVE_OP = "TransformChain.remove"
 # Argument types that hold no Ref: a command with only these needs no resolving (most calls).
 _ATOMIC = frozenset({int, float, str, bool, type(None), bytes, bytearray, np.ndarray})
 
@@ -170,12 +173,35 @@ class SceneState:
             with self._capture.paused():
                 getattr(obj, method)(*args, **kwargs)
         except Exception as error:
-            raise CommandError(f"seq {cmd.seq} {cmd.op} (target {cmd.target}): {type(error).__name__}: {error}") from None
+            by_type = cmd.op == _CHAIN_REMOVE_OP and isinstance(error, ValueError) and self._remove_by_type(cmd, obj, args)
+            if not by_type:
+                raise CommandError(f"seq {cmd.seq} {cmd.op} (target {cmd.target}): {type(error).__name__}: {error}") from None
         size = obj._footprint_()  # a canvas resized: what it makes a renderer hold
         if size != self._footprints.get(cmd.target, 0):
             self._check_footprint(cmd, size)
             self._hold(cmd.target, size)
         return obj
+
+    def _remove_by_type(self, cmd: Command, chain: Any, args: Any) -> bool:
+        """A ``TransformChain.remove`` whose link is not in the chain. Recorders before the one
+        that logs a link's remove with the value its add logged logged the link as it was at the
+        remove, so a link whose fields changed in between (its buffer written) is named there by
+        another value. When exactly one link of the chain has its type, that is the one: it is
+        removed, with one warning per SceneState naming the first such command. False (the error
+        stands) when none or several have it."""
+        if len(args) != 1:
+            return False
+        kind = _link_kind(args[0])
+        same = [link for link in chain.get_links() if _link_kind(link) == kind]
+        if len(same) != 1:
+            return False
+        with self._capture.paused():
+            chain.remove(same[0])
+        self._warn_once(f"{_CHAIN_REMOVE_OP} by type", f"seq {cmd.seq} {cmd.op} (target {cmd.target}): the {_kind_name(kind)} "
+                        "link it removes is not in the chain: the chain's only link of that type was removed "
+                        "instead (an older recorder logged a link's remove with its value at the remove, not "
+                        "the one its add logged); later such removes are not reported")
+        return True
 
     def _check_footprint(self, cmd: Command, size: int) -> None:
         """Raise CommandError when the target's object holding ``size`` bytes would take the scene
@@ -299,6 +325,18 @@ class SceneState:
 
     def __len__(self) -> int:
         return len(self.objects)
+
+
+def _link_kind(link: Any) -> Any:
+    """What makes two transform links of one type: the recorded type name of a link kept as
+    recorded (``RecordedLink``), else the class."""
+    from gsp.transforms.transform_link_recorded import RecordedLink
+
+    return link.link_type if isinstance(link, RecordedLink) else type(link)
+
+
+def _kind_name(kind: Any) -> str:
+    return repr(kind) if isinstance(kind, str) else repr(getattr(kind, "_link_name_", kind.__name__))
 
 
 def _ref_uuids(value: Any, out: set[str]) -> None:
