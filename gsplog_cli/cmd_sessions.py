@@ -165,7 +165,9 @@ def dump(log: str, start: Any, stop: Any, full: bool, with_state: bool) -> None:
     """Print the commands of LOG as JSON lines (keyframes left out unless --with-state).
 
     A NaN or infinite float is printed as {"$float": "NaN"}, {"$float": "Infinity"} or
-    {"$float": "-Infinity"}: every line is valid JSON.
+    {"$float": "-Infinity"}: every line is valid JSON. A transform link prints as recorded,
+    {"$link": {"link_type": ..., ...}}, of your own type too; a command holding a value this
+    version cannot decode is left out with a warning line naming it.
     """
     from sessions import tools
 
@@ -270,7 +272,11 @@ def repair(log: str, output: str | None, output_option: str | None) -> None:
 @max_scene_option
 def trim(log: str, output: str | None, output_option: str | None, start: Any, stop: Any,
          max_scene_gib: float | None) -> None:
-    """Cut a self-contained log OUTPUT (opening with a keyframe) out of LOG (which may itself be a cut)."""
+    """Cut a self-contained log OUTPUT (opening with a keyframe) out of LOG (which may itself be a cut).
+
+    Transform links are copied as recorded, of your own types too (no --links needed: no chain
+    runs). A command holding a value this version cannot decode is refused (exit status 1,
+    nothing written), not left out."""
     from sessions import tools
 
     output = _one_output(output, output_option)
@@ -291,6 +297,8 @@ def cat(logs: tuple[str, ...], output: str) -> None:
     Logs cut by `gsp trim` may be joined: the scene each one opens with is written as plain
     commands, so every part replays the frames it held. OUTPUT's metadata keeps the first
     log's own (user, recorder) and every log's whole header metadata, in order, as "sources".
+    Transform links are copied as recorded and a command that cannot be decoded is refused, as
+    by `gsp trim`.
     """
     from sessions import tools
 
