@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from gsp.capture import Captured, new_uuid, notify
+from gsp.capture import Captured, new_uuid, notify, paused
 from gsp.core.camera import Camera
 from gsp.core.canvas import Canvas
 from gsp.core.viewport import Viewport
@@ -91,19 +91,23 @@ class RendererBase(Captured, ABC):
         cameras: Sequence[Camera],
     ) -> Any:
         """Draw like :meth:`render` and return the pixels as a new (height, width, 4) uint8 numpy
-        array, row 0 on top, without PNG encoding. Recorded as a ``Renderer.render``.
+        array, row 0 on top, without PNG encoding. Recorded as a ``Renderer.render``, as
+        :meth:`render` is: once drawn, so that a render the backend fails to draw is not in the log.
 
         Raises NotImplementedError where the backend has no such path (``renders_rgba`` False);
         a blank frame while rendering is disabled.
         """
-        with RunOnce():
+        # paused(): what checking and drawing call is not recorded, as under render()'s capture wrapper.
+        with paused(), RunOnce():
             self._check_render_args(viewports, visuals, model_matrices, cameras)
             if not self.renders_rgba:
                 raise NotImplementedError(f"{type(self).__name__} draws PNG only: use render()")
-            notify(self, "render", viewports, visuals, model_matrices, cameras)
-            if not _rendering_enabled:
-                return np.zeros((self._canvas.get_height(), self._canvas.get_width(), 4), dtype=np.uint8)
-            return self._render_rgba(viewports, visuals, model_matrices, cameras)
+            if _rendering_enabled:
+                pixels = self._render_rgba(viewports, visuals, model_matrices, cameras)
+            else:
+                pixels = np.zeros((self._canvas.get_height(), self._canvas.get_width(), 4), dtype=np.uint8)
+        notify(self, "render", viewports, visuals, model_matrices, cameras)
+        return pixels
 
     def _render_rgba(
         self,

@@ -94,3 +94,58 @@ def test_a_no_render_recording_replays_every_frame_through_datoviz(tmp_path: Pat
     replayed = run_python(["-m", "gsplog_cli.main", "replay", str(log), "-b", "datoviz", "-o", f"{frames}/"])
     assert replayed.returncode == 0, replayed.stderr
     assert sorted(p.name for p in frames.iterdir()) == ["frame_000001.png", "frame_000002.png"]
+
+
+@pytest.mark.datoviz
+@pytest.mark.parametrize("method", ["render", "render_rgba"])
+def test_a_render_the_backend_fails_to_draw_is_not_recorded(tmp_path: Path, method: str) -> None:
+    """Datoviz draws at most 16384 pixels a side, a limit of its own that ``render``'s checks
+    leave to it (docs/gsp_api.md): a canvas a pixel wider passes them and fails in the backend.
+    ``render_rgba`` recorded the call before drawing: the log held a render the script never got
+    and that its replay failed at (exit 2). Both entry points now record a render once drawn."""
+    import numpy as np
+
+    from gsp.core import Camera, Canvas, Viewport
+    from gsp.types import BufferType
+    from gsp.utils.bufferx import Bufferx
+    from gsp.visuals import Points
+    from player.backends.datoviz import datoviz_available
+    from recorder import Recorder
+
+    if not datoviz_available():
+        pytest.skip("datoviz cannot be imported here")
+    from player.backends.datoviz.renderer import MAX_IMAGE_SIDE, DatovizRenderer
+
+    def buffer(values: list[list[float]] | list[float], kind: BufferType, dtype: type = np.float32) -> object:
+        return Bufferx.from_numpy(np.array(values, dtype), kind)
+
+    log = tmp_path / "wide.gsplog"
+    with Recorder(log):
+        white = bytearray([255, 255, 255, 255])
+        canvas = Canvas(MAX_IMAGE_SIDE + 1, 48, 100.0, white)
+        viewport = Viewport(0, 0, 64, 48, white)
+        points = Points(buffer([[-0.5, 0.0, 0.0], [0.5, 0.0, 0.0]], BufferType.vec3), buffer([400.0], BufferType.float32),
+                        buffer([[0, 0, 200, 255]], BufferType.rgba8, np.uint8),
+                        buffer([[0, 0, 0, 255]], BufferType.rgba8, np.uint8), buffer([1.0], BufferType.float32))
+        identity = Bufferx.mat4_identity()
+        scene = ([viewport], [points], [identity], [Camera(identity, identity)])
+        renderer = DatovizRenderer(canvas)
+        try:
+            with pytest.raises(ValueError, match=f"at most {MAX_IMAGE_SIDE} pixels a side"):
+                getattr(renderer, method)(*scene)
+            canvas.set_width(64)
+            drawn = getattr(renderer, method)(*scene)
+        finally:
+            renderer.close()
+    with LogReader(log) as reader:
+        assert [c.op for c in reader.commands()].count("Renderer.render") == 1  # the drawn one only
+    frames = tmp_path / "frames"
+    replayed = run_python(["-m", "gsplog_cli.main", "replay", str(log), "-b", "datoviz", "-o", f"{frames}/"])
+    assert replayed.returncode == 0, replayed.stderr
+    assert sorted(p.name for p in frames.iterdir()) == ["frame_000001.png"]
+    import imageio.v3 as iio
+
+    replayed_pixels = iio.imread(frames / "frame_000001.png")
+    live = drawn if method == "render_rgba" else iio.imread(drawn)
+    assert replayed_pixels.shape == live.shape == (48, 64, 4)
+    assert np.array_equal(replayed_pixels, live)  # the frame drawn live, drawn again
