@@ -177,9 +177,27 @@ class AnimatorBase(Captured):
                 if self._stop_requested:
                     break
                 self._frame(delta_time)
-                self._renderer.render(viewports, visuals, model_matrices, cameras)
+                self._render_frame(viewports, visuals, model_matrices, cameras)
         finally:
             self._running = False
+
+    def _render_frame(
+        self,
+        viewports: Sequence[Viewport],
+        visuals: Sequence[VisualBase],
+        model_matrices: Sequence[TransBuf],
+        cameras: Sequence[Camera],
+    ) -> None:
+        """Render one frame whose picture nobody reads (backends' live loops call it too).
+
+        Through ``render_rgba`` where the renderer has it: ``render`` would encode a PNG that is
+        thrown away (most of a Matplotlib frame's time: benchmarks/bench_animator.py). Both
+        record a ``Renderer.render``."""
+        renderer = self._renderer
+        if renderer.renders_rgba:
+            renderer.render_rgba(viewports, visuals, model_matrices, cameras)
+        else:
+            renderer.render(viewports, visuals, model_matrices, cameras)
 
     def _frame(self, delta_time: float) -> list[VisualBase]:
         """Report one frame and run the callbacks; return the visuals they changed (for backends)."""

@@ -1,6 +1,6 @@
 """Every example, recorded while it renders live with Matplotlib, replays to the same pixels.
 
-The live frames come from a real MatplotlibRenderer subclass that keeps each PNG it returns
+The live frames come from a real MatplotlibRenderer subclass that keeps each picture it draws
 (registered under its own backend name, so the example scripts run unchanged). The replay uses
 the plain "matplotlib" backend from the log alone.
 """
@@ -29,14 +29,20 @@ FRAMES = 4
 
 
 class FrameKeepingRenderer(MatplotlibRenderer):
-    """The Matplotlib renderer, keeping a copy of every frame it draws live."""
+    """The Matplotlib renderer, keeping every frame it draws live, as ``imread`` reads a PNG:
+    a script's ``render`` (PNG) or an animator's frame (``render_rgba``, no PNG)."""
 
-    frames: list[bytes] = []
+    frames: list[np.ndarray] = []
 
     def _render(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         png = super()._render(*args, **kwargs)
-        FrameKeepingRenderer.frames.append(png)
+        FrameKeepingRenderer.frames.append(pixels(png))
         return png
+
+    def _render_rgba(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        rgba = super()._render_rgba(*args, **kwargs)
+        FrameKeepingRenderer.frames.append(np.divide(rgba, 255, dtype=np.float32))  # as imread does
+        return rgba
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -53,7 +59,7 @@ def pixels(png: bytes) -> np.ndarray:
     return np.asarray(matplotlib.image.imread(io.BytesIO(png), format="png"))
 
 
-def record_example(name: str, log: Path, monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+def record_example(name: str, log: Path, monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
     FrameKeepingRenderer.frames = []
     monkeypatch.setenv("GSP_BACKEND", "matplotlib-keeping")
     monkeypatch.setenv("GSP_EXAMPLE_POINTS", "2000")
@@ -78,16 +84,15 @@ def test_live_frames_equal_replayed_frames(name: str, tmp_path: Path, monkeypatc
     replayed = sorted((tmp_path / "a").glob("*.png"))
     again = sorted((tmp_path / "b").glob("*.png"))
     assert len(replayed) == len(live)
-    for index, (png_live, path_a, path_b) in enumerate(zip(live, replayed, again)):
-        image_live = pixels(png_live)
+    for index, (image_live, path_a, path_b) in enumerate(zip(live, replayed, again)):
         image_a = matplotlib.image.imread(path_a)
         np.testing.assert_array_equal(image_a, image_live, err_msg=f"{name}: frame {index + 1} differs from live")
         np.testing.assert_array_equal(matplotlib.image.imread(path_b), image_a, err_msg=f"{name}: replays differ")
     # Not a blank picture: the example drew something other than its background.
-    final = pixels(live[-1])
+    final = live[-1]
     assert np.unique(final.reshape(-1, final.shape[-1]), axis=0).shape[0] >= 5, f"{name} drew almost nothing"
     if name in ANIMATED:
-        assert not np.array_equal(pixels(live[0]), pixels(live[-1])), f"{name}: animation did not move"
+        assert not np.array_equal(live[0], live[-1]), f"{name}: animation did not move"
 
 
 def test_examples_list_covers_every_visual() -> None:

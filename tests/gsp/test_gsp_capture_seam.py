@@ -143,12 +143,14 @@ def test_renderer_render_clear_close_recorded_as_renderer_family(rec: Recorder) 
 
 
 class PixelRenderer(ListingRenderer):
-    """A ListingRenderer that also hands out pixels."""
+    """A ListingRenderer that also hands out pixels (``pixel_renders`` of its ``renders``)."""
 
     renders_rgba = True
+    pixel_renders = 0
 
     def _render_rgba(self, viewports, visuals, model_matrices, cameras):  # type: ignore[no-untyped-def]
         self.renders += 1
+        self.pixel_renders += 1
         return np.full((self.get_canvas().get_height(), self.get_canvas().get_width(), 4), 7, np.uint8)
 
 
@@ -166,6 +168,27 @@ def test_render_rgba_is_checked_and_recorded_as_a_render(rec: Recorder) -> None:
     with pytest.raises(NotImplementedError, match="PNG only"):
         ListingRenderer(canvas).render_rgba(*args)
     assert rec.ops.count("Renderer.render") == 1  # refused calls are not recorded
+
+
+def test_the_animator_draws_its_frames_as_pixels_where_the_renderer_has_them(rec: Recorder) -> None:
+    """Nobody reads an animator frame's picture: the loop draws it through ``render_rgba`` where
+    the renderer has one. Through ``render`` it encoded a PNG that was thrown away (most of a
+    Matplotlib frame's time: benchmarks/bench_animator.py). Recorded as a render all the same;
+    ``render`` called by the script still returns its PNG."""
+    canvas, vp = canvas_and_viewport()
+    renderer = PixelRenderer(canvas)
+    animator = ListingAnimator(renderer)
+    pts = Points(vec3(2), f32(1.0), rgba(1), rgba(1), f32(1.0))
+    args = ([vp], [pts], [Bufferx.mat4_identity()], [camera()])
+    configure_headless(3)
+    try:
+        rec.calls.clear()
+        animator.start(*args)
+    finally:
+        reset_headless()
+    assert rec.ops == ["Animator.frame", "Renderer.render"] * 3 and rec.calls[1][2] == args
+    assert renderer.renders == renderer.pixel_renders == 3  # no frame went through the PNG path
+    assert renderer.render(*args) == b"Points" and renderer.pixel_renders == 3
 
 
 def test_animator_frames_callbacks_and_renders_in_order(rec: Recorder) -> None:

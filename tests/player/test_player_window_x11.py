@@ -194,7 +194,14 @@ identity = _f32(np.eye(4, dtype=np.float32).reshape(1, 4, 4), BufferType.mat4)
 scene = ([viewport], [points], [identity], [Camera(identity, identity)])
 off = MatplotlibRenderer(canvas, offscreen=True)
 expected = np.asarray(Image.open(io.BytesIO(off.render(*scene))).convert("RGBA"))
-live = MatplotlibRenderer(canvas)  # a GSP script's renderer: a window where a display exists
+class Live(MatplotlibRenderer):  # a GSP script's renderer: a window where a display exists
+    pngs = 0
+
+    def _render(self, *scene):  # render()'s PNG path, counted
+        Live.pngs += 1
+        return super()._render(*scene)
+
+live = Live(canvas)
 live.render(*scene)
 plt.pause(0.5)  # the window is shown: its canvas may now hold device pixels (a HiDPI screen)
 shown = np.asarray(Image.open(io.BytesIO(live.render(*scene))).convert("RGBA"))
@@ -267,7 +274,14 @@ identity = f32(np.eye(4).reshape(1, 4, 4), BufferType.mat4)
 camera = Camera(identity, identity)
 scene = ([viewport, viewport], [segments, points], [identity, identity], [camera, camera])
 expected = MatplotlibRenderer(canvas, offscreen=True).render_rgba(*scene)
-live = MatplotlibRenderer(canvas)  # a GSP script's renderer: a window where a display exists
+class Live(MatplotlibRenderer):  # a GSP script's renderer: a window where a display exists
+    pngs = 0
+
+    def _render(self, *scene):  # render()'s PNG path, counted
+        Live.pngs += 1
+        return super()._render(*scene)
+
+live = Live(canvas)
 figure = live.get_figure()
 draws = [0]
 figure.canvas.mpl_connect("draw_event", lambda event: draws.__setitem__(0, draws[0] + 1))
@@ -288,6 +302,7 @@ def tick(delta_time):
 
 animator.start(*scene)
 report["draws_per_frame"] = (ticks[-1] - ticks[1]) / (len(ticks) - 2)
+report["pngs"] = Live.pngs
 print(json.dumps(report))
 """
 
@@ -302,7 +317,8 @@ def test_render_from_a_window_is_the_off_screen_picture_pixel_for_pixel(tmp_path
     off-screen picture. At 192 dpi (2) the window stays at its ratio and ``render()`` draws the
     picture again at the canvas's size, where a 2x buffer scaled down was not the same picture
     either. A live animation draws each frame once at 1 (twice at 2: the window's, the
-    picture's); the animator's draw_idle after render() drew it once more."""
+    picture's); the animator's draw_idle after render() drew it once more. The live loop's
+    frames are drawn as pixels: it encoded a PNG per frame that nobody read."""
     import json
 
     _skip_without_x_tools()
@@ -314,6 +330,7 @@ def test_render_from_a_window_is_the_off_screen_picture_pixel_for_pixel(tmp_path
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout.splitlines()[-1])
     assert report["shape"] == [160, 240, 4] and report["differing_pixels"] == 0, report
+    assert report["pngs"] == 0, report
     assert report["ratio"] == pytest.approx(ratio, abs=0.02), report
     if ratio == 1.0:
         assert report["window"] == [240, 160], report  # the canvas's own pixels on screen

@@ -59,9 +59,9 @@ class MatplotlibAnimator(AnimatorBase):
             now = time.perf_counter()
             delta, last[0] = now - last[0], now
             self._frame(delta)
-            # render() draws the window itself (its canvas's draw shows the new buffer): a
+            # The render draws the window itself (its canvas's draw shows the new buffer): a
             # draw_idle after it drew the same frame a second time, halving the frame rate.
-            renderer.render(viewports, visuals, model_matrices, cameras)
+            self._render_frame(viewports, visuals, model_matrices, cameras)
 
         def tick() -> None:
             if interrupted:
@@ -70,7 +70,7 @@ class MatplotlibAnimator(AnimatorBase):
                 return
             frame()
 
-        renderer.render(viewports, visuals, model_matrices, cameras)
+        self._render_frame(viewports, visuals, model_matrices, cameras)
         self._timer = figure.canvas.new_timer(interval=max(int(1000.0 / self._fps), 1))
         self._timer.add_callback(tick)
         figure.canvas.mpl_connect("close_event", lambda _event: self._timer.stop())
