@@ -5,12 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from gsp.geometry.geometry import MeshGeometry
-from gsp.materials.material import MeshMaterial, MeshTexturedMaterial
+from gsp.materials.material import (
+    MeshBasicMaterial,
+    MeshDepthMaterial,
+    MeshMaterial,
+    MeshNormalMaterial,
+    MeshPhongMaterial,
+    MeshTexturedMaterial,
+)
 from gsp.types._checks import check_transbuf
 from gsp.types.buffer_type import BufferType
 from gsp.types.visual_base import VisualBase
 
 __all__ = ["Mesh"]
+
+#: The materials a renderer draws (a bare MeshMaterial or another subclass of it says nothing of how).
+_DRAWN_MATERIALS = (MeshBasicMaterial, MeshNormalMaterial, MeshDepthMaterial, MeshPhongMaterial, MeshTexturedMaterial)
 
 
 class Mesh(VisualBase):
@@ -23,8 +33,9 @@ class Mesh(VisualBase):
     def _check_(self, owner: str, attrs: dict[str, Any], only: str | None, resolve: bool) -> None:
         if not isinstance(attrs["geometry"], MeshGeometry):
             raise TypeError(f"{owner}: geometry must be a MeshGeometry, got {type(attrs['geometry']).__name__}")
-        if not isinstance(attrs["material"], MeshMaterial):
-            raise TypeError(f"{owner}: material must be a MeshMaterial, got {type(attrs['material']).__name__}")
+        if not isinstance(attrs["material"], _DRAWN_MATERIALS):
+            names = ", ".join(kind.__name__ for kind in _DRAWN_MATERIALS)
+            raise TypeError(f"{owner}: material must be one of {names}, got {type(attrs['material']).__name__}")
         if resolve:  # each checked whole (indices against the positions...), named as part of this mesh
             geometry, material = attrs["geometry"], attrs["material"]
             geometry._check_(f"{owner}: geometry", dict(geometry._attrs), None, True)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from gsp.constants import Constants
 from gsp.geometry import MeshGeometry
-from gsp.materials import MeshBasicMaterial
+from gsp.materials import MeshBasicMaterial, MeshMaterial
 from gsp.transforms import TransformChain, TransformLinkImmediate
 from gsp.types import Buffer, BufferType, CapStyle, JoinStyle, MarkerShape, TextAlign
 from gsp.types.visual_base import VisualBase
@@ -159,8 +159,15 @@ def test_mesh_geometry_and_material_rules() -> None:
         MeshBasicMaterial(rgba(1), rgba(1), f32(1.0), True, 1)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"MeshBasicMaterial.set_face_sorting: face_sorting must be a bool"):
         MeshBasicMaterial(rgba(1), rgba(1), f32(1.0), True, Constants.FaceCulling.BackSide).set_face_sorting("yes")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match=r"Mesh: material must be a MeshMaterial"):
+    drawn = "MeshBasicMaterial, MeshNormalMaterial, MeshDepthMaterial, MeshPhongMaterial, MeshTexturedMaterial"
+    with pytest.raises(TypeError, match=rf"Mesh: material must be one of {drawn}, got MeshGeometry"):
         Mesh(geo, geo)  # type: ignore[arg-type]
+    # A bare MeshMaterial says nothing of how to draw: it passed here and every renderer failed on it.
+    with pytest.raises(TypeError, match=rf"Mesh: material must be one of {drawn}, got MeshMaterial"):
+        Mesh(geo, MeshMaterial())
+    mesh = Mesh(geo, MeshBasicMaterial(rgba(1), rgba(1), f32(1.0), True, Constants.FaceCulling.BackSide))
+    with pytest.raises(TypeError, match=rf"Mesh.set_material: material must be one of {drawn}, got MeshMaterial"):
+        mesh.set_material(MeshMaterial())
 
 
 # ---- validation rules as properties ------------------------------------------------------------
