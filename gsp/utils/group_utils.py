@@ -21,15 +21,18 @@ class GroupUtils:
         return len(groups)
 
     @staticmethod
-    def group_indices(groups: Any, vertex_count: int, owner: str = "GroupUtils") -> np.ndarray:
+    def group_indices(groups: Any, vertex_count: int, owner: str = "GroupUtils", *, check: bool = True) -> np.ndarray:
         """Per-vertex group index (int32, shape (vertex_count,)); -1 for a vertex in no group.
 
         - ``int g``: consecutive groups of g vertices (vertex_count must be a multiple of g).
         - ``list[int]``: consecutive groups of the given sizes, summing to vertex_count.
         - ``list[list[int]]``: explicit vertex indices per group, in range, each vertex in at
           most one group; vertices listed nowhere get -1 (not drawn).
+
+        ``check=False``: ``groups`` is known to fit (a renderer drawing after ``render``'s checks).
         """
-        GroupUtils.check(groups, vertex_count, owner)
+        if check:
+            GroupUtils.check(groups, vertex_count, owner)
         if isinstance(groups, (int, np.integer)):
             return (np.arange(vertex_count, dtype=np.int32) // int(groups)).astype(np.int32)
         if _is_explicit(groups):

@@ -15,6 +15,12 @@ small dataclass per visual kind holding:
 
 Matrices are (4, 4) acting on column vectors (``p_ndc = P @ V @ M @ p``); a mat4 buffer's 16
 floats are read in C order. Mesh preparation (materials, lights) lives in ``prepare_mesh``.
+
+Preparation runs inside ``RendererBase.render``, after its checks (``_check_render_args``: the
+visuals' own ``_check_`` with chains run): the counts, shapes and enums they refuse (1 or one
+per item, even segment ends, path sizes, groups, texels...) are taken as given here, not checked
+a second time. The rules on values (sizes, widths, angles, fonts) are :mod:`gsp.types._checks`'
+own functions, called again by the converters; a buffer's result is kept on it, so that is free.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from gsp.types._checks import check_font_px
+from gsp.utils.group_utils import GroupUtils
 from player.backends.prepare_convert import (
     amounts,
     angles,
@@ -64,7 +71,6 @@ __all__ = [
     "prepare_mesh",
     "area_to_diameter_px",
     "pt_to_px",
-    "group_indices",
 ]
 
 #: The 14 MarkerShape values, as strings.
@@ -399,11 +405,11 @@ def _positions(visual: Any, what: str) -> np.ndarray:
 
 def _amounts(value: Any, count: int, what: str) -> np.ndarray:
     """Sizes, widths, font sizes: floats, each finite and >= 0."""
-    return broadcast(amounts(value, what), count, what)
+    return broadcast(amounts(value, what), count)
 
 
 def _colors(value: Any, count: int, what: str) -> np.ndarray:
-    return rgba_float(broadcast(transbuf_array(value, what, ("rgba8",)), count, what))
+    return rgba_float(broadcast(transbuf_array(value, what, ("rgba8",)), count))
 
 
 def prepare_points(visual: Any, proj: Projection, frame: ViewportFrame) -> PreparedPoints:
@@ -413,11 +419,7 @@ def prepare_points(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepa
 
 def prepare_markers(visual: Any, proj: Projection, frame: ViewportFrame) -> PreparedPoints:
     """Prepare a Markers visual: a Points with one MarkerShape."""
-    shape = getter(visual, "marker_shape")
-    name = str(getattr(shape, "value", shape))
-    if name not in MARKER_SHAPES:
-        raise ValueError(f"Markers.marker_shape: unknown shape {name!r}, expected one of {', '.join(MARKER_SHAPES)}")
-    prepared = _prepare_point_like(visual, proj, frame, "Markers", name)
+    prepared = _prepare_point_like(visual, proj, frame, "Markers", str(getter(visual, "marker_shape").value))
     prepared.kind = "markers"
     return prepared
 
@@ -444,8 +446,6 @@ def _prepare_point_like(visual: Any, proj: Projection, frame: ViewportFrame, wha
 def prepare_segments(visual: Any, proj: Projection, frame: ViewportFrame) -> PreparedSegments:
     """Prepare a Segments visual: 2N positions (start, end pairs), one width (pt) and color each."""
     positions = _positions(visual, "Segments")
-    if positions.shape[0] % 2:
-        raise ValueError(f"Segments.positions: {positions.shape[0]} positions, expected an even count (start, end pairs)")
     n = positions.shape[0] // 2
     ndc = proj.project(positions)
     widths = _amounts(getter(visual, "line_widths"), n, "Segments.line_widths")
@@ -466,9 +466,7 @@ def prepare_paths(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepar
     """Prepare a Paths visual: split by path_sizes; colors and widths (pt) per vertex."""
     positions = _positions(visual, "Paths")
     m = positions.shape[0]
-    sizes = transbuf_array(getter(visual, "path_sizes"), "Paths.path_sizes", ("uint32", "int32")).astype(np.int64)
-    if int(sizes.sum()) != m:
-        raise ValueError(f"Paths.path_sizes: sizes sum to {int(sizes.sum())}, expected {m} (the vertex count)")
+    sizes = transbuf_array(getter(visual, "path_sizes"), "Paths.path_sizes", ("uint32",)).astype(np.int64)
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     ndc = proj.project(positions)
     widths = _amounts(getter(visual, "line_widths"), m, "Paths.line_widths")
@@ -488,12 +486,9 @@ _HALIGN = ("left", "center", "right")
 _VALIGN = ("top", "center", "bottom")
 
 
-def text_alignment(align: Any, what: str = "Texts.textAligns") -> tuple[str, str]:
+def text_alignment(align: Any) -> tuple[str, str]:
     """A TextAlign (value = 10 × vertical + horizontal) -> (halign, valign) names."""
-    value = int(getattr(align, "value", align))
-    vertical, horizontal = divmod(value, 10)
-    if vertical > 2 or horizontal > 2 or value < 0:
-        raise ValueError(f"{what}: invalid TextAlign value {value}")
+    vertical, horizontal = divmod(int(align.value), 10)
     return _HALIGN[horizontal], _VALIGN[vertical]
 
 
@@ -517,13 +512,9 @@ def prepare_texts(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepar
     positions = _positions(visual, "Texts")
     n = positions.shape[0]
     strings = [str(s) for s in getter(visual, "strings")]
-    if len(strings) != n:
-        raise ValueError(f"Texts.strings: {len(strings)} strings, expected {n} (one per position)")
     aligns = list(getter(visual, "text_aligns", "textAligns", "aligns"))
     if len(aligns) == 1:
         aligns = aligns * n
-    if len(aligns) != n:
-        raise ValueError(f"Texts.textAligns: {len(aligns)} items, expected 1 or {n}")
     pairs = [text_alignment(a) for a in aligns]
     sizes = _amounts(getter(visual, "font_sizes"), n, "Texts.font_sizes")
     check_font_px("Texts.font_sizes", sizes, frame.dpi)
@@ -544,54 +535,21 @@ def prepare_texts(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepar
         font_sizes_px=sizes_px,
         halign=[h for h, _ in pairs],
         valign=[v for _, v in pairs],
-        angles_deg=broadcast(angles(getter(visual, "angles"), "Texts.angles"), n, "Texts.angles"),
+        angles_deg=broadcast(angles(getter(visual, "angles"), "Texts.angles"), n),
         font_name=str(getter(visual, "font_name") or "sans-serif"),
     )
 
 
-def group_indices(count: int, groups: Any, what: str = "Pixels.groups") -> np.ndarray:
-    """Groups (int | list[int] | list[list[int]]) -> (count,) int64 group index per vertex.
-
-    An int is the size of every group; a list of ints gives each group's size (they must sum to
-    ``count``); a list of lists gives explicit vertex indices (vertices in no group get -1).
-    """
-    if isinstance(groups, (int, np.integer)) and not isinstance(groups, bool):
-        size = int(groups)
-        if size <= 0:
-            raise ValueError(f"{what}: group size must be positive, got {size}")
-        return np.arange(count, dtype=np.int64) // size
-    items = list(groups)
-    if not items:
-        raise ValueError(f"{what}: empty groups")
-    if all(isinstance(g, (int, np.integer)) for g in items):
-        sizes = np.asarray(items, dtype=np.int64)
-        if (sizes < 0).any() or int(sizes.sum()) != count:
-            raise ValueError(f"{what}: group sizes sum to {int(sizes.sum())}, expected {count}")
-        return np.repeat(np.arange(len(items), dtype=np.int64), sizes)
-    index = np.full(count, -1, dtype=np.int64)
-    for gi, members in enumerate(items):
-        members = np.asarray(list(members), dtype=np.int64)
-        if members.size and (members.min() < 0 or members.max() >= count):
-            raise ValueError(f"{what}: group {gi} has a vertex index outside 0..{count - 1}")
-        index[members] = gi
-    return index
-
-
 def prepare_pixels(visual: Any, proj: Projection, frame: ViewportFrame) -> PreparedPixels:
-    """Prepare a Pixels visual: one device pixel per position, one color per group."""
+    """Prepare a Pixels visual: one device pixel per position, one color per group (or one for all)."""
     positions = _positions(visual, "Pixels")
     n = positions.shape[0]
-    groups = group_indices(n, getter(visual, "groups"))
-    group_count = int(groups.max()) + 1 if n else 0
+    groups = GroupUtils.group_indices(getter(visual, "groups"), n, "Pixels", check=False)
     colors = rgba_float(transbuf_array(visual.get_colors(), "Pixels.colors", ("rgba8",)))
     if colors.shape[0] == 1:
         per_vertex = np.broadcast_to(colors, (n, 4))
-    elif colors.shape[0] == group_count:
-        per_vertex = colors[np.maximum(groups, 0)]
-    elif colors.shape[0] == n:
-        per_vertex = colors
     else:
-        raise ValueError(f"Pixels.colors: {colors.shape[0]} colors, expected 1 or {group_count} (one per group)")
+        per_vertex = colors[np.maximum(groups, 0)]
     ndc = proj.project(positions)
     px = frame.ndc_to_px(ndc)
     with np.errstate(invalid="ignore"):
@@ -603,10 +561,7 @@ def prepare_pixels(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepa
 def texture_rgba(texture: Any, what: str = "Texture") -> np.ndarray:
     """A GSP Texture as an (height, width, 4) uint8 array, row 0 at the top."""
     width, height = int(texture.get_width()), int(texture.get_height())
-    data = transbuf_array(texture.get_data(), f"{what}.data", ("rgba8", "uint8"))
-    if data.size != width * height * 4:
-        raise ValueError(f"{what}.data: {data.size} bytes, expected {width}×{height}×4")
-    return data.reshape(height, width, 4)
+    return transbuf_array(texture.get_data(), f"{what}.data", ("rgba8",)).reshape(height, width, 4)
 
 
 def prepare_image(visual: Any, proj: Projection, frame: ViewportFrame) -> PreparedImage:
@@ -615,8 +570,6 @@ def prepare_image(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepar
     position = np.asarray(vec3_any(getter(visual, "position"), "Image.position"), dtype=np.float32)[None, :]
     center = proj.project(position)[0]
     extent = [float(v) for v in getter(visual, "image_extent")]
-    if len(extent) != 4:
-        raise ValueError(f"Image.image_extent: expected (left, right, bottom, top), got {len(extent)} values")
     left, right, bottom, top = (
         center[0] + extent[0], center[0] + extent[1], center[1] + extent[2], center[1] + extent[3],
     )

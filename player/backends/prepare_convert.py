@@ -89,10 +89,7 @@ def mat4(value: Any, what: str) -> np.ndarray:
         array = value
     else:
         array = transbuf_array(value, what, ("mat4",))
-    array = np.asarray(array, dtype=np.float64).reshape(-1, 4, 4)
-    if array.shape[0] != 1:
-        raise ValueError(f"{what}: expected one mat4, got {array.shape[0]}")
-    return array[0]
+    return np.asarray(array, dtype=np.float64).reshape(4, 4)
 
 
 def amounts(value: Any, what: str) -> np.ndarray:
@@ -117,16 +114,15 @@ def angles(value: Any, what: str) -> np.ndarray:
     return array
 
 
-def broadcast(array: np.ndarray, count: int, what: str) -> np.ndarray:
-    """Broadcast a count-1 attribute to ``count`` items (a zero-copy view, stride 0).
+def broadcast(array: np.ndarray, count: int) -> np.ndarray:
+    """An attribute of 1 or ``count`` items (``render`` checked which) as ``count`` items: a
+    count-1 one broadcast (a zero-copy view, stride 0).
 
     Backends may test ``is_uniform(array)`` to send one value instead of ``count``.
     """
-    if array.shape[0] == count:
-        return array
-    if array.shape[0] == 1:
+    if array.shape[0] == 1 and count != 1:
         return np.broadcast_to(array, (count, *array.shape[1:]))
-    raise ValueError(f"{what}: has {array.shape[0]} items, expected 1 or {count}")
+    return array
 
 
 def is_uniform(array: np.ndarray) -> bool:
@@ -167,14 +163,8 @@ def colors_any(value: Any, what: str) -> np.ndarray:
 def vec3_any(value: Any, what: str) -> np.ndarray:
     """A position given as a vec3 TransBuf (first item) or a 3-sequence, as float64 (3,)."""
     if hasattr(value, "get_type") or hasattr(value, "run"):
-        array = transbuf_array(value, what, ("vec3", "vec4"))
-        if array.shape[0] < 1:
-            raise ValueError(f"{what}: empty position buffer")
-        return np.asarray(array[0, :3], dtype=np.float64)
-    array = np.asarray(value, dtype=np.float64).reshape(-1)
-    if array.shape[0] < 3:
-        raise ValueError(f"{what}: expected 3 coordinates, got {array.shape[0]}")
-    return array[:3]
+        return np.asarray(transbuf_array(value, what, ("vec3",))[0], dtype=np.float64)
+    return np.asarray(value, dtype=np.float64).reshape(3)
 
 
 def enum_name(value: Any, what: str) -> str:

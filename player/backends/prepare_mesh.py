@@ -65,41 +65,38 @@ def subdivide(faces: np.ndarray, positions: np.ndarray, uvs: np.ndarray, k: int)
     return sub_pos.reshape(-1, 3).astype(np.float32), new_faces, sub_uv.reshape(-1, 2), parents
 
 
+_MATERIAL_KINDS = {
+    "MeshBasicMaterial": "basic",
+    "MeshNormalMaterial": "normal",
+    "MeshDepthMaterial": "depth",
+    "MeshPhongMaterial": "phong",
+    "MeshTexturedMaterial": "textured",
+}
+
+
 def material_kind(material: Any) -> str:
-    """``"basic" | "normal" | "depth" | "phong" | "textured"`` from the material's class."""
-    names = {
-        "MeshBasicMaterial": "basic",
-        "MeshNormalMaterial": "normal",
-        "MeshDepthMaterial": "depth",
-        "MeshPhongMaterial": "phong",
-        "MeshTexturedMaterial": "textured",
-    }
-    for klass in type(material).__mro__:
-        if klass.__name__ in names:
-            return names[klass.__name__]
-    raise TypeError(f"Mesh.material: {type(material).__name__} is not a mesh material")
+    """``"basic" | "normal" | "depth" | "phong" | "textured"`` from the material's class (a
+    Mesh holds no other: gsp.visuals.mesh refuses the rest)."""
+    return next(_MATERIAL_KINDS[k.__name__] for k in type(material).__mro__ if k.__name__ in _MATERIAL_KINDS)
 
 
-def per_face(values: np.ndarray, indices: np.ndarray, vertex_count: int, what: str) -> np.ndarray:
-    """Attribute with 1, one per face, or one per vertex (averaged) -> one per face."""
+def per_face(values: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """Attribute with 1, one per face, or one per vertex (averaged; the mesh's checks in
+    ``render`` allow no other count) -> one per face."""
     faces = indices.shape[0]
     if values.shape[0] == 1:
         return np.broadcast_to(values, (faces, *values.shape[1:])).astype(np.float32)
     if values.shape[0] == faces:
         return values.astype(np.float32)
-    if values.shape[0] == vertex_count:
-        return values[indices].mean(axis=1).astype(np.float32)
-    raise ValueError(f"{what}: {values.shape[0]} items, expected 1, {faces} (faces) or {vertex_count} (vertices)")
+    return values[indices].mean(axis=1).astype(np.float32)
+
+
+_CULLING = {"frontside": "front", "backside": "back", "bothsides": "both"}
 
 
 def face_culling_mode(material: Any) -> str:
     """``"front" | "back" | "both"``: which faces stay visible."""
-    value = getter(material, "face_culling")
-    name = enum_name(value, "MeshMaterial.face_culling") if hasattr(value, "name") else str(int(value))
-    table = {"frontside": "front", "0": "front", "backside": "back", "1": "back", "bothsides": "both", "2": "both"}
-    if name not in table:
-        raise ValueError(f"MeshMaterial.face_culling: unknown value {value!r}")
-    return table[name]
+    return _CULLING[enum_name(getter(material, "face_culling"), "MeshMaterial.face_culling")]
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -165,8 +162,7 @@ def _sample_texture(material: Any, uvs: np.ndarray | None, indices: np.ndarray) 
     """(F, 4) float RGBA: the texture's nearest texel at each face's mean uv (v = 0 at the bottom)."""
     texels = texture_rgba(getter(material, "texture"), "MeshTexturedMaterial.texture")
     h, w = texels.shape[:2]
-    if uvs is None:
-        raise ValueError("MeshTexturedMaterial: the geometry has no uvs")
+    assert uvs is not None  # a textured material on a geometry without uvs is refused by render
     uv = uvs[indices].mean(axis=1)
     cols = np.clip(np.floor(uv[:, 0] * w), 0, w - 1).astype(np.int64)
     rows = np.clip(np.floor((1.0 - uv[:, 1]) * h), 0, h - 1).astype(np.int64)
@@ -179,16 +175,7 @@ def prepare_mesh_faces(visual: Any, proj: Projection, frame: ViewportFrame) -> P
     material = getter(visual, "material")
     kind = material_kind(material)
     positions = transbuf_array(getter(geometry, "positions"), "MeshGeometry.positions", ("vec3",))
-    nv = positions.shape[0]
-    raw_indices = getter(geometry, "indices")
-    if raw_indices is None:
-        indices = np.arange(nv - nv % 3, dtype=np.int64)
-    else:
-        indices = transbuf_array(raw_indices, "MeshGeometry.indices", ("uint32", "int32", "uvec4")).reshape(-1).astype(np.int64)
-    if indices.size % 3:
-        raise ValueError(f"MeshGeometry.indices: {indices.size} indices, expected a multiple of 3")
-    if indices.size and (indices.min() < 0 or indices.max() >= nv):
-        raise ValueError(f"MeshGeometry.indices: an index is outside 0..{nv - 1}")
+    indices = transbuf_array(getter(geometry, "indices"), "MeshGeometry.indices", ("uint32",)).astype(np.int64)
     faces = indices.reshape(-1, 3)
     uvs_value = getter(geometry, "uvs")
     uvs = None if uvs_value is None else transbuf_array(uvs_value, "MeshGeometry.uvs", ("vec2",))
@@ -196,13 +183,12 @@ def prepare_mesh_faces(visual: Any, proj: Projection, frame: ViewportFrame) -> P
     parents = np.arange(faces.shape[0], dtype=np.int64)
     if kind == "textured" and uvs is not None and TEXTURE_SUBDIVISIONS > 1:
         positions, faces, uvs, parents = subdivide(faces, positions, uvs, TEXTURE_SUBDIVISIONS)
-        nv = positions.shape[0]
     ndc = proj.project(positions)
     tri_ndc = ndc[faces]
     f = faces.shape[0]
 
     if kind == "basic":
-        rgba = per_face(colors_any(getter(material, "face_colors"), "MeshBasicMaterial.face_colors"), faces, nv, "MeshBasicMaterial.face_colors")
+        rgba = per_face(colors_any(getter(material, "face_colors"), "MeshBasicMaterial.face_colors"), faces)
     elif kind == "normal":
         view_tri = proj.to_view(positions)[faces]
         rgb = _face_normals(view_tri) * 0.5 + 0.5
@@ -214,11 +200,11 @@ def prepare_mesh_faces(visual: Any, proj: Projection, frame: ViewportFrame) -> P
         world_tri = proj.to_world(positions)[faces]
         normals, centroids = _face_normals(world_tri), world_tri.mean(axis=1)
         if kind == "phong":
-            base = per_face(colors_any(getter(material, "diffuse_color"), "MeshPhongMaterial.diffuse_color"), faces, nv, "MeshPhongMaterial.diffuse_color")
+            base = per_face(colors_any(getter(material, "diffuse_color"), "MeshPhongMaterial.diffuse_color"), faces)
         else:
             tint = colors_any(getter(material, "color"), "MeshTexturedMaterial.color")[0]
             base = _sample_texture(material, uvs, faces) * tint[None, :]
-        specular = per_face(colors_any(getter(material, "specular_color"), f"{kind}.specular_color"), faces, nv, f"{kind}.specular_color")
+        specular = per_face(colors_any(getter(material, "specular_color"), f"{kind}.specular_color"), faces)
         lights = list(getter(material, "lights") or [])
         if lights:
             rgb = shade_phong(base[:, :3], specular[:, :3], float(getter(material, "shininess")), lights, normals, centroids, proj)
@@ -230,9 +216,9 @@ def prepare_mesh_faces(visual: Any, proj: Projection, frame: ViewportFrame) -> P
         edge_colors = np.zeros((f, 4), dtype=np.float32)
         edge_widths = np.zeros(f, dtype=np.float32)
     else:
-        edge_colors = per_face(colors_any(getter(material, "edge_colors"), "MeshMaterial.edge_colors"), faces, nv, "MeshMaterial.edge_colors")
+        edge_colors = per_face(colors_any(getter(material, "edge_colors"), "MeshMaterial.edge_colors"), faces)
         widths = amounts(getter(material, "edge_widths"), "MeshMaterial.edge_widths")
-        edge_widths = per_face(widths, faces, nv, "MeshMaterial.edge_widths")
+        edge_widths = per_face(widths, faces)
 
     # Culling: signed area in NDC (y up), counter-clockwise = front.
     a = tri_ndc[:, 1, :2] - tri_ndc[:, 0, :2]

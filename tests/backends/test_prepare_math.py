@@ -35,7 +35,6 @@ from gsp.visuals.texts import Texts
 from player.backends.prepare import (
     MARKER_SHAPES,
     area_to_diameter_px,
-    group_indices,
     prepare_visual,
     project_points,
     pt_to_px,
@@ -181,8 +180,6 @@ def test_text_alignment_names() -> None:
     assert text_alignment(TextAlign.TOP_LEFT) == ("left", "top")
     assert text_alignment(TextAlign.CENTER_CENTER) == ("center", "center")
     assert text_alignment(TextAlign.BOTTOM_RIGHT) == ("right", "bottom")
-    with pytest.raises(ValueError, match="TextAlign"):
-        text_alignment(33)
 
 
 def test_texts_sizes_angles_and_aligns_broadcast() -> None:
@@ -194,16 +191,6 @@ def test_texts_sizes_angles_and_aligns_broadcast() -> None:
     np.testing.assert_allclose(p.font_sizes_px, [20.0, 20.0])
     np.testing.assert_allclose(p.angles_deg, [45.0, 90.0])
     assert p.font_name == "DejaVu Sans"
-
-
-def test_groups_normalised() -> None:
-    assert group_indices(6, 2).tolist() == [0, 0, 1, 1, 2, 2]
-    assert group_indices(5, [2, 3]).tolist() == [0, 0, 1, 1, 1]
-    assert group_indices(4, [[3, 0], [1]]).tolist() == [0, 1, -1, 0]
-    with pytest.raises(ValueError, match="sum to 4, expected 5"):
-        group_indices(5, [1, 3])
-    with pytest.raises(ValueError, match="outside"):
-        group_indices(3, [[0, 7]])
 
 
 def test_pixels_one_color_per_group_and_integer_pixels() -> None:
@@ -307,11 +294,9 @@ def test_textured_material_samples_texels_at_uv() -> None:
 
 
 def test_bad_input_errors_name_what_and_where() -> None:
-    canvas, viewport, camera = _setup()
+    """What ``render``'s checks refuse (two model matrices...) is not checked again here:
+    tests/gsp/test_gsp_render_validation.py."""
     with pytest.raises(TypeError, match="not a GSP visual"):
         visual_kind(object())
     with pytest.raises(TypeError, match="Points.sizes: expected a float32 or vec1 buffer, got vec3"):
         transbuf_array(vec3([[0, 0]]), "Points.sizes", ("float32", "vec1"))
-    with pytest.raises(ValueError, match="render: model matrix: expected one mat4, got 2"):
-        points = Points(vec3([[0, 0]]), floats([1.0]), rgba([[0, 0, 0, 255]]), rgba([[0, 0, 0, 255]]), floats([0.0]))
-        prepare_visual(points, buf(np.stack([np.eye(4)] * 2).astype(np.float32), BufferType.mat4), camera, viewport, canvas)

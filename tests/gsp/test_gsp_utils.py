@@ -67,6 +67,7 @@ def test_group_utils_forms() -> None:
     np.testing.assert_array_equal(GroupUtils.group_indices(2, 6), [0, 0, 1, 1, 2, 2])
     np.testing.assert_array_equal(GroupUtils.group_indices([1, 0, 3], 4), [0, 2, 2, 2])
     np.testing.assert_array_equal(GroupUtils.group_indices([[3, 0], [2]], 5), [0, -1, 1, 0, -1])
+    np.testing.assert_array_equal(GroupUtils.group_indices([[3, 0], [2]], 5, check=False), [0, -1, 1, 0, -1])
     assert GroupUtils.get_group_count(3, 9) == 3
     assert GroupUtils.get_group_count([1, 0, 3], 4) == 3
     assert GroupUtils.get_group_count([[0], [], [1]], 2) == 3

@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from player.backends.prepare import (
-    MARKER_SHAPES,
     PreparedPoints,
     area_to_diameter_px,
     prepare_visual,
@@ -40,14 +39,13 @@ __all__ = ["prepare_points_fast", "prepare_visual_for_datoviz"]
 _IDENTITY = np.eye(4)
 
 
-def _per_item(array: np.ndarray, count: int, what: str, convert: Any) -> np.ndarray:
-    """``convert`` applied to 1 or ``count`` items; one item comes back broadcast to ``count``."""
-    if array.shape[0] == count:
-        return convert(array)
-    if array.shape[0] == 1:
+def _per_item(array: np.ndarray, count: int, convert: Any) -> np.ndarray:
+    """``convert`` applied to 1 or ``count`` items (``render`` checked which); one item comes
+    back broadcast to ``count``."""
+    if array.shape[0] == 1 and count != 1:
         one = convert(array)
         return np.broadcast_to(one, (count, *one.shape[1:]))
-    raise ValueError(f"{what}: has {array.shape[0]} items, expected 1 or {count}")
+    return convert(array)
 
 
 def prepare_points_fast(visual: Any, model_matrix: Any, camera: Any, viewport: Any, canvas: Any) -> PreparedPoints:
@@ -57,10 +55,7 @@ def prepare_points_fast(visual: Any, model_matrix: Any, camera: Any, viewport: A
     proj = projection(model_matrix, camera)
     shape = "disc"
     if kind == "Markers":
-        value = getter(visual, "marker_shape")
-        shape = str(getattr(value, "value", value))
-        if shape not in MARKER_SHAPES:
-            raise ValueError(f"Markers.marker_shape: unknown shape {shape!r}, expected one of {', '.join(MARKER_SHAPES)}")
+        shape = str(getter(visual, "marker_shape").value)
     positions = transbuf_array(visual.get_positions(), f"{kind}.positions", ("vec3",))
     n = positions.shape[0]
     if np.array_equal(proj.mvp, _IDENTITY):
@@ -74,12 +69,12 @@ def prepare_points_fast(visual: Any, model_matrix: Any, camera: Any, viewport: A
     return PreparedPoints(
         ndc=ndc,
         px=None,  # type: ignore[arg-type]
-        sizes_pt2=_per_item(sizes, n, f"{kind}.sizes", lambda a: a),
-        diameters_px=_per_item(sizes, n, f"{kind}.sizes", lambda a: area_to_diameter_px(a, frame.dpi)),
-        face_colors=_per_item(faces, n, f"{kind}.face_colors", rgba_float),
-        edge_colors=_per_item(edges, n, f"{kind}.edge_colors", rgba_float),
-        edge_widths_pt=_per_item(widths, n, f"{kind}.edge_widths", lambda a: a),
-        edge_widths_px=_per_item(widths, n, f"{kind}.edge_widths", lambda a: pt_to_px(a, frame.dpi)),
+        sizes_pt2=_per_item(sizes, n, lambda a: a),
+        diameters_px=_per_item(sizes, n, lambda a: area_to_diameter_px(a, frame.dpi)),
+        face_colors=_per_item(faces, n, rgba_float),
+        edge_colors=_per_item(edges, n, rgba_float),
+        edge_widths_pt=_per_item(widths, n, lambda a: a),
+        edge_widths_px=_per_item(widths, n, lambda a: pt_to_px(a, frame.dpi)),
         marker_shape=shape,
         kind="markers" if kind == "Markers" else "points",
     )

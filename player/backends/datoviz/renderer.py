@@ -85,11 +85,6 @@ class DatovizRenderer(RendererBase):
         model_matrices: Sequence[Any],
         cameras: Sequence[Any],
     ) -> np.ndarray:
-        if not (len(viewports) == len(visuals) == len(model_matrices) == len(cameras)):
-            raise ValueError(
-                "render: viewports, visuals, model_matrices and cameras must have the same length, got "
-                f"{len(viewports)}, {len(visuals)}, {len(model_matrices)}, {len(cameras)}"
-            )
         canvas = self.get_canvas()
         width, height = int(canvas.get_width()), int(canvas.get_height())
         if max(width, height) > MAX_IMAGE_SIDE:
