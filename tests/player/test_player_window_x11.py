@@ -434,3 +434,59 @@ def test_a_click_in_a_recorded_window_is_captured_where_it_landed_and_replayed(t
     rgba = iio.imread(last)
     rows, cols = np.nonzero((rgba[..., 0] > 200) & (rgba[..., 1] < 80) & (rgba[..., 2] < 80))
     assert abs(cols.mean() - 50) < 2 and abs(rows.mean() - 112.5) < 2  # NDC (-0.5, -0.5) of 200 x 150
+
+
+FAILING_SCRIPT = """
+import numpy as np
+from gsp.core import Camera, Canvas, Viewport
+from gsp.types import Buffer, BufferType
+from gsp.utils.renderer_registry import RendererRegistry
+from gsp.visuals import Points
+
+WHITE = bytearray([255, 255, 255, 255])
+RED = np.array([[255, 0, 0, 255]], dtype=np.uint8)
+
+def f32(values, kind):
+    return Buffer.from_numpy(np.asarray(values, dtype=np.float32), kind)
+
+canvas = Canvas(200, 150, 72.0, WHITE)
+viewport = Viewport(0, 0, 200, 150, WHITE)
+points = Points(f32([[0.0, 0.0, 0.0]], BufferType.vec3), f32([400.0], BufferType.float32),
+                Buffer.from_numpy(RED, BufferType.rgba8), Buffer.from_numpy(RED, BufferType.rgba8),
+                f32([0.0], BufferType.float32))
+identity = f32(np.eye(4, dtype=np.float32).reshape(1, 4, 4), BufferType.mat4)
+animator = RendererRegistry.create_animator(RendererRegistry.create_renderer("matplotlib", canvas))
+frames = []
+
+@animator.event_listener
+def frame(delta_time):
+    frames.append(delta_time)
+    if len(frames) == 3:
+        raise ValueError("the science went wrong at frame 3")
+    return [points]
+
+animator.start([viewport], [points], [identity], [Camera(identity, identity)])
+print("not reached")
+"""
+
+
+def test_an_error_in_a_live_frame_ends_the_script_with_that_error(display: str, tmp_path: Path) -> None:
+    """A frame callback that raises inside the window's event loop: Tk would print it and go on
+    with a frozen window that never ends. The loop ends, the window closes, and ``start()``
+    raises the error, so the script fails as it would headless; the log keeps what was drawn."""
+    from sessions import tools
+
+    script = tmp_path / "failing.py"
+    script.write_text(FAILING_SCRIPT)
+    log = tmp_path / "failing.gsplog"
+    with _gsp(display, "record", str(script), "-o", str(log)) as record:
+        try:
+            _, err = record.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            record.kill()
+            raise AssertionError(f"the script did not end: {record.communicate()[1]}") from None
+    assert record.returncode not in (0, None), err
+    assert "ValueError: the science went wrong at frame 3" in err, err
+    assert err.count("the science went wrong") <= 2, err  # raised once, not once per tick
+    report = tools.verify(log)
+    assert report.ok and report.commands_ok > 5, report

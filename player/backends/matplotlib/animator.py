@@ -47,6 +47,7 @@ class MatplotlibAnimator(AnimatorBase):
         last = [time.perf_counter()]
 
         interrupted: list[bool] = []
+        failed: list[BaseException] = []  # what a tick raised: Tk would print it and freeze the window
 
         def frame() -> None:
             if not plt.fignum_exists(figure.number):  # the window was closed: a tick may still be queued
@@ -68,7 +69,12 @@ class MatplotlibAnimator(AnimatorBase):
                 self._timer.stop()
                 plt.close(figure)  # the event loop ends: the interrupt is raised after it
                 return
-            frame()
+            try:
+                frame()
+            except Exception as error:  # a callback's or a render's: end the loop, raise it from start()
+                failed.append(error)
+                self._timer.stop()
+                plt.close(figure)
 
         self._render_frame(viewports, visuals, model_matrices, cameras)
         self._timer = figure.canvas.new_timer(interval=max(int(1000.0 / self._fps), 1))
@@ -80,6 +86,8 @@ class MatplotlibAnimator(AnimatorBase):
         self._timer.stop()
         if interrupted:
             raise KeyboardInterrupt
+        if failed:
+            raise failed[0]
 
 
 @contextlib.contextmanager
