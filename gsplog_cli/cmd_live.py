@@ -16,7 +16,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gsplog_cli.links import UnknownLinks, links_option, load_links, noting_unknown_links
+from gsplog_cli.links import (
+    UnknownLinks,
+    ignored_links_option,
+    links_option,
+    load_links,
+    noting_unknown_links,
+)
 from gsplog_cli.numbers import NON_NEGATIVE, POSITIVE, finite
 from gsplog_cli.scene_limit import limits_for, max_scene_option
 from transports.protocol import DEFAULT_MAX_PAYLOAD, session_id_hex
@@ -108,7 +114,7 @@ _max_payload = click.option(
     "--allow", type=click.Path(exists=True, file_okay=False), help="Folder of admitted client keys."
 )
 @_max_payload
-@links_option
+@ignored_links_option
 @_verbose
 def serve(
     session: str,
@@ -120,21 +126,19 @@ def serve(
     curve_secret: str | None,
     allow: str | None,
     max_payload: int,
-    links: tuple[str, ...],
     verbose: int,
 ) -> None:
     """Publish a recorded SESSION live over ZeroMQ at its recorded pace.
 
     Ctrl-C or SIGTERM ends the session cleanly (END to the nodes); the exit status is then 130 or 143.
-    The scene kept for late joiners' snapshots needs the session's own transform link types:
-    --links imports the module that registers them.
+    Late joiners' snapshots carry the session's transform links as recorded, the user's own
+    types included: serving needs no link code (the nodes that draw take --links).
     """
     from sessions import LogFormatError, LogReader
     from transports.serve import serve_log
 
     _setup_logging(verbose)
     security = server_security(curve_secret, allow)
-    load_links(links)
     stop = _stop_on_signals()
     try:
         with LogReader(session) as reader, noting_unknown_links(UnknownLinks(), log.warning):
@@ -411,7 +415,7 @@ def _render(backend: str, output: str | None, limits: Limits, commands: Iterator
 )
 @_max_payload
 @max_scene_option
-@links_option
+@ignored_links_option
 @_verbose
 def relay(
     upstream: str,
@@ -426,13 +430,11 @@ def relay(
     max_pending_mib: float,
     max_payload: int,
     max_scene_gib: float | None,
-    links: tuple[str, ...],
     verbose: int,
 ) -> None:
     """Forward a live session to another tier, with its own snapshot service (``--max-scene-gib``
-    bounds the scene it keeps for snapshots, ``--links`` imports the module that registers the
-    session's own transform link types, which that scene needs; neither with ``--opaque``, which
-    keeps no scene)."""
+    bounds the scene it keeps for snapshots, not with ``--opaque``, which keeps no scene). The
+    snapshots carry the session's transform links as recorded: a relay needs no link code."""
     from transports.relay import Relay
     from transports.state import OpaqueState
 
@@ -441,14 +443,13 @@ def relay(
         raise click.UsageError("the relay would subscribe to itself: --sub and --pub (and their snapshot "
                                "endpoints) must differ")
     if opaque:
-        if max_scene_gib is not None or links:
-            raise click.UsageError("--opaque keeps no scene: it takes no --max-scene-gib or --links")
+        if max_scene_gib is not None:
+            raise click.UsageError("--opaque keeps no scene: it takes no --max-scene-gib")
         state: Any = OpaqueState()
     else:
-        load_links(links)
         from transports.scene_state import SceneStreamState
 
-        state = SceneStreamState(limits=limits_for(max_scene_gib))
+        state = SceneStreamState(limits=limits_for(max_scene_gib), keep_links_as_recorded=True)
     stop = _stop_on_signals()
     try:
         forwarder = Relay(

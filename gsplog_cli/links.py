@@ -10,7 +10,8 @@ from typing import Any
 
 import click
 
-__all__ = ["links_option", "load_links", "UnknownLinks", "noting_unknown_links", "recorded_script"]
+__all__ = ["links_option", "ignored_links_option", "load_links", "UnknownLinks", "noting_unknown_links",
+           "recorded_script"]
 
 LINKS_HELP = ("Import this module first (a module name, or the path of a .py file): the session's "
               "transform links of types registered there (@register_link) are then rebuilt. This RUNS that "
@@ -20,6 +21,21 @@ LINKS_HELP = ("Import this module first (a module name, or the path of a .py fil
 
 def links_option(function: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--links", "links", multiple=True, metavar="MODULE|FILE.py", help=LINKS_HELP)(function)
+
+
+def ignored_links_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``--links`` where nothing runs a chain (``gsp serve``, ``gsp relay``): their scenes keep
+    transform links as recorded, so the option, which they once needed, is accepted, said to be
+    unneeded, and imports nothing (it would run the module's code for no use). Hidden."""
+
+    def say_unneeded(context: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+        if value:
+            click.echo(f"note: gsp {context.info_name} keeps transform links as recorded and needs no --links "
+                       "(ignored); the nodes that draw need it", err=True)
+        return value
+
+    return click.option("--links", "links", multiple=True, hidden=True, expose_value=False,
+                        callback=say_unneeded)(function)
 
 
 def load_links(specs: tuple[str, ...], error: type[click.ClickException] = click.ClickException) -> None:

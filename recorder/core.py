@@ -759,7 +759,7 @@ def _make_publisher(publish: Any, header: bytes) -> Any:
     from transports.publisher import Publisher
     from transports.scene_state import SceneStreamState
 
-    return Publisher(publish, state=SceneStreamState(limits=RECORDER_LIMITS), session_header=header)
+    return Publisher(publish, state=SceneStreamState(limits=RECORDER_LIMITS, keep_links_as_recorded=True), session_header=header)
 
 
 #: The garbage collector's first threshold while a recorder with ``tune_gc`` runs.

@@ -7,12 +7,14 @@ serve late joiners, by a relay, and by nodes (whose player renders from :attr:`s
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from sessions import ChunkKind, Command, SceneState, decode_chunk, encode_chunk
+from sessions.codec import links_as_recorded
 from sessions.limits import DEFAULT_LIMITS, Limits
 from transports.protocol import PayloadKind
 
@@ -28,15 +30,21 @@ class SceneStreamState:
     Errors from a chunk (corrupt bytes, a command that cannot apply, a scene past
     ``limits.max_scene_bytes``) propagate as ``sessions.LogFormatError`` / ``CommandError`` so
     that the caller logs them and resyncs.
+
+    ``keep_links_as_recorded``: transform links are held as their recorded form
+    (``sessions.codec.links_as_recorded``), never rebuilt nor run. For a scene that only makes
+    snapshots (a publisher's, a relay's): it then needs no link classes, and its snapshots carry
+    the user's own link types as recorded. A node, which draws, rebuilds them (False).
     """
 
     def __init__(self, on_commands: Callable[[list[Command], bool], None] | None = None,
-                 limits: Limits = DEFAULT_LIMITS) -> None:
+                 limits: Limits = DEFAULT_LIMITS, *, keep_links_as_recorded: bool = False) -> None:
         self.scene: Any = SceneState(limits)
         self.last_seq = 0
         self.last_t_ns = 0
         self.ended = False
         self._on_commands = on_commands
+        self._keep_links_as_recorded = keep_links_as_recorded
         self._lock = threading.RLock()
         # The last snapshot encoded, until the state changes: nodes joining or resyncing together
         # (a burst of requests after a publisher's hiccup) cost one encode of the scene, not one each.
@@ -66,7 +74,9 @@ class SceneStreamState:
         if info.kind not in (ChunkKind.COMMANDS, ChunkKind.KEYFRAME):
             log.warning("skipping a chunk of unknown kind %d", info.kind)
             return
-        commands = chunk.commands()
+        # Set here, on the applying thread: a context variable does not follow into other threads.
+        with links_as_recorded() if self._keep_links_as_recorded else contextlib.nullcontext():
+            commands = chunk.commands()
         if replace or info.kind == ChunkKind.KEYFRAME:
             self.scene.reset()
         for command in commands:

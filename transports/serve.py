@@ -10,6 +10,7 @@ from typing import Any
 
 from sessions import ChunkKind, LogFormatError
 from sessions.chunk import KEYFRAME_KINDS, check_chunk
+from sessions.codec import links_as_recorded
 from transports.protocol import DEFAULT_MAX_PAYLOAD, PayloadKind
 from transports.publisher import Publisher
 from transports.scene_state import SceneStreamState
@@ -51,7 +52,7 @@ def serve_log(
         pub = Publisher(
             bind,
             snapshot,
-            state=SceneStreamState(),
+            state=SceneStreamState(keep_links_as_recorded=True),
             session_header=header,
             security=security,
             max_payload=max_payload,
@@ -80,8 +81,9 @@ def serve_log(
                         file.seek(entry.offset)
                         data = file.read(entry.size)
                         kind = PayloadKind.DELTA
-                    else:
-                        data, kind = reader.standalone_keyframe(number), PayloadKind.KEYFRAME
+                    else:  # its links as recorded: a user's own link type needs no class here
+                        with links_as_recorded():
+                            data, kind = reader.standalone_keyframe(number), PayloadKind.KEYFRAME
                     check_chunk(data, offset=entry.offset, chunk_index=number)
                 except LogFormatError as error:
                     log.error("%s: left out a damaged chunk (seq %d..%d): %s", reader.path, entry.seq_first,

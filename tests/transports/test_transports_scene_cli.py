@@ -288,12 +288,12 @@ def test_a_rendering_node_outlives_a_frame_it_cannot_draw(tmp_path: Path) -> Non
     assert np.array_equal(np.asarray(Image.open(picture)), np.asarray(Image.open(reference)))
 
 
-def test_nodes_and_serve_import_the_users_link_module_with_links(tmp_path: Path) -> None:
+def test_nodes_import_the_users_link_module_with_links_and_serve_needs_none(tmp_path: Path) -> None:
     """A session drawn through the user's own transform link: a node without --links skipped its
     command and drew a wrong picture without a word beyond a warning, exit status 0; now it
     counts it (unknown_links), names the type and --links, and exits 1. A node given --links
-    draws it, also when it joins late: `gsp serve --links` keeps it in the scene its snapshots
-    are made of."""
+    draws it, also when it joins late: `gsp serve`, without --links, keeps the link as recorded
+    in the scene its snapshots are made of (it once dropped it there, and late joiners lacked it)."""
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "player"))
@@ -304,7 +304,7 @@ def test_nodes_and_serve_import_the_users_link_module_with_links(tmp_path: Path)
     endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
     picture = tmp_path / "late.png"
     early = CliProcess("node", endpoint, "--null", "--timeout", "30", "-v")
-    server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "2", "--speed", "0.08", "--links", links)
+    server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "2", "--speed", "0.08", "-v")
     late: CliProcess | None = None
     try:
         early.wait_for("synchronised to session")  # the second frame comes 5 s later
@@ -320,6 +320,7 @@ def test_nodes_and_serve_import_the_users_link_module_with_links(tmp_path: Path)
     said = "".join(early.lines)
     assert "'LabScaleLink' is not registered" in said and "--links" in said
     assert drawn["unknown_links"] == {} and drawn["keyframes"] >= 1, drawn  # joined from a snapshot
+    assert "is not registered" not in "".join(server.lines)
     rgba = np.asarray(Image.open(picture).convert("RGBA"))
     assert ((rgba[..., 0] > 200) & (rgba[..., 1] < 80)).sum() > 200  # the points the link scaled into view
 
