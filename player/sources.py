@@ -28,8 +28,8 @@ LIVE_GONE_AFTER_S = 30.0
 
 
 class UnterminatedLogWarning(UserWarning):
-    """A log without its footer (a killed recorder, or one still writing) is replayed up to its
-    last intact chunk."""
+    """A log without a usable footer is replayed: one without a footer (a killed recorder, or one
+    still writing) up to its last intact chunk, one whose footer is damaged whole."""
 
 
 def is_live_endpoint(source: object) -> bool:
@@ -104,14 +104,12 @@ def open_source(
         from sessions import LogReader
 
         reader = LogReader(path, limits=limits)
-        if not follow and not reader.complete:
-            last = reader.last_seq()
-            warnings.warn(
-                f"{path}: the log has no footer (its recorder was killed or is still writing): "
-                f"replaying the intact commands up to seq {last}; `gsp repair` rewrites it whole",
-                UnterminatedLogWarning,
-                stacklevel=2,
-            )
+        if not follow and reader.end_state == "unterminated":
+            warnings.warn(f"{path}: {reader.end_text()}: replaying the intact commands up to seq {reader.last_seq()}; "
+                          "`gsp repair` rewrites it whole", UnterminatedLogWarning, stacklevel=2)
+        elif not follow and not reader.complete and not reader.problems:  # the reader did not say why
+            warnings.warn(f"{path}: {reader.end_text()}: replaying every command, up to seq {reader.last_seq()}; "
+                          "`gsp repair` writes a valid footer", UnterminatedLogWarning, stacklevel=2)
         return Source(
             name=str(path),
             reader=reader,

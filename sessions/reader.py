@@ -90,6 +90,7 @@ class LogReader:
         self.problems: list[LogFormatError] = []  # damage seen (recover mode, or a bad footer)
         self.complete = False  # a valid footer was found
         self.ended = False  # the session's end is in the file (footer or END chunk)
+        self.footer_seen = False  # an END chunk (a footer) ends the chunks, its index usable or not
         self.tail_incomplete = False  # bytes after the last complete chunk
         self._follow_cache: dict[int, Chunk] = {}
         self._footer_hint: int | None = None  # where the trailer says the footer is
@@ -190,6 +191,27 @@ class LogReader:
         hint = min(hint, self.limits.max_header_metadata + 24)
         return decode_header(bytes(self._pread(0, hint)), path=self.path, limits=self.limits)
 
+    @property
+    def end_state(self) -> str:
+        """How the log ends, as this reader found it: ``"complete"`` (a valid footer index),
+        ``"footer damaged"`` (a footer ends the chunks, but its index or the trailer after it
+        cannot be used, or bytes follow the trailer: the chunks before it, every one intact,
+        were found by scanning) or ``"unterminated"`` (no footer: its recorder was killed, or
+        is still writing; :attr:`tail_incomplete` when its last chunk is cut short)."""
+        if self.complete:
+            return "complete"
+        return "footer damaged" if self.footer_seen else "unterminated"
+
+    def end_text(self) -> str:
+        """:attr:`end_state` in words, for a message about this log (empty when complete)."""
+        state = self.end_state
+        if state == "complete":
+            return ""
+        if state == "footer damaged":
+            return "the log's footer is damaged (its index or its trailer; every chunk before it is intact, found by scanning)"
+        tail = "; its last chunk is cut short" if self.tail_incomplete else ""
+        return f"the log has no footer (its recorder was killed or is still writing{tail})"
+
     # -- index -----------------------------------------------------------------------------------
     def _load_index(self) -> None:
         size = self._size()
@@ -199,12 +221,15 @@ class LogReader:
             if footer_offset is not None:
                 try:
                     self.index = self._read_footer(footer_offset, size)
-                    self.complete = self.ended = True
+                    self.complete = self.ended = self.footer_seen = True
                     self._scan_pos = footer_offset
                     return
                 except LogFormatError as error:
+                    error = self._located(error)
                     self.problems.append(error)
-                    warnings.warn(f"{error}; rebuilding the index by scanning", stacklevel=3)
+                    where = f"offset {error.offset}: " if error.offset is not None else ""
+                    warnings.warn(f"{self.path}: the footer index cannot be used ({where}{error.reason}); "
+                                  "rebuilding the index by scanning (`gsp repair` writes a valid one)", stacklevel=3)
         self.index = LogIndex()
         self._scan_pos = self.header.size
         self._scan()
@@ -251,7 +276,7 @@ class LogReader:
                 info = peek_chunk_header(head, offset=pos, chunk_index=chunk_no, limits=self.limits)
             except LogFormatError as error:
                 if size - pos < HEADER_SIZE + TRAILER_SIZE and decode_trailer(bytes(self._pread(pos, TRAILER_SIZE))):
-                    self.ended = True  # a trailer without its footer (repair output never has this)
+                    self.ended = self.footer_seen = True  # a trailer without its footer (repair output never has this)
                     break
                 self._damage(error)
                 self.ended = True
@@ -269,14 +294,14 @@ class LogReader:
                     frames, markers = summarize_commands(chunk.commands(self.limits))
             except LogFormatError as error:
                 if pos == self._footer_hint:  # only the footer is damaged: every command is intact
-                    self.ended = True
+                    self.ended = self.footer_seen = True
                     break
                 self._damage(error)
                 self.ended = True
                 break
             self.tail_incomplete = False
             if info.kind == ChunkKind.END:
-                self.ended = True
+                self.ended = self.footer_seen = True
                 break
             self.index.add(info, pos, frames, markers)
             if cache:

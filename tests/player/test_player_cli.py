@@ -179,6 +179,30 @@ def test_cli_warns_on_an_unterminated_log_and_refuses_an_empty_output(session: P
     assert code == 2 and "no rendered frame" in err and not (tmp_path / "none.png").exists()
 
 
+def test_a_damaged_footer_is_called_damaged_not_missing(session: Path, tmp_path: Path) -> None:
+    """A log whose footer alone is damaged was said to have "no footer (its recorder was killed
+    or is still writing)", and the reader's warning named no file ("offset 57207: chunk payload
+    checksum mismatch"). It is now called what it is, with the file's name; every command is
+    replayed."""
+    with LogReader(session) as reader:
+        footer = max(e.offset + e.size for e in reader.index.entries)
+    data = bytearray(session.read_bytes())
+    data[footer + 100] ^= 0x01  # the footer's payload: its checksum fails, the trailer still points at it
+    damaged = tmp_path / "footer.gsplog"
+    damaged.write_bytes(bytes(data))
+    code, _, err = _run(str(damaged), "-b", "null")
+    assert code == 0 and "4 frame(s) replayed" in err, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning: ")]
+    assert warnings == [f"warning: {damaged}: the footer index cannot be used (offset {footer}: chunk payload checksum "
+                        "mismatch); rebuilding the index by scanning (`gsp repair` writes a valid one)"], err
+    trailer = bytearray(session.read_bytes())
+    trailer[-3] ^= 0x01  # the trailer: no reader finds the footer, the scan meets it
+    (tmp_path / "trailer.gsplog").write_bytes(bytes(trailer))
+    code, _, err = _run(str(tmp_path / "trailer.gsplog"), "-b", "null")
+    assert code == 0 and "no footer" not in err, err
+    assert "the log's footer is damaged (its index or its trailer; every chunk before it is intact" in err
+
+
 def test_the_second_of_a_repeated_marker_is_named_by_its_number(session: Path, tmp_path: Path) -> None:
     """Two sessions joined by `gsp cat` (4 frames each, marker "two" before frame 2 of each):
     `--from @two` took the first without a word; it still does, and says the label repeats.
