@@ -62,8 +62,7 @@ class UnknownLinks:
     it are wrong."""
 
     def __init__(self) -> None:
-        self.seqs: dict[str, set[int]] = {}
-        self.ops: dict[str, str] = {}
+        self.seqs: dict[str, dict[int, str]] = {}  # link type -> seq -> the op of that command
 
     def add(self, warning: Warning | str) -> bool:
         """Note ``warning`` if it says a command was skipped for an unknown link type (True)."""
@@ -71,8 +70,7 @@ class UnknownLinks:
 
         if not isinstance(warning, SkippedCommandWarning) or warning.link_type is None:
             return False
-        self.seqs.setdefault(warning.link_type, set()).add(warning.seq)
-        self.ops.setdefault(warning.link_type, warning.op)
+        self.seqs.setdefault(warning.link_type, {})[warning.seq] = warning.op
         return True
 
     def __bool__(self) -> bool:
@@ -87,11 +85,8 @@ class UnknownLinks:
         recorded ``script`` when the log says which it was)."""
         parts = []
         for name, seqs in sorted(self.seqs.items()):
-            first = sorted(seqs)[:3]
-            listed = ", ".join(str(seq) for seq in first) + (", ..." if len(seqs) > len(first) else "")
             plural = "s" if len(seqs) > 1 else ""
-            parts.append(f"{len(seqs)} command{plural} holding a transform link of type {name!r} "
-                         f"(seq {listed}: {self.ops[name]})")
+            parts.append(f"{len(seqs)} command{plural} holding a transform link of type {name!r} ({_seqs_by_op(seqs)})")
         names = " and ".join(repr(name) for name in sorted(self.seqs))
         one = len(self.seqs) == 1
         types, verb, it = (f"link type {names}", "is", "it") if one else (f"link types {names}", "are", "them")
@@ -102,6 +97,20 @@ class UnknownLinks:
         return (f"{source}: skipped {'; '.join(parts)}: {types} {verb} not registered here, so what was drawn "
                 f"lacks {it}. {classes} (@register_link) {verb} in {where}: give {suggestion} to import {it} first "
                 "(that runs its code)")
+
+
+def _seqs_by_op(seqs: dict[int, str], shown: int = 3) -> str:
+    """The first ``shown`` seqs, each under its own op: ``seq 5, 9, ...: TransformChain.add``, or
+    ``seq 7, 44: TransformChain.add; seq 43: TransformChain.remove`` when the ops differ."""
+    first = sorted(seqs)[:shown]
+    more = len(seqs) > len(first)
+    groups: dict[str, list[int]] = {}
+    for seq in first:
+        groups.setdefault(seqs[seq], []).append(seq)
+    if len(set(seqs.values())) == 1:  # one op for all: "..." stands for more of the same
+        ((op, listed),) = groups.items()
+        return f"seq {', '.join(map(str, listed))}{', ...' if more else ''}: {op}"
+    return "; ".join(f"seq {', '.join(map(str, listed))}: {op}" for op, listed in groups.items()) + ("; ..." if more else "")
 
 
 def recorded_script(source: str) -> str | None:

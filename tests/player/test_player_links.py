@@ -113,3 +113,17 @@ def test_the_error_line_counts_each_unknown_link_type_once_per_command() -> None
     assert line.startswith("s.gsplog: skipped 4 commands holding a transform link of type 'A' (seq 5, 9, 11, ...: "
                            "TransformChain.add); 1 command holding a transform link of type 'B' (seq 7: ")
     assert "link types 'A' and 'B' are not registered here" in line and "give --links run.py to import them" in line
+
+
+def test_the_error_line_names_the_op_of_each_seq() -> None:
+    """Seqs of different ops were listed under the first one's: "(seq 7, 43, 44:
+    TransformChain.remove)" when 7 and 44 were adds. Each op now has its own seqs."""
+    from gsplog_cli.links import UnknownLinks
+    from sessions import SkippedCommandWarning
+
+    unknown = UnknownLinks()
+    for seq, op in ((43, "TransformChain.remove"), (7, "TransformChain.add"), (44, "TransformChain.add")):
+        unknown.add(SkippedCommandWarning("skipped", seq=seq, op=op, link_type="A"))
+    assert "(seq 7, 44: TransformChain.add; seq 43: TransformChain.remove):" in unknown.message("s.gsplog")
+    unknown.add(SkippedCommandWarning("skipped", seq=50, op="TransformChain.remove", link_type="A"))
+    assert "(seq 7, 44: TransformChain.add; seq 43: TransformChain.remove; ...):" in unknown.message("s.gsplog")
