@@ -69,18 +69,28 @@ def _warnings_as_lines() -> Iterator[None]:
         yield
 
 
+class ArgumentFailure(click.ClickException):
+    """An argument that does not fit the log (``sessions.errors.BadArgumentError``): one line,
+    exit status 2, as click gives a bad option and gsp-replay any error of its arguments."""
+
+    exit_code = 2
+
+
 @contextmanager
 def _log_errors() -> Iterator[None]:
-    """Bad logs and positions become one clear line and exit status 1, not a traceback; a reader
+    """Bad logs become one clear line and exit status 1, not a traceback; arguments that do not
+    fit the log (a range, a marker, an output that is the input) one line and status 2; a reader
     that stops early (``gsp dump log | head``) ends the command quietly (``gsplog_cli.main``:
     exit status 141). Warnings become ``warning: ...`` lines."""
-    from sessions.errors import CommandError, LogFormatError, LogWriteError
+    from sessions.errors import BadArgumentError, CommandError, LogFormatError, LogWriteError
 
     try:
         with _warnings_as_lines():
             yield
     except BrokenPipeError:
         raise  # not a bad log: the gsp group ends the command quietly
+    except BadArgumentError as error:
+        raise ArgumentFailure(_one_line(error)) from None
     except (LogFormatError, LogWriteError, CommandError, ValueError, OSError) as error:
         raise click.ClickException(_one_line(error)) from None
 

@@ -6,7 +6,8 @@ Public API (docs/format.md and docs/protocol.md describe the bytes):
 - :class:`LogWriter`, :class:`LogReader` — write and read ``.gsplog`` files;
 - :func:`encode_chunk` / :func:`decode_chunk` — the chunk bytes shared by files and the wire;
 - :class:`SceneState` — commands applied to real ``gsp`` objects, snapshots (keyframes);
-- :class:`LogFormatError`, :class:`LogWriteError` — the errors; :class:`SkippedCommandWarning` —
+- :class:`LogFormatError`, :class:`LogWriteError`, :class:`BadArgumentError` (an argument that
+  does not fit the log: a range, a marker, an output) — the errors; :class:`SkippedCommandWarning` —
   a command left out because it holds a value this build cannot rebuild.
 """
 
@@ -17,7 +18,13 @@ from typing import Any
 from sessions.chunk import Chunk, ChunkInfo, ChunkKind, decode_chunk, encode_chunk, encode_end_chunk
 from sessions.codec import PROTOCOL_VERSION
 from sessions.command import Command, LogRef, Ref
-from sessions.errors import CommandError, LogFormatError, LogWriteError, SkippedCommandWarning
+from sessions.errors import (
+    BadArgumentError,
+    CommandError,
+    LogFormatError,
+    LogWriteError,
+    SkippedCommandWarning,
+)
 from sessions.position import At, parse_at
 from sessions.reader import LogReader
 from sessions.sinks import ChunkSink, FileSink, MemorySink
@@ -26,6 +33,7 @@ from sessions.writer import LogWriter
 __all__ = [
     "PROTOCOL_VERSION",
     "At",
+    "BadArgumentError",
     "Chunk",
     "ChunkInfo",
     "ChunkKind",

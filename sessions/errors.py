@@ -44,6 +44,13 @@ class LogWriteError(Exception):
     """
 
 
+class BadArgumentError(ValueError):
+    """An argument a tool was given that does not fit the log it reads: a range that ends before
+    it starts or starts past the session's end, a marker the log does not hold, an output that is
+    the input. The caller's mistake, not the log's: the ``gsp`` session tools exit with status 2
+    for it, as for any bad option (and as ``gsp-replay`` does), where a bad log is status 1."""
+
+
 class CommandError(Exception):
     """A command cannot be applied to the scene state (names its seq and op)."""
 

@@ -38,7 +38,7 @@ from sessions.chunk import (
     peek_chunk_header,
 )
 from sessions.command import Command, LogRef, linked_data
-from sessions.errors import LogFormatError
+from sessions.errors import BadArgumentError, LogFormatError
 from sessions.fileformat import TRAILER_SIZE, FileHeader, decode_header, decode_trailer, header_size_hint
 from sessions.index import RENDER_OP, LogIndex, Marker, summarize_commands
 from sessions.limits import DEFAULT_LIMITS, Limits
@@ -432,7 +432,7 @@ class LogReader:
         """The seq of the first command at or after ``position`` (last seq + 1 past the end).
 
         Positions: an :class:`At`, text (``"2.5s"``, ``"#12"``, ``"@label"``, ``"@label#2"``,
-        ``"seq:40"``), an int (ns) or a float (s). ``ValueError`` for an unknown marker (or
+        ``"seq:40"``), an int (ns) or a float (s). :class:`BadArgumentError` (a ``ValueError``) for an unknown marker (or
         fewer markers of the label than asked for).
         """
         at = parse_at(position)
@@ -463,7 +463,8 @@ class LogReader:
         :class:`sessions.position.RepeatedMarkerWarning` naming how many there are when it
         repeats), ``@label#N`` the N-th, counted from the session's start; a log with no marker
         ``label`` whose labels end in ``#N`` themselves is read as before (``@epoch#3`` names the
-        marker labelled ``epoch#3``). ``ValueError`` naming the markers there are otherwise."""
+        marker labelled ``epoch#3``). :class:`BadArgumentError` (a ``ValueError``) naming the markers there
+        are otherwise."""
         at = parse_at(position)
         label = str(at.value)
         same = [m for m in self.index.markers if m.label == label]
@@ -472,9 +473,9 @@ class LogReader:
             same, at = [m for m in self.index.markers if m.label == literal], At.marker(literal)
         if not same:
             labels = list(dict.fromkeys(m.label for m in self.index.markers))
-            raise ValueError(f"{self.path}: no marker {label!r} (markers: {labels})")
+            raise BadArgumentError(f"{self.path}: no marker {label!r} (markers: {labels})")
         if at.occurrence is not None and at.occurrence > len(same):
-            raise ValueError(f"{self.path}: no marker {at}: {_marker_list(at.value, same)}")
+            raise BadArgumentError(f"{self.path}: no marker {at}: {_marker_list(at.value, same)}")
         if at.occurrence is None and len(same) > 1:
             warnings.warn(RepeatedMarkerWarning(
                 f"{self.path}: {_marker_list(at.value, same)}: @{label} is the first; @{label}#2 names the second, "
@@ -488,7 +489,7 @@ class LogReader:
         return self.resolve(at) + (at.kind == "frame")
 
     def check_range(self, start: Position, stop: Position) -> None:
-        """``ValueError`` naming both positions when ``stop`` comes before ``start`` (a range cut
+        """:class:`BadArgumentError` (a ``ValueError``) naming both positions when ``stop`` comes before ``start`` (a range cut
         backwards would otherwise quietly hold nothing, or only the state at ``start``)."""
         start_at, stop_at = parse_at(start), parse_at(stop)
         backwards = ends_before_start(start_at, stop_at)
@@ -499,7 +500,7 @@ class LogReader:
             detail = f" (seq {end - (stop_at.kind == 'frame')} < {first})"
         if backwards:
             error = backwards_range(start_at, stop_at, detail)
-            raise ValueError(f"{self.path}: {error}")
+            raise BadArgumentError(f"{self.path}: {error}")
 
     def _read_resolved_chunk(self, number: int) -> Chunk:
         chunk = self.read_chunk(number)

@@ -24,7 +24,7 @@ import numpy as np
 from sessions.chunk import HEADER_SIZE, ChunkKind, decode_chunk, peek_chunk_header
 from sessions.codec import UnknownValue, links_as_recorded
 from sessions.command import Command, Ref, linked_data
-from sessions.errors import LogFormatError, SkippedCommandWarning
+from sessions.errors import BadArgumentError, LogFormatError, SkippedCommandWarning
 from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, header_size_hint, is_newer_format
 from sessions.index import RENDER_OP, LogIndex, summarize_commands
 from sessions.ledger import LINK_MIN_BYTES
@@ -213,7 +213,7 @@ def _check_range(reader: LogReader, start: Position | None, stop: Position | Non
         # On the clock of --from seconds: since the session started, not the span first to last.
         span = f", commands from {times[0] / 1e9:.3f} to {times[1] / 1e9:.3f} s since it started" if times else ""
         held = f"{idx.total_frames} frames{span}" + (f", seq {seqs[0]}..{seqs[1]}" if seqs else "")
-        raise ValueError(f"{reader.path}: the range starts past the end of the session: {parse_at(start)} "
+        raise BadArgumentError(f"{reader.path}: the range starts past the end of the session: {parse_at(start)} "
                          f"(the session has {held})")
 
 
@@ -467,7 +467,7 @@ def _check_output(tool: str, sources: list[str], dst: str) -> None:
         except OSError:  # no dst yet (so not a source), or a source its reader will report
             same = False
         if same:
-            raise ValueError(f"{tool}: the output {dst} is the input {src}: write to a different file")
+            raise BadArgumentError(f"{tool}: the output {dst} is the input {src}: write to a different file")
 
 
 def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str], progress: Progress = None) -> VerifyReport:

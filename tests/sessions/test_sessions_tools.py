@@ -115,7 +115,7 @@ def test_a_repeated_marker_is_named_by_its_number_and_a_bare_label_says_it_repea
     assert run("trim", str(joined), str(cut), "--from", "@middle#2")[0] == 0
     assert [c.seq for c in LogReader(cut).commands() if c.op == "Recorder.mark"] == [marks[1].seq]
     code, out = run("dump", "--from", "@middle#3", str(joined))
-    assert code == 1 and f"no marker @middle#3: 'middle' labels 2 markers (seq {marks[0].seq} at" in out
+    assert code == 2 and f"no marker @middle#3: 'middle' labels 2 markers (seq {marks[0].seq} at" in out
     code, out = run("dump", "--from", "@middle#0", str(joined))
     assert code == 2 and "counted from 1" in out
     code, out = run("dump", "--from", "@middle#1", "--to", "@middle#2", str(joined))
@@ -364,9 +364,13 @@ def test_a_range_that_ends_before_it_starts_is_refused(log: tuple[Path, list[Com
     for args in (("trim", "--from", start, "--to", stop, str(path), "-o", str(cut)),
                  ("dump", "--from", start, "--to", stop, str(path))):
         code, out = run(*args)
-        assert code == 1 and f"the range ends before it starts: {says}" in out, (args, out)
+        assert code == 2 and f"the range ends before it starts: {says}" in out, (args, out)  # a usage error
         assert "Scene.keyframe" not in out  # nothing dumped before the error
     assert not cut.exists()
+    from gsplog_cli.cmd_replay import replay as replay_command
+
+    replayed = CliRunner().invoke(replay_command, [str(path), "-b", "null", "--from", start, "--to", stop])
+    assert replayed.exit_code == 2 and "ends before it starts" in replayed.stderr  # the same mistake, the same status
     with LogReader(path) as reader, pytest.raises(ValueError, match="ends before it starts"):
         next(reader.commands(start, stop))
     with LogReader(path) as reader:  # one frame, and a range of one instant, are not backwards
@@ -385,7 +389,7 @@ def test_a_range_that_starts_past_the_end_is_refused(log: tuple[Path, list[Comma
     cut = tmp_path / "cut.gsplog"
     for args in (("trim", "--from", start, str(path), "-o", str(cut)), ("dump", "--from", start, str(path))):
         code, out = run(*args)
-        assert code == 1, (args, out)
+        assert code == 2, (args, out)  # a usage error, as gsp-replay says it
         assert out.startswith(f"Error: {path}: the range starts past the end of the session: ")
         assert "(the session has 12 frames, " in out and f"seq 1..{len(cmds)})" in out
         first, last = cmds[0].t_ns / 1e9, cmds[-1].t_ns / 1e9  # on the clock of --from 99
@@ -404,7 +408,7 @@ def test_no_tool_writes_over_its_input(log: tuple[Path, list[Command]], tmp_path
         for args in (("trim", str(path), "-o", str(output)), ("repair", str(path), "-o", str(output)),
                      ("cat", str(path), "-o", str(output))):
             code, out = run(*args)
-            assert code == 1 and "is the input" in out, (args, out)
+            assert code == 2 and "is the input" in out, (args, out)
     with pytest.raises(ValueError, match="is the input"):
         tools.trim(path, alias)
     assert path.read_bytes() == original
@@ -457,13 +461,13 @@ def test_no_failure_of_a_tool_harms_a_file_already_at_its_output(log: tuple[Path
     precious.write_bytes(b"an earlier log")
     before = set(tmp_path.iterdir())
     for output in (precious, link):
-        for args in (("trim", str(path), "-o", str(output), "--from", "2", "--to", "1"),
-                     ("trim", str(path), "-o", str(output), "--from", "#5", "--to", "#2"),
-                     ("trim", str(path), "-o", str(output), "--from", "#4", "--max-scene-gib", "0.0000001"),
-                     ("cat", str(path), str(damaged), "-o", str(output))):
+        for args, status in ((("trim", str(path), "-o", str(output), "--from", "2", "--to", "1"), 2),  # usage
+                             (("trim", str(path), "-o", str(output), "--from", "#5", "--to", "#2"), 2),
+                             (("trim", str(path), "-o", str(output), "--from", "#4", "--max-scene-gib", "0.0000001"), 1),
+                             (("cat", str(path), str(damaged), "-o", str(output)), 1)):
             precious.write_bytes(b"an earlier log")
             code, out = run(*args)
-            assert code == 1 and out.startswith("Error: "), (args, out)
+            assert code == status and out.startswith("Error: "), (args, out)
             assert precious.read_bytes() == b"an earlier log", args
             assert link.is_symlink(), args
             assert set(tmp_path.iterdir()) == before, args  # no hidden file left
@@ -516,9 +520,9 @@ def test_bad_input_gives_clear_errors(tmp_path: Path, log: tuple[Path, list[Comm
     code, out = run("dump", "--from", "yesterday", str(log[0]))
     assert code == 2 and "expected seconds" in out
     code, out = run("dump", "--from", "@nope", str(log[0]))
-    assert code == 1 and "no marker 'nope'" in out
+    assert code == 2 and "no marker 'nope'" in out
     code, out = run("cat", str(log[0]), "-o", str(log[0]))
-    assert code == 1 and "is the input" in out
+    assert code == 2 and "is the input" in out
 
 
 def test_tools_library_info_counts_kinds(log: tuple[Path, list[Command]]) -> None:
