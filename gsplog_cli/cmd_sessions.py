@@ -155,11 +155,18 @@ def info(log: str, as_json: bool, all_markers: bool) -> None:
         if marker is None:
             click.echo(f"  marker    ... {left_out} more (--markers lists them all)")
         else:
-            click.echo(f"  marker    {marker['position']} seq {marker['seq']} at {marker['t_s']:.3f} s")
+            info = _shortened(json.dumps(marker["info"])) if marker["info"] else ""  # recorder.mark(label, **info)
+            info = f"  {info}" if info else ""
+            click.echo(f"  marker    {marker['position']} seq {marker['seq']} at {marker['t_s']:.3f} s{info}")
     if meta.get("user"):
         click.echo(f"  user      {json.dumps(meta['user'])}")
     for problem in summary["problems"]:
         click.echo(f"  problem   {problem}")
+
+
+def _shortened(text: str, most: int = 120) -> str:
+    """``text``, cut to ``most`` characters with ``...`` when longer (``--json`` has it whole)."""
+    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 @click.command()

@@ -26,7 +26,7 @@ from sessions.codec import UnknownValue, links_as_recorded
 from sessions.command import Command, Ref, linked_data
 from sessions.errors import BadArgumentError, LogFormatError, SkippedCommandWarning
 from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, header_size_hint, is_newer_format
-from sessions.index import RENDER_OP, LogIndex, summarize_commands
+from sessions.index import MARK_OP, RENDER_OP, LogIndex, summarize_commands
 from sessions.ledger import LINK_MIN_BYTES
 from sessions.limits import DEFAULT_LIMITS, Limits
 from sessions.position import marker_positions
@@ -44,7 +44,7 @@ Progress = Callable[[int], None] | None
 # --------------------------------------------------------------------------------------------
 def info(path: str | os.PathLike[str], progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """A JSON-ready summary: sizes, version, metadata, chunk/command/frame counts, commands per
-    op, ranges, markers. Counting ops decodes every command chunk (arrays stay zero-copy views);
+    op, ranges, markers (with the info each holds: ``recorder.mark("stimulus", intensity=0.5)``). Counting ops decodes every command chunk (arrays stay zero-copy views);
     ``progress(n)``, if given, is called with 1 per chunk read.
 
     Every count is of what a reader reads: the chunks up to the first damage. ``complete`` says
@@ -55,6 +55,7 @@ def info(path: str | os.PathLike[str], progress: Callable[[int], None] | None = 
     with links_as_recorded(), LogReader(path, recover=True) as reader:
         idx = reader.index
         ops: dict[str, int] = {}
+        marker_info: dict[int, Any] = {}  # seq -> the info a Recorder.mark holds (recorder.mark(label, **info))
         raw_total = read = 0
         for chunk in reader.chunks():
             if chunk.info.kind == ChunkKind.COMMANDS:  # keyframes are synthetic, not recorded calls
@@ -65,6 +66,8 @@ def info(path: str | os.PathLike[str], progress: Callable[[int], None] | None = 
                     break
                 for command in commands:
                     ops[command.op] = ops.get(command.op, 0) + 1
+                    if command.op == MARK_OP and command.kwargs:
+                        marker_info[command.seq] = _finite_json(to_json_value(command.kwargs))
             raw_total += chunk.info.raw_size
             read += 1
             if progress is not None:
@@ -99,7 +102,8 @@ def info(path: str | os.PathLike[str], progress: Callable[[int], None] | None = 
             "first_t_s": times[0] / 1e9 if times else None,
             "last_t_s": times[1] / 1e9 if times else None,
             "duration_s": (times[1] - times[0]) / 1e9 if times else 0.0,
-            "markers": [{"label": m.label, "seq": m.seq, "t_s": m.t_ns / 1e9, "position": position}
+            "markers": [{"label": m.label, "seq": m.seq, "t_s": m.t_ns / 1e9, "position": position,
+                         "info": marker_info.get(m.seq, {})}
                         for m, position in zip(part.markers, marker_positions([m.label for m in part.markers]))],
             "problems": [str(p) for p in reader.problems],
         }

@@ -179,6 +179,29 @@ def test_info_lists_the_first_and_last_markers_unless_asked_for_all(tmp_path: Pa
         f"@step{number}" for number in range(1, 12)]  # eleven: no "... 1 more" for one left out
 
 
+def test_info_shows_the_info_a_marker_holds(tmp_path: Path) -> None:
+    """`recorder.mark("stimulus", intensity=0.5)`: the intensity was in `gsp dump` alone. `gsp
+    info` now shows it after the marker, and `--json` under the marker's "info"."""
+    import numpy as np
+
+    import recorder
+
+    path = tmp_path / "marks.gsplog"
+    with recorder.record(path):
+        recorder.mark("stimulus", intensity=0.5, trial="a")
+        recorder.mark("end")
+        recorder.mark("wave", samples=np.arange(1000, dtype=np.float32), note="x" * 200)
+    code, out = run("info", str(path))
+    markers = [line for line in out.splitlines() if line.startswith("  marker")]
+    assert code == 0 and markers[0].endswith(' s  {"intensity": 0.5, "trial": "a"}'), markers
+    assert markers[1].endswith(" s")  # no info: nothing after the time
+    assert markers[2].endswith("...") and len(markers[2]) < 200  # long info is cut in the text
+    summary = json.loads(run("info", "--json", str(path))[1])
+    assert [marker["info"] for marker in summary["markers"][:2]] == [{"intensity": 0.5, "trial": "a"}, {}]
+    wave = summary["markers"][2]["info"]
+    assert wave["note"] == "x" * 200 and wave["samples"]["$ndarray"] == "<f4" and wave["samples"]["shape"] == [1000]
+
+
 def test_dump_summarises_unless_full_and_honours_from_to(log: tuple[Path, list[Command]]) -> None:
     path, cmds = log
     code, out = run("dump", str(path))
