@@ -195,9 +195,12 @@ def dump(log: str, start: Any, stop: Any, full: bool, with_state: bool) -> None:
 
 @click.command()
 @click.argument("log", type=_PATH)
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON (fields: docs/format.md, section 4).")
 def verify(log: str, as_json: bool) -> None:
-    """Check every checksum and the index of LOG. Exit status 0: intact; 1: damaged."""
+    """Check every checksum and the index of LOG, and that every object its commands name is
+    created before them (a log that lost the chunk creating one cannot replay past it).
+
+    Exit status 0: intact; 1: damaged, or commands name objects no earlier command creates."""
     from sessions import tools
 
     with _log_errors(), _progress(os.path.getsize(log), "B", "verify") as bar:
@@ -210,12 +213,33 @@ def verify(log: str, as_json: bool) -> None:
     sys.exit(0 if report.ok else 1)
 
 
+def _seqs(seq_range: list[int] | None) -> str:
+    return "" if seq_range is None else f"seq {seq_range[0]}..{seq_range[1]}"
+
+
+def lost_text(lost: list[dict[str, Any]]) -> str:
+    """Damaged regions in words: ``chunk 0: seq 1..33; chunk 5: its seqs unknown``."""
+    shown = [f"chunk {d['chunk']}: {_seqs(d.get('seq_range')) or 'its seqs unknown'}" for d in lost[:3]]
+    return "; ".join(shown) + (f"; {len(lost) - 3} more" if len(lost) > 3 else "")
+
+
+def _dangling_text(count: int, first: list[dict[str, Any]]) -> str:
+    """``42 commands name objects that no earlier command creates, the first seq 35
+    Buffer.set_data (object 9d79...)`` (``--json`` lists more)."""
+    named = "s name objects" if count > 1 else " names an object"
+    head = f", the first seq {first[0]['seq']} {first[0]['op']} (object {first[0]['object']})" if first else ""
+    return f"{count} command{named} that no earlier command creates{head}"
+
+
 def _verify_lines(log: str, report: Any) -> list[str]:
     """``gsp verify``'s report in words: what is wrong, what readers make of it, and what
     ``gsp repair`` can do (nothing, for a file without a header or an intact chunk: it is not
     advised then)."""
-    state = "OK" if report.ok else "DAMAGED"
-    lines = [f"{log}: {state}: {report.chunks_ok} intact chunks, {report.commands_ok} commands"]
+    broken = not report.ok and (report.damaged or report.tail_incomplete_bytes or not report.header_ok
+                                or not (report.footer_ok and report.trailer_ok) or report.after_end_bytes)
+    state = "OK" if report.ok else "DAMAGED" if broken else "INCONSISTENT"
+    seqs = f" ({_seqs(report.seq_range)})" if report.seq_range else ""
+    lines = [f"{log}: {state}: {report.chunks_ok} intact chunks, {report.commands_ok} commands{'' if report.ok else seqs}"]
     if not report.header_ok:  # no reader opens the file; its chunks can still be kept
         if report.chunks_ok:
             lines.append("  header damaged: no reader can open this file; `gsp repair` keeps its intact chunks "
@@ -239,15 +263,54 @@ def _verify_lines(log: str, report: Any) -> list[str]:
             lines.append(f"  {report.tail_incomplete_bytes} bytes of an incomplete last chunk (cut short by the end "
                          "of the file)")
     for damage in report.damaged:
-        chunk = " (the header)" if damage["chunk"] is None else f" (chunk {damage['chunk']})"
-        lines.append(f"  damaged at offset {damage['offset']}{chunk}: {damage['reason']}")
+        where = "the header" if damage["chunk"] is None else f"chunk {damage['chunk']}"
+        if damage.get("seq_range"):
+            where += f", {_seqs(damage['seq_range'])}"
+        lines.append(f"  damaged at offset {damage['offset']} ({where}): {damage['reason']}")
+    if report.dangling_commands:
+        why = " (most likely lost with the damaged chunks)" if report.damaged else ""
+        lines.append(f"  {_dangling_text(report.dangling_commands, report.dangling)}: a replay cannot apply "
+                     f"them{why}")
+        repaired = repaired_metadata(log)
+        if repaired is not None:
+            lost = [d for d in repaired.get("lost", []) if isinstance(d, dict)]
+            what = f", which lost {lost_text(lost)}" if lost else ""
+            lines.append(f"  this log was repaired from {repaired.get('from')}{what}: the objects were created in "
+                         "what was lost")
     if not report.ok and report.header_ok:
         if report.damaged or report.tail_incomplete_bytes:
-            lines.append(f"  recoverable: {report.chunks_ok} chunks; intact prefix {report.intact_prefix_bytes} "
-                         f"bytes up to seq {report.last_intact_seq}; `gsp repair` keeps every intact chunk")
-        else:
+            if report.last_intact_seq is None:
+                prefix = "no command before the first damage is intact"
+            else:
+                prefix = f"intact prefix {report.intact_prefix_bytes} bytes, up to seq {report.last_intact_seq}"
+            lines.append(f"  recoverable: {report.chunks_ok} chunks{seqs}; {prefix}; {_repair_advice(report)}")
+        elif not (report.footer_ok and report.trailer_ok) or report.after_end_bytes:
             lines.append("  every chunk is intact; `gsp repair` writes them again with a valid footer and trailer")
     return lines
+
+
+def _repair_advice(report: Any) -> str:
+    """What `gsp repair` makes of a damaged log, said by `gsp verify`."""
+    if report.restart_keyframe_seq is not None:
+        return (f"`gsp repair` starts its output at the keyframe at seq {report.restart_keyframe_seq}, the first "
+                "intact one after the damage, so that it replays (the intact chunks before it draw no frame "
+                "before a command naming a lost object: --keep-all keeps them)")
+    if report.dangling_commands:
+        return ("`gsp repair` keeps every intact chunk, but no intact keyframe follows the damage: its output "
+                "will not replay from its start (`gsp dump` reads it)")
+    return "`gsp repair` keeps every intact chunk"
+
+
+def repaired_metadata(log: str) -> dict[str, Any] | None:
+    """What the header of ``log`` says under ``repaired`` (a log written by `gsp repair`)."""
+    from sessions.errors import LogFormatError
+    from sessions.tools import _header_metadata
+
+    try:
+        repaired = _header_metadata(log).get("repaired")
+    except (LogFormatError, OSError):
+        return None
+    return repaired if isinstance(repaired, dict) else None
 
 
 def _output_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -269,16 +332,44 @@ def _one_output(output: str | None, output_option: str | None) -> str:
 @click.command()
 @click.argument("log", type=_PATH)
 @_output_options
-def repair(log: str, output: str | None, output_option: str | None) -> None:
-    """Rewrite LOG as OUTPUT keeping every intact chunk, with a valid footer index."""
+@click.option("--keep-all", is_flag=True,
+              help="Keep every intact chunk, also those before the keyframe a log whose start is lost is "
+                   "started at (they name objects created in the lost chunks: no replay can apply them).")
+def repair(log: str, output: str | None, output_option: str | None, keep_all: bool) -> None:
+    """Rewrite LOG as OUTPUT keeping its intact chunks, with a valid footer index.
+
+    When the damage took the log's start and the commands after it name objects created there,
+    OUTPUT starts at the first intact keyframe after the damage, so that it replays (unless
+    --keep-all). OUTPUT's metadata says, under "repaired", what was lost and left out (gsp info
+    shows it).
+
+    Exit status: 0; 1 for a log with nothing to keep, an output that cannot be written, or an
+    OUTPUT written whose commands still name objects that only the lost chunks created (it does
+    not replay from its start); 2 for an OUTPUT that is LOG."""
     from sessions import tools
 
     output = _one_output(output, output_option)
-    with _log_errors(), _progress(os.path.getsize(log), "B", "repair") as bar:
-        report = tools.repair(log, output, progress=bar)
-    click.echo(f"{output}: kept {report.chunks_ok} chunks ({report.commands_ok} commands); "
-               f"dropped {len(report.damaged)} damaged region{'' if len(report.damaged) == 1 else 's'}"
-               + (f" and an incomplete tail of {report.tail_incomplete_bytes} bytes" if report.tail_incomplete_bytes else ""))
+    with _log_errors(), _progress(2 * os.path.getsize(log), "B", "repair") as bar:
+        report = tools.repair(log, output, progress=bar, keep_all=keep_all)
+    lost = [d for d in report.damaged if d["chunk"] is not None]
+    dropped = f"dropped {len(lost)} damaged region{'' if len(lost) == 1 else 's'}"
+    if lost:
+        dropped += f" ({lost_text(lost)})"
+    if report.tail_incomplete_bytes:
+        dropped += f" and an incomplete tail of {report.tail_incomplete_bytes} bytes"
+    click.echo(f"{output}: kept {report.output_chunks} chunks ({report.output_commands} commands); {dropped}")
+    if report.started_at_keyframe_seq is not None:
+        before = f" ({_seqs(report.dropped_seq_range)})" if report.dropped_seq_range else ""
+        click.echo(f"{output}: starts at the keyframe at seq {report.started_at_keyframe_seq}, the first intact one "
+                   f"after the damage: the {report.dropped_chunks} intact chunk{'' if report.dropped_chunks == 1 else 's'} "
+                   f"before it{before} drew no frame before a command naming an object created in the lost chunks, "
+                   "so no replay could pass it (--keep-all keeps them)")
+    if report.output_dangling_commands:
+        raise click.ClickException(
+            f"{output}: written, but the kept commands depend on lost ones: "
+            f"{_dangling_text(report.output_dangling_commands, report.output_dangling)}: it does not replay from "
+            f"its start ({'no intact keyframe follows the damage; ' if report.started_at_keyframe_seq is None else ''}"
+            "`gsp dump` reads its commands; its metadata, under \"repaired\", says what was lost)")
 
 
 @click.command()

@@ -165,6 +165,8 @@ class Chunk:
     # ((limits, links as recorded), commands, warnings) decoded while the chunk's last blocks were
     # still decompressing
     _early: tuple[_DecodeKey, list[Command], list[SkippedCommandWarning]] | None = field(default=None, repr=False)
+    #: the commands :meth:`commands` left out (a value this build cannot rebuild), as it warned of them
+    skipped: list[SkippedCommandWarning] = field(default_factory=list, repr=False)
 
     def _where(self) -> dict[str, Any]:
         return {"offset": self.info.offset, "chunk_index": self.chunk_index}
@@ -185,6 +187,7 @@ class Chunk:
                                                                self._where)
                 for reason in skipped:
                     warnings.warn(reason, stacklevel=2)
+                self.skipped = skipped
                 if len(commands) > self.info.count:
                     raise LogFormatError(
                         f"chunk declares {self.info.count} commands, holds {len(commands)}", **self._where()

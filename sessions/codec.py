@@ -809,7 +809,7 @@ def _decode_rows(dec: _Decoder, meta: bytes | memoryview,
             if unknown is not None:
                 skipped.append(SkippedCommandWarning(f"skipping command seq={seq} op={op}: {unknown.reason}",
                                                      seq=seq, op=op, link_type=unknown.link_type,
-                                                     reason=unknown.reason))
+                                                     reason=unknown.reason, target=target))
                 continue
         commands.append(make_command(seq, t_ns, op, target, tuple(args), kwargs))
     return commands, skipped

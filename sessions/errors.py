@@ -55,21 +55,35 @@ class CommandError(Exception):
     """A command cannot be applied to the scene state (names its seq and op)."""
 
 
+class UnknownObjectError(CommandError):
+    """A command names an object the scene does not hold: none of the commands before it
+    created it (a log that lost the chunk creating it, a replay started past it). ``seq`` and
+    ``op`` name the command, ``uuid`` the object. ``gsp verify`` lists such commands of a log."""
+
+    def __init__(self, message: str, *, seq: int, op: str, uuid: str) -> None:
+        super().__init__(message)
+        self.seq = seq
+        self.op = op
+        self.uuid = uuid
+
+
 class SkippedCommandWarning(UserWarning):
     """A command left out when its chunk was decoded: it holds a value this build cannot rebuild
     (an unknown extension code or enum, or a transform link whose type is not registered).
 
-    ``seq`` and ``op`` name the command; ``link_type`` is the transform link type that is not
+    ``seq``, ``op`` and ``target`` name the command (``target``: the object it creates or calls,
+    None where not known); ``link_type`` is the transform link type that is not
     registered (``gsp.transforms.register_link``) when that is why, else None. A link type
     missing here is most often a user's own link, defined in the recorded script or in a module
     the reader did not import (``gsp-replay --links``), rather than a newer protocol's value.
     """
 
     def __init__(self, message: str, *, seq: int, op: str, link_type: str | None = None,
-                 reason: str | None = None) -> None:
+                 reason: str | None = None, target: str | None = None) -> None:
         super().__init__(message)
         self.seq = seq
         self.op = op
+        self.target = target
         self.link_type = link_type
         #: why the value was not rebuilt (the message less its "skipping command ..." start)
         self.reason = message if reason is None else reason

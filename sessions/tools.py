@@ -26,15 +26,16 @@ from sessions.codec import UnknownValue, links_as_recorded
 from sessions.command import Command, Ref, linked_data
 from sessions.errors import BadArgumentError, LogFormatError, SkippedCommandWarning
 from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, header_size_hint, is_newer_format
-from sessions.index import MARK_OP, RENDER_OP, LogIndex, summarize_commands
+from sessions.index import MARK_OP, RENDER_OP, LogIndex
 from sessions.ledger import LINK_MIN_BYTES
 from sessions.limits import DEFAULT_LIMITS, Limits
 from sessions.position import marker_positions
 from sessions.reader import LogReader, Position, find_next_chunk
 from sessions.scene import KEYFRAME_OP
 from sessions.sinks import FileSink
+from sessions.survey import Survey, read_kept, standalone_keyframe
 
-__all__ = ["info", "dump", "to_json_value", "VerifyReport", "verify", "repair", "trim", "cat"]
+__all__ = ["info", "dump", "to_json_value", "VerifyReport", "RepairReport", "verify", "repair", "trim", "cat"]
 
 Progress = Callable[[int], None] | None
 
@@ -268,19 +269,39 @@ class VerifyReport:
     trailer_ok: bool = False  # right after that footer, a trailer pointing at it
     chunks_ok: int = 0
     commands_ok: int = 0
-    damaged: list[dict[str, Any]] = field(default_factory=list)  # {offset, chunk, reason}
+    damaged: list[dict[str, Any]] = field(default_factory=list)  # {offset, chunk, reason, seq_range}
     tail_incomplete_bytes: int = 0  # an unfinished last chunk (not the footer): a crash, a write going on
     after_end_bytes: int = 0  # bytes after the trailer (or where it should be): no reader reads them
-    intact_prefix_bytes: int = 0  # bytes readable before the first damage
-    last_intact_seq: int | None = None
+    intact_prefix_bytes: int = 0  # bytes readable before the first damage, the header's included
+    last_intact_seq: int | None = None  # of the last command before the first damage; None: none is intact
     footer_offset: int | None = None  # where the footer (END chunk) is; None: none found
     footer_problem: str | None = None  # why the footer found there is no valid index
+    seq_range: list[int] | None = None  # the first and last seq of the intact commands (None: none)
+    # Commands of the intact chunks, replayed from their start, that name an object no earlier
+    # intact command (or the keyframe the log opens with) creates: a replay stops at the first.
+    dangling_commands: int = 0
+    dangling: list[dict[str, Any]] = field(default_factory=list)  # the first few: {seq, op, object}
+    # A replay from the start would stop at a command naming an object lost with damage before
+    # it, having drawn no frame: the seq of the first intact keyframe after that damage, where
+    # `gsp repair` starts its output (None: no such keyframe, or nothing to start again).
+    restart_keyframe_seq: int | None = None
 
     @property
     def ok(self) -> bool:
-        """True when nothing is damaged or missing."""
+        """True when nothing is damaged or missing, and every object a command names is created
+        before it."""
         return (self.header_ok and self.footer_ok and self.trailer_ok and not self.damaged
-                and not self.tail_incomplete_bytes and not self.after_end_bytes)
+                and not self.tail_incomplete_bytes and not self.after_end_bytes and not self.dangling_commands)
+
+    def note(self, survey: Survey) -> None:
+        """Take what ``survey`` (of the chunks this report lists intact) found."""
+        commands = [k.info for k in survey.kept if k.info.kind == ChunkKind.COMMANDS]
+        self.seq_range = [commands[0].seq_first, commands[-1].seq_last] if commands else None
+        self.dangling_commands = survey.from_start.count
+        self.dangling = [d.to_dict() for d in survey.from_start.first]
+        if survey.restarts:
+            assert survey.keyframe is not None
+            self.restart_keyframe_seq = survey.kept[survey.keyframe].info.seq_last
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -307,10 +328,13 @@ def _header_metadata(path: str) -> dict[str, Any]:
         return decode_header(_read_header_bytes(f, path), path=path).metadata
 
 
-def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[int, bytes, Any]]:
+def _scan_all(path: str, report: VerifyReport | None = None,
+              big_writes: dict[int, tuple[str, int]] | None = None) -> Iterator[tuple[int, bytes, Any]]:
     """Every intact chunk before the footer (offset, bytes, decoded Chunk), resynchronising past
     damage. Chunks are numbered by their place in the file, damaged ones counted. The scan ends
-    at the first END chunk (the footer), as a reader's does: what follows is not read."""
+    at the first END chunk (the footer), as a reader's does: what follows is not read.
+    ``big_writes`` receives, by seq, the target and chunk offset of every whole write a linked
+    keyframe may point at (:func:`_note_big_writes`)."""
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         first_damage: int | None = None
@@ -325,13 +349,17 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
                 raise
             pos = first_damage = found
             if report is not None:
-                report.damaged.append({"offset": error.offset, "chunk": None, "reason": error.reason})
+                report.damaged.append({"offset": error.offset, "chunk": None, "reason": error.reason,
+                                       "seq_range": None})
         else:
             if report is not None:
                 report.header_ok = True
         header_end = pos
+        if report is not None and report.header_ok:
+            report.intact_prefix_bytes = header_end
         number = 0
-        big_writes: dict[int, str] = {}  # seq -> target of the big Buffer.set_data seen intact
+        if big_writes is None:
+            big_writes = {}  # seq -> (target, chunk offset) of the big Buffer.set_data seen intact
         footer_offset = None
         if size >= header_end + TRAILER_SIZE:
             f.seek(size - TRAILER_SIZE)
@@ -375,7 +403,11 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
                     if nxt is None and ("cut short" in error.reason or "incomplete chunk header" in error.reason):
                         report.tail_incomplete_bytes = size - pos
                     else:
-                        report.damaged.append({"offset": pos, "chunk": number, "reason": error.reason})
+                        # The seqs it held, when its header says (a damaged payload): what was lost.
+                        seqs = ([info.seq_first, info.seq_last] if info is not None and info.kind == ChunkKind.COMMANDS
+                                else None)
+                        report.damaged.append({"offset": pos, "chunk": number, "reason": error.reason,
+                                               "seq_range": seqs})
                 if nxt is None or nxt >= size:
                     break
                 number += 1
@@ -390,7 +422,7 @@ def _scan_all(path: str, report: VerifyReport | None = None) -> Iterator[tuple[i
                     _check_trailer(f, report, pos, pos + info.size, size)
                 break
             if info.kind == ChunkKind.COMMANDS:
-                _note_big_writes(commands, big_writes)
+                _note_big_writes(commands, big_writes, pos)
             if report is not None:
                 report.chunks_ok += 1
                 if info.kind == ChunkKind.COMMANDS:
@@ -421,21 +453,22 @@ def _check_trailer(f: IO[bytes], report: VerifyReport, footer: int, after_footer
     report.after_end_bytes = max(0, size - after_footer - TRAILER_SIZE)
 
 
-def _note_big_writes(commands: list[Command], big_writes: dict[int, str]) -> None:
-    """Remember the whole writes a LINKED_KEYFRAME may point at (big Buffer.set_data)."""
+def _note_big_writes(commands: list[Command], big_writes: dict[int, tuple[str, int]], offset: int) -> None:
+    """Remember the whole writes a LINKED_KEYFRAME may point at (big Buffer.set_data): their
+    target, and the offset of the chunk ``commands`` come from."""
     for cmd in commands:
         if cmd.op == "Buffer.set_data" and cmd.args:
             data = cmd.args[0]
             size = len(data) if isinstance(data, (bytes, bytearray)) else getattr(data, "nbytes", 0)
             if size >= LINK_MIN_BYTES:
-                big_writes[cmd.seq] = cmd.target
+                big_writes[cmd.seq] = (cmd.target, offset)
 
 
-def _check_links(commands: list[Command], big_writes: dict[int, str], offset: int) -> None:
+def _check_links(commands: list[Command], big_writes: dict[int, tuple[str, int]], offset: int) -> None:
     """LogFormatError unless every LogRef of a linked keyframe names an intact earlier write."""
     for cmd in commands:
         link = linked_data(cmd)
-        if link is not None and big_writes.get(link.seq) != cmd.target:
+        if link is not None and big_writes.get(link.seq, ("", 0))[0] != cmd.target:
             raise LogFormatError(f"keyframe refers to command {link.seq}, which no intact earlier chunk holds "
                                  f"as a write of {cmd.target}", offset=offset)
 
@@ -449,16 +482,22 @@ def _footer_matches(chunk: Any, first_offset: int, footer_offset: int) -> bool:
 
 
 def verify(path: str | os.PathLike[str], progress: Progress = None) -> VerifyReport:
-    """Check the header, every chunk's checksums and decoding, and the footer index (transform
-    links decoded as recorded: a link type not registered here is no damage)."""
+    """Check the header, every chunk's checksums and decoding, the footer index (transform
+    links decoded as recorded: a link type not registered here is no damage), and that every
+    object a command of the intact chunks names is created before it (by a command, or by the
+    keyframe a cut log opens with): a log that lost the chunk creating an object cannot replay
+    past the first command naming it (:mod:`sessions.survey`)."""
     report = VerifyReport(os.fspath(path))
+    survey = Survey(report.damaged)
     try:
         with links_as_recorded():
-            for _pos, data, _chunk in _scan_all(report.path, report):
+            for pos, data, chunk in _scan_all(report.path, report):
+                survey.add(pos, chunk)
                 if progress is not None:
                     progress(len(data))
     except LogFormatError as error:
-        report.damaged.append({"offset": error.offset, "chunk": None, "reason": error.reason})
+        report.damaged.append({"offset": error.offset, "chunk": None, "reason": error.reason, "seq_range": None})
+    report.note(survey)
     return report
 
 
@@ -474,8 +513,44 @@ def _check_output(tool: str, sources: list[str], dst: str) -> None:
             raise BadArgumentError(f"{tool}: the output {dst} is the input {src}: write to a different file")
 
 
-def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str], progress: Progress = None) -> VerifyReport:
-    """Write ``dst`` with every intact chunk of ``src`` and a valid footer; returns what was found.
+@dataclass
+class RepairReport(VerifyReport):
+    """What :func:`repair` found in its input (as :func:`verify` reports it) and what it wrote."""
+
+    output: str = ""
+    output_chunks: int = 0  # chunks written (the footer not counted)
+    output_commands: int = 0  # commands of the COMMANDS chunks written
+    #: the seq of the keyframe the output starts at, when the input's start was lost (else None)
+    started_at_keyframe_seq: int | None = None
+    dropped_chunks: int = 0  # intact chunks before that keyframe, left out: they could not replay
+    dropped_seq_range: list[int] | None = None  # the seqs of their commands
+    # Commands of the output naming an object none of its earlier commands creates: it does
+    # not replay from its start (the first few: {seq, op, object}).
+    output_dangling_commands: int = 0
+    output_dangling: list[dict[str, Any]] = field(default_factory=list)
+    #: what the output's header metadata says under "repaired" (docs/format.md §1)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+#: At most this many damaged regions are listed in a repaired log's metadata (all are counted).
+LOST_LISTED = 100
+
+
+def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str], progress: Progress = None, *,
+           keep_all: bool = False) -> RepairReport:
+    """Write ``dst`` with the intact chunks of ``src`` and a valid footer; returns what was
+    found and written (``progress(n)``: n bytes read or copied, twice the file's size in all).
+
+    Every intact chunk is kept, except when damage took the chunks that create the scene (the
+    log's start, its setup): a replay of the intact chunks from their start would stop at a
+    command naming an object created there before drawing a frame. When an intact keyframe
+    follows the damage, ``dst`` then starts at it (a linked one written as the KEYFRAME it
+    stands for) and replays from its start, the chunks before it left out unless ``keep_all``.
+    ``dst``'s header metadata is ``src``'s, plus ``repaired``: the source, what was lost (each
+    damaged region with the seqs it held when its header says), an incomplete tail, the footer,
+    the chunks left out before a keyframe, and the commands that still name lost objects
+    (docs/format.md §1). The report's ``output_dangling_commands`` counts those: ``dst`` is
+    then written, but does not replay from its start.
 
     ``dst`` is written under a hidden name beside it and takes its name only when finished: a
     failure part way (a full disk, a file size limit, Ctrl-C) leaves no output (a valid log
@@ -483,30 +558,80 @@ def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str], progress: P
     as it was."""
     src, dst = os.fspath(src), os.fspath(dst)
     _check_output("repair", [src], dst)
-    report = VerifyReport(src)
+    report = RepairReport(src, output=dst)
+    metadata: dict[str, Any] = {}
+    header_lost: str | None = None
     try:
-        with open(src, "rb") as f:
-            header_bytes = _read_header_bytes(f, src)
-        decode_header(header_bytes, path=src)
+        metadata = _header_metadata(src)
     except LogFormatError as error:  # the chunks are kept under a new header, if there are any
         if _first_chunk(src) is None:
             raise
-        from sessions.writer import LogWriter
-
-        header_bytes = LogWriter.make_header({"repaired": {"from": src, "header": f"lost: {error.reason}"}})
-    sink = FileSink(dst, header=header_bytes, atomic=True)
-    # The chunks are copied byte for byte: their commands are decoded only to count frames and
-    # markers, so a value this build cannot decode is not left out of anything.
-    with _discarded_on_failure(sink), links_as_recorded(), warnings.catch_warnings():
+        header_lost = error.reason
+    # The chunks are decoded once, to check them and follow a replay (sessions.survey), then
+    # copied byte for byte: a value this build cannot decode is not left out of anything.
+    survey = Survey(report.damaged)
+    big_writes: dict[int, tuple[str, int]] = {}
+    with links_as_recorded(), warnings.catch_warnings():
         warnings.simplefilter("ignore", SkippedCommandWarning)
-        for _pos, data, chunk in _scan_all(src, report):
-            frames, markers = (summarize_commands(chunk.commands()) if chunk.info.kind == ChunkKind.COMMANDS
-                               else (0, []))
-            sink.write_chunk(data, dataclasses.replace(chunk.info, frames=frames, markers=tuple(markers)))
+        for pos, data, chunk in _scan_all(src, report, big_writes):
+            survey.add(pos, chunk)
             if progress is not None:
                 progress(len(data))
+    report.note(survey)
+    start = survey.keyframe if survey.restarts and not keep_all else None
+    refs = survey.from_start
+    if start is not None:
+        assert survey.from_keyframe is not None
+        refs = survey.from_keyframe
+        report.started_at_keyframe_seq = survey.kept[start].info.seq_last
+        report.dropped_chunks, report.dropped_seq_range = survey.dropped(start)
+    report.output_dangling_commands = refs.count
+    report.output_dangling = [d.to_dict() for d in refs.first]
+    report.provenance = _provenance(report, metadata.get("repaired"), header_lost)
+    from sessions.writer import LogWriter
+
+    header = LogWriter.make_header({**metadata, "repaired": report.provenance})  # the defaults under it
+    kept = survey.kept[start or 0:]
+    report.output_chunks = len(kept)
+    report.output_commands = sum(k.info.count for k in kept if k.info.kind == ChunkKind.COMMANDS)
+    sink = FileSink(dst, header=header, atomic=True)
+    with _discarded_on_failure(sink), links_as_recorded(), open(src, "rb") as f:
+        for entry in kept:
+            data = read_kept(f, entry, src)
+            # A linked keyframe pointing at chunks left out stands on its own: the first, and
+            # any later one whose data was written before the first and not since.
+            if start is not None and entry.links_from is not None and entry.links_from <= kept[0].info.seq_last:
+                data = standalone_keyframe(f, data, entry, big_writes, src)
+                entry_info = dataclasses.replace(peek_chunk_header(data), frames=0, markers=())
+            else:
+                entry_info = entry.info
+            sink.write_chunk(data, entry_info)
+            if progress is not None:
+                progress(entry.info.size)
         sink.close()  # the footer and trailer: a failure there is a failure of the whole
     return report
+
+
+def _provenance(report: RepairReport, earlier: Any, header_lost: str | None) -> dict[str, Any]:
+    """The ``repaired`` header metadata of a repaired log: what was lost and left out."""
+    lost = [d for d in report.damaged if d["chunk"] is not None]
+    out: dict[str, Any] = {"from": report.path, "lost": lost[:LOST_LISTED], "lost_regions": len(lost)}
+    if header_lost is not None:
+        out["header"] = f"lost: {header_lost}"
+    if report.tail_incomplete_bytes:
+        out["incomplete_tail_bytes"] = report.tail_incomplete_bytes
+    if report.footer_offset is None:
+        out["footer"] = "missing: the log was not closed"
+    elif not report.footer_ok or not report.trailer_ok:
+        out["footer"] = f"damaged: {report.footer_problem or 'its trailer'}"
+    if report.started_at_keyframe_seq is not None:
+        out["started_at_keyframe_seq"] = report.started_at_keyframe_seq
+        out["dropped_before_keyframe"] = {"chunks": report.dropped_chunks, "seq_range": report.dropped_seq_range}
+    if report.output_dangling_commands:
+        out["dangling"] = {"commands": report.output_dangling_commands, "first": report.output_dangling}
+    if earlier is not None:  # repaired before: that repair's own record
+        out["earlier"] = earlier
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -383,6 +383,7 @@ def test_unencodable_commands_raise_log_write_error_and_cost_only_themselves(tmp
     import numpy as np
 
     writer = LogWriter(tmp_path / "e.gsplog", keyframes=False)
+    writer.append(Command(0, 0, "Viewport.new", "v", (0, 0, 10, 10, bytearray(4))))  # what the others name
     writer.append(Command(1, 0, "X.y", "t", (object(),)))
     with pytest.raises(LogWriteError, match="seq=1 op=X.y"):
         writer.flush()
@@ -397,7 +398,7 @@ def test_unencodable_commands_raise_log_write_error_and_cost_only_themselves(tmp
     writer.close()
     assert tools.verify(tmp_path / "e.gsplog").ok
     with LogReader(tmp_path / "e.gsplog") as reader:
-        assert [c.args[0] for c in reader.commands()] == [*range(2, 8), 3]
+        assert [c.args[0] for c in reader.commands()] == [0, *range(2, 8), 3]
 
 
 @pytest.mark.parametrize(("seq", "t_ns"), [(2, 30), (1, 50), (3, 10)], ids=["seq repeats", "seq goes back", "time goes back"])

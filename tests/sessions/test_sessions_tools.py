@@ -227,7 +227,8 @@ def test_verify_and_repair(log: tuple[Path, list[Command]], tmp_path: Path) -> N
     assert run("verify", str(path)) == (0, f"{path}: OK: {len(LogReader(path).index)} intact chunks, {len(cmds)} commands\n")
     data = bytearray(path.read_bytes())
     with LogReader(path) as reader:
-        victim = reader.index.entries[4]
+        victim = reader.index.entries[7]  # a frame's commands: every object they name is created before
+        assert victim.kind == 1 and victim.seq_first > 12
     data[victim.offset + victim.size // 2] ^= 0x10
     bad = tmp_path / "bad.gsplog"
     bad.write_bytes(data[:-40])  # damaged in the middle and the footer gone
@@ -235,7 +236,8 @@ def test_verify_and_repair(log: tuple[Path, list[Command]], tmp_path: Path) -> N
     assert code == 1 and "DAMAGED" in out and f"offset {victim.offset}" in out and "recoverable" in out
     code, out = run("verify", "--json", str(bad))
     report = json.loads(out)
-    assert code == 1 and not report["ok"] and report["damaged"][0]["chunk"] == 4
+    assert code == 1 and not report["ok"] and report["damaged"][0]["chunk"] == 7
+    assert report["damaged"][0]["seq_range"] == [victim.seq_first, victim.seq_last] and report["dangling_commands"] == 0
     fixed = tmp_path / "fixed.gsplog"
     code, out = run("repair", str(bad), str(fixed))
     assert code == 0 and "dropped 1 damaged" in out
@@ -779,7 +781,9 @@ def test_verify_numbers_chunks_by_their_place_in_the_file(log: tuple[Path, list[
     assert [(d["offset"], d["chunk"]) for d in report.damaged] == [(entries[n].offset, n) for n in (2, 6, 9)]
     assert report.chunks_ok == len(entries) - 3 and report.footer_ok and report.trailer_ok
     code, out = run("verify", str(damaged))
-    assert code == 1 and f"damaged at offset {entries[9].offset} (chunk 9): chunk payload checksum" in out
+    assert code == 1 and f"damaged at offset {entries[2].offset} (chunk 2): bad chunk magic" in out  # no header: no seqs
+    assert f"damaged at offset {entries[9].offset} (chunk 9, seq {entries[9].seq_first}..{entries[9].seq_last}): " \
+        "chunk payload checksum" in out
 
 
 def test_verify_numbers_a_keyframe_after_damage_by_its_place(tmp_path: Path) -> None:
@@ -1002,3 +1006,148 @@ def test_info_on_a_damaged_log_with_its_footer_counts_what_is_read(log: tuple[Pa
     summary = json.loads(out)
     assert summary["complete"] is True and summary["footer"] == {"chunks": len(entries), "commands": len(cmds), "frames": 12}
     assert summary["chunks"] == len(entries) and summary["commands"] == len(cmds)
+
+
+# ---- verify / repair: commands that name objects lost with damaged chunks --------------------
+def _damaged_copy(path: Path, chunk: int, out: Path) -> Path:
+    """``path`` with one bit of chunk ``chunk``'s payload flipped, written to ``out``."""
+    from sessions.chunk import HEADER_SIZE
+
+    with LogReader(path) as reader:
+        entry = reader.index.entries[chunk]
+    data = bytearray(path.read_bytes())
+    data[entry.offset + HEADER_SIZE + 3] ^= 0x08
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_verify_finds_commands_that_name_objects_no_kept_command_creates(tmp_path: Path) -> None:
+    """A damaged first chunk (the canvas, viewport and a buffer): `gsp repair` kept the later
+    chunks and said nothing, `gsp verify` then said OK, and every replay stopped at the first
+    command naming a lost object. verify now reports those commands (exit 1) in the damaged log
+    and in its repair; repair says the kept commands depend on lost ones (exit 1, the output
+    written) and its output's metadata says what was lost; verify prints no Python None."""
+    from sessions_testkit import uid
+
+    path = tmp_path / "s.gsplog"
+    cmds = points_scene(frames=6, n=50, marker_at=None)
+    with LogWriter(path, keyframes=False, metadata={"user": {"experiment": "lab-42"}}) as writer:
+        for i, cmd in enumerate(cmds, 1):
+            writer.append(cmd)
+            if i % 3 == 0:
+                writer.flush()
+    damaged = _damaged_copy(path, 0, tmp_path / "damaged.gsplog")  # seq 1..3: Canvas, Viewport, Buffer.new
+    lost = {uid(1), uid(2), uid(3)}
+    naming = [c.seq for c in cmds if c.seq > 3 and (c.target in lost or any(
+        getattr(a, "uuid", None) in lost or (isinstance(a, list) and any(getattr(b, "uuid", None) in lost for b in a))
+        for a in c.args))]
+    report = tools.verify(damaged)
+    assert report.damaged[0]["chunk"] == 0 and report.damaged[0]["seq_range"] == [1, 3]
+    assert report.dangling_commands == len(naming) and report.dangling[0] == {
+        "seq": 4, "op": "Buffer.set_data", "object": uid(3)}
+    assert report.last_intact_seq is None and report.seq_range == [4, len(cmds)] and report.restart_keyframe_seq is None
+    code, out = run("verify", str(damaged))
+    assert code == 1 and "None" not in out, out
+    assert f"  damaged at offset {report.damaged[0]['offset']} (chunk 0, seq 1..3): chunk payload checksum" in out
+    assert (f"  {len(naming)} commands name objects that no earlier command creates, the first seq 4 Buffer.set_data "
+            f"(object {uid(3)}): a replay cannot apply them") in out
+    assert "no command before the first damage is intact" in out and "no intact keyframe follows the damage" in out
+
+    repaired = tmp_path / "repaired.gsplog"
+    result = CliRunner().invoke(cli, ["repair", str(damaged), str(repaired)])
+    assert result.exit_code == 1 and repaired.exists(), result.output  # written, but it does not replay
+    kept = len(cmds) // 3 - 1  # a chunk every 3 commands, the first lost
+    assert result.stdout.startswith(f"{repaired}: kept {kept} chunks ({len(cmds) - 3} commands); dropped 1 damaged region "
+                                    "(chunk 0: seq 1..3)")
+    assert result.stderr.startswith(f"Error: {repaired}: written, but the kept commands depend on lost ones: "
+                                    f"{len(naming)} commands name objects"), result.stderr
+    with LogReader(repaired) as reader:
+        meta = reader.metadata
+    assert meta["user"] == {"experiment": "lab-42"}  # the session's own metadata stays
+    assert meta["repaired"]["from"] == str(damaged) and meta["repaired"]["lost_regions"] == 1
+    assert meta["repaired"]["lost"] == [{"offset": report.damaged[0]["offset"], "chunk": 0,
+                                         "reason": "chunk payload checksum mismatch", "seq_range": [1, 3]}]
+    assert meta["repaired"]["dangling"]["commands"] == len(naming)
+    code, out = run("verify", str(repaired))
+    assert code == 1 and out.startswith(f"{repaired}: INCONSISTENT: {kept} intact chunks"), out
+    assert f"  this log was repaired from {damaged}, which lost chunk 0: seq 1..3" in out
+    assert json.loads(run("verify", "--json", str(repaired))[1])["dangling_commands"] == len(naming)
+    assert tools.verify(path).ok  # the log as recorded names nothing it does not create
+
+
+@pytest.mark.parametrize("points", [50, 6000])  # 6000: buffers of 72 kB, held by linked keyframes
+@pytest.mark.parametrize("chunk", [0, 4])  # the log's first chunk; the chunk creating the visual and renderer
+def test_repair_starts_at_the_first_keyframe_after_a_lost_setup(tmp_path: Path, points: int, chunk: int) -> None:
+    """When the damage took what creates the scene, no intact command after it can replay until
+    a keyframe: repair starts its output at the first intact keyframe after the damage (a
+    linked one written whole, as its chunks are left out), says so, and the output replays the
+    session's whole scene; --keep-all keeps every intact chunk, as before."""
+    from sessions.chunk import ChunkKind
+
+    path = tmp_path / "s.gsplog"
+    cmds = points_scene(frames=12, n=points, seed=0, marker_at=5)
+    writer = LogWriter(path, keyframe_interval_s=0.004)
+    for i, cmd in enumerate(cmds, 1):
+        writer.append(cmd)
+        if i % 3 == 0:
+            writer.flush()
+    writer.close()
+    with LogReader(path) as reader:
+        entries = reader.index.entries
+    keyframe = next(e for e in entries[chunk + 1:] if e.kind != ChunkKind.COMMANDS)
+    assert keyframe.kind == (ChunkKind.LINKED_KEYFRAME if points == 6000 else ChunkKind.KEYFRAME)
+    damaged = _damaged_copy(path, chunk, tmp_path / "damaged.gsplog")
+    assert tools.verify(damaged).restart_keyframe_seq == keyframe.seq_last
+    code, out = run("verify", str(damaged))
+    assert f"`gsp repair` starts its output at the keyframe at seq {keyframe.seq_last}" in out
+    repaired = tmp_path / "repaired.gsplog"
+    code, out = run("repair", str(damaged), str(repaired))
+    assert code == 0, out
+    assert f"{repaired}: starts at the keyframe at seq {keyframe.seq_last}, the first intact one after the damage" in out
+    assert tools.verify(repaired).ok
+    dropped = [e for e in entries[:entries.index(keyframe)] if e is not entries[chunk]]
+    with LogReader(repaired) as reader:
+        assert reader.index.entries[0].kind == ChunkKind.KEYFRAME  # a linked one stands on its own now
+        assert final_hash(reader.commands()) == final_hash(cmds)
+        assert reader.index.total_frames == 12
+        repaired_meta = reader.metadata["repaired"]
+    commands_dropped = [e for e in dropped if e.kind == ChunkKind.COMMANDS]
+    assert repaired_meta["started_at_keyframe_seq"] == keyframe.seq_last
+    assert repaired_meta["dropped_before_keyframe"] == {
+        "chunks": len(dropped),
+        "seq_range": [commands_dropped[0].seq_first, commands_dropped[-1].seq_last] if commands_dropped else None}
+    everything = tmp_path / "everything.gsplog"
+    code, out = run("repair", "--keep-all", str(damaged), str(everything))
+    assert code == 1 and "written, but the kept commands depend on lost ones" in out
+    with LogReader(everything) as reader:
+        assert len(reader.index) == len(entries) - 1
+
+
+def test_repair_keeps_every_chunk_when_frames_come_before_the_loss(tmp_path: Path) -> None:
+    """A visual created part way through is lost: the frames before it replay, so nothing is
+    left out (a keyframe follows); repair says the output stops there (exit 1)."""
+    from sessions_testkit import uid
+
+    from sessions.chunk import ChunkKind
+    from sessions.command import Ref
+
+    script = Script()
+    script.commands.extend(points_scene(frames=3, n=20, marker_at=None))
+    script.add("Points.new", uid(10), Ref(uid(3)), Ref(uid(4)), Ref(uid(5)), Ref(uid(5)), Ref(uid(6)))
+    for _ in range(4):
+        script.add("Buffer.set_data", uid(3), bytearray(240), 0, 20)
+        script.add("Renderer.render", uid(8), [Ref(uid(2))], [Ref(uid(10))], [None], [None])
+    path = tmp_path / "s.gsplog"
+    with LogWriter(path, keyframe_interval_s=0.001) as writer:
+        for cmd in script.commands:
+            writer.append(cmd)
+            if cmd.op in ("Renderer.render", "Points.new"):
+                writer.flush()
+    with LogReader(path) as reader:
+        entries = reader.index.entries
+    creating = next(n for n, e in enumerate(entries) if e.kind == ChunkKind.COMMANDS and e.seq_last == len(script.commands) - 8)
+    assert any(e.kind != ChunkKind.COMMANDS for e in entries[creating + 1:])  # a keyframe follows
+    damaged = _damaged_copy(path, creating, tmp_path / "damaged.gsplog")
+    assert tools.verify(damaged).restart_keyframe_seq is None
+    code, out = run("repair", str(damaged), str(tmp_path / "repaired.gsplog"))
+    assert code == 1 and f"kept {len(entries) - 1} chunks" in out and "starts at the keyframe" not in out, out
