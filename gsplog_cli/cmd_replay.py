@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any
 
@@ -143,7 +144,7 @@ def replay(
         _show_warnings(caught, unknown_links)
         if unknown_links:
             click.echo(f"Error: {unknown_links.message(source, recorded_script(source))}", err=True)
-        raise ReplayError(_one_line(error)) from None
+        raise ReplayError(_error_line(source, error)) from None
     except KeyboardInterrupt:
         raise click.exceptions.Exit(130) from None
     _show_warnings(caught, unknown_links)
@@ -193,6 +194,37 @@ def _show_warnings(caught: list[warnings.WarningMessage], unknown_links: Unknown
         if text not in shown:  # a chunk read twice (the last frame found, then drawn) warns twice
             shown.add(text)
             click.echo(f"warning: {text}", err=True)
+
+
+def _error_line(source: str, error: BaseException) -> str:
+    """The error that stopped the replay of ``source``, in one line; a command that could not be
+    applied is named with the log's file, and one naming an object no earlier command created
+    with where the log lost it (the ``repaired`` metadata of a log `gsp repair` wrote)."""
+    from sessions.errors import CommandError, UnknownObjectError
+
+    text = _one_line(error)
+    if not isinstance(error, CommandError) or not os.path.isfile(source):
+        return text
+    if not text.startswith(f"{source}:"):
+        text = f"{source}: {text}"
+    if isinstance(error, UnknownObjectError):
+        text += _missing_object_hint(source)
+    return text
+
+
+def _missing_object_hint(source: str) -> str:
+    """Why a log names an object none of its earlier commands creates: what its repair lost,
+    when `gsp repair` wrote it, else a part missing; and `gsp verify`, which lists them all."""
+    from gsplog_cli.cmd_sessions import lost_text, repaired_metadata
+
+    verify = "`gsp verify` lists every command naming an object the log does not create"
+    repaired = repaired_metadata(source)
+    if repaired is None:
+        return f": no earlier command of the log creates it: the part of the log that did is missing ({verify})"
+    lost = [d for d in repaired.get("lost", []) if isinstance(d, dict)]
+    what = f"lost {lost_text(lost)}" if lost else "lost part of it"
+    return (f": no earlier command of the log creates it: the log was repaired from {repaired.get('from')}, which "
+            f"{what}; the command creating it was most likely there ({verify})")
 
 
 def _one_line(error: BaseException | str) -> str:

@@ -21,9 +21,10 @@ from player.clock import Clock, FastClock
 from player.frames import RenderedFrame
 from player.positions import Position
 from sessions.command import Command, Ref
-from sessions.errors import CommandError
+from sessions.errors import CommandError, UnknownObjectError
 from sessions.limits import DEFAULT_LIMITS, Limits
 from sessions.position import MarkerWatch, RepeatedMarkerWarning, backwards_range, ends_before_start
+from sessions.scene import UnknownRef
 
 __all__ = ["FrameSelection", "ReplayEngine"]
 
@@ -150,8 +151,9 @@ class ReplayEngine:
         if canvas is None:
             canvas = self._recorded_canvas(cmd.target)
         if canvas is None:
-            raise ValueError(f"seq {cmd.seq} {cmd.op}: renderer {cmd.target} was never created (no Renderer.new)")
-        return self._resolve(canvas)
+            raise UnknownObjectError(f"seq {cmd.seq} {cmd.op}: renderer {cmd.target} was never created (no "
+                                     "Renderer.new)", seq=cmd.seq, op=cmd.op, uuid=cmd.target)
+        return self._resolve(canvas, cmd)
 
     def _recorded_canvas(self, renderer_uuid: str) -> Any:
         # After a seek the Renderer.new may only be known to the scene state (from a keyframe).
@@ -203,11 +205,17 @@ class ReplayEngine:
         self._canvases.clear()
         self._clock_started = False
 
-    def _resolve(self, value: Any) -> Any:
+    def _resolve(self, value: Any, cmd: Command) -> Any:
+        """``value`` (``cmd``'s) with its Refs replaced by their objects: UnknownObjectError naming
+        ``cmd`` for one the scene does not hold."""
         if isinstance(value, Ref):
-            return self.state.resolve(value)
+            try:
+                return self.state.resolve(value)
+            except UnknownRef as error:
+                raise UnknownObjectError(f"seq {cmd.seq} {cmd.op}: unknown object {error.uuid}", seq=cmd.seq,
+                                         op=cmd.op, uuid=error.uuid) from None
         if isinstance(value, (list, tuple)):
-            return [self._resolve(v) for v in value]
+            return [self._resolve(v, cmd) for v in value]
         return value
 
     # -- the loop ------------------------------------------------------------------------------
@@ -304,9 +312,11 @@ class ReplayEngine:
                     try:
                         drawn = self._draw(cmd, number)
                     except Exception as error:  # the backend refused what the session asked it to draw
-                        failure = CommandError(f"frame {number}, seq {cmd.seq} {cmd.op}: cannot draw it: "
-                                               f"{type(error).__name__}: {error}")
+                        failure = error if isinstance(error, UnknownObjectError) else CommandError(
+                            f"frame {number}, seq {cmd.seq} {cmd.op}: cannot draw it: {type(error).__name__}: {error}")
                         if self.on_error is None:
+                            if failure is error:
+                                raise
                             raise failure from error
                         self.on_error(cmd, failure)
                     else:
@@ -336,7 +346,7 @@ class ReplayEngine:
         else:
             self.clock.wait_until(cmd.t_ns)
         renderer = self._backend_renderer(cmd)
-        args = [self._resolve(a) for a in _render_args(cmd)]
+        args = [self._resolve(a, cmd) for a in _render_args(cmd)]
         if self.size is not None:
             args[0] = self._scaled_viewports(args[0], self._source_canvases[cmd.target])
         frame = RenderedFrame(number=number, t_ns=cmd.t_ns, renderer=cmd.target, frame_rate=self._frame_rate)

@@ -16,10 +16,10 @@ import numpy as np
 
 from sessions.codec import encode_value
 from sessions.command import Command, Ref
-from sessions.errors import CommandError
+from sessions.errors import CommandError, UnknownObjectError
 from sessions.limits import DEFAULT_LIMITS, Limits, size_text
 
-__all__ = ["SceneState", "KEYFRAME_OP", "RECORD_FAMILIES", "RELEASE_METHOD"]
+__all__ = ["SceneState", "KEYFRAME_OP", "RECORD_FAMILIES", "RELEASE_METHOD", "UnknownRef"]
 
 #: First command of every keyframe: "what follows is the whole scene; forget the previous one".
 KEYFRAME_OP = "Scene.keyframe"
@@ -49,6 +49,14 @@ def _import_gsp_classes() -> None:
             importlib.import_module(name)
         except ImportError:
             pass  # a part of gsp not written yet
+
+
+class UnknownRef(KeyError):
+    """A :class:`Ref` to an object the scene does not hold (``uuid``)."""
+
+    def __init__(self, uuid: str) -> None:
+        super().__init__(f"unknown object {uuid}")
+        self.uuid = uuid
 
 
 class SceneState:
@@ -87,12 +95,13 @@ class SceneState:
         return self.objects[uuid]
 
     def resolve(self, value: Any) -> Any:
-        """``value`` with every :class:`Ref` replaced by its object (lists/tuples/dicts deeply)."""
+        """``value`` with every :class:`Ref` replaced by its object (lists/tuples/dicts deeply);
+        :class:`UnknownRef` (a KeyError) for a Ref to an object the scene does not hold."""
         if isinstance(value, Ref):
             try:
                 return self.objects[value.uuid]
             except KeyError:
-                raise KeyError(f"unknown object {value.uuid}") from None
+                raise UnknownRef(value.uuid) from None
         if isinstance(value, list):
             return [self.resolve(v) for v in value]
         if isinstance(value, tuple):
@@ -143,8 +152,9 @@ class SceneState:
                     args = self.resolve(args)
                     break
             kwargs = self.resolve(cmd.kwargs) if cmd.kwargs else {}
-        except KeyError as error:
-            raise CommandError(f"seq {cmd.seq} {cmd.op}: {error.args[0]}") from None
+        except UnknownRef as error:
+            raise UnknownObjectError(f"seq {cmd.seq} {cmd.op}: unknown object {error.uuid}", seq=cmd.seq, op=cmd.op,
+                                     uuid=error.uuid) from None
         if method == "new":
             cls = self._classes.get(family)
             if cls is None:
@@ -165,7 +175,8 @@ class SceneState:
             return obj
         obj = self.objects.get(cmd.target)
         if obj is None:
-            raise CommandError(f"seq {cmd.seq} {cmd.op}: unknown target object {cmd.target}")
+            raise UnknownObjectError(f"seq {cmd.seq} {cmd.op}: unknown target object {cmd.target}", seq=cmd.seq,
+                                     op=cmd.op, uuid=cmd.target)
         if method not in self._captured(type(obj)):
             self._warn_once(cmd.op, f"seq {cmd.seq}: skipping {cmd.op}: not a recordable method of {family}")
             return None

@@ -611,3 +611,44 @@ def test_follow_of_a_log_whose_recorder_was_killed_says_it_did_not_end(tmp_path:
     assert follower.returncode == 1, err
     assert "the log did not end (nothing new for 2 s and no footer" in err
     assert len(list((tmp_path / "frames").iterdir())) >= 1  # what arrived was drawn
+
+
+def test_a_repaired_log_replays_from_its_keyframe_or_says_what_it_lost(tmp_path: Path) -> None:
+    """A recorded session whose first chunk (the scene's setup) is damaged: repaired, it replays
+    from the first intact keyframe after the damage, to the same last frame as the session. A
+    session without keyframes cannot: the replay error named no file and gave no hint ("seq 35
+    Buffer.set_data: unknown target object ..."); it now names the log, what its repair lost,
+    and gsp verify."""
+    from gsplog_cli.main import cli
+    from sessions.chunk import HEADER_SIZE
+
+    def damaged_first_chunk(source: Path) -> Path:
+        with LogReader(source) as reader:
+            first = reader.index.entries[0]
+        data = bytearray(source.read_bytes())
+        data[first.offset + HEADER_SIZE + 3] ^= 0x08
+        damaged = source.with_name(f"damaged_{source.name}")
+        damaged.write_bytes(bytes(data))
+        return damaged
+
+    with_keyframes = record_moving_disc(tmp_path / "k.gsplog", 8, interval_s=0.02, flush_interval_s=0.01,
+                                        writer_options={"keyframe_interval_s": 0.03})
+    repaired = tmp_path / "k_repaired.gsplog"
+    result = CliRunner().invoke(cli, ["repair", str(damaged_first_chunk(with_keyframes)), str(repaired)])
+    assert result.exit_code == 0 and "starts at the keyframe at seq" in result.stdout, result.output
+    assert _run(str(with_keyframes), "-o", str(tmp_path / "whole.png"))[0] == 0
+    code, _, err = _run(str(repaired), "-o", str(tmp_path / "repaired.png"))
+    assert code == 0, err
+    assert np.array_equal(iio3.imread(tmp_path / "repaired.png"), iio3.imread(tmp_path / "whole.png"))
+
+    without = record_moving_disc(tmp_path / "n.gsplog", 4, interval_s=0.02, flush_interval_s=0.01,
+                                 writer_options={"keyframes": False})
+    damaged = damaged_first_chunk(without)
+    repaired = tmp_path / "n_repaired.gsplog"
+    assert CliRunner().invoke(cli, ["repair", str(damaged), str(repaired)]).exit_code == 1  # written, not replayable
+    with LogReader(without) as reader:
+        lost = reader.index.entries[0]
+    code, _, err = _run(str(repaired), "-b", "null")
+    _assert_one_line_error(code, err, f"Error: {repaired}: seq ", ": unknown ",
+                           f": no earlier command of the log creates it: the log was repaired from {damaged}, which "
+                           f"lost chunk 0: seq {lost.seq_first}..{lost.seq_last}", "`gsp verify` lists")
