@@ -1151,3 +1151,24 @@ def test_repair_keeps_every_chunk_when_frames_come_before_the_loss(tmp_path: Pat
     assert tools.verify(damaged).restart_keyframe_seq is None
     code, out = run("repair", str(damaged), str(tmp_path / "repaired.gsplog"))
     assert code == 1 and f"kept {len(entries) - 1} chunks" in out and "starts at the keyframe" not in out, out
+
+
+def test_a_command_skipped_for_a_newer_value_still_creates_its_object(tmp_path: Path) -> None:
+    """A `.new` holding a value of a newer protocol is left out when decoded (with a warning):
+    the object exists in the session all the same, so the commands naming it are no damage."""
+    import msgpack
+
+    from sessions import FileSink
+    from sessions.chunk import ChunkKind, _frame
+
+    rows = [[1, 0, "Viewport.new", "v", [msgpack.ExtType(99, b"future")], {}], [2, 1, "Viewport.set_x", "v", [3], {}],
+            [3, 2, "Viewport.set_y", "w", [4], {}]]
+    meta = msgpack.packb(rows, use_bin_type=True)
+    path = tmp_path / "newer.gsplog"
+    sink = FileSink(path, {})
+    with pytest.warns(UserWarning, match="unknown extension type 99"):
+        sink.write_chunk(_frame(ChunkKind.COMMANDS, meta, len(meta), 3, (1, 3), (0, 2), 0, False))
+    sink.close()
+    with pytest.warns(UserWarning, match="seq=1 op=Viewport.new: .*unknown extension type 99"):
+        report = tools.verify(path)
+    assert report.dangling_commands == 1 and report.dangling == [{"seq": 3, "op": "Viewport.set_y", "object": "w"}]
