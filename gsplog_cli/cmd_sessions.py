@@ -91,7 +91,11 @@ def _log_errors() -> Iterator[None]:
         raise  # not a bad log: the gsp group ends the command quietly
     except BadArgumentError as error:
         raise ArgumentFailure(_one_line(error)) from None
-    except (LogFormatError, LogWriteError, CommandError, ValueError, OSError) as error:
+    except LogFormatError as error:
+        # Damage inside the log (not a file that is no log): its intact chunks can be kept.
+        hint = "; `gsp repair` keeps its intact chunks" if error.chunk_index is not None else ""
+        raise click.ClickException(_one_line(error) + hint) from None
+    except (LogWriteError, CommandError, ValueError, OSError) as error:
         raise click.ClickException(_one_line(error)) from None
 
 
@@ -160,8 +164,53 @@ def info(log: str, as_json: bool, all_markers: bool) -> None:
             click.echo(f"  marker    {marker['position']} seq {marker['seq']} at {marker['t_s']:.3f} s{info}")
     if meta.get("user"):
         click.echo(f"  user      {json.dumps(meta['user'])}")
+    for line in _provenance_lines(meta):
+        click.echo(line)
     for problem in summary["problems"]:
         click.echo(f"  problem   {problem}")
+
+
+_ENDED = {"complete": "ended cleanly", "footer damaged": "its footer was damaged (every chunk intact)",
+          "unterminated": "no footer: its recorder was killed, or was still writing"}
+
+
+def _provenance_lines(meta: dict[str, Any]) -> list[str]:
+    """What `gsp trim`, `cat` and `repair` wrote of the logs they read (``source_file``,
+    ``source_files``, ``repaired``), one line each: which files, how each ended, what was lost."""
+    lines = []
+    sources = meta.get("source_files")
+    sources = [meta["source_file"]] if isinstance(meta.get("source_file"), dict) else sources
+    for source in sources if isinstance(sources, list) else []:
+        if not isinstance(source, dict):
+            continue
+        ended = _ENDED.get(str(source.get("ended")), str(source.get("ended")))
+        if source.get("incomplete_tail"):
+            ended += ", its last chunk cut short"
+        if source.get("ended") == "unterminated" and source.get("last_seq") is not None:
+            ended += f"; read up to seq {source['last_seq']} at {source.get('last_t_s') or 0:.3f} s"
+        lines.append(f"  source    {source.get('path')}: {ended}")
+    repaired = meta.get("repaired")
+    if isinstance(repaired, dict):
+        done = []
+        lost = [d for d in repaired.get("lost", []) if isinstance(d, dict)]
+        if lost:
+            done.append(f"lost {lost_text(lost)}")
+        if repaired.get("header"):
+            done.append(f"header {repaired['header']}")
+        if repaired.get("incomplete_tail_bytes"):
+            done.append(f"an incomplete tail of {repaired['incomplete_tail_bytes']} bytes dropped")
+        if repaired.get("footer"):
+            done.append(f"footer {repaired['footer']}")
+        dropped = repaired.get("dropped_before_keyframe")
+        if isinstance(dropped, dict):
+            done.append(f"starts at the keyframe at seq {repaired.get('started_at_keyframe_seq')}, "
+                        f"{dropped.get('chunks')} intact chunk(s) before it left out ({_seqs(dropped.get('seq_range'))})")
+        dangling = repaired.get("dangling")
+        if isinstance(dangling, dict):
+            done.append(f"{dangling.get('commands')} commands name objects created in what was lost (no replay "
+                        "from the start)")
+        lines.append(f"  repaired  from {repaired.get('from')}" + (f": {'; '.join(done)}" if done else ""))
+    return lines
 
 
 def _shortened(text: str, most: int = 120) -> str:

@@ -640,7 +640,8 @@ def _provenance(report: RepairReport, earlier: Any, header_lost: str | None) -> 
 #: Header metadata keys every LogWriter writes for itself, and those the tools add: not copied
 #: from an input to the top level of the output.
 _OWN_KEYS = frozenset({"created", "created_unix_ns", "monotonic_anchor_ns", "host", "versions", "format",
-                       "protocol", "platform", "source", "sources"})
+                       "protocol", "platform", "source", "sources", "source_start_ns", "source_offsets_ns",
+                       "source_file", "source_files", "repaired"})
 
 
 def _writer(tool: str, dst: str, metadata: dict[str, Any], added: dict[str, Any]) -> Any:
@@ -716,7 +717,9 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
         # time stays source.created_unix_ns + source_start_ns + t_ns. It costs reading the
         # catch-up (at most a keyframe interval) twice.
         start_ns = next((cmd.t_ns for cmd, catch_up in _trim_stream(reader, start, stop, target) if not catch_up), None)
-        writer = _writer("trim", dst, reader.metadata, {"source": reader.metadata, "source_start_ns": start_ns})
+        _warn_unfinished("trim", reader, dst)
+        writer = _writer("trim", dst, reader.metadata, {"source": reader.metadata, "source_start_ns": start_ns,
+                                                         "source_file": source_state(reader)})
         with _discarded_on_failure(writer):
             state = SceneState(limits)
             shift: int | None = None
@@ -740,19 +743,52 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
     return count
 
 
-def _cat_time_offsets(paths: list[str], gap_ns: int) -> list[int]:
+def _cat_time_offsets(paths: list[str], gap_ns: int, dst: str) -> tuple[list[int], list[dict[str, Any]]]:
     """What cat adds to each input's times: each one starts ``gap_ns`` after the previous one's
     last command, the first at 0. Known before writing (from the inputs' indexes), so that the
-    header can say it: an input's wall-clock time stays its ``created_unix_ns`` + ``t_ns`` - offset."""
+    header can say it: an input's wall-clock time stays its ``created_unix_ns`` + ``t_ns`` - offset.
+    With each input's :func:`source_state` (a warning for one that did not end cleanly)."""
     offsets: list[int] = []
+    states: list[dict[str, Any]] = []
     next_t = 0
     for path in paths:
         with _copying("cat", path), LogReader(path) as reader:
             times = reader.index.time_range()
+            states.append(source_state(reader))
+            _warn_unfinished("cat", reader, dst)
         offsets.append(next_t - times[0] if times else next_t)
         if times:
             next_t = times[1] + offsets[-1] + gap_ns
-    return offsets
+    return offsets, states
+
+
+def source_state(reader: LogReader) -> dict[str, Any]:
+    """How an input of trim or cat ended, for its output's metadata (``source_file``,
+    ``source_files``): its path, ``ended`` (:attr:`LogReader.end_state`: ``"complete"``,
+    ``"footer damaged"``, ``"unterminated"``), whether its last chunk was cut short, and its
+    last intact command's seq and time (seconds since it started)."""
+    seqs, times = reader.index.seq_range(), reader.index.time_range()
+    return {"path": reader.path, "ended": reader.end_state, "incomplete_tail": reader.tail_incomplete,
+            "last_seq": seqs[1] if seqs else None, "last_t_s": times[1] / 1e9 if times else None}
+
+
+class UnfinishedInputWarning(UserWarning):
+    """An input of trim or cat that did not end cleanly (no footer, or a damaged one): its output
+    holds what the input holds, and says so in its metadata."""
+
+
+def _warn_unfinished(tool: str, reader: LogReader, dst: str) -> None:
+    """Warn that ``reader``'s log did not end cleanly, naming it, what is wrong and what ``dst``
+    gets of it (nothing for a footer whose damage the reader has already warned of)."""
+    state = reader.end_state
+    if state == "complete" or (state == "footer damaged" and reader.problems):
+        return
+    seqs, times = reader.index.seq_range(), reader.index.time_range()
+    last = f"seq {seqs[1]}, {times[1] / 1e9:.3f} s since it started" if seqs and times else "none"
+    held = ("every command, all intact" if state == "footer damaged"
+            else f"its commands up to the last intact one ({last})")
+    warnings.warn(UnfinishedInputWarning(f"{tool}: {reader.path}: {reader.end_text()}: {dst} holds {held}, and its "
+                                         "metadata says so"), stacklevel=3)
 
 
 def _trim_stream(reader: LogReader, start: Position | None, stop: Position | None,
@@ -799,11 +835,12 @@ def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, g
     paths = [os.fspath(src) for src in sources]
     _check_output("cat", paths, os.fspath(dst))
     metadata = [_header_metadata(path) for path in paths]  # every input is a log: checked before writing
-    offsets = _cat_time_offsets(paths, gap_ns)
+    offsets, states = _cat_time_offsets(paths, gap_ns, os.fspath(dst))
     count = 0
     used: set[str] = set()
     next_seq = 1
-    writer = _writer("cat", os.fspath(dst), metadata[0], {"sources": metadata, "source_offsets_ns": offsets})
+    writer = _writer("cat", os.fspath(dst), metadata[0], {"sources": metadata, "source_offsets_ns": offsets,
+                                                          "source_files": states})
     with _discarded_on_failure(writer):
         for src, t_shift in zip(paths, offsets):
             with _copying("cat", src), LogReader(src) as reader:

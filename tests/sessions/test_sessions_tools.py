@@ -1172,3 +1172,60 @@ def test_a_command_skipped_for_a_newer_value_still_creates_its_object(tmp_path: 
     with pytest.warns(UserWarning, match="seq=1 op=Viewport.new: .*unknown extension type 99"):
         report = tools.verify(path)
     assert report.dangling_commands == 1 and report.dangling == [{"seq": 3, "op": "Viewport.set_y", "object": "w"}]
+
+
+# ---- trim / cat of a log that did not end cleanly --------------------------------------------
+def test_trim_and_cat_say_when_an_input_did_not_end_cleanly(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
+    """A log whose recorder was killed (no footer, a torn last chunk) was cut and joined without a
+    word, and the outputs verified OK: the archive lost every trace that the session was cut
+    short. trim and cat now warn, naming the input, what is wrong and its last intact command,
+    and the output's metadata says how each input ended (gsp info shows it)."""
+    from sessions.chunk import HEADER_SIZE
+
+    path, cmds = log
+    with LogReader(path) as reader:
+        entries = reader.index.entries
+    last = entries[-1]
+    killed = tmp_path / "killed.gsplog"
+    killed.write_bytes(path.read_bytes()[:last.offset + HEADER_SIZE + 5])  # the last chunk torn, no footer
+    kept = [c for c in cmds if c.seq < last.seq_first]  # the commands of the chunks before it
+    cut = tmp_path / "cut.gsplog"
+    result = CliRunner().invoke(cli, ["trim", str(killed), "-o", str(cut)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (f"warning: trim: {killed}: the log has no footer (its recorder was killed or is still "
+                             f"writing; its last chunk is cut short): {cut} holds its commands up to the last intact "
+                             f"one (seq {kept[-1].seq}, {kept[-1].t_ns / 1e9:.3f} s since it started), and its metadata "
+                             "says so\n")
+    with LogReader(cut) as reader:
+        assert reader.metadata["source_file"] == {"path": str(killed), "ended": "unterminated", "incomplete_tail": True,
+                                                  "last_seq": kept[-1].seq, "last_t_s": kept[-1].t_ns / 1e9}
+    code, out = run("info", str(cut))
+    assert f"  source    {killed}: no footer: its recorder was killed, or was still writing, its last chunk cut " \
+           f"short; read up to seq {kept[-1].seq} at {kept[-1].t_ns / 1e9:.3f} s\n" in out
+
+    joined = tmp_path / "joined.gsplog"
+    result = CliRunner().invoke(cli, ["cat", str(path), str(killed), "-o", str(joined)])
+    assert result.exit_code == 0 and result.stderr.count("warning: ") == 1, result.output
+    assert result.stderr.startswith(f"warning: cat: {killed}: the log has no footer")
+    with LogReader(joined) as reader:
+        states = reader.metadata["source_files"]
+    assert [(s["path"], s["ended"]) for s in states] == [(str(path), "complete"), (str(killed), "unterminated")]
+    code, out = run("info", str(joined))
+    assert f"  source    {path}: ended cleanly\n  source    {killed}: no footer" in out
+
+    trailer = bytearray(path.read_bytes())
+    trailer[-3] ^= 0x01  # the trailer: its footer is found by scanning, no reader says a word
+    (tmp_path / "trailer.gsplog").write_bytes(bytes(trailer))
+    result = CliRunner().invoke(cli, ["trim", str(tmp_path / "trailer.gsplog"), "-o", str(tmp_path / "t.gsplog")])
+    assert result.exit_code == 0 and "the log's footer is damaged" in result.stderr
+    assert "holds every command, all intact" in result.stderr
+    with LogReader(tmp_path / "t.gsplog") as reader:
+        assert reader.metadata["source_file"]["ended"] == "footer damaged"
+
+    result = CliRunner().invoke(cli, ["trim", str(path), "-o", str(tmp_path / "whole.gsplog")])
+    assert result.exit_code == 0 and result.stderr == ""  # a log that ended cleanly: not a word
+    with LogReader(tmp_path / "whole.gsplog") as reader:
+        assert reader.metadata["source_file"]["ended"] == "complete"
+    damaged = _damaged_copy(path, 7, tmp_path / "damaged.gsplog")
+    code, out = run("trim", str(damaged), "-o", str(tmp_path / "never.gsplog"))
+    assert code == 1 and "chunk 7: chunk payload checksum mismatch; `gsp repair` keeps its intact chunks" in out
