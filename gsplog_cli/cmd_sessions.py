@@ -2,6 +2,11 @@
 
 Positions (``--from``/``--to``) accept seconds (``2.5`` or ``2.5s``), a rendered frame
 (``#12`` or ``f12``, counting from 1), a marker (``@label``, ``@label#2``) or a sequence number (``seq:40``).
+
+Exit status (docs/format.md §4): 0 done; 1 a log that is damaged or cannot be read, or an
+output that cannot be written (``verify``: damaged or inconsistent; ``repair``: an output that
+still cannot replay); 2 a usage error, an argument that does not parse or does not fit the log
+(``sessions.errors.BadArgumentError``), as ``gsp-replay`` exits for it; 141 a reader gone.
 """
 
 from __future__ import annotations
@@ -118,7 +123,12 @@ def info(log: str, as_json: bool, all_markers: bool) -> None:
     The counts are of what a reader reads: on a damaged log, the chunks before the damage.
     Times (the first and last command's, the markers') count from the session's start, as
     --from/--to seconds do; the duration is from the first command to the last. Each marker is
-    named as --from/--to take it: @label, or @label#2 for the second of a label that repeats."""
+    named as --from/--to take it: @label, or @label#2 for the second of a label that repeats,
+    followed by the info it holds (recorder.mark("stimulus", intensity=0.5)). A log made by gsp
+    trim, cat or repair says where it came from: each source log and how it ended, or what its
+    repair lost.
+
+    Exit status: 0; 1 for a log that cannot be read."""
     from sessions import tools
 
     with _log_errors(), _progress(None, "chunk", "info") as bar:
@@ -234,6 +244,10 @@ def dump(log: str, start: Any, stop: Any, full: bool, with_state: bool) -> None:
     {"$float": "-Infinity"}: every line is valid JSON. A transform link prints as recorded,
     {"$link": {"link_type": ..., ...}}, of your own type too; a command holding a value this
     version cannot decode is left out with a warning line naming it.
+
+    Exit status: 0; 1 for a log that cannot be read; 2 for a bad --from/--to (one that does not
+    parse, a range that ends before it starts or starts past the session's end, a marker the
+    log does not hold).
     """
     from sessions import tools
 
@@ -324,7 +338,7 @@ def _verify_lines(log: str, report: Any) -> list[str]:
         if repaired is not None:
             lost = [d for d in repaired.get("lost", []) if isinstance(d, dict)]
             what = f", which lost {lost_text(lost)}" if lost else ""
-            lines.append(f"  this log was repaired from {repaired.get('from')}{what}: the objects were created in "
+            lines.append(f"  this log was repaired from {repaired.get('from')}{what}: the objects were most likely created in "
                          "what was lost")
     if not report.ok and report.header_ok:
         if report.damaged or report.tail_incomplete_bytes:
@@ -433,7 +447,13 @@ def trim(log: str, output: str | None, output_option: str | None, start: Any, st
 
     Transform links are copied as recorded, of your own types too (no --links needed: no chain
     runs). A command holding a value this version cannot decode is refused (exit status 1,
-    nothing written), not left out."""
+    nothing written), not left out. A LOG that did not end cleanly (no footer: its recorder was
+    killed) is cut up to its last intact command, with a warning; OUTPUT's metadata says how LOG
+    ended (gsp info shows it).
+
+    Exit status: 0; 1 for a log that cannot be read or cut (a damaged chunk, an undecodable
+    value, --max-scene-gib) or an output that cannot be written; 2 for a bad --from/--to (as
+    gsp dump) or an OUTPUT that is LOG."""
     from sessions import tools
 
     output = _one_output(output, output_option)
@@ -455,7 +475,11 @@ def cat(logs: tuple[str, ...], output: str) -> None:
     commands, so every part replays the frames it held. OUTPUT's metadata keeps the first
     log's own (user, recorder) and every log's whole header metadata, in order, as "sources".
     Transform links are copied as recorded and a command that cannot be decoded is refused, as
-    by `gsp trim`.
+    by `gsp trim`. A log that did not end cleanly is joined up to its last intact command, with
+    a warning; OUTPUT's metadata says how each log ended ("source_files", shown by gsp info).
+
+    Exit status: 0; 1 for a log that cannot be read or an output that cannot be written; 2 for
+    an OUTPUT that is one of LOGS.
     """
     from sessions import tools
 
