@@ -8,8 +8,15 @@ the upstream's session id and sequence, so they are consistent with what was for
 the upstream's snapshot service sees one client per relay instead of one per node.
 
 The relay synchronises like a node: it asks the upstream for a snapshot, keeps the updates
-that arrive meanwhile (bounded), and resynchronises on a gap, a new session or silence. While
-it is not synchronised it refuses downstream snapshot requests (nodes retry).
+that arrive meanwhile (bounded in bytes), and resynchronises on a gap or silence. While it is
+not synchronised it refuses downstream snapshot requests (nodes retry).
+
+Which session is real is the upstream snapshot service's word, as for a node
+(:class:`transports.watch.SessionClaims`): the relay forwards only the session it follows. A
+message of another session is not forwarded; it makes the relay ask the upstream, while it goes
+on following, forwarding and serving its session, and only an answer that names the new session
+switches the relay to it (its updates that came meanwhile are then forwarded). A flood of
+made-up sessions therefore reaches no node, and costs the relay what waits for one answer.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from transports.security import ClientSecurity, ServerSecurity
 from transports.snapshot_service import SnapshotService
 from transports.state import OpaqueState, StreamState
 from transports.subscriber import DEFAULT_QUEUE_BYTES
-from transports.watch import MAX_DOUBLINGS, LogLimit, WatchedSocket, retry_delay
+from transports.watch import MAX_DOUBLINGS, LogLimit, SessionClaims, WatchedSocket, retry_delay
 
 __all__ = ["Relay", "RelayStats"]
 
@@ -62,6 +69,8 @@ class RelayStats:
     resyncs: int = 0
     failed_snapshots: int = 0  # upstream snapshots that could not be applied
     dropped_pending: int = 0  # updates dropped while waiting for a snapshot (past max_pending_bytes)
+    other_sessions: int = 0  # messages of a session other than the followed one: not forwarded
+    checks: int = 0  # upstream snapshots asked for, while following, to check another session's messages
     synced: bool = False
 
 
@@ -142,6 +151,9 @@ class Relay:
         self._seq = 0
         self._synced = False
         self._pending: list[StreamMessage] = []  # updates that came while waiting for a snapshot
+        # Messages of other sessions are claims the upstream's snapshot service settles.
+        self._claims = SessionClaims(quiet=heartbeat_timeout)
+        self._other_log = LogLimit()
         self._pending_bytes = 0
         self._pending_drops = LogLimit()  # times the pending updates went past max_pending_bytes
         self._rejects = LogLimit()
@@ -191,7 +203,7 @@ class Relay:
             poller.register(sock, zmq.POLLIN)
         try:
             while not self._stop.is_set():
-                if not self._synced:
+                if not self._synced or self._claims.checking:
                     self._ensure_request()
                 if self._dealer is not None and self._dealer not in dict(poller.sockets):
                     poller.register(self._dealer, zmq.POLLIN)
@@ -236,17 +248,49 @@ class Relay:
             except ProtocolError as error:
                 self._reject(f"upstream message: {error}")
                 continue
-            if message.type == UPDATE and self._corrupt_chunk(message):
-                # Not forwarded (nodes resync on the gap, from this relay's state) and not kept:
-                # an opaque state would hold it, and serve it in every snapshot, until a keyframe.
-                self._last_contact = time.monotonic()
-                self._track(StreamMessage(UPDATE, Header(message.header.session_id, message.header.seq,
-                                                         PayloadKind.DELTA)))
-                continue
-            self._xpub.send_multipart(frames, copy=False)
-            self.stats.forwarded += 1
+            if message.header.session_id == self._session:
+                self._follow(message, frames)
+            else:
+                self._other_session(message)
+
+    def _follow(self, message: StreamMessage, frames: list | None = None) -> None:
+        """Forward a message of the followed session (``frames`` as received; None: those of
+        ``message``) and track it; an update whose chunk is damaged is tracked only."""
+        if message.type == UPDATE and self._corrupt_chunk(message):
+            # Not forwarded (nodes resync on the gap, from this relay's state) and not kept:
+            # an opaque state would hold it, and serve it in every snapshot, until a keyframe.
             self._last_contact = time.monotonic()
-            self._track(message)
+            self._track(StreamMessage(UPDATE, Header(message.header.session_id, message.header.seq,
+                                                     PayloadKind.DELTA)))
+            return
+        if frames is None:
+            frames = [message.type, message.header.pack()] + ([message.payload] if message.type == UPDATE else [])
+        self._xpub.send_multipart(frames, copy=False)
+        self.stats.forwarded += 1
+        self._last_contact = time.monotonic()
+        self._track(message)
+
+    def _other_session(self, message: StreamMessage) -> None:
+        """A message of another session than the followed one: not forwarded, and no contact.
+        It is a claim that the upstream's snapshot service settles (asked while the relay goes
+        on following its session). An update is kept for the case the answer names its session:
+        any before the relay follows one; while it follows one, only while a check of such a
+        claim awaits its answer (bounded: see :meth:`_keep_pending`)."""
+        self.stats.other_sessions += 1
+        header = message.header
+        if self._claims.ignored(header.session_id, message.type):
+            return
+        if self._claims.check():
+            if self._synced:
+                self.stats.checks += 1
+            log.info(
+                "relay: a message of session %s, not the followed %s: asking the upstream which it serves%s",
+                session_id_hex(header.session_id),
+                session_id_hex(self._session) if self._session else "(none yet)",
+                " (not forwarded meanwhile)" if self._synced else "",
+            )
+        if message.type == UPDATE and (self._session is None or (self._synced and self._claims.checking)):
+            self._keep_pending(message)
 
     def _connection_dropped(self) -> None:
         # After the upstream ended its session (a --loop pass, a serve done) a close is expected.
@@ -284,16 +328,16 @@ class Relay:
 
     # -- the relay's own clone client -------------------------------------------------------------
     def _track(self, message: StreamMessage) -> None:
+        """A message of the followed session, forwarded: applied to the state, or kept while
+        the relay waits for a snapshot."""
         header = message.header
+        if message.type == END:
+            self._after_end = True
+            self._claims.retire(header.session_id)  # its late messages, after the next session, say nothing
+            return
         if not self._synced:
             if message.type == UPDATE:
                 self._keep_pending(message)
-            return
-        if header.session_id != self._session:
-            if message.type != END:
-                self._unsync(f"new session {session_id_hex(header.session_id)}")
-                if message.type == UPDATE:
-                    self._keep_pending(message)
             return
         if message.type == UPDATE:
             if header.seq <= self._seq:
@@ -305,14 +349,21 @@ class Relay:
             self._apply(message)
         elif message.type == HEARTBEAT and header.seq > self._seq:
             self._unsync(f"heartbeat reports update {header.seq}, relay has {self._seq}")
-        elif message.type == END:
-            self._after_end = True
 
     def _keep_pending(self, message: StreamMessage) -> None:
-        """Keep an update that came while waiting for a snapshot, up to ``max_pending_bytes`` (one
-        bigger update is let into an empty list): past it what waits is dropped and a fresh
-        snapshot asked for, as a node that fell behind does (the snapshot replaces them)."""
+        """Keep an update that came while waiting for a snapshot, up to ``max_pending_bytes``.
+        One of the followed session (any before the relay follows one) bigger than that is let
+        into an empty list; past the bound what waits is dropped and a fresh snapshot asked for,
+        as a node that fell behind does (the snapshot replaces them). One of another session
+        (kept while a check awaits its answer) only while it fits, and dropped alone otherwise."""
         size = len(message.payload)
+        if self._session is not None and message.header.session_id != self._session:
+            if self._pending_bytes + size > self.max_pending_bytes:
+                self.stats.dropped_pending += 1
+                return
+            self._pending.append(message)
+            self._pending_bytes += size
+            return
         if self._pending and self._pending_bytes + size > self.max_pending_bytes:
             self.stats.dropped_pending += len(self._pending) + 1
             if self._pending_drops():
@@ -422,9 +473,14 @@ class Relay:
                 self._nonce = None  # asked again on the same socket in a moment
                 self._retry_at = time.monotonic() + 0.05
                 continue
+            if self._synced and reply.header.session_id == self._session:
+                self._claim_refuted()
+                continue
             try:
                 self.state.reset(reply.payload)
             except Exception as error:
+                if self._synced:  # a check named a new session, whose state replaced ours only in part
+                    self._unsync(f"cannot apply the snapshot of session {session_id_hex(reply.header.session_id)}")
                 self._failed(error, "snapshot")
                 continue
             if self._failure_log.count > 1:
@@ -433,15 +489,39 @@ class Relay:
             self._failure_log.reset()
             self._refusal = None
             header = reply.header
+            previous = self._session
+            self._claims.answered(header.session_id, previous)
             self._session, self._seq = header.session_id, header.seq
             self._session_header = reply.session_header
             self._synced = self.stats.synced = True
+            self._nonce = None
             self._after_end = False
             self._last_contact = time.monotonic()
             log.info(
                 "relay synchronised to session %s at update %d", session_id_hex(self._session), self._seq
             )
+            # The updates of this session that came meanwhile: those of the session followed
+            # before were forwarded as they came; those of a new one were not, and go out now.
             pending, self._pending, self._pending_bytes = self._pending, [], 0
             for message in pending:
-                if self._synced:
+                if not self._synced or message.header.session_id != self._session:
+                    continue
+                if header.session_id == previous:
                     self._track(message)
+                elif message.header.seq > self._seq:
+                    self._follow(message)
+
+    def _claim_refuted(self) -> None:
+        """A check's answer names the followed session again: the messages of the other
+        session were not the upstream's. What waited for the answer is dropped."""
+        assert self._session is not None
+        self._claims.answered(self._session, self._session)
+        self._nonce = None
+        self._pending, self._pending_bytes = [], 0
+        if self._other_log():
+            log.warning(
+                "relay: the upstream still serves session %s: messages of other sessions (%d so far) are not "
+                "forwarded",
+                session_id_hex(self._session),
+                self.stats.other_sessions,
+            )

@@ -7,17 +7,23 @@
   n-th, with the count), so that a flood of bad input cannot flood the log.
 - :func:`retry_delay`: the exponential wait before asking again for a snapshot that could not
   be used.
+- :class:`SessionClaims`: what a message of another session than the one followed means (a
+  claim that only the snapshot service's answer settles), and the sessions that ended.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-__all__ = ["WatchedSocket", "LogLimit", "retry_delay", "MAX_DOUBLINGS"]
+from transports.protocol import END
+
+__all__ = ["WatchedSocket", "LogLimit", "retry_delay", "MAX_DOUBLINGS", "SessionClaims"]
 
 log = logging.getLogger("transports")
 
@@ -127,3 +133,59 @@ def retry_delay(failures: int, snapshot_timeout: float, max_doublings: int = MAX
     if failures <= 0:
         return 0.0
     return float(min(0.1 * 2 ** (failures - 1), snapshot_timeout * 2**max_doublings))
+
+
+class SessionClaims:
+    """What a node or a relay makes of a message of another session than the one it follows.
+
+    The stream cannot tell a publisher that restarted (a new session id) from a forged or stray
+    id: only the snapshot service's answer names the session to follow, as the state comes from
+    there (the Clone pattern). So such a message is a *claim*, which the follower checks by
+    asking the snapshot service, and the answer settles it (a node resynchronises; a relay asks
+    while it goes on following, forwarding and serving its session). A claim is not checked
+    while a check is under way (its answer settles that claim too), nor for ``quiet`` seconds
+    after an answer that named the followed session again (the follower's heartbeat timeout: a
+    publisher that did restart falls silent within it, which the follower notices anyway), and
+    never for a session that ended or was left (:meth:`retire`, the last ``kept`` of them) or
+    for an END (of a session never followed). The owner's thread alone uses it.
+    """
+
+    def __init__(self, quiet: float, kept: int = 64) -> None:
+        self.quiet = quiet
+        self.kept = kept
+        self.checking = False  # a claim waits for the snapshot service's answer
+        self._quiet_until = 0.0
+        self._retired: OrderedDict[bytes, None] = OrderedDict()
+
+    def ignored(self, session_id: bytes, message_type: bytes) -> bool:
+        """Whether a message of another session says nothing: it is of a session that ended or
+        was left (queued, late or replayed), or the END of a session never followed."""
+        return message_type == END or session_id in self._retired
+
+    def check(self) -> bool:
+        """A message claims another session (one not :meth:`ignored`): whether to ask the
+        snapshot service now (then :attr:`checking` until :meth:`answered`)."""
+        if self.checking or time.monotonic() < self._quiet_until:
+            return False
+        self.checking = True
+        return True
+
+    def answered(self, named: bytes, followed: bytes | None) -> None:
+        """The snapshot service named session ``named`` while ``followed`` was followed: a
+        session left is retired; the followed one named again quiets the claims."""
+        if named == followed:
+            if self.checking:
+                self._quiet_until = time.monotonic() + self.quiet
+        elif followed is not None:
+            self.retire(followed)
+        self._retired.pop(named, None)
+        self.checking = False
+
+    def retire(self, session_id: bytes) -> None:
+        """The session ended (or was left): its messages are ignored from now on, and a claim
+        of another session is checked at once (the next session is expected)."""
+        self._retired[session_id] = None
+        self._retired.move_to_end(session_id)
+        if len(self._retired) > self.kept:
+            self._retired.popitem(last=False)
+        self._quiet_until = 0.0

@@ -18,6 +18,7 @@ from transports.protocol import (
     ProtocolError,
     decode_snapshot_reply,
     decode_snapshot_request,
+    encode_end,
     encode_heartbeat,
     encode_refusal,
     encode_snapshot_reply,
@@ -323,3 +324,136 @@ def test_a_flood_of_garbage_upstream_does_not_flood_the_relay_log(caplog: pytest
     lines = [r.getMessage() for r in caplog.records if r.name == "transports.relay"]
     assert len(lines) == 23, lines[-5:]
     assert lines[-1] == "relay: rejected (300 so far): upstream message: unknown message type b'junk'"
+
+
+def _snapshot_from(relay: Relay) -> tuple[bytes, int, bytes]:
+    """The session, sequence and payload of the relay's snapshot for a node."""
+    context = zmq.Context()
+    dealer = context.socket(zmq.DEALER)
+    dealer.linger = 0
+    dealer.connect(relay.snapshot_endpoint)
+    try:
+        nonce = bytes(range(8))
+        dealer.send_multipart(encode_snapshot_request(nonce))
+        assert dealer.poll(10_000), "the relay did not answer"
+        reply = decode_snapshot_reply(dealer.recv_multipart())
+        assert reply.header is not None, f"the relay refused: {reply.reason}"
+        return reply.header.session_id, reply.header.seq, reply.payload
+    finally:
+        dealer.close(0)
+        context.term()
+
+
+def _joined_downstream(relay: Relay, upstream: FakeUpstream, seq: int) -> tuple[zmq.Context, zmq.Socket]:
+    """A raw SUB on the relay taking every message, once it receives (heartbeats until then)."""
+    context = zmq.Context()
+    sub = context.socket(zmq.SUB)
+    sub.linger = 0
+    sub.setsockopt(zmq.SUBSCRIBE, b"")
+    sub.connect(relay.endpoint)
+    deadline = time.monotonic() + 20
+    while not sub.poll(100):
+        assert time.monotonic() < deadline, "the downstream never joined"
+        upstream.heartbeat(seq)
+    time.sleep(0.2)
+    while sub.poll(100):
+        sub.recv_multipart()
+    return context, sub
+
+
+def _forged(pub: zmq.Socket, size: int) -> None:
+    """A well-formed update and heartbeat of a made-up session."""
+    made_up = new_session_id()
+    pub.send_multipart(encode_update(Header(made_up, 1, PayloadKind.DELTA), bytes(size), 1 << 40))
+    pub.send_multipart(encode_heartbeat(new_session_id(), 5))
+
+
+def test_a_flood_of_made_up_sessions_is_not_forwarded_and_does_not_unsettle_the_relay() -> None:
+    """A hostile upstream's well-formed updates of made-up sessions (QA: 50 MB at 3/s) were
+    forwarded, made the relay drop its session for each and resynchronise (refusing its nodes
+    meanwhile), and held ~1 GB in its queue to a node, whose END was lost. The upstream's snapshot
+    service says which session is real: the relay asks it, goes on with its session, forwards
+    none of the others, keeps what waits for the answer under max_pending_bytes, and its nodes
+    get every update, the END and the final state."""
+    from transports.subscriber import EventType, Subscriber
+
+    seq = [0]
+    upstream = FakeUpstream(lambda: (seq[0], b"s0;"))
+    bound = 4 << 20
+    relay = _relay(upstream, max_pending_bytes=bound, heartbeat_timeout=30.0)
+    node = Subscriber(relay.endpoint, relay.snapshot_endpoint, stop_on_end=True, gone_after=20.0)
+    events: list = []
+    consumer = threading.Thread(target=lambda: events.extend(node.events()), daemon=True)
+    forwarded: list[tuple[bytes, bytes, int]] = []
+    peak = 0
+    try:
+        _wait_for(lambda: relay.stats.synced, what="the relay to synchronise")
+        context, sub = _joined_downstream(relay, upstream, 0)
+        consumer.start()
+        _wait_for(lambda: relay.service_stats.snapshots > 0, what="the node to join")
+        for i in range(1, 21):
+            seq[0] = i
+            upstream.update(i, f"s{i};".encode())
+            _forged(upstream.pub, 3 << 20)
+            peak = max(peak, relay._pending_bytes)
+        upstream.pub.send_multipart(encode_end(upstream.session, 20))
+        for _ in range(5):  # after the END too: the final state stays the one served
+            _forged(upstream.pub, 3 << 20)
+        upstream.heartbeat(20)  # forwarded once the relay has read all the above
+        while sub.poll(10_000):
+            frames = sub.recv_multipart()
+            header = Header.unpack(frames[1])
+            forwarded.append((frames[0], header.session_id, header.seq))
+            if frames[0] == b"H" and header.seq == 20 and header.session_id == upstream.session:
+                break
+        consumer.join(20)
+        final = _snapshot_from(relay)
+    finally:
+        node.close()
+        sub.close(0)
+        context.term()
+        relay.stop()
+        upstream.close()
+    updates = [(s, n) for kind, s, n in forwarded if kind == b"U"]
+    assert updates == [(upstream.session, n) for n in range(1, 21)]
+    assert {s for _, s, _ in forwarded} == {upstream.session}, "a made-up session was forwarded"
+    assert (b"E", upstream.session, 20) in forwarded
+    assert relay.stats.synced and relay.stats.resyncs == 0
+    assert relay.stats.other_sessions == 50 and relay.stats.checks >= 1
+    assert peak <= bound
+    assert final == (upstream.session, 20, b"".join(f"s{i};".encode() for i in range(21)))
+    assert [e.type for e in events][-1] == EventType.END and node.last_seq == 20
+    assert node.stats.resyncs == 0 and node.stats.rejected == 0
+
+
+def test_a_relay_follows_the_session_its_upstream_names_when_the_publisher_restarts() -> None:
+    """The messages of a new session are checked with the upstream's snapshot service: when it
+    names the new session the relay switches to it, and forwards its updates past the snapshot,
+    those that came while it asked included, in order."""
+    seq = [0]
+    upstream = FakeUpstream(lambda: (seq[0], b"state;"))
+    relay = _relay(upstream, heartbeat_timeout=30.0)
+    forwarded: list[tuple[bytes, int]] = []
+    try:
+        _wait_for(lambda: relay.stats.synced, what="the relay to synchronise")
+        context, sub = _joined_downstream(relay, upstream, 0)
+        old = upstream.session
+        upstream.update(1, b"old;")
+        upstream.session, seq[0] = new_session_id(), 2  # a restart: its snapshot service answers the new session
+        for i in range(1, 7):
+            upstream.update(i, f"n{i};".encode())
+        while len(forwarded) < 5 and sub.poll(5000):
+            frames = sub.recv_multipart()
+            if frames[0] == b"U":
+                header = Header.unpack(frames[1])
+                forwarded.append((header.session_id, header.seq))
+        _wait_for(lambda: relay._seq == 6, what="the relay to follow the new session")
+        final = _snapshot_from(relay)
+    finally:
+        sub.close(0)
+        context.term()
+        relay.stop()
+        upstream.close()
+    assert forwarded == [(old, 1)] + [(upstream.session, n) for n in range(3, 7)]
+    assert final == (upstream.session, 6, b"state;n3;n4;n5;n6;")
+    assert relay.stats.checks == 1 and relay.stats.resyncs == 0
