@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from enum import Enum
@@ -45,7 +45,7 @@ from transports.protocol import (
 )
 from transports.security import ClientSecurity
 from transports.state import StreamState
-from transports.watch import MAX_DOUBLINGS, LogLimit, WatchedSocket, retry_delay
+from transports.watch import MAX_DOUBLINGS, LogLimit, SessionClaims, WatchedSocket, retry_delay
 
 __all__ = ["Subscriber", "SubscriberStats", "Event", "EventType", "follow"]
 
@@ -150,7 +150,8 @@ class Subscriber:
         # ZMQ_MAXMSGSIZE), so the node makes a fresh socket.
         self._watched = WatchedSocket(self._context, zmq.SUB, endpoint, self._poller, self._setup_sub)
         self._dealer: zmq.Socket | None = None
-        self._retired: OrderedDict[bytes, None] = OrderedDict()
+        # Messages of other sessions: claims the snapshot service settles (shared with the relay).
+        self._claims = SessionClaims(quiet=heartbeat_timeout, kept=_RETIRED_KEPT)
         self._want_resync: str | None = "initial"
         self._said_waiting = False
         self._closed = False
@@ -267,14 +268,13 @@ class Subscriber:
                 continue
             header = message.header
             if header.session_id != self.session_id:
-                if header.session_id in self._retired:
-                    continue  # queued from a session we already left
-                if message.type == END:
-                    continue  # the end of a session we never followed
+                if self._claims.ignored(header.session_id, message.type):
+                    continue  # queued from a session we already left, or the end of one we never followed
                 self._last_contact = time.monotonic()
-                self._request_resync(
-                    f"new session {session_id_hex(header.session_id)} (publisher restarted?)"
-                )
+                if self._claims.check():  # the snapshot says which session is current
+                    self._request_resync(
+                        f"new session {session_id_hex(header.session_id)} (publisher restarted?)"
+                    )
                 continue
             self._last_contact = time.monotonic()
             if self._want_resync is not None and message.type != END:
@@ -495,9 +495,7 @@ class Subscriber:
         self._want_resync = reason
 
     def _retire(self, session_id: bytes) -> None:
-        self._retired[session_id] = None
-        if len(self._retired) > _RETIRED_KEPT:
-            self._retired.popitem(last=False)
+        self._claims.retire(session_id)
         if self.session_id == session_id:
             self.session_id = None  # last_seq stays: what we had when the session ended
 
@@ -582,10 +580,8 @@ class Subscriber:
                 time.sleep(0.05)
                 return None
             header = reply.header
-            if self.session_id is not None and header.session_id != self.session_id:
-                self._retire(self.session_id)
+            self._claims.answered(header.session_id, self.session_id)  # retires a session left
             self.session_id = header.session_id
-            self._retired.pop(header.session_id, None)
             self.last_seq = header.seq
             reason, self._want_resync = self._want_resync or "", None
             self._unanswered = 0

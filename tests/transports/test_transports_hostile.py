@@ -630,3 +630,59 @@ def test_a_node_whose_every_update_fails_after_its_snapshot_backs_off() -> None:
     assert seq[0] >= 20 and 3 <= requests[0] <= 10, (seq[0], requests[0])  # it failed again and again, less often
     assert 2 <= result["resyncs"] <= requests[0], result  # one per failure (the last may still wait)
     assert 1 <= len(errors) <= 2, errors  # the first, then every 10th in a row
+
+
+def test_session_claims_are_settled_by_the_snapshot_service() -> None:
+    """The rule a node and a relay share for messages of another session than theirs."""
+    from transports.protocol import END, HEARTBEAT, UPDATE
+    from transports.watch import SessionClaims
+
+    followed, other, older = new_session_id(), new_session_id(), new_session_id()
+    claims = SessionClaims(quiet=3600.0)
+    assert claims.check() and claims.checking  # the first claim is checked...
+    assert not claims.check()  # ...and the next ones wait for its answer
+    claims.answered(followed, followed)  # the service names the followed session again
+    assert not claims.checking and not claims.check()  # quiet: made-up sessions cost no more checks
+    assert claims.ignored(other, END) and not claims.ignored(other, UPDATE)
+    claims.retire(followed)  # it ended: the next session is expected, claims are checked at once
+    assert claims.ignored(followed, HEARTBEAT) and claims.check()
+    claims.answered(other, older)  # the service names a new session: the one left is retired
+    assert claims.ignored(older, UPDATE) and not claims.ignored(other, UPDATE) and claims.check()
+    kept = SessionClaims(quiet=0.0, kept=2)
+    for session in (followed, other, older):
+        kept.retire(session)
+    assert not kept.ignored(followed, UPDATE) and kept.ignored(older, UPDATE)
+
+
+def test_node_checks_a_flood_of_made_up_sessions_once_and_follows_its_own() -> None:
+    """Each message of a made-up session made a node resynchronise (its updates dropped until
+    a snapshot came): one check with the snapshot service settles them, and the node follows
+    its session on, every update and the END."""
+    fake = FakePublisher()
+    sub = Subscriber(fake.endpoint, fake.snapshot, heartbeat_timeout=30.0, gone_after=20, stop_on_end=True)
+    events: list[Event] = []
+    stop = threading.Event()
+
+    def forged() -> None:
+        fake.pub.send_multipart(encode_update(Header(new_session_id(), 1, PayloadKind.DELTA), bytes(1000)))
+
+    with _consuming(lambda: events.extend(sub.events(stop)), stop, sub, fake) as consumer:
+        fake.answer_snapshot(0, b"")
+        deadline = time.monotonic() + 20
+        while sub.stats.received == 0:  # heartbeats until the node hears the PUB
+            assert time.monotonic() < deadline, "the node never heard the publisher"
+            fake.pub.send_multipart(encode_heartbeat(fake.session, 0))
+            time.sleep(0.05)
+        forged()
+        fake.answer_snapshot(0, b"")  # the check: still the same session
+        _wait_for(lambda: sub.stats.snapshots == 2)
+        for seq in (1, 2, 3):
+            forged()
+            fake.update(seq, b"u%d" % seq)
+        fake.pub.send_multipart(encode_end(fake.session, 3))
+        consumer.join(20)
+    assert [(e.type, e.seq) for e in events] == [
+        (EventType.SNAPSHOT, 0), (EventType.SNAPSHOT, 0), (EventType.UPDATE, 1), (EventType.UPDATE, 2),
+        (EventType.UPDATE, 3), (EventType.END, 3)
+    ]
+    assert sub.stats.resyncs == 1  # the one check
