@@ -126,10 +126,12 @@ class CommandQueue:
             self._closed = True
             self._space.notify_all()
 
-    def discard_all(self) -> None:
-        """Drop every queued item (after a write failure) and release its bytes."""
+    def discard_all(self) -> bool:
+        """Drop every queued item (after a write failure) and release its bytes; whether a
+        ``stop`` was among them (the writer must still stop: its caller waits for it)."""
         items = self.items
         freed = 0
+        stop = False
         while items:
             try:
                 item = items.popleft()
@@ -139,4 +141,7 @@ class CommandQueue:
                 freed += item[5]
             if item[1] is None and item[2] == "flush":
                 item[3].set()  # a flush barrier must not hang its caller
+            elif item[1] is None and item[2] == "stop":
+                stop = True
         self.release(freed)
+        return stop

@@ -282,7 +282,8 @@ class WriterThread(threading.Thread):
         )
         if self.on_failure is not None:
             self.on_failure(error)
-        self.queue.discard_all()
+        if self.queue.discard_all():  # stop() was called meanwhile: it waits for this thread
+            self._stopping = True
 
     def _close(self) -> None:
         self.queue.close()
