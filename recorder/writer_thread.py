@@ -177,6 +177,7 @@ class WriterThread(threading.Thread):
             self.seq, self._last_t = seq, last_t
             self._append_rows(rows)
             self._append_one(seq, t_ns, op, target, args, kwargs, nbytes)
+            seq = self.seq  # a big write takes one seq per piece (sessions/pieces.py)
         self.seq, self._last_t = seq, last_t
         self._append_rows(rows)
         queue.notify_space()
@@ -205,7 +206,8 @@ class WriterThread(threading.Thread):
             self.commands_appended += len(batch)
 
     def _append_one(self, seq: int, t_ns: int, op: str, target: str, args: Any, kwargs: Any, nbytes: int) -> None:
-        """The general path: one Command (big payloads, on_command listeners)."""
+        """The general path: one Command (big payloads, on_command listeners). A write the
+        LogWriter cuts into pieces takes seq, seq + 1, ...: :attr:`seq` becomes the last."""
         queue = self.queue
         cmd = make_command(seq, t_ns, op, target, args, kwargs)
         try:
@@ -213,6 +215,10 @@ class WriterThread(threading.Thread):
         except Exception as error:
             self._append_failed(op, seq, error)
         else:
+            first = seq
+            seq = max(seq, getattr(self.log_writer, "last_seq", seq))
+            self.seq = seq
+            self.commands_appended += seq - first  # the pieces after the first
             # Only a positional payload is the recorder's own copy or loan: data passed by
             # keyword was converted like any argument (and an empty args has no payload).
             positional_payload = op == "Buffer.set_data" and bool(args)

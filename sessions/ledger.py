@@ -128,6 +128,9 @@ class SceneLedger:
         self.whole_writes: dict[str, int] = {}
         #: Buffers whose latest whole write the last ``materialise(defer_linked=True)`` left pending.
         self.deferred: set[str] = set()
+        # buffer uuid -> (seq, [(offset, count)]): a whole write the file holds as pieces (see
+        # sessions/pieces.py) at seq, seq + 1, ...; valid while whole_writes names that seq.
+        self._pieces: dict[str, tuple[int, list[tuple[int, int]]]] = {}
         self._kinds: dict[str, int] = {}  # op -> how the ledger treats it (_classify)
         self._n = 0  # append counter: keys of _pending (keyframe commands share one seq)
         self._c: Any = None  # sessions._ledger.Coalescer over the dicts above, made on first use
@@ -138,6 +141,17 @@ class SceneLedger:
     def holds(self, payload: Any) -> bool:
         """Whether a pending command still references ``payload`` (a recycled copy must not be reused)."""
         return id(payload) in self._held
+
+    def note_pieces(self, target: str, seq: int, pieces: list[tuple[int, int]]) -> None:
+        """The write of ``target`` at ``seq`` is in the file as partial writes of these (offset,
+        count), at seq, seq + 1, ...: a linked keyframe points at each of them."""
+        self._pieces[target] = (seq, pieces)
+
+    def pieces_of(self, target: str, seq: int) -> list[tuple[int, int]] | None:
+        """The (offset, count) of the pieces the write of ``target`` at ``seq`` was written as;
+        None when it was written whole."""
+        noted = self._pieces.get(target)
+        return noted[1] if noted is not None and noted[0] == seq else None
 
     # -- appending -------------------------------------------------------------------------------
     def append(self, cmd: Command) -> None:
@@ -289,6 +303,7 @@ class SceneLedger:
             # A released buffer's contents leave the scene: no keyframe links to them (nor
             # defers its write past the release), and keyframes are spaced without them.
             self.whole_writes.pop(target, None)
+            self._pieces.pop(target, None)
             self.scene_bytes -= self._buffer_bytes.pop(target, 0)
             self._counts.pop(target, None)
         if key is not None:

@@ -697,7 +697,10 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
     ``dst`` starts with a keyframe of the state at ``start`` (at the start of ``src`` when that
     is a log cut by trim: the keyframe it opens with); times are shifted so that ``start`` is 0.
     Returns the number of commands after the keyframe. The scene rebuilt for that keyframe is
-    held to ``limits.max_scene_bytes`` (CommandError past it). ``dst``'s metadata: ``src``'s own
+    held to ``limits.max_scene_bytes`` (CommandError past it). A state too big for one keyframe
+    chunk opens with a keyframe of what fits and the rest as plain commands after it (see
+    :meth:`LogWriter.seed`); the cut's commands then keep their order but not their seqs (each
+    moves on by as many). ``dst``'s metadata: ``src``'s own
     at the top level (``user``, ``recorder``), and the whole of it under ``source``. A range
     that ends before it starts, or starts past the session's end, is refused (ValueError)
     before anything is written; a failure
@@ -723,6 +726,7 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
         with _discarded_on_failure(writer):
             state = SceneState(limits)
             shift: int | None = None
+            seq_shift = 0
             last: Command | None = None
             for cmd, catch_up in _trim_stream(reader, start, stop, target):
                 if catch_up:
@@ -732,15 +736,31 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
                 if shift is None:
                     shift = cmd.t_ns
                     if last is not None:
-                        writer.seed(state.snapshot(last.seq, 0))
-                writer.append(Command(cmd.seq, cmd.t_ns - shift, cmd.op, cmd.target, cmd.args, cmd.kwargs))
+                        _seed(writer, state, last.seq)
+                if cmd.seq + seq_shift <= writer.last_seq:
+                    # The opening state took seqs after its keyframe (too big for one chunk), or
+                    # the writer wrote a command in pieces: the cut's seqs move on past them.
+                    seq_shift = writer.last_seq + 1 - cmd.seq
+                writer.append(Command(cmd.seq + seq_shift, cmd.t_ns - shift, cmd.op, cmd.target, cmd.args, cmd.kwargs))
                 count += 1
                 if progress is not None:
                     progress(1)
             if shift is None and last is not None:  # no command in the range: just the state at its start
-                writer.seed(state.snapshot(last.seq, 0))
+                _seed(writer, state, last.seq)
             writer.close()  # the last chunks, the footer and the trailer
     return count
+
+
+def _seed(writer: Any, state: Any, seq: int) -> None:
+    """Open ``writer``'s log with ``state`` as of ``seq``, then forget it: the writer holds it
+    now. Buffer contents are lent to the writer, not copied (a big scene would be held thrice)."""
+    loans: list[Any] = []
+    try:
+        writer.seed(state.snapshot(seq, 0, loans=loans))
+    finally:
+        for loan in loans:
+            loan.release()
+    state.reset()
 
 
 def _cat_time_offsets(paths: list[str], gap_ns: int, dst: str) -> tuple[list[int], list[dict[str, Any]]]:

@@ -10,6 +10,7 @@ import dataclasses
 import math
 import os
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
@@ -29,7 +30,9 @@ from sessions.command import Command, LogRef
 from sessions.errors import LogWriteError
 from sessions.fileformat import decode_header, default_metadata, encode_header
 from sessions.index import MARK_OP, RENDER_OP
-from sessions.ledger import SceneLedger
+from sessions.ledger import LINK_MIN_BYTES, SceneLedger
+from sessions.limits import DEFAULT_LIMITS, Limits, size_text
+from sessions.pieces import MIN_PIECE_BYTES, PIECE_BYTES, SET_DATA_OP, payload_bytes, split_write
 from sessions.sinks import ChunkSink, FileSink
 
 __all__ = ["LogWriter", "KEYFRAME_SPACING"]
@@ -40,6 +43,10 @@ KEYFRAME_SPACING = 8
 
 
 _SCALARS = frozenset({int, float, bool, type(None)})
+#: (index of its first command in a keyframe, buffer, its pieces' (offset, count) or None: not cut).
+_WholeWrite = tuple[int, str, list[tuple[int, int]] | None]
+#: For reading back the header of a chunk this writer made: the size check is the writer's own.
+_NO_LIMITS = Limits(max_chunk_bytes=1 << 62, max_commands_per_chunk=1 << 62)
 
 
 def _summarize_rows(rows: list[Row]) -> tuple[int, list[tuple[str, int, int]]]:
@@ -116,6 +123,15 @@ class LogWriter:
 
     - ``atomic``: the file takes ``path`` only once :meth:`close` has finished it (see
       :class:`FileSink`); after a failure, :meth:`discard` leaves ``path`` as it was.
+    - ``piece_bytes``: a ``Buffer.set_data`` whose data is bigger is written as several partial
+      writes of about this size, numbered ``cmd.seq``, ``cmd.seq + 1``, ... (:attr:`last_seq`
+      tells the last; see :mod:`sessions.pieces`); keyframes hold big buffers in such pieces too.
+    - ``limits``: what readers accept (``Limits.max_chunk_bytes``): no chunk bigger is written.
+      A chunk of several commands over it is written as several chunks; a command that alone
+      is over it is left out, as a value the codec refuses is (see ``on_unencodable``); a
+      keyframe over it is not written (seeking replays from an earlier one), with a warning,
+      and neither is a keyframe bigger than a sink's ``max_payload`` (a live publisher's
+      message limit) for that sink.
 
     Write failures raise :class:`LogWriteError`; the file stays readable up to the last chunk.
     """
@@ -137,9 +153,14 @@ class LogWriter:
         on_written: Callable[[], Any] | None = None,
         header: bytes | None = None,
         atomic: bool = False,
+        piece_bytes: int = PIECE_BYTES,
+        limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         if header is not None and metadata is not None:
             raise ValueError("LogWriter: give metadata or a header made by LogWriter.make_header, not both")
+        if not MIN_PIECE_BYTES <= piece_bytes <= limits.max_chunk_bytes // 4:
+            raise ValueError(f"LogWriter: piece_bytes must be from {size_text(MIN_PIECE_BYTES)} to a quarter of "
+                             f"Limits.max_chunk_bytes ({size_text(limits.max_chunk_bytes // 4)}), got {piece_bytes}")
         self.header: bytes = header if header is not None else self.make_header(metadata)
         self.metadata: dict[str, Any] = decode_header(self.header).metadata
         self.file_sink: FileSink | None = (
@@ -153,6 +174,11 @@ class LogWriter:
         self.keyframe_interval_bytes = keyframe_interval_bytes
         self.shuffle = shuffle
         self.compress = compress
+        self.piece_bytes = piece_bytes
+        self.limits = limits
+        self._in_pieces = False  # appending the pieces of one write: no keyframe between them
+        self._warned: set[str] = set()  # keyframes left out, warned once per reason
+        self.keyframes_skipped = 0
         self.last_seq = 0
         self.last_t_ns = 0
         self._started = False  # a command was appended or seeded: the next must come after it
@@ -203,6 +229,11 @@ class LogWriter:
         if nbytes is None:
             nbytes = _estimate_bytes(cmd.args) + _estimate_bytes(cmd.kwargs)
         row = (cmd.seq, cmd.t_ns, cmd.op, cmd.target, cmd.args, cmd.kwargs)
+        if nbytes > self.piece_bytes and cmd.op == SET_DATA_OP:
+            pieces = split_write(cmd.args, cmd.kwargs, self.piece_bytes)
+            if pieces is not None:
+                self._append_pieces(row, pieces)
+                return
         pending = self._pending
         if not pending:
             self._pending_since = time.monotonic_ns()
@@ -212,6 +243,32 @@ class LogWriter:
         self.last_t_ns = cmd.t_ns
         if self._ledger is not None:
             self._ledger.append_row(row)
+        if self._pending_bytes >= self.max_chunk_bytes:
+            self.flush()
+
+    def _append_pieces(self, row: Row, pieces: list[tuple[Any, int, int]]) -> None:
+        """Write one big ``Buffer.set_data`` as its pieces, seq ``row[0]`` on, each in the chunk
+        it fills (no keyframe between two of them); the keyframe ledger notes it as one write
+        and where its pieces are, so that linked keyframes point at each piece."""
+        seq, t_ns, op, target = row[:4]
+        self._in_pieces = True
+        try:
+            for i, args in enumerate(pieces):
+                self._append_unnoted((seq + i, t_ns, op, target, args, {}), args[0].nbytes)
+        finally:
+            self._in_pieces = False
+        if self._ledger is not None:
+            self._ledger.append_row(row)
+            self._ledger.note_pieces(target, seq, [(offset, count) for _, offset, count in pieces])
+
+    def _append_unnoted(self, row: Row, nbytes: int) -> None:
+        """Add one row to the pending chunk (not to the keyframe ledger), writing it once full."""
+        if not self._pending:
+            self._pending_since = time.monotonic_ns()
+        self._pending.append(row)
+        self._pending_bytes += 48 + nbytes
+        self.last_seq = row[0]
+        self.last_t_ns = row[1]
         if self._pending_bytes >= self.max_chunk_bytes:
             self.flush()
 
@@ -278,6 +335,15 @@ class LogWriter:
         self._pending_bytes = 0
         self._pending_since = None
         refused: list[str] = []
+        self._write_rows(rows, refused)
+        if self._keyframe_due():
+            self.write_keyframe()
+        if refused:
+            raise LogWriteError(f"{'; '.join(refused)} (the chunk's other commands were written)")
+
+    def _write_rows(self, rows: list[Row], refused: list[str]) -> None:
+        """Write ``rows`` as one COMMANDS chunk, or as several when one would be bigger than
+        readers accept; a row over that alone is left out (see ``on_unencodable``)."""
         parts: list[Part] | None
         try:
             parts = encode_chunk_rows(rows, ChunkKind.COMMANDS, shuffle=self.shuffle, compress=self.compress)
@@ -285,15 +351,36 @@ class LogWriter:
             # One bad value costs its own command only: the chunk's others are written.
             rows = self._encodable(rows, refused)
             parts = encode_chunk_rows(rows, ChunkKind.COMMANDS, shuffle=self.shuffle, compress=self.compress) if rows else None
-        if parts is not None:
-            frames, markers = _summarize_rows(rows)
-            size = self._emit(parts, frames, tuple(markers))
-            self._unreleased.append((self._file_chunks_handed(), rows[-1][0]))
-            self._bytes_since_keyframe += size
-            if self._keyframe_due():
-                self.write_keyframe()
-        if refused:
-            raise LogWriteError(f"{'; '.join(refused)} (the chunk's other commands were written)")
+        if parts is None:
+            return
+        if not self._fits(parts):
+            del parts  # the encoded copy of the rows' values may be big: gone before the halves
+            if len(rows) > 1:
+                half = len(rows) // 2
+                self._write_rows(rows[:half], refused)
+                self._write_rows(rows[half:], refused)
+            else:
+                self._refuse_too_big(rows[0], refused)
+            return
+        frames, markers = _summarize_rows(rows)
+        size = self._emit(parts, frames, tuple(markers))
+        self._unreleased.append((self._file_chunks_handed(), rows[-1][0]))
+        self._bytes_since_keyframe += size
+
+    def _fits(self, parts: list[Part], max_bytes: int | None = None) -> bool:
+        """Whether the chunk ``parts`` makes is within the readers' limits (and ``max_bytes``)."""
+        info = peek_chunk_header(parts[0], limits=_NO_LIMITS)
+        limit = self.limits.max_chunk_bytes
+        return (max(info.raw_size, info.stored_size) <= limit and info.count <= self.limits.max_commands_per_chunk
+                and (max_bytes is None or info.size <= max_bytes))
+
+    def _refuse_too_big(self, row: Row, refused: list[str]) -> None:
+        reason = ValueError(f"its chunk would be bigger than the {size_text(self.limits.max_chunk_bytes)} readers accept "
+                            f"(Limits.max_chunk_bytes); only a Buffer.set_data that big is written in pieces")
+        if self.on_unencodable is not None:
+            self.on_unencodable(row[0], row[2], reason, False)
+        else:
+            refused.append(f"cannot write command seq={row[0]} op={row[2]}: {reason}")
 
     def _encodable(self, rows: list[Row], refused: list[str]) -> list[Row]:
         """The rows the codec accepts one by one. With ``on_unencodable``, lone surrogates are
@@ -347,7 +434,7 @@ class LogWriter:
             self.file_sink.sync()
 
     def _keyframe_due(self) -> bool:
-        if not self._keyframes:
+        if not self._keyframes or self._in_pieces:
             return False
         assert self._ledger is not None
         scene = max(self._last_keyframe_size, self._ledger.scene_bytes)
@@ -356,18 +443,18 @@ class LogWriter:
                 or self._bytes_since_keyframe >= by_bytes)
 
     def _emit(self, parts: list[Part], frames: int = 0, markers: tuple[tuple[str, int, int], ...] = (), *,
-              only_file: bool | None = None, count: bool = True) -> int:
+              only_file: bool | None = None, count: bool = True, sinks: list[ChunkSink] | None = None) -> int:
         """Hand one chunk (header first, then payload parts) to every sink; returns its size.
 
         Sinks with ``write_parts`` (the file) get the parts as they are, written with one
         ``os.writev``; the others get the chunk joined once into bytes. ``only_file``: True for
-        the file sink alone, False for every other sink. ``count``: add it to the statistics
-        (not for a second form of the same chunk).
+        the file sink alone, False for every other sink. ``sinks``: these sinks only.
+        ``count``: add it to the statistics (not for a second form of the same chunk).
         """
-        info = dataclasses.replace(peek_chunk_header(parts[0]), frames=frames, markers=markers)
+        info = dataclasses.replace(peek_chunk_header(parts[0], limits=self.limits), frames=frames, markers=markers)
         joined: bytes | None = None
         failure: Exception | None = None
-        for sink in self.sinks:
+        for sink in self.sinks if sinks is None else sinks:
             if only_file is not None and (sink is self.file_sink) != only_file:
                 continue
             try:
@@ -394,7 +481,10 @@ class LogWriter:
         state without writing them, then write that state as a keyframe.
 
         Used by ``trim`` so that a cut-out log opens with the state at its start. The last
-        command's seq/time become the writer's current ones.
+        command's seq/time become the writer's current ones. A state too big for one keyframe
+        chunk (see ``limits``) opens with a keyframe of what fits, the rest following as plain
+        commands numbered on from there (the buffers' contents in pieces): :attr:`last_seq`
+        then tells the last of them.
         """
         ledger = self._ledger
         if ledger is None or ledger.materialise() is None:
@@ -404,7 +494,46 @@ class LogWriter:
             self.last_seq, self.last_t_ns = cmd.seq, cmd.t_ns
             self._started = True
         ledger.whole_writes.clear()  # those commands are not in this file: nothing to point at
-        self.write_keyframe()
+        state = ledger.materialise()
+        if state is None:
+            raise LogWriteError(f"seed(): the state cannot be rebuilt ({ledger.failed})")
+        loans: list[Any] = []
+        try:
+            pieced, whole = self._pieced(state.snapshot(self.last_seq, self.last_t_ns, loans=loans))
+            head, tail = _split_keyframe(pieced, self.limits.max_chunk_bytes * 3 // 4)
+            parts = self._keyframe_parts(head, ChunkKind.KEYFRAME)
+            if not self._fits(parts):  # records alone that big: nothing a reader would take
+                raise LogWriteError(f"seed(): the keyframe's records take {size_text(sum(len(p) for p in parts))}, "
+                                    f"over the {size_text(self.limits.max_chunk_bytes)} a chunk may hold")
+            size = self._emit(parts)
+            if tail:
+                self._append_tail(pieced, tail, whole)
+        finally:  # the chunks' parts may reference the lent contents until the file has them
+            self._keyframe_loans.append((self._file_chunks_handed(), loans))
+        self._bytes_since_keyframe = 0
+        self._last_keyframe_t = self.last_t_ns
+        self._last_keyframe_size = size
+
+    def _append_tail(self, pieced: list[Command], tail: list[int], whole: list[_WholeWrite]) -> None:
+        """Write the commands of a seeded state (``pieced[i]`` for each ``i`` of ``tail``) that its
+        keyframe could not hold, one seq each after it (in the writer's state already: not noted
+        again), and note each buffer written whole there, so that later keyframes point at it."""
+        seqs = {index: self.last_seq + 1 + n for n, index in enumerate(tail)}
+        self._in_pieces = True
+        try:
+            for index in tail:
+                cmd = pieced[index]
+                self._append_unnoted((seqs[index], self.last_t_ns, cmd.op, cmd.target, cmd.args, cmd.kwargs),
+                                     int(_estimate_bytes(cmd.args)))
+            self.flush()  # before the loans can go back
+        finally:
+            self._in_pieces = False
+        assert self._ledger is not None
+        for index, target, ranges in whole:
+            if index in seqs:
+                self._ledger.whole_writes[target] = seqs[index]
+                if ranges is not None:
+                    self._ledger.note_pieces(target, seqs[index], ranges)
 
     # -- keyframes -------------------------------------------------------------------------------
     def snapshot_chunk(self) -> tuple[bytes, int] | None:
@@ -424,7 +553,8 @@ class LogWriter:
 
     def _snapshot_parts(self, state: Any, loans: list[Any]) -> list[Part]:
         # Buffer contents are lent by the scene state (no copy); ``loans`` receives the loans.
-        return self._keyframe_parts(state.snapshot(self.last_seq, self.last_t_ns, loans=loans), ChunkKind.KEYFRAME)
+        commands = self._pieced(state.snapshot(self.last_seq, self.last_t_ns, loans=loans))[0]
+        return self._keyframe_parts(commands, ChunkKind.KEYFRAME)
 
     def _keyframe_parts(self, commands: list[Command], kind: int) -> list[Part]:
         def encode(chosen: list[Command]) -> list[Part]:
@@ -441,22 +571,53 @@ class LogWriter:
             rows = [(c.seq, c.t_ns, c.op, c.target, c.args, c.kwargs) for c in commands]
             return encode([Command(*row) for row in self._encodable(rows, [])])
 
+    def _pieced(self, commands: list[Command]) -> tuple[list[Command], list[_WholeWrite]]:
+        """``commands`` with each ``Buffer.set_data`` bigger than ``piece_bytes`` in pieces (views
+        of its data, as :meth:`append` writes one); and, for each whole write a keyframe could
+        point at (``LINK_MIN_BYTES`` or more), (index of its first command, buffer, the pieces'
+        (offset, count), or None when it is not cut)."""
+        out: list[Command] = []
+        whole: list[_WholeWrite] = []
+        for cmd in commands:
+            if cmd.op != SET_DATA_OP:
+                out.append(cmd)
+                continue
+            pieces = split_write(cmd.args, cmd.kwargs, self.piece_bytes)
+            if pieces is None:
+                if len(cmd.args) == 3 and cmd.args[1] == 0 and payload_bytes(cmd.args[0]) >= LINK_MIN_BYTES:
+                    whole.append((len(out), cmd.target, None))
+                out.append(cmd)
+                continue
+            if pieces[0][1] == 0:
+                whole.append((len(out), cmd.target, [(offset, count) for _, offset, count in pieces]))
+            out.extend(Command(cmd.seq, cmd.t_ns, cmd.op, cmd.target, args) for args in pieces)
+        return out, whole
+
     def _linked(self, commands: list[Command]) -> tuple[list[Command], set[str]]:
         """The keyframe for the file: each big buffer's contents replaced by a LogRef to the
-        whole write, already in the file, that still holds them; and the buffers so linked."""
+        whole write, already in the file, that still holds them (one per piece of a write the
+        file holds in pieces); and the buffers so linked."""
         assert self._ledger is not None
         whole_writes = self._ledger.whole_writes
-        linked = list(commands)
+        linked: list[Command] = []
         targets = set()
-        for i, cmd in enumerate(commands):
-            seq = whole_writes.get(cmd.target) if cmd.op == "Buffer.set_data" else None
+        for cmd in commands:
+            seq = whole_writes.get(cmd.target) if cmd.op == SET_DATA_OP else None
             if seq is not None and len(cmd.args) == 3 and cmd.args[1] == 0:
-                linked[i] = Command(cmd.seq, cmd.t_ns, cmd.op, cmd.target, (LogRef(seq), *cmd.args[1:]), cmd.kwargs)
+                pieces = self._ledger.pieces_of(cmd.target, seq)
+                if pieces is None:
+                    linked.append(Command(cmd.seq, cmd.t_ns, cmd.op, cmd.target, (LogRef(seq), *cmd.args[1:]), cmd.kwargs))
+                else:
+                    linked.extend(Command(cmd.seq, cmd.t_ns, cmd.op, cmd.target, (LogRef(seq + i), offset, count))
+                                  for i, (offset, count) in enumerate(pieces))
                 targets.add(cmd.target)
+            else:
+                linked.append(cmd)
         return linked, targets
 
     def write_keyframe(self) -> bool:
-        """Flush, then write a KEYFRAME chunk of the current state now. False when keyframes are off.
+        """Flush, then write a KEYFRAME chunk of the current state now. False when keyframes are
+        off, or when the keyframe was not written (over ``limits``, with a warning).
 
         The file gets a LINKED_KEYFRAME when buffers' contents are those of whole writes it
         already holds (it points at them instead of storing them again; with the file as the
@@ -483,17 +644,60 @@ class LogWriter:
                 commands = state.snapshot(self.last_seq, self.last_t_ns, loans=loans)
                 linked, targets = self._linked(commands)
             if not targets:
-                size = self._emit(self._keyframe_parts(commands, ChunkKind.KEYFRAME))
+                size = self._emit_keyframe(self._pieced(commands)[0], ChunkKind.KEYFRAME, list(self.sinks))
             else:
-                size = self._emit(self._keyframe_parts(linked, ChunkKind.LINKED_KEYFRAME), only_file=True)
-                if len(self.sinks) > 1:
-                    self._emit(self._keyframe_parts(commands, ChunkKind.KEYFRAME), only_file=False, count=False)
+                size = self._emit_keyframe(self._pieced(linked)[0], ChunkKind.LINKED_KEYFRAME, [self.file_sink])
+                others = [sink for sink in self.sinks if sink is not self.file_sink]
+                if others:
+                    self._emit_keyframe(self._pieced(commands)[0], ChunkKind.KEYFRAME, others, count=False)
         finally:  # the chunk's parts may reference the lent contents until the file has them
             self._keyframe_loans.append((self._file_chunks_handed(), loans))
         self._bytes_since_keyframe = 0
         self._last_keyframe_t = self.last_t_ns
         self._last_keyframe_size = size
+        return bool(size)
+
+    def _emit_keyframe(self, commands: list[Command], kind: int, sinks: list[Any], *, count: bool = True) -> int:
+        """Write a keyframe to those of ``sinks`` that can take it: not at all when it is over
+        ``limits`` (readers would refuse it), not to a sink whose ``max_payload`` it is over (a
+        live publisher's message limit), each with a warning. Its size, or 0 when not written;
+        the size is estimated before it is encoded, so that a keyframe too big costs no encoding."""
+        estimate = sum(_estimate_bytes(c.args) + _estimate_bytes(c.kwargs) + 48 for c in commands)
+        if estimate > self.limits.max_chunk_bytes:
+            self._skip_keyframe(estimate, None)
+            return 0
+        takers = [sink for sink in sinks if not self._over_payload(sink, estimate)]
+        if not takers:
+            return 0
+        parts = self._keyframe_parts(commands, kind)
+        size = sum(len(part) for part in parts)
+        if not self._fits(parts):
+            self._skip_keyframe(size, None)
+            return 0
+        takers = [sink for sink in takers if not self._over_payload(sink, size)]
+        if not takers:
+            return 0
+        self._emit(parts, sinks=takers, count=count)
+        return size if any(sink is self.file_sink for sink in takers) or self.file_sink is None else 0
+
+    def _over_payload(self, sink: Any, size: int) -> bool:
+        """Whether a keyframe of ``size`` bytes is over ``sink``'s ``max_payload`` (warned)."""
+        limit = getattr(sink, "max_payload", None)
+        if not isinstance(limit, int) or size <= limit:
+            return False
+        self._skip_keyframe(size, sink)
         return True
+
+    def _skip_keyframe(self, size: int, sink: Any) -> None:
+        self.keyframes_skipped += 1
+        where = "written" if sink is None else f"sent to {type(sink).__name__} (max_payload {size_text(sink.max_payload)})"
+        key = where if sink is None else f"sink {id(sink)}"
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        limit = "" if sink is not None else f", over the {size_text(self.limits.max_chunk_bytes)} a chunk may hold (Limits.max_chunk_bytes)"
+        warnings.warn(f"the keyframe at seq {self.last_seq} is not {where}: it would take {size_text(size)}{limit}; "
+                      f"seeking replays from an earlier keyframe (said once per log and sink)", stacklevel=4)
 
     # -- closing ---------------------------------------------------------------------------------
     def close(self) -> None:
@@ -561,3 +765,40 @@ def _without_lone_surrogates(value: Any) -> Any:
     if type(value) is dict:
         return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
     return value
+
+
+#: Ops a keyframe holds as records (``sessions.scene.RECORD_FAMILIES``): kept in a seeded keyframe.
+_RECORD_PREFIXES = ("Scene.", "Renderer.", "Animator.", "ViewportEvents.")
+
+
+def _split_keyframe(commands: list[Command], budget: int) -> tuple[list[Command], list[int]]:
+    """(head, tail) of a keyframe's commands: the head, what fits in about ``budget`` bytes, in
+    order, with every record (a renderer's, animator's or viewport events' commands and each
+    renderer's last render: state, which as a plain command would become a frame); the tail,
+    the indexes of everything from the first object command that does not fit, in order.
+    Objects keep their order (dependencies first): the tail replays after the head as it would
+    have inside it."""
+    head: list[Command] = []
+    tail: list[int] = []
+    used = 0
+    index = 0
+    while index < len(commands):
+        cmd = commands[index]
+        if cmd.op.startswith(_RECORD_PREFIXES):
+            head.append(cmd)
+            index += 1
+            continue
+        # The pieces of one buffer's contents go together: all in the head or all in the tail,
+        # where a later keyframe can point at them.
+        end = index + 1
+        if cmd.op == SET_DATA_OP:
+            while end < len(commands) and commands[end].op == SET_DATA_OP and commands[end].target == cmd.target:
+                end += 1
+        size = sum(_estimate_bytes(c.args) + _estimate_bytes(c.kwargs) + 48 for c in commands[index:end])
+        if not tail and used + size <= budget:
+            head.extend(commands[index:end])
+            used += size
+        else:
+            tail.extend(range(index, end))
+        index = end
+    return head, tail
