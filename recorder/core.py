@@ -55,7 +55,8 @@ __all__ = ["Recorder", "record", "mark", "active_recorder", "MARK_OP", "SESSION_
 
 _log = logging.getLogger("gsplog.recorder")
 _monotonic_ns = time.monotonic_ns
-_PAYLOAD_TYPES = (bytearray, np.ndarray)
+#: A whole write of a big buffer with data of these types is lent (the loan does not read the data).
+_LENDABLE_TYPES = (bytearray, np.ndarray, memoryview)
 
 #: Target of user markers (op ``sessions.index.MARK_OP``): not a GSP object, so it is empty.
 SESSION_TARGET = ""
@@ -371,7 +372,7 @@ class Recorder:
         if type(offset) is not int or type(count) is not int or offset != 0 or count != target.get_count():
             return False
         nbytes = target.nbytes
-        if nbytes < LEND_MIN_BYTES or type(args[0]) not in _PAYLOAD_TYPES:
+        if nbytes < LEND_MIN_BYTES or type(args[0]) not in _LENDABLE_TYPES:
             return False
         version = target.version
         payload = loans.try_lend(target)
@@ -429,13 +430,14 @@ class Recorder:
         payload = None
         lent_bytes = 0
         try:
-            if op == "Buffer.set_data" and args and type(args[0]) in _PAYLOAD_TYPES:
+            data = _raw_bytes(args[0]) if op == "Buffer.set_data" and args else None
+            if data is not None:
                 rest, kwargs = converter.convert_call(args[1:], kwargs)
-                payload = self._lend_whole(target, args[0], raw_args, raw_kwargs)
+                payload = self._lend_whole(target, data, raw_args, raw_kwargs)
                 if payload is not None:
                     lent_bytes = payload.nbytes
                 else:
-                    payload = converter.copy_payload(args[0])
+                    payload = converter.copy_payload(data)
                 args = (payload, *rest)
             elif args or kwargs:
                 args, kwargs = converter.convert_call(args, kwargs)
@@ -707,6 +709,20 @@ def _is_logged_buffer(value: Any, refs: dict[str, Ref]) -> bool:
     """True for a Buffer already present in the log (others are snapshotted when converted)."""
     return (isinstance(value, Captured) and type(value)._capture_name_ == "Buffer"
             and getattr(value, "_uuid", None) in refs)
+
+
+def _raw_bytes(data: Any) -> bytearray | np.ndarray | None:
+    """The data of a ``set_data`` as the recorder keeps it (lent or copied): a bytearray or a
+    numpy array as it is; a contiguous memoryview big enough to be lent (what
+    ``Buffer.from_numpy`` passes) as a flat uint8 array over its bytes, which ``set_data`` takes
+    as raw bytes; None for anything else (converted like any argument: a small memoryview
+    becomes bytes)."""
+    kind = type(data)
+    if kind is bytearray or kind is np.ndarray:
+        return data  # type: ignore[no-any-return]
+    if kind is memoryview and data.c_contiguous and data.nbytes >= LEND_MIN_BYTES:
+        return np.frombuffer(data, np.uint8)
+    return None
 
 
 def _set_data_range(buffer: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[int, int] | None:
