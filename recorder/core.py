@@ -429,6 +429,7 @@ class Recorder:
         raw_args, raw_kwargs = args, kwargs
         payload = None
         lent_bytes = 0
+        kept_bytes = 0  # immutable bytes, kept as they are: counted in the queue, never recycled
         try:
             data = _raw_bytes(args[0]) if op == "Buffer.set_data" and args else None
             if data is not None:
@@ -436,6 +437,9 @@ class Recorder:
                 payload = self._lend_whole(target, data, raw_args, raw_kwargs)
                 if payload is not None:
                     lent_bytes = payload.nbytes
+                elif type(args[0]) is bytes:
+                    payload = data
+                    kept_bytes = len(args[0])
                 else:
                     payload = converter.copy_payload(data)
                 args = (payload, *rest)
@@ -450,7 +454,7 @@ class Recorder:
                 hook(target, raw_args, raw_kwargs)
             elif args or kwargs:
                 self._sync_buffer_args(raw_args, raw_kwargs)
-            self.queue.put((t_ns, op, uuid, args, kwargs, converter.copied_bytes - before + lent_bytes))
+            self.queue.put((t_ns, op, uuid, args, kwargs, converter.copied_bytes - before + lent_bytes + kept_bytes))
         except BaseException:
             # Interrupted (Ctrl-C in a notebook) or refused between noting a buffer's write and
             # queuing it: the loan comes back, and the next render checks the buffer, so that the
@@ -712,15 +716,17 @@ def _is_logged_buffer(value: Any, refs: dict[str, Ref]) -> bool:
 
 
 def _raw_bytes(data: Any) -> bytearray | np.ndarray | None:
-    """The data of a ``set_data`` as the recorder keeps it (lent or copied): a bytearray or a
-    numpy array as it is; a contiguous memoryview big enough to be lent (what
-    ``Buffer.from_numpy`` passes) as a flat uint8 array over its bytes, which ``set_data`` takes
-    as raw bytes; None for anything else (converted like any argument: a small memoryview
-    becomes bytes)."""
+    """The data of a ``set_data`` as the recorder keeps it (lent, copied, or for ``bytes`` kept):
+    a bytearray or a numpy array as it is; ``bytes`` or a contiguous memoryview big enough to be
+    lent (what ``Buffer.from_numpy`` passes) as a flat uint8 array over its bytes, which
+    ``set_data`` takes as raw bytes (and the queue and the log writer count, so that a big one
+    is written in pieces); None for anything else (converted like any argument: small bytes are
+    kept, a small memoryview becomes bytes)."""
     kind = type(data)
     if kind is bytearray or kind is np.ndarray:
         return data  # type: ignore[no-any-return]
-    if kind is memoryview and data.c_contiguous and data.nbytes >= LEND_MIN_BYTES:
+    if kind is bytes and len(data) >= LEND_MIN_BYTES or kind is memoryview and data.c_contiguous \
+            and data.nbytes >= LEND_MIN_BYTES:
         return np.frombuffer(data, np.uint8)
     return None
 

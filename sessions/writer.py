@@ -229,7 +229,7 @@ class LogWriter:
         if nbytes is None:
             nbytes = _estimate_bytes(cmd.args) + _estimate_bytes(cmd.kwargs)
         row = (cmd.seq, cmd.t_ns, cmd.op, cmd.target, cmd.args, cmd.kwargs)
-        if nbytes > self.piece_bytes and cmd.op == SET_DATA_OP:
+        if cmd.op == SET_DATA_OP:  # whatever nbytes says: data the caller did not count, immutable bytes
             pieces = split_write(cmd.args, cmd.kwargs, self.piece_bytes)
             if pieces is not None:
                 self._append_pieces(row, pieces)

@@ -154,6 +154,23 @@ def test_a_big_buffer_made_from_numpy_is_lent_not_copied(tmp_path: Path) -> None
         assert np.array_equal(np.concatenate([cmd.args[0] for cmd in run]), data)
 
 
+def test_big_bytes_are_kept_not_copied_and_written_in_pieces(tmp_path: Path) -> None:
+    """``set_data(array.tobytes(), offset, count)``: bytes are immutable, so the recorder keeps
+    them (it used to count them as no payload at all: the writer thread then batched the
+    command with the small ones, and no piece was cut however big it was)."""
+    data = np.random.default_rng(4).random((200_000, 3), dtype=np.float32)
+    path = tmp_path / "bytes.gsplog"
+    with record(path, writer_options={"piece_bytes": PIECE}) as rec:
+        buffer = Buffer(200_010, BufferType.vec3)
+        buffer.set_data(data.tobytes(), 10, 200_000)
+        copied = rec._converter.copied_bytes
+    assert copied == 0
+    with LogReader(path) as reader:
+        (run,) = _writes(reader, buffer.get_uuid())
+        assert len(run) == 3 and run[0].args[1] == 10 and all(cmd.args[0].dtype == np.uint8 for cmd in run)
+        assert b"".join(cmd.args[0].tobytes() for cmd in run) == data.tobytes()
+
+
 def test_a_write_failure_while_stop_is_queued_still_ends_the_writer(tmp_path: Path, small_disk: Callable[[str], Any]) -> None:
     """The writer dropped every queued item after a failure, the ``stop`` its caller waits for
     among them: ``Recorder.stop`` then hung for ever (seen when a write over 1 GiB failed)."""
