@@ -248,6 +248,7 @@ class Recorder:
         self._writer.stop()
         if self._loans is not None:  # the log is closed: nothing reads the lent contents any more
             self._loans.release_all()
+        self._pool.clear()  # copies kept for the next calls: there are none
         if self._gc_tuned:
             self._gc_tuned = False
             _restore_gc_threshold()

@@ -80,6 +80,10 @@ class CopyPool:
         """Whether ``value`` (a copy the recorder made) may be given back."""
         return _key(value) is not None and (len(value) if type(value) is bytearray else value.nbytes) >= self.min_bytes
 
+    def clear(self) -> None:
+        """Free every copy kept for reuse (the recording is over)."""
+        self._free = {}
+
     def give_back(self, value: Any) -> None:
         """Writer side: ``value`` is no longer referenced by any pending command."""
         key = _key(value)

@@ -301,6 +301,9 @@ class WriterThread(threading.Thread):
                 _close_quietly(self.log_writer)
         except Exception as error:
             self._fail(error)
+        # Every chunk is written: the last payloads (a big buffer's lent contents, a copy) are
+        # referenced no more, and must not stay alive as long as the recorder object does.
+        self._in_flight = []
 
 
 def _close_quietly(log_writer: Any) -> None:

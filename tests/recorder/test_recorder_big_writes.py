@@ -4,11 +4,13 @@ records a real write over 1 GiB (the readers' chunk limit), which used to stop t
 
 from __future__ import annotations
 
+import gc
 import io
 import os
 import resource
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -169,6 +171,27 @@ def test_big_bytes_are_kept_not_copied_and_written_in_pieces(tmp_path: Path) -> 
         (run,) = _writes(reader, buffer.get_uuid())
         assert len(run) == 3 and run[0].args[1] == 10 and all(cmd.args[0].dtype == np.uint8 for cmd in run)
         assert b"".join(cmd.args[0].tobytes() for cmd in run) == data.tobytes()
+
+
+def test_a_stopped_recorder_holds_no_payload(tmp_path: Path) -> None:
+    """After stop() the recorder kept its last big payloads, for as long as the script kept the
+    recorder (``with record(...) as rec`` at a script's top level: to its end): the copy of a
+    partial write, in its pool for the next calls, and the lent contents of a whole write, in
+    the writer thread's list of payloads in flight. With 1 GB of data, 1 GB each."""
+    n = 1_000_000  # 12 MB
+    tracemalloc.start()
+    try:
+        with record(tmp_path / "held.gsplog") as rec:
+            buffer = Buffer(n, BufferType.vec3)
+            buffer.set_data(np.ones((n // 2, 3), np.float32), 0, n // 2)  # copied
+            buffer.set_data(np.ones((n, 3), np.float32), 0, n)  # lent
+            del buffer
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+        assert rec.error is None  # the recorder is still there
+    finally:
+        tracemalloc.stop()
+    assert held < 2_000_000
 
 
 def test_a_write_failure_while_stop_is_queued_still_ends_the_writer(tmp_path: Path, small_disk: Callable[[str], Any]) -> None:
