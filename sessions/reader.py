@@ -545,6 +545,8 @@ class LogReader:
                 self._damage(error)
             else:
                 yield from keyframe_commands
+                # The whole scene's contents, decoded: a big one must not stay for the whole replay.
+                del keyframe_commands
                 after_seq = self.index.entries[keyframe].seq_last
                 first = keyframe + 1
         stop_seq = None if stop is None else self.stop_seq(stop)

@@ -154,6 +154,39 @@ def test_a_keyframe_over_a_publishers_message_limit_is_not_sent_and_recording_go
     assert tools.verify(path).ok
 
 
+def test_a_seek_does_not_keep_the_keyframes_decoded_contents(tmp_path: Path) -> None:
+    """``LogReader.commands(start=...)`` kept the keyframe's commands, the whole scene's contents
+    decoded, until the replay ended: a seek into a 1 GB scene held 1 GB more all along."""
+    import gc
+    import tracemalloc
+
+    from sessions import spare
+
+    n = 1_000_000  # 12 MB
+    path = tmp_path / "seek.gsplog"
+    writer = LogWriter(path, keyframe_interval_s=1e9, keyframe_interval_bytes=1 << 40)
+    writer.append(Command(1, 1, "Buffer.new", uid(1), (n, _vec3())))
+    writer.append(Command(2, 2, "Buffer.set_data", uid(1), (np.random.default_rng(0).random((n, 3), dtype=np.float32), 0, n)))
+    writer.write_keyframe()
+    for seq in (3, 4, 5):
+        writer.append(Command(seq, seq, "Buffer.set_data", uid(1), (b"\0" * 12, 0, 1)))
+        writer.flush()
+    writer.close()
+    tracemalloc.start()
+    try:
+        with LogReader(path) as reader:
+            state = SceneState()
+            for cmd in reader.commands(start="seq:5"):
+                state.apply(cmd)
+                if cmd.seq == 4:  # the replay goes on: the keyframe is behind it
+                    gc.collect()
+                    held = tracemalloc.get_traced_memory()[0] - spare.held()[1]  # spares: for the next chunks
+                    break
+    finally:
+        tracemalloc.stop()
+    assert 12_000_000 < held < 14_000_000  # the scene's buffer, not its decoded keyframe too
+
+
 def test_piece_bytes_is_checked() -> None:
     with pytest.raises(ValueError, match=r"piece_bytes must be from 1 MiB .* to a quarter of Limits.max_chunk_bytes"):
         LogWriter(sinks=[], piece_bytes=1000)
