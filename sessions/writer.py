@@ -177,8 +177,8 @@ class LogWriter:
         self.piece_bytes = piece_bytes
         self.limits = limits
         self._in_pieces = False  # appending the pieces of one write: no keyframe between them
-        self._warned: set[str] = set()  # keyframes left out, warned once per reason
-        self.keyframes_skipped = 0
+        self._warned: set[str] = set()  # keyframes left out: warned once for the file, once per sink
+        self._too_big_for: dict[int, int] = {}  # id(sink) -> smallest estimated keyframe over its max_payload
         self.last_seq = 0
         self.last_t_ns = 0
         self._started = False  # a command was appended or seeded: the next must come after it
@@ -367,12 +367,11 @@ class LogWriter:
         self._unreleased.append((self._file_chunks_handed(), rows[-1][0]))
         self._bytes_since_keyframe += size
 
-    def _fits(self, parts: list[Part], max_bytes: int | None = None) -> bool:
-        """Whether the chunk ``parts`` makes is within the readers' limits (and ``max_bytes``)."""
+    def _fits(self, parts: list[Part]) -> bool:
+        """Whether the chunk ``parts`` makes is within the readers' limits."""
         info = peek_chunk_header(parts[0], limits=_NO_LIMITS)
-        limit = self.limits.max_chunk_bytes
-        return (max(info.raw_size, info.stored_size) <= limit and info.count <= self.limits.max_commands_per_chunk
-                and (max_bytes is None or info.size <= max_bytes))
+        return (max(info.raw_size, info.stored_size) <= self.limits.max_chunk_bytes
+                and info.count <= self.limits.max_commands_per_chunk)
 
     def _refuse_too_big(self, row: Row, refused: list[str]) -> None:
         reason = ValueError(f"its chunk would be bigger than the {size_text(self.limits.max_chunk_bytes)} readers accept "
@@ -663,10 +662,12 @@ class LogWriter:
         live publisher's message limit), each with a warning. Its size, or 0 when not written;
         the size is estimated before it is encoded, so that a keyframe too big costs no encoding."""
         estimate = sum(_estimate_bytes(c.args) + _estimate_bytes(c.kwargs) + 48 for c in commands)
-        if estimate > self.limits.max_chunk_bytes:
+        if estimate > self.limits.max_chunk_bytes:  # the raw size, which readers bound too
             self._skip_keyframe(estimate, None)
             return 0
-        takers = [sink for sink in sinks if not self._over_payload(sink, estimate)]
+        # A sink's max_payload bounds the compressed chunk, known once encoded; a scene at least
+        # as big as one that was over it for that sink is not encoded for it again.
+        takers = [sink for sink in sinks if estimate < self._too_big_for.get(id(sink), estimate + 1)]
         if not takers:
             return 0
         parts = self._keyframe_parts(commands, kind)
@@ -674,30 +675,34 @@ class LogWriter:
         if not self._fits(parts):
             self._skip_keyframe(size, None)
             return 0
-        takers = [sink for sink in takers if not self._over_payload(sink, size)]
+        takers = [sink for sink in takers if not self._over_payload(sink, size, estimate)]
         if not takers:
             return 0
         self._emit(parts, sinks=takers, count=count)
         return size if any(sink is self.file_sink for sink in takers) or self.file_sink is None else 0
 
-    def _over_payload(self, sink: Any, size: int) -> bool:
+    def _over_payload(self, sink: Any, size: int, estimate: int) -> bool:
         """Whether a keyframe of ``size`` bytes is over ``sink``'s ``max_payload`` (warned)."""
         limit = getattr(sink, "max_payload", None)
         if not isinstance(limit, int) or size <= limit:
             return False
+        self._too_big_for[id(sink)] = min(estimate, self._too_big_for.get(id(sink), estimate))
         self._skip_keyframe(size, sink)
         return True
 
     def _skip_keyframe(self, size: int, sink: Any) -> None:
-        self.keyframes_skipped += 1
-        where = "written" if sink is None else f"sent to {type(sink).__name__} (max_payload {size_text(sink.max_payload)})"
-        key = where if sink is None else f"sink {id(sink)}"
+        """Warn, once per log and per sink, that a keyframe was left out."""
+        key = "file" if sink is None else f"sink {id(sink)}"
         if key in self._warned:
             return
         self._warned.add(key)
-        limit = "" if sink is not None else f", over the {size_text(self.limits.max_chunk_bytes)} a chunk may hold (Limits.max_chunk_bytes)"
-        warnings.warn(f"the keyframe at seq {self.last_seq} is not {where}: it would take {size_text(size)}{limit}; "
-                      f"seeking replays from an earlier keyframe (said once per log and sink)", stacklevel=4)
+        if sink is None:
+            what = (f"written: it would take {size_text(size)}, over the {size_text(self.limits.max_chunk_bytes)} a "
+                    "chunk may hold (Limits.max_chunk_bytes); seeking replays from an earlier keyframe")
+        else:
+            what = (f"sent to {type(sink).__name__}: it would take {size_text(size)}, over its max_payload of "
+                    f"{size_text(sink.max_payload)}; the stream goes on without it")
+        warnings.warn(f"the keyframe at seq {self.last_seq} is not {what} (said once)", stacklevel=4)
 
     # -- closing ---------------------------------------------------------------------------------
     def close(self) -> None:
