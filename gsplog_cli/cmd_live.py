@@ -223,6 +223,9 @@ def node(
     (save_error: a full disk stops the copy, not the node; exit status 1 then), and the commands
     skipped because their transform link type is not registered here (unknown_links, by type:
     what was drawn lacks them, exit status 1; --links imports the module that registers them).
+    A session whose publisher died or restarted before its END did not end (exit status 1; with
+    --keep-going the next session is one of its own, and sessions that began and ended while the
+    node drew an earlier one are drawn next, or counted in skipped_sessions: exit status 1).
     Ctrl-C or SIGTERM stops it after drawing and saving what arrived: exit status 130 or 143.
     """
     from transports.live_log import LiveTally, live_commands
@@ -286,6 +289,9 @@ def node(
     summary["behind"] = subscriber.stats.behind
     summary["skipped"] = subscriber.stats.skipped
     summary["peak_queued_bytes"] = subscriber.stats.peak_queued_bytes
+    # Sessions that began and ended while this node drew an earlier one, whose final state it
+    # could not fetch: never drawn (logged as each went).
+    summary["skipped_sessions"] = subscriber.stats.skipped_sessions
     summary["unknown_links"] = unknown_links.counts()
     click.echo(json.dumps(summary))
     if summary["save_error"] is not None:  # as `gsp record` whose log stopped early: `gsp node ... && ...` stops
@@ -293,11 +299,19 @@ def node(
     stop.exit_if_signalled()  # stopped by the user: what arrived is drawn and saved
     if summary["sessions"] == 0:
         raise click.ClickException(f"no session arrived from {endpoint}" + (f" in {timeout:g} s" if timeout else ""))
+    failures = []
     if not summary["ended"]:
-        raise click.ClickException("the session did not end: its publisher went silent before its END "
-                                   "(what arrived was drawn; a --save copy is left unterminated)")
+        failures.append("the session did not end: its publisher went silent or restarted before its END (what "
+                        "arrived was drawn; a --save copy is left unterminated)")
+    if keep_going and summary["skipped_sessions"]:
+        failures.append(f"{summary['skipped_sessions']} session(s) began and ended while this node drew an earlier "
+                        "one, and were not drawn (their final state could not be fetched)")
     if unknown_links:  # what was drawn lacks those links: `gsp node ... && next` stops, as gsp-replay does
-        raise click.ClickException(unknown_links.message(endpoint))
+        failures.append(unknown_links.message(endpoint))
+    for failure in failures[:-1]:
+        click.echo(f"Error: {failure}", err=True)
+    if failures:
+        raise click.ClickException(failures[-1])
 
 
 def _guarded_copy(path: str) -> Any:

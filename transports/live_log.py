@@ -33,7 +33,7 @@ class LiveTally:
 
     commands: int = 0
     keyframes: int = 0
-    ended: bool = False  # the session's END arrived (not: its publisher went silent, or none came)
+    ended: bool = False  # the session's END arrived (not: its publisher went silent or restarted, or none came)
     errors: int = 0  # chunks of a snapshot that could not be decoded, left out
     _session: bytes = dataclasses.field(default=b"", repr=False, compare=False)
     _last_seq: int = dataclasses.field(default=-1, repr=False, compare=False)  # of the last chunk counted
@@ -195,14 +195,16 @@ def live_commands(
     copy: LiveCopy | None = None,
     tally: LiveTally | None = None,
 ) -> Iterator[Command]:
-    """The decoded commands of a live stream until its END (or GONE), counted in ``tally``.
+    """The decoded commands of one session of a live stream until its END (or GONE, or REPLACED:
+    the next session is left for the next call), counted in ``tally``.
 
     A snapshot's commands start with ``Scene.keyframe``, which makes a ``SceneState`` forget the
     previous scene. The stream's periodic keyframes come through too: a node that could not
     apply a command is whole again at the next one. A chunk that cannot be decoded is logged
-    with the reason and triggers a resync; it never ends the stream.
+    with the reason and triggers a resync; it never ends the stream. ``copy`` is closed at the
+    end, unterminated unless the session's END came or the iteration was stopped.
     """
-    gone = False
+    died = False  # the session will not END: its publisher went silent, or restarted
     failures = LogLimit(first=1, every=10)
     try:
         for event in subscriber.events(stop):
@@ -210,8 +212,8 @@ def live_commands(
                 if tally is not None:
                     tally.ended = True
                 return
-            if event.type == EventType.GONE:
-                gone = True
+            if event.type in (EventType.GONE, EventType.REPLACED):
+                died = True
                 return
             try:
                 # One chunk, or several end to end: an opaque relay's snapshot is its keyframe
@@ -239,4 +241,4 @@ def live_commands(
                 yield from commands
     finally:
         if copy is not None:
-            copy.close(source_died=gone)
+            copy.close(source_died=died)

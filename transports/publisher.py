@@ -86,7 +86,7 @@ class Publisher:
     snapshots are empty). ``session_header``: the .gsplog file header bytes, sent with each
     snapshot so that a node can save an exact copy. ``sndhwm``: messages queued per node at
     most (a stalled node holds that many chunks here). ``end_grace``: seconds the snapshot
-    service still answers after the END (only if a node ever asked for a snapshot). The
+    service still answers after the END (only if a node ever connected). The
     sockets are bound before the constructor returns.
     """
 
@@ -256,13 +256,18 @@ class Publisher:
             self.endpoint,
             self.snapshot_endpoint,
         )
+        # Told when a node connects: one that never asked for a snapshot (busy drawing an earlier
+        # session) still asks for the final state when the END comes, so the end grace is for it too.
+        joined = pub.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
         try:
-            self._loop(pub, router)
+            self._loop(pub, router, joined)
         finally:
+            pub.disable_monitor()
+            joined.close(0)
             pub.close()
             router.close()
 
-    def _loop(self, pub: zmq.Socket, router: zmq.Socket) -> None:
+    def _loop(self, pub: zmq.Socket, router: zmq.Socket, joined: zmq.Socket) -> None:
         service = SnapshotService(router)
         self.service_stats = service.stats
         next_heartbeat = time.monotonic()
@@ -311,7 +316,7 @@ class Publisher:
             self._stale = True  # the last updates were dropped: the state is not the final one
         if self._announce_end:
             pub.send_multipart(encode_end(self.session_id, final))
-            self._serve_after_end(pub, service, final)
+            self._serve_after_end(pub, service, final, joined)
         log.info("session %s ended after update %d", session_id_hex(self.session_id), final)
 
     def _send(self, pub: zmq.Socket, seq: int, kind: PayloadKind, payload: bytes) -> None:
@@ -340,13 +345,15 @@ class Publisher:
         refusal = "state resynchronising" if self._stale else None
         service.serve(self.session_id, self._last_sent, self.state, refusal, self.session_header)
 
-    def _serve_after_end(self, pub: zmq.Socket, service: SnapshotService, final: int) -> None:
+    def _serve_after_end(self, pub: zmq.Socket, service: SnapshotService, final: int, joined: zmq.Socket) -> None:
         """Answer snapshot requests for ``end_grace`` seconds after the END: a node that fell
-        behind dropped updates, and asks for the final state as soon as it reads the END. The
-        END is repeated instead of heartbeats meanwhile (nodes and relays hear the publisher;
-        one whose END was dropped gets another; those that have it ignore the repeats)."""
-        if self.end_grace <= 0 or not (service.stats.snapshots or service.stats.refused):
-            return  # no node ever joined: nobody to wait for
+        behind dropped updates, and asks for the final state as soon as it reads the END, as
+        does a node that was still drawing an earlier session and never asked this one for a
+        snapshot (``joined`` reports a connection on PUB). The END is repeated instead of
+        heartbeats meanwhile (nodes and relays hear the publisher; one whose END was dropped gets
+        another; those that have it ignore the repeats)."""
+        if self.end_grace <= 0 or not (service.stats.snapshots or service.stats.refused or joined.poll(0)):
+            return  # no node ever connected: nobody to wait for
         now = time.monotonic()
         deadline, next_end = now + self.end_grace, now + self._heartbeat_interval
         while (now := time.monotonic()) < deadline:

@@ -278,7 +278,7 @@ class Relay:
         claim awaits its answer (bounded: see :meth:`_keep_pending`)."""
         self.stats.other_sessions += 1
         header = message.header
-        if self._claims.ignored(header.session_id, message.type):
+        if self._claims.ignored(header.session_id):
             return
         if self._claims.check():
             if self._synced:

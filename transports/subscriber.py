@@ -12,7 +12,10 @@ would take the queue past its bound) does not get the backlog: the queued update
 and it resynchronises like after a gap. A resync waits until the consumer asks for its next
 event (it gets the newest state then, and one snapshot however long it was busy); meanwhile the
 node subscribes to heartbeats and session ends only, so that the publisher sends it no updates
-and a session's END still arrives at once (the node then fetches the final state).
+and a session's END still arrives at once (the node then fetches the final state). That holds for
+a session the consumer never followed too, one that started and ended while it was busy: its
+final state and END are queued behind the earlier session's events. A consumer whose session is
+followed by another one without its END (the publisher restarted) gets a REPLACED event first.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -38,6 +41,7 @@ from transports.protocol import (
     UPDATE,
     PayloadKind,
     ProtocolError,
+    SnapshotReply,
     decode_snapshot_reply,
     decode_stream_message,
     encode_snapshot_request,
@@ -65,7 +69,14 @@ class EventType(Enum):
     SNAPSHOT = "snapshot"  # replace your state with ``payload`` (a keyframe chunk)
     UPDATE = "update"  # apply ``payload`` (DELTA on top, KEYFRAME replaces)
     END = "end"  # the publisher ended the session after ``seq``
+    # The consumer's session will not END: the next event is of another session (the publisher
+    # restarted); ``session_id`` and ``seq`` are the consumer's session and the last update it got.
+    REPLACED = "replaced"
     GONE = "gone"  # no contact for ``gone_after`` seconds; ``reason`` says more
+
+
+#: Events after which the consumer's session is over (with ``stop_on_end``, the iteration too).
+_SESSION_OVER = (EventType.END, EventType.REPLACED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +105,9 @@ class SubscriberStats:
     resyncs: int = 0  # fresh snapshots asked for: a gap, new session, silence, falling behind, or resync()
     behind: int = 0  # times the consumer fell behind (its queue would have gone past max_queue_bytes)
     skipped: int = 0  # updates of the session the consumer never got (dropped while behind, lost in a gap)
+    # sessions that started and ended while the consumer was busy with an earlier one, and whose
+    # final state it never got (the publisher no longer served it, or the queue had no room): logged
+    skipped_sessions: int = 0
     peak_queued_bytes: int = 0  # the most bytes queued for the consumer at once
 
 
@@ -133,7 +147,7 @@ class Subscriber:
         self.max_payload = max_payload
         self.stats = SubscriberStats()
         self.session_id: bytes | None = None
-        self.gone = False  # set when a GONE event was delivered
+        self.gone = False  # set when the consumer took the GONE event (events queued before it come first)
         self.last_seq = 0
         self._security = security
         self._after_end = False  # the last session's END arrived: a connection closing now is expected
@@ -145,6 +159,7 @@ class Subscriber:
         self._poller = zmq.Poller()
         self._updates_on = True  # subscribed to updates (off while a resync waits for the consumer)
         self._rejects = LogLimit()  # malformed messages: the first 20 logged, then every 100th
+        self._made_up_ends = LogLimit()  # ENDs of sessions the snapshot service did not name
         # Subscribe first: updates queue while we fetch a snapshot. Told of dropped connections:
         # libzmq does not reconnect one it closed for a protocol error (such as a message over
         # ZMQ_MAXMSGSIZE), so the node makes a fresh socket.
@@ -170,6 +185,7 @@ class Subscriber:
         self._followed = True  # the consumer applied an update on top of the last snapshot it took
         self._retry_at = 0.0  # no snapshot request before
         self._delivered: tuple[bytes | None, int] = (None, 0)  # session, seq of the last state handed out
+        self._session_over = False  # the consumer's session ended (END) or was replaced (REPLACED)
 
     # -- public ----------------------------------------------------------------------------------
     def resync(self, reason: str) -> None:
@@ -182,7 +198,7 @@ class Subscriber:
         again). A snapshot that could not be used itself does not count as contact: a publisher
         whose states cannot be used is ``GONE`` after ``gone_after`` as a silent one is."""
         with self._cond:
-            self._drop_queued(self.session_id)  # they follow a state the consumer does not have
+            self._drop_queued(self._delivered[0])  # they follow a state the consumer does not have
             if not self._followed:
                 self._failed_snapshots += 1
                 self._retry_at = time.monotonic() + retry_delay(self._failed_snapshots, self.snapshot_timeout)
@@ -200,8 +216,11 @@ class Subscriber:
     def events(self, stop: threading.Event | None = None) -> Iterator[Event]:
         """Yield events: a SNAPSHOT first, then UPDATEs in sequence order, END, GONE.
 
-        The first call starts the reader thread; it reads on between calls (a ``--keep-going``
-        node iterates once per session) until :meth:`close`, GONE, or END with ``stop_on_end``.
+        A session followed by another one without its END (its publisher restarted) ends with
+        REPLACED instead, and the next event is the new session's SNAPSHOT. The first call starts
+        the reader thread; it reads on between calls (a ``--keep-going`` node iterates once per
+        session) until :meth:`close`, GONE, or END with ``stop_on_end``; with ``stop_on_end`` the
+        iteration ends after END or REPLACED.
         """
         self._start_reader()
         while True:
@@ -209,7 +228,7 @@ class Subscriber:
             if event is None:
                 return
             yield event
-            if event.type == EventType.GONE or (event.type == EventType.END and self.stop_on_end):
+            if event.type == EventType.GONE or (event.type in _SESSION_OVER and self.stop_on_end):
                 return
 
     def _receive(self) -> Iterator[Event]:
@@ -233,7 +252,8 @@ class Subscriber:
                     continue
                 event = self._fetch_snapshot()
                 if event is not None:
-                    self._contact_before_snapshot, self._last_contact = self._last_contact, time.monotonic()
+                    self._contact_before_snapshot = self._last_contact
+                    self._heard_publisher()
                     yield event
                     continue
                 if self._gone(self._last_contact):
@@ -268,15 +288,18 @@ class Subscriber:
                 continue
             header = message.header
             if header.session_id != self.session_id:
-                if self._claims.ignored(header.session_id, message.type):
-                    continue  # queued from a session we already left, or the end of one we never followed
-                self._last_contact = time.monotonic()
-                if self._claims.check():  # the snapshot says which session is current
-                    self._request_resync(
-                        f"new session {session_id_hex(header.session_id)} (publisher restarted?)"
-                    )
+                if self._claims.ignored(header.session_id):
+                    continue  # queued from a session we already left
+                self._heard_publisher()
+                if message.type != END:
+                    if self._claims.check():  # the snapshot says which session is current (asked once)
+                        self._request_resync(f"new session {session_id_hex(header.session_id)} (publisher restarted?)")
+                elif self._claims.check_end():  # a session that began and ended while the consumer was busy?
+                    ended = yield from self._unfollowed_end(header.session_id, header.seq)
+                    if ended and self.stop_on_end:
+                        return
                 continue
-            self._last_contact = time.monotonic()
+            self._heard_publisher()
             if self._want_resync is not None and message.type != END:
                 continue  # the snapshot the consumer gets next replaces these (sent before unsubscribing)
             if message.type == UPDATE:
@@ -302,10 +325,7 @@ class Subscriber:
                     self.stats.stale += 1
             else:  # END
                 if self._want_resync is not None:  # the final state: the publisher still serves it a moment
-                    final = None
-                    deadline = time.monotonic() + self.snapshot_timeout + self.heartbeat_timeout
-                    while final is None and not self._halt.is_set() and (left := deadline - time.monotonic()) > 0:
-                        final = self._fetch_snapshot(wait=left)  # a refusal ("busy") is asked again
+                    final = self._final_state(header.session_id)
                     if final is not None:
                         yield final
                 if header.seq > self.last_seq:
@@ -315,11 +335,92 @@ class Subscriber:
                         header.seq,
                         self.last_seq,
                     )
-                yield Event(EventType.END, header.session_id, header.seq, reason="session ended")
-                self._retire(header.session_id)
-                self._after_end = True
+                yield from self._ended(header.session_id, header.seq)
                 if self.stop_on_end:
                     return
+
+    def _ended(self, session_id: bytes, seq: int) -> Iterator[Event]:
+        """The END of ``session_id``, whose messages are dropped from now on."""
+        yield Event(EventType.END, session_id, seq, reason="session ended")
+        self._retire(session_id)
+        self._after_end = True
+
+    def _final_state(self, session_id: bytes) -> Event | None:
+        """The state of the followed session whose END just came, while a resync waited: the
+        publisher serves it for its end grace. None when no answer came in time, or another
+        session answered (a publisher on the same endpoint again): that one is not the final state."""
+        reply = self._final_reply()
+        if reply is None:
+            return None
+        assert reply.header is not None
+        if reply.header.session_id != session_id:
+            log.info("asked for the final state of session %s, got session %s: not that state",
+                     session_id_hex(session_id), session_id_hex(reply.header.session_id))
+            return None
+        return self._synchronise(reply)
+
+    def _final_reply(self) -> SnapshotReply | None:
+        """The snapshot service's state right after an END (refusals are asked again), or None
+        when none came within ``snapshot_timeout + heartbeat_timeout``."""
+        deadline = time.monotonic() + self.snapshot_timeout + self.heartbeat_timeout
+        while not self._halt.is_set() and (left := deadline - time.monotonic()) > 0:
+            reply = self._ask_snapshot(wait=left)  # None: a refusal ("busy") is asked again
+            if reply is not None and reply.header is not None:
+                return reply
+        return None
+
+    def _unfollowed_end(self, session_id: bytes, seq: int) -> Generator[Event, None, bool]:
+        """The END of a session never followed, a claim (:class:`SessionClaims`) that a session
+        began and ended while the consumer was busy with an earlier one: its final state is
+        asked for at once (the publisher serves it for its end grace only), and the answer
+        settles the claim. That session's state: it and the END are queued for the consumer
+        (returns True). The followed session's, or that of one that ended: the END was not the
+        publisher's (made up or stray), it is ignored and claims are quiet for a while, so that
+        a flood of them costs one request per ``heartbeat_timeout``. Another session's: the
+        ended one is skipped, and the node follows the one served. No answer: skipped, and
+        claims are quiet too."""
+        reply = self._final_reply()
+        if reply is None:
+            self._skip_session(session_id, seq, "its final state could not be fetched (no answer)")
+            self._claims.unconfirmed()
+            return False
+        assert reply.header is not None
+        named = reply.header.session_id
+        if named == session_id:
+            yield self._synchronise(reply)
+            yield from self._ended(session_id, seq)
+            return True
+        if named == self.session_id or self._claims.ignored(named):
+            self._claims.unconfirmed()
+            if self._made_up_ends():
+                log.warning(
+                    "the END of session %s, which this node never followed, is not its publisher's: the snapshot "
+                    "service serves session %s (%d such ENDs so far); ignored, and so are other sessions for %.1f s",
+                    session_id_hex(session_id),
+                    session_id_hex(named),
+                    self._made_up_ends.count,
+                    self.heartbeat_timeout,
+                )
+            return False
+        self._skip_session(session_id, seq, f"the publisher serves session {session_id_hex(named)} now")
+        yield self._synchronise(reply, f"session {session_id_hex(named)} served after the END of {session_id_hex(session_id)}")
+        return False
+
+    def _skip_session(self, session_id: bytes, seq: int, why: str) -> None:
+        """A session that began and ended while the consumer was busy and whose final state
+        could not be had: said, counted, and left."""
+        self.stats.skipped_sessions += 1
+        log.warning(
+            "session %s ended at update %d while this node was busy with an earlier one, and %s: skipped, not drawn",
+            session_id_hex(session_id),
+            seq,
+            why,
+        )
+        self._retire(session_id)
+
+    def _heard_publisher(self) -> None:
+        """A message from the publisher: contact."""
+        self._last_contact = time.monotonic()
 
     def commands(self, stop: threading.Event | None = None) -> Iterator[Any]:
         """The decoded ``sessions.Command`` objects of the stream until its END or GONE.
@@ -367,7 +468,6 @@ class Subscriber:
                     return
         except Exception as error:  # a bug, not the network (which cannot raise out of _receive)
             log.exception("subscriber reader failed")
-            self.gone = True
             reason = f"reader failed: {error}"
             self._put(Event(EventType.GONE, self.session_id or b"", self.last_seq, reason=reason))
         finally:
@@ -393,6 +493,11 @@ class Subscriber:
                     self._cond.wait(_POLL_SLICE_MS / 1000)
             finally:
                 self._consumer_waiting = False
+            replaced = self._replaced_by(self._queue[0])
+            if replaced is not None:
+                self._last_taken = replaced.type
+                self._session_over = True
+                return replaced  # the new session's event stays queued: it comes next
             event = self._queue.popleft()
             self._last_taken = event.type
             self._queued_bytes -= _queued_size(event)
@@ -403,7 +508,23 @@ class Subscriber:
                 self.stats.delivered += 1
             if event.type in (EventType.SNAPSHOT, EventType.UPDATE):
                 self._delivered = (event.session_id, event.seq)
+                self._session_over = False
+            elif event.type == EventType.END:
+                self._session_over = True
+            elif event.type == EventType.GONE:
+                self.gone = True
             return event
+
+    def _replaced_by(self, following: Event) -> Event | None:
+        """The REPLACED event the consumer gets before ``following``, the state of another session
+        than its own, which did not END (with the lock held); None if it is not such an event."""
+        session, seq = self._delivered
+        if (following.type not in (EventType.SNAPSHOT, EventType.UPDATE) or session is None
+                or following.session_id == session or self._session_over):
+            return None
+        reason = f"session {session_id_hex(following.session_id)} came before its END (publisher restarted?)"
+        log.warning("session %s did not end: %s", session_id_hex(session), reason)
+        return Event(EventType.REPLACED, session, seq, reason=reason)
 
     def _put(self, event: Event) -> None:
         """Queue an event for the consumer. A snapshot replaces the updates of its session still
@@ -415,6 +536,8 @@ class Subscriber:
             if event.type == EventType.SNAPSHOT:
                 self._drop_queued(event.session_id)
                 self._count_skipped(event)
+                if self._queued_bytes > 0 and self._queued_bytes + size > self.max_queue_bytes:
+                    self._drop_waiting_sessions(size)
             elif event.type == EventType.UPDATE and full:
                 waiting, waiting_bytes = self._drop_queued(event.session_id)
                 self.stats.behind += 1
@@ -442,6 +565,25 @@ class Subscriber:
         self._queue = kept
         self._queued_bytes -= removed
         return updates, removed
+
+    def _drop_waiting_sessions(self, room: int) -> None:
+        """Make room for a new snapshot (with the lock held): the final states of sessions that
+        began and ended while the consumer was busy, queued whole, go (oldest first; counted and
+        logged as skipped sessions) until ``room`` bytes fit; it is let in all the same, so that
+        the queue holds at most ``max_queue_bytes`` and that snapshot, not one scene per session."""
+        current = self._delivered[0] if not self._session_over else None
+        waiting = [event for event in self._queue
+                   if event.type == EventType.END and event.session_id != current]
+        for end in waiting:
+            removed = [event for event in self._queue if event.session_id == end.session_id]
+            self._queue = deque(event for event in self._queue if event.session_id != end.session_id)
+            self._queued_bytes -= sum(_queued_size(event) for event in removed)
+            self.stats.skipped_sessions += 1
+            log.warning("session %s ended while this node was busy, and newer sessions came before it got to "
+                        "it: skipped, not drawn (its queue holds at most %.1f MB)",
+                        session_id_hex(end.session_id), self.max_queue_bytes / 1e6)
+            if self._queued_bytes + room <= self.max_queue_bytes:
+                return
 
     def _count_skipped(self, snapshot: Event) -> None:
         """Count and report the updates of this session the consumer will never get."""
@@ -481,7 +623,6 @@ class Subscriber:
         if self._failed_snapshots:
             reason += f" (but {self._failed_snapshots} snapshots in a row that could not be used)"
         log.warning("stream gone: %s", reason)
-        self.gone = True
         return Event(EventType.GONE, self.session_id or b"", self.last_seq, reason=reason)
 
     def _reject(self, reason: str) -> None:
@@ -546,11 +687,17 @@ class Subscriber:
         self._dealer = dealer
         return dealer
 
-    def _fetch_snapshot(self, wait: float | None = None) -> Event | None:
-        """One request/wait round; the event on success, None after ``wait`` seconds (by default
-        ``snapshot_timeout``, doubled after each request a publisher took but did not answer in
-        time: building the snapshot of a big scene takes it a while, and asking again would
-        only make it build another one)."""
+    def _fetch_snapshot(self) -> Event | None:
+        """One request/wait round; the SNAPSHOT event on success (the node is then synchronised
+        to its session), None otherwise."""
+        reply = self._ask_snapshot()
+        return None if reply is None else self._synchronise(reply)
+
+    def _ask_snapshot(self, wait: float | None = None) -> SnapshotReply | None:
+        """One request/wait round: the reply with a state, or None after a refusal or ``wait``
+        seconds (by default ``snapshot_timeout``, doubled after each request a publisher took but
+        did not answer in time: building the snapshot of a big scene takes it a while, and asking
+        again would only make it build another one)."""
         dealer = self._dealer or self._new_dealer()
         nonce = os.urandom(NONCE_SIZE)
         try:
@@ -579,27 +726,34 @@ class Subscriber:
                 log.info("snapshot refused: %s; retrying", reply.reason)
                 time.sleep(0.05)
                 return None
-            header = reply.header
-            self._claims.answered(header.session_id, self.session_id)  # retires a session left
-            self.session_id = header.session_id
-            self.last_seq = header.seq
-            reason, self._want_resync = self._want_resync or "", None
             self._unanswered = 0
-            log.info("synchronised to session %s at update %d", session_id_hex(header.session_id), header.seq)
-            self._after_end = False
-            return Event(
-                EventType.SNAPSHOT,
-                header.session_id,
-                header.seq,
-                PayloadKind.KEYFRAME,
-                reply.payload,
-                reason=reason,
-                session_header=reply.session_header,
-            )
+            return reply
         if sent:
             self._unanswered = min(self._unanswered + 1, _MAX_BACKOFF)
         self._new_dealer()
         return None
+
+    def _synchronise(self, reply: SnapshotReply, reason: str | None = None) -> Event:
+        """Take a snapshot reply's state as the node's: its session is followed from now on.
+        ``reason``: why it was fetched, when not for the resync that waited."""
+        header = reply.header
+        assert header is not None  # a state, not a refusal
+        self._claims.answered(header.session_id, self.session_id)  # retires a session left
+        self.session_id = header.session_id
+        self.last_seq = header.seq
+        waited, self._want_resync = self._want_resync or "", None
+        reason = waited if reason is None else reason
+        log.info("synchronised to session %s at update %d", session_id_hex(header.session_id), header.seq)
+        self._after_end = False
+        return Event(
+            EventType.SNAPSHOT,
+            header.session_id,
+            header.seq,
+            PayloadKind.KEYFRAME,
+            reply.payload,
+            reason=reason,
+            session_header=reply.session_header,
+        )
 
 
 def _queued_size(event: Event) -> int:

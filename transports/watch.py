@@ -8,7 +8,8 @@
 - :func:`retry_delay`: the exponential wait before asking again for a snapshot that could not
   be used.
 - :class:`SessionClaims`: what a message of another session than the one followed means (a
-  claim that only the snapshot service's answer settles), and the sessions that ended.
+  claim that only the snapshot service's answer settles, an END included), and the sessions
+  that ended.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from collections.abc import Callable, Hashable
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
-
-from transports.protocol import END
 
 __all__ = ["WatchedSocket", "LogLimit", "retry_delay", "MAX_DOUBLINGS", "SessionClaims"]
 
@@ -146,8 +145,15 @@ class SessionClaims:
     while a check is under way (its answer settles that claim too), nor for ``quiet`` seconds
     after an answer that named the followed session again (the follower's heartbeat timeout: a
     publisher that did restart falls silent within it, which the follower notices anyway), and
-    never for a session that ended or was left (:meth:`retire`, the last ``kept`` of them) or
-    for an END (of a session never followed). The owner's thread alone uses it.
+    never for a session that ended or was left (:meth:`retire`, the last ``kept`` of them).
+
+    The END of a session never followed is a claim too: that a session began and ended
+    meanwhile (a relay checks it as any other). A node busy drawing an earlier session defers
+    its check until it is free, and that session's final state is served only for its
+    publisher's end grace: :meth:`check_end` lets it ask for that state at once, even while a
+    check waits, but not while claims are quiet; an answer that names no session to follow
+    (:meth:`unconfirmed`) quiets them, so that a flood of made-up ENDs costs one request per
+    ``quiet`` seconds. The owner's thread alone uses it.
     """
 
     def __init__(self, quiet: float, kept: int = 64) -> None:
@@ -157,15 +163,25 @@ class SessionClaims:
         self._quiet_until = 0.0
         self._retired: OrderedDict[bytes, None] = OrderedDict()
 
-    def ignored(self, session_id: bytes, message_type: bytes) -> bool:
+    def ignored(self, session_id: bytes) -> bool:
         """Whether a message of another session says nothing: it is of a session that ended or
-        was left (queued, late or replayed), or the END of a session never followed."""
-        return message_type == END or session_id in self._retired
+        was left (queued, late or replayed)."""
+        return session_id in self._retired
 
     def check(self) -> bool:
         """A message claims another session (one not :meth:`ignored`): whether to ask the
         snapshot service now (then :attr:`checking` until :meth:`answered`)."""
         if self.checking or time.monotonic() < self._quiet_until:
+            return False
+        self.checking = True
+        return True
+
+    def check_end(self) -> bool:
+        """The END of a session never followed (one not :meth:`ignored`): whether to ask the
+        snapshot service for that session's final state now: not while claims are quiet; while
+        a check waits, yes (that request answers it). Then :attr:`checking` until
+        :meth:`answered` or :meth:`unconfirmed`."""
+        if time.monotonic() < self._quiet_until:
             return False
         self.checking = True
         return True
@@ -189,3 +205,9 @@ class SessionClaims:
         if len(self._retired) > self.kept:
             self._retired.popitem(last=False)
         self._quiet_until = 0.0
+
+    def unconfirmed(self) -> None:
+        """A check ended without a session to follow (no answer came, or the answer named the
+        followed session or one that ended): no check for ``quiet`` seconds."""
+        self.checking = False
+        self._quiet_until = time.monotonic() + self.quiet

@@ -634,24 +634,27 @@ def test_a_node_whose_every_update_fails_after_its_snapshot_backs_off() -> None:
 
 def test_session_claims_are_settled_by_the_snapshot_service() -> None:
     """The rule a node and a relay share for messages of another session than theirs."""
-    from transports.protocol import END, HEARTBEAT, UPDATE
     from transports.watch import SessionClaims
 
     followed, other, older = new_session_id(), new_session_id(), new_session_id()
     claims = SessionClaims(quiet=3600.0)
     assert claims.check() and claims.checking  # the first claim is checked...
     assert not claims.check()  # ...and the next ones wait for its answer
+    assert claims.check_end() and claims.checking  # the END of a session never followed: asked at once
     claims.answered(followed, followed)  # the service names the followed session again
-    assert not claims.checking and not claims.check()  # quiet: made-up sessions cost no more checks
-    assert claims.ignored(other, END) and not claims.ignored(other, UPDATE)
+    assert not claims.checking and not claims.check()  # quiet: made-up sessions cost no more checks...
+    assert not claims.check_end()  # ...nor made-up ENDs
+    assert not claims.ignored(other)
     claims.retire(followed)  # it ended: the next session is expected, claims are checked at once
-    assert claims.ignored(followed, HEARTBEAT) and claims.check()
+    assert claims.ignored(followed) and claims.check()
     claims.answered(other, older)  # the service names a new session: the one left is retired
-    assert claims.ignored(older, UPDATE) and not claims.ignored(other, UPDATE) and claims.check()
+    assert claims.ignored(older) and not claims.ignored(other) and claims.check_end()
+    claims.unconfirmed()  # that END's final state named no session to follow, or none came
+    assert not claims.checking and not claims.check() and not claims.check_end()
     kept = SessionClaims(quiet=0.0, kept=2)
     for session in (followed, other, older):
         kept.retire(session)
-    assert not kept.ignored(followed, UPDATE) and kept.ignored(older, UPDATE)
+    assert not kept.ignored(followed) and kept.ignored(older)
 
 
 def test_node_checks_a_flood_of_made_up_sessions_once_and_follows_its_own() -> None:
@@ -686,3 +689,37 @@ def test_node_checks_a_flood_of_made_up_sessions_once_and_follows_its_own() -> N
         (EventType.UPDATE, 3), (EventType.END, 3)
     ]
     assert sub.stats.resyncs == 1  # the one check
+
+
+def test_node_asks_once_for_a_flood_of_made_up_ends_and_follows_its_own() -> None:
+    """The END of a session a node never followed makes it ask for that session's final state
+    at once (a busy node draws a session that began and ended meanwhile). A flood of made-up
+    ENDs must not make it ask for each: the first answer names the node's own session, the END
+    is ignored (no session skipped, no state taken), and so are the next ones for
+    heartbeat_timeout."""
+    fake = FakePublisher()
+    sub = Subscriber(fake.endpoint, fake.snapshot, heartbeat_timeout=10.0, snapshot_timeout=1.0, gone_after=20,
+                     stop_on_end=True)
+    events: list[Event] = []
+    stop = threading.Event()
+    with _consuming(lambda: events.extend(sub.events(stop)), stop, sub, fake) as consumer:
+        fake.answer_snapshot(0, b"")
+        deadline = time.monotonic() + 20
+        while sub.stats.received == 0:  # heartbeats until the node hears the PUB
+            assert time.monotonic() < deadline, "the node never heard the publisher"
+            fake.pub.send_multipart(encode_heartbeat(fake.session, 0))
+            time.sleep(0.05)
+        for _ in range(200):
+            fake.pub.send_multipart(encode_end(new_session_id(), 5))
+        fake.answer_snapshot(0, b"")  # the first END's final state: the node's own session
+        for seq in (1, 2, 3):
+            fake.update(seq, b"u%d" % seq)
+        _wait_for(lambda: sub.last_seq == 3)
+        assert not fake.router.poll(300), "the node asked again for a made-up END"
+        fake.pub.send_multipart(encode_end(fake.session, 3))
+        consumer.join(20)
+    assert [(e.type, e.seq) for e in events] == [
+        (EventType.SNAPSHOT, 0), (EventType.UPDATE, 1), (EventType.UPDATE, 2), (EventType.UPDATE, 3),
+        (EventType.END, 3)
+    ]
+    assert sub.stats.skipped_sessions == 0 and sub.stats.resyncs == 0

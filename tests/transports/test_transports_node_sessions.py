@@ -1,0 +1,73 @@
+"""``gsp node`` across sessions: a publisher killed and restarted; real ``gsp serve`` and
+``gsp node`` processes on 127.0.0.1."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scene_helpers import CliProcess, file_state_hash, free_port_pair, record_animation
+
+from player.replay import replay
+from sessions import LogReader, tools
+
+pytestmark = [pytest.mark.timeout(120), pytest.mark.slow]
+
+
+def _wait_until(condition, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def test_a_publisher_killed_and_restarted_makes_two_sessions_not_one(tmp_path: Path) -> None:
+    """QA: a `gsp serve` SIGKILLed mid-session and a new one on the same port were merged into
+    one session: the --save node warned that its copy held the first session unterminated, yet
+    exited 0 with "ended": true and the commands of both; a --keep-going node wrote no -2
+    output. The first session did not end: exit 1 without --keep-going; with it, two sessions,
+    two outputs."""
+    first, second = tmp_path / "first.gsplog", tmp_path / "second.gsplog"
+    record_animation(first, frames=60, interval=0.02)
+    record_animation(second, frames=4)
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    copy, picture = tmp_path / "copy.gsplog", tmp_path / "last.png"
+    saver = CliProcess("node", endpoint, "--null", "--save", str(copy), "--timeout", "20", "-v")
+    keeper = CliProcess("node", endpoint, "--keep-going", "-o", str(picture), "--timeout", "3", "-v")
+    killed = CliProcess("serve", str(first), "--bind", endpoint, "--wait", "1", "--speed", "0.2")
+    restarted = None
+    try:
+        saver.wait_for("synchronised to session")
+        keeper.wait_for("synchronised to session")
+        with LogReader(first) as reader:
+            header = reader.header.size  # the copy's: it holds the session's own header
+        _wait_until(lambda: copy.exists() and copy.stat().st_size > header, "no update reached the copy")
+        killed.proc.send_signal(signal.SIGKILL)
+        killed.proc.wait(10)
+        restarted = CliProcess("serve", str(second), "--bind", endpoint, "--wait", "0.5")
+        saved = saver.result(timeout=60, code=1)
+        kept = keeper.result(timeout=60)
+        assert restarted.proc.wait(30) == 0
+    finally:
+        for process in (killed, restarted, saver, keeper):
+            if process is not None:
+                process.stop()
+    assert saved["sessions"] == 1 and saved["ended"] is False and saved["save_error"] is None
+    assert "the session did not end" in "".join(saver.lines)
+    with LogReader(first) as reader:
+        in_first = sum(1 for _ in reader.commands())
+    assert 0 < saved["commands"] < in_first  # the first session's only
+    report = tools.verify(copy)
+    assert not report.ok and report.footer_offset is None and not report.damaged  # unterminated, intact
+    with LogReader(copy) as reader:
+        assert sum(1 for _ in reader.commands()) == saved["commands"]
+    assert kept["sessions"] == 2 and kept["ended"] is True
+    assert kept["outputs"] == [str(picture), str(tmp_path / "last-2.png")]
+    assert kept["state_hash"] == file_state_hash(second)
+    reference = tmp_path / "reference.png"
+    replay(second, "matplotlib", reference)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "last-2.png")), np.asarray(Image.open(reference)))
