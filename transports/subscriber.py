@@ -184,6 +184,8 @@ class Subscriber:
         self._failed_snapshots = 0  # snapshots in a row the consumer could not follow (see resync())
         self._followed = True  # the consumer applied an update on top of the last snapshot it took
         self._retry_at = 0.0  # no snapshot request before
+        self._silences = 0  # reconnects in a row after silence, with no word from the publisher since
+        self._reconnect_at = 0.0  # no reconnect after silence before
         self._delivered: tuple[bytes | None, int] = (None, 0)  # session, seq of the last state handed out
         self._session_over = False  # the consumer's session ended (END) or was replaced (REPLACED)
 
@@ -271,10 +273,7 @@ class Subscriber:
                     yield self._gone_event(self._last_contact)
                     return
                 if silent > self.heartbeat_timeout and self.session_id is not None:
-                    # libzmq does not reconnect after a protocol error (e.g. a message over
-                    # ZMQ_MAXMSGSIZE), so a silent stream gets a fresh SUB socket too.
-                    self._replace_sub()
-                    self._request_resync(f"publisher silent for {silent:.1f} s; reconnected")
+                    self._reconnect_silent(silent)
                 continue
             try:
                 frames = self._sub.recv_multipart(zmq.NOBLOCK)
@@ -419,8 +418,29 @@ class Subscriber:
         self._retire(session_id)
 
     def _heard_publisher(self) -> None:
-        """A message from the publisher: contact."""
+        """A message from the publisher: contact, and a silence that called for reconnects is over."""
         self._last_contact = time.monotonic()
+        self._silences, self._reconnect_at = 0, 0.0
+
+    def _reconnect_silent(self, silent: float) -> None:
+        """The publisher has been silent past ``heartbeat_timeout``: a fresh SUB socket (libzmq
+        does not reconnect after a protocol error, such as a message over ZMQ_MAXMSGSIZE) and a
+        resync. Silent again: reconnect after 0.1 s, twice as long each time in a row, up to
+        8 × ``snapshot_timeout`` (:func:`retry_delay`, as for a snapshot that could not be used),
+        and the resync already waiting is not asked for again: a node busy drawing while its
+        publisher was dead made a socket and a resync every 60 ms."""
+        now = time.monotonic()
+        if now < self._reconnect_at:
+            return
+        self._silences += 1
+        self._reconnect_at = now + retry_delay(self._silences, self.snapshot_timeout)
+        self._replace_sub()
+        reason = f"publisher silent for {silent:.1f} s; reconnected"
+        if self._want_resync is None:
+            self._request_resync(reason)
+        else:
+            log.info("%s (%d reconnects in a row, the next one in %.1f s at the soonest; a resync waits for the "
+                     "consumer)", reason, self._silences, self._reconnect_at - now)
 
     def commands(self, stop: threading.Event | None = None) -> Iterator[Any]:
         """The decoded ``sessions.Command`` objects of the stream until its END or GONE.

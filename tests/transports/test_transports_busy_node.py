@@ -183,6 +183,23 @@ def test_replaced_comes_to_a_consumer_that_keeps_up_too() -> None:
         ("snapshot", first.session_id), ("update", first.session_id), ("replaced", first.session_id)]
 
 
+def test_a_busy_node_whose_publisher_died_backs_off_its_reconnects_and_resyncs_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """QA: a matplotlib node still drawing when its publisher died replaced its SUB socket and
+    asked for a resync every poll slice (~60 ms): 71 resyncs in 4 s. The resync already waits
+    for the consumer; reconnects are spaced as for a snapshot that could not be used (0.1 s,
+    doubled each time in a row)."""
+    caplog.set_level(logging.INFO, logger="transports.subscriber")
+    first = local_publisher()
+    with busy_node(first, heartbeat_timeout=0.3, snapshot_timeout=1.0) as node:
+        first.close(end=False)  # killed: silence
+        time.sleep(3.0)  # 2.7 s of silence past the heartbeat timeout, the consumer still busy
+        reconnects = [r for r in caplog.records if "publisher silent" in r.getMessage()]
+        assert node.sub.stats.resyncs == 1, node.sub.stats
+    assert 1 <= len(reconnects) <= 7, [r.getMessage() for r in reconnects]  # 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s apart
+
+
 def test_a_busy_nodes_queue_keeps_the_newest_of_the_sessions_it_could_not_draw_yet(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
