@@ -225,8 +225,9 @@ def node(
     what was drawn lacks them, exit status 1; --links imports the module that registers them).
     A session whose publisher died or restarted before its END did not end (exit status 1; with
     --keep-going the next session is one of its own, and sessions that began and ended while the
-    node drew an earlier one are drawn next, or counted in skipped_sessions: exit status 1).
-    Ctrl-C or SIGTERM stops it after drawing and saving what arrived: exit status 130 or 143.
+    node drew an earlier one are drawn next, or counted in skipped_sessions: exit status 1); one
+    that published nothing is not counted. Ctrl-C or SIGTERM stops it after drawing and saving
+    what arrived: exit status 130 or 143.
     """
     from transports.live_log import LiveTally, live_commands
     from transports.subscriber import Subscriber
@@ -255,8 +256,11 @@ def node(
         raise click.ClickException(str(error)) from None
     stop = _stop_on_signals()
     summary: dict[str, Any] = {"endpoint": endpoint, "sessions": 0, "frames": 0, "commands": 0, "keyframes": 0,
-                               "errors": 0, "state_hash": None, "outputs": [], "ended": False, "save_error": None}
+                               "errors": 0, "state_hash": None, "outputs": [], "ended": False, "save_error": None,
+                               "session": None, "last_seq": 0}
     unknown_links = UnknownLinks()
+    empty = 0  # sessions that published nothing (a `gsp serve` stopped during its --wait): not counted
+    no_frame: list[str] = []  # outputs of sessions that rendered no frame: nothing written there
     try:
         with noting_unknown_links(unknown_links, log.error):
             while True:
@@ -264,7 +268,14 @@ def node(
                 tally = LiveTally()
                 session_output = _nth_output(output, summary["sessions"] + 1)
                 result = consume(live_commands(subscriber, stop, copy, tally), session_output)
-                if tally.commands or tally.keyframes:  # a session came (the last wait may bring none)
+                session = tally.session_id  # None: no session came (the last wait may bring none)
+                counted = session is not None
+                if session is not None and tally.last_update == 0 and not stop.is_set():
+                    counted = False  # no command at all: not a session to draw, count or number; wait for one
+                    empty += 1
+                    log.warning("session %s published nothing (its publisher stopped during its --wait?): not counted",
+                                session_id_hex(session))
+                if counted and session is not None:
                     summary["sessions"] += 1
                     for key in ("frames", "errors"):
                         summary[key] += result[key]
@@ -274,15 +285,17 @@ def node(
                     summary["outputs"] += result["outputs"]
                     summary["state_hash"] = result["state_hash"]  # of the last session
                     summary["ended"] = tally.ended
+                    summary["session"] = session_id_hex(session)  # of the last session, as last_seq
+                    summary["last_seq"] = tally.last_seq
+                    if session_output is not None and not result["outputs"]:
+                        no_frame.append(session_output)
+                    save = None  # the copy holds the first session only
                 if copy is not None and copy.error is not None:
                     summary["save_error"] = copy.error
-                if not keep_going or stop.is_set() or subscriber.gone:
+                if (counted and not keep_going) or stop.is_set() or subscriber.gone:
                     break
-                save = None  # the copy holds the first session only
     finally:
         subscriber.close()
-    summary["session"] = session_id_hex(subscriber.session_id) if subscriber.session_id else None
-    summary["last_seq"] = subscriber.last_seq
     summary["resyncs"] = subscriber.stats.resyncs
     summary["rejected"] = subscriber.stats.rejected
     # Falling behind: how often, the updates never applied, and the most that waited at once.
@@ -297,6 +310,11 @@ def node(
     if summary["save_error"] is not None:  # as `gsp record` whose log stopped early: `gsp node ... && ...` stops
         raise click.ClickException(f"the --save copy is incomplete: {summary['save_error']}")
     stop.exit_if_signalled()  # stopped by the user: what arrived is drawn and saved
+    if summary["sessions"] == 0 and empty:  # as gsp-replay says of a session without a frame, naming the output
+        why = "the session published nothing (its publisher stopped during its --wait?)"
+        raise click.ClickException(f"{endpoint}: " + (why if output is None else
+                                                      f"the session has no rendered frame, nothing written to {output} "
+                                                      f"({why})"))
     if summary["sessions"] == 0:
         raise click.ClickException(f"no session arrived from {endpoint}" + (f" in {timeout:g} s" if timeout else ""))
     failures = []
@@ -306,6 +324,8 @@ def node(
     if keep_going and summary["skipped_sessions"]:
         failures.append(f"{summary['skipped_sessions']} session(s) began and ended while this node drew an earlier "
                         "one, and were not drawn (their final state could not be fetched)")
+    if no_frame:  # as gsp-replay says of a session without a frame
+        failures.append(f"{endpoint}: the session has no rendered frame, nothing written to {', '.join(no_frame)}")
     if unknown_links:  # what was drawn lacks those links: `gsp node ... && next` stops, as gsp-replay does
         failures.append(unknown_links.message(endpoint))
     for failure in failures[:-1]:

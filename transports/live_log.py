@@ -35,6 +35,11 @@ class LiveTally:
     keyframes: int = 0
     ended: bool = False  # the session's END arrived (not: its publisher went silent or restarted, or none came)
     errors: int = 0  # chunks of a snapshot that could not be decoded, left out
+    session_id: bytes | None = None  # the session's (None: none came)
+    last_seq: int = 0  # the last update applied (the sequence number of its snapshot or update)
+    # The highest update number of the session the node heard of (its snapshot's, updates', END's):
+    # 0 for a session that published nothing (a `gsp serve` stopped during its --wait).
+    last_update: int = 0
     _session: bytes = dataclasses.field(default=b"", repr=False, compare=False)
     _last_seq: int = dataclasses.field(default=-1, repr=False, compare=False)  # of the last chunk counted
 
@@ -208,6 +213,11 @@ def live_commands(
     failures = LogLimit(first=1, every=10)
     try:
         for event in subscriber.events(stop):
+            if tally is not None and event.type != EventType.GONE:
+                tally.session_id = event.session_id
+                tally.last_update = max(tally.last_update, event.seq)
+                if event.type in (EventType.SNAPSHOT, EventType.UPDATE):
+                    tally.last_seq = event.seq
             if event.type == EventType.END:
                 if tally is not None:
                     tally.ended = True

@@ -251,9 +251,9 @@ def test_a_session_whose_publisher_died_is_not_reported_as_ended(tmp_path: Path)
 def test_serve_leaves_out_a_chunk_over_max_message_and_ends_the_session(tmp_path: Path) -> None:
     """It crashed with a traceback, and its cleanup told the nodes the session had ended."""
     session = tmp_path / "s.gsplog"
-    record_animation(session, frames=5)
+    record_animation(session, frames=5, interval=0.05)  # a first chunk of 5 kB, then chunks of 2.5 kB
     endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
-    server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "1.5", "--max-message", "2000")
+    server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "1.5", "--max-message", "4096")
     node = CliProcess("node", endpoint, "--null", "--timeout", "10")
     try:
         summary = node.result(timeout=30)
@@ -264,7 +264,7 @@ def test_serve_leaves_out_a_chunk_over_max_message_and_ends_the_session(tmp_path
     said = "".join(server.lines)
     assert f"on {endpoint} (snapshots on " in said  # where it serves, said at the start
     assert "left out a chunk of" in said and "--max-message" in said and "Traceback" not in said
-    assert summary["ended"] is True
+    assert summary["ended"] is True and summary["sessions"] == 1 and summary["commands"] > 0
 
 
 def test_keep_going_sessions_write_outputs_of_their_own() -> None:

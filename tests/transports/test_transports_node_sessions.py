@@ -1,8 +1,9 @@
-"""``gsp node`` across sessions: a publisher killed and restarted; real ``gsp serve`` and
-``gsp node`` processes on 127.0.0.1."""
+"""``gsp node`` across sessions: a publisher killed and restarted, a session that published nothing,
+a session without a frame; real ``gsp serve`` and ``gsp node`` processes on 127.0.0.1."""
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from pathlib import Path
@@ -30,7 +31,7 @@ def test_a_publisher_killed_and_restarted_makes_two_sessions_not_one(tmp_path: P
     one session: the --save node warned that its copy held the first session unterminated, yet
     exited 0 with "ended": true and the commands of both; a --keep-going node wrote no -2
     output. The first session did not end: exit 1 without --keep-going; with it, two sessions,
-    two outputs."""
+    two outputs. The summary names the (last) session it drew ("session" was null)."""
     first, second = tmp_path / "first.gsplog", tmp_path / "second.gsplog"
     record_animation(first, frames=60, interval=0.02)
     record_animation(second, frames=4)
@@ -68,6 +69,64 @@ def test_a_publisher_killed_and_restarted_makes_two_sessions_not_one(tmp_path: P
     assert kept["sessions"] == 2 and kept["ended"] is True
     assert kept["outputs"] == [str(picture), str(tmp_path / "last-2.png")]
     assert kept["state_hash"] == file_state_hash(second)
+    assert re.fullmatch("[0-9a-f]{32}", kept["session"]) and kept["session"] != saved["session"]
+    assert re.fullmatch("[0-9a-f]{32}", saved["session"])
     reference = tmp_path / "reference.png"
     replay(second, "matplotlib", reference)
     assert np.array_equal(np.asarray(Image.open(tmp_path / "last-2.png")), np.asarray(Image.open(reference)))
+
+
+def test_a_session_that_published_nothing_is_no_session(tmp_path: Path) -> None:
+    """QA: `gsp serve` stopped (SIGTERM) during its --wait announced an empty session: a
+    --keep-going node counted it ("sessions": 2 after a real one), and a `gsp node -o E.png`
+    exited 0 with no file while `gsp replay ... -o X.png` exited 2 ("no rendered frame, nothing
+    written"). A session that published nothing is not counted: a node waits for the next one,
+    and one that got none says so, naming its output."""
+    session = tmp_path / "s.gsplog"
+    record_animation(session, frames=3)
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    picture = tmp_path / "E.png"
+    single = CliProcess("node", endpoint, "-o", str(picture), "--timeout", "3", "-v")
+    keeper = CliProcess("node", endpoint, "--keep-going", "--null", "--timeout", "3", "-v")
+    server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "60")
+    try:
+        single.wait_for("synchronised to session")
+        keeper.wait_for("synchronised to session")
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(30) == 143
+        alone = single.result(timeout=60, code=1)
+        kept = keeper.result(timeout=60, code=1)
+    finally:
+        for process in (server, single, keeper):
+            process.stop()
+    said = "".join(single.lines)
+    assert f"{endpoint}: the session has no rendered frame, nothing written to {picture}" in said, said
+    assert not picture.exists() and alone["outputs"] == [] and alone["sessions"] == 0
+    assert kept["sessions"] == 0 and kept["state_hash"] is None and kept["session"] is None
+    assert f"{endpoint}: the session published nothing" in "".join(keeper.lines)
+
+
+def test_node_and_replay_agree_on_a_session_without_a_frame(tmp_path: Path) -> None:
+    """A session of commands that renders nothing: `gsp replay tcp://... -o X.png` failed
+    naming its output, `gsp node -o N.png` exited 0 with "outputs": [] and no file."""
+    session = tmp_path / "s.gsplog"
+    record_animation(session, frames=0)
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    node_picture, replay_picture = tmp_path / "N.png", tmp_path / "X.png"
+    node = CliProcess("node", endpoint, "-o", str(node_picture), "--timeout", "20", "-v")
+    player = CliProcess("replay", endpoint, "-o", str(replay_picture), "--timeout", "20")
+    server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "2")
+    try:
+        node.wait_for("synchronised to session")
+        summary = node.result(timeout=60, code=1)
+        assert player.proc.wait(60) == 2
+        player._reader.join(5)
+        assert server.proc.wait(30) == 0
+    finally:
+        for process in (server, node, player):
+            process.stop()
+    assert summary["sessions"] == 1 and summary["ended"] is True and summary["frames"] == 0
+    for process, picture in ((node, node_picture), (player, replay_picture)):
+        said = "".join(process.lines)
+        assert f"{endpoint}: the session has no rendered frame, nothing written to {picture}" in said, said
+        assert not picture.exists()
