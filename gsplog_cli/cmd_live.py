@@ -171,7 +171,8 @@ def serve(
 @click.command()
 @click.argument("endpoint")
 @click.option("--snapshot", default=None, help="Snapshot endpoint [default: PUB port + 1].")
-@click.option("--backend", default=None, help="Render with this backend (matplotlib, datoviz, null).")
+@click.option("--backend", default=None, help="Render with this backend (matplotlib, datoviz, null) [default: "
+              "matplotlib with -o; else null: commands applied, frames counted, nothing drawn].")
 @click.option("-o", "--output", type=click.Path(), default=None, help="PNG (last frame), folder or video.")
 @click.option(
     "--save", type=click.Path(dir_okay=False), default=None, help="Write a .gsplog copy of the stream."

@@ -244,7 +244,7 @@ class Publisher:
             self.endpoint = pub.getsockopt_string(zmq.LAST_ENDPOINT)
             self.snapshot_endpoint = router.getsockopt_string(zmq.LAST_ENDPOINT)
         except (zmq.ZMQError, ValueError) as error:
-            self._startup_error = OSError(f"publisher cannot bind {self._bind_to}: {error}")
+            self._startup_error = OSError(f"publisher cannot bind {' / '.join(self._bind_to)}: {error}")
             pub.close(0)
             router.close(0)
             self._ready.set()

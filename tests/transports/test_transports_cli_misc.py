@@ -56,6 +56,12 @@ def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "not a gsplog file" in result.output
 
 
+def test_node_help_says_which_backend_it_draws_with_by_default() -> None:
+    result = CliRunner().invoke(cli, ["node", "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert "[default: matplotlib with -o; else null: commands applied, frames counted, nothing drawn]" in result.output
+
+
 def test_binding_beyond_loopback_warns(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING)
     check_bind_endpoint("tcp://0.0.0.0:5555")  # checks only: the warning comes once bound
