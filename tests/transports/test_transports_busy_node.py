@@ -200,6 +200,7 @@ def test_a_busy_node_whose_publisher_died_backs_off_its_reconnects_and_resyncs_o
     assert 1 <= len(reconnects) <= 7, [r.getMessage() for r in reconnects]  # 0.1 + 0.2 + 0.4 + 0.8 + 1.6 s apart
 
 
+@pytest.mark.slow
 def test_a_busy_nodes_queue_keeps_the_newest_of_the_sessions_it_could_not_draw_yet(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
