@@ -312,7 +312,7 @@ def node(
         raise click.ClickException(f"the --save copy is incomplete: {summary['save_error']}")
     stop.exit_if_signalled()  # stopped by the user: what arrived is drawn and saved
     if summary["sessions"] == 0 and empty:  # as gsp-replay says of a session without a frame, naming the output
-        why = "the session published nothing (its publisher stopped during its --wait?)"
+        why = "the session published nothing: its publisher stopped during its --wait?"
         raise click.ClickException(f"{endpoint}: " + (why if output is None else
                                                       f"the session has no rendered frame, nothing written to {output} "
                                                       f"({why})"))
