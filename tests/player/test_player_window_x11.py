@@ -358,7 +358,8 @@ def test_closing_the_live_window_of_a_recorded_script_ends_it_cleanly(display: s
     assert report.ok and report.commands_ok > 20, report
 
 
-CLICK_SCRIPT = """
+#: What the scripts below start with: a red disc on a 200 x 150 canvas, a window of their own.
+SCRIPT_START = """
 import numpy as np
 from gsp.core import Camera, Canvas, Viewport
 from gsp.types import Buffer, BufferType
@@ -373,7 +374,9 @@ def f32(values, kind):
 
 canvas = Canvas(200, 150, 72.0, WHITE)
 viewport = Viewport(0, 0, 200, 150, WHITE)
-positions = f32([[0.5, 0.5, 0.0]], BufferType.vec3)
+"""
+
+CLICK_SCRIPT = SCRIPT_START + """positions = f32([[0.5, 0.5, 0.0]], BufferType.vec3)
 points = Points(positions, f32([400.0], BufferType.float32), Buffer.from_numpy(RED, BufferType.rgba8),
                 Buffer.from_numpy(RED, BufferType.rgba8), f32([0.0], BufferType.float32))
 identity = f32(np.eye(4, dtype=np.float32).reshape(1, 4, 4), BufferType.mat4)
@@ -436,22 +439,7 @@ def test_a_click_in_a_recorded_window_is_captured_where_it_landed_and_replayed(t
     assert abs(cols.mean() - 50) < 2 and abs(rows.mean() - 112.5) < 2  # NDC (-0.5, -0.5) of 200 x 150
 
 
-FAILING_SCRIPT = """
-import numpy as np
-from gsp.core import Camera, Canvas, Viewport
-from gsp.types import Buffer, BufferType
-from gsp.utils.renderer_registry import RendererRegistry
-from gsp.visuals import Points
-
-WHITE = bytearray([255, 255, 255, 255])
-RED = np.array([[255, 0, 0, 255]], dtype=np.uint8)
-
-def f32(values, kind):
-    return Buffer.from_numpy(np.asarray(values, dtype=np.float32), kind)
-
-canvas = Canvas(200, 150, 72.0, WHITE)
-viewport = Viewport(0, 0, 200, 150, WHITE)
-points = Points(f32([[0.0, 0.0, 0.0]], BufferType.vec3), f32([400.0], BufferType.float32),
+FAILING_SCRIPT = SCRIPT_START + """points = Points(f32([[0.0, 0.0, 0.0]], BufferType.vec3), f32([400.0], BufferType.float32),
                 Buffer.from_numpy(RED, BufferType.rgba8), Buffer.from_numpy(RED, BufferType.rgba8),
                 f32([0.0], BufferType.float32))
 identity = f32(np.eye(4, dtype=np.float32).reshape(1, 4, 4), BufferType.mat4)

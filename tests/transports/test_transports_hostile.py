@@ -85,6 +85,16 @@ def _consuming(consume: Callable[[], object], stop: threading.Event, sub: Subscr
         fake.close()
 
 
+def _until_heard(sub: Subscriber, fake: FakePublisher) -> None:
+    """Heartbeats from ``fake`` until ``sub`` has heard its PUB (a SUB misses what is sent
+    before it is connected)."""
+    deadline = time.monotonic() + 20
+    while sub.stats.received == 0:
+        assert time.monotonic() < deadline, "the node never heard the publisher"
+        fake.pub.send_multipart(encode_heartbeat(fake.session, 0))
+        time.sleep(0.05)
+
+
 def test_node_rejects_malformed_truncated_oversized_and_replayed(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     fake = FakePublisher()
@@ -445,11 +455,7 @@ def _save_live_copy(fake: FakePublisher, path: object, session_header: bytes, ch
     thread.start()
     try:
         fake.answer_snapshot(0, b"", session_header=session_header)
-        deadline = time.monotonic() + 20
-        while sub.stats.received == 0:  # heartbeats until the node hears the PUB
-            assert time.monotonic() < deadline, "the node never heard the publisher"
-            fake.pub.send_multipart(encode_heartbeat(fake.session, 0))
-            time.sleep(0.05)
+        _until_heard(sub, fake)
         for seq, chunk in enumerate(chunks, start=1):
             fake.update(seq, chunk)
         fake.pub.send_multipart(encode_end(fake.session, len(chunks)))
@@ -537,11 +543,7 @@ def test_node_says_what_it_skips_and_counts_the_resyncs_it_asks_for(
     stop = threading.Event()
     with _consuming(lambda: list(live_commands(sub, stop)), stop, sub, fake):
         fake.answer_snapshot(0, unknown)
-        deadline = time.monotonic() + 20
-        while sub.stats.received == 0:  # heartbeats until the node hears the PUB
-            assert time.monotonic() < deadline, "the node never heard the publisher"
-            fake.pub.send_multipart(encode_heartbeat(fake.session, 0))
-            time.sleep(0.05)
+        _until_heard(sub, fake)
         fake.update(1, too_deep)
         fake.answer_snapshot(1, encode_chunk([], ChunkKind.KEYFRAME))  # the resync's
         _wait_for(lambda: sub.stats.snapshots == 2)
@@ -566,11 +568,7 @@ def test_a_saved_copy_of_a_session_whose_publisher_died_is_left_unterminated(tmp
     stop = threading.Event()
     with _consuming(lambda: list(live_commands(sub, stop, copy)), stop, sub, fake):
         fake.answer_snapshot(0, b"", session_header=encode_header({}))
-        deadline = time.monotonic() + 20
-        while sub.stats.received == 0:  # heartbeats until the node hears the PUB
-            assert time.monotonic() < deadline, "the node never heard the publisher"
-            fake.pub.send_multipart(encode_heartbeat(fake.session, 0))
-            time.sleep(0.05)
+        _until_heard(sub, fake)
         fake.update(1, encode_chunk([Command(1, 1, "Recorder.mark", "", ("first",), {})]))
         _wait_for(lambda: sub.stats.delivered == 1)
         fake.session = new_session_id()  # killed and restarted: no END for the first session
@@ -672,11 +670,7 @@ def test_node_checks_a_flood_of_made_up_sessions_once_and_follows_its_own() -> N
 
     with _consuming(lambda: events.extend(sub.events(stop)), stop, sub, fake) as consumer:
         fake.answer_snapshot(0, b"")
-        deadline = time.monotonic() + 20
-        while sub.stats.received == 0:  # heartbeats until the node hears the PUB
-            assert time.monotonic() < deadline, "the node never heard the publisher"
-            fake.pub.send_multipart(encode_heartbeat(fake.session, 0))
-            time.sleep(0.05)
+        _until_heard(sub, fake)
         forged()
         fake.answer_snapshot(0, b"")  # the check: still the same session
         _wait_for(lambda: sub.stats.snapshots == 2)
@@ -705,11 +699,7 @@ def test_node_asks_once_for_a_flood_of_made_up_ends_and_follows_its_own() -> Non
     stop = threading.Event()
     with _consuming(lambda: events.extend(sub.events(stop)), stop, sub, fake) as consumer:
         fake.answer_snapshot(0, b"")
-        deadline = time.monotonic() + 20
-        while sub.stats.received == 0:  # heartbeats until the node hears the PUB
-            assert time.monotonic() < deadline, "the node never heard the publisher"
-            fake.pub.send_multipart(encode_heartbeat(fake.session, 0))
-            time.sleep(0.05)
+        _until_heard(sub, fake)
         for _ in range(200):
             fake.pub.send_multipart(encode_end(new_session_id(), 5))
         fake.answer_snapshot(0, b"")  # the first END's final state: the node's own session

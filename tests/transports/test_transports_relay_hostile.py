@@ -16,6 +16,7 @@ from transports.protocol import (
     Header,
     PayloadKind,
     ProtocolError,
+    SnapshotReply,
     decode_snapshot_reply,
     decode_snapshot_request,
     encode_end,
@@ -202,22 +203,26 @@ def _golden_scene() -> bytes:
     return state.snapshot()
 
 
-def _refusal_from(relay: Relay) -> str:
-    """The reason the relay gives a node for refusing its snapshot request."""
+def _snapshot_reply(relay: Relay) -> SnapshotReply:
+    """The relay's answer to a node's snapshot request."""
     context = zmq.Context()
     dealer = context.socket(zmq.DEALER)
     dealer.linger = 0
     dealer.connect(relay.snapshot_endpoint)
     try:
-        nonce = bytes(range(8))
-        dealer.send_multipart(encode_snapshot_request(nonce))
+        dealer.send_multipart(encode_snapshot_request(bytes(range(8))))
         assert dealer.poll(10_000), "the relay did not answer"
-        reply = decode_snapshot_reply(dealer.recv_multipart())
-        assert reply.header is None, "the relay served a snapshot"
-        return reply.reason
+        return decode_snapshot_reply(dealer.recv_multipart())
     finally:
         dealer.close(0)
         context.term()
+
+
+def _refusal_from(relay: Relay) -> str:
+    """The reason the relay gives a node for refusing its snapshot request."""
+    reply = _snapshot_reply(relay)
+    assert reply.header is None, "the relay served a snapshot"
+    return str(reply.reason)
 
 
 @pytest.mark.parametrize("case", ["undecodable", "over max-scene-gib"])
@@ -328,20 +333,9 @@ def test_a_flood_of_garbage_upstream_does_not_flood_the_relay_log(caplog: pytest
 
 def _snapshot_from(relay: Relay) -> tuple[bytes, int, bytes]:
     """The session, sequence and payload of the relay's snapshot for a node."""
-    context = zmq.Context()
-    dealer = context.socket(zmq.DEALER)
-    dealer.linger = 0
-    dealer.connect(relay.snapshot_endpoint)
-    try:
-        nonce = bytes(range(8))
-        dealer.send_multipart(encode_snapshot_request(nonce))
-        assert dealer.poll(10_000), "the relay did not answer"
-        reply = decode_snapshot_reply(dealer.recv_multipart())
-        assert reply.header is not None, f"the relay refused: {reply.reason}"
-        return reply.header.session_id, reply.header.seq, reply.payload
-    finally:
-        dealer.close(0)
-        context.term()
+    reply = _snapshot_reply(relay)
+    assert reply.header is not None, f"the relay refused: {reply.reason}"
+    return reply.header.session_id, reply.header.seq, reply.payload
 
 
 def _joined_downstream(relay: Relay, upstream: FakeUpstream, seq: int) -> tuple[zmq.Context, zmq.Socket]:
