@@ -711,7 +711,19 @@ class Subscriber:
         """One request/wait round; the SNAPSHOT event on success (the node is then synchronised
         to its session), None otherwise."""
         reply = self._ask_snapshot()
-        return None if reply is None else self._synchronise(reply)
+        if reply is None:
+            return None
+        assert reply.header is not None
+        named = reply.header.session_id
+        if named != self.session_id and self._claims.ignored(named):
+            # A session that ended here, which its publisher serves for its end grace: the claim
+            # that asked was stray or made up. Taking it again would draw that session twice.
+            log.info("resync: the snapshot service still serves session %s, which ended; waiting for the next",
+                     session_id_hex(named))
+            self._want_resync = None
+            self._claims.unconfirmed()
+            return None
+        return self._synchronise(reply)
 
     def _ask_snapshot(self, wait: float | None = None) -> SnapshotReply | None:
         """One request/wait round: the reply with a state, or None after a refusal or ``wait``

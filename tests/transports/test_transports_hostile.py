@@ -714,3 +714,27 @@ def test_node_asks_once_for_a_flood_of_made_up_ends_and_follows_its_own() -> Non
         (EventType.END, 3)
     ]
     assert sub.stats.skipped_sessions == 0 and sub.stats.resyncs == 0
+
+
+def test_a_stray_claim_after_the_end_does_not_bring_the_ended_session_back() -> None:
+    """After its session's END a node that goes on (``--keep-going``) waits for the next one. A
+    stray or made-up session id then is a claim, and the snapshot service, still serving the
+    ended session for its end grace, names that one: the node took its state again, and a
+    ``--keep-going`` node drew the session twice. The answer settles the claim as made up."""
+    fake = FakePublisher()
+    sub = Subscriber(fake.endpoint, fake.snapshot, heartbeat_timeout=10.0, snapshot_timeout=1.0, gone_after=20,
+                     stop_on_end=False)
+    events: list[Event] = []
+    stop = threading.Event()
+    with _consuming(lambda: events.extend(sub.events(stop)), stop, sub, fake):
+        fake.answer_snapshot(0, b"")
+        _until_heard(sub, fake)
+        fake.update(1, b"u1")
+        fake.pub.send_multipart(encode_end(fake.session, 1))
+        _wait_for(lambda: [e.type for e in events][-1:] == [EventType.END])
+        fake.pub.send_multipart(encode_update(Header(new_session_id(), 1, PayloadKind.DELTA), b"stray"))
+        fake.answer_snapshot(1, b"")  # still the ended session's final state
+        fake.update(2, b"late")  # a late message of the ended session: ignored
+        _wait_for(lambda: sub.stats.received >= 3)
+        assert not fake.router.poll(500), "the node asked again"
+    assert [(e.type, e.seq) for e in events] == [(EventType.SNAPSHOT, 0), (EventType.UPDATE, 1), (EventType.END, 1)]
