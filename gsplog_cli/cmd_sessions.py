@@ -352,6 +352,10 @@ def _verify_lines(log: str, report: Any) -> list[str]:
     return lines
 
 
+#: Why `gsp repair` keeps every intact chunk of a log whose kept commands name lost objects.
+_NO_RESTART = "no intact keyframe follows the damage, or frames drawn before it replay"
+
+
 def _repair_advice(report: Any) -> str:
     """What `gsp repair` makes of a damaged log, said by `gsp verify`."""
     if report.restart_keyframe_seq is not None:
@@ -359,7 +363,7 @@ def _repair_advice(report: Any) -> str:
                 "intact one after the damage, so that it replays (the intact chunks before it draw no frame "
                 "before a command naming a lost object: --keep-all keeps them)")
     if report.dangling_commands:
-        return ("`gsp repair` keeps every intact chunk, but no intact keyframe follows the damage: its output "
+        return (f"`gsp repair` keeps every intact chunk, but {_NO_RESTART}: its output "
                 "will not replay from its start (`gsp dump` reads it)")
     return "`gsp repair` keeps every intact chunk"
 
@@ -431,8 +435,18 @@ def repair(log: str, output: str | None, output_option: str | None, keep_all: bo
         raise click.ClickException(
             f"{output}: written, but the kept commands depend on lost ones: "
             f"{_dangling_text(report.output_dangling_commands, report.output_dangling)}: it does not replay from "
-            f"its start ({'no intact keyframe follows the damage; ' if report.started_at_keyframe_seq is None else ''}"
+            f"its start ({_why_not_restarted(report, keep_all)}"
             "`gsp dump` reads its commands; its metadata, under \"repaired\", says what was lost)")
+
+
+def _why_not_restarted(report: Any, keep_all: bool) -> str:
+    """Why a repaired output whose commands name lost objects does not start at a keyframe."""
+    if report.started_at_keyframe_seq is not None:
+        return ""
+    if keep_all and report.restart_keyframe_seq is not None:
+        return f"--keep-all kept the chunks before the keyframe at seq {report.restart_keyframe_seq}, where it would start; "
+    return f"{_NO_RESTART}; "
+
 
 
 @click.command()

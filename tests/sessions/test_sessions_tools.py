@@ -1119,6 +1119,8 @@ def test_repair_starts_at_the_first_keyframe_after_a_lost_setup(tmp_path: Path, 
     everything = tmp_path / "everything.gsplog"
     code, out = run("repair", "--keep-all", str(damaged), str(everything))
     assert code == 1 and "written, but the kept commands depend on lost ones" in out
+    assert f"--keep-all kept the chunks before the keyframe at seq {keyframe.seq_last}" in out, out
+    assert "no intact keyframe follows" not in out, out  # one does: --keep-all kept what comes before it
     with LogReader(everything) as reader:
         assert len(reader.index) == len(entries) - 1
 
@@ -1151,6 +1153,7 @@ def test_repair_keeps_every_chunk_when_frames_come_before_the_loss(tmp_path: Pat
     assert tools.verify(damaged).restart_keyframe_seq is None
     code, out = run("repair", str(damaged), str(tmp_path / "repaired.gsplog"))
     assert code == 1 and f"kept {len(entries) - 1} chunks" in out and "starts at the keyframe" not in out, out
+    assert "no intact keyframe follows the damage, or frames drawn before it replay" in out, out
 
 
 def test_a_command_skipped_for_a_newer_value_still_creates_its_object(tmp_path: Path) -> None:
