@@ -365,3 +365,27 @@ def test_f_translucent_mesh_edges_do_not_stack_at_the_vertices(edge_alpha: int) 
         assert abs(darkest[0] - darkest[1]) <= 30, darkest
         assert 0.9 <= ink <= 1.1, ink  # the edges as dark as Matplotlib's along their length
         assert ssim(reference, actual) >= 0.9
+
+
+# -- G: translucent bevel paths are blended once, joints included -------------------------------
+@pytest.mark.parametrize("cap", list(CapStyle))
+@pytest.mark.parametrize("per_vertex", [False, True])
+def test_g_a_translucent_bevel_path_is_blended_once(cap: CapStyle, per_vertex: bool) -> None:
+    # Matplotlib strokes a path (or each per-vertex piece [mid, v, mid]) as one outline, filled
+    # once. Bevel paths were built from overlapping pieces (half-segments, corner triangles on
+    # both sides, round-cap discs over the end halves): with alpha 128 every joint and round end
+    # came out darker (blended twice or three times).
+    verts = [[-0.8, -0.5], [-0.4, 0.5], [0.0, -0.5], [0.35, 0.4], [0.8, 0.3], [0.6, -0.6]]
+    if per_vertex:
+        colors = scenes.rgba([[0, 0, 200, 128], [200, 0, 0, 128], [0, 150, 0, 128], [0, 0, 200, 128],
+                              [200, 0, 0, 128], [0, 150, 0, 128]])
+    else:
+        colors = scenes.rgba([[0, 0, 200, 128]])
+    paths = Paths(scenes.vec3(verts), scenes.buf(np.array([len(verts)], np.uint32), BufferType.uint32), colors,
+                  scenes.floats([10.0]), cap, JoinStyle.BEVEL)
+    reference, actual = render_both(one_visual(paths, 160, 120))
+    with kept_on_failure(f"bevel_translucent_{cap.name.lower()}_{per_vertex}", reference, actual):
+        ref, act = darkness(reference), darkness(actual)
+        assert act.max() <= ref.max() + 0.04, (act.max(), ref.max())  # once blended: as dark as Matplotlib
+        assert abs(act.sum() - ref.sum()) < 0.05 * ref.sum(), (act.sum(), ref.sum())  # as much ink
+        _assert_same_ink_places(reference, actual)

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from player.backends.datoviz.bevel import bevel_triangles
 from player.backends.datoviz.engine import (
     DatovizEngine,
     Layer,
@@ -582,7 +583,9 @@ class DatovizDrawer:
         """Bevel joins, which Datoviz lacks, built on the CPU: every path segment as two butt
         half-segments (each half in its end vertex's color and width, as Matplotlib colors a
         multi-colored path), a triangle filling the bevel on both sides of every inner vertex,
-        and the end caps (projecting: the end half-segments lengthened; round: a disc)."""
+        and the end caps (projecting: the end half-segments lengthened; round: a disc).
+        These pieces overlap, so a path with any translucent color is drawn instead as a mesh
+        of pieces that do not (`_bevel_mesh_ops`)."""
         ndc = np.asarray(p.ndc, np.float64)
         widths = np.asarray(p.widths_px, np.float64)  # geometry; Datoviz widths at the end
         colors = np.asarray(p.colors, np.float32)
@@ -591,6 +594,8 @@ class DatovizDrawer:
             ndc, widths, colors = ndc[index], widths[index], colors[index]
         cap = str(p.cap_style)
         to_px = np.array([0.5 * frame.width, 0.5 * frame.height])
+        if lengths.size and (colors[:, 3] < 1.0).any():
+            return _bevel_mesh_ops(ndc, widths, colors, lengths, cap, to_px)
         starts, ends, seg_w, seg_c, wedges, wedge_c, discs, disc_w, disc_c = ([] for _ in range(9))
         bounds = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
         for a, b in zip(bounds[:-1], bounds[1:]):
@@ -851,6 +856,31 @@ class DatovizDrawer:
 
 
 _BLED_KEPT = 16  # images whose bled texels the drawer keeps (a scene's images, not a film's frames)
+
+
+def _bevel_mesh_ops(ndc: np.ndarray, widths: np.ndarray, colors: np.ndarray, lengths: np.ndarray,
+                    cap: str, to_px: np.ndarray) -> list[_Op]:
+    """A bevel path with translucent colors as one mesh of non-overlapping triangles
+    (`bevel.bevel_triangles`, per sub-path), so that it is blended once as in Matplotlib."""
+    tris: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    bounds = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if b - a < 2:
+            continue
+        t, c = bevel_triangles(ndc[a:b, :2] * to_px, widths[a:b], colors[a:b], cap)
+        tris.append(t)
+        cols.append(c)
+    if not tris:
+        return []
+    xy = np.concatenate(tris).reshape(-1, 2) / to_px
+    pos = np.column_stack([xy, np.zeros(len(xy))]).astype(np.float32)
+    col = np.repeat(np.concatenate(cols), 3, axis=0).astype(np.float32)
+
+    def fill(layer: Layer) -> None:
+        layer.update(pos, col)  # type: ignore[attr-defined]
+
+    return [("mesh", pos.shape[0], (), fill)]
 
 
 def _bleed_into_transparent(rgba: np.ndarray) -> np.ndarray:
