@@ -389,3 +389,20 @@ def test_g_a_translucent_bevel_path_is_blended_once(cap: CapStyle, per_vertex: b
         assert act.max() <= ref.max() + 0.04, (act.max(), ref.max())  # once blended: as dark as Matplotlib
         assert abs(act.sum() - ref.sum()) < 0.05 * ref.sum(), (act.sum(), ref.sum())  # as much ink
         _assert_same_ink_places(reference, actual)
+
+
+# -- H: discs larger than Datoviz's largest point sprite ----------------------------------------
+@pytest.mark.parametrize("face_alpha, edge_pt", [(255, 0.0), (255, 4.0), (128, 4.0)])
+def test_h_a_disc_wider_than_a_sprite_keeps_its_size(face_alpha: int, edge_pt: float) -> None:
+    # Datoviz draws markers as point sprites, which the device caps (lavapipe: 255 px); a
+    # 400 px disc came out 253 px wide (a translucent face 253 px inside its 400 px ring). A
+    # small disc of the same visual stays a sprite, drawn as before.
+    points = Points(scenes.vec3([[0.0, 0.0], [-0.8, 0.8]]), scenes.floats([400.0 ** 2, 20.0 ** 2]),
+                    scenes.rgba([[0, 0, 0, face_alpha]]), scenes.rgba([[200, 0, 0, 255]]), scenes.floats([edge_pt]))
+    reference, actual = render_both(one_visual(points, 480, 480))
+    with kept_on_failure(f"big_disc_{face_alpha}_{edge_pt}", reference, actual):
+        ref, act = darkness(reference), darkness(actual)
+        for row in (240, 100, 380):  # ink across the middle and off the middle (a chord)
+            assert abs(act[row].sum() - ref[row].sum()) < 2.0, (row, act[row].sum(), ref[row].sum())
+        assert abs(act[:60, :60].sum() - ref[:60, :60].sum()) < 0.05 * ref[:60, :60].sum()  # the small one
+        _assert_same_ink_places(reference, actual)

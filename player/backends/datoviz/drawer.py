@@ -24,6 +24,7 @@ What Datoviz lacks is emulated on the CPU before upload (see docs/datoviz.md):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Hashable, Sequence
@@ -43,6 +44,7 @@ from player.backends.datoviz.engine import (
     unmix_alpha,
 )
 from player.backends.datoviz.text_raster import rasterize_texts
+from player.backends.prepare import PreparedPoints
 
 __all__ = ["DrawItem", "DatovizDrawer", "MARKER_SCALE", "datoviz_line_width", "warn_once"]
 
@@ -70,6 +72,11 @@ MIN_DISC_EDGE_PX = 1.0
 # Above this many markers, centers are not snapped to pixel centers (a sub-pixel detail that
 # costs several passes over the positions).
 SNAP_MAX_POINTS = 10_000
+# Datoviz draws markers as point sprites, whose size the device caps (Vulkan's maxPointSize:
+# lavapipe 255 px, where a 400 px disc came out 253 px wide; NVIDIA's is larger). A disc whose
+# sprite would be wider than this is drawn as a polygon of mesh triangles instead (as the
+# other shapes are: exact size, hard edge), after the visual's smaller discs.
+MAX_SPRITE_PX = 250.0
 # Datoviz's lines (segment and path visuals) have a Gaussian antialiased edge: drawn with width
 # w', a line holds sqrt(pi)·erfc(1 - w'/2) px of ink across it below w' = 2 px and w' - (2 -
 # sqrt(pi)) above, i.e. 0.23 px less (measured on slanted lines from w' = -3 to 6 px, to 0.01 px;
@@ -367,6 +374,39 @@ def _interleave(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
+def _too_big_for_sprites(p: Any, n: int) -> np.ndarray | None:
+    """Which of ``n`` disc markers would need a sprite wider than MAX_SPRITE_PX (None: none)."""
+    diam = np.asarray(p.diameters_px, np.float32)
+    edge = np.asarray(p.edge_widths_px, np.float32)
+    if n == 0 or float(diam.max(initial=0.0)) + max(float(edge.max(initial=0.0)), MIN_DISC_EDGE_PX) + SDF_GROWTH_PX <= MAX_SPRITE_PX:
+        return None  # the usual case, one pass over the sizes
+    big = np.broadcast_to(diam + np.maximum(edge, MIN_DISC_EDGE_PX) + SDF_GROWTH_PX > MAX_SPRITE_PX, (n,))
+    return np.asarray(big) if big.any() else None
+
+
+def _subset(p: PreparedPoints, mask: np.ndarray) -> PreparedPoints:
+    """The markers of ``p`` where ``mask`` (count-1 attributes broadcast first)."""
+    n = mask.shape[0]
+
+    def pick(a: Any) -> Any:
+        if a is None:  # px, which the fast preparation leaves out
+            return None
+        a = np.asarray(a)
+        return np.broadcast_to(a, (n, *a.shape[1:]))[mask]
+
+    return dataclasses.replace(
+        p, ndc=pick(p.ndc), px=pick(p.px), sizes_pt2=pick(p.sizes_pt2), diameters_px=pick(p.diameters_px),
+        face_colors=pick(p.face_colors), edge_colors=pick(p.edge_colors),
+        edge_widths_pt=pick(p.edge_widths_pt), edge_widths_px=pick(p.edge_widths_px),
+    )
+
+
+def _unit_circle(k: int) -> np.ndarray:
+    """A CCW polygon of ``k`` vertices on the circle of diameter 1 (a disc's outline)."""
+    t = np.linspace(0.0, 2.0 * np.pi, k, endpoint=False)
+    return np.stack([np.cos(t), np.sin(t)], axis=1) * 0.5
+
+
 def _capacity(count: int) -> int:
     # Meshes change triangle counts as faces get culled: round up so that a turning mesh does
     # not rebuild the scene every frame.
@@ -415,6 +455,13 @@ class DatovizDrawer:
             if uniform:
                 pos = _snap_to_pixel_centers(pos, frame)
             return self._polygon_marker_ops(p, frame, pos, valid)
+        big = _too_big_for_sprites(p, n)
+        if big is not None:
+            ops = self._point_ops(_subset(p, ~big), frame) if not big.all() else []
+            large = _subset(p, big)
+            pos, valid = _clean_positions(large.ndc)
+            radius = float(np.max(large.diameters_px[valid], initial=0.0)) / 2.0
+            return ops + self._polygon_marker_ops(large, frame, pos, valid, [_unit_circle(_ring_vertex_count(radius))])
         # Discs: Datoviz's own SDF marker. Kept cheap for millions of points: positions go to
         # the layer as prepared (NaN rows are dropped by the GPU), count-1 attributes stay
         # broadcast views until they change, and snapping is for scenes of parity size.
@@ -488,10 +535,12 @@ class DatovizDrawer:
         ops.append(("path", positions.shape[0], (("cap", "butt"), ("join", "round")), fill_rings))
         return ops
 
-    def _polygon_marker_ops(self, p: Any, frame: Any, pos: np.ndarray, valid: np.ndarray) -> list[_Op]:
-        """Marker shapes other than discs as mesh triangles, marker by marker: the face over the
-        whole outline, then the edge as the band between the outline grown and shrunk by half
-        the edge width (Matplotlib fills the outline, then strokes it centered)."""
+    def _polygon_marker_ops(self, p: Any, frame: Any, pos: np.ndarray, valid: np.ndarray,
+                            outlines: list[np.ndarray] | None = None) -> list[_Op]:
+        """Marker shapes other than discs (and discs too large for a sprite, given their
+        ``outlines``) as mesh triangles, marker by marker: the face over the whole outline, then
+        the edge as the band between the outline grown and shrunk by half the edge width
+        (Matplotlib fills the outline, then strokes it centered)."""
         n = pos.shape[0]
         if n == 0:
             return []
@@ -508,7 +557,7 @@ class DatovizDrawer:
             center_px = (pos[:, :2].astype(np.float64) + 1.0) / scale
         faces: list[np.ndarray] = []
         rings: list[np.ndarray] = []
-        for poly in marker_outlines(p.marker_shape):
+        for poly in outlines if outlines is not None else marker_outlines(p.marker_shape):
             if snap:
                 core = np.floor(center_px[:, None, :] + poly[None] * diam[:, None, None]) + 0.5 - center_px[:, None, :]
                 outer = core + offset_polygon(poly, np.zeros_like(diam), half)
