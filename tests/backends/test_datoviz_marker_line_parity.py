@@ -406,3 +406,40 @@ def test_h_a_disc_wider_than_a_sprite_keeps_its_size(face_alpha: int, edge_pt: f
             assert abs(act[row].sum() - ref[row].sum()) < 2.0, (row, act[row].sum(), ref[row].sum())
         assert abs(act[:60, :60].sum() - ref[:60, :60].sum()) < 0.05 * ref[:60, :60].sum()  # the small one
         _assert_same_ink_places(reference, actual)
+
+
+# -- I: per-vertex widths and colors of miter and round paths -----------------------------------
+def _per_vertex_path(join: JoinStyle, cap: CapStyle) -> scenes.Scene:
+    verts = [[-0.8, -0.3], [-0.3, 0.4], [0.2, -0.4], [0.75, 0.2]]
+    colors = scenes.rgba([[0, 0, 0, 255], [220, 0, 0, 255], [0, 0, 220, 255], [0, 120, 0, 255]])
+    paths = Paths(scenes.vec3(verts), scenes.buf(np.array([4], np.uint32), BufferType.uint32), colors,
+                  scenes.floats([2.0, 12.0, 6.0, 3.0]), cap, join)
+    return one_visual(paths, 200, 120)
+
+
+@pytest.mark.parametrize("join", [JoinStyle.MITER, JoinStyle.ROUND])
+@pytest.mark.parametrize("cap", list(CapStyle))
+def test_i_per_vertex_path_widths_and_colors_change_at_the_midpoints(join: JoinStyle, cap: CapStyle) -> None:
+    # Matplotlib draws such a path as pieces [mid, vertex, mid], each in its vertex's color and
+    # width. Datoviz's path visual interpolated both along the path: a 2 px end tapered up to
+    # 12 px (ink misplaced by up to 5 px) and colors blended (black to red across a segment).
+    reference, actual = render_both(_per_vertex_path(join, cap))
+    with kept_on_failure(f"path_per_vertex_{join.name.lower()}_{cap.name.lower()}", reference, actual):
+        _assert_same_ink_places(reference, actual, margin=1)
+        ref, act = reference[..., :3].astype(int), actual[..., :3].astype(int)
+        strong = (darkness(reference) > 0.5) & (darkness(actual) > 0.5)
+        assert np.abs(ref - act).max(axis=2)[strong].mean() < 12  # the same colors where both draw
+
+
+@pytest.mark.parametrize("join", [JoinStyle.MITER, JoinStyle.ROUND])
+def test_i_translucent_pieces_meet_without_a_dark_seam(join: JoinStyle) -> None:
+    # The pieces' butt ends overhang in Datoviz: untrimmed, each midpoint was a dark line
+    # (alpha 128 blended twice over 2 columns).
+    verts = [[-0.8, 0.0], [-0.2, 0.1], [0.4, 0.0], [0.8, 0.05]]
+    colors = scenes.rgba([[0, 0, 0, 128], [60, 0, 0, 128], [0, 0, 60, 128], [0, 0, 0, 128]])
+    paths = Paths(scenes.vec3(verts), scenes.buf(np.array([4], np.uint32), BufferType.uint32), colors,
+                  scenes.floats([8.0]), CapStyle.BUTT, join)
+    reference, actual = render_both(one_visual(paths, 200, 60))
+    with kept_on_failure(f"path_piece_seams_{join.name.lower()}", reference, actual):
+        ref, act = darkness(reference).sum(axis=0), darkness(actual).sum(axis=0)
+        assert act[20:180].max() < ref[20:180].max() + 0.4, (act[20:180].max(), ref[20:180].max())
