@@ -922,56 +922,66 @@ def _per_vertex_path_ops(pos: np.ndarray, widths: np.ndarray, colors: np.ndarray
     to the next vertex's 12 px). A sub-path whose color and width are constant stays whole (the
     path's caps); the others are cut at their segments' midpoints into pieces ``[mid(i-1, i),
     v_i, mid(i, i+1)]``, each in its vertex's color and width with butt ends, the path's caps
-    added at its two ends (projecting: the end pieces lengthened by w/2; round: a disc)."""
-    to_px = np.array([0.5 * frame.width, 0.5 * frame.height], np.float32)
-    whole: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    pieces: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    discs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    bounds = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        pts, w, c = pos[a:b], widths[a:b], colors[a:b]
-        if bool((w == w[0]).all() and (c == c[0]).all()):
-            whole.append((pts, w, c))
-            continue
-        mids = (pts[:-1] + pts[1:]) / 2.0
-        # Datoviz's butt ends overhang with a soft edge: each piece ends short of the midpoint,
-        # so that two pieces meet there as Agg's flush butt ends do.
-        d_px = (pts[1:, :2] - pts[:-1, :2]) * to_px
-        norm = np.maximum(np.hypot(d_px[:, 0], d_px[:, 1]), 1e-9)[:, None]
-        trim = np.zeros_like(mids)
-        trim[:, :2] = d_px / norm * np.minimum(PIECE_TRIM_PX, norm / 4.0) / to_px
-        mids_in, mids_out = mids - trim, mids + trim  # the ends of the pieces before and after
-        first, last = np.stack([pts[0], mids_in[0]]), np.stack([mids_out[-1], pts[-1]])
-        if cap == "projecting":  # square ends reach out by w/2 along the end segments
-            for piece, end, inner, width in ((first, 0, 1, w[0]), (last, 1, 0, w[-1])):
-                step = (piece[end, :2] - piece[inner, :2]) * to_px
-                norm = float(np.hypot(*step))
-                if norm > 0:
-                    piece[end, :2] += step / norm * (width / 2.0) / to_px
-        pieces.append((first, w[:1].repeat(2), c[:1].repeat(2, axis=0)))
-        for i in range(1, pts.shape[0] - 1):
-            pieces.append((np.stack([mids_out[i - 1], pts[i], mids_in[i]]), w[i:i + 1].repeat(3), c[i:i + 1].repeat(3, axis=0)))
-        pieces.append((last, w[-1:].repeat(2), c[-1:].repeat(2, axis=0)))
-        if cap == "round":
-            discs.append((pts[[0, -1]], w[[0, -1]], c[[0, -1]]))
+    added at its two ends (projecting: the end pieces lengthened by w/2; round: a disc).
+    Vectorized: colored trajectories of millions of vertices are the common case."""
+    widths = np.broadcast_to(widths, (pos.shape[0],))
+    colors = np.broadcast_to(colors, (pos.shape[0], 4))
+    starts = np.concatenate([[0], np.cumsum(lengths, dtype=np.int64)])[:-1]
+    # Which sub-paths change along them: any segment whose two vertices differ.
+    change = (colors[1:] != colors[:-1]).any(axis=1) | (widths[1:] != widths[:-1])
+    change[starts[1:] - 1] = False  # not across two sub-paths
+    varying = np.add.reduceat(np.append(change, False).astype(np.int64), starts) > 0
     ops: list[_Op] = []
-    for group, group_cap in ((whole, cap), (pieces, "butt")):
-        if not group:
-            continue
-        g_pos = np.concatenate([g[0] for g in group]).astype(np.float32)
-        g_len = np.array([g[0].shape[0] for g in group], np.uint32)
-        g_w = datoviz_line_width(np.concatenate([g[1] for g in group]))
-        g_c = np.concatenate([g[2] for g in group]).astype(np.float32)
+    if not varying.all():
+        keep = np.repeat(~varying, lengths)
+        w_pos, w_len = pos[keep], lengths[~varying].astype(np.uint32)
+        w_w, w_c = datoviz_line_width(widths[keep]), np.ascontiguousarray(colors[keep])
 
-        def fill(layer: Layer, g_pos: np.ndarray = g_pos, g_len: np.ndarray = g_len, g_w: np.ndarray = g_w,
-                 g_c: np.ndarray = g_c, group_cap: str = group_cap) -> None:
-            layer.update(g_pos, g_len, g_w, g_c, cap=group_cap, join=join)  # type: ignore[attr-defined]
+        def fill_whole(layer: Layer) -> None:
+            layer.update(w_pos, w_len, w_w, w_c, cap=cap, join=join)  # type: ignore[attr-defined]
 
-        ops.append(("path", g_pos.shape[0], (("cap", group_cap), ("join", join)), fill))
-    if discs:
-        d_pos = np.concatenate([d[0] for d in discs]).astype(np.float32)
-        d_size = (np.concatenate([d[1] for d in discs]) + SDF_GROWTH_PX).astype(np.float32)
-        d_col = np.concatenate([d[2] for d in discs]).astype(np.float32)
+        ops.append(("path", w_pos.shape[0], (("cap", cap), ("join", join)), fill_whole))
+    sel = np.repeat(varying, lengths)
+    v = np.flatnonzero(sel)  # the vertices of the varying sub-paths, in order
+    first = np.zeros(pos.shape[0], bool)
+    first[starts] = True
+    last = np.zeros(pos.shape[0], bool)
+    last[starts + lengths.astype(np.int64) - 1] = True
+    first, last = first[v], last[v]
+    to_px = np.array([0.5 * frame.width, 0.5 * frame.height], np.float32)
+    # Segment k runs from the k-th vertex that is not last to the k-th that is not first.
+    seg_a, seg_b = pos[v[~last]], pos[v[~first]]
+    d_px = (seg_b[:, :2] - seg_a[:, :2]) * to_px
+    norm = np.maximum(np.hypot(d_px[:, 0], d_px[:, 1]), 1e-9)[:, None]
+    unit = d_px / norm  # directions in px
+    # Datoviz's butt ends overhang with a soft edge: each piece ends PIECE_TRIM_PX short of the
+    # midpoint, so that two pieces meet there as Agg's flush butt ends do.
+    mid = (seg_a + seg_b) / 2.0
+    trim = np.zeros_like(mid)
+    trim[:, :2] = unit * np.minimum(PIECE_TRIM_PX, norm / 4.0) / to_px
+    count = 1 + (~first).astype(np.int64) + (~last).astype(np.int64)
+    center = np.cumsum(count) - count + (~first)
+    out = np.empty((int(count.sum()), 3), np.float32)  # every row set below
+    out[center] = pos[v]
+    out[center[~first] - 1] = mid + trim  # a piece starts after the midpoint before its vertex
+    out[center[~last] + 1] = mid - trim  # and ends before the midpoint after it
+    w_v = widths[v]
+    if cap == "projecting":  # square ends reach out by w/2 along the end segments
+        out[center[first], :2] -= unit[np.cumsum(~last)[first] - 1] * (w_v[first, None] / 2.0) / to_px
+        out[center[last], :2] += unit[np.cumsum(~first)[last] - 1] * (w_v[last, None] / 2.0) / to_px
+    p_len = count.astype(np.uint32)
+    p_w = datoviz_line_width(np.repeat(w_v, count))
+    p_c = np.ascontiguousarray(np.repeat(colors[v], count, axis=0), np.float32)
+
+    def fill_pieces(layer: Layer) -> None:
+        layer.update(out, p_len, p_w, p_c, cap="butt", join=join)  # type: ignore[attr-defined]
+
+    ops.append(("path", out.shape[0], (("cap", "butt"), ("join", join)), fill_pieces))
+    if cap == "round":
+        ends = first | last
+        d_pos = np.ascontiguousarray(pos[v[ends]], np.float32)
+        d_size = (w_v[ends] + SDF_GROWTH_PX).astype(np.float32)
+        d_col = np.ascontiguousarray(colors[v[ends]], np.float32)
 
         def fill_discs(layer: Layer) -> None:
             layer.update(d_pos, d_size, d_col)  # type: ignore[attr-defined]
