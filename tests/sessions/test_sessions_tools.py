@@ -18,8 +18,8 @@ from sessions import LogFormatError, LogReader, LogWriter, tools
 from sessions.command import Command
 
 
-def make_log(path: Path, frames: int = 12, seed: int = 0) -> list[Command]:
-    cmds = points_scene(frames=frames, n=50, seed=seed, marker_at=5)
+def make_log(path: Path, frames: int = 12, seed: int = 0, points: int = 50) -> list[Command]:
+    cmds = points_scene(frames=frames, n=points, seed=seed, marker_at=5)
     writer = LogWriter(path, keyframe_interval_s=0.004)
     for i, cmd in enumerate(cmds, 1):
         writer.append(cmd)
@@ -1085,13 +1085,7 @@ def test_repair_starts_at_the_first_keyframe_after_a_lost_setup(tmp_path: Path, 
     from sessions.chunk import ChunkKind
 
     path = tmp_path / "s.gsplog"
-    cmds = points_scene(frames=12, n=points, seed=0, marker_at=5)
-    writer = LogWriter(path, keyframe_interval_s=0.004)
-    for i, cmd in enumerate(cmds, 1):
-        writer.append(cmd)
-        if i % 3 == 0:
-            writer.flush()
-    writer.close()
+    cmds = make_log(path, points=points)
     with LogReader(path) as reader:
         entries = reader.index.entries
     keyframe = next(e for e in entries[chunk + 1:] if e.kind != ChunkKind.COMMANDS)
