@@ -173,6 +173,17 @@ def test_ctrl_c_ends_the_recording_of_a_script_with_its_own_window(display: str,
     assert report.ok and report.commands_ok > 20, report
 
 
+#: The scripts' renderer: a GSP script's MatplotlibRenderer (a window where a display exists),
+#: which counts the frames it draws through render()'s PNG path.
+LIVE_RENDERER = """
+class Live(MatplotlibRenderer):
+    pngs = 0
+
+    def _render(self, *scene):
+        Live.pngs += 1
+        return super()._render(*scene)
+"""
+
 LIVE_SCRIPT = """
 import io, json, sys
 import numpy as np
@@ -194,13 +205,7 @@ identity = _f32(np.eye(4, dtype=np.float32).reshape(1, 4, 4), BufferType.mat4)
 scene = ([viewport], [points], [identity], [Camera(identity, identity)])
 off = MatplotlibRenderer(canvas, offscreen=True)
 expected = np.asarray(Image.open(io.BytesIO(off.render(*scene))).convert("RGBA"))
-class Live(MatplotlibRenderer):  # a GSP script's renderer: a window where a display exists
-    pngs = 0
-
-    def _render(self, *scene):  # render()'s PNG path, counted
-        Live.pngs += 1
-        return super()._render(*scene)
-
+""" + LIVE_RENDERER + """
 live = Live(canvas)
 live.render(*scene)
 plt.pause(0.5)  # the window is shown: its canvas may now hold device pixels (a HiDPI screen)
@@ -274,13 +279,7 @@ identity = f32(np.eye(4).reshape(1, 4, 4), BufferType.mat4)
 camera = Camera(identity, identity)
 scene = ([viewport, viewport], [segments, points], [identity, identity], [camera, camera])
 expected = MatplotlibRenderer(canvas, offscreen=True).render_rgba(*scene)
-class Live(MatplotlibRenderer):  # a GSP script's renderer: a window where a display exists
-    pngs = 0
-
-    def _render(self, *scene):  # render()'s PNG path, counted
-        Live.pngs += 1
-        return super()._render(*scene)
-
+""" + LIVE_RENDERER + """
 live = Live(canvas)
 figure = live.get_figure()
 draws = [0]
