@@ -141,7 +141,7 @@ def serve(
     security = server_security(curve_secret, allow)
     stop = _stop_on_signals()
     try:
-        with LogReader(session) as reader, noting_unknown_links(UnknownLinks(), log.warning):
+        with LogReader(session) as reader:
             passes = 0
             while not stop.is_set():
                 sent = serve_log(
@@ -500,14 +500,11 @@ def relay(
         )
     except (OSError, ValueError) as error:
         raise click.ClickException(str(error)) from None
-    with noting_unknown_links(UnknownLinks(), log.warning):
-        forwarder.start()
-        click.echo(
-            f"relaying {upstream} -> {forwarder.endpoint} (snapshots {forwarder.snapshot_endpoint})", err=True
-        )
-        while not stop.wait(0.2):
-            pass
-        forwarder.stop()
+    forwarder.start()
+    click.echo(f"relaying {upstream} -> {forwarder.endpoint} (snapshots {forwarder.snapshot_endpoint})", err=True)
+    while not stop.wait(0.2):
+        pass
+    forwarder.stop()
     stop.exit_if_signalled()
 
 
