@@ -37,6 +37,7 @@ from sessions.codec import (
     decode_commands_quietly,
     encode_rows,
     keeping_links_as_recorded,
+    report_skipped,
 )
 from sessions.command import Command
 from sessions.errors import LogFormatError, SkippedCommandWarning
@@ -185,8 +186,7 @@ class Chunk:
                 else:
                     commands, skipped = _decode_chunk_commands(self.info, self.raw, self.unshuffled, limits,
                                                                self._where)
-                for reason in skipped:
-                    warnings.warn(reason, stacklevel=2)
+                report_skipped(skipped, stacklevel=2)
                 self.skipped = skipped
                 if len(commands) > self.info.count:
                     raise LogFormatError(

@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import msgpack
 import numpy as np
@@ -72,6 +72,8 @@ __all__ = [
     "enum_allow_list",
     "links_as_recorded",
     "keeping_links_as_recorded",
+    "skipped_commands",
+    "report_skipped",
 ]
 
 #: Version of the command vocabulary and value encoding (docs/protocol.md).
@@ -220,6 +222,39 @@ def links_as_recorded() -> Iterator[None]:
 def keeping_links_as_recorded() -> bool:
     """Whether :func:`links_as_recorded` is in effect here."""
     return _links_as_recorded.get()
+
+
+#: What :meth:`sessions.chunk.Chunk.commands` does with a command it leaves out (a value this
+#: build cannot rebuild): "warn" (a SkippedCommandWarning), "raise" it, or keep "quiet".
+SkippedPolicy = Literal["warn", "raise", "quiet"]
+_skipped_policy: ContextVar[SkippedPolicy] = ContextVar("gsp_skipped_commands", default="warn")
+
+
+@contextmanager
+def skipped_commands(policy: SkippedPolicy) -> Iterator[None]:
+    """While it lasts, a command left out as its chunk is decoded on this thread (and task) is
+    warned of ("warn", the default), raised as its :class:`SkippedCommandWarning` ("raise": a
+    tool that copies commands must not lose one) or only listed in ``Chunk.skipped``
+    ("quiet"). Unlike ``warnings.catch_warnings``, it touches no process-wide state, so other
+    threads reading logs keep their own policy."""
+    if policy not in ("warn", "raise", "quiet"):
+        raise ValueError(f"skipped_commands: policy must be 'warn', 'raise' or 'quiet', not {policy!r}")
+    token = _skipped_policy.set(policy)
+    try:
+        yield
+    finally:
+        _skipped_policy.reset(token)
+
+
+def report_skipped(skipped: Sequence[SkippedCommandWarning], stacklevel: int = 2) -> None:
+    """Tell of commands left out as the :func:`skipped_commands` policy in effect says: warn of
+    each, raise the first, or nothing. ``stacklevel`` as the caller's own ``warnings.warn``."""
+    policy = _skipped_policy.get()
+    if policy == "raise" and skipped:
+        raise skipped[0]
+    if policy == "warn":
+        for reason in skipped:
+            warnings.warn(reason, stacklevel=stacklevel + 1)
 
 
 def _recorded_link(fields: dict[str, Any]) -> Any:
@@ -706,12 +741,12 @@ def decode_commands(
 ) -> list[Command]:
     """Decode what :func:`encode_commands` produced.
 
-    Commands holding a value of an unknown extension type are skipped with a warning.
+    Commands holding a value of an unknown extension type are skipped, with a warning (or as
+    :func:`skipped_commands` says).
     Raises :class:`LogFormatError` (with ``where()`` giving offset/chunk) on malformed input.
     """
     commands, skipped = decode_commands_quietly(meta, blobs, shuffled=shuffled, limits=limits, where=where)
-    for reason in skipped:
-        warnings.warn(reason, stacklevel=2)
+    report_skipped(skipped, stacklevel=2)
     return commands
 
 

@@ -22,7 +22,7 @@ from typing import IO, Any
 import numpy as np
 
 from sessions.chunk import HEADER_SIZE, ChunkKind, decode_chunk, peek_chunk_header
-from sessions.codec import UnknownValue, links_as_recorded
+from sessions.codec import UnknownValue, links_as_recorded, skipped_commands
 from sessions.command import Command, Ref, linked_data
 from sessions.errors import BadArgumentError, LogFormatError, SkippedCommandWarning
 from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, header_size_hint, is_newer_format
@@ -571,8 +571,7 @@ def repair(src: str | os.PathLike[str], dst: str | os.PathLike[str], progress: P
     # copied byte for byte: a value this build cannot decode is not left out of anything.
     survey = Survey(report.damaged)
     big_writes: dict[int, tuple[str, int]] = {}
-    with links_as_recorded(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", SkippedCommandWarning)
+    with links_as_recorded(), skipped_commands("quiet"):  # the survey lists them
         for pos, data, chunk in _scan_all(src, report, big_writes):
             survey.add(pos, chunk)
             if progress is not None:
@@ -681,8 +680,7 @@ def _copying(tool: str, src: str) -> Iterator[None]:
     command the codec still cannot decode (a value of a newer protocol's) is refused: skipped,
     it would be missing from an output that reads as whole. ValueError naming it."""
     try:
-        with links_as_recorded(), warnings.catch_warnings():
-            warnings.simplefilter("error", SkippedCommandWarning)
+        with links_as_recorded(), skipped_commands("raise"):
             yield
     except SkippedCommandWarning as skipped:
         raise ValueError(f"{tool}: {src}: command seq={skipped.seq} op={skipped.op} holds a value this version "

@@ -133,3 +133,40 @@ def test_trim_and_cat_refuse_a_command_they_cannot_decode_and_write_nothing(tmp_
     code, out, err = _gsp("dump", log)
     assert code == 0 and len(out.splitlines()) == 1
     assert "warning: skipping command seq=2 op=Recorder.future: unknown extension type 99" in err
+
+
+def test_the_tools_refusal_is_their_own_thread_s_not_the_process_s(tmp_path: Path) -> None:
+    """trim/cat refuse a skipped command through ``skipped_commands("raise")``, a context
+    variable: they turned the process-wide warning filters to "error" before, so a reader on
+    another thread then had its own skipped command raised at it instead of warned of."""
+    import threading
+    import warnings
+
+    from sessions import LogReader
+    from sessions.codec import skipped_commands
+    from sessions.errors import SkippedCommandWarning
+
+    log = _log_with_a_newer_value(tmp_path / "newer.gsplog")
+
+    def read_all() -> list[str]:
+        with warnings.catch_warnings(record=True) as caught, LogReader(log) as reader:
+            warnings.simplefilter("always")
+            ops = [c.op for c in reader.commands()]
+        return ops + [str(w.message) for w in caught if issubclass(w.category, SkippedCommandWarning)]
+
+    seen: list[object] = []
+    with skipped_commands("raise"):
+        with pytest.raises(SkippedCommandWarning, match="seq=2 op=Recorder.future"), LogReader(log) as reader:
+            list(reader.commands())
+        thread = threading.Thread(target=lambda: seen.append(read_all()))
+        thread.start()
+        thread.join()
+    assert len(seen) == 1 and isinstance(seen[0], list) and len(seen[0]) == 2, seen
+    assert "skipping command seq=2 op=Recorder.future" in seen[0][-1]
+    with skipped_commands("quiet"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with LogReader(log) as reader:
+            assert len(list(reader.commands())) == 1
+    with pytest.raises(ValueError, match="policy must be"):
+        with skipped_commands("loud"):  # type: ignore[arg-type]
+            pass
