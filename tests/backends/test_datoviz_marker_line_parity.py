@@ -431,6 +431,25 @@ def test_i_per_vertex_path_widths_and_colors_change_at_the_midpoints(join: JoinS
         assert np.abs(ref - act).max(axis=2)[strong].mean() < 12  # the same colors where both draw
 
 
+@pytest.mark.parametrize("cap", [CapStyle.ROUND, CapStyle.PROJECTING])
+def test_i_per_vertex_paths_end_with_their_caps_in_both_backends(cap: CapStyle) -> None:
+    # Red 10 px, blue 4 px, green 6 px along a horizontal line: the caps past the end vertices
+    # (at 20 and 80 px) in the end vertices' colors and widths. Matplotlib's were stubs 1e-3 NDC
+    # long that pixel snapping made of no length: its per-vertex paths ended butt.
+    verts = [[-0.6, 0.1], [0.0, 0.1], [0.6, 0.1]]
+    colors = scenes.rgba([[255, 0, 0, 255], [0, 0, 255, 255], [0, 160, 0, 255]])
+    paths = Paths(scenes.vec3(verts), scenes.buf(np.array([3], np.uint32), BufferType.uint32), colors,
+                  scenes.floats([10.0, 4.0, 6.0]), cap, JoinStyle.MITER)
+    reference, actual = render_both(one_visual(paths, 100, 100))
+    with kept_on_failure(f"path_per_vertex_caps_{cap.name.lower()}", reference, actual):
+        _assert_same_ink_places(reference, actual, margin=1)
+        ref, act = darkness(reference), darkness(actual)
+        for columns, width in ((np.s_[:20], 10.0), (np.s_[80:], 6.0)):
+            # half the width beyond the end; Datoviz's edges are about a pixel softer
+            assert ref[:, columns].sum() > 0.4 * width * width / 2  # red and green: darkness 2/3, 0.8
+            assert ref[:, columns].sum() == pytest.approx(act[:, columns].sum(), rel=0.25)
+
+
 @pytest.mark.parametrize("join", [JoinStyle.MITER, JoinStyle.ROUND])
 def test_i_translucent_pieces_meet_without_a_dark_seam(join: JoinStyle) -> None:
     # The pieces' butt ends overhang in Datoviz: untrimmed, each midpoint was a dark line

@@ -129,22 +129,31 @@ class SegmentsArtist(VisualArtist):
         self.collection.set_capstyle(prepared.cap_style)
 
 
+#: The dash pattern (offset, (on, off) in points) that draws a line's cap at its first vertex
+#: and nothing else: a dash too short to see (1e-6 pt, scaled by the width) gets both caps of the
+#: line's cap style, centred on the vertex and turned along the line, then a gap longer than any
+#: line. Agg strokes no cap on a line of no length: a stub of 1e-3 NDC past the end, which the
+#: pixel snapping of a horizontal or vertical line made one, drew no cap at all.
+_CAP_DASH = (0.0, (1e-6, 1e9))
+
+
 class PathsArtist(VisualArtist):
     """Paths: one polyline per path (with its joins and caps) when the path's color and width
     are constant. Matplotlib cannot vary a line's color along it, so a path with per-vertex
     colors is cut at its segments' midpoints into pieces, one per vertex in that vertex's color
     and width (``[mid(i-1, i), v_i, mid(i, i+1)]``: the vertex's join stays intact, the cuts are
-    flush butt ends), plus a short stub at each end carrying the path's cap style.
+    flush butt ends), plus the path's cap at each of its two ends (see :data:`_CAP_DASH`).
     """
 
     kinds = ("paths",)
 
     def create(self, prepared: PreparedPaths) -> None:
-        # Whole paths and end stubs (path cap style) below, cut pieces (butt ends) above.
+        # Whole paths and the cut paths' end caps below, cut pieces (butt ends) above.
         self.lines = self._add(LineCollection([]))
+        self.caps = self._add(LineCollection([], linestyles=[_CAP_DASH]))
         self.pieces = self._add(LineCollection([], capstyle="butt"))
-        self.ax.add_collection(self.lines, autolim=False)
-        self.ax.add_collection(self.pieces, autolim=False)
+        for collection in (self.lines, self.caps, self.pieces):
+            self.ax.add_collection(collection, autolim=False)
 
     def update(self, prepared: PreparedPaths) -> None:
         xy = np.asarray(prepared.ndc[:, :2], dtype=np.float64)
@@ -154,6 +163,8 @@ class PathsArtist(VisualArtist):
         line_style: list[tuple[np.ndarray, float]] = []
         pieces: list[np.ndarray] = []
         piece_style: list[tuple[np.ndarray, float]] = []
+        caps: list[np.ndarray] = []
+        cap_style: list[tuple[np.ndarray, float]] = []
         for part in prepared.path_slices():
             n = part.stop - part.start
             if n < 2:
@@ -169,18 +180,19 @@ class PathsArtist(VisualArtist):
             pieces.extend(np.stack([mids[:-1], pts[1:-1], mids[1:]], axis=1))
             piece_style.extend([(c[0], float(w[0])), (c[-1], float(w[-1]))])
             piece_style.extend(zip(c[1:-1], w[1:-1].astype(float).tolist()))
-            for end, inner in ((0, 1), (n - 1, n - 2)):
-                step = pts[inner] - pts[end]
-                norm = float(np.hypot(*step))
-                if norm > 0:
-                    lines.append(np.array([pts[end], pts[end] + step * (1e-3 / norm)]))
-                    line_style.append((c[end], float(w[end])))
-        for collection, segs, style in ((self.lines, lines, line_style), (self.pieces, pieces, piece_style)):
+            if prepared.cap_style != "butt":
+                # The end pieces again, from their end vertex, drawn as one dash too short to see:
+                # its cap, centred on the vertex, half of it past the end and half under the piece.
+                caps.extend([np.array([pts[0], mids[0]]), np.array([pts[-1], mids[-1]])])
+                cap_style.extend([(c[0], float(w[0])), (c[-1], float(w[-1]))])
+        for collection, segs, style in ((self.lines, lines, line_style), (self.caps, caps, cap_style),
+                                        (self.pieces, pieces, piece_style)):
             collection.set_segments(segs)
             collection.set_color(np.array([st[0] for st in style]).reshape(-1, 4) if style else "none")
             collection.set_linewidth([st[1] for st in style] or [0.0])
             collection.set_joinstyle(prepared.join_style)
         self.lines.set_capstyle(prepared.cap_style)
+        self.caps.set_capstyle(prepared.cap_style)
 
 
 class TextsArtist(VisualArtist):
