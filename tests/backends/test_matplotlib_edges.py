@@ -80,3 +80,53 @@ def test_a_per_vertex_path_keeps_its_end_caps(cap: CapStyle, vertical: bool) -> 
     for columns in (np.s_[:20], np.s_[80:]):
         assert ink[0][:, columns].sum() == pytest.approx(ink[1][:, columns].sum(), rel=0.04)
         assert ink[1][:, columns].sum() > 20
+
+
+# -- nothing outside a viewport ----------------------------------------------------------------
+EDGES = [[1.0, 0.3], [-1.0, 0.3], [0.2, 1.0], [0.2, -1.0], [1.0, 1.0], [-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0]]
+
+
+def _edge_scene(kind: str, dpi: float) -> Scene:
+    """A viewport (20, 30) 100 × 70 px on a 160 × 120 canvas, red markers centred on its four
+    sides and corners, blue markers of several sizes (drawn by another Agg path) and green
+    segments and a path running out across its sides."""
+    from gsp.core.viewport import Viewport
+    from gsp.types.enums import MarkerShape
+    from gsp.visuals.markers import Markers
+    from gsp.visuals.points import Points
+    from gsp.visuals.segments import Segments
+
+    canvas = Canvas(160, 120, dpi, WHITE)
+    scene = Scene(canvas)
+    viewport = Viewport(20, 30, 100, 70, bytearray([255, 255, 220, 255]))
+    if kind == "points":
+        scene.add(viewport, Points(vec3(EDGES), floats([150.0]), rgba([RED]), rgba([RED]), floats([0.0])))
+    else:  # one size, one color: Matplotlib's fast path for markers
+        scene.add(viewport, Markers(MarkerShape(kind), vec3(EDGES), floats([150.0]), rgba([RED]), rgba([RED]),
+                                    floats([0.0])))
+    scene.add(viewport, Markers(MarkerShape.disc, vec3([[1.0, -0.5], [-1.0, -0.5], [-0.5, 1.0], [0.6, -1.0]]),
+                                floats([40.0, 60.0, 80.0, 100.0]), rgba([BLUE]), rgba([BLUE]), floats([1.0])))
+    green = rgba([GREEN])
+    scene.add(viewport, Segments(vec3([[0.5, 0.0], [1.5, -0.2], [-0.2, 0.0], [-0.6, -1.5]]), floats([5.0]),
+                                 CapStyle.PROJECTING, green))
+    scene.add(viewport, Paths(vec3([[-0.1, 0.5], [0.5, 0.5], [1.4, 0.65]]),
+                              buf(np.array([3], np.uint32), BufferType.uint32), green, floats([4.0]),
+                              CapStyle.ROUND, JoinStyle.MITER))
+    return scene
+
+
+@pytest.mark.parametrize("dpi", [72.0, 100.0])
+@pytest.mark.parametrize("kind", ["points", "square", "disc"])
+def test_nothing_is_drawn_outside_the_viewport(kind: str, dpi: float) -> None:
+    # Uniform markers are blitted by Agg's draw_markers, which clipped with the viewport's box
+    # taken as inclusive: a column right of the viewport and a row below it were drawn.
+    image = _render(_edge_scene(kind, dpi))
+    inside = np.zeros(image.shape[:2], bool)
+    inside[20:90, 20:120] = True  # rows from the top: 120 - 30 - 70 = 20 .. 89; columns 20 .. 119
+    stray = (image[..., :3] != 255).any(axis=2) & ~inside
+    assert not stray.any(), f"{int(stray.sum())} pixels outside, e.g. (row, col) {np.argwhere(stray)[:4].tolist()} " \
+                            f"(saved in {_kept(f'viewport_edges_{kind}', image)})"
+    red = (image[..., 0] > 200) & (image[..., 1] < 80) & (image[..., 2] < 80)
+    # The red markers still reach the viewport's own last pixels: column 119 and row 89.
+    for row, col in ((89, 119), (89, 20), (20, 119), (20, 20), (44, 119), (89, 80)):
+        assert red[row, col], (row, col)

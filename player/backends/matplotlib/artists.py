@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import LineCollection, PathCollection, PolyCollection
 from matplotlib.image import AxesImage
 from matplotlib.text import Text
-from matplotlib.transforms import Affine2D, IdentityTransform
+from matplotlib.transforms import Affine2D, BboxBase, IdentityTransform
 
 from player.backends.matplotlib.markers import marker_path
 from player.backends.prepare import (
@@ -78,6 +78,26 @@ class VisualArtist:
         self.artists.clear()
 
 
+class _InsetRightBottom(BboxBase):
+    """``bbox`` (display pixels, y up) less one pixel on its right and bottom sides, as it stands
+    at each draw.
+
+    Agg's ``draw_markers`` (the collections' fast path: one marker, one set of colors, blitted at
+    each offset) clips with ``renderer_base.clip_box``, whose far column and row are inclusive:
+    given a viewport's box it drew one column right of it and one row below it. The other draws
+    clip in the rasterizer, where the far sides are exclusive, and keep the box itself.
+    """
+
+    def __init__(self, bbox: BboxBase) -> None:
+        super().__init__()
+        self._bbox = bbox
+        self.set_children(bbox)
+
+    def get_points(self) -> np.ndarray:
+        (x0, y0), (x1, y1) = self._bbox.get_points()
+        return np.array([[x0, y0 + 1.0], [x1 - 1.0, y1]])
+
+
 class PointsArtist(VisualArtist):
     """Points and Markers: one PathCollection (sizes in pt², widths in pt)."""
 
@@ -94,6 +114,9 @@ class PointsArtist(VisualArtist):
         # fast path) at whole pixels, shifted half a pixel right and down: undo the shift so that
         # each marker lands on the pixel containing its centre (±0.5 px, unbiased).
         self.fast_offsets = self.ax.transData + Affine2D().translate(-0.5, 0.5)
+        # That fast path clips with the viewport's box taken as inclusive (its right column and
+        # bottom row one past the viewport's pixels were drawn): it gets the box less that pixel.
+        self.fast_clip = _InsetRightBottom(self.ax.bbox)
         self.ax.add_collection(self.collection, autolim=False)
 
     def update(self, prepared: PreparedPoints) -> None:
@@ -108,8 +131,17 @@ class PointsArtist(VisualArtist):
         c.set_facecolor(attributes[1])
         c.set_edgecolor(attributes[2])
         c.set_linewidth(attributes[3])
-        fast = all(len(a) == 1 for a in attributes)
+        fast = all(len(a) == 1 for a in attributes) and self._one_marker_fits(float(attributes[0][0]))
         c.set_offset_transform(self.fast_offsets if fast else self.ax.transData)
+        c.set_clip_box(self.fast_clip if fast else self.ax.bbox)
+
+    def _one_marker_fits(self, size_pt2: float) -> bool:
+        """Whether Matplotlib draws a marker of this area by its fast path (``Collection.draw``'s
+        test: the marker smaller than the figure both ways; larger ones are drawn as paths)."""
+        figure = self.ax.figure
+        scale = np.sqrt(max(size_pt2, 0.0)) * figure.dpi / 72.0
+        extents = marker_path(self.shape).get_extents(Affine2D().scale(scale))
+        return bool(extents.width < figure.bbox.width and extents.height < figure.bbox.height)
 
 
 class SegmentsArtist(VisualArtist):
