@@ -91,8 +91,10 @@ def replay(
 
     Exit status: 0; 2 for a bad log, source or option (nothing drawn, or a replay stopped by a
     command it cannot apply); 1 when what was drawn is written but incomplete: a followed log
-    that did not end, or commands skipped because their transform link type is not registered
-    here (--links imports the module that registers it).
+    that did not end, a live session whose publisher restarted (a new session came before its
+    END: the replay shows one session) or went silent before its END, or commands skipped
+    because their transform link type is not registered here (--links imports the module that
+    registers it).
     """
     from player import replay as run_replay
     from player.sources import LIVE_GONE_AFTER_S, UnterminatedLogWarning, is_live_endpoint
@@ -171,7 +173,9 @@ def replay(
     failures = []
     if unknown_links:  # the picture lacks what those links made: `gsp-replay ... && publish` stops here
         failures.append(unknown_links.message(source, recorded_script(source)))
-    if result.unfinished:  # as `gsp node` whose publisher went silent: `gsp-replay ... && next` stops
+    if result.live_lost is not None:  # as `gsp node`: a session that did not end is no clean success
+        failures.append(_live_lost_line(source, result, where if result.outputs else None))
+    elif result.unfinished:  # as `gsp node` whose publisher went silent: `gsp-replay ... && next` stops
         waited = FOLLOW_TIMEOUT_S if timeout is None else timeout
         failures.append(
             f"{source}: the log did not end (nothing new for {waited:g} s and no footer: its recorder was "
@@ -181,6 +185,15 @@ def replay(
         click.echo(f"Error: {failure}", err=True)
     if failures:
         raise click.ClickException(failures[-1])
+
+
+def _live_lost_line(source: str, result: Any, written: str | None) -> str:
+    """Why a live replay's session is incomplete (its publisher restarted or went silent before
+    the session's END), naming the session, how far it got, and what the outputs hold."""
+    session = result.live_session or "?"
+    held = f"; {written} holds it up to update {result.live_last_update}, not its end" if written else ""
+    return (f"{source}: session {session} did not end ({result.live_lost}): what arrived, up to update "
+            f"{result.live_last_update}, was drawn{held}; `gsp node --keep-going` follows the sessions after it")
 
 
 def _show_warnings(caught: list[warnings.WarningMessage], unknown_links: UnknownLinks) -> None:

@@ -45,8 +45,14 @@ class ReplayResult:
     backend: str = ""
     frames_in_log: int | None = None  # the renders a log file's index counts (None: live, or unknown)
     #: A followed log whose end never came (no END within the follow timeout: its recorder was
-    #: killed, or the file was replaced or cut). What arrived was drawn.
+    #: killed, or the file was replaced or cut), or a live session that will not END (its
+    #: publisher restarted or went silent: ``live_lost`` says which). What arrived was drawn.
     unfinished: bool = False
+    #: A live session that did not END: why (the subscriber's REPLACED or GONE reason); None otherwise.
+    live_lost: str | None = None
+    #: A live source's session id (hex) and the last update of it applied (None: a file, or no session).
+    live_session: str | None = None
+    live_last_update: int = 0
 
 
 def parse_size(size: str | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -238,6 +244,14 @@ def replay(
     result.commands = engine.commands_applied
     result.elapsed_s = time.perf_counter() - began
     result.unfinished = src.follow and src.reader is not None and not src.reader.ended
+    if src.tally is not None:
+        from transports.protocol import session_id_hex
+
+        tally = src.tally
+        result.live_session = session_id_hex(tally.session_id) if tally.session_id else None
+        result.live_last_update = tally.last_seq
+        result.live_lost = tally.lost
+        result.unfinished = result.unfinished or tally.lost is not None
     return result
 
 

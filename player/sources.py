@@ -50,6 +50,9 @@ class Source:
     can_seek: bool = False
     rewindable: bool = True
     live: bool = False  # a live stream: it opens with the scene as it is when joined
+    #: A live stream's ``transports.live_log.LiveTally``: its session, whether its END came, or
+    #: why it will not (``lost``: its publisher restarted or went silent).
+    tally: Any = None
     _closers: list[Any] = field(default_factory=list)
 
     def commands(self, start: Any = None) -> Iterator[Command]:
@@ -159,9 +162,12 @@ def _wait_for_log(path: Path, timeout_s: float, poll_s: float = 0.02) -> None:
 def _open_live(endpoint: str, gone_after_s: float | None, options: Mapping[str, Any]) -> Source:
     try:
         from transports import Subscriber
+        from transports.live_log import LiveTally, live_commands
     except ImportError:
         raise ValueError(f"{endpoint}: live sources need transports (transports.Subscriber is not available)") from None
-    # The replay ends with the session (END) or when the publisher stays silent too long.
+    # The replay ends with the session: its END, or its REPLACED (the publisher restarted) or
+    # GONE (silent too long), which the tally tells apart (``lost``).
     subscriber = Subscriber(endpoint, stop_on_end=True, gone_after=gone_after_s, **options)
-    iterable: Iterable[Command] = subscriber.commands()
-    return Source(name=endpoint, iterable=iterable, rewindable=False, live=True, _closers=[subscriber])
+    tally = LiveTally()
+    iterable: Iterable[Command] = live_commands(subscriber, tally=tally)
+    return Source(name=endpoint, iterable=iterable, rewindable=False, live=True, tally=tally, _closers=[subscriber])

@@ -34,6 +34,10 @@ class LiveTally:
     commands: int = 0
     keyframes: int = 0
     ended: bool = False  # the session's END arrived (not: its publisher went silent or restarted, or none came)
+    #: Why the session will not END, when the stream said so: the REPLACED event's reason (its
+    #: publisher restarted: another session came first) or the GONE event's (silent too long).
+    #: None after an END, and when the consumer stopped the iteration itself.
+    lost: str | None = None
     errors: int = 0  # chunks of a snapshot that could not be decoded, left out
     session_id: bytes | None = None  # the session's (None: none came)
     last_seq: int = 0  # the last update applied (the sequence number of its snapshot or update)
@@ -224,6 +228,8 @@ def live_commands(
                 return
             if event.type in (EventType.GONE, EventType.REPLACED):
                 died = True
+                if tally is not None:
+                    tally.lost = event.reason or event.type.value
                 return
             try:
                 # One chunk, or several end to end: an opaque relay's snapshot is its keyframe

@@ -130,3 +130,35 @@ def test_node_and_replay_agree_on_a_session_without_a_frame(tmp_path: Path) -> N
         said = "".join(process.lines)
         assert f"{endpoint}: the session has no rendered frame, nothing written to {picture}" in said, said
         assert not picture.exists()
+
+
+def test_a_live_replay_whose_publisher_restarts_says_its_session_did_not_end(tmp_path: Path) -> None:
+    """`gsp replay tcp://... -o X.png` followed a session whose publisher was killed and restarted
+    on the same port: it stopped at the REPLACED event and exited 0, its picture claiming to be
+    the session's end. As `gsp node` without --keep-going: exit 1, naming the session that did
+    not end, how far it got and the output; what arrived is drawn (X.png holds it)."""
+    first, second = tmp_path / "first.gsplog", tmp_path / "second.gsplog"
+    record_animation(first, frames=60, interval=0.02)
+    record_animation(second, frames=4)
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    picture = tmp_path / "X.png"
+    player = CliProcess("replay", endpoint, "-o", str(picture), "--timeout", "20")
+    killed = CliProcess("serve", str(first), "--bind", endpoint, "--wait", "1", "--speed", "0.2")
+    restarted = None
+    try:
+        _wait_until(picture.exists, "the live replay drew nothing")  # joined: its PNG is kept current
+        killed.proc.send_signal(signal.SIGKILL)
+        killed.proc.wait(10)
+        restarted = CliProcess("serve", str(second), "--bind", endpoint, "--wait", "0.5")
+        assert player.proc.wait(60) == 1, "".join(player.lines)
+        player._reader.join(5)
+        assert restarted.proc.wait(30) == 0
+    finally:
+        for process in (killed, restarted, player):
+            if process is not None:
+                process.stop()
+    said = "".join(player.lines)
+    match = re.search(r"session ([0-9a-f]{32}) did not end \(session ([0-9a-f]{32}) came before its END", said)
+    assert match is not None and match.group(1) != match.group(2), said
+    assert f"{picture} holds it up to update" in said and "not its end" in said, said
+    assert picture.exists()
