@@ -448,6 +448,12 @@ def _render(backend: str, output: str | None, limits: Limits, commands: Iterator
     help="Updates kept while waiting for the upstream snapshot, in MiB; past it they are dropped and a fresh "
          "snapshot is asked for."
 )
+@click.option(
+    "--end-grace", type=NON_NEGATIVE, callback=finite, default=1.0, show_default=True,
+    help="Seconds the final state of a session that ended is still served (its END repeated to the nodes) after "
+         "the last END heard from upstream, also once the upstream is gone; then the relay waits for the next "
+         "session."
+)
 @_max_payload
 @max_scene_option
 @ignored_links_option
@@ -463,6 +469,7 @@ def relay(
     upstream_secret: str | None,
     upstream_key: str | None,
     max_pending_mib: float,
+    end_grace: float,
     max_payload: int,
     max_scene_gib: float | None,
     verbose: int,
@@ -495,6 +502,7 @@ def relay(
             state=state,
             max_payload=max_payload,
             max_pending_bytes=int(max_pending_mib * 2**20),
+            end_grace=end_grace,
             upstream_security=client_security(upstream_secret, upstream_key),
             downstream_security=server_security(curve_secret, allow),
         )

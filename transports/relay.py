@@ -17,6 +17,12 @@ message of another session is not forwarded; it makes the relay ask the upstream
 on following, forwarding and serving its session, and only an answer that names the new session
 switches the relay to it (its updates that came meanwhile are then forwarded). A flood of
 made-up sessions therefore reaches no node, and costs the relay what waits for one answer.
+
+After its session's END the relay serves that session's final state for ``end_grace`` seconds
+after the last END it heard (a publisher repeats it through its own end grace), repeating the
+END to its nodes meanwhile, as a publisher does, also once the upstream is silent or gone: a
+node that joins the relay then still ends with the session's last state. It then stops serving
+it (refusals say why) and waits for the upstream's next session.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ from transports.protocol import (
     StreamMessage,
     decode_snapshot_reply,
     decode_stream_message,
+    encode_end,
     encode_snapshot_request,
     session_id_hex,
 )
@@ -58,6 +65,9 @@ __all__ = ["Relay", "RelayStats"]
 
 log = logging.getLogger(__name__)
 
+#: How often a relay repeats the END of its ended session to its nodes while it serves the final
+#: state (a publisher's default heartbeat interval, at which it repeats its own).
+END_REPEAT_S = 0.25
 
 
 @dataclass
@@ -78,6 +88,8 @@ class Relay:
     """Forward ``upstream`` (a PUB endpoint) to ``bind`` for more nodes, with snapshots.
 
     ``upstream_snapshot`` and ``snapshot_bind`` default to port + 1 of their PUB endpoints.
+    ``end_grace``: seconds the final state of an ended session is still served (and its END
+    repeated) after the last END heard from upstream, as a publisher's ``end_grace``.
     Call :meth:`start` (a thread) or :meth:`run` (blocks until :meth:`stop`).
     """
 
@@ -95,6 +107,7 @@ class Relay:
         upstream_security: ClientSecurity | None = None,
         downstream_security: ServerSecurity | None = None,
         max_pending_bytes: int = DEFAULT_QUEUE_BYTES,
+        end_grace: float = 1.0,
     ) -> None:
         check_bind_endpoint(bind)
         self.upstream = upstream
@@ -114,6 +127,7 @@ class Relay:
         self.snapshot_timeout = snapshot_timeout
         self.max_payload = max_payload
         self.max_pending_bytes = max_pending_bytes
+        self.end_grace = end_grace
         self._upstream_security = upstream_security
         self._downstream_security = downstream_security
         self._context = zmq.Context()
@@ -167,6 +181,11 @@ class Relay:
         self._last_contact = time.monotonic()
         self._session_header = b""
         self._after_end = False  # the upstream session's END arrived: its connection closing is expected
+        # The session that ended (its final state is served until _end_until), its last update,
+        # and when its END goes to the nodes again (repeated while the upstream is silent).
+        self._ended: tuple[bytes, int] | None = None
+        self._end_until = 0.0
+        self._next_end = 0.0
 
     def _setup_xsub(self, xsub: zmq.Socket) -> None:
         xsub.maxmsgsize = self.max_payload + 1024
@@ -219,6 +238,9 @@ class Relay:
                 if self._router in ready:
                     refusal = None if self._synced else self._refusal or "relay resynchronising"
                     service.serve(self._session, self._seq, self.state, refusal, self._session_header)
+                if self._synced and self._after_end:
+                    self._serve_ended()
+                    continue  # no upstream heartbeats after an END: its silence is no failure
                 silent = time.monotonic() - self._last_contact
                 if self._synced and silent > self.heartbeat_timeout:
                     # A fresh socket too, as a node does: libzmq may have dropped the connection.
@@ -226,6 +248,25 @@ class Relay:
                     self._unsync(f"upstream silent for {silent:.1f} s; reconnected")
         finally:
             self._close_sockets()
+
+    def _serve_ended(self) -> None:
+        """The followed session ended: repeat its END to the nodes every :data:`END_REPEAT_S`
+        (one that joins now gets the final state, then the END) until ``end_grace`` after the
+        last END heard from upstream; then stop serving it and wait for the next session."""
+        assert self._ended is not None
+        session, seq = self._ended
+        now = time.monotonic()
+        if now >= self._end_until:
+            self._synced = self.stats.synced = False
+            self._nonce = None
+            self._refusal = (f"relay: session {session_id_hex(session)} ended; its final state is no longer served "
+                             "(waiting for the upstream's next session)")
+            log.info("relay: session %s ended %.1f s ago: its final state is no longer served; waiting for the "
+                     "upstream's next session", session_id_hex(session), self.end_grace)
+            return
+        if now >= self._next_end:
+            self._xpub.send_multipart(encode_end(session, seq), zmq.NOBLOCK)
+            self._next_end = now + END_REPEAT_S
 
     def _close_sockets(self) -> None:
         self._upstream.close()
@@ -334,6 +375,10 @@ class Relay:
         if message.type == END:
             self._after_end = True
             self._claims.retire(header.session_id)  # its late messages, after the next session, say nothing
+            now = time.monotonic()
+            self._ended = (header.session_id, header.seq)
+            self._end_until = now + self.end_grace  # from the last END heard: a publisher repeats it
+            self._next_end = now + END_REPEAT_S  # this one was forwarded
             return
         if not self._synced:
             if message.type == UPDATE:
@@ -495,7 +540,11 @@ class Relay:
             self._session_header = reply.session_header
             self._synced = self.stats.synced = True
             self._nonce = None
-            self._after_end = False
+            # The final state of a session that ended here (asked for after its END) is served
+            # for the end grace again; any other session is followed as a live one.
+            self._after_end = self._ended is not None and self._ended[0] == header.session_id
+            if self._after_end:
+                self._end_until = time.monotonic() + self.end_grace
             self._last_contact = time.monotonic()
             log.info(
                 "relay synchronised to session %s at update %d", session_id_hex(self._session), self._seq

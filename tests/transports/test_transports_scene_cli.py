@@ -504,3 +504,34 @@ def test_a_node_behind_an_opaque_relay_counts_each_command_once_across_a_resync(
     assert result["ended"] and result["resyncs"] >= 1, result
     assert result["state_hash"] == expected.state_hash(), result
     assert result["commands"] == len(kept), result  # each command once, the resync's repeats apart
+
+
+def test_a_relay_serves_the_final_state_for_its_end_grace_once_its_upstream_is_gone(tmp_path: Path) -> None:
+    """After its session's END a relay refused its nodes once the upstream fell silent (past its
+    heartbeat timeout), and sent no END: a node joining the relay after the publisher exited
+    got no state, or a state and never the END (exit 1, "ended": false). It serves the final
+    state for --end-grace after the last END it heard, repeating the END, then stops serving."""
+    session, picture = tmp_path / "session.gsplog", tmp_path / "late.png"
+    record_animation(session, frames=5)
+    serve_port, relay_port = free_port_pair(), free_port_pair()
+    while abs(relay_port - serve_port) < 2:
+        relay_port = free_port_pair()
+    upstream, downstream = f"tcp://127.0.0.1:{serve_port}", f"tcp://127.0.0.1:{relay_port}"
+    relay = CliProcess("relay", "--sub", upstream, "--pub", downstream, "--end-grace", "5", "-v")
+    server = CliProcess("serve", str(session), "--bind", upstream, "--wait", "1")
+    late = None
+    try:
+        relay.wait_for("relay synchronised to session")
+        assert server.proc.wait(30) == 0  # the session ended and its publisher is gone
+        late = CliProcess("node", downstream, "-o", str(picture), "--timeout", "15", "-v")
+        summary = late.result(timeout=30)
+        relay.wait_for("its final state is no longer served", timeout=30)
+        assert relay.proc.poll() is None  # it waits for the upstream's next session
+    finally:
+        for proc in (server, relay, late):
+            if proc is not None:
+                proc.stop()
+    assert summary["ended"] is True and summary["state_hash"] == file_state_hash(session), summary
+    reference = tmp_path / "reference.png"
+    replay(session, "matplotlib", reference)
+    assert np.array_equal(np.asarray(Image.open(picture)), np.asarray(Image.open(reference)))
