@@ -227,14 +227,17 @@ class Relay:
                 if self._dealer is not None and self._dealer not in dict(poller.sockets):
                     poller.register(self._dealer, zmq.POLLIN)
                 ready = dict(poller.poll(50))
+                # The snapshot reply first: its state comes before the updates read after it (those
+                # it includes are not forwarded again), so that a stream faster than a snapshot's
+                # round trip cannot keep the relay from synchronising.
+                if self._dealer is not None and self._dealer in ready:
+                    self._take_reply()
                 if self._xsub in ready:
                     self._forward_batch()
                 elif self._upstream.monitor in ready:
                     self._connection_dropped()  # only once every message that arrived was read
                 if self._xpub in ready:
                     self._drain_subscriptions()
-                if self._dealer is not None and self._dealer in ready:
-                    self._take_reply()
                 if self._router in ready:
                     refusal = None if self._synced else self._refusal or "relay resynchronising"
                     service.serve(self._session, self._seq, self.state, refusal, self._session_header)
@@ -304,6 +307,9 @@ class Relay:
             self._track(StreamMessage(UPDATE, Header(message.header.session_id, message.header.seq,
                                                      PayloadKind.DELTA)))
             return
+        if message.type == UPDATE and self._synced and message.header.seq <= self._seq:
+            self._last_contact = time.monotonic()
+            return  # its snapshot holds it (read before this update): nodes have it from there
         if frames is None:
             frames = [message.type, message.header.pack()] + ([message.payload] if message.type == UPDATE else [])
         self._xpub.send_multipart(frames, copy=False)
@@ -414,14 +420,16 @@ class Relay:
             if self._pending_drops():
                 log.warning(
                     "relay: %d updates (%.1f MB) waited for the upstream snapshot, over the %.1f MB bound: "
-                    "dropped, asking for a fresh snapshot (%d times so far)",
+                    "dropped, the snapshot replaces them (%d times so far)",
                     len(self._pending) + 1,
                     (self._pending_bytes + size) / 1e6,
                     self.max_pending_bytes / 1e6,
                     self._pending_drops.count,
                 )
+            # The request in flight is kept: asking afresh at each overflow kept a relay behind a
+            # stream faster than one snapshot round trip from ever synchronising. An answer older
+            # than what was dropped leaves a gap, which asks again.
             self._pending, self._pending_bytes = [], 0
-            self._nonce = None  # a fresh request: the answer to the one in flight may predate what was dropped
             return
         self._pending.append(message)
         self._pending_bytes += size

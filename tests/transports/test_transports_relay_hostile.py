@@ -451,3 +451,31 @@ def test_a_relay_follows_the_session_its_upstream_names_when_the_publisher_resta
     assert forwarded == [(old, 1)] + [(upstream.session, n) for n in range(3, 7)]
     assert final == (upstream.session, 6, b"state;n3;n4;n5;n6;")
     assert relay.stats.checks == 1 and relay.stats.resyncs == 0
+
+
+def test_a_stream_faster_than_a_snapshot_round_trip_does_not_keep_the_relay_from_synchronising() -> None:
+    """Before its first snapshot, a relay whose waiting updates went past max_pending_bytes
+    dropped them and asked afresh, ignoring the answer on its way: an upstream streaming more
+    than that during one snapshot round trip (a scene that takes a while to build) kept it from
+    ever synchronising (30 requests in 6 s, none taken). It keeps the request in flight and
+    takes its answer before the updates read after it."""
+    seq = [0]
+
+    def slow_answer() -> tuple[int, bytes]:
+        time.sleep(0.3)  # building a big scene's snapshot takes the upstream a while
+        return seq[0], b""
+
+    upstream = FakeUpstream(slow_answer)
+    relay = _relay(upstream, max_pending_bytes=256 << 10, heartbeat_timeout=30.0)
+    payload = bytes(64 << 10)
+    try:
+        deadline = time.monotonic() + 8
+        while not relay.stats.synced and time.monotonic() < deadline:
+            seq[0] += 1
+            upstream.update(seq[0], payload)
+            time.sleep(0.002)
+        assert relay.stats.synced, f"not synchronised after {upstream.requests} requests"
+        assert relay.stats.dropped_pending > 0  # the stream did outrun the round trip
+    finally:
+        relay.stop()
+        upstream.close()
