@@ -174,7 +174,8 @@ def replay(
     if unknown_links:  # the picture lacks what those links made: `gsp-replay ... && publish` stops here
         failures.append(unknown_links.message(source, recorded_script(source)))
     if result.live_lost is not None:  # as `gsp node`: a session that did not end is no clean success
-        failures.append(_live_lost_line(source, result, where if result.outputs else None))
+        written = _outputs_summary([str(p) for p in result.outputs]) if result.outputs else None
+        failures.append(_live_lost_line(source, result, written))
     elif result.unfinished:  # as `gsp node` whose publisher went silent: `gsp-replay ... && next` stops
         waited = FOLLOW_TIMEOUT_S if timeout is None else timeout
         failures.append(
@@ -192,7 +193,7 @@ def _live_lost_line(source: str, result: Any, written: str | None) -> str:
     the session's END), naming the session, how far it got, and what the outputs hold."""
     session = result.live_session or "?"
     held = f"; {written} holds it up to update {result.live_last_update}, not its end" if written else ""
-    return (f"{source}: session {session} did not end ({result.live_lost}): what arrived, up to update "
+    return (f"{source}: session {session} did not end: {result.live_lost}; what arrived, up to update "
             f"{result.live_last_update}, was drawn{held}; `gsp node --keep-going` follows the sessions after it")
 
 

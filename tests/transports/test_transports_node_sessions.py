@@ -158,7 +158,8 @@ def test_a_live_replay_whose_publisher_restarts_says_its_session_did_not_end(tmp
             if process is not None:
                 process.stop()
     said = "".join(player.lines)
-    match = re.search(r"session ([0-9a-f]{32}) did not end \(session ([0-9a-f]{32}) came before its END", said)
+    match = re.search(f"Error: {endpoint}: " + r"session ([0-9a-f]{32}) did not end: session ([0-9a-f]{32}) came "
+                      r"before its END", said)
     assert match is not None and match.group(1) != match.group(2), said
     assert f"{picture} holds it up to update" in said and "not its end" in said, said
     assert picture.exists()
