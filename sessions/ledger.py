@@ -126,7 +126,8 @@ class SceneLedger:
         #: buffer uuid -> seq of the whole write (of LINK_MIN_BYTES or more) that still holds all its
         #: contents: a keyframe in the same file may point at that command instead of storing them.
         self.whole_writes: dict[str, int] = {}
-        #: Buffers whose latest whole write the last ``materialise(defer_linked=True)`` left pending.
+        #: Buffers whose latest whole write the last ``materialise(defer_linked=True)`` left pending
+        #: (their state may still read as never written: the keyframe keeps their set_data to link).
         self.deferred: set[str] = set()
         # buffer uuid -> (seq, [(offset, count)]): a whole write the file holds as pieces (see
         # sessions/pieces.py) at seq, seq + 1, ...; valid while whole_writes names that seq.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import warnings
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -270,11 +271,13 @@ class SceneState:
             return {k: self._to_wire(v, deps) for k, v in value.items()}
         return value
 
-    def _object_commands(self, loans: list[Any] | None = None) -> list[tuple[str, str, tuple[Any, ...], dict[str, Any]]]:
+    def _object_commands(self, loans: list[Any] | None = None, *, unwritten: bool = False,
+                         stale: Collection[str] = ()) -> list[tuple[str, str, tuple[Any, ...], dict[str, Any]]]:
         """(op, target, args, kwargs) rebuilding every object, referenced objects first.
 
         ``loans``: Buffer contents are lent (:meth:`gsp.types.Buffer.lend`, no copy) and each
-        loan appended there, instead of copied.
+        loan appended there, instead of copied. ``unwritten``: a buffer :meth:`_never_written`
+        (and not in ``stale``) gets its ``Buffer.new`` alone.
         """
         out: list[tuple[str, str, tuple[Any, ...], dict[str, Any]]] = []
         done: set[int] = set()
@@ -288,7 +291,12 @@ class SceneState:
             name = type(obj)._capture_name_
             uuid = obj.get_uuid()
             calls = []
-            for method, args, kwargs in _snapshot_calls(obj, name, loans):
+            snapshot_calls: list[tuple[str, Any, Any]]
+            if unwritten and uuid not in stale and self._never_written(obj, name, uuid):
+                snapshot_calls = [("__init__", (obj.get_count(), obj.get_type()), {})]
+            else:
+                snapshot_calls = _snapshot_calls(obj, name, loans)
+            for method, args, kwargs in snapshot_calls:
                 deps: list[Any] = []
                 wire_args = self._to_wire(tuple(args), deps)
                 wire_kwargs = self._to_wire(dict(kwargs), deps)
@@ -304,7 +312,14 @@ class SceneState:
             visit(obj)
         return out
 
-    def snapshot(self, seq: int | None = None, t_ns: int = 0, *, loans: list[Any] | None = None) -> list[Command]:
+    def _never_written(self, obj: Any, name: str, uuid: str) -> bool:
+        """Whether ``obj`` is a Buffer of this scene that holds what its ``Buffer.new`` made (zeros):
+        made by :meth:`apply` and never written since (``version`` 0: no ``set_data`` reached it;
+        storage never exposed: nothing wrote into it behind ``set_data``'s back)."""
+        return name == "Buffer" and obj.version == 0 and not obj.storage_exposed and self.objects.get(uuid) is obj
+
+    def snapshot(self, seq: int | None = None, t_ns: int = 0, *, loans: list[Any] | None = None,
+                 stale: Collection[str] = ()) -> list[Command]:
         """Commands that rebuild the whole current scene, all stamped ``(seq, t_ns)``.
 
         ``Scene.keyframe`` first, then every object (dependencies first), the renderer /
@@ -312,10 +327,17 @@ class SceneState:
         ``loans``: a list that receives a :class:`gsp.types.ContentsLoan` per Buffer, whose
         contents the commands then reference instead of copies (later commands applied to this
         state do not change them); release them once the commands are encoded and written.
+
+        A buffer never written since its ``Buffer.new`` is rebuilt by that ``Buffer.new`` alone:
+        replaying it gives the same zeros, and a big buffer a script has not filled yet does not
+        fill the snapshot with them. ``stale``: UUIDs of buffers whose writes the caller kept
+        from this state (the log writer's deferred linked writes, ``SceneLedger.deferred``):
+        their contents here are not the scene's, so they keep their ``Buffer.set_data`` for the
+        caller to replace, written or not.
         """
         seq = self.last_seq if seq is None else seq
         commands = [Command(seq, t_ns, KEYFRAME_OP, "", (seq,))]
-        for op, target, args, kwargs in self._object_commands(loans):
+        for op, target, args, kwargs in self._object_commands(loans, unwritten=True, stale=stale):
             commands.append(Command(seq, t_ns, op, target, args, kwargs))
         for rec in list(self.records.values()) + list(self.last_render.values()):
             commands.append(Command(seq, t_ns, rec.op, rec.target, rec.args, rec.kwargs))

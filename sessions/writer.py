@@ -633,7 +633,8 @@ class LogWriter:
         assert ledger is not None
         loans: list[Any] = []
         try:
-            commands = state.snapshot(self.last_seq, self.last_t_ns, loans=loans)
+            # A deferred write's buffer may still read as never written here: it keeps its set_data.
+            commands = state.snapshot(self.last_seq, self.last_t_ns, loans=loans, stale=ledger.deferred)
             linked, targets = self._linked(commands) if self.file_sink is not None else (commands, set())
             if not ledger.deferred <= targets:  # never expected: store the contents after all
                 for loan in loans:

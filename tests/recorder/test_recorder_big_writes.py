@@ -11,6 +11,7 @@ import resource
 import sys
 import time
 import tracemalloc
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from recorder.queue import CommandQueue  # noqa: E402
 from recorder.writer_thread import WriterThread  # noqa: E402
 from sessions import ChunkKind, Command, LogReader, LogWriter, tools  # noqa: E402
 from sessions.command import LogRef  # noqa: E402
-from sessions.limits import DEFAULT_LIMITS  # noqa: E402
+from sessions.limits import DEFAULT_LIMITS, Limits  # noqa: E402
 from sessions.scene import SceneState  # noqa: E402
 
 PIECE = 1 << 20
@@ -255,7 +256,15 @@ def test_a_write_over_one_gib_records_replays_seeks_and_trims(tmp_path: Path) ->
     with LogReader(path) as reader:
         (run,) = _writes(reader, uuid)
         assert len(run) == 17 and max(e.size for e in reader.index.entries) < 80 << 20
-        kinds = [reader.index.entries[k].kind for k in reader.index.keyframes]
+        kinds = []
+        for number in reader.index.keyframes:
+            entry = reader.index.entries[number]
+            if entry.seq_last < run[0].seq:  # due before the write (a slow machine takes seconds
+                # to make 1 GB of zeros): the buffer is its Buffer.new alone, not a keyframe left out
+                assert [c.op for c in reader.read_chunk(number).commands() if c.target == uuid] == ["Buffer.new"]
+                assert entry.kind == ChunkKind.KEYFRAME and entry.size < 64 << 10
+            else:
+                kinds.append(entry.kind)
         assert kinds and set(kinds) == {ChunkKind.LINKED_KEYFRAME}
         check(_state(reader))
         check(_state(reader, start="@after"))
@@ -269,3 +278,55 @@ def test_a_write_over_one_gib_records_replays_seeks_and_trims(tmp_path: Path) ->
         check(_state(reader))
     print(f"\nrecorded in {recorded_s:.1f} s; whole test {time.perf_counter() - began:.1f} s; "
           f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
+
+
+def test_a_big_buffer_not_written_yet_leaves_keyframes_small_and_seeks_and_trims_to_its_zeros(tmp_path: Path) -> None:
+    """A script makes a buffer of 6 MB and writes a part of it only later: until then, every
+    keyframe (one per chunk here) and the opening keyframe of a cut hold its ``Buffer.new``
+    alone. They used to hold its zeros, over the 4 MiB chunk limit: no keyframe was written."""
+    n = 500_000
+    path = tmp_path / "unwritten.gsplog"
+    options = {"limits": Limits(max_chunk_bytes=4 << 20), **SMALL_PIECES}
+    patch = np.full((10, 3), 5.0, np.float32)
+    with warnings.catch_warnings():
+        # once written, its contents are stored in keyframes: over the limit, those are left out
+        warnings.filterwarnings("ignore", message="the keyframe at seq")
+        with record(path, writer_options=options) as rec:
+            s = make_scene(100)
+            big = Buffer(n, BufferType.vec3)
+            for frame in range(3):
+                s.positions.set_data(np.full((100, 3), frame, np.float32), 0, 100)
+                s.render()
+                rec.flush()
+            rec.mark("unwritten")
+            s.render()
+            rec.flush()
+            big.set_data(patch, 1000, 10)
+            s.render()
+            rec.mark("written")
+    assert rec.error is None
+    uuid = big.get_uuid()
+    expected = np.zeros((n, 3), np.float32)
+    with LogReader(path) as reader:
+        created = next(c.seq for c in reader.commands() if c.target == uuid)
+        (written,) = _writes(reader, uuid)
+        after = [k for k in reader.index.keyframes if created < reader.index.entries[k].seq_last < written[0].seq]
+        assert len(after) >= 3
+        for number in after:
+            assert reader.index.entries[number].size < 64 << 10
+            assert [c.op for c in reader.keyframe_commands(number) if c.target == uuid] == ["Buffer.new"]
+        sought = _state(reader, start="@unwritten", before_seq=written[0].seq)
+        assert np.array_equal(sought.get(uuid).read_view(), expected)
+        assert sought.state_hash() == _state(reader, before_seq=written[0].seq).state_hash()
+        expected[1000:1010] = patch
+        assert np.array_equal(_state(reader, start="@written").get(uuid).read_view(), expected)
+        assert _state(reader, start="@written").state_hash() == _state(reader).state_hash()
+    assert tools.verify(path).ok
+    trimmed = tmp_path / "trimmed.gsplog"
+    tools.trim(path, trimmed, start="@unwritten")
+    with LogReader(trimmed) as reader:
+        opening = reader.keyframe_commands(reader.index.keyframes[0])
+        assert [c.op for c in opening if c.target == uuid] == ["Buffer.new"]
+        assert [c.args[1:] for c in reader.commands() if c.target == uuid and c.op == "Buffer.set_data"] == [(1000, 10)]
+        assert np.array_equal(_state(reader).get(uuid).read_view(), expected)
+    assert tools.verify(trimmed).ok
