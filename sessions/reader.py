@@ -40,7 +40,7 @@ from sessions.chunk import (
 from sessions.command import Command, LogRef, linked_data
 from sessions.errors import BadArgumentError, LogFormatError
 from sessions.fileformat import TRAILER_SIZE, FileHeader, decode_header, decode_trailer, header_size_hint
-from sessions.index import RENDER_OP, LogIndex, Marker, summarize_commands
+from sessions.index import MARK_OP, RENDER_OP, LogIndex, Marker, summarize_commands
 from sessions.limits import DEFAULT_LIMITS, Limits
 from sessions.position import (
     At,
@@ -95,9 +95,10 @@ class LogReader:
         self._follow_cache: dict[int, Chunk] = {}
         self._footer_hint: int | None = None  # where the trailer says the footer is
         self._last_chunk: tuple[int, Chunk] | None = None
-        # The chunk resolve() read a time or frame in, kept for the replay that follows: between
-        # the two, a seek reads the keyframe and the chunks its links point at.
-        self._resolved_chunk: tuple[int, Chunk] | None = None
+        # Chunks read ahead of a replay, each handed to it once (read_chunk): the one resolve()
+        # found a time or frame in, the one after a keyframe (commands()). Between those reads
+        # and the replay's, a seek reads the keyframe and the chunks its links point at.
+        self._read_ahead: dict[int, Chunk] = {}
         self._map: mmap.mmap | None = None  # the whole file, once it is known to be complete
         self._mapped_since_drop = 0  # bytes decoded from the map since its pages were last dropped
         self._file = open(self.path, "rb")  # noqa: SIM115 - kept open for the reader's life
@@ -318,11 +319,10 @@ class LogReader:
             return cached
         if self._last_chunk is not None and self._last_chunk[0] == number:
             return self._last_chunk[1]  # seeking reads the target's chunk twice: resolve, then replay
-        if self._resolved_chunk is not None and self._resolved_chunk[0] == number:
-            chunk = self._resolved_chunk[1]
-            self._resolved_chunk = None  # once: the replay has reached it
-            self._last_chunk = (number, chunk)
-            return chunk
+        ahead = self._read_ahead.pop(number, None)  # once: the replay has reached it
+        if ahead is not None:
+            self._last_chunk = (number, ahead)
+            return ahead
         entry = self.index.entries[number]
         data = self._chunk_bytes(entry.offset, entry.size)
         if len(data) < entry.size:
@@ -343,10 +343,17 @@ class LogReader:
         that applies on its own. The :class:`~sessions.command.LogRef` of a LINKED_KEYFRAME are
         replaced by the data they name, read from the earlier chunk holding it; a reference that
         does not resolve raises LogFormatError (like a damaged keyframe)."""
+        return self._keyframe_commands(number, {})
+
+    def _keyframe_commands(self, number: int, writes_ahead: dict[str, list[tuple[int, int]]]) -> list[Command]:
+        """:meth:`keyframe_commands`, less each ``Buffer.set_data`` whose range ``writes_ahead``
+        (:meth:`_writes_ahead`) covers: its data is not read (nor, for a link, its chunk)."""
         chunk = self.read_chunk(number)
         if chunk.info.kind not in KEYFRAME_KINDS:
             raise self._error(f"chunk {number} is not a keyframe ({chunk.info.kind_name})", chunk.info.offset, number)
         commands = chunk.commands(self.limits)
+        if writes_ahead:
+            commands = [cmd for cmd in commands if not _covered(cmd, writes_ahead)]
         if chunk.info.kind == ChunkKind.KEYFRAME:
             return commands
         sources: dict[int, dict[int, Command]] = {}  # chunk number -> its commands by seq
@@ -445,13 +452,13 @@ class LogReader:
             number = self.index.chunk_for_time(int(at.value))
             if number is None:
                 return past_end
-            found_cmds = self._chunk_commands(self._read_resolved_chunk(number)) or []
+            found_cmds = self._chunk_commands(self._read_chunk_ahead(number)) or []
             return next((c.seq for c in found_cmds if c.t_ns >= int(at.value)), past_end)
         found = self.index.chunk_for_frame(int(at.value))
         if found is None:
             return past_end
         number, seen = found
-        for cmd in self._chunk_commands(self._read_resolved_chunk(number)) or []:
+        for cmd in self._chunk_commands(self._read_chunk_ahead(number)) or []:
             if cmd.op == RENDER_OP:
                 seen += 1
                 if seen == int(at.value):
@@ -502,10 +509,44 @@ class LogReader:
             error = backwards_range(start_at, stop_at, detail)
             raise BadArgumentError(f"{self.path}: {error}")
 
-    def _read_resolved_chunk(self, number: int) -> Chunk:
+    def _read_chunk_ahead(self, number: int) -> Chunk:
+        """Chunk ``number``, kept for the replay that reads it next (at most two are kept)."""
         chunk = self.read_chunk(number)
-        self._resolved_chunk = (number, chunk)
+        while len(self._read_ahead) >= 2:
+            del self._read_ahead[next(iter(self._read_ahead))]
+        self._read_ahead[number] = chunk
         return chunk
+
+    def _writes_ahead(self, keyframe: int, target: int) -> dict[str, list[tuple[int, int]]]:
+        """The ranges (offset, count) that the commands right after keyframe chunk ``keyframe``
+        and before seq ``target`` write with ``Buffer.set_data``, by buffer UUID, as long as
+        nothing comes between them but renders and markers (an animation's next frames): what
+        the keyframe holds there is written over before the state at ``target``, and no command
+        but a render before ``target`` (not drawn: a seek's catch-up) could use it. Only the
+        next chunk is looked at; it is kept for the replay, which reads it next. Empty where it
+        is not a COMMANDS chunk or does not decode (the replay meets that damage where it would
+        have)."""
+        number = keyframe + 1
+        if number >= len(self.index) or self.index.entries[number].kind != ChunkKind.COMMANDS:
+            return {}
+        try:
+            commands = self._read_chunk_ahead(number).commands(self.limits)
+        except LogFormatError:
+            return {}
+        after = self.index.entries[keyframe].seq_last
+        writes: dict[str, list[tuple[int, int]]] = {}
+        for cmd in commands:
+            if cmd.seq <= after:
+                continue
+            if cmd.seq >= target:
+                break
+            if cmd.op in _CATCH_UP_ONLY:
+                continue
+            written = _written_range(cmd)
+            if written is None:
+                break
+            writes.setdefault(cmd.target, []).append(written)
+        return writes
 
     def seek(self, position: Position) -> tuple[int | None, int]:
         """(keyframe chunk number or None, target seq): where replay to ``position`` starts."""
@@ -520,7 +561,12 @@ class LogReader:
         With ``start``, iteration begins with the commands of the last keyframe before it (the
         whole scene, one ``Scene.keyframe`` command first), then every later command: the
         commands before ``start`` that follow the keyframe are included so the state is
-        complete at ``start`` (compare seqs with :meth:`resolve` to tell them apart). A log
+        complete at ``start`` (compare seqs with :meth:`resolve` to tell them apart). A
+        keyframe's ``Buffer.set_data`` that those catch-up commands write over, with nothing but
+        renders and markers before the write (an animation's next frames), is left out: the
+        state at ``start`` is the same, and a seek then does not read (for a linked keyframe)
+        the chunk holding that data. The renders before ``start`` see that buffer as its
+        ``Buffer.new`` left it: they are catch-up, not frames to draw. A log
         that opens with a keyframe (cut by ``gsp trim``) yields it first also without ``start``
         and for a ``start`` before its first command: every command there starts from it.
         A keyframe's commands follow its ``Scene.keyframe`` and share its seq.
@@ -533,14 +579,14 @@ class LogReader:
         first = 0
         if start is not None and stop is not None:
             self.check_range(start, stop)
-        keyframe = self.seek(start)[0] if start is not None else None
+        keyframe, target = self.seek(start) if start is not None else (None, 0)
         if keyframe is None and self.index.keyframes[:1] == [0]:
             # A log cut by trim opens with a keyframe: the state its first command starts from,
             # from the start as from any position before its first command.
             keyframe = 0
         if keyframe is not None:
             try:
-                keyframe_commands = self.keyframe_commands(keyframe)
+                keyframe_commands = self._keyframe_commands(keyframe, self._writes_ahead(keyframe, target))
             except LogFormatError as error:  # a damaged keyframe: replay from the start
                 self._damage(error)
             else:
@@ -587,3 +633,29 @@ def find_next_chunk(reader_file: Any, start: int, size: int, block: int = 1 << 2
             return pos + hit
         pos += block
     return None
+
+
+#: Commands a keyframe's catch-up may hold before a write that :meth:`LogReader._writes_ahead`
+#: counts: they read no buffer's contents into the state (a render is recorded, not drawn).
+_CATCH_UP_ONLY = frozenset({RENDER_OP, MARK_OP})
+
+
+def _written_range(cmd: Command) -> tuple[int, int] | None:
+    """(offset, count) that ``cmd`` writes when it is a plain ``Buffer.set_data(data, offset,
+    count)``; None for any other command."""
+    if cmd.op != "Buffer.set_data" or cmd.kwargs or len(cmd.args) != 3:
+        return None
+    offset, count = cmd.args[1], cmd.args[2]
+    if type(offset) is not int or type(count) is not int or offset < 0 or count <= 0:
+        return None
+    return offset, count
+
+
+def _covered(cmd: Command, writes: dict[str, list[tuple[int, int]]]) -> bool:
+    """Whether ``cmd`` is a ``Buffer.set_data`` whose range one of ``writes`` to its buffer covers."""
+    ranges = writes.get(cmd.target)
+    written = _written_range(cmd) if ranges else None
+    if ranges is None or written is None:
+        return False
+    offset, count = written
+    return any(o <= offset and o + c >= offset + count for o, c in ranges)

@@ -17,7 +17,7 @@ from sessions_testkit import Script, uid  # noqa: E402
 
 from sessions import ChunkKind, Command, LogFormatError, LogReader, LogWriter, tools  # noqa: E402
 from sessions.chunk import HEADER_SIZE, decode_chunk, encode_chunk  # noqa: E402
-from sessions.command import LogRef  # noqa: E402
+from sessions.command import LogRef, linked_data  # noqa: E402
 from sessions.fileformat import default_metadata  # noqa: E402
 from sessions.scene import SceneState  # noqa: E402
 from sessions.sinks import FileSink, MemorySink  # noqa: E402
@@ -225,3 +225,100 @@ def test_a_deferred_whole_write_is_applied_before_a_later_partial_one(tmp_path: 
         assert reader.index.entries[stored].kind == ChunkKind.KEYFRAME
         assert np.array_equal(_positions_in(reader.keyframe_commands(linked)), first.ravel())
         assert np.array_equal(_positions_in(reader.keyframe_commands(stored)), expected.ravel())
+
+
+def _catch_up_log(path: Path) -> None:
+    """Points whose positions (72 kB: linked in keyframes) change in four ways, a keyframe after
+    nearly every chunk: a whole write then a render; a render then a whole write; a partial
+    write; another call (a viewport move) before a whole write."""
+    from gsp.constants import Constants
+    from gsp.types import BufferType
+    from sessions_testkit import Script
+
+    from sessions.command import Ref
+
+    n = 6000
+    rng = np.random.default_rng(11)
+    s = Script()
+    s.add("Canvas.new", uid(1), 200, 150, 100.0, bytearray(Constants.Color.white))
+    s.add("Viewport.new", uid(2), 0, 0, 200, 150, bytearray(Constants.Color.white))
+    s.buffer(POSITIONS, rng.random((n, 3), dtype=np.float32), BufferType.vec3)
+    s.buffer(uid(4), np.full(n, 3.0, np.float32), BufferType.float32)
+    s.buffer(uid(5), np.tile(np.uint8([255, 0, 0, 255]), (n, 1)), BufferType.rgba8)
+    s.add("Points.new", uid(7), Ref(POSITIONS), Ref(uid(4)), Ref(uid(5)), Ref(uid(5)), Ref(uid(4)))
+    s.add("Renderer.new", uid(8), Ref(uid(1)))
+
+    def write(offset: int = 0, count: int = n) -> None:
+        data = rng.random((count, 3), dtype=np.float32)
+        s.add("Buffer.set_data", POSITIONS, bytearray(data.tobytes()), offset, count)
+
+    def render() -> None:
+        s.add("Renderer.render", uid(8), [Ref(uid(2))], [Ref(uid(7))], [None], [None])
+
+    for frame in range(40):
+        kind = frame % 4
+        if kind == 0:
+            write(), render()
+        elif kind == 1:
+            render(), s.add("Recorder.mark", "", f"m{frame}"), write()
+        elif kind == 2:
+            write(10 * frame, 5), render()
+        else:
+            s.add("Viewport.set_x", uid(2), frame), write(), render()
+    writer = LogWriter(path, max_chunk_bytes=160_000, keyframe_interval_s=1e9, keyframe_interval_bytes=1)
+    for cmd in s.commands:
+        writer.append(cmd)
+        writer.flush_if_due()
+    writer.close()
+
+
+def test_a_seek_leaves_out_keyframe_data_the_catch_up_writes_over_and_gets_the_replayed_state(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A seek's keyframe leaves out the positions that the commands after it write over, with
+    only renders and markers before (an animation's next frame), and does not read the chunk
+    holding them: damaged, that chunk no longer stops such a seek. Every seek, to every seq,
+    gives the state replaying from the start gives."""
+    import sessions.writer
+
+    monkeypatch.setattr(sessions.writer, "KEYFRAME_SPACING", 0)  # a keyframe after every chunk
+    path = tmp_path / "catch_up.gsplog"
+    _catch_up_log(path)
+    with LogReader(path) as reader:
+        # Replayed state just before each seq, in one pass.
+        expected: dict[int, str] = {}
+        state = SceneState()
+        for cmd in reader.commands():
+            expected.setdefault(cmd.seq, state.state_hash())
+            state.apply(cmd)
+        last = reader.last_seq()
+        expected[last + 1] = state.state_hash()
+        keyframes = [k for k in reader.index.keyframes if reader.index.entries[k].kind == ChunkKind.LINKED_KEYFRAME]
+        assert len(keyframes) >= 10
+        for seq in range(reader.index.entries[keyframes[0]].seq_last + 1, last + 2):
+            assert _replayed(reader, seq, seek=True) == expected[seq], seq
+        # A keyframe whose next chunk writes the positions over before anything but renders and marks.
+        skipped = []
+        for k in keyframes:
+            if k + 1 == len(reader.index) or reader.index.entries[k + 1].kind != ChunkKind.COMMANDS:
+                continue
+            after = reader.index.entries[k].seq_last
+            nxt = [c for c in reader.read_chunk(k + 1).commands() if c.seq > after]
+            first_other = next(c for c in nxt if c.op not in ("Renderer.render", "Recorder.mark"))
+            if first_other.op == "Buffer.set_data" and first_other.args[1:] == (0, 6000):
+                link = next(linked_data(c) for c in reader.read_chunk(k).commands() if c.target == POSITIONS
+                            and c.op == "Buffer.set_data")
+                skipped.append((k, first_other.seq, reader.index.chunk_for_seq(link.seq)))
+        assert skipped
+        entries = list(reader.index.entries)
+    data = path.read_bytes()
+    for keyframe, overwrite_seq, source in skipped[:4]:
+        damaged = bytearray(data)
+        entry = entries[source]
+        damaged[entry.offset + entry.size - 100] ^= 0xFF  # in the payload: its checksum fails
+        broken = tmp_path / "broken.gsplog"
+        broken.write_bytes(damaged)
+        with LogReader(broken) as reader:
+            assert reader.seek(f"seq:{overwrite_seq + 1}")[0] == keyframe
+            assert _replayed(reader, overwrite_seq + 1, seek=True) == expected[overwrite_seq + 1]
+            with pytest.raises(LogFormatError, match="checksum"):
+                reader.read_chunk(source)
