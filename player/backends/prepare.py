@@ -5,7 +5,9 @@ For one visual + model matrix + camera + viewport + canvas, :func:`prepare_visua
 small dataclass per visual kind holding:
 
 - positions in NDC after ``P·V·M·p`` with the divide by w (x, y in -1..1 across the viewport,
-  z in -1 (near) .. 1 (far)); vertices behind the camera (w <= 0) become NaN;
+  z in -1 (near) .. 1 (far)); vertices behind the camera (w <= 0) become NaN, and segments,
+  path edges and mesh triangles reaching behind it are clipped at the near plane
+  (:mod:`player.backends.prepare_clip`), so their part in front is drawn;
 - the same positions in viewport pixels (origin at the viewport's bottom-left corner, y up;
   pixel i covers [i, i+1), so NDC -1 is the left edge and the center of pixel 0 is 0.5);
 - sizes in pixels from the canvas DPI: a pt² marker area ``s`` has diameter ``sqrt(s)`` pt as
@@ -33,6 +35,7 @@ import numpy as np
 
 from gsp.types._checks import check_font_px
 from gsp.utils.group_utils import GroupUtils
+from player.backends.prepare_clip import clip_path_vertices, clip_segment_ends
 from player.backends.prepare_convert import (
     amounts,
     angles,
@@ -40,6 +43,7 @@ from player.backends.prepare_convert import (
     color_float,
     enum_name,
     getter,
+    is_uniform,
     mat4,
     rgba_float,
     transbuf_array,
@@ -449,7 +453,8 @@ def prepare_segments(visual: Any, proj: Projection, frame: ViewportFrame) -> Pre
     n = positions.shape[0] // 2
     ndc = proj.project(positions)
     widths = _amounts(getter(visual, "line_widths"), n, "Segments.line_widths")
-    starts, ends = ndc[0::2], ndc[1::2]
+    # An end behind the camera moves to where its segment crosses the near plane.
+    starts, ends = clip_segment_ends(positions[: 2 * n], proj.mvp, ndc[0::2], ndc[1::2])
     return PreparedSegments(
         starts_ndc=starts,
         ends_ndc=ends,
@@ -470,16 +475,28 @@ def prepare_paths(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepar
     starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     ndc = proj.project(positions)
     widths = _amounts(getter(visual, "line_widths"), m, "Paths.line_widths")
+    colors = _colors(visual.get_colors(), m, "Paths.colors")
+    clipped = clip_path_vertices(positions, proj.mvp, ndc, starts)
+    if clipped is not None:  # vertices behind the camera: the edges' parts in front are kept
+        ndc, starts, source = clipped
+        colors, widths = _take(colors, source), _take(widths, source)
     return PreparedPaths(
         ndc=ndc,
         px=frame.ndc_to_px(ndc),
         starts=starts,
-        colors=_colors(visual.get_colors(), m, "Paths.colors"),
+        colors=colors,
         widths_pt=widths,
         widths_px=pt_to_px(widths, frame.dpi),
         cap_style=enum_name(getter(visual, "cap_style"), "Paths.cap_style"),
         join_style=enum_name(getter(visual, "join_style"), "Paths.join_style"),
     )
+
+
+def _take(values: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """Per-vertex ``values`` for vertices taken from ``source`` (a broadcast one stays broadcast)."""
+    if is_uniform(values) and values.shape[0] > 0:
+        return np.broadcast_to(values[:1], (source.shape[0], *values.shape[1:]))
+    return values[source]
 
 
 _HALIGN = ("left", "center", "right")

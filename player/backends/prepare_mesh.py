@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from player.backends.prepare import PreparedMesh, Projection, ViewportFrame, pt_to_px, texture_rgba
+from player.backends.prepare_clip import clip_triangles
 from player.backends.prepare_convert import (
     amounts,
     colors_any,
@@ -219,6 +220,12 @@ def prepare_mesh_faces(visual: Any, proj: Projection, frame: ViewportFrame) -> P
         edge_colors = per_face(colors_any(getter(material, "edge_colors"), "MeshMaterial.edge_colors"), faces)
         widths = amounts(getter(material, "edge_widths"), "MeshMaterial.edge_widths")
         edge_widths = per_face(widths, faces)
+
+    clipped = clip_triangles(positions, proj.mvp, faces, tri_ndc)
+    if clipped is not None:  # vertices behind the camera: the triangles' parts in front are kept
+        tri_ndc, source = clipped
+        rgba, edge_colors, edge_widths = np.asarray(rgba)[source], np.asarray(edge_colors)[source], np.asarray(edge_widths)[source]
+        parents = parents[source]
 
     # Culling: signed area in NDC (y up), counter-clockwise = front.
     a = tri_ndc[:, 1, :2] - tri_ndc[:, 0, :2]

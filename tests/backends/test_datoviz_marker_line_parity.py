@@ -259,9 +259,10 @@ def test_e_a_nan_vertex_breaks_a_path(join: JoinStyle, cap: CapStyle) -> None:
         _assert_same_ink_places(reference, actual)
 
 
-def test_e_vertices_behind_the_camera_break_paths_and_drop_segments() -> None:
+def test_e_vertices_behind_the_camera_break_paths_and_clip_segments() -> None:
     # Eye at z = 2 looking down -z: along the path z = -2..4, the vertices at z >= 2 are behind
-    # (or at) the eye. Matplotlib draws the part in front; Datoviz drew on towards a corner.
+    # (or at) the eye. Both draw the part in front, up to the near plane (prepare_clip);
+    # Datoviz once drew on towards a corner.
     camera = Camera(scenes.mat4(scenes.look_at([0, 0, 2], [0, 0, 0])), scenes.mat4(scenes.perspective(60.0, 1.0, 0.1, 10.0)))
     zs = np.linspace(-2.0, 4.0, 7)
     canvas = Canvas(128, 128, 72.0, WHITE)
