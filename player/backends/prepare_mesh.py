@@ -10,6 +10,8 @@ same colors:
 - phong: ``diffuse × Σ ambient`` + per light Lambert ``diffuse × light × max(0, n·l)`` + Blinn
   specular ``specular × light × max(0, n·h)^shininess``; light positions are in model space
   (transformed by the model matrix); DirectionalLight shines from light_position to target;
+  a face seen from its back (BackSide, BothSides) is lit with its normal turned to the camera,
+  as three.js lights it;
 - textured: each triangle is cut into ``TEXTURE_SUBDIVISIONS``² smaller ones (so ``face_ids``
   repeats), each colored by the texture's nearest texel at its mean uv, times ``color``, then
   lit as phong (unlit when the material has no lights).
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from player.backends.prepare import PreparedMesh, Projection, ViewportFrame, pt_to_px, texture_rgba
-from player.backends.prepare_clip import clip_triangles
+from player.backends.prepare_clip import clip_coords, clip_triangles
 from player.backends.prepare_convert import (
     amounts,
     colors_any,
@@ -106,6 +108,15 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 def _face_normals(tri: np.ndarray) -> np.ndarray:
     return _unit(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]))
+
+
+def facing_away(positions: np.ndarray, faces: np.ndarray, mvp: np.ndarray) -> np.ndarray:
+    """(F,) bool: True where a triangle turns its back to the camera (clockwise on the screen).
+
+    The sign of the determinant of its corners' clip-space (x, y, w) is the sign of its area in
+    NDC when every w > 0, and still tells the side facing the camera when a corner is behind it."""
+    clip = clip_coords(positions, mvp)[:, [0, 1, 3]][faces]  # (F, 3 corners, x y w)
+    return np.linalg.det(clip) < 0.0
 
 
 def shade_phong(
@@ -200,6 +211,9 @@ def prepare_mesh_faces(visual: Any, proj: Projection, frame: ViewportFrame) -> P
     else:
         world_tri = proj.to_world(positions)[faces]
         normals, centroids = _face_normals(world_tri), world_tri.mean(axis=1)
+        # A face seen from its back (shown by BackSide or BothSides) is lit on that side, as
+        # three.js and OpenGL's two-sided lighting light it: its normal turns to the camera.
+        normals[facing_away(positions, faces, proj.mvp)] *= -1.0
         if kind == "phong":
             base = per_face(colors_any(getter(material, "diffuse_color"), "MeshPhongMaterial.diffuse_color"), faces)
         else:
