@@ -4,7 +4,8 @@ Shading is flat (one color per triangle), computed on the CPU so that every back
 same colors:
 
 - basic: ``face_colors`` (1, one per face, or one per vertex averaged over the face);
-- normal: the unit face normal in camera space mapped to RGB as ``n * 0.5 + 0.5``;
+- normal: the unit face normal in camera space mapped to RGB as ``n * 0.5 + 0.5`` (turned to
+  the camera for a face seen from its back, as three.js shows it);
 - depth: camera-space depth mapped to gray, white at the near plane, black at the far plane
   (near/far read from a perspective projection; from the faces' own depth range otherwise);
 - phong: ``diffuse × Σ ambient`` + per light Lambert ``diffuse × light × max(0, n·l)`` + Blinn
@@ -203,7 +204,9 @@ def prepare_mesh_faces(visual: Any, proj: Projection, frame: ViewportFrame) -> P
         rgba = per_face(colors_any(getter(material, "face_colors"), "MeshBasicMaterial.face_colors"), faces)
     elif kind == "normal":
         view_tri = proj.to_view(positions)[faces]
-        rgb = _face_normals(view_tri) * 0.5 + 0.5
+        normals = _face_normals(view_tri)
+        normals[facing_away(positions, faces, proj.mvp)] *= -1.0  # the side seen, as three.js shows it
+        rgb = normals * 0.5 + 0.5
         rgba = np.concatenate([rgb, np.ones((f, 1))], axis=1)
     elif kind == "depth":
         gray = _depth_gray(proj.to_view(positions)[faces], proj.proj)

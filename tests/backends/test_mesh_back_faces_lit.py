@@ -16,7 +16,7 @@ from gsp.core.canvas import Canvas
 from gsp.core.viewport import Viewport
 from gsp.geometry import MeshGeometry
 from gsp.lights import AmbientLight, DirectionalLight
-from gsp.materials import MeshPhongMaterial, MeshTexturedMaterial
+from gsp.materials import MeshNormalMaterial, MeshPhongMaterial, MeshTexturedMaterial
 from gsp.types import BufferType
 from gsp.utils.renderer_registry import RendererRegistry
 from gsp.visuals.mesh import Mesh
@@ -70,3 +70,32 @@ def test_a_square_lit_from_above_is_dark_seen_from_below(backend: str, textured:
         renderer.close()
     assert np.abs(image[40, 40] - 200).max() <= 2  # the top: ambient and the light
     assert np.abs(image[40, 120] - 40).max() <= 2, f"the underside is lit from above: {image[40, 120]}"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_normal_material_shows_the_side_seen(backend: str) -> None:
+    # Seen from below, the square's underside turns its normal to the camera: in camera space
+    # its z is positive (blue > 0.5), as from above; before, it showed the normal pointing away.
+    canvas = Canvas(160, 80, 100.0, WHITE)
+    scene = Scene(canvas)
+    projection = mat4(perspective(50.0, 1.0, 0.1, 10.0))
+    for x, eye, culling in [
+        (0, (0, 0, 3), Constants.FaceCulling.FrontSide),
+        (80, (0, 0, -3), Constants.FaceCulling.BothSides),
+    ]:
+        square = _square(culling, False)
+        square.set_material(MeshNormalMaterial(rgba([[0, 0, 0, 0]]), floats([0.0]), True, culling))
+        scene.add(
+            Viewport(x, 0, 80, 80, WHITE),
+            square,
+            camera=Camera(mat4(look_at(eye, (0, 0, 0), (0, 1, 0))), projection),
+        )
+    renderer = RendererRegistry.create_renderer(backend, canvas)
+    try:
+        image = decode_png(renderer.render(*scene.args))[..., :3].astype(int)
+    finally:
+        renderer.close()
+    assert np.abs(image[40, 40] - [128, 128, 255]).max() <= 8  # facing the camera: (0, 0, 1)
+    assert np.abs(image[40, 120] - [128, 128, 255]).max() <= 8, (
+        f"the underside shows the normal pointing away: {image[40, 120]}"
+    )
