@@ -116,8 +116,15 @@ def facing_away(positions: np.ndarray, faces: np.ndarray, mvp: np.ndarray) -> np
 
     The sign of the determinant of its corners' clip-space (x, y, w) is the sign of its area in
     NDC when every w > 0, and still tells the side facing the camera when a corner is behind it."""
-    clip = clip_coords(positions, mvp)[:, [0, 1, 3]][faces]  # (F, 3 corners, x y w)
-    return np.linalg.det(clip) < 0.0
+    clip = clip_coords(positions, mvp)
+    x, y, w = (np.ascontiguousarray(clip[:, k])[faces] for k in (0, 1, 3))  # (F, 3) each
+    # The 3 × 3 determinant written out: np.linalg.det on (F, 3, 3) took 0.6 s for 10^6 faces.
+    det = (
+        x[:, 0] * (y[:, 1] * w[:, 2] - y[:, 2] * w[:, 1])
+        - y[:, 0] * (x[:, 1] * w[:, 2] - x[:, 2] * w[:, 1])
+        + w[:, 0] * (x[:, 1] * y[:, 2] - x[:, 2] * y[:, 1])
+    )
+    return det < 0.0
 
 
 def shade_phong(
@@ -205,7 +212,8 @@ def prepare_mesh_faces(visual: Any, proj: Projection, frame: ViewportFrame) -> P
     elif kind == "normal":
         view_tri = proj.to_view(positions)[faces]
         normals = _face_normals(view_tri)
-        normals[facing_away(positions, faces, proj.mvp)] *= -1.0  # the side seen, as three.js shows it
+        if face_culling_mode(material) != "front":  # FrontSide shows no back face
+            normals[facing_away(positions, faces, proj.mvp)] *= -1.0  # the side seen, as three.js shows it
         rgb = normals * 0.5 + 0.5
         rgba = np.concatenate([rgb, np.ones((f, 1))], axis=1)
     elif kind == "depth":
@@ -216,7 +224,8 @@ def prepare_mesh_faces(visual: Any, proj: Projection, frame: ViewportFrame) -> P
         normals, centroids = _face_normals(world_tri), world_tri.mean(axis=1)
         # A face seen from its back (shown by BackSide or BothSides) is lit on that side, as
         # three.js and OpenGL's two-sided lighting light it: its normal turns to the camera.
-        normals[facing_away(positions, faces, proj.mvp)] *= -1.0
+        if face_culling_mode(material) != "front":  # FrontSide shows no back face
+            normals[facing_away(positions, faces, proj.mvp)] *= -1.0
         if kind == "phong":
             base = per_face(colors_any(getter(material, "diffuse_color"), "MeshPhongMaterial.diffuse_color"), faces)
         else:
