@@ -6,8 +6,8 @@ small dataclass per visual kind holding:
 
 - positions in NDC after ``P·V·M·p`` with the divide by w (x, y in -1..1 across the viewport,
   z in -1 (near) .. 1 (far)); vertices behind the camera (w <= 0) become NaN, and segments,
-  path edges and mesh triangles reaching behind it are clipped at the near plane
-  (:mod:`player.backends.prepare_clip`), so their part in front is drawn;
+  path edges and mesh triangles coming nearer than a perspective camera's near plane are
+  clipped there (:mod:`player.backends.prepare_clip`), so their part beyond it is drawn;
 - the same positions in viewport pixels (origin at the viewport's bottom-left corner, y up;
   pixel i covers [i, i+1), so NDC -1 is the left edge and the center of pixel 0 is 0.5);
 - sizes in pixels from the canvas DPI: a pt² marker area ``s`` has diameter ``sqrt(s)`` pt as
@@ -453,7 +453,7 @@ def prepare_segments(visual: Any, proj: Projection, frame: ViewportFrame) -> Pre
     n = positions.shape[0] // 2
     ndc = proj.project(positions)
     widths = _amounts(getter(visual, "line_widths"), n, "Segments.line_widths")
-    # An end behind the camera moves to where its segment crosses the near plane.
+    # An end nearer than the near plane moves to where its segment crosses it.
     starts, ends = clip_segment_ends(positions[: 2 * n], proj.mvp, ndc[0::2], ndc[1::2])
     return PreparedSegments(
         starts_ndc=starts,
@@ -477,7 +477,7 @@ def prepare_paths(visual: Any, proj: Projection, frame: ViewportFrame) -> Prepar
     widths = _amounts(getter(visual, "line_widths"), m, "Paths.line_widths")
     colors = _colors(visual.get_colors(), m, "Paths.colors")
     clipped = clip_path_vertices(positions, proj.mvp, ndc, starts)
-    if clipped is not None:  # vertices behind the camera: the edges' parts in front are kept
+    if clipped is not None:  # vertices nearer than the near plane: the edges' parts beyond are kept
         ndc, starts, source = clipped
         colors, widths = _take(colors, source), _take(widths, source)
     return PreparedPaths(

@@ -1,13 +1,16 @@
-"""Near-plane clipping of lines and triangles that reach behind a perspective camera.
+"""Near-plane clipping of lines and triangles that come nearer than a perspective camera's near plane.
 
 A vertex behind the camera (clip-space ``w <= 0``) has no place on the screen: the projection
-makes it NaN (:func:`player.backends.prepare.project_points`). A segment, a path edge or a mesh
-triangle with such a vertex still has a visible part in front of the camera, as OpenGL draws
-it: a ground plane under a camera standing on it, a line running past the camera. Here that
-part is kept by clipping the primitive, in clip space, against the near plane
-(``z_clip + w_clip = 0``, NDC z = -1); the cut vertices then project to finite NDC (far outside
-the viewport, mostly). Primitives whose vertices are all in front are left exactly as they
-were, as are orthographic cameras (w never reaches 0) and positions given as NaN.
+makes it NaN (:func:`player.backends.prepare.project_points`); one just in front of the eye
+projects thousands of viewport widths away (at 10⁻⁸ from the eye plane Datoviz dropped the
+whole path, at 10⁻¹⁵ Agg drew a stray stroke). A segment, a path edge or a mesh triangle with
+such a vertex still has a visible part, as OpenGL draws it: a ground plane under a camera
+standing on it, a line running past the camera. Under a perspective projection that part is
+kept by clipping the primitive, in clip space, against the near plane (``z_clip + w_clip = 0``,
+NDC z = -1), as OpenGL clips; the cut vertices project to finite NDC within reach. Primitives
+wholly beyond the near plane are left exactly as they were, as are affine (orthographic)
+projections, where only w <= 0 counts, and positions given as NaN. Points, markers, texts and
+images are not clipped (one nearer than the near plane is drawn, one behind the camera not).
 
 Both backends draw from these results (the shared preparation), so they clip alike.
 """
@@ -24,17 +27,23 @@ def clip_coords(positions: np.ndarray, mvp: np.ndarray) -> np.ndarray:
     return p @ m[:, :3].T + m[:, 3]
 
 
-def behind_camera(positions: np.ndarray, mvp: np.ndarray) -> np.ndarray:
-    """(N,) bool: True where a vertex is behind the camera (clip-space w <= 0; NaN is not)."""
+def clipped_away(positions: np.ndarray, mvp: np.ndarray) -> np.ndarray:
+    """(N,) bool: True where a line or triangle vertex is to be clipped away: nearer than the
+    near plane of a perspective projection (clip-space ``z + w < 0``) or behind the camera
+    (``w <= 0``: the only rule of an affine projection). NaN positions are not."""
     m = np.asarray(mvp, dtype=np.float64)
-    if not m[3, :3].any() and m[3, 3] > 0:
-        return np.zeros(np.asarray(positions).reshape(-1, 3).shape[0], dtype=bool)  # affine: w > 0
-    w = np.asarray(positions, dtype=np.float64).reshape(-1, 3) @ m[3, :3] + m[3, 3]
-    return w <= 0
+    p = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+    if not m[3, :3].any():
+        if m[3, 3] > 0:
+            return np.zeros(p.shape[0], dtype=bool)  # affine: w > 0 everywhere
+        return np.asarray(~np.isnan(p).any(axis=1))  # w <= 0 everywhere
+    w = p @ m[3, :3] + m[3, 3]
+    near = p @ (m[2, :3] + m[3, :3]) + (m[2, 3] + m[3, 3])
+    return (w <= 0) | (near < 0)
 
 
 def near_crossing(inside: np.ndarray, outside: np.ndarray) -> np.ndarray:
-    """(K, 4) clip coordinates of the kept ends and of the ends behind -> (K, 3) float32 NDC of
+    """(K, 4) clip coordinates of the kept ends and of the ends cut away -> (K, 3) float32 NDC of
     the point where each line between them crosses the near plane; NaN where the kept end is not
     in front of the near plane itself (nothing of that line is visible) or the crossing is not in
     front of the camera (a projection without a usable near plane)."""
@@ -52,23 +61,23 @@ def near_crossing(inside: np.ndarray, outside: np.ndarray) -> np.ndarray:
 def clip_segment_ends(
     positions: np.ndarray, mvp: np.ndarray, starts: np.ndarray, ends: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Segments (start, end pairs of ``positions``; ``starts``, ``ends`` their NDC): where one
-    end is behind the camera and the other in front, that end moves to where the segment crosses
-    the near plane. Returns (starts, ends): the arrays given when nothing moves (never written
-    to), else copies."""
-    behind = behind_camera(positions, mvp)
-    if not behind.any():
+    """Segments (start, end pairs of ``positions``; ``starts``, ``ends`` their NDC): an end
+    nearer than the near plane (:func:`clipped_away`) moves to where its segment crosses it; a
+    segment with both ends there is left out (NaN). Returns (starts, ends): the arrays given when
+    nothing moves (never written to), else copies."""
+    away = clipped_away(positions, mvp)
+    if not away.any():
         return starts, ends
-    b_start, b_end = behind[0::2], behind[1::2]
-    one = b_start ^ b_end
-    if not one.any():
-        return starts, ends
+    a_start, a_end = away[0::2], away[1::2]
     starts, ends = starts.copy(), ends.copy()
+    both = a_start & a_end
+    starts[both] = np.nan
+    ends[both] = np.nan
     clip = clip_coords(positions, mvp)
     c_start, c_end = clip[0::2], clip[1::2]
-    fix = np.nonzero(one & b_end)[0]
+    fix = np.nonzero(a_end & ~a_start)[0]
     ends[fix] = near_crossing(c_start[fix], c_end[fix])
-    fix = np.nonzero(one & b_start)[0]
+    fix = np.nonzero(a_start & ~a_end)[0]
     starts[fix] = near_crossing(c_end[fix], c_start[fix])
     return starts, ends
 
@@ -76,12 +85,12 @@ def clip_segment_ends(
 def clip_path_vertices(
     positions: np.ndarray, mvp: np.ndarray, ndc: np.ndarray, starts: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Paths: every vertex behind the camera gets, on each side where its path goes on to a
-    vertex in front, a new vertex where that edge crosses the near plane; the vertex itself stays
-    (NaN: it cuts the path there, as before). Returns (new ndc, new starts, source) with
-    ``source[k]`` the vertex whose colour and width new vertex k takes (its own, or the one behind
-    the camera for a cut), or None when no vertex is behind the camera."""
-    behind = behind_camera(positions, mvp)
+    """Paths: a vertex nearer than the near plane (:func:`clipped_away`) becomes NaN, which cuts
+    its path there, and gets, on each side where its path goes on to a kept vertex, a new vertex
+    where that edge crosses the near plane. Returns (new ndc, new starts, source) with
+    ``source[k]`` the vertex whose colour and width new vertex k takes (its own, or the one cut
+    away for a crossing), or None when no vertex is cut away."""
+    behind = clipped_away(positions, mvp)
     if not behind.any():
         return None
     n = ndc.shape[0]
@@ -101,6 +110,7 @@ def clip_path_vertices(
     new_ndc = np.empty((int(cumulative[-1]), 3), dtype=np.float32)
     own = out_start + pre
     new_ndc[own] = ndc
+    new_ndc[own[behind]] = np.nan
     clip = clip_coords(positions, mvp)
     i = np.nonzero(pre)[0]
     new_ndc[out_start[i]] = near_crossing(clip[i - 1], clip[i])
@@ -112,18 +122,18 @@ def clip_path_vertices(
 def clip_triangles(
     positions: np.ndarray, mvp: np.ndarray, faces: np.ndarray, tri_ndc: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Triangles (``faces`` (F, 3) indices, ``tri_ndc`` (F, 3, 3) their NDC) with a vertex behind
-    the camera: each is replaced by its part in front of the near plane (one triangle, or two for
-    a quad), same winding. Returns (new tri_ndc, source face of each) or None when no vertex is
-    behind the camera. A triangle with no part in front of the near plane stays NaN (dropped)."""
-    behind = behind_camera(positions, mvp)
+    """Triangles (``faces`` (F, 3) indices, ``tri_ndc`` (F, 3, 3) their NDC) with a vertex nearer
+    than the near plane (:func:`clipped_away`): each is replaced by its part beyond the near plane
+    (one triangle, or two for a quad), same winding. Returns (new tri_ndc, source face of each),
+    or None when no vertex is cut away. A triangle with no part beyond the near plane is left out."""
+    behind = clipped_away(positions, mvp)
     if not behind.any():
         return None
     touched = behind[faces].any(axis=1)
     if not touched.any():
         return None
     clip = clip_coords(positions, mvp)[faces[touched]]  # (T, 3, 4)
-    inside = ((clip[:, :, 2] + clip[:, :, 3]) > 0) & (clip[:, :, 3] > 0)
+    inside = ~behind[faces[touched]]
     inside_count = inside.sum(axis=1)
     touched_ids = np.nonzero(touched)[0]
     parts: list[np.ndarray] = []

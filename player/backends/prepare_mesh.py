@@ -248,7 +248,7 @@ def prepare_mesh_faces(visual: Any, proj: Projection, frame: ViewportFrame) -> P
         edge_widths = per_face(widths, faces)
 
     clipped = clip_triangles(positions, proj.mvp, faces, tri_ndc)
-    if clipped is not None:  # vertices behind the camera: the triangles' parts in front are kept
+    if clipped is not None:  # vertices nearer than the near plane: the triangles' parts beyond are kept
         tri_ndc, source = clipped
         rgba, edge_colors, edge_widths = np.asarray(rgba)[source], np.asarray(edge_colors)[source], np.asarray(edge_widths)[source]
         parents = parents[source]

@@ -130,3 +130,53 @@ def test_clipped_triangles_keep_their_winding_and_the_geometrys_order() -> None:
     a, b = tri[:, 1, :2] - tri[:, 0, :2], tri[:, 2, :2] - tri[:, 0, :2]
     assert (a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0] > 0).all()  # all counter-clockwise, as seen from above
     assert np.allclose(tri[[0, 2, 3]].reshape(-1, 3)[:, 2].min(), -1.0, atol=1e-4)  # cut at the near plane
+
+
+def _near_eye_scene(distance: float) -> Scene:
+    """A segment, a path and a triangle, each with one vertex ``distance`` in front of the eye
+    plane (eye at the origin looking down -z, near plane at 0.1)."""
+    canvas = Canvas(100, 100, 100.0, WHITE)
+    scene = Scene(canvas)
+    camera = Camera(mat4(np.eye(4)), mat4(perspective(60.0, 1.0, 0.1, 10.0)))
+    viewport = full_viewport(canvas)
+    d = -distance
+    scene.add(
+        viewport,
+        Segments(vec3([[0, 0, -2], [0.5, 0.3, d]]), floats([3.0]), CapStyle.ROUND, rgba([[220, 0, 0, 255]])),
+        camera=camera,
+    )
+    scene.add(
+        viewport,
+        Paths(
+            vec3([[0, -0.5, -2], [0.5, -0.3, d], [0.9, -0.5, -2]]),
+            buf(np.array([3], np.uint32), BufferType.uint32),
+            rgba([[0, 0, 220, 255]]),
+            floats([3.0]),
+            CapStyle.ROUND,
+            JoinStyle.ROUND,
+        ),
+        camera=camera,
+    )
+    triangle = MeshGeometry(
+        vec3([[-1, 0, -2], [-0.5, 0.5, d], [-1, 1, -2]]),
+        buf(np.array([0, 1, 2], np.uint32), BufferType.uint32),
+        None,
+        None,
+    )
+    material = MeshBasicMaterial(
+        rgba([[0, 160, 0, 255]]), rgba([[0, 0, 0, 255]]), floats([1.0]), True, Constants.FaceCulling.BothSides
+    )
+    scene.add(viewport, Mesh(triangle, material), camera=camera)
+    return scene
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("distance", [1e-10, 1e-20])
+def test_a_vertex_next_to_the_eye_plane_draws_as_one_a_little_farther(backend: str, distance: float) -> None:
+    # Such a vertex projected 10^10 viewports away: Datoviz dropped the whole path (from 10^-8 on),
+    # Agg drew a stray stroke across the picture (from 10^-15 on). Clipped at the near plane, the
+    # picture is the one of a vertex 10^-3 from the eye plane (nearer than the near plane too).
+    reference = _render(backend, _near_eye_scene(1e-3))
+    image = _render(backend, _near_eye_scene(distance))
+    assert _is(reference, (0, 0, 220)).sum() > 100  # the path is there
+    assert (np.abs(image - reference).max(axis=-1) > 80).sum() <= 3
