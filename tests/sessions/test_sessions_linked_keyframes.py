@@ -17,7 +17,7 @@ from sessions_testkit import Script, uid  # noqa: E402
 
 from sessions import ChunkKind, Command, LogFormatError, LogReader, LogWriter, tools  # noqa: E402
 from sessions.chunk import HEADER_SIZE, decode_chunk, encode_chunk  # noqa: E402
-from sessions.command import LogRef, linked_data  # noqa: E402
+from sessions.command import LogRef, Ref, linked_data  # noqa: E402
 from sessions.fileformat import default_metadata  # noqa: E402
 from sessions.scene import SceneState  # noqa: E402
 from sessions.sinks import FileSink, MemorySink  # noqa: E402
@@ -233,9 +233,6 @@ def _catch_up_log(path: Path) -> None:
     write; another call (a viewport move) before a whole write."""
     from gsp.constants import Constants
     from gsp.types import BufferType
-    from sessions_testkit import Script
-
-    from sessions.command import Ref
 
     n = 6000
     rng = np.random.default_rng(11)
