@@ -195,20 +195,24 @@ class FrameRate:
     ``--fps``), ``"animator"`` (declared by the frames' animator: 1 / its ``delta_time``),
     ``"recorded"`` (1 / the median interval of the first frames' recorded times) or
     ``"default"`` (no two frames with distinct times). ``derived`` is the rate that source gave
-    when ``fps`` differs from it: clamped to 1–120, or to :data:`GIF_MAX_FPS` for a GIF."""
+    when ``fps`` differs from it: clamped to 1–120, or to :data:`GIF_MAX_FPS` for a GIF.
+    ``speed``: the factor the source's rate was multiplied by (``--speed``: a faster video)."""
 
     fps: float
     source: str
     derived: float | None = None
+    speed: float = 1.0
 
     def describe(self) -> str:
         """``"120 fps, from the recorded timing (...)"``: for the replay's summary line."""
         if self.source == "option":
             return f"{self.fps:g} fps, as asked (--fps)"
+        sped = f" times {self.speed:g} (--speed)" if self.speed != 1.0 else ""
         if self.source == "default":
-            return f"{self.fps:g} fps, the default: the frames' recorded times do not tell (--fps sets it)"
+            return f"{self.fps:g} fps, the default{sped}: the frames' recorded times do not tell (--fps sets it)"
         how = ("declared by the frames' animator (1 / its delta_time" if self.source == "animator" else
                f"from the recorded timing (1 / the median interval of the first {_FPS_PROBE_FRAMES} frames")
+        how += sped
         if self.derived is not None:
             limit = (f"{GIF_MAX_FPS:g} is the most a GIF plays at in browsers" if self.fps == GIF_MAX_FPS
                      else f"clamped to {MIN_FPS:g}-{MAX_FPS:g}")
@@ -224,19 +228,20 @@ def estimate_fps(times_ns: list[int], default: float = DEFAULT_FPS, declared: Se
 
 
 def choose_frame_rate(times_ns: list[int], default: float = DEFAULT_FPS, declared: Sequence[float | None] = (),
-                      *, gif: bool = False) -> FrameRate:
-    """:func:`estimate_fps` and where the rate came from (:class:`FrameRate`); for a ``gif``,
-    at most :data:`GIF_MAX_FPS` (a faster GIF plays at 10 fps in browsers)."""
+                      *, gif: bool = False, speed: float = 1.0) -> FrameRate:
+    """:func:`estimate_fps` and where the rate came from (:class:`FrameRate`), times ``speed``
+    (a video that plays faster than recorded); for a ``gif``, at most :data:`GIF_MAX_FPS` (a
+    faster GIF plays at 10 fps in browsers)."""
     rates = [rate for rate in declared if rate is not None]
     steps = [b - a for a, b in zip(times_ns, times_ns[1:]) if b > a]
     if rates and len(rates) == len(declared):
-        source, derived = "animator", float(statistics.median(rates))
+        source, derived = "animator", float(statistics.median(rates)) * speed
     elif steps:
-        source, derived = "recorded", 1e9 / statistics.median(steps)
+        source, derived = "recorded", 1e9 / statistics.median(steps) * speed
     else:
-        return FrameRate(default, "default")
+        source, derived = "default", default * speed
     fps = min(GIF_MAX_FPS if gif else MAX_FPS, max(MIN_FPS, derived))
-    return FrameRate(fps, source, None if fps == derived else derived)
+    return FrameRate(fps, source, None if fps == derived else derived, speed)
 
 
 class VideoExporter(Exporter):
@@ -246,8 +251,9 @@ class VideoExporter(Exporter):
     end: 0.8 MB a 400x400 frame).
 
     The frame rate is ``fps`` when given, else :func:`choose_frame_rate` of the first frames: the
-    rate their animator declared, or the rate of their recorded times (at most 50 fps for a GIF,
-    :data:`GIF_MAX_FPS`; an ``fps`` over that for a GIF is a :class:`GifDelayWarning`).
+    rate their animator declared, or the rate of their recorded times, times ``speed`` (at most
+    50 fps for a GIF, :data:`GIF_MAX_FPS`; an ``fps`` over that for a GIF is a
+    :class:`GifDelayWarning`).
     ``frame_rate`` says which, once the video is opened.
     All frames must have the size of the first one. Odd sizes are padded by one pixel (the
     H.264 yuv420p encoding needs even sizes); GIF frames keep their size.
@@ -255,11 +261,16 @@ class VideoExporter(Exporter):
 
     wants: Literal["png", "rgba"] = "rgba"
 
-    def __init__(self, path: str | Path, fps: float | None = None) -> None:
+    def __init__(self, path: str | Path, fps: float | None = None, speed: float | None = None) -> None:
         self.path = Path(path)
         if fps is not None and not fps > 0:
             raise ValueError(f"fps {fps!r}: must be positive")
+        if speed is not None and not speed > 0:
+            raise ValueError(f"speed {speed!r}: must be a positive factor")
+        if fps is not None and speed is not None:
+            raise ValueError(f"{self.path}: the frame rate is fps, or the recorded one times speed: give one of them")
         self.fps = fps
+        self.speed = 1.0 if speed is None else speed
         self.frame_rate: FrameRate | None = FrameRate(fps, "option") if fps is not None else None
         if fps is not None and self.is_gif and fps > GIF_MAX_FPS:
             warnings.warn(GifDelayWarning(
@@ -284,8 +295,8 @@ class VideoExporter(Exporter):
 
     def _flush_pending(self) -> None:
         if self.fps is None:
-            self.frame_rate = choose_frame_rate([f.t_ns for f in self._pending],
-                                                declared=[f.frame_rate for f in self._pending], gif=self.is_gif)
+            self.frame_rate = choose_frame_rate([f.t_ns for f in self._pending], declared=[f.frame_rate for f in
+                                                self._pending], gif=self.is_gif, speed=self.speed)
             self.fps = self.frame_rate.fps
         pending, self._pending = self._pending, []
         for frame in pending:
@@ -354,19 +365,23 @@ def check_writable(folder: Path, output: str) -> None:
         raise ValueError(f"output {output!r}: no permission to write in {str(existing)!r}")
 
 
-def make_exporter(output: str | os.PathLike[str], *, fps: float | None = None,
+def make_exporter(output: str | os.PathLike[str], *, fps: float | None = None, speed: float | None = None,
                   refresh_s: float | None = None) -> Exporter:
-    """The exporter for an output path (see the module docstring for the rules); ``refresh_s``
-    for a ``.png`` (see :class:`PngExporter`: live sources keep their picture current)."""
+    """The exporter for an output path (see the module docstring for the rules); ``fps`` and
+    ``speed`` for a video (:class:`VideoExporter`), ``refresh_s`` for a ``.png`` (see
+    :class:`PngExporter`: live sources keep their picture current). ValueError for ``speed``
+    with images: they have no pace to change."""
     text = str(output)
     path = Path(output)
     suffix = path.suffix.lower()
+    if speed is not None and suffix not in VIDEO_SUFFIXES:
+        raise ValueError(f"output {text!r}: speed changes a video's frame rate (or a window's pace); images have none")
     if suffix == ".png" and not text.endswith(("/", "\\")):
         check_writable(path.parent, text)
         return PngExporter(path, refresh_s)
     if suffix in VIDEO_SUFFIXES:
         check_writable(path.parent, text)
-        return VideoExporter(path, fps=fps)
+        return VideoExporter(path, fps=fps, speed=speed)
     if path.exists() and not path.is_dir():
         raise ValueError(f"output {text!r}: exists and is not a folder, a .png or a video ({', '.join(VIDEO_SUFFIXES)})")
     if suffix and not path.exists() and not text.endswith(("/", "\\")):

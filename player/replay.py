@@ -106,6 +106,8 @@ def replay(
     forces it on or off); otherwise the scene is just replayed.
     ``speed``/``realtime`` pace frames by their recorded times; by default (``realtime=None``) a
     window shows a log file at its recorded pace, and everything else runs as fast as it can;
+    with a video ``output``, ``speed`` multiplies its frame rate instead (a video that plays X
+    times faster, written as fast as it can be; an image output refuses it, and ``fps`` too);
     ``start``/``stop`` accept seconds, ``"#N"`` frames or ``"@label"`` markers; ``loop`` replays
     again from the start (``max_passes`` bounds it); ``size`` (``"WxH"``) overrides the canvas.
     ``progress`` shows a tqdm bar (default: when stderr is a terminal). ``limits`` bound what
@@ -154,13 +156,15 @@ def replay(
     elif window and not has_display():  # a window nobody can see would wait for its q forever
         raise ValueError("window: there is no display to open one on (DISPLAY and WAYLAND_DISPLAY unset, or a "
                          "non-interactive Matplotlib backend such as Agg); write images with an output instead")
+    # With an output, speed makes a faster (or slower) video, drawn as fast as it can be.
+    video_speed, speed = (speed, None) if output is not None else (None, speed)
     if realtime is None:
         realtime = paced_by_default(source, window=window, follow=follow)
     clock = make_clock(realtime=realtime, speed=speed)
     engine = ReplayEngine(backend, size=canvas_size, selection=selection, clock=clock, limits=limits)  # checks the backend
     # A live source's PNG is kept current (once a second) rather than written at the end only.
     refresh_s = LIVE_PNG_REFRESH_S if is_live_endpoint(source) else None
-    exporter: Exporter | None = make_exporter(output, fps=fps, refresh_s=refresh_s) if output is not None else None
+    exporter: Exporter | None = make_exporter(output, fps=fps, speed=video_speed, refresh_s=refresh_s) if output is not None else None
     engine.image = exporter.wants if exporter is not None else ("rgba" if window else "none")
     src: Source | None = None
     try:

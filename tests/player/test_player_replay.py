@@ -113,6 +113,25 @@ def test_mp4_fps_from_recorded_timing(session: Path, tmp_path: Path) -> None:
     assert [_disc_frame(f) for f in frames] == list(range(1, FRAMES + 1))
 
 
+def test_speed_makes_a_faster_video_written_as_fast_as_it_can_be(session: Path, tmp_path: Path) -> None:
+    """--speed with a video output multiplies its frame rate; it paced the export in real time and
+    wrote a video at the recorded rate, as if the option had not been given. Images refuse it."""
+    normal = replay(session, "matplotlib", tmp_path / "normal.mp4")
+    fast = replay(session, "matplotlib", tmp_path / "fast.mp4", speed=2.0)
+    assert fast.fps == pytest.approx(2 * normal.fps)  # recorded at 10-55 fps: under the 120 cap
+    assert fast.frame_rate is not None and "times 2 (--speed)" in fast.frame_rate.describe()
+    for name, fps in (("normal.mp4", normal.fps), ("fast.mp4", fast.fps)):
+        reader = iio2.get_reader(tmp_path / name)
+        assert reader.count_frames() == FRAMES
+        assert reader.get_meta_data()["fps"] == pytest.approx(fps, rel=0.01)
+    slow_gif = replay(session, "matplotlib", tmp_path / "slow.gif", fps=None, speed=0.25)
+    assert slow_gif.fps == pytest.approx(normal.fps / 4)
+    for output, fps in ((tmp_path / "x.png", None), (tmp_path / "frames", None), (tmp_path / "y.mp4", 10.0)):
+        with pytest.raises(ValueError, match="speed"):
+            replay(session, "matplotlib", output, speed=2.0, fps=fps)
+        assert not output.exists()
+
+
 @pytest.mark.parametrize(
     ("start", "stop", "expected"),
     [("#2", "#4", [2, 3, 4]), ("@mid", None, [3, 4, 5]), (None, "#1", [1]), ("f4", None, [4, 5])],
