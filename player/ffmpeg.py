@@ -78,7 +78,7 @@ class FfmpegWriter:
             pass
         if self._process.wait() != 0:
             raise self._failure()
-        self._reader.join()
+        self._finish_reader()
 
     def kill(self) -> None:
         """Stop ffmpeg at once (the file it leaves is the caller's to remove)."""
@@ -88,11 +88,18 @@ class FfmpegWriter:
         except OSError:
             pass
         self._process.wait()
+        self._finish_reader()
+
+    def _finish_reader(self) -> None:
+        # ffmpeg has exited and closed its end: the reader has every message. Our end of the pipe
+        # is closed here, not left to the garbage collector (a ResourceWarning per video).
         self._reader.join()
+        assert self._process.stderr is not None
+        self._process.stderr.close()
 
     def _failure(self) -> OSError:
         code = self._process.wait()
-        self._reader.join()  # its messages are all in once it has exited and closed stderr
+        self._finish_reader()  # its messages are all in once it has exited and closed stderr
         reason = (_PREFIX.sub("", self._messages[0]) if self._messages
                   else f"it ended with exit status {code}")
         return OSError(f"cannot write {self.path}: ffmpeg: {reason}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import warnings
 from pathlib import Path
 
 import imageio.v2 as iio2
@@ -178,3 +180,18 @@ def test_png_round_trip() -> None:
     rgba = _frame(3).rgba
     assert rgba is not None
     assert np.array_equal(decode_png(encode_png(rgba)), rgba)
+
+
+
+@pytest.mark.parametrize("name", ["m.mp4", "m.gif"])
+def test_a_video_leaves_no_pipe_open(tmp_path: Path, name: str) -> None:
+    # ffmpeg's stderr pipe was left to the garbage collector: a ResourceWarning per video.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        exporter = VideoExporter(tmp_path / name, fps=5)
+        for n in range(1, 4):
+            exporter.add(_frame(n))
+        exporter.close()
+        del exporter
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
