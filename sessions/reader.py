@@ -509,6 +509,34 @@ class LogReader:
             error = backwards_range(start_at, stop_at, detail)
             raise BadArgumentError(f"{self.path}: {error}")
 
+    def _seq_so_far(self, at: At) -> int | None:
+        """:meth:`resolve` in the chunks read so far; None where they do not reach ``at`` yet (a
+        log still being written may bring it: a later time or frame, a marker not recorded yet)."""
+        if at.kind == "seq":
+            return int(at.value)
+        try:
+            seq = self.resolve(at)
+        except BadArgumentError:
+            if at.kind == "marker":
+                return None
+            raise
+        return None if seq > self.last_seq() else seq
+
+    def _stop_so_far(self, at: At) -> int | None:
+        """:meth:`stop_seq` in the chunks read so far, None as :meth:`_seq_so_far`."""
+        seq = self._seq_so_far(at)
+        return None if seq is None else seq + (at.kind == "frame")
+
+    def _may_hold(self, at: At, number: int) -> bool:
+        """Whether chunk ``number``, just read, may hold position ``at`` (cheap checks that spare a
+        follower looking again at every chunk that cannot)."""
+        entry = self.index.entries[number]
+        if at.kind == "time":
+            return entry.t_last >= int(at.value)
+        if at.kind == "frame":
+            return entry.frames > 0
+        return True
+
     def _read_chunk_ahead(self, number: int) -> Chunk:
         """Chunk ``number``, kept for the replay that reads it next (at most two are kept)."""
         chunk = self.read_chunk(number)
@@ -574,19 +602,34 @@ class LogReader:
         ends with its render: ``stop="#10"`` keeps frame 10's ``Renderer.render`` (as
         ``gsp-replay --to '#10'`` draws frame 10) and stops before the commands of frame 11.
         A ``stop`` before ``start`` raises ``ValueError`` (:meth:`check_range`).
+        ``follow=True`` on a log still being written: a position past what the file holds yet
+        (a later time or frame, a marker not recorded yet) is looked for in the chunks as they
+        come: ``stop`` ends the commands there, not at the end the file had when iteration began.
         """
         after_seq: int | None = None
         first = 0
-        if start is not None and stop is not None:
-            self.check_range(start, stop)
-        keyframe, target = self.seek(start) if start is not None else (None, 0)
+        growing = follow and not self.ended
+        start_at = None if start is None else parse_at(start)
+        stop_at = None if stop is None else parse_at(stop)
+        if start_at is not None and stop_at is not None:
+            if growing and (self._seq_so_far(start_at) is None or self._seq_so_far(stop_at) is None):
+                if ends_before_start(start_at, stop_at):  # what can be told before both are in the file
+                    raise BadArgumentError(f"{self.path}: {backwards_range(start_at, stop_at)}")
+            else:
+                self.check_range(start_at, stop_at)
+        keyframe, target = None, None
+        if start_at is not None:
+            target = self._seq_so_far(start_at) if growing else self.resolve(start_at)
+            # A start the file does not hold yet: from the last keyframe, so its state is whole there.
+            keyframe = self.index.keyframe_before_seq(self.last_seq() + 1 if target is None else target)
         if keyframe is None and self.index.keyframes[:1] == [0]:
             # A log cut by trim opens with a keyframe: the state its first command starts from,
             # from the start as from any position before its first command.
             keyframe = 0
         if keyframe is not None:
             try:
-                keyframe_commands = self._keyframe_commands(keyframe, self._writes_ahead(keyframe, target))
+                keyframe_commands = self._keyframe_commands(
+                    keyframe, {} if target is None else self._writes_ahead(keyframe, target))
             except LogFormatError as error:  # a damaged keyframe: replay from the start
                 self._damage(error)
             else:
@@ -595,12 +638,19 @@ class LogReader:
                 del keyframe_commands
                 after_seq = self.index.entries[keyframe].seq_last
                 first = keyframe + 1
-        stop_seq = None if stop is None else self.stop_seq(stop)
-        for chunk in self.chunks(first, follow=follow, timeout=timeout, poll_interval=poll_interval):
+        stop_seq = None
+        if stop_at is not None:
+            stop_seq = self._stop_so_far(stop_at) if growing else self.stop_seq(stop_at)
+        pending_stop = stop_at if stop_seq is None else None  # a stop in chunks not written yet
+        for number, chunk in enumerate(self.chunks(first, follow=follow, timeout=timeout,
+                                                   poll_interval=poll_interval), first):
             if chunk.info.kind != ChunkKind.COMMANDS:
                 if chunk.info.kind not in KEYFRAME_KINDS and chunk.info.kind != ChunkKind.END:
                     chunk.commands()  # warns about the unknown kind
                 continue
+            if pending_stop is not None and self._may_hold(pending_stop, number):
+                stop_seq = self._stop_so_far(pending_stop)  # the index holds this chunk now
+                pending_stop = None if stop_seq is not None else pending_stop
             if after_seq is not None and chunk.info.seq_last <= after_seq:
                 continue
             commands = self._chunk_commands(chunk)

@@ -76,6 +76,37 @@ def test_follow_stops_after_the_timeout_when_nothing_comes(tmp_path: Path) -> No
     assert got == [1, 2]
 
 
+
+@pytest.mark.parametrize(("start", "stop", "expected"), [
+    (None, "2.5", [1, 2, 3]),  # the first command at or after 2.5 s is seq 4
+    (None, "#3", [1, 2, 3, 4, 5]),  # a frame ends with its render (seq 5)
+    (None, "@late", [1, 2, 3]),
+    ("@late", None, [1, 2, 3, 4, 5, 6]),  # no keyframe: from the start, so the state is whole there
+])
+def test_follow_finds_positions_the_log_holds_only_later(
+        tmp_path: Path, start: str | None, stop: str | None, expected: list[int]) -> None:
+    # A stop was resolved once, in the file as it was when iteration began: a time or frame
+    # past its end ended the commands there, and a marker not recorded yet was an error.
+    from sessions import Command, LogWriter
+
+    path = tmp_path / "growing.gsplog"
+    writer = LogWriter(path, keyframes=False)
+    second = 1_000_000_000
+    writer.append(Command(1, 0, "Recorder.mark", "", ("early",)))
+    writer.append(Command(2, 1 * second, "Renderer.render", "r", ()))
+    writer.flush()
+    with LogReader(path) as reader:
+        commands = reader.commands(start, stop, follow=True, timeout=5)
+        got = [next(commands).seq]
+        writer.append(Command(3, 2 * second, "Renderer.render", "r", ()))
+        writer.append(Command(4, 3 * second, "Recorder.mark", "", ("late",)))
+        writer.append(Command(5, 4 * second, "Renderer.render", "r", ()))
+        writer.append(Command(6, 5 * second, "Renderer.render", "r", ()))
+        writer.close()
+        got += [cmd.seq for cmd in commands]
+    assert got == expected
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("writes", ["direct", "background"])
 def test_file_size_limit_gives_log_write_error_and_a_readable_file(tmp_path: Path, writes: str) -> None:
