@@ -95,7 +95,8 @@ class Recorder:
     ``max_queue_bytes`` / ``max_queue_commands``: backpressure limits (see recorder.queue).
     ``sinks``: extra chunk sinks. ``writer_options``: extra keyword arguments for
     :class:`sessions.LogWriter`. ``on_command``: called on the writer thread with each
-    Command written (tests, in-process players). ``tune_gc``: while recording, the garbage
+    Command written (tests, in-process players); an exception it raises is logged once (the
+    ``gsplog.recorder`` logger) and recording goes on. ``tune_gc``: while recording, the garbage
     collector's first threshold is raised to :data:`GC_THRESHOLD0` (every recorded call
     allocates a few short-lived tuples; at the default 700 the collector's passes cost as much
     as the recording itself), and put back when the last such recorder stops.

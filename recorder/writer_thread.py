@@ -61,6 +61,7 @@ class WriterThread(threading.Thread):
         self.seq = 0
         self.commands_appended = 0  # counted by this thread as rows reach the LogWriter
         self.commands_refused = 0  # counted where chunks are encoded (maybe another thread)
+        self.listener_errors = 0  # exceptions raised by on_command (the first one is logged)
         self._last_t = 0
         self._stopping = False
         self._warned_ops: set[tuple[str, bool]] = set()
@@ -226,7 +227,7 @@ class WriterThread(threading.Thread):
                 self.on_payload(args[0])  # before the copy can be recycled
             self.commands_appended += 1
             if self.on_command is not None:
-                self.on_command(cmd)
+                self._tell(cmd)
             if nbytes >= POOL_MIN_BYTES and self.pool is not None and positional_payload:
                 if self.pool.eligible(args[0]):
                     self._in_flight.append((seq, args[0]))
@@ -246,6 +247,19 @@ class WriterThread(threading.Thread):
                     self._guard(sync)
                 self._recycle()
             payload.set()
+
+    def _tell(self, cmd: Command) -> None:
+        # The command is in the log already: a listener's bug must not stop the recording (and
+        # drop every queued command) nor pass for a failure to write the log.
+        assert self.on_command is not None
+        try:
+            self.on_command(cmd)
+        except Exception as error:
+            self.listener_errors += 1
+            if self.listener_errors == 1:
+                _log.error("gsplog recorder: on_command raised at seq %d %s (%s: %s); the command is recorded and "
+                           "recording goes on (later errors of on_command are counted, not reported)",
+                           cmd.seq, cmd.op, type(error).__name__, error, exc_info=error)
 
     # ---- failures -------------------------------------------------------------------------
     def _append_failed(self, op: str, seq: int, error: Exception) -> None:

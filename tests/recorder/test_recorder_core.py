@@ -409,6 +409,30 @@ def test_record_closes_the_log_when_the_block_raises(tmp_path: Path) -> None:
     assert ops[-1] == "Canvas.set_width"
 
 
+
+def test_an_on_command_listener_that_raises_stops_nothing(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # It used to stop the recording as a failure to write the log, every queued command dropped.
+    path = tmp_path / "s.gsplog"
+    seen: list[int] = []
+
+    def listener(cmd: Command) -> None:
+        seen.append(cmd.seq)
+        raise RuntimeError("a bug of the listener")
+
+    with recorder.record(path, on_command=listener, flush_interval_s=60) as rec:
+        viewport = Viewport(0, 0, 10, 10, WHITE)
+        for x in range(1, 6):
+            viewport.set_x(x)
+            recorder.mark("step", x=x)
+    assert rec.error is None
+    commands = read_commands(path)
+    assert [cmd.seq for cmd in commands] == seen == list(range(1, 12))
+    assert rec.commands_written == 11
+    errors = [r for r in caplog.records if r.name == "gsplog.recorder" and r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "on_command raised at seq 1 Viewport.new" in errors[0].getMessage()
+    assert "a bug of the listener" in errors[0].getMessage()
+
 def test_bad_arguments_are_refused_clearly(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="path"):
         recorder.Recorder()
