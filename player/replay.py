@@ -236,7 +236,7 @@ def replay(
             result.outputs = exporter.close()
             result.fps = getattr(exporter, "fps", None)
             result.frame_rate = getattr(exporter, "frame_rate", None)
-    except Exception:
+    except BaseException:  # Ctrl-C too: ffmpeg and the PNG threads stop, no video cut short stays
         if exporter is not None:
             exporter.abort()  # no video cut short at the failing frame is left behind
         raise

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import imageio.v2 as iio2
@@ -15,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from player_sessions import expected_pixel, record_moving_disc, red_columns, with_undrawable_render  # noqa: E402
 
 from player import replay  # noqa: E402
-from sessions import LogReader  # noqa: E402
+from sessions import Command, LogReader  # noqa: E402
 
 FRAMES = 5
 W, H = 80, 60
@@ -131,6 +134,30 @@ def test_speed_makes_a_faster_video_written_as_fast_as_it_can_be(session: Path, 
             replay(session, "matplotlib", output, speed=2.0, fps=fps)
         assert not output.exists()
 
+
+@pytest.mark.parametrize("name", ["m.mp4", "m.gif", "frames/"])
+def test_an_interrupted_replay_leaves_no_ffmpeg_thread_or_video_cut_short(
+        session: Path, tmp_path: Path, name: str) -> None:
+    # KeyboardInterrupt skipped the exporter's abort: ffmpeg kept running, its reader thread
+    # stayed, and a video cut short stayed at the output's path.
+    def interrupted() -> Iterator[Command]:
+        renders = 0
+        with LogReader(session) as reader:
+            for cmd in reader.commands():
+                yield cmd
+                renders += cmd.op == "Renderer.render"
+                if renders == 3:
+                    raise KeyboardInterrupt  # Ctrl-C, while the replay writes its output
+
+    with pytest.raises(KeyboardInterrupt):  # fps given: ffmpeg starts with the first frame
+        replay(interrupted(), "matplotlib", tmp_path / name, fps=10)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("gsp-ffmpeg")] == []
+    children = Path(f"/proc/self/task/{os.getpid()}/children").read_text().split()  # Popen'd by this thread
+    assert children == []  # no ffmpeg left running
+    if name.endswith("/"):  # the frames written are whole, and stay
+        assert sorted(p.name for p in (tmp_path / name).iterdir())[:2] == ["frame_000001.png", "frame_000002.png"]
+    else:
+        assert not (tmp_path / name).exists()
 
 @pytest.mark.parametrize(
     ("start", "stop", "expected"),
