@@ -165,6 +165,7 @@ def test_video_rejects_size_change(tmp_path: Path) -> None:
     exporter.add(_frame(1))
     with pytest.raises(ValueError, match="one size"):
         exporter.add(_frame(2, width=20))
+    exporter.abort()  # as replay() does after an error: its ffmpeg must not outlive the test
 
 
 def test_estimate_fps() -> None:
