@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import re
 import sys
@@ -126,6 +127,11 @@ def replay(
     ``limits.max_scene_bytes``).
     """
     began = time.perf_counter()
+    _check_number("frame", frame, integral=True)
+    _check_number("speed", speed)
+    _check_number("fps", fps)
+    _check_number("follow_timeout_s", follow_timeout_s)
+    _check_number("max_passes", max_passes, integral=True)
     selection = FrameSelection(_position(start), _position(stop), frame)
     canvas_size = parse_size(size)
     if canvas_size is not None and 4 * canvas_size[0] * canvas_size[1] > limits.max_scene_bytes:
@@ -257,6 +263,15 @@ def replay(
         result.live_lost = tally.lost
         result.unfinished = result.unfinished or tally.lost is not None
     return result
+
+
+def _check_number(name: str, value: Any, *, integral: bool = False) -> None:
+    """``TypeError`` naming the option for a value that is not a number (``frame="2"`` met a
+    ``<`` deep in the engine: "'<' not supported between instances of 'str' and 'int'")."""
+    kind = numbers.Integral if integral else numbers.Real
+    if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
+        expected = "an int" if integral else "a number"
+        raise TypeError(f"{name} {value!r}: expected {expected}, got {type(value).__name__}")
 
 
 def paced_by_default(source: str | os.PathLike[str] | Iterable[Command], *, window: bool, follow: bool) -> bool:
