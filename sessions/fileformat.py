@@ -87,16 +87,49 @@ def encode_header(metadata: dict[str, Any]) -> bytes:
     try:
         meta = msgpack.packb(metadata, use_bin_type=True)
     except (TypeError, ValueError, OverflowError) as error:
-        raise TypeError(f"session metadata cannot be encoded: {error}") from error
+        where = _unencodable(metadata, "")
+        raise TypeError(f"session metadata cannot be encoded: {where + ': ' if where else ''}{error}") from error
     limit = DEFAULT_LIMITS.max_header_metadata
     if len(meta) > limit:
         raise ValueError(f"session metadata takes {len(meta)} bytes encoded, over the {limit} a reader accepts")
     try:  # as decode_header reads it: str keys only, at every depth
         msgpack.unpackb(meta, raw=False, strict_map_key=True)
     except ValueError as error:
-        raise TypeError(f"session metadata cannot be read back: {error} (map keys must be str)") from None
+        where = _unencodable(metadata, "")
+        raise TypeError(f"session metadata cannot be read back: {where + ': ' if where else ''}{error} "
+                        "(map keys must be str)") from None
     head = _FIXED.pack(FILE_MAGIC, FORMAT_MAJOR, FORMAT_MINOR, len(meta)) + meta
     return head + struct.pack("<Q", checksum(head))
+
+
+def _unencodable(value: Any, path: str) -> str | None:
+    """Where in the header metadata ``value`` (at ``path``) holds what a header cannot: the key
+    path and the type, e.g. ``user['n'] is a numpy.int64``; None when nothing is found."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path or 'the metadata'} has a key {key!r} of type {_type_name(key)} (keys are str)"
+            found = _unencodable(item, f"{path}[{key!r}]" if path else key)
+            if found:
+                return found
+        return None
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _unencodable(item, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    if isinstance(value, int) and not -(2**63) <= value < 2**64:
+        return f"{path} is {value}, out of the 64-bit range"
+    if value is None or isinstance(value, (bool, int, float, str, bytes, bytearray)):
+        return None
+    return (f"{path} is of type {_type_name(value)} (metadata holds None, bool, int, float, str, bytes, lists "
+            "and dicts with str keys)")
+
+
+def _type_name(value: Any) -> str:
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
 
 
 def decode_header(data: bytes, *, path: str | None = None, limits: Limits = DEFAULT_LIMITS) -> FileHeader:

@@ -282,6 +282,10 @@ def test_metadata_may_be_any_mapping(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("metadata", "says"), [
     ({"runs": {1: "x"}}, "map keys must be str"),
+    # where, not only what: numpy scalars are common in a script's metadata
+    ({"runs": [{"n": np.int64(3)}]}, r"encoded: user\['runs'\]\[0\]\['n'\] is of type numpy.int64 "),
+    ({"runs": {"a": {2: "x"}}}, r"read back: user\['runs'\]\['a'\] has a key 2 of type int "),
+    ({"seed": 2**70}, r"encoded: user\['seed'\] is 1180591620717411303424, out of the 64-bit range"),
     ({"notes": "x" * (1 << 20)}, "over the 1048576 a reader accepts"),
     ([1, 2], "metadata must be a dict"),
 ])
