@@ -65,6 +65,7 @@ SESSION_TARGET = ""
 FRAME_OP = "Animator.frame"
 
 _active: list[Recorder] = []  # started recorders, most recent last
+_closing: list[Recorder] = []  # stopped recorders whose writer may still be finishing the log
 
 #: A frame's delta_time beyond this (seconds) does not move the session clock: not a frame rate.
 _MAX_FRAME_S = 60.0
@@ -167,6 +168,7 @@ class Recorder:
         self._hot: Any = None  # the C fast path's object, while it takes the seam's calls
         self._started = False
         self._stopped = False
+        self._closed = False  # stopped, and the writer has finished the log
         self._writer: WriterThread | None = None
         self._publisher: Any = None
         # op -> hook run after conversion, before the command is queued
@@ -236,17 +238,28 @@ class Recorder:
             self._hot.failed = True
 
     def stop(self) -> None:
-        """Stop observing, write everything still queued, close the log (idempotent)."""
-        if not self._started or self._stopped:
+        """Stop observing, write everything still queued, close the log (idempotent).
+
+        An interrupt (a second Ctrl-C) while the writer finishes the log does not cut it: the
+        writer goes on, and a later ``stop()``, or the interpreter's exit, waits for it."""
+        if not self._started or self._closed:
             return
-        self._stopped = True
-        capture.remove_observer(self)
-        if self in _active:
-            _active.remove(self)
-        if not _active:
-            _release_sigterm()
         assert self._writer is not None
-        self._writer.stop()
+        if not self._stopped:
+            self._stopped = True
+            capture.remove_observer(self)
+            if self in _active:
+                _active.remove(self)
+            if not _active:
+                _release_sigterm()
+            # The writer is a daemon thread, cut short at exit: until it is done, exit waits for it.
+            _closing.append(self)
+            self._writer.stop()
+        else:  # a stop() that was interrupted: the writer got its stop then
+            self._writer.wait_closed()
+        self._closed = True
+        if self in _closing:
+            _closing.remove(self)
         if self._loans is not None:  # the log is closed: nothing reads the lent contents any more
             self._loans.release_all()
         self._pool.clear()  # copies kept for the next calls: there are none
@@ -880,8 +893,9 @@ def _release_sigterm() -> None:
 
 
 def _stop_all_at_exit() -> None:
-    # A script that started a recorder and never stopped it still gets a complete log.
-    for rec in list(reversed(_active)):
+    # A script that started a recorder and never stopped it still gets a complete log, and so
+    # does one whose stop() an interrupt cut short (the writer, a daemon thread, would be cut too).
+    for rec in [*reversed(_active), *_closing]:
         try:
             rec.stop()
         except Exception as error:
@@ -891,11 +905,12 @@ def _stop_all_at_exit() -> None:
 def _forget_in_child() -> None:
     # A forked child has the observers but not the writer thread: its calls would fill the queue
     # and block forever. The parent's recording is the parent's: the child records nothing.
-    for rec in list(_active):
+    for rec in [*_active, *_closing]:
         rec._refuse_calls()
-        rec._stopped = True
+        rec._stopped = rec._closed = True  # no writer here to wait for
         capture.remove_observer(rec)
     _active.clear()
+    _closing.clear()
     _release_sigterm()  # a child (a multiprocessing worker) is killed by SIGTERM as it expects
 
 

@@ -57,6 +57,7 @@ class WriterThread(threading.Thread):
         self.poll_s = poll_s
         self.on_command = on_command
         self.on_failure = on_failure
+        self.closed = threading.Event()  # set once run() has closed the log, whatever happened
         self.error: BaseException | None = None
         self.seq = 0
         self.commands_appended = 0  # counted by this thread as rows reach the LogWriter
@@ -84,7 +85,17 @@ class WriterThread(threading.Thread):
     def stop(self, timeout: float | None = None) -> None:
         """Write everything queued, close the log, and end the thread."""
         self.queue.put_control("stop")
-        self.join(timeout)
+        self.wait_closed(timeout)
+
+    def wait_closed(self, timeout: float | None = None) -> bool:
+        """Wait until the thread has closed the log (after :meth:`stop`); False on timeout.
+
+        Not ``join`` alone: a ``join`` that an interrupt (Ctrl-C) cuts short marks the thread
+        as ended while it still runs (CPython 3.11), and a later ``join`` returns at once."""
+        if not self.closed.wait(timeout):
+            return False
+        self.join()
+        return True
 
     # ---- thread body ----------------------------------------------------------------------
     def run(self) -> None:
@@ -96,8 +107,11 @@ class WriterThread(threading.Thread):
             except BaseException as error:  # never die silently: report, then stop writing
                 self._fail(error)
             finally:
-                self._close()
-                self.cpu_s = time.thread_time() - cpu_start
+                try:
+                    self._close()
+                    self.cpu_s = time.thread_time() - cpu_start
+                finally:
+                    self.closed.set()
 
     def _loop(self) -> None:
         queue = self.queue

@@ -303,6 +303,48 @@ def test_unstopped_recorder_closes_at_exit_and_forked_children_record_nothing(tm
     assert xs == [1, 2]
 
 
+
+INTERRUPTED_STOP_SCRIPT = textwrap.dedent(
+    """
+    import os, signal, sys, threading, time
+    import recorder
+    from gsp.core import Viewport
+    from gsp.constants import Constants
+
+    stopping = threading.Event()
+
+    def listener(cmd):  # on the writer thread, which still has the log to finish
+        if cmd.op == "Recorder.mark" and cmd.args[0] == "last":
+            stopping.wait(10)
+            time.sleep(0.2)  # the main thread waits in stop() by now
+            os.kill(os.getpid(), signal.SIGINT)  # a second Ctrl-C, impatient
+            time.sleep(0.5)  # the main thread has unwound and the interpreter is exiting
+
+    rec = recorder.Recorder(sys.argv[1], on_command=listener, flush_interval_s=60).start()
+    viewport = Viewport(0, 0, 10, 10, Constants.Color.white)
+    for x in range(1, 101):
+        viewport.set_x(x)
+    recorder.mark("last")
+    stopping.set()
+    rec.stop()
+    """
+)
+
+
+def test_an_interrupt_while_stop_finishes_the_log_does_not_cut_it(tmp_path: Path) -> None:
+    # The writer is a daemon thread: an interrupted stop() left it behind, the interpreter's exit
+    # cut it, and the log lost its last chunk and its footer. (Thread.join, cut short by the
+    # interrupt, even marked the writer as ended while it ran.)
+    script, log = tmp_path / "interrupted.py", tmp_path / "interrupted.gsplog"
+    script.write_text(INTERRUPTED_STOP_SCRIPT)
+    result = run_python([str(script), str(log)], timeout=30)
+    assert "KeyboardInterrupt" in result.stderr, result.stderr  # the interrupt went on to the script
+    with LogReader(log) as reader:
+        assert reader.complete
+        commands = list(reader.commands())
+    assert [c.args[0] for c in commands if c.op == "Viewport.set_x"] == list(range(1, 101))
+    assert commands[-1].op == MARK_OP and commands[-1].args[0] == "last"
+
 def test_gsp_record_reports_an_unwritable_output(tmp_path: Path) -> None:
     script = _write_cli_script(tmp_path)
     (tmp_path / "no").write_text("a file, where the output's folder would be\n")
