@@ -13,6 +13,7 @@ import atexit
 import gc
 import inspect
 import logging
+import numbers
 import os
 import signal
 import socket
@@ -125,10 +126,19 @@ class Recorder:
             raise ValueError("Recorder: give a path, a publish endpoint or sinks (nothing to record into)")
         if flush_interval_s is None:
             flush_interval_s = LIVE_FLUSH_S if publish is not None else FILE_FLUSH_S
-        if flush_interval_s <= 0:
-            raise ValueError(f"Recorder: flush_interval_s must be > 0, got {flush_interval_s}")
+        _check_real("flush_interval_s", flush_interval_s)
+        _check_real("wait_s", wait_s)
+        if not 0 < flush_interval_s < float("inf"):  # NaN too: no chunk would ever be due
+            raise ValueError(f"Recorder: flush_interval_s must be a finite number > 0, got {flush_interval_s}")
         if not 0 <= wait_s < float("inf"):
             raise ValueError(f"Recorder: wait_s must be a finite number >= 0, got {wait_s}")
+        if on_command is not None and not callable(on_command):
+            # it would fail on the writer thread, once per command, far from this call
+            raise TypeError(f"Recorder: on_command must be callable, got {type(on_command).__name__}")
+        for sink in sinks:
+            if not callable(getattr(sink, "write_chunk", None)) or not callable(getattr(sink, "close", None)):
+                raise TypeError(f"Recorder: sinks must be sessions.ChunkSink objects (write_chunk and close), "
+                                f"got {type(sink).__name__}")
         self.wait_s = float(wait_s)
         self.path = None if path is None else os.fspath(path)
         self.publish = publish
@@ -880,6 +890,12 @@ def _catch_sigterm() -> None:
                 signal.signal(signal.SIGTERM, _on_sigterm)
         except (ValueError, OSError):
             pass
+
+
+def _check_real(name: str, value: Any) -> None:
+    """TypeError naming the argument for a value that is not a number (``"0.1"`` met a ``<=``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Recorder: {name} must be a number, got {type(value).__name__} {value!r}")
 
 
 def _release_sigterm() -> None:

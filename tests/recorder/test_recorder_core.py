@@ -450,6 +450,24 @@ def test_bad_arguments_are_refused_clearly(tmp_path: Path) -> None:
             rec.mark(3)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(("options", "error", "says"), [
+    ({"flush_interval_s": "0.1"}, TypeError, "flush_interval_s must be a number, got str '0.1'"),
+    ({"flush_interval_s": float("nan")}, ValueError, "flush_interval_s must be a finite number > 0, got nan"),
+    ({"wait_s": "1"}, TypeError, "wait_s must be a number, got str '1'"),
+    ({"on_command": 5}, TypeError, "on_command must be callable, got int"),
+    ({"sinks": ["x"]}, TypeError, r"sinks must be sessions.ChunkSink objects \(write_chunk and close\), got str"),
+])
+def test_arguments_of_the_wrong_kind_are_named_before_anything_starts(
+        tmp_path: Path, options: dict[str, Any], error: type[Exception], says: str) -> None:
+    # They failed later, far from the call: "'<=' not supported between instances of 'str' and
+    # 'int'", a recording that never flushed (NaN), an error on the writer thread per command, or
+    # "writing ... failed" when the log was closed.
+    path = tmp_path / "x.gsplog"
+    with pytest.raises(error, match=f"^Recorder: {says}"):
+        recorder.Recorder(path, **options)
+    assert not path.exists() and recorder.active_recorder() is None
+
+
 @pytest.mark.parametrize("exposed", [False, True], ids=["lent", "copied"])
 def test_recycled_payloads_never_alter_what_was_logged(tmp_path: Path, exposed: bool, small_loans: None) -> None:
     # Without on_command the writer gives big payloads back once their chunk is written: lent
