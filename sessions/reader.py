@@ -120,7 +120,8 @@ class LogReader:
         return self.header.metadata
 
     def close(self) -> None:
-        """Close the file."""
+        """Close the file (idempotent). A follower iterating in another thread then ends, as at
+        the log's end."""
         self._unmap()
         self._file.close()
 
@@ -408,8 +409,9 @@ class LogReader:
                poll_interval: float = 0.02) -> Iterator[Chunk]:
         """Chunks in file order from chunk number ``start``.
 
-        ``follow=True`` keeps polling a file that is being written and stops at its END chunk or
-        after ``timeout`` seconds without new data (None: wait for the END chunk forever).
+        ``follow=True`` keeps polling a file that is being written and stops at its END chunk,
+        after ``timeout`` seconds without new data (None: wait for the END chunk forever), or
+        once :meth:`close` is called (from another thread: the way to end a follower early).
         """
         number = start
         while True:
@@ -419,12 +421,26 @@ class LogReader:
                 except LogFormatError as error:
                     self._damage(error)
                     return
+                except ValueError:
+                    if self._file.closed:  # closed by another thread: following ends
+                        return
+                    raise
                 yield chunk
                 number += 1
             if not follow or self.ended:
                 return
             deadline = None if timeout is None else time.monotonic() + timeout
-            while not self._scan(cache=True) and not self.ended:
+            while True:
+                if self._file.closed:
+                    return
+                try:
+                    added = self._scan(cache=True)
+                except ValueError:  # "I/O operation on closed file": close() came in between
+                    if self._file.closed:
+                        return
+                    raise
+                if added or self.ended:
+                    break
                 if deadline is not None and time.monotonic() >= deadline:
                     return
                 time.sleep(poll_interval)

@@ -77,6 +77,38 @@ def test_follow_stops_after_the_timeout_when_nothing_comes(tmp_path: Path) -> No
 
 
 
+
+def test_closing_the_reader_ends_a_follower_in_another_thread(tmp_path: Path) -> None:
+    # The follower met the closed file: ValueError('I/O operation on closed file') in its thread.
+    from sessions import Command, LogWriter
+
+    path = tmp_path / "followed.gsplog"
+    writer = LogWriter(path, keyframes=False)
+    writer.append(Command(1, 0, "Recorder.mark", "", ("a",)))
+    writer.flush()
+    reader = LogReader(path)
+    got: list[int] = []
+    failures: list[BaseException] = []
+    first = threading.Event()
+
+    def follow() -> None:
+        try:
+            for cmd in reader.commands(follow=True, timeout=None):  # no END will come
+                got.append(cmd.seq)
+                first.set()
+        except BaseException as error:  # noqa: BLE001 - what the thread met is the test's result
+            failures.append(error)
+
+    thread = threading.Thread(target=follow)
+    thread.start()
+    assert first.wait(10)
+    reader.close()
+    thread.join(10)
+    writer.close()
+    assert not thread.is_alive()
+    assert failures == []
+    assert got == [1]
+
 @pytest.mark.parametrize(("start", "stop", "expected"), [
     (None, "2.5", [1, 2, 3]),  # the first command at or after 2.5 s is seq 4
     (None, "#3", [1, 2, 3, 4, 5]),  # a frame ends with its render (seq 5)
