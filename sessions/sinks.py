@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import os
 import secrets
 import stat
@@ -19,7 +20,7 @@ from sessions.background import BackgroundWrites, writev_all
 from sessions.chunk import ChunkInfo, ChunkKind, decode_chunk, encode_end_chunk
 from sessions.errors import LogWriteError
 from sessions.fileformat import encode_header, encode_trailer
-from sessions.folders import make_folders, remove_folders
+from sessions.folders import make_folders, missing_folders, remove_folders
 from sessions.index import LogIndex, summarize_commands
 
 __all__ = ["ChunkSink", "ChunkInfo", "FileSink", "MemorySink", "info_for_chunk"]
@@ -82,6 +83,16 @@ def _refuse_if_being_written(path: str) -> None:
         os.close(fd)  # releases the probe's lock
 
 
+def _open_failure(error: OSError, path: str) -> str:
+    """Why the log at ``path`` could not be opened; for a file where a folder should be, which."""
+    if error.errno == errno.ENOTDIR:
+        folder = os.path.dirname(path)
+        missing = missing_folders(folder)
+        blocking = os.path.dirname(missing[-1]) if missing else folder
+        return f"{blocking!r} is a file, not a folder"
+    return str(error.strerror)
+
+
 def _making_name(path: str) -> str | None:
     """The name a new log for ``path`` is made under, beside it, until its header is written: it
     then takes ``path`` (``os.replace``), so that a header that cannot be written (a full disk)
@@ -98,7 +109,7 @@ def _making_name(path: str) -> str | None:
     try:
         if not stat.S_ISREG(os.lstat(path).st_mode):
             return None
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # the open that follows says why, naming the log
         pass
     folder, name = os.path.split(path)
     return os.path.join(folder, f".{name[:100]}.{os.getpid()}-{secrets.token_hex(4)}.new")
@@ -128,6 +139,8 @@ class FileSink:
                  *, header: bytes | None = None, background: bool = False,
                  on_written: Callable[[], Any] | None = None, atomic: bool = False) -> None:
         self.path = os.fspath(path)
+        if not self.path:
+            raise LogWriteError("cannot create the log: its path is empty")
         self.index = LogIndex()
         self.failed: LogWriteError | None = None
         self._closed = False
@@ -145,7 +158,7 @@ class FileSink:
                                | (os.O_EXCL if making else os.O_TRUNC), 0o644)
         except OSError as error:
             remove_folders(self._made_folders)
-            raise LogWriteError(f"{self.path}: cannot create the log: {error.strerror}") from error
+            raise LogWriteError(f"{self.path}: cannot create the log: {_open_failure(error, self._final)}") from error
         _lock(self._fd)  # held until close: see _refuse_if_being_written
         _open_sinks.add(self)
         self.offset = 0

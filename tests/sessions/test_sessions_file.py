@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -474,6 +475,18 @@ def test_a_sink_whose_header_cannot_be_written_lets_go_of_the_file(tmp_path: Pat
     with LogReader(path) as reader:
         assert reader.metadata["note"] == "again"
 
+
+
+@pytest.mark.parametrize("where", ["", "afile/x.gsplog", "afile/a/b/x.gsplog"])
+def test_a_log_that_cannot_be_created_says_where(tmp_path: Path, where: str) -> None:
+    # A file where a folder should be gave a bare NotADirectoryError from a probe (no "cannot
+    # create the log"), and an empty path "': cannot create the log: No such file or directory".
+    (tmp_path / "afile").write_text("not a folder")
+    path = str(tmp_path / where) if where else ""
+    says = "its path is empty" if not where else f"{str(tmp_path / 'afile')!r} is a file, not a folder"
+    with pytest.raises(LogWriteError, match=f"cannot create the log: {re.escape(says)}$"):
+        LogWriter(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 def test_a_header_that_meets_a_full_disk_leaves_no_log_and_an_earlier_one_as_it_was(
         small_disk: Callable[[str], Any]) -> None:
