@@ -51,6 +51,7 @@ from sessions.codec import encode_rows
 from sessions.command import Ref
 from sessions.index import MARK_OP
 from sessions.scene import RELEASE_METHOD
+from sessions.writer import without_lone_surrogates
 
 __all__ = ["Recorder", "record", "mark", "active_recorder", "MARK_OP", "SESSION_TARGET"]
 
@@ -171,6 +172,7 @@ class Recorder:
         # The links of each chain in the log, with the values the log holds for them.
         self._links = LinkBook()
         self._lock = threading.RLock()
+        self._mended_markers = False  # a marker's info was recorded with U+FFFD (said once)
         self._broken_ops: set[str] = set()
         self._t0_ns = 0
         self._last_frame_ns: dict[str, int] = {}  # animator uuid -> t_ns of its last frame
@@ -512,8 +514,20 @@ class Recorder:
                 try:
                     encode_rows([(0, *row[:5])])
                 except TypeError as error:
-                    _log.warning("gsplog recorder: marker %r was not recorded: %s", label, error.__cause__ or error)
-                    return False
+                    # A string UTF-8 cannot hold (a file name's undecodable byte) is mended with
+                    # U+FFFD, as in any other command, rather than costing the marker.
+                    mended = (*row[:3], without_lone_surrogates(row[3]), without_lone_surrogates(row[4]), 0)
+                    try:
+                        encode_rows([(0, *mended[:5])])
+                    except TypeError:
+                        _log.warning("gsplog recorder: marker %r was not recorded: %s", label,
+                                     error.__cause__ or error)
+                        return False
+                    row = mended
+                    if not self._mended_markers:  # once, as the writer says it once per op
+                        self._mended_markers = True
+                        _log.warning("gsplog recorder: marker %r was recorded with U+FFFD in place of what UTF-8 "
+                                     "cannot hold: %s", label, error.__cause__ or error)
             self.queue.put(row)
         return True
 

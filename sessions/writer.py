@@ -397,7 +397,7 @@ class LogWriter:
         if self.on_unencodable is None:
             refused.append(f"cannot encode command seq={row[0]} op={row[2]}: {reason}")
             return None
-        mended = (*row[:4], _without_lone_surrogates(row[4]), _without_lone_surrogates(row[5]))
+        mended = (*row[:4], without_lone_surrogates(row[4]), without_lone_surrogates(row[5]))
         try:
             encode_rows([mended])
         except TypeError:
@@ -757,7 +757,7 @@ class LogWriter:
         self.close()
 
 
-def _without_lone_surrogates(value: Any) -> Any:
+def without_lone_surrogates(value: Any) -> Any:
     """``value`` with every string that UTF-8 cannot hold mended: surrogate pairs joined, lone
     surrogates replaced by U+FFFD (through containers; anything else as it is)."""
     if isinstance(value, str):
@@ -767,9 +767,9 @@ def _without_lone_surrogates(value: Any) -> Any:
         except UnicodeEncodeError:
             return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     if type(value) in (list, tuple):
-        return type(value)(_without_lone_surrogates(item) for item in value)
+        return type(value)(without_lone_surrogates(item) for item in value)
     if type(value) is dict:
-        return {_without_lone_surrogates(k): _without_lone_surrogates(v) for k, v in value.items()}
+        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
     return value
 
 

@@ -334,6 +334,21 @@ def test_a_string_utf8_cannot_hold_is_mended_in_commands_and_keyframes(
     assert len(mended) == 2 and "Texts.new" in mended[0] and "Texts.set_strings" in mended[1]
 
 
+
+def test_a_marker_whose_info_utf8_cannot_hold_is_mended_not_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """recorder.mark("loaded", file=name) with a file name's undecodable byte was left out,
+    with a warning at every such marker, where any other command is kept with U+FFFD."""
+    path = tmp_path / "marks.gsplog"
+    with recorder.record(path) as rec:
+        for i in range(5):
+            assert rec.mark("loaded", file=f"run{i}-\udcff.npy", pair="\ud83d\ude00") is True
+    markers = [c for c in read_commands(path) if c.op == MARK_OP]
+    assert [c.kwargs for c in markers] == [{"file": f"run{i}-\ufffd.npy", "pair": "\U0001f600"} for i in range(5)]
+    said = [r.getMessage() for r in caplog.records if r.name == "gsplog.recorder"]
+    assert len(said) == 1 and "U+FFFD" in said[0] and "'loaded'" in said[0]
+
 def test_seq_strictly_increasing_across_threads(tmp_path: Path) -> None:
     path = tmp_path / "threads.gsplog"
     viewports = [Viewport(0, 0, 10, 10, WHITE) for _ in range(4)]
