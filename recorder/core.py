@@ -291,12 +291,13 @@ class Recorder:
         self.stop()
 
     def flush(self, timeout: float | None = 10.0) -> bool:
-        """Block until every call recorded so far is written as a chunk; False on timeout."""
+        """Block until every call recorded so far is written as a chunk; False on timeout, and
+        when the recording stopped on a write failure (:attr:`error` says why): then they are not."""
         if self._writer is None or not self._writer.is_alive():
-            return True
+            return self.error is None
         done = threading.Event()
         self.queue.put_control("flush", done)
-        return done.wait(timeout)
+        return done.wait(timeout) and self.error is None
 
     # ---- state ----------------------------------------------------------------------------
     @property

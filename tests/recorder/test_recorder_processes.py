@@ -131,12 +131,14 @@ FSIZE_SCRIPT = textwrap.dedent(
     n = 25_000  # 100 kB of incompressible floats per call
     buf = Buffer(n, BufferType.float32)
     rng = np.random.default_rng(0)
+    flushed = []
     with recorder.record(path, flush_interval_s=0.01, writer_options={"keyframes": False}) as rec:
         for i in range(12):
             buf.set_data(rng.random(n, dtype=np.float32), 0, n)
             recorder.mark(f"frame {i}")
-            rec.flush()
+            flushed.append(rec.flush())
     print("script kept running", type(rec.error).__name__, flush=True)
+    print("flushed", *flushed, flush=True)
     """
 )
 
@@ -158,6 +160,9 @@ def test_file_size_limit_reports_once_and_keeps_the_file_readable(tmp_path: Path
     marks = [c.args[0] for c in commands if c.op == MARK_OP]
     assert 1 <= len(marks) < 12
     assert marks == [f"frame {i}" for i in range(len(marks))]  # a clean prefix, up to the last good chunk
+    # flush() said True once the write had failed too, as if the frames were in the file
+    flushed = next(line.split()[1:] for line in result.stdout.splitlines() if line.startswith("flushed"))
+    assert flushed == ["True"] * len(marks) + ["False"] * (12 - len(marks))
 
 
 # ---- gsp record -------------------------------------------------------------------------------
