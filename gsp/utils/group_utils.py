@@ -13,8 +13,11 @@ class GroupUtils:
     """Groups = int | list[int] | list[list[int]] (see :mod:`gsp.types.groups`)."""
 
     @staticmethod
-    def get_group_count(groups: Any, vertex_count: int, owner: str = "GroupUtils") -> int:
-        """Number of groups that ``groups`` defines over ``vertex_count`` vertices."""
+    def get_group_count(vertex_count: int, groups: Any, owner: str = "GroupUtils") -> int:
+        """Number of groups that ``groups`` defines over ``vertex_count`` vertices.
+
+        The vertex count comes first, as in GSP 0.1 (``get_group_count(n, groups=g)``).
+        """
         GroupUtils.check(groups, vertex_count, owner)
         if isinstance(groups, (int, np.integer)):
             return vertex_count // int(groups)

@@ -28,7 +28,7 @@ class Pixels(VisualBase):
             groups = attrs["groups"] = list(groups)
         group_count: int | None = None
         if n is not None and only in (None, "groups", "colors"):
-            group_count = GroupUtils.get_group_count(groups, n, owner)
+            group_count = GroupUtils.get_group_count(n, groups, owner)
         if only in (None, "colors"):
             count = check_transbuf(owner, "colors", attrs["colors"], (BufferType.rgba8,), resolve_chain=resolve)
             check_count(owner, "colors", count, group_count, "group", one_ok=True)

@@ -63,14 +63,24 @@ def test_cmap_utils_uses_current_matplotlib_colormaps() -> None:
     assert CmapUtils.has_colormap("plasma") and CmapUtils.has_color_map("viridis")
 
 
+def test_group_utils_get_group_count_takes_the_vertex_count_first() -> None:
+    # GSP 0.1's order, used by its scripts positionally and with groups= by keyword
+    assert GroupUtils.get_group_count(10, groups=5) == 2
+    assert GroupUtils.get_group_count(vertex_count=6, groups=[2, 4]) == 2
+    quadrants = [[0, 1], [2], [3, 4, 5], [6, 7]]
+    assert GroupUtils.get_group_count(8, quadrants) == 4
+    with pytest.raises(ValueError, match="8 positions is not a multiple of the group size 3"):
+        GroupUtils.get_group_count(8, 3)
+
+
 def test_group_utils_forms() -> None:
     np.testing.assert_array_equal(GroupUtils.group_indices(2, 6), [0, 0, 1, 1, 2, 2])
     np.testing.assert_array_equal(GroupUtils.group_indices([1, 0, 3], 4), [0, 2, 2, 2])
     np.testing.assert_array_equal(GroupUtils.group_indices([[3, 0], [2]], 5), [0, -1, 1, 0, -1])
     np.testing.assert_array_equal(GroupUtils.group_indices([[3, 0], [2]], 5, check=False), [0, -1, 1, 0, -1])
-    assert GroupUtils.get_group_count(3, 9) == 3
-    assert GroupUtils.get_group_count([1, 0, 3], 4) == 3
-    assert GroupUtils.get_group_count([[0], [], [1]], 2) == 3
+    assert GroupUtils.get_group_count(9, 3) == 3
+    assert GroupUtils.get_group_count(4, [1, 0, 3]) == 3
+    assert GroupUtils.get_group_count(2, [[0], [], [1]]) == 3
     with pytest.raises(ValueError, match=r"Pixels: groups\[0\] repeats a vertex"):
         GroupUtils.check([[1, 1]], 3, "Pixels")
     with pytest.raises(ValueError, match="group size\\) must be > 0"):
