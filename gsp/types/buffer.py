@@ -189,9 +189,10 @@ class Buffer(Captured):
     def set_data(self, data: BytesLike, offset: int, count: int) -> None:
         """Write ``count`` items at item ``offset`` from ``data``.
 
-        ``data`` is bytes, bytearray, memoryview or a flat uint8 numpy array holding exactly
-        ``count`` items' bytes, or a numpy array of ``count`` items in numpy form (converted to
-        this buffer's dtype; float data for an integer type is refused).
+        ``data`` is bytes, bytearray, memoryview or a flat uint8 numpy array holding at least
+        ``count`` items' bytes, or a numpy array of at least ``count`` items in numpy form
+        (converted to this buffer's dtype; float data for an integer type is refused). As in
+        GSP 0.1, the first ``count`` items of ``data`` are written and the rest is ignored.
         """
         size = self._item_size
         # Fast path for small writes (plain ints in range, raw bytes of the right length): the
@@ -217,8 +218,9 @@ class Buffer(Captured):
             view = memoryview(np.ascontiguousarray(data))  # type: ignore[arg-type]
         elif isinstance(data, np.ndarray):
             arr = array_for_type(owner, data, self._type)
-            if arr.shape[0] != count:
-                raise ValueError(f"{owner}: data has {arr.shape[0]} items, expected count={count}")
+            if arr.shape[0] < count:
+                raise ValueError(f"{owner}: data has {arr.shape[0]} items, expected at least count={count}")
+            arr = arr[:count]
             view = memoryview(arr.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
         elif isinstance(data, (bytes, bytearray, memoryview)):
             view = memoryview(data)
@@ -228,11 +230,12 @@ class Buffer(Captured):
             raise TypeError(
                 f"{owner}: data must be bytes, bytearray, memoryview or a numpy array, got {type(data).__name__}"
             )
-        if view.nbytes != count * size:
+        if view.nbytes < count * size:
             raise ValueError(
-                f"{owner}: data has {view.nbytes} bytes, expected {count * size} "
+                f"{owner}: data has {view.nbytes} bytes, expected at least {count * size} "
                 f"({count} items of {self._type.name}, {size} bytes each)"
             )
+        view = view[: count * size]  # GSP 0.1 writes the first `count` items of longer data
         start = offset * size
         if self._loans is None or not self._swap_lent_storage(view, count == self._count):
             if view.nbytes >= 65536:  # numpy copies big blocks about twice as fast as bytearray slicing

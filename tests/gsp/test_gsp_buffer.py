@@ -162,8 +162,8 @@ def test_mat4_identity() -> None:
         (lambda: Buffer.from_numpy(np.array(["a"]), BufferType.float32), TypeError, "numeric"),
         (lambda: Buffer.from_bytearray(b"12345", BufferType.float32), ValueError, "whole number"),
         (lambda: Buffer(4, BufferType.float32).set_data(b"\0" * 8, 3, 2), ValueError, "past the end"),
-        (lambda: Buffer(4, BufferType.float32).set_data(b"\0" * 7, 0, 2), ValueError, "expected 8"),
-        (lambda: Buffer(4, BufferType.float32).set_data(np.ones(3), 0, 2), ValueError, "expected count=2"),
+        (lambda: Buffer(4, BufferType.float32).set_data(b"\0" * 7, 0, 2), ValueError, "expected at least 8"),
+        (lambda: Buffer(4, BufferType.float32).set_data(np.ones(1), 0, 2), ValueError, "expected at least count=2"),
         (lambda: Buffer(4, BufferType.float32).set_data([1.0], 0, 1), TypeError, "bytes, bytearray"),
         (lambda: Buffer(4, BufferType.float32).get_data(2, 3), ValueError, "past the end"),
         (lambda: Buffer(4, BufferType.float32).get_data(-1, 1), ValueError, "offset must be >= 0"),
@@ -197,3 +197,28 @@ def test_set_data_flat_uint8_array_is_raw_bytes() -> None:
     buf = Buffer(2, BufferType.vec3)
     buf.set_data(np.frombuffer(src.tobytes(), np.uint8), 0, 2)
     np.testing.assert_array_equal(buf.to_numpy(), src)
+
+
+@pytest.mark.parametrize("kind", ["bytearray", "bytes", "memoryview", "raw uint8 array", "item array"])
+def test_set_data_writes_the_first_count_items_of_longer_data(kind: str) -> None:
+    # GSP 0.1 copies `count` items from the start of the data; scripts pass longer data
+    # (two colors, count 1) and expect the rest to be ignored.
+    two = np.array([[255, 0, 0, 255], [0, 255, 0, 255]], np.uint8)
+    data = {
+        "bytearray": bytearray(two.tobytes()),
+        "bytes": two.tobytes(),
+        "memoryview": memoryview(two.tobytes()),
+        "raw uint8 array": two.reshape(-1),
+        "item array": two,
+    }[kind]
+    buf = Buffer(3, BufferType.rgba8)
+    buf.set_data(data, 1, 1)
+    np.testing.assert_array_equal(buf.to_numpy(), [[0, 0, 0, 0], [255, 0, 0, 255], [0, 0, 0, 0]])
+    assert buf.version == 1
+
+
+def test_set_data_still_refuses_data_shorter_than_count() -> None:
+    with pytest.raises(ValueError, match=r"Buffer.set_data: data has 4 bytes, expected at least 8 \(2 items of rgba8"):
+        Buffer(3, BufferType.rgba8).set_data(bytearray(4), 0, 2)
+    with pytest.raises(ValueError, match=r"Buffer.set_data: data has 1 items, expected at least count=2"):
+        Buffer(3, BufferType.rgba8).set_data(np.zeros((1, 4), np.uint8), 0, 2)
