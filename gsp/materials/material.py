@@ -15,6 +15,9 @@ from gsp.types.buffer_type import BufferType
 from gsp.types.color import Color, check_color
 from gsp.types.transbuf import TransBuf
 
+#: A material color: a Color, or an rgba8 Buffer/TransformChain (GSP 0.1 passes buffers).
+ColorOrBuf = Color | TransBuf
+
 __all__ = [
     "Material",
     "MeshMaterial",
@@ -155,11 +158,11 @@ class MeshDepthMaterial(_EdgedMaterial):
 class _LitMaterial(MeshMaterial):
     """Accessors of the lit materials (Phong, textured)."""
 
-    def get_specular_color(self) -> Color:
+    def get_specular_color(self) -> ColorOrBuf:
         """Specular color."""
         return self._attrs["specular_color"]
 
-    def set_specular_color(self, specular_color: Color) -> None:
+    def set_specular_color(self, specular_color: ColorOrBuf) -> None:
         """Set the specular color."""
         self._set_attribute_("specular_color", specular_color)
 
@@ -185,8 +188,8 @@ class MeshPhongMaterial(_LitMaterial, _EdgedMaterial):
 
     def __init__(
         self,
-        diffuse_color: Color,
-        specular_color: Color,
+        diffuse_color: ColorOrBuf,
+        specular_color: ColorOrBuf,
         shininess: float,
         lights: Sequence[Light],
         edge_colors: TransBuf,
@@ -208,11 +211,11 @@ class MeshPhongMaterial(_LitMaterial, _EdgedMaterial):
             }
         )
 
-    def get_diffuse_color(self) -> Color:
+    def get_diffuse_color(self) -> ColorOrBuf:
         """Diffuse color."""
         return self._attrs["diffuse_color"]
 
-    def set_diffuse_color(self, diffuse_color: Color) -> None:
+    def set_diffuse_color(self, diffuse_color: ColorOrBuf) -> None:
         """Set the diffuse color."""
         self._set_attribute_("diffuse_color", diffuse_color)
 
@@ -223,8 +226,8 @@ class MeshTexturedMaterial(_LitMaterial):
     def __init__(
         self,
         texture: Texture,
-        color: Color,
-        specular_color: Color,
+        color: ColorOrBuf,
+        specular_color: ColorOrBuf,
         shininess: float,
         lights: Sequence[Light],
         face_sorting: bool,
@@ -251,11 +254,11 @@ class MeshTexturedMaterial(_LitMaterial):
         """Set the texture."""
         self._set_attribute_("texture", texture)
 
-    def get_color(self) -> Color:
+    def get_color(self) -> ColorOrBuf:
         """Color multiplied with the texture."""
         return self._attrs["color"]
 
-    def set_color(self, color: Color) -> None:
+    def set_color(self, color: ColorOrBuf) -> None:
         """Set the color multiplied with the texture."""
         self._set_attribute_("color", color)
 
@@ -272,7 +275,16 @@ def _widths(owner: str, name: str, value: Any, resolve: bool, attrs: dict[str, A
 
 
 def _color(owner: str, name: str, value: Any, resolve: bool, attrs: dict[str, Any]) -> None:
-    attrs[name] = check_color(owner, name, value)
+    # A Color, or (as GSP 0.1 passes it) an rgba8 TransBuf; its count is the mesh's to check.
+    if isinstance(value, (bytes, bytearray)):
+        attrs[name] = check_color(owner, name, value)
+    elif isinstance(value, TransBuf):
+        check_transbuf(owner, name, value, _RGBA, resolve_chain=resolve)
+    else:
+        raise TypeError(
+            f"{owner}: {name} must be a Color (bytearray of 4 bytes RGBA 0..255) or an rgba8 Buffer/TransformChain, "
+            f"got {type(value).__name__}"
+        )
 
 
 def _shininess(owner: str, name: str, value: Any, resolve: bool, attrs: dict[str, Any]) -> None:

@@ -70,12 +70,18 @@ def _check_material_fits(owner: str, geometry: MeshGeometry, material: MeshMater
                              resolve_chain=resolve)
     faces = None if indices is None else indices // 3
     for name, kind in (("face_colors", BufferType.rgba8), ("edge_colors", BufferType.rgba8),
-                       ("edge_widths", BufferType.float32)):
+                       ("edge_widths", BufferType.float32), ("diffuse_color", BufferType.rgba8),
+                       ("specular_color", BufferType.rgba8), ("color", BufferType.rgba8)):
         value = material._attrs.get(name)
-        count = None if value is None else check_transbuf(owner, name, value, (kind,), resolve_chain=resolve)
+        if value is None or isinstance(value, (bytes, bytearray)):  # absent, or a single Color
+            continue
+        count = check_transbuf(owner, name, value, (kind,), resolve_chain=resolve)
         if count is None or vertices is None or faces is None:
             continue
-        if count not in (1, faces, vertices):
+        if name == "color":  # a textured material's tint multiplies the whole texture
+            if count != 1:
+                raise ValueError(f"{owner}: the material's color has {count} items, expected 1")
+        elif count not in (1, faces, vertices):
             raise ValueError(f"{owner}: the material's {name} has {count} items, expected 1, {faces} "
                              f"(one per face) or {vertices} (one per vertex)")
     if isinstance(material, MeshTexturedMaterial) and geometry.get_uvs() is None:

@@ -65,7 +65,9 @@ def test_material_checks() -> None:
     with pytest.raises(TypeError, match="MeshPhongMaterial.set_lights: lights must be a list of Light"):
         phong.set_lights([Constants.Color.red])  # type: ignore[list-item]
     with pytest.raises(TypeError, match="MeshPhongMaterial.set_diffuse_color: diffuse_color must be a Color"):
-        phong.set_diffuse_color(rgba(1))  # type: ignore[arg-type]
+        phong.set_diffuse_color(3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="MeshPhongMaterial.set_diffuse_color: diffuse_color must be of type rgba8"):
+        phong.set_diffuse_color(f32(1.0))
     with pytest.raises(TypeError, match="MeshPhongMaterial.set_edge_colors: edge_colors must be of type rgba8, got float32"):
         phong.set_edge_colors(f32(1.0))
     textured = MeshTexturedMaterial(texture(), Constants.Color.white, Constants.Color.white, 1.0, lights, False, Constants.FaceCulling.FrontSide)
