@@ -45,6 +45,31 @@ class GroupUtils:
             return out
         return np.repeat(np.arange(len(groups), dtype=np.int32), np.asarray(groups, dtype=np.int64))
 
+    # ---- GSP 0.1 names (vertex count first) -------------------------------------------------
+    @staticmethod
+    def sanity_check(vertex_count: int, groups: Any) -> None:
+        """GSP 0.1's name for :meth:`check`: raise when ``groups`` does not fit ``vertex_count``."""
+        GroupUtils.check(groups, vertex_count, "GroupUtils.sanity_check")
+
+    @staticmethod
+    def sanity_check_safe(vertex_count: int, groups: Any) -> bool:
+        """True when ``groups`` fits ``vertex_count`` vertices (:meth:`sanity_check` without raising)."""
+        try:
+            GroupUtils.check(groups, vertex_count)
+        except (TypeError, ValueError):
+            return False
+        return True
+
+    @staticmethod
+    def compute_indices_per_group(vertex_count: int, groups: Any) -> list[list[int]]:
+        """The vertex indices of each group, as lists (GSP 0.1's form of :meth:`group_indices`)."""
+        GroupUtils.check(groups, vertex_count, "GroupUtils.compute_indices_per_group")
+        if _is_explicit(groups):
+            return [[int(i) for i in members] for members in groups]
+        sizes = [int(groups)] * (vertex_count // int(groups)) if isinstance(groups, (int, np.integer)) else groups
+        starts = np.concatenate([[0], np.cumsum(np.asarray(sizes, dtype=np.int64))])
+        return [list(range(int(a), int(b))) for a, b in zip(starts[:-1], starts[1:])]
+
     @staticmethod
     def check(groups: Any, vertex_count: int, owner: str = "GroupUtils") -> None:
         """Raise TypeError/ValueError (naming ``owner``) when ``groups`` does not fit ``vertex_count`` vertices."""

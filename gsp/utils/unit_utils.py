@@ -37,6 +37,8 @@ class UnitUtils:
         """Marker diameter in pixels to its area in pt² (inverse of :meth:`area_pt2_to_diameter_px`)."""
         return (diameter_px * (POINTS_PER_INCH / dpi)) ** 2
 
-    # GSP 0.1-style long names.
+    # GSP 0.1-style long names (its *_numpy variants take arrays; these take both).
     point_to_pixel = pt_to_px
     pixel_to_point = px_to_pt
+    point_to_pixel_numpy = pt_to_px
+    pixel_to_point_numpy = px_to_pt

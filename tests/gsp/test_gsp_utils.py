@@ -131,3 +131,16 @@ def test_transbuf_utils_and_uuid_utils() -> None:
         assert UuidUtils.generate_uuid().endswith("000000000005")
     finally:
         UuidUtils.set_uuid_counter(None)
+
+
+def test_gsp01_helper_method_names() -> None:
+    # names GSP 0.1 code calls (custom renderers, scripts): vertex count first, as get_group_count
+    assert GroupUtils.compute_indices_per_group(6, 2) == [[0, 1], [2, 3], [4, 5]]
+    assert GroupUtils.compute_indices_per_group(5, [2, 0, 3]) == [[0, 1], [], [2, 3, 4]]
+    assert GroupUtils.compute_indices_per_group(4, [[3, 0], [2]]) == [[3, 0], [2]]
+    GroupUtils.sanity_check(6, [[0, 5], [1]])
+    with pytest.raises(ValueError, match="GroupUtils.sanity_check: groups: 7 positions is not a multiple"):
+        GroupUtils.sanity_check(7, 2)
+    assert GroupUtils.sanity_check_safe(6, 3) and not GroupUtils.sanity_check_safe(6, 4)
+    np.testing.assert_allclose(UnitUtils.point_to_pixel_numpy(np.array([72.0, 36.0]), 100.0), [100.0, 50.0])
+    np.testing.assert_allclose(UnitUtils.pixel_to_point_numpy(np.array([100.0]), 100.0), [72.0])
