@@ -48,6 +48,8 @@ def rasterize_texts(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from player.backends.matplotlib.fonts import font_family
+
     fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
     fig.patch.set_alpha(0.0)
     for i, text in enumerate(strings):
@@ -58,7 +60,7 @@ def rasterize_texts(
             x / width, y / height, text,
             ha=halign[i], va=_VA[valign[i]],
             rotation=float(angles_deg[i]), rotation_mode="anchor",
-            fontsize=float(font_sizes_pt[i]), family=font_name,
+            fontsize=float(font_sizes_pt[i]), family=font_family(font_name),
             color=tuple(float(c) for c in colors[i]),
             parse_math=False, usetex=False,  # GSP strings are plain text: "$5 to $10" is no formula
         )

@@ -17,6 +17,7 @@ from matplotlib.image import AxesImage
 from matplotlib.text import Text
 from matplotlib.transforms import Affine2D, BboxBase, IdentityTransform
 
+from player.backends.matplotlib.fonts import font_family
 from player.backends.matplotlib.markers import marker_path
 from player.backends.prepare import (
     Prepared,
@@ -247,7 +248,7 @@ class TextsArtist(VisualArtist):
             text.set_text(prepared.strings[i])
             text.set_color(tuple(float(v) for v in prepared.colors[i]))
             text.set_fontsize(float(prepared.font_sizes_pt[i]))
-            text.set_fontfamily(prepared.font_name)
+            text.set_fontfamily(font_family(prepared.font_name))
             text.set_rotation(float(prepared.angles_deg[i]))
             text.set_horizontalalignment(prepared.halign[i])
             text.set_verticalalignment(prepared.valign[i])
