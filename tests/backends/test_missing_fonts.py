@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -44,9 +45,8 @@ def _raster(font: str) -> np.ndarray:
 
 @pytest.mark.parametrize("draw", [_texts_picture, _raster], ids=["matplotlib", "datoviz-texts"])
 def test_a_missing_font_is_warned_of_once_and_drawn_in_the_default_font(
-        draw: object, caplog: pytest.LogCaptureFixture) -> None:
-    name = f"No Such Font {getattr(draw, '__name__')}"  # a name of its own: the look-up is once a process
-    assert callable(draw)
+        draw: Callable[[str], np.ndarray], caplog: pytest.LogCaptureFixture) -> None:
+    name = f"No Such Font {draw.__name__}"  # a name of its own: the look-up is once a process
     with caplog.at_level(logging.WARNING, logger="matplotlib.font_manager"), warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         pictures = [draw(name) for _ in range(3)]
