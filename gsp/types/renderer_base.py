@@ -18,6 +18,7 @@ from gsp.types.buffer import Buffer
 from gsp.types.buffer_type import BufferType
 from gsp.types.transbuf import TransBuf
 from gsp.types.visual_base import VisualBase
+from gsp.utils.png import blank_png
 
 __all__ = ["RendererBase", "set_rendering_enabled", "rendering_enabled"]
 
@@ -26,7 +27,9 @@ _MAT4 = (BufferType.mat4,)
 
 
 def set_rendering_enabled(flag: bool) -> None:
-    """Process-wide: when False, ``render`` validates and is recorded but draws nothing and returns b""."""
+    """Process-wide: when False, ``render`` validates and is recorded but draws nothing and
+    returns a blank (transparent) PNG of the canvas's size, ``render_rgba`` blank pixels: a
+    script that decodes or saves its frames runs on as it would drawing them."""
     global _rendering_enabled
     _rendering_enabled = bool(flag)
 
@@ -74,13 +77,14 @@ class RendererBase(Captured, ABC):
         """Draw ``visuals[i]`` in ``viewports[i]`` with ``model_matrices[i]`` and ``cameras[i]``.
 
         The four sequences are parallel (one entry per visual) and must have the same length.
-        Returns the image as PNG bytes, or b"" while rendering is disabled. Whatever a backend
+        Returns the image as PNG bytes: a blank one of the canvas's size while rendering is
+        disabled (:func:`set_rendering_enabled`). Whatever a backend
         would refuse to draw is refused here first, drawing or not (see ``_check_render_args``).
         """
         with RunOnce():  # each transform chain runs once: checked, then drawn from the same result
             self._check_render_args(viewports, visuals, model_matrices, cameras)
             if not _rendering_enabled:
-                return b""
+                return blank_png(self._canvas.get_width(), self._canvas.get_height())
             return self._render(viewports, visuals, model_matrices, cameras)
 
     def render_rgba(

@@ -1,13 +1,16 @@
-"""A small, fast PNG encoder for (H, W, 3|4) uint8 frames (zlib level 1: frames are big, often)."""
+"""A small, fast PNG encoder for (H, W, 3|4) uint8 frames (zlib level 1: frames are big, often),
+used by the Datoviz backend for its frames and by ``RendererBase.render`` for the blank image it
+returns while rendering is disabled. numpy and zlib only."""
 
 from __future__ import annotations
 
+import functools
 import struct
 import zlib
 
 import numpy as np
 
-__all__ = ["encode_png"]
+__all__ = ["encode_png", "blank_png"]
 
 
 def _chunk(tag: bytes, data: bytes) -> bytes:
@@ -32,3 +35,10 @@ def encode_png(image: np.ndarray, level: int = 1) -> bytes:
         _chunk(b"IDAT", zlib.compress(rows.tobytes(), level)),
         _chunk(b"IEND", b""),
     ])
+
+
+@functools.lru_cache(maxsize=8)
+def blank_png(width: int, height: int) -> bytes:
+    """PNG bytes of a transparent ``width`` x ``height`` image (kept: a headless run asks for
+    the same canvas size every frame)."""
+    return encode_png(np.zeros((height, width, 4), np.uint8), level=6)

@@ -50,12 +50,22 @@ def test_render_checks_sequence_lengths_and_types() -> None:
     assert renderer.renders == 1
 
 
-def test_rendering_disabled_still_validates_and_returns_empty() -> None:
+def test_rendering_disabled_still_validates_and_returns_a_blank_image_of_the_canvas() -> None:
+    """A disabled render returned b"": a script that decodes its frames (`gsp record --no-render`
+    of an unmodified script) stopped there."""
+    import io
+
+    from PIL import Image
+
     renderer, vps, visuals, models, cams = _scene()
     set_rendering_enabled(False)
     try:
         assert not rendering_enabled()
-        assert renderer.render(vps, visuals, models, cams) == b""
+        png = renderer.render(vps, visuals, models, cams)
+        with Image.open(io.BytesIO(png)) as image:
+            pixels = np.asarray(image.convert("RGBA"))
+        canvas = renderer.get_canvas()
+        assert pixels.shape == (canvas.get_height(), canvas.get_width(), 4) and not pixels.any()
         with pytest.raises(ValueError, match="same length"):
             renderer.render(vps[:1], visuals, models, cams)
     finally:

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from gsp.types.renderer_base import RendererBase
+from gsp.utils.png import encode_png
 from player.backends.datoviz.drawer import DatovizDrawer, DrawItem
-from player.backends.datoviz.png import encode_png
 from player.backends.datoviz.prepare_fast import prepare_visual_for_datoviz
 from player.backends.prepare import viewport_frame
 from player.backends.prepare_convert import color_float, drawing_error
