@@ -6,7 +6,6 @@ blank_png=True)`` returns a transparent PNG of the canvas size instead of ``b""`
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 from gsp.types.animator_base import AnimatorBase
 from gsp.types.renderer_base import RendererBase
 from gsp.types.viewport_events_base import ViewportEventsBase
+from gsp.utils.png import blank_png
 
 __all__ = ["NullRenderer", "NullAnimator", "NullViewportEvents", "register"]
 
@@ -37,12 +37,8 @@ class NullRenderer(RendererBase):
         self.render_count += 1
         if not self._blank_png:
             return b""
-        from PIL import Image
-
         canvas = self.get_canvas()
-        out = io.BytesIO()
-        Image.new("RGBA", (int(canvas.get_width()), int(canvas.get_height())), (0, 0, 0, 0)).save(out, format="png")
-        return out.getvalue()
+        return blank_png(int(canvas.get_width()), int(canvas.get_height()))
 
     renders_rgba = True
 
