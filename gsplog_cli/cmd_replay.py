@@ -36,7 +36,8 @@ class ReplayError(click.ClickException):
                    "warning when it repeats; @label#2: the second) or a sequence number (seq:40).")
 @click.option("--to", "stop", default=None,
               help="Stop at seconds, a frame (#N, drawn), a marker (@label, @label#2) or seq:N (before it).")
-@click.option("--speed", type=POSITIVE, callback=finite, default=None, help="Play at the recorded pace times X; with a video output, its frame rate times X.")
+@click.option("--speed", type=POSITIVE, callback=finite, default=None,
+              help="Play at the recorded pace times X; with a video output, its frame rate times X.")
 @click.option("--realtime/--fast", "realtime", default=None,
               help="Play at the recorded pace, or as fast as possible [default: recorded pace in a window, fast otherwise].")
 @click.option("--loop", is_flag=True, help="Start again at the end (windows and headless replays).")
