@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import gc
-import inspect
 import logging
 import numbers
 import os
@@ -792,10 +791,9 @@ def _snapshot_calls(obj: Captured) -> list[tuple[str, Any, Any]] | None:
     except Exception as error:
         first_error = error
     try:
-        params = inspect.signature(type(obj).__init__).parameters.values()
         args: list[Any] = []
-        for p in params:
-            if p.name == "self" or p.kind not in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY):
+        for p in capture.init_parameters(type(obj)):
+            if p.kind not in (p.POSITIONAL_OR_KEYWORD, p.POSITIONAL_ONLY):
                 continue
             getter = getattr(obj, f"get_{p.name}", None)
             if getter is None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+from gsp.capture import init_parameters
+
 __all__ = ["AttributeHolder"]
 
 
@@ -29,8 +31,7 @@ class AttributeHolder:
     @classmethod
     def _attribute_names_(cls) -> list[str]:
         """Constructor parameter names, in order (keyword-only aliases left out)."""
-        parameters = inspect.signature(cls.__init__).parameters.values()
-        return [p.name for p in parameters if p.name != "self" and p.kind != inspect.Parameter.KEYWORD_ONLY]
+        return [p.name for p in init_parameters(cls) if p.kind != inspect.Parameter.KEYWORD_ONLY]
 
     def _init_attributes_(self, values: dict[str, Any]) -> None:
         candidate = dict(values)
