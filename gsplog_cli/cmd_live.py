@@ -97,6 +97,14 @@ _max_payload = click.option(
 )
 
 
+def _end_grace(when: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--end-grace``: how long the final state of a session that ended is still served."""
+    return click.option(
+        "--end-grace", type=NON_NEGATIVE, callback=finite, default=1.0, show_default=True,
+        help="Seconds the final state of a session that ended is still served to late nodes (its END repeated) "
+             + when)
+
+
 # ---------------------------------------------------------------------------------------------
 # gsp serve
 # ---------------------------------------------------------------------------------------------
@@ -113,6 +121,7 @@ _max_payload = click.option(
 @click.option(
     "--allow", type=click.Path(exists=True, file_okay=False), help="Folder of admitted client keys."
 )
+@_end_grace("after the session's end, before the next --loop pass or the exit.")
 @_max_payload
 @ignored_links_option
 @_verbose
@@ -125,6 +134,7 @@ def serve(
     wait: float,
     curve_secret: str | None,
     allow: str | None,
+    end_grace: float,
     max_payload: int,
     verbose: int,
 ) -> None:
@@ -153,6 +163,7 @@ def serve(
                     wait=wait,
                     security=security,
                     max_payload=max_payload,
+                    end_grace=end_grace,
                     on_ready=None if passes else lambda pub, snap: click.echo(
                         f"serving {session} on {pub} (snapshots on {snap})", err=True),
                 )
@@ -448,12 +459,8 @@ def _render(backend: str, output: str | None, limits: Limits, commands: Iterator
     help="Updates kept while waiting for the upstream snapshot, in MiB; past it they are dropped and a fresh "
          "snapshot is asked for."
 )
-@click.option(
-    "--end-grace", type=NON_NEGATIVE, callback=finite, default=1.0, show_default=True,
-    help="Seconds the final state of a session that ended is still served (its END repeated to the nodes) after "
-         "the last END heard from upstream, also once the upstream is gone; then the relay waits for the next "
-         "session."
-)
+@_end_grace("after the last END heard from upstream, also once the upstream is gone; then the relay waits for "
+            "the next session.")
 @_max_payload
 @max_scene_option
 @ignored_links_option

@@ -32,6 +32,7 @@ def serve_log(
     security: ServerSecurity | None = None,
     max_payload: int = DEFAULT_MAX_PAYLOAD,
     heartbeat_interval: float = 0.25,
+    end_grace: float = 1.0,
     on_ready: Callable[[str, str], Any] | None = None,
 ) -> int:
     """Publish every intact chunk of an open ``sessions.LogReader`` at its time; return the
@@ -43,8 +44,9 @@ def serve_log(
     so a node that joins before ``wait`` runs out saves a byte-identical copy (except for
     LINKED_KEYFRAME chunks, which point into the file: they travel as the self-contained
     KEYFRAME they stand for). One call is one session (a new session id); the publisher is
-    closed, with its END, on return. ``on_ready(endpoint, snapshot_endpoint)`` is told where it
-    bound (a wildcard port resolved) before the first chunk goes out.
+    closed, with its END, on return, after serving the final state for ``end_grace`` seconds
+    (the :class:`~transports.publisher.Publisher`'s). ``on_ready(endpoint, snapshot_endpoint)``
+    is told where it bound (a wildcard port resolved) before the first chunk goes out.
     """
     stop = stop or threading.Event()
     with open(reader.path, "rb") as file:
@@ -57,6 +59,7 @@ def serve_log(
             security=security,
             max_payload=max_payload,
             heartbeat_interval=heartbeat_interval,
+            end_grace=end_grace,
         )
         sent = 0
         ended = False  # every chunk served (or the user stopped it): the nodes are told the session ended

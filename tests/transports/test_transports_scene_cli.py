@@ -535,3 +535,27 @@ def test_a_relay_serves_the_final_state_for_its_end_grace_once_its_upstream_is_g
     reference = tmp_path / "reference.png"
     replay(session, "matplotlib", reference)
     assert np.array_equal(np.asarray(Image.open(picture)), np.asarray(Image.open(reference)))
+
+
+def test_serve_end_grace_serves_the_final_state_to_a_node_joining_after_the_end(tmp_path: Path) -> None:
+    """`gsp serve` had no --end-grace: its final state was served for the publisher's 1 s after
+    the END. With --end-grace 8, a node joining 1.5 s after the session ended (past the default
+    grace) still ends with the session's final state."""
+    session = tmp_path / "session.gsplog"
+    record_animation(session, frames=4)
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    first = CliProcess("node", endpoint, "--timeout", "20", "-v")  # connected: the publisher waits its grace
+    server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "1", "--end-grace", "8")
+    late = None
+    try:
+        assert first.result(timeout=30)["ended"] is True
+        time.sleep(1.5)  # past the default grace of 1 s after the END
+        assert server.proc.poll() is None  # still serving the final state
+        late = CliProcess("node", endpoint, "--timeout", "10", "-v")
+        summary = late.result(timeout=30)
+        assert server.proc.wait(30) == 0
+    finally:
+        for proc in (server, first, late):
+            if proc is not None:
+                proc.stop()
+    assert summary["ended"] is True and summary["state_hash"] == file_state_hash(session), summary
