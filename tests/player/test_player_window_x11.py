@@ -438,6 +438,41 @@ def test_a_click_in_a_recorded_window_is_captured_where_it_landed_and_replayed(t
     assert abs(cols.mean() - 50) < 2 and abs(rows.mean() - 112.5) < 2  # NDC (-0.5, -0.5) of 200 x 150
 
 
+def _recorded_events(log: Path, name: str) -> list[dict[str, object]]:
+    """The payloads of the ``name`` viewport events of a log, in order (``gsp dump``)."""
+    import json
+
+    dump = subprocess.run([sys.executable, "-m", "gsplog_cli.main", "dump", str(log)], capture_output=True, text=True,
+                          timeout=60)
+    return [json.loads(line)["args"][1] for line in dump.stdout.splitlines() if name in line]
+
+
+def test_clicks_in_a_window_the_user_resized_are_recorded_where_they_land_on_the_picture(display: str,
+                                                                                         tmp_path: Path) -> None:
+    """A window resized by hand shows the canvas stretched to its new size. Its clicks were
+    mapped as if the window still had the canvas's pixels: in a window made twice as large, a
+    click at its centre was recorded at the viewport's top-right corner, and one further up and
+    right was dropped as outside the viewport."""
+    script, log = tmp_path / "click.py", tmp_path / "resized.gsplog"
+    script.write_text(CLICK_SCRIPT)
+    with _gsp(display, "record", str(script), "-o", str(log)) as record:
+        window = _window(display, record, "--class", "Matplotlib")
+        time.sleep(1.0)  # mapped and drawn
+        _xdotool(display, "windowsize", window, "400", "300")  # the canvas is 200 x 150
+        _until("the resize", lambda: _window_size(display, window) == (400, 300), record)
+        time.sleep(0.5)
+        for x, y in ((200, 150), (300, 75)):  # the centre, then NDC (0.5, 0.5)
+            _xdotool(display, "mousemove", "--window", window, str(x), str(y))
+            _xdotool(display, "click", "1")
+            time.sleep(0.3)
+        _key(display, window, "q")
+        _, err = record.communicate(timeout=30)
+    assert record.returncode == 0, err
+    presses = [(p["x_ndc"], p["y_ndc"]) for p in _recorded_events(log, "button_press_event")]
+    assert len(presses) == 2, presses
+    assert presses[0] == pytest.approx((0.0, 0.0), abs=0.03) and presses[1] == pytest.approx((0.5, 0.5), abs=0.03)
+
+
 FAILING_SCRIPT = SCRIPT_START + """points = Points(f32([[0.0, 0.0, 0.0]], BufferType.vec3), f32([400.0], BufferType.float32),
                 Buffer.from_numpy(RED, BufferType.rgba8), Buffer.from_numpy(RED, BufferType.rgba8),
                 f32([0.0], BufferType.float32))

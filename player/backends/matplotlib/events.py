@@ -1,7 +1,8 @@
 """MatplotlibViewportEvents: Matplotlib window input turned into GSP viewport events.
 
 The figure's ``mpl_connect`` events are mapped to the GSP events of one viewport, with pointer
-positions in that viewport's NDC (-1..1, y up). Pointer and key events are dispatched only while
+positions in that viewport's NDC (-1..1, y up), measured on the picture shown (a window the user
+resized shows the canvas stretched to its size). Pointer and key events are dispatched only while
 the pointer is over the viewport; resizes are dispatched always. Dispatching goes through the
 base class, which reports each event to the capture seam.
 """
@@ -52,16 +53,19 @@ class MatplotlibViewportEvents(ViewportEventsBase):
         y_ndc = (y_px - vp.get_y()) / vp.get_height() * 2.0 - 1.0
         return float(x_ndc), float(y_ndc)
 
-    def _ratio(self) -> float:
-        """Device pixels per canvas pixel: window events come in device pixels, and a HiDPI or
-        scaled screen has more of them than the canvas."""
-        return float(getattr(self._canvas, "device_pixel_ratio", 1.0) or 1.0)
+    def _canvas_px(self, x: float, y: float) -> tuple[float, float]:
+        """Window pixels -> canvas pixels. The window's pixels are the figure's: more than the
+        canvas's on a HiDPI or scaled screen, and as many as the user made them by resizing the
+        window, where the figure (and the picture shown) stretches to fill it."""
+        canvas = self.get_renderer().get_canvas()
+        shown = self._canvas.figure.bbox
+        return (x * float(canvas.get_width()) / float(shown.width),
+                y * float(canvas.get_height()) / float(shown.height))
 
     def _inside(self, event: Any) -> tuple[float, float] | None:
         if event.x is None or event.y is None:
             return None
-        ratio = self._ratio()
-        x_ndc, y_ndc = self.to_ndc(event.x / ratio, event.y / ratio)
+        x_ndc, y_ndc = self.to_ndc(*self._canvas_px(event.x, event.y))
         if -1.0 <= x_ndc <= 1.0 and -1.0 <= y_ndc <= 1.0:
             return x_ndc, y_ndc
         return None
