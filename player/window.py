@@ -78,14 +78,33 @@ class FrameWindow:
         self._plt.pause(max(seconds, 1e-4))
 
     def wait(self, seconds: float) -> None:
-        """Wait ``seconds`` handling window events meanwhile (keys, a close); a quit ends the
-        wait at once. A replay's clock waits so between frames due later."""
+        """Wait ``seconds`` handling window events meanwhile; a replay's clock waits so between
+        frames due later. The keys act at once, as between frames: a quit ends the wait; a pause
+        holds it (the time paused is added to it, as the clock adds it to every later frame),
+        a step back shows the frame before, a step forward ends it so that the frame is drawn now.
+        Before, the wait ran to its end whatever was pressed: a step back showed nothing until
+        then, and the frame came over it, paused or not."""
+        controller = self.controller
         deadline = time.monotonic() + seconds
-        while not self.controller.quit_requested:
-            left = deadline - time.monotonic()
-            if left <= 0:
+        paused_since: float | None = None
+        while not controller.quit_requested:
+            now = time.monotonic()
+            if controller.paused and paused_since is None:
+                paused_since = now
+            elif not controller.paused and paused_since is not None:
+                deadline += now - paused_since
+                paused_since = None
+            if controller.paused or not controller.at_live_edge:  # a key moved the frame shown
+                action = controller.next_action()
+                if action == "new" and controller.paused:  # a step forward past the newest frame
+                    return
+                if action == "show":
+                    current = controller.current()
+                    if current is not None:
+                        self.show(current)
+            if paused_since is None and deadline <= now:
                 return
-            self.pump(min(left, 0.03))
+            self.pump(0.03 if paused_since is not None else min(deadline - now, 0.03))
 
     def close(self) -> None:
         """Close the figure."""

@@ -153,6 +153,28 @@ def test_a_key_pressed_while_the_next_frame_is_not_yet_due_is_handled_at_once(di
     assert waited < 3.0, (waited, err)  # not at frame 2, 5 s later
 
 
+
+def test_steps_pressed_while_the_next_frame_is_not_yet_due_act_at_once(display: str, tmp_path: Path) -> None:
+    """Between two frames far apart the window waited for the next one whatever was pressed: a
+    step back showed nothing until then, and the next frame then came over it, paused or not."""
+    session = record_moving_disc(tmp_path / "slow.gsplog", 3, width=120, height=90, interval_s=6.0)
+    with _gsp(display, "replay", str(session)) as replay:
+        window = _window(display, replay, "--name", "gsp replay")
+
+        def shown(number: int) -> Callable[[], bool]:
+            return lambda: f"frame {number}," in _xdotool(display, "getwindowname", window)
+
+        _until("frame 2", shown(2), replay)  # frame 3 is due 6 s later
+        _key(display, window, "Left")
+        _until("the step back", shown(1), replay, timeout=2.5)
+        _key(display, window, "Right")
+        _until("the step forward in the history", shown(2), replay, timeout=2.5)
+        _key(display, window, "Right")
+        _until("frame 3, drawn at once", shown(3), replay, timeout=2.5)
+        _key(display, window, "q")
+        _, err = replay.communicate(timeout=30)
+    assert replay.returncode == 0, err
+
 def test_ctrl_c_ends_the_recording_of_a_script_with_its_own_window(display: str, tmp_path: Path) -> None:
     """Tk caught the KeyboardInterrupt of a Ctrl-C in the animator's tick, printed it and went
     on with a frozen window: the recording never ended and its log was left without footer."""
