@@ -57,12 +57,17 @@ class FrameWindow:
         self.controller.quit_requested = True
 
     def show(self, frame: RenderedFrame) -> None:
-        """Display a frame (the figure is sized to the first frame, in pixels)."""
+        """Display a frame (the figure takes the frame's size in pixels, at the first and at each change)."""
         rgba = frame.rgba_array()
-        if self._image is None:
+        if self._image is None or self._image.get_array().shape[:2] != rgba.shape[:2]:
+            # The first frame, or one of another size (a canvas the script resized, say to follow
+            # its window): the window takes the frame's size. set_data alone stretched the new
+            # frame over the first one's shape.
             height, width = rgba.shape[:2]
-            dpi = self.figure.get_dpi()
+            dpi = float(getattr(self.figure, "_original_dpi", None) or self.figure.get_dpi())  # without the screen's ratio
             self.figure.set_size_inches(width / dpi, height / dpi)
+            if self._image is not None:
+                self._image.remove()
             self._image = self.axes.imshow(rgba, interpolation="nearest")
         else:
             self._image.set_data(rgba)

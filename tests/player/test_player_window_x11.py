@@ -175,6 +175,42 @@ def test_steps_pressed_while_the_next_frame_is_not_yet_due_act_at_once(display: 
         _, err = replay.communicate(timeout=30)
     assert replay.returncode == 0, err
 
+
+def test_the_window_takes_the_size_of_a_frame_whose_canvas_was_resized(display: str, tmp_path: Path) -> None:
+    """A script that resizes its canvas (to follow its window, say) makes frames of a new size:
+    the playback window kept the first frame's size and stretched the next ones over it."""
+    import numpy as np
+
+    import recorder
+    from gsp.core import Camera, Canvas, Viewport
+    from gsp.types import Buffer, BufferType
+    from gsp.utils.renderer_registry import RendererRegistry
+    from gsp.visuals import Points
+
+    session = tmp_path / "resized.gsplog"
+    with recorder.record(session):
+        white = bytearray([255, 255, 255, 255])
+        canvas, viewport = Canvas(120, 90, 72.0, white), Viewport(0, 0, 120, 90, white)
+        one = Buffer.from_numpy(np.zeros((1, 3), np.float32), BufferType.vec3)
+        red = Buffer.from_numpy(np.array([[255, 0, 0, 255]], np.uint8), BufferType.rgba8)
+        size = Buffer.from_numpy(np.array([100.0], np.float32), BufferType.float32)
+        points = Points(one, size, red, red, size)
+        identity = Buffer.from_numpy(np.eye(4, dtype=np.float32).reshape(1, 4, 4), BufferType.mat4)
+        renderer = RendererRegistry.create_renderer("null", canvas)
+        for width in (120, 240):
+            canvas.set_width(width)
+            viewport.set_width(width)
+            renderer.render([viewport], [points], [identity], [Camera(identity, identity)])
+    with _gsp(display, "replay", str(session)) as replay:
+        window = _window(display, replay, "--name", "gsp replay")
+        _until("frame 2", lambda: "frame 2," in _xdotool(display, "getwindowname", window), replay)
+        time.sleep(0.5)
+        width, height = _window_size(display, window)
+        _key(display, window, "q")
+        _, err = replay.communicate(timeout=30)
+    assert replay.returncode == 0, err
+    assert abs(width / height - 240 / 90) < 0.05, (width, height)
+
 def test_ctrl_c_ends_the_recording_of_a_script_with_its_own_window(display: str, tmp_path: Path) -> None:
     """Tk caught the KeyboardInterrupt of a Ctrl-C in the animator's tick, printed it and went
     on with a frozen window: the recording never ended and its log was left without footer."""
