@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from player.backends.matplotlib.figure_host import draw_near_one_ratios_at_one
 from player.controller import PlaybackController
 from player.frames import RenderedFrame
 
@@ -42,6 +43,10 @@ class FrameWindow:
         # it the window is the frame's size (times the screen's scale, on a scaled screen).
         with plt.rc_context({"toolbar": "None"}):
             self.figure = plt.figure(title)
+        # A screen's ratio near 1 (Tk: 1.04 at 100 dpi) drawn at 1: the window shows the frame's
+        # own pixels, as the script's live window did, not the frame scaled by 1.04 (rows and
+        # columns doubled every 25 pixels).
+        draw_near_one_ratios_at_one(self.figure.canvas)
         self.axes = self.figure.add_axes((0.0, 0.0, 1.0, 1.0))
         self.axes.set_axis_off()
         self._image: Any = None

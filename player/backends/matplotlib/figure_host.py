@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from player.backends.prepare import ViewportFrame
 
-__all__ = ["FigureHost", "display_available"]
+__all__ = ["FigureHost", "display_available", "draw_near_one_ratios_at_one"]
 
 _NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 
@@ -52,11 +52,11 @@ def _inline_in_notebook() -> bool:
         return False
 
 
-#: Device pixel ratios this close to 1 are drawn at 1 (see :func:`_draw_near_one_ratios_at_one`).
+#: Device pixel ratios this close to 1 are drawn at 1 (see :func:`draw_near_one_ratios_at_one`).
 NEAR_ONE = 0.1
 
 
-def _draw_near_one_ratios_at_one(canvas: Any) -> None:
+def draw_near_one_ratios_at_one(canvas: Any) -> None:
     """Make a window canvas draw at one device pixel per canvas pixel where its screen's ratio
     is within :data:`NEAR_ONE` of 1.
 
@@ -99,7 +99,7 @@ class FigureHost:
             # window, and the figure with it, stretching the drawing.
             with plt.rc_context({"toolbar": "None"}):
                 self.figure = plt.figure()
-            _draw_near_one_ratios_at_one(self.figure.canvas)
+            draw_near_one_ratios_at_one(self.figure.canvas)
         else:
             self.figure = Figure()
             FigureCanvasAgg(self.figure)
@@ -170,7 +170,7 @@ class FigureHost:
         """Draw and return a view of the canvas buffer, (height, width, 4) uint8, row 0 on top.
 
         A shown window's buffer holds the canvas's own pixels on a screen of about one device
-        pixel per canvas pixel (see :func:`_draw_near_one_ratios_at_one`): it is returned as it
+        pixel per canvas pixel (see :func:`draw_near_one_ratios_at_one`): it is returned as it
         is, one draw. Otherwise (a HiDPI or scaled screen, a window resized by hand) the window
         is drawn for the screen and the picture drawn again, off the window, at the canvas's
         size: scaling the window's buffer would resample the picture (wavy lines, blurred edges),
