@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from player.backends.matplotlib.figure_host import draw_near_one_ratios_at_one
+from player.backends.matplotlib.figure_host import draw_near_one_ratios_at_one, window_keys_only
 from player.controller import PlaybackController
 from player.frames import RenderedFrame
 
@@ -47,6 +47,7 @@ class FrameWindow:
         # own pixels, as the script's live window did, not the frame scaled by 1.04 (rows and
         # columns doubled every 25 pixels).
         draw_near_one_ratios_at_one(self.figure.canvas)
+        window_keys_only(self.figure.canvas)  # its own keys, none that change its Axes (l: log scale)
         self.axes = self.figure.add_axes((0.0, 0.0, 1.0, 1.0))
         self.axes.set_axis_off()
         self._image: Any = None

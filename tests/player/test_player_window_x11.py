@@ -533,6 +533,26 @@ def test_clicks_in_a_window_the_user_resized_are_recorded_where_they_land_on_the
     assert presses[0] == pytest.approx((0.0, 0.0), abs=0.03) and presses[1] == pytest.approx((0.5, 0.5), abs=0.03)
 
 
+def test_matplotlib_keys_that_change_axes_leave_a_recorded_window_alone(display: str, tmp_path: Path) -> None:
+    """Matplotlib's default keys acted on a GSP window's Axes: l (or k, L) log-scaled the
+    viewport's NDC limits, every later frame failed to draw, and the recording ended with
+    ``ValueError: Data cannot be log-scaled``. The keys are the script's, and q still closes."""
+    script, log = tmp_path / "click.py", tmp_path / "keys.gsplog"
+    script.write_text(CLICK_SCRIPT)
+    with _gsp(display, "record", str(script), "-o", str(log)) as record:
+        window = _window(display, record, "--class", "Matplotlib")
+        time.sleep(1.0)  # mapped and drawn
+        _xdotool(display, "mousemove", "--window", window, "100", "75")  # over the viewport
+        for key in ("g", "l", "k"):
+            _key(display, window, key)
+        time.sleep(0.5)  # a few frames
+        _key(display, window, "q")
+        _, err = record.communicate(timeout=30)
+    assert record.returncode == 0, err
+    assert "Traceback" not in err, err
+    assert [e["key_name"] for e in _recorded_events(log, "key_press_event")] == ["g", "l", "k", "q"]
+
+
 FAILING_SCRIPT = SCRIPT_START + """points = Points(f32([[0.0, 0.0, 0.0]], BufferType.vec3), f32([400.0], BufferType.float32),
                 Buffer.from_numpy(RED, BufferType.rgba8), Buffer.from_numpy(RED, BufferType.rgba8),
                 f32([0.0], BufferType.float32))

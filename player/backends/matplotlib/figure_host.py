@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from player.backends.prepare import ViewportFrame
 
-__all__ = ["FigureHost", "display_available", "draw_near_one_ratios_at_one"]
+__all__ = ["FigureHost", "display_available", "draw_near_one_ratios_at_one", "window_keys_only"]
 
 _NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 
@@ -82,6 +82,35 @@ def draw_near_one_ratios_at_one(canvas: Any) -> None:
     set_drawing_ratio(float(getattr(canvas, "device_pixel_ratio", 1.0) or 1.0))
 
 
+#: Matplotlib's default keys that change the Axes under the pointer: a grid, a log scale.
+AXES_KEYMAPS = ("keymap.grid", "keymap.grid_minor", "keymap.xscale", "keymap.yscale")
+
+
+def window_keys_only(canvas: Any) -> None:
+    """Keep Matplotlib's default keys of a window (``q`` and ctrl+w close it, ``f`` fills the
+    screen), without those that change the Axes under the pointer.
+
+    A GSP window's Axes are its viewports, with NDC limits -1..1, and the replay window's is
+    its picture: ``l``, ``k`` or ``L`` log-scaled them (every later draw of the window then
+    failed: a script's clicks were neither drawn nor recorded), ``g`` and ``G`` toggled grids
+    GSP knows nothing of. A script's own key events still receive every key.
+    """
+    from matplotlib.backend_bases import key_press_handler
+
+    manager = getattr(canvas, "manager", None)
+    handler_id = getattr(manager, "key_press_handler_id", None)
+    if manager is None or handler_id is None:  # no default keys (toolmanager) or no window
+        return
+
+    def window_keys(event: Any) -> None:
+        rc: Any = matplotlib.rcParams  # read at each key, as Matplotlib does (a matplotlibrc may remap them)
+        if not any(event.key in rc[name] for name in AXES_KEYMAPS):
+            key_press_handler(event)
+
+    canvas.mpl_disconnect(handler_id)
+    manager.key_press_handler_id = canvas.mpl_connect("key_press_event", window_keys)
+
+
 def _tuple(rgba: np.ndarray) -> tuple[float, float, float, float]:
     return (float(rgba[0]), float(rgba[1]), float(rgba[2]), float(rgba[3]))
 
@@ -100,6 +129,7 @@ class FigureHost:
             with plt.rc_context({"toolbar": "None"}):
                 self.figure = plt.figure()
             draw_near_one_ratios_at_one(self.figure.canvas)
+            window_keys_only(self.figure.canvas)
         else:
             self.figure = Figure()
             FigureCanvasAgg(self.figure)
