@@ -49,6 +49,9 @@ class ReplayResult:
     #: killed, or the file was replaced or cut), or a live session that will not END (its
     #: publisher restarted or went silent: ``live_lost`` says which). What arrived was drawn.
     unfinished: bool = False
+    #: The user quit the window before the source ended (a followed log or a live stream then
+    #: ends there, as asked, and is not reported as ``unfinished``).
+    quit_early: bool = False
     #: A live session that did not END: why (the subscriber's REPLACED or GONE reason); None otherwise.
     live_lost: str | None = None
     #: A live source's session id (hex) and the last update of it applied (None: a file, or no session).
@@ -208,12 +211,12 @@ def replay(
     result = ReplayResult(backend=backend, frames_in_log=_frame_total(src.reader) if src.can_seek else None)
     bar = _progress_bar(progress, lambda: _frames_in_range(src.reader, selection) if src.can_seek else None)
 
-    def one_pass() -> Iterator[RenderedFrame]:
+    def one_pass(read: Callable[[Iterator[Command]], Iterator[Command]] | None = None) -> Iterator[RenderedFrame]:
         engine.reset()
         result.passes += 1
         seek = _seek(src, selection)
         at, start_seq, frames_before = seek if seek is not None else (None, None, 0)
-        commands = src.commands(at)
+        commands = src.commands(at) if read is None else read(src.commands(at))
         yield from engine.frames(commands, start_seq=start_seq, frames_before=frames_before)
         result.frames_seen = engine.frames_seen
 
@@ -221,7 +224,8 @@ def replay(
         if src.reader is not None and selection.start is not None and selection.stop is not None:
             src.reader.check_range(selection.start, selection.stop)
         if window:
-            _play_in_window(one_pass, engine, clock, result, loop and src.rewindable, max_passes, bar)
+            _play_in_window(one_pass, engine, clock, result, loop and src.rewindable, max_passes, bar,
+                            waits_for_data=src.follow or src.live)
         else:
             while True:
                 for rendered in one_pass():
@@ -253,7 +257,7 @@ def replay(
         src.close()
     result.commands = engine.commands_applied
     result.elapsed_s = time.perf_counter() - began
-    result.unfinished = src.follow and src.reader is not None and not src.reader.ended
+    result.unfinished = src.follow and src.reader is not None and not src.reader.ended and not result.quit_early
     if src.tally is not None:
         from transports.protocol import session_id_hex
 
@@ -261,7 +265,7 @@ def replay(
         result.live_session = session_id_hex(tally.session_id) if tally.session_id else None
         result.live_last_update = tally.last_seq
         result.live_lost = tally.lost
-        result.unfinished = result.unfinished or tally.lost is not None
+        result.unfinished = result.unfinished or (tally.lost is not None and not result.quit_early)
     return result
 
 
@@ -395,17 +399,29 @@ def _play_in_window(
     can_loop: bool,
     max_passes: int | None,
     bar: Any,
+    *,
+    waits_for_data: bool = False,
 ) -> None:
-    from player.window import FrameWindow, run_window
+    from player.window import FrameWindow, read_aside, run_window
 
     controller: PlaybackController[RenderedFrame] = PlaybackController(clock=clock)
     window = FrameWindow(controller, title=f"gsp replay ({engine.backend})")
     if isinstance(clock, RealtimeClock):  # keys and a close are handled while a frame is not yet due
         clock.sleep = window.wait
-    frames = iter(one_pass())
+
+    def read(commands: Iterator[Command]) -> Iterator[Command]:
+        return read_aside(commands, window)
+
+    # A followed file or a live stream waits for its next commands: read on a thread of its own,
+    # the window meanwhile handling its keys and a close.
+    pass_of = (lambda: one_pass(read)) if waits_for_data else one_pass
+    frames = iter(pass_of())
+    ended = False  # the session's end was met (the window then stays on its last frame)
 
     def next_frame() -> RenderedFrame | None:
+        nonlocal ended
         rendered = next(frames, None)
+        ended = ended or (rendered is None and not controller.quit_requested)
         if rendered is not None:
             result.frames += 1
             if bar is not None:
@@ -414,9 +430,10 @@ def _play_in_window(
 
     def restart() -> bool:
         nonlocal frames
-        if not can_loop or (max_passes is not None and result.passes >= max_passes):
+        if not can_loop or controller.quit_requested or (max_passes is not None and result.passes >= max_passes):
             return False
-        frames = iter(one_pass())
+        frames = iter(pass_of())
         return True
 
     run_window(next_frame, controller, window, restart=restart)
+    result.quit_early = controller.quit_requested and not ended

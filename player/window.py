@@ -8,16 +8,20 @@ control does not depend on the backend's own event loop.
 from __future__ import annotations
 
 import os
+import queue
 import sys
+import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from player.backends.matplotlib.figure_host import draw_near_one_ratios_at_one, window_keys_only
 from player.controller import PlaybackController
 from player.frames import RenderedFrame
 
-__all__ = ["has_display", "FrameWindow", "run_window"]
+__all__ = ["has_display", "FrameWindow", "run_window", "read_aside"]
+
+T = TypeVar("T")
 
 
 def has_display() -> bool:
@@ -159,3 +163,50 @@ def run_window(
                 window.show(current)
         window.pump(0.001 if action == "new" else 0.03)
     window.close()
+
+
+def read_aside(items: Iterator[T], window: FrameWindow, *, backlog: int = 256) -> Iterator[T]:
+    """``items`` (a source's commands) taken by a thread of their own, while ``window`` handles
+    its events: a followed file or a live stream waits for its next commands, and a window
+    waiting with it was frozen (no redraw, a q or a close handled only once the next data came,
+    never if none came). Ends early when the user quits; up to ``backlog`` items read ahead.
+    """
+    taken: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=backlog)
+    done = threading.Event()
+
+    def put(kind: str, item: Any) -> bool:
+        while not done.is_set():
+            try:
+                taken.put((kind, item), timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def pull() -> None:
+        try:
+            for item in items:
+                if not put("item", item):
+                    return
+            put("end", None)
+        except BaseException as error:  # the source's error is raised where its items are used
+            put("error", error)
+
+    # A daemon: a followed file's poll may outlast a quit (its --timeout); nothing waits for it.
+    threading.Thread(target=pull, name="gsp-replay-source", daemon=True).start()
+    try:
+        while True:
+            try:
+                kind, item = taken.get_nowait()
+            except queue.Empty:
+                if window.controller.quit_requested:
+                    return
+                window.wait(0.03)
+                continue
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        done.set()

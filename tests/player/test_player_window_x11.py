@@ -213,6 +213,26 @@ def test_the_window_takes_the_size_of_a_frame_whose_canvas_was_resized(display: 
     assert replay.returncode == 0, err
     assert abs(width / height - 240 / 90) < 0.05, (width, height)
 
+
+def test_a_window_following_a_log_that_waits_for_data_still_quits_at_once(display: str, tmp_path: Path) -> None:
+    """``--follow`` in a window: while the log had nothing new, the window waited in the reader's
+    poll, frozen: a q (or a close) was handled only once the next frame came, never if none
+    came. The source is now read on a thread of its own; a quit before the log ended is the
+    user's, not a log that did not end (exit 0)."""
+    log = tmp_path / "growing.gsplog"
+    writer = subprocess.Popen([sys.executable, str(Path(__file__).parent / "player_writer_proc.py"), str(log), "2", "30"])
+    try:
+        with _gsp(display, "replay", str(log), "--follow", "--timeout", "60") as replay:
+            window = _window(display, replay, "--name", "gsp replay")
+            _until("frame 1", lambda: "frame 1," in _xdotool(display, "getwindowname", window), replay)
+            _key(display, window, "q")  # frame 2 comes in 30 s
+            _, err = replay.communicate(timeout=5)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert replay.returncode == 0, err
+    assert "1 frame(s) replayed" in err, err
+
 def test_ctrl_c_ends_the_recording_of_a_script_with_its_own_window(display: str, tmp_path: Path) -> None:
     """Tk caught the KeyboardInterrupt of a Ctrl-C in the animator's tick, printed it and went
     on with a frozen window: the recording never ended and its log was left without footer."""
