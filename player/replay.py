@@ -402,6 +402,7 @@ def _play_in_window(
     *,
     waits_for_data: bool = False,
 ) -> None:
+    from player.backends.matplotlib.figure_host import interrupt_noted
     from player.window import FrameWindow, read_aside, run_window
 
     controller: PlaybackController[RenderedFrame] = PlaybackController(clock=clock)
@@ -435,5 +436,14 @@ def _play_in_window(
         frames = iter(pass_of())
         return True
 
-    run_window(next_frame, controller, window, restart=restart)
+    interrupted: list[bool] = []
+
+    def interrupt() -> None:  # Ctrl-C: in a Tk callback its KeyboardInterrupt was printed and lost
+        interrupted.append(True)
+        controller.quit_requested = True
+
+    with interrupt_noted(interrupt):
+        run_window(next_frame, controller, window, restart=restart)
+    if interrupted:
+        raise KeyboardInterrupt
     result.quit_early = controller.quit_requested and not ended

@@ -233,6 +233,28 @@ def test_a_window_following_a_log_that_waits_for_data_still_quits_at_once(displa
     assert replay.returncode == 0, err
     assert "1 frame(s) replayed" in err, err
 
+
+def test_ctrl_c_ends_a_replay_in_a_window_waiting_for_data(display: str, tmp_path: Path) -> None:
+    """A window waiting for a followed log's next frame runs Tk's event loop: the KeyboardInterrupt
+    of a Ctrl-C landing in one of its callbacks (a redraw) was printed by Tk and lost, and the
+    replay went on. It ends with status 130, as elsewhere."""
+    import signal
+
+    log = tmp_path / "growing.gsplog"
+    writer = subprocess.Popen([sys.executable, str(Path(__file__).parent / "player_writer_proc.py"), str(log), "2", "30"])
+    try:
+        with _gsp(display, "replay", str(log), "--follow", "--timeout", "60") as replay:
+            window = _window(display, replay, "--name", "gsp replay")
+            _until("frame 1", lambda: "frame 1," in _xdotool(display, "getwindowname", window), replay)
+            time.sleep(0.5)
+            replay.send_signal(signal.SIGINT)
+            _, err = replay.communicate(timeout=10)
+    finally:
+        writer.kill()
+        writer.wait()
+    assert replay.returncode == 130, err
+    assert "Exception in Tkinter callback" not in err, err
+
 def test_ctrl_c_ends_the_recording_of_a_script_with_its_own_window(display: str, tmp_path: Path) -> None:
     """Tk caught the KeyboardInterrupt of a Ctrl-C in the animator's tick, printed it and went
     on with a frozen window: the recording never ended and its log was left without footer."""

@@ -6,15 +6,12 @@ Without a window (no display, a non-interactive Matplotlib backend, or headless 
 
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from gsp.types.animator_base import DEFAULT_FPS, AnimatorBase
-from player.backends.matplotlib.figure_host import display_available
+from player.backends.matplotlib.figure_host import display_available, interrupt_noted
 
 __all__ = ["MatplotlibAnimator"]
 
@@ -81,30 +78,10 @@ class MatplotlibAnimator(AnimatorBase):
         self._timer.add_callback(tick)
         figure.canvas.mpl_connect("close_event", lambda _event: self._timer.stop())
         self._timer.start()
-        with _interrupt_noted(interrupted):
+        with interrupt_noted(lambda: interrupted.append(True)):
             renderer.show()  # blocks until the window closes
         self._timer.stop()
         if interrupted:
             raise KeyboardInterrupt
         if failed:
             raise failed[0]
-
-
-@contextlib.contextmanager
-def _interrupt_noted(interrupted: list[bool]) -> Iterator[None]:
-    """Ctrl-C noted in ``interrupted`` instead of raised, while a window's event loop runs.
-
-    Tk runs Python code only in its callbacks, which print an exception and go on: the
-    KeyboardInterrupt of a Ctrl-C landing in one (a redraw, a tick) was lost, the window went
-    on, and the script never ended. The next tick sees the note and ends the loop instead.
-    A handler of the script's own is left alone.
-    """
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(True))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -7,9 +7,13 @@ that ``show()`` can open a window.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import matplotlib
@@ -20,7 +24,8 @@ from matplotlib.figure import Figure
 
 from player.backends.prepare import ViewportFrame
 
-__all__ = ["FigureHost", "display_available", "draw_near_one_ratios_at_one", "window_keys_only"]
+__all__ = ["FigureHost", "display_available", "draw_near_one_ratios_at_one", "interrupt_noted",
+           "window_keys_only"]
 
 _NON_INTERACTIVE = {"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"}
 
@@ -109,6 +114,26 @@ def window_keys_only(canvas: Any) -> None:
 
     canvas.mpl_disconnect(handler_id)
     manager.key_press_handler_id = canvas.mpl_connect("key_press_event", window_keys)
+
+
+@contextlib.contextmanager
+def interrupt_noted(on_interrupt: Callable[[], None]) -> Iterator[None]:
+    """Ctrl-C calls ``on_interrupt`` instead of raising, while a window's event loop runs.
+
+    Tk runs Python code only in its callbacks, which print an exception and go on: the
+    KeyboardInterrupt of a Ctrl-C landing in one (a redraw, a tick) was lost, the window went
+    on, and the program never ended. The loop sees what ``on_interrupt`` noted, ends, and raises
+    KeyboardInterrupt itself. A handler of the program's own is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: on_interrupt())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _tuple(rgba: np.ndarray) -> tuple[float, float, float, float]:
