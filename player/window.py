@@ -56,6 +56,7 @@ class FrameWindow:
         self.axes.set_axis_off()
         self._image: Any = None
         self.closed = False
+        self._shown = False
         self.figure.canvas.mpl_connect("key_press_event", self._on_key)
         self.figure.canvas.mpl_connect("close_event", self._on_close)
 
@@ -89,8 +90,14 @@ class FrameWindow:
 
     def pump(self, seconds: float) -> None:
         """Process window events for ``seconds``."""
-        # pause(0) would wait forever (an event-loop timeout of 0 means "no timeout").
-        self._plt.pause(max(seconds, 1e-4))
+        if not self._shown:
+            self._plt.show(block=False)  # maps the window
+            self._shown = True
+        # Not plt.pause: it shows the window again each time, and a shown window's show()
+        # redraws it whole and raises it above the others (figure.raise_window): every 30 ms in
+        # a paused or waiting window. Frames are drawn by show()'s draw_idle. A timeout of 0
+        # would wait forever ("no timeout").
+        self.figure.canvas.start_event_loop(max(seconds, 1e-4))
 
     def wait(self, seconds: float) -> None:
         """Wait ``seconds`` handling window events meanwhile; a replay's clock waits so between

@@ -255,6 +255,40 @@ def test_ctrl_c_ends_a_replay_in_a_window_waiting_for_data(display: str, tmp_pat
     assert replay.returncode == 130, err
     assert "Exception in Tkinter callback" not in err, err
 
+
+IDLE_WINDOW_SCRIPT = """
+import json
+import numpy as np
+from player.controller import PlaybackController
+from player.frames import RenderedFrame
+from player.window import FrameWindow
+
+window = FrameWindow(PlaybackController())
+draws = [0]
+window.figure.canvas.mpl_connect("draw_event", lambda event: draws.__setitem__(0, draws[0] + 1))
+window.show(RenderedFrame(1, 0, "r", rgba=np.full((90, 120, 4), 200, np.uint8)))
+window.pump(0.5)  # shown and drawn
+shown = draws[0]
+for _ in range(30):  # paused: the window loop pumps its events, with nothing to draw
+    window.pump(0.03)
+print(json.dumps({"shown": shown, "idle": draws[0] - shown}))
+"""
+
+
+def test_a_paused_window_does_not_redraw(display: str, tmp_path: Path) -> None:
+    """The window's event pump was plt.pause, which shows the window again each time: a shown
+    Tk window's show() redraws it whole (and raises it above the others), every 30 ms of a
+    paused window, or one waiting for its next frame."""
+    import json
+
+    script = tmp_path / "idle.py"
+    script.write_text(IDLE_WINDOW_SCRIPT)
+    result = subprocess.run([sys.executable, str(script)], env=dict(os.environ, DISPLAY=display, MPLBACKEND="TkAgg"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert report["shown"] >= 1 and report["idle"] == 0, report
+
 def test_ctrl_c_ends_the_recording_of_a_script_with_its_own_window(display: str, tmp_path: Path) -> None:
     """Tk caught the KeyboardInterrupt of a Ctrl-C in the animator's tick, printed it and went
     on with a frozen window: the recording never ended and its log was left without footer."""
