@@ -164,6 +164,8 @@ def replay(
         raise ReplayError(f"{source}: no frame matched {selected} (the session has {total} frames)")
     if result.frames == 0 and output is not None:
         raise ReplayError(f"{source}: the session has no rendered frame, nothing written to {output}")
+    if result.frames == 0 and result.window and not result.quit_early:
+        raise ReplayError(f"{source}: the session has no rendered frame, nothing to show in a window")
     where = _outputs_summary([str(p) for p in result.outputs])
     if result.frame_rate is not None and result.outputs:  # a video: which rate, and why that one
         where += f" at {result.frame_rate.describe()}"

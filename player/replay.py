@@ -52,6 +52,8 @@ class ReplayResult:
     #: The user quit the window before the source ended (a followed log or a live stream then
     #: ends there, as asked, and is not reported as ``unfinished``).
     quit_early: bool = False
+    #: The frames were shown in a window.
+    window: bool = False
     #: A live session that did not END: why (the subscriber's REPLACED or GONE reason); None otherwise.
     live_lost: str | None = None
     #: A live source's session id (hex) and the last update of it applied (None: a file, or no session).
@@ -228,6 +230,7 @@ def replay(
                             waits_for_data=src.follow or src.live)
         else:
             while True:
+                drawn_before = result.frames
                 for rendered in one_pass():
                     result.frames += 1
                     if exporter is not None:
@@ -239,7 +242,8 @@ def replay(
                         exporter.add(rendered)
                     if bar is not None:
                         bar.update(1)
-                more = loop and src.rewindable and (max_passes is None or result.passes < max_passes)
+                # a pass that drew nothing (no render, or none selected) would loop forever
+                more = loop and src.rewindable and result.frames > drawn_before and (max_passes is None or result.passes < max_passes)
                 if not more:
                     break
         if exporter is not None:
@@ -429,10 +433,14 @@ def _play_in_window(
                 bar.update(1)
         return rendered
 
+    drawn_before = 0  # frames drawn before this pass: a pass that drew none would loop forever
+
     def restart() -> bool:
-        nonlocal frames
-        if not can_loop or controller.quit_requested or (max_passes is not None and result.passes >= max_passes):
+        nonlocal frames, drawn_before
+        if not can_loop or controller.quit_requested or result.frames == drawn_before or \
+                (max_passes is not None and result.passes >= max_passes):
             return False
+        drawn_before = result.frames
         frames = iter(pass_of())
         return True
 
@@ -447,3 +455,4 @@ def _play_in_window(
     if interrupted:
         raise KeyboardInterrupt
     result.quit_early = controller.quit_requested and not ended
+    result.window = True

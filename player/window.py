@@ -147,7 +147,8 @@ def run_window(
 
     ``next_frame()`` draws the next frame of the session (None at its end); ``restart()``
     starts the session again for ``--loop`` (returns False when it cannot).
-    When the session ends without ``--loop`` the window stays open on the last frame.
+    When the session ends without ``--loop`` the window stays open on the last frame; it closes
+    at once when there was none to show.
     """
     while True:
         action = controller.next_action()
@@ -159,6 +160,8 @@ def run_window(
                 if restart is not None and restart():
                     continue
                 controller.end_of_session()
+                if controller.current() is None:  # nothing to show: an empty window would wait for a q
+                    break
             else:
                 controller.push(frame)
                 window.show(frame)

@@ -232,6 +232,23 @@ def test_loop_replays_again(session: Path) -> None:
     assert result.passes == 3 and result.frames == 3 * FRAMES
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("selection", [{}, {"frame": 99}])
+def test_loop_ends_when_a_pass_draws_nothing(session: Path, tmp_path: Path, selection: dict[str, int]) -> None:
+    """--loop over a session without a render, or a selection matching none, started again and
+    again without end (a busy hang, in a window as headless)."""
+    import recorder
+    from gsp.core import Canvas
+
+    source = session
+    if not selection:
+        source = tmp_path / "no_render.gsplog"
+        with recorder.record(source):
+            Canvas(80, 60, 72.0, bytearray([255, 255, 255, 255]))
+    result = replay(source, "null", loop=True, **selection)  # type: ignore[arg-type]
+    assert result.frames == 0 and result.passes == 1
+
+
 def test_realtime_and_speed_follow_recorded_times(session: Path) -> None:
     times = [c.t_ns for c in LogReader(session).commands() if c.op == "Renderer.render"]
     span = (times[-1] - times[0]) / 1e9

@@ -289,6 +289,16 @@ def test_a_paused_window_does_not_redraw(display: str, tmp_path: Path) -> None:
     report = json.loads(result.stdout.splitlines()[-1])
     assert report["shown"] >= 1 and report["idle"] == 0, report
 
+
+def test_a_window_with_no_frame_to_show_ends_and_says_why(display: str, tmp_path: Path) -> None:
+    """A session without a render, or a --frame it does not have: the window opened empty and
+    waited for a q, and said nothing (with --loop it was frozen too, starting again and again)."""
+    session = record_moving_disc(tmp_path / "disc.gsplog", 2, width=120, height=90)
+    with _gsp(display, "replay", str(session), "--frame", "9", "--loop") as replay:
+        _, err = replay.communicate(timeout=30)
+    assert replay.returncode == 2, err
+    assert "no frame matched --frame 9 (the session has 2 frames)" in err, err
+
 def test_ctrl_c_ends_the_recording_of_a_script_with_its_own_window(display: str, tmp_path: Path) -> None:
     """Tk caught the KeyboardInterrupt of a Ctrl-C in the animator's tick, printed it and went
     on with a frozen window: the recording never ended and its log was left without footer."""
