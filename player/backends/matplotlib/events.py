@@ -58,9 +58,8 @@ class MatplotlibViewportEvents(ViewportEventsBase):
         canvas's on a HiDPI or scaled screen, and as many as the user made them by resizing the
         window, where the figure (and the picture shown) stretches to fill it."""
         canvas = self.get_renderer().get_canvas()
-        shown = self._canvas.figure.bbox
-        return (x * float(canvas.get_width()) / float(shown.width),
-                y * float(canvas.get_height()) / float(shown.height))
+        shown_w, shown_h = self._canvas.get_width_height(physical=True)  # whole pixels, as drawn
+        return (x * float(canvas.get_width()) / max(shown_w, 1), y * float(canvas.get_height()) / max(shown_h, 1))
 
     def _inside(self, event: Any) -> tuple[float, float] | None:
         if event.x is None or event.y is None:
