@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -93,6 +94,10 @@ class LogReader:
         self.footer_seen = False  # an END chunk (a footer) ends the chunks, its index usable or not
         self.tail_incomplete = False  # bytes after the last complete chunk
         self._follow_cache: dict[int, Chunk] = {}
+        # close() may come from another thread (to end a follower): it takes this lock, which
+        # chunks() holds around each read, so that no read runs on a closed descriptor.
+        self._io_lock = threading.RLock()
+        self._closing = False
         self._footer_hint: int | None = None  # where the trailer says the footer is
         self._last_chunk: tuple[int, Chunk] | None = None
         # Chunks read ahead of a replay, each handed to it once (read_chunk): the one resolve()
@@ -121,9 +126,12 @@ class LogReader:
 
     def close(self) -> None:
         """Close the file (idempotent). A follower iterating in another thread then ends, as at
-        the log's end."""
-        self._unmap()
-        self._file.close()
+        the log's end: the file is closed between two of its reads, never under one (its
+        descriptor could otherwise be closed, or even reused, while it reads)."""
+        self._closing = True
+        with self._io_lock:
+            self._unmap()
+            self._file.close()
 
     def _unmap(self) -> None:
         if self._map is not None:
@@ -416,29 +424,24 @@ class LogReader:
         number = start
         while True:
             while number < len(self.index):
-                try:
-                    chunk = self.read_chunk(number)
-                except LogFormatError as error:
-                    self._damage(error)
-                    return
-                except ValueError:
-                    if self._file.closed:  # closed by another thread: following ends
+                with self._io_lock:  # close() from another thread waits for this read
+                    if self._closing:
                         return
-                    raise
+                    try:
+                        chunk = self.read_chunk(number)
+                    except LogFormatError as error:
+                        self._damage(error)
+                        return
                 yield chunk
                 number += 1
             if not follow or self.ended:
                 return
             deadline = None if timeout is None else time.monotonic() + timeout
             while True:
-                if self._file.closed:
-                    return
-                try:
-                    added = self._scan(cache=True)
-                except ValueError:  # "I/O operation on closed file": close() came in between
-                    if self._file.closed:
+                with self._io_lock:
+                    if self._closing:
                         return
-                    raise
+                    added = self._scan(cache=True)
                 if added or self.ended:
                     break
                 if deadline is not None and time.monotonic() >= deadline:
