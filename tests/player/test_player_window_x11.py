@@ -214,22 +214,29 @@ def test_the_window_takes_the_size_of_a_frame_whose_canvas_was_resized(display: 
     assert abs(width / height - 240 / 90) < 0.05, (width, height)
 
 
-def test_a_window_following_a_log_that_waits_for_data_still_quits_at_once(display: str, tmp_path: Path) -> None:
-    """``--follow`` in a window: while the log had nothing new, the window waited in the reader's
-    poll, frozen: a q (or a close) was handled only once the next frame came, never if none
-    came. The source is now read on a thread of its own; a quit before the log ended is the
-    user's, not a log that did not end (exit 0)."""
+@contextlib.contextmanager
+def _window_following_a_slow_log(display: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A `gsp replay --follow` window showing frame 1 of a log whose frame 2 comes in 30 s."""
     log = tmp_path / "growing.gsplog"
     writer = subprocess.Popen([sys.executable, str(Path(__file__).parent / "player_writer_proc.py"), str(log), "2", "30"])
     try:
         with _gsp(display, "replay", str(log), "--follow", "--timeout", "60") as replay:
             window = _window(display, replay, "--name", "gsp replay")
             _until("frame 1", lambda: "frame 1," in _xdotool(display, "getwindowname", window), replay)
-            _key(display, window, "q")  # frame 2 comes in 30 s
-            _, err = replay.communicate(timeout=5)
+            yield replay, window
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_a_window_following_a_log_that_waits_for_data_still_quits_at_once(display: str, tmp_path: Path) -> None:
+    """``--follow`` in a window: while the log had nothing new, the window waited in the reader's
+    poll, frozen: a q (or a close) was handled only once the next frame came, never if none
+    came. The source is now read on a thread of its own; a quit before the log ended is the
+    user's, not a log that did not end (exit 0)."""
+    with _window_following_a_slow_log(display, tmp_path) as (replay, window):
+        _key(display, window, "q")  # frame 2 comes in 30 s
+        _, err = replay.communicate(timeout=5)
     assert replay.returncode == 0, err
     assert "1 frame(s) replayed" in err, err
 
@@ -240,18 +247,10 @@ def test_ctrl_c_ends_a_replay_in_a_window_waiting_for_data(display: str, tmp_pat
     replay went on. It ends with status 130, as elsewhere."""
     import signal
 
-    log = tmp_path / "growing.gsplog"
-    writer = subprocess.Popen([sys.executable, str(Path(__file__).parent / "player_writer_proc.py"), str(log), "2", "30"])
-    try:
-        with _gsp(display, "replay", str(log), "--follow", "--timeout", "60") as replay:
-            window = _window(display, replay, "--name", "gsp replay")
-            _until("frame 1", lambda: "frame 1," in _xdotool(display, "getwindowname", window), replay)
-            time.sleep(0.5)
-            replay.send_signal(signal.SIGINT)
-            _, err = replay.communicate(timeout=10)
-    finally:
-        writer.kill()
-        writer.wait()
+    with _window_following_a_slow_log(display, tmp_path) as (replay, _):
+        time.sleep(0.5)
+        replay.send_signal(signal.SIGINT)
+        _, err = replay.communicate(timeout=10)
     assert replay.returncode == 130, err
     assert "Exception in Tkinter callback" not in err, err
 
