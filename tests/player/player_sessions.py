@@ -75,6 +75,25 @@ def record_moving_disc(
     return path
 
 
+def record_slow_disc(path: Path, gaps_s: list[float], **options: object) -> Path:
+    """The moving disc with ``len(gaps_s) + 1`` frames, frame k + 1 ``gaps_s[k]`` seconds after
+    frame k on the log's clock, recorded at full speed: the commands' times are written anew,
+    so that no test sleeps through the pauses it replays."""
+    from sessions import Command, LogReader, LogWriter
+
+    fast = path.with_name(f"{path.stem}.fast.gsplog")
+    record_moving_disc(fast, len(gaps_s) + 1, **options)  # type: ignore[arg-type]
+    times = np.cumsum([0.0, *gaps_s]) * 1e9  # of each frame's commands, from the previous render on
+    renders = 0
+    with LogReader(fast) as reader:
+        writer = LogWriter(path)
+        for cmd in reader.commands():
+            writer.append(Command(cmd.seq, int(times[renders]), cmd.op, cmd.target, cmd.args, cmd.kwargs))
+            renders += cmd.op == "Renderer.render"
+        writer.close()
+    return path
+
+
 def red_columns(rgba: np.ndarray) -> np.ndarray:
     """Columns of the middle row that are red (the disc)."""
     row = rgba[rgba.shape[0] // 2]

@@ -18,7 +18,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from player_sessions import record_moving_disc  # noqa: E402
+from player_sessions import record_moving_disc, record_slow_disc  # noqa: E402
 
 pytestmark = [pytest.mark.window, pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -142,7 +142,7 @@ def test_keys_step_back_and_quit_a_replay_in_a_real_window(display: str, tmp_pat
 def test_a_key_pressed_while_the_next_frame_is_not_yet_due_is_handled_at_once(display: str, tmp_path: Path) -> None:
     """At the recorded pace the window slept until the next frame was due, its events unread:
     a q pressed during a long pause was lost or waited for the next frame."""
-    session = record_moving_disc(tmp_path / "slow.gsplog", 2, width=120, height=90, interval_s=6.0)
+    session = record_slow_disc(tmp_path / "slow.gsplog", [6.0], width=120, height=90)
     with _gsp(display, "replay", str(session)) as replay:
         window = _window(display, replay, "--name", "gsp replay")
         _until("the first frame", lambda: "frame 1" in _xdotool(display, "getwindowname", window), replay)
@@ -159,7 +159,7 @@ def test_a_key_pressed_while_the_next_frame_is_not_yet_due_is_handled_at_once(di
 def test_steps_pressed_while_the_next_frame_is_not_yet_due_act_at_once(display: str, tmp_path: Path) -> None:
     """Between two frames far apart the window waited for the next one whatever was pressed: a
     step back showed nothing until then, and the next frame then came over it, paused or not."""
-    session = record_moving_disc(tmp_path / "slow.gsplog", 3, width=120, height=90, interval_s=6.0)
+    session = record_slow_disc(tmp_path / "slow.gsplog", [0.5, 6.0], width=120, height=90)
     with _gsp(display, "replay", str(session)) as replay:
         window = _window(display, replay, "--name", "gsp replay")
 
