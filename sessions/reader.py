@@ -426,7 +426,9 @@ class LogReader:
             while number < len(self.index):
                 with self._io_lock:  # close() from another thread waits for this read
                     if self._closing:
-                        return
+                        if follow:  # the way to end a follower
+                            return
+                        raise ValueError(f"{self.path}: the reader is closed")
                     try:
                         chunk = self.read_chunk(number)
                     except LogFormatError as error:
