@@ -414,13 +414,10 @@ def _play_in_window(
     if isinstance(clock, RealtimeClock):  # keys and a close are handled while a frame is not yet due
         clock.sleep = window.wait
 
-    def read(commands: Iterator[Command]) -> Iterator[Command]:
-        return read_aside(commands, window)
-
     # A followed file or a live stream waits for its next commands: read on a thread of its own,
     # the window meanwhile handling its keys and a close.
-    pass_of = (lambda: one_pass(read)) if waits_for_data else one_pass
-    frames = iter(pass_of())
+    read = (lambda commands: read_aside(commands, window)) if waits_for_data else None
+    frames = iter(one_pass(read))
     ended = False  # the session's end was met (the window then stays on its last frame)
 
     def next_frame() -> RenderedFrame | None:
@@ -441,7 +438,7 @@ def _play_in_window(
                 (max_passes is not None and result.passes >= max_passes):
             return False
         drawn_before = result.frames
-        frames = iter(pass_of())
+        frames = iter(one_pass(read))
         return True
 
     interrupted: list[bool] = []
