@@ -58,13 +58,28 @@ def summarize_commands(commands: list[Command]) -> tuple[int, list[tuple[str, in
     return frames, markers
 
 
+class _Derived(NamedTuple):
+    """Lists the queries need, made from the first ``made_of`` entries of one list."""
+
+    entries: list[IndexEntry]
+    made_of: int
+    keyframes: list[int]
+    keyframe_seq_last: list[int]
+    keyframes_in_order: bool  # their seq_last never decreases: the last one before a seq bisects
+    commands: list[int]
+    command_seq_last: list[int]
+    command_t_last: list[int]
+
+
 @dataclass
 class LogIndex:
-    """Every chunk of a log, in file order, plus markers. Built incrementally with :meth:`add`."""
+    """Every chunk of a log, in file order, plus markers. Built incrementally with :meth:`add`
+    (``entries`` is only appended to)."""
 
     entries: list[IndexEntry] = field(default_factory=list)
     markers: list[Marker] = field(default_factory=list)
     from_footer: bool = False
+    _cache: _Derived | None = field(default=None, repr=False, compare=False)
 
     def add(self, info: ChunkInfo, offset: int, frames: int = 0, markers: list[tuple[str, int, int]] | tuple = ()) -> None:
         """Record a chunk found (or written) at ``offset``."""
@@ -80,14 +95,28 @@ class LogIndex:
         return len(self.entries)
 
     # -- queries ---------------------------------------------------------------------------
+    def _derived(self) -> _Derived:
+        """The chunk lists the queries use, made again only once entries were added: a seek
+        asks several queries of an index of hundreds of chunks (a 1 GB log), each of which
+        walked every entry."""
+        entries, cache = self.entries, self._cache
+        if cache is not None and cache.entries is entries and cache.made_of == len(entries):
+            return cache
+        keyframes = [i for i, e in enumerate(entries) if e.kind in KEYFRAME_KINDS]
+        kf_seq = [entries[i].seq_last for i in keyframes]
+        commands = [i for i, e in enumerate(entries) if e.kind == ChunkKind.COMMANDS]
+        self._cache = _Derived(entries, len(entries), keyframes, kf_seq, all(a <= b for a, b in zip(kf_seq, kf_seq[1:])),
+                               commands, [entries[i].seq_last for i in commands], [entries[i].t_last for i in commands])
+        return self._cache
+
     @property
     def keyframes(self) -> list[int]:
         """Chunk numbers of the keyframes (KEYFRAME and LINKED_KEYFRAME chunks)."""
-        return [i for i, e in enumerate(self.entries) if e.kind in KEYFRAME_KINDS]
+        return list(self._derived().keyframes)
 
     def command_chunks(self) -> list[int]:
         """Chunk numbers of the COMMANDS chunks."""
-        return [i for i, e in enumerate(self.entries) if e.kind == ChunkKind.COMMANDS]
+        return list(self._derived().commands)
 
     @property
     def total_commands(self) -> int:
@@ -101,35 +130,45 @@ class LogIndex:
 
     def seq_range(self) -> tuple[int, int] | None:
         """(first, last) command seq, None when empty."""
-        chunks = [e for e in self.entries if e.kind == ChunkKind.COMMANDS and e.count]
-        return (chunks[0].seq_first, chunks[-1].seq_last) if chunks else None
+        chunks = self._nonempty_command_ends()
+        return (chunks[0].seq_first, chunks[1].seq_last) if chunks else None
 
     def time_range(self) -> tuple[int, int] | None:
         """(first, last) command time in ns, None when empty."""
-        chunks = [e for e in self.entries if e.kind == ChunkKind.COMMANDS and e.count]
-        return (chunks[0].t_first, chunks[-1].t_last) if chunks else None
+        chunks = self._nonempty_command_ends()
+        return (chunks[0].t_first, chunks[1].t_last) if chunks else None
+
+    def _nonempty_command_ends(self) -> tuple[IndexEntry, IndexEntry] | None:
+        """The first and last COMMANDS chunks that hold commands."""
+        entries = self.entries
+        commands = self._derived().commands
+        first = next((entries[i] for i in commands if entries[i].count), None)
+        last = next((entries[i] for i in reversed(commands) if entries[i].count), None)
+        return (first, last) if first is not None and last is not None else None
 
     def keyframe_before_seq(self, seq: int) -> int | None:
         """The last keyframe chunk capturing a state strictly before ``seq`` (None: start over)."""
+        derived = self._derived()
+        if derived.keyframes_in_order:
+            k = bisect.bisect_left(derived.keyframe_seq_last, seq)
+            return derived.keyframes[k - 1] if k else None
         best = None
-        for i in self.keyframes:
-            if self.entries[i].seq_last < seq:
+        for i, seq_last in zip(derived.keyframes, derived.keyframe_seq_last):
+            if seq_last < seq:
                 best = i
         return best
 
     def chunk_for_time(self, t_ns: int) -> int | None:
         """First COMMANDS chunk whose last command is at or after ``t_ns``."""
-        cmds = self.command_chunks()
-        lasts = [self.entries[i].t_last for i in cmds]
-        k = bisect.bisect_left(lasts, t_ns)
-        return cmds[k] if k < len(cmds) else None
+        derived = self._derived()
+        k = bisect.bisect_left(derived.command_t_last, t_ns)
+        return derived.commands[k] if k < len(derived.commands) else None
 
     def chunk_for_seq(self, seq: int) -> int | None:
         """First COMMANDS chunk whose last seq is at or after ``seq``."""
-        cmds = self.command_chunks()
-        lasts = [self.entries[i].seq_last for i in cmds]
-        k = bisect.bisect_left(lasts, seq)
-        return cmds[k] if k < len(cmds) else None
+        derived = self._derived()
+        k = bisect.bisect_left(derived.command_seq_last, seq)
+        return derived.commands[k] if k < len(derived.commands) else None
 
     def chunk_for_frame(self, number: int) -> tuple[int, int] | None:
         """(chunk, frames before it) of the chunk holding the ``number``-th render (from 1)."""

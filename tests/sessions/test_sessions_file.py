@@ -505,3 +505,31 @@ def test_a_header_that_meets_a_full_disk_leaves_no_log_and_an_earlier_one_as_it_
     assert not new.exists()
     assert earlier.read_bytes() == before
     assert sorted(p.name for p in disk.path.iterdir()) == ["earlier.gsplog", "filler"]  # nothing half made
+
+
+def test_index_queries_keep_up_with_chunks_added_after_them() -> None:
+    """The index's queries answer for every chunk, also for those added after a query (a
+    followed log's index grows; the lists the queries use are made again then)."""
+    from sessions.index import IndexEntry, LogIndex
+
+    index = LogIndex()
+
+    def add(kind: int, seq_first: int, seq_last: int, t_last: int) -> None:
+        offset = 100 + 10 * len(index.entries)
+        index.entries.append(IndexEntry(offset, 10, kind, seq_last - seq_first + 1, seq_first, seq_last,
+                                        t_last - 5, t_last, 1))
+
+    add(ChunkKind.COMMANDS, 1, 10, 100)
+    add(ChunkKind.KEYFRAME, 10, 10, 100)
+    assert index.keyframes == [1] and index.keyframe_before_seq(20) == 1 and index.keyframe_before_seq(10) is None
+    assert index.chunk_for_seq(15) is None and index.time_range() == (95, 100)
+    add(ChunkKind.COMMANDS, 11, 20, 200)
+    add(ChunkKind.LINKED_KEYFRAME, 20, 20, 200)
+    add(ChunkKind.COMMANDS, 21, 30, 300)
+    assert index.keyframes == [1, 3] and index.command_chunks() == [0, 2, 4]
+    assert index.keyframe_before_seq(25) == 3 and index.keyframe_before_seq(20) == 1
+    assert index.chunk_for_seq(15) == 2 and index.chunk_for_time(250) == 4 and index.chunk_for_time(301) is None
+    assert index.seq_range() == (1, 30) and index.time_range() == (95, 300)
+    # Keyframes out of seq order (sessions joined one after another): the last one in the file wins.
+    add(ChunkKind.KEYFRAME, 5, 5, 300)
+    assert index.keyframe_before_seq(25) == 5 and index.keyframe_before_seq(6) == 5 and index.keyframe_before_seq(5) is None
