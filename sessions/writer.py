@@ -106,7 +106,8 @@ class LogWriter:
     - ``keyframe_interval_s`` / ``keyframe_interval_bytes``: a KEYFRAME chunk (the whole scene as
       synthetic commands) is written after a flush once this much session time or this many
       bytes have passed since the last one (the byte interval grows to KEYFRAME_SPACING times
-      the scene's size so keyframes stay a small share of the file). ``keyframes=False`` disables them.
+      what a keyframe costs, so keyframes stay a small share of the file: its own size for a
+      linked keyframe written to the file alone, else the scene's). ``keyframes=False`` disables them.
     - ``shuffle``: byte-shuffle float arrays before lz4 ("auto": when a sample shows it pays).
     - ``background_writes``: the file's chunks are written by a thread of their own (see
       :mod:`sessions.background`), overlapping the encoding of the next ones; ``on_written`` is
@@ -145,7 +146,7 @@ class LogWriter:
         flush_interval_s: float = 0.1,
         max_chunk_bytes: int = 4 << 20,
         keyframe_interval_s: float = 5.0,
-        keyframe_interval_bytes: int = 16 << 20,
+        keyframe_interval_bytes: int = 4 << 20,
         keyframes: bool = True,
         shuffle: bool | Literal["auto"] = "auto",
         compress: bool = True,
@@ -195,6 +196,7 @@ class LogWriter:
         self._bytes_since_keyframe = 0
         self._last_keyframe_t = 0
         self._last_keyframe_size = 0
+        self._last_keyframe_linked = False
         self.on_unencodable: Callable[[int, str, Exception, bool], Any] | None = None
 
     @staticmethod
@@ -436,8 +438,13 @@ class LogWriter:
         if not self._keyframes or self._in_pieces:
             return False
         assert self._ledger is not None
-        scene = max(self._last_keyframe_size, self._ledger.scene_bytes)
-        by_bytes = max(self.keyframe_interval_bytes, KEYFRAME_SPACING * scene)
+        # Spaced by what a keyframe costs: a linked one written to the file alone costs its own
+        # few bytes (its contents are the file's own), any other the scene's contents.
+        if self._last_keyframe_linked and len(self.sinks) == 1:
+            cost = self._last_keyframe_size
+        else:
+            cost = max(self._last_keyframe_size, self._ledger.scene_bytes)
+        by_bytes = max(self.keyframe_interval_bytes, KEYFRAME_SPACING * cost)
         return (self.last_t_ns - self._last_keyframe_t >= self.keyframe_interval_ns
                 or self._bytes_since_keyframe >= by_bytes)
 
@@ -512,6 +519,7 @@ class LogWriter:
         self._bytes_since_keyframe = 0
         self._last_keyframe_t = self.last_t_ns
         self._last_keyframe_size = size
+        self._last_keyframe_linked = False
 
     def _append_tail(self, pieced: list[Command], tail: list[int], whole: list[_WholeWrite]) -> None:
         """Write the commands of a seeded state (``pieced[i]`` for each ``i`` of ``tail``) that its
@@ -655,6 +663,7 @@ class LogWriter:
         self._bytes_since_keyframe = 0
         self._last_keyframe_t = self.last_t_ns
         self._last_keyframe_size = size
+        self._last_keyframe_linked = bool(targets)
         return bool(size)
 
     def _emit_keyframe(self, commands: list[Command], kind: int, sinks: list[Any], *, count: bool = True) -> int:

@@ -93,6 +93,37 @@ def test_a_linked_keyframe_is_small_and_live_sinks_get_a_self_contained_one(tmp_
     assert np.array_equal(_positions_in(chunk.commands()), positions.ravel())
 
 
+@pytest.mark.parametrize("live_sink", [False, True])
+def test_keyframes_are_spaced_by_what_they_cost(tmp_path: Path, live_sink: bool) -> None:
+    """A linked keyframe written to the file alone costs the file a few hundred bytes: one comes
+    about every ``keyframe_interval_bytes`` (4 MiB), so a seek reads little more than the chunk
+    it lands in. With a live sink, which gets the whole scene each time, they stay
+    KEYFRAME_SPACING (8) times the scene's bytes apart."""
+    n = 250_000  # 3 MB of positions a frame, a chunk each
+    sinks = [MemorySink()] if live_sink else []
+    writer = LogWriter(tmp_path / "k.gsplog", sinks=sinks, keyframe_interval_s=1e9)
+    s = Script()
+    s.add("Buffer.new", POSITIONS, n, _vec3())
+    rng = np.random.default_rng(2)
+    for _frame in range(40):  # 120 MB
+        s.add("Buffer.set_data", POSITIONS, rng.random((n, 3), dtype=np.float32), 0, n)
+    for cmd in s.commands:
+        writer.append(cmd)
+        writer.flush()
+    writer.close()
+    with LogReader(tmp_path / "k.gsplog") as reader:
+        keyframes = [reader.index.entries[i] for i in reader.index.keyframes]
+        if live_sink:  # every 8 x 3 MB: 24 MB, 8 frames
+            assert 4 <= len(keyframes) <= 5, len(keyframes)
+        else:  # every 4 MiB (2 frames) once the first, spaced by the scene, has shown that they are linked
+            assert all(e.kind == ChunkKind.LINKED_KEYFRAME and e.size < 2000 for e in keyframes)
+            gaps = [b.offset - a.offset for a, b in zip(keyframes, keyframes[1:])]
+            assert len(keyframes) >= 15 and max(gaps) < 7_000_000, gaps
+        last = reader.last_seq()
+        for before in (7, 20, 33, last):
+            assert _replayed(reader, before, seek=True) == _replayed(reader, before, seek=False), before
+
+
 def _vec3() -> Any:
     from gsp.types import BufferType
 
