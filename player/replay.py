@@ -407,12 +407,12 @@ def _play_in_window(
     waits_for_data: bool = False,
 ) -> None:
     from player.backends.matplotlib.figure_host import interrupt_noted
-    from player.window import FrameWindow, read_aside, run_window
+    from player.window import FrameWindow, QuitWhileWaiting, read_aside, run_window
 
     controller: PlaybackController[RenderedFrame] = PlaybackController(clock=clock)
     window = FrameWindow(controller, title=f"gsp replay ({engine.backend})")
     if isinstance(clock, RealtimeClock):  # keys and a close are handled while a frame is not yet due
-        clock.sleep = window.wait
+        clock.sleep = window.wait_for_frame
 
     # A followed file or a live stream waits for its next commands: read on a thread of its own,
     # the window meanwhile handling its keys and a close.
@@ -422,7 +422,10 @@ def _play_in_window(
 
     def next_frame() -> RenderedFrame | None:
         nonlocal ended
-        rendered = next(frames, None)
+        try:
+            rendered = next(frames, None)
+        except QuitWhileWaiting:  # the frame that was not due yet is not drawn
+            rendered = None
         ended = ended or (rendered is None and not controller.quit_requested)
         if rendered is not None:
             result.frames += 1

@@ -19,9 +19,15 @@ from player.backends.matplotlib.figure_host import draw_near_one_ratios_at_one, 
 from player.controller import PlaybackController
 from player.frames import RenderedFrame
 
-__all__ = ["has_display", "FrameWindow", "run_window", "read_aside"]
+__all__ = ["has_display", "FrameWindow", "QuitWhileWaiting", "run_window", "read_aside"]
 
 T = TypeVar("T")
+
+
+class QuitWhileWaiting(BaseException):
+    """The user quit while the replay waited for its next frame's time: that frame is neither
+    drawn nor counted. A BaseException, as the replay engine reports a drawing's Exceptions as
+    command errors."""
 
 
 def has_display() -> bool:
@@ -127,6 +133,13 @@ class FrameWindow:
             if paused_since is None and deadline <= now:
                 return
             self.pump(0.03 if paused_since is not None else min(deadline - now, 0.03))
+
+    def wait_for_frame(self, seconds: float) -> None:
+        """:meth:`wait`, as a replay's clock waits for its next frame: raises
+        :class:`QuitWhileWaiting` when the wait ended with a quit."""
+        self.wait(seconds)
+        if self.controller.quit_requested:
+            raise QuitWhileWaiting
 
     def close(self) -> None:
         """Close the figure."""

@@ -153,6 +153,7 @@ def test_a_key_pressed_while_the_next_frame_is_not_yet_due_is_handled_at_once(di
         waited = time.monotonic() - pressed
     assert replay.returncode == 0, err
     assert waited < 3.0, (waited, err)  # not at frame 2, 5 s later
+    assert "1 frame(s) replayed" in err  # frame 2, not due when q came, is not drawn after it
 
 
 
