@@ -138,6 +138,26 @@ def _configure_gsp(no_render: bool, frames: int | None, duration: float | None, 
         configure_headless(frames, fps=fps if fps is not None else DEFAULT_FPS, duration_s=duration)
 
 
+def _publish_options(publish: str | None, snapshot: str | None, curve_secret: str | None, allow: str | None,
+                     end_grace: float | None, max_payload: int | None) -> dict[str, Any]:
+    """The publisher's options given on the command line (UsageError for one without --publish)."""
+    given = {"--snapshot": snapshot, "--curve-secret": curve_secret, "--allow": allow, "--end-grace": end_grace,
+             "--max-message": max_payload}
+    if publish is None:
+        named = [name for name, value in given.items() if value is not None]
+        if named:
+            raise click.UsageError(f"{', '.join(named)}: only with --publish (they set up the live publisher)")
+        return {}
+    from gsplog_cli.cmd_live import server_security
+
+    options: dict[str, Any] = {"snapshot_endpoint": snapshot, "security": server_security(curve_secret, allow)}
+    if end_grace is not None:
+        options["end_grace"] = end_grace
+    if max_payload is not None:
+        options["max_payload"] = max_payload
+    return options
+
+
 @click.command(
     "record",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -162,6 +182,17 @@ def _configure_gsp(no_render: bool, frames: int | None, duration: float | None, 
 @click.option("--wait", type=NON_NEGATIVE, callback=finite, default=0.0,
               help="With --publish: seconds to let nodes connect before the script runs (a node connected "
                    "before the first call gets every chunk: a byte-identical --save copy) [default: 0].")
+@click.option("--snapshot", default=None, metavar="ENDPOINT",
+              help="With --publish: the snapshot endpoint to bind [default: PUB port + 1].")
+@click.option("--curve-secret", type=click.Path(exists=True, dir_okay=False),
+              help="With --publish: the server's secret key file (CURVE; with --allow).")
+@click.option("--allow", type=click.Path(exists=True, file_okay=False),
+              help="With --publish: folder of admitted client keys (CURVE; with --curve-secret).")
+@click.option("--end-grace", type=NON_NEGATIVE, callback=finite, default=None,
+              help="With --publish: seconds the final state is still served to late nodes (its END "
+                   "repeated) after the script ends [default: 1].")
+@click.option("--max-message", "max_payload", type=click.IntRange(1024), default=None,
+              help="With --publish: largest chunk sent, in bytes [default: 268435456, 256 MiB].")
 @click.option("--meta", multiple=True, metavar="KEY=VALUE", help="User metadata for the header (repeatable).")
 def record(
     script: str,
@@ -174,6 +205,11 @@ def record(
     fps: float | None,
     flush_ms: float | None,
     wait: float,
+    snapshot: str | None,
+    curve_secret: str | None,
+    allow: str | None,
+    end_grace: float | None,
+    max_payload: int | None,
     meta: tuple[str, ...],
 ) -> None:
     """Run SCRIPT unmodified and record every GSP call into a session log.
@@ -183,6 +219,7 @@ def record(
     """
     if frames is not None and duration is not None:
         raise click.UsageError("give --frames or --duration, not both")
+    publish_options = _publish_options(publish, snapshot, curve_secret, allow, end_grace, max_payload)
     metadata = parse_meta(meta)
     metadata.setdefault("script", os.path.basename(script))
     if output is None and publish is None:
@@ -198,7 +235,7 @@ def record(
     flush_s = None if flush_ms is None else flush_ms / 1000.0  # None: the Recorder's default
     # The wait lets nodes connect before the first call; the session's clock starts after it.
     rec = Recorder(output, publish=publish, metadata=metadata, flush_interval_s=flush_s,
-                   wait_s=wait if publish is not None else 0.0)
+                   wait_s=wait if publish is not None else 0.0, publish_options=publish_options)
     try:
         rec.start()
     except Exception as error:

@@ -104,7 +104,10 @@ class Recorder:
     as the recording itself), and put back when the last such recorder stops.
     ``wait_s``: with ``publish``, how long :meth:`start` waits after binding, so that nodes
     connect before the first call; the session's clock starts after the wait, so that the
-    log's first call is at t = 0 rather than ``wait_s`` in.
+    log's first call is at t = 0 rather than ``wait_s`` in. ``publish_options``: with an
+    endpoint ``publish``, more keyword arguments of :class:`transports.Publisher`
+    (``snapshot_endpoint``, ``security``: a ``ServerSecurity`` for CURVE, ``end_grace``,
+    ``max_payload``...).
     """
 
     def __init__(
@@ -121,9 +124,13 @@ class Recorder:
         on_command: Any = None,
         tune_gc: bool = True,
         wait_s: float = 0.0,
+        publish_options: Mapping[str, Any] | None = None,
     ) -> None:
         if path is None and publish is None and not sinks:
             raise ValueError("Recorder: give a path, a publish endpoint or sinks (nothing to record into)")
+        if publish_options and not isinstance(publish, str):
+            raise ValueError("Recorder: publish_options are for the publisher made for a publish endpoint "
+                             f"(publish is {'None' if publish is None else type(publish).__name__})")
         if flush_interval_s is None:
             flush_interval_s = LIVE_FLUSH_S if publish is not None else FILE_FLUSH_S
         _check_real("flush_interval_s", flush_interval_s)
@@ -142,6 +149,7 @@ class Recorder:
         self.wait_s = float(wait_s)
         self.path = None if path is None else os.fspath(path)
         self.publish = publish
+        self.publish_options = dict(publish_options or {})
         if metadata is not None and not isinstance(metadata, Mapping):
             raise TypeError(f"Recorder: metadata must be a dict with str keys, got {type(metadata).__name__}")
         self.metadata = dict(metadata or {})
@@ -735,7 +743,7 @@ class Recorder:
                    "on_written": self.queue.wake.set, **self.writer_options}
         header = LogWriter.make_header(metadata)
         # The publisher binds first: a recording that cannot publish never touches the file.
-        publisher = _make_publisher(self.publish, header) if self.publish is not None else None
+        publisher = _make_publisher(self.publish, header, self.publish_options) if self.publish is not None else None
         try:
             log_writer = LogWriter(self.path, sinks=self.sinks, header=header, **options)
         except BaseException:
@@ -810,16 +818,17 @@ def _snapshot_calls(obj: Captured) -> list[tuple[str, Any, Any]] | None:
         return None
 
 
-def _make_publisher(publish: Any, header: bytes) -> Any:
-    """A ZeroMQ publisher for an endpoint string (late joiners get scene snapshots), or ``publish``
-    itself when it is already a sink."""
+def _make_publisher(publish: Any, header: bytes, options: Mapping[str, Any]) -> Any:
+    """A ZeroMQ publisher for an endpoint string (late joiners get scene snapshots), made with
+    ``options`` too, or ``publish`` itself when it is already a sink."""
     if not isinstance(publish, str):
         return publish
     from sessions.limits import RECORDER_LIMITS
     from transports.publisher import Publisher
     from transports.scene_state import SceneStreamState
 
-    return Publisher(publish, state=SceneStreamState(limits=RECORDER_LIMITS, keep_links_as_recorded=True), session_header=header)
+    state = SceneStreamState(limits=RECORDER_LIMITS, keep_links_as_recorded=True)
+    return Publisher(publish, state=state, session_header=header, **options)
 
 
 #: The garbage collector's first threshold while a recorder with ``tune_gc`` runs.

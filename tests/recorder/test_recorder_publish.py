@@ -82,3 +82,16 @@ def test_a_recording_that_cannot_publish_leaves_an_existing_log_alone(tmp_path: 
                 Viewport(0, 0, 10, 10, WHITE)
             assert path.read_bytes() == b"an earlier session"
     assert recorder.active_recorder() is None
+
+
+def test_publish_options_are_for_a_publish_endpoint(tmp_path: Path) -> None:
+    """They configure the publisher made for an endpoint: without one they would be ignored."""
+    with pytest.raises(ValueError, match="publish_options are for the publisher made for a publish endpoint"):
+        recorder.Recorder(tmp_path / "a.gsplog", publish_options={"end_grace": 2.0})
+    assert not (tmp_path / "a.gsplog").exists()
+    rec = recorder.Recorder(tmp_path / "b.gsplog", publish="tcp://127.0.0.1:*", publish_options={"end_grace": 0.25})
+    rec.start()
+    try:
+        assert rec.publisher.end_grace == 0.25
+    finally:
+        rec.stop()

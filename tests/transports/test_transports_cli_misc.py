@@ -50,6 +50,8 @@ def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--opaque keeps no scene" in result.output
     result = runner.invoke(cli, ["node", "tcp://127.0.0.1:5999", "--null", "--max-scene-gib", "-1"])
     assert result.exit_code == 2 and "Invalid value for '--max-scene-gib'" in result.output
+    result = runner.invoke(cli, ["record", __file__, "--end-grace", "2", "--allow", str(tmp_path)])
+    assert result.exit_code == 2 and "--allow, --end-grace: only with --publish" in result.output, result.output
     not_a_log = tmp_path / "x.gsplog"
     not_a_log.write_bytes(b"hello" * 20)
     result = runner.invoke(cli, ["serve", str(not_a_log), "--bind", "tcp://127.0.0.1:5999"])
@@ -135,6 +137,43 @@ def test_curve_session_through_cli(tmp_path: Path) -> None:
     replay(session, "matplotlib", reference)  # gsp-replay joins a CURVE session too
     assert np.array_equal(np.asarray(Image.open(picture)), np.asarray(Image.open(reference)))
     assert bad["commands"] == 0 and bad["last_seq"] == 0 and bad["session"] is None
+
+
+@pytest.mark.timeout(90)
+def test_gsp_record_publishes_a_curve_session(tmp_path: Path) -> None:
+    """``gsp record --publish`` takes the publisher's options as ``gsp serve`` does: with CURVE
+    keys, an admitted node gets the session as recorded (its copy is the log, byte for byte).
+    Only a Python caller could publish a recording over CURVE before."""
+    import os
+    import subprocess
+    import sys
+
+    runner = CliRunner()
+    for name in ("server", "node"):
+        assert runner.invoke(cli, ["keys", "-o", str(tmp_path / "keys"), name]).exit_code == 0
+    keys, allowed = tmp_path / "keys", tmp_path / "allowed"
+    allowed.mkdir()
+    shutil.copy(keys / "node.key", allowed)
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    copy, log = tmp_path / "copy.gsplog", tmp_path / "rec.gsplog"
+    node = CliProcess("node", endpoint, "--null", "--save", str(copy), "--timeout", "30",
+                      "--curve-secret", str(keys / "node.key_secret"), "--server-key", str(keys / "server.key"))
+    try:
+        time.sleep(1.0)  # the node is up, no publisher yet
+        example = Path(__file__).resolve().parents[2] / "examples" / "animation.py"
+        recorded = subprocess.run(
+            [sys.executable, "-m", "gsplog_cli.main", "record", str(example), "-o", str(log), "--no-render",
+             "--frames", "10", "--publish", endpoint, "--wait", "1.5", "--curve-secret",
+             str(keys / "server.key_secret"), "--allow", str(allowed), "--end-grace", "0.5"],
+            env=dict(os.environ, GSP_EXAMPLE_POINTS="500", MPLBACKEND="Agg"), capture_output=True, text=True,
+            timeout=60,
+        )
+        assert recorded.returncode == 0, recorded.stderr
+        summary = node.result()
+    finally:
+        node.stop()
+    assert summary["ended"] and summary["state_hash"] == file_state_hash(log)
+    assert copy.read_bytes() == log.read_bytes()
 
 
 @pytest.mark.timeout(60)
