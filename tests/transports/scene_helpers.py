@@ -92,6 +92,19 @@ def file_state_hash(path: Path) -> str:
     return str(state.state_hash())
 
 
+def gsp_record_example(log: Path, endpoint: str, frames: int, points: int, *options: str,
+                       timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``gsp record examples/animation.py -o LOG --no-render --frames N --publish ENDPOINT
+    OPTIONS`` with ``points`` points, run to its end (stderr captured)."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "animation.py"
+    return subprocess.run(
+        [sys.executable, "-m", "gsplog_cli.main", "record", str(example), "-o", str(log), "--no-render",
+         "--frames", str(frames), "--publish", endpoint, *options],
+        env=checkout_env(GSP_EXAMPLE_POINTS=str(points), MPLBACKEND="Agg"), capture_output=True, text=True,
+        timeout=timeout,
+    )
+
+
 class CliProcess:
     """``gsp ARGS`` running as a process; its stderr lines are collected as they come."""
 

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from scene_helpers import CliProcess, file_state_hash, free_port_pair
+from scene_helpers import CliProcess, file_state_hash, free_port_pair, gsp_record_example
 from transport_helpers import (
     PeakMemory,
-    checkout_env,
     local_publisher,
     node_result,
     start_node,
@@ -120,14 +117,8 @@ def test_a_slow_render_node_reports_what_it_skipped_and_ends_with_the_logs_scene
     node = CliProcess("node", endpoint, "--backend", "matplotlib", "-o", str(tmp_path / "node.png"),
                       "--timeout", "60", "-v")
     log = tmp_path / "session.gsplog"
-    example = Path(__file__).resolve().parents[2] / "examples" / "animation.py"
     try:
-        recorded = subprocess.run(
-            [sys.executable, "-m", "gsplog_cli.main", "record", str(example), "-o", str(log), "--no-render",
-             "--frames", "50", "--publish", endpoint, "--wait", "1.5"],
-            env=checkout_env(GSP_EXAMPLE_POINTS="400000", MPLBACKEND="Agg"), capture_output=True, text=True,
-            timeout=90,
-        )
+        recorded = gsp_record_example(log, endpoint, 50, 400_000, "--wait", "1.5", timeout=90)
         ended = time.monotonic()
         assert recorded.returncode == 0, recorded.stderr
         summary = node.result(timeout=60)

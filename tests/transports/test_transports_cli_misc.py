@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from scene_helpers import CliProcess, file_state_hash, free_port_pair, record_animation
+from scene_helpers import CliProcess, file_state_hash, free_port_pair, gsp_record_example, record_animation
 
 from gsplog_cli.main import cli
 from player import replay
@@ -144,10 +144,6 @@ def test_gsp_record_publishes_a_curve_session(tmp_path: Path) -> None:
     """``gsp record --publish`` takes the publisher's options as ``gsp serve`` does: with CURVE
     keys, an admitted node gets the session as recorded (its copy is the log, byte for byte).
     Only a Python caller could publish a recording over CURVE before."""
-    import os
-    import subprocess
-    import sys
-
     runner = CliRunner()
     for name in ("server", "node"):
         assert runner.invoke(cli, ["keys", "-o", str(tmp_path / "keys"), name]).exit_code == 0
@@ -160,14 +156,8 @@ def test_gsp_record_publishes_a_curve_session(tmp_path: Path) -> None:
                       "--curve-secret", str(keys / "node.key_secret"), "--server-key", str(keys / "server.key"))
     try:
         time.sleep(1.0)  # the node is up, no publisher yet
-        example = Path(__file__).resolve().parents[2] / "examples" / "animation.py"
-        recorded = subprocess.run(
-            [sys.executable, "-m", "gsplog_cli.main", "record", str(example), "-o", str(log), "--no-render",
-             "--frames", "10", "--publish", endpoint, "--wait", "1.5", "--curve-secret",
-             str(keys / "server.key_secret"), "--allow", str(allowed), "--end-grace", "0.5"],
-            env=dict(os.environ, GSP_EXAMPLE_POINTS="500", MPLBACKEND="Agg"), capture_output=True, text=True,
-            timeout=60,
-        )
+        recorded = gsp_record_example(log, endpoint, 10, 500, "--wait", "1.5", "--curve-secret",
+                                      str(keys / "server.key_secret"), "--allow", str(allowed), "--end-grace", "0.5")
         assert recorded.returncode == 0, recorded.stderr
         summary = node.result()
     finally:

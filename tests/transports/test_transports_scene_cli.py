@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
-from scene_helpers import CliProcess, file_state_hash, free_port_pair, record_animation
+from scene_helpers import CliProcess, file_state_hash, free_port_pair, gsp_record_example, record_animation
 
 from player.replay import replay
 from sessions import LogReader
@@ -58,22 +58,12 @@ def test_gsp_record_wait_lets_a_waiting_node_save_an_exact_copy(tmp_path: Path) 
     the script's first calls outran: it resynchronised and its copy was not the log. --wait
     gives it the time, before the session's clock starts: the first call is at t = 0, not 1.5 s
     in (a replay used to show a blank canvas for the wait)."""
-    import os
-    import subprocess
-    import sys
-
     endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
     copy, log = tmp_path / "copy.gsplog", tmp_path / "rec.gsplog"
     node = CliProcess("node", endpoint, "--null", "--save", str(copy), "--timeout", "30")
     try:
         time.sleep(1.0)  # the node is up, no publisher yet
-        example = Path(__file__).resolve().parents[2] / "examples" / "animation.py"
-        recorded = subprocess.run(
-            [sys.executable, "-m", "gsplog_cli.main", "record", str(example), "-o", str(log), "--no-render",
-             "--frames", "10", "--publish", endpoint, "--wait", "1.5"],
-            env=dict(os.environ, GSP_EXAMPLE_POINTS="500", MPLBACKEND="Agg"), capture_output=True, text=True,
-            timeout=60,
-        )
+        recorded = gsp_record_example(log, endpoint, 10, 500, "--wait", "1.5")
         assert recorded.returncode == 0, recorded.stderr
         summary = node.result()
     finally:
