@@ -22,7 +22,7 @@ import os
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from typing import Any
 
 from sessions import spare
@@ -421,9 +421,20 @@ class LogReader:
         after ``timeout`` seconds without new data (None: wait for the END chunk forever), or
         once :meth:`close` is called (from another thread: the way to end a follower early).
         """
+        for _number, chunk in self._numbered_chunks(start, follow=follow, timeout=timeout, poll_interval=poll_interval):
+            yield chunk
+
+    def _numbered_chunks(self, start: int, *, follow: bool, timeout: float | None, poll_interval: float,
+                         skip_kinds: Container[int] = ()) -> Iterator[tuple[int, Chunk]]:
+        """(number, chunk) as :meth:`chunks` yields them; chunks of ``skip_kinds`` (by the
+        index) are not read at all."""
         number = start
         while True:
             while number < len(self.index):
+                if self.index.entries[number].kind in skip_kinds:
+                    self._follow_cache.pop(number, None)  # a followed file's scan may have decoded it
+                    number += 1
+                    continue
                 with self._io_lock:  # close() from another thread waits for this read
                     if self._closing:
                         if follow:  # the way to end a follower
@@ -434,7 +445,7 @@ class LogReader:
                     except LogFormatError as error:
                         self._damage(error)
                         return
-                yield chunk
+                yield number, chunk
                 number += 1
             if not follow or self.ended:
                 return
@@ -663,10 +674,11 @@ class LogReader:
         if stop_at is not None:
             stop_seq = self._stop_so_far(stop_at) if growing else self.stop_seq(stop_at)
         pending_stop = stop_at if stop_seq is None else None  # a stop in chunks not written yet
-        for number, chunk in enumerate(self.chunks(first, follow=follow, timeout=timeout,
-                                                   poll_interval=poll_interval), first):
+        # Keyframes after the first are never yielded: not read either (a 1 GB log has hundreds).
+        for number, chunk in self._numbered_chunks(first, follow=follow, timeout=timeout, poll_interval=poll_interval,
+                                                   skip_kinds=KEYFRAME_KINDS):
             if chunk.info.kind != ChunkKind.COMMANDS:
-                if chunk.info.kind not in KEYFRAME_KINDS and chunk.info.kind != ChunkKind.END:
+                if chunk.info.kind != ChunkKind.END:
                     chunk.commands()  # warns about the unknown kind
                 continue
             if pending_stop is not None and self._may_hold(pending_stop, number):
