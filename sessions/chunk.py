@@ -227,6 +227,7 @@ def _decode_chunk_commands(
         where=where,
         blobs_ready=None if raw_ready is None else max(0, raw_ready - blob_start),
         unfilled=unfilled,
+        log_refs=info.kind == ChunkKind.LINKED_KEYFRAME,
     )
 
 

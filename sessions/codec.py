@@ -545,7 +545,8 @@ class BlobsNotReady(Exception):
 
 class _Decoder:
     def __init__(self, blobs: memoryview | bytes | bytearray, shuffled: bool, limits: Limits,
-                 blobs_ready: int | None = None, unfilled: list[tuple[int, bytearray]] | None = None) -> None:
+                 blobs_ready: int | None = None, unfilled: list[tuple[int, bytearray]] | None = None,
+                 log_refs: bool = True) -> None:
         self.blobs = memoryview(blobs).cast("B") if not isinstance(blobs, memoryview) else blobs
         self.writable = not self.blobs.readonly
         self.shuffled = shuffled
@@ -565,6 +566,9 @@ class _Decoder:
         self._arena: np.ndarray | None = None
         self._enums = enum_allow_list()
         self.links_as_recorded = _links_as_recorded.get()
+        # LogRefs belong in a file's LINKED_KEYFRAME chunks only: elsewhere no reader resolves
+        # them, and a hostile one would reach the scene (or a tool's writer) as buffer data.
+        self.log_refs = log_refs
 
     def start_over(self) -> None:
         """Forget what a pass over the rows left (before msgpack decodes them all again): the
@@ -635,6 +639,8 @@ class _Decoder:
         if code == EXT_NDARRAY:
             return self._array(self._unpack(data, self.python_ext_hook))
         if code == EXT_LOGREF:
+            if not self.log_refs:
+                raise ValueError("a log reference (extension 7) outside a LINKED_KEYFRAME chunk")
             seq = msgpack.unpackb(data)
             if type(seq) is not int or seq < 0:
                 raise ValueError(f"bad log reference {seq!r}")
@@ -759,6 +765,7 @@ def decode_commands_quietly(
     where: Callable[[], dict[str, Any]] | None = None,
     blobs_ready: int | None = None,
     unfilled: list[tuple[int, bytearray]] | None = None,
+    log_refs: bool = True,
 ) -> tuple[list[Command], list[SkippedCommandWarning]]:
     """:func:`decode_commands` that returns the warnings about skipped commands instead of giving
     them (:class:`sessions.errors.SkippedCommandWarning`, which names the seq, op and, when that is
@@ -766,9 +773,10 @@ def decode_commands_quietly(
     views, made at once); a value that must be copied from further on raises
     :class:`BlobsNotReady`. Except, when ``unfilled`` is a list and the C rows module builds the
     value, a bytearray: it is made unfilled and listed there as ``(offset in blobs, bytearray)``,
-    for the caller to fill once those bytes are in place."""
+    for the caller to fill once those bytes are in place. ``log_refs=False`` refuses a
+    :class:`~sessions.command.LogRef` (``LogFormatError``): only LINKED_KEYFRAME chunks hold them."""
     context = where() if where is not None else {}
-    dec = _Decoder(blobs, shuffled, limits, blobs_ready, unfilled)
+    dec = _Decoder(blobs, shuffled, limits, blobs_ready, unfilled, log_refs)
     with _gc_paused():
         return _decode_rows(dec, meta, context)
 

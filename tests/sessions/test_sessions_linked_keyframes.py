@@ -190,6 +190,27 @@ def test_a_bad_log_reference_is_a_format_error(tmp_path: Path, args: tuple[Any, 
         assert caught.value.offset == reader.index.entries[keyframe].offset
 
 
+@pytest.mark.parametrize("kind", [ChunkKind.COMMANDS, ChunkKind.KEYFRAME])
+def test_a_log_reference_outside_a_linked_keyframe_is_a_format_error(tmp_path: Path, kind: ChunkKind) -> None:
+    """Only a LINKED_KEYFRAME's references are resolved: one in any other chunk reached trim's and
+    cat's writer as buffer data (a raw TypeError traceback) and verify called the file OK."""
+    path = tmp_path / "hostile.gsplog"
+    rows = [Command(1, 0, "Buffer.set_data", POSITIONS, (LogRef(1), 0, 1))]
+    if kind == ChunkKind.KEYFRAME:
+        rows.insert(0, Command(1, 0, "Scene.keyframe", "", (1,)))
+    data = encode_chunk(rows, kind, seq_range=(1, 1), time_range=(0, 0))
+    sink = FileSink(path, default_metadata())
+    sink.write_chunk(data, decode_chunk(data).info)
+    sink.close()
+    with LogReader(path) as reader:
+        with pytest.raises(LogFormatError, match="log reference .* outside a LINKED_KEYFRAME") as caught:
+            reader.read_chunk(0).commands()
+        assert caught.value.offset == reader.index.entries[0].offset
+    assert not tools.verify(path).ok
+    with pytest.raises(LogFormatError, match="outside a LINKED_KEYFRAME"):
+        tools.trim(path, tmp_path / "cut.gsplog")
+
+
 def test_trim_after_a_linked_keyframe_opens_with_a_self_contained_keyframe(tmp_path: Path) -> None:
     with LogReader(LINKED) as reader:
         start = reader.index.entries[reader.index.keyframes[0]].seq_last + 1
