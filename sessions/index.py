@@ -13,11 +13,13 @@ from typing import Any, NamedTuple
 from sessions.chunk import KEYFRAME_KINDS, ChunkInfo, ChunkKind
 from sessions.command import Command
 
-__all__ = ["MARK_OP", "RENDER_OP", "Marker", "IndexEntry", "LogIndex", "summarize_commands"]
+__all__ = ["MARK_OP", "RENDER_OP", "Marker", "IndexEntry", "LogIndex", "entry_problem", "summarize_commands"]
 
 MARK_OP = "Recorder.mark"
 RENDER_OP = "Renderer.render"
 _FIELDS = ("offset", "size", "kind", "count", "seq_first", "seq_last", "t_first", "t_last", "frames")
+#: The entry fields a chunk's own header gives too.
+_HEADER_FIELDS = ("size", "kind", "count", "seq_first", "seq_last", "t_first", "t_last")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,21 @@ class IndexEntry(NamedTuple):
     t_first: int
     t_last: int
     frames: int  # Renderer.render commands in the chunk
+
+
+def entry_problem(entry: IndexEntry, info: ChunkInfo, frames: int | None = None) -> str | None:
+    """Why a footer's index entry is not what its chunk says (None: it agrees): the fields its
+    header (``info``) gives, and its frames, which are the chunk's ``Renderer.render`` count
+    when ``frames`` is known and at most its command count anyway. A footer is checksummed, but
+    by whoever wrote it: seeks, counts and frame positions are taken from it."""
+    for name in _HEADER_FIELDS:
+        said, found = getattr(entry, name), getattr(info, name)
+        if said != found:
+            return f"its entry {name} is {said}, the chunk's header says {found}"
+    if not 0 <= entry.frames <= entry.count or (frames is not None and entry.frames != frames):
+        return f"its entry gives {entry.frames} frames for {entry.count} commands" + (
+            f", the chunk holds {frames}" if frames is not None else "")
+    return None
 
 
 def summarize_commands(commands: list[Command]) -> tuple[int, list[tuple[str, int, int]]]:
@@ -178,6 +195,14 @@ class LogIndex:
             if seen + frames >= number:
                 return i, seen
             seen += frames
+        return None
+
+    def marker_problem(self) -> str | None:
+        """Why a marker does not lie in the COMMANDS chunk it names (None: every one does)."""
+        for m in self.markers:
+            entry = self.entries[m.chunk]
+            if entry.kind != ChunkKind.COMMANDS or not entry.seq_first <= m.seq <= entry.seq_last:
+                return f"marker {m.label!r} (seq {m.seq}) is not in chunk {m.chunk}"
         return None
 
     def marker(self, label: str) -> Marker | None:

@@ -21,12 +21,12 @@ from typing import IO, Any
 
 import numpy as np
 
-from sessions.chunk import HEADER_SIZE, ChunkKind, decode_chunk, peek_chunk_header
+from sessions.chunk import HEADER_SIZE, ChunkInfo, ChunkKind, decode_chunk, peek_chunk_header
 from sessions.codec import UnknownValue, links_as_recorded, skipped_commands
 from sessions.command import Command, Ref, linked_data
 from sessions.errors import BadArgumentError, LogFormatError, SkippedCommandWarning
 from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, header_size_hint, is_newer_format
-from sessions.index import MARK_OP, RENDER_OP, LogIndex
+from sessions.index import MARK_OP, RENDER_OP, LogIndex, entry_problem, summarize_commands
 from sessions.ledger import LINK_MIN_BYTES
 from sessions.limits import DEFAULT_LIMITS, Limits
 from sessions.position import marker_positions
@@ -361,6 +361,8 @@ def _scan_all(path: str, report: VerifyReport | None = None,
         if big_writes is None:
             big_writes = {}  # seq -> (target, chunk offset) of the big Buffer.set_data seen intact
         footer_offset = None
+        # offset -> (header, frames, markers) of each intact chunk, for the footer's check
+        intact: dict[int, tuple[ChunkInfo, int, list[tuple[str, int, int]]]] = {}
         if size >= header_end + TRAILER_SIZE:
             f.seek(size - TRAILER_SIZE)
             footer_offset = decode_trailer(f.read(TRAILER_SIZE))
@@ -416,14 +418,17 @@ def _scan_all(path: str, report: VerifyReport | None = None,
             if info.kind == ChunkKind.END:  # the footer: the end of the log
                 if report is not None:
                     report.footer_offset = pos
-                    report.footer_ok = _footer_matches(chunk, header_end, pos)
-                    if not report.footer_ok:
-                        report.footer_problem = "its index does not match the chunks before it"
+                    mismatch = _footer_mismatch(chunk, header_end, pos, intact)
+                    report.footer_ok = mismatch is None
+                    if mismatch is not None:
+                        report.footer_problem = f"its index does not match the chunks before it: {mismatch}"
                     _check_trailer(f, report, pos, pos + info.size, size)
                 break
             if info.kind == ChunkKind.COMMANDS:
                 _note_big_writes(commands, big_writes, pos)
             if report is not None:
+                intact[pos] = (info, *(summarize_commands(commands) if info.kind == ChunkKind.COMMANDS
+                                               else (0, [])))
                 report.chunks_ok += 1
                 if info.kind == ChunkKind.COMMANDS:
                     report.commands_ok += len(commands)
@@ -473,12 +478,26 @@ def _check_links(commands: list[Command], big_writes: dict[int, tuple[str, int]]
                                  f"as a write of {cmd.target}", offset=offset)
 
 
-def _footer_matches(chunk: Any, first_offset: int, footer_offset: int) -> bool:
+def _footer_mismatch(chunk: Any, first_offset: int, footer_offset: int,
+                     intact: dict[int, tuple[ChunkInfo, int, list[tuple[str, int, int]]]]) -> str | None:
+    """Why the footer ``chunk`` is no index of the chunks before it (None: it is one): its table
+    must be consistent, and agree with every intact chunk (header, frames, markers)."""
     try:
-        LogIndex.from_payload(chunk.payload_object(), first_offset=first_offset, footer_offset=footer_offset)
-        return True
-    except (ValueError, LogFormatError):
-        return False
+        index = LogIndex.from_payload(chunk.payload_object(), first_offset=first_offset, footer_offset=footer_offset)
+    except (ValueError, LogFormatError) as error:
+        return str(error)
+    for number, entry in enumerate(index.entries):
+        found = intact.get(entry.offset)
+        if found is None:
+            continue
+        problem = entry_problem(entry, found[0], found[1])
+        if problem is None:
+            said = [(m.label, m.seq, m.t_ns) for m in index.markers if m.chunk == number]
+            if said != found[2]:
+                problem = f"its markers are {said}, the chunk holds {found[2]}"
+        if problem is not None:
+            return f"chunk {number} at offset {entry.offset}: {problem}"
+    return index.marker_problem()
 
 
 def verify(path: str | os.PathLike[str], progress: Progress = None) -> VerifyReport:

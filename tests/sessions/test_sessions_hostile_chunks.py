@@ -6,16 +6,19 @@ documented errors may come out: LogFormatError, or CommandError when a command c
 from __future__ import annotations
 
 import random
+import re
 import struct
 import warnings
 from pathlib import Path
+from typing import Any
 
+import msgpack
 import numpy as np
 import pytest
 from sessions_testkit import points_scene
 
 from sessions import CommandError, LogReader, LogWriter, decode_chunk, encode_chunk, tools
-from sessions.chunk import _CHECKED, HEADER_SIZE, ChunkFlags, _frame, checksum
+from sessions.chunk import _CHECKED, HEADER_SIZE, ChunkFlags, ChunkKind, _frame, checksum
 from sessions.command import Command
 from sessions.errors import LogFormatError
 from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, encode_trailer
@@ -184,3 +187,51 @@ def test_hostile_files_with_right_checksums_raise_only_documented_errors(tmp_pat
         except LogFormatError:
             outcomes["LogFormatError"] += 1
     assert min(outcomes.values()) > 20, outcomes
+
+
+def _with_footer(data: bytes, footer: int, change: Any) -> bytes:
+    """``data`` (a whole log whose footer is at ``footer``) with a valid footer of its index changed
+    by ``change(payload)``: checksums right, offsets and sizes consistent."""
+    payload = decode_chunk(data[footer:-TRAILER_SIZE]).payload_object()
+    change(payload)
+    raw = msgpack.packb(payload, use_bin_type=True)
+    return data[:footer] + _frame(ChunkKind.END, raw, len(raw), 0, (0, 0), (0, 0), 0, False) + encode_trailer(footer)
+
+
+def _column(name: str, chunk: int, value: int) -> Any:
+    return lambda payload: payload["chunks"][name].__setitem__(chunk, value)
+
+
+@pytest.mark.parametrize("change, says", [
+    (_column("kind", 1, ChunkKind.KEYFRAME), "entry kind is 2, the chunk's header says 1"),
+    (_column("count", 0, -100), "entry count is -100"),
+    (_column("seq_last", 0, 10**9), "entry seq_last is 1000000000"),
+    (_column("t_first", 0, -(2**63)), "entry t_first is"),
+    (_column("frames", 2, 2**62), "4611686018427387904 frames"),
+    (lambda payload: payload.__setitem__("markers", [["m", 1, 0, 2]]), "'m'"),
+])
+def test_a_footer_that_contradicts_its_chunks_is_not_believed(tmp_path: Path, change: Any, says: str) -> None:
+    """A footer is checksummed by whoever wrote it: one calling a COMMANDS chunk a keyframe made
+    replays fail ("chunk 1 is not a keyframe"), one giving -100 commands or 2**62 frames was
+    shown by `gsp info`, and `gsp verify` called all of them OK. Readers now compare each entry
+    with its chunk's header (and verify with its commands), and rebuild the index by scanning."""
+    base = tmp_path / "base.gsplog"
+    with LogWriter(base, keyframes=False) as writer:
+        for i, command in enumerate(points_scene(frames=4, n=30, marker_at=2), 1):
+            writer.append(command)
+            if i % 6 == 0:
+                writer.flush()
+    data = base.read_bytes()
+    footer = decode_trailer(data[-TRAILER_SIZE:])
+    assert footer is not None
+    with LogReader(base) as reader:
+        truth = (reader.index.entries, reader.index.markers, [c.seq for c in reader.commands()])
+        assert len(truth[0]) >= 3 and reader.index.markers
+    path = tmp_path / "lying.gsplog"
+    path.write_bytes(_with_footer(data, footer, change))
+    with pytest.warns(UserWarning, match=f"footer index cannot be used .*{says}"), LogReader(path) as reader:
+        assert not reader.complete
+        assert (reader.index.entries, reader.index.markers, [c.seq for c in reader.commands()]) == truth
+    report = tools.verify(path)
+    assert not report.ok and report.footer_problem is not None and re.search(says, report.footer_problem)
+    assert tools.verify(base).ok
