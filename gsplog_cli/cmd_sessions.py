@@ -330,6 +330,11 @@ def _verify_lines(log: str, report: Any) -> list[str]:
         if damage.get("seq_range"):
             where += f", {_seqs(damage['seq_range'])}"
         lines.append(f"  damaged at offset {damage['offset']} ({where}): {damage['reason']}")
+    for wrong in report.out_of_order:
+        lines.append(f"  out of order at offset {wrong['offset']} (chunk {wrong['chunk']}): {wrong['reason']}: seeks "
+                     "and positions (found by seq) go wrong around it")
+    if report.out_of_order_chunks > len(report.out_of_order):
+        lines.append(f"  {report.out_of_order_chunks} chunks out of order in all")
     if report.dangling_commands:
         why = " (most likely lost with the damaged chunks)" if report.damaged else ""
         lines.append(f"  {_dangling_text(report.dangling_commands, report.dangling)}: a replay cannot apply "

@@ -10,6 +10,7 @@ import base64
 import contextlib
 import dataclasses
 import enum
+import itertools
 import json
 import math
 import os
@@ -21,7 +22,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from sessions.chunk import HEADER_SIZE, ChunkInfo, ChunkKind, decode_chunk, peek_chunk_header
+from sessions.chunk import HEADER_SIZE, KEYFRAME_KINDS, ChunkInfo, ChunkKind, decode_chunk, peek_chunk_header
 from sessions.codec import UnknownValue, links_as_recorded, skipped_commands
 from sessions.command import Command, Ref, linked_data
 from sessions.errors import BadArgumentError, LogFormatError, SkippedCommandWarning
@@ -285,13 +286,20 @@ class VerifyReport:
     # it, having drawn no frame: the seq of the first intact keyframe after that damage, where
     # `gsp repair` starts its output (None: no such keyframe, or nothing to start again).
     restart_keyframe_seq: int | None = None
+    # Intact chunks out of the log's order (docs/format.md §2: seqs strictly increasing, a
+    # keyframe one seq for all its commands, Scene.keyframe first, not before the commands it
+    # follows): seeks and positions, found by bisecting seqs, go wrong there. The first few:
+    # {offset, chunk, reason}.
+    out_of_order: list[dict[str, Any]] = field(default_factory=list)
+    out_of_order_chunks: int = 0
 
     @property
     def ok(self) -> bool:
-        """True when nothing is damaged or missing, and every object a command names is created
-        before it."""
+        """True when nothing is damaged or missing, every object a command names is created
+        before it, and the chunks are in order."""
         return (self.header_ok and self.footer_ok and self.trailer_ok and not self.damaged
-                and not self.tail_incomplete_bytes and not self.after_end_bytes and not self.dangling_commands)
+                and not self.tail_incomplete_bytes and not self.after_end_bytes and not self.dangling_commands
+                and not self.out_of_order_chunks)
 
     def note(self, survey: Survey) -> None:
         """Take what ``survey`` (of the chunks this report lists intact) found."""
@@ -500,6 +508,47 @@ def _footer_mismatch(chunk: Any, first_offset: int, footer_offset: int,
     return index.marker_problem()
 
 
+class _Order:
+    """Checks, chunk after chunk, the order docs/format.md §2 gives a log's seqs: strictly
+    increasing over the COMMANDS chunks, each within its header's range; a keyframe at one seq,
+    stamped on each of its commands, ``Scene.keyframe`` first, not before the commands it follows."""
+
+    def __init__(self) -> None:
+        self.last_command: int | None = None  # seq of the last command seen
+        self.keyframe: int | None = None  # seq of a keyframe seen since then
+
+    def problem(self, chunk: Any) -> str | None:
+        """Why ``chunk`` (decoded, intact) breaks the order (None: it does not); it then counts
+        as read, so that one chunk out of place is one problem, not one per later chunk."""
+        info = chunk.info
+        commands = chunk.commands() if info.holds_commands else []
+        last, keyframe, why = self.last_command, self.keyframe, None
+        if info.kind == ChunkKind.COMMANDS and commands:
+            seqs = [c.seq for c in commands]
+            if any(a >= b for a, b in itertools.pairwise(seqs)):
+                why = "its commands' seqs do not increase"
+            elif not (info.seq_first <= seqs[0] and seqs[-1] <= info.seq_last):
+                why = f"its commands' seqs {seqs[0]}..{seqs[-1]} are outside its header's {info.seq_first}..{info.seq_last}"
+            elif last is not None and seqs[0] <= last:
+                why = f"its first seq {seqs[0]} does not follow seq {last}, before it"
+            elif keyframe is not None and seqs[0] <= keyframe:
+                why = f"its first seq {seqs[0]} does not follow the keyframe at seq {keyframe}, before it"
+            self.last_command = seqs[-1] if last is None else max(last, seqs[-1])
+            self.keyframe = None
+        elif info.kind in KEYFRAME_KINDS:
+            seq = info.seq_first
+            if info.seq_last != seq:
+                why = f"a keyframe of seqs {seq}..{info.seq_last}: it captures one"
+            elif any(c.seq != seq for c in commands):
+                why = f"a keyframe at seq {seq} holding commands of other seqs"
+            elif commands and commands[0].op != KEYFRAME_OP:
+                why = f"a keyframe that opens with {commands[0].op}, not {KEYFRAME_OP}"
+            elif last is not None and seq < last:
+                why = f"a keyframe at seq {seq}, after seq {last}"
+            self.keyframe = seq
+        return why
+
+
 def verify(path: str | os.PathLike[str], progress: Progress = None) -> VerifyReport:
     """Check the header, every chunk's checksums and decoding, the footer index (transform
     links decoded as recorded: a link type not registered here is no damage), and that every
@@ -508,10 +557,16 @@ def verify(path: str | os.PathLike[str], progress: Progress = None) -> VerifyRep
     past the first command naming it (:mod:`sessions.survey`)."""
     report = VerifyReport(os.fspath(path))
     survey = Survey(report.damaged)
+    order = _Order()
     try:
         with links_as_recorded():
             for pos, data, chunk in _scan_all(report.path, report):
                 survey.add(pos, chunk)
+                problem = order.problem(chunk)
+                if problem is not None:
+                    report.out_of_order_chunks += 1
+                    if len(report.out_of_order) < 5:
+                        report.out_of_order.append({"offset": pos, "chunk": chunk.chunk_index, "reason": problem})
                 if progress is not None:
                     progress(len(data))
     except LogFormatError as error:

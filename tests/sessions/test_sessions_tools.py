@@ -248,6 +248,70 @@ def test_verify_and_repair(log: tuple[Path, list[Command]], tmp_path: Path) -> N
     assert seqs == [c.seq for c in cmds if c.seq not in lost]
 
 
+def _log_of_chunks(path: Path, chunks: list[bytes]) -> Path:
+    """A log of exactly these chunks (each checksummed, its footer entry right), in this order."""
+    from sessions.fileformat import default_metadata
+    from sessions.sinks import FileSink
+
+    sink = FileSink(path, default_metadata())
+    for data in chunks:
+        sink.write_chunk(data)
+    sink.close()
+    return path
+
+
+def _chunk(commands: list[Command], kind: int = 1, seqs: tuple[int, int] | None = None) -> bytes:
+    from sessions import encode_chunk
+
+    return encode_chunk(commands, kind, seq_range=seqs or (commands[0].seq, commands[-1].seq),
+                        time_range=(commands[0].t_ns, commands[-1].t_ns))
+
+
+def _restamped(commands: list[Command], seq: int) -> list[Command]:
+    return [Command(seq, c.t_ns, c.op, c.target, c.args, c.kwargs) for c in commands]
+
+
+@pytest.mark.parametrize("name, says", [
+    ("a chunk again", "its first seq 9 does not follow seq 12, before it"),
+    ("an earlier seq", "its first seq 2 does not follow seq 12, before it"),
+    ("a keyframe from the future", "its first seq 13 does not follow the keyframe at seq 1000000"),
+    ("a keyframe of a range", "a keyframe of seqs 1..12: it captures one"),
+    ("a keyframe of mixed seqs", "a keyframe at seq 12 holding commands of other seqs"),
+    ("a keyframe without its opening", "a keyframe that opens with Canvas.new, not Scene.keyframe"),
+    ("a keyframe from the past", "a keyframe at seq 5, after seq 12"),
+])
+def test_verify_names_chunks_out_of_the_order_of_seqs(tmp_path: Path, name: str, says: str) -> None:
+    """A log is in seq order (format.md §2), and seeks and positions bisect its seqs: a chunk
+    repeated, seqs going back, a keyframe at a seq its place contradicts or not shaped as one
+    (each checksummed, from a collaborator's tool) made seeks go wrong, and `gsp verify` said OK."""
+    from sessions.scene import SceneState
+
+    cmds = points_scene(frames=6, n=20, marker_at=None)
+    plain = [_chunk(cmds[i:i + 4]) for i in range(0, len(cmds), 4)]
+    state = SceneState()
+    for cmd in cmds[:12]:
+        state.apply(cmd)
+    keyframe = state.snapshot(12, cmds[11].t_ns)
+    odd = {
+        "a chunk again": plain[2],
+        "an earlier seq": _chunk([Command(2, cmds[11].t_ns, "Viewport.set_x", cmds[1].target, (5,), {})]),
+        "a keyframe from the future": _chunk(_restamped(keyframe, 10**6), 2),
+        "a keyframe of a range": _chunk(keyframe, 2, (1, 12)),
+        "a keyframe of mixed seqs": _chunk([Command(i, c.t_ns, c.op, c.target, c.args, c.kwargs)
+                                            for i, c in enumerate(keyframe, 1)], 2, (12, 12)),
+        "a keyframe without its opening": _chunk(keyframe[1:], 2),
+        "a keyframe from the past": _chunk(_restamped(keyframe, 5), 2),
+    }[name]
+    good = _log_of_chunks(tmp_path / "good.gsplog", [*plain[:3], _chunk(keyframe, 2), *plain[3:]])
+    assert tools.verify(good).ok
+    path = _log_of_chunks(tmp_path / "odd.gsplog", [*plain[:3], odd, *plain[3:]])
+    report = tools.verify(path)
+    assert not report.ok and report.out_of_order_chunks == 1
+    assert report.out_of_order[0]["reason"].startswith(says)
+    code, out = run("verify", str(path))
+    assert code == 1 and "INCONSISTENT" in out and says in out
+
+
 def test_trim_is_self_contained(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
     path, cmds = log
     out_path = tmp_path / "cut.gsplog"
