@@ -13,10 +13,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from sessions import ChunkKind, Command, SceneState, decode_chunk, encode_chunk
+from sessions import ChunkKind, Command, CommandError, SceneState, decode_chunk, encode_chunk
 from sessions.codec import links_as_recorded
 from sessions.limits import DEFAULT_LIMITS, Limits
 from transports.protocol import PayloadKind
+from transports.watch import LogLimit
 
 __all__ = ["SceneStreamState"]
 
@@ -35,16 +36,27 @@ class SceneStreamState:
     (``sessions.codec.links_as_recorded``), never rebuilt nor run. For a scene that only makes
     snapshots (a publisher's, a relay's): it then needs no link classes, and its snapshots carry
     the user's own link types as recorded. A node, which draws, rebuilds them (False).
+
+    ``skip_failing``: a command that cannot apply (``CommandError``: a scene past the limit, an
+    argument its object refuses) is logged and left out, and the chunk's other commands apply,
+    as a node does. For a publisher serving a log it did not make (``gsp serve``): one such
+    command in a collaborator's log made it refuse every late joiner's snapshot ("state
+    resynchronising") until the next keyframe, for good in a log without one. A relay keeps
+    the default: it tells its nodes it cannot hold the upstream scene rather than serve part of it.
     """
 
     def __init__(self, on_commands: Callable[[list[Command], bool], None] | None = None,
-                 limits: Limits = DEFAULT_LIMITS, *, keep_links_as_recorded: bool = False) -> None:
+                 limits: Limits = DEFAULT_LIMITS, *, keep_links_as_recorded: bool = False,
+                 skip_failing: bool = False) -> None:
         self.scene: Any = SceneState(limits)
         self.last_seq = 0
         self.last_t_ns = 0
         self.ended = False
         self._on_commands = on_commands
         self._keep_links_as_recorded = keep_links_as_recorded
+        self._skip_failing = skip_failing
+        self._skipped_log = LogLimit()
+        self.skipped = 0  # commands left out (skip_failing)
         self._lock = threading.RLock()
         # The last snapshot encoded, until the state changes: nodes joining or resyncing together
         # (a burst of requests after a publisher's hiccup) cost one encode of the scene, not one each.
@@ -80,7 +92,15 @@ class SceneStreamState:
         if replace or info.kind == ChunkKind.KEYFRAME:
             self.scene.reset()
         for command in commands:
-            self.scene.apply(command)
+            if not self._skip_failing:
+                self.scene.apply(command)
+                continue
+            try:
+                self.scene.apply(command)
+            except CommandError as error:
+                self.skipped += 1
+                if self._skipped_log():
+                    log.error("left out of the scene served to late joiners (%d so far): %s", self.skipped, error)
         if info.count:
             self.last_seq = max(self.last_seq, info.seq_last)
             self.last_t_ns = max(self.last_t_ns, info.t_last)

@@ -54,7 +54,7 @@ def serve_log(
         pub = Publisher(
             bind,
             snapshot,
-            state=SceneStreamState(keep_links_as_recorded=True),
+            state=SceneStreamState(keep_links_as_recorded=True, skip_failing=True),
             session_header=header,
             security=security,
             max_payload=max_payload,

@@ -549,3 +549,42 @@ def test_serve_end_grace_serves_the_final_state_to_a_node_joining_after_the_end(
             if proc is not None:
                 proc.stop()
     assert summary["ended"] is True and summary["state_hash"] == file_state_hash(session), summary
+
+
+def test_serve_leaves_out_a_command_it_cannot_apply_and_still_serves_late_nodes(tmp_path: Path) -> None:
+    """One command of a served log that the scene cannot take (here a canvas of 10^6 x 10^6,
+    over --max-scene-gib) made `gsp serve` refuse every snapshot ("state resynchronising")
+    until a keyframe, for good in a log without one: a node joining late never got the session.
+    The command is now logged and left out, as every node leaves it out, and a late node ends
+    in the state of one that followed from the start."""
+    from sessions import Command, LogWriter
+
+    session = tmp_path / "session.gsplog"
+    record_animation(session, frames=3)
+    with LogReader(session) as reader:
+        commands = list(reader.commands())
+    viewport = next(c.target for c in commands if c.op == "Viewport.new")
+    last = commands[-1]
+    with LogWriter(tmp_path / "hostile.gsplog", keyframes=False) as writer:
+        for command in commands:
+            writer.append(command)
+        writer.flush()
+        writer.append(Command(last.seq + 1, last.t_ns + 1, "Canvas.new", "huge", (10**6, 10**6, 100.0, bytearray(4))))
+        writer.append(Command(last.seq + 2, last.t_ns + 2, "Viewport.set_x", viewport, (7,)))
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    first = CliProcess("node", endpoint, "--null", "--timeout", "20")
+    server = CliProcess("serve", str(tmp_path / "hostile.gsplog"), "--bind", endpoint, "--wait", "1", "--end-grace", "8")
+    late = None
+    try:
+        followed = first.result(timeout=30)
+        late = CliProcess("node", endpoint, "--null", "--timeout", "10")
+        joined = late.result(timeout=30)
+        assert server.proc.wait(30) == 0
+    finally:
+        for proc in (server, first, late):
+            if proc is not None:
+                proc.stop()
+    assert followed["ended"] is True and followed["errors"] == 1, followed
+    assert joined["ended"] is True and joined["state_hash"] == followed["state_hash"], joined
+    assert any("left out of the scene served to late joiners" in line and "Canvas.new" in line
+               for line in server.lines)
