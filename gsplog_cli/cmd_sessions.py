@@ -436,6 +436,11 @@ def repair(log: str, output: str | None, output_option: str | None, keep_all: bo
                    f"after the damage: the {report.dropped_chunks} intact chunk{'' if report.dropped_chunks == 1 else 's'} "
                    f"before it{before} drew no frame before a command naming an object created in the lost chunks, "
                    "so no replay could pass it (--keep-all keeps them)")
+    if report.output_dangling_commands and not (report.damaged or report.tail_incomplete_bytes):
+        raise click.ClickException(  # nothing was lost: the log was written so (not by a recorder)
+            f"{output}: written, but {_dangling_text(report.output_dangling_commands, report.output_dangling)}, "
+            f"and no command of {log} was lost: it was made so, and does not replay from its start "
+            "(`gsp dump` reads its commands)")
     if report.output_dangling_commands:
         raise click.ClickException(
             f"{output}: written, but the kept commands depend on lost ones: "

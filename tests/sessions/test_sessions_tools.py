@@ -312,6 +312,19 @@ def test_verify_names_chunks_out_of_the_order_of_seqs(tmp_path: Path, name: str,
     assert code == 1 and "INCONSISTENT" in out and says in out
 
 
+def test_repair_of_an_intact_log_naming_unknown_objects_does_not_blame_lost_chunks(tmp_path: Path) -> None:
+    """A log made with a command naming an object nothing creates (a collaborator's tool), not
+    damaged: `gsp repair` said its commands "depend on lost ones" after dropping 0 regions."""
+    path = tmp_path / "made.gsplog"
+    with LogWriter(path, keyframes=False) as writer:
+        for cmd in points_scene(frames=2, n=10, marker_at=None):
+            writer.append(cmd)
+        writer.append(Command(100, 10**9, "Viewport.set_x", "no-such-viewport", (3,)))
+    code, out = run("repair", str(path), str(tmp_path / "out.gsplog"))
+    assert code == 1 and "dropped 0 damaged regions" in out
+    assert "depend on lost ones" not in out and "no command of" in out and "no-such-viewport" in out
+
+
 def test_trim_is_self_contained(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
     path, cmds = log
     out_path = tmp_path / "cut.gsplog"
