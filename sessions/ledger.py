@@ -285,7 +285,12 @@ class SceneLedger:
         elif kind == _SET_DATA:
             payload = args[0] if args else b""
             size = getattr(payload, "nbytes", None)
-            size = len(payload) if size is None else size
+            if size is None:
+                if not isinstance(payload, (bytes, bytearray)):
+                    # No buffer contents (a hostile log's value, copied by trim or cat): the
+                    # scene refuses the write, so the buffer keeps what it held.
+                    return
+                size = len(payload)
             self.whole_writes.pop(target, None)
             if len(args) == 3 and not kwargs and args[1] == 0 and args[2] == self._counts.get(target, -1):
                 key = (target, op)

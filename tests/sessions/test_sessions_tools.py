@@ -325,6 +325,27 @@ def test_repair_of_an_intact_log_naming_unknown_objects_does_not_blame_lost_chun
     assert "depend on lost ones" not in out and "no command of" in out and "no-such-viewport" in out
 
 
+@pytest.mark.parametrize("data", [5, None, "text"])
+def test_trim_and_cat_copy_a_write_whose_data_is_no_buffer_contents(tmp_path: Path, data: object) -> None:
+    """A Buffer.set_data whose data is no bytes nor array (a hostile log's; a transform link's
+    map decodes as its recorded link in the tools) crashed trim's and cat's writer with a raw
+    TypeError (its keyframe ledger took the data's len()). The command is copied as it is."""
+    cmds = points_scene(frames=3, n=10, marker_at=None)
+    buffer = next(c.target for c in cmds if c.op == "Buffer.new")
+    path = tmp_path / "odd.gsplog"
+    with LogWriter(path, keyframes=False) as writer:
+        for cmd in cmds:
+            writer.append(cmd)
+        writer.append(Command(100, cmds[-1].t_ns + 1, "Buffer.set_data", buffer, (data, 0, 1)))
+    code, out = run("trim", "--from", "seq:10", str(path), str(tmp_path / "cut.gsplog"))
+    assert code == 0, out
+    code, out = run("cat", str(path), str(path), "-o", str(tmp_path / "joined.gsplog"))
+    assert code == 0, out
+    with LogReader(tmp_path / "joined.gsplog") as reader:
+        odd = [c.args[0] for c in reader.commands() if c.op == "Buffer.set_data" and c.args[1:] == (0, 1)]
+    assert odd == [data, data]
+
+
 def test_trim_is_self_contained(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
     path, cmds = log
     out_path = tmp_path / "cut.gsplog"
