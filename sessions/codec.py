@@ -721,9 +721,23 @@ class _Decoder:
         return array if len(shape) == 1 else array.reshape(shape)
 
 
+#: How msgpack starts a timestamp (extension -1, which it decodes itself, without the ext hook):
+#: 4, 8 and 12 bytes of payload.
+_TIMESTAMP_STARTS = (b"\xd6\xff", b"\xd7\xff", b"\xc7\x0c\xff")
+
+
+def _may_hold_timestamps(meta: bytes | memoryview) -> bool:
+    """Whether ``meta`` may hold a msgpack timestamp (a quick search: the bytes may also be
+    inside some other value)."""
+    data = meta if isinstance(meta, bytes) else bytes(meta)
+    return any(start in data for start in _TIMESTAMP_STARTS)
+
+
 def _contains_unknown(value: Any) -> UnknownValue | None:
     if isinstance(value, UnknownValue):
         return value
+    if isinstance(value, msgpack.Timestamp):  # no value of the protocol: an extension it does not know
+        return UnknownValue(-1, "unknown extension type -1 (a msgpack timestamp)")
     if isinstance(value, (list, tuple)):
         items: Sequence[Any] = value
     elif isinstance(value, dict):
@@ -827,6 +841,8 @@ def _decode_rows(dec: _Decoder, meta: bytes | memoryview,
         raise LogFormatError(f"malformed command data: {type(error).__name__}: {_why(error)}", **context) from None
     if not isinstance(rows, list):
         raise LogFormatError("command data is not an array", **context)
+    if not dec.unknown and _may_hold_timestamps(meta):
+        dec.unknown = _contains_unknown(rows) is not None
     if _rows_c is not None and not dec.unknown:
         built, bad = _rows_c.build_commands(rows, Command)
         if built is not None:

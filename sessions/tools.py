@@ -370,7 +370,7 @@ def _scan_all(path: str, report: VerifyReport | None = None,
             big_writes = {}  # seq -> (target, chunk offset) of the big Buffer.set_data seen intact
         footer_offset = None
         # offset -> (header, frames, markers) of each intact chunk, for the footer's check
-        intact: dict[int, tuple[ChunkInfo, int, list[tuple[str, int, int]]]] = {}
+        intact: dict[int, tuple[ChunkInfo, int | None, list[tuple[str, int, int]] | None]] = {}
         if size >= header_end + TRAILER_SIZE:
             f.seek(size - TRAILER_SIZE)
             footer_offset = decode_trailer(f.read(TRAILER_SIZE))
@@ -435,8 +435,11 @@ def _scan_all(path: str, report: VerifyReport | None = None,
             if info.kind == ChunkKind.COMMANDS:
                 _note_big_writes(commands, big_writes, pos)
             if report is not None:
-                intact[pos] = (info, *(summarize_commands(commands) if info.kind == ChunkKind.COMMANDS
-                                               else (0, [])))
+                # A chunk with commands this version skips (a newer protocol's values) is checked
+                # against its header only: its writer counted frames and markers it cannot see.
+                intact[pos] = ((info, None, None) if chunk.skipped else
+                               (info, *summarize_commands(commands)) if info.kind == ChunkKind.COMMANDS
+                               else (info, 0, []))
                 report.chunks_ok += 1
                 if info.kind == ChunkKind.COMMANDS:
                     report.commands_ok += len(commands)
@@ -487,7 +490,7 @@ def _check_links(commands: list[Command], big_writes: dict[int, tuple[str, int]]
 
 
 def _footer_mismatch(chunk: Any, first_offset: int, footer_offset: int,
-                     intact: dict[int, tuple[ChunkInfo, int, list[tuple[str, int, int]]]]) -> str | None:
+                     intact: dict[int, tuple[ChunkInfo, int | None, list[tuple[str, int, int]] | None]]) -> str | None:
     """Why the footer ``chunk`` is no index of the chunks before it (None: it is one): its table
     must be consistent, and agree with every intact chunk (header, frames, markers)."""
     try:
@@ -501,7 +504,7 @@ def _footer_mismatch(chunk: Any, first_offset: int, footer_offset: int,
         problem = entry_problem(entry, found[0], found[1])
         if problem is None:
             said = [(m.label, m.seq, m.t_ns) for m in index.markers if m.chunk == number]
-            if said != found[2]:
+            if found[2] is not None and said != found[2]:
                 problem = f"its markers are {said}, the chunk holds {found[2]}"
         if problem is not None:
             return f"chunk {number} at offset {entry.offset}: {problem}"

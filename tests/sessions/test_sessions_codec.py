@@ -231,6 +231,17 @@ def test_unknown_extension_type_skips_the_command_with_a_warning() -> None:
     assert [c.seq for c in out] == [2]
 
 
+@pytest.mark.parametrize("seconds, nanoseconds", [(5, 0), (2**33, 1), (2**40, 5)], ids=["4", "8", "12 bytes"])
+def test_a_msgpack_timestamp_is_an_unknown_extension_type_too(seconds: int, nanoseconds: int) -> None:
+    """msgpack decodes extension -1 (a timestamp) itself, without the ext hook: a Timestamp
+    reached the scene and the tools' writer (trim and cat failed with a raw traceback)."""
+    rows = [[1, 0, "A.b", "t", [{"at": msgpack.Timestamp(seconds, nanoseconds)}], {}], [2, 0, "A.c", "t", [1], {}]]
+    meta = msgpack.packb(rows, use_bin_type=True)
+    with pytest.warns(UserWarning, match="seq=1 op=A.b.*unknown extension type -1"):
+        out = decode_commands(meta)
+    assert [c.seq for c in out] == [2]
+
+
 def test_unknown_enum_name_skips_the_command() -> None:
     ext = msgpack.ExtType(5, msgpack.packb(["FutureEnum", "X", 1]))
     meta = msgpack.packb([[1, 0, "A.b", "t", [ext], {}]], use_bin_type=True)
