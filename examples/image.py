@@ -1,4 +1,4 @@
-"""Image: a 64 × 64 procedural texture shown twice, with linear and nearest interpolation."""
+"""Image: a 16 × 16 procedural texture shown twice, with linear and nearest interpolation."""
 
 import os
 

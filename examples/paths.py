@@ -1,4 +1,4 @@
-"""Paths: three sine waves, one per join style, with per-vertex colours and widths."""
+"""Paths: three zigzag lines, one per join style (miter, bevel, round), with per-vertex colours."""
 
 import os
 

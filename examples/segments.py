@@ -1,4 +1,4 @@
-"""Segments: a fan of line segments with growing widths and the three cap styles."""
+"""Segments: three rows of slanted line segments, one per cap style, with growing widths."""
 
 import os
 
