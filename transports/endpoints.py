@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 
-__all__ = ["snapshot_endpoint_for", "check_bind_endpoint", "warn_if_exposed", "EndpointError"]
+__all__ = ["snapshot_endpoint_for", "check_bind_endpoint", "check_connect_endpoint", "warn_if_exposed", "EndpointError"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,18 @@ def check_bind_endpoint(endpoint: str) -> None:
     if endpoint.startswith(("ipc://", "inproc://")):
         return
     _split_tcp(endpoint)
+
+
+def check_connect_endpoint(endpoint: str) -> None:
+    """Validate an endpoint to connect to (EndpointError): ``tcp://HOST:PORT``, ``ipc://`` or
+    ``inproc://``. Checked before any socket is made: libzmq's own refusal of ``http://x`` or a
+    port that is no number is a ZMQError, which escaped the command line tools as a traceback,
+    or, for a snapshot endpoint connected on the reader thread, left a node waiting for nothing."""
+    if endpoint.startswith(("ipc://", "inproc://")):
+        return
+    _, port = _split_tcp(endpoint)
+    if port == 0:
+        raise EndpointError(f"endpoint {endpoint!r}: a wildcard port can be bound, not connected to")
 
 
 def warn_if_exposed(endpoint: str, *, secure: bool = False) -> None:

@@ -36,7 +36,12 @@ from dataclasses import dataclass
 
 import zmq
 
-from transports.endpoints import check_bind_endpoint, snapshot_endpoint_for, warn_if_exposed
+from transports.endpoints import (
+    check_bind_endpoint,
+    check_connect_endpoint,
+    snapshot_endpoint_for,
+    warn_if_exposed,
+)
 from transports.protocol import (
     CONTROL_MAX_SIZE,
     DEFAULT_MAX_PAYLOAD,
@@ -112,6 +117,8 @@ class Relay:
         check_bind_endpoint(bind)
         self.upstream = upstream
         self.upstream_snapshot = upstream_snapshot or snapshot_endpoint_for(upstream)
+        for address in (upstream, self.upstream_snapshot):
+            check_connect_endpoint(address)
         self.snapshot_bind = snapshot_bind or (bind if bind.endswith(":*") else snapshot_endpoint_for(bind))
         check_bind_endpoint(self.snapshot_bind)
         self.state: StreamState = state if state is not None else OpaqueState()

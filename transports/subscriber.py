@@ -32,7 +32,7 @@ from typing import Any
 
 import zmq
 
-from transports.endpoints import snapshot_endpoint_for
+from transports.endpoints import check_connect_endpoint, snapshot_endpoint_for
 from transports.protocol import (
     DEFAULT_MAX_PAYLOAD,
     END,
@@ -140,6 +140,8 @@ class Subscriber:
     ) -> None:
         self.endpoint = endpoint
         self.snapshot_endpoint = snapshot_endpoint or snapshot_endpoint_for(endpoint)
+        for address in (endpoint, self.snapshot_endpoint):
+            check_connect_endpoint(address)
         self.heartbeat_timeout = heartbeat_timeout
         self.snapshot_timeout = snapshot_timeout
         self.gone_after = gone_after
