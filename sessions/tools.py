@@ -25,7 +25,7 @@ import numpy as np
 from sessions.chunk import HEADER_SIZE, KEYFRAME_KINDS, ChunkInfo, ChunkKind, decode_chunk, peek_chunk_header
 from sessions.codec import UnknownValue, links_as_recorded, skipped_commands
 from sessions.command import Command, Ref, linked_data
-from sessions.errors import BadArgumentError, LogFormatError, SkippedCommandWarning
+from sessions.errors import BadArgumentError, CommandError, LogFormatError, SkippedCommandWarning
 from sessions.fileformat import TRAILER_SIZE, decode_header, decode_trailer, header_size_hint, is_newer_format
 from sessions.index import MARK_OP, RENDER_OP, LogIndex, entry_problem, summarize_commands
 from sessions.ledger import LINK_MIN_BYTES
@@ -755,7 +755,8 @@ def _copying(tool: str, src: str) -> Iterator[None]:
     is decoded as recorded (:func:`sessions.codec.links_as_recorded`: never rebuilt, so a type of
     the user's own needs no class here, and written back with its recorded fields), and a
     command the codec still cannot decode (a value of a newer protocol's) is refused: skipped,
-    it would be missing from an output that reads as whole. ValueError naming it."""
+    it would be missing from an output that reads as whole. ValueError naming it. A command the
+    rebuilt scene refuses (over ``--max-scene-gib``) is a CommandError naming the log too."""
     try:
         with links_as_recorded(), skipped_commands("raise"):
             yield
@@ -763,6 +764,9 @@ def _copying(tool: str, src: str) -> Iterator[None]:
         raise ValueError(f"{tool}: {src}: command seq={skipped.seq} op={skipped.op} holds a value this version "
                          f"cannot decode ({skipped.reason}): it would be left out of the output, so nothing is "
                          "written (a newer gsplog may read it)") from None
+    except CommandError as error:  # the scene rebuilt for trim's keyframe: say which log it came from
+        error.args = (f"{tool}: {src}: {error}",)
+        raise
 
 
 def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Position | None = None,

@@ -441,15 +441,15 @@ def test_trim_and_repair_take_the_output_as_argument_or_option(log: tuple[Path, 
 
 def test_trim_holds_the_scene_it_rebuilds_to_max_scene_gib(log: tuple[Path, list[Command]], tmp_path: Path) -> None:
     """The scene rebuilt for the opening keyframe (a 200x150 canvas frame and four small buffers,
-    about 121 kB) is held to --max-scene-gib: under it, one clear line and exit 1; over it, the
-    trim goes through."""
+    about 121 kB) is held to --max-scene-gib: under it, one clear line naming the log and exit 1;
+    over it, the trim goes through."""
     from gsplog_cli.scene_limit import DEFAULT_MAX_SCENE_GIB
     from sessions.limits import DEFAULT_LIMITS
 
     path, cmds = log
     refused = tmp_path / "refused.gsplog"
     code, out = run("trim", "--from", "#4", str(path), "-o", str(refused), "--max-scene-gib", "0.0001")
-    assert code == 1 and out.startswith("Error: seq ") and "Limits.max_scene_bytes" in out
+    assert code == 1 and out.startswith(f"Error: trim: {path}: seq ") and "Limits.max_scene_bytes" in out
     assert len(out.strip().splitlines()) == 1
     assert not refused.exists()  # no log that would pass for the trimmed one
     code, out = run("trim", "--from", "#4", str(path), "-o", str(tmp_path / "cut.gsplog"), "--max-scene-gib", "0.001")
