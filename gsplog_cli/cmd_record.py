@@ -219,6 +219,8 @@ def record(
     """
     if frames is not None and duration is not None:
         raise click.UsageError("give --frames or --duration, not both")
+    if wait > 0 and publish is None:
+        raise click.UsageError("--wait is the time nodes get to connect to --publish: give --publish too")
     publish_options = _publish_options(publish, snapshot, curve_secret, allow, end_grace, max_payload)
     metadata = parse_meta(meta)
     metadata.setdefault("script", os.path.basename(script))
@@ -235,7 +237,7 @@ def record(
     flush_s = None if flush_ms is None else flush_ms / 1000.0  # None: the Recorder's default
     # The wait lets nodes connect before the first call; the session's clock starts after it.
     rec = Recorder(output, publish=publish, metadata=metadata, flush_interval_s=flush_s,
-                   wait_s=wait if publish is not None else 0.0, publish_options=publish_options)
+                   wait_s=wait, publish_options=publish_options)
     try:
         rec.start()
     except Exception as error:

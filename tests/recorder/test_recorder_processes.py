@@ -273,6 +273,10 @@ def test_gsp_record_refuses_bad_options(tmp_path: Path) -> None:
     assert result.returncode == 2 and "--frames or --duration" in result.stderr
     result = run_python(["-m", "gsplog_cli.main", "record", str(script), "--meta", "novalue"])
     assert result.returncode == 2 and "key=value" in result.stderr
+    # --wait is the time nodes get to connect to --publish: without it, it was ignored silently
+    result = run_python(["-m", "gsplog_cli.main", "record", str(script), "--wait", "1", "-o", str(tmp_path / "w.gsplog")])
+    assert result.returncode == 2 and "--wait" in result.stderr and "--publish" in result.stderr
+    assert not (tmp_path / "w.gsplog").exists()
 
 
 # ---- a recorder never stopped, a forked child -----------------------------------------------
