@@ -370,12 +370,14 @@ def make_exporter(output: str | os.PathLike[str], *, fps: float | None = None, s
     """The exporter for an output path (see the module docstring for the rules); ``fps`` and
     ``speed`` for a video (:class:`VideoExporter`), ``refresh_s`` for a ``.png`` (see
     :class:`PngExporter`: live sources keep their picture current). ValueError for ``speed``
-    with images: they have no pace to change."""
+    or ``fps`` with images: they have no pace to change, nor frame rate."""
     text = str(output)
     path = Path(output)
     suffix = path.suffix.lower()
     if speed is not None and suffix not in VIDEO_SUFFIXES:
         raise ValueError(f"output {text!r}: speed changes a video's frame rate (or a window's pace); images have none")
+    if fps is not None and suffix not in VIDEO_SUFFIXES:
+        raise ValueError(f"output {text!r}: fps (--fps) is a video's frame rate; images have none")
     if suffix == ".png" and not text.endswith(("/", "\\")):
         check_writable(path.parent, text)
         return PngExporter(path, refresh_s)

@@ -152,6 +152,8 @@ def replay(
         raise ValueError("frame draws one frame: give it or a range (--from/--to), not both")
     if fps is not None and not fps > 0:
         raise ValueError(f"fps {fps!r}: must be positive")
+    if fps is not None and output is None:
+        raise ValueError("fps (--fps) is a video's frame rate: give a video output (-o movie.mp4 or .gif)")
     if output is not None and backend == "null":
         raise ValueError("backend 'null' draws nothing: it cannot write images (use matplotlib or datoviz)")
     if loop and output is not None:

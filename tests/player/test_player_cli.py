@@ -309,6 +309,11 @@ def test_cli_bad_options_exit_2(session: Path, tmp_path: Path) -> None:
                            "not both")
     _assert_one_line_error(*_run(str(session), "--fast", "--speed", "2", "-b", "null")[::2], "--speed or --fast")
     _assert_one_line_error(*_run(str(session), "-b", "null", "-o", str(tmp_path / "x.png"))[::2], "cannot write images")
+    # --fps is a video's frame rate: with images or no output it used to be taken and ignored
+    for output in ("x.png", "frames/"):
+        _assert_one_line_error(*_run(str(session), "--fps", "10", "-o", str(tmp_path / output))[::2], "--fps", "images")
+        assert not (tmp_path / output).exists()
+    _assert_one_line_error(*_run(str(session), "--fps", "10", "--no-window")[::2], "--fps", "video output")
     _assert_one_line_error(*_run(str(session), "--size", "32768x32768", "--max-scene-gib", "1", "-o",
                                  str(tmp_path / "x.png"))[::2], "4.0 GiB, over the scene limit of 1.0 GiB")
     for output in ("x.png", "m.mp4", "frames/", "deeper/x.png"):  # a file where a folder should be
