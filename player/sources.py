@@ -89,13 +89,16 @@ def open_source(
 
     Raises ``FileNotFoundError`` for a missing file, ``sessions.errors.LogFormatError`` for a
     file that is not a readable session log, ``ValueError`` for a live endpoint when the
-    transports package offers no subscriber.
+    transports package offers no subscriber, and for ``follow_timeout_s`` without ``follow``
+    from a file or commands (it would be ignored).
     """
     if is_live_endpoint(source):
         gone_after = LIVE_GONE_AFTER_S if follow_timeout_s is None else follow_timeout_s
         return _open_live(str(source), gone_after, live_options or {})
     if live_options:
         raise ValueError(f"{source}: live options ({', '.join(live_options)}) are for tcp:// sources")
+    if follow_timeout_s is not None and not follow:  # a finished log has nothing to wait for
+        raise ValueError(f"{source}: --timeout is for --follow and tcp:// sources (how long to wait for new data)")
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if follow:

@@ -314,6 +314,9 @@ def test_cli_bad_options_exit_2(session: Path, tmp_path: Path) -> None:
         _assert_one_line_error(*_run(str(session), "--fps", "10", "-o", str(tmp_path / output))[::2], "--fps", "images")
         assert not (tmp_path / output).exists()
     _assert_one_line_error(*_run(str(session), "--fps", "10", "--no-window")[::2], "--fps", "video output")
+    # --timeout is how long --follow or a live source waits for data: on a finished log it was ignored
+    _assert_one_line_error(*_run(str(session), "--timeout", "5", "-o", str(tmp_path / "x.png"))[::2], "--timeout", "--follow")
+    assert not (tmp_path / "x.png").exists()
     _assert_one_line_error(*_run(str(session), "--size", "32768x32768", "--max-scene-gib", "1", "-o",
                                  str(tmp_path / "x.png"))[::2], "4.0 GiB, over the scene limit of 1.0 GiB")
     for output in ("x.png", "m.mp4", "frames/", "deeper/x.png"):  # a file where a folder should be
