@@ -399,6 +399,8 @@ def _make_consumer(backend: str | None, output: str | None,
 
     backend = backend or "null"  # --null: the null backend draws nothing, and counts frames as every node does
     ReplayEngine(backend)  # fails early on an unknown backend
+    if output is not None and backend == "null":  # it wrote blank pictures, as gsp-replay refuses to
+        raise ValueError("backend 'null' draws nothing: it cannot write images (use matplotlib or datoviz)")
     if output is not None:
         from player.exporters import make_exporter
 
