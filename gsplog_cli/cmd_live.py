@@ -182,7 +182,7 @@ def serve(
 @click.command()
 @click.argument("endpoint")
 @click.option("--snapshot", default=None, help="Snapshot endpoint [default: PUB port + 1].")
-@click.option("--backend", default=None, help="Render with this backend (matplotlib, datoviz, null) [default: "
+@click.option("-b", "--backend", default=None, help="Render with this backend (matplotlib, datoviz, null) [default: "
               "matplotlib with -o; else null: commands applied, frames counted, nothing drawn].")
 @click.option("-o", "--output", type=click.Path(), default=None, help="PNG (last frame), folder or video.")
 @click.option(

@@ -223,6 +223,7 @@ def test_keys_keep_an_existing_pair_unless_forced(tmp_path: Path) -> None:
     (["replay", "tcp://127.0.0.1:5999", "--snapshot", "tcp://127.0.0.1:abc", "-b", "null", "--timeout", "3"],
      "endpoint 'tcp://127.0.0.1:abc'"),
     (["node", "tcp://127.0.0.1:5999", "--backend", "nosuch"], "unknown renderer 'nosuch'"),
+    (["node", "tcp://127.0.0.1:5999", "-b", "nosuch"], "unknown renderer 'nosuch'"),  # -b as gsp-replay's
     (["node", "tcp://127.0.0.1:5999", "-o", "out.xyz"], "unknown suffix '.xyz'"),
     (["node", "tcp://127.0.0.1:5999", "--backend", "null", "-o", "out.png", "--timeout", "2"], "cannot write images"),
     (["node", "tcp://127.0.0.1:5999", "--null", "--save", "/nonexistent/dir/x.gsplog"], "no folder"),
