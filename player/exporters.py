@@ -303,14 +303,15 @@ class VideoExporter(Exporter):
             self._append(frame)
 
     def _open(self, width: int, height: int) -> None:
-        from player.ffmpeg import GIF_ARGS, H264_ARGS, FfmpegWriter
+        from player.ffmpeg import GIF_ARGS, H264_ARGS, VP9_ARGS, FfmpegWriter
 
         assert self.fps is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.is_gif:
             self._writer = FfmpegWriter(self.path, (width, height), self.fps, GIF_ARGS)
         else:
-            self._writer = FfmpegWriter(self.path, (width + width % 2, height + height % 2), self.fps, H264_ARGS)
+            codec = VP9_ARGS if self.path.suffix.lower() == ".webm" else H264_ARGS
+            self._writer = FfmpegWriter(self.path, (width + width % 2, height + height % 2), self.fps, codec)
 
     def _append(self, frame: RenderedFrame) -> None:
         rgba = frame.rgba_array()

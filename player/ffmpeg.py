@@ -20,10 +20,14 @@ from typing import IO
 
 import numpy as np
 
-__all__ = ["FfmpegWriter", "H264_ARGS", "GIF_ARGS"]
+__all__ = ["FfmpegWriter", "H264_ARGS", "VP9_ARGS", "GIF_ARGS"]
 
 #: H.264 in yuv420p, crf 10: what imageio's writer made with ``quality=8``.
 H264_ARGS = ["-vcodec", "libx264", "-pix_fmt", "yuv420p", "-crf", "10"]
+#: VP9 in yuv420p for ``.webm`` (WebM holds VP8, VP9 or AV1 only: H.264 there was refused by
+#: ffmpeg), constant quality near H264_ARGS', at libvpx's fast "realtime" speed.
+VP9_ARGS = ["-vcodec", "libvpx-vp9", "-pix_fmt", "yuv420p", "-crf", "10", "-b:v", "0",
+            "-deadline", "realtime", "-cpu-used", "8"]
 #: GIF with one palette per frame made from that frame's colours, no dithering (as Pillow
 #: quantises each frame), looping forever. ``stats_mode=single`` makes each palette from its
 #: frame alone, so ffmpeg holds no frame back either.
