@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -13,6 +17,31 @@ from gsplog_cli.numbers import POSITIVE, finite
 from gsplog_cli.scene_limit import limits_for, max_scene_option
 
 __all__ = ["replay", "ReplayError"]
+
+
+class _Terminated(BaseException):
+    """SIGTERM while a replay writes its output (``kill``, ``timeout``, a batch scheduler); a
+    BaseException, as KeyboardInterrupt, so that no ``except Exception`` of a render takes it."""
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds(output: str | None) -> Iterator[None]:
+    """While writing ``output``, SIGTERM raises :class:`_Terminated` in the main thread, so that
+    the replay unwinds as on Ctrl-C (ffmpeg stopped, a video cut short removed, the frames of a
+    folder each whole) instead of dying with a cut video at the output's path. Window replays
+    keep the default action: an exception raised inside Tk's loop would be printed and lost."""
+    if output is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class ReplayError(click.ClickException):
@@ -114,7 +143,7 @@ def replay(
     caught: list[warnings.WarningMessage] = []
     unknown_links = UnknownLinks()
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with _sigterm_unwinds(output), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UnterminatedLogWarning)
             warnings.simplefilter("always", SkippedCommandWarning)
             result = run_replay(
@@ -150,6 +179,8 @@ def replay(
         raise ReplayError(_error_line(source, error)) from None
     except KeyboardInterrupt:
         raise click.exceptions.Exit(130) from None
+    except _Terminated:
+        raise click.exceptions.Exit(128 + signal.SIGTERM) from None
     _show_warnings(caught, unknown_links)
     if is_live_endpoint(source) and result.commands == 0:
         waited = LIVE_GONE_AFTER_S if timeout is None else timeout

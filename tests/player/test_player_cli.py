@@ -660,3 +660,36 @@ def test_a_repaired_log_replays_from_its_keyframe_or_says_what_it_lost(tmp_path:
     _assert_one_line_error(code, err, f"Error: {repaired}: seq ", ": unknown ",
                            f": no earlier command of the log creates it: the log was repaired from {damaged}, which "
                            f"lost chunk 0: seq {lost.seq_first}..{lost.seq_last}", "`gsp verify` lists")
+
+
+@pytest.mark.parametrize("output", ["movie.mp4", "frames/"])
+def test_sigterm_while_writing_an_output_removes_a_video_cut_short(tmp_path: Path, output: str) -> None:
+    """SIGTERM (kill, timeout, a batch scheduler) killed gsp-replay outright: a video cut short
+    stayed at the output's path. It now unwinds as Ctrl-C does: exit status 143, the video
+    removed, the frames a folder holds each whole."""
+    import signal
+
+    log = record_moving_disc(tmp_path / "long.gsplog", 3000)
+    target = tmp_path / output
+    replaying = subprocess.Popen([sys.executable, "-m", "gsplog_cli.main", "replay", str(log), "-o", str(target),
+                                  "--no-progress"], stderr=subprocess.PIPE, text=True,
+                                 env=dict(os.environ, MPLBACKEND="Agg"))
+    try:
+        deadline = time.monotonic() + 60
+        # ffmpeg makes the video once the first frames set its rate; a folder holds frames one by one
+        while not (target.is_file() or (target.is_dir() and len(list(target.iterdir())) >= 2)):
+            assert replaying.poll() is None and time.monotonic() < deadline, "the replay ended before it was stopped"
+            time.sleep(0.05)
+        replaying.send_signal(signal.SIGTERM)
+        _, err = replaying.communicate(timeout=60)
+    finally:
+        if replaying.poll() is None:
+            replaying.kill()
+            replaying.wait()
+    assert replaying.returncode == 143, err
+    assert "Traceback" not in err
+    if output.endswith("/"):
+        for png in target.iterdir():
+            iio3.imread(png)  # whole
+    else:
+        assert not target.exists()
