@@ -151,7 +151,7 @@ def serve(
     security = server_security(curve_secret, allow)
     stop = _stop_on_signals()
     try:
-        with LogReader(session) as reader:
+        with LogReader(session, check_index=True) as reader:
             passes = 0
             while not stop.is_set():
                 sent = serve_log(

@@ -197,6 +197,16 @@ class LogIndex:
             seen += frames
         return None
 
+    def count_problem(self) -> str | None:
+        """Why an entry's counts cannot be a chunk's (None: every one can): negative commands, or
+        more frames than commands. Checked without reading the chunks, as a log is opened."""
+        for number, entry in enumerate(self.entries):
+            if entry.count < 0:
+                return f"chunk {number}: its entry count is {entry.count}"
+            if not 0 <= entry.frames <= entry.count:
+                return f"chunk {number}: its entry gives {entry.frames} frames for {entry.count} commands"
+        return None
+
     def marker_problem(self) -> str | None:
         """Why a marker does not lie in the COMMANDS chunk it names (None: every one does)."""
         for m in self.markers:

@@ -54,7 +54,7 @@ def info(path: str | os.PathLike[str], progress: Callable[[int], None] | None = 
     counts the footer declares, when there is a valid one (more than were read when a chunk it
     lists is damaged). docs/format.md §4 lists the fields. Transform links are counted as
     recorded, never rebuilt (:func:`sessions.codec.links_as_recorded`)."""
-    with links_as_recorded(), LogReader(path, recover=True) as reader:
+    with links_as_recorded(), LogReader(path, recover=True, check_index=True) as reader:
         idx = reader.index
         ops: dict[str, int] = {}
         marker_info: dict[int, Any] = {}  # seq -> the info a Recorder.mark holds (recorder.mark(label, **info))
@@ -239,7 +239,7 @@ def dump(path: str | os.PathLike[str], out: IO[str], *, start: Position | None =
     their type is registered here (:func:`sessions.codec.links_as_recorded`).
     """
     count = 0
-    with links_as_recorded(), LogReader(path) as reader:
+    with links_as_recorded(), LogReader(path, check_index=True) as reader:
         _check_range(reader, start, stop)
         first = reader.resolve(start) if start is not None and not with_state else None
         keyframe_seq = -1  # the commands of a keyframe share its Scene.keyframe's seq
@@ -792,7 +792,7 @@ def trim(src: str | os.PathLike[str], dst: str | os.PathLike[str], start: Positi
     src, dst = os.fspath(src), os.fspath(dst)
     _check_output("trim", [src], dst)
     count = 0
-    with _copying("trim", src), LogReader(src, limits=limits) as reader:
+    with _copying("trim", src), LogReader(src, limits=limits, check_index=True) as reader:
         _check_range(reader, start, stop)
         target = reader.resolve(start) if start is not None else None
         # The source's time of the cut's t_ns 0, for the header (written first): a wall-clock
@@ -851,7 +851,7 @@ def _cat_time_offsets(paths: list[str], gap_ns: int, dst: str) -> tuple[list[int
     states: list[dict[str, Any]] = []
     next_t = 0
     for path in paths:
-        with _copying("cat", path), LogReader(path) as reader:
+        with _copying("cat", path), LogReader(path, check_index=True) as reader:
             times = reader.index.time_range()
             states.append(source_state(reader))
             _warn_unfinished("cat", reader, dst)
@@ -942,7 +942,7 @@ def cat(sources: list[str | os.PathLike[str]], dst: str | os.PathLike[str], *, g
                                                           "source_files": states})
     with _discarded_on_failure(writer):
         for src, t_shift in zip(paths, offsets):
-            with _copying("cat", src), LogReader(src) as reader:
+            with _copying("cat", src), LogReader(src, check_index=True) as reader:
                 seq_shift = None
                 mapping: dict[str, str] = {}
                 targets: set[str] = set()

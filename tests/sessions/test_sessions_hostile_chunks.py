@@ -213,8 +213,10 @@ def _column(name: str, chunk: int, value: int) -> Any:
 def test_a_footer_that_contradicts_its_chunks_is_not_believed(tmp_path: Path, change: Any, says: str) -> None:
     """A footer is checksummed by whoever wrote it: one calling a COMMANDS chunk a keyframe made
     replays fail ("chunk 1 is not a keyframe"), one giving -100 commands or 2**62 frames was
-    shown by `gsp info`, and `gsp verify` called all of them OK. Readers now compare each entry
-    with its chunk's header (and verify with its commands), and rebuild the index by scanning."""
+    shown by `gsp info`, and `gsp verify` called all of them OK. The tools' readers now compare
+    each entry with its chunk's header as they open the log (and verify with its commands), and
+    rebuild the index by scanning; other readers compare each chunk they read (or skip) with its
+    entry, and say which disagrees."""
     base = tmp_path / "base.gsplog"
     with LogWriter(base, keyframes=False) as writer:
         for i, command in enumerate(points_scene(frames=4, n=30, marker_at=2), 1):
@@ -229,9 +231,17 @@ def test_a_footer_that_contradicts_its_chunks_is_not_believed(tmp_path: Path, ch
         assert len(truth[0]) >= 3 and reader.index.markers
     path = tmp_path / "lying.gsplog"
     path.write_bytes(_with_footer(data, footer, change))
-    with pytest.warns(UserWarning, match=f"footer index cannot be used .*{says}"), LogReader(path) as reader:
+    with pytest.warns(UserWarning, match=f"footer index cannot be used .*{says}"), \
+            LogReader(path, check_index=True) as reader:
         assert not reader.complete
         assert (reader.index.entries, reader.index.markers, [c.seq for c in reader.commands()]) == truth
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:  # the counts and markers are checked as it opens (the index is rebuilt), the rest as it reads
+            with LogReader(path) as reader:
+                assert [c.seq for c in reader.commands()] == truth[2]
+        except LogFormatError as error:
+            assert re.search(f"the footer index does not describe it .*{says}", str(error)), error
     report = tools.verify(path)
     assert not report.ok and report.footer_problem is not None and re.search(says, report.footer_problem)
     assert tools.verify(base).ok
