@@ -333,6 +333,9 @@ class LogWriter:
         """Write the pending commands as one chunk (and a keyframe if one is due)."""
         if not self._pending:
             return
+        # Keyframes' loans go back here too, not only when someone reads released_seq (a
+        # recorder whose payloads are all small never does): each kept a copy of the scene.
+        self._release_keyframe_loans(self._file_chunks_done())
         rows, self._pending = self._pending, []
         self._pending_bytes = 0
         self._pending_since = None
@@ -412,12 +415,15 @@ class LogWriter:
     def released_seq(self) -> int:
         """Seq of the last command whose chunk every sink is done with: payloads of commands up
         to it are referenced by no chunk any more (the keyframe ledger aside, see :meth:`holds`)."""
-        done = self.file_sink.chunks_done if self.file_sink is not None else 0
+        done = self._file_chunks_done()
         unreleased = self._unreleased
         while unreleased and unreleased[0][0] <= done:
             self._released_seq = unreleased.popleft()[1]
         self._release_keyframe_loans(done)
         return self._released_seq
+
+    def _file_chunks_done(self) -> int:
+        return self.file_sink.chunks_done if self.file_sink is not None else 0
 
     def _release_keyframe_loans(self, file_chunks_done: float) -> None:
         """Give back the scene-state contents of keyframes the file has (all: ``math.inf``)."""

@@ -11,6 +11,7 @@ import pytest
 from rec_support import make_scene
 
 import recorder
+from gsp.types import Buffer, BufferType
 from sessions import LogReader, SceneState
 from sessions import ledger as ledger_module
 
@@ -144,3 +145,27 @@ def test_a_renderer_the_script_drops_unclosed_is_released_with_what_it_drew(tmp_
     for cmd in commands:
         final.apply(cmd)
     assert list(final.records) == [last.renderer.get_uuid()] and not set(dropped) & set(final.objects)
+
+
+def test_a_long_recording_of_small_writes_gives_back_its_keyframes_contents(tmp_path: Path) -> None:
+    """Each keyframe lends the writer's scene contents to its chunk until the file has it. A
+    recording whose writes are all small (copied, no payload in flight) never gave those loans
+    back: every keyframe kept its copy of every buffer it held, growing without bound."""
+    import tracemalloc
+
+    n = 32768  # 384 KiB of vec3: each keyframe's copy of it is plain to see
+    options = {"keyframe_interval_s": 0.0}  # a keyframe after every chunk (as every 5 s of a long session)
+    tracemalloc.start()
+    try:
+        with recorder.record(tmp_path / "long.gsplog", writer_options=options) as rec:
+            positions = Buffer(n, BufferType.vec3)  # no contents logged: no payload kept in flight
+            small = bytearray(np.ones((4, 3), np.float32).tobytes())
+            for frame in range(60):
+                positions.set_data(small, frame, 4)  # a small partial write: the scene copies it
+                rec.flush()
+                if frame == 10:
+                    before = tracemalloc.get_traced_memory()[0]
+            grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 8 * n * 12, f"{grown} bytes more after 50 keyframes of a {n * 12}-byte buffer"
