@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import threading
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -17,31 +15,6 @@ from gsplog_cli.numbers import POSITIVE, finite
 from gsplog_cli.scene_limit import limits_for, max_scene_option
 
 __all__ = ["replay", "ReplayError"]
-
-
-class _Terminated(BaseException):
-    """SIGTERM while a replay writes its output (``kill``, ``timeout``, a batch scheduler); a
-    BaseException, as KeyboardInterrupt, so that no ``except Exception`` of a render takes it."""
-
-
-@contextlib.contextmanager
-def _sigterm_unwinds(output: str | None) -> Iterator[None]:
-    """While writing ``output``, SIGTERM raises :class:`_Terminated` in the main thread, so that
-    the replay unwinds as on Ctrl-C (ffmpeg stopped, a video cut short removed, the frames of a
-    folder each whole) instead of dying with a cut video at the output's path. Window replays
-    keep the default action: an exception raised inside Tk's loop would be printed and lost."""
-    if output is None or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise _Terminated()
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class ReplayError(click.ClickException):
@@ -124,7 +97,7 @@ def replay(
     that did not end, a live session whose publisher restarted (a new session came before its
     END: the replay shows one session) or went silent before its END, or commands skipped
     because their transform link type is not registered here (--links imports the module that
-    registers it).
+    registers it); 130 or 143 when stopped by Ctrl-C or SIGTERM (a video cut short is removed).
     """
     from player import replay as run_replay
     from player.sources import LIVE_GONE_AFTER_S, UnterminatedLogWarning, is_live_endpoint
@@ -142,8 +115,9 @@ def replay(
         live_options = {"snapshot_endpoint": snapshot, "security": client_security(curve_secret, server_key)}
     caught: list[warnings.WarningMessage] = []
     unknown_links = UnknownLinks()
+    terminated = _sigterm_as_ctrl_c()
     try:
-        with _sigterm_unwinds(output), warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UnterminatedLogWarning)
             warnings.simplefilter("always", SkippedCommandWarning)
             result = run_replay(
@@ -178,9 +152,10 @@ def replay(
             click.echo(f"Error: {unknown_links.message(source, recorded_script(source))}", err=True)
         raise ReplayError(_error_line(source, error)) from None
     except KeyboardInterrupt:
-        raise click.exceptions.Exit(130) from None
-    except _Terminated:
-        raise click.exceptions.Exit(128 + signal.SIGTERM) from None
+        raise click.exceptions.Exit(143 if terminated else 130) from None
+    finally:
+        if terminated is not None:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _show_warnings(caught, unknown_links)
     if is_live_endpoint(source) and result.commands == 0:
         waited = LIVE_GONE_AFTER_S if timeout is None else timeout
@@ -220,6 +195,31 @@ def replay(
         click.echo(f"Error: {failure}", err=True)
     if failures:
         raise click.ClickException(failures[-1])
+
+
+def _sigterm_as_ctrl_c() -> list[int] | None:
+    """Make SIGTERM (``kill``, ``timeout``, a batch scheduler's time limit) stop the replay as
+    Ctrl-C does: ffmpeg stopped, a video cut short removed, a window closed. Its default action
+    killed the process, and ffmpeg, reading EOF, left a broken video at the output's path.
+
+    The signals that came (empty until one does); None where SIGTERM is not ours to take (not the
+    main thread, or a handler already set).
+    """
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        return None
+    came: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        came.append(signum)
+        on_ctrl_c = signal.getsignal(signal.SIGINT)  # a window's own, which ends its event loop
+        if callable(on_ctrl_c):
+            on_ctrl_c(signal.SIGINT, frame)
+        else:  # SIGINT ignored (a background job of a shell): stop all the same
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+    return came
 
 
 def _live_lost_line(source: str, result: Any, written: str | None) -> str:

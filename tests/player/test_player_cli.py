@@ -693,3 +693,35 @@ def test_sigterm_while_writing_an_output_removes_a_video_cut_short(tmp_path: Pat
             iio3.imread(png)  # whole
     else:
         assert not target.exists()
+
+
+def test_sigterm_stops_a_following_replay_as_ctrl_c_does(tmp_path: Path) -> None:
+    """SIGTERM (kill, timeout, a batch scheduler) killed `gsp-replay --follow -o movie.mp4` at
+    once: ffmpeg, reading EOF, left a broken video cut short at the output's path. It now stops
+    as Ctrl-C does: ffmpeg stopped and the video removed, exit status 143."""
+    whole = record_moving_disc(tmp_path / "whole.gsplog", 6, interval_s=0.02, flush_interval_s=0.01)
+    with LogReader(whole) as reader:
+        last = reader.index.entries[-1]
+    growing = tmp_path / "growing.gsplog"  # a log still being written: no END, no footer yet
+    growing.write_bytes(whole.read_bytes()[: last.offset + last.size])
+    video = tmp_path / "movie.mp4"
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "gsplog_cli.main", "replay", str(growing), "--follow", "--timeout", "30",
+         "--fps", "10", "-o", str(video)],
+        env=dict(os.environ, MPLBACKEND="Agg"), stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        children = Path(f"/proc/{follower.pid}/task/{follower.pid}/children")
+        deadline = time.monotonic() + 30
+        while not children.read_text().split():  # ffmpeg starts with the first frame
+            assert time.monotonic() < deadline and follower.poll() is None
+            time.sleep(0.02)
+        ffmpeg = int(children.read_text().split()[0])
+        follower.terminate()
+        _, err = follower.communicate(timeout=30)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert follower.returncode == 143, err
+    assert not video.exists()  # not a broken video
+    assert not Path(f"/proc/{ffmpeg}").exists()  # ffmpeg stopped (and reaped) before the exit
