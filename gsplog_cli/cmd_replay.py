@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import threading
 import warnings
 from typing import Any
 
@@ -13,6 +11,7 @@ import click
 from gsplog_cli.links import UnknownLinks, links_option, load_links, recorded_script
 from gsplog_cli.numbers import POSITIVE, finite
 from gsplog_cli.scene_limit import limits_for, max_scene_option
+from gsplog_cli.signals import sigterm_as_ctrl_c
 
 __all__ = ["replay", "ReplayError"]
 
@@ -115,9 +114,8 @@ def replay(
         live_options = {"snapshot_endpoint": snapshot, "security": client_security(curve_secret, server_key)}
     caught: list[warnings.WarningMessage] = []
     unknown_links = UnknownLinks()
-    terminated = _sigterm_as_ctrl_c()
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with sigterm_as_ctrl_c(), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", UnterminatedLogWarning)
             warnings.simplefilter("always", SkippedCommandWarning)
             result = run_replay(
@@ -151,11 +149,6 @@ def replay(
         if unknown_links:
             click.echo(f"Error: {unknown_links.message(source, recorded_script(source))}", err=True)
         raise ReplayError(_error_line(source, error)) from None
-    except KeyboardInterrupt:
-        raise click.exceptions.Exit(143 if terminated else 130) from None
-    finally:
-        if terminated is not None:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _show_warnings(caught, unknown_links)
     if is_live_endpoint(source) and result.commands == 0:
         waited = LIVE_GONE_AFTER_S if timeout is None else timeout
@@ -195,31 +188,6 @@ def replay(
         click.echo(f"Error: {failure}", err=True)
     if failures:
         raise click.ClickException(failures[-1])
-
-
-def _sigterm_as_ctrl_c() -> list[int] | None:
-    """Make SIGTERM (``kill``, ``timeout``, a batch scheduler's time limit) stop the replay as
-    Ctrl-C does: ffmpeg stopped, a video cut short removed, a window closed. Its default action
-    killed the process, and ffmpeg, reading EOF, left a broken video at the output's path.
-
-    The signals that came (empty until one does); None where SIGTERM is not ours to take (not the
-    main thread, or a handler already set).
-    """
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
-        return None
-    came: list[int] = []
-
-    def handler(signum: int, frame: Any) -> None:
-        came.append(signum)
-        on_ctrl_c = signal.getsignal(signal.SIGINT)  # a window's own, which ends its event loop
-        if callable(on_ctrl_c):
-            on_ctrl_c(signal.SIGINT, frame)
-        else:  # SIGINT ignored (a background job of a shell): stop all the same
-            raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, handler)
-    return came
 
 
 def _live_lost_line(source: str, result: Any, written: str | None) -> str:

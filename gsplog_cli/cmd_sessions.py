@@ -22,6 +22,7 @@ from typing import Any
 import click
 
 from gsplog_cli.scene_limit import limits_for, max_scene_option
+from gsplog_cli.signals import sigterm_as_ctrl_c
 
 POSITION_HELP = ("seconds ('2.5', '2.5s'), frame ('#12', 'f12'), marker ('@label'; '@label#2' the second of a label "
                  "that repeats) or 'seq:N'")
@@ -421,7 +422,7 @@ def repair(log: str, output: str | None, output_option: str | None, keep_all: bo
     from sessions import tools
 
     output = _one_output(output, output_option)
-    with _log_errors(), _progress(2 * os.path.getsize(log), "B", "repair") as bar:
+    with sigterm_as_ctrl_c(), _log_errors(), _progress(2 * os.path.getsize(log), "B", "repair") as bar:
         report = tools.repair(log, output, progress=bar, keep_all=keep_all)
     lost = [d for d in report.damaged if d["chunk"] is not None]
     dropped = f"dropped {len(lost)} damaged region{'' if len(lost) == 1 else 's'}"
@@ -481,7 +482,7 @@ def trim(log: str, output: str | None, output_option: str | None, start: Any, st
     from sessions import tools
 
     output = _one_output(output, output_option)
-    with _log_errors(), _progress(None, "cmd", "trim") as bar:
+    with sigterm_as_ctrl_c(), _log_errors(), _progress(None, "cmd", "trim") as bar:
         count = tools.trim(log, output, start, stop, progress=bar, limits=limits_for(max_scene_gib))
     click.echo(f"{output}: {count} command{'' if count == 1 else 's'}")
     if count == 0:  # a valid file, but likely not what was meant
@@ -507,6 +508,6 @@ def cat(logs: tuple[str, ...], output: str) -> None:
     """
     from sessions import tools
 
-    with _log_errors(), _progress(None, "cmd", "cat") as bar:
+    with sigterm_as_ctrl_c(), _log_errors(), _progress(None, "cmd", "cat") as bar:
         count = tools.cat(list(logs), output, progress=bar)
     click.echo(f"{output}: {count} commands from {len(logs)} logs")

@@ -1324,3 +1324,46 @@ def test_trim_and_cat_say_when_an_input_did_not_end_cleanly(log: tuple[Path, lis
     damaged = _damaged_copy(path, 7, tmp_path / "damaged.gsplog")
     code, out = run("trim", str(damaged), "-o", str(tmp_path / "never.gsplog"))
     assert code == 1 and "chunk 7: chunk payload checksum mismatch; `gsp repair` keeps its intact chunks" in out
+
+
+@pytest.mark.parametrize("tool", ["trim", "cat"])
+def test_sigterm_leaves_no_hidden_output_behind(tmp_path: Path, tool: str) -> None:
+    """SIGTERM (kill, timeout, a batch scheduler) killed `gsp trim` / `gsp cat` part way, and the
+    hidden output (.out.gsplog.<pid>-<id>.new, as big as what was written) stayed in the folder.
+    It now stops as Ctrl-C does, removing it: exit status 143."""
+    import signal
+    import time
+
+    import numpy as np
+
+    from gsp.types import BufferType
+
+    source = tmp_path / "big.gsplog"
+    rng = np.random.default_rng(0)
+    with LogWriter(source) as writer:  # 48 MiB that lz4 cannot shrink: a while to copy
+        writer.append(Command(1, 0, "Buffer.new", "b", (1 << 21, BufferType.uint8)))
+        for seq in range(2, 26):
+            writer.append(Command(seq, seq, "Buffer.set_data", "b", (rng.bytes(1 << 21), 0, 1 << 21)))
+            writer.flush()
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    args = ["trim", str(source), str(out_dir / "cut.gsplog")] if tool == "trim" else \
+        ["cat", str(source), str(source), "-o", str(out_dir / "cut.gsplog")]
+    proc = subprocess.Popen([sys.executable, "-m", "gsplog_cli.main", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not any(out_dir.iterdir()):  # the hidden output is being written
+            assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()[0]
+            time.sleep(0.001)
+        proc.send_signal(signal.SIGSTOP)  # held where it is, whatever the machine's pace
+        if proc.poll() is not None or (out_dir / "cut.gsplog").exists():
+            pytest.skip(f"{tool} finished before it could be stopped")
+        proc.terminate()
+        proc.send_signal(signal.SIGCONT)
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, output
+    assert list(out_dir.iterdir()) == []
