@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -351,3 +352,14 @@ def test_a_linear_image_with_transparent_texels_has_no_dark_halo() -> None:
     datoviz, matplotlib = drawn
     assert datoviz[..., 0].min() >= 250  # red everywhere: no dark ring
     assert np.abs(datoviz - matplotlib).max() <= 6
+
+
+def test_a_process_drawing_with_datoviz_leaves_no_runtime_folder_behind(tmp_path: Path) -> None:
+    """Without a writable XDG_RUNTIME_DIR the backend makes one for the Vulkan loader; every
+    process left its gsp-dvz-xdg-* folder in the temp folder (567 of them on the test machine)."""
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"}
+    env["TMPDIR"] = str(tmp_path)
+    code = ("import os; from player.backends.datoviz._lib import dvz_lib; dvz_lib(); "
+            "assert os.path.isdir(os.environ['XDG_RUNTIME_DIR'])")
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
+    assert list(tmp_path.iterdir()) == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 from types import ModuleType
@@ -21,7 +23,11 @@ def _prepare_environment() -> None:
     # The Vulkan loader complains without a writable runtime dir; Datoviz logs a lot by default.
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if not runtime or not os.access(runtime, os.W_OK):
-        os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="gsp-dvz-xdg-")
+        made = tempfile.mkdtemp(prefix="gsp-dvz-xdg-")
+        # Removed at exit: every process that drew with Datoviz left one behind (a node restarted
+        # by a supervisor, a loop of gsp-replay runs: hundreds of folders in /tmp).
+        atexit.register(shutil.rmtree, made, ignore_errors=True)
+        os.environ["XDG_RUNTIME_DIR"] = made
     os.environ.setdefault("DVZ_LOG_LEVEL", "4")
 
 
