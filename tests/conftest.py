@@ -7,8 +7,10 @@ does the same for tests marked ``window`` (a real window on Xvfb).
 
 from __future__ import annotations
 
+import atexit
 import errno
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
@@ -20,6 +22,7 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("DVZ_LOG_LEVEL", "4")
 if not os.environ.get("XDG_RUNTIME_DIR") or not os.access(os.environ["XDG_RUNTIME_DIR"], os.W_OK):
     os.environ["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="gsp-xdg-")
+    atexit.register(shutil.rmtree, os.environ["XDG_RUNTIME_DIR"], ignore_errors=True)  # not one per run in /tmp
 
 
 @pytest.hookimpl(hookwrapper=True)
