@@ -38,6 +38,10 @@ def sigterm_as_ctrl_c() -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         raise click.exceptions.Exit(128 + (came[0] if came else signal.SIGINT)) from None
+    except Exception:
+        if came:  # raised in C code, which may report it as its own error (a drawing's ValueError)
+            raise click.exceptions.Exit(128 + came[0]) from None
+        raise
     finally:
         if ours:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)

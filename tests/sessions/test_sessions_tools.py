@@ -1326,6 +1326,18 @@ def test_trim_and_cat_say_when_an_input_did_not_end_cleanly(log: tuple[Path, lis
     assert code == 1 and "chunk 7: chunk payload checksum mismatch; `gsp repair` keeps its intact chunks" in out
 
 
+def _filled(folder: Path, size: int) -> bool:
+    """Whether a file in ``folder`` holds more than ``size`` bytes (or went away meanwhile: renamed
+    into place, the tool done)."""
+    for path in folder.iterdir():
+        try:
+            if path.stat().st_size > size:
+                return True
+        except FileNotFoundError:
+            return True
+    return False
+
+
 @pytest.mark.parametrize("tool", ["trim", "cat"])
 def test_sigterm_leaves_no_hidden_output_behind(tmp_path: Path, tool: str) -> None:
     """SIGTERM (kill, timeout, a batch scheduler) killed `gsp trim` / `gsp cat` part way, and the
@@ -1353,7 +1365,9 @@ def test_sigterm_leaves_no_hidden_output_behind(tmp_path: Path, tool: str) -> No
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + 20
-        while not any(out_dir.iterdir()):  # the hidden output is being written
+        # The hidden output is being filled (not just made: a signal in the instant between the
+        # file's creation and its cleanup being armed is not covered)
+        while not _filled(out_dir, 1 << 20):
             assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()[0]
             time.sleep(0.001)
         proc.send_signal(signal.SIGSTOP)  # held where it is, whatever the machine's pace
