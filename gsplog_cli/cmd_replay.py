@@ -99,6 +99,7 @@ def replay(
     registers it); 130 or 143 when stopped by Ctrl-C or SIGTERM (a video cut short is removed).
     """
     from player import replay as run_replay
+    from player.replay import FrameOutOfRange
     from player.sources import LIVE_GONE_AFTER_S, UnterminatedLogWarning, is_live_endpoint
     from sessions.errors import CommandError, LogFormatError, SkippedCommandWarning
     from sessions.reader import FOLLOW_TIMEOUT_S
@@ -138,6 +139,8 @@ def replay(
                 live_options=live_options,
                 refuse_no_output=True,
             )
+    except FrameOutOfRange as error:
+        raise ReplayError(f"{source}: no frame matched --frame {error.frame} (the session has {error.total} frames)") from None
     except LogFormatError as error:
         # damage inside the log (not a log that is no log at all): the intact chunks can be kept
         hint = "; `gsp verify` lists what is intact, `gsp repair` keeps it" if error.chunk_index is not None else ""

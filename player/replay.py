@@ -22,7 +22,7 @@ from player.sources import Source, is_live_endpoint, open_source
 from sessions.command import Command
 from sessions.limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["ReplayResult", "replay", "parse_size", "LIVE_PNG_REFRESH_S"]
+__all__ = ["FrameOutOfRange", "ReplayResult", "replay", "parse_size", "LIVE_PNG_REFRESH_S"]
 
 #: A live replay's or render node's ``.png`` is rewritten with the newest frame this often (s).
 LIVE_PNG_REFRESH_S = 1.0
@@ -59,6 +59,15 @@ class ReplayResult:
     #: A live source's session id (hex) and the last update of it applied (None: a file, or no session).
     live_session: str | None = None
     live_last_update: int = 0
+
+
+class FrameOutOfRange(ValueError):
+    """``frame`` past the last frame of a log file: nothing would be drawn."""
+
+    def __init__(self, source: Any, frame: int, total: int) -> None:
+        named = f"{os.fspath(source)}: " if isinstance(source, (str, os.PathLike)) else ""
+        super().__init__(f"{named}frame {frame}: the session has {total} frame{'s' if total != 1 else ''}")
+        self.frame, self.total = frame, total
 
 
 def parse_size(size: str | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -126,7 +135,8 @@ def replay(
     display) with a backend that draws. ``window=False`` or the null backend say that is the
     point (timing a backend, checking a log).
 
-    Raises ``ValueError`` (bad options, unknown backend), ``FileNotFoundError``,
+    Raises ``ValueError`` (bad options, unknown backend; :class:`FrameOutOfRange`: ``frame``
+    past a log file's last frame, before anything is drawn), ``FileNotFoundError``,
     ``sessions.errors.LogFormatError`` (a bad log) and ``sessions.errors.CommandError`` (a
     command that cannot be applied, a render the backend cannot draw, or a scene over
     ``limits.max_scene_bytes``).
@@ -193,6 +203,9 @@ def replay(
 
             stop_at = At.seq(src.reader.resolve(selection.stop))  # the engine stops before it, as at the marker
             selection = engine.selection = FrameSelection(selection.start, stop_at, selection.frame)
+        total = _frame_total(src.reader) if src.can_seek and not follow else None
+        if selection.frame is not None and total is not None and selection.frame > total:
+            raise FrameOutOfRange(source, selection.frame, total)
         if isinstance(exporter, PngExporter) and selection.frame is None and src.can_seek:
             # Only the last frame is kept: seek straight to it instead of drawing every frame.
             last = _last_frame_in_range(src.reader, selection)

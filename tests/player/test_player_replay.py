@@ -347,3 +347,15 @@ def test_a_render_the_backend_cannot_draw_is_a_command_error_or_skipped(session:
     for rendered in drawn:  # the frames around the bad one are drawn as recorded
         row, column = expected_pixel(rendered.number, FRAMES, W, H)
         assert column in red_columns(rendered.rgba)
+
+
+def test_a_frame_past_the_last_is_an_error_naming_both(session: Path, tmp_path: Path) -> None:
+    """``replay(frame=N)`` past a log's last frame returned a result of 0 frames and wrote
+    nothing, without a word (gsp-replay said "no frame matched"); it is now refused before
+    anything is drawn, as an index past a list's end is."""
+    from player.replay import FrameOutOfRange
+
+    with pytest.raises(FrameOutOfRange, match=rf"disc.gsplog: frame {FRAMES + 1}: the session has {FRAMES} frames"):
+        replay(session, "matplotlib", tmp_path / "out" / "past.png", frame=FRAMES + 1)
+    assert not (tmp_path / "out").exists()
+    assert replay(session, "matplotlib", tmp_path / "last.png", frame=FRAMES).frames == 1
