@@ -13,6 +13,7 @@ from gsp.transforms import (
     TransformLinkBase,
     TransformLinkImmediate,
     TransformLinkLoad,
+    register_link,
     registered_links,
 )
 from gsp.types import Buffer, BufferType
@@ -123,3 +124,60 @@ def test_load_link_reads_png_as_rgba8(tmp_path: Path) -> None:
     np.testing.assert_array_equal(texels, img)
     with pytest.raises(ValueError, match="images load as rgba8, not vec3"):
         TransformLinkLoad(str(tmp_path / "t.png"), BufferType.vec3)
+
+
+class Gsp01Shift(TransformLinkBase):
+    """A link written as GSP 0.1 scripts write theirs: apply, serialize (the whole dict) and a
+    static deserialize(data), nothing of our own but the registration."""
+
+    def __init__(self, dx: float) -> None:
+        self.dx = dx
+
+    def apply(self, buffer: Buffer | None) -> Buffer:
+        assert buffer is not None
+        array = buffer.to_numpy(copy=True)
+        array[:, 0] += self.dx
+        return Buffer.from_numpy(array, BufferType.vec3)
+
+    def serialize(self) -> dict:
+        return {"link_type": "Gsp01Shift", "dx": self.dx}
+
+    @staticmethod
+    def deserialize(data: dict) -> Gsp01Shift:
+        return Gsp01Shift(data["dx"])
+
+
+register_link(Gsp01Shift)
+
+
+def test_a_gsp01_style_link_runs_serializes_and_is_rebuilt() -> None:
+    """Such a link could not even be made: _serialize_fields and _from_fields were abstract."""
+    chain = TransformChain(2, BufferType.vec3)
+    chain.add(TransformLinkImmediate(Buffer.from_numpy(np.zeros((2, 3), np.float32), BufferType.vec3)))
+    shift = Gsp01Shift(0.5)
+    chain.add(shift)
+    assert np.allclose(chain.run().to_numpy()[:, 0], 0.5)
+    assert shift.serialize() == {"link_type": "Gsp01Shift", "dx": 0.5}
+    rebuilt = TransformLinkBase.deserialize(shift.serialize())
+    assert type(rebuilt) is Gsp01Shift and rebuilt == shift and rebuilt != Gsp01Shift(0.25)
+    again = TransformChain.deserialize(chain.serialize())
+    assert np.array_equal(again.run().to_numpy(), chain.run().to_numpy())
+    chain.remove(rebuilt)
+    assert len(chain.get_links()) == 1
+
+
+def test_a_link_without_a_serialization_pair_is_refused_clearly() -> None:
+    class ApplyOnly(TransformLinkBase):
+        def apply(self, buffer: Buffer | None) -> Buffer:
+            return Buffer(0, BufferType.vec3)
+
+    class HalfPair(ApplyOnly):
+        def serialize(self) -> dict:
+            return {"link_type": "HalfPair"}
+
+    for cls in (ApplyOnly, HalfPair):
+        with pytest.raises(TypeError, match=rf"{cls.__name__} must implement serialize\(\) and a static deserialize"):
+            cls()
+        with pytest.raises(TypeError, match=rf"register_link: .*{cls.__name__} must implement serialize\(\)"):
+            register_link(cls)
+        assert cls.__name__ not in registered_links()

@@ -16,7 +16,7 @@ import pytest
 
 import recorder
 from gsp.core import Camera, Canvas, Viewport
-from gsp.transforms import TransformChain, TransformLinkBase, TransformLinkImmediate
+from gsp.transforms import TransformChain, TransformLinkBase, TransformLinkImmediate, register_link
 from gsp.types import Buffer, BufferType
 from gsp.utils.renderer_registry import RendererRegistry
 from gsp.visuals import Points
@@ -271,3 +271,45 @@ def test_a_link_the_log_cannot_hold_costs_its_own_command_only(tmp_path: Path,
         ops = [(c.op, c.target) for c in reader.commands()]
     assert ("TransformChain.new", chain.get_uuid()) in ops and ("Viewport.new", viewport.get_uuid()) in ops
     assert not any(op == "TransformChain.add" for op, _ in ops)
+
+
+class _Gsp01Offset(TransformLinkBase):
+    """A link as GSP 0.1 scripts write theirs: serialize() and a static deserialize(data)."""
+
+    def __init__(self, dx: float) -> None:
+        self.dx = dx
+
+    def apply(self, buffer: Buffer | None) -> Buffer:
+        assert buffer is not None
+        array = buffer.to_numpy(copy=True)
+        array[:, 0] += self.dx
+        return Buffer.from_numpy(array, BufferType.vec3)
+
+    def serialize(self) -> dict[str, object]:
+        return {"link_type": "RecorderTestGsp01Offset", "dx": self.dx}
+
+    @staticmethod
+    def deserialize(data: dict[str, object]) -> _Gsp01Offset:
+        return _Gsp01Offset(float(data["dx"]))  # type: ignore[arg-type]
+
+
+_Gsp01Offset._link_name_ = "RecorderTestGsp01Offset"
+register_link(_Gsp01Offset)
+
+
+def test_a_gsp01_style_link_records_and_replays(tmp_path: Path) -> None:
+    """Such a link could not be made (our own two methods were abstract), so such a script
+    could not run, recorded or not."""
+    path = tmp_path / "gsp01link.gsplog"
+    with recorder.record(path) as rec:
+        positions = _vec3(-0.8)
+        chain, _ = _chain(positions)
+        offset = _Gsp01Offset(0.3)
+        chain.add(offset)
+        disc = Disc(chain)
+        disc.render()
+        chain.remove(offset)
+        chain.add(_Gsp01Offset(0.9))
+        disc.render()
+    assert rec.error is None
+    _assert_replay_draws_the_live_frames(path, disc, tmp_path)
