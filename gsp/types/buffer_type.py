@@ -34,22 +34,22 @@ class BufferType(Enum):
     @staticmethod
     def get_item_size(buffer_type: BufferType) -> int:
         """Size in bytes of one item of ``buffer_type``."""
-        return _ITEM_SIZE[buffer_type]
+        return _ITEM_SIZE[_checked("BufferType.get_item_size", buffer_type)]
 
     @staticmethod
     def numpy_dtype(buffer_type: BufferType) -> np.dtype:
         """numpy dtype of the scalar components of ``buffer_type`` (uint8 for rgba8)."""
-        return np.dtype(_COMPONENT[buffer_type][0])
+        return np.dtype(_COMPONENT[_checked("BufferType.numpy_dtype", buffer_type)][0])
 
     @staticmethod
     def item_shape(buffer_type: BufferType) -> tuple[int, ...]:
         """Shape of one item in numpy form: ``()`` for scalars, ``(3,)`` for vec3, ``(4, 4)`` for mat4."""
-        return _COMPONENT[buffer_type][1]
+        return _COMPONENT[_checked("BufferType.item_shape", buffer_type)][1]
 
     @staticmethod
     def numpy_shape(buffer_type: BufferType, count: int) -> tuple[int, ...]:
         """Shape of ``count`` items in numpy form."""
-        return (count, *_COMPONENT[buffer_type][1])
+        return (count, *_COMPONENT[_checked("BufferType.numpy_shape", buffer_type)][1])
 
 
 # (component dtype, item shape) per type: the single table everything else derives from.
@@ -71,3 +71,10 @@ _COMPONENT: dict[BufferType, tuple[str, tuple[int, ...]]] = {
 _ITEM_SIZE: dict[BufferType, int] = {
     t: int(np.dtype(dt).itemsize * int(np.prod(shape, dtype=np.int64))) for t, (dt, shape) in _COMPONENT.items()
 }
+
+
+def _checked(where: str, buffer_type: object) -> BufferType:
+    """``buffer_type`` itself, or a TypeError naming the call (a bare KeyError said only ``3``)."""
+    if not isinstance(buffer_type, BufferType):
+        raise TypeError(f"{where}: buffer_type must be a BufferType, got {type(buffer_type).__name__} {buffer_type!r:.80}")
+    return buffer_type

@@ -167,6 +167,9 @@ def test_mat4_identity() -> None:
         (lambda: Buffer(4, BufferType.float32).set_data([1.0], 0, 1), TypeError, "bytes, bytearray"),
         (lambda: Buffer(4, BufferType.float32).get_data(2, 3), ValueError, "past the end"),
         (lambda: Buffer(4, BufferType.float32).get_data(-1, 1), ValueError, "offset must be >= 0"),
+        # a bare KeyError: 3 before
+        (lambda: BufferType.get_item_size(3), TypeError, "BufferType.get_item_size: buffer_type must be a BufferType"),
+        (lambda: BufferType.numpy_shape("vec3", 2), TypeError, "BufferType.numpy_shape: buffer_type must be"),
     ],
 )
 def test_bad_input_gets_a_clear_error(call, exc: type[Exception], words: str) -> None:  # type: ignore[no-untyped-def]
