@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from gsp.core.texture import Texture
 from gsp.types._checks import check_count, check_enum, check_number, check_transbuf
 from gsp.types.buffer_type import BufferType
@@ -47,6 +49,8 @@ class Image(VisualBase):
         count = check_transbuf(owner, "position", attrs["position"], (BufferType.vec3,), resolve_chain=resolve)
         check_count(owner, "position", count, 1, "image", one_ok=False)
         extent = attrs["image_extent"]
+        if isinstance(extent, np.ndarray) and extent.shape == (4,):  # 4 numbers, as a light's position may be
+            extent = extent.tolist()
         if not isinstance(extent, (tuple, list)) or len(extent) != 4:
             raise TypeError(f"{owner}: image_extent must be (left, right, bottom, top), got {extent!r:.80}")
         attrs["image_extent"] = tuple(check_number(owner, "image_extent", v) for v in extent)

@@ -143,6 +143,12 @@ def test_image_rules() -> None:
         img.set_position(vec3(2))
     with pytest.raises(TypeError, match=r"Image.set_image_extent: image_extent must be \(left, right, bottom, top\)"):
         img.set_image_extent((0, 1))  # type: ignore[arg-type]
+    # 4 numbers as an array (as a light's position may be): refused before
+    img.set_image_extent(np.array([-0.5, 0.5, -0.25, 0.25], np.float32))  # type: ignore[arg-type]
+    assert img.get_image_extent() == (-0.5, 0.5, -0.25, 0.25)
+    assert all(type(v) is float for v in img.get_image_extent())
+    with pytest.raises(TypeError, match=r"Image.set_image_extent: image_extent must be \(left, right, bottom, top\)"):
+        img.set_image_extent(np.zeros((2, 2)))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"Image.set_texture: texture must be a Texture"):
         img.set_texture(rgba(1))  # type: ignore[arg-type]
 
