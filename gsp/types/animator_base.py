@@ -147,7 +147,7 @@ class AnimatorBase(Captured):
         cameras: Sequence[Camera],
     ) -> None:
         """Run the animation loop until it ends or :meth:`stop` is called."""
-        self._renderer._check_render_args(viewports, visuals, model_matrices, cameras)
+        self._renderer._check_render_args(viewports, visuals, model_matrices, cameras, f"{type(self).__name__}.start")
         settings = headless_settings()
         if settings is None and self._has_display():
             self._running, self._stop_requested = True, False

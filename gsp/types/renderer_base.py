@@ -152,6 +152,7 @@ class RendererBase(Captured, ABC):
         visuals: Sequence[VisualBase],
         model_matrices: Sequence[TransBuf],
         cameras: Sequence[Camera],
+        owner: str | None = None,
     ) -> None:
         """Everything a backend needs to draw, for every backend (the null one too), so that a
         render that could not be drawn is refused at the call, recorded or not: the sequences,
@@ -160,7 +161,7 @@ class RendererBase(Captured, ABC):
         results checked, the values themselves (sizes and widths finite and >= 0, text angles
         finite, fonts not over the largest drawn at the canvas's dpi). A value checked in a buffer
         unchanged since is not checked again (:func:`gsp.types._checks.buffer_fact`)."""
-        owner = f"{type(self).__name__}.render"
+        owner = owner or f"{type(self).__name__}.render"  # the call the errors name (an animator's start)
         seqs = {"viewports": viewports, "visuals": visuals, "model_matrices": model_matrices, "cameras": cameras}
         for name, seq in seqs.items():
             if not isinstance(seq, Sequence) or isinstance(seq, (str, bytes)):
