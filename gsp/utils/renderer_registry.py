@@ -9,6 +9,8 @@ installed distribution declares them: a source checkout on ``PYTHONPATH`` has no
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
@@ -128,6 +130,27 @@ class RendererRegistry:
 
     @staticmethod
     def _entry_for(renderer: RendererBase, method: str) -> RendererEntry:
+        if not isinstance(renderer, RendererBase):
+            raise TypeError(f"RendererRegistry.{method}: renderer must be a RendererBase, got {type(renderer).__name__}")
+        entry = RendererRegistry._loaded_entry_for(renderer)
+        if entry is None:
+            # A renderer made directly (MatplotlibRenderer(canvas), as GSP 0.1 scripts do) before
+            # its backend was asked for by name: its backend's module is imported, as the class
+            # exists, so loading the entry points of imported modules costs no import.
+            imported = [ep for ep in _entry_points() if ep.module in sys.modules]
+            for ep in imported:
+                with contextlib.suppress(ValueError):
+                    RendererRegistry.get_entry(ep.name)
+            entry = RendererRegistry._loaded_entry_for(renderer)
+        if entry is not None:
+            return entry
+        raise ValueError(
+            f"RendererRegistry.{method}: {type(renderer).__name__} is not a registered renderer; "
+            f"known renderers: {RendererRegistry.get_renderer_names()}"
+        )
+
+    @staticmethod
+    def _loaded_entry_for(renderer: RendererBase) -> RendererEntry | None:
         with RendererRegistry._lock:
             entries = list(RendererRegistry._entries.values())
         # The most specific registered class wins (a subclass of a registered renderer is accepted).
@@ -137,10 +160,7 @@ class RendererRegistry:
         for entry in entries:
             if isinstance(renderer, entry.renderer_cls):
                 return entry
-        raise ValueError(
-            f"RendererRegistry.{method}: {type(renderer).__name__} is not a registered renderer; "
-            f"known renderers: {RendererRegistry.get_renderer_names()}"
-        )
+        return None
 
 
 def _entry_points() -> list[EntryPoint]:

@@ -125,6 +125,36 @@ def test_entry_point_discovery_is_lazy(tmp_path: Path) -> None:
     assert out.stdout.split("\n")[:2] == ["False", "DemoRenderer True"]
 
 
+def test_a_renderer_made_directly_gets_its_animator_and_events_from_the_registry() -> None:
+    """GSP 0.1 scripts make `MatplotlibRenderer(canvas)` themselves, then ask the registry for
+    its animator: that said "MatplotlibRenderer is not a registered renderer; known renderers:
+    [..., 'matplotlib', ...]" until something had asked for "matplotlib" by name. Its own
+    process: this one has long registered every backend. Datoviz is not imported for it."""
+    code = textwrap.dedent('''
+        import sys
+        from gsp.constants import Constants
+        from gsp.core import Canvas, Viewport
+        from gsp.utils.renderer_registry import RendererRegistry
+        from player.backends.matplotlib import MatplotlibRenderer
+        renderer = MatplotlibRenderer(Canvas(20, 20, 72.0, Constants.Color.white), offscreen=True)
+        animator = RendererRegistry.create_animator(renderer)
+        events = RendererRegistry.create_viewport_events(renderer, Viewport(0, 0, 20, 20, Constants.Color.white))
+        print(type(animator).__name__, type(events).__name__, "player.backends.datoviz" in sys.modules)
+    ''')
+    out = subprocess.run([sys.executable, "-c", code], env=dict(os.environ, MPLBACKEND="Agg"),
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["MatplotlibAnimator", "MatplotlibViewportEvents", "False"]
+
+
+def test_the_registry_refuses_a_non_renderer_with_a_type_error() -> None:
+    canvas, viewport = canvas_and_viewport()
+    with pytest.raises(TypeError, match="RendererRegistry.create_animator: renderer must be a RendererBase, got Canvas"):
+        RendererRegistry.create_animator(canvas)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="RendererRegistry.create_viewport_events: renderer must be a RendererBase"):
+        RendererRegistry.create_viewport_events(viewport, viewport)  # type: ignore[arg-type]
+
+
 def test_builtin_backends_are_found_without_installed_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
     # A source checkout on PYTHONPATH has no distribution metadata: no entry points at all.
     from gsp.utils import renderer_registry
