@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
 
 import numpy as np
@@ -96,14 +97,18 @@ class ContentsLoan:
 
     def __init__(self, buffer: Buffer, storage: bytearray, array: np.ndarray) -> None:
         self.array = array  #: the contents in numpy form (read-only)
-        self._buffer: Buffer | None = buffer
+        # Weak: a loan may be held long (the recorder's ledger keeps a buffer's latest lent write
+        # until a keyframe needs it); a strong reference kept every buffer the script dropped
+        # alive, so its release was never logged. The storage itself stays with the loan.
+        self._buffer: weakref.ref[Buffer] | None = weakref.ref(buffer)
         self._storage: bytearray | None = storage
 
     def release(self) -> None:
         """Give the storage back (idempotent, any thread). Do not use :attr:`array` afterwards."""
         with _loan_lock:
-            buffer, storage = self._buffer, self._storage
+            ref, storage = self._buffer, self._storage
             self._buffer = self._storage = None
+            buffer = ref() if ref is not None else None
             if buffer is not None and storage is not None:
                 buffer._return_storage(storage)
 

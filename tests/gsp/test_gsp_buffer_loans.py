@@ -153,3 +153,22 @@ def test_loans_out_counts_every_loan_of_every_storage_once() -> None:
     again.release()
     third.release()
     assert buf.loans_out == 0 and buf._loans is None
+
+
+def test_a_loan_does_not_keep_its_buffer_alive() -> None:
+    """The recorder keeps the latest whole write of a buffer lent until a keyframe needs it; the
+    loan held its Buffer, so a buffer the script dropped was never freed, its release never
+    logged, and a script making a new 1 MB buffer every frame grew by a frame's data each frame."""
+    import gc
+    import weakref
+
+    buf = Buffer(4, BufferType.vec3)
+    buf.set_data(_filled(4, 2.0), 0, 4)
+    loan = buf.lend()
+    assert loan is not None
+    ref = weakref.ref(buf)
+    del buf
+    gc.collect()
+    assert ref() is None
+    assert loan.array[0, 0] == 2.0  # the lent contents stay valid until released
+    loan.release()  # after its buffer is gone: nothing to give back, no error

@@ -108,6 +108,33 @@ def test_objects_the_script_drops_leave_the_log_scene(tmp_path: Path, ledger_bac
         assert len(final) <= 14 and not set(released) & set(final.objects)
 
 
+def test_dropped_buffers_whose_contents_were_lent_are_released(tmp_path: Path) -> None:
+    """A whole write of 512 KiB or more is lent, not copied, and the writer's ledger keeps the
+    latest one until a keyframe needs it. The loan held its Buffer alive, so a script making new
+    big positions every frame never had them released: its memory, every keyframe and every
+    replay grew by a frame's data each frame (10 M points, 120 MB a frame)."""
+    import gc
+
+    from gsp.utils.bufferx import Bufferx
+    from gsp.visuals import Points
+
+    path = tmp_path / "big_churn.gsplog"
+    n = 50_000  # 600 kB of positions: over recorder.pool.LEND_MIN_BYTES
+    with recorder.record(path, flush_interval_s=0.001) as rec:
+        scene = make_scene(1)
+        for frame in range(4):
+            positions = Bufferx.from_numpy(np.full((n, 3), frame, np.float32), BufferType.vec3)
+            points = Points(positions, scene.points.get_sizes(), scene.points.get_face_colors(),
+                            scene.points.get_edge_colors(), scene.points.get_edge_widths())
+            scene.renderer.render([scene.viewport], [points], [scene.model], [scene.camera])
+            del points, positions
+            gc.collect()
+            rec.flush()
+    with LogReader(path) as reader:
+        released = [c.op for c in reader.commands() if c.op.endswith(".release")]
+    assert released.count("Buffer.release") == 3 and released.count("Points.release") == 3
+
+
 def test_a_renderer_the_script_drops_unclosed_is_released_with_what_it_drew(tmp_path: Path, ledger_backend: str,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A notebook's setup cell run again makes a new renderer and new visuals each time. The
