@@ -280,6 +280,7 @@ class SceneLedger:
         args = row[4]
         kwargs = row[5]
         key: tuple[Any, ...] | None = None
+        release_now = False
         if kind == _SETTER:
             key = (target, op, len(args), *kwargs) if kwargs else (target, op, len(args))
         elif kind == _SET_DATA:
@@ -308,6 +309,13 @@ class SceneLedger:
         elif kind == _RELEASE:
             # A released buffer's contents leave the scene: no keyframe links to them (nor
             # defers its write past the release), and keyframes are spaced without them.
+            # A big write of it still pending holds the recorder's copy or loan until the next
+            # keyframe, which a compressible scene reaches late or never: a script making new
+            # big buffers every frame grew by a frame's data each frame. Apply it now instead.
+            latest_write = self._latest.get((target, "Buffer.set_data"))
+            pending_write = self._pending.get(latest_write) if latest_write is not None else None
+            release_now = (pending_write is not None and bool(pending_write[4])
+                           and id(pending_write[4][0]) in self._held)
             self.whole_writes.pop(target, None)
             self._pieces.pop(target, None)
             self.scene_bytes -= self._buffer_bytes.pop(target, 0)
@@ -331,6 +339,8 @@ class SceneLedger:
                         break
         if len(self._pending) > MATERIALISE_EVERY:
             self.materialise()
+        elif release_now:
+            self.materialise(defer_linked=True)  # whole writes a keyframe may link stay pending
 
     def _touch_refs(self, args: Any, kwargs: dict[str, Any], seq: int) -> None:
         found: list[str] = []

@@ -125,6 +125,25 @@ def test_ledger_coalesces_repeated_full_writes_and_releases_their_payloads(monke
     assert state.limits is RECORDER_LIMITS and RECORDER_LIMITS.max_scene_bytes > DEFAULT_LIMITS.max_scene_bytes << 20
 
 
+def test_a_released_buffer_s_pending_write_is_not_held(monkeypatch: Any) -> None:
+    """A buffer made, written, drawn and released every frame: its big pending write (a lent
+    storage of the recorder) stayed held until the next keyframe, which a compressible scene
+    reaches late or never, so a recording grew by a frame's data every frame."""
+    monkeypatch.setattr(ledger_module, "HOLD_MIN_BYTES", 0)
+    commands, _ = _session([("newbuf",), ("render",), ("vp", "x", 1)])
+    new = next(c.target for c in reversed(commands) if c.op == "Buffer.new")
+    writes = [c for c in commands if c.op == "Buffer.set_data" and c.target == new]
+    commands.append(commands[-1].__class__(commands[-1].seq + 1, commands[-1].t_ns, "Points.set_sizes", uid(7),
+                                           (Ref(uid(4)),), {}))
+    commands.append(commands[-1].__class__(commands[-1].seq + 1, commands[-1].t_ns, "Buffer.release", new, (), {}))
+    ledger = SceneLedger()
+    for cmd in commands:
+        ledger.append(cmd)
+    assert not any(ledger.holds(c.args[0]) for c in writes)
+    state = ledger.materialise()
+    assert state is not None and state.state_hash() == final_hash(commands)
+
+
 def test_a_write_referenced_in_between_is_not_coalesced(monkeypatch: Any) -> None:
     """set_data, a call that references the buffer (may validate it), set_data: all kept."""
     monkeypatch.setattr(ledger_module, "HOLD_MIN_BYTES", 0)
