@@ -363,3 +363,32 @@ def test_a_process_drawing_with_datoviz_leaves_no_runtime_folder_behind(tmp_path
             "assert os.path.isdir(os.environ['XDG_RUNTIME_DIR'])")
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_texture_wider_than_vulkan_allows_is_drawn_reduced() -> None:
+    """A texture past Vulkan's image limit (a 20000-sample spectrogram row) failed an assertion
+    in Datoviz's C code: a raw DatovizError and exit status 1, no picture. It is now drawn from
+    every k-th texel, as Matplotlib draws it (a canvas has far fewer pixels than that anyway)."""
+    from gsp.core.texture import Texture
+    from gsp.types.enums import ImageInterpolation
+    from gsp.visuals.image import Image
+    from player.backends.datoviz.renderer import MAX_IMAGE_SIDE
+    from player.backends.matplotlib.renderer import MatplotlibRenderer
+
+    width = MAX_IMAGE_SIDE + 1  # 2 rows of it: 131 kB
+    canvas = Canvas(64, 64, 72.0, bytearray([255, 255, 255, 255]))
+    scene = scenes.Scene(canvas)
+    texels = np.zeros((2, width, 4), np.uint8)
+    texels[..., 3] = 255
+    texels[:, : width // 2, 0] = 255  # left half red, right half blue
+    texels[:, width // 2:, 2] = 255
+    image = Image(Texture(scenes.rgba(texels.reshape(-1, 4)), width, 2), scenes.vec3([[0.0, 0.0]]),
+                  (-0.9, 0.9, -0.9, 0.9), ImageInterpolation.NEAREST)
+    scene.add(scenes.full_viewport(canvas, bytearray([255, 255, 255, 255])), image)
+    drawn = []
+    for renderer in (DatovizRenderer(canvas), MatplotlibRenderer(canvas)):
+        drawn.append(decode_png(renderer.render(*scene.args))[..., :3].astype(int))
+        renderer.close()
+    datoviz, matplotlib = drawn
+    assert (datoviz[32, 8] == [255, 0, 0]).all() and (datoviz[32, 55] == [0, 0, 255]).all()
+    assert (np.abs(datoviz - matplotlib).max(axis=2) > 60).mean() < 0.05

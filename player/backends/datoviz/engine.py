@@ -33,6 +33,8 @@ __all__ = [
     "SegmentLayer",
     "PathLayer",
     "ImageLayer",
+    "MAX_IMAGE_SIDE",
+    "fit_texture",
     "MeshLayer",
     "PixelLayer",
     "MARKER_SHAPES",
@@ -365,6 +367,21 @@ class PathLayer(Layer):
             c.path_join(v, getattr(c, f"JOIN_{_JOINS[join]}"))
 
 
+#: The longest image side drawn, canvas or texture: Vulkan's maxImageDimension2D on lavapipe and
+#: most GPUs. Past it Datoviz fails an assertion in C and the process dies, so the renderer
+#: refuses a bigger canvas first, and a bigger texture is drawn from every k-th texel.
+MAX_IMAGE_SIDE = 16384
+
+
+def fit_texture(rgba: np.ndarray) -> np.ndarray:
+    """``rgba`` (H, W, 4), or every k-th row / column of it when a side is over
+    :data:`MAX_IMAGE_SIDE` (k the smallest step that fits it), as a texture Vulkan can hold.
+    Its rect stays the same: the picture loses detail no canvas could show, not its place."""
+    h, w = rgba.shape[:2]
+    ky, kx = -(-h // MAX_IMAGE_SIDE), -(-w // MAX_IMAGE_SIDE)
+    return rgba if ky == kx == 1 else np.ascontiguousarray(rgba[::ky, ::kx])
+
+
 class ImageLayer(Layer):
     """One RGBA image placed in NDC: ``rect = (left, right, bottom, top)``; rows from the top."""
 
@@ -377,7 +394,7 @@ class ImageLayer(Layer):
 
     def update(self, rgba: np.ndarray, rect: tuple[float, float, float, float], interpolation: str = "nearest") -> None:
         c, v = self.engine.c, self.visual
-        rgba = _u8(rgba, 4).reshape(rgba.shape[0], rgba.shape[1], 4)
+        rgba = fit_texture(_u8(rgba, 4).reshape(rgba.shape[0], rgba.shape[1], 4))
         h, w = rgba.shape[:2]
         key = (w, h, interpolation)
         if self._tex_key != key:

@@ -16,15 +16,13 @@ import numpy as np
 from gsp.types.renderer_base import RendererBase
 from gsp.utils.png import encode_png
 from player.backends.datoviz.drawer import DatovizDrawer, DrawItem
+from player.backends.datoviz.engine import MAX_IMAGE_SIDE
 from player.backends.datoviz.prepare_fast import prepare_visual_for_datoviz
 from player.backends.prepare import viewport_frame
 from player.backends.prepare_convert import color_float, drawing_error
 
 __all__ = ["DatovizRenderer", "MAX_IMAGE_SIDE"]
 
-#: The longest image side drawn: Vulkan's maxImageDimension2D on lavapipe and most GPUs. Past
-#: it Datoviz fails an assertion in C and the process dies, so the renderer refuses first.
-MAX_IMAGE_SIDE = 16384
 
 
 class DatovizRenderer(RendererBase):
