@@ -301,7 +301,7 @@ class SceneState:
                 wire_args = self._to_wire(tuple(args), deps)
                 wire_kwargs = self._to_wire(dict(kwargs), deps)
                 for dep in deps:
-                    visit(dep)
+                    visit(dep)  # noqa: F821 (deleted below, once every call is done)
                 op = f"{name}.{'new' if method == '__init__' else method}"
                 calls.append((op, uuid, wire_args, wire_kwargs))
             visiting.discard(key)
@@ -310,6 +310,9 @@ class SceneState:
 
         for obj in list(self.objects.values()):
             visit(obj)
+        # visit's closure holds visit itself: a cycle that kept ``out`` (every buffer's contents)
+        # alive until the cyclic collector ran, which the recorder makes rare. Break it.
+        del visit
         return out
 
     def _never_written(self, obj: Any, name: str, uuid: str) -> bool:

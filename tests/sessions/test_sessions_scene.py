@@ -52,6 +52,27 @@ def test_snapshot_rebuilds_the_same_state_in_dependency_order() -> None:
     assert other.state_hash() == state.state_hash()
 
 
+def test_a_snapshot_leaves_no_reference_cycle_behind() -> None:
+    """A snapshot's recursive visitor referred to itself: each keyframe left a cycle holding
+    every command it made, so the writer's keyframes (each buffer's contents, lent or copied)
+    waited for the cyclic collector, which the recorder runs seldom: a recording of new 1M-point
+    positions every frame grew to 1.2 GB with 330 MB of live data."""
+    import gc
+
+    state = applied(points_scene(frames=2, n=20))
+    gc.collect()
+    gc.disable()
+    try:
+        loans: list = []
+        state.snapshot(seq=9, loans=loans)
+        for loan in loans:
+            loan.release()
+        del loans
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
 def test_state_hash_sees_buffer_bytes_and_is_stable() -> None:
     cmds = points_scene(frames=2, n=10)
     a, b = applied(cmds), applied(cmds)
