@@ -222,7 +222,8 @@ class SceneState:
         if total > self.limits.max_scene_bytes:
             raise CommandError(
                 f"seq {cmd.seq} {cmd.op} (target {cmd.target}): the scene would hold {size_text(total)} of buffers "
-                f"and frames, over the limit of {size_text(self.limits.max_scene_bytes)} (Limits.max_scene_bytes)"
+                f"and frames, over the limit of {size_text(self.limits.max_scene_bytes)} (Limits.max_scene_bytes; "
+                "--max-scene-gib of gsp-replay, trim, node and relay)"
             )
 
     def _hold(self, target: str, size: int) -> None:

@@ -182,7 +182,8 @@ def test_a_scene_over_the_limit_is_refused_before_it_allocates() -> None:
     tracemalloc.start()
     try:
         with pytest.raises(CommandError, match=r"seq 99 Buffer.new \(target big\): the scene would hold 128 GiB .* over the "
-                                               r"limit of 8 GiB \(8589934592 bytes\)"):
+                                               r"limit of 8 GiB \(8589934592 bytes\) \(Limits.max_scene_bytes; "
+                                               r"--max-scene-gib of gsp-replay, trim, node and relay\)"):
             state.apply(Command(99, 0, "Buffer.new", "big", (2**33, BufferType.vec4)))
         assert tracemalloc.get_traced_memory()[1] < 1 << 20
     finally:
