@@ -109,8 +109,9 @@ class ReplayEngine:
         self.frames_seen = 0
         self.commands_applied = 0
         self._canvases: dict[str, Any] = {}  # recorded renderer uuid -> canvas Ref/object
-        self._renderers: dict[str, Any] = {}  # recorded renderer uuid -> backend renderer
-        self._source_canvases: dict[str, Any] = {}  # recorded renderer uuid -> recorded canvas
+        # recorded renderer uuid -> backend renderer, drawing a canvas of the engine's own that
+        # follows the recorded one at each frame (see _backend_renderer)
+        self._renderers: dict[str, Any] = {}
         # recorded viewport uuid -> its --size copy: one per viewport, kept from frame to frame,
         # as backends key their per-viewport state (Matplotlib's Axes) by viewport uuid
         self._scaled: dict[str, Any] = {}
@@ -131,20 +132,36 @@ class ReplayEngine:
             except DatovizUnavailable as error:
                 raise ValueError(str(error)) from None
 
-    def _backend_renderer(self, cmd: Command) -> Any:
-        renderer = self._renderers.get(cmd.target)
-        if renderer is not None:
-            return renderer
-        canvas = self._canvas_for(cmd)
-        self._source_canvases[cmd.target] = canvas
+    def _backend_renderer(self, cmd: Command) -> tuple[Any, Any]:
+        """(the backend renderer of ``cmd``'s recorded renderer, the recorded canvas as it is now).
+
+        The backend draws a canvas of the engine's own, set from the recorded canvas at every
+        frame (its size, or ``--size``; its DPI, scaled with ``--size``; its background): not the
+        recorded canvas object itself, which a keyframe (a live node's) or a new ``--loop`` pass
+        replaces by a new one, whose changes the backend would never see, and which ``--size``
+        must not resize."""
+        source = self._canvas_for(cmd)
+        width, height, dpi = source.get_width(), source.get_height(), source.get_dpi()
         if self.size is not None:
-            canvas = self._resized_canvas(canvas)
+            scale = min(self.size[0] / width, self.size[1] / height)
+            width, height, dpi = self.size[0], self.size[1], dpi * scale
+        background = source.get_background_color()
+        renderer = self._renderers.get(cmd.target)
         with paused():
-            renderer = self._registry.create_renderer(self.backend, canvas)
-        if hasattr(renderer, "offscreen"):  # frames go to files or the player's own window, never to the backend's
-            renderer.offscreen = True
-        self._renderers[cmd.target] = renderer
-        return renderer
+            if renderer is None:
+                from gsp.core import Canvas
+
+                renderer = self._registry.create_renderer(self.backend, Canvas(width, height, dpi, background))
+                if hasattr(renderer, "offscreen"):  # frames go to files or the player's own window, never to the backend's
+                    renderer.offscreen = True
+                self._renderers[cmd.target] = renderer
+            else:
+                canvas = renderer.get_canvas()
+                canvas.set_width(width)
+                canvas.set_height(height)
+                canvas.set_dpi(dpi)
+                canvas.set_background_color(background)
+        return renderer, source
 
     def _canvas_for(self, cmd: Command) -> Any:
         canvas = self._canvases.get(cmd.target)
@@ -160,15 +177,6 @@ class ReplayEngine:
         records = getattr(self.state, "records", None)
         record = records.get(renderer_uuid) if isinstance(records, dict) else None
         return _canvas_arg(record) if isinstance(record, Command) else None
-
-    def _resized_canvas(self, canvas: Any) -> Any:
-        from gsp.core import Canvas
-
-        assert self.size is not None
-        width, height = self.size
-        scale = min(width / canvas.get_width(), height / canvas.get_height())
-        with paused():
-            return Canvas(width, height, canvas.get_dpi() * scale, canvas.get_background_color())
 
     def _scaled_viewports(self, viewports: list[Any], canvas: Any) -> list[Any]:
         """The recorded viewports, one scaled copy each, in ``--size`` pixels."""
@@ -334,7 +342,6 @@ class ReplayEngine:
                         renderer.clear()
             elif method in ("close", "release"):  # release: the script dropped it unclosed
                 renderer = self._renderers.pop(cmd.target, None)
-                self._source_canvases.pop(cmd.target, None)
                 if renderer is not None:
                     with paused():
                         renderer.close()
@@ -345,10 +352,10 @@ class ReplayEngine:
             self._clock_started = True
         else:
             self.clock.wait_until(cmd.t_ns)
-        renderer = self._backend_renderer(cmd)
+        renderer, source = self._backend_renderer(cmd)
         args = [self._resolve(a, cmd) for a in _render_args(cmd)]
         if self.size is not None:
-            args[0] = self._scaled_viewports(args[0], self._source_canvases[cmd.target])
+            args[0] = self._scaled_viewports(args[0], source)
         frame = RenderedFrame(number=number, t_ns=cmd.t_ns, renderer=cmd.target, frame_rate=self._frame_rate)
         with paused():
             # The null backend's render() returns b"" at once: its cheapest path for "none".
