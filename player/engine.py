@@ -253,7 +253,7 @@ class ReplayEngine:
         self.frames_seen = frames_before
         keyframe_seq = -1
         join_seq = -1  # a live stream's snapshot whose renders are drawn (joined_live)
-        applied_seq = -1  # a live stream's last command of the session applied (not a keyframe's)
+        held_seq = -1  # the last seq of the session whose state is held: a command's or a keyframe's
         apply = self.state.apply
         for cmd in commands:
             op = cmd.op
@@ -261,12 +261,12 @@ class ReplayEngine:
                 keyframe_seq = cmd.seq
                 # The snapshot a live stream opens with, or one after a gap (a node that fell
                 # behind skipped ahead): the renders it holds were never drawn here. A periodic
-                # keyframe comes at the last seq applied and brings nothing new to draw.
-                if self.joined_live and cmd.seq > applied_seq:
-                    join_seq = cmd.seq
+                # keyframe comes at the last seq held (applied, or the snapshot's just drawn: a
+                # node meets the publisher's own keyframe of the seq it joined at) and brings
+                # nothing new to draw.
+                join_seq = cmd.seq if self.joined_live and cmd.seq > held_seq else -1
             synthetic = cmd.seq <= keyframe_seq
-            if not synthetic:
-                applied_seq = cmd.seq
+            held_seq = max(held_seq, cmd.seq)
             if not synthetic:
                 if stop is not None and stop.kind == "time" and cmd.t_ns > int(stop.value):
                     return

@@ -118,3 +118,24 @@ def test_a_second_loop_pass_starts_from_the_recorded_canvas(session: Path) -> No
     assert [_corner(f) for f in first] == [BLUE, GREEN]
     assert [_corner(f) for f in second] == [BLUE, GREEN]  # was [GREEN, GREEN]: the canvas of pass 1's end
     assert _disc_width(second[0]) == _disc_width(first[0])
+
+
+def test_a_live_keyframe_at_the_snapshots_seq_draws_nothing_again(session: Path) -> None:
+    """A node joins from a snapshot at seq S and then meets the publisher's own keyframe of S
+    (gsp serve publishes the log's keyframes; a recorder publishes its periodic ones): the scene
+    it holds is already S's, so nothing is drawn again. Each of the snapshot's renders was drawn
+    twice (a dashboard of two canvases: four pictures of the scene at the join)."""
+    reader = LogReader(session)
+    keyframe = next(k for k in reader.index.keyframes if reader.index.entries[k].seq_last > 0)
+    synthetic = reader.keyframe_commands(keyframe)
+    at = synthetic[0].seq
+    after = [c for c in reader.commands() if c.seq > at]
+    renders = sum(1 for c in synthetic if c.op == "Renderer.render")
+    assert renders == 2, "the snapshot holds the last render of each canvas"
+    engine = ReplayEngine("null", image="none", joined_live=True)
+    try:
+        drawn = [frame.renderer for frame in engine.frames(synthetic + synthetic + after)]
+    finally:
+        engine.close()
+    later = sum(1 for c in after if c.op == "Renderer.render")
+    assert len(drawn) == renders + later  # was 2 * renders + later
