@@ -678,3 +678,45 @@ def test_an_error_in_a_live_frame_ends_the_script_with_that_error(display: str, 
     assert err.count("the science went wrong") <= 2, err  # raised once, not once per tick
     report = tools.verify(log)
     assert report.ok and report.commands_ok > 5, report
+
+
+#: A dashboard of two windows: the second canvas is drawn from the first one's animation, which
+#: stops itself after 3 frames; then the second window's renderer draws once more.
+TWO_WINDOWS_SCRIPT = SCRIPT_START + """import json
+other_canvas = Canvas(120, 90, 72.0, WHITE)
+points = Points(f32([[0.0, 0.0, 0.0]], BufferType.vec3), f32([400.0], BufferType.float32),
+                Buffer.from_numpy(RED, BufferType.rgba8), Buffer.from_numpy(RED, BufferType.rgba8),
+                f32([0.0], BufferType.float32))
+identity = f32(np.eye(4, dtype=np.float32).reshape(1, 4, 4), BufferType.mat4)
+scene = ([viewport], [points], [identity], [Camera(identity, identity)])
+renderer = RendererRegistry.create_renderer("matplotlib", canvas)
+other = RendererRegistry.create_renderer("matplotlib", other_canvas)
+animator = RendererRegistry.create_animator(renderer)
+frames = []
+
+@animator.event_listener
+def frame(delta_time):
+    frames.append(delta_time)
+    other.render(*scene)  # the dashboard's second window follows the first
+    if len(frames) == 3:
+        animator.stop()
+    return [points]
+
+animator.start(*scene)
+after = other.render_rgba(*scene)
+print(json.dumps({"frames": len(frames), "other": list(after.shape)}))
+"""
+
+
+def test_stop_ends_the_animation_of_one_window_of_a_dashboard(display: str, tmp_path: Path) -> None:
+    """An animator's ``stop()`` closed its window, yet ``start()`` waited on in ``plt.show()``
+    until every window of the script was closed: with a second canvas's window open (a
+    dashboard), the script hung there."""
+    import json
+
+    script = tmp_path / "two_windows.py"
+    script.write_text(TWO_WINDOWS_SCRIPT)
+    result = subprocess.run([sys.executable, str(script)], env=dict(os.environ, DISPLAY=display, MPLBACKEND="TkAgg"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == {"frames": 3, "other": [90, 120, 4]}

@@ -73,13 +73,23 @@ class MatplotlibAnimator(AnimatorBase):
                 self._timer.stop()
                 plt.close(figure)
 
+        canvas = figure.canvas  # a closed figure gets a plain FigureCanvasBase, whose loop is not this one
+
+        def closed(_event: Any) -> None:
+            self._timer.stop()
+            canvas.stop_event_loop()
+
         self._render_frame(viewports, visuals, model_matrices, cameras)
         self._timer = figure.canvas.new_timer(interval=max(int(1000.0 / self._fps), 1))
         self._timer.add_callback(tick)
-        figure.canvas.mpl_connect("close_event", lambda _event: self._timer.stop())
+        figure.canvas.mpl_connect("close_event", closed)
         self._timer.start()
         with interrupt_noted(lambda: interrupted.append(True)):
-            renderer.show()  # blocks until the window closes
+            # Every window of the script is shown, but the loop runs until this one closes:
+            # plt.show(block=True) (renderer.show()) waited for all of them, so stop() in a
+            # dashboard of several canvases, or closing the animated window, never returned.
+            plt.show(block=False)
+            canvas.start_event_loop()
         self._timer.stop()
         if interrupted:
             raise KeyboardInterrupt
