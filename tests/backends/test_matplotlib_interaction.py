@@ -69,6 +69,27 @@ def test_mouse_events_carry_viewport_ndc_and_buttons() -> None:
     renderer.close()
 
 
+def test_events_of_each_viewport_reach_their_subscribers_without_a_reference_kept() -> None:
+    """A dashboard subscribes to the events of each of its viewports in a loop and keeps only
+    the handlers: the figure held its ViewportEvents by weak references (bound methods given to
+    ``mpl_connect``), so every one but the last was collected and its clicks went nowhere."""
+    import gc
+
+    canvas = Canvas(200, 100, 100.0, WHITE)
+    renderer = MatplotlibRenderer(canvas)
+    seen: list[tuple[int, float]] = []
+    for index in range(2):  # the left and the right half
+        events = RendererRegistry.create_viewport_events(renderer, Viewport(100 * index, 0, 100, 100, WHITE))
+        events.button_press_event.subscribe(lambda event, index=index: seen.append((index, event.x_ndc)))
+    del events
+    gc.collect()
+    figure_canvas = renderer.get_figure().canvas
+    MplMouseEvent("button_press_event", figure_canvas, 50, 50, button=1)._process()
+    MplMouseEvent("button_press_event", figure_canvas, 175, 50, button=1)._process()
+    assert seen == [(0, 0.0), (1, 0.5)]
+    renderer.close()
+
+
 def test_key_and_resize_events_are_reported_to_the_capture_seam() -> None:
     renderer, viewport, events = _events_setup()
     keys: list[object] = []

@@ -33,11 +33,15 @@ class MatplotlibViewportEvents(ViewportEventsBase):
         figure = renderer.get_figure()
         self._canvas = figure.canvas
         self._connections: list[int] = []
+        # Plain functions, not bound methods: Matplotlib holds a bound method by a weak
+        # reference, so a ViewportEvents the script kept no reference to (one per viewport,
+        # made in a loop, only its subscribers kept) was collected and its events went nowhere.
+        # The figure keeps it alive until close() disconnects it.
         for mpl_name in _MOUSE:
-            self._connections.append(self._canvas.mpl_connect(mpl_name, self._on_mouse))
+            self._connections.append(self._canvas.mpl_connect(mpl_name, lambda event: self._on_mouse(event)))
         for mpl_name in _KEYS:
-            self._connections.append(self._canvas.mpl_connect(mpl_name, self._on_key))
-        self._connections.append(self._canvas.mpl_connect("resize_event", self._on_resize))
+            self._connections.append(self._canvas.mpl_connect(mpl_name, lambda event: self._on_key(event)))
+        self._connections.append(self._canvas.mpl_connect("resize_event", lambda event: self._on_resize(event)))
 
     def close(self) -> None:
         """Disconnect from the figure."""
