@@ -233,8 +233,8 @@ def test_loop_replays_again(session: Path) -> None:
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("selection", [{}, {"frame": 99}])
-def test_loop_ends_when_a_pass_draws_nothing(session: Path, tmp_path: Path, selection: dict[str, int]) -> None:
+@pytest.mark.parametrize("selection", [{}, {"start": "#99"}])
+def test_loop_ends_when_a_pass_draws_nothing(session: Path, tmp_path: Path, selection: dict[str, str]) -> None:
     """--loop over a session without a render, or a selection matching none, started again and
     again without end (a busy hang, in a window as headless)."""
     import recorder
