@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -533,22 +534,37 @@ def test_serve_end_grace_serves_the_final_state_to_a_node_joining_after_the_end(
     grace) still ends with the session's final state."""
     session = tmp_path / "session.gsplog"
     record_animation(session, frames=4)
-    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
-    first = CliProcess("node", endpoint, "--timeout", "20", "-v")  # connected: the publisher waits its grace
-    server = CliProcess("serve", str(session), "--bind", endpoint, "--wait", "1", "--end-grace", "8")
-    late = None
-    try:
-        assert first.result(timeout=30)["ended"] is True
+
+    def after_the_end(first: dict[str, Any], server: CliProcess) -> None:
+        assert first["ended"] is True
         time.sleep(1.5)  # past the default grace of 1 s after the END
         assert server.proc.poll() is None  # still serving the final state
-        late = CliProcess("node", endpoint, "--timeout", "10", "-v")
-        summary = late.result(timeout=30)
+
+    _, summary, _ = _serve_then_join_late(session, after_the_end, "-v")
+    assert summary["ended"] is True and summary["state_hash"] == file_state_hash(session), summary
+
+
+def _serve_then_join_late(log: Path, between: Callable[[dict[str, Any], CliProcess], None] | None,
+                          *node_args: str) -> tuple[dict[str, Any], dict[str, Any], CliProcess]:
+    """``gsp serve LOG --end-grace 8`` with a node following from the start, then, once that node
+    has its summary (and ``between(summary, server)`` ran), a second node joining late: (first
+    summary, late summary, the server, ended with status 0)."""
+    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
+    first = CliProcess("node", endpoint, "--timeout", "20", *node_args)  # connected: the publisher waits its grace
+    server = CliProcess("serve", str(log), "--bind", endpoint, "--wait", "1", "--end-grace", "8")
+    late = None
+    try:
+        followed = first.result(timeout=30)
+        if between is not None:
+            between(followed, server)
+        late = CliProcess("node", endpoint, "--timeout", "10", *node_args)
+        joined = late.result(timeout=30)
         assert server.proc.wait(30) == 0
     finally:
         for proc in (server, first, late):
             if proc is not None:
                 proc.stop()
-    assert summary["ended"] is True and summary["state_hash"] == file_state_hash(session), summary
+    return followed, joined, server
 
 
 def test_serve_leaves_out_a_command_it_cannot_apply_and_still_serves_late_nodes(tmp_path: Path) -> None:
@@ -571,19 +587,7 @@ def test_serve_leaves_out_a_command_it_cannot_apply_and_still_serves_late_nodes(
         writer.flush()
         writer.append(Command(last.seq + 1, last.t_ns + 1, "Canvas.new", "huge", (10**6, 10**6, 100.0, bytearray(4))))
         writer.append(Command(last.seq + 2, last.t_ns + 2, "Viewport.set_x", viewport, (7,)))
-    endpoint = f"tcp://127.0.0.1:{free_port_pair()}"
-    first = CliProcess("node", endpoint, "--null", "--timeout", "20")
-    server = CliProcess("serve", str(tmp_path / "hostile.gsplog"), "--bind", endpoint, "--wait", "1", "--end-grace", "8")
-    late = None
-    try:
-        followed = first.result(timeout=30)
-        late = CliProcess("node", endpoint, "--null", "--timeout", "10")
-        joined = late.result(timeout=30)
-        assert server.proc.wait(30) == 0
-    finally:
-        for proc in (server, first, late):
-            if proc is not None:
-                proc.stop()
+    followed, joined, server = _serve_then_join_late(tmp_path / "hostile.gsplog", None, "--null")
     assert followed["ended"] is True and followed["errors"] == 1, followed
     assert joined["ended"] is True and joined["state_hash"] == followed["state_hash"], joined
     assert any("left out of the scene served to late joiners" in line and "Canvas.new" in line
